@@ -1,0 +1,104 @@
+# hcshim — non-recursive build.
+#
+#   make            build/libhcshim.so, build/libhcshim-core.so, build/hc-analyze
+#   make check      install dependencies, build, run every test (prints "N passed, N failed")
+#   make demo       install dependencies, build, run the example agent under the shim, print the report
+#   make bench      benchmarks, each printed as a ratio to a baseline measured in the same run
+#   make fuzz       libFuzzer harnesses, bounded time each
+#   make deps       Debian packages only
+#
+# Layout: shim/ is the preloaded library (libc only, so every process stays cheap);
+# core/ is the gateway + recorder, dlopen'ed on the first LLM connection; common/ is
+# linked into both core and analyzer/. See README.md and the DESIGN comments.
+
+CC      ?= cc
+B       ?= build
+SAN     ?=
+OPT     ?= -O2
+CFLAGS_BASE := -std=gnu11 $(OPT) -g -fPIC -fvisibility=hidden -Wall -Wextra -Werror \
+               -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Wmissing-prototypes \
+               -D_GNU_SOURCE -MMD -MP -I. -Icommon
+CFLAGS_ALL  := $(CFLAGS_BASE) $(SAN) $(CFLAGS)
+LDFLAGS_ALL := $(SAN) $(LDFLAGS)
+
+CORE_LIBS := -lssl -lcrypto -llmdb -lcjson -lzstd -lz -lbrotlidec -lpthread -ldl
+ANA_LIBS  := -llmdb -lcjson -lzstd -lz -lbrotlidec -lm
+
+COMMON_SRC   := $(wildcard common/*.c)
+COMMON_ASM   := common/prices_blob.S
+SHIM_SRC     := $(wildcard shim/*.c)
+CORE_SRC     := $(wildcard core/*.c)
+ANALYZER_SRC := $(wildcard analyzer/*.c)
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst %.S,$(B)/obj/%.o,$(1)))
+
+COMMON_OBJ   := $(call obj,$(COMMON_SRC) $(COMMON_ASM))
+SHIM_OBJ     := $(call obj,$(SHIM_SRC))
+CORE_OBJ     := $(call obj,$(CORE_SRC))
+ANALYZER_OBJ := $(call obj,$(ANALYZER_SRC))
+UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+SHIM_LIB := $(B)/libhcshim.so
+CORE_LIB := $(B)/libhcshim-core.so
+ANALYZER := $(B)/hc-analyze
+
+.PHONY: all deps check check-unit check-asan demo bench fuzz clean
+all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(UNIT_BIN)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# The price table is data (data/prices.tsv); it is embedded verbatim with .incbin.
+$(B)/obj/common/prices_blob.o: common/prices_blob.S data/prices.tsv
+	@mkdir -p $(dir $@)
+	$(CC) -c -I. $< -o $@
+
+# libhcshim.so links nothing but libc: it is loaded into every process of a CI job.
+$(SHIM_LIB): $(SHIM_OBJ)
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,-z,now -Wl,-z,relro -o $@ $^ -ldl -lpthread
+
+$(CORE_LIB): $(CORE_OBJ) $(COMMON_OBJ)
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -o $@ $^ $(CORE_LIBS)
+
+$(ANALYZER): $(ANALYZER_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ANA_LIBS)
+
+# Unit tests link the common objects plus the core objects they test (not the hooks).
+$(B)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(CORE_OBJ) tests/unit/t.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(COMMON_OBJ) $(CORE_OBJ) $(CORE_LIBS) -lm
+
+deps:
+	scripts/deps.sh
+
+check: deps
+	$(MAKE) all
+	$(MAKE) check-asan
+	/usr/bin/python3 tests/run.py --build $(B) --asan-build $(B)-asan
+
+check-unit: all
+	/usr/bin/python3 tests/run.py --build $(B) --only unit
+
+# A second build tree with AddressSanitizer + UndefinedBehaviorSanitizer; the test
+# runner runs the unit tests and hc-analyze from it.
+check-asan:
+	$(MAKE) B=$(B)-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    $(B)-asan/hc-analyze $(patsubst $(B)/%,$(B)-asan/%,$(UNIT_BIN))
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+bench: deps
+	$(MAKE) all
+	/usr/bin/python3 tests/bench/bench.py --build $(B)
+
+fuzz: deps
+	scripts/fuzz.sh
+
+clean:
+	rm -rf $(B) $(B)-asan
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

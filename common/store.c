@@ -1,0 +1,437 @@
+/* store.c — LMDB environment, tables, resize protocol and body blobs.
+ *
+ * DESIGN
+ * - One MDB_env per process per store (LMDB forbids opening the same env twice
+ *   in a process). Map growth needs every transaction of this process closed,
+ *   so all transactions go through hc_store_txn_begin/commit/abort, which hold
+ *   a read lock on `resize_lock` for the life of the transaction; growth takes
+ *   it for writing. A thread must not nest transactions (deadlock on the lock).
+ * - When another process grew the map, begin sees MDB_MAP_RESIZED and adopts
+ *   the new size (mdb_env_set_mapsize(env, 0)) under the write lock.
+ * - Read-only opens (hc-analyze) never create anything. If the lock file
+ *   cannot be opened for writing (a read-only directory) we retry with
+ *   MDB_NOLOCK, which is safe for a reader that nobody writes under.
+ */
+#include "store.h"
+#include "err.h"
+#include "record.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+struct hc_store {
+    MDB_env         *env;
+    MDB_dbi          dbi[HC_T__N];
+    pthread_rwlock_t resize_lock;   /* read: a txn is open; write: resizing */
+    size_t           map_size;      /* guarded by resize_lock (write) */
+    size_t           max_size;
+    unsigned         flags;
+    char             path[PATH_MAX];
+};
+
+static const char *const table_names[HC_T__N] = { "meta", "records", "bodies", "cache", "counters" };
+
+static size_t env_mb(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    unsigned long long mb = strtoull(v, &end, 10);
+    if (*end || mb < 1 || mb > (1ull << 24))
+        return dflt;
+    return (size_t)mb;
+}
+
+int hc_store_default_path(char *out, size_t size)
+{
+    const char *db = getenv("HC_DB");
+    int n;
+    if (db && *db)
+        n = snprintf(out, size, "%s", db);
+    else if (getenv("XDG_DATA_HOME") && *getenv("XDG_DATA_HOME"))
+        n = snprintf(out, size, "%s/hcshim/store", getenv("XDG_DATA_HOME"));
+    else if (getenv("HOME") && *getenv("HOME"))
+        n = snprintf(out, size, "%s/.local/share/hcshim/store", getenv("HOME"));
+    else
+        return HC_EINVAL;
+    return (n < 0 || (size_t)n >= size) ? HC_EINVAL : 0;
+}
+
+/* mkdir -p with mode 0700 for the parts we create. */
+static int mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return ENAMETOOLONG;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return errno;
+    return 0;
+}
+
+static void set_err(char *errbuf, size_t errlen, const char *path, const char *what)
+{
+    if (errbuf && errlen)
+        snprintf(errbuf, errlen, "%s: %s", path, what);
+}
+
+static int open_tables(hc_store *s, char *errbuf, size_t errlen)
+{
+    bool ro = s->flags & HC_STORE_RDONLY;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, ro ? MDB_RDONLY : 0, &txn);
+    if (rc) {
+        set_err(errbuf, errlen, s->path, mdb_strerror(rc));
+        return HC_ESTORE;
+    }
+    for (int t = 0; t < HC_T__N; t++) {
+        rc = mdb_dbi_open(txn, table_names[t], ro ? 0 : MDB_CREATE, &s->dbi[t]);
+        if (rc == MDB_NOTFOUND && ro) {
+            mdb_txn_abort(txn);
+            set_err(errbuf, errlen, s->path, "not an hcshim store (no records table)");
+            return HC_ENOTFOUND;
+        }
+        if (rc) {
+            mdb_txn_abort(txn);
+            set_err(errbuf, errlen, s->path, mdb_strerror(rc));
+            return HC_ESTORE;
+        }
+    }
+    /* Schema: write ours into a new store, refuse a newer one. */
+    MDB_val k = { 6, "schema" }, v;
+    rc = mdb_get(txn, s->dbi[HC_T_META], &k, &v);
+    if (rc == 0 && v.mv_size == 4) {
+        uint32_t ver;
+        memcpy(&ver, v.mv_data, 4);
+        if (ver > HC_SCHEMA_VERSION) {
+            mdb_txn_abort(txn);
+            char msg[128];
+            snprintf(msg, sizeof msg, "written by a newer hcshim (schema %u, this build reads up to %u)",
+                     ver, HC_SCHEMA_VERSION);
+            set_err(errbuf, errlen, s->path, msg);
+            return HC_ESCHEMA;
+        }
+    } else if (rc == MDB_NOTFOUND && !ro) {
+        uint32_t ver = HC_SCHEMA_VERSION;
+        int64_t now;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        MDB_val vv = { 4, &ver };
+        MDB_val ck = { 7, "created" }, cv = { 8, &now };
+        if ((rc = mdb_put(txn, s->dbi[HC_T_META], &k, &vv, 0)) == 0)
+            rc = mdb_put(txn, s->dbi[HC_T_META], &ck, &cv, 0);
+        if (rc) {
+            mdb_txn_abort(txn);
+            set_err(errbuf, errlen, s->path, mdb_strerror(rc));
+            return HC_ESTORE;
+        }
+    } else if (rc == MDB_NOTFOUND && ro) {
+        /* Store created but never written: fine, it is empty. */
+    } else if (rc) {
+        mdb_txn_abort(txn);
+        set_err(errbuf, errlen, s->path, mdb_strerror(rc));
+        return HC_ESTORE;
+    }
+    rc = ro ? (mdb_txn_abort(txn), 0) : mdb_txn_commit(txn);
+    if (rc) {
+        set_err(errbuf, errlen, s->path, mdb_strerror(rc));
+        return HC_ESTORE;
+    }
+    return 0;
+}
+
+int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    bool ro = flags & HC_STORE_RDONLY;
+    hc_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        set_err(errbuf, errlen, path, "out of memory");
+        return HC_ENOMEM;
+    }
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->flags = flags;
+    s->map_size = env_mb("HC_DB_MAP_MB", 1024) << 20;
+    s->max_size = env_mb("HC_DB_MAX_MB", 65536) << 20;
+    if (s->max_size < s->map_size)
+        s->max_size = s->map_size;
+    pthread_rwlock_init(&s->resize_lock, NULL);
+
+    int rc, err;
+    struct stat st;
+    if (ro) {
+        if (stat(path, &st) != 0) {
+            set_err(errbuf, errlen, path, strerror(errno));
+            err = HC_ENOTFOUND;
+            goto fail_free;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            set_err(errbuf, errlen, path, "not a directory (a store is a directory holding data.mdb)");
+            err = HC_EINVAL;
+            goto fail_free;
+        }
+        char data[PATH_MAX + 16];
+        snprintf(data, sizeof data, "%s/data.mdb", path);
+        if (stat(data, &st) != 0) {
+            set_err(errbuf, errlen, path, "not an hcshim store (no data.mdb)");
+            err = HC_ENOTFOUND;
+            goto fail_free;
+        }
+    } else if ((rc = mkdirs(path)) != 0) {
+        set_err(errbuf, errlen, path, strerror(rc));
+        err = HC_ESTORE;
+        goto fail_free;
+    }
+
+    unsigned env_flags = MDB_NOTLS | (ro ? MDB_RDONLY : 0) | ((flags & HC_STORE_SYNC) ? 0 : MDB_NOSYNC);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((rc = mdb_env_create(&s->env)) != 0) {
+            set_err(errbuf, errlen, path, mdb_strerror(rc));
+            err = HC_ESTORE;
+            goto fail_free;
+        }
+        mdb_env_set_maxdbs(s->env, HC_T__N + 2);
+        mdb_env_set_maxreaders(s->env, 1024);
+        if (!ro)
+            mdb_env_set_mapsize(s->env, s->map_size);
+        rc = mdb_env_open(s->env, path, env_flags, 0600);
+        if (rc == 0)
+            break;
+        mdb_env_close(s->env);
+        s->env = NULL;
+        if (ro && attempt == 0 && (rc == EACCES || rc == EROFS || rc == EPERM)) {
+            env_flags |= MDB_NOLOCK; /* read-only directory: readers need no lock */
+            continue;
+        }
+        set_err(errbuf, errlen, path, mdb_strerror(rc));
+        err = (rc == MDB_VERSION_MISMATCH || rc == MDB_INVALID) ? HC_EPARSE : HC_ESTORE;
+        goto fail_free;
+    }
+    if (ro) {
+        MDB_envinfo info;
+        mdb_env_info(s->env, &info);
+        s->map_size = info.me_mapsize;
+    }
+    if ((err = open_tables(s, errbuf, errlen)) != 0)
+        goto fail_env;
+    *out = s;
+    return 0;
+
+fail_env:
+    mdb_env_close(s->env);
+fail_free:
+    pthread_rwlock_destroy(&s->resize_lock);
+    free(s);
+    return err;
+}
+
+void hc_store_close(hc_store *s)
+{
+    if (!s)
+        return;
+    if (!(s->flags & HC_STORE_RDONLY))
+        mdb_env_sync(s->env, 1);
+    mdb_env_close(s->env);
+    pthread_rwlock_destroy(&s->resize_lock);
+    free(s);
+}
+
+MDB_env *hc_store_env(hc_store *s) { return s->env; }
+MDB_dbi hc_store_dbi(hc_store *s, enum hc_table t) { return s->dbi[t]; }
+const char *hc_store_path(const hc_store *s) { return s->path; }
+const char *hc_store_strerror(int mdb_rc) { return mdb_strerror(mdb_rc); }
+
+int hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn)
+{
+    for (int tries = 0; tries < 3; tries++) {
+        pthread_rwlock_rdlock(&s->resize_lock);
+        int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
+        if (rc == 0)
+            return 0;
+        pthread_rwlock_unlock(&s->resize_lock);
+        if (rc != MDB_MAP_RESIZED)
+            return HC_ESTORE;
+        pthread_rwlock_wrlock(&s->resize_lock);
+        mdb_env_set_mapsize(s->env, 0);
+        MDB_envinfo info;
+        mdb_env_info(s->env, &info);
+        s->map_size = info.me_mapsize;
+        pthread_rwlock_unlock(&s->resize_lock);
+    }
+    return HC_ESTORE;
+}
+
+int hc_store_txn_commit(hc_store *s, MDB_txn *txn)
+{
+    int rc = mdb_txn_commit(txn);
+    pthread_rwlock_unlock(&s->resize_lock);
+    if (rc == MDB_MAP_FULL)
+        return HC_EFULL;
+    return rc ? HC_ESTORE : 0;
+}
+
+void hc_store_txn_abort(hc_store *s, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&s->resize_lock);
+}
+
+int hc_store_grow(hc_store *s)
+{
+    int rc = HC_EFULL;
+    pthread_rwlock_wrlock(&s->resize_lock);
+    /* Another process may have grown it already; adopt that size first. */
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    if (info.me_mapsize > s->map_size)
+        s->map_size = info.me_mapsize;
+    if (s->map_size < s->max_size) {
+        size_t want = s->map_size * 2 > s->max_size ? s->max_size : s->map_size * 2;
+        if (mdb_env_set_mapsize(s->env, want) == 0) {
+            s->map_size = want;
+            rc = 0;
+        }
+    }
+    pthread_rwlock_unlock(&s->resize_lock);
+    return rc;
+}
+
+/* Body blobs -------------------------------------------------------------- */
+
+int hc_body_encode(const void *p, size_t len, bool truncated, hc_buf *out)
+{
+    uint8_t hdr[12];
+    size_t hn = 2;
+    hdr[1] = truncated ? 1 : 0;
+    hn += hc_varint_put(hdr + 2, len);
+    if (len >= 64) {
+        size_t bound = ZSTD_compressBound(len);
+        if (hc_buf_reserve(out, hn + bound))
+            return HC_ENOMEM;
+        size_t at = out->len;
+        size_t z = ZSTD_compress(out->data + at + hn, bound, p, len, 3);
+        if (!ZSTD_isError(z) && z + 8 < len) {
+            hdr[0] = 1;
+            memcpy(out->data + at, hdr, hn);
+            out->len = at + hn + z;
+            out->data[out->len] = '\0';
+            return 0;
+        }
+    }
+    hdr[0] = 0;
+    if (hc_buf_append(out, hdr, hn) || hc_buf_append(out, p, len))
+        return HC_ENOMEM;
+    return 0;
+}
+
+int hc_body_decode(const void *vp, size_t len, hc_buf *out, bool *truncated)
+{
+    const uint8_t *p = vp;
+    uint64_t raw;
+    if (len < 3)
+        return HC_EPARSE;
+    size_t n = hc_varint_get(p + 2, len - 2, &raw);
+    if (!n || raw > (1ull << 34))
+        return HC_EPARSE;
+    if (truncated)
+        *truncated = p[1] & 1;
+    const uint8_t *data = p + 2 + n;
+    size_t dlen = len - 2 - n;
+    if (p[0] == 0) {
+        if (dlen != raw)
+            return HC_EPARSE;
+        return hc_buf_append(out, data, dlen);
+    }
+    if (p[0] != 1)
+        return HC_EPARSE;
+    if (hc_buf_reserve(out, (size_t)raw))
+        return HC_ENOMEM;
+    size_t z = ZSTD_decompress(out->data + out->len, (size_t)raw, data, dlen);
+    if (ZSTD_isError(z) || z != raw)
+        return HC_EPARSE;
+    out->len += z;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+/* Batched writes ------------------------------------------------------------- */
+
+static int put_items(hc_store *s, MDB_txn *txn, const hc_store_item *it, size_t n)
+{
+    MDB_dbi recs = s->dbi[HC_T_RECORDS], bodies = s->dbi[HC_T_BODIES];
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = { HC_UUID_LEN, (void *)it[i].id }, v = { it[i].rec_len, (void *)it[i].rec };
+        int rc = mdb_put(txn, recs, &k, &v, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST)
+            continue;
+        if (rc)
+            return rc;
+        uint8_t bk[HC_UUID_LEN + 1];
+        memcpy(bk, it[i].id, HC_UUID_LEN);
+        MDB_val bkey = { sizeof bk, bk };
+        if (it[i].req_body) {
+            bk[HC_UUID_LEN] = HC_BODY_REQUEST;
+            MDB_val bv = { it[i].req_len, (void *)it[i].req_body };
+            if ((rc = mdb_put(txn, bodies, &bkey, &bv, 0)))
+                return rc;
+        }
+        if (it[i].resp_body) {
+            bk[HC_UUID_LEN] = HC_BODY_RESPONSE;
+            MDB_val bv = { it[i].resp_len, (void *)it[i].resp_body };
+            if ((rc = mdb_put(txn, bodies, &bkey, &bv, 0)))
+                return rc;
+        }
+    }
+    return 0;
+}
+
+size_t hc_store_put_items(hc_store *s, const hc_store_item *items, size_t n, int *err)
+{
+    *err = 0;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        MDB_txn *txn;
+        int rc = hc_store_txn_begin(s, true, &txn);
+        if (rc) {
+            *err = rc;
+            return 0;
+        }
+        int mrc = put_items(s, txn, items, n);
+        if (mrc == 0) {
+            rc = hc_store_txn_commit(s, txn);
+            if (rc == 0)
+                return n;
+            if (rc != HC_EFULL) {
+                *err = rc;
+                return 0;
+            }
+        } else {
+            hc_store_txn_abort(s, txn);
+            if (mrc != MDB_MAP_FULL) {
+                *err = HC_ESTORE;
+                return 0;
+            }
+        }
+        if (hc_store_grow(s) != 0) {
+            *err = HC_EFULL;
+            return 0;
+        }
+    }
+    *err = HC_EFULL;
+    return 0;
+}

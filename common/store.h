@@ -1,0 +1,108 @@
+/* store.h — the LMDB store shared by every process that records, and read by hc-analyze.
+ *
+ * On disk a store is a directory (HC_DB; default $XDG_DATA_HOME/hcshim/store,
+ * i.e. ~/.local/share/hcshim/store) holding LMDB's data.mdb and lock.mdb,
+ * created 0700/0600. Any number of processes may write it at once: LMDB
+ * serialises writers with a robust process-shared mutex, so a writer killed
+ * with -9 in the middle of a transaction loses only that transaction.
+ *
+ * Tables (LMDB named databases):
+ *   meta      "schema" → u32 LE HC_SCHEMA_VERSION; "created" → i64 LE µs
+ *   records   id (16-byte UUIDv7, time-ordered) → record (record.h)
+ *   bodies    id + 'q' (request) | 'r' (response) → body blob:
+ *               byte 0   codec: 0 raw, 1 zstd
+ *               byte 1   flags: 1 = truncated at the capture bound
+ *               varint   original length in bytes (before compression, after truncation)
+ *               rest     the (compressed) bytes, content-decoded (gzip/br undone)
+ *   cache     32-byte cache key → cached response (core/cache.h)
+ *   counters  text key → counter window state (budgets and rate limits, core/limits.h)
+ *
+ * Durability: by default the environment is opened MDB_NOSYNC — a committed
+ * transaction survives the death of the process at any point, but the last
+ * few commits may be lost if the *machine* crashes. HC_DB_SYNC=1 makes every
+ * commit durable (fsync).
+ *
+ * Size: the map starts at HC_DB_MAP_MB (default 1024 MiB, a sparse reservation,
+ * not disk use) and doubles when full, up to HC_DB_MAX_MB (default 65536);
+ * past that, writes fail with HC_EFULL and the recorder counts what it drops.
+ *
+ * Thread-safety: an hc_store may be used from many threads; each transaction
+ * belongs to one thread at a time (MDB_NOTLS). Not fork-safe: after fork the
+ * child must not touch its parent's hc_store (it opens its own; see recorder.c).
+ */
+#ifndef HC_STORE_H
+#define HC_STORE_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "uuid.h"
+
+enum hc_table { HC_T_META, HC_T_RECORDS, HC_T_BODIES, HC_T_CACHE, HC_T_COUNTERS, HC_T__N };
+
+enum {
+    HC_STORE_RDONLY = 1u << 0,  /* read-only (hc-analyze); never creates or modifies */
+    HC_STORE_SYNC   = 1u << 1,  /* fsync every commit */
+};
+
+#define HC_BODY_REQUEST  'q'
+#define HC_BODY_RESPONSE 'r'
+
+typedef struct hc_store hc_store;
+
+/* The default store path (HC_DB, else $XDG_DATA_HOME/hcshim/store, else
+ * $HOME/.local/share/hcshim/store) written into out. 0, or HC_EINVAL if no
+ * path can be formed (no HOME) or it does not fit. */
+int hc_store_default_path(char *out, size_t size);
+
+/* Open (creating it unless HC_STORE_RDONLY) the store at `path`.
+ * On failure returns a negative HC_E* and, when errbuf is non-NULL, a one-line
+ * reason naming the path ("…/store: Permission denied"). HC_ESCHEMA means the
+ * store was written by a newer version. The caller owns *out; close it with
+ * hc_store_close(). Thread-safe with respect to other stores. */
+int  hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf, size_t errlen);
+void hc_store_close(hc_store *s);
+
+MDB_env    *hc_store_env(hc_store *s);
+MDB_dbi     hc_store_dbi(hc_store *s, enum hc_table t);
+const char *hc_store_path(const hc_store *s);
+
+/* Transactions with the store's resize protocol applied. begin adopts a map
+ * grown by another process (MDB_MAP_RESIZED) transparently. commit returns 0,
+ * HC_EFULL when the map is full (the txn is gone: call hc_store_grow() and redo
+ * the whole write), or HC_ESTORE. A thread must not open a second transaction
+ * while it holds one. */
+int  hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn);
+int  hc_store_txn_commit(hc_store *s, MDB_txn *txn);
+void hc_store_txn_abort(hc_store *s, MDB_txn *txn);
+/* Double the map (up to HC_DB_MAX_MB) after MDB_MAP_FULL from a put or commit;
+ * the caller's txn must already be aborted. 0 grown (redo), HC_EFULL at max. */
+int  hc_store_grow(hc_store *s);
+
+/* Encode a body blob (header + zstd when it helps) into out. 0 or HC_ENOMEM. */
+int hc_body_encode(const void *p, size_t len, bool truncated, hc_buf *out);
+/* Decode a body blob into out (appends). *truncated set from the flag.
+ * 0, HC_EPARSE (corrupt), HC_ENOMEM. */
+int hc_body_decode(const void *p, size_t len, hc_buf *out, bool *truncated);
+
+/* One exchange ready to be written: the encoded record and its bodies. */
+typedef struct hc_store_item {
+    uint8_t     id[HC_UUID_LEN];
+    const void *rec;       size_t rec_len;     /* hc_record_encode() output */
+    const void *req_body;  size_t req_len;     /* already body-encoded, or NULL */
+    const void *resp_body; size_t resp_len;    /* already body-encoded, or NULL */
+} hc_store_item;
+
+/* Write n items in one transaction (growing the map as needed). Returns the
+ * number written (n, or 0 on failure with *err set to a negative HC_E*). A
+ * record whose id already exists is left as it is (ids are unique; this makes
+ * `merge` idempotent). Thread-safe. */
+size_t hc_store_put_items(hc_store *s, const hc_store_item *items, size_t n, int *err);
+
+/* Describe an LMDB error code for messages (wraps mdb_strerror). */
+const char *hc_store_strerror(int mdb_rc);
+
+#endif
