@@ -30,6 +30,7 @@ SHIM_SRC     := $(wildcard shim/*.c)
 CORE_SRC     := $(wildcard core/*.c)
 ANALYZER_SRC := $(wildcard analyzer/*.c)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+TOOLS_SRC    := $(wildcard tests/tools/*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst %.S,$(B)/obj/%.o,$(1)))
 
@@ -38,13 +39,14 @@ SHIM_OBJ     := $(call obj,$(SHIM_SRC))
 CORE_OBJ     := $(call obj,$(CORE_SRC))
 ANALYZER_OBJ := $(call obj,$(ANALYZER_SRC))
 UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+TOOLS_BIN    := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOLS_SRC))
 
 SHIM_LIB := $(B)/libhcshim.so
 CORE_LIB := $(B)/libhcshim-core.so
 ANALYZER := $(B)/hc-analyze
 
 .PHONY: all deps check check-unit check-asan demo bench fuzz clean
-all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(UNIT_BIN)
+all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(UNIT_BIN) $(TOOLS_BIN)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,10 +67,19 @@ $(CORE_LIB): $(CORE_OBJ) $(COMMON_OBJ)
 $(ANALYZER): $(ANALYZER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ANA_LIBS)
 
-# Unit tests link the common objects plus the core objects they test (not the hooks).
-$(B)/tests/%: tests/unit/%.c $(COMMON_OBJ) $(CORE_OBJ) tests/unit/t.h
+# Unit tests: test_core_*.c link the common and core objects; the others only common.
+$(B)/tests/test_core_%: tests/unit/test_core_%.c $(COMMON_OBJ) $(CORE_OBJ) tests/unit/t.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(COMMON_OBJ) $(CORE_OBJ) $(CORE_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) -Icore -Itests/unit -o $@ $< $(COMMON_OBJ) $(CORE_OBJ) $(CORE_LIBS) -lm
+
+$(B)/tests/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/t.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(COMMON_OBJ) $(CORE_LIBS) -lm
+
+# Test and benchmark tools (e.g. a store generator) link the common objects.
+$(B)/tools/%: tests/tools/%.c $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(COMMON_OBJ) $(ANA_LIBS)
 
 deps:
 	scripts/deps.sh
