@@ -1,0 +1,286 @@
+/* capture.c — see capture.h. */
+#include "capture.h"
+#include "clock.h"
+#include "decode.h"
+#include "err.h"
+#include "log.h"
+#include "pricing.h"
+#include "provider.h"
+#include "recorder.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TAIL_KEEP HC_USAGE_TAIL_MAX
+
+static void span_copy(char *dst, size_t size, const char *p, size_t n)
+{
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, p, n);
+    dst[n] = '\0';
+}
+
+void hc_capture_begin(hc_capture *c, hc_core *core, const char *host, const hc_http_head *h,
+                      int64_t start_us, int64_t t0_mono)
+{
+    memset(c, 0, sizeof *c);
+    c->core = core;
+    hc_record_init(&c->rec);
+    hc_uuid_v7(c->rec.id, start_us);
+    c->rec.start_us = start_us;
+    c->t0_mono = t0_mono;
+    snprintf(c->host, sizeof c->host, "%s", host);
+    snprintf(c->provider, sizeof c->provider, "%s", hc_provider_for_host(host, 0));
+    span_copy(c->method, sizeof c->method, h->method, h->method_len);
+    hc_buf_append(&c->path, h->target, h->target_len);
+    c->api = hc_api_detect(c->method, h->target, h->target_len);
+    hc_usage_init(&c->usage);
+}
+
+void hc_capture_set_opts(hc_capture *c, const hc_opts *o)
+{
+    c->opts = o;
+}
+
+void hc_capture_request_body(hc_capture *c, const char *p, size_t n)
+{
+    c->rec.req_bytes += (int64_t)n;
+    if (hc_buf_append_capped(&c->req_body, p, n, c->core->cfg.max_body))
+        c->req_trunc = true;
+}
+
+void hc_capture_request_done(hc_capture *c)
+{
+    if (c->req_done)
+        return;
+    c->req_done = true;
+    hc_request_info_parse(c->api, c->path.data ? c->path.data : "", c->path.len,
+                          c->req_body.data ? c->req_body.data : "", c->req_body.len, &c->reqinfo);
+    snprintf(c->model_req, sizeof c->model_req, "%s", c->reqinfo.model);
+}
+
+void hc_capture_set_upstream(hc_capture *c, const char *url)
+{
+    snprintf(c->upstream, sizeof c->upstream, "%s", url);
+}
+
+void hc_capture_attempt(hc_capture *c, int status, int64_t wait_ms)
+{
+    hc_buf_printf(&c->attempts, "%s%d:%lld", c->attempts.len ? "," : "", status, (long long)wait_ms);
+}
+
+static bool is_ratelimit_header(const char *n, size_t l)
+{
+    return hc_span_iprefix(n, l, "x-ratelimit-") || hc_span_iprefix(n, l, "anthropic-ratelimit-") ||
+           hc_span_ieq(n, l, "retry-after") || hc_span_ieq(n, l, "retry-after-ms") ||
+           hc_span_iprefix(n, l, "x-ratelimit");
+}
+
+void hc_capture_response_head(hc_capture *c, const hc_http_head *h)
+{
+    c->rec.status = h->status;
+    hc_buf_reset(&c->ratelimit);
+    const hc_header *ce = NULL, *ct = NULL;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const hc_header *x = &h->headers[i];
+        if (is_ratelimit_header(x->name, x->name_len)) {
+            char n[96], v[256];
+            span_copy(n, sizeof n, x->name, x->name_len);
+            for (char *q = n; *q; q++)
+                *q = (char)tolower((unsigned char)*q);
+            span_copy(v, sizeof v, x->value, x->value_len);
+            hc_pairs_add(&c->ratelimit, n, v);
+        } else if (hc_span_ieq(x->name, x->name_len, "content-encoding")) {
+            ce = x;
+        } else if (hc_span_ieq(x->name, x->name_len, "content-type")) {
+            ct = x;
+        }
+    }
+    if (h->status == 429)
+        c->rec.flags |= HC_REC_RATE_LIMITED;
+    hc_decoder_free(c->dec);
+    c->dec = ce ? hc_decoder_new(ce->value, ce->value_len, &c->dec_unsupported) : NULL;
+    enum hc_stream_kind k = hc_stream_kind_for(ct ? ct->value : NULL, ct ? ct->value_len : 0,
+                                               c->path.data ? c->path.data : "");
+    hc_stream_free(&c->stream);
+    c->streaming = k != HC_STREAM_NONE;
+    hc_stream_init(&c->stream, k, 4u << 20);
+    if (c->streaming)
+        c->rec.flags |= HC_REC_STREAM;
+    hc_buf_reset(&c->resp_body);
+    hc_buf_reset(&c->tail);
+    c->resp_trunc = false;
+    c->rec.resp_bytes = 0;
+}
+
+static void on_message(void *ctx, const char *event, const char *data, size_t dlen, const char *raw, size_t rlen)
+{
+    hc_capture *c = ctx;
+    (void)raw;
+    (void)rlen;
+    if (dlen)
+        hc_usage_from_message(c->api, event, data, dlen, &c->usage);
+}
+
+/* Decoded response bytes. */
+static void on_plain(void *ctx, const char *p, size_t n)
+{
+    hc_capture *c = ctx;
+    if (hc_buf_append_capped(&c->resp_body, p, n, c->core->cfg.max_body))
+        c->resp_trunc = true;
+    if (c->streaming) {
+        hc_stream_feed(&c->stream, p, n, on_message, c);
+    } else if (c->resp_trunc) {
+        /* Past the bound, keep only a tail window: a JSON body's usage is at its end. */
+        hc_buf_append(&c->tail, p, n);
+        if (c->tail.len > 2 * TAIL_KEEP)
+            hc_buf_consume(&c->tail, c->tail.len - TAIL_KEEP);
+    }
+}
+
+void hc_capture_response_data(hc_capture *c, const char *p, size_t n)
+{
+    if (!n)
+        return;
+    if (c->rec.ttft_us < 0)
+        c->rec.ttft_us = hc_mono_us() - c->t0_mono;
+    c->rec.resp_bytes += (int64_t)n;
+    if (c->dec) {
+        if (hc_decoder_feed(c->dec, p, n, on_plain, c) != 0)
+            hc_log_debug("cannot decode the response body of %s%s", c->host, c->path.data);
+    } else {
+        on_plain(c, p, n);
+    }
+}
+
+static void finish_usage(hc_capture *c)
+{
+    if (c->streaming) {
+        hc_stream_finish(&c->stream, on_message, c);
+    } else if (!c->dec_unsupported && c->resp_body.len) {
+        if (!c->resp_trunc)
+            hc_usage_from_body(c->api, c->resp_body.data, c->resp_body.len, &c->usage);
+        else
+            hc_usage_from_tail(c->api, c->tail.data, c->tail.len, &c->usage);
+    }
+    snprintf(c->model_resp, sizeof c->model_resp, "%s", c->usage.model);
+}
+
+static void finish_cost(hc_capture *c)
+{
+    hc_record *r = &c->rec;
+    if (!c->usage.found) {
+        r->cost_flags = HC_COST_NO_USAGE;
+        return;
+    }
+    r->tok_in = c->usage.in;
+    r->tok_out = c->usage.out;
+    r->tok_cached = c->usage.cached;
+    r->tok_cw5m = c->usage.cw5m;
+    r->tok_cw1h = c->usage.cw1h;
+    r->tok_reasoning = c->usage.reasoning;
+    const char *model = c->model_resp[0] ? c->model_resp : c->model_req;
+    const hc_price *p = model[0] ? hc_price_lookup(c->provider, model) : NULL;
+    if (!p && c->model_req[0] && model != c->model_req)
+        p = hc_price_lookup(c->provider, c->model_req);
+    if (!p) {
+        r->cost_flags = HC_COST_UNPRICED;
+        return;
+    }
+    hc_tokens t = { .in = r->tok_in, .out = r->tok_out, .cached = r->tok_cached, .cw5m = r->tok_cw5m,
+                    .cw1h = r->tok_cw1h, .reasoning = r->tok_reasoning };
+    r->cost_nusd = hc_cost_nusd(p, &t);
+    r->cost_flags = HC_COST_PRICED;
+}
+
+static void free_parts(hc_capture *c)
+{
+    hc_buf_free(&c->path);
+    hc_buf_free(&c->props);
+    hc_buf_free(&c->ratelimit);
+    hc_buf_free(&c->attempts);
+    hc_buf_free(&c->req_body);
+    hc_buf_free(&c->resp_body);
+    hc_buf_free(&c->tail);
+    hc_decoder_free(c->dec);
+    c->dec = NULL;
+    hc_stream_free(&c->stream);
+}
+
+void hc_capture_discard(hc_capture *c)
+{
+    free_parts(c);
+}
+
+void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
+{
+    hc_core *core = c->core;
+    hc_record *r = &c->rec;
+    if (!core->rec || !core->cfg.record) {
+        free_parts(c);
+        return;
+    }
+    hc_capture_request_done(c);
+    finish_usage(c);
+    finish_cost(c);
+
+    r->latency_us = hc_mono_us() - c->t0_mono;
+    r->host = c->host;
+    r->provider = c->provider;
+    r->api = hc_api_name(c->api);
+    r->method = c->method;
+    r->path = c->path.data ? c->path.data : "";
+    r->upstream = c->upstream;
+    r->model_req = c->model_req;
+    r->model_resp = c->model_resp;
+    if (error)
+        snprintf(c->error, sizeof c->error, "%s", error);
+    r->error = c->error;
+    r->flags |= flags;
+    if (c->req_trunc)
+        r->flags |= HC_REC_REQ_TRUNC;
+    if (c->resp_trunc)
+        r->flags |= HC_REC_RESP_TRUNC;
+    r->ratelimit.p = c->ratelimit.data;
+    r->ratelimit.len = (uint32_t)c->ratelimit.len;
+    r->attempts = c->attempts.data ? c->attempts.data : "";
+    r->retries = 0;
+    for (size_t i = 0; i < c->attempts.len; i++)
+        if (c->attempts.data[i] == ',')
+            r->retries++;
+    r->pid = (int32_t)getpid();
+    r->program = core->program;
+    bool omit_req = false, omit_resp = false;
+    if (c->opts) {
+        r->props.p = c->opts->props.data;
+        r->props.len = (uint32_t)c->opts->props.len;
+        r->user = c->opts->user;
+        r->session_id = c->opts->session_id;
+        r->session_path = c->opts->session_path;
+        r->session_name = c->opts->session_name;
+        r->request_id = c->opts->request_id;
+        omit_req = c->opts->omit_request;
+        omit_resp = c->opts->omit_response;
+    }
+    if (omit_req)
+        r->flags |= HC_REC_REQ_OMITTED;
+    if (omit_resp)
+        r->flags |= HC_REC_RESP_OMITTED;
+
+    hc_buf enc = HC_BUF_INIT;
+    if (hc_record_encode(r, &enc) == 0) {
+        hc_rec_item *it = hc_rec_item_new(r->id, enc.data, enc.len, c->req_body.data, c->req_body.len, !omit_req,
+                                          c->resp_body.data, c->resp_body.len, !omit_resp && r->status != 0);
+        if (it) {
+            it->req_trunc = c->req_trunc;
+            it->resp_trunc = c->resp_trunc;
+            hc_recorder_submit(core->rec, it);
+        }
+    }
+    hc_buf_free(&enc);
+    free_parts(c);
+}

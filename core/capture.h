@@ -1,0 +1,79 @@
+/* capture.h — building the record of one exchange as its bytes go by.
+ *
+ * The gateway (and, in observe mode, the passive TLS hooks) feed a capture
+ * with what they see: the request head and body, the response head, and the
+ * response body bytes (de-chunked, still content-encoded). The capture keeps
+ * bounded copies of the bodies (HC_MAX_BODY each; the record says when one
+ * was cut), decodes gzip/br/zstd on the side, splits streams into messages
+ * and extracts token usage as it goes, so that memory stays bounded however
+ * long the response. hc_capture_finish() computes the cost, encodes the
+ * record and hands everything to the recorder.
+ *
+ * Secrets: the capture never looks at request headers other than the ones it
+ * names (Helicone options come in already parsed as hc_opts); credentials
+ * cannot reach the record.
+ *
+ * Not thread-safe: one capture per exchange, owned by one thread.
+ */
+#ifndef HC_CORE_CAPTURE_H
+#define HC_CORE_CAPTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "core.h"
+#include "http.h"
+#include "options.h"
+#include "record.h"
+#include "stream.h"
+#include "usage.h"
+
+struct hc_decoder;
+
+typedef struct hc_capture {
+    hc_core          *core;
+    hc_record         rec;              /* strings point into the fields below */
+    char              host[256], provider[32], method[16], upstream[420];
+    char              model_req[128], model_resp[128], error[400], request_id[128];
+    hc_buf            path, props, ratelimit, attempts;
+    const hc_opts    *opts;             /* borrowed until finish */
+    enum hc_api       api;
+    hc_request_info   reqinfo;
+    hc_usage          usage;
+    hc_buf            req_body, resp_body, tail;
+    bool              req_trunc, resp_trunc, req_done;
+    struct hc_decoder *dec;
+    bool              dec_unsupported;
+    hc_stream         stream;
+    bool              streaming;
+    int64_t           t0_mono;          /* request start, monotonic µs */
+} hc_capture;
+
+/* Start a capture for a request to `host` whose head is h. start_us: wall
+ * clock of the request start; t0_mono: the same instant, monotonic. */
+void hc_capture_begin(hc_capture *c, hc_core *core, const char *host, const hc_http_head *h,
+                      int64_t start_us, int64_t t0_mono);
+/* Options of this request (properties, user, session, omit flags). Borrowed
+ * until hc_capture_finish/discard. */
+void hc_capture_set_opts(hc_capture *c, const hc_opts *o);
+/* Request body bytes, as the app sent them (call repeatedly). */
+void hc_capture_request_body(hc_capture *c, const char *p, size_t n);
+/* The request body is complete: parse model and stream flags from it. */
+void hc_capture_request_done(hc_capture *c);
+/* Where the request was sent (e.g. "https://127.0.0.1:8443"). */
+void hc_capture_set_upstream(hc_capture *c, const char *url);
+/* One upstream attempt ended with `status` after waiting wait_ms before it. */
+void hc_capture_attempt(hc_capture *c, int status, int64_t wait_ms);
+/* The response head the app receives. */
+void hc_capture_response_head(hc_capture *c, const hc_http_head *h);
+/* Response body bytes (de-chunked, content-encoded as received). */
+void hc_capture_response_data(hc_capture *c, const char *p, size_t n);
+/* Finish: error is NULL or a description of what went wrong; flags are
+ * HC_REC_* to add. Computes usage and cost, queues the record. Frees c's
+ * memory (c may be reused after hc_capture_begin). */
+void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags);
+/* Free without recording. */
+void hc_capture_discard(hc_capture *c);
+
+#endif

@@ -1,0 +1,212 @@
+#include "config.h"
+#include "clock.h"
+#include "err.h"
+#include "log.h"
+#include "record.h"
+#include "store.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+extern char **environ;
+
+bool hc_env_bool(const char *name, bool dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
+        return true;
+    if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+        return false;
+    hc_log_warn_once(name, "%s=%s: expected 1/0, true/false, yes/no or on/off", name, v);
+    return dflt;
+}
+
+static int env_ms(const char *name, int dflt_ms)
+{
+    const char *v = getenv(name);
+    int64_t us;
+    if (!v || !*v)
+        return dflt_ms;
+    if (hc_parse_duration_us(v, &us) != 0 || us / 1000 > 86400000) {
+        hc_log_warn_once(name, "%s=%s: expected a duration such as 30s, 500ms or 10m", name, v);
+        return dflt_ms;
+    }
+    return (int)(us / 1000);
+}
+
+static size_t env_size(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    unsigned long long mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mult = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        mult = 1024ull * 1024 * 1024, end++;
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (end == v || *end || n > (1ull << 40) / mult) {
+        hc_log_warn_once(name, "%s=%s: expected a size such as 8M or 65536", name, v);
+        return dflt;
+    }
+    return (size_t)(n * mult);
+}
+
+static void env_str(const char *name, char *out, size_t size)
+{
+    const char *v = getenv(name);
+    snprintf(out, size, "%s", v ? v : "");
+}
+
+int hc_route_parse_url(const char *url, hc_route *r)
+{
+    const char *p;
+    if (strncasecmp(url, "https://", 8) == 0) {
+        r->tls = true;
+        p = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        r->tls = false;
+        p = url + 7;
+    } else {
+        return HC_EINVAL;
+    }
+    size_t hlen = strcspn(p, "/");
+    const char *hp = p, *port = NULL;
+    size_t namelen;
+    if (*hp == '[') {
+        const char *rb = memchr(hp, ']', hlen);
+        if (!rb)
+            return HC_EINVAL;
+        namelen = (size_t)(rb - hp - 1);
+        hp++;
+        if (rb + 1 < p + hlen) {
+            if (rb[1] != ':')
+                return HC_EINVAL;
+            port = rb + 2;
+        }
+    } else {
+        const char *colon = memchr(hp, ':', hlen);
+        namelen = colon ? (size_t)(colon - hp) : hlen;
+        if (colon)
+            port = colon + 1;
+    }
+    if (namelen == 0 || namelen >= sizeof r->target)
+        return HC_EINVAL;
+    memcpy(r->target, hp, namelen);
+    r->target[namelen] = '\0';
+    for (char *c = r->target; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    r->port = r->tls ? 443 : 80;
+    if (port) {
+        char *end;
+        long n = strtol(port, &end, 10);
+        if (end != p + hlen || n < 1 || n > 65535)
+            return HC_EINVAL;
+        r->port = (int)n;
+    }
+    const char *path = p + hlen;
+    size_t plen = strlen(path);
+    while (plen && path[plen - 1] == '/')
+        plen--;
+    if (plen >= sizeof r->prefix)
+        return HC_EINVAL;
+    memcpy(r->prefix, path, plen);
+    r->prefix[plen] = '\0';
+    bool v6 = strchr(r->target, ':') != NULL;
+    bool dflt = r->port == (r->tls ? 443 : 80);
+    if (dflt)
+        snprintf(r->authority, sizeof r->authority, v6 ? "[%s]" : "%s", r->target);
+    else
+        snprintf(r->authority, sizeof r->authority, v6 ? "[%s]:%d" : "%s:%d", r->target, r->port);
+    return 0;
+}
+
+static void load_routes(hc_config *cfg)
+{
+    const char *v = getenv("HC_ROUTE");
+    while (v && *v && cfg->nroutes < HC_MAX_ROUTES) {
+        size_t n = strcspn(v, ", ");
+        char item[1024];
+        snprintf(item, sizeof item, "%.*s", (int)n, v);
+        char *eq = strchr(item, '=');
+        hc_route *r = &cfg->routes[cfg->nroutes];
+        memset(r, 0, sizeof *r);
+        if (eq && eq > item && (size_t)(eq - item) < sizeof r->host) {
+            *eq = '\0';
+            for (char *c = item; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+            snprintf(r->host, sizeof r->host, "%s", item);
+            if (hc_route_parse_url(eq + 1, r) == 0)
+                cfg->nroutes++;
+            else
+                hc_log_warn_once("route_url", "HC_ROUTE: '%s' is not a URL like https://127.0.0.1:8443[/prefix]; "
+                                 "requests for %s go nowhere", eq + 1, item);
+        }
+        v += n;
+        v += strspn(v, ", ");
+    }
+}
+
+static void load_properties(hc_config *cfg)
+{
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "HC_PROPERTY_", 12) != 0)
+            continue;
+        const char *name = *e + 12;
+        const char *eq = strchr(name, '=');
+        if (!eq || eq == name)
+            continue;
+        char n[128];
+        snprintf(n, sizeof n, "%.*s", (int)(eq - name), name);
+        hc_pairs_add(&cfg->properties, n, eq + 1);
+    }
+}
+
+void hc_config_load(hc_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (hc_store_default_path(cfg->db_path, sizeof cfg->db_path) != 0)
+        cfg->db_path[0] = '\0';
+    cfg->db_sync = hc_env_bool("HC_DB_SYNC", false);
+    cfg->record = hc_env_bool("HC_RECORD", true);
+    env_str("HC_CA_FILE", cfg->ca_file, sizeof cfg->ca_file);
+    load_routes(cfg);
+    cfg->max_body = env_size("HC_MAX_BODY", 8u << 20);
+    cfg->max_req_buffer = env_size("HC_MAX_REQUEST", 32u << 20);
+    cfg->connect_timeout_ms = env_ms("HC_CONNECT_TIMEOUT", 30000);
+    cfg->upstream_timeout_ms = env_ms("HC_UPSTREAM_TIMEOUT", 600000);
+    cfg->idle_timeout_ms = env_ms("HC_IDLE_TIMEOUT", 900000);
+    cfg->queue_max = env_size("HC_QUEUE_MAX", 4096);
+    cfg->stream_usage = hc_env_bool("HC_STREAM_USAGE", true);
+    cfg->debug = hc_log_debug_enabled();
+    load_properties(cfg);
+    env_str("HC_USER_ID", cfg->user_id, sizeof cfg->user_id);
+    env_str("HC_SESSION_ID", cfg->session_id, sizeof cfg->session_id);
+    env_str("HC_SESSION_NAME", cfg->session_name, sizeof cfg->session_name);
+    env_str("HC_SESSION_PATH", cfg->session_path, sizeof cfg->session_path);
+    cfg->omit_request = hc_env_bool("HC_OMIT_REQUEST", false);
+    cfg->omit_response = hc_env_bool("HC_OMIT_RESPONSE", false);
+}
+
+void hc_config_free(hc_config *cfg)
+{
+    hc_buf_free(&cfg->properties);
+}
+
+const hc_route *hc_config_route(const hc_config *cfg, const char *host)
+{
+    for (int i = 0; i < cfg->nroutes; i++)
+        if (strcasecmp(cfg->routes[i].host, host) == 0)
+            return &cfg->routes[i];
+    return NULL;
+}

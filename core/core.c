@@ -1,0 +1,237 @@
+/* core.c — entry point of libhcshim-core.so, lazy start, fork, exit.
+ *
+ * DESIGN
+ * - hc_core_entry() is called once by the hooks when the library is loaded;
+ *   it only records the hooks' table. The first redirected connect() starts
+ *   the core (hc_core_start): configuration, pricing table, CA, TLS contexts,
+ *   gateway listener and accept thread. The recorder thread starts with the
+ *   first finished exchange.
+ * - If anything in the start fails, the core stays off for this process and
+ *   every connect() goes to its original destination: fail open, logged once.
+ * - Fork: the child's hc_core pointer is cleared (atfork_child) and the
+ *   parent's state abandoned; the child's next redirected connect starts a
+ *   fresh core. Threads, locks and the LMDB environment never cross a fork.
+ * - Exit: an atexit handler, registered after OpenSSL's own (so it runs
+ *   before OpenSSL cleans up), flushes the recorder for up to 2 s; the _exit
+ *   hook does the same.
+ */
+#include "core.h"
+#include "capture.h"
+#include "err.h"
+#include "gateway.h"
+#include "log.h"
+#include "pricing.h"
+#include "recorder.h"
+#include "tlsca.h"
+#include "upstream.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HC_CORE_EXPORT __attribute__((visibility("default")))
+
+static const hc_shim_api *shim;             /* set once by hc_core_entry */
+static hc_core *current;                     /* atomic; NULL before start / after fork */
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static int start_failed_pid;                 /* guarded by start_lock: pid whose start failed */
+static int atexit_pid;                       /* guarded by start_lock: pid that registered atexit */
+
+hc_core *hc_core_get(void) { return __atomic_load_n(&current, __ATOMIC_ACQUIRE); }
+const hc_shim_api *hc_core_shim(void) { return shim; }
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                       unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    /* Offer http/1.1 only: an app that also offers h2 falls back to HTTP/1.1. */
+    for (unsigned i = 0; i < inlen;) {
+        unsigned l = in[i];
+        if (i + 1 + l > inlen)
+            break;
+        if (l == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
+            *out = in + i + 1;
+            *outlen = 8;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + l;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static SSL_CTX *server_ctx_new(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* Sessions of a per-process CA are worth nothing across processes, and
+     * within one the app keeps its connections alive: no ticket keys to manage. */
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    return ctx;
+}
+
+static void program_name(char *out, size_t size)
+{
+    char buf[256];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) {
+        snprintf(out, size, "%s", program_invocation_short_name);
+        return;
+    }
+    buf[n] = '\0';
+    const char *b = strrchr(buf, '/');
+    snprintf(out, size, "%s", b ? b + 1 : buf);
+}
+
+static void at_exit(void)
+{
+    hc_core *c = hc_core_get();
+    if (c && c->pid == getpid() && c->rec)
+        hc_recorder_flush(c->rec, 2000);
+}
+
+static hc_core *start(void)
+{
+    char err[512];
+    hc_core *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->pid = getpid();
+    c->shim = shim;
+    hc_config_load(&c->cfg);
+    program_name(c->program, sizeof c->program);
+
+    /* OpenSSL first, so that its atexit cleanup is registered before ours
+     * and therefore runs after it. */
+    if (OPENSSL_init_ssl(0, NULL) != 1) {
+        hc_log_warn_once("openssl", "OpenSSL failed to initialise; LLM calls pass through unrecorded");
+        goto fail;
+    }
+    const char *prices = getenv("HC_PRICES");
+    if (hc_pricing_init(prices, err, sizeof err) != 0)
+        hc_log_warn_once("prices", "HC_PRICES: %s", err);
+
+    if (!(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
+        hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
+        goto fail;
+    }
+    if (!(c->server_ctx = server_ctx_new())) {
+        hc_log_warn_once("server_ctx", "cannot create the TLS server context; LLM calls pass through unrecorded");
+        goto fail;
+    }
+    if (!(c->client_ctx = hc_upstream_ctx_new(&c->cfg, err, sizeof err))) {
+        hc_log_warn_once("client_ctx", "cannot create the TLS client context (%s); LLM calls pass through unrecorded", err);
+        goto fail;
+    }
+    if (!(c->rec = hc_recorder_new(c))) {
+        hc_log_warn_once("recorder", "cannot create the recorder; LLM calls pass through unrecorded");
+        goto fail;
+    }
+    if (hc_gateway_start(c, &c->gw, err, sizeof err) != 0) {
+        hc_log_warn_once("gateway", "cannot start the gateway (%s); LLM calls pass through unrecorded", err);
+        goto fail;
+    }
+    if (atexit_pid != c->pid) {
+        atexit(at_exit);
+        atexit_pid = c->pid;
+    }
+    hc_log_debug("gateway started (store %s)", c->cfg.db_path);
+    return c;
+fail:
+    /* Nothing started a thread yet: safe to free everything. */
+    free(c->rec);
+    SSL_CTX_free(c->client_ctx);
+    SSL_CTX_free(c->server_ctx);
+    hc_ca_free(c->ca);
+    hc_config_free(&c->cfg);
+    free(c);
+    return NULL;
+}
+
+hc_core *hc_core_start(void)
+{
+    hc_core *c = hc_core_get();
+    if (c)
+        return c;
+    pthread_mutex_lock(&start_lock);
+    c = hc_core_get();
+    if (!c && start_failed_pid != getpid()) {
+        c = start();
+        if (c)
+            __atomic_store_n(&current, c, __ATOMIC_RELEASE);
+        else
+            start_failed_pid = getpid();
+    }
+    pthread_mutex_unlock(&start_lock);
+    return c;
+}
+
+/* ---- the table the hooks call ------------------------------------------- */
+
+static int api_connect(int fd, const struct sockaddr *dst, socklen_t len, const char *host)
+{
+    hc_core *c = hc_core_start();
+    if (!c)
+        return shim->connect(fd, dst, len);
+    return hc_gateway_connect(c->gw, fd, dst, len, host);
+}
+
+static int api_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    hc_core *c = hc_core_get();
+    return c ? hc_gateway_getpeername(c->gw, fd, addr, len) : 1;
+}
+
+static int api_verify_cert(X509_STORE_CTX_fwd *ctx, int (*real)(X509_STORE_CTX_fwd *))
+{
+    hc_core *c = hc_core_get();
+    if (!c)
+        return real(ctx);
+    return hc_ca_verify(c->ca, (X509_STORE_CTX *)ctx, (int (*)(X509_STORE_CTX *))real);
+}
+
+static void api_flush(int timeout_ms)
+{
+    hc_core *c = hc_core_get();
+    if (c && c->pid == getpid() && c->rec)
+        hc_recorder_flush(c->rec, timeout_ms);
+}
+
+static void api_atfork_child(void)
+{
+    hc_core *c = hc_core_get();
+    __atomic_store_n(&current, NULL, __ATOMIC_RELEASE);
+    pthread_mutex_init(&start_lock, NULL);
+    if (c) {
+        hc_gateway_abandon(c->gw);
+        hc_recorder_abandon(c->rec);
+    }
+}
+
+static const hc_core_api core_api = {
+    .version = HC_CORE_API_VERSION,
+    .connect = api_connect,
+    .getpeername = api_getpeername,
+    .verify_cert = api_verify_cert,
+    .flush = api_flush,
+    .atfork_child = api_atfork_child,
+};
+
+HC_CORE_EXPORT const hc_core_api *hc_core_entry(const hc_shim_api *s);
+HC_CORE_EXPORT const hc_core_api *hc_core_entry(const hc_shim_api *s)
+{
+    if (!s || s->version != HC_CORE_API_VERSION)
+        return NULL;
+    shim = s;
+    return &core_api;
+}

@@ -1,0 +1,50 @@
+/* core.h — the process-wide state of libhcshim-core.so.
+ *
+ * One hc_core exists per process image. It is created by the first redirected
+ * connect (hc_core_start) and replaced, never reused, in a forked child: the
+ * child's first redirected connect builds a fresh one (its own CA, listener,
+ * threads and store handle) and the parent's is abandoned without being
+ * touched — its locks may be held by threads that do not exist in the child.
+ *
+ * Field guards: fields marked "immutable" are written before any core thread
+ * starts and only read afterwards. Subsystems (gateway, recorder, leaf cache)
+ * have their own locks, documented in their headers.
+ */
+#ifndef HC_CORE_CORE_H
+#define HC_CORE_CORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "../shim/core_api.h"
+
+typedef struct ssl_ctx_st SSL_CTX;
+struct hc_ca;
+struct hc_gateway;
+struct hc_recorder;
+
+typedef struct hc_core {
+    pid_t               pid;         /* immutable: the process this state belongs to */
+    const hc_shim_api  *shim;        /* immutable: real functions, guard (from the hooks) */
+    hc_config           cfg;         /* immutable */
+    struct hc_ca       *ca;          /* immutable pointer; leaf cache locked inside */
+    SSL_CTX            *server_ctx;  /* immutable: TLS server for the app's connections */
+    SSL_CTX            *client_ctx;  /* immutable: TLS client for upstreams (verifying) */
+    struct hc_gateway  *gw;          /* immutable pointer; registry locked inside */
+    struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
+    char                program[64]; /* immutable: basename of the executable */
+} hc_core;
+
+/* The current process's core, or NULL before the first start (or after fork,
+ * until restarted). One atomic load. */
+hc_core *hc_core_get(void);
+
+/* The current process's core, starting it if needed. NULL if it cannot start
+ * (logged once): callers fail open. Thread-safe. */
+hc_core *hc_core_start(void);
+
+/* The hooks' table (set once by hc_core_entry, survives fork). */
+const hc_shim_api *hc_core_shim(void);
+
+#endif

@@ -1,0 +1,501 @@
+/* gateway.c — listener, registration of redirected connections, dispatch.
+ *
+ * DESIGN
+ * - Threads: one accept thread per process; one thread per accepted
+ *   connection, which owns everything about that connection (the app side,
+ *   its upstream connection, buffers) and exits when either side closes.
+ *   Blocking-style I/O on non-blocking sockets with poll (io.h) keeps each
+ *   thread's logic linear and every wait bounded. Threads block all signals.
+ * - Registration: hc_gateway_connect() connects the app's socket to the
+ *   listener and records (local port → original destination, host). The
+ *   connection thread looks its peer port up; the app's connect may return a
+ *   hair after the accept, so the thread waits up to 2 s for the entry. An
+ *   entry stays until the connection ends, which is what lets getpeername()
+ *   report the original destination.
+ * - Dispatch: peek (never consume) the first bytes. A TLS ClientHello whose
+ *   SNI is not an LLM host is relayed byte for byte to the original
+ *   destination — shared CDN addresses must not make us touch other traffic.
+ *   A ClientHello for an LLM host (or without SNI, addressed to one) is
+ *   terminated with a leaf for that name. Plain HTTP goes to the proxy too.
+ * - Failure: if the listener cannot be created the core does not start and
+ *   connect() goes to the original destination (core.c).
+ */
+#include "gateway.h"
+#include "clienthello.h"
+#include "clock.h"
+#include "err.h"
+#include "io.h"
+#include "log.h"
+#include "proxy.h"
+#include "relay.h"
+#include "tlsca.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define REG_WAIT_MS     2000
+#define PEEK_TIMEOUT_MS 30000
+#define THREAD_STACK    (512 * 1024)
+#define MAX_STRANGERS   16     /* connections waiting for a registration at once */
+
+struct reg {
+    int         family;        /* AF_INET or AF_INET6: the listener it came through */
+    uint16_t    port;          /* the app socket's local port */
+    hc_origin   origin;
+    struct reg *next;
+};
+
+struct hc_gateway {
+    hc_core            *core;          /* immutable */
+    int                 lfd4, lfd6;    /* immutable; -1 if absent */
+    struct sockaddr_in  addr4;         /* immutable: where v4 sockets are sent */
+    struct sockaddr_in6 addr6;         /* immutable: where v6 sockets are sent */
+    bool                have6;         /* immutable */
+    pthread_mutex_t     lock;          /* guards regs, strangers */
+    pthread_cond_t      cond;          /* signalled when a registration is added */
+    struct reg         *regs;
+    int                 strangers;
+};
+
+struct conn_start {
+    hc_gateway *gw;
+    int         fd;
+    int         family;
+    uint16_t    peer_port;
+};
+
+int hc_thread_spawn(void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    sigset_t all, old;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, THREAD_STACK);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&t, &attr, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return rc ? HC_ENOMEM : 0;
+}
+
+static struct reg *find_reg(hc_gateway *gw, int family, uint16_t port)
+{
+    for (struct reg *r = gw->regs; r; r = r->next)
+        if (r->family == family && r->port == port)
+            return r;
+    return NULL;
+}
+
+static void drop_reg(hc_gateway *gw, int family, uint16_t port)
+{
+    pthread_mutex_lock(&gw->lock);
+    for (struct reg **pp = &gw->regs; *pp; pp = &(*pp)->next) {
+        if ((*pp)->family == family && (*pp)->port == port) {
+            struct reg *r = *pp;
+            *pp = r->next;
+            free(r);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&gw->lock);
+}
+
+/* Wait for the registration of (family, port); copy it into *o. 0 or HC_ENOTFOUND. */
+static int await_reg(hc_gateway *gw, int family, uint16_t port, hc_origin *o)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += REG_WAIT_MS / 1000;
+    int rc = HC_ENOTFOUND;
+    bool counted = false;
+    pthread_mutex_lock(&gw->lock);
+    for (;;) {
+        struct reg *r = find_reg(gw, family, port);
+        if (r) {
+            *o = r->origin;
+            rc = 0;
+            break;
+        }
+        if (!counted) {
+            if (gw->strangers >= MAX_STRANGERS)
+                break;
+            gw->strangers++;
+            counted = true;
+        }
+        if (pthread_cond_timedwait(&gw->cond, &gw->lock, &until) == ETIMEDOUT) {
+            r = find_reg(gw, family, port);
+            if (r) {
+                *o = r->origin;
+                rc = 0;
+            }
+            break;
+        }
+    }
+    if (counted)
+        gw->strangers--;
+    pthread_mutex_unlock(&gw->lock);
+    return rc;
+}
+
+/* Peek until `want` bytes or a full ClientHello are available. Returns bytes
+ * peeked (> 0), 0 if the app closed, or a negative HC_E*. */
+static long peek_more(int fd, unsigned char *buf, size_t size, size_t have, int64_t deadline)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, size, MSG_PEEK);
+        if (n == 0)
+            return 0;
+        if (n > 0 && (size_t)n > have)
+            return n;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return HC_EIO;
+        int64_t left = deadline - hc_mono_us();
+        if (left <= 0)
+            return HC_ETIMEDOUT;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (n > 0 && (size_t)n == have) {
+            /* Nothing new yet; poll says readable while old bytes sit there, so sleep briefly. */
+            poll(NULL, 0, 2);
+            continue;
+        }
+        poll(&p, 1, (int)(left / 1000) + 1);
+    }
+}
+
+static void serve_tls(hc_gateway *gw, int fd, const hc_origin *o, const char *name)
+{
+    hc_core *core = gw->core;
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    SSL *ssl = NULL;
+    if (hc_ca_leaf(core->ca, name, &cert, &key) != 0) {
+        hc_log_warn_once("leaf", "cannot mint a certificate for %s; closing the connection", name);
+        close(fd);
+        return;
+    }
+    ssl = SSL_new(core->server_ctx);
+    if (!ssl || SSL_use_certificate(ssl, cert) != 1 || SSL_use_PrivateKey(ssl, key) != 1 ||
+        SSL_set_fd(ssl, fd) != 1) {
+        X509_free(cert);
+        SSL_free(ssl);
+        close(fd);
+        return;
+    }
+    X509_free(cert);
+    hc_io io;
+    hc_io_init(&io, fd, ssl, core->cfg.connect_timeout_ms);
+    const char *why;
+    if (hc_io_accept_tls(&io, &why) != 0) {
+        hc_log_debug("TLS handshake with the app for %s failed: %s", name, why);
+        hc_io_close(&io);
+        return;
+    }
+    hc_proxy_serve(core, &io, o, name, true);
+    hc_io_close(&io);
+}
+
+static void *conn_main(void *arg)
+{
+    struct conn_start cs = *(struct conn_start *)arg;
+    free(arg);
+    hc_gateway *gw = cs.gw;
+    hc_core *core = gw->core;
+    core->shim->guard_thread();
+
+    hc_origin o;
+    if (await_reg(gw, cs.family, cs.peer_port, &o) != 0) {
+        hc_log_debug("closing unregistered connection from port %u", cs.peer_port);
+        close(cs.fd);
+        return NULL;
+    }
+
+    unsigned char *peek = malloc(65536), *scratch = malloc(65536);
+    if (!peek || !scratch) {
+        free(peek);
+        free(scratch);
+        close(cs.fd);
+        goto out;
+    }
+    int64_t deadline = hc_mono_us() + (int64_t)PEEK_TIMEOUT_MS * 1000;
+    long n = peek_more(cs.fd, peek, 65536, 0, deadline);
+    if (n <= 0) {
+        close(cs.fd);
+        goto out_free;
+    }
+    if (hc_looks_like_tls(peek, (size_t)n)) {
+        char sni[256];
+        int rc;
+        while ((rc = hc_clienthello_sni(peek, (size_t)n, scratch, 65536, sni, sizeof sni)) == HC_PARTIAL) {
+            long m = peek_more(cs.fd, peek, 65536, (size_t)n, deadline);
+            if (m <= 0)
+                break;
+            n = m;
+        }
+        free(scratch);
+        scratch = NULL;
+        if (rc == 0 && sni[0] && !core->shim->is_llm_host(sni)) {
+            hc_log_debug("relaying TLS for %s (not an LLM host) untouched", sni);
+            hc_relay(core, cs.fd, &o);
+        } else if (rc == 0 || rc == HC_ETOOBIG) {
+            serve_tls(gw, cs.fd, &o, (rc == 0 && sni[0]) ? sni : o.host);
+        } else {
+            hc_relay(core, cs.fd, &o); /* not a ClientHello we understand: hands off */
+        }
+    } else {
+        hc_io io;
+        hc_io_init(&io, cs.fd, NULL, core->cfg.connect_timeout_ms);
+        if (hc_proxy_looks_like_http(peek, (size_t)n)) {
+            hc_proxy_serve(core, &io, &o, o.host, false);
+            hc_io_close(&io);
+        } else {
+            hc_relay(core, cs.fd, &o);
+        }
+    }
+out_free:
+    free(peek);
+    free(scratch);
+out:
+    drop_reg(gw, cs.family, cs.peer_port);
+    return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+    hc_gateway *gw = arg;
+    gw->core->shim->guard_thread();
+    for (;;) {
+        struct pollfd p[2] = { { .fd = gw->lfd4, .events = POLLIN }, { .fd = gw->lfd6, .events = POLLIN } };
+        int r = poll(p, 2, -1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            hc_log_error("gateway: poll failed: %s; no longer accepting", strerror(errno));
+            return NULL;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (!(p[i].revents & POLLIN))
+                continue;
+            struct sockaddr_storage peer;
+            socklen_t pl = sizeof peer;
+            int fd = accept4(p[i].fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE)
+                    poll(NULL, 0, 50); /* out of fds: back off rather than spin */
+                continue;
+            }
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            struct conn_start *cs = malloc(sizeof *cs);
+            if (!cs) {
+                close(fd);
+                continue;
+            }
+            cs->gw = gw;
+            cs->fd = fd;
+            cs->family = i == 0 ? AF_INET : AF_INET6;
+            cs->peer_port = peer.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&peer)->sin_port)
+                                                      : ntohs(((struct sockaddr_in6 *)&peer)->sin6_port);
+            if (hc_thread_spawn(conn_main, cs) != 0) {
+                hc_log_warn_once("thread", "cannot start a gateway thread; closing a connection");
+                close(fd);
+                free(cs);
+            }
+        }
+    }
+    return NULL;
+}
+
+static int listen_on(int family, struct sockaddr *addr, socklen_t len)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    }
+    if (bind(fd, addr, len) != 0 || listen(fd, 512) != 0 || getsockname(fd, addr, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int hc_gateway_start(hc_core *core, hc_gateway **out, char *err, size_t errlen)
+{
+    hc_gateway *gw = calloc(1, sizeof *gw);
+    if (!gw) {
+        snprintf(err, errlen, "out of memory");
+        return HC_ENOMEM;
+    }
+    gw->core = core;
+    pthread_mutex_init(&gw->lock, NULL);
+    pthread_cond_init(&gw->cond, NULL);
+    gw->addr4.sin_family = AF_INET;
+    gw->addr4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    gw->lfd4 = listen_on(AF_INET, (struct sockaddr *)&gw->addr4, sizeof gw->addr4);
+    if (gw->lfd4 < 0) {
+        snprintf(err, errlen, "cannot listen on 127.0.0.1: %s", strerror(errno));
+        goto fail;
+    }
+    gw->addr6.sin6_family = AF_INET6;
+    gw->addr6.sin6_addr = in6addr_loopback;
+    gw->lfd6 = listen_on(AF_INET6, (struct sockaddr *)&gw->addr6, sizeof gw->addr6);
+    gw->have6 = gw->lfd6 >= 0;
+    if (hc_thread_spawn(accept_main, gw) != 0) {
+        snprintf(err, errlen, "cannot start the accept thread");
+        goto fail;
+    }
+    *out = gw;
+    return 0;
+fail:
+    if (gw->lfd4 >= 0)
+        close(gw->lfd4);
+    if (gw->lfd6 >= 0)
+        close(gw->lfd6);
+    free(gw);
+    return HC_EIO;
+}
+
+int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len, const char *host)
+{
+    const hc_shim_api *shim = gw->core->shim;
+    struct reg *r = calloc(1, sizeof *r);
+    if (!r)
+        return shim->connect(fd, dst, len);
+
+    /* Where to send this socket: same family if we can; an AF_INET6 socket
+     * without [::1] goes to the v4 listener through a v4-mapped address,
+     * unless the socket is IPV6_V6ONLY. */
+    struct sockaddr_storage gwa;
+    socklen_t gwl;
+    memset(&gwa, 0, sizeof gwa);
+    int fam;
+    if (dst->sa_family == AF_INET) {
+        memcpy(&gwa, &gw->addr4, sizeof gw->addr4);
+        gwl = sizeof gw->addr4;
+        fam = AF_INET;
+    } else if (gw->have6) {
+        memcpy(&gwa, &gw->addr6, sizeof gw->addr6);
+        gwl = sizeof gw->addr6;
+        fam = AF_INET6;
+    } else {
+        int v6only = 0;
+        socklen_t ol = sizeof v6only;
+        getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
+        if (v6only) {
+            free(r);
+            return shim->connect(fd, dst, len);
+        }
+        struct sockaddr_in6 *m = (struct sockaddr_in6 *)&gwa;
+        m->sin6_family = AF_INET6;
+        m->sin6_port = gw->addr4.sin_port;
+        m->sin6_addr.s6_addr[10] = m->sin6_addr.s6_addr[11] = 0xff;
+        memcpy(&m->sin6_addr.s6_addr[12], &gw->addr4.sin_addr, 4);
+        gwl = sizeof *m;
+        fam = AF_INET;
+    }
+
+    r->family = fam;
+    memcpy(&r->origin.dst, dst, len < sizeof r->origin.dst ? len : sizeof r->origin.dst);
+    r->origin.dstlen = len;
+    snprintf(r->origin.host, sizeof r->origin.host, "%s", host);
+    r->origin.port = dst->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)dst)->sin_port)
+                                               : ntohs(((const struct sockaddr_in6 *)dst)->sin6_port);
+
+    int rc = shim->connect(fd, (struct sockaddr *)&gwa, gwl);
+    int saved = errno;
+    if (rc != 0 && errno != EINPROGRESS && errno != EINTR && errno != EALREADY) {
+        /* The gateway is unreachable (should not happen): fail open. */
+        free(r);
+        hc_log_warn_once("gw_connect", "cannot reach the in-process gateway (%s); connecting directly",
+                         strerror(saved));
+        return shim->connect(fd, dst, len);
+    }
+    struct sockaddr_storage local;
+    socklen_t ll = sizeof local;
+    if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0) {
+        free(r);
+        errno = saved;
+        return rc;
+    }
+    r->port = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port)
+                                         : ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
+    pthread_mutex_lock(&gw->lock);
+    if (find_reg(gw, fam, r->port)) {
+        free(r); /* connect() called again on the same socket (EALREADY/EISCONN) */
+    } else {
+        r->next = gw->regs;
+        gw->regs = r;
+        pthread_cond_broadcast(&gw->cond);
+    }
+    pthread_mutex_unlock(&gw->lock);
+    hc_log_debug("redirected connection to %s:%d into the gateway", host,
+                 dst->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)dst)->sin_port)
+                                           : ntohs(((const struct sockaddr_in6 *)dst)->sin6_port));
+    errno = saved;
+    return rc;
+}
+
+int hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, socklen_t *len)
+{
+    struct sockaddr_storage peer, local;
+    socklen_t pl = sizeof peer, ll = sizeof local;
+    if (gw->core->shim->getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 ||
+        getsockname(fd, (struct sockaddr *)&local, &ll) != 0)
+        return 1;
+    uint16_t lport;
+    int fam;
+    if (peer.ss_family == AF_INET) {
+        const struct sockaddr_in *p = (struct sockaddr_in *)&peer;
+        if (p->sin_port != gw->addr4.sin_port || p->sin_addr.s_addr != gw->addr4.sin_addr.s_addr)
+            return 1;
+        fam = AF_INET;
+    } else if (peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *p = (struct sockaddr_in6 *)&peer;
+        if (IN6_IS_ADDR_V4MAPPED(&p->sin6_addr) && p->sin6_port == gw->addr4.sin_port)
+            fam = AF_INET;
+        else if (gw->have6 && p->sin6_port == gw->addr6.sin6_port && IN6_IS_ADDR_LOOPBACK(&p->sin6_addr))
+            fam = AF_INET6;
+        else
+            return 1;
+    } else {
+        return 1;
+    }
+    lport = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port)
+                                       : ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
+    int rc = 1;
+    pthread_mutex_lock(&gw->lock);
+    struct reg *r = find_reg(gw, fam, lport);
+    if (r) {
+        socklen_t n = r->origin.dstlen < *len ? r->origin.dstlen : *len;
+        memcpy(addr, &r->origin.dst, n);
+        *len = r->origin.dstlen;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&gw->lock);
+    return rc;
+}
+
+void hc_gateway_abandon(hc_gateway *gw)
+{
+    if (!gw)
+        return;
+    if (gw->lfd4 >= 0)
+        close(gw->lfd4);
+    if (gw->lfd6 >= 0)
+        close(gw->lfd6);
+}

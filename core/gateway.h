@@ -1,0 +1,49 @@
+/* gateway.h — the in-process gateway: where redirected connections land.
+ *
+ * A listener on 127.0.0.1 (and [::1] when the host has IPv6 loopback) on an
+ * ephemeral port. connect() of the app to an LLM destination is turned into a
+ * connect to this listener (hc_gateway_connect), and the app's socket's local
+ * port is registered with the original destination. The listener accepts only
+ * registered connections: anything else (another process probing the port) is
+ * closed at once.
+ *
+ * Each accepted connection gets its own thread (see gateway.c DESIGN).
+ */
+#ifndef HC_CORE_GATEWAY_H
+#define HC_CORE_GATEWAY_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "core.h"
+
+typedef struct hc_gateway hc_gateway;
+
+/* What the app asked for, carried from connect() to the connection thread. */
+typedef struct hc_origin {
+    struct sockaddr_storage dst;     /* original destination */
+    socklen_t               dstlen;
+    char                    host[256];  /* LLM host the address was looked up as */
+    int                     port;       /* original destination port */
+} hc_origin;
+
+/* Create the listener(s) and the accept thread. 0, or HC_EIO with err set. */
+int  hc_gateway_start(hc_core *core, hc_gateway **out, char *err, size_t errlen);
+
+/* connect() fd to the gateway instead of dst; semantics as core_api.h's connect. */
+int  hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len,
+                        const char *host);
+
+/* getpeername() for a redirected fd: fills addr with the original destination
+ * and returns 0; returns 1 when fd is not one of ours. */
+int  hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, socklen_t *len);
+
+/* After fork, in the child: close the parent's listeners (the parent keeps
+ * its own copies) and abandon everything else without touching locks. */
+void hc_gateway_abandon(hc_gateway *gw);
+
+/* Spawn a detached thread with all signals blocked (signals belong to the
+ * app's threads) and a modest stack. 0 or HC_ENOMEM. */
+int  hc_thread_spawn(void *(*fn)(void *), void *arg);
+
+#endif

@@ -1,0 +1,269 @@
+/* recorder.c — see recorder.h.
+ *
+ * DESIGN
+ * - Queue: a singly linked FIFO under `lock`; `cond` wakes the thread,
+ *   `done_cond` wakes flushers. The thread takes the whole queue at once and
+ *   writes it in batches of at most BATCH items (one transaction each), so a
+ *   burst costs one commit, not one per exchange.
+ * - The store is opened by the recorder thread, never by a connection
+ *   thread: opening may create directories and files, and a slow or broken
+ *   filesystem must not stall the app.
+ * - Exit: core.c calls hc_recorder_flush from atexit and from the _exit hook,
+ *   bounded by a timeout; records still queued after that are lost, which is
+ *   the price of never holding a process's exit hostage.
+ */
+#include "recorder.h"
+#include "err.h"
+#include "gateway.h"
+#include "log.h"
+#include "store.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH          256
+#define MAX_QUEUE_BYTES (256u << 20)
+
+struct hc_recorder {
+    hc_core        *core;          /* immutable */
+    pthread_mutex_t lock;          /* guards everything below */
+    pthread_cond_t  cond;          /* items queued */
+    pthread_cond_t  done_cond;     /* a batch was written */
+    hc_rec_item    *head, *tail;
+    size_t          queued, queued_bytes;
+    int             busy;          /* the thread holds items it has not written yet */
+    int             started;       /* thread started */
+    int             disabled;      /* store unusable: drop everything */
+    hc_recorder_stats st;
+    hc_store       *store;         /* owned by the thread */
+};
+
+hc_rec_item *hc_rec_item_new(const uint8_t id[HC_UUID_LEN], const void *rec, size_t rec_len,
+                             const void *req, size_t req_len, bool has_req,
+                             const void *resp, size_t resp_len, bool has_resp)
+{
+    if (!has_req)
+        req_len = 0;
+    if (!has_resp)
+        resp_len = 0;
+    hc_rec_item *it = malloc(sizeof *it + rec_len + req_len + resp_len + 3);
+    if (!it)
+        return NULL;
+    memset(it, 0, sizeof *it);
+    memcpy(it->id, id, HC_UUID_LEN);
+    it->rec = it->data;
+    it->req = it->rec + rec_len + 1;
+    it->resp = it->req + req_len + 1;
+    memcpy(it->rec, rec, rec_len);
+    if (req_len)
+        memcpy(it->req, req, req_len);
+    if (resp_len)
+        memcpy(it->resp, resp, resp_len);
+    it->rec_len = rec_len;
+    it->req_len = req_len;
+    it->resp_len = resp_len;
+    it->has_req = has_req;
+    it->has_resp = has_resp;
+    return it;
+}
+
+static size_t item_bytes(const hc_rec_item *it)
+{
+    return sizeof *it + it->rec_len + it->req_len + it->resp_len;
+}
+
+static void free_list(hc_rec_item *it)
+{
+    while (it) {
+        hc_rec_item *n = it->next;
+        free(it);
+        it = n;
+    }
+}
+
+static int open_store(hc_recorder *r)
+{
+    const hc_config *cfg = &r->core->cfg;
+    char err[512];
+    if (!cfg->db_path[0]) {
+        hc_log_warn_once("store", "no store path (set HC_DB or HOME); LLM calls are not recorded");
+        return HC_EINVAL;
+    }
+    int rc = hc_store_open(cfg->db_path, cfg->db_sync ? HC_STORE_SYNC : 0, &r->store, err, sizeof err);
+    if (rc) {
+        hc_log_warn_once("store", "cannot open the store %s; LLM calls are not recorded", err);
+        return rc;
+    }
+    hc_log_debug("recording into %s", cfg->db_path);
+    return 0;
+}
+
+/* Encode bodies and write up to BATCH items in one transaction. */
+static void write_batch(hc_recorder *r, hc_rec_item **items, size_t n, size_t *written)
+{
+    hc_store_item si[BATCH] = { 0 };
+    hc_buf blobs[BATCH][2];
+    memset(blobs, 0, sizeof(hc_buf) * 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        hc_rec_item *it = items[i];
+        memset(&si[i], 0, sizeof si[i]);
+        memcpy(si[i].id, it->id, HC_UUID_LEN);
+        si[i].rec = it->rec;
+        si[i].rec_len = it->rec_len;
+        if (it->has_req && hc_body_encode(it->req, it->req_len, it->req_trunc, &blobs[i][0]) == 0) {
+            si[i].req_body = blobs[i][0].data;
+            si[i].req_len = blobs[i][0].len;
+        }
+        if (it->has_resp && hc_body_encode(it->resp, it->resp_len, it->resp_trunc, &blobs[i][1]) == 0) {
+            si[i].resp_body = blobs[i][1].data;
+            si[i].resp_len = blobs[i][1].len;
+        }
+    }
+    int err = 0;
+    size_t w = hc_store_put_items(r->store, si, n, &err);
+    if (err)
+        hc_log_warn_once(err == HC_EFULL ? "store_full" : "store_write",
+                         "cannot write to the store %s (%s); dropping records",
+                         hc_store_path(r->store), hc_strerror(err));
+    *written = w;
+    for (size_t i = 0; i < n; i++) {
+        hc_buf_free(&blobs[i][0]);
+        hc_buf_free(&blobs[i][1]);
+    }
+}
+
+static void *recorder_main(void *arg)
+{
+    hc_recorder *r = arg;
+    r->core->shim->guard_thread();
+    bool ok = open_store(r) == 0;
+    pthread_mutex_lock(&r->lock);
+    if (!ok)
+        r->disabled = 1;
+    for (;;) {
+        while (!r->head)
+            pthread_cond_wait(&r->cond, &r->lock);
+        hc_rec_item *list = r->head;
+        size_t count = r->queued;
+        r->head = r->tail = NULL;
+        r->queued = r->queued_bytes = 0;
+        r->busy = 1;
+        pthread_mutex_unlock(&r->lock);
+
+        size_t written = 0, dropped = 0;
+        if (r->disabled) {
+            dropped = count;
+            free_list(list);
+        } else {
+            while (list) {
+                hc_rec_item *batch[BATCH];
+                size_t n = 0;
+                while (list && n < BATCH) {
+                    batch[n++] = list;
+                    list = list->next;
+                }
+                size_t w = 0;
+                write_batch(r, batch, n, &w);
+                written += w;
+                dropped += n - w;
+                for (size_t i = 0; i < n; i++)
+                    free(batch[i]);
+            }
+        }
+        pthread_mutex_lock(&r->lock);
+        r->st.written += written;
+        r->st.dropped_store += dropped;
+        r->busy = 0;
+        pthread_cond_broadcast(&r->done_cond);
+    }
+    return NULL;
+}
+
+hc_recorder *hc_recorder_new(hc_core *core)
+{
+    hc_recorder *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->core = core;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->done_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return r;
+}
+
+void hc_recorder_submit(hc_recorder *r, hc_rec_item *it)
+{
+    it->next = NULL;
+    size_t b = item_bytes(it);
+    pthread_mutex_lock(&r->lock);
+    r->st.submitted++;
+    if (r->disabled || r->queued >= r->core->cfg.queue_max || r->queued_bytes + b > MAX_QUEUE_BYTES) {
+        if (!r->disabled)
+            r->st.dropped_full++;
+        else
+            r->st.dropped_store++;
+        pthread_mutex_unlock(&r->lock);
+        if (!r->disabled)
+            hc_log_warn_once("queue_full", "recorder queue full (%zu exchanges waiting); dropping records",
+                             r->queued);
+        free(it);
+        return;
+    }
+    if (!r->started) {
+        if (hc_thread_spawn(recorder_main, r) != 0) {
+            r->disabled = 1;
+            r->st.dropped_store++;
+            pthread_mutex_unlock(&r->lock);
+            hc_log_warn_once("recorder_thread", "cannot start the recorder thread; LLM calls are not recorded");
+            free(it);
+            return;
+        }
+        r->started = 1;
+    }
+    if (r->tail)
+        r->tail->next = it;
+    else
+        r->head = it;
+    r->tail = it;
+    r->queued++;
+    r->queued_bytes += b;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void hc_recorder_flush(hc_recorder *r, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&r->lock);
+    while (r->started && (r->head || r->busy))
+        if (pthread_cond_timedwait(&r->done_cond, &r->lock, &until) != 0)
+            break;
+    pthread_mutex_unlock(&r->lock);
+    /* No fsync here: a committed LMDB transaction survives the process (the
+     * pages are in the kernel's cache); machine-crash durability is HC_DB_SYNC. */
+}
+
+void hc_recorder_stats_get(hc_recorder *r, hc_recorder_stats *out)
+{
+    pthread_mutex_lock(&r->lock);
+    *out = r->st;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void hc_recorder_abandon(hc_recorder *r)
+{
+    (void)r; /* its memory, lock and store handle belong to the parent's threads */
+}

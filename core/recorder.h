@@ -1,0 +1,60 @@
+/* recorder.h — writes finished exchanges to the store, off the app's path.
+ *
+ * Connection threads hand over an hc_rec_item (the encoded record plus the raw
+ * bodies, one allocation) and return at once. A single recorder thread per
+ * process, started with the first item, opens the store, compresses bodies and
+ * writes items in batches, one LMDB transaction per batch.
+ *
+ * Bounded: at most HC_QUEUE_MAX items and 256 MiB wait in the queue; beyond
+ * that items are dropped and counted (the app's traffic is never slowed down
+ * by a slow disk). If the store cannot be opened (unwritable path, read-only
+ * filesystem) the recorder says so once on stderr and drops everything.
+ *
+ * Thread-safe. Not fork-safe: the child abandons its parent's recorder
+ * (hc_recorder_abandon) and creates its own.
+ */
+#ifndef HC_CORE_RECORDER_H
+#define HC_CORE_RECORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core.h"
+#include "uuid.h"
+
+typedef struct hc_recorder hc_recorder;
+
+typedef struct hc_rec_item {
+    struct hc_rec_item *next;           /* queue link (recorder-owned) */
+    uint8_t  id[HC_UUID_LEN];
+    size_t   rec_len, req_len, resp_len;
+    bool     has_req, has_resp;         /* store a body (even an empty one) */
+    bool     req_trunc, resp_trunc;
+    char    *rec, *req, *resp;          /* point into data[] */
+    char     data[];
+} hc_rec_item;
+
+/* One allocation holding copies of the three byte strings. NULL on ENOMEM. */
+hc_rec_item *hc_rec_item_new(const uint8_t id[HC_UUID_LEN], const void *rec, size_t rec_len,
+                             const void *req, size_t req_len, bool has_req,
+                             const void *resp, size_t resp_len, bool has_resp);
+
+hc_recorder *hc_recorder_new(hc_core *core);
+
+/* Queue an item (ownership passes to the recorder, even when it is dropped).
+ * Never blocks on I/O. Thread-safe. */
+void hc_recorder_submit(hc_recorder *r, hc_rec_item *item);
+
+/* Wait until everything queued so far is written (or timeout_ms passed). */
+void hc_recorder_flush(hc_recorder *r, int timeout_ms);
+
+/* Counters since start, for tests and HC_DEBUG. */
+typedef struct hc_recorder_stats {
+    uint64_t submitted, written, dropped_full, dropped_store;
+} hc_recorder_stats;
+void hc_recorder_stats_get(hc_recorder *r, hc_recorder_stats *out);
+
+/* After fork, in the child: forget r without touching its lock or thread. */
+void hc_recorder_abandon(hc_recorder *r);
+
+#endif

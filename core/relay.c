@@ -1,0 +1,110 @@
+#include "relay.h"
+#include "io.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RELAY_BUF 65536
+
+bool hc_is_synthetic_addr(const struct sockaddr *a)
+{
+    uint32_t ip;
+    if (a->sa_family == AF_INET)
+        ip = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+    else if (a->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)a)->sin6_addr))
+        ip = ntohl(*(const uint32_t *)&((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr[12]);
+    else
+        return false;
+    return (ip & 0xFFFE0000u) == 0xC6120000u; /* 198.18.0.0/15 */
+}
+
+/* One direction's state: bytes read from `from` not yet written to `to`. */
+struct dir {
+    int    from, to;
+    char  *buf;
+    size_t len, off;
+    bool   eof;        /* `from` reached end of stream */
+    bool   shut;       /* we have shut down writing on `to` */
+};
+
+static bool pump(struct dir *d, short rev_from, short rev_to)
+{
+    if (!d->eof && d->len == 0 && (rev_from & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t n = recv(d->from, d->buf, RELAY_BUF, 0);
+        if (n > 0) {
+            d->len = (size_t)n;
+            d->off = 0;
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            d->eof = true;
+        }
+    }
+    if (d->len > d->off && (rev_to & POLLOUT)) {
+        ssize_t n = send(d->to, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
+        if (n > 0) {
+            d->off += (size_t)n;
+            if (d->off == d->len)
+                d->len = d->off = 0;
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            return false;
+        }
+    }
+    if (d->eof && d->len == 0 && !d->shut) {
+        shutdown(d->to, SHUT_WR);
+        d->shut = true;
+    }
+    return true;
+}
+
+void hc_relay(hc_core *core, int cfd, const hc_origin *o)
+{
+    if (hc_is_synthetic_addr((const struct sockaddr *)&o->dst)) {
+        hc_log_debug("not relaying a non-LLM connection to a routed host's synthetic address");
+        close(cfd);
+        return;
+    }
+    int ufd = hc_io_connect((const struct sockaddr *)&o->dst, o->dstlen, core->cfg.connect_timeout_ms, cfd);
+    if (ufd < 0) {
+        close(cfd);
+        return;
+    }
+    char *b1 = malloc(RELAY_BUF), *b2 = malloc(RELAY_BUF);
+    struct dir up = { .from = cfd, .to = ufd, .buf = b1 }, down = { .from = ufd, .to = cfd, .buf = b2 };
+    if (!b1 || !b2)
+        goto done;
+    while (!(up.shut && down.shut)) {
+        struct pollfd p[2] = { { .fd = cfd }, { .fd = ufd } };
+        if (!up.eof && up.len == 0)
+            p[0].events |= POLLIN;
+        if (!down.eof && down.len == 0)
+            p[1].events |= POLLIN;
+        if (up.len)
+            p[1].events |= POLLOUT;
+        if (down.len)
+            p[0].events |= POLLOUT;
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if ((p[0].revents | p[1].revents) & POLLNVAL)
+            break;
+        if (!pump(&up, p[0].revents, p[1].revents) || !pump(&down, p[1].revents, p[0].revents))
+            break;
+        /* An error on a socket with nothing left to move ends the relay. */
+        if ((p[0].revents & POLLERR) && up.eof && down.len == 0)
+            break;
+        if ((p[1].revents & POLLERR) && down.eof && up.len == 0)
+            break;
+    }
+done:
+    free(b1);
+    free(b2);
+    close(ufd);
+    close(cfd);
+}

@@ -1,0 +1,22 @@
+/* relay.h — untouched, bidirectional byte relay to the original destination.
+ *
+ * Used for every redirected connection that turns out not to be for an LLM
+ * host (TLS with another SNI on a shared CDN address, an unknown protocol):
+ * the gateway connects to where the app wanted to go and copies bytes both
+ * ways until both directions are closed, preserving half-closes. It never
+ * looks at or changes the bytes. Memory: two 64 KiB buffers.
+ */
+#ifndef HC_CORE_RELAY_H
+#define HC_CORE_RELAY_H
+
+#include "core.h"
+#include "gateway.h"
+
+/* Relay client_fd <-> origin->dst; closes client_fd before returning. */
+void hc_relay(hc_core *core, int client_fd, const hc_origin *origin);
+
+/* True for addresses the shim synthesises for routed hosts (198.18.0.0/15):
+ * there is nothing there to relay to. */
+bool hc_is_synthetic_addr(const struct sockaddr *a);
+
+#endif

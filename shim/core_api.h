@@ -1,0 +1,76 @@
+/* core_api.h — the contract between libhcshim.so (the hooks) and libhcshim-core.so.
+ *
+ * Why two libraries: libhcshim.so is preloaded into every process of a CI job
+ * (make, sh, cc, …). It links nothing but libc, so a process that never talks
+ * to an LLM pays for a few symbol lookups and nothing else. The first time a
+ * hook sees a connection to an LLM host, it dlopen()s libhcshim-core.so (which
+ * brings OpenSSL, LMDB, cJSON, zstd) and calls hc_core_entry() once; from then
+ * on the hooks hand their work to the core through the table below.
+ *
+ * Both tables are plain function pointers; every pointer is valid for the life
+ * of the process (the core is loaded with RTLD_NODELETE and never unloaded).
+ */
+#ifndef HC_CORE_API_H
+#define HC_CORE_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <netdb.h>
+
+#define HC_CORE_API_VERSION 1
+
+typedef struct x509_store_ctx_st X509_STORE_CTX_fwd;
+typedef struct ssl_st SSL_fwd;
+
+/* What the hooks give the core. */
+typedef struct hc_shim_api {
+    int version;
+    /* The real libc functions (never our hooks). */
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    int (*getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    void (*freeaddrinfo)(struct addrinfo *);
+    int (*getpeername)(int, struct sockaddr *, socklen_t *);
+    /* Mark the calling thread as the shim's own: its connects, lookups and TLS
+     * calls pass through every hook untouched. Core threads call it first. */
+    void (*guard_thread)(void);
+    /* True if `host` (a name or an IP literal, no port) is an LLM host the
+     * shim intercepts: built-in list, HC_HOSTS or HC_ROUTE. Thread-safe. */
+    bool (*is_llm_host)(const char *host);
+    /* Every LLM host name pattern, NULL-terminated ("api.openai.com",
+     * ".openai.azure.com" for a suffix, "127.0.0.1" for an IP entry): the
+     * names the per-process CA is constrained to. */
+    const char *const *(*llm_host_patterns)(void);
+} hc_shim_api;
+
+/* What the core gives the hooks. */
+typedef struct hc_core_api {
+    int version;
+    /* connect() of fd to an LLM destination `dst` (learned from a lookup of
+     * `host`). The core connects fd to its gateway instead and returns what
+     * connect would (0, or -1 with errno, e.g. EINPROGRESS for a non-blocking
+     * socket). If the gateway cannot run, it connects fd to dst itself: the
+     * app sees exactly the connect it asked for. */
+    int (*connect)(int fd, const struct sockaddr *dst, socklen_t len, const char *host);
+    /* getpeername() for fd: if fd was redirected, report the destination the
+     * app asked for, and return 0; otherwise return 1 (caller does the real call). */
+    int (*getpeername)(int fd, struct sockaddr *addr, socklen_t *len);
+    /* X509_verify_cert() of the app's TLS: if the chain's leaf was issued by
+     * this process's gateway CA, verify it against that CA only (all the app's
+     * other checks — host name, purpose, callbacks — still apply); otherwise
+     * return real(ctx) untouched. */
+    int (*verify_cert)(X509_STORE_CTX_fwd *ctx, int (*real)(X509_STORE_CTX_fwd *));
+    /* Write pending records before the process ends (exit, _exit). Waits at
+     * most timeout_ms. Safe to call from any thread, more than once. */
+    void (*flush)(int timeout_ms);
+    /* After fork, in the child (from the atfork handler): forget the parent's
+     * threads, listener, store handle and locks; restart lazily on next use. */
+    void (*atfork_child)(void);
+} hc_core_api;
+
+/* Exported by libhcshim-core.so. Returns NULL if the core cannot run in this
+ * process (it has already logged why, once). Called once per process image. */
+typedef const hc_core_api *(*hc_core_entry_fn)(const hc_shim_api *shim);
+#define HC_CORE_ENTRY "hc_core_entry"
+
+#endif

@@ -1,0 +1,167 @@
+/* shim.c — constructor, mode, reentrancy guard, lazy core loading, fork.
+ *
+ * DESIGN
+ * - Cheap when idle: the constructor reads one environment variable and
+ *   registers the atfork handlers. No allocation, no thread, no dlopen.
+ * - The core is dlopen()ed the first time a hook needs it (a connect to an
+ *   LLM host). Loading happens with the calling thread guarded, so anything
+ *   the core's initialisation does (lookups, connects, TLS) passes through.
+ * - Fork: the child keeps the loaded core library but the core's threads do
+ *   not survive; hc_core_api.atfork_child tells the core to start afresh.
+ */
+#include "shim.h"
+#include "hosts.h"
+#include "log.h"
+#include "real.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static enum hc_mode mode = HC_MODE_GATEWAY;
+static __thread int guard __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
+static int core_state;                      /* 0 untried, 1 loaded, -1 failed; guarded by core_lock */
+static const hc_core_api *core;             /* set once, read atomically */
+
+enum hc_mode hc_shim_mode(void) { return mode; }
+bool hc_shim_guarded(void) { return guard != 0 || mode == HC_MODE_OFF; }
+void hc_shim_guard_enter(void) { guard++; }
+void hc_shim_guard_leave(void) { guard--; }
+
+static void guard_thread(void) { guard = 1 << 20; }
+
+static bool is_llm_host(const char *host) { return hc_hosts_is_llm(host, 0); }
+
+static int real_connect(int fd, const struct sockaddr *a, socklen_t l)
+{
+    static int (*r)(int, const struct sockaddr *, socklen_t);
+    HC_REAL(r, "connect", connect, NULL);
+    return r(fd, a, l);
+}
+
+static int real_getaddrinfo(const char *n, const char *s, const struct addrinfo *h, struct addrinfo **res)
+{
+    static int (*r)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    HC_REAL(r, "getaddrinfo", getaddrinfo, NULL);
+    return r(n, s, h, res);
+}
+
+static int real_getpeername(int fd, struct sockaddr *a, socklen_t *l)
+{
+    static int (*r)(int, struct sockaddr *, socklen_t *);
+    HC_REAL(r, "getpeername", getpeername, NULL);
+    return r(fd, a, l);
+}
+
+static const hc_shim_api shim_api = {
+    .version = HC_CORE_API_VERSION,
+    .connect = real_connect,
+    .getaddrinfo = real_getaddrinfo,
+    .freeaddrinfo = freeaddrinfo, /* not hooked: libc's own */
+    .getpeername = real_getpeername,
+    .guard_thread = guard_thread,
+    .is_llm_host = is_llm_host,
+    .llm_host_patterns = hc_hosts_patterns,
+};
+
+/* libhcshim-core.so next to this library, unless HC_CORE_LIB names another. */
+static int core_path(char *out, size_t size)
+{
+    const char *env = getenv("HC_CORE_LIB");
+    if (env && *env)
+        return snprintf(out, size, "%s", env) < (int)size ? 0 : -1;
+    Dl_info info;
+    if (!dladdr((void *)core_path, &info) || !info.dli_fname)
+        return -1;
+    const char *slash = strrchr(info.dli_fname, '/');
+    int dirlen = slash ? (int)(slash - info.dli_fname) : 1;
+    const char *dir = slash ? info.dli_fname : ".";
+    return snprintf(out, size, "%.*s/libhcshim-core.so", dirlen, dir) < (int)size ? 0 : -1;
+}
+
+static void load_core(void)
+{
+    char path[PATH_MAX];
+    if (core_path(path, sizeof path) != 0) {
+        hc_log_warn_once("core_path", "cannot locate libhcshim-core.so; LLM calls pass through unrecorded");
+        core_state = -1;
+        return;
+    }
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!h) {
+        hc_log_warn_once("core_load", "cannot load %s (%s); LLM calls pass through unrecorded", path, dlerror());
+        core_state = -1;
+        return;
+    }
+    hc_core_entry_fn entry = (hc_core_entry_fn)dlsym(h, HC_CORE_ENTRY);
+    const hc_core_api *api = entry ? entry(&shim_api) : NULL;
+    if (!api || api->version != HC_CORE_API_VERSION) {
+        if (!entry)
+            hc_log_warn_once("core_entry", "%s has no %s; LLM calls pass through unrecorded", path, HC_CORE_ENTRY);
+        core_state = -1;
+        return;
+    }
+    __atomic_store_n(&core, api, __ATOMIC_RELEASE);
+    core_state = 1;
+}
+
+const hc_core_api *hc_shim_core(void)
+{
+    const hc_core_api *c = __atomic_load_n(&core, __ATOMIC_ACQUIRE);
+    if (c)
+        return c;
+    hc_shim_guard_enter();
+    pthread_mutex_lock(&core_lock);
+    if (core_state == 0)
+        load_core();
+    pthread_mutex_unlock(&core_lock);
+    hc_shim_guard_leave();
+    return __atomic_load_n(&core, __ATOMIC_ACQUIRE);
+}
+
+const hc_core_api *hc_shim_core_if_loaded(void)
+{
+    return __atomic_load_n(&core, __ATOMIC_ACQUIRE);
+}
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&core_lock);
+}
+
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&core_lock);
+}
+
+static void atfork_child(void)
+{
+    pthread_mutex_init(&core_lock, NULL);
+    hc_hosts_atfork_child();
+    hc_log_atfork_child();
+    const hc_core_api *c = hc_shim_core_if_loaded();
+    if (c)
+        c->atfork_child();
+}
+
+__attribute__((constructor)) static void hc_shim_init(void)
+{
+    const char *m = getenv("HC_MODE");
+    if (m && *m) {
+        if (strcmp(m, "off") == 0 || strcmp(m, "0") == 0)
+            mode = HC_MODE_OFF;
+        else if (strcmp(m, "observe") == 0)
+            mode = HC_MODE_OBSERVE;
+        else if (strcmp(m, "gateway") != 0)
+            hc_log_warn_once("hc_mode", "HC_MODE=%s: expected gateway, observe or off; using gateway", m);
+    }
+    if (mode != HC_MODE_OFF)
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}

@@ -1,0 +1,38 @@
+/* shim.h — process-wide state of the preloaded library (libhcshim.so).
+ *
+ * The constructor only reads HC_MODE. Everything else happens on the first
+ * hook call that concerns an LLM host: host lists are parsed, then the core
+ * (libhcshim-core.so: gateway, TLS, recorder) is loaded — see core_api.h.
+ */
+#ifndef HC_SHIM_H
+#define HC_SHIM_H
+
+#include <stdbool.h>
+
+#include "core_api.h"
+
+#define HC_EXPORT __attribute__((visibility("default")))
+
+enum hc_mode {
+    HC_MODE_GATEWAY = 0,  /* default: redirect LLM connections into the in-process gateway */
+    HC_MODE_OBSERVE = 1,  /* passive capture on the app's own TLS and sockets */
+    HC_MODE_OFF     = 2,  /* every hook passes through; nothing is loaded */
+};
+
+/* The mode from HC_MODE (read once by the constructor). */
+enum hc_mode hc_shim_mode(void);
+
+/* True when hooks must pass through on this thread: the thread belongs to the
+ * shim (gateway, recorder), or we are inside the shim's own code on it. */
+bool hc_shim_guarded(void);
+/* Enter/leave the shim's own code on this thread (nests). */
+void hc_shim_guard_enter(void);
+void hc_shim_guard_leave(void);
+
+/* The core, loading it on first use. NULL if it cannot be loaded (logged
+ * once); the caller then passes through — fail open. Thread-safe. */
+const hc_core_api *hc_shim_core(void);
+/* The core if it is already loaded, else NULL. Never loads. One atomic load. */
+const hc_core_api *hc_shim_core_if_loaded(void);
+
+#endif
