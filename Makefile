@@ -26,7 +26,7 @@ ANA_LIBS  := -llmdb -lcjson -lzstd -lz -lbrotlidec -lm
 
 COMMON_SRC   := $(wildcard common/*.c)
 COMMON_ASM   := common/prices_blob.S
-SHIM_SRC     := $(wildcard shim/*.c)
+SHIM_SRC     := $(wildcard shim/*.c shim/*.S)
 CORE_SRC     := $(wildcard core/*.c)
 ANALYZER_SRC := $(wildcard analyzer/*.c)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
@@ -52,6 +52,10 @@ all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(UNIT_BIN) $(TOOLS_BIN)
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/obj/shim/%.o: shim/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $(SAN) $< -o $@
 
 # The price table is data (data/prices.tsv); it is embedded verbatim with .incbin.
 $(B)/obj/common/prices_blob.o: common/prices_blob.S data/prices.tsv
