@@ -15,7 +15,6 @@
 #include "hosts.h"
 #include "log.h"
 #include "provider.h"
-const char *hc_provider_host_pattern(size_t i);
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -313,10 +312,3 @@ const char *const *hc_hosts_patterns(void)
     return patterns;
 }
 
-/* TEMPORARY until provider.c exports the list. */
-__attribute__((weak)) const char *hc_provider_host_pattern(size_t i);
-__attribute__((weak)) const char *hc_provider_host_pattern(size_t i)
-{
-    static const char *const p[] = { "api.openai.com", "api.anthropic.com", "generativelanguage.googleapis.com", NULL };
-    return i < 3 ? p[i] : NULL;
-}
