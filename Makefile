@@ -75,7 +75,7 @@ $(ANALYZER): $(ANALYZER_OBJ) $(COMMON_OBJ)
 # Unit tests: test_core_*.c link the common and core objects; the others only common.
 $(B)/tests/test_core_%: tests/unit/test_core_%.c $(COMMON_OBJ) $(CORE_OBJ) tests/unit/t.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Icore -Itests/unit -o $@ $< $(COMMON_OBJ) $(CORE_OBJ) $(CORE_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) -Icore -Itests/unit -o $@ $< $(COMMON_OBJ) $(CORE_OBJ) $(CORE_LIBS) -lbrotlienc -lm
 
 $(B)/tests/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/t.h
 	@mkdir -p $(dir $@)
