@@ -207,6 +207,11 @@ static void api_flush(int timeout_ms)
         hc_recorder_flush(c->rec, timeout_ms);
 }
 
+static bool api_ready(void)
+{
+    return hc_core_start() != NULL;
+}
+
 static void api_atfork_child(void)
 {
     hc_core *c = hc_core_get();
@@ -224,6 +229,7 @@ static const hc_core_api core_api = {
     .getpeername = api_getpeername,
     .verify_cert = api_verify_cert,
     .flush = api_flush,
+    .ready = api_ready,
     .atfork_child = api_atfork_child,
 };
 

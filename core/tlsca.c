@@ -201,11 +201,15 @@ static X509 *mint_leaf(hc_ca *ca, const char *host)
     unsigned char ip[16];
     int iplen;
     char san[300], cn[65];
-    if (is_ip(host, ip, &iplen))
+    /* The CN of an IP leaf must not look like a host name: with no DNS SAN,
+     * OpenSSL checks such a CN against the DNS name constraints. */
+    if (is_ip(host, ip, &iplen)) {
         snprintf(san, sizeof san, "IP:%s", host);
-    else
+        snprintf(cn, sizeof cn, "hcshim leaf for IP %s", host);
+    } else {
         snprintf(san, sizeof san, "DNS:%s", host);
-    snprintf(cn, sizeof cn, "%s", host);
+        snprintf(cn, sizeof cn, "%s", host);
+    }
     X509_NAME *name = X509_get_subject_name(x);
     if (X509_set_version(x, 2) != 1 || set_serial(x) != 0 ||
         !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||

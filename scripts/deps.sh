@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libssl-dev liblmdb-dev libcjson-dev libzstd-dev zlib1g-dev
       libbrotli-dev lmdb-utils ca-certificates curl openssl python3 python3-requests
-      python3-httpx python3-aiohttp python3-h2 ruby php-cli php-curl socat clang
+      python3-httpx python3-aiohttp python3-h2 python3-brotli ruby php-cli php-curl socat clang
       libclang-rt-14-dev"
 
 missing=""

@@ -63,6 +63,9 @@ typedef struct hc_core_api {
     /* Write pending records before the process ends (exit, _exit). Waits at
      * most timeout_ms. Safe to call from any thread, more than once. */
     void (*flush)(int timeout_ms);
+    /* Start the gateway if it is not running; true if it runs. The hooks ask
+     * before answering a routed host's lookup with a synthetic address. */
+    bool (*ready)(void);
     /* After fork, in the child (from the atfork handler): forget the parent's
      * threads, listener, store handle and locks; restart lazily on next use. */
     void (*atfork_child)(void);

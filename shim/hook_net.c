@@ -48,6 +48,17 @@ static int lookup_routed(const char *node, const struct sockaddr_in *fake, const
     return rc;
 }
 
+static bool gateway_ready(void)
+{
+    const hc_core_api *core = hc_shim_core();
+    if (!core)
+        return false;
+    hc_shim_guard_enter();
+    bool ok = core->ready();
+    hc_shim_guard_leave();
+    return ok;
+}
+
 HC_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                           struct addrinfo **res)
 {
@@ -60,7 +71,10 @@ HC_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
     int saved = errno;
     hc_hosts_init();
     struct sockaddr_in fake;
-    if (hc_shim_mode() == HC_MODE_GATEWAY && hc_hosts_route_addr(node, &fake)) {
+    /* A routed host is answered with its synthetic address only if the gateway
+     * can serve it; if the core cannot load, the lookup goes to DNS as if the
+     * shim were absent (fail open). */
+    if (hc_shim_mode() == HC_MODE_GATEWAY && hc_hosts_route_addr(node, &fake) && gateway_ready()) {
         errno = saved;
         return lookup_routed(node, &fake, service, hints, res, real);
     }
@@ -88,6 +102,7 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         return real(fd, addr, len);
     char host[HC_HOST_MAX];
     int saved = errno;
+    hc_hosts_init(); /* HC_HOSTS literals count even when no lookup happened (curl skips it for IPs) */
     if (!hc_hosts_match_addr(addr, len, host, sizeof host))
         return real(fd, addr, len);
     int type = 0;

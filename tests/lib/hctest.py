@@ -116,6 +116,7 @@ class World:
 
     def run(self, argv, timeout=60, input=None, **env):
         """Run argv under the shim; returns CompletedProcess (text)."""
+        argv = [str(a) for a in argv]
         return subprocess.run(argv, env=self.env(**env), capture_output=True, text=True,
                               timeout=timeout, input=input, errors="replace")
 
