@@ -87,7 +87,7 @@ $(B)/tools/%: tests/tools/%.c $(COMMON_OBJ)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(COMMON_OBJ) $(ANA_LIBS)
 
 deps:
-	scripts/deps.sh
+	scripts/deps.sh test
 
 check: deps
 	$(MAKE) all
@@ -103,7 +103,8 @@ check-asan:
 	$(MAKE) B=$(B)-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    $(B)-asan/hc-analyze $(patsubst $(B)/%,$(B)-asan/%,$(UNIT_BIN))
 
-demo: deps
+demo:
+	scripts/deps.sh build
 	$(MAKE) all
 	scripts/demo.sh
 

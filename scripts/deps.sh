@@ -1,12 +1,23 @@
 #!/bin/sh
-# Install the Debian packages hcshim needs to build, test and demo.
+# Install the Debian packages hcshim needs.
+#
+#   scripts/deps.sh build   to build and run the demo (compiler, -dev libraries, python3)
+#   scripts/deps.sh test    everything the test suite uses (real clients: curl, Python
+#                           requests/httpx/aiohttp, Ruby, PHP; clang for sanitizers/fuzzing)
+#
 # Idempotent and quiet when everything is present; needs root (or sudo) otherwise.
 set -eu
 
-PKGS="build-essential pkg-config libssl-dev liblmdb-dev libcjson-dev libzstd-dev zlib1g-dev
-      libbrotli-dev lmdb-utils ca-certificates curl openssl python3 python3-requests
-      python3-httpx python3-aiohttp python3-h2 python3-brotli ruby php-cli php-curl socat clang
-      libclang-rt-14-dev"
+BUILD="build-essential pkg-config libssl-dev liblmdb-dev libcjson-dev libzstd-dev zlib1g-dev
+       libbrotli-dev ca-certificates openssl python3"
+TEST="$BUILD curl lmdb-utils python3-requests python3-httpx python3-aiohttp python3-h2
+      python3-brotli ruby php-cli php-curl socat clang libclang-rt-14-dev iproute2 util-linux"
+
+case "${1:-test}" in
+build) PKGS=$BUILD ;;
+test) PKGS=$TEST ;;
+*) echo "usage: scripts/deps.sh build|test" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do
