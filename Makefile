@@ -110,7 +110,7 @@ demo:
 
 bench: deps
 	$(MAKE) all
-	/usr/bin/python3 tests/bench/bench.py --build $(B)
+	/usr/bin/python3 tests/bench/bench_analyzer.py --build $(B)
 
 fuzz: deps
 	scripts/fuzz.sh
@@ -118,4 +118,4 @@ fuzz: deps
 clean:
 	rm -rf $(B) $(B)-asan
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -148,7 +148,9 @@ static int open_tables(hc_store *s, char *errbuf, size_t errlen)
         set_err(errbuf, errlen, s->path, mdb_strerror(rc));
         return HC_ESTORE;
     }
-    rc = ro ? (mdb_txn_abort(txn), 0) : mdb_txn_commit(txn);
+    /* Commit even a read-only transaction: LMDB closes the table handles
+     * opened in a transaction that is aborted. */
+    rc = mdb_txn_commit(txn);
     if (rc) {
         set_err(errbuf, errlen, s->path, mdb_strerror(rc));
         return HC_ESTORE;
@@ -189,7 +191,7 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         char data[PATH_MAX + 16];
         snprintf(data, sizeof data, "%s/data.mdb", path);
         if (stat(data, &st) != 0) {
-            set_err(errbuf, errlen, path, "not an hcshim store (no data.mdb)");
+            set_err(errbuf, errlen, path, errno == ENOENT ? "not an hcshim store (no data.mdb)" : strerror(errno));
             err = HC_ENOTFOUND;
             goto fail_free;
         }

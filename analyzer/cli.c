@@ -1,0 +1,290 @@
+/* cli.c — option parsing and shared command plumbing (see cli.h). */
+#include "cli.h"
+#include "clock.h"
+#include "err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void cli_init(cli_parser *p, int argc, char **argv, const char *cmd)
+{
+    p->argc = argc;
+    p->argv = argv;
+    p->i = 1;
+    p->no_more_opts = false;
+    p->cmd = cmd;
+}
+
+int cli_misuse(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("hc-analyze: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EXIT_MISUSE;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("hc-analyze: warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_next(cli_parser *p, const cli_opt *opts, const char **arg)
+{
+    *arg = NULL;
+    if (p->i >= p->argc)
+        return CLI_END;
+    char *a = p->argv[p->i++];
+    if (p->no_more_opts || a[0] != '-' || a[1] == '\0') {
+        *arg = a;
+        return CLI_POS;
+    }
+    if (strcmp(a, "--") == 0) {
+        p->no_more_opts = true;
+        return cli_next(p, opts, arg);
+    }
+    const cli_opt *o = NULL;
+    const char *inline_val = NULL;
+    if (a[1] == '-') {
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+        for (const cli_opt *q = opts; q->name; q++)
+            if (strlen(q->name) == nl && strncmp(q->name, name, nl) == 0) {
+                o = q;
+                break;
+            }
+        if (o && eq) {
+            if (!o->has_arg) {
+                cli_misuse("%s: option '--%s' takes no value", p->cmd, o->name);
+                return CLI_ERR;
+            }
+            inline_val = eq + 1;
+        }
+    } else if (a[2] == '\0') {
+        for (const cli_opt *q = opts; q->name; q++)
+            if (q->short_name && q->short_name == a[1]) {
+                o = q;
+                break;
+            }
+    }
+    if (!o) {
+        cli_misuse("%s: unknown option '%s' (see 'hc-analyze %s -h')", p->cmd, a, p->cmd);
+        return CLI_ERR;
+    }
+    if (o->has_arg) {
+        if (inline_val)
+            *arg = inline_val;
+        else if (p->i < p->argc)
+            *arg = p->argv[p->i++];
+        else {
+            cli_misuse("%s: option '%s' needs a value", p->cmd, a);
+            return CLI_ERR;
+        }
+    }
+    return o->id;
+}
+
+int cli_common(ana_ctx *c, int id, const char *arg)
+{
+    static const char *const filter_names[] = {
+        [OPT_SINCE] = "since", [OPT_UNTIL] = "until", [OPT_WHERE] = "where",
+        [OPT_MODEL] = "model", [OPT_USER] = "user", [OPT_SESSION] = "session",
+        [OPT_STATUS] = "status", [OPT_CACHE] = "cache", [OPT_PROVIDER] = "provider",
+    };
+    switch (id) {
+    case OPT_HELP: c->help = true; return 1;
+    case OPT_DB:
+        if (!*arg) {
+            cli_misuse("--db: expected a store directory, got ''");
+            return CLI_ERR;
+        }
+        c->db = arg;
+        return 1;
+    case OPT_JSON: c->fmt = CLI_JSON; return 1;
+    case OPT_CSV: c->fmt = CLI_CSV; return 1;
+    default: break;
+    }
+    if (id >= OPT_SINCE && id <= OPT_PROVIDER) {
+        char err[256];
+        if (query_filter_set(&c->filter, filter_names[id], arg, hc_now_us(), err, sizeof err) != 0) {
+            cli_misuse("--%s: %s", filter_names[id], err);
+            return CLI_ERR;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+int cli_store_path(const ana_ctx *c, char *out, size_t size)
+{
+    if (c->db) {
+        if ((size_t)snprintf(out, size, "%s", c->db) >= size)
+            return cli_misuse("--db: path too long");
+        return 0;
+    }
+    if (hc_store_default_path(out, size) != 0)
+        return cli_misuse("--db: no store given and no default (set HC_DB or HOME)");
+    return 0;
+}
+
+static struct {
+    hc_store *s;
+    MDB_dbi   dbi[HC_T__N];
+} handles[8];
+
+static const char *const table_names[HC_T__N] = { "meta", "records", "bodies", "cache", "counters" };
+
+MDB_dbi cli_dbi(hc_store *s, enum hc_table t)
+{
+    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
+        if (handles[i].s == s)
+            return handles[i].dbi[t];
+    return hc_store_dbi(s, t);
+}
+
+void cli_close_store(hc_store *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
+        if (handles[i].s == s)
+            handles[i].s = NULL;
+    hc_store_close(s);
+}
+
+int cli_open_store(const ana_ctx *c, hc_store **s)
+{
+    char path[PATH_MAX], err[PATH_MAX + 256];
+    *s = NULL;
+    if (cli_store_path(c, path, sizeof path) != 0)
+        return CLI_EXIT_MISUSE;
+    err[0] = '\0';
+    if (hc_store_open(path, HC_STORE_RDONLY, s, err, sizeof err) != 0)
+        return cli_misuse("%s", err[0] ? err : path);
+    size_t slot = sizeof handles / sizeof handles[0];
+    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
+        if (!handles[i].s) {
+            slot = i;
+            break;
+        }
+    MDB_txn *txn;
+    if (slot == sizeof handles / sizeof handles[0] || hc_store_txn_begin(*s, false, &txn) != 0)
+        goto fail;
+    for (int t = 0; t < HC_T__N; t++)
+        if (mdb_dbi_open(txn, table_names[t], 0, &handles[slot].dbi[t]) != 0) {
+            hc_store_txn_abort(*s, txn);
+            goto fail;
+        }
+    /* Committing a read-only transaction keeps the handles it opened. */
+    if (hc_store_txn_commit(*s, txn) != 0)
+        goto fail;
+    handles[slot].s = *s;
+    return 0;
+fail:
+    hc_store_close(*s);
+    *s = NULL;
+    return cli_misuse("%s: cannot open the store's tables", path);
+}
+
+int cli_open_store_rw(const char *path, bool create, hc_store **s)
+{
+    char err[PATH_MAX + 256], data[PATH_MAX + 16];
+    struct stat st;
+    *s = NULL;
+    snprintf(data, sizeof data, "%s/data.mdb", path);
+    if (!create && stat(data, &st) != 0)
+        return cli_misuse("%s: not an hcshim store (no data.mdb)", path);
+    err[0] = '\0';
+    if (hc_store_open(path, 0, s, err, sizeof err) != 0)
+        return cli_misuse("%s", err[0] ? err : path);
+    return 0;
+}
+
+int cli_parse_u64(const char *opt, const char *arg, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (!isdigit((unsigned char)*arg) || *end || errno)
+        return cli_misuse("%s: expected a non-negative integer, got '%s'", opt, arg);
+    *out = v;
+    return 0;
+}
+
+int cli_parse_usd(const char *opt, const char *arg, long long *nusd)
+{
+    const char *p = arg;
+    if (*p == '$')
+        p++;
+    /* Parsed digit by digit so that "0.000000001" is exactly 1 nano-USD. */
+    long long whole = 0, frac = 0;
+    int fd = 0;
+    const char *q = p;
+    while (isdigit((unsigned char)*q)) {
+        if (whole > 1000000000LL)
+            goto bad;
+        whole = whole * 10 + (*q++ - '0');
+    }
+    if (*q == '.') {
+        q++;
+        while (isdigit((unsigned char)*q)) {
+            if (fd < 9) {
+                frac = frac * 10 + (*q - '0');
+                fd++;
+            } else if (*q != '0') {
+                goto bad; /* finer than a nano-dollar */
+            }
+            q++;
+        }
+    }
+    if (q == p || *q || (q == p + 1 && *p == '.'))
+        goto bad;
+    while (fd < 9) {
+        frac *= 10;
+        fd++;
+    }
+    *nusd = whole * 1000000000LL + frac;
+    return 0;
+bad:
+    return cli_misuse("%s: expected an amount in US dollars like 2.50, got '%s'", opt, arg);
+}
+
+int cli_parse_rate(const char *opt, const char *arg, double max_fraction, double *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || !(isdigit((unsigned char)*arg) || *arg == '.') || !isfinite(v) || v < 0)
+        goto bad;
+    if (*end == '%' && end[1] == '\0') {
+        *out = v / 100.0;
+        return 0;
+    }
+    if (*end || v > max_fraction)
+        goto bad;
+    *out = v;
+    return 0;
+bad:
+    return cli_misuse("%s: expected a rate like 5%% or 0.05, got '%s'", opt, arg);
+}
+
+void cli_report_undecodable(const query_stats *st)
+{
+    if (st->undecodable)
+        cli_warn("%llu record%s could not be decoded (corrupt or written by a newer hcshim) and %s skipped",
+                 (unsigned long long)st->undecodable, st->undecodable == 1 ? "" : "s",
+                 st->undecodable == 1 ? "was" : "were");
+}

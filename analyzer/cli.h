@@ -1,0 +1,147 @@
+/* cli.h — option parsing and the context every hc-analyze subcommand shares.
+ *
+ * hc-analyze is a git-style tool: `hc-analyze <command> [options] [args]`.
+ * Every command accepts the common options (--db, --json, --csv, -h/--help)
+ * and every command that reads records accepts the shared filters (query.h).
+ *
+ * Exit statuses (the same for every command):
+ *   0  success
+ *   1  the answer is "no": an audit check failed, `show` found no record
+ *   2  misuse (bad option or argument) or an unreadable store; exactly one
+ *      line "hc-analyze: <what>: <why>" is printed to stderr
+ *
+ * Option syntax: "--name value", "--name=value", short "-h" / "-o FILE",
+ * "--" ends options. Options and positional arguments may be interleaved.
+ *
+ * Not thread-safe (hc-analyze is single-threaded).
+ */
+#ifndef HC_ANA_CLI_H
+#define HC_ANA_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "query.h"
+#include "store.h"
+
+#define CLI_EXIT_OK     0
+#define CLI_EXIT_NO     1
+#define CLI_EXIT_MISUSE 2
+
+enum cli_fmt { CLI_TEXT, CLI_JSON, CLI_CSV };
+
+/* One option a command accepts. */
+typedef struct cli_opt {
+    const char *name;       /* long name without "--" */
+    char        short_name; /* 0 for none */
+    bool        has_arg;
+    int         id;         /* > 0, returned by cli_next() */
+} cli_opt;
+
+/* Ids of the options shared by all commands; a command numbers its own from OPT_CMD. */
+enum {
+    OPT_HELP = 1, OPT_DB, OPT_JSON, OPT_CSV,
+    OPT_SINCE, OPT_UNTIL, OPT_WHERE, OPT_MODEL, OPT_USER, OPT_SESSION,
+    OPT_STATUS, OPT_CACHE, OPT_PROVIDER,
+    OPT_CMD = 100
+};
+
+/* Put these at the start of a command's option table (terminated by {0}). */
+#define CLI_COMMON_OPTS                                                          \
+    { "help", 'h', false, OPT_HELP }, { "db", 0, true, OPT_DB },                 \
+    { "json", 0, false, OPT_JSON }, { "csv", 0, false, OPT_CSV }
+#define CLI_FILTER_OPTS                                                          \
+    { "since", 0, true, OPT_SINCE }, { "until", 0, true, OPT_UNTIL },            \
+    { "where", 0, true, OPT_WHERE }, { "model", 0, true, OPT_MODEL },            \
+    { "user", 0, true, OPT_USER }, { "session", 0, true, OPT_SESSION },          \
+    { "status", 0, true, OPT_STATUS }, { "cache", 0, true, OPT_CACHE },          \
+    { "provider", 0, true, OPT_PROVIDER }
+
+/* Help text for the shared options, for commands' usage strings. */
+#define CLI_HELP_COMMON                                                                   \
+    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n" \
+    "  --json             one JSON document on stdout\n"                                \
+    "  --csv              CSV (RFC 4180) on stdout\n"                                   \
+    "  -h, --help         this help\n"
+#define CLI_HELP_FILTERS                                                                  \
+    "Filters (all must match):\n"                                                         \
+    "  --since T, --until T   time range [since, until): 2026-11-01, 2026-11-01T10:00,\n" \
+    "                         Unix seconds, or relative 7d / 24h / 30m (= now minus)\n"   \
+    "  --where K=V        custom property K equals V (repeatable, AND)\n"                  \
+    "  --model M          model requested or answered; glob (gpt-4o*) (repeatable, OR)\n" \
+    "  --user U           user id          --session S    session id\n"                   \
+    "  --status S         200 | 4xx | 5xx | error (>= 400 or no response) (repeatable, OR)\n" \
+    "  --cache hit|miss   answered from the gateway cache or not\n"                        \
+    "  --provider P       openai, anthropic, google, … (repeatable, OR)\n"
+
+/* What every command shares. Zero-initialise, then set cmd. */
+typedef struct ana_ctx {
+    const char  *cmd;     /* the command name, for messages ("report") */
+    const char  *db;      /* --db, or NULL for hc_store_default_path() */
+    enum cli_fmt fmt;
+    bool         help;    /* -h was given: print usage to stdout, exit 0 */
+    query_filter filter;
+} ana_ctx;
+
+typedef struct cli_parser {
+    int          argc;
+    char       **argv;
+    int          i;          /* next argv index */
+    bool         no_more_opts;
+    const char  *cmd;
+} cli_parser;
+
+#define CLI_END 0
+#define CLI_POS (-2)   /* a positional argument, returned in *arg */
+#define CLI_ERR (-1)   /* misuse; one line already printed to stderr */
+
+/* Start parsing argv[1..argc-1] (argv[0] is the command name). */
+void cli_init(cli_parser *p, int argc, char **argv, const char *cmd);
+/* Next option: its id (> 0) with *arg set to its value (or NULL), CLI_POS with
+ * *arg = the positional argument, CLI_END when done, or CLI_ERR after printing
+ * "hc-analyze: <cmd>: unknown option '--x'" or a missing-value message.
+ * *arg points into argv (lives as long as argv). */
+int  cli_next(cli_parser *p, const cli_opt *opts, const char **arg);
+
+/* Apply a common or filter option to c. Returns 1 if handled, 0 if the id is
+ * not a shared one (the command handles it), CLI_ERR after printing a message. */
+int  cli_common(ana_ctx *c, int id, const char *arg);
+
+/* Print "hc-analyze: " + message + "\n" to stderr; returns CLI_EXIT_MISUSE. */
+int  cli_misuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "hc-analyze: warning: " + message to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Open the store read-only (c->db or the default path). On failure prints one
+ * line naming the store and returns CLI_EXIT_MISUSE; on success 0 and *s is
+ * the caller's to hc_store_close(). */
+int  cli_open_store(const ana_ctx *c, hc_store **s);
+/* Open the store at path for writing (merge, import, prune). With create,
+ * a missing store is created; without, a missing store (no data.mdb) is an
+ * error. Prints one line and returns CLI_EXIT_MISUSE on failure. */
+int  cli_open_store_rw(const char *path, bool create, hc_store **s);
+
+/* The LMDB handle of table t of a store opened by cli_open_store() (or any
+ * other store: then hc_store_dbi()). Read-only opens re-open the tables in a
+ * committed read transaction, because hc_store_open() currently ends its
+ * read-only setup transaction with an abort, which closes the handles it
+ * opened (LMDB closes DBI handles of an aborted transaction). */
+MDB_dbi cli_dbi(hc_store *s, enum hc_table t);
+/* Close a store opened by cli_open_store() (NULL is fine). */
+void cli_close_store(hc_store *s);
+
+/* The path cli_open_store() uses, into out. 0 or CLI_EXIT_MISUSE (printed). */
+int  cli_store_path(const ana_ctx *c, char *out, size_t size);
+
+/* Numbers given on the command line. Each returns 0, or prints
+ * "hc-analyze: <opt>: expected …, got '<arg>'" and returns CLI_EXIT_MISUSE. */
+int  cli_parse_u64(const char *opt, const char *arg, unsigned long long *out);
+/* Dollars ("2", "2.50", "$0.001") to nano-USD. */
+int  cli_parse_usd(const char *opt, const char *arg, long long *nusd);
+/* A rate: "5%" or a fraction "0.05" (a bare number above `max_fraction` is refused). */
+int  cli_parse_rate(const char *opt, const char *arg, double max_fraction, double *out);
+
+/* The warning every reading command prints when records could not be decoded. */
+void cli_report_undecodable(const query_stats *st);
+
+#endif

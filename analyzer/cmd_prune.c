@@ -1,0 +1,270 @@
+/* cmd_prune.c — `hc-analyze prune --older-than D`: delete old records and
+ * their bodies, or only the bodies.
+ *
+ * Work is done in write transactions of PRUNE_BATCH deletions each, so a
+ * prune of millions of records never holds the writer lock for long (the
+ * shim may be recording meanwhile) and survives interruption: what was
+ * committed stays deleted, a re-run finishes the job. LMDB reuses freed pages
+ * for new records; data.mdb itself does not shrink. */
+#include "cli.h"
+#include "clock.h"
+#include "cmds.h"
+#include "err.h"
+#include "fmt.h"
+#include "jsonw.h"
+#include "table.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PRUNE_BATCH 10000
+
+static const char usage[] =
+    "usage: hc-analyze prune --older-than D [--bodies-only] [--dry-run] [options]\n"
+    "\n"
+    "Delete records that started more than D ago (30d, 12h, 2w…) and their bodies;\n"
+    "with --bodies-only keep the records and delete only the stored prompts and\n"
+    "responses. Says how much it removed. The only read-write command besides\n"
+    "merge and import.\n"
+    "\n"
+    "  --older-than D     required: age limit\n"
+    "  --bodies-only      delete bodies, keep records\n"
+    "  --dry-run          count what would be removed; change nothing\n"
+    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n"
+    "  --json, --csv      print the counts as JSON / CSV\n"
+    "  -h, --help         this help\n";
+
+enum { OPT_OLDER = OPT_CMD, OPT_BODIES_ONLY, OPT_DRY_RUN };
+
+static const cli_opt opts[] = {
+    CLI_COMMON_OPTS,
+    { "older-than", 0, true, OPT_OLDER }, { "bodies-only", 0, false, OPT_BODIES_ONLY },
+    { "dry-run", 0, false, OPT_DRY_RUN },
+    { 0 },
+};
+
+struct totals {
+    uint64_t records, record_bytes, bodies, body_bytes, scanned;
+};
+
+/* Time of a record for the age test: start_us, or the id's time if it does not decode. */
+static int64_t record_time(const MDB_val *k, const MDB_val *v)
+{
+    hc_record r;
+    if (hc_record_decode(v->mv_data, v->mv_size, &r) == 0)
+        return r.start_us;
+    return hc_uuid_time_us(k->mv_data);
+}
+
+/* One batch starting at key `from` (16 bytes; all zero for the start).
+ * Sets *done when the table end was reached; advances `from`. */
+static int prune_batch(hc_store *s, uint8_t from[HC_UUID_LEN], int64_t cutoff, bool bodies_only, bool dry,
+                       struct totals *t, bool *done)
+{
+    MDB_txn *txn;
+    int rc = hc_store_txn_begin(s, !dry, &txn);
+    if (rc)
+        return rc;
+    MDB_dbi recs = cli_dbi(s, HC_T_RECORDS), bodies = cli_dbi(s, HC_T_BODIES);
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, recs, &cur)) {
+        hc_store_txn_abort(s, txn);
+        return HC_ESTORE;
+    }
+    static uint8_t victims[PRUNE_BATCH][HC_UUID_LEN];
+    size_t nv = 0;
+    MDB_val k = { HC_UUID_LEN, from }, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    struct totals bt = { 0 };
+    *done = true;
+    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (nv == PRUNE_BATCH) {
+            memcpy(from, k.mv_data, HC_UUID_LEN); /* next batch starts here */
+            *done = false;
+            break;
+        }
+        bt.scanned++;
+        if (k.mv_size != HC_UUID_LEN || record_time(&k, &v) >= cutoff)
+            continue;
+        memcpy(victims[nv], k.mv_data, HC_UUID_LEN);
+        uint8_t bk[HC_UUID_LEN + 1];
+        memcpy(bk, k.mv_data, HC_UUID_LEN);
+        bool any_body = false;
+        for (int w = 0; w < 2; w++) {
+            bk[HC_UUID_LEN] = w ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
+            MDB_val bkey = { sizeof bk, bk }, bv;
+            if (mdb_get(txn, bodies, &bkey, &bv) == 0) {
+                bt.bodies++;
+                bt.body_bytes += bv.mv_size;
+                any_body = true;
+            }
+        }
+        if (!bodies_only) {
+            bt.records++;
+            bt.record_bytes += v.mv_size;
+            nv++;
+        } else if (any_body) {
+            nv++;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        hc_store_txn_abort(s, txn);
+        return HC_ESTORE;
+    }
+    if (dry) {
+        hc_store_txn_abort(s, txn);
+    } else {
+        for (size_t i = 0; i < nv; i++) {
+            uint8_t bk[HC_UUID_LEN + 1];
+            memcpy(bk, victims[i], HC_UUID_LEN);
+            for (int w = 0; w < 2; w++) {
+                bk[HC_UUID_LEN] = w ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
+                MDB_val bkey = { sizeof bk, bk };
+                int d = mdb_del(txn, bodies, &bkey, NULL);
+                if (d && d != MDB_NOTFOUND)
+                    rc = d == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
+            }
+            if (!bodies_only) {
+                MDB_val rk = { HC_UUID_LEN, victims[i] };
+                int d = mdb_del(txn, recs, &rk, NULL);
+                if (d && d != MDB_NOTFOUND)
+                    rc = d == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
+            }
+        }
+        if (rc) {
+            hc_store_txn_abort(s, txn);
+            return rc;
+        }
+        if ((rc = hc_store_txn_commit(s, txn)) != 0)
+            return rc;
+    }
+    t->records += bt.records;
+    t->record_bytes += bt.record_bytes;
+    t->bodies += bt.bodies;
+    t->body_bytes += bt.body_bytes;
+    t->scanned += bt.scanned;
+    return 0;
+}
+
+static const char *mb(char out[FMT_NUM], uint64_t bytes)
+{
+    if (bytes < 10 * 1024)
+        snprintf(out, FMT_NUM, "%" PRIu64 " bytes", bytes);
+    else if (bytes < 10ull * 1024 * 1024)
+        snprintf(out, FMT_NUM, "%.1f KiB", (double)bytes / 1024);
+    else
+        snprintf(out, FMT_NUM, "%.1f MiB", (double)bytes / (1024.0 * 1024));
+    return out;
+}
+
+int cmd_prune(int argc, char **argv)
+{
+    ana_ctx c = { .cmd = "prune" };
+    cli_parser p;
+    const char *arg, *older = NULL;
+    bool bodies_only = false, dry = false;
+    int64_t age = 0;
+    int id, rc = CLI_EXIT_MISUSE;
+    hc_store *s = NULL;
+
+    cli_init(&p, argc, argv, c.cmd);
+    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
+        if (id == CLI_ERR)
+            goto out;
+        int h = cli_common(&c, id, arg);
+        if (h < 0)
+            goto out;
+        if (h)
+            continue;
+        if (id == OPT_OLDER) {
+            older = arg;
+            if (hc_parse_duration_us(arg, &age) != 0) {
+                cli_misuse("--older-than: expected an age like 30d, 12h or 2w, got '%s'", arg);
+                goto out;
+            }
+        } else if (id == OPT_BODIES_ONLY) {
+            bodies_only = true;
+        } else if (id == OPT_DRY_RUN) {
+            dry = true;
+        } else if (id == CLI_POS) {
+            cli_misuse("prune: unexpected argument '%s'", arg);
+            goto out;
+        }
+    }
+    if (c.help) {
+        fputs(usage, stdout);
+        rc = 0;
+        goto out;
+    }
+    if (!older) {
+        cli_misuse("prune: --older-than is required (e.g. --older-than 30d)");
+        goto out;
+    }
+    char path[PATH_MAX];
+    if ((rc = cli_store_path(&c, path, sizeof path)))
+        goto out;
+    /* A dry run only reads: open read-only like every read command. */
+    if (dry) {
+        ana_ctx rc_ctx = c;
+        rc_ctx.db = path;
+        rc = cli_open_store(&rc_ctx, &s);
+    } else {
+        rc = cli_open_store_rw(path, false, &s);
+    }
+    if (rc)
+        goto out;
+    int64_t cutoff = hc_now_us() - age;
+    uint8_t from[HC_UUID_LEN] = { 0 };
+    struct totals t = { 0 };
+    bool done = false;
+    while (!done) {
+        int e = prune_batch(s, from, cutoff, bodies_only, dry, &t, &done);
+        if (e) {
+            rc = cli_misuse("%s: prune failed: %s (what was committed before stays deleted)", path, hc_strerror(e));
+            goto out;
+        }
+    }
+    char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], b4[FMT_NUM], ct[40];
+    if (c.fmt == CLI_JSON) {
+        jw w;
+        jw_init(&w, stdout, true);
+        jw_obj(&w);
+        jw_kstr(&w, "store", path);
+        jw_kbool(&w, "dry_run", dry);
+        jw_kbool(&w, "bodies_only", bodies_only);
+        jw_kstr(&w, "cutoff", fmt_time_iso(ct, cutoff));
+        jw_kuint(&w, "records_scanned", t.scanned);
+        jw_kuint(&w, "records_removed", t.records);
+        jw_kuint(&w, "record_bytes", t.record_bytes);
+        jw_kuint(&w, "bodies_removed", t.bodies);
+        jw_kuint(&w, "body_bytes", t.body_bytes);
+        jw_obj_end(&w);
+        jw_end_doc(&w);
+    } else if (c.fmt == CLI_CSV) {
+        printf("store,dry_run,bodies_only,cutoff,records_scanned,records_removed,record_bytes,bodies_removed,body_bytes\r\n");
+        table_csv_field(stdout, path);
+        printf(",%d,%d,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", dry, bodies_only,
+               fmt_time_iso(ct, cutoff), t.scanned, t.records, t.record_bytes, t.bodies, t.body_bytes);
+    } else {
+        printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies) older than %s (before %s UTC)\n",
+               dry ? "dry run: " : "", path, dry ? "would remove" : "removed",
+               fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies), mb(b3, t.record_bytes),
+               mb(b4, t.body_bytes), older, fmt_time(ct, cutoff));
+        if (!dry && (t.records || t.bodies))
+            printf("The space is reused by new records; data.mdb does not shrink.\n");
+    }
+    rc = 0;
+out:
+    if (s) {
+        if (dry)
+            cli_close_store(s);
+        else
+            hc_store_close(s);
+    }
+    query_filter_free(&c.filter);
+    return rc;
+}

@@ -1,0 +1,184 @@
+/* cmd_requests.c — `hc-analyze requests`: one line per exchange, newest first. */
+#include "cli.h"
+#include "cmds.h"
+#include "fmt.h"
+#include "jsonw.h"
+#include "recjson.h"
+#include "table.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: hc-analyze requests [options]\n"
+    "\n"
+    "One line per exchange, newest first.\n"
+    "\n"
+    "  -n, --limit N      at most N lines (default 50; 0 = all)\n"
+    CLI_HELP_COMMON
+    CLI_HELP_FILTERS
+    "\n"
+    "FLAGS column: S streamed, C cache hit, R<n> retried n times, F<i> answered by\n"
+    "fallback i, L rate-limited (429), B blocked by a budget or rate-limit policy.\n";
+
+enum { OPT_LIMIT = OPT_CMD };
+
+static const cli_opt opts[] = {
+    CLI_COMMON_OPTS, CLI_FILTER_OPTS, { "limit", 'n', true, OPT_LIMIT }, { 0 },
+};
+
+static const table_col cols[] = {
+    { "TIME (UTC)", "time", 0 },
+    { "ID", "id", 0 },
+    { "PROVIDER", "provider", TBL_SHRINK | TBL_DROP },
+    { "MODEL", "model", TBL_SHRINK },
+    { "STATUS", "status", TBL_RIGHT },
+    { "IN", "tok_in", TBL_RIGHT },
+    { "OUT", "tok_out", TBL_RIGHT },
+    { "COST", "cost_usd", TBL_RIGHT },
+    { "LATENCY", "latency_ms", TBL_RIGHT },
+    { "FLAGS", "flags", TBL_DROP },
+    { "USER", "user", TBL_SHRINK | TBL_DROP },
+    { "PROPERTIES", "properties", TBL_SHRINK | TBL_DROP },
+};
+
+struct ctx {
+    ana_ctx           *c;
+    unsigned long long limit, shown;
+    table             *t;
+    jw                 w;
+    hc_buf             tmp;
+};
+
+static void flags_text(const hc_record *r, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+#define ADD(...) n += (size_t)snprintf(out + n, n < size ? size - n : 0, __VA_ARGS__)
+    if (r->flags & HC_REC_STREAM) ADD("S");
+    if (r->flags & HC_REC_CACHE_HIT) ADD("C");
+    if (r->retries > 0) ADD("R%d", r->retries);
+    if (r->fallback_idx >= 0) ADD("F%d", r->fallback_idx);
+    if (r->status == 429 || (r->flags & HC_REC_RATE_LIMITED)) ADD("L");
+    if (r->flags & HC_REC_BLOCKED) ADD("B");
+#undef ADD
+}
+
+static int one(void *vctx, const hc_record *r)
+{
+    struct ctx *x = vctx;
+    if (x->c->fmt == CLI_JSON) {
+        jw_obj(&x->w);
+        recjson_fields(&x->w, r);
+        jw_obj_end(&x->w);
+    } else {
+        char t[40], id[HC_UUID_STRLEN + 1], n1[FMT_NUM], n2[FMT_NUM], cost[FMT_NUM], lat[FMT_NUM], fl[64];
+        hc_uuid_format(r->id, id);
+        bool csv = x->c->fmt == CLI_CSV;
+        table_cell2(x->t, fmt_time(t, r->start_us), fmt_time_iso(t, r->start_us));
+        if (csv)
+            table_cell(x->t, id);
+        else {
+            id[8] = '\0';
+            table_cell(x->t, id);
+        }
+        table_cell(x->t, r->provider);
+        table_cell(x->t, query_model_of(r));
+        char st[16];
+        snprintf(st, sizeof st, "%d", r->status);
+        table_cell2(x->t, r->status ? st : "ERR", st);
+        snprintf(n1, sizeof n1, "%lld", (long long)r->tok_in);
+        snprintf(n2, sizeof n2, "%lld", (long long)r->tok_out);
+        table_cell(x->t, n1);
+        table_cell(x->t, n2);
+        if (r->cost_flags & HC_COST_UNPRICED)
+            table_cell2(x->t, "unpriced", "");
+        else {
+            char exact[FMT_NUM];
+            table_cell2(x->t, fmt_usd(cost, r->cost_nusd), fmt_usd_exact(exact, r->cost_nusd));
+        }
+        char lms[FMT_NUM];
+        table_cell2(x->t, fmt_dur(lat, r->latency_us), fmt_ms_exact(lms, r->latency_us));
+        flags_text(r, fl, sizeof fl);
+        table_cell(x->t, fl);
+        table_cell(x->t, r->user);
+        hc_buf_reset(&x->tmp);
+        uint32_t pos = 0;
+        const char *k, *v;
+        while (hc_pairs_next(&r->props, &pos, &k, &v))
+            hc_buf_printf(&x->tmp, "%s%s=%s", x->tmp.len ? " " : "", k, v);
+        table_cell(x->t, x->tmp.data ? x->tmp.data : "");
+    }
+    x->shown++;
+    return x->limit && x->shown >= x->limit;
+}
+
+int cmd_requests(int argc, char **argv)
+{
+    ana_ctx c = { .cmd = "requests" };
+    struct ctx x = { .c = &c, .limit = 50, .tmp = HC_BUF_INIT };
+    cli_parser p;
+    const char *arg;
+    int id, rc = CLI_EXIT_MISUSE;
+    hc_store *s = NULL;
+    MDB_txn *txn = NULL;
+
+    cli_init(&p, argc, argv, c.cmd);
+    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
+        if (id == CLI_ERR)
+            goto out;
+        int h = cli_common(&c, id, arg);
+        if (h < 0)
+            goto out;
+        if (h)
+            continue;
+        if (id == OPT_LIMIT) {
+            if (cli_parse_u64("--limit", arg, &x.limit))
+                goto out;
+        } else if (id == CLI_POS) {
+            cli_misuse("requests: unexpected argument '%s'", arg);
+            goto out;
+        }
+    }
+    if (c.help) {
+        fputs(usage, stdout);
+        rc = 0;
+        goto out;
+    }
+    if ((rc = cli_open_store(&c, &s)))
+        goto out;
+    if (hc_store_txn_begin(s, false, &txn)) {
+        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
+        goto out_store;
+    }
+    if (c.fmt == CLI_JSON) {
+        jw_init(&x.w, stdout, false);
+        jw_obj(&x.w);
+        jw_key(&x.w, "requests");
+        jw_arr(&x.w);
+    } else {
+        x.t = table_new(stdout, c.fmt, cols, sizeof cols / sizeof cols[0]);
+    }
+    query_stats st;
+    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, true, one, &x, &st);
+    if (c.fmt == CLI_JSON) {
+        jw_arr_end(&x.w);
+        jw_kuint(&x.w, "count", x.shown);
+        jw_kuint(&x.w, "undecodable", st.undecodable);
+        jw_obj_end(&x.w);
+        jw_end_doc(&x.w);
+    } else {
+        table_end(x.t);
+        if (c.fmt == CLI_TEXT && x.shown == 0)
+            printf("(no matching records)\n");
+    }
+    cli_report_undecodable(&st);
+    rc = qrc ? cli_misuse("%s: reading records failed", hc_store_path(s)) : 0;
+    hc_store_txn_abort(s, txn);
+out_store:
+    cli_close_store(s);
+out:
+    hc_buf_free(&x.tmp);
+    query_filter_free(&c.filter);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/* cmds.h — the hc-analyze subcommands, one file each (cmd_<name>.c).
+ *
+ * Each takes the command's own argv (argv[0] is the command name) and returns
+ * the process exit status (cli.h: 0 ok, 1 "no", 2 misuse / unreadable store).
+ */
+#ifndef HC_ANA_CMDS_H
+#define HC_ANA_CMDS_H
+
+int cmd_requests(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_users(int argc, char **argv);
+int cmd_sessions(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_prices(int argc, char **argv);
+
+#endif

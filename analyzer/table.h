@@ -1,0 +1,72 @@
+/* table.h — tabular output: aligned text for people, CSV for programs.
+ *
+ * A command declares its columns, then adds cells row by row; a row ends when
+ * every column has a cell. Each cell has two spellings: the text one (for
+ * people: "$0.0123", "1,234", "812 ms") and the CSV one (exact: "0.012345678",
+ * "1234", "812.345"); a cell given one spelling uses it for both.
+ *
+ * Text mode:
+ *   - cell text is escaped for the terminal (fmt_term), so no app- or
+ *     provider-controlled byte reaches the terminal raw;
+ *   - columns are aligned; widths come from the first TABLE_PROBE_ROWS rows,
+ *     then later rows stream out with the same widths (so `requests --limit 0`
+ *     over a million records needs no memory for the rows);
+ *   - when the table is wider than the terminal (table_term_width), columns
+ *     flagged TBL_SHRINK are narrowed, widest first (down to 4 columns), and
+ *     over-long cells end in "…"; if that is not enough, columns flagged
+ *     TBL_DROP are left out, rightmost first. Cells longer than
+ *     TABLE_MAX_CELL columns are always cut.
+ *   - the header is bold when colour is on (table_color).
+ * CSV mode (RFC 4180): a header row of the columns' csv names, then every row;
+ * fields containing ',', '"', CR or LF are quoted with '"' doubled; lines end
+ * in CRLF as the RFC says.
+ *
+ * A table owns copies of every cell. Not thread-safe.
+ */
+#ifndef HC_ANA_TABLE_H
+#define HC_ANA_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+#define TABLE_PROBE_ROWS 1000
+#define TABLE_MAX_CELL   80
+
+enum {
+    TBL_LEFT   = 0,
+    TBL_RIGHT  = 1u << 0,  /* numbers */
+    TBL_SHRINK = 1u << 1,  /* may be narrowed to fit the terminal */
+    TBL_RAW    = 1u << 2,  /* text is already terminal-safe (tree drawing); not escaped */
+    TBL_DROP   = 1u << 3,  /* may be left out when shrinking is not enough (rightmost first) */
+};
+
+typedef struct table_col {
+    const char *title;   /* text header, e.g. "COST" */
+    const char *csv;     /* CSV header, e.g. "cost_usd" */
+    unsigned    flags;
+} table_col;
+
+typedef struct table table;
+
+/* A table printing to f in mode fmt (CLI_TEXT or CLI_CSV; CLI_JSON is not a
+ * table mode and is treated as text). cols must outlive the table. NULL on ENOMEM. */
+table *table_new(FILE *f, enum cli_fmt fmt, const table_col *cols, size_t ncols);
+/* Add one cell; text spelling and CSV spelling (csv NULL = same as text). */
+void   table_cell2(table *t, const char *text, const char *csv);
+void   table_cell(table *t, const char *text);
+void   table_cellf(table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print what is buffered and free the table (NULL is fine). */
+void   table_end(table *t);
+
+/* Terminal width for f: TIOCGWINSZ when f is a terminal, else $COLUMNS, else 0 (unlimited). */
+int    table_term_width(FILE *f);
+/* Colour on f? Only when f is a terminal, NO_COLOR is unset or empty, and TERM is not "dumb". */
+bool   table_color(FILE *f);
+
+/* Write one CSV field (RFC 4180 quoting) to f. */
+void   table_csv_field(FILE *f, const char *s);
+
+#endif
