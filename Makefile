@@ -21,7 +21,7 @@ CFLAGS_BASE := -std=gnu11 $(OPT) -g -fPIC -fvisibility=hidden -Wall -Wextra -Wer
 CFLAGS_ALL  := $(CFLAGS_BASE) $(SAN) $(CFLAGS)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
-CORE_LIBS := -lssl -lcrypto -llmdb -lcjson -lzstd -lz -lbrotlidec -lpthread -ldl
+CORE_LIBS := -lssl -lcrypto -llmdb -lcjson -lzstd -lz -lbrotlidec -lpthread -ldl -lm
 ANA_LIBS  := -llmdb -lcjson -lzstd -lz -lbrotlidec -lm
 
 COMMON_SRC   := $(wildcard common/*.c)

@@ -15,7 +15,7 @@
  *               varint   original length in bytes (before compression, after truncation)
  *               rest     the (compressed) bytes, content-decoded (gzip/br undone)
  *   cache     32-byte cache key → cached response (core/cache.h)
- *   counters  text key → counter window state (budgets and rate limits, core/limits.h)
+ *   counters  text key → counter window state (budgets and rate limits, core/counters.h)
  *
  * Durability: by default the environment is opened MDB_NOSYNC — a committed
  * transaction survives the death of the process at any point, but the last

@@ -29,6 +29,9 @@ void hc_capture_begin(hc_capture *c, hc_core *core, const char *host, const hc_h
 {
     memset(c, 0, sizeof *c);
     c->core = core;
+    c->live = true;
+    if (core->rec)
+        hc_recorder_exchange_begin(core->rec);
     hc_record_init(&c->rec);
     hc_uuid_v7(c->rec.id, start_us);
     c->rec.start_us = start_us;
@@ -100,8 +103,6 @@ void hc_capture_response_head(hc_capture *c, const hc_http_head *h)
             ct = x;
         }
     }
-    if (h->status == 429)
-        c->rec.flags |= HC_REC_RATE_LIMITED;
     hc_decoder_free(c->dec);
     c->dec = ce ? hc_decoder_new(ce->value, ce->value_len, &c->dec_unsupported) : NULL;
     enum hc_stream_kind k = hc_stream_kind_for(ct ? ct->value : NULL, ct ? ct->value_len : 0,
@@ -115,6 +116,8 @@ void hc_capture_response_head(hc_capture *c, const hc_http_head *h)
     hc_buf_reset(&c->tail);
     c->resp_trunc = false;
     c->rec.resp_bytes = 0;
+    c->rec.ttft_us = -1;
+    hc_usage_init(&c->usage);
 }
 
 static void on_message(void *ctx, const char *event, const char *data, size_t dlen, const char *raw, size_t rlen)
@@ -199,6 +202,9 @@ static void finish_cost(hc_capture *c)
 
 static void free_parts(hc_capture *c)
 {
+    if (c->live && c->core->rec)
+        hc_recorder_exchange_end(c->core->rec);
+    c->live = false;
     hc_buf_free(&c->path);
     hc_buf_free(&c->props);
     hc_buf_free(&c->ratelimit);
@@ -216,6 +222,22 @@ void hc_capture_discard(hc_capture *c)
     free_parts(c);
 }
 
+void hc_capture_set_provider(hc_capture *c, const char *provider)
+{
+    snprintf(c->provider, sizeof c->provider, "%s", provider);
+}
+
+int64_t hc_capture_settle(hc_capture *c)
+{
+    if (!c->settled) {
+        c->settled = true;
+        hc_capture_request_done(c);
+        finish_usage(c);
+        finish_cost(c);
+    }
+    return c->rec.cost_nusd;
+}
+
 void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
 {
     hc_core *core = c->core;
@@ -224,9 +246,9 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
         free_parts(c);
         return;
     }
-    hc_capture_request_done(c);
-    finish_usage(c);
-    finish_cost(c);
+    if (!c->live)
+        return; /* finished or discarded already */
+    hc_capture_settle(c);
 
     r->latency_us = hc_mono_us() - c->t0_mono;
     r->host = c->host;
@@ -248,10 +270,8 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->ratelimit.p = c->ratelimit.data;
     r->ratelimit.len = (uint32_t)c->ratelimit.len;
     r->attempts = c->attempts.data ? c->attempts.data : "";
-    r->retries = 0;
-    for (size_t i = 0; i < c->attempts.len; i++)
-        if (c->attempts.data[i] == ',')
-            r->retries++;
+    r->budget = c->budget;
+    r->cache_key = c->cache_key;
     r->pid = (int32_t)getpid();
     r->program = core->program;
     bool omit_req = false, omit_resp = false;

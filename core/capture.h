@@ -36,13 +36,15 @@ typedef struct hc_capture {
     hc_record         rec;              /* strings point into the fields below */
     char              host[256], provider[32], method[16], upstream[420];
     char              model_req[128], model_resp[128], error[400], request_id[128];
+    char              budget[256], cache_key[80];
     hc_buf            path, props, ratelimit, attempts;
     const hc_opts    *opts;             /* borrowed until finish */
     enum hc_api       api;
     hc_request_info   reqinfo;
     hc_usage          usage;
     hc_buf            req_body, resp_body, tail;
-    bool              req_trunc, resp_trunc, req_done;
+    bool              req_trunc, resp_trunc, req_done, settled;
+    bool              live;             /* begun, not finished or discarded */
     struct hc_decoder *dec;
     bool              dec_unsupported;
     hc_stream         stream;
@@ -69,6 +71,11 @@ void hc_capture_attempt(hc_capture *c, int status, int64_t wait_ms);
 void hc_capture_response_head(hc_capture *c, const hc_http_head *h);
 /* Response body bytes (de-chunked, content-encoded as received). */
 void hc_capture_response_data(hc_capture *c, const char *p, size_t n);
+/* The provider the answer came from, when a fallback changed it. */
+void hc_capture_set_provider(hc_capture *c, const char *provider);
+/* Compute usage and cost now (idempotent; finish does it if nobody did).
+ * Returns cost_nusd (0 when unpriced or no usage). */
+int64_t hc_capture_settle(hc_capture *c);
 /* Finish: error is NULL or a description of what went wrong; flags are
  * HC_REC_* to add. Computes usage and cost, queues the record. Frees c's
  * memory (c may be reused after hc_capture_begin). */

@@ -14,48 +14,59 @@ bool hc_looks_like_tls(const unsigned char *buf, size_t len)
 static unsigned be16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
 static size_t be24(const unsigned char *p) { return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]; }
 
-/* Parse a complete ClientHello body h[0..n). */
+/* Parse a complete ClientHello body h[0..n). Every length is checked against
+ * its container and the protocol's minimums, and the whole extension list is
+ * walked: a malformed hello is refused even if it names a server early. */
 static int parse_hello(const unsigned char *h, size_t n, char *sni, size_t sni_size)
 {
     size_t i = 0;
     sni[0] = '\0';
+    bool have_sni = false;
     if (n < 2 + 32 + 1)
         return HC_EPARSE;
     i += 2 + 32;                                  /* legacy_version, random */
-    i += 1 + (size_t)h[i];                        /* legacy_session_id */
+    if (h[i] > 32)
+        return HC_EPARSE;
+    i += 1 + (size_t)h[i];                        /* legacy_session_id <0..32> */
     if (i + 2 > n)
         return HC_EPARSE;
-    i += 2 + be16(h + i);                         /* cipher_suites */
-    if (i + 1 > n)
+    size_t cs = be16(h + i);
+    if (cs < 2 || cs % 2)
+        return HC_EPARSE;                         /* cipher_suites <2..2^16-2>, pairs */
+    i += 2 + cs;
+    if (i + 1 > n || h[i] < 1)
+        return HC_EPARSE;                         /* legacy_compression_methods <1..2^8-1> */
+    i += 1 + (size_t)h[i];
+    if (i > n)
         return HC_EPARSE;
-    i += 1 + (size_t)h[i];                        /* legacy_compression_methods */
     if (i == n)
         return 0;                                 /* no extensions at all */
     if (i + 2 > n)
         return HC_EPARSE;
     size_t ext_end = i + 2 + be16(h + i);
     i += 2;
-    if (ext_end > n)
+    if (ext_end != n)
         return HC_EPARSE;
-    while (i + 4 <= ext_end) {
+    while (i < ext_end) {
+        if (i + 4 > ext_end)
+            return HC_EPARSE;
         unsigned type = be16(h + i), elen = be16(h + i + 2);
         i += 4;
         if (i + elen > ext_end)
             return HC_EPARSE;
         if (type == 0) {                          /* server_name */
             size_t j = i, end = i + elen;
-            if (j + 2 > end)
+            if (have_sni || j + 2 > end || j + 2 + be16(h + j) != end)
                 return HC_EPARSE;
-            size_t list_end = j + 2 + be16(h + j);
             j += 2;
-            if (list_end > end)
-                return HC_EPARSE;
-            while (j + 3 <= list_end) {
+            while (j < end) {
+                if (j + 3 > end)
+                    return HC_EPARSE;
                 unsigned nt = h[j], nl = be16(h + j + 1);
                 j += 3;
-                if (j + nl > list_end)
+                if (j + nl > end)
                     return HC_EPARSE;
-                if (nt == 0) {                    /* host_name */
+                if (nt == 0 && !have_sni) {       /* host_name */
                     if (nl == 0 || nl >= sni_size)
                         return HC_EPARSE;
                     for (unsigned k = 0; k < nl; k++) {
@@ -65,9 +76,9 @@ static int parse_hello(const unsigned char *h, size_t n, char *sni, size_t sni_s
                         sni[k] = (char)tolower(c);
                     }
                     sni[nl] = '\0';
-                    if (nl && sni[nl - 1] == '.')
+                    if (sni[nl - 1] == '.')
                         sni[nl - 1] = '\0';
-                    return 0;
+                    have_sni = true;
                 }
                 j += nl;
             }

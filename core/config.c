@@ -62,6 +62,34 @@ static size_t env_size(const char *name, size_t dflt)
     return (size_t)(n * mult);
 }
 
+static int env_int(const char *name, int dflt, int lo, int hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || n < lo || n > hi) {
+        hc_log_warn_once(name, "%s=%s: expected a whole number from %d to %d", name, v, lo, hi);
+        return dflt;
+    }
+    return (int)n;
+}
+
+static double env_double(const char *name, double dflt, double lo, double hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return dflt;
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || !(d >= lo && d <= hi)) {
+        hc_log_warn_once(name, "%s=%s: expected a number from %g to %g", name, v, lo, hi);
+        return dflt;
+    }
+    return d;
+}
+
 static void env_str(const char *name, char *out, size_t size)
 {
     const char *v = getenv(name);
@@ -108,9 +136,11 @@ int hc_route_parse_url(const char *url, hc_route *r)
         *c = (char)tolower((unsigned char)*c);
     r->port = r->tls ? 443 : 80;
     if (port) {
-        char *end;
-        long n = strtol(port, &end, 10);
-        if (end != p + hlen || n < 1 || n > 65535)
+        long n = 0;
+        const char *q = port;
+        for (; q < p + hlen && *q >= '0' && *q <= '9' && n <= 65535; q++)
+            n = n * 10 + (*q - '0');
+        if (q == port || q != p + hlen || n < 1 || n > 65535)
             return HC_EINVAL;
         r->port = (int)n;
     }
@@ -196,11 +226,35 @@ void hc_config_load(hc_config *cfg)
     env_str("HC_SESSION_PATH", cfg->session_path, sizeof cfg->session_path);
     cfg->omit_request = hc_env_bool("HC_OMIT_REQUEST", false);
     cfg->omit_response = hc_env_bool("HC_OMIT_RESPONSE", false);
+
+    cfg->cache = hc_env_bool("HC_CACHE", false);
+    cfg->cache_ttl_us = (int64_t)env_ms("HC_CACHE_TTL", (int)(HC_CACHE_TTL_DEFAULT_US / 1000)) * 1000;
+    if (cfg->cache_ttl_us > HC_CACHE_TTL_MAX_US)
+        cfg->cache_ttl_us = HC_CACHE_TTL_MAX_US;
+    cfg->cache_buckets = env_int("HC_CACHE_BUCKETS", 1, 1, 20);
+    env_str("HC_CACHE_SEED", cfg->cache_seed, sizeof cfg->cache_seed);
+    env_str("HC_CACHE_IGNORE_KEYS", cfg->cache_ignore, sizeof cfg->cache_ignore);
+    cfg->retries = env_int("HC_RETRY", 0, 0, 20);
+    cfg->retry_factor = env_double("HC_RETRY_FACTOR", 2.0, 1.0, 10.0);
+    cfg->retry_min_us = (int64_t)env_ms("HC_RETRY_MIN_TIMEOUT", 1000) * 1000;
+    cfg->retry_max_us = (int64_t)env_ms("HC_RETRY_MAX_TIMEOUT", 10000) * 1000;
+    env_str("HC_FALLBACK_MODEL", cfg->fallback_model, sizeof cfg->fallback_model);
+    env_str("HC_FALLBACK_ON", cfg->fallback_on, sizeof cfg->fallback_on);
+    if (!cfg->fallback_on[0])
+        snprintf(cfg->fallback_on, sizeof cfg->fallback_on, "%s", HC_FALLBACK_ON_DEFAULT);
+    const char *fb = getenv("HC_FALLBACKS");
+    cfg->fallbacks = fb && *fb ? strdup(fb) : NULL;
+    env_str("HC_RATELIMIT", cfg->ratelimit, sizeof cfg->ratelimit);
+    const char *bu = getenv("HC_BUDGET");
+    cfg->budget = bu && *bu ? strdup(bu) : NULL;
 }
 
 void hc_config_free(hc_config *cfg)
 {
     hc_buf_free(&cfg->properties);
+    free(cfg->fallbacks);
+    free(cfg->budget);
+    cfg->fallbacks = cfg->budget = NULL;
 }
 
 const hc_route *hc_config_route(const hc_config *cfg, const char *host)

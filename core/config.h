@@ -52,7 +52,27 @@ typedef struct hc_config {
     char     session_path[512];    /* HC_SESSION_PATH */
     bool     omit_request;         /* HC_OMIT_REQUEST */
     bool     omit_response;        /* HC_OMIT_RESPONSE */
+
+    /* Gateway features (options.h documents each; a header wins). */
+    bool     cache;                /* HC_CACHE */
+    int64_t  cache_ttl_us;         /* HC_CACHE_TTL (default 7 days, at most 365) */
+    int      cache_buckets;        /* HC_CACHE_BUCKETS (1..20, default 1) */
+    char     cache_seed[128];      /* HC_CACHE_SEED */
+    char     cache_ignore[512];    /* HC_CACHE_IGNORE_KEYS */
+    int      retries;              /* HC_RETRY (0 = off) */
+    double   retry_factor;         /* HC_RETRY_FACTOR (2) */
+    int64_t  retry_min_us;         /* HC_RETRY_MIN_TIMEOUT (1s) */
+    int64_t  retry_max_us;         /* HC_RETRY_MAX_TIMEOUT (10s) */
+    char     fallback_model[128];  /* HC_FALLBACK_MODEL */
+    char     fallback_on[256];     /* HC_FALLBACK_ON (default 429,500,502,503,504) */
+    char    *fallbacks;            /* HC_FALLBACKS: JSON list (owned), or NULL */
+    char     ratelimit[256];       /* HC_RATELIMIT: Helicone-RateLimit-Policy syntax */
+    char    *budget;               /* HC_BUDGET (owned), or NULL; parsed by budget.c */
 } hc_config;
+
+#define HC_CACHE_TTL_DEFAULT_US (7LL * 86400 * 1000000)
+#define HC_CACHE_TTL_MAX_US     (365LL * 86400 * 1000000)
+#define HC_FALLBACK_ON_DEFAULT  "429,500,502,503,504"
 
 /* Fill cfg from the environment (cfg is zeroed first). Never fails: bad values
  * are logged once and defaulted. */

@@ -24,6 +24,7 @@
 #include "recorder.h"
 #include "tlsca.h"
 #include "upstream.h"
+#include "webhook.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -93,11 +94,34 @@ static void program_name(char *out, size_t size)
     snprintf(out, size, "%s", b ? b + 1 : buf);
 }
 
+hc_store *hc_core_store(hc_core *c)
+{
+    pthread_mutex_lock(&c->store_lock);
+    if (c->store_state == 0) {
+        char err[600];
+        if (!c->cfg.db_path[0]) {
+            hc_log_warn_once("store", "no store path (set HC_DB or HOME); LLM calls are not recorded");
+            c->store_state = -1;
+        } else if (hc_store_open(c->cfg.db_path, c->cfg.db_sync ? HC_STORE_SYNC : 0, &c->store, err, sizeof err) != 0) {
+            hc_log_warn_once("store", "cannot open the store %s; LLM calls are not recorded", err);
+            c->store_state = -1;
+        } else {
+            hc_log_debug("store %s open", c->cfg.db_path);
+            c->store_state = 1;
+        }
+    }
+    hc_store *s = c->store;
+    pthread_mutex_unlock(&c->store_lock);
+    return s;
+}
+
 static void at_exit(void)
 {
     hc_core *c = hc_core_get();
-    if (c && c->pid == getpid() && c->rec)
+    if (c && c->pid == getpid() && c->rec) {
         hc_recorder_flush(c->rec, 2000);
+        hc_webhook_flush(2000);
+    }
 }
 
 static hc_core *start(void)
@@ -108,7 +132,10 @@ static hc_core *start(void)
         return NULL;
     c->pid = getpid();
     c->shim = shim;
+    pthread_mutex_init(&c->store_lock, NULL);
     hc_config_load(&c->cfg);
+    if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
+        hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);
 
     /* OpenSSL first, so that its atexit cleanup is registered before ours
@@ -203,8 +230,10 @@ static int api_verify_cert(X509_STORE_CTX_fwd *ctx, int (*real)(X509_STORE_CTX_f
 static void api_flush(int timeout_ms)
 {
     hc_core *c = hc_core_get();
-    if (c && c->pid == getpid() && c->rec)
+    if (c && c->pid == getpid() && c->rec) {
         hc_recorder_flush(c->rec, timeout_ms);
+        hc_webhook_flush(timeout_ms);
+    }
 }
 
 static bool api_ready(void)
@@ -217,6 +246,7 @@ static void api_atfork_child(void)
     hc_core *c = hc_core_get();
     __atomic_store_n(&current, NULL, __ATOMIC_RELEASE);
     pthread_mutex_init(&start_lock, NULL);
+    hc_webhook_atfork_child();
     if (c) {
         hc_gateway_abandon(c->gw);
         hc_recorder_abandon(c->rec);

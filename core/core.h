@@ -13,10 +13,13 @@
 #ifndef HC_CORE_CORE_H
 #define HC_CORE_CORE_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "budget.h"
 #include "config.h"
+#include "store.h"
 #include "../shim/core_api.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
@@ -34,7 +37,17 @@ typedef struct hc_core {
     struct hc_gateway  *gw;          /* immutable pointer; registry locked inside */
     struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
     char                program[64]; /* immutable: basename of the executable */
+    hc_budget           budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */
+    int                 nbudgets;
+    pthread_mutex_t     store_lock;  /* guards store, store_state */
+    hc_store           *store;       /* opened on first use by whoever needs it */
+    int                 store_state; /* 0 not tried, 1 open, -1 failed (logged once) */
 } hc_core;
+
+/* The store, opened on first use (by the recorder thread, or by a connection
+ * thread that needs the cache, rate limits or budgets). NULL if it cannot be
+ * opened: features that need it fail open, and the reason is logged once. */
+hc_store *hc_core_store(hc_core *c);
 
 /* The current process's core, or NULL before the first start (or after fork,
  * until restarted). One atomic load. */

@@ -13,7 +13,9 @@ enum kind { K_ZLIB, K_BROTLI, K_ZSTD };
 struct hc_decoder {
     enum kind kind;
     bool      failed;
-    bool      raw_tried;     /* deflate: retried as raw deflate after a zlib header error */
+    bool      sniff;         /* "deflate": zlib or raw not decided yet */
+    unsigned char head[2];   /* the first bytes, while sniffing */
+    int       nhead;
     z_stream  z;
     BrotliDecoderState *br;
     ZSTD_DStream *zs;
@@ -32,11 +34,16 @@ hc_decoder *hc_decoder_new(const char *coding, size_t len, bool *unsupported)
     hc_decoder *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
-    if (hc_span_ieq(coding, len, "gzip") || hc_span_ieq(coding, len, "x-gzip") ||
-        hc_span_ieq(coding, len, "deflate")) {
+    if (hc_span_ieq(coding, len, "gzip") || hc_span_ieq(coding, len, "x-gzip")) {
         d->kind = K_ZLIB;
-        if (inflateInit2(&d->z, 15 + 32) != Z_OK) /* +32: detect gzip or zlib header */
+        if (inflateInit2(&d->z, 15 + 32) != Z_OK) /* +32: gzip or zlib header, detected */
             goto fail;
+    } else if (hc_span_ieq(coding, len, "deflate")) {
+        /* "deflate" is zlib-wrapped per RFC 9110, but some servers send raw
+         * deflate: decide from the first two bytes (a zlib header is CM=8 and
+         * a multiple of 31), which may arrive in separate reads. */
+        d->kind = K_ZLIB;
+        d->sniff = true;
     } else if (hc_span_ieq(coding, len, "br")) {
         d->kind = K_BROTLI;
         if (!(d->br = BrotliDecoderCreateInstance(NULL, NULL, NULL)))
@@ -57,8 +64,29 @@ fail:
     return NULL;
 }
 
+static int feed_zlib(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_cb cb, void *ctx);
+
+/* "deflate": gather two bytes, pick zlib or raw, then feed what was held. */
+static int sniff_deflate(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_cb cb, void *ctx)
+{
+    while (d->nhead < 2 && n) {
+        d->head[d->nhead++] = *p++;
+        n--;
+    }
+    if (d->nhead < 2)
+        return 0;
+    bool zlib = (d->head[0] & 0x0f) == 8 && ((d->head[0] << 8) | d->head[1]) % 31 == 0;
+    if (inflateInit2(&d->z, zlib ? 15 : -15) != Z_OK)
+        return HC_EPARSE;
+    d->sniff = false;
+    int rc = feed_zlib(d, d->head, 2, cb, ctx);
+    return rc ? rc : feed_zlib(d, p, n, cb, ctx);
+}
+
 static int feed_zlib(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_cb cb, void *ctx)
 {
+    if (d->sniff)
+        return sniff_deflate(d, p, n, cb, ctx);
     d->z.next_in = (Bytef *)p;
     d->z.avail_in = (uInt)n;
     while (d->z.avail_in) {
@@ -73,17 +101,6 @@ static int feed_zlib(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_
             if (d->z.avail_in && inflateReset(&d->z) == Z_OK)
                 continue;
             return 0;
-        }
-        if (r == Z_DATA_ERROR && !d->raw_tried && d->z.total_out == 0) {
-            /* "deflate" sent as raw deflate (no zlib header), a common server bug. */
-            d->raw_tried = true;
-            inflateEnd(&d->z);
-            memset(&d->z, 0, sizeof d->z);
-            if (inflateInit2(&d->z, -15) != Z_OK)
-                return HC_EPARSE;
-            d->z.next_in = (Bytef *)p;
-            d->z.avail_in = (uInt)n;
-            continue;
         }
         if (r != Z_OK && r != Z_BUF_ERROR)
             return HC_EPARSE;
@@ -145,7 +162,7 @@ void hc_decoder_free(hc_decoder *d)
 {
     if (!d)
         return;
-    if (d->kind == K_ZLIB)
+    if (d->kind == K_ZLIB && !d->sniff)
         inflateEnd(&d->z);
     else if (d->kind == K_BROTLI)
         BrotliDecoderDestroyInstance(d->br);

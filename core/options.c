@@ -2,7 +2,9 @@
 #include "err.h"
 #include "record.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -38,6 +40,55 @@ static int add_prop(hc_buf *b, const char *name, size_t nl, const char *val, siz
     return hc_pairs_add(b, n, v);
 }
 
+static void bad(hc_opts *o, const char *header, const char *reason)
+{
+    if (o->bad_header[0])
+        return; /* report the first problem */
+    snprintf(o->bad_header, sizeof o->bad_header, "%s", header);
+    snprintf(o->bad_reason, sizeof o->bad_reason, "%s", reason);
+}
+
+/* A non-negative decimal integer in [lo, hi]; -1 if the span is not one. */
+static long span_long(const char *v, size_t n, long lo, long hi)
+{
+    if (!n || n > 12)
+        return -1;
+    long x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)v[i]))
+            return -1;
+        x = x * 10 + (v[i] - '0');
+    }
+    return x >= lo && x <= hi ? x : -1;
+}
+
+/* "max-age=N" / "s-maxage=N" in a Cache-Control value; s-maxage wins. -1 if absent. */
+static int64_t cache_control_ttl_us(const char *v, size_t n)
+{
+    int64_t max_age = -1, s_maxage = -1;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        const char *d = v + s;
+        size_t dl = i - s;
+        while (dl && d[dl - 1] == ' ')
+            dl--;
+        if (hc_span_iprefix(d, dl, "s-maxage="))
+            s_maxage = span_long(d + 9, dl - 9, 0, 1L << 40);
+        else if (hc_span_iprefix(d, dl, "max-age="))
+            max_age = span_long(d + 8, dl - 8, 0, 1L << 40);
+    }
+    int64_t secs = s_maxage >= 0 ? s_maxage : max_age;
+    if (secs < 0)
+        return -1;
+    int64_t us = secs * 1000000;
+    return us > HC_CACHE_TTL_MAX_US ? HC_CACHE_TTL_MAX_US : us;
+}
+
 int hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h)
 {
     memset(o, 0, sizeof *o);
@@ -48,6 +99,20 @@ int hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h
     o->omit_request = cfg->omit_request;
     o->omit_response = cfg->omit_response;
     o->stream_usage = cfg->stream_usage;
+    o->cache = cfg->cache;
+    o->cache_ttl_us = cfg->cache_ttl_us;
+    o->cache_buckets = cfg->cache_buckets;
+    snprintf(o->cache_seed, sizeof o->cache_seed, "%s", cfg->cache_seed);
+    snprintf(o->cache_ignore, sizeof o->cache_ignore, "%s", cfg->cache_ignore);
+    o->retries = cfg->retries;
+    o->retry_factor = cfg->retry_factor;
+    o->retry_min_us = cfg->retry_min_us;
+    o->retry_max_us = cfg->retry_max_us;
+    snprintf(o->fallback_model, sizeof o->fallback_model, "%s", cfg->fallback_model);
+    snprintf(o->fallback_on, sizeof o->fallback_on, "%s", cfg->fallback_on);
+    if (cfg->fallbacks && !(o->fallbacks = strdup(cfg->fallbacks)))
+        return HC_ENOMEM;
+    snprintf(o->ratelimit, sizeof o->ratelimit, "%s", cfg->ratelimit);
 
     /* Properties: headers first, then env defaults whose names no header set. */
     for (size_t i = 0; i < h->nheaders; i++) {
@@ -72,6 +137,8 @@ int hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h
             return HC_ENOMEM;
     }
 
+    int retry_enabled = -1; /* header absent */
+    long retry_num = -1;
     for (size_t i = 0; i < h->nheaders; i++) {
         const hc_header *x = &h->headers[i];
         const char *nm = x->name, *val = x->value;
@@ -94,6 +161,68 @@ int hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h
             o->omit_response = hc_header_bool(val, vl, o->omit_response);
         else if (hc_span_ieq(nm, nl, "helicone-stream-usage"))
             o->stream_usage = hc_header_bool(val, vl, o->stream_usage);
+        else if (hc_span_ieq(nm, nl, "helicone-cache-enabled"))
+            o->cache = hc_header_bool(val, vl, false);
+        else if (hc_span_ieq(nm, nl, "helicone-cache-bucket-max-size")) {
+            long b = span_long(val, vl, 1, 20);
+            if (b < 0)
+                bad(o, "Helicone-Cache-Bucket-Max-Size", "expected a whole number from 1 to 20");
+            else
+                o->cache_buckets = (int)b;
+        } else if (hc_span_ieq(nm, nl, "helicone-cache-seed"))
+            copy_span(o->cache_seed, sizeof o->cache_seed, val, vl);
+        else if (hc_span_ieq(nm, nl, "helicone-cache-ignore-keys"))
+            copy_span(o->cache_ignore, sizeof o->cache_ignore, val, vl);
+        else if (hc_span_ieq(nm, nl, "helicone-retry-enabled"))
+            retry_enabled = hc_header_bool(val, vl, false) ? 1 : 0;
+        else if (hc_span_ieq(nm, nl, "helicone-retry-num")) {
+            retry_num = span_long(val, vl, 0, 20);
+            if (retry_num < 0)
+                bad(o, "Helicone-Retry-Num", "expected a whole number from 0 to 20");
+        } else if (hc_span_ieq(nm, nl, "helicone-retry-factor")) {
+            char t[32];
+            copy_span(t, sizeof t, val, vl);
+            char *end;
+            double f = strtod(t, &end);
+            if (*end || !(f >= 1 && f <= 10))
+                bad(o, "Helicone-Retry-Factor", "expected a number from 1 to 10");
+            else
+                o->retry_factor = f;
+        } else if (hc_span_ieq(nm, nl, "helicone-retry-min-timeout") ||
+                   hc_span_ieq(nm, nl, "helicone-retry-max-timeout")) {
+            bool is_min = hc_span_ieq(nm, nl, "helicone-retry-min-timeout");
+            long ms = span_long(val, vl, 0, 600000);
+            if (ms < 0)
+                bad(o, is_min ? "Helicone-Retry-Min-Timeout" : "Helicone-Retry-Max-Timeout",
+                    "expected milliseconds from 0 to 600000");
+            else if (is_min)
+                o->retry_min_us = ms * 1000;
+            else
+                o->retry_max_us = ms * 1000;
+        } else if (hc_span_ieq(nm, nl, "helicone-fallback-model"))
+            copy_span(o->fallback_model, sizeof o->fallback_model, val, vl);
+        else if (hc_span_ieq(nm, nl, "helicone-fallback-oncodes"))
+            copy_span(o->fallback_on, sizeof o->fallback_on, val, vl);
+        else if (hc_span_ieq(nm, nl, "helicone-fallbacks")) {
+            free(o->fallbacks);
+            if (!(o->fallbacks = strndup(val, vl)))
+                return HC_ENOMEM;
+        } else if (hc_span_ieq(nm, nl, "helicone-ratelimit-policy"))
+            copy_span(o->ratelimit, sizeof o->ratelimit, val, vl);
+    }
+    if (retry_enabled == 1)
+        o->retries = retry_num >= 0 ? (int)retry_num : 5;
+    else if (retry_enabled == 0)
+        o->retries = 0;
+    else if (retry_num >= 0 && o->retries > 0)
+        o->retries = (int)retry_num;
+    if (o->retry_max_us < o->retry_min_us)
+        o->retry_max_us = o->retry_min_us;
+    const hc_header *cc = hc_http_header(h, "cache-control");
+    if (cc) {
+        int64_t ttl = cache_control_ttl_us(cc->value, cc->value_len);
+        if (ttl >= 0)
+            o->cache_ttl_us = ttl;
     }
     return 0;
 }
@@ -101,4 +230,6 @@ int hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h
 void hc_opts_free(hc_opts *o)
 {
     hc_buf_free(&o->props);
+    free(o->fallbacks);
+    o->fallbacks = NULL;
 }

@@ -11,6 +11,19 @@
  *   Helicone-Stream-Usage          inject stream_options.include_usage (HC_STREAM_USAGE, default on)
  *   Helicone-Auth                  accepted and ignored (no hosted service)
  *
+ *   Helicone-Cache-Enabled: true   answer identical requests from the cache (HC_CACHE)
+ *     Cache-Control: max-age=N / s-maxage=N   lifetime (HC_CACHE_TTL; default 7 d, max 365 d)
+ *     Helicone-Cache-Bucket-Max-Size: 1..20   answers kept per request (HC_CACHE_BUCKETS)
+ *     Helicone-Cache-Seed: S                  separate namespace (HC_CACHE_SEED)
+ *     Helicone-Cache-Ignore-Keys: a,b         body keys left out of the key (HC_CACHE_IGNORE_KEYS)
+ *   Helicone-Retry-Enabled: true   retry 429/5xx/connection failures (HC_RETRY=N retries)
+ *     Helicone-Retry-Num (5), -Factor (2), -Min-Timeout (1000 ms), -Max-Timeout (10000 ms)
+ *     (HC_RETRY_FACTOR, HC_RETRY_MIN_TIMEOUT, HC_RETRY_MAX_TIMEOUT)
+ *   Helicone-Fallback-Model: M     on failure, retry with model M (HC_FALLBACK_MODEL)
+ *     Helicone-Fallback-OnCodes: 429,500-599   which statuses fall back (HC_FALLBACK_ON)
+ *   Helicone-Fallbacks: [JSON]     ordered fallback targets (HC_FALLBACKS), see fallback.h
+ *   Helicone-RateLimit-Policy: Q;w=S;u=request|cents;s=user|Prop   (HC_RATELIMIT), see counters.h
+ *
  * Every header whose name starts with "Helicone-" is removed before the
  * request goes upstream (hc_is_helicone_header).
  */
@@ -32,6 +45,23 @@ typedef struct hc_opts {
     char   request_id[128];
     bool   omit_request, omit_response;
     bool   stream_usage;
+
+    bool    cache;
+    int64_t cache_ttl_us;
+    int     cache_buckets;
+    char    cache_seed[128];
+    char    cache_ignore[512];
+    int     retries;             /* 0 = off */
+    double  retry_factor;
+    int64_t retry_min_us, retry_max_us;
+    char    fallback_model[128];
+    char    fallback_on[256];
+    char   *fallbacks;           /* JSON list (owned) or NULL */
+    char    ratelimit[256];
+
+    /* Set when a header value is invalid: the request is answered 400. */
+    char    bad_header[64];
+    char    bad_reason[192];
 } hc_opts;
 
 /* Fill o from cfg's defaults and the request head h. o must be zeroed or

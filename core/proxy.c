@@ -1,14 +1,24 @@
 /* proxy.c — see proxy.h.
  *
  * DESIGN
+ * - One exchange is a fixed sequence (exchange() at the end reads like it):
+ *     request → options → policies (budgets, rate limits) → cache
+ *     → upstream attempts (retries within a target, fallbacks across targets)
+ *     → response → settle (cache store, spend accounting, record)
+ *   Each step either passes the exchange on or answers the app itself.
  * - Buffers: the app's bytes accumulate in conn.in (a request head is parsed
  *   from there, then copied so the parse survives reallocation); the request
  *   body is buffered up to HC_MAX_REQUEST so that it can be inspected,
- *   rewritten, and re-sent on a stale kept-alive connection. A larger (or
- *   unbounded chunked) body switches to streaming: what was read is sent and
- *   the rest is piped through, re-chunked. Response bodies are never
- *   buffered: every read from the upstream is written to the app before the
- *   next read, and only the capture keeps (bounded) copies.
+ *   rewritten, retried and re-sent on a stale kept-alive connection. A larger
+ *   (or unbounded chunked) body switches to streaming: what was read is sent
+ *   and the rest is piped through, re-chunked — such a request gets no cache,
+ *   retries or fallbacks (its body cannot be sent twice). Response bodies
+ *   are never buffered: every read from the upstream is written to the app
+ *   before the next read; only the capture (and, for cacheable answers, the
+ *   cache) keep bounded copies.
+ * - Retries and fallbacks are decided on the response HEAD, before anything
+ *   reaches the app; a failed attempt's connection is closed (its body is
+ *   never read), and waits end early if the app hangs up.
  * - Stale upstream connections: a kept-alive upstream connection may have
  *   been closed by the server while idle. If sending fails, or the response
  *   ends before its first byte, on a reused connection, the request is sent
@@ -17,13 +27,19 @@
  *   answer with a JSON body; after that, the app's connection is closed.
  */
 #include "proxy.h"
+#include "budget.h"
+#include "cache.h"
 #include "capture.h"
 #include "clock.h"
+#include "decode.h"
 #include "err.h"
+#include "fallback.h"
 #include "http.h"
+#include "counters.h"
 #include "log.h"
 #include "options.h"
 #include "provider.h"
+#include "retry.h"
 #include "streamfix.h"
 #include "upstream.h"
 
@@ -58,16 +74,34 @@ struct exch {
     enum hc_framing  framing;
     uint64_t         clen;
     hc_buf           body;         /* request body as read (buffered part) */
-    hc_buf           sendbody;     /* body as sent upstream, when rewritten */
+    hc_buf           sendbody;     /* body as sent upstream to the current target */
     bool             streaming;    /* the body did not fit: the rest is piped */
     uint64_t         body_left;    /* LENGTH streaming: bytes still to pipe */
     hc_chunked       chunk;        /* CHUNKED: decoder state of the app's body */
     hc_opts          opts;
     hc_capture       cap;
-    hc_target        target;
-    bool             inject;       /* include_usage was injected: filter the stream */
+    hc_target        target;       /* the current target */
+    bool             inject;       /* include_usage should be injected (app did not ask) */
+    bool             injected;     /* ... and was, into the current target's body: filter the stream */
     bool             head_sent;    /* the response head reached the app */
     char             id[HC_UUID_STRLEN + 1];
+    hc_buf           resp_extra;   /* helicone-* headers the features add to the answer */
+    /* cache */
+    bool             cache_on;     /* may be answered from / stored in the cache */
+    hc_cache_ctx     cache;
+    int              cache_bucket; /* free bucket to store the answer into */
+    hc_buf           cache_head, cache_body;
+    bool             cache_body_ok;
+    /* rate limit */
+    bool             rl_on;
+    hc_ratelimit     rl;
+    char             rl_key[512];
+    /* fallbacks */
+    hc_fallback      fb[HC_MAX_FALLBACKS];
+    int              nfb;
+    const hc_fallback *cur_fb;     /* the fallback being tried (NULL: the original target) */
+    int              fallback_idx; /* -1: the original target answered */
+    int64_t          waited_us;    /* retry backoff waited, in total */
 };
 
 bool hc_proxy_looks_like_http(const unsigned char *p, size_t n)
@@ -107,6 +141,18 @@ static const char *reason_of(int status)
     }
 }
 
+/* The error "type" of a gateway answer, by its code. */
+static const char *error_type(const char *code)
+{
+    if (strcmp(code, "budget_exceeded") == 0)
+        return "hcshim_budget";
+    if (strcmp(code, "rate_limited") == 0)
+        return "hcshim_rate_limit";
+    if (strncmp(code, "upstream_", 9) == 0)
+        return "hcshim_upstream";
+    return "hcshim_error";
+}
+
 /* Answer the app with a gateway error in the OpenAI error shape (which
  * every SDK surfaces), and record it. */
 static void send_error(struct conn *c, struct exch *x, int status, const char *code, const char *fmt, ...)
@@ -121,10 +167,15 @@ static void send_error(struct conn *c, struct exch *x, int status, const char *c
     hc_buf body = HC_BUF_INIT, out = HC_BUF_INIT;
     hc_buf_puts(&body, "{\"error\":{\"message\":\"hcshim: ");
     json_escape(&body, msg);
-    hc_buf_printf(&body, "\",\"type\":\"hcshim_error\",\"code\":\"%s\"}}\n", code);
-    hc_buf_printf(&out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                        "helicone-id: %s\r\n%s\r\n",
-                  status, reason_of(status), body.len, x ? x->id : "", c->close_after ? "Connection: close\r\n" : "");
+    hc_buf_printf(&body, "\",\"type\":\"%s\",\"code\":\"%s\"}}\n", error_type(code), code);
+    hc_buf_printf(&out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n",
+                  status, reason_of(status), body.len);
+    if (x) {
+        hc_buf_printf(&out, "helicone-id: %s\r\n", x->opts.request_id[0] ? x->opts.request_id : x->id);
+        if (x->resp_extra.len)
+            hc_buf_append(&out, x->resp_extra.data, x->resp_extra.len);
+    }
+    hc_buf_printf(&out, "%s\r\n", c->close_after ? "Connection: close\r\n" : "");
     hc_buf_append(&out, body.data, body.len);
     if (hc_io_write(c->client, out.data, out.len) != 0)
         c->close_after = true;
@@ -282,8 +333,22 @@ static bool is_hop_header(const char *n, size_t l, bool upgrade)
     return false;
 }
 
+/* True if the current fallback replaces the request header `name`. */
+static bool overridden(const struct exch *x, const char *name, size_t len)
+{
+    if (!x->cur_fb)
+        return false;
+    hc_pairs pl = { x->cur_fb->headers.data, (uint32_t)x->cur_fb->headers.len };
+    uint32_t pos = 0;
+    const char *n, *v;
+    while (hc_pairs_next(&pl, &pos, &n, &v))
+        if (hc_span_ieq(name, len, n))
+            return true;
+    return false;
+}
+
 /* The request head as sent upstream. */
-static void build_upstream_head(struct conn *c, struct exch *x, hc_buf *out, size_t body_len)
+static void build_upstream_head(struct exch *x, hc_buf *out, size_t body_len)
 {
     const hc_http_head *h = &x->req;
     bool upgrade = hc_http_header(h, "upgrade") != NULL;
@@ -292,7 +357,8 @@ static void build_upstream_head(struct conn *c, struct exch *x, hc_buf *out, siz
     bool have_host = false;
     for (size_t i = 0; i < h->nheaders; i++) {
         const hc_header *hd = &h->headers[i];
-        if (hc_is_helicone_header(hd->name, hd->name_len) || is_hop_header(hd->name, hd->name_len, upgrade))
+        if (hc_is_helicone_header(hd->name, hd->name_len) || is_hop_header(hd->name, hd->name_len, upgrade) ||
+            overridden(x, hd->name, hd->name_len))
             continue;
         if (x->inject && hc_span_ieq(hd->name, hd->name_len, "accept-encoding"))
             continue;
@@ -310,6 +376,13 @@ static void build_upstream_head(struct conn *c, struct exch *x, hc_buf *out, siz
     }
     if (!have_host)
         hc_buf_printf(out, "Host: %s\r\n", x->target.authority[0] ? x->target.authority : x->host);
+    if (x->cur_fb) {
+        hc_pairs pl = { x->cur_fb->headers.data, (uint32_t)x->cur_fb->headers.len };
+        uint32_t pos = 0;
+        const char *n, *v;
+        while (hc_pairs_next(&pl, &pos, &n, &v))
+            hc_buf_printf(out, "%s: %s\r\n", n, v);
+    }
     if (x->streaming) {
         if (x->framing == HC_BODY_CHUNKED)
             hc_buf_puts(out, "Transfer-Encoding: chunked\r\n");
@@ -319,7 +392,6 @@ static void build_upstream_head(struct conn *c, struct exch *x, hc_buf *out, siz
         hc_buf_printf(out, "Content-Length: %zu\r\n", body_len);
     }
     hc_buf_puts(out, "\r\n");
-    (void)c;
 }
 
 /* Pipe the rest of a streaming request body from the app to the upstream. */
@@ -403,24 +475,40 @@ static int read_response_head(struct conn *c, hc_http_head *h)
     }
 }
 
-/* The response head for the app: the upstream's, plus helicone-id; when the
- * stream is filtered, re-framed as chunked. */
-static void build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool filtered, hc_buf *out)
+static bool is_framing_header(const char *n, size_t l)
+{
+    return hc_span_ieq(n, l, "content-length") || hc_span_ieq(n, l, "transfer-encoding") ||
+           hc_span_ieq(n, l, "connection") || hc_span_ieq(n, l, "keep-alive");
+}
+
+/* The response head for the app: the upstream's lines exactly as sent, plus
+ * helicone-id and the features' headers; when the stream is filtered,
+ * re-framed as chunked. When the answer may be cached, cache_head gets the
+ * same head minus framing and helicone-* headers. */
+static void build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool filtered, hc_buf *out,
+                              hc_buf *cache_head)
 {
     const char *eol = memchr(raw, '\n', MAX_HEAD);
     hc_buf_append(out, raw, (size_t)(eol - raw) + 1);
+    if (cache_head)
+        hc_buf_append(cache_head, raw, (size_t)(eol - raw) + 1);
     for (size_t i = 0; i < h->nheaders; i++) {
         const hc_header *hd = &h->headers[i];
-        if (filtered && (hc_span_ieq(hd->name, hd->name_len, "content-length") ||
-                         hc_span_ieq(hd->name, hd->name_len, "transfer-encoding")))
-            continue;
-        /* copy the line exactly as the upstream sent it */
         const char *ls = hd->name, *le = memchr(hd->value + hd->value_len, '\n', MAX_HEAD);
-        hc_buf_append(out, ls, (size_t)(le - ls) + 1);
+        size_t ll = (size_t)(le - ls) + 1;
+        bool framing = is_framing_header(hd->name, hd->name_len);
+        if (!(filtered && (hc_span_ieq(hd->name, hd->name_len, "content-length") ||
+                           hc_span_ieq(hd->name, hd->name_len, "transfer-encoding"))))
+            hc_buf_append(out, ls, ll);
+        if (cache_head && !framing && !hc_is_helicone_header(hd->name, hd->name_len))
+            hc_buf_append(cache_head, ls, ll);
     }
     if (filtered)
         hc_buf_puts(out, "Transfer-Encoding: chunked\r\n");
-    hc_buf_printf(out, "helicone-id: %s\r\n\r\n", x->opts.request_id[0] ? x->opts.request_id : x->id);
+    hc_buf_printf(out, "helicone-id: %s\r\n", x->opts.request_id[0] ? x->opts.request_id : x->id);
+    if (x->resp_extra.len)
+        hc_buf_append(out, x->resp_extra.data, x->resp_extra.len);
+    hc_buf_puts(out, "\r\n");
 }
 
 /* Write one chunk (chunked framing) to the app. */
@@ -438,17 +526,32 @@ static int write_chunk(struct conn *c, const char *p, size_t n)
     return rc;
 }
 
+/* Keep what the app receives (de-chunked) for the cache, within the body bound. */
+static void cache_keep(struct conn *c, struct exch *x, const char *p, size_t n)
+{
+    if (!x->cache_body_ok)
+        return;
+    if (x->cache_body.len + n > c->core->cfg.max_body || hc_buf_append(&x->cache_body, p, n)) {
+        x->cache_body_ok = false; /* too large to cache; the answer still flows */
+        hc_buf_free(&x->cache_body);
+    }
+}
+
 /* Body data (de-chunked) of the response: capture it, and when filtering,
  * forward the filtered bytes as chunks. */
 static int on_body_data(struct conn *c, struct exch *x, hc_sse_filter *f, const char *p, size_t n)
 {
     hc_capture_response_data(&x->cap, p, n);
-    if (!f)
+    if (!f) {
+        cache_keep(c, x, p, n);
         return 0;
+    }
     hc_buf out = HC_BUF_INIT;
     int rc = hc_sse_filter_feed(f, p, n, &out);
-    if (rc == 0)
+    if (rc == 0) {
+        cache_keep(c, x, out.data ? out.data : "", out.len);
         rc = write_chunk(c, out.data, out.len);
+    }
     hc_buf_free(&out);
     return rc;
 }
@@ -538,6 +641,7 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
     if (f) {
         hc_buf out = HC_BUF_INIT;
         hc_sse_filter_finish(f, &out);
+        cache_keep(c, x, out.data ? out.data : "", out.len);
         int rc = write_chunk(c, out.data, out.len);
         hc_buf_free(&out);
         if (rc || hc_io_write(c->client, "0\r\n\r\n", 5))
@@ -551,10 +655,10 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
  * < 0 with err set. */
 static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *err, size_t errlen)
 {
-    const char *body = x->sendbody.len ? x->sendbody.data : x->body.data;
-    size_t blen = x->sendbody.len ? x->sendbody.len : x->body.len;
+    const char *body = x->sendbody.data ? x->sendbody.data : x->body.data;
+    size_t blen = x->sendbody.data ? x->sendbody.len : x->body.len;
     hc_buf head = HC_BUF_INIT;
-    build_upstream_head(c, x, &head, blen);
+    build_upstream_head(x, &head, blen);
     int rc = HC_ECONNECT;
     for (int attempt = 0; attempt < 2; attempt++) {
         rc = hc_upstream_open(c->core, &c->up, &x->target, c->client->fd, err, errlen);
@@ -642,89 +746,524 @@ static void request_host(struct conn *c, struct exch *x)
         snprintf(x->host, sizeof x->host, "%s", name);
 }
 
-static void exchange(struct conn *c, struct exch *x)
+/* ---- policies: budgets and rate limits ---------------------------------- */
+
+static void add_ratelimit_headers(struct exch *x, uint64_t used)
+{
+    const hc_ratelimit *rl = &x->rl;
+    uint64_t left = used >= rl->quota ? 0 : rl->quota - used;
+    if (rl->cents)
+        hc_buf_printf(&x->resp_extra, "Helicone-RateLimit-Limit: %g\r\nHelicone-RateLimit-Remaining: %.4f\r\n",
+                      rl->quota_cents, (double)left / 1e7);
+    else
+        hc_buf_printf(&x->resp_extra, "Helicone-RateLimit-Limit: %llu\r\nHelicone-RateLimit-Remaining: %llu\r\n",
+                      (unsigned long long)rl->quota, (unsigned long long)left);
+    hc_buf_printf(&x->resp_extra, "Helicone-RateLimit-Policy: %s\r\n", rl->text);
+}
+
+static const char *segment_value(const struct exch *x, const char *segment)
+{
+    if (!segment[0])
+        return "";
+    if (strcasecmp(segment, "user") == 0)
+        return x->opts.user;
+    hc_pairs pl = { x->opts.props.data, (uint32_t)x->opts.props.len };
+    uint32_t pos = 0;
+    const char *n, *v;
+    while (hc_pairs_next(&pl, &pos, &n, &v))
+        if (strcasecmp(n, segment) == 0)
+            return v;
+    return "";
+}
+
+/* Budgets, then rate limits. Returns true if the request was answered (429). */
+static bool policy_gate(struct conn *c, struct exch *x, int64_t now_us)
 {
     hc_core *core = c->core;
-    int64_t start_us = hc_now_us(), t0 = hc_mono_us();
-    request_host(c, x);
-    hc_capture_begin(&x->cap, core, x->host, &x->req, start_us, t0);
-    hc_uuid_format(x->cap.rec.id, x->id);
+    if (core->nbudgets) {
+        hc_store *s = hc_core_store(core);
+        uint64_t spent = 0;
+        int i = hc_budget_blocked(s, core->budgets, core->nbudgets, &x->opts, now_us, &spent);
+        if (i >= 0) {
+            char sp[32], lim[32];
+            hc_format_usd(spent, sp, sizeof sp);
+            hc_format_usd(core->budgets[i].limit_nusd, lim, sizeof lim);
+            snprintf(x->cap.budget, sizeof x->cap.budget, "%s", core->budgets[i].name);
+            send_error(c, x, 429, "budget_exceeded", "budget %s exceeded: spent %s of %s; no request was sent",
+                       core->budgets[i].name, sp, lim);
+            hc_capture_finish(&x->cap, NULL, HC_REC_BLOCKED);
+            return true;
+        }
+    }
+    if (x->opts.ratelimit[0]) {
+        char why[200];
+        if (hc_ratelimit_parse(x->opts.ratelimit, &x->rl, why, sizeof why) != 0) {
+            send_error(c, x, 400, "bad_header", "Helicone-RateLimit-Policy: %s (expected QUOTA;w=SECONDS[;u=request|cents][;s=user|PROPERTY])", why);
+            hc_capture_finish(&x->cap, NULL, 0);
+            return true;
+        }
+        hc_store *s = hc_core_store(core);
+        if (!s) {
+            hc_log_warn_once("rl_store", "no store: rate-limit policies are not enforced");
+            return false;
+        }
+        hc_ratelimit_key(&x->rl, segment_value(x, x->rl.segment), x->rl_key, sizeof x->rl_key);
+        bool allowed = true;
+        uint64_t used = 0;
+        if (hc_window_take(s, x->rl_key, x->rl.window_us, x->rl.quota, x->rl.cents ? 0 : 1, now_us, &allowed,
+                           &used) != 0)
+            return false; /* the store failed: fail open */
+        x->rl_on = true;
+        add_ratelimit_headers(x, used);
+        if (!allowed) {
+            send_error(c, x, 429, "rate_limited", "rate limit %s reached; no request was sent", x->rl.text);
+            hc_capture_finish(&x->cap, NULL, HC_REC_BLOCKED);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- cache ----------------------------------------------------------------- */
+
+/* The Content-Encoding of a stored head, if any. */
+static bool stored_coding(const char *head, size_t len, char *out, size_t size)
+{
+    hc_buf tmp = HC_BUF_INIT;
+    hc_buf_append(&tmp, head, len);
+    hc_buf_puts(&tmp, "\r\n");
+    hc_http_head h;
+    bool found = false;
+    if (hc_http_parse_response(tmp.data, tmp.len, &h) > 0) {
+        const hc_header *ce = hc_http_header(&h, "content-encoding");
+        if (ce && ce->value_len && ce->value_len < size && !hc_span_ieq(ce->value, ce->value_len, "identity")) {
+            memcpy(out, ce->value, ce->value_len);
+            out[ce->value_len] = '\0';
+            found = true;
+        }
+    }
+    hc_buf_free(&tmp);
+    return found;
+}
+
+/* Does the request's Accept-Encoding allow `coding`? (q=0 excludes it.) */
+static bool accepts_coding(const hc_http_head *req, const char *coding)
+{
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const hc_header *h = &req->headers[i];
+        if (!hc_span_ieq(h->name, h->name_len, "accept-encoding"))
+            continue;
+        const char *v = h->value, *end = v + h->value_len;
+        while (v < end) {
+            while (v < end && (*v == ' ' || *v == ','))
+                v++;
+            const char *t = v;
+            while (v < end && *v != ',' && *v != ';' && *v != ' ')
+                v++;
+            size_t tl = (size_t)(v - t);
+            const char *params = v;
+            while (v < end && *v != ',')
+                v++;
+            bool q0 = memmem(params, (size_t)(v - params), "q=0", 3) && !memmem(params, (size_t)(v - params), "q=0.", 4);
+            if (!q0 && (hc_span_ieq(t, tl, coding) || hc_span_ieq(t, tl, "*")))
+                return true;
+        }
+    }
+    return false;
+}
+
+static void append_plain(void *ctx, const char *p, size_t n)
+{
+    hc_buf_append(ctx, p, n);
+}
+
+static int decode_all(const char *coding, const char *p, size_t n, hc_buf *out)
+{
+    bool unsupported;
+    hc_decoder *d = hc_decoder_new(coding, strlen(coding), &unsupported);
+    if (!d)
+        return HC_EINVAL;
+    int rc = hc_decoder_feed(d, p, n, append_plain, out);
+    hc_decoder_free(d);
+    return rc;
+}
+
+/* Copy head lines except header `name`. */
+static void append_without_header(hc_buf *out, const char *head, size_t len, const char *name)
+{
+    size_t nl = strlen(name);
+    const char *p = head, *end = head + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *next = eol ? eol + 1 : end;
+        if (!((size_t)(next - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':'))
+            hc_buf_append(out, p, (size_t)(next - p));
+        p = next;
+    }
+}
+
+/* Answer from the cache. Returns true if the app was answered. */
+static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
+{
+    if (!x->opts.cache || x->streaming || hc_span_ieq(x->req.method, x->req.method_len, "HEAD"))
+        return false;
+    hc_store *s = hc_core_store(c->core);
+    if (!s)
+        return false;
+    if (hc_cache_prepare(&x->cache, &x->opts, x->host, x->cap.path.data ? x->cap.path.data : "", &x->req,
+                         x->body.data ? x->body.data : "", x->body.len) != 0)
+        return false;
+    snprintf(x->cap.cache_key, sizeof x->cap.cache_key, "%s", x->cache.key_hex);
+    hc_cache_entry e;
+    hc_buf storage = HC_BUF_INIT;
+    int bucket = 0;
+    int rc = hc_cache_lookup(s, &x->cache, now_us, &e, &storage, &bucket);
+    if (rc < 0) {
+        hc_buf_free(&storage);
+        return false;
+    }
+    if (rc == HC_CACHE_MISS) {
+        x->cache_on = true;
+        x->cache_bucket = bucket;
+        x->cache_body_ok = true;
+        hc_buf_puts(&x->resp_extra, "Helicone-Cache: MISS\r\n");
+        hc_buf_free(&storage);
+        return false;
+    }
+    /* HIT: the stored head, our framing, helicone headers, the stored body —
+     * decoded first if it is compressed in a way this app did not ask for. */
+    hc_buf head = HC_BUF_INIT, plain = HC_BUF_INIT;
+    const char *body = e.body;
+    size_t body_len = e.body_len;
+    size_t head_len = e.head_len;
+    char coding[32];
+    if (stored_coding(e.head, e.head_len, coding, sizeof coding) && !accepts_coding(&x->req, coding) &&
+        decode_all(coding, e.body, e.body_len, &plain) == 0) {
+        body = plain.data ? plain.data : "";
+        body_len = plain.len;
+        append_without_header(&head, e.head, e.head_len, "content-encoding");
+        head_len = 0;
+    }
+    if (head_len)
+        hc_buf_append(&head, e.head, e.head_len);
+    if (e.streamed)
+        hc_buf_puts(&head, "Transfer-Encoding: chunked\r\n");
+    else
+        hc_buf_printf(&head, "Content-Length: %zu\r\n", body_len);
+    hc_buf_printf(&head, "helicone-id: %s\r\nHelicone-Cache: HIT\r\nHelicone-Cache-Bucket-Idx: %d\r\n",
+                  x->opts.request_id[0] ? x->opts.request_id : x->id, bucket);
+    if (x->resp_extra.len)
+        hc_buf_append(&head, x->resp_extra.data, x->resp_extra.len);
+    hc_buf_puts(&head, "\r\n");
+    hc_http_head h;
+    bool ok = hc_http_parse_response(head.data, head.len, &h) > 0;
+    if (ok)
+        hc_capture_response_head(&x->cap, &h);
+    hc_capture_set_upstream(&x->cap, "cache");
+    hc_capture_attempt(&x->cap, e.status, 0);
+    int w = hc_io_write(c->client, head.data, head.len);
+    if (w == 0 && body_len)
+        w = e.streamed ? write_chunk(c, body, body_len) : hc_io_write(c->client, body, body_len);
+    if (w == 0 && e.streamed)
+        w = hc_io_write(c->client, "0\r\n\r\n", 5);
+    hc_capture_response_data(&x->cap, body, body_len);
+    if (w != 0)
+        c->close_after = true;
+    /* A hit costs nothing; it saves what the original answer cost. Its
+     * usage is the original's (a replayed stream may not carry it). */
+    hc_capture_settle(&x->cap);
+    hc_record *r = &x->cap.rec;
+    if (e.tok[0] || e.tok[1]) {
+        r->tok_in = e.tok[0];
+        r->tok_out = e.tok[1];
+        r->tok_cached = e.tok[2];
+        r->tok_cw5m = e.tok[3];
+        r->tok_cw1h = e.tok[4];
+        r->tok_reasoning = e.tok[5];
+        r->cost_flags = e.cost_nusd > 0 ? HC_COST_PRICED : r->cost_flags & ~HC_COST_NO_USAGE;
+    }
+    if (!x->cap.model_resp[0])
+        snprintf(x->cap.model_resp, sizeof x->cap.model_resp, "%s", e.model);
+    r->saved_nusd = e.cost_nusd > 0 ? e.cost_nusd : r->cost_nusd;
+    r->cost_nusd = 0;
+    hc_capture_finish(&x->cap, w ? "the app went away" : NULL, HC_REC_CACHE_HIT | (w ? HC_REC_CLIENT_ABORT : 0));
+    hc_buf_free(&head);
+    hc_buf_free(&plain);
+    hc_buf_free(&storage);
+    return true;
+}
+
+/* Store the answer the app just received. */
+static void cache_store(struct conn *c, struct exch *x, int status, int64_t now_us)
+{
+    if (!x->cache_on || !x->cache_body_ok || status < 200 || status > 299)
+        return;
+    hc_store *s = hc_core_store(c->core);
+    if (!s)
+        return;
+    hc_cache_entry e;
+    memset(&e, 0, sizeof e);
+    e.created_us = now_us;
+    e.expires_us = now_us + x->cache.ttl_us;
+    memcpy(e.orig_id, x->cap.rec.id, HC_UUID_LEN);
+    e.cost_nusd = x->cap.rec.cost_nusd;
+    e.status = status;
+    e.streamed = (x->cap.rec.flags & HC_REC_STREAM) != 0;
+    const hc_record *r = &x->cap.rec;
+    int64_t tok[6] = { r->tok_in, r->tok_out, r->tok_cached, r->tok_cw5m, r->tok_cw1h, r->tok_reasoning };
+    memcpy(e.tok, tok, sizeof tok);
+    e.host = x->host;
+    e.model = x->cap.model_resp[0] ? x->cap.model_resp : x->cap.model_req;
+    e.path = x->cap.path.data ? x->cap.path.data : "";
+    e.head = x->cache_head.data ? x->cache_head.data : "";
+    e.head_len = x->cache_head.len;
+    e.body = x->cache_body.data ? x->cache_body.data : "";
+    e.body_len = x->cache_body.len;
+    if (hc_cache_put(s, &x->cache, x->cache_bucket, &e) == 0)
+        x->cap.rec.flags |= HC_REC_CACHE_STORED;
+}
+
+/* ---- upstream attempts: retries and fallbacks ------------------------------- */
+
+/* The body for the current target: fallback overrides, then include_usage. */
+static int prepare_body(struct exch *x)
+{
+    hc_buf_free(&x->sendbody);
+    hc_buf over = HC_BUF_INIT;
+    const char *b = x->body.data ? x->body.data : "";
+    size_t n = x->body.len;
+    bool changed = false;
+    if (x->cur_fb) {
+        int rc = hc_fallback_body(x->cur_fb, b, n, &over);
+        if (rc < 0) {
+            hc_buf_free(&over);
+            return rc;
+        }
+        if (rc == 1) {
+            b = over.data;
+            n = over.len;
+            changed = true;
+        }
+    }
+    x->injected = false;
+    if (x->inject && hc_inject_include_usage(b, n, &x->sendbody) == 1) {
+        x->injected = true;
+        hc_buf_free(&over);
+        return 0;
+    }
+    hc_buf_free(&x->sendbody);
+    if (changed) {
+        x->sendbody = over; /* take it */
+        return 0;
+    }
+    hc_buf_free(&over);
+    return 0;
+}
+
+/* Point x->target at fallback f (NULL: the original target). */
+static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
+{
+    x->cur_fb = f;
+    if (!f || !f->has_target) {
+        hc_target_for(c->core, c->origin, x->host, c->tls, &x->target);
+        hc_capture_set_provider(&x->cap, hc_provider_for_host(x->host, 0));
+    } else {
+        /* The fallback's host is routed like any other (HC_ROUTE). */
+        const hc_route *r = hc_config_route(&c->core->cfg, f->target.host);
+        const hc_route *use = r ? r : &f->target;
+        memset(&x->target, 0, sizeof x->target);
+        x->target.tls = use->tls;
+        x->target.routed = true;
+        x->target.port = use->port;
+        snprintf(x->target.name, sizeof x->target.name, "%s", use->target);
+        snprintf(x->target.authority, sizeof x->target.authority, "%s", use->authority);
+        snprintf(x->target.prefix, sizeof x->target.prefix, "%s%s", r ? r->prefix : "", f->target.prefix);
+        snprintf(x->target.url, sizeof x->target.url, "%s://%s%s", x->target.tls ? "https" : "http",
+                 x->target.authority, x->target.prefix);
+        hc_capture_set_provider(&x->cap, hc_provider_for_host(f->target.host, 0));
+    }
+    hc_capture_set_upstream(&x->cap, x->target.url);
+}
+
+/* Wait us microseconds unless the app hangs up first (then HC_ECANCELED). */
+static int backoff_wait(struct conn *c, int64_t us)
+{
+    int64_t until = hc_mono_us() + us;
+    for (;;) {
+        int64_t left = until - hc_mono_us();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = { .fd = c->client->fd, .events = POLLRDHUP };
+        int r = poll(&p, 1, (int)((left + 999) / 1000));
+        if (r > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+            return HC_ECANCELED;
+    }
+}
+
+/* Send the request to the current target, retrying per the policy.
+ * Returns the head length (> 0) with *rh filled, or < 0 with err set. */
+static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char *err, size_t errlen)
+{
+    hc_retry_policy pol = { x->streaming ? 0 : x->opts.retries, x->opts.retry_factor, x->opts.retry_min_us,
+                            x->opts.retry_max_us };
+    int64_t waited = 0;
+    for (int k = 0;; k++) {
+        int hlen = send_request(c, x, rh, err, errlen);
+        int status = hlen > 0 ? rh->status : 0;
+        hc_capture_attempt(&x->cap, status, waited / 1000);
+        if (status == 429)
+            x->cap.rec.flags |= HC_REC_RATE_LIMITED;
+        if (hlen == HC_ECANCELED)
+            return hlen;
+        bool retryable = hc_retry_status(status) && hlen != HC_ETLS; /* a certificate does not heal */
+        if ((hlen > 0 && !retryable) || k >= pol.retries || !retryable)
+            return hlen;
+        waited = hc_retry_wait_us(&pol, k, hlen > 0 ? rh : NULL, hc_now_us());
+        if (hlen > 0)
+            hc_upstream_close(&c->up); /* discard the failed answer unread */
+        x->cap.rec.retries++;
+        x->waited_us += waited;
+        hc_log_debug("retry %d of %s in %lld ms (status %d)", k + 1, x->target.url, (long long)(waited / 1000), status);
+        if (backoff_wait(c, waited) != 0)
+            return HC_ECANCELED;
+    }
+}
+
+/* The original target, then the fallbacks whose codes match the previous
+ * failure. Returns the head length of the answer to forward, or < 0. */
+static int upstream_answer(struct conn *c, struct exch *x, hc_http_head *rh, char *err, size_t errlen)
+{
+    int hlen = HC_ECONNECT, status = 0;
+    for (int i = -1; i < x->nfb; i++) {
+        if (i >= 0) {
+            if (x->streaming || (status != 0 && !hc_codes_has(&x->fb[i].codes, status)))
+                break;
+            if (hlen > 0)
+                hc_upstream_close(&c->up); /* discard the previous target's failure */
+        }
+        select_target(c, x, i >= 0 ? &x->fb[i] : NULL);
+        if (prepare_body(x) != 0) {
+            snprintf(err, errlen, "fallback %d: the request body is not a JSON object to override", i);
+            return HC_EPARSE;
+        }
+        x->fallback_idx = i;
+        hlen = attempt_target(c, x, rh, err, errlen);
+        if (hlen == HC_ECANCELED)
+            return hlen;
+        status = hlen > 0 ? rh->status : 0;
+        if (hlen > 0 && !(i + 1 < x->nfb && hc_codes_has(&x->fb[i + 1].codes, status)))
+            break;
+    }
+    x->cap.rec.fallback_idx = x->fallback_idx;
+    x->cap.rec.ratelimit_wait_us = x->waited_us;
+    if (x->fallback_idx >= 0 && hlen > 0)
+        hc_buf_printf(&x->resp_extra, "Helicone-Fallback-Index: %d\r\n", x->fallback_idx);
+    return hlen;
+}
+
+/* ---- the exchange ------------------------------------------------------------ */
+
+/* After the answer: cache it, account its cost, record it. */
+static void settle(struct conn *c, struct exch *x, int status, const char *error, uint32_t flags)
+{
+    hc_core *core = c->core;
+    int64_t now = hc_now_us();
+    int64_t cost = hc_capture_settle(&x->cap);
+    if (!error)
+        cache_store(c, x, status, now);
+    if (x->rl_on && x->rl.cents && cost > 0) {
+        hc_store *s = hc_core_store(core);
+        uint64_t used;
+        if (s)
+            hc_window_add(s, x->rl_key, x->rl.window_us, (uint64_t)cost, now, &used);
+    }
+    if (core->nbudgets && cost > 0 &&
+        hc_budget_account(hc_core_store(core), core->budgets, core->nbudgets, &x->opts, cost, now, x->id,
+                          x->cap.budget, sizeof x->cap.budget))
+        flags |= HC_REC_BUDGET_WARN;
+    hc_capture_finish(&x->cap, error, flags);
+}
+
+/* Read the request body and decide its options. Returns false if the app
+ * was answered (or went away) already. */
+static bool take_request(struct conn *c, struct exch *x)
+{
+    hc_core *core = c->core;
     if (hc_opts_from_request(&x->opts, &core->cfg, &x->req) != 0) {
         c->close_after = true;
         send_error(c, x, 500, "out_of_memory", "out of memory");
         hc_capture_finish(&x->cap, NULL, 0);
-        return;
+        return false;
     }
     hc_capture_set_opts(&x->cap, &x->opts);
     if (request_wants_close(&x->req))
         c->close_after = true;
-
     if (hc_http_framing(&x->req, false, NULL, 0, &x->framing, &x->clen) != 0) {
         c->close_after = true;
         send_error(c, x, 400, "bad_request", "invalid Content-Length or Transfer-Encoding");
         hc_capture_finish(&x->cap, NULL, 0);
-        return;
+        return false;
     }
     if (hc_http_header_has_token(&x->req, "expect", "100-continue") && x->framing != HC_BODY_NONE &&
         hc_io_write(c->client, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
         c->close_after = true;
         hc_capture_discard(&x->cap);
-        return;
+        return false;
     }
     int rc = read_request_body(c, x);
     if (rc != 0) {
         c->close_after = true;
-        if (rc == HC_EPARSE)
+        if (rc == HC_EPARSE) {
             send_error(c, x, 400, "bad_request", "malformed chunked request body");
-        hc_capture_finish(&x->cap, rc == HC_EPARSE ? NULL : "the app closed the connection while sending the request",
-                          HC_REC_CLIENT_ABORT);
-        return;
+            hc_capture_finish(&x->cap, NULL, 0);
+        } else {
+            hc_capture_finish(&x->cap, "the app closed the connection while sending the request", HC_REC_CLIENT_ABORT);
+        }
+        return false;
     }
     hc_capture_request_done(&x->cap);
-    hc_target_for(core, c->origin, x->host, c->tls, &x->target);
-    hc_capture_set_upstream(&x->cap, x->target.url);
-
-    const hc_request_info *ri = &x->cap.reqinfo;
-    if (!x->streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
-        (x->cap.api == HC_API_CHAT || x->cap.api == HC_API_COMPLETIONS) && accepts_stream_options(x->cap.provider) &&
-        hc_inject_include_usage(x->body.data, x->body.len, &x->sendbody) == 1) {
-        x->inject = true;
-        x->cap.rec.flags |= HC_REC_USAGE_INJECTED;
-    }
-
-    char err[512];
-    hc_http_head rh;
-    int hlen = send_request(c, x, &rh, err, sizeof err);
-    if (hlen < 0) {
-        if (hlen == HC_ECANCELED) {
-            c->close_after = true;
-            hc_capture_finish(&x->cap, "the app went away before the upstream answered", HC_REC_CLIENT_ABORT);
-            return;
-        }
-        bool timeout = hlen == HC_ETIMEDOUT;
-        send_error(c, x, timeout ? 504 : 502, timeout ? "upstream_timeout" : hlen == HC_ETLS ? "upstream_tls" : "upstream_unreachable",
-                   "%s", err[0] ? err : hc_strerror(hlen));
+    if (x->opts.bad_header[0]) {
+        send_error(c, x, 400, "bad_header", "%s: %s", x->opts.bad_header, x->opts.bad_reason);
         hc_capture_finish(&x->cap, NULL, 0);
-        return;
+        return false;
     }
-    hc_capture_attempt(&x->cap, rh.status, 0);
+    char err[300];
+    if (hc_fallbacks_build(&x->opts, x->fb, HC_MAX_FALLBACKS, &x->nfb, err, sizeof err) != 0) {
+        send_error(c, x, 400, "bad_header", "%s", err);
+        hc_capture_finish(&x->cap, NULL, 0);
+        return false;
+    }
+    const hc_request_info *ri = &x->cap.reqinfo;
+    x->inject = !x->streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
+                (x->cap.api == HC_API_CHAT || x->cap.api == HC_API_COMPLETIONS) &&
+                accepts_stream_options(x->cap.provider);
+    return true;
+}
 
+/* Forward the answer whose head is in c->up.in[0..hlen). */
+static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int hlen)
+{
+    hc_core *core = c->core;
     enum hc_framing fr;
     uint64_t clen;
     bool close_up = false;
-    if (hc_http_framing(&rh, true, x->req.method, x->req.method_len, &fr, &clen) != 0) {
+    if (hc_http_framing(rh, true, x->req.method, x->req.method_len, &fr, &clen) != 0) {
         hc_upstream_close(&c->up);
         send_error(c, x, 502, "upstream_protocol", "%s sent an invalid Content-Length/Transfer-Encoding", x->target.url);
-        hc_capture_finish(&x->cap, NULL, 0);
+        settle(c, x, 502, NULL, 0);
         return;
     }
-    if (fr == HC_BODY_CLOSE || hc_http_header_has_token(&rh, "connection", "close") || rh.minor_version == 0)
+    if (fr == HC_BODY_CLOSE || hc_http_header_has_token(rh, "connection", "close") || rh->minor_version == 0)
         close_up = true;
-    bool filtered = x->inject && rh.status == 200 && fr != HC_BODY_NONE && fr != HC_BODY_CLOSE &&
-                    !hc_http_header(&rh, "content-encoding");
+    if (x->injected)
+        x->cap.rec.flags |= HC_REC_USAGE_INJECTED;
+    bool filtered = x->injected && rh->status == 200 && fr != HC_BODY_NONE && fr != HC_BODY_CLOSE &&
+                    !hc_http_header(rh, "content-encoding");
+    if (fr == HC_BODY_CLOSE)
+        x->cache_on = false; /* cannot know it is complete… and it is rare */
     hc_buf ch = HC_BUF_INIT;
-    build_client_head(x, &rh, c->up.in.data, filtered, &ch);
-    hc_capture_response_head(&x->cap, &rh);
+    build_client_head(x, rh, c->up.in.data, filtered, &ch, x->cache_on ? &x->cache_head : NULL);
+    hc_capture_response_head(&x->cap, rh);
     hc_buf_consume(&c->up.in, (size_t)hlen);
     int wrc = hc_io_write(c->client, ch.data, ch.len);
     hc_buf_free(&ch);
@@ -732,11 +1271,11 @@ static void exchange(struct conn *c, struct exch *x)
     if (wrc != 0) {
         hc_upstream_close(&c->up);
         c->close_after = true;
-        hc_capture_finish(&x->cap, "the app went away", HC_REC_CLIENT_ABORT);
+        settle(c, x, rh->status, "the app went away", HC_REC_CLIENT_ABORT);
         return;
     }
-    if (rh.status == 101) {
-        hc_capture_finish(&x->cap, NULL, 0);
+    if (rh->status == 101) {
+        settle(c, x, 101, NULL, 0);
         relay_upgraded(c);
         hc_upstream_close(&c->up);
         c->close_after = true;
@@ -748,21 +1287,57 @@ static void exchange(struct conn *c, struct exch *x)
     hc_sse_filter filter;
     hc_sse_filter_init(&filter);
     c->client->timeout_ms = core->cfg.upstream_timeout_ms;
-    rc = forward_body(c, x, fr, clen, filtered ? &filter : NULL, &close_up);
+    int rc = forward_body(c, x, fr, clen, filtered ? &filter : NULL, &close_up);
     hc_sse_filter_free(&filter);
     if (rc != 0) {
         hc_upstream_close(&c->up);
         c->close_after = true;
+        x->cache_on = false;
         if (rc == HC_ECANCELED)
-            hc_capture_finish(&x->cap, "the app closed the connection during the response", HC_REC_CLIENT_ABORT);
+            settle(c, x, rh->status, "the app closed the connection during the response", HC_REC_CLIENT_ABORT);
         else
-            hc_capture_finish(&x->cap, rc == HC_ETIMEDOUT ? "the upstream stopped sending (timeout) mid-response"
-                                                           : "the upstream connection failed mid-response", 0);
+            settle(c, x, rh->status, rc == HC_ETIMEDOUT ? "the upstream stopped sending (timeout) mid-response"
+                                                         : "the upstream connection failed mid-response", 0);
         return;
     }
     if (close_up)
         hc_upstream_close(&c->up);
-    hc_capture_finish(&x->cap, NULL, 0);
+    settle(c, x, rh->status, NULL, 0);
+}
+
+static void exchange(struct conn *c, struct exch *x)
+{
+    hc_core *core = c->core;
+    int64_t start_us = hc_now_us(), t0 = hc_mono_us();
+    request_host(c, x);
+    hc_capture_begin(&x->cap, core, x->host, &x->req, start_us, t0);
+    hc_uuid_format(x->cap.rec.id, x->id);
+    x->fallback_idx = -1;
+
+    if (!take_request(c, x))
+        return;
+    if (policy_gate(c, x, start_us))
+        return;
+    if (cache_gate(c, x, start_us))
+        return;
+
+    char err[512] = "";
+    hc_http_head rh;
+    int hlen = upstream_answer(c, x, &rh, err, sizeof err);
+    if (hlen < 0) {
+        if (hlen == HC_ECANCELED) {
+            c->close_after = true;
+            hc_capture_finish(&x->cap, "the app went away before the upstream answered", HC_REC_CLIENT_ABORT);
+            return;
+        }
+        bool timeout = hlen == HC_ETIMEDOUT;
+        send_error(c, x, timeout ? 504 : 502,
+                   timeout ? "upstream_timeout" : hlen == HC_ETLS ? "upstream_tls" : "upstream_unreachable", "%s",
+                   err[0] ? err : hc_strerror(hlen));
+        hc_capture_finish(&x->cap, NULL, 0);
+        return;
+    }
+    forward_answer(c, x, &rh, hlen);
 }
 
 static void exch_free(struct exch *x)
@@ -770,6 +1345,10 @@ static void exch_free(struct exch *x)
     hc_buf_free(&x->head);
     hc_buf_free(&x->body);
     hc_buf_free(&x->sendbody);
+    hc_buf_free(&x->resp_extra);
+    hc_buf_free(&x->cache_head);
+    hc_buf_free(&x->cache_body);
+    hc_fallbacks_free(x->fb, x->nfb);
     hc_opts_free(&x->opts);
 }
 

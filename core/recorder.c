@@ -34,10 +34,11 @@ struct hc_recorder {
     hc_rec_item    *head, *tail;
     size_t          queued, queued_bytes;
     int             busy;          /* the thread holds items it has not written yet */
+    int             inflight;      /* exchanges begun whose record is not queued yet */
     int             started;       /* thread started */
     int             disabled;      /* store unusable: drop everything */
     hc_recorder_stats st;
-    hc_store       *store;         /* owned by the thread */
+    hc_store       *store;         /* the core's store (hc_core_store) */
 };
 
 hc_rec_item *hc_rec_item_new(const uint8_t id[HC_UUID_LEN], const void *rec, size_t rec_len,
@@ -83,23 +84,6 @@ static void free_list(hc_rec_item *it)
     }
 }
 
-static int open_store(hc_recorder *r)
-{
-    const hc_config *cfg = &r->core->cfg;
-    char err[512];
-    if (!cfg->db_path[0]) {
-        hc_log_warn_once("store", "no store path (set HC_DB or HOME); LLM calls are not recorded");
-        return HC_EINVAL;
-    }
-    int rc = hc_store_open(cfg->db_path, cfg->db_sync ? HC_STORE_SYNC : 0, &r->store, err, sizeof err);
-    if (rc) {
-        hc_log_warn_once("store", "cannot open the store %s; LLM calls are not recorded", err);
-        return rc;
-    }
-    hc_log_debug("recording into %s", cfg->db_path);
-    return 0;
-}
-
 /* Encode bodies and write up to BATCH items in one transaction. */
 static void write_batch(hc_recorder *r, hc_rec_item **items, size_t n, size_t *written)
 {
@@ -138,7 +122,8 @@ static void *recorder_main(void *arg)
 {
     hc_recorder *r = arg;
     r->core->shim->guard_thread();
-    bool ok = open_store(r) == 0;
+    r->store = hc_core_store(r->core);
+    bool ok = r->store != NULL;
     pthread_mutex_lock(&r->lock);
     if (!ok)
         r->disabled = 1;
@@ -248,12 +233,27 @@ void hc_recorder_flush(hc_recorder *r, int timeout_ms)
         until.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&r->lock);
-    while (r->started && (r->head || r->busy))
+    while (r->inflight > 0 || (r->started && (r->head || r->busy)))
         if (pthread_cond_timedwait(&r->done_cond, &r->lock, &until) != 0)
             break;
     pthread_mutex_unlock(&r->lock);
     /* No fsync here: a committed LMDB transaction survives the process (the
      * pages are in the kernel's cache); machine-crash durability is HC_DB_SYNC. */
+}
+
+void hc_recorder_exchange_begin(hc_recorder *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->inflight++;
+    pthread_mutex_unlock(&r->lock);
+}
+
+void hc_recorder_exchange_end(hc_recorder *r)
+{
+    pthread_mutex_lock(&r->lock);
+    r->inflight--;
+    pthread_cond_broadcast(&r->done_cond);
+    pthread_mutex_unlock(&r->lock);
 }
 
 void hc_recorder_stats_get(hc_recorder *r, hc_recorder_stats *out)

@@ -45,7 +45,14 @@ hc_recorder *hc_recorder_new(hc_core *core);
  * Never blocks on I/O. Thread-safe. */
 void hc_recorder_submit(hc_recorder *r, hc_rec_item *item);
 
-/* Wait until everything queued so far is written (or timeout_ms passed). */
+/* An exchange started / ended (its record was submitted or discarded).
+ * Flushing waits for exchanges in flight too: at exit, the app may already
+ * have read the last byte of an answer whose record is not queued yet. */
+void hc_recorder_exchange_begin(hc_recorder *r);
+void hc_recorder_exchange_end(hc_recorder *r);
+
+/* Wait until every exchange in flight has been queued and everything queued
+ * is written, or timeout_ms passed. */
 void hc_recorder_flush(hc_recorder *r, int timeout_ms);
 
 /* Counters since start, for tests and HC_DEBUG. */

@@ -6,6 +6,7 @@
  * unchanged. */
 #include "streamfix.h"
 #include "err.h"
+#include "jsonedit.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -13,102 +14,10 @@
 
 #define MAX_EVENT (1u << 20)
 
-/* A top-level member of a JSON object: [start, end) spans the key through the
- * end of the value; v/vend span the value. */
-struct member {
-    size_t start, end, k, kend, v, vend;
-};
-
-static size_t skip_ws(const char *s, size_t i, size_t n)
-{
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-        i++;
-    return i;
-}
-
-/* End of the JSON value starting at i (strings, nesting); n if unterminated. */
-static size_t value_end(const char *s, size_t i, size_t n)
-{
-    int depth = 0;
-    bool in_str = false, esc = false;
-    for (; i < n; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (c == '\\')
-                esc = true;
-            else if (c == '"') {
-                in_str = false;
-                if (depth == 0)
-                    return i + 1;
-            }
-            continue;
-        }
-        if (c == '"')
-            in_str = true;
-        else if (c == '{' || c == '[')
-            depth++;
-        else if (c == '}' || c == ']') {
-            if (depth == 0)
-                return i; /* end of the enclosing object */
-            if (--depth == 0)
-                return i + 1;
-        } else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t'))
-            return i;
-    }
-    return n;
-}
-
-/* Scan the members of the top-level object; returns count (up to max), -1 if not an object. */
-static int scan_members(const char *s, size_t n, struct member *m, int max)
-{
-    size_t i = skip_ws(s, 0, n);
-    if (i >= n || s[i] != '{')
-        return -1;
-    i++;
-    int count = 0;
-    for (;;) {
-        i = skip_ws(s, i, n);
-        if (i >= n)
-            return -1;
-        if (s[i] == '}')
-            return count;
-        if (s[i] != '"')
-            return -1;
-        struct member cur = { .start = i, .k = i };
-        size_t ke = value_end(s, i, n);
-        if (ke >= n)
-            return -1;
-        cur.kend = ke;
-        i = skip_ws(s, ke, n);
-        if (i >= n || s[i] != ':')
-            return -1;
-        i = skip_ws(s, i + 1, n);
-        cur.v = i;
-        cur.vend = value_end(s, i, n);
-        if (cur.vend >= n || cur.vend == cur.v)
-            return -1;
-        cur.end = cur.vend;
-        if (count < max)
-            m[count] = cur;
-        count++;
-        i = skip_ws(s, cur.vend, n);
-        if (i < n && s[i] == ',')
-            i++;
-    }
-}
-
-static bool span_is(const char *s, size_t a, size_t b, const char *lit)
-{
-    size_t l = strlen(lit);
-    return b - a == l && memcmp(s + a, lit, l) == 0;
-}
-
 int hc_sse_rewrite_json(const char *s, size_t n, hc_buf *out)
 {
-    struct member m[64];
-    int cnt = scan_members(s, n, m, 64);
+    hc_json_member m[64];
+    int cnt = hc_json_members(s, n, m, 64);
     hc_buf_reset(out);
     if (cnt < 0 || cnt > 64) {
         hc_buf_append(out, s, n);
@@ -116,19 +25,20 @@ int hc_sse_rewrite_json(const char *s, size_t n, hc_buf *out)
     }
     int usage = -1, choices = -1;
     for (int i = 0; i < cnt; i++) {
-        if (span_is(s, m[i].k, m[i].kend, "\"usage\""))
+        if (hc_json_span_is(s, m[i].k, m[i].kend, "\"usage\""))
             usage = i;
-        else if (span_is(s, m[i].k, m[i].kend, "\"choices\""))
+        else if (hc_json_span_is(s, m[i].k, m[i].kend, "\"choices\""))
             choices = i;
     }
-    if (usage >= 0 && choices >= 0 && !span_is(s, m[usage].v, m[usage].vend, "null")) {
+    if (usage >= 0 && choices >= 0 && !hc_json_span_is(s, m[usage].v, m[usage].vend, "null")) {
         /* "choices": [] (any inner spacing) with a usage object: the usage-only chunk. */
         size_t a = m[choices].v + 1, b = m[choices].vend - 1;
-        a = skip_ws(s, a, b);
+        while (a < b && (s[a] == ' ' || s[a] == '\t' || s[a] == '\r' || s[a] == '\n'))
+            a++;
         if (s[m[choices].v] == '[' && a == b)
             return 1;
     }
-    if (usage < 0 || !span_is(s, m[usage].v, m[usage].vend, "null")) {
+    if (usage < 0 || !hc_json_span_is(s, m[usage].v, m[usage].vend, "null")) {
         hc_buf_append(out, s, n);
         return 0;
     }
@@ -249,28 +159,23 @@ void hc_sse_filter_free(hc_sse_filter *f)
 
 int hc_inject_include_usage(const char *body, size_t len, hc_buf *out)
 {
-    struct member m[256];
-    int cnt = scan_members(body, len, m, 256);
+    hc_json_member m[256];
+    int cnt = hc_json_members(body, len, m, 256);
     if (cnt < 0 || cnt > 256)
         return 0;
     int stream = -1, so = -1;
     for (int i = 0; i < cnt; i++) {
-        if (span_is(body, m[i].k, m[i].kend, "\"stream\""))
+        if (hc_json_span_is(body, m[i].k, m[i].kend, "\"stream\""))
             stream = i;
-        else if (span_is(body, m[i].k, m[i].kend, "\"stream_options\""))
+        else if (hc_json_span_is(body, m[i].k, m[i].kend, "\"stream_options\""))
             so = i;
     }
-    if (stream < 0 || !span_is(body, m[stream].v, m[stream].vend, "true"))
+    if (stream < 0 || !hc_json_span_is(body, m[stream].v, m[stream].vend, "true"))
         return 0;
-    if (so < 0) {
-        /* Insert right after '{' so every byte of the app's body is kept. */
-        size_t brace = skip_ws(body, 0, len);
-        if (hc_buf_append(out, body, brace + 1) ||
-            hc_buf_puts(out, cnt ? "\"stream_options\":{\"include_usage\":true}," : "\"stream_options\":{\"include_usage\":true}") ||
-            hc_buf_append(out, body + brace + 1, len - brace - 1))
-            return HC_ENOMEM;
-        return 1;
-    }
+    if (so < 0) /* insert after '{', keeping every byte of the app's body */
+        return hc_json_set(body, len, "stream_options", "{\"include_usage\":true}", out) == 0 ? 1 : HC_ENOMEM;
+    if (hc_json_span_is(body, m[so].v, m[so].vend, "null")) /* null asks for nothing: replace it */
+        return hc_json_set(body, len, "stream_options", "{\"include_usage\":true}", out) == 0 ? 1 : HC_ENOMEM;
     /* stream_options present: rewrite just its value with cJSON. */
     cJSON *v = cJSON_ParseWithLength(body + m[so].v, m[so].vend - m[so].v);
     if (!v || !cJSON_IsObject(v)) {

@@ -11,6 +11,7 @@
 #include "log.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -230,9 +231,27 @@ static X509 *mint_leaf(hc_ca *ca, const char *host)
     return x;
 }
 
+/* A host name (letters, digits, '-', '.', '_') or an IP literal: anything
+ * else could smuggle extra entries into the SAN text. */
+static bool mintable(const char *name)
+{
+    unsigned char ip[16];
+    int iplen;
+    if (is_ip(name, ip, &iplen))
+        return true;
+    if (!*name || strlen(name) > 253)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_'))
+            return false;
+    return true;
+}
+
 int hc_ca_leaf(hc_ca *ca, const char *name, X509 **cert, EVP_PKEY **key)
 {
     *key = ca->leaf_key;
+    if (!mintable(name))
+        return HC_EINVAL;
     pthread_mutex_lock(&ca->lock);
     for (int i = 0; i < ca->nleaves; i++) {
         if (strcmp(ca->leaves[i].name, name) == 0) {

@@ -129,7 +129,22 @@ def main():
     for name, out in failures:
         print("\n----- %s -----" % name)
         lines = out.splitlines()
-        print("\n".join(lines[-200:]))
+        if a.verbose:
+            print("\n".join(lines[-400:]))
+            continue
+        # Only the failing assertions with their diagnostics; the tail if the
+        # program died without a failing assertion (a crash, a traceback).
+        shown, keep = [], False
+        for line in lines:
+            if TAP_NOT_OK.match(line):
+                keep = True
+            elif TAP_OK.match(line) or line.startswith("1.."):
+                keep = False
+            if keep:
+                shown.append(line)
+        if not any(TAP_NOT_OK.match(l) for l in lines):
+            shown = lines[-60:]
+        print("\n".join(shown[-300:]))
     print("%d passed, %d failed" % (total_p, total_f))
     return 1 if total_f else 0
 

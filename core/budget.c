@@ -1,0 +1,323 @@
+/* budget.c — see budget.h. */
+#include "budget.h"
+#include "clock.h"
+#include "err.h"
+#include "counters.h"
+#include "log.h"
+#include "record.h"
+#include "webhook.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+void hc_format_usd(uint64_t nusd, char *out, size_t size)
+{
+    snprintf(out, size, "$%llu.%06llu", (unsigned long long)(nusd / 1000000000ull),
+             (unsigned long long)((nusd % 1000000000ull) / 1000));
+}
+
+/* USD decimal text to nano-USD, exactly (no floating point). */
+static int parse_usd(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t whole = 0, frac = 0;
+    size_t i = 0, fd = 0;
+    if (n && s[0] == '$')
+        i++;
+    if (i == n)
+        return HC_EINVAL;
+    for (; i < n && s[i] != '.'; i++) {
+        if (s[i] < '0' || s[i] > '9' || whole > 1000000000ull)
+            return HC_EINVAL;
+        whole = whole * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (i < n) {
+        for (i++; i < n; i++, fd++) {
+            if (s[i] < '0' || s[i] > '9' || fd >= 9)
+                return HC_EINVAL;
+            frac = frac * 10 + (uint64_t)(s[i] - '0');
+        }
+    }
+    for (; fd < 9; fd++)
+        frac *= 10;
+    *out = whole * 1000000000ull + frac;
+    return *out ? 0 : HC_EINVAL;
+}
+
+static int parse_one(const char *item, hc_budget *b, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->spec, sizeof b->spec, "%s", item);
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", item);
+    /* scope: a trailing "@user" or "@property:NAME" */
+    char *at = strrchr(buf, '@');
+    if (at && (strcmp(at, "@user") == 0 || strncmp(at, "@property:", 10) == 0)) {
+        if (strcmp(at, "@user") == 0)
+            b->per_user = true;
+        else if (at[10])
+            snprintf(b->prop, sizeof b->prop, "%s", at + 10);
+        else {
+            snprintf(err, errlen, "%s: @property: needs a property name", item);
+            return HC_EINVAL;
+        }
+        *at = '\0';
+    }
+    char *slash = strchr(buf, '/');
+    if (!slash || parse_usd(buf, (size_t)(slash - buf), &b->limit_nusd) != 0) {
+        snprintf(err, errlen, "%s: expected AMOUNT/PERIOD, e.g. 5/day (AMOUNT in USD, above 0)", item);
+        return HC_EINVAL;
+    }
+    char *period = slash + 1, *colon = strchr(period, ':');
+    if (colon)
+        *colon = '\0';
+    static const char *const names[] = { "hour", "day", "week", "month", "process", "total" };
+    int p = -1;
+    for (int i = 0; i < 6; i++)
+        if (strcasecmp(period, names[i]) == 0)
+            p = i;
+    if (p < 0) {
+        snprintf(err, errlen, "%s: period '%s' is not one of hour, day, week, month, process, total", item, period);
+        return HC_EINVAL;
+    }
+    b->period = (enum hc_period)p;
+    bool any_action = false;
+    char *a = colon ? colon + 1 : NULL;
+    while (a && *a) {
+        if (strncmp(a, "webhook=", 8) == 0) {
+            if (strncmp(a + 8, "http://", 7) != 0 && strncmp(a + 8, "https://", 8) != 0) {
+                snprintf(err, errlen, "%s: webhook=URL needs an http:// or https:// URL", item);
+                return HC_EINVAL;
+            }
+            snprintf(b->webhook, sizeof b->webhook, "%s", a + 8); /* the rest is the URL */
+            any_action = true;
+            break;
+        }
+        char *next = strchr(a, ':');
+        if (next)
+            *next++ = '\0';
+        if (strcmp(a, "warn") == 0)
+            b->warn = true;
+        else if (strcmp(a, "block") == 0)
+            b->block = true;
+        else {
+            snprintf(err, errlen, "%s: action '%s' is not warn, block or webhook=URL", item, a);
+            return HC_EINVAL;
+        }
+        any_action = true;
+        a = next;
+    }
+    if (!any_action)
+        b->warn = true;
+    /* The name: the item without its actions. */
+    snprintf(b->name, sizeof b->name, "%.*s%s%s", (int)(strcspn(item, ":@")), item,
+             b->per_user ? "@user" : b->prop[0] ? "@property:" : "", b->per_user ? "" : b->prop);
+    return 0;
+}
+
+int hc_budgets_parse(const char *text, hc_budget *out, int max, int *n, char *err, size_t errlen)
+{
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        if (!*p)
+            break;
+        size_t len = strcspn(p, ",");
+        char item[1024];
+        snprintf(item, sizeof item, "%.*s", (int)len, p);
+        while (len && item[len - 1] == ' ')
+            item[--len] = '\0';
+        if (*n >= max) {
+            snprintf(err, errlen, "at most %d budgets", max);
+            *n = 0;
+            return HC_EINVAL;
+        }
+        if (parse_one(item, &out[*n], err, errlen) != 0) {
+            *n = 0;
+            return HC_EINVAL;
+        }
+        (*n)++;
+        p += len;
+    }
+    return 0;
+}
+
+int64_t hc_period_start(enum hc_period p, int64_t now_us)
+{
+    time_t t = (time_t)(now_us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    tm.tm_sec = 0;
+    switch (p) {
+    case HC_PERIOD_HOUR: tm.tm_min = 0; break;
+    case HC_PERIOD_DAY: tm.tm_min = tm.tm_hour = 0; break;
+    case HC_PERIOD_WEEK:
+        tm.tm_min = tm.tm_hour = 0;
+        tm.tm_mday -= (tm.tm_wday + 6) % 7; /* back to Monday; timegm normalises */
+        break;
+    case HC_PERIOD_MONTH: tm.tm_min = tm.tm_hour = 0; tm.tm_mday = 1; break;
+    default: return 0;
+    }
+    return (int64_t)timegm(&tm) * 1000000;
+}
+
+/* The scope value of budget b for a request (NULL: b does not apply). */
+static const char *scope_value(const hc_budget *b, const hc_opts *o)
+{
+    if (b->per_user)
+        return o->user[0] ? o->user : NULL;
+    if (b->prop[0]) {
+        hc_pairs pl = { o->props.data, (uint32_t)o->props.len };
+        uint32_t pos = 0;
+        const char *n, *v;
+        while (hc_pairs_next(&pl, &pos, &n, &v))
+            if (strcasecmp(n, b->prop) == 0)
+                return v;
+        return NULL;
+    }
+    return "";
+}
+
+/* "process" budgets live in this process's memory. */
+static pthread_mutex_t proc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct proc_total {
+    struct proc_total *next;
+    char key[512];
+    uint64_t total;
+} *proc_totals;                 /* guarded by proc_lock */
+static pid_t proc_pid;          /* guarded by proc_lock: totals belong to this pid */
+
+static uint64_t *proc_slot(const char *key)
+{
+    if (proc_pid != getpid()) { /* forked: the child starts from zero (leak the parent's list) */
+        proc_totals = NULL;
+        proc_pid = getpid();
+    }
+    for (struct proc_total *t = proc_totals; t; t = t->next)
+        if (strcmp(t->key, key) == 0)
+            return &t->total;
+    struct proc_total *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    snprintf(t->key, sizeof t->key, "%s", key);
+    t->next = proc_totals;
+    proc_totals = t;
+    return &t->total;
+}
+
+static void budget_key(const hc_budget *b, const char *scope, int64_t now_us, char *out, size_t size)
+{
+    snprintf(out, size, "bu\x1f%.256s\x1f%.200s\x1f%lld", b->spec, scope, (long long)hc_period_start(b->period, now_us));
+}
+
+static int spent_of(hc_store *s, const hc_budget *b, const char *key, uint64_t *spent)
+{
+    if (b->period == HC_PERIOD_PROCESS) {
+        pthread_mutex_lock(&proc_lock);
+        uint64_t *slot = proc_slot(key);
+        *spent = slot ? *slot : 0;
+        pthread_mutex_unlock(&proc_lock);
+        return 0;
+    }
+    return s ? hc_total_get(s, key, spent) : HC_EDISABLED;
+}
+
+int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, int64_t now_us, uint64_t *spent)
+{
+    for (int i = 0; i < n; i++) {
+        if (!b[i].block)
+            continue;
+        const char *scope = scope_value(&b[i], o);
+        if (!scope)
+            continue;
+        char key[600];
+        budget_key(&b[i], scope, now_us, key, sizeof key);
+        uint64_t t = 0;
+        if (spent_of(s, &b[i], key, &t) == 0 && t >= b[i].limit_nusd) {
+            *spent = t;
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void json_str(hc_buf *j, const char *s)
+{
+    hc_buf_puts(j, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            hc_buf_printf(j, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            hc_buf_printf(j, "\\u%04x", (unsigned char)*s);
+        else
+            hc_buf_append(j, s, 1);
+    }
+    hc_buf_puts(j, "\"");
+}
+
+static void alert(const hc_budget *b, const char *scope, uint64_t after, int64_t now_us, const char *request_id)
+{
+    char spent[32], limit[32];
+    hc_format_usd(after, spent, sizeof spent);
+    hc_format_usd(b->limit_nusd, limit, sizeof limit);
+    if (b->warn)
+        hc_log_error("budget %s crossed%s%s: spent %s of %s", b->name, scope[0] ? " for " : "", scope, spent, limit);
+    if (b->webhook[0]) {
+        char start[40];
+        hc_format_time_utc(hc_period_start(b->period, now_us), start, sizeof start);
+        hc_buf j = HC_BUF_INIT;
+        hc_buf_puts(&j, "{\"budget\":");
+        json_str(&j, b->name);
+        hc_buf_puts(&j, ",\"scope\":");
+        json_str(&j, scope);
+        hc_buf_printf(&j, ",\"spent_usd\":%.9f,\"limit_usd\":%.9f,\"period_start\":", (double)after / 1e9,
+                      (double)b->limit_nusd / 1e9);
+        json_str(&j, b->period == HC_PERIOD_TOTAL || b->period == HC_PERIOD_PROCESS ? "" : start);
+        hc_buf_puts(&j, ",\"request_id\":");
+        json_str(&j, request_id);
+        hc_buf_puts(&j, "}");
+        hc_webhook_post(b->webhook, j.data);
+        hc_buf_free(&j);
+    }
+}
+
+bool hc_budget_account(hc_store *s, const hc_budget *b, int n, const hc_opts *o, int64_t cost_nusd,
+                       int64_t now_us, const char *request_id, char *spec_out, size_t spec_size)
+{
+    bool crossed = false;
+    if (cost_nusd <= 0)
+        return false;
+    for (int i = 0; i < n; i++) {
+        const char *scope = scope_value(&b[i], o);
+        if (!scope)
+            continue;
+        char key[600];
+        budget_key(&b[i], scope, now_us, key, sizeof key);
+        uint64_t before = 0, after = 0;
+        if (b[i].period == HC_PERIOD_PROCESS) {
+            pthread_mutex_lock(&proc_lock);
+            uint64_t *slot = proc_slot(key);
+            if (slot) {
+                before = *slot;
+                after = *slot += (uint64_t)cost_nusd;
+            }
+            pthread_mutex_unlock(&proc_lock);
+        } else if (!s || hc_total_add(s, key, (uint64_t)cost_nusd, &before, &after) != 0) {
+            hc_log_warn_once("budget_store", "cannot account spend in the store; budgets are not enforced");
+            continue;
+        }
+        if (before < b[i].limit_nusd && after >= b[i].limit_nusd && (b[i].warn || b[i].webhook[0])) {
+            if (!crossed && spec_out)
+                snprintf(spec_out, spec_size, "%s", b[i].name);
+            crossed = true;
+            alert(&b[i], scope, after, now_us, request_id);
+        }
+    }
+    return crossed;
+}

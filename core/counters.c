@@ -1,0 +1,212 @@
+/* counters.c — see counters.h. */
+#include "counters.h"
+#include "err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SLOTS 64
+
+/* The stored value of a window counter. */
+struct window {
+    int64_t  head;           /* absolute slot number of the newest slot written */
+    uint64_t count[SLOTS];   /* count[slot % SLOTS] */
+};
+
+int hc_ratelimit_parse(const char *text, hc_ratelimit *rl, char *err, size_t errlen)
+{
+    memset(rl, 0, sizeof *rl);
+    snprintf(rl->text, sizeof rl->text, "%s", text);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *save = NULL, *part = strtok_r(buf, ";", &save);
+    if (!part) {
+        snprintf(err, errlen, "empty policy");
+        return HC_EINVAL;
+    }
+    char *end;
+    double q = strtod(part, &end);
+    while (*end == ' ')
+        end++;
+    if (end == part || *end || !(q > 0) || q > 1e12) {
+        snprintf(err, errlen, "quota '%s' is not a positive number", part);
+        return HC_EINVAL;
+    }
+    bool have_w = false;
+    while ((part = strtok_r(NULL, ";", &save))) {
+        while (*part == ' ')
+            part++;
+        if (strncmp(part, "w=", 2) == 0) {
+            long w = strtol(part + 2, &end, 10);
+            if (end == part + 2 || *end || w < 1 || w > 366L * 86400) {
+                snprintf(err, errlen, "w=%s: expected a window in seconds", part + 2);
+                return HC_EINVAL;
+            }
+            rl->window_us = (int64_t)w * 1000000;
+            have_w = true;
+        } else if (strncmp(part, "u=", 2) == 0) {
+            if (strcasecmp(part + 2, "request") == 0 || strcasecmp(part + 2, "requests") == 0)
+                rl->cents = false;
+            else if (strcasecmp(part + 2, "cents") == 0)
+                rl->cents = true;
+            else {
+                snprintf(err, errlen, "u=%s: expected request or cents", part + 2);
+                return HC_EINVAL;
+            }
+        } else if (strncmp(part, "s=", 2) == 0 && part[2]) {
+            snprintf(rl->segment, sizeof rl->segment, "%s", part + 2);
+        } else {
+            snprintf(err, errlen, "'%s': expected w=, u= or s=", part);
+            return HC_EINVAL;
+        }
+    }
+    if (!have_w) {
+        snprintf(err, errlen, "missing w=SECONDS");
+        return HC_EINVAL;
+    }
+    if (!rl->cents && q != (double)(uint64_t)q) {
+        snprintf(err, errlen, "a request quota must be a whole number");
+        return HC_EINVAL;
+    }
+    rl->quota_cents = q;
+    rl->quota = rl->cents ? (uint64_t)(q * 1e7 + 0.5) : (uint64_t)q; /* 1 cent = 1e7 nano-USD */
+    return 0;
+}
+
+void hc_ratelimit_key(const hc_ratelimit *rl, const char *segment_value, char *out, size_t size)
+{
+    snprintf(out, size, "rl\x1f%s\x1f%s", rl->text, segment_value);
+}
+
+static int64_t slot_of(int64_t now_us, int64_t window_us)
+{
+    return now_us / (window_us / SLOTS > 0 ? window_us / SLOTS : 1);
+}
+
+/* Load the window (zeroed if absent or from an incompatible writer) and
+ * advance it to `cur`, clearing slots that fell out. */
+static void load_window(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, struct window *w, int64_t cur)
+{
+    MDB_val v;
+    memset(w, 0, sizeof *w);
+    if (mdb_get(txn, dbi, k, &v) == 0 && v.mv_size == sizeof *w)
+        memcpy(w, v.mv_data, sizeof *w);
+    if (w->head > cur) /* clock went back: keep counts, don't advance */
+        return;
+    if (cur - w->head >= SLOTS)
+        memset(w->count, 0, sizeof w->count);
+    else
+        for (int64_t s = w->head + 1; s <= cur; s++)
+            w->count[s % SLOTS] = 0;
+    w->head = cur;
+}
+
+static uint64_t window_sum(const struct window *w)
+{
+    uint64_t t = 0;
+    for (int i = 0; i < SLOTS; i++)
+        t += w->count[i];
+    return t;
+}
+
+static int window_op(hc_store *s, const char *key, int64_t window_us, uint64_t quota, uint64_t amount,
+                     int64_t now_us, bool check, bool *allowed, uint64_t *used)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        MDB_txn *txn;
+        int rc = hc_store_txn_begin(s, true, &txn);
+        if (rc)
+            return rc;
+        MDB_dbi dbi = hc_store_dbi(s, HC_T_COUNTERS);
+        MDB_val k = { strlen(key), (void *)key };
+        struct window w;
+        int64_t cur = slot_of(now_us, window_us);
+        load_window(txn, dbi, &k, &w, cur);
+        uint64_t sum = window_sum(&w);
+        bool ok = !check || (amount ? sum + amount <= quota : sum < quota);
+        if (ok && amount) {
+            w.count[cur % SLOTS] += amount;
+            sum += amount;
+        }
+        if (allowed)
+            *allowed = ok;
+        if (used)
+            *used = sum;
+        MDB_val v = { sizeof w, &w };
+        int mrc = mdb_put(txn, dbi, &k, &v, 0);
+        if (mrc == 0) {
+            rc = hc_store_txn_commit(s, txn);
+            if (rc != HC_EFULL)
+                return rc;
+        } else {
+            hc_store_txn_abort(s, txn);
+            if (mrc != MDB_MAP_FULL)
+                return HC_ESTORE;
+        }
+        if (hc_store_grow(s) != 0)
+            return HC_EFULL;
+    }
+    return HC_EFULL;
+}
+
+int hc_window_take(hc_store *s, const char *key, int64_t window_us, uint64_t quota, uint64_t amount,
+                   int64_t now_us, bool *allowed, uint64_t *used)
+{
+    return window_op(s, key, window_us, quota, amount, now_us, true, allowed, used);
+}
+
+int hc_window_add(hc_store *s, const char *key, int64_t window_us, uint64_t amount, int64_t now_us, uint64_t *used)
+{
+    return window_op(s, key, window_us, 0, amount, now_us, false, NULL, used);
+}
+
+int hc_total_get(hc_store *s, const char *key, uint64_t *total)
+{
+    MDB_txn *txn;
+    int rc = hc_store_txn_begin(s, false, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = { strlen(key), (void *)key }, v;
+    *total = 0;
+    if (mdb_get(txn, hc_store_dbi(s, HC_T_COUNTERS), &k, &v) == 0 && v.mv_size == 8)
+        memcpy(total, v.mv_data, 8);
+    hc_store_txn_abort(s, txn);
+    return 0;
+}
+
+int hc_total_add(hc_store *s, const char *key, uint64_t amount, uint64_t *before, uint64_t *after)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        MDB_txn *txn;
+        int rc = hc_store_txn_begin(s, true, &txn);
+        if (rc)
+            return rc;
+        MDB_dbi dbi = hc_store_dbi(s, HC_T_COUNTERS);
+        MDB_val k = { strlen(key), (void *)key }, v;
+        uint64_t t = 0;
+        if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+            memcpy(&t, v.mv_data, 8);
+        if (before)
+            *before = t;
+        t += amount;
+        if (after)
+            *after = t;
+        v.mv_size = 8;
+        v.mv_data = &t;
+        int mrc = mdb_put(txn, dbi, &k, &v, 0);
+        if (mrc == 0) {
+            rc = hc_store_txn_commit(s, txn);
+            if (rc != HC_EFULL)
+                return rc;
+        } else {
+            hc_store_txn_abort(s, txn);
+            if (mrc != MDB_MAP_FULL)
+                return HC_ESTORE;
+        }
+        if (hc_store_grow(s) != 0)
+            return HC_EFULL;
+    }
+    return HC_EFULL;
+}
