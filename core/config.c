@@ -205,6 +205,8 @@ static void load_properties(hc_config *cfg)
 void hc_config_load(hc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    const char *mode = getenv("HC_MODE");
+    cfg->observe = mode && strcmp(mode, "observe") == 0;
     if (hc_store_default_path(cfg->db_path, sizeof cfg->db_path) != 0)
         cfg->db_path[0] = '\0';
     cfg->db_sync = hc_env_bool("HC_DB_SYNC", false);

@@ -29,6 +29,7 @@ typedef struct hc_route {
 } hc_route;
 
 typedef struct hc_config {
+    bool     observe;              /* HC_MODE=observe: passive capture, no gateway */
     char     db_path[4096];        /* HC_DB (default: see store.h) */
     bool     db_sync;              /* HC_DB_SYNC=1: fsync each commit */
     bool     record;               /* HC_RECORD=0 disables the recorder */

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "gateway.h"
 #include "log.h"
+#include "observe.h"
 #include "pricing.h"
 #include "recorder.h"
 #include "tlsca.h"
@@ -28,6 +29,7 @@
 
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -148,25 +150,33 @@ static hc_core *start(void)
     if (hc_pricing_init(prices, err, sizeof err) != 0)
         hc_log_warn_once("prices", "HC_PRICES: %s", err);
 
-    if (!(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
-        hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
-        goto fail;
-    }
-    if (!(c->server_ctx = server_ctx_new())) {
-        hc_log_warn_once("server_ctx", "cannot create the TLS server context; LLM calls pass through unrecorded");
-        goto fail;
-    }
-    if (!(c->client_ctx = hc_upstream_ctx_new(&c->cfg, err, sizeof err))) {
-        hc_log_warn_once("client_ctx", "cannot create the TLS client context (%s); LLM calls pass through unrecorded", err);
-        goto fail;
-    }
     if (!(c->rec = hc_recorder_new(c))) {
         hc_log_warn_once("recorder", "cannot create the recorder; LLM calls pass through unrecorded");
         goto fail;
     }
-    if (hc_gateway_start(c, &c->gw, err, sizeof err) != 0) {
-        hc_log_warn_once("gateway", "cannot start the gateway (%s); LLM calls pass through unrecorded", err);
-        goto fail;
+    if (c->cfg.observe) {
+        /* Observe mode: no CA, no listener; the recorder is all we need. */
+        if (hc_observe_init() != 0) {
+            hc_log_warn_once("observe", "cannot set up observe mode; LLM calls are not recorded");
+            goto fail;
+        }
+    } else {
+        if (!(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
+            hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
+            goto fail;
+        }
+        if (!(c->server_ctx = server_ctx_new())) {
+            hc_log_warn_once("server_ctx", "cannot create the TLS server context; LLM calls pass through unrecorded");
+            goto fail;
+        }
+        if (!(c->client_ctx = hc_upstream_ctx_new(&c->cfg, err, sizeof err))) {
+            hc_log_warn_once("client_ctx", "cannot create the TLS client context (%s); LLM calls pass through unrecorded", err);
+            goto fail;
+        }
+        if (hc_gateway_start(c, &c->gw, err, sizeof err) != 0) {
+            hc_log_warn_once("gateway", "cannot start the gateway (%s); LLM calls pass through unrecorded", err);
+            goto fail;
+        }
     }
     if (atexit_pid != c->pid) {
         atexit(at_exit);
@@ -208,7 +218,7 @@ hc_core *hc_core_start(void)
 static int api_connect(int fd, const struct sockaddr *dst, socklen_t len, const char *host)
 {
     hc_core *c = hc_core_start();
-    if (!c)
+    if (!c || !c->gw)
         return shim->connect(fd, dst, len);
     return hc_gateway_connect(c->gw, fd, dst, len, host);
 }
@@ -216,13 +226,13 @@ static int api_connect(int fd, const struct sockaddr *dst, socklen_t len, const 
 static int api_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
     hc_core *c = hc_core_get();
-    return c ? hc_gateway_getpeername(c->gw, fd, addr, len) : 1;
+    return c && c->gw ? hc_gateway_getpeername(c->gw, fd, addr, len) : 1;
 }
 
 static int api_verify_cert(X509_STORE_CTX_fwd *ctx, int (*real)(X509_STORE_CTX_fwd *))
 {
     hc_core *c = hc_core_get();
-    if (!c)
+    if (!c || !c->ca)
         return real(ctx);
     return hc_ca_verify(c->ca, (X509_STORE_CTX *)ctx, (int (*)(X509_STORE_CTX *))real);
 }
@@ -238,7 +248,85 @@ static void api_flush(int timeout_ms)
 
 static bool api_ready(void)
 {
-    return hc_core_start() != NULL;
+    hc_core *c = hc_core_start();
+    return c && c->gw;
+}
+
+static void api_observe_ssl(SSL_fwd *ssl, bool out, const void *p, size_t n)
+{
+    hc_core *c = hc_core_start();
+    if (c && c->cfg.observe)
+        hc_observe_ssl(c, (SSL *)ssl, out, p, n);
+}
+
+static bool api_observe_fd_open(int fd, const char *host, int port)
+{
+    hc_core *c = hc_core_start();
+    return c && c->cfg.observe && hc_observe_fd_open(c, fd, host, port);
+}
+
+static bool api_observe_fd(int fd, bool out, const void *p, size_t n)
+{
+    return hc_observe_fd(fd, out, p, n);
+}
+
+static void api_observe_fd_close(int fd)
+{
+    hc_observe_fd_close(fd);
+}
+
+/* Written once per process: the CA certificate Node is told to trust. */
+static char ca_path[256];
+
+static void remove_ca_file(void)
+{
+    if (ca_path[0])
+        unlink(ca_path);
+}
+
+static const char *api_ca_file(void)
+{
+    hc_core *c = hc_core_start();
+    if (!c || !c->ca)
+        return NULL;
+    if (ca_path[0])
+        return ca_path;
+    const char *dir = getenv("XDG_RUNTIME_DIR");
+    if (!dir || !*dir)
+        dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    char path[256];
+    snprintf(path, sizeof path, "%s/hcshim-ca-%d-XXXXXX", dir, (int)getpid());
+    int fd = mkstemp(path); /* 0600, a fresh name: nobody can plant it */
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (f) {
+        /* Node reads one file: keep what the app already asked it to trust. */
+        const char *prev = getenv("NODE_EXTRA_CA_CERTS");
+        FILE *in = prev && *prev ? fopen(prev, "r") : NULL;
+        if (in) {
+            char buf[4096];
+            size_t n;
+            while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+                fwrite(buf, 1, n, f);
+            fclose(in);
+            fputc('\n', f);
+        }
+    }
+    if (!f || PEM_write_X509(f, hc_ca_cert(c->ca)) != 1) {
+        if (f)
+            fclose(f);
+        else
+            close(fd);
+        unlink(path);
+        return NULL;
+    }
+    fclose(f);
+    snprintf(ca_path, sizeof ca_path, "%s", path);
+    atexit(remove_ca_file);
+    return ca_path;
 }
 
 static void api_atfork_child(void)
@@ -247,6 +335,8 @@ static void api_atfork_child(void)
     __atomic_store_n(&current, NULL, __ATOMIC_RELEASE);
     pthread_mutex_init(&start_lock, NULL);
     hc_webhook_atfork_child();
+    hc_observe_atfork_child();
+    ca_path[0] = '\0'; /* the parent owns (and removes) its file */
     if (c) {
         hc_gateway_abandon(c->gw);
         hc_recorder_abandon(c->rec);
@@ -260,6 +350,11 @@ static const hc_core_api core_api = {
     .verify_cert = api_verify_cert,
     .flush = api_flush,
     .ready = api_ready,
+    .observe_ssl = api_observe_ssl,
+    .observe_fd_open = api_observe_fd_open,
+    .observe_fd = api_observe_fd,
+    .observe_fd_close = api_observe_fd_close,
+    .ca_file = api_ca_file,
     .atfork_child = api_atfork_child,
 };
 

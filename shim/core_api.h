@@ -66,6 +66,19 @@ typedef struct hc_core_api {
     /* Start the gateway if it is not running; true if it runs. The hooks ask
      * before answering a routed host's lookup with a synthetic address. */
     bool (*ready)(void);
+    /* Observe mode (HC_MODE=observe): bytes that went through the app's own
+     * SSL object (out = sent), after the app's call returned. */
+    void (*observe_ssl)(SSL_fwd *ssl, bool out, const void *p, size_t n);
+    /* Observe mode, plain HTTP: fd was connected to LLM host:port; start
+     * following it. False if it will not be followed. */
+    bool (*observe_fd_open)(int fd, const char *host, int port);
+    /* Bytes on a followed fd; false: stop sending them (not HTTP/1.x). */
+    bool (*observe_fd)(int fd, bool out, const void *p, size_t n);
+    void (*observe_fd_close)(int fd);
+    /* Gateway mode for programs with their own OpenSSL (Node): start the
+     * gateway now and write its CA certificate (public part only) to a file
+     * readable by this user; returns its path (static storage) or NULL. */
+    const char *(*ca_file)(void);
     /* After fork, in the child (from the atfork handler): forget the parent's
      * threads, listener, store handle and locks; restart lazily on next use. */
     void (*atfork_child)(void);

@@ -8,9 +8,14 @@
 #include "real.h"
 #include "shim.h"
 
+void hc_io_watch(int fd, const char *host, int port); /* hook_io.c */
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +102,7 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         errno = ENOSYS;
         return -1;
     }
-    if (!addr || hc_shim_guarded() || hc_shim_mode() != HC_MODE_GATEWAY ||
+    if (!addr || hc_shim_guarded() || hc_shim_mode() == HC_MODE_OFF ||
         (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
         return real(fd, addr, len);
     char host[HC_HOST_MAX];
@@ -110,6 +115,17 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM) {
         errno = saved;
         return real(fd, addr, len);
+    }
+    if (hc_shim_mode() == HC_MODE_OBSERVE) {
+        /* Observe mode: the app connects where it wanted; we follow the bytes. */
+        errno = saved;
+        int rc = real(fd, addr, len);
+        int e = errno;
+        if (rc == 0 || e == EINPROGRESS)
+            hc_io_watch(fd, host, addr->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)addr)->sin_port)
+                                                             : ntohs(((const struct sockaddr_in6 *)addr)->sin6_port));
+        errno = e;
+        return rc;
     }
     const hc_core_api *core = hc_shim_core();
     errno = saved;
@@ -136,4 +152,184 @@ HC_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     int rc = core->getpeername(fd, addr, len);
     hc_shim_guard_leave();
     return rc == 1 ? real(fd, addr, len) : rc;
+}
+
+/* ---- legacy lookups: gethostbyname and friends ------------------------------
+ * Routed hosts get their synthetic address; other LLM hosts' answers are
+ * remembered like getaddrinfo's. */
+
+/* Fill h (in buf) with the single IPv4 address a (or its v4-mapped IPv6 form). */
+static int fill_hostent(const char *name, int af, const struct in_addr *a, struct hostent *h, char *buf,
+                        size_t buflen)
+{
+    size_t alen = af == AF_INET6 ? 16 : 4, nlen = strlen(name) + 1;
+    size_t need = alen + nlen + 4 * sizeof(char *) + sizeof(char *);
+    if (buflen < need)
+        return ERANGE;
+    char **ptrs = (char **)(void *)buf;          /* [addr, NULL, alias NULL] */
+    char *addr = buf + 3 * sizeof(char *);
+    char *nm = addr + alen;
+    if (af == AF_INET6) {
+        memset(addr, 0, 10);
+        addr[10] = addr[11] = (char)0xff;
+        memcpy(addr + 12, a, 4);
+    } else {
+        memcpy(addr, a, 4);
+    }
+    memcpy(nm, name, nlen);
+    ptrs[0] = addr;
+    ptrs[1] = NULL;
+    ptrs[2] = NULL;
+    h->h_name = nm;
+    h->h_aliases = &ptrs[2];
+    h->h_addrtype = af;
+    h->h_length = (int)alen;
+    h->h_addr_list = &ptrs[0];
+    return 0;
+}
+
+static void remember_hostent(const char *name, const struct hostent *h)
+{
+    if (!h || !hc_hosts_is_llm(name, 0))
+        return;
+    for (char **p = h->h_addr_list; p && *p; p++) {
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        if (h->h_addrtype == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            a->sin_family = AF_INET;
+            memcpy(&a->sin_addr, *p, 4);
+        } else if (h->h_addrtype == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            a->sin6_family = AF_INET6;
+            memcpy(&a->sin6_addr, *p, 16);
+        } else {
+            continue;
+        }
+        hc_hosts_remember((struct sockaddr *)&ss, name);
+    }
+}
+
+/* The synthetic address for a routed name, if the gateway can serve it. */
+static bool routed(const char *name, struct sockaddr_in *fake)
+{
+    if (!name || hc_shim_guarded() || hc_shim_mode() != HC_MODE_GATEWAY)
+        return false;
+    hc_hosts_init();
+    return hc_hosts_route_addr(name, fake) && gateway_ready();
+}
+
+HC_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
+                               struct hostent **result, int *h_errnop)
+{
+    static int (*real)(const char *, int, struct hostent *, char *, size_t, struct hostent **, int *);
+    HC_REAL(real, "gethostbyname2_r", gethostbyname2_r, NULL);
+    struct sockaddr_in fake;
+    if ((af == AF_INET || af == AF_INET6) && routed(name, &fake)) {
+        int rc = fill_hostent(name, af, &fake.sin_addr, ret, buf, buflen);
+        *result = rc ? NULL : ret;
+        if (h_errnop)
+            *h_errnop = rc ? NETDB_INTERNAL : 0;
+        return rc;
+    }
+    if (!real)
+        return ENOSYS;
+    int rc = real(name, af, ret, buf, buflen, result, h_errnop);
+    if (rc == 0 && *result && name && !hc_shim_guarded())
+        remember_hostent(name, *result);
+    return rc;
+}
+
+HC_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
+                              struct hostent **result, int *h_errnop)
+{
+    return gethostbyname2_r(name, AF_INET, ret, buf, buflen, result, h_errnop);
+}
+
+HC_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+    static __thread struct hostent h;
+    static __thread char buf[1024];
+    struct hostent *res = NULL;
+    int herr = 0;
+    int rc = gethostbyname2_r(name, af, &h, buf, sizeof buf, &res, &herr);
+    if (rc || !res) {
+        h_errno = herr ? herr : HOST_NOT_FOUND;
+        return NULL;
+    }
+    return res;
+}
+
+HC_EXPORT struct hostent *gethostbyname(const char *name)
+{
+    return gethostbyname2(name, AF_INET);
+}
+
+/* ---- getaddrinfo_a: glibc resolves these on its own threads through an
+ * internal getaddrinfo that our hook never sees. Routed names are answered
+ * here at once; for GAI_WAIT the answers of LLM hosts are remembered after the
+ * real call. (GAI_NOWAIT lookups of unrouted LLM hosts are not seen: their
+ * connections are not intercepted — a documented limit.) */
+static void *notify_thread(void *arg)
+{
+    struct sigevent sev = *(struct sigevent *)arg;
+    free(arg);
+    sev.sigev_notify_function(sev.sigev_value);
+    return NULL;
+}
+
+/* Deliver a completion notification the way glibc would. */
+static void notify(const struct sigevent *sev)
+{
+    if (sev->sigev_notify == SIGEV_SIGNAL) {
+        sigqueue(getpid(), sev->sigev_signo, sev->sigev_value);
+    } else if (sev->sigev_notify == SIGEV_THREAD && sev->sigev_notify_function) {
+        struct sigevent *copy = malloc(sizeof *copy);
+        pthread_t t;
+        pthread_attr_t attr;
+        if (!copy)
+            return;
+        *copy = *sev;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, sev->sigev_notify_attributes ? sev->sigev_notify_attributes : &attr,
+                           notify_thread, copy) != 0)
+            free(copy);
+        pthread_attr_destroy(&attr);
+    }
+}
+
+HC_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int n, struct sigevent *sev)
+{
+    static int (*real)(int, struct gaicb **, int, struct sigevent *);
+    HC_REAL(real, "getaddrinfo_a", getaddrinfo_a, "libanl.so.1");
+    if (!real)
+        return EAI_SYSTEM;
+    if (hc_shim_guarded() || hc_shim_mode() == HC_MODE_OFF)
+        return real(mode, list, n, sev);
+    /* Answer routed names ourselves; pass the rest to glibc. */
+    struct gaicb *rest[64];
+    int nrest = 0;
+    bool any_routed = false;
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_in fake;
+        if (list[i] && routed(list[i]->ar_name, &fake)) {
+            int rc = getaddrinfo(list[i]->ar_name, list[i]->ar_service, list[i]->ar_request, &list[i]->ar_result);
+            list[i]->__return = rc;
+            any_routed = true;
+        } else if (list[i] && nrest < 64) {
+            rest[nrest++] = list[i];
+        }
+    }
+    int rc = 0;
+    if (nrest || !any_routed)
+        rc = real(mode, rest, nrest, nrest ? sev : NULL);
+    else if (sev && mode == GAI_NOWAIT)
+        notify(sev); /* everything was answered here: notify now */
+    if (mode == GAI_WAIT)
+        for (int i = 0; i < nrest; i++)
+            if (rest[i]->__return == 0 && rest[i]->ar_result && hc_hosts_is_llm(rest[i]->ar_name, 0))
+                for (struct addrinfo *ai = rest[i]->ar_result; ai; ai = ai->ai_next)
+                    hc_hosts_remember(ai->ai_addr, rest[i]->ar_name);
+    return rc;
 }

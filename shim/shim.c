@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 static enum hc_mode mode = HC_MODE_GATEWAY;
 static __thread int guard __attribute__((tls_model("initial-exec")));
@@ -151,6 +152,39 @@ static void atfork_child(void)
         c->atfork_child();
 }
 
+/* Programs that carry their own OpenSSL (Node, Bun) cannot be taught to trust
+ * the gateway through X509_verify_cert; they read NODE_EXTRA_CA_CERTS once at
+ * start-up. For them the gateway starts here, before main(), and the CA
+ * certificate (public part only) is handed over that way. */
+static bool own_tls_runtime(void)
+{
+    char exe[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    const char *b = strrchr(exe, '/');
+    b = b ? b + 1 : exe;
+    return strcmp(b, "node") == 0 || strcmp(b, "nodejs") == 0 || strncmp(b, "node", 4) == 0 || strcmp(b, "bun") == 0;
+}
+
+static void prepare_node_trust(void)
+{
+    const char *off = getenv("HC_NODE_CA");
+    if (off && strcmp(off, "0") == 0)
+        return;
+    const hc_core_api *c = hc_shim_core();
+    if (!c)
+        return;
+    hc_shim_guard_enter();
+    const char *path = c->ca_file();
+    hc_shim_guard_leave();
+    if (path)
+        setenv("NODE_EXTRA_CA_CERTS", path, 1);
+    else
+        hc_log_warn_once("node_ca", "cannot prepare NODE_EXTRA_CA_CERTS; this program's LLM calls may fail TLS");
+}
+
 __attribute__((constructor)) static void hc_shim_init(void)
 {
     const char *m = getenv("HC_MODE");
@@ -164,4 +198,6 @@ __attribute__((constructor)) static void hc_shim_init(void)
     }
     if (mode != HC_MODE_OFF)
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    if (mode == HC_MODE_GATEWAY && own_tls_runtime())
+        prepare_node_trust();
 }

@@ -77,7 +77,7 @@ def block_two_processes(t, w):
     t.ok(msg.startswith("hcshim: budget %s exceeded" % spec), "429 message names the budget", msg)
     m = re.search(r"spent \$([0-9.]+) of \$([0-9.]+)", msg)
     t.ok(m and abs(float(m.group(1)) - 2 * COST_NUSD / 1e9) < 1.5e-6 and abs(float(m.group(2)) - 1e-5) < 1e-9,
-         "429 message says spent $%.7f of $0.000010 (6 decimals)" % (2 * COST_NUSD / 1e9), msg)
+         "429 message says how much was spent (2 x %d nano-USD) of $0.000010" % COST_NUSD, msg)
     recs = records(w, 4)
     premise(t, recs)
     t.eq([bool(r["flags"] & BLOCKED) for r in recs], [False, False, True, True], "records: the two refused are BLOCKED",
