@@ -18,5 +18,7 @@ int cmd_merge(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_prices(int argc, char **argv);
+int cmd_html(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

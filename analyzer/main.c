@@ -27,6 +27,8 @@ static const struct command {
     { "prune",    cmd_prune,    "delete old records or their bodies" },
     { "stats",    cmd_stats,    "store size, counts, schema, page usage" },
     { "prices",   cmd_prices,   "the price table and the unpriced models seen" },
+    { "html",     cmd_html,     "the dashboard as one self-contained HTML file" },
+    { "serve",    cmd_serve,    "the dashboard as a live local web view" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -222,8 +222,21 @@ void hc_recorder_submit(hc_recorder *r, hc_rec_item *it)
     pthread_mutex_unlock(&r->lock);
 }
 
+static void deadline(clockid_t clk, int timeout_ms, struct timespec *until)
+{
+    clock_gettime(clk, until);
+    until->tv_sec += timeout_ms / 1000;
+    until->tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until->tv_nsec >= 1000000000) {
+        until->tv_sec++;
+        until->tv_nsec -= 1000000000;
+    }
+}
+
 void hc_recorder_flush(hc_recorder *r, int timeout_ms)
 {
+    struct timespec lock_until;
+    deadline(CLOCK_REALTIME, timeout_ms, &lock_until);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += timeout_ms / 1000;
@@ -232,7 +245,10 @@ void hc_recorder_flush(hc_recorder *r, int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000;
     }
-    pthread_mutex_lock(&r->lock);
+    /* _exit() may run this from a signal handler that interrupted a thread
+     * holding the lock: never wait for it longer than the deadline. */
+    if (pthread_mutex_timedlock(&r->lock, &lock_until) != 0)
+        return;
     while (r->inflight > 0 || (r->started && (r->head || r->busy)))
         if (pthread_cond_timedwait(&r->done_cond, &r->lock, &until) != 0)
             break;

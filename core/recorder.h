@@ -52,7 +52,8 @@ void hc_recorder_exchange_begin(hc_recorder *r);
 void hc_recorder_exchange_end(hc_recorder *r);
 
 /* Wait until every exchange in flight has been queued and everything queued
- * is written, or timeout_ms passed. */
+ * is written, or timeout_ms passed. Bounded even when called from a signal
+ * handler (every lock is taken with the same deadline). */
 void hc_recorder_flush(hc_recorder *r, int timeout_ms);
 
 /* Counters since start, for tests and HC_DEBUG. */

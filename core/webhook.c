@@ -145,7 +145,8 @@ void hc_webhook_flush(int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000;
     }
-    pthread_mutex_lock(&lock);
+    if (pthread_mutex_timedlock(&lock, &until) != 0)
+        return; /* see hc_recorder_flush: may run in a signal handler */
     while (inflight > 0)
         if (pthread_cond_timedwait(&done, &lock, &until) != 0)
             break;
