@@ -93,6 +93,9 @@ static int one(void *vctx, const hc_record *r)
         table_cell(x->t, n2);
         if (r->cost_flags & HC_COST_UNPRICED)
             table_cell2(x->t, "unpriced", "");
+        else if ((r->cost_flags & HC_COST_NO_USAGE) && r->status >= 200 && r->status < 300 &&
+                 !(r->flags & HC_REC_CACHE_HIT))
+            table_cell2(x->t, "no usage", ""); /* an answer whose cost is unknown is not $0 */
         else {
             char exact[FMT_NUM];
             table_cell2(x->t, fmt_usd(cost, r->cost_nusd), fmt_usd_exact(exact, r->cost_nusd));

@@ -44,12 +44,13 @@ const char *summary_cost_text(char *out, size_t size, int64_t nusd, uint64_t unp
 void summary_json(jw *w, const agg_acc *a, const summary_pct *p)
 {
     char t[40];
-    uint64_t priced = a->requests - a->unpriced;
+    uint64_t priced = a->requests - a->unpriced - a->no_usage;
     jw_kuint(w, "requests", a->requests);
     jw_kint(w, "cost_nusd", a->cost_nusd);
     jw_kdouble(w, "cost_usd", (double)a->cost_nusd / 1e9);
     jw_kuint(w, "unpriced_requests", a->unpriced);
     jw_kuint(w, "estimated_requests", a->estimated);
+    jw_kuint(w, "no_usage_requests", a->no_usage);
     jw_key(w, "cost_per_request_nusd");
     if (priced)
         jw_double(w, (double)a->cost_nusd / (double)priced);
@@ -98,7 +99,7 @@ void summary_json(jw *w, const agg_acc *a, const summary_pct *p)
 void summary_text(FILE *f, const agg_acc *a, const summary_pct *p)
 {
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], b4[FMT_NUM], b5[FMT_NUM], t1[32], t2[32], cost[128];
-    uint64_t priced = a->requests - a->unpriced;
+    uint64_t priced = a->requests - a->unpriced - a->no_usage;
     if (!a->requests) {
         fprintf(f, "Requests    0 (no matching records)\n");
         return;
@@ -111,6 +112,8 @@ void summary_text(FILE *f, const agg_acc *a, const summary_pct *p)
         fprintf(f, "   (%s per priced request)", fmt_usd(b1, (a->cost_nusd + (int64_t)priced / 2) / (int64_t)priced));
     if (a->estimated)
         fprintf(f, "   %s with estimated tokens", fmt_int(b2, (int64_t)a->estimated));
+    if (a->no_usage)
+        fprintf(f, "   + %s answers without usage (cost unknown)", fmt_int(b3, (int64_t)a->no_usage));
     fputc('\n', f);
     fprintf(f, "Tokens      in %s (cached %s)   out %s (reasoning %s)", fmt_int(b1, a->tok_in),
             fmt_int(b2, a->tok_cached), fmt_int(b3, a->tok_out), fmt_int(b4, a->tok_reasoning));
