@@ -100,11 +100,13 @@ check: deps
 check-unit: all
 	/usr/bin/python3 tests/run.py --build $(B) --only unit
 
-# A second build tree with AddressSanitizer + UndefinedBehaviorSanitizer; the test
-# runner runs the unit tests and hc-analyze from it.
+# A second build tree with AddressSanitizer + UndefinedBehaviorSanitizer: the test
+# runner runs its unit tests, its hc-analyze, and the shim's integration tests
+# again with its libhcshim.so/libhcshim-core.so preloaded into the real clients.
 check-asan:
 	$(MAKE) B=$(B)-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    $(B)-asan/hc-analyze $(patsubst $(B)/%,$(B)-asan/%,$(UNIT_BIN))
+	    $(B)-asan/hc-analyze $(B)-asan/libhcshim.so $(B)-asan/libhcshim-core.so \
+	    $(patsubst $(B)/%,$(B)-asan/%,$(UNIT_BIN) $(TOOLS_BIN))
 
 demo:
 	scripts/deps.sh build

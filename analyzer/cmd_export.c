@@ -12,7 +12,10 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -393,7 +396,13 @@ int cmd_export(int argc, char **argv)
     if ((rc = cli_open_store(&c, &s)))
         goto out;
     x.f = stdout;
-    if (output && !(x.f = fopen(output, "w"))) {
+    /* An export holds prompts and answers: private to the user, like the store. */
+    int ofd = output ? open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    if (ofd >= 0)
+        fchmod(ofd, 0600); /* an existing file keeps its mode otherwise */
+    if (output && (ofd < 0 || !(x.f = fdopen(ofd, "w")))) {
+        if (ofd >= 0)
+            close(ofd);
         rc = cli_misuse("-o: %s: %s", output, strerror(errno));
         goto out;
     }

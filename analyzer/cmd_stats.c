@@ -40,6 +40,14 @@ struct info {
     int64_t  created_us;
 };
 
+/* mdb_reader_list prints a header line, then one line per slot in use. */
+static int count_reader(const char *line, void *ctx)
+{
+    if (strncmp(line, "    pid", 7) != 0 && strstr(line, "(no active readers)") == NULL)
+        (*(int *)ctx)++;
+    return 0;
+}
+
 static int gather(hc_store *s, struct info *in)
 {
     MDB_env *env = hc_store_env(s);
@@ -57,7 +65,11 @@ static int gather(hc_store *s, struct info *in)
     in->page_size = es.ms_psize;
     in->pages_used = ei.me_last_pgno + 1;
     in->map_pages = es.ms_psize ? ei.me_mapsize / es.ms_psize : 0;
-    in->readers = ei.me_numreaders;
+    /* me_numreaders is a high-water mark; count the slots held right now
+     * (stale ones were released when the store was opened). */
+    int live = 0;
+    mdb_reader_list(env, count_reader, &live);
+    in->readers = (uint64_t)live;
     in->max_readers = ei.me_maxreaders;
     MDB_txn *txn;
     if (hc_store_txn_begin(s, false, &txn))

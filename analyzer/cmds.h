@@ -20,5 +20,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_prices(int argc, char **argv);
 int cmd_html(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
+int cmd_ratelimits(int argc, char **argv);
 
 #endif

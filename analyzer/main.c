@@ -2,7 +2,7 @@
  *
  * git-style: `hc-analyze <command> [options]`; the command table below maps
  * names to the cmd_*.c files. Read commands open the store read-only and never
- * modify it; only merge, import and prune write. See docs/ANALYZER.md.
+ * modify it; only merge, import, prune and cache clear write. See docs/ANALYZER.md.
  */
 #include "cli.h"
 #include "cmds.h"
@@ -29,6 +29,8 @@ static const struct command {
     { "prices",   cmd_prices,   "the price table and the unpriced models seen" },
     { "html",     cmd_html,     "the dashboard as one self-contained HTML file" },
     { "serve",    cmd_serve,    "the dashboard as a live local web view" },
+    { "cache",    cmd_cache,    "the response cache: entries, hit rate, savings; cache clear" },
+    { "ratelimits", cmd_ratelimits, "429s, rate-limit headroom, waits, retries, policy blocks" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -36,7 +38,7 @@ static void usage(FILE *f)
 {
     fputs("usage: hc-analyze <command> [options]\n\nCommands:\n", f);
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\nEvery command takes --db PATH, --json, --csv and -h; see 'hc-analyze <command> -h'.\n"
           "Exit status: 0 ok, 1 audit failed / not found, 2 misuse or unreadable store.\n", f);
 }

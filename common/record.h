@@ -56,7 +56,9 @@
  * 28  retries        i32      retries made (attempts - 1)
  * 29  fallback_idx   i32      index of the fallback that answered (-1: the original)
  * 30  ratelimit      pairs    rate-limit response headers (x-ratelimit-*, anthropic-ratelimit-*,
- *                             retry-after), lower-case name and raw value
+ *                             retry-after) of every upstream attempt in order (a name may
+ *                             repeat; the last is the answer's), lower-case name and raw value;
+ *                             empty for cache hits
  * 31  pid            i32      process id of the app
  * 32  program        str      program name (basename of the executable)
  * 33  req_bytes      i64      request body bytes as sent by the app

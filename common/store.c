@@ -230,6 +230,13 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         mdb_env_info(s->env, &info);
         s->map_size = info.me_mapsize;
     }
+    /* A process killed while it held a read transaction leaves its reader
+     * slot behind, and the snapshot it pinned keeps every page freed since
+     * from being reused: the file would only grow. Clear such slots. */
+    if (!(env_flags & MDB_NOLOCK)) {
+        int dead = 0;
+        mdb_reader_check(s->env, &dead);
+    }
     if ((err = open_tables(s, errbuf, errlen)) != 0)
         goto fail_env;
     *out = s;
@@ -258,6 +265,13 @@ MDB_env *hc_store_env(hc_store *s) { return s->env; }
 MDB_dbi hc_store_dbi(hc_store *s, enum hc_table t) { return s->dbi[t]; }
 const char *hc_store_path(const hc_store *s) { return s->path; }
 const char *hc_store_strerror(int mdb_rc) { return mdb_strerror(mdb_rc); }
+
+int hc_store_reader_check(hc_store *s)
+{
+    int dead = 0;
+    mdb_reader_check(s->env, &dead);
+    return dead;
+}
 
 int hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn)
 {

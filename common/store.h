@@ -102,6 +102,12 @@ typedef struct hc_store_item {
  * `merge` idempotent). Thread-safe. */
 size_t hc_store_put_items(hc_store *s, const hc_store_item *items, size_t n, int *err);
 
+/* Release the reader slots of processes that died holding a read transaction
+ * (their snapshots would keep freed pages from being reused). Opening a store
+ * does this too; long-lived writers call it now and then. Returns the number
+ * of slots cleared. Thread-safe. */
+int hc_store_reader_check(hc_store *s);
+
 /* Describe an LMDB error code for messages (wraps mdb_strerror). */
 const char *hc_store_strerror(int mdb_rc);
 

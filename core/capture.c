@@ -24,6 +24,44 @@ static void span_copy(char *dst, size_t size, const char *p, size_t n)
     dst[n] = '\0';
 }
 
+/* Query parameters that carry credentials (Gemini's ?key=, signed URLs…):
+ * their values never reach the record. */
+static bool secret_param(const char *name, size_t n)
+{
+    static const char *const names[] = { "key", "api_key", "apikey", "api-key", "access_token", "token",
+                                         "auth", "password", "secret", "sig", "signature", NULL };
+    for (int i = 0; names[i]; i++)
+        if (hc_span_ieq(name, n, names[i]))
+            return true;
+    return false;
+}
+
+/* Append target to out with credential query values replaced by REDACTED. */
+static void append_redacted_target(hc_buf *out, const char *t, size_t n)
+{
+    const char *q = memchr(t, '?', n);
+    if (!q) {
+        hc_buf_append(out, t, n);
+        return;
+    }
+    hc_buf_append(out, t, (size_t)(q - t) + 1);
+    const char *p = q + 1, *end = t + n;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *pe = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(pe - p));
+        if (eq && secret_param(p, (size_t)(eq - p))) {
+            hc_buf_append(out, p, (size_t)(eq - p) + 1);
+            hc_buf_puts(out, "REDACTED");
+        } else {
+            hc_buf_append(out, p, (size_t)(pe - p));
+        }
+        if (amp)
+            hc_buf_append(out, "&", 1);
+        p = amp ? amp + 1 : end;
+    }
+}
+
 void hc_capture_begin(hc_capture *c, hc_core *core, const char *host, const hc_http_head *h,
                       int64_t start_us, int64_t t0_mono)
 {
@@ -39,7 +77,7 @@ void hc_capture_begin(hc_capture *c, hc_core *core, const char *host, const hc_h
     snprintf(c->host, sizeof c->host, "%s", host);
     snprintf(c->provider, sizeof c->provider, "%s", hc_provider_for_host(host, 0));
     span_copy(c->method, sizeof c->method, h->method, h->method_len);
-    hc_buf_append(&c->path, h->target, h->target_len);
+    append_redacted_target(&c->path, h->target, h->target_len);
     c->api = hc_api_detect(c->method, h->target, h->target_len);
     hc_usage_init(&c->usage);
 }
@@ -83,25 +121,42 @@ static bool is_ratelimit_header(const char *n, size_t l)
            hc_span_iprefix(n, l, "x-ratelimit");
 }
 
+static void keep_ratelimit(hc_capture *c, const hc_http_head *h)
+{
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const hc_header *x = &h->headers[i];
+        if (!is_ratelimit_header(x->name, x->name_len))
+            continue;
+        char n[96], v[256];
+        span_copy(n, sizeof n, x->name, x->name_len);
+        for (char *q = n; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+        span_copy(v, sizeof v, x->value, x->value_len);
+        hc_pairs_add(&c->ratelimit, n, v);
+    }
+}
+
+void hc_capture_attempt_headers(hc_capture *c, const hc_http_head *h)
+{
+    keep_ratelimit(c, h);
+}
+
+void hc_capture_drop_ratelimit(hc_capture *c)
+{
+    hc_buf_reset(&c->ratelimit);
+}
+
 void hc_capture_response_head(hc_capture *c, const hc_http_head *h)
 {
     c->rec.status = h->status;
-    hc_buf_reset(&c->ratelimit);
+    keep_ratelimit(c, h);
     const hc_header *ce = NULL, *ct = NULL;
     for (size_t i = 0; i < h->nheaders; i++) {
         const hc_header *x = &h->headers[i];
-        if (is_ratelimit_header(x->name, x->name_len)) {
-            char n[96], v[256];
-            span_copy(n, sizeof n, x->name, x->name_len);
-            for (char *q = n; *q; q++)
-                *q = (char)tolower((unsigned char)*q);
-            span_copy(v, sizeof v, x->value, x->value_len);
-            hc_pairs_add(&c->ratelimit, n, v);
-        } else if (hc_span_ieq(x->name, x->name_len, "content-encoding")) {
+        if (hc_span_ieq(x->name, x->name_len, "content-encoding"))
             ce = x;
-        } else if (hc_span_ieq(x->name, x->name_len, "content-type")) {
+        else if (hc_span_ieq(x->name, x->name_len, "content-type"))
             ct = x;
-        }
     }
     hc_decoder_free(c->dec);
     c->dec = ce ? hc_decoder_new(ce->value, ce->value_len, &c->dec_unsupported) : NULL;

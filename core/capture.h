@@ -67,8 +67,14 @@ void hc_capture_request_done(hc_capture *c);
 void hc_capture_set_upstream(hc_capture *c, const char *url);
 /* One upstream attempt ended with `status` after waiting wait_ms before it. */
 void hc_capture_attempt(hc_capture *c, int status, int64_t wait_ms);
-/* The response head the app receives. */
+/* The response head the app receives. Its rate-limit headers are added to
+ * those kept from earlier attempts. */
 void hc_capture_response_head(hc_capture *c, const hc_http_head *h);
+/* Keep the rate-limit headers of a failed attempt (a retried 429's
+ * remaining-requests: 0 is the interesting one). */
+void hc_capture_attempt_headers(hc_capture *c, const hc_http_head *h);
+/* Forget the rate-limit headers kept so far (a cache hit replays stale ones). */
+void hc_capture_drop_ratelimit(hc_capture *c);
 /* Response body bytes (de-chunked, content-encoded as received). */
 void hc_capture_response_data(hc_capture *c, const char *p, size_t n);
 /* The provider the answer came from, when a fallback changed it. */

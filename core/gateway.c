@@ -6,10 +6,15 @@
  *   its upstream connection, buffers) and exits when either side closes.
  *   Blocking-style I/O on non-blocking sockets with poll (io.h) keeps each
  *   thread's logic linear and every wait bounded. Threads block all signals.
- * - Registration: hc_gateway_connect() connects the app's socket to the
- *   listener and records (local port → original destination, host). The
- *   connection thread looks its peer port up; the app's connect may return a
- *   hair after the accept, so the thread waits up to 2 s for the entry. An
+ * - Registration: hc_gateway_connect() binds the app's socket to an ephemeral
+ *   loopback port (if the app did not bind it), records (family, local
+ *   address, port → original destination, host), and only then connects it
+ *   to the listener. So the accept thread finds the entry of every genuine
+ *   connection synchronously, keyed by the full peer address: a connection
+ *   from another process (another source address, or a port it does not
+ *   own) is closed at once without costing a thread, however many arrive.
+ *   (If binding fails, the entry is made after connect and the connection
+ *   thread waits up to 2 s for it — bounded to MAX_STRANGERS such waits.) An
  *   entry stays until the connection ends, which is what lets getpeername()
  *   report the original destination.
  * - Dispatch: peek (never consume) the first bytes. A TLS ClientHello whose
@@ -51,6 +56,7 @@
 
 struct reg {
     int         family;        /* AF_INET or AF_INET6: the listener it came through */
+    unsigned char addr[16];    /* the app socket's local address (4 bytes for AF_INET) */
     uint16_t    port;          /* the app socket's local port */
     hc_origin   origin;
     struct reg *next;
@@ -72,8 +78,38 @@ struct conn_start {
     hc_gateway *gw;
     int         fd;
     int         family;
+    unsigned char peer_addr[16];
     uint16_t    peer_port;
+    bool        registered;    /* the entry was found at accept time */
+    hc_origin   origin;        /* ... and this is it */
 };
+
+/* (family, address bytes, port) of a socket address, v4-mapped IPv6 folded
+ * to IPv4 (that is how the v4 listener sees such a peer). */
+static bool addr_key(const struct sockaddr *a, int *family, unsigned char addr[16], uint16_t *port)
+{
+    memset(addr, 0, 16);
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
+        *family = AF_INET;
+        memcpy(addr, &v4->sin_addr, 4);
+        *port = ntohs(v4->sin_port);
+        return true;
+    }
+    if (a->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
+        *port = ntohs(v6->sin6_port);
+        if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+            *family = AF_INET;
+            memcpy(addr, &v6->sin6_addr.s6_addr[12], 4);
+        } else {
+            *family = AF_INET6;
+            memcpy(addr, &v6->sin6_addr, 16);
+        }
+        return true;
+    }
+    return false;
+}
 
 int hc_thread_spawn(void *(*fn)(void *), void *arg)
 {
@@ -91,19 +127,19 @@ int hc_thread_spawn(void *(*fn)(void *), void *arg)
     return rc ? HC_ENOMEM : 0;
 }
 
-static struct reg *find_reg(hc_gateway *gw, int family, uint16_t port)
+static struct reg *find_reg(hc_gateway *gw, int family, const unsigned char *addr, uint16_t port)
 {
     for (struct reg *r = gw->regs; r; r = r->next)
-        if (r->family == family && r->port == port)
+        if (r->family == family && r->port == port && memcmp(r->addr, addr, 16) == 0)
             return r;
     return NULL;
 }
 
-static void drop_reg(hc_gateway *gw, int family, uint16_t port)
+static void drop_reg(hc_gateway *gw, int family, const unsigned char *addr, uint16_t port)
 {
     pthread_mutex_lock(&gw->lock);
     for (struct reg **pp = &gw->regs; *pp; pp = &(*pp)->next) {
-        if ((*pp)->family == family && (*pp)->port == port) {
+        if ((*pp)->family == family && (*pp)->port == port && memcmp((*pp)->addr, addr, 16) == 0) {
             struct reg *r = *pp;
             *pp = r->next;
             free(r);
@@ -113,8 +149,8 @@ static void drop_reg(hc_gateway *gw, int family, uint16_t port)
     pthread_mutex_unlock(&gw->lock);
 }
 
-/* Wait for the registration of (family, port); copy it into *o. 0 or HC_ENOTFOUND. */
-static int await_reg(hc_gateway *gw, int family, uint16_t port, hc_origin *o)
+/* Wait for the registration of (family, addr, port); copy it into *o. 0 or HC_ENOTFOUND. */
+static int await_reg(hc_gateway *gw, int family, const unsigned char *addr, uint16_t port, hc_origin *o)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -123,7 +159,7 @@ static int await_reg(hc_gateway *gw, int family, uint16_t port, hc_origin *o)
     bool counted = false;
     pthread_mutex_lock(&gw->lock);
     for (;;) {
-        struct reg *r = find_reg(gw, family, port);
+        struct reg *r = find_reg(gw, family, addr, port);
         if (r) {
             *o = r->origin;
             rc = 0;
@@ -136,7 +172,7 @@ static int await_reg(hc_gateway *gw, int family, uint16_t port, hc_origin *o)
             counted = true;
         }
         if (pthread_cond_timedwait(&gw->cond, &gw->lock, &until) == ETIMEDOUT) {
-            r = find_reg(gw, family, port);
+            r = find_reg(gw, family, addr, port);
             if (r) {
                 *o = r->origin;
                 rc = 0;
@@ -215,8 +251,8 @@ static void *conn_main(void *arg)
     hc_core *core = gw->core;
     core->shim->guard_thread();
 
-    hc_origin o;
-    if (await_reg(gw, cs.family, cs.peer_port, &o) != 0) {
+    hc_origin o = cs.origin;
+    if (!cs.registered && await_reg(gw, cs.family, cs.peer_addr, cs.peer_port, &o) != 0) {
         hc_log_debug("closing unregistered connection from port %u", cs.peer_port);
         close(cs.fd);
         return NULL;
@@ -268,7 +304,7 @@ out_free:
     free(peek);
     free(scratch);
 out:
-    drop_reg(gw, cs.family, cs.peer_port);
+    drop_reg(gw, cs.family, cs.peer_addr, cs.peer_port);
     return NULL;
 }
 
@@ -296,18 +332,29 @@ static void *accept_main(void *arg)
                     poll(NULL, 0, 50); /* out of fds: back off rather than spin */
                 continue;
             }
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            struct conn_start *cs = malloc(sizeof *cs);
-            if (!cs) {
+            struct conn_start *cs = calloc(1, sizeof *cs);
+            if (!cs || !addr_key((struct sockaddr *)&peer, &cs->family, cs->peer_addr, &cs->peer_port)) {
                 close(fd);
+                free(cs);
                 continue;
             }
             cs->gw = gw;
             cs->fd = fd;
-            cs->family = i == 0 ? AF_INET : AF_INET6;
-            cs->peer_port = peer.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&peer)->sin_port)
-                                                      : ntohs(((struct sockaddr_in6 *)&peer)->sin6_port);
+            pthread_mutex_lock(&gw->lock);
+            struct reg *known = find_reg(gw, cs->family, cs->peer_addr, cs->peer_port);
+            if (known) {
+                cs->registered = true;
+                cs->origin = known->origin;
+            }
+            bool wait_ok = known || gw->strangers < MAX_STRANGERS;
+            pthread_mutex_unlock(&gw->lock);
+            if (!wait_ok) { /* not ours, and enough are already waiting */
+                close(fd);
+                free(cs);
+                continue;
+            }
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             if (hc_thread_spawn(conn_main, cs) != 0) {
                 hc_log_warn_once("thread", "cannot start a gateway thread; closing a connection");
                 close(fd);
@@ -409,40 +456,91 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
         fam = AF_INET;
     }
 
-    r->family = fam;
     memcpy(&r->origin.dst, dst, len < sizeof r->origin.dst ? len : sizeof r->origin.dst);
     r->origin.dstlen = len;
     snprintf(r->origin.host, sizeof r->origin.host, "%s", host);
     r->origin.port = dst->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)dst)->sin_port)
                                                : ntohs(((const struct sockaddr_in6 *)dst)->sin6_port);
 
-    int rc = shim->connect(fd, (struct sockaddr *)&gwa, gwl);
-    int saved = errno;
-    if (rc != 0 && errno != EINPROGRESS && errno != EINTR && errno != EALREADY) {
-        /* The gateway is unreachable (should not happen): fail open. */
-        free(r);
-        hc_log_warn_once("gw_connect", "cannot reach the in-process gateway (%s); connecting directly",
-                         strerror(saved));
-        return shim->connect(fd, dst, len);
-    }
+    /* Bind to a loopback ephemeral port unless the app bound the socket, so
+     * that the entry exists before the connection does. */
     struct sockaddr_storage local;
     socklen_t ll = sizeof local;
-    if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0) {
-        free(r);
+    bool early = false;
+    if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0) {
+        int lf;
+        unsigned char la[16];
+        uint16_t lp;
+        if (addr_key((struct sockaddr *)&local, &lf, la, &lp) && lp == 0) {
+            struct sockaddr_storage b;
+            memset(&b, 0, sizeof b);
+            socklen_t bl;
+            if (local.ss_family == AF_INET) {
+                struct sockaddr_in *b4 = (struct sockaddr_in *)&b;
+                b4->sin_family = AF_INET;
+                b4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                bl = sizeof *b4;
+            } else {
+                struct sockaddr_in6 *b6 = (struct sockaddr_in6 *)&b;
+                b6->sin6_family = AF_INET6;
+                if (fam == AF_INET6) {
+                    b6->sin6_addr = in6addr_loopback;
+                } else { /* v4-mapped 127.0.0.1 */
+                    b6->sin6_addr.s6_addr[10] = b6->sin6_addr.s6_addr[11] = 0xff;
+                    b6->sin6_addr.s6_addr[12] = 127;
+                    b6->sin6_addr.s6_addr[15] = 1;
+                }
+                bl = sizeof *b6;
+            }
+            ll = sizeof local;
+            if (bind(fd, (struct sockaddr *)&b, bl) == 0 && getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
+                early = true;
+        } else if (lp != 0) {
+            early = true; /* bound by the app already */
+        }
+    }
+    if (early && addr_key((struct sockaddr *)&local, &r->family, r->addr, &r->port)) {
+        pthread_mutex_lock(&gw->lock);
+        if (!find_reg(gw, r->family, r->addr, r->port)) {
+            r->next = gw->regs;
+            gw->regs = r;
+            r = NULL; /* owned by the registry now */
+        }
+        pthread_mutex_unlock(&gw->lock);
+        free(r); /* a second connect() on the same socket: the entry exists */
+        r = NULL;
+    }
+
+    int rc = shim->connect(fd, (struct sockaddr *)&gwa, gwl);
+    int saved = errno;
+    if (rc != 0 && errno != EINPROGRESS && errno != EINTR && errno != EALREADY && errno != EISCONN) {
+        hc_log_warn_once("gw_connect", "cannot reach the in-process gateway (%s)", strerror(saved));
+        if (r) { /* not bound yet: connecting directly is still possible */
+            free(r);
+            return shim->connect(fd, dst, len);
+        }
         errno = saved;
         return rc;
     }
-    r->port = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port)
-                                         : ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
-    pthread_mutex_lock(&gw->lock);
-    if (find_reg(gw, fam, r->port)) {
-        free(r); /* connect() called again on the same socket (EALREADY/EISCONN) */
-    } else {
-        r->next = gw->regs;
-        gw->regs = r;
-        pthread_cond_broadcast(&gw->cond);
+    if (r) {
+        /* Late entry (the socket could not be bound first). */
+        ll = sizeof local;
+        if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0 ||
+            !addr_key((struct sockaddr *)&local, &r->family, r->addr, &r->port)) {
+            free(r);
+            errno = saved;
+            return rc;
+        }
+        pthread_mutex_lock(&gw->lock);
+        if (find_reg(gw, r->family, r->addr, r->port)) {
+            free(r);
+        } else {
+            r->next = gw->regs;
+            gw->regs = r;
+            pthread_cond_broadcast(&gw->cond);
+        }
+        pthread_mutex_unlock(&gw->lock);
     }
-    pthread_mutex_unlock(&gw->lock);
     hc_log_debug("redirected connection to %s:%d into the gateway", host,
                  dst->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)dst)->sin_port)
                                            : ntohs(((const struct sockaddr_in6 *)dst)->sin6_port));
@@ -475,11 +573,13 @@ int hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, sockle
     } else {
         return 1;
     }
-    lport = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port)
-                                       : ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
+    int lfam;
+    unsigned char laddr[16];
+    if (!addr_key((struct sockaddr *)&local, &lfam, laddr, &lport) || lfam != fam)
+        return 1;
     int rc = 1;
     pthread_mutex_lock(&gw->lock);
-    struct reg *r = find_reg(gw, fam, lport);
+    struct reg *r = find_reg(gw, fam, laddr, lport);
     if (r) {
         socklen_t n = r->origin.dstlen < *len ? r->origin.dstlen : *len;
         memcpy(addr, &r->origin.dst, n);

@@ -23,6 +23,7 @@ void hc_io_init(hc_io *io, int fd, SSL *ssl, int timeout_ms)
     io->timeout_ms = timeout_ms;
     io->cancel_fd = -1;
     io->eof = false;
+    io->abort_close = false;
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK))
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -230,8 +231,12 @@ int hc_io_connect_tls(hc_io *io, const char **why) { return handshake(io, false,
 
 void hc_io_close(hc_io *io)
 {
+    if (io->abort_close && io->fd >= 0) {
+        struct linger lg = { 1, 0 }; /* close() sends RST */
+        setsockopt(io->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
     if (io->ssl) {
-        if (!io->eof)
+        if (!io->eof && !io->abort_close)
             SSL_shutdown(io->ssl); /* one non-blocking attempt: sends close_notify if it can */
         SSL_free(io->ssl);
         io->ssl = NULL;

@@ -24,6 +24,7 @@ typedef struct hc_io {
     int  timeout_ms;  /* per wait; -1 = none */
     int  cancel_fd;   /* -1, or a socket whose hang-up aborts waits (HC_ECANCELED) */
     bool eof;         /* a read returned end of stream */
+    bool abort_close; /* hc_io_close ends it with a reset, never a clean close */
 } hc_io;
 
 /* Set up io for fd (made non-blocking). ssl may be NULL. */
@@ -52,7 +53,9 @@ bool hc_io_peer_gone(int fd);
 int hc_io_accept_tls(hc_io *io, const char **why);
 int hc_io_connect_tls(hc_io *io, const char **why);
 
-/* Orderly TLS shutdown (best effort, never waits) and close of the socket. */
+/* Orderly TLS shutdown (best effort, never waits) and close of the socket —
+ * or, with io->abort_close, a TCP reset without close_notify, so that a peer
+ * reading until the close can tell its data was cut short. */
 void hc_io_close(hc_io *io);
 
 /* Non-blocking connect of a new socket to addr with a timeout, using the real

@@ -84,6 +84,11 @@ struct exch {
     bool             inject;       /* include_usage should be injected (app did not ask) */
     bool             injected;     /* ... and was, into the current target's body: filter the stream */
     bool             head_sent;    /* the response head reached the app */
+    enum {
+        CF_RAW,                    /* the upstream's body bytes, framing included, as they come */
+        CF_CHUNKED,                /* de-chunked data re-chunked by us (a filtered stream) */
+        CF_CLOSE,                  /* de-chunked data, delimited by closing (an HTTP/1.0 app) */
+    }                cf;           /* how the answer's body is framed for the app */
     char             id[HC_UUID_STRLEN + 1];
     hc_buf           resp_extra;   /* helicone-* headers the features add to the answer */
     /* cache */
@@ -482,10 +487,11 @@ static bool is_framing_header(const char *n, size_t l)
 }
 
 /* The response head for the app: the upstream's lines exactly as sent, plus
- * helicone-id and the features' headers; when the stream is filtered,
- * re-framed as chunked. When the answer may be cached, cache_head gets the
- * same head minus framing and helicone-* headers. */
-static void build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool filtered, hc_buf *out,
+ * helicone-id and the features' headers. The framing headers follow x->cf;
+ * `closing` replaces the connection headers with "Connection: close". When
+ * the answer may be cached, cache_head gets the same head minus framing,
+ * helicone-* and Set-Cookie headers (a cookie is not for other requests). */
+static void build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool closing, hc_buf *out,
                               hc_buf *cache_head)
 {
     const char *eol = memchr(raw, '\n', MAX_HEAD);
@@ -497,14 +503,20 @@ static void build_client_head(struct exch *x, const hc_http_head *h, const char 
         const char *ls = hd->name, *le = memchr(hd->value + hd->value_len, '\n', MAX_HEAD);
         size_t ll = (size_t)(le - ls) + 1;
         bool framing = is_framing_header(hd->name, hd->name_len);
-        if (!(filtered && (hc_span_ieq(hd->name, hd->name_len, "content-length") ||
-                           hc_span_ieq(hd->name, hd->name_len, "transfer-encoding"))))
+        bool body_framing = hc_span_ieq(hd->name, hd->name_len, "content-length") ||
+                            hc_span_ieq(hd->name, hd->name_len, "transfer-encoding");
+        bool conn = hc_span_ieq(hd->name, hd->name_len, "connection") ||
+                    hc_span_ieq(hd->name, hd->name_len, "keep-alive");
+        if (!(x->cf != CF_RAW && body_framing) && !(closing && conn))
             hc_buf_append(out, ls, ll);
-        if (cache_head && !framing && !hc_is_helicone_header(hd->name, hd->name_len))
+        if (cache_head && !framing && !hc_is_helicone_header(hd->name, hd->name_len) &&
+            !hc_span_ieq(hd->name, hd->name_len, "set-cookie"))
             hc_buf_append(cache_head, ls, ll);
     }
-    if (filtered)
+    if (x->cf == CF_CHUNKED)
         hc_buf_puts(out, "Transfer-Encoding: chunked\r\n");
+    if (closing)
+        hc_buf_puts(out, "Connection: close\r\n");
     hc_buf_printf(out, "helicone-id: %s\r\n", x->opts.request_id[0] ? x->opts.request_id : x->id);
     if (x->resp_extra.len)
         hc_buf_append(out, x->resp_extra.data, x->resp_extra.len);
@@ -537,20 +549,28 @@ static void cache_keep(struct conn *c, struct exch *x, const char *p, size_t n)
     }
 }
 
-/* Body data (de-chunked) of the response: capture it, and when filtering,
- * forward the filtered bytes as chunks. */
+/* Body data for the app when we frame it ourselves (x->cf != CF_RAW). */
+static int emit(struct conn *c, struct exch *x, const char *p, size_t n)
+{
+    if (!n)
+        return 0;
+    return x->cf == CF_CHUNKED ? write_chunk(c, p, n) : hc_io_write(c->client, p, n);
+}
+
+/* Body data (de-chunked) of the response: capture it; when filtering, pass it
+ * through the filter; when we frame the body ourselves, send it. */
 static int on_body_data(struct conn *c, struct exch *x, hc_sse_filter *f, const char *p, size_t n)
 {
     hc_capture_response_data(&x->cap, p, n);
     if (!f) {
         cache_keep(c, x, p, n);
-        return 0;
+        return x->cf == CF_RAW ? 0 : emit(c, x, p, n);
     }
     hc_buf out = HC_BUF_INIT;
     int rc = hc_sse_filter_feed(f, p, n, &out);
     if (rc == 0) {
         cache_keep(c, x, out.data ? out.data : "", out.len);
-        rc = write_chunk(c, out.data, out.len);
+        rc = emit(c, x, out.data, out.len);
     }
     hc_buf_free(&out);
     return rc;
@@ -632,7 +652,7 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
         } else if (on_body_data(c, x, f, p, used)) {
             return HC_ECANCELED;
         }
-        if (!f && hc_io_write(c->client, p, used))
+        if (x->cf == CF_RAW && hc_io_write(c->client, p, used))
             return HC_ECANCELED;
         if (fr == HC_BODY_LENGTH)
             left -= used;
@@ -642,11 +662,13 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
         hc_buf out = HC_BUF_INIT;
         hc_sse_filter_finish(f, &out);
         cache_keep(c, x, out.data ? out.data : "", out.len);
-        int rc = write_chunk(c, out.data, out.len);
+        int rc = emit(c, x, out.data, out.len);
         hc_buf_free(&out);
-        if (rc || hc_io_write(c->client, "0\r\n\r\n", 5))
+        if (rc)
             return HC_ECANCELED;
     }
+    if (x->cf == CF_CHUNKED && hc_io_write(c->client, "0\r\n\r\n", 5))
+        return HC_ECANCELED;
     return 0;
 }
 
@@ -910,8 +932,12 @@ static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
     hc_store *s = hc_core_store(c->core);
     if (!s)
         return false;
-    if (hc_cache_prepare(&x->cache, &x->opts, x->host, x->cap.path.data ? x->cap.path.data : "", &x->req,
-                         x->body.data ? x->body.data : "", x->body.len) != 0)
+    /* The raw target (a ?key= credential included: two keys never share an
+     * answer) goes into the hash only; what is stored is the redacted path. */
+    char target[4096];
+    snprintf(target, sizeof target, "%.*s", (int)x->req.target_len, x->req.target);
+    if (hc_cache_prepare(&x->cache, &x->opts, x->host, target, &x->req, x->body.data ? x->body.data : "",
+                         x->body.len) != 0)
         return false;
     snprintf(x->cap.cache_key, sizeof x->cap.cache_key, "%s", x->cache.key_hex);
     hc_cache_entry e;
@@ -957,8 +983,10 @@ static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
     hc_buf_puts(&head, "\r\n");
     hc_http_head h;
     bool ok = hc_http_parse_response(head.data, head.len, &h) > 0;
-    if (ok)
+    if (ok) {
         hc_capture_response_head(&x->cap, &h);
+        hc_capture_drop_ratelimit(&x->cap); /* the stored answer's, not today's */
+    }
     hc_capture_set_upstream(&x->cap, "cache");
     hc_capture_attempt(&x->cap, e.status, 0);
     int w = hc_io_write(c->client, head.data, head.len);
@@ -1119,8 +1147,10 @@ static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char
         if ((hlen > 0 && !retryable) || k >= pol.retries || !retryable)
             return hlen;
         waited = hc_retry_wait_us(&pol, k, hlen > 0 ? rh : NULL, hc_now_us());
-        if (hlen > 0)
+        if (hlen > 0) {
+            hc_capture_attempt_headers(&x->cap, rh);
             hc_upstream_close(&c->up); /* discard the failed answer unread */
+        }
         x->cap.rec.retries++;
         x->waited_us += waited;
         hc_log_debug("retry %d of %s in %lld ms (status %d)", k + 1, x->target.url, (long long)(waited / 1000), status);
@@ -1259,10 +1289,18 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
         x->cap.rec.flags |= HC_REC_USAGE_INJECTED;
     bool filtered = x->injected && rh->status == 200 && fr != HC_BODY_NONE && fr != HC_BODY_CLOSE &&
                     !hc_http_header(rh, "content-encoding");
+    /* An HTTP/1.0 app cannot read chunked framing: it gets the data and the close. */
+    bool http10 = x->req.minor_version == 0;
+    if (filtered)
+        x->cf = http10 ? CF_CLOSE : CF_CHUNKED;
+    else
+        x->cf = http10 && fr == HC_BODY_CHUNKED ? CF_CLOSE : CF_RAW;
+    if (x->cf == CF_CLOSE || fr == HC_BODY_CLOSE)
+        c->close_after = true;
     if (fr == HC_BODY_CLOSE)
-        x->cache_on = false; /* cannot know it is complete… and it is rare */
+        x->cache_on = false; /* its end cannot be told from a failure; rare */
     hc_buf ch = HC_BUF_INIT;
-    build_client_head(x, rh, c->up.in.data, filtered, &ch, x->cache_on ? &x->cache_head : NULL);
+    build_client_head(x, rh, c->up.in.data, c->close_after, &ch, x->cache_on ? &x->cache_head : NULL);
     hc_capture_response_head(&x->cap, rh);
     hc_buf_consume(&c->up.in, (size_t)hlen);
     int wrc = hc_io_write(c->client, ch.data, ch.len);
@@ -1281,9 +1319,6 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
         c->close_after = true;
         return;
     }
-    if (fr == HC_BODY_CLOSE)
-        c->close_after = true; /* the app reads until close too */
-
     hc_sse_filter filter;
     hc_sse_filter_init(&filter);
     c->client->timeout_ms = core->cfg.upstream_timeout_ms;
@@ -1293,11 +1328,14 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
         hc_upstream_close(&c->up);
         c->close_after = true;
         x->cache_on = false;
-        if (rc == HC_ECANCELED)
+        if (rc == HC_ECANCELED) {
             settle(c, x, rh->status, "the app closed the connection during the response", HC_REC_CLIENT_ABORT);
-        else
+        } else {
+            /* The app must see that its answer was cut: no clean end. */
+            c->client->abort_close = true;
             settle(c, x, rh->status, rc == HC_ETIMEDOUT ? "the upstream stopped sending (timeout) mid-response"
                                                          : "the upstream connection failed mid-response", 0);
+        }
         return;
     }
     if (close_up)

@@ -13,6 +13,7 @@
  *   the price of never holding a process's exit hostage.
  */
 #include "recorder.h"
+#include "clock.h"
 #include "err.h"
 #include "gateway.h"
 #include "log.h"
@@ -124,6 +125,7 @@ static void *recorder_main(void *arg)
     r->core->shim->guard_thread();
     r->store = hc_core_store(r->core);
     bool ok = r->store != NULL;
+    int64_t last_check = hc_mono_us();
     pthread_mutex_lock(&r->lock);
     if (!ok)
         r->disabled = 1;
@@ -138,6 +140,11 @@ static void *recorder_main(void *arg)
         pthread_mutex_unlock(&r->lock);
 
         size_t written = 0, dropped = 0;
+        int64_t now = hc_mono_us();
+        if (r->store && now - last_check > 60 * 1000000LL) {
+            hc_store_reader_check(r->store); /* see store.h: dead readers pin old pages */
+            last_check = now;
+        }
         if (r->disabled) {
             dropped = count;
             free_list(list);

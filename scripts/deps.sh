@@ -11,7 +11,8 @@ set -eu
 BUILD="build-essential pkg-config libssl-dev liblmdb-dev libcjson-dev libzstd-dev zlib1g-dev
        libbrotli-dev ca-certificates openssl python3"
 TEST="$BUILD curl lmdb-utils python3-requests python3-httpx python3-aiohttp python3-h2
-      python3-brotli ruby php-cli php-curl socat clang libclang-rt-14-dev iproute2 util-linux"
+      python3-brotli ruby php-cli php-curl socat clang libclang-rt-14-dev iproute2 util-linux
+      strace chromium chromium-driver fonts-dejavu-core"
 
 case "${1:-test}" in
 build) PKGS=$BUILD ;;
@@ -19,11 +20,24 @@ test) PKGS=$TEST ;;
 *) echo "usage: scripts/deps.sh build|test" >&2; exit 2 ;;
 esac
 
+# The compatibility tests run Node's `openai` package (tests/node/package.json),
+# from the npm registry. Quietly skipped when npm is absent.
+node_deps() {
+    [ "${1:-test}" = test ] || return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    dir=$(cd "$(dirname "$0")/../tests/node" && pwd)
+    [ -f "$dir/node_modules/openai/package.json" ] ||
+        npm install --prefix "$dir" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
+}
+
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    node_deps "${1:-test}"
+    exit 0
+fi
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -32,3 +46,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >/dev/null
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
+node_deps "${1:-test}"

@@ -96,15 +96,16 @@ static int parse_host_port(const char *s, size_t n, char *host, size_t hsize, in
     return host[0] ? 0 : -1;
 }
 
-static void add_literal(const char *name, int port)
+/* Put address `ip` (text) in the table as host `name`. No-op if ip is not an IP literal. */
+static void add_literal_as(const char *ip, const char *name, int port)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, name, &a4->sin_addr) == 1)
+    if (inet_pton(AF_INET, ip, &a4->sin_addr) == 1)
         a4->sin_family = AF_INET;
-    else if (inet_pton(AF_INET6, name, &a6->sin6_addr) == 1)
+    else if (inet_pton(AF_INET6, ip, &a6->sin6_addr) == 1)
         a6->sin6_family = AF_INET6;
     else
         return;
@@ -121,6 +122,20 @@ static void add_literal(const char *name, int port)
     if (table_count < TABLE_SIZE)
         __atomic_store_n(&table_count, table_count + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&table_lock);
+}
+
+static bool is_loopback_name(const char *n);
+
+/* An HC_HOSTS entry: an IP literal goes in the table at once; so do the
+ * loopback addresses of a loopback name, because programs such as curl resolve
+ * "localhost" themselves, without any lookup we could see. */
+static void add_user_host(const struct user_host *h)
+{
+    add_literal_as(h->name, h->name, h->port);
+    if (is_loopback_name(h->name) && strncmp(h->name, "127.", 4) != 0 && strcmp(h->name, "::1") != 0) {
+        add_literal_as("127.0.0.1", h->name, h->port);
+        add_literal_as("::1", h->name, h->port);
+    }
 }
 
 static void parse_config(void)
@@ -162,7 +177,7 @@ static void parse_config(void)
     }
     for (int i = 0; i < n_user_hosts; i++) {
         patterns[np++] = user_hosts[i].name;
-        add_literal(user_hosts[i].name, user_hosts[i].port);
+        add_user_host(&user_hosts[i]);
     }
     for (int i = 0; i < n_routes; i++) {
         patterns[np++] = routes[i];

@@ -285,7 +285,7 @@ def analyzer_cache(t, w):
         skip(t, "hc-analyze cache clear is not there yet")
         return
     t.ok(r.returncode == 0 and r.stdout.strip(), "hc-analyze cache: exit 0 with a summary", r.stdout + r.stderr)
-    r = w.analyze("cache", "clear", check=False)
+    r = w.analyze("cache", "clear", "--all", check=False)
     t.eq(r.returncode, 0, "hc-analyze cache clear: exit 0")
     _, (g,) = curl(w, [rq(b, ON)])
     t.eq(g.h("helicone-cache"), "MISS", "after cache clear: the entry is gone (MISS)")

@@ -96,8 +96,11 @@ class World:
             if k.startswith("HC_") and k not in ("HC_BUILD", "HC_ASAN_BUILD"):
                 del e[k]
         e.pop("LD_PRELOAD", None)
+        # Under the sanitizer pass (tests/run.py --asan-build) the shim is an
+        # ASan+UBSan build and the sanitizer runtime must be preloaded first.
+        first = os.environ.get("HC_PRELOAD_FIRST", "")
         e.update({
-            "LD_PRELOAD": SHIM,
+            "LD_PRELOAD": (first + " " + SHIM) if first else SHIM,
             "HC_DB": self.db,
             "HC_ROUTE": ",".join("%s=%s" % (h, self.mock.url) for h in self.routed),
             "HC_CA_FILE": self.pki["ca"],

@@ -1,0 +1,933 @@
+#!/usr/bin/python3
+"""The compatibility matrix: real programs x modes, each with the outcome it
+must have. The README table (scripts/compat_table.py) is generated from the
+results this test writes to tests/artifacts/compat.json.
+
+Every cell runs one real call (or a few) and is judged from evidence:
+  captured      the app got the right answer (status 200, the mock's reply to
+                its own prompt) AND one correct record exists per request:
+                host, requested model, exact tokens by the mock's rule, status;
+  not captured  the app still got its right answer, directly from the server:
+                the server received the request, the app's TLS peer was the
+                server's own certificate (where the client can report it), and
+                no record exists. Never a broken app.
+  skipped       the program is not available here (the reason says why).
+Anything else (a failing app, a wrong or missing record...) is an outcome of
+its own, and every difference from the expectation table below is a "not ok".
+
+Gateway mode reaches the mock through HC_ROUTE (programs keep their default
+https://api.openai.com URLs). Observe mode redirects nothing, so programs are
+pointed at the mock by a name with a certificate and an SNI: HC_HOSTS=
+localhost:PORT and https://localhost:PORT, trusting the test CA their own way
+(curl --cacert, SSL_CERT_FILE / REQUESTS_CA_BUNDLE, curl.cainfo,
+NODE_EXTRA_CA_CERTS). Evidence of the TLS peer: clients print
+"COMPAT-PEER <sha256 of the server certificate>" (tests/integ/clients/compat_*).
+
+Node's `openai` package comes from tests/node (npm install --prefix tests/node).
+Results go to tests/artifacts/compat.json (compat-asan.json under the sanitizer
+pass of tests/run.py; HC_COMPAT_JSON=FILE overrides).
+"""
+import datetime
+import hashlib
+import json
+import os
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "clients"))
+from hctest import CLIENTS, PYTHON, ROOT, SHIM, TAP, World  # noqa: E402
+from mock_provider import MockProvider  # noqa: E402
+from pki import make_cert  # noqa: E402
+import common  # noqa: E402
+
+# The README table is made from the plain run; the sanitizer pass of tests/run.py
+# (--asan-build, which sets HC_PRELOAD_FIRST) writes beside it. HC_COMPAT_JSON overrides.
+ARTIFACT = os.environ.get("HC_COMPAT_JSON") or os.path.join(
+    ROOT, "tests", "artifacts", "compat-asan.json" if os.environ.get("HC_PRELOAD_FIRST") else "compat.json")
+NODE_DIR = os.path.join(ROOT, "tests", "node")
+REPLY_WORDS = 12  # the mock's default reply length
+
+CAPTURED, NOT, SKIPPED = "captured", "not captured", "skipped"
+GW, OBS = "gateway", "observe"
+
+# ---------------------------------------------------------------------------------------
+# The expectation table: row id, program (as the README shows it), and per mode the
+# expected outcome with its reason. A mode a row does not list is not applicable.
+# ---------------------------------------------------------------------------------------
+H2_NOTE = "HTTP/2 is not parsed in observe mode (HTTP/1.1 only): the app works untouched"
+PROXY_GW = "the app connects to the proxy, not to an LLM host: nothing is intercepted, the app works untouched"
+PROXY_OBS = "the app's own TLS inside the tunnel carries the provider's SNI"
+EXPECT = [
+    # -- curl ------------------------------------------------------------------------------
+    ("curl_h11", "curl — HTTPS, `--http1.1`",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("curl_h2offer", "curl — HTTPS, default (offers h2 by ALPN)",
+     {GW: (CAPTURED, "the gateway selects http/1.1 by ALPN; curl falls back"),
+      OBS: (CAPTURED, "when the server selects http/1.1 (here: the mock)")}),
+    ("curl_h2server", "curl — HTTPS to a server that selects h2",
+     {OBS: (NOT, H2_NOTE)}),
+    ("curl_plain_ip", "curl — plain HTTP, `HC_HOSTS=127.0.0.1:PORT`",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("curl_plain_localhost", "curl — plain HTTP, `HC_HOSTS=localhost:PORT`",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("curl_tls_localhost", "curl — HTTPS, `HC_HOSTS=localhost:PORT`",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "recognised by its SNI")}),
+    ("curl_tls_ip", "curl — HTTPS to an IP address (no SNI), `HC_HOSTS=127.0.0.1:PORT`",
+     {GW: (CAPTURED, "no SNI: terminated for the address"),
+      OBS: (NOT, "no SNI, and curl's TLS reads and writes through its own BIO, not the socket fd, so the "
+                 "connection cannot be tied to the LLM address; the app works untouched")}),
+    # -- Python --------------------------------------------------------------------------------
+    ("py_urllib", "Python urllib.request", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("py_httpclient", "Python http.client", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("py_asyncio", "Python asyncio streams (TLS in memory BIOs)", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("py_requests", "python3-requests", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("py_httpx", "python3-httpx (sync)", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("py_httpx_async", "python3-httpx (async)", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("py_httpx_h2", "python3-httpx `http2=True`",
+     {GW: (CAPTURED, "the gateway selects http/1.1 by ALPN; httpx falls back"),
+      OBS: (CAPTURED, "when the server selects http/1.1 (here: the mock)")}),
+    ("py_httpx_h2server", "python3-httpx `http2=True` to a server that selects h2",
+     {OBS: (NOT, H2_NOTE)}),
+    ("py_tls_ip", "Python urllib.request — HTTPS to an IP address (no SNI), `HC_HOSTS=127.0.0.1:PORT`",
+     {GW: (CAPTURED, "no SNI: terminated for the address"),
+      OBS: (CAPTURED, "recognised by the peer address (the SSL sits on the socket fd)")}),
+    ("py_aiohttp", "python3-aiohttp", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    # -- Ruby, PHP --------------------------------------------------------------------------
+    ("rb_nethttp", "Ruby net/http", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("php_curl", "PHP curl extension", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("php_stream", "PHP streams (`file_get_contents` + stream context)", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    # -- Node ----------------------------------------------------------------------------------
+    ("node_fetch", "Node 20 fetch (undici), HTTPS",
+     {GW: (CAPTURED, "the shim sets NODE_EXTRA_CA_CERTS at start-up"),
+      OBS: (NOT, "Node's OpenSSL is linked statically: its SSL_read/SSL_write are not hooked; the app works untouched")}),
+    ("node_fetch_plain", "Node 20 fetch (undici), plain HTTP (`HC_HOSTS`)",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "libuv uses read/write")}),
+    ("node_openai", "Node 20 `openai` npm package, HTTPS",
+     {GW: (CAPTURED, "the shim sets NODE_EXTRA_CA_CERTS at start-up"),
+      OBS: (NOT, "Node's OpenSSL is linked statically: its SSL_read/SSL_write are not hooked; the app works untouched")}),
+    ("node_openai_plain", "Node 20 `openai` npm package, plain HTTP (`HC_HOSTS`)",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "libuv uses read/write")}),
+    # -- socket patterns (gateway) ----------------------------------------------------------------
+    ("sock_v4", "C: IPv4 endpoint (`HC_HOSTS=127.0.0.1:PORT`)", {GW: (CAPTURED, "")}),
+    ("sock_v6", "C: IPv6 endpoint (`HC_HOSTS=[::1]:PORT`)", {GW: (CAPTURED, "")}),
+    ("sock_race_name", "C: happy eyeballs, an AF_INET and an AF_INET6 socket racing for one routed name",
+     {GW: (CAPTURED, "the winner is used, the loser closed")}),
+    ("sock_race_localhost", "C: happy eyeballs for `localhost` (`HC_HOSTS=localhost:PORT`)",
+     {GW: (CAPTURED, "the winner is used, the loser closed")}),
+    ("sock_race_lit", "C: happy eyeballs, 127.0.0.1 vs ::1 (`HC_HOSTS` both)",
+     {GW: (CAPTURED, "the winner is used, the loser closed")}),
+    ("sock_poll", "C: non-blocking connect + poll (TLS)", {GW: (CAPTURED, "")}),
+    ("sock_epoll", "C: non-blocking connect + epoll (TLS)", {GW: (CAPTURED, "")}),
+    ("py_gethostbyname", "Python `socket.gethostbyname_ex` (gethostbyname_r) + own socket", {GW: (CAPTURED, "")}),
+    ("sock_gai_wait", "C: `getaddrinfo_a` GAI_WAIT", {GW: (CAPTURED, "")}),
+    ("sock_gai_nowait", "C: `getaddrinfo_a` GAI_NOWAIT + `gai_suspend`", {GW: (CAPTURED, "")}),
+    ("py_many", "Python: 32 concurrent connections", {GW: (CAPTURED, "")}),
+    ("sock_keepalive", "C: keep-alive, 5 requests on one connection", {GW: (CAPTURED, "5 records")}),
+    # -- not captured, left working --------------------------------------------------------------
+    ("go", "Go (own TLS, raw syscalls)",
+     {GW: (NOT, "Go's TLS and resolver never call libc/libssl: the app works untouched"),
+      OBS: (NOT, "Go's TLS and resolver never call libc/libssl: the app works untouched")}),
+    ("pin", "Python app pinning the server certificate (SHA-256)",
+     {GW: (NOT, "the pin rejects the gateway's certificate (the app refuses, by design): use HC_MODE=observe"),
+      OBS: (CAPTURED, "the app sees the server's own certificate")}),
+    ("proxy_curl", "curl through an HTTPS proxy (`HTTPS_PROXY`, CONNECT)",
+     {GW: (NOT, PROXY_GW), OBS: (CAPTURED, PROXY_OBS)}),
+    ("proxy_requests", "python3-requests through an HTTPS proxy (`HTTPS_PROXY`, CONNECT)",
+     {GW: (NOT, PROXY_GW), OBS: (CAPTURED, PROXY_OBS)}),
+]
+
+GO_SRC = r"""
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+)
+
+func main() {
+	body, _ := json.Marshal(map[string]interface{}{"model": "gpt-4o-mini",
+		"messages": []map[string]string{{"role": "user", "content": os.Args[2]}}})
+	req, _ := http.NewRequest("POST", os.Args[1], bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer sk-test-openai-SECRET-0123456789")
+	req.Header.Set("Content-Type", "application/json")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	raw, _ := io.ReadAll(r.Body)
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		fmt.Fprintf(os.Stderr, "COMPAT-PEER %x\n", sha256.Sum256(r.TLS.PeerCertificates[0].Raw))
+	}
+	out, _ := json.Marshal(map[string]interface{}{"status": r.StatusCode, "raw": string(raw)})
+	fmt.Println(string(out))
+}
+"""
+
+
+# ---------------------------------------------------------------------------------------
+# Test servers that run in this process (never under the shim)
+# ---------------------------------------------------------------------------------------
+class ConnectProxy:
+    """A tiny HTTP CONNECT proxy on 127.0.0.1. `hosts` maps "host:port" to the
+    (ip, port) it dials, as a proxy's own DNS would; anything else gets 502."""
+
+    def __init__(self, hosts):
+        self.hosts = dict(hosts)
+        self.tunnels = []
+        self._lock = threading.Lock()
+        self._ls = socket.socket()
+        self._ls.bind(("127.0.0.1", 0))
+        self._ls.listen(64)
+        self.port = self._ls.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self._ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        u = None
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                b = c.recv(4096)
+                if not b:
+                    return
+                head += b
+            method, target = head.split(b"\r\n")[0].decode().split()[:2]
+            dest = self.hosts.get(target)
+            if method != "CONNECT" or dest is None:
+                c.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                return
+            u = socket.create_connection(dest, timeout=10)
+            with self._lock:
+                self.tunnels.append(target)
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            rest = head.split(b"\r\n\r\n", 1)[1]
+            if rest:
+                u.sendall(rest)
+            while True:
+                r, _, _ = select.select([c, u], [], [], 30)
+                if not r:
+                    return
+                for s in r:
+                    b = s.recv(65536)
+                    if not b:
+                        return
+                    (u if s is c else c).sendall(b)
+        except OSError:
+            pass
+        finally:
+            c.close()
+            if u:
+                u.close()
+
+    def stop(self):
+        self._ls.close()
+
+
+class H2Server:
+    """An HTTPS server that speaks only HTTP/2 (ALPN "h2", python3-h2). Each
+    request is forwarded over HTTP/1.1 to `backend_port` (the plain mock), so
+    the app gets the mock's answer, over h2."""
+
+    def __init__(self, certfile, keyfile, backend_port):
+        import h2.connection  # noqa: F401  (ImportError: the caller skips)
+        self.backend_port = backend_port
+        self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ctx.load_cert_chain(certfile, keyfile)
+        self._ctx.set_alpn_protocols(["h2"])
+        self._ls = socket.socket()
+        self._ls.bind(("127.0.0.1", 0))
+        self._ls.listen(16)
+        self.port = self._ls.getsockname()[1]
+        self.protocols = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self._ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _backend(self, method, path, headers, body):
+        import http.client
+        hc = http.client.HTTPConnection("127.0.0.1", self.backend_port, timeout=30)
+        hc.request(method, path, body=body, headers=headers)
+        r = hc.getresponse()
+        data = r.read()
+        hdrs = [(":status", str(r.status))] + [
+            (k.lower(), v) for k, v in r.getheaders()
+            if k.lower() not in ("connection", "transfer-encoding", "keep-alive", "content-length")]
+        hc.close()
+        return hdrs + [("content-length", str(len(data)))], data
+
+    def _serve(self, raw):
+        import h2.config
+        import h2.connection
+        import h2.events
+        try:
+            s = self._ctx.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        self.protocols.append(s.selected_alpn_protocol())
+        conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        conn.initiate_connection()
+        streams = {}
+        try:
+            s.sendall(conn.data_to_send())
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    return
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        streams[ev.stream_id] = [dict(ev.headers), b""]
+                    elif isinstance(ev, h2.events.DataReceived):
+                        streams[ev.stream_id][1] += ev.data
+                        conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded):
+                        hdrs, body = streams.pop(ev.stream_id)
+                        fwd = {k: v for k, v in hdrs.items() if not k.startswith(":")}
+                        fwd["host"] = hdrs.get(":authority", "localhost")
+                        rh, rb = self._backend(hdrs[":method"], hdrs[":path"], fwd, body)
+                        conn.send_headers(ev.stream_id, rh)
+                        conn.send_data(ev.stream_id, rb, end_stream=True)
+                    elif isinstance(ev, h2.events.ConnectionTerminated):
+                        s.sendall(conn.data_to_send())
+                        return
+                s.sendall(conn.data_to_send())
+        except Exception:  # a test server: the client reports what went wrong
+            return
+        finally:
+            s.close()
+
+    def stop(self):
+        self._ls.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Evidence
+# ---------------------------------------------------------------------------------------
+def fp_of_pem(path_or_text, text=False):
+    pem = path_or_text if text else open(path_or_text).read()
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+
+def peers_in(stderr):
+    return {line.split()[1].lower() for line in stderr.splitlines() if line.startswith("COMPAT-PEER ") and len(line.split()) > 1}
+
+
+def answers_in(stdout):
+    out = []
+    for line in stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if "text" not in d:
+            try:
+                d["text"] = common.text_of("openai", False, d.get("raw", "")) if d.get("status") == 200 else ""
+            except Exception:
+                d["text"] = ""
+        out.append(d)
+    return out
+
+
+def chat_body(prompt):
+    return json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]})
+
+
+class Result:
+    """What one run produced. `n` requests were made with `prompts` (one per
+    request, in any order); records must name `host`; `tls`: the app's
+    connection was TLS (then `real` is the server certificate's fingerprint)."""
+
+    def __init__(self, r, answers, host, tls, real=None, prompts=None, n=1, refuses=False):
+        self.r, self.answers, self.host, self.tls, self.real = r, answers, host, tls, real
+        self.prompts, self.n, self.refuses = prompts, n, refuses
+        self.peers = peers_in(r.stderr) if r is not None else set()
+        self.checks = []  # extra (cond, description, detail)
+
+
+class Ctx:
+    pass
+
+
+# ---------------------------------------------------------------------------------------
+# Runners: (ctx, mode, prompt) -> Result
+# ---------------------------------------------------------------------------------------
+def obs_tls_env(c):
+    ca = c.w.pki["ca"]
+    return dict(HC_MODE="observe", HC_HOSTS="localhost:%d" % c.w.mock.port, SSL_CERT_FILE=ca, REQUESTS_CA_BUNDLE=ca)
+
+
+def curl(c, url, prompt, *extra, **env):
+    out = os.path.join(c.tmp, "curl-body")
+    if os.path.exists(out):
+        os.unlink(out)
+    argv = ["curl", "-sS", "--max-time", "30", "-o", out, "-w", "%{http_code}\n%{http_version}\n%{certs}", url,
+            "-H", "Authorization: Bearer sk-test-openai-SECRET-0123456789", "-H", "Content-Type: application/json",
+            "--data-binary", chat_body(prompt)] + list(extra)
+    r = c.w.run(argv, timeout=40, **env)
+    lines = r.stdout.split("\n")
+    answers = []
+    version = lines[1] if len(lines) > 1 else ""
+    if r.returncode == 0 and lines[0].isdigit() and os.path.exists(out):
+        raw = open(out, encoding="utf-8", errors="replace").read()
+        a = {"status": int(lines[0]), "raw": raw, "text": ""}
+        try:
+            a["text"] = common.text_of("openai", False, raw)
+        except Exception:
+            pass
+        answers.append(a)
+    begin = r.stdout.find("-----BEGIN CERTIFICATE-----")
+    if begin >= 0:
+        end = r.stdout.find("-----END CERTIFICATE-----", begin)
+        try:
+            fp = fp_of_pem(r.stdout[begin:end + 25], text=True)
+            r = subprocess.CompletedProcess(r.args, r.returncode, r.stdout, r.stderr + "\nCOMPAT-PEER %s\n" % fp)
+        except ValueError:
+            pass
+    return r, answers, version
+
+
+def run_curl(c, mode, prompt, row):
+    w = c.w
+    if row in ("curl_h11", "curl_h2offer"):
+        extra = ["--http1.1"] if row == "curl_h11" else []
+        if mode == GW:
+            r, ans, ver = curl(c, "https://api.openai.com/v1/chat/completions", prompt, *extra)
+            res = Result(r, ans, "api.openai.com", True, c.real)
+        else:
+            r, ans, ver = curl(c, "https://localhost:%d/v1/chat/completions" % w.mock.port, prompt, "--cacert",
+                               w.pki["ca"], *extra, **obs_tls_env(c))
+            res = Result(r, ans, "localhost", True, c.real)
+        res.checks.append((ver == "1.1", "HTTP/1.1 was used (curl's %{http_version})", ver))
+        return res
+    if row == "curl_h2server":
+        r, ans, ver = curl(c, "https://localhost:%d/v1/chat/completions" % c.h2.port, prompt, "--cacert", w.pki["ca"],
+                           HC_MODE="observe", HC_HOSTS="localhost:%d" % c.h2.port)
+        res = Result(r, ans, "localhost", True, c.real)
+        res.checks.append((ver == "2", "the app spoke HTTP/2 with the server", ver))
+        return res
+    if row in ("curl_plain_ip", "curl_plain_localhost"):
+        name = "127.0.0.1" if row == "curl_plain_ip" else "localhost"
+        env = dict(HC_HOSTS="%s:%d" % (name, w.http.port))
+        if mode == OBS:
+            env["HC_MODE"] = "observe"
+        r, ans, ver = curl(c, "http://%s:%d/v1/chat/completions" % (name, w.http.port), prompt, **env)
+        return Result(r, ans, name, False)
+    if row == "curl_tls_ip":
+        env = dict(HC_HOSTS="127.0.0.1:%d" % w.mock.port)
+        if mode == OBS:
+            env["HC_MODE"] = "observe"
+        r, ans, ver = curl(c, "https://127.0.0.1:%d/v1/chat/completions" % w.mock.port, prompt, "--cacert", w.pki["ca"],
+                           **env)
+        return Result(r, ans, "127.0.0.1", True, c.real)
+    if row == "curl_tls_localhost":
+        env = obs_tls_env(c) if mode == OBS else dict(HC_HOSTS="localhost:%d" % w.mock.port)
+        r, ans, ver = curl(c, "https://localhost:%d/v1/chat/completions" % w.mock.port, prompt, "--cacert", w.pki["ca"],
+                           **env)
+        return Result(r, ans, "localhost", True, c.real)
+    raise KeyError(row)
+
+
+def run_pyclient(c, mode, prompt, row):
+    name, extra = {"py_httpx_async": ("py_httpx", ["async"]), "py_tls_ip": ("py_urllib", [])}.get(row, (row, []))
+    env = {}
+    if row == "py_tls_ip":
+        ca = c.w.pki["ca"]
+        env = dict(HC_HOSTS="127.0.0.1:%d" % c.w.mock.port, COMPAT_ORIGIN="https://127.0.0.1:%d" % c.w.mock.port)
+        if mode == OBS:
+            env.update(HC_MODE="observe", SSL_CERT_FILE=ca)
+        r = c.w.run([PYTHON, os.path.join(CLIENTS, "compat_pyrun.py"), name + ".py", "openai", "0", "1", prompt],
+                    timeout=40, **env)
+        return Result(r, answers_in(r.stdout), "127.0.0.1", True, c.real)
+    if mode == OBS:
+        env = dict(obs_tls_env(c), COMPAT_ORIGIN="https://localhost:%d" % c.w.mock.port)
+    r = c.w.run([PYTHON, os.path.join(CLIENTS, "compat_pyrun.py"), name + ".py", "openai", "0", "1", prompt] + extra,
+                timeout=40, **env)
+    return Result(r, answers_in(r.stdout), "api.openai.com" if mode == GW else "localhost", True, c.real)
+
+
+def run_httpx_h2(c, mode, prompt, row):
+    w = c.w
+    argv = [PYTHON, os.path.join(CLIENTS, "compat_pyrun.py"), "compat_httpx_h2.py"]
+    if row == "py_httpx_h2server":
+        r = w.run(argv + ["https://localhost:%d/v1/chat/completions" % c.h2.port, prompt], timeout=40,
+                  HC_MODE="observe", HC_HOSTS="localhost:%d" % c.h2.port, SSL_CERT_FILE=w.pki["ca"])
+        want, host = "HTTP/2", "localhost"
+    elif mode == GW:
+        r = w.run(argv + ["https://api.openai.com/v1/chat/completions", prompt], timeout=40)
+        want, host = "HTTP/1.1", "api.openai.com"
+    else:
+        r = w.run(argv + ["https://localhost:%d/v1/chat/completions" % w.mock.port, prompt], timeout=40, **obs_tls_env(c))
+        want, host = "HTTP/1.1", "localhost"
+    res = Result(r, answers_in(r.stdout), host, True, c.real)
+    got = [a.get("http_version") for a in res.answers]
+    res.checks.append((got == [want], "httpx used %s" % want, got))
+    return res
+
+
+def run_ruby(c, mode, prompt, row):
+    env = {}
+    if mode == OBS:
+        env = dict(obs_tls_env(c), COMPAT_ORIGIN="https://localhost:%d" % c.w.mock.port)
+    r = c.w.run(["ruby", os.path.join(CLIENTS, "compat_rb.rb"), "rb_nethttp.rb", "openai", "0", "1", prompt],
+                timeout=40, **env)
+    return Result(r, answers_in(r.stdout), "api.openai.com" if mode == GW else "localhost", True, c.real)
+
+
+def run_php(c, mode, prompt, row):
+    w = c.w
+    if row == "php_curl":
+        argv = ["php"]
+        env = {}
+        if mode == OBS:
+            argv += ["-d", "curl.cainfo=" + w.pki["ca"]]
+            env = dict(obs_tls_env(c), COMPAT_ORIGIN="https://localhost:%d" % w.mock.port)
+        argv += [os.path.join(CLIENTS, "compat_php.php"), "php_curl.php", "openai", "0", "1", prompt]
+    else:
+        argv = ["php", os.path.join(CLIENTS, "php_stream.php"), "openai", "0", "1", prompt]
+        env = {}
+        if mode == OBS:
+            env = dict(obs_tls_env(c), OPENAI_BASE_URL="https://localhost:%d/v1" % w.mock.port)
+    r = w.run(argv, timeout=40, **env)
+    return Result(r, answers_in(r.stdout), "api.openai.com" if mode == GW else "localhost", True, c.real)
+
+
+def run_node(c, mode, prompt, row):
+    w = c.w
+    kind = "openai" if row.startswith("node_openai") else "fetch"
+    plain = row.endswith("_plain")
+    env = dict(NODE_EXTRA_CA_CERTS=None, OPENAI_BASE_URL=None)  # gateway: the shim must set it by itself
+    if plain:
+        env.update(HC_HOSTS="localhost:%d" % w.http.port, OPENAI_BASE_URL="http://localhost:%d/v1" % w.http.port)
+        if mode == OBS:
+            env["HC_MODE"] = "observe"
+        host = "localhost"
+    elif mode == OBS:
+        env.update(HC_MODE="observe", HC_HOSTS="localhost:%d" % w.mock.port, NODE_EXTRA_CA_CERTS=w.pki["ca"],
+                   OPENAI_BASE_URL="https://localhost:%d/v1" % w.mock.port)
+        host = "localhost"
+    else:
+        host = "api.openai.com"
+    r = w.run(["node", os.path.join(CLIENTS, "compat_node.mjs"), kind, prompt], timeout=60, **env)
+    return Result(r, answers_in(r.stdout), host, not plain, c.real)
+
+
+def run_sock(c, mode, prompt, row):
+    w = c.w
+    S = c.sock_bin
+    if row == "sock_v4":
+        r = w.run([S, "connect", "127.0.0.1", w.http.port, 0, 1, prompt], HC_HOSTS="127.0.0.1:%d" % w.http.port)
+        return Result(r, answers_in(r.stdout), "127.0.0.1", False)
+    if row == "sock_v6":
+        r = w.run([S, "connect", "::1", c.v6.port, 0, 1, prompt], HC_HOSTS="[::1]:%d" % c.v6.port)
+        return Result(r, answers_in(r.stdout), "::1", False)
+    if row == "sock_race_lit":
+        p = w.http.port
+        r = w.run([S, "race", "127.0.0.1,::1", p, 0, 1, prompt], HC_HOSTS="127.0.0.1:%d,[::1]:%d" % (p, p))
+        winner = "::1" if "winner second" in r.stdout else "127.0.0.1"
+        res = Result(r, answers_in(r.stdout), winner, False)
+        res.checks.append(("# race: winner" in r.stdout, "a winner was used (%s)" % winner, r.stdout[:200]))
+        return res
+    if row == "sock_race_localhost":
+        p = w.http.port
+        r = w.run([S, "race", "localhost", p, 0, 1, prompt], HC_HOSTS="localhost:%d" % p)
+        res = Result(r, answers_in(r.stdout), "localhost", False)
+        res.checks.append(("# race: winner" in r.stdout and "(loser closed)" in r.stdout,
+                           "both connects completed; the winner was used, the loser closed",
+                           [l for l in r.stdout.splitlines() if l.startswith("#")]))
+        return res
+    if row == "sock_race_name":
+        r = w.run([S, "race", "api.openai.com", 443, 1, 1, prompt])
+        res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real)
+        res.checks.append(("# race: winner" in r.stdout and "(loser closed)" in r.stdout,
+                           "both connects completed; the winner was used, the loser closed",
+                           [l for l in r.stdout.splitlines() if l.startswith("#")]))
+        return res
+    if row in ("sock_poll", "sock_epoll", "sock_gai_wait", "sock_gai_nowait"):
+        r = w.run([S, row[5:], "api.openai.com", 443, 1, 1, prompt])
+        res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real)
+        if row.startswith("sock_gai"):
+            res.checks.append(("# resolved 198.18." in r.stdout, "getaddrinfo_a answered with the routed address",
+                               [l for l in r.stdout.splitlines() if l.startswith("#")]))
+        return res
+    if row == "sock_keepalive":
+        before = len(w.mock.requests)
+        r = w.run([S, "keepalive", "api.openai.com", 443, 1, 5, prompt])
+        res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real, n=5)
+        conns = {q["conn"] for q in w.mock.requests[before:]}
+        res.checks.append((len(conns) == 1, "the provider saw one connection serial for the 5 requests", conns))
+        return res
+    raise KeyError(row)
+
+
+def run_py_misc(c, mode, prompt, row):
+    w = c.w
+    if row == "py_gethostbyname":
+        r = w.run([PYTHON, os.path.join(CLIENTS, "compat_gethostbyname.py"), "api.openai.com", 443, prompt])
+        res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real)
+        res.checks.append(("# resolved 198.18." in r.stdout, "gethostbyname_ex answered with the routed address",
+                           r.stdout[:100]))
+        return res
+    if row == "py_many":
+        n = 32
+        r = w.run([PYTHON, os.path.join(CLIENTS, "compat_many.py"), n, prompt], timeout=90)
+        ans = answers_in(r.stdout)
+        for a in ans:
+            a["prompt"] = "%s %d" % (prompt, a.get("i", -1))
+        res = Result(r, ans, "api.openai.com", True, c.real, n=n, prompts=["%s %d" % (prompt, i) for i in range(n)])
+        return res
+    if row == "pin":
+        if mode == GW:
+            r = w.run([PYTHON, os.path.join(CLIENTS, "compat_pin.py"), "https://api.openai.com/v1/chat/completions",
+                       c.real, prompt])
+            res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real, refuses=True)
+        else:
+            r = w.run([PYTHON, os.path.join(CLIENTS, "compat_pin.py"),
+                       "https://localhost:%d/v1/chat/completions" % w.mock.port, c.real, prompt], **obs_tls_env(c))
+            res = Result(r, answers_in(r.stdout), "localhost", True, c.real)
+        return res
+    raise KeyError(row)
+
+
+def run_proxy(c, mode, prompt, row):
+    w = c.w
+    purl = "http://127.0.0.1:%d" % c.proxy.port
+    env = dict(HTTPS_PROXY=purl, https_proxy=purl, NO_PROXY=None, no_proxy=None)
+    if mode == OBS:
+        env["HC_MODE"] = "observe"
+    before = len(c.proxy.tunnels)
+    if row == "proxy_curl":
+        r, ans, ver = curl(c, "https://api.openai.com/v1/chat/completions", prompt, "--cacert", w.pki["ca"], **env)
+    else:
+        r = w.run([PYTHON, os.path.join(CLIENTS, "compat_pyrun.py"), "py_requests.py", "openai", "0", "1", prompt],
+                  timeout=40, REQUESTS_CA_BUNDLE=w.pki["ca"], **env)
+        ans = answers_in(r.stdout)
+    res = Result(r, ans, "api.openai.com", True, c.real_oa)
+    res.checks.append((c.proxy.tunnels[before:] == ["api.openai.com:443"], "the app tunnelled through the proxy",
+                       c.proxy.tunnels[before:]))
+    return res
+
+
+def run_go(c, mode, prompt, row):
+    w = c.w
+    env = dict(HC_HOSTS="localhost:%d" % w.mock.port, SSL_CERT_FILE=w.pki["ca"])
+    if mode == OBS:
+        env["HC_MODE"] = "observe"
+    r = w.run([c.go_bin, "https://localhost:%d/v1/chat/completions" % w.mock.port, prompt], timeout=40, **env)
+    return Result(r, answers_in(r.stdout), "localhost", True, c.real)
+
+
+RUNNERS = {
+    "curl": run_curl, "py_urllib": run_pyclient, "py_httpclient": run_pyclient, "py_asyncio": run_pyclient,
+    "py_requests": run_pyclient, "py_httpx": run_pyclient, "py_tls_ip": run_pyclient, "py_httpx_async": run_pyclient, "py_aiohttp": run_pyclient,
+    "py_httpx_h2": run_httpx_h2, "rb": run_ruby, "php": run_php, "node": run_node, "sock": run_sock,
+    "py_gethostbyname": run_py_misc, "py_many": run_py_misc, "pin": run_py_misc, "proxy": run_proxy, "go": run_go,
+}
+
+
+def runner_for(row):
+    for key in sorted(RUNNERS, key=len, reverse=True):
+        if row == key or row.startswith(key + "_") or row.startswith(key):
+            return RUNNERS[key]
+    raise KeyError(row)
+
+
+# ---------------------------------------------------------------------------------------
+# Judging
+# ---------------------------------------------------------------------------------------
+def judge(t, c, label, mode, res, expected):
+    """Emit the evidence assertions and return (outcome, evidence text)."""
+    w = c.w
+    recs = w.records()  # the program has exited: its recorder flushed
+    new_mock = c.mock_total() - c.before
+    r = res.r
+    prompts = res.prompts or [res.prompt] * res.n
+    want_text = sorted(prompts)
+    got_prompts = sorted(a.get("prompt", res.prompt) for a in res.answers)
+    answers_ok = (r.returncode == 0 and len(res.answers) == res.n and got_prompts == want_text and
+                  all(a.get("status") == 200 and str(a.get("text", "")).startswith("Mock answer ") and
+                      (" to: " + a.get("prompt", res.prompt)) in a.get("text", "") for a in res.answers))
+    detail = "rc=%s\nstdout=%s\nstderr=%s" % (r.returncode, r.stdout[-1500:], r.stderr[-1500:])
+
+    def rec_ok(x):
+        p_words = len(prompts[0].split())
+        return (x.get("host") == res.host and x.get("model_req") == "gpt-4o-mini" and x.get("status") == 200 and
+                x.get("tok_in") == p_words + 4 and x.get("tok_out") == REPLY_WORDS)
+
+    recs_ok = len(recs) == res.n and all(rec_ok(x) for x in recs)
+    direct = (not res.tls) or (res.peers == {res.real})
+    short_recs = [(x.get("host"), x.get("model_req"), x.get("status"), x.get("tok_in"), x.get("tok_out")) for x in recs]
+
+    if res.refuses:
+        refused = r.returncode == 3 and "pin mismatch" in r.stderr
+        t.ok(refused, "%s [%s]: the app refused the gateway's certificate (its pin)" % (label, mode), detail)
+        t.ok(not recs and new_mock == 0, "%s [%s]: nothing reached the provider, no record" % (label, mode),
+             "records %s, provider requests %d" % (short_recs, new_mock))
+        outcome = NOT if refused and not recs and new_mock == 0 else "broken"
+        return outcome, "app refused by its pin (exit 3); provider requests: %d; records: %d" % (new_mock, len(recs))
+
+    t.ok(answers_ok, "%s [%s]: the app got the right answer%s" % (label, mode, "s (%d)" % res.n if res.n > 1 else ""),
+         detail)
+    t.ok(new_mock == res.n, "%s [%s]: the provider received %d request(s)" % (label, mode, res.n),
+         "provider got %d" % new_mock)
+    for cond, desc, det in res.checks:
+        t.ok(cond, "%s [%s]: %s" % (label, mode, desc), det)
+    if expected == CAPTURED:
+        t.ok(recs_ok, "%s [%s]: %d correct record(s): host %s, model, exact tokens (%d in, %d out), status 200"
+             % (label, mode, res.n, res.host, len(prompts[0].split()) + 4, REPLY_WORDS), short_recs)
+        if res.tls and res.peers:
+            if mode == GW:
+                t.ok(res.real not in res.peers, "%s [%s]: the app's TLS peer was the gateway" % (label, mode), res.peers)
+            else:
+                t.ok(res.peers == {res.real}, "%s [%s]: the app saw the server's own certificate (nothing changed)"
+                     % (label, mode), res.peers)
+    else:
+        t.ok(not recs, "%s [%s]: no record" % (label, mode), short_recs)
+        if res.tls:
+            t.ok(direct, "%s [%s]: the app's TLS peer was the server itself (its own certificate)" % (label, mode),
+                 "peers seen %s, server %s" % (res.peers, res.real))
+
+    checks_ok = all(cond for cond, _, _ in res.checks)
+    # TLS peer, where the client reports it: the gateway's leaf in gateway mode,
+    # the server's own certificate in observe mode (observe changes nothing).
+    peer_ok = not (res.tls and res.peers) or (res.real not in res.peers if mode == GW else res.peers == {res.real})
+    if not answers_ok:
+        outcome = "broken"
+        ev = "the app did not get its answer (rc=%s): %s" % (r.returncode, (r.stderr.strip().splitlines() or [""])[-1][:160])
+    elif not checks_ok:
+        outcome = "unexpected behaviour"
+        ev = "; ".join(desc for cond, desc, _ in res.checks if not cond) + " did not hold"
+    elif recs_ok and new_mock == res.n and peer_ok:
+        outcome = CAPTURED
+        ev = "%d record(s) %s" % (len(recs), short_recs[0])
+    elif not recs and new_mock == res.n and direct:
+        outcome = NOT
+        ev = "answered directly by the server%s; no record" % (" (its own certificate)" if res.tls else "")
+    elif not recs:
+        outcome = "not captured, unproven"
+        ev = "no record, but not proved direct: peers %s, provider requests %d" % (sorted(res.peers), new_mock)
+    else:
+        outcome = "wrong record"
+        ev = "records %s (want %d for host %s)" % (short_recs, res.n, res.host)
+    return outcome, ev
+
+
+def skip(t, reason, what):
+    t.n += 1
+    print("ok %d - # SKIP %s" % (t.n, reason), flush=True)
+    t.diag("  (%s)" % what)
+
+
+def tool_of(row):
+    """The program a row runs (for availability checks)."""
+    for prefix, tool in (("curl_", "curl"), ("proxy_curl", "curl"), ("php_", "php"), ("rb_", "ruby"),
+                         ("node_", "node"), ("sock_", "compat_sock"), ("go", "go")):
+        if row.startswith(prefix):
+            return tool
+    return "python"
+
+
+def sanitizer_preflight(c):
+    """Under tests/run.py's sanitizer pass the sanitizer runtime is preloaded
+    before the shim (HC_PRELOAD_FIRST). Some programs cannot run with it at all
+    (PHP dlopens with RTLD_DEEPBIND, which ASan refuses); a program that fails a
+    plain request with the runtime alone, without the shim, is skipped there."""
+    first = os.environ.get("HC_PRELOAD_FIRST")
+    if not first:
+        return
+    url = c.w.http.url + "/__mock/health"
+    probes = {
+        "curl": ["curl", "-sS", "-m", "8", url],
+        "php": ["php", "-r", "echo file_get_contents('%s');" % url],
+        "ruby": ["ruby", "-rnet/http", "-e", "puts Net::HTTP.get(URI('%s'))" % url],
+        "node": ["node", "-e", "fetch('%s').then(r => r.text()).then(console.log)" % url],
+        "python": [PYTHON, "-c", "import urllib.request; print(urllib.request.urlopen('%s').read())" % url],
+        "compat_sock": [c.sock_bin, "connect", "127.0.0.1", str(c.w.http.port), "0"],
+    }
+    env = c.w.env(LD_PRELOAD=first, ASAN_OPTIONS="detect_leaks=0")
+    for tool, argv in probes.items():
+        try:
+            ok = subprocess.run(argv, env=env, capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if not ok:
+            for row, _, _ in EXPECT:
+                if tool_of(row) == tool:
+                    c.skip.setdefault(row, "%s does not run with the sanitizer runtime preloaded, even without the shim" % tool)
+
+
+def setup(c):
+    """Extra servers and binaries; each missing piece only skips its rows."""
+    w = c.w
+    c.real = fp_of_pem(w.pki["cert"])
+    c.skip = {}
+    # the plain mock on ::1 too, same port, same state (IPv6 endpoint, happy eyeballs)
+    c.v6 = None
+    try:
+        c.v6 = MockProvider(tls=False, host="::1", port=w.http.port, share=w.http).start()
+    except OSError as e:
+        for row in ("sock_v6", "sock_race_lit"):
+            c.skip[row] = "no IPv6 loopback here (%s)" % e
+    # an HTTP/2-only server (python3-h2) in front of the plain mock
+    c.h2 = None
+    try:
+        c.h2 = H2Server(w.pki["cert"], w.pki["key"], w.http.port)
+    except ImportError:
+        for row in ("curl_h2server", "py_httpx_h2server"):
+            c.skip[row] = "python3-h2 not installed"
+    # a provider with a certificate for api.openai.com, reached through a CONNECT proxy
+    cert, key = make_cert(w.pki, ["api.openai.com"], os.path.join(c.tmp, "oa"))
+    c.real_oa = fp_of_pem(cert)
+    c.mock_oa = MockProvider(tls=True, certfile=cert, keyfile=key, share=w.mock).start()
+    c.proxy = ConnectProxy({"api.openai.com:443": ("127.0.0.1", c.mock_oa.port)})
+    # the C program
+    c.sock_bin = os.path.join(c.tmp, "compat_sock")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    msg = "no C compiler"
+    if cc:
+        r = subprocess.run([cc, "-O1", "-o", c.sock_bin, os.path.join(CLIENTS, "compat_sock.c"), "-lssl", "-lcrypto",
+                            "-lanl"], capture_output=True, text=True)
+        msg = "cannot compile compat_sock.c: " + r.stderr.strip()[-200:]
+        if r.returncode == 0:
+            msg = None
+    if msg:
+        for row, _, _ in EXPECT:
+            if row.startswith("sock_"):
+                c.skip.setdefault(row, msg)
+    # Node
+    node = shutil.which("node")
+    for row, _, _ in EXPECT:
+        if row.startswith("node_"):
+            if not node:
+                c.skip[row] = "node not installed"
+            elif row.startswith("node_openai") and not os.path.isfile(
+                    os.path.join(NODE_DIR, "node_modules", "openai", "package.json")):
+                c.skip[row] = "node/npm package not installed"
+    sanitizer_preflight(c)
+    # Go: a static-TLS program, if a toolchain is here
+    go = shutil.which("go")
+    if not go:
+        c.skip["go"] = "no Go toolchain on this machine"
+    else:
+        src = os.path.join(c.tmp, "gocli", "main.go")
+        os.makedirs(os.path.dirname(src))
+        with open(src, "w") as f:
+            f.write(GO_SRC)
+        c.go_bin = os.path.join(c.tmp, "gocli", "gocli")
+        r = subprocess.run([go, "build", "-o", c.go_bin, src], capture_output=True, text=True, cwd=os.path.dirname(src),
+                           env=dict(os.environ, CGO_ENABLED="0", GOTOOLCHAIN="local",
+                                    GOCACHE=os.path.join(c.tmp, "gocache")))
+        if r.returncode != 0:
+            c.skip["go"] = "go build failed: " + r.stderr.strip()[-200:]
+    for tool, rows in (("ruby", ("rb_nethttp",)), ("php", ("php_curl", "php_stream")),
+                       ("curl", [x for x, _, _ in EXPECT if x.startswith("curl_")] + ["proxy_curl"])):
+        if not shutil.which(tool):
+            for row in rows:
+                c.skip.setdefault(row, "%s not installed" % tool)
+    for mod, deb, rows in (("requests", "python3-requests", ("py_requests", "proxy_requests")),
+                           ("httpx", "python3-httpx", ("py_httpx", "py_httpx_async", "py_httpx_h2", "py_httpx_h2server")),
+                           ("h2", "python3-h2", ("py_httpx_h2", "py_httpx_h2server", "curl_h2server")),
+                           ("aiohttp", "python3-aiohttp", ("py_aiohttp",))):
+        if subprocess.run([PYTHON, "-c", "import " + mod], capture_output=True).returncode != 0:
+            for row in rows:
+                c.skip.setdefault(row, "%s not installed" % deb)
+
+
+def main():
+    t = TAP()
+    results = []
+    t0 = time.monotonic()
+    with World() as w:
+        c = Ctx()
+        c.w = w
+        c.tmp = os.path.join(w.dir, "compat")
+        os.makedirs(c.tmp)
+        extra = []
+        try:
+            setup(c)
+            extra = [m for m in (c.v6, c.mock_oa) if m]
+            c.mock_total = lambda: len(w.mock.requests) + len(w.http.requests)
+            seq = 0
+            for row, label, modes in EXPECT:
+                for mode in (GW, OBS):
+                    if mode not in modes:
+                        continue
+                    expected, reason = modes[mode]
+                    entry = {"id": row, "program": label, "mode": mode, "expected": expected, "expected_reason": reason}
+                    if row in c.skip:
+                        skip(t, c.skip[row], "%s [%s]" % (label, mode))
+                        entry.update(outcome=SKIPPED, reason=c.skip[row], ok=True, evidence="")
+                        results.append(entry)
+                        continue
+                    seq += 1
+                    prompt = "compat check row %d" % seq  # unique per cell: the answer proves it is this call's
+                    w.reset_store()
+                    c.before = c.mock_total()
+                    started = time.monotonic()
+                    try:
+                        res = runner_for(row)(c, mode, prompt, row)
+                    except subprocess.TimeoutExpired as e:
+                        res = Result(subprocess.CompletedProcess(e.cmd, -9, "", "timed out"), [], "", False)
+                    except Exception as e:  # a broken runner is a failed cell, not a crashed matrix
+                        res = Result(subprocess.CompletedProcess([], -1, "", "runner error: %r" % e), [], "", False)
+                    res.prompt = prompt
+                    outcome, evidence = judge(t, c, label, mode, res, expected)
+                    ok = t.ok(outcome == expected, "%s [%s]: %s%s" % (label, mode, expected, (" — " + reason) if reason else ""),
+                              "actual outcome: %s (%s)" % (outcome, evidence))
+                    entry.update(outcome=outcome, ok=ok, evidence=evidence, seconds=round(time.monotonic() - started, 2),
+                                 reason=reason if ok else "expected %s; got: %s" % (expected, evidence))
+                    results.append(entry)
+        finally:
+            for m in extra:
+                m.stop()
+            for s in (getattr(c, "h2", None), getattr(c, "proxy", None)):
+                if s:
+                    s.stop()
+    os.makedirs(os.path.dirname(ARTIFACT), exist_ok=True)
+    doc = {"date": datetime.date.today().isoformat(), "generated_by": "tests/integ/test_compat.py",
+           "build": os.path.relpath(os.path.dirname(SHIM), ROOT),
+           "seconds": round(time.monotonic() - t0, 1), "rows": results}
+    tmp = ARTIFACT + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, ARTIFACT)
+    bad = [x for x in results if not x["ok"]]
+    t.diag("compat matrix: %d cells, %d as expected, %d differ; %.1fs; written to %s"
+           % (len(results), len(results) - len(bad), len(bad), time.monotonic() - t0, os.path.relpath(ARTIFACT, ROOT)))
+    for x in bad:
+        t.diag("  differs: %s [%s]: expected %s, got %s" % (x["program"], x["mode"], x["expected"], x["outcome"]))
+    return t.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
