@@ -46,7 +46,7 @@ SHIM_LIB := $(B)/libhcshim.so
 CORE_LIB := $(B)/libhcshim-core.so
 ANALYZER := $(B)/hc-analyze
 
-.PHONY: all deps check check-unit check-asan demo bench fuzz clean
+.PHONY: all deps check check-unit check-asan check-tsan demo bench fuzz clean
 all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(UNIT_BIN) $(TOOLS_BIN)
 
 $(B)/obj/%.o: %.c
@@ -95,7 +95,8 @@ deps:
 check: deps
 	$(MAKE) all
 	$(MAKE) check-asan
-	/usr/bin/python3 tests/run.py --build $(B) --asan-build $(B)-asan
+	$(MAKE) check-tsan
+	/usr/bin/python3 tests/run.py --build $(B) --asan-build $(B)-asan --tsan-build $(B)-tsan
 
 check-unit: all
 	/usr/bin/python3 tests/run.py --build $(B) --only unit
@@ -107,6 +108,13 @@ check-asan:
 	$(MAKE) B=$(B)-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    $(B)-asan/hc-analyze $(B)-asan/libhcshim.so $(B)-asan/libhcshim-core.so \
 	    $(patsubst $(B)/%,$(B)-asan/%,$(UNIT_BIN) $(TOOLS_BIN))
+
+# ThreadSanitizer: only the in-process gateway concurrency test (it starts the
+# core in the test binary, so every thread of the gateway is instrumented).
+TSAN_TESTS := $(filter %/test_core_gateway,$(UNIT_BIN))
+check-tsan:
+	$(if $(TSAN_TESTS),$(MAKE) B=$(B)-tsan OPT=-O1 SAN="-fsanitize=thread -fno-omit-frame-pointer" \
+	    $(patsubst $(B)/%,$(B)-tsan/%,$(TSAN_TESTS)),@true)
 
 demo:
 	scripts/deps.sh build

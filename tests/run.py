@@ -90,6 +90,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--asan-build", default=None)
+    ap.add_argument("--tsan-build", default=None)
     ap.add_argument("--only", choices=["unit", "integ"], default=None)
     ap.add_argument("--timeout", type=int, default=180)
     ap.add_argument("--no-isolate", action="store_true")
@@ -108,6 +109,11 @@ def main():
             for b in sorted(glob.glob(os.path.join(ab, "tests", "test_*"))):
                 if not b.endswith(".d") and os.access(b, os.X_OK):
                     jobs.append(("asan", [b], False))
+        if a.tsan_build:
+            tb = os.path.abspath(os.path.join(ROOT, a.tsan_build))
+            for b in sorted(glob.glob(os.path.join(tb, "tests", "test_*"))):
+                if not b.endswith(".d") and os.access(b, os.X_OK):
+                    jobs.append(("tsan", [b], False))
     isolate = not a.no_isolate and can_isolate()
     if a.only in (None, "integ"):
         for t in sorted(glob.glob(os.path.join(ROOT, "tests", "integ", "test_*.py"))):
@@ -128,6 +134,8 @@ def main():
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:halt_on_error=1"
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    supp = os.path.join(ROOT, "tests", "unit", "tsan.supp")
+    env["TSAN_OPTIONS"] = "halt_on_error=1:second_deadlock_stack=1" + (":suppressions=" + supp if os.path.exists(supp) else "")
 
     total_p = total_f = 0
     failures = []
