@@ -99,17 +99,6 @@ static const cli_opt clear_opts[] = {
 
 /* ---- shared helpers ---------------------------------------------------------- */
 
-static const char *size_text(char out[FMT_NUM], uint64_t bytes)
-{
-    if (bytes < 10 * 1024)
-        snprintf(out, FMT_NUM, "%" PRIu64 " bytes", bytes);
-    else if (bytes < 10ull * 1024 * 1024)
-        snprintf(out, FMT_NUM, "%.1f KiB", (double)bytes / 1024);
-    else
-        snprintf(out, FMT_NUM, "%.1f MiB", (double)bytes / (1024.0 * 1024));
-    return out;
-}
-
 static void hex(const void *p, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
@@ -456,7 +445,7 @@ static void emit_tallies_text(const char *title, const char *col, agg_groups *g,
         table_cell(t, fmt_int(b, (int64_t)x->entries));
         table_cell(t, fmt_int(b, (int64_t)x->live));
         table_cell(t, fmt_int(b, (int64_t)x->expired));
-        table_cell(t, size_text(b, x->bytes));
+        table_cell(t, fmt_bytes(b, x->bytes));
     }
     table_end(t);
 }
@@ -588,7 +577,7 @@ static void emit_entry_list(struct view *v, enum cli_fmt fmt, const char *store)
             table_cell(t, r->streamed ? "1" : "0");
         }
         snprintf(b1, sizeof b1, "%" PRIu64, r->bytes);
-        table_cell2(t, size_text(b2, r->bytes), b1);
+        table_cell2(t, fmt_bytes(b2, r->bytes), b1);
         table_cell2(t, fmt_usd(b2, r->cost_nusd), fmt_usd_exact(b1, r->cost_nusd));
         if (csv)
             table_cell(t, r->key);
@@ -664,7 +653,7 @@ static void emit_view(struct view *v, enum cli_fmt fmt, const char *store, const
     }
     printf("hcshim cache — %s\n", store);
     printf("Entries     %s: %s live, %s expired, %s (the whole cache table)\n", fmt_int(b1, (int64_t)v->entries),
-           fmt_int(b2, (int64_t)v->live), fmt_int(b3, (int64_t)v->expired), size_text((char[FMT_NUM]){ 0 }, v->bytes));
+           fmt_int(b2, (int64_t)v->live), fmt_int(b3, (int64_t)v->expired), fmt_bytes((char[FMT_NUM]){ 0 }, v->bytes));
     if (v->rotation || v->bad)
         printf("            also %s rotation counter%s, %s undecodable value%s\n", fmt_int(b1, (int64_t)v->rotation),
                v->rotation == 1 ? "" : "s", fmt_int(b2, (int64_t)v->bad), v->bad == 1 ? "" : "s");
@@ -1035,7 +1024,7 @@ static int cache_clear(int argc, char **argv)
                t.entries, t.rotation, t.bad, t.bytes, t.left);
     } else {
         printf("%s%s: %s %s cache entr%s (%s)", dry ? "dry run: " : "", path, dry ? "would remove" : "removed",
-               fmt_int(b1, (int64_t)t.entries), t.entries == 1 ? "y" : "ies", size_text(b2, t.bytes));
+               fmt_int(b1, (int64_t)t.entries), t.entries == 1 ? "y" : "ies", fmt_bytes(b2, t.bytes));
         if (t.rotation || t.bad)
             printf(", %s rotation counter%s and %s undecodable value%s", fmt_int(b1, (int64_t)t.rotation),
                    t.rotation == 1 ? "" : "s", fmt_int(b3, (int64_t)t.bad), t.bad == 1 ? "" : "s");

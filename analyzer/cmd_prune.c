@@ -150,17 +150,6 @@ static int prune_batch(hc_store *s, uint8_t from[HC_UUID_LEN], int64_t cutoff, b
     return 0;
 }
 
-static const char *mb(char out[FMT_NUM], uint64_t bytes)
-{
-    if (bytes < 10 * 1024)
-        snprintf(out, FMT_NUM, "%" PRIu64 " bytes", bytes);
-    else if (bytes < 10ull * 1024 * 1024)
-        snprintf(out, FMT_NUM, "%.1f KiB", (double)bytes / 1024);
-    else
-        snprintf(out, FMT_NUM, "%.1f MiB", (double)bytes / (1024.0 * 1024));
-    return out;
-}
-
 int cmd_prune(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "prune" };
@@ -252,8 +241,8 @@ int cmd_prune(int argc, char **argv)
     } else {
         printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies) older than %s (before %s UTC)\n",
                dry ? "dry run: " : "", path, dry ? "would remove" : "removed",
-               fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies), mb(b3, t.record_bytes),
-               mb(b4, t.body_bytes), older, fmt_time(ct, cutoff));
+               fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies), fmt_bytes(b3, t.record_bytes),
+               fmt_bytes(b4, t.body_bytes), older, fmt_time(ct, cutoff));
         if (!dry && (t.records || t.bodies))
             printf("The space is reused by new records; data.mdb does not shrink.\n");
     }

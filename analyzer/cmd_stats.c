@@ -128,19 +128,6 @@ static int gather(hc_store *s, struct info *in)
     return rc;
 }
 
-static const char *size_text(char out[FMT_NUM], uint64_t b)
-{
-    if (b < 1024)
-        snprintf(out, FMT_NUM, "%" PRIu64 " B", b);
-    else if (b < 1024ull * 1024)
-        snprintf(out, FMT_NUM, "%.1f KiB", (double)b / 1024);
-    else if (b < 1024ull * 1024 * 1024)
-        snprintf(out, FMT_NUM, "%.1f MiB", (double)b / (1024.0 * 1024));
-    else
-        snprintf(out, FMT_NUM, "%.2f GiB", (double)b / (1024.0 * 1024 * 1024));
-    return out;
-}
-
 int cmd_stats(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "stats" };
@@ -231,20 +218,20 @@ int cmd_stats(int argc, char **argv)
             fmt_term(&safe, in.path, strlen(in.path), 0);
             printf("Store       %s\n", safe.data);
             hc_buf_free(&safe);
-            printf("File        data.mdb %s, map %s, page size %" PRIu64 "\n", size_text(b1, in.file_bytes),
-                   size_text(b2, in.map_bytes), in.page_size);
+            printf("File        data.mdb %s, map %s, page size %" PRIu64 "\n", fmt_bytes(b1, in.file_bytes),
+                   fmt_bytes(b2, in.map_bytes), in.page_size);
             printf("Pages       %s used of %s in the map (%s)\n", fmt_int(b1, (int64_t)in.pages_used),
                    fmt_int(b2, (int64_t)in.map_pages), fmt_pct(b3, in.pages_used, in.map_pages));
             if (in.has_schema)
                 printf("Schema      %u%s\n", in.schema, in.has_created ? "" : "");
             if (in.has_created)
                 printf("Created     %s UTC\n", fmt_time(t1, in.created_us));
-            printf("Records     %s (%s)", fmt_int(b1, (int64_t)in.records), size_text(b2, in.record_bytes));
+            printf("Records     %s (%s)", fmt_int(b1, (int64_t)in.records), fmt_bytes(b2, in.record_bytes));
             if (in.undecodable)
                 printf(", %s undecodable", fmt_int(b3, (int64_t)in.undecodable));
             putchar('\n');
             printf("Bodies      %s, %s stored, %s original (%s compressed, %s truncated)\n",
-                   fmt_int(b1, (int64_t)in.bodies), size_text(b2, in.body_bytes), size_text(b3, in.body_raw_bytes),
+                   fmt_int(b1, (int64_t)in.bodies), fmt_bytes(b2, in.body_bytes), fmt_bytes(b3, in.body_raw_bytes),
                    fmt_int(b4, (int64_t)in.body_compressed), fmt_int((char[FMT_NUM]){0}, (int64_t)in.body_truncated));
             if (any)
                 printf("Oldest      %s UTC\nNewest      %s UTC\n", fmt_time(t1, in.oldest_us), fmt_time(t2, in.newest_us));
@@ -266,7 +253,7 @@ int cmd_stats(int argc, char **argv)
             snprintf(b1, sizeof b1, "%zu", ts->ms_overflow_pages);
             table_cell(t, b1);
             snprintf(b1, sizeof b1, "%" PRIu64, pages * in.page_size);
-            table_cell2(t, size_text(b2, pages * in.page_size), b1);
+            table_cell2(t, fmt_bytes(b2, pages * in.page_size), b1);
         }
         table_end(t);
     }

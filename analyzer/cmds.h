@@ -16,6 +16,7 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_prices(int argc, char **argv);
 int cmd_html(int argc, char **argv);

@@ -31,6 +31,19 @@ static void group(char *out, size_t size, const char *digits, bool neg)
     out[o] = '\0';
 }
 
+const char *fmt_bytes(char out[FMT_NUM], uint64_t b)
+{
+    if (b < 1024)
+        snprintf(out, FMT_NUM, "%" PRIu64 " B", b);
+    else if (b < 1024ull * 1024)
+        snprintf(out, FMT_NUM, "%.1f KiB", (double)b / 1024);
+    else if (b < 1024ull * 1024 * 1024)
+        snprintf(out, FMT_NUM, "%.1f MiB", (double)b / (1024.0 * 1024));
+    else
+        snprintf(out, FMT_NUM, "%.2f GiB", (double)b / (1024.0 * 1024 * 1024));
+    return out;
+}
+
 const char *fmt_int(char out[FMT_NUM], int64_t v)
 {
     char d[32];

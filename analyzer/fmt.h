@@ -35,6 +35,8 @@ const char *fmt_int(char out[FMT_NUM], int64_t v);
 const char *fmt_dur(char out[FMT_NUM], int64_t us);
 /* Microseconds as milliseconds with 3 decimals ("812.345"), for CSV; "" when < 0. */
 const char *fmt_ms_exact(char out[FMT_NUM], int64_t us);
+/* A size for people: "812 B", "12.3 KiB", "4.5 MiB", "1.25 GiB". */
+const char *fmt_bytes(char out[FMT_NUM], uint64_t bytes);
 /* "12.5%" of num/den; "-" when den == 0. */
 const char *fmt_pct(char out[FMT_NUM], uint64_t num, uint64_t den);
 /* µs since the epoch as UTC "2026-11-01 10:00:00" (out >= 32 bytes). */

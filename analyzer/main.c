@@ -25,6 +25,7 @@ static const struct command {
     { "import",   cmd_import,   "add records from JSON Lines (the inverse of export)" },
     { "merge",    cmd_merge,    "combine stores into one (idempotent)" },
     { "prune",    cmd_prune,    "delete old records or their bodies" },
+    { "compact",  cmd_compact,  "rewrite the store without free pages (deleted data gone)" },
     { "stats",    cmd_stats,    "store size, counts, schema, page usage" },
     { "prices",   cmd_prices,   "the price table and the unpriced models seen" },
     { "html",     cmd_html,     "the dashboard as one self-contained HTML file" },

@@ -20,6 +20,7 @@ const char *hc_strerror(int err)
     case HC_EFULL:     return "full";
     case HC_EDISABLED: return "disabled";
     case HC_ECANCELED: return "canceled";
+    case HC_EBUSY:     return "in use";
     }
     return "unknown error";
 }

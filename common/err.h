@@ -27,6 +27,7 @@ enum hc_err {
     HC_EFULL     = -14,  /* queue or store full; the item was dropped */
     HC_EDISABLED = -15,  /* the subsystem is disabled (failed open earlier) */
     HC_ECANCELED = -16,  /* the client went away while we waited */
+    HC_EBUSY     = -17,  /* another process holds what we need exclusively */
 };
 
 /* Returns a static, never-NULL description of err (any int is accepted). Thread-safe. */

@@ -17,6 +17,7 @@
 #include "record.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -217,6 +218,8 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
             break;
         mdb_env_close(s->env);
         s->env = NULL;
+        if (attempt == 0 && rc == EINVAL)
+            continue; /* the lock file was emptied by an in-place compaction: the path names the new store now */
         if (ro && attempt == 0 && (rc == EACCES || rc == EROFS || rc == EPERM)) {
             env_flags |= MDB_NOLOCK; /* read-only directory: readers need no lock */
             continue;
@@ -450,4 +453,141 @@ size_t hc_store_put_items(hc_store *s, const hc_store_item *items, size_t n, int
     }
     *err = HC_EFULL;
     return 0;
+}
+
+/* ---- compaction ------------------------------------------------------------- */
+
+/* Why in-place compaction is safe (LMDB 0.9, lmdb.h "Caveats" and mdb.c):
+ * every process with the env open holds a shared fcntl lock on byte 0 of
+ * lock.mdb for as long as it is open, and mdb_env_open() takes that lock
+ * (waiting with F_SETLKW if it must) before it opens data.mdb by path.
+ * We take an exclusive open-file-description lock on that byte: it fails while
+ * anyone has the store open and, while held, makes new openers wait. We read
+ * the store with MDB_NOLOCK (it is ours alone), write the compacted copy into
+ * a sibling directory and swap the two directories atomically
+ * (RENAME_EXCHANGE). The old lock.mdb, which any waiter has already opened, is
+ * then truncated: its mmap fails with EINVAL, and hc_store_open() retries once
+ * on EINVAL, reaching the new store — never the new data.mdb with the old
+ * lock file, whose transaction ids no longer match. */
+
+static int lock_exclusive(int fd)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+    return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+static uint64_t file_size(const char *dir)
+{
+    char p[PATH_MAX + 16];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    return stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Write a compacted copy of the env at src into the empty directory dir. */
+static int copy_compacted(const char *src, unsigned env_flags, const char *dir, char *errbuf, size_t errlen)
+{
+    MDB_env *env;
+    int rc = mdb_env_create(&env);
+    if (rc) {
+        set_err(errbuf, errlen, src, mdb_strerror(rc));
+        return HC_ESTORE;
+    }
+    mdb_env_set_maxdbs(env, HC_T__N + 2);
+    mdb_env_set_maxreaders(env, 1024);
+    if ((rc = mdb_env_open(env, src, env_flags | MDB_RDONLY | MDB_NOTLS, 0600)) != 0) {
+        set_err(errbuf, errlen, src, mdb_strerror(rc));
+        mdb_env_close(env);
+        return HC_ESTORE;
+    }
+    char out[PATH_MAX + 16];
+    snprintf(out, sizeof out, "%s/data.mdb", dir);
+    /* Our own file, 0600: mdb_env_copy2() would create it with the umask. */
+    int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int err = 0;
+    if (fd < 0) {
+        set_err(errbuf, errlen, out, strerror(errno));
+        err = HC_ESTORE;
+    } else if ((rc = mdb_env_copyfd2(env, fd, MDB_CP_COMPACT)) != 0 || fsync(fd) != 0) {
+        set_err(errbuf, errlen, out, rc ? mdb_strerror(rc) : strerror(errno));
+        err = HC_ESTORE;
+    }
+    if (fd >= 0)
+        close(fd);
+    mdb_env_close(env);
+    return err;
+}
+
+static void remove_store_dir(const char *dir)
+{
+    char p[PATH_MAX + 16];
+    snprintf(p, sizeof p, "%s/data.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
+int hc_store_compact(const char *path, const char *dest, uint64_t *before, uint64_t *after,
+                     char *errbuf, size_t errlen)
+{
+    *before = *after = 0;
+    struct stat st;
+    char data[PATH_MAX + 16];
+    snprintf(data, sizeof data, "%s/data.mdb", path);
+    if (stat(data, &st) != 0) {
+        set_err(errbuf, errlen, path, errno == ENOENT ? "not an hcshim store (no data.mdb)" : strerror(errno));
+        return HC_ENOTFOUND;
+    }
+    *before = (uint64_t)st.st_size;
+
+    if (dest) {
+        if (mkdir(dest, 0700) != 0) {
+            set_err(errbuf, errlen, dest, errno == EEXIST ? "already exists (give a new directory)" : strerror(errno));
+            return HC_EINVAL;
+        }
+        int err = copy_compacted(path, 0, dest, errbuf, errlen);
+        if (err)
+            remove_store_dir(dest);
+        else
+            *after = file_size(dest);
+        return err;
+    }
+
+    char lockp[PATH_MAX + 16];
+    snprintf(lockp, sizeof lockp, "%s/lock.mdb", path);
+    int lfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0) {
+        set_err(errbuf, errlen, lockp, strerror(errno));
+        return HC_ESTORE;
+    }
+    if (lock_exclusive(lfd) != 0) {
+        int e = errno;
+        close(lfd);
+        set_err(errbuf, errlen, path, e == EAGAIN || e == EACCES
+                ? "in use by another process (a program under the shim, hc-analyze serve); "
+                  "stop it, or write a compacted copy with -o DIR"
+                : strerror(e));
+        return e == EAGAIN || e == EACCES ? HC_EBUSY : HC_ESTORE;
+    }
+    char tmp[PATH_MAX + 32];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.compact.XXXXXX", path) >= sizeof tmp || !mkdtemp(tmp)) {
+        set_err(errbuf, errlen, path, "cannot create the directory for the compacted copy beside it");
+        close(lfd);
+        return HC_ESTORE;
+    }
+    int err = copy_compacted(path, MDB_NOLOCK, tmp, errbuf, errlen);
+    if (!err && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0) {
+        set_err(errbuf, errlen, path, strerror(errno));
+        err = HC_ESTORE;
+    }
+    if (!err) {
+        /* tmp now names the old store. */
+        if (ftruncate(lfd, 0) != 0)
+            set_err(errbuf, errlen, path, "compacted; the old lock file could not be emptied"); /* only waiters care */
+        *after = file_size(path);
+    }
+    remove_store_dir(tmp);
+    close(lfd); /* releases the lock: waiting openers proceed */
+    return err;
 }

@@ -108,6 +108,21 @@ size_t hc_store_put_items(hc_store *s, const hc_store_item *items, size_t n, int
  * of slots cleared. Thread-safe. */
 int hc_store_reader_check(hc_store *s);
 
+/* Rewrite the store without its free pages: the bytes of deleted records and
+ * bodies (prune, cache clear) are then gone from data.mdb, and the file is as
+ * small as its live data.
+ *   dest != NULL: write a compacted copy into the new directory dest (created
+ *     0700, must not exist). Safe while programs record: the copy is one
+ *     consistent snapshot; what they write afterwards is not in it.
+ *   dest == NULL: compact in place. Refused with HC_EBUSY when any other
+ *     process has the store open (a program under the shim, hc-analyze
+ *     serve). The compacted copy replaces the store atomically; a process that
+ *     opens the store meanwhile waits, then opens the new one.
+ * *before and *after receive data.mdb's size. 0, or a negative HC_E* with a
+ * one-line reason naming the path in errbuf. */
+int hc_store_compact(const char *path, const char *dest, uint64_t *before, uint64_t *after,
+                     char *errbuf, size_t errlen);
+
 /* Describe an LMDB error code for messages (wraps mdb_strerror). */
 const char *hc_store_strerror(int mdb_rc);
 
