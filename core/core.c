@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HC_CORE_EXPORT __attribute__((visibility("default")))
@@ -96,6 +97,17 @@ static void program_name(char *out, size_t size)
     snprintf(out, size, "%s", b ? b + 1 : buf);
 }
 
+/* A store directory others may write to lets them swap the files under us
+ * (SECURITY.md): say so once; the shim creates its directories 0700, so this
+ * is a directory the user made or chmod-ed. */
+static void warn_if_shared(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)))
+        hc_log_warn_once("store-mode", "the store directory %s is writable by other users (mode %03o); "
+                         "chmod 700 it", path, (unsigned)(st.st_mode & 0777));
+}
+
 hc_store *hc_core_store(hc_core *c)
 {
     pthread_mutex_lock(&c->store_lock);
@@ -110,6 +122,7 @@ hc_store *hc_core_store(hc_core *c)
         } else {
             hc_log_debug("store %s open", c->cfg.db_path);
             c->store_state = 1;
+            warn_if_shared(c->cfg.db_path);
         }
     }
     hc_store *s = c->store;

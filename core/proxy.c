@@ -1174,7 +1174,7 @@ static int upstream_answer(struct conn *c, struct exch *x, hc_http_head *rh, cha
         select_target(c, x, i >= 0 ? &x->fb[i] : NULL);
         if (prepare_body(x) != 0) {
             snprintf(err, errlen, "fallback %d: the request body is not a JSON object to override", i);
-            return HC_EPARSE;
+            return HC_EINVAL;
         }
         x->fallback_idx = i;
         hlen = attempt_target(c, x, rh, err, errlen);
@@ -1343,6 +1343,23 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
     settle(c, x, rh->status, NULL, 0);
 }
 
+/* The machine-readable code of a 502/504 the gateway answers itself: it tells
+ * the app (and hc-analyze) whether the upstream was never reached, reached
+ * but spoke something other than HTTP, hung up, or was too slow. */
+static const char *upstream_error_code(int hlen)
+{
+    switch (hlen) {
+    case HC_ETIMEDOUT: return "upstream_timeout";
+    case HC_ETLS:      return "upstream_tls";
+    case HC_EPARSE:
+    case HC_ETOOBIG:   return "upstream_protocol";
+    case HC_ECLOSED:
+    case HC_EIO:       return "upstream_closed";
+    case HC_EINVAL:    return "invalid_fallback";
+    default:           return "upstream_unreachable";
+    }
+}
+
 static void exchange(struct conn *c, struct exch *x)
 {
     hc_core *core = c->core;
@@ -1368,9 +1385,7 @@ static void exchange(struct conn *c, struct exch *x)
             hc_capture_finish(&x->cap, "the app went away before the upstream answered", HC_REC_CLIENT_ABORT);
             return;
         }
-        bool timeout = hlen == HC_ETIMEDOUT;
-        send_error(c, x, timeout ? 504 : 502,
-                   timeout ? "upstream_timeout" : hlen == HC_ETLS ? "upstream_tls" : "upstream_unreachable", "%s",
+        send_error(c, x, hlen == HC_ETIMEDOUT ? 504 : 502, upstream_error_code(hlen), "%s",
                    err[0] ? err : hc_strerror(hlen));
         hc_capture_finish(&x->cap, NULL, 0);
         return;

@@ -186,6 +186,7 @@ def truncated_answers(t, w):
 def bad_answers(t, w):
     """garbage, HTTP/0.9, close before any byte: 502 naming the upstream."""
     upstream = "127.0.0.1:%d" % w.mock.port
+    codes = {"garbage": "upstream_protocol", "http09": "upstream_protocol", "close_before_response": "upstream_closed"}
     for fault in ("garbage", "http09", "close_before_response"):
         for stream in (False, True):
             kind = "%s %s" % (fault, "stream" if stream else "plain")
@@ -195,8 +196,8 @@ def bad_answers(t, w):
             err = error_body(r.stdout)
             t.ok(r.returncode == 0 and r.stdout.endswith("\n502"), "%s, curl: the app gets a 502" % kind,
                  r.stdout[-300:] + r.stderr)
-            t.ok(upstream in err.get("message", "") and err.get("code"),
-                 "%s, curl: the JSON error names the upstream (%s) and has a code" % (kind, err.get("code")), err)
+            t.ok(upstream in err.get("message", "") and err.get("code") == codes[fault],
+                 "%s, curl: the JSON error names the upstream and says %s" % (kind, codes[fault]), err)
             w.mock.script([{"fault": fault}])
             r, got = fault_call(w, "requests", stream, 2)
             t.ok(len(got) == 2 and got[0].get("status") == 502 and upstream in got[0].get("body", "")

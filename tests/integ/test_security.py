@@ -220,6 +220,16 @@ def permissions(t, w):
          "parent directories the shim created are not group/world-writable",
          [mode(os.path.join(base, "deep")), mode(os.path.join(base, "deep", "er"))])
     t.eq(mode(log), "0o600", "HC_LOG file created 0600 under umask 000")
+    t.ok("writable by other users" not in r.stderr, "no shared-directory warning for a store the shim created",
+         r.stderr)
+    # A store directory someone made world-writable: the shim says so, once.
+    shared = os.path.join(base, "shared-store")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    two = script.replace("/v1/chat/completions ", "/v1/chat/completions https://api.openai.com/v1/chat/completions ")
+    r = w.run(["sh", "-c", two, "sh", chat("perm")], HC_DB=shared)
+    t.ok(r.returncode == 0 and r.stderr.count("writable by other users") == 1 and "chmod 700" in r.stderr,
+         "a group/world-writable store directory, two calls: one warning naming the fix", r.stderr)
     # hc-analyze html -o writes prompts: 0600 too (when the command exists).
     if subprocess.run([ANALYZE, "html", "-h"], capture_output=True).returncode == 0:
         out = os.path.join(base, "dash.html")
