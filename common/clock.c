@@ -2,6 +2,7 @@
 #include "err.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +66,12 @@ int hc_parse_time_utc(const char *s, int64_t *out_us)
     const char *p = s;
     while (isdigit((unsigned char)*p))
         p++;
-    if (*p == '\0' && p - s > 4) { /* Unix seconds */
-        *out_us = strtoll(s, NULL, 10) * 1000000;
+    if (*p == '\0' && p - s > 4) { /* Unix seconds, up to year ~292,000 (int64 µs) */
+        errno = 0;
+        long long secs = strtoll(s, NULL, 10);
+        if (errno == ERANGE || secs > INT64_MAX / 1000000)
+            return HC_EINVAL;
+        *out_us = (int64_t)secs * 1000000;
         return 0;
     }
     struct tm tm = {0};

@@ -379,6 +379,10 @@ int hc_body_decode(const void *vp, size_t len, hc_buf *out, bool *truncated)
     }
     if (p[0] != 1)
         return HC_EPARSE;
+    /* Trust the claimed size only if the frame says the same (our writer
+     * always records it): a corrupt blob must not make us allocate 16 GiB. */
+    if (ZSTD_getFrameContentSize(data, dlen) != raw)
+        return HC_EPARSE;
     if (hc_buf_reserve(out, (size_t)raw))
         return HC_ENOMEM;
     size_t z = ZSTD_decompress(out->data + out->len, (size_t)raw, data, dlen);

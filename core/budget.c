@@ -130,7 +130,13 @@ int hc_budgets_parse(const char *text, hc_budget *out, int max, int *n, char *er
             break;
         size_t len = strcspn(p, ",");
         char item[1024];
-        snprintf(item, sizeof item, "%.*s", (int)len, p);
+        if (len >= sizeof item) {
+            snprintf(err, errlen, "a budget is at most %zu characters, got one of %zu", sizeof item - 1, len);
+            *n = 0;
+            return HC_EINVAL;
+        }
+        memcpy(item, p, len);
+        item[len] = '\0';
         while (len && item[len - 1] == ' ')
             item[--len] = '\0';
         if (*n >= max) {

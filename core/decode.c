@@ -132,15 +132,18 @@ static int feed_brotli(hc_decoder *d, const unsigned char *p, size_t n, hc_decod
 static int feed_zstd(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_cb cb, void *ctx)
 {
     ZSTD_inBuffer in = { p, n, 0 };
-    while (in.pos < in.size) {
+    for (;;) {
         ZSTD_outBuffer out = { d->out, sizeof d->out, 0 };
         size_t r = ZSTD_decompressStream(d->zs, &out, &in);
         if (out.pos)
             cb(ctx, (const char *)d->out, out.pos);
         if (ZSTD_isError(r))
             return HC_EPARSE;
+        /* A full output buffer may mean zstd holds more decoded bytes even
+         * though the input is used up: drain it now, not on the next feed. */
+        if (in.pos == in.size && out.pos < out.size)
+            return 0;
     }
-    return 0;
 }
 
 int hc_decoder_feed(hc_decoder *d, const void *p, size_t n, hc_decode_cb cb, void *ctx)

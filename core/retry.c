@@ -59,6 +59,17 @@ int hc_parse_go_duration(const char *s, size_t n, int64_t *us)
     return 0;
 }
 
+/* A non-negative number of seconds (scale 1e6) or ms (scale 1e3) as µs; -1 for
+ * negative or NaN. Huge values (1e300, inf) saturate, to be capped by the
+ * caller, instead of overflowing the conversion to int64 (undefined). */
+static int64_t to_us(double v, double scale)
+{
+    if (!(v >= 0))
+        return -1;
+    double us = v * scale;
+    return us < 9e15 ? (int64_t)us : (int64_t)9e15;
+}
+
 /* retry-after: delta-seconds or an IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT"). */
 static int64_t parse_retry_after(const char *v, size_t n, int64_t now_us)
 {
@@ -70,7 +81,7 @@ static int64_t parse_retry_after(const char *v, size_t n, int64_t now_us)
     char *end;
     double secs = strtod(t, &end);
     if (end != t && *end == '\0')
-        return secs >= 0 ? (int64_t)(secs * 1e6) : -1;
+        return to_us(secs, 1e6);
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     const char *r = strptime(t, "%a, %d %b %Y %H:%M:%S GMT", &tm);
@@ -107,8 +118,8 @@ int64_t hc_retry_after_us(const hc_http_head *resp, int64_t now_us)
                 t[h->value_len] = '\0';
                 char *end;
                 double ms = strtod(t, &end);
-                if (!*end && ms >= 0)
-                    us = (int64_t)(ms * 1000);
+                if (end != t && !*end)
+                    us = to_us(ms, 1e3);
             }
         } else if (resp->status == 429 &&
                    ((hc_span_ieq(h->name, h->name_len, "x-ratelimit-reset-requests") &&
