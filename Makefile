@@ -121,9 +121,10 @@ demo:
 	$(MAKE) all
 	scripts/demo.sh
 
-bench: deps
+bench:
+	scripts/deps.sh bench
 	$(MAKE) all
-	/usr/bin/python3 tests/bench/bench_analyzer.py --build $(B)
+	/usr/bin/python3 tests/bench/bench.py --build $(B)
 
 fuzz: deps
 	scripts/fuzz.sh

@@ -4,6 +4,8 @@
 #   scripts/deps.sh build   to build and run the demo (compiler, -dev libraries, python3)
 #   scripts/deps.sh test    everything the test suite uses (real clients: curl, Python
 #                           requests/httpx/aiohttp, Ruby, PHP; clang for sanitizers/fuzzing)
+#   scripts/deps.sh bench   the test set plus the benchmarks' baselines (hyperfine,
+#                           mitmproxy; the Portkey gateway comes from npm, see bench.py)
 #
 # Idempotent and quiet when everything is present; needs root (or sudo) otherwise.
 set -eu
@@ -17,13 +19,14 @@ TEST="$BUILD curl lmdb-utils python3-requests python3-httpx python3-aiohttp pyth
 case "${1:-test}" in
 build) PKGS=$BUILD ;;
 test) PKGS=$TEST ;;
-*) echo "usage: scripts/deps.sh build|test" >&2; exit 2 ;;
+bench) PKGS="$TEST hyperfine mitmproxy" ;;
+*) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 
 # The compatibility tests run Node's `openai` package (tests/node/package.json),
 # from the npm registry. Quietly skipped when npm is absent.
 node_deps() {
-    [ "${1:-test}" = test ] || return 0
+    [ "${1:-test}" != build ] || return 0
     command -v npm >/dev/null 2>&1 || return 0
     dir=$(cd "$(dirname "$0")/../tests/node" && pwd)
     [ -f "$dir/node_modules/openai/package.json" ] ||
