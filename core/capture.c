@@ -327,7 +327,7 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->attempts = c->attempts.data ? c->attempts.data : "";
     r->budget = c->budget;
     r->cache_key = c->cache_key;
-    r->pid = (int32_t)getpid();
+    r->pid = (int32_t)core->pid; /* a forked child has its own core (core.c) */
     r->program = core->program;
     bool omit_req = false, omit_resp = false;
     if (c->opts) {
@@ -353,7 +353,7 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
         if (it) {
             it->req_trunc = c->req_trunc;
             it->resp_trunc = c->resp_trunc;
-            hc_recorder_submit(core->rec, it);
+            hc_recorder_submit(core->rec, it, c->may_wait);
         }
     }
     hc_buf_free(&enc);

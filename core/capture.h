@@ -44,6 +44,7 @@ typedef struct hc_capture {
     hc_usage          usage;
     hc_buf            req_body, resp_body, tail;
     bool              req_trunc, resp_trunc, req_done, settled;
+    bool              may_wait;         /* a gateway thread: may wait for room in the recorder's queue */
     bool              live;             /* begun, not finished or discarded */
     struct hc_decoder *dec;
     bool              dec_unsupported;

@@ -219,6 +219,7 @@ void hc_config_load(hc_config *cfg)
     cfg->upstream_timeout_ms = env_ms("HC_UPSTREAM_TIMEOUT", 600000);
     cfg->idle_timeout_ms = env_ms("HC_IDLE_TIMEOUT", 900000);
     cfg->queue_max = env_size("HC_QUEUE_MAX", 4096);
+    cfg->queue_wait_ms = env_int("HC_QUEUE_WAIT_MS", 2000, 0, 600000);
     cfg->stream_usage = hc_env_bool("HC_STREAM_USAGE", true);
     cfg->debug = hc_log_debug_enabled();
     load_properties(cfg);

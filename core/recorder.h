@@ -5,10 +5,12 @@
  * process, started with the first item, opens the store, compresses bodies and
  * writes items in batches, one LMDB transaction per batch.
  *
- * Bounded: at most HC_QUEUE_MAX items and 256 MiB wait in the queue; beyond
- * that items are dropped and counted (the app's traffic is never slowed down
- * by a slow disk). If the store cannot be opened (unwritable path, read-only
- * filesystem) the recorder says so once on stderr and drops everything.
+ * Bounded: at most HC_QUEUE_MAX items and 256 MiB wait in the queue. When it
+ * is full, a gateway thread waits up to HC_QUEUE_WAIT_MS for room (after its
+ * app has the whole answer); past that, or in observe mode, items are dropped
+ * and counted (recorder.c, DESIGN). If the store cannot be opened (unwritable
+ * path, read-only filesystem) the recorder says so once on stderr and drops
+ * everything.
  *
  * Thread-safe. Not fork-safe: the child abandons its parent's recorder
  * (hc_recorder_abandon) and creates its own.
@@ -42,8 +44,10 @@ hc_rec_item *hc_rec_item_new(const uint8_t id[HC_UUID_LEN], const void *rec, siz
 hc_recorder *hc_recorder_new(hc_core *core);
 
 /* Queue an item (ownership passes to the recorder, even when it is dropped).
- * Never blocks on I/O. Thread-safe. */
-void hc_recorder_submit(hc_recorder *r, hc_rec_item *item);
+ * Never blocks on I/O. With may_wait, waits (bounded) for room when the queue
+ * is full instead of dropping: only for threads whose waiting the app cannot
+ * see in the answer it is reading. Thread-safe. */
+void hc_recorder_submit(hc_recorder *r, hc_rec_item *item, bool may_wait);
 
 /* An exchange started / ended (its record was submitted or discarded).
  * Flushing waits for exchanges in flight too: at exit, the app may already
@@ -59,6 +63,7 @@ void hc_recorder_flush(hc_recorder *r, int timeout_ms);
 /* Counters since start, for tests and HC_DEBUG. */
 typedef struct hc_recorder_stats {
     uint64_t submitted, written, dropped_full, dropped_store;
+    uint64_t waited;                    /* submissions that waited for room */
 } hc_recorder_stats;
 void hc_recorder_stats_get(hc_recorder *r, hc_recorder_stats *out);
 
