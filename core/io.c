@@ -74,7 +74,9 @@ static int64_t deadline_of(int timeout_ms)
 
 bool hc_io_pending(hc_io *io)
 {
-    return io->ssl && SSL_pending(io->ssl) > 0;
+    /* SSL_has_pending, not SSL_pending: with read-ahead, bytes of the next
+     * record may sit in OpenSSL's buffer, where poll() cannot see them. */
+    return io->ssl && SSL_has_pending(io->ssl);
 }
 
 int hc_io_wait_readable(hc_io *io, int timeout_ms)

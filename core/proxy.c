@@ -91,6 +91,8 @@ struct exch {
     }                cf;           /* how the answer's body is framed for the app */
     char             id[HC_UUID_STRLEN + 1];
     hc_buf           resp_extra;   /* helicone-* headers the features add to the answer */
+    hc_buf           out;          /* body bytes for the app, gathered while one read is processed */
+    bool             gather;       /* emit() appends to out; forward_body sends it once per read */
     /* cache */
     bool             cache_on;     /* may be answered from / stored in the cache */
     hc_cache_ctx     cache;
@@ -102,7 +104,7 @@ struct exch {
     hc_ratelimit     rl;
     char             rl_key[512];
     /* fallbacks */
-    hc_fallback      fb[HC_MAX_FALLBACKS];
+    hc_fallback     *fb;           /* HC_MAX_FALLBACKS, allocated only for a request that has any */
     int              nfb;
     const hc_fallback *cur_fb;     /* the fallback being tried (NULL: the original target) */
     int              fallback_idx; /* -1: the original target answered */
@@ -554,7 +556,24 @@ static int emit(struct conn *c, struct exch *x, const char *p, size_t n)
 {
     if (!n)
         return 0;
+    if (x->gather)
+        return hc_buf_append(&x->out, p, n) ? HC_ENOMEM : 0;
     return x->cf == CF_CHUNKED ? write_chunk(c, p, n) : hc_io_write(c->client, p, n);
+}
+
+/* Send what emit() gathered from one read of the upstream: a read holding
+ * many small events (a fast stream) becomes one TLS record and one write, not
+ * one per event; nothing waits for the next read. */
+static int emit_gathered(struct conn *c, struct exch *x)
+{
+    if (!x->out.len)
+        return 0;
+    bool g = x->gather;
+    x->gather = false;
+    int rc = emit(c, x, x->out.data, x->out.len);
+    x->gather = g;
+    hc_buf_reset(&x->out);
+    return rc;
 }
 
 /* Body data (de-chunked) of the response: capture it; when filtering, pass it
@@ -610,11 +629,12 @@ static void relay_upgraded(struct conn *c)
  * app went away, or another error (upstream failed mid-body). *close_up is set
  * when the upstream connection cannot be reused. */
 static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint64_t clen, hc_sse_filter *f,
-                        bool *close_up)
+                        size_t present, bool *close_up)
 {
     uint64_t left = clen;
     hc_chunked ch;
     hc_chunked_init(&ch);
+    x->gather = x->cf != CF_RAW;
     for (;;) {
         if (fr == HC_BODY_NONE || (fr == HC_BODY_LENGTH && left == 0) || (fr == HC_BODY_CHUNKED && ch.done))
             break;
@@ -652,12 +672,21 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
         } else if (on_body_data(c, x, f, p, used)) {
             return HC_ECANCELED;
         }
-        if (x->cf == CF_RAW && hc_io_write(c->client, p, used))
+        if (x->cf == CF_RAW) {
+            size_t s = present < used ? present : used; /* went out with the head already */
+            present -= s;
+            if (used > s && hc_io_write(c->client, p + s, used - s))
+                return HC_ECANCELED;
+        } else if (emit_gathered(c, x)) {
             return HC_ECANCELED;
+        }
         if (fr == HC_BODY_LENGTH)
             left -= used;
         hc_buf_consume(&c->up.in, used);
     }
+    x->gather = false;
+    if (emit_gathered(c, x))
+        return HC_ECANCELED;
     if (f) {
         hc_buf out = HC_BUF_INIT;
         hc_sse_filter_finish(f, &out);
@@ -683,6 +712,7 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
     build_upstream_head(x, &head, blen);
     int rc = HC_ECONNECT;
     for (int attempt = 0; attempt < 2; attempt++) {
+        c->up.can_resend = !x->streaming; /* a piped body cannot be sent twice */
         rc = hc_upstream_open(c->core, &c->up, &x->target, c->client->fd, err, errlen);
         if (rc)
             break;
@@ -1258,7 +1288,12 @@ static bool take_request(struct conn *c, struct exch *x)
         return false;
     }
     char err[300];
-    if (hc_fallbacks_build(&x->opts, x->fb, HC_MAX_FALLBACKS, &x->nfb, err, sizeof err) != 0) {
+    if ((x->opts.fallback_model[0] || x->opts.fallbacks) && !(x->fb = calloc(HC_MAX_FALLBACKS, sizeof *x->fb))) {
+        send_error(c, x, 503, "out_of_memory", "the gateway is out of memory");
+        hc_capture_finish(&x->cap, NULL, 0);
+        return false;
+    }
+    if (x->fb && hc_fallbacks_build(&x->opts, x->fb, HC_MAX_FALLBACKS, &x->nfb, err, sizeof err) != 0) {
         send_error(c, x, 400, "bad_header", "%s", err);
         hc_capture_finish(&x->cap, NULL, 0);
         return false;
@@ -1268,6 +1303,35 @@ static bool take_request(struct conn *c, struct exch *x)
                 (x->cap.api == HC_API_CHAT || x->cap.api == HC_API_COMPLETIONS) &&
                 accepts_stream_options(x->cap.provider);
     return true;
+}
+
+/* How many of the body bytes already read (c->up.in, head consumed) belong to
+ * this answer, for a raw relay: they can leave with the head, in one write
+ * (one TLS record, one syscall, one wake-up of the app instead of two). */
+static size_t body_bytes_buffered(struct conn *c, enum hc_framing fr, uint64_t clen)
+{
+    size_t n = c->up.in.len;
+    switch (fr) {
+    case HC_BODY_LENGTH:
+        return (uint64_t)n < clen ? n : (size_t)clen;
+    case HC_BODY_CLOSE:
+        return n;
+    case HC_BODY_CHUNKED: {
+        hc_chunked ch;
+        hc_chunked_init(&ch);
+        size_t off = 0;
+        while (off < n && !ch.done) {
+            size_t doff, dlen;
+            long k = hc_chunked_next(&ch, c->up.in.data + off, n - off, &doff, &dlen);
+            if (k <= 0)
+                break;
+            off += (size_t)k;
+        }
+        return off;
+    }
+    default:
+        return 0;
+    }
 }
 
 /* Forward the answer whose head is in c->up.in[0..hlen). */
@@ -1303,6 +1367,8 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
     build_client_head(x, rh, c->up.in.data, c->close_after, &ch, x->cache_on ? &x->cache_head : NULL);
     hc_capture_response_head(&x->cap, rh);
     hc_buf_consume(&c->up.in, (size_t)hlen);
+    size_t presend = x->cf == CF_RAW && rh->status != 101 ? body_bytes_buffered(c, fr, clen) : 0;
+    hc_buf_append(&ch, c->up.in.data, presend);
     int wrc = hc_io_write(c->client, ch.data, ch.len);
     hc_buf_free(&ch);
     x->head_sent = true;
@@ -1322,7 +1388,7 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
     hc_sse_filter filter;
     hc_sse_filter_init(&filter);
     c->client->timeout_ms = core->cfg.upstream_timeout_ms;
-    int rc = forward_body(c, x, fr, clen, filtered ? &filter : NULL, &close_up);
+    int rc = forward_body(c, x, fr, clen, filtered ? &filter : NULL, presend, &close_up);
     hc_sse_filter_free(&filter);
     if (rc != 0) {
         hc_upstream_close(&c->up);
@@ -1366,6 +1432,7 @@ static void exchange(struct conn *c, struct exch *x)
     int64_t start_us = hc_now_us(), t0 = hc_mono_us();
     request_host(c, x);
     hc_capture_begin(&x->cap, core, x->host, &x->req, start_us, t0);
+    x->cap.may_wait = true; /* settled after the app has its answer: see recorder.c */
     hc_uuid_format(x->cap.rec.id, x->id);
     x->fallback_idx = -1;
 
@@ -1399,9 +1466,13 @@ static void exch_free(struct exch *x)
     hc_buf_free(&x->body);
     hc_buf_free(&x->sendbody);
     hc_buf_free(&x->resp_extra);
+    hc_buf_free(&x->out);
     hc_buf_free(&x->cache_head);
     hc_buf_free(&x->cache_body);
-    hc_fallbacks_free(x->fb, x->nfb);
+    if (x->fb) {
+        hc_fallbacks_free(x->fb, x->nfb);
+        free(x->fb);
+    }
     hc_opts_free(&x->opts);
 }
 
@@ -1418,19 +1489,21 @@ void hc_proxy_serve(hc_core *core, hc_io *client, const hc_origin *origin, const
     c.iobuf = malloc(IOBUF);
     if (!c.iobuf)
         return;
-    while (!c.close_after) {
-        struct exch *x = calloc(1, sizeof *x);
-        if (!x)
-            break;
+    /* One exchange struct per connection, cleared for each request: it is
+     * 26 KiB, and a fresh allocation of that size per request made glibc
+     * consolidate its fast bins every time (a profile's third-largest cost). */
+    struct exch *x = malloc(sizeof *x);
+    while (x && !c.close_after) {
+        memset(x, 0, sizeof *x);
         int rc = read_request_head(&c, x);
         if (rc == 0)
             exchange(&c, x);
         exch_free(x);
-        free(x);
         if (rc != 0)
             break;
         client->cancel_fd = -1;
     }
+    free(x);
     hc_upstream_free(&c.up);
     hc_buf_free(&c.in);
     free(c.iobuf);

@@ -1,4 +1,5 @@
 #include "upstream.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#define RECENT_US 1000000
 
 SSL_CTX *hc_upstream_ctx_new(const hc_config *cfg, char *err, size_t errlen)
 {
@@ -31,7 +34,7 @@ SSL_CTX *hc_upstream_ctx_new(const hc_config *cfg, char *err, size_t errlen)
     }
     static const unsigned char alpn[] = "\x08http/1.1";
     SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_read_ahead(ctx, 1); /* see server_ctx_new (core.c) */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     return ctx;
 }
@@ -120,10 +123,17 @@ int hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int canc
 {
     err[0] = '\0';
     u->reused = false;
+    int64_t now = hc_mono_us();
     if (u->io.fd >= 0) {
-        if (strcmp(u->key, t->url) == 0 && u->in.len == 0 && !hc_io_pending(&u->io) && still_open(u->io.fd)) {
+        /* The liveness peek costs a syscall per request; a connection used
+         * within the last second is not worth it when a stale one can be
+         * detected by the send and the request redone (can_resend). */
+        bool recent = u->can_resend && now - u->last_used_us < RECENT_US;
+        if (strcmp(u->key, t->url) == 0 && u->in.len == 0 && !hc_io_pending(&u->io) &&
+            (recent || still_open(u->io.fd))) {
             u->reused = true;
             u->io.cancel_fd = cancel_fd;
+            u->last_used_us = now;
             return 0;
         }
         hc_upstream_close(u);
@@ -166,6 +176,7 @@ int hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int canc
         }
     }
     u->io.timeout_ms = core->cfg.upstream_timeout_ms;
+    u->last_used_us = hc_mono_us();
     snprintf(u->key, sizeof u->key, "%s", t->url);
     u->requests = 0;
     hc_buf_reset(&u->in);

@@ -40,6 +40,8 @@ typedef struct hc_upstream {
     hc_buf in;                /* bytes read from it, not yet consumed */
     int    requests;          /* requests sent on this connection */
     bool   reused;            /* the current request reuses a kept-alive connection */
+    bool   can_resend;        /* set by the caller: a failed send on a reused connection can be redone */
+    int64_t last_used_us;     /* monotonic: when a request last went out on it */
 } hc_upstream;
 
 /* Target for a request to `host` on a connection the app opened to origin
