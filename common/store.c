@@ -333,18 +333,55 @@ int hc_store_grow(hc_store *s)
 
 /* Body blobs -------------------------------------------------------------- */
 
+/* One compression context per thread, reused: ZSTD_compress() would set one
+ * up and tear it down for every body, which costs three times the compression
+ * of a typical 1 KiB chat body. Freed when the thread exits. */
+static pthread_key_t cctx_key;
+static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
+
+static void cctx_free(void *p)
+{
+    ZSTD_freeCCtx(p);
+}
+
+static void cctx_key_init(void)
+{
+    if (pthread_key_create(&cctx_key, cctx_free) != 0)
+        cctx_key = (pthread_key_t)-1;
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+    pthread_once(&cctx_once, cctx_key_init);
+    if (cctx_key == (pthread_key_t)-1)
+        return NULL;
+    ZSTD_CCtx *c = pthread_getspecific(cctx_key);
+    if (!c && (c = ZSTD_createCCtx()) != NULL && pthread_setspecific(cctx_key, c) != 0) {
+        ZSTD_freeCCtx(c);
+        c = NULL;
+    }
+    return c;
+}
+
 int hc_body_encode(const void *p, size_t len, bool truncated, hc_buf *out)
 {
     uint8_t hdr[12];
     size_t hn = 2;
     hdr[1] = truncated ? 1 : 0;
     hn += hc_varint_put(hdr + 2, len);
-    if (len >= 64) {
+    /* Below 256 bytes zstd cannot win back its frame; below 4 KiB the fast
+     * level (-1) costs half the CPU of level 3 for ~25% more bytes on a body
+     * that small, which matters more when the machine is saturated
+     * (BENCHMARKS.md); large bodies, where the bytes are, get level 3. */
+    if (len >= 256) {
+        int level = len < 4096 ? -1 : 3;
         size_t bound = ZSTD_compressBound(len);
         if (hc_buf_reserve(out, hn + bound))
             return HC_ENOMEM;
         size_t at = out->len;
-        size_t z = ZSTD_compress(out->data + at + hn, bound, p, len, 3);
+        ZSTD_CCtx *cctx = thread_cctx();
+        size_t z = cctx ? ZSTD_compressCCtx(cctx, out->data + at + hn, bound, p, len, level)
+                        : ZSTD_compress(out->data + at + hn, bound, p, len, level);
         if (!ZSTD_isError(z) && z + 8 < len) {
             hdr[0] = 1;
             memcpy(out->data + at, hdr, hn);
@@ -380,8 +417,10 @@ int hc_body_decode(const void *vp, size_t len, hc_buf *out, bool *truncated)
     if (p[0] != 1)
         return HC_EPARSE;
     /* Trust the claimed size only if the frame says the same (our writer
-     * always records it): a corrupt blob must not make us allocate 16 GiB. */
-    if (ZSTD_getFrameContentSize(data, dlen) != raw)
+     * always records it) and dlen bytes can expand that far (every block
+     * gives at most ZSTD_BLOCKSIZE_MAX and takes at least 4 bytes): a
+     * corrupt or crafted blob must not make us allocate 16 GiB. */
+    if (ZSTD_getFrameContentSize(data, dlen) != raw || raw / ZSTD_BLOCKSIZE_MAX > dlen / 4)
         return HC_EPARSE;
     if (hc_buf_reserve(out, (size_t)raw))
         return HC_ENOMEM;

@@ -2,18 +2,58 @@
 #include "err.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+/* Random bytes come from a per-thread pool refilled 256 bytes at a time (one
+ * getrandom per 32 ids instead of one per id). A forked child must never
+ * reuse its parent's pool — both would mint the same ids — so an atfork
+ * handler bumps a generation that every pool checks. */
+static unsigned pool_generation;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_forked(void)
+{
+    __atomic_add_fetch(&pool_generation, 1, __ATOMIC_RELAXED);
+}
+
+static void pool_init(void)
+{
+    pthread_atfork(NULL, NULL, pool_forked);
+}
+
+static bool random8(uint8_t out[8])
+{
+    static __thread uint8_t pool[256];
+    static __thread size_t avail;
+    static __thread unsigned gen;
+    pthread_once(&pool_once, pool_init);
+    unsigned g = __atomic_load_n(&pool_generation, __ATOMIC_RELAXED);
+    if (avail < 8 || gen != g) {
+        if (getrandom(pool, sizeof pool, GRND_NONBLOCK) != (ssize_t)sizeof pool) {
+            avail = 0;
+            return false;
+        }
+        avail = sizeof pool;
+        gen = g;
+    }
+    avail -= 8;
+    memcpy(out, pool + avail, 8);
+    memset(pool + avail, 0, 8); /* used bytes never linger */
+    return true;
+}
+
 void hc_uuid_v7(uint8_t out[HC_UUID_LEN], int64_t us)
 {
     uint64_t ms = (uint64_t)us / 1000;
     unsigned frac = (unsigned)(((uint64_t)us % 1000) * 4096 / 1000); /* 12 bits */
     uint8_t rnd[8];
-    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+    if (!random8(rnd)) {
         /* Entropy pool not ready (early boot) or seccomp: fall back to a clock mix.
          * Ids stay unique within a process because the counter always moves. */
         static uint64_t ctr;
