@@ -3,6 +3,7 @@
 #include "http.h"
 
 #include <brotli/decode.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -14,8 +15,9 @@ struct hc_decoder {
     enum kind kind;
     bool      failed;
     bool      sniff;         /* "deflate": zlib or raw not decided yet */
-    unsigned char head[2];   /* the first bytes, while sniffing */
+    unsigned char head[4];   /* the first bytes, while sniffing; a zstd frame's magic */
     int       nhead;
+    bool      zframe;        /* zstd: inside a frame (its magic was checked) */
     z_stream  z;
     BrotliDecoderState *br;
     ZSTD_DStream *zs;
@@ -129,21 +131,51 @@ static int feed_brotli(hc_decoder *d, const unsigned char *p, size_t n, hc_decod
     }
 }
 
+/* libzstd also decodes the pre-1.0 "legacy" frames (magics 0xFD2FB522..27),
+ * but recognises one only when a single call carries its first 5 bytes, so
+ * the verdict would depend on read boundaries. Content-Encoding zstd is the
+ * RFC 8878 format: refuse legacy frames, at the start of every frame. */
 static int feed_zstd(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_cb cb, void *ctx)
 {
-    ZSTD_inBuffer in = { p, n, 0 };
-    for (;;) {
-        ZSTD_outBuffer out = { d->out, sizeof d->out, 0 };
-        size_t r = ZSTD_decompressStream(d->zs, &out, &in);
-        if (out.pos)
-            cb(ctx, (const char *)d->out, out.pos);
-        if (ZSTD_isError(r))
-            return HC_EPARSE;
-        /* A full output buffer may mean zstd holds more decoded bytes even
-         * though the input is used up: drain it now, not on the next feed. */
-        if (in.pos == in.size && out.pos < out.size)
-            return 0;
+    while (n) {
+        if (!d->zframe) {
+            while (d->nhead < 4 && n) {
+                d->head[d->nhead++] = *p++;
+                n--;
+            }
+            if (d->nhead < 4)
+                return 0;
+            uint32_t m = d->head[0] | d->head[1] << 8 | d->head[2] << 16 | (uint32_t)d->head[3] << 24;
+            if (m >= 0xFD2FB522u && m <= 0xFD2FB527u)
+                return HC_EPARSE;
+            d->zframe = true;
+            d->nhead = 0;
+            ZSTD_inBuffer in = { d->head, 4, 0 };
+            ZSTD_outBuffer out = { d->out, sizeof d->out, 0 };
+            if (ZSTD_isError(ZSTD_decompressStream(d->zs, &out, &in)))  /* only a header: no output */
+                return HC_EPARSE;
+        }
+        ZSTD_inBuffer in = { p, n, 0 };
+        for (;;) {
+            ZSTD_outBuffer out = { d->out, sizeof d->out, 0 };
+            size_t r = ZSTD_decompressStream(d->zs, &out, &in);
+            if (out.pos)
+                cb(ctx, (const char *)d->out, out.pos);
+            if (ZSTD_isError(r))
+                return HC_EPARSE;
+            if (r == 0) {               /* frame done: the next byte starts a new one */
+                d->zframe = false;
+                break;
+            }
+            /* A full output buffer may mean zstd holds more decoded bytes even
+             * though the input is used up: drain it now, not on the next feed. */
+            if (in.pos == in.size && out.pos < out.size)
+                return 0;
+        }
+        p += in.pos;
+        n -= in.pos;
     }
+    return 0;
 }
 
 int hc_decoder_feed(hc_decoder *d, const void *p, size_t n, hc_decode_cb cb, void *ctx)

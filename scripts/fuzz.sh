@@ -151,6 +151,7 @@ for t in $TARGETS; do
     else
         corpus="$B/corpus/$t"
         mkdir -p "$corpus"
+        before=$(find "$crashes" -type f | wc -l)
         # New inputs go to the first directory (build-fuzz/corpus/NAME); the
         # committed seeds are only read.
         # shellcheck disable=SC2086
@@ -162,6 +163,10 @@ for t in $TARGETS; do
         [ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9]*\)[: ].*/\1/p' "$log" | tail -1)   # -fork mode
         [ -n "$runs" ] || runs=0
         ncrash=$(sed -n 's/.*Test unit written to //p' "$log" | sort -u | wc -l)
+        # With -fork, the jobs write the reproducers and the parent's log may
+        # not name them: count the new files too.
+        made=$(( $(find "$crashes" -type f | wc -l) - before ))
+        [ "$made" -gt "$ncrash" ] && ncrash=$made
     fi
     total_runs=$((total_runs + runs))
     if [ "$rc" -ne 0 ] || [ "$ncrash" -ne 0 ]; then
