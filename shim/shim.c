@@ -17,10 +17,12 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <netdb.h>
+#include <errno.h> /* program_invocation_name */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -156,16 +158,21 @@ static void atfork_child(void)
  * the gateway through X509_verify_cert; they read NODE_EXTRA_CA_CERTS once at
  * start-up. For them the gateway starts here, before main(), and the CA
  * certificate (public part only) is handed over that way. */
+static bool is_node_name(const char *path)
+{
+    if (!path)
+        return false;
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    return strncmp(b, "node", 4) == 0 || strcmp(b, "bun") == 0; /* node, nodejs, node20, bun */
+}
+
+/* The program's name as executed (AT_EXECFN: already in memory, unlike
+ * readlink("/proc/self/exe"), whose /proc path walk was ~4% of the start-up
+ * of /bin/true, run for every process of a CI job), or its argv[0]. */
 static bool own_tls_runtime(void)
 {
-    char exe[512];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return false;
-    exe[n] = '\0';
-    const char *b = strrchr(exe, '/');
-    b = b ? b + 1 : exe;
-    return strcmp(b, "node") == 0 || strcmp(b, "nodejs") == 0 || strncmp(b, "node", 4) == 0 || strcmp(b, "bun") == 0;
+    return is_node_name((const char *)getauxval(AT_EXECFN)) || is_node_name(program_invocation_name);
 }
 
 static void prepare_node_trust(void)
