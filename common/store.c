@@ -369,12 +369,12 @@ int hc_body_encode(const void *p, size_t len, bool truncated, hc_buf *out)
     size_t hn = 2;
     hdr[1] = truncated ? 1 : 0;
     hn += hc_varint_put(hdr + 2, len);
-    /* Below 256 bytes zstd cannot win back its frame; below 4 KiB the fast
-     * level (-1) costs half the CPU of level 3 for ~25% more bytes on a body
-     * that small, which matters more when the machine is saturated
-     * (BENCHMARKS.md); large bodies, where the bytes are, get level 3. */
+    /* Below 256 bytes zstd cannot win back its frame (and costs as much as
+     * for 1 KiB). Level 3 throughout: the fast levels halve the CPU of small
+     * bodies but stored 8% more per exchange on the realistic mix of the
+     * storage benchmark, and the store is kept for months (BENCHMARKS.md). */
     if (len >= 256) {
-        int level = len < 4096 ? -1 : 3;
+        int level = 3;
         size_t bound = ZSTD_compressBound(len);
         if (hc_buf_reserve(out, hn + bound))
             return HC_ENOMEM;
