@@ -47,7 +47,8 @@
 #include "usage.h"
 #include "err.h"
 
-#include <cjson/cJSON.h>
+#include "jsonflat.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,11 +64,11 @@ static int64_t clamp_tokens(int64_t v)
 
 /* A token count: a JSON number >= 0. Anything else is "absent", so a provider
  * bug (or an attacker upstream) cannot make a count negative or wrap it. */
-static bool count_item(const cJSON *it, int64_t *v)
+static bool count_item(const hc_jf_node *it, int64_t *v)
 {
-    if (!cJSON_IsNumber(it))
+    double d;
+    if (!hc_jf_number(it, &d))
         return false;
-    double d = it->valuedouble;
     if (isnan(d) || d < 0)
         return false;
     if (!(d < (double)HC_USAGE_MAX_TOKENS))
@@ -77,27 +78,22 @@ static bool count_item(const cJSON *it, int64_t *v)
     return true;
 }
 
-static bool count_of(const cJSON *obj, const char *key, int64_t *v)
+static bool count_of(const hc_jf_node *obj, const char *key, int64_t *v)
 {
-    if (!cJSON_IsObject(obj))
-        return false;
-    return count_item(cJSON_GetObjectItemCaseSensitive(obj, key), v);
+    return count_item(hc_jf_get(obj, key), v);
 }
 
-static const cJSON *obj_of(const cJSON *obj, const char *key)
+static const hc_jf_node *obj_of(const hc_jf_node *obj, const char *key)
 {
-    if (!cJSON_IsObject(obj))
-        return NULL;
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsObject(it) ? it : NULL;
+    const hc_jf_node *it = hc_jf_get(obj, key);
+    return it && it->type == HC_JF_OBJECT ? it : NULL;
 }
 
-static const char *str_of(const cJSON *obj, const char *key)
+/* The member `key` of obj if it is a string (NULL otherwise). */
+static const hc_jf_node *str_of(const hc_jf_node *obj, const char *key)
 {
-    if (!cJSON_IsObject(obj))
-        return NULL;
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(it) && it->valuestring ? it->valuestring : NULL;
+    const hc_jf_node *it = hc_jf_get(obj, key);
+    return it && it->type == HC_JF_STRING ? it : NULL;
 }
 
 /* Copy text for a record: control bytes become '?' (model names end up on
@@ -116,12 +112,13 @@ static void copy_text(char *dst, size_t dstsz, const char *src, size_t n)
     dst[n] = '\0';
 }
 
-/* Set a string field from JSON, only when the JSON has a non-empty one: an
+/* Set a string field from a JSON string, only when it is a non-empty one: an
  * empty "model" in a later chunk must not erase the one seen earlier. */
-static void set_text(char *dst, size_t dstsz, const char *s)
+static void set_text(char *dst, size_t dstsz, const hc_jf_node *s)
 {
-    if (s && *s)
-        copy_text(dst, dstsz, s, strlen(s));
+    char tmp[256];
+    if (s && s->vlen && hc_jf_string(s, tmp, sizeof tmp) && tmp[0])
+        copy_text(dst, dstsz, tmp, strlen(tmp));
 }
 
 static bool is_ws(char c)
@@ -132,49 +129,52 @@ static bool is_ws(char c)
 static size_t slim_copy(const char *p, size_t n, char *out, size_t outsz);
 #define SLIM_MIN 4096
 
-/* Parse exactly [p, p+n) as one JSON value. cJSON gets a NUL-terminated copy:
- * callers' buffers need not be terminated, and older cJSON releases read past
- * the given length on some malformed strings (CVE-2023-53154). The copy is
- * slimmed (slim_copy): content that never holds usage is replaced by null, so
- * cJSON builds a tree of a few dozen nodes instead of one per content part. */
-static int parse_json(const char *p, size_t n, cJSON **out)
+/* A parsed JSON value: the flat document, and the slimmed copy it points into
+ * (if one was made). */
+struct jdoc {
+    hc_jf_doc d;
+    char     *copy;
+};
+
+static void jdoc_free(struct jdoc *j)
 {
-    *out = NULL;
-    size_t cap = n + n / 2 + 16;
-    char *copy = malloc(cap);
-    if (!copy)
-        return HC_ENOMEM;
-    /* Below a few KiB the tree is small anyway and slimming costs more than it saves. */
-    size_t m = n >= SLIM_MIN ? slim_copy(p, n, copy, cap) : 0;
-    if (m == 0) {
-        memcpy(copy, p, n); /* not slimmable (malformed, or deeper than we go): parse it as it is */
-        m = n;
-    }
-    copy[m] = '\0';
-    n = m;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(copy, n + 1, &end, 0);
-    if (root) {
-        size_t used = (size_t)(end - copy);
-        while (used < n && is_ws(copy[used]))
-            used++;
-        if (used != n) {
-            cJSON_Delete(root);
-            root = NULL;
+    hc_jf_free(&j->d);
+    free(j->copy);
+    j->copy = NULL;
+}
+
+/* Parse exactly [p, p+n) as one JSON value into j (jdoc_free() it in every
+ * case). Texts of a few KiB and more are slimmed first (slim_copy): content
+ * that never holds usage is replaced by null, so the document has a few dozen
+ * nodes instead of one per content part. Returns 0, HC_EPARSE, HC_ETOOBIG or
+ * HC_ENOMEM (see hc_jf_parse). */
+static int parse_json(const char *p, size_t n, struct jdoc *j)
+{
+    j->copy = NULL;
+    if (n >= SLIM_MIN) {
+        size_t cap = n + n / 2 + 16;
+        char *copy = malloc(cap);
+        if (!copy) {
+            hc_jf_parse(&j->d, NULL, 0);
+            return HC_ENOMEM;
+        }
+        size_t m = slim_copy(p, n, copy, cap);
+        if (m) {
+            j->copy = copy;
+            p = copy;
+            n = m;
+        } else {
+            free(copy); /* not slimmable (malformed, or deeper than we go): parse it as it is */
         }
     }
-    free(copy);
-    if (!root)
-        return HC_EPARSE;
-    *out = root;
-    return 0;
+    return hc_jf_parse(&j->d, p, n);
 }
 
 /* ---- usage objects, one reader per family --------------------------------- */
 
 /* OpenAI-style usage (chat, completions, embeddings, responses and every
  * compatible provider). A snapshot: replaces all counts. */
-static bool openai_usage(const cJSON *us, hc_usage *u, bool total_rule)
+static bool openai_usage(const hc_jf_node *us, hc_usage *u, bool total_rule)
 {
     int64_t p = 0, c = 0, t = 0, cached = 0, cw = 0, r = 0;
     bool hp = count_of(us, "prompt_tokens", &p) || count_of(us, "input_tokens", &p);
@@ -183,7 +183,7 @@ static bool openai_usage(const cJSON *us, hc_usage *u, bool total_rule)
     if (!hp && !hc && !ht)
         return false;
 
-    const cJSON *pd = obj_of(us, "prompt_tokens_details");
+    const hc_jf_node *pd = obj_of(us, "prompt_tokens_details");
     if (!pd)
         pd = obj_of(us, "input_tokens_details");
     if (!count_of(pd, "cached_tokens", &cached) &&
@@ -191,7 +191,7 @@ static bool openai_usage(const cJSON *us, hc_usage *u, bool total_rule)
         count_of(us, "cached_tokens", &cached);              /* Together, Moonshot */
     count_of(pd, "cache_write_tokens", &cw);                 /* OpenRouter */
 
-    const cJSON *cd = obj_of(us, "completion_tokens_details");
+    const hc_jf_node *cd = obj_of(us, "completion_tokens_details");
     if (!cd)
         cd = obj_of(us, "output_tokens_details");
     if (!count_of(cd, "reasoning_tokens", &r))
@@ -218,13 +218,13 @@ static bool openai_usage(const cJSON *us, hc_usage *u, bool total_rule)
 /* Anthropic usage: merged field by field, because message_start carries the
  * input side and message_delta the (cumulative) output, sometimes repeating
  * the input side. `in` is kept equal to uncached + cache reads + cache writes. */
-static bool anthropic_usage(const cJSON *us, hc_usage *u)
+static bool anthropic_usage(const hc_jf_node *us, hc_usage *u)
 {
     int64_t inp = 0, cr = 0, cc = 0, e5 = 0, e1 = 0, out = 0;
     bool h_in = count_of(us, "input_tokens", &inp);
     bool h_cr = count_of(us, "cache_read_input_tokens", &cr);
     bool h_cc = count_of(us, "cache_creation_input_tokens", &cc);
-    const cJSON *split = obj_of(us, "cache_creation");
+    const hc_jf_node *split = obj_of(us, "cache_creation");
     bool h_e5 = count_of(split, "ephemeral_5m_input_tokens", &e5);
     bool h_e1 = count_of(split, "ephemeral_1h_input_tokens", &e1);
     bool h_out = count_of(us, "output_tokens", &out);
@@ -259,7 +259,7 @@ static bool anthropic_usage(const cJSON *us, hc_usage *u)
 }
 
 /* Gemini usageMetadata: a running total, so a snapshot. */
-static bool gemini_usage(const cJSON *um, hc_usage *u)
+static bool gemini_usage(const hc_jf_node *um, hc_usage *u)
 {
     int64_t p = 0, tool = 0, cached = 0, cand = 0, th = 0, tot = 0;
     bool hp = count_of(um, "promptTokenCount", &p);
@@ -280,10 +280,10 @@ static bool gemini_usage(const cJSON *um, hc_usage *u)
 }
 
 /* Cohere v2: billed_units is what is charged; tokens is what was processed. */
-static bool cohere_usage(const cJSON *us, hc_usage *u)
+static bool cohere_usage(const hc_jf_node *us, hc_usage *u)
 {
     int64_t in = 0, out = 0;
-    const cJSON *src = obj_of(us, "billed_units");
+    const hc_jf_node *src = obj_of(us, "billed_units");
     if (!src || (!count_of(src, "input_tokens", &in) && !count_of(src, "output_tokens", &out)))
         src = obj_of(us, "tokens");
     bool hi = count_of(src, "input_tokens", &in);
@@ -298,7 +298,7 @@ static bool cohere_usage(const cJSON *us, hc_usage *u)
 }
 
 /* Ollama's final object (done:true) and /api/embed's answer. */
-static bool ollama_counts(const cJSON *o, hc_usage *u)
+static bool ollama_counts(const hc_jf_node *o, hc_usage *u)
 {
     int64_t p = 0, e = 0;
     bool hp = count_of(o, "prompt_eval_count", &p);
@@ -313,88 +313,85 @@ static bool ollama_counts(const cJSON *o, hc_usage *u)
 }
 
 /* Without a known API, tell the usage families apart by their field names. */
-static bool looks_anthropic(const cJSON *us)
+static bool looks_anthropic(const hc_jf_node *us)
 {
-    return cJSON_GetObjectItemCaseSensitive(us, "cache_creation_input_tokens") ||
-           cJSON_GetObjectItemCaseSensitive(us, "cache_read_input_tokens") ||
-           (cJSON_GetObjectItemCaseSensitive(us, "input_tokens") &&
-            !cJSON_GetObjectItemCaseSensitive(us, "total_tokens") &&
-            !cJSON_GetObjectItemCaseSensitive(us, "input_tokens_details"));
+    return hc_jf_get(us, "cache_creation_input_tokens") || hc_jf_get(us, "cache_read_input_tokens") ||
+           (hc_jf_get(us, "input_tokens") && !hc_jf_get(us, "total_tokens") &&
+            !hc_jf_get(us, "input_tokens_details"));
 }
 
 /* ---- whole objects: bodies, chunks, events -------------------------------- */
 
-static void openai_finish(const cJSON *root, hc_usage *u)
+static void openai_finish(const hc_jf_node *root, hc_usage *u)
 {
-    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
-    const cJSON *ch;
-    if (!cJSON_IsArray(choices))
+    const hc_jf_node *choices = hc_jf_get(root, "choices");
+    if (!choices || choices->type != HC_JF_ARRAY)
         return;
-    cJSON_ArrayForEach(ch, choices) {
-        const char *f = str_of(ch, "finish_reason");
-        if (f && *f) {
+    for (const hc_jf_node *ch = hc_jf_child(choices); ch; ch = hc_jf_next(ch)) {
+        const hc_jf_node *f = str_of(ch, "finish_reason");
+        if (f && f->vlen) {
             set_text(u->finish, sizeof u->finish, f);
             return;
         }
     }
 }
 
-static void apply_openai(const cJSON *root, hc_usage *u, bool total_rule)
+static void apply_openai(const hc_jf_node *root, hc_usage *u, bool total_rule)
 {
     set_text(u->model, sizeof u->model, str_of(root, "model"));
     openai_finish(root, u);
-    const cJSON *us = obj_of(root, "usage");
+    const hc_jf_node *us = obj_of(root, "usage");
     if (!(us && openai_usage(us, u, total_rule)))
         openai_usage(obj_of(obj_of(root, "x_groq"), "usage"), u, total_rule);  /* Groq stream */
 }
 
 /* A Responses API response object (a body, or the `response` of an event). */
-static void apply_response_obj(const cJSON *resp, hc_usage *u)
+static void apply_response_obj(const hc_jf_node *resp, hc_usage *u)
 {
     set_text(u->model, sizeof u->model, str_of(resp, "model"));
-    const char *reason = str_of(obj_of(resp, "incomplete_details"), "reason");
-    const char *status = str_of(resp, "status");
-    if (reason && *reason)
+    const hc_jf_node *reason = str_of(obj_of(resp, "incomplete_details"), "reason");
+    const hc_jf_node *status = str_of(resp, "status");
+    if (reason && reason->vlen)
         set_text(u->finish, sizeof u->finish, reason);
-    else if (status && strcmp(status, "in_progress") != 0 && strcmp(status, "queued") != 0)
+    else if (status && !hc_jf_str_is(status, "in_progress") && !hc_jf_str_is(status, "queued"))
         set_text(u->finish, sizeof u->finish, status);
     openai_usage(obj_of(resp, "usage"), u, true);
 }
 
-static void apply_anthropic_msg(const cJSON *msg, hc_usage *u)
+static void apply_anthropic_msg(const hc_jf_node *msg, hc_usage *u)
 {
     set_text(u->model, sizeof u->model, str_of(msg, "model"));
     set_text(u->finish, sizeof u->finish, str_of(msg, "stop_reason"));
     anthropic_usage(obj_of(msg, "usage"), u);
 }
 
-static void apply_gemini(const cJSON *root, hc_usage *u)
+static void apply_gemini(const hc_jf_node *root, hc_usage *u)
 {
     set_text(u->model, sizeof u->model, str_of(root, "modelVersion"));
-    const cJSON *cands = cJSON_GetObjectItemCaseSensitive(root, "candidates");
-    if (cJSON_IsArray(cands))
-        set_text(u->finish, sizeof u->finish, str_of(cJSON_GetArrayItem(cands, 0), "finishReason"));
+    const hc_jf_node *cands = hc_jf_get(root, "candidates");
+    if (cands && cands->type == HC_JF_ARRAY)
+        set_text(u->finish, sizeof u->finish, str_of(hc_jf_child(cands), "finishReason"));
     gemini_usage(obj_of(root, "usageMetadata"), u);
 }
 
-static void apply_ollama(const cJSON *root, hc_usage *u, bool embed)
+static void apply_ollama(const hc_jf_node *root, hc_usage *u, bool embed)
 {
     set_text(u->model, sizeof u->model, str_of(root, "model"));
     if (embed) {
         ollama_counts(root, u);
         return;
     }
-    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "done")))
+    const hc_jf_node *done = hc_jf_get(root, "done");
+    if (!done || done->type != HC_JF_TRUE)
         return;
     set_text(u->finish, sizeof u->finish, str_of(root, "done_reason"));
     ollama_counts(root, u);
 }
 
-static void apply_cohere(const cJSON *root, hc_usage *u)
+static void apply_cohere(const hc_jf_node *root, hc_usage *u)
 {
-    const char *type = str_of(root, "type");
-    if (type && strcmp(type, "message-end") == 0) {
-        const cJSON *delta = obj_of(root, "delta");
+    if (hc_jf_str_is(str_of(root, "type"), "message-end")) {
+        const hc_jf_node *delta = obj_of(root, "delta");
         set_text(u->finish, sizeof u->finish, str_of(delta, "finish_reason"));
         cohere_usage(obj_of(delta, "usage"), u);
         return;
@@ -404,20 +401,20 @@ static void apply_cohere(const cJSON *root, hc_usage *u)
     cohere_usage(obj_of(root, "usage"), u);
 }
 
-static enum hc_api sniff_api(const cJSON *root)
+static enum hc_api sniff_api(const hc_jf_node *root)
 {
-    const char *type = str_of(root, "type");
-    const char *object = str_of(root, "object");
-    const cJSON *us = obj_of(root, "usage");
-    if (type && (strcmp(type, "message") == 0 || strncmp(type, "message_", 8) == 0))
+    const hc_jf_node *type = str_of(root, "type");
+    const hc_jf_node *us = obj_of(root, "usage");
+    if (hc_jf_str_is(type, "message") || hc_jf_str_prefix(type, "message_"))
         return HC_API_MESSAGES;
-    if (type && strncmp(type, "message-", 8) == 0)
+    if (hc_jf_str_prefix(type, "message-"))
         return HC_API_COHERE_CHAT;
-    if ((object && strcmp(object, "response") == 0) || (type && strncmp(type, "response.", 9) == 0))
+    if (hc_jf_str_is(str_of(root, "object"), "response") || hc_jf_str_prefix(type, "response."))
         return HC_API_RESPONSES;
-    if (obj_of(root, "usageMetadata") || cJSON_GetObjectItemCaseSensitive(root, "candidates"))
+    if (obj_of(root, "usageMetadata") || hc_jf_get(root, "candidates"))
         return HC_API_GEMINI;
-    if (cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(root, "done")))
+    const hc_jf_node *done = hc_jf_get(root, "done");
+    if (done && (done->type == HC_JF_TRUE || done->type == HC_JF_FALSE))
         return HC_API_OLLAMA_CHAT;
     if (us && looks_anthropic(us))
         return HC_API_MESSAGES;
@@ -427,26 +424,26 @@ static enum hc_api sniff_api(const cJSON *root)
 }
 
 /* One parsed JSON object of any API, body or stream message. */
-static void apply_object(enum hc_api api, const cJSON *root, hc_usage *u)
+static void apply_object(enum hc_api api, const hc_jf_node *root, hc_usage *u)
 {
-    if (!cJSON_IsObject(root))
+    if (!root || root->type != HC_JF_OBJECT)
         return;
     if (api == HC_API_UNKNOWN || api >= HC_API_NKINDS)
         api = sniff_api(root);
     switch (api) {
     case HC_API_RESPONSES: {
-        const cJSON *resp = obj_of(root, "response");
+        const hc_jf_node *resp = obj_of(root, "response");
         apply_response_obj(resp ? resp : root, u);
         break;
     }
     case HC_API_MESSAGES: {
-        const char *type = str_of(root, "type");
-        if (type && strcmp(type, "message_start") == 0) {
+        const hc_jf_node *type = str_of(root, "type");
+        if (hc_jf_str_is(type, "message_start")) {
             apply_anthropic_msg(obj_of(root, "message"), u);
-        } else if (type && strcmp(type, "message_delta") == 0) {
+        } else if (hc_jf_str_is(type, "message_delta")) {
             set_text(u->finish, sizeof u->finish, str_of(obj_of(root, "delta"), "stop_reason"));
             anthropic_usage(obj_of(root, "usage"), u);
-        } else if (!type || strcmp(type, "message") == 0) {
+        } else if (!type || hc_jf_str_is(type, "message")) {
             apply_anthropic_msg(root, u);
         }
         break;
@@ -479,28 +476,35 @@ void hc_usage_init(hc_usage *u)
     memset(u, 0, sizeof *u);
 }
 
+/* A text too big (or too deep) for a document: read the usage from its tail,
+ * as for embeddings. Leaves u unchanged if none is found. */
+static int usage_from_big(enum hc_api api, const char *p, size_t n, hc_usage *u)
+{
+    int r = hc_usage_from_tail(api, p, n, u);
+    return r == HC_ENOTFOUND ? 0 : r;
+}
+
 int hc_usage_from_body(enum hc_api api, const char *body, size_t len, hc_usage *u)
 {
-    cJSON *root;
     if (!body)
         return HC_EPARSE;
     if ((api == HC_API_EMBEDDINGS || api == HC_API_OLLAMA_EMBED || api == HC_API_GEMINI_EMBED) &&
-        len > HC_USAGE_TAIL_MAX) {
-        int r = hc_usage_from_tail(api, body, len, u);
-        return r == HC_ENOTFOUND ? 0 : r;
+        len > HC_USAGE_TAIL_MAX)
+        return usage_from_big(api, body, len, u);
+    struct jdoc j;
+    int r = parse_json(body, len, &j);
+    if (r == 0) {
+        const hc_jf_node *root = hc_jf_root(&j.d);
+        if (root->type == HC_JF_ARRAY) {
+            /* A Gemini array stream handed over whole: its elements are the messages. */
+            for (const hc_jf_node *el = hc_jf_child(root); el; el = hc_jf_next(el))
+                apply_object(api, el, u);
+        } else {
+            apply_object(api, root, u);
+        }
     }
-    int r = parse_json(body, len, &root);
-    if (r)
-        return r;
-    if (cJSON_IsArray(root)) {
-        /* A Gemini array stream handed over whole: its elements are the messages. */
-        const cJSON *el;
-        cJSON_ArrayForEach(el, root) apply_object(api, el, u);
-    } else {
-        apply_object(api, root, u);
-    }
-    cJSON_Delete(root);
-    return 0;
+    jdoc_free(&j);
+    return r == HC_ETOOBIG ? usage_from_big(api, body, len, u) : r;
 }
 
 /* Streams carry far more content deltas than usage; skip parsing the events
@@ -534,13 +538,16 @@ int hc_usage_from_message(enum hc_api api, const char *event, const char *json, 
         return 0;
     if (event_is_irrelevant(api, event))
         return 0;
-    cJSON *root;
-    int r = parse_json(json, len, &root);
-    if (r)
-        return r;
-    apply_object(api, root, u);
-    cJSON_Delete(root);
-    return 0;
+    struct jdoc j;
+    int r = parse_json(json, len, &j);
+    if (r == 0)
+        apply_object(api, hc_jf_root(&j.d), u);
+    jdoc_free(&j);
+    if (r == HC_ETOOBIG) {
+        r = usage_from_big(api, json, len, u);
+        return r == HC_ENOMEM ? r : 0;
+    }
+    return r;
 }
 
 /* ---- scanning JSON text without a tree ------------------------------------ *
@@ -604,14 +611,14 @@ static const char *skip_value(const char *p, const char *e)
     return (p > b && p < e) ? p : NULL;   /* a scalar at the very end may be cut */
 }
 
-/* ---- slimming a JSON text before it is parsed into a tree --------------- *
+/* ---- slimming a JSON text before it is parsed ----------------------------- *
  * Usage, model and finish reason live in small members; the bulk of a body is
  * content (messages, parts, deltas, embeddings, tool arguments) that no reader
  * above looks at. slim_copy copies the text with the values of the members
  * named below replaced by null, at any depth. Everything else is copied byte
  * for byte, so parsing the copy gives the same answer as parsing the original
- * for every key the readers use. A profile had cJSON's tree of a 1 KiB chat
- * completion at a quarter of the gateway's instructions per exchange. */
+ * for every key the readers use, with far fewer nodes (a multi-part prompt or
+ * an agent's transcript is thousands of them). */
 
 static const char *const content_keys[] = {
     "content", "text", "parts", "output", "data", "embedding", "embeddings", "context", "logprobs",
@@ -713,138 +720,6 @@ static size_t slim_copy(const char *p, size_t n, char *out, size_t outsz)
     return s.len;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static const char *read_hex4(const char *p, const char *e, unsigned *v)
-{
-    if (e - p < 4)
-        return NULL;
-    unsigned x = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
-        if (h < 0)
-            return NULL;
-        x = (x << 4) | (unsigned)h;
-    }
-    *v = x;
-    return p + 4;
-}
-
-/* Drop a UTF-8 sequence left incomplete at the end of out[0..*n). */
-static void utf8_trim(const char *out, size_t *n)
-{
-    size_t k = *n;
-    while (k > 0 && *n - k < 4 && ((unsigned char)out[k - 1] & 0xC0) == 0x80)
-        k--;
-    if (k == 0)
-        return;
-    unsigned char lead = (unsigned char)out[k - 1];
-    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (*n - (k - 1) < need)
-        *n = k - 1;
-}
-
-/* Decode the JSON string at p (opening quote) into out (at most outsz-1 bytes,
- * cut on a code point boundary, control characters as '?'). Returns past the
- * closing quote; NULL (out = "") if the string is cut or malformed. */
-static const char *read_string(const char *p, const char *e, char *out, size_t outsz)
-{
-    size_t n = 0;
-    bool full = false;
-    for (p++; p < e;) {
-        char c = *p++;
-        unsigned cp;
-        char enc[4];
-        size_t k;
-        if (c == '"') {
-            if (full)
-                utf8_trim(out, &n);
-            out[n] = '\0';
-            return p;
-        }
-        if (c != '\\') {
-            /* Raw bytes pass as they are; a cut is repaired by utf8_trim. */
-            unsigned char uc = (unsigned char)c;
-            enc[0] = (uc < 0x20 || uc == 0x7f) ? '?' : c;
-            k = 1;
-        } else {
-            if (p >= e)
-                break;
-            c = *p++;
-            switch (c) {
-            case '"': cp = '"'; break;
-            case '\\': cp = '\\'; break;
-            case '/': cp = '/'; break;
-            case 'b': cp = '\b'; break;
-            case 'f': cp = '\f'; break;
-            case 'n': cp = '\n'; break;
-            case 'r': cp = '\r'; break;
-            case 't': cp = '\t'; break;
-            case 'u': {
-                p = read_hex4(p, e, &cp);
-                if (!p)
-                    goto bad;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    unsigned lo;
-                    if (e - p >= 6 && p[0] == '\\' && p[1] == 'u' && read_hex4(p + 2, e, &lo) &&
-                        lo >= 0xDC00 && lo <= 0xDFFF) {
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                        p += 6;
-                    } else {
-                        cp = 0xFFFD;
-                    }
-                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                    cp = 0xFFFD;
-                }
-                break;
-            }
-            default:
-                goto bad;
-            }
-            if (cp < 0x20 || cp == 0x7f) {
-                enc[0] = '?';
-                k = 1;
-            } else if (cp < 0x80) {
-                enc[0] = (char)cp;
-                k = 1;
-            } else if (cp < 0x800) {
-                enc[0] = (char)(0xC0 | (cp >> 6));
-                enc[1] = (char)(0x80 | (cp & 0x3F));
-                k = 2;
-            } else if (cp < 0x10000) {
-                enc[0] = (char)(0xE0 | (cp >> 12));
-                enc[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                enc[2] = (char)(0x80 | (cp & 0x3F));
-                k = 3;
-            } else {
-                enc[0] = (char)(0xF0 | (cp >> 18));
-                enc[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-                enc[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-                enc[3] = (char)(0x80 | (cp & 0x3F));
-                k = 4;
-            }
-        }
-        if (!full && n + k < outsz) {
-            memcpy(out + n, enc, k);
-            n += k;
-        } else {
-            full = true;
-        }
-    }
-bad:
-    out[0] = '\0';
-    return NULL;
-}
-
 static bool key_is(const char *kb, const char *ke, const char *name)
 {
     size_t n = strlen(name);
@@ -931,7 +806,7 @@ static const char *request_member(void *ctx, const char *kb, const char *ke, con
     struct req_scan *rs = ctx;
     bool b;
     if (key_is(kb, ke, "model") && v < e && *v == '"')
-        return read_string(v, e, rs->model, sizeof rs->model);
+        return hc_json_read_string(v, e, rs->model, sizeof rs->model);
     if (key_is(kb, ke, "stream") && rs->api != HC_API_GEMINI) {
         const char *after = read_bool(v, e, &b);
         if (after) {
@@ -1040,19 +915,16 @@ static const char *last_key(const char *b, const char *limit, const char *e, con
 /* Parse the number at p (a JSON number, bounded by e) as a count; false if not one. */
 static bool tail_count(const char *p, const char *e, int64_t *v)
 {
-    char buf[40];
     size_t n = 0;
-    while (p + n < e && n < sizeof buf - 1 &&
+    while (p + n < e && n < 39 &&
            ((p[n] >= '0' && p[n] <= '9') || p[n] == '-' || p[n] == '+' || p[n] == '.' || p[n] == 'e' ||
             p[n] == 'E'))
         n++;
     if (n == 0 || p + n >= e)   /* the number must be followed by something: not cut */
         return false;
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-    cJSON *num = cJSON_Parse(buf);
-    bool ok = count_item(num, v);
-    cJSON_Delete(num);
+    hc_jf_doc d;
+    bool ok = hc_jf_parse(&d, p, n) == 0 && count_item(hc_jf_root(&d), v);
+    hc_jf_free(&d);
     return ok;
 }
 
@@ -1060,7 +932,7 @@ static void tail_string(const char *b, const char *e, const char *key, char *dst
 {
     const char *kpos, *v = last_key(b, e, e, key, &kpos);
     char tmp[128];
-    if (v && v < e && *v == '"' && read_string(v, e, tmp, sizeof tmp) && tmp[0])
+    if (v && v < e && *v == '"' && hc_json_read_string(v, e, tmp, sizeof tmp) && tmp[0])
         copy_text(dst, dstsz, tmp, strlen(tmp));
 }
 
@@ -1100,12 +972,15 @@ int hc_usage_from_tail(enum hc_api api, const char *tail, size_t len, hc_usage *
         const char *end = skip_value(v, e);
         if (!end)
             continue;
-        cJSON *us;
-        int r = parse_json(v, (size_t)(end - v), &us);
-        if (r == HC_ENOMEM)
-            return r;
-        if (r)
+        struct jdoc j;
+        int r = parse_json(v, (size_t)(end - v), &j);
+        if (r) {
+            jdoc_free(&j);
+            if (r == HC_ENOMEM)
+                return r;
             continue;
+        }
+        const hc_jf_node *us = hc_jf_root(&j.d);
         hc_usage t = *u;
         bool ok;
         switch (api) {
@@ -1119,7 +994,7 @@ int hc_usage_from_tail(enum hc_api api, const char *tail, size_t len, hc_usage *
             break;
         default: ok = openai_usage(us, &t, true); break;
         }
-        cJSON_Delete(us);
+        jdoc_free(&j);
         if (!ok)
             continue;
         *u = t;

@@ -30,7 +30,7 @@ ROOT=$(pwd)
 B=${FUZZ_BUILD:-build-fuzz}
 
 ALL_TARGETS="http_request http_response chunked stream usage clienthello streamfix jsonedit decode
-             record cachefmt header pricing"
+             record cachefmt header pricing jsonflat"
 
 # Largest input per target: big enough for the parser's bounds (the 8 KiB
 # request-line limit, budgets' 1 KiB items, multi-record ClientHellos), small
@@ -52,7 +52,7 @@ dicts() {
     case "$1" in
     http_request|http_response) echo http ;;
     chunked) echo "http sse" ;;
-    stream|usage|streamfix) echo "json sse" ;;
+    stream|usage|streamfix|jsonflat) echo "json sse" ;;
     jsonedit) echo json ;;
     header) echo "json http header" ;;
     esac

@@ -32,13 +32,14 @@ CORE_cachefmt      :=
 CORE_header        := core/retry.c core/counters.c core/fallback.c core/budget.c core/options.c \
                       core/config.c core/jsonedit.c core/cache.c
 CORE_pricing       :=
+CORE_jsonflat      :=
 
 # Stand-ins for symbols of gateway modules that a linked core file references
 # but that no fuzzed path may reach (they abort if called).
 STUBS_header       := tests/fuzz/stubs.c
 
 TARGETS := http_request http_response chunked stream usage clienthello streamfix jsonedit \
-           decode record cachefmt header pricing
+           decode record cachefmt header pricing jsonflat
 
 BINS := $(patsubst %,$(B)/fuzz_%,$(TARGETS))
 

@@ -187,6 +187,15 @@ def seeds_usage():
               bytes([0x80 | API[exp["api"]], 4]) + exp["path"].encode() + b"\n" + req)
 
 
+def seeds_jsonflat():
+    for rel in ["openai/chat-cached-reasoning/response.json", "anthropic/messages-cache-5m-1h/response.json",
+                "google/generate-content/response.json", "openai/responses-plain/response.json",
+                "cohere/chat-v2-plain/response.json"]:
+        write("jsonflat", rel.split("/")[1], cut(fixture(rel), 1500))
+    write("jsonflat", "escapes", b'{"k\\u00e9y":"\\ud83d\\ude00 \\"q\\" \\/\\b\\f\\n\\r\\t","n":[-0,1.5e-3,12E+2]}')
+    write("jsonflat", "nested", b'[[[[{"a":[{},[],null,true,false]}]]]]')
+
+
 def seeds_streamfix():
     write("streamfix", "inject-plain", b"\x00" + b'{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}')
     write("streamfix", "inject-options", b"\x00" + b'{ "stream" : true, "stream_options": {"include_usage": false, "x": [1,2]} }')
@@ -389,6 +398,7 @@ ALL = {
     "stream": seeds_stream, "usage": seeds_usage, "clienthello": seeds_clienthello,
     "streamfix": seeds_streamfix, "jsonedit": seeds_jsonedit, "decode": seeds_decode,
     "record": seeds_record, "cachefmt": seeds_cachefmt, "header": seeds_header, "pricing": seeds_pricing,
+    "jsonflat": seeds_jsonflat,
 }
 
 
