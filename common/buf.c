@@ -105,3 +105,13 @@ char *hc_buf_detach(hc_buf *b, size_t *len)
     b->len = b->cap = 0;
     return p;
 }
+
+size_t hc_strlcpy(char *dst, size_t size, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    size_t k = n < size ? n : size - 1;
+    if (k)
+        memcpy(dst, src, k);
+    dst[k] = '\0';
+    return n;
+}

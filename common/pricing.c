@@ -6,6 +6,7 @@
  * names makes a lookup a handful of binary searches, with no allocation.
  */
 #include "pricing.h"
+#include "buf.h"
 #include "err.h"
 
 #include <errno.h>
@@ -83,7 +84,7 @@ static void errs_format(const errs *e, char *out, size_t size)
     if (!out || !size)
         return;
     if (e->n <= 1)
-        snprintf(out, size, "%s", e->n ? e->msg : "");
+        hc_strlcpy(out, size, e->n ? e->msg : "");
     else
         snprintf(out, size, "%s (and %d more)", e->msg, e->n - 1);
 }
@@ -553,7 +554,7 @@ int hc_pricing_init(const char *user_file, char *err, size_t errlen)
         pthread_mutex_unlock(&G.mu);
     }
     if (err && errlen)
-        snprintf(err, errlen, "%s", G.err);
+        hc_strlcpy(err, errlen, G.err);
     return G.rc;
 }
 
@@ -714,7 +715,7 @@ void hc_model_normalize(const char *model, char *out, size_t size)
         for (i = 7; i + 1 < n; i++)
             if (s[i] == '.' && is_digit(s[i - 1]) && is_digit(s[i + 1]))
                 s[i] = '-';
-    snprintf(out, size, "%s", s);
+    hc_strlcpy(out, size, s);
 }
 
 /* After a prefix ends at '-' or ':', does the name go on with a short version

@@ -13,6 +13,7 @@
  *   MDB_NOLOCK, which is safe for a reader that nobody writes under.
  */
 #include "store.h"
+#include "buf.h"
 #include "err.h"
 #include "record.h"
 
@@ -168,7 +169,7 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         set_err(errbuf, errlen, path, "out of memory");
         return HC_ENOMEM;
     }
-    snprintf(s->path, sizeof s->path, "%s", path);
+    hc_strlcpy(s->path, sizeof s->path, path);
     s->flags = flags;
     s->map_size = env_mb("HC_DB_MAP_MB", 1024) << 20;
     s->max_size = env_mb("HC_DB_MAX_MB", 65536) << 20;

@@ -1,5 +1,6 @@
 /* budget.c — see budget.h. */
 #include "budget.h"
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
 #include "counters.h"
@@ -51,16 +52,16 @@ static int parse_usd(const char *s, size_t n, uint64_t *out)
 static int parse_one(const char *item, hc_budget *b, char *err, size_t errlen)
 {
     memset(b, 0, sizeof *b);
-    snprintf(b->spec, sizeof b->spec, "%s", item);
+    hc_strlcpy(b->spec, sizeof b->spec, item);
     char buf[1024];
-    snprintf(buf, sizeof buf, "%s", item);
+    hc_strlcpy(buf, sizeof buf, item);
     /* scope: a trailing "@user" or "@property:NAME" */
     char *at = strrchr(buf, '@');
     if (at && (strcmp(at, "@user") == 0 || strncmp(at, "@property:", 10) == 0)) {
         if (strcmp(at, "@user") == 0)
             b->per_user = true;
         else if (at[10])
-            snprintf(b->prop, sizeof b->prop, "%s", at + 10);
+            hc_strlcpy(b->prop, sizeof b->prop, at + 10);
         else {
             snprintf(err, errlen, "%s: @property: needs a property name", item);
             return HC_EINVAL;
@@ -93,7 +94,7 @@ static int parse_one(const char *item, hc_budget *b, char *err, size_t errlen)
                 snprintf(err, errlen, "%s: webhook=URL needs an http:// or https:// URL", item);
                 return HC_EINVAL;
             }
-            snprintf(b->webhook, sizeof b->webhook, "%s", a + 8); /* the rest is the URL */
+            hc_strlcpy(b->webhook, sizeof b->webhook, a + 8); /* the rest is the URL */
             any_action = true;
             break;
         }
@@ -211,7 +212,7 @@ static uint64_t *proc_slot(const char *key)
     struct proc_total *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    snprintf(t->key, sizeof t->key, "%s", key);
+    hc_strlcpy(t->key, sizeof t->key, key);
     t->next = proc_totals;
     proc_totals = t;
     return &t->total;
@@ -320,7 +321,7 @@ bool hc_budget_account(hc_store *s, const hc_budget *b, int n, const hc_opts *o,
         }
         if (before < b[i].limit_nusd && after >= b[i].limit_nusd && (b[i].warn || b[i].webhook[0])) {
             if (!crossed && spec_out)
-                snprintf(spec_out, spec_size, "%s", b[i].name);
+                hc_strlcpy(spec_out, spec_size, b[i].name);
             crossed = true;
             alert(&b[i], scope, after, now_us, request_id);
         }

@@ -1,5 +1,6 @@
 /* cache.c — see cache.h. */
 #include "cache.h"
+#include "buf.h"
 #include "err.h"
 #include "log.h"
 
@@ -52,7 +53,7 @@ int hc_cache_canonical(const char *body, size_t len, const char *ignore, hc_buf 
         return HC_EPARSE;
     if (cJSON_IsObject(root) && ignore && *ignore) {
         char list[512];
-        snprintf(list, sizeof list, "%s", ignore);
+        hc_strlcpy(list, sizeof list, ignore);
         char *save = NULL;
         for (char *k = strtok_r(list, ", ", &save); k; k = strtok_r(NULL, ", ", &save))
             cJSON_DeleteItemFromObjectCaseSensitive(root, k);

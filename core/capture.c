@@ -1,5 +1,6 @@
 /* capture.c — see capture.h. */
 #include "capture.h"
+#include "buf.h"
 #include "clock.h"
 #include "decode.h"
 #include "err.h"
@@ -74,8 +75,8 @@ void hc_capture_begin(hc_capture *c, hc_core *core, const char *host, const hc_h
     hc_uuid_v7(c->rec.id, start_us);
     c->rec.start_us = start_us;
     c->t0_mono = t0_mono;
-    snprintf(c->host, sizeof c->host, "%s", host);
-    snprintf(c->provider, sizeof c->provider, "%s", hc_provider_for_host(host, 0));
+    hc_strlcpy(c->host, sizeof c->host, host);
+    hc_strlcpy(c->provider, sizeof c->provider, hc_provider_for_host(host, 0));
     span_copy(c->method, sizeof c->method, h->method, h->method_len);
     append_redacted_target(&c->path, h->target, h->target_len);
     c->api = hc_api_detect(c->method, h->target, h->target_len);
@@ -101,12 +102,12 @@ void hc_capture_request_done(hc_capture *c)
     c->req_done = true;
     hc_request_info_parse(c->api, c->path.data ? c->path.data : "", c->path.len,
                           c->req_body.data ? c->req_body.data : "", c->req_body.len, &c->reqinfo);
-    snprintf(c->model_req, sizeof c->model_req, "%s", c->reqinfo.model);
+    hc_strlcpy(c->model_req, sizeof c->model_req, c->reqinfo.model);
 }
 
 void hc_capture_set_upstream(hc_capture *c, const char *url)
 {
-    snprintf(c->upstream, sizeof c->upstream, "%s", url);
+    hc_strlcpy(c->upstream, sizeof c->upstream, url);
 }
 
 void hc_capture_attempt(hc_capture *c, int status, int64_t wait_ms)
@@ -225,7 +226,7 @@ static void finish_usage(hc_capture *c)
         else
             hc_usage_from_tail(c->api, c->tail.data, c->tail.len, &c->usage);
     }
-    snprintf(c->model_resp, sizeof c->model_resp, "%s", c->usage.model);
+    hc_strlcpy(c->model_resp, sizeof c->model_resp, c->usage.model);
 }
 
 static void finish_cost(hc_capture *c)
@@ -279,7 +280,7 @@ void hc_capture_discard(hc_capture *c)
 
 void hc_capture_set_provider(hc_capture *c, const char *provider)
 {
-    snprintf(c->provider, sizeof c->provider, "%s", provider);
+    hc_strlcpy(c->provider, sizeof c->provider, provider);
 }
 
 int64_t hc_capture_settle(hc_capture *c)
@@ -315,7 +316,7 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->model_req = c->model_req;
     r->model_resp = c->model_resp;
     if (error)
-        snprintf(c->error, sizeof c->error, "%s", error);
+        hc_strlcpy(c->error, sizeof c->error, error);
     r->error = c->error;
     r->flags |= flags;
     if (c->req_trunc)

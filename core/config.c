@@ -1,4 +1,5 @@
 #include "config.h"
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
 #include "log.h"
@@ -93,7 +94,7 @@ static double env_double(const char *name, double dflt, double lo, double hi)
 static void env_str(const char *name, char *out, size_t size)
 {
     const char *v = getenv(name);
-    snprintf(out, size, "%s", v ? v : "");
+    hc_strlcpy(out, size, v ? v : "");
 }
 
 int hc_route_parse_url(const char *url, hc_route *r)
@@ -175,7 +176,7 @@ static void load_routes(hc_config *cfg)
             *eq = '\0';
             for (char *c = item; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
-            snprintf(r->host, sizeof r->host, "%s", item);
+            hc_strlcpy(r->host, sizeof r->host, item);
             if (hc_route_parse_url(eq + 1, r) == 0)
                 cfg->nroutes++;
             else
@@ -244,7 +245,7 @@ void hc_config_load(hc_config *cfg)
     env_str("HC_FALLBACK_MODEL", cfg->fallback_model, sizeof cfg->fallback_model);
     env_str("HC_FALLBACK_ON", cfg->fallback_on, sizeof cfg->fallback_on);
     if (!cfg->fallback_on[0])
-        snprintf(cfg->fallback_on, sizeof cfg->fallback_on, "%s", HC_FALLBACK_ON_DEFAULT);
+        hc_strlcpy(cfg->fallback_on, sizeof cfg->fallback_on, HC_FALLBACK_ON_DEFAULT);
     const char *fb = getenv("HC_FALLBACKS");
     cfg->fallbacks = fb && *fb ? strdup(fb) : NULL;
     env_str("HC_RATELIMIT", cfg->ratelimit, sizeof cfg->ratelimit);

@@ -16,6 +16,7 @@
  *   hook does the same.
  */
 #include "core.h"
+#include "buf.h"
 #include "capture.h"
 #include "err.h"
 #include "gateway.h"
@@ -93,12 +94,12 @@ static void program_name(char *out, size_t size)
     char buf[256];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n <= 0) {
-        snprintf(out, size, "%s", program_invocation_short_name);
+        hc_strlcpy(out, size, program_invocation_short_name);
         return;
     }
     buf[n] = '\0';
     const char *b = strrchr(buf, '/');
-    snprintf(out, size, "%s", b ? b + 1 : buf);
+    hc_strlcpy(out, size, b ? b + 1 : buf);
 }
 
 /* A store directory others may write to lets them swap the files under us
@@ -341,7 +342,7 @@ static const char *api_ca_file(void)
         return NULL;
     }
     fclose(f);
-    snprintf(ca_path, sizeof ca_path, "%s", path);
+    hc_strlcpy(ca_path, sizeof ca_path, path);
     atexit(remove_ca_file);
     return ca_path;
 }

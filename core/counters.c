@@ -1,5 +1,6 @@
 /* counters.c — see counters.h. */
 #include "counters.h"
+#include "buf.h"
 #include "err.h"
 
 #include <stdio.h>
@@ -18,9 +19,9 @@ struct window {
 int hc_ratelimit_parse(const char *text, hc_ratelimit *rl, char *err, size_t errlen)
 {
     memset(rl, 0, sizeof *rl);
-    snprintf(rl->text, sizeof rl->text, "%s", text);
+    hc_strlcpy(rl->text, sizeof rl->text, text);
     char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
+    hc_strlcpy(buf, sizeof buf, text);
     char *save = NULL, *part = strtok_r(buf, ";", &save);
     if (!part) {
         snprintf(err, errlen, "empty policy");
@@ -56,7 +57,7 @@ int hc_ratelimit_parse(const char *text, hc_ratelimit *rl, char *err, size_t err
                 return HC_EINVAL;
             }
         } else if (strncmp(part, "s=", 2) == 0 && part[2]) {
-            snprintf(rl->segment, sizeof rl->segment, "%s", part + 2);
+            hc_strlcpy(rl->segment, sizeof rl->segment, part + 2);
         } else {
             snprintf(err, errlen, "'%s': expected w=, u= or s=", part);
             return HC_EINVAL;

@@ -1,4 +1,5 @@
 #include "fallback.h"
+#include "buf.h"
 #include "err.h"
 #include "jsonedit.h"
 #include "record.h"
@@ -102,12 +103,12 @@ static int parse_one(const cJSON *fb, hc_fallback *f, char *err, size_t errlen, 
         snprintf(err, errlen, "entry %d needs a \"target-url\" string", idx);
         return HC_EINVAL;
     }
-    snprintf(f->url, sizeof f->url, "%s", url->valuestring);
+    hc_strlcpy(f->url, sizeof f->url, url->valuestring);
     if (hc_route_parse_url(f->url, &f->target) != 0) {
         snprintf(err, errlen, "entry %d: \"target-url\" %s is not an http(s) URL", idx, f->url);
         return HC_EINVAL;
     }
-    snprintf(f->target.host, sizeof f->target.host, "%s", f->target.target);
+    hc_strlcpy(f->target.host, sizeof f->target.host, f->target.target);
     f->has_target = true;
     if (headers && !cJSON_IsObject(headers)) {
         snprintf(err, errlen, "entry %d: \"headers\" must be an object of strings", idx);

@@ -26,6 +26,7 @@
  *   connect() goes to the original destination (core.c).
  */
 #include "gateway.h"
+#include "buf.h"
 #include "clienthello.h"
 #include "clock.h"
 #include "err.h"
@@ -458,7 +459,7 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
 
     memcpy(&r->origin.dst, dst, len < sizeof r->origin.dst ? len : sizeof r->origin.dst);
     r->origin.dstlen = len;
-    snprintf(r->origin.host, sizeof r->origin.host, "%s", host);
+    hc_strlcpy(r->origin.host, sizeof r->origin.host, host);
     r->origin.port = dst->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)dst)->sin_port)
                                                : ntohs(((const struct sockaddr_in6 *)dst)->sin6_port);
 

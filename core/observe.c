@@ -11,6 +11,7 @@
  *   I/O. Memory is bounded by the head bound and the captures' own bounds.
  */
 #include "observe.h"
+#include "buf.h"
 #include "budget.h"
 #include "capture.h"
 #include "clock.h"
@@ -68,7 +69,7 @@ hc_observer *hc_observer_new(hc_core *core, const char *host, int port, bool tls
         return NULL;
     pthread_mutex_init(&o->lock, NULL);
     o->core = core;
-    snprintf(o->host, sizeof o->host, "%s", host);
+    hc_strlcpy(o->host, sizeof o->host, host);
     o->port = port;
     o->tls = tls;
     return o;
@@ -477,7 +478,7 @@ void hc_observe_ssl(hc_core *core, SSL *ssl, bool out, const void *p, size_t n)
         int aport;
         if (peer_of(core, SSL_get_fd(ssl), addr, sizeof addr, &aport))
             port = aport;
-        snprintf(host, sizeof host, "%s", sni ? sni : addr);
+        hc_strlcpy(host, sizeof host, sni ? sni : addr);
         bool llm = host[0] && core->shim->is_llm_host(host);
         o = llm ? hc_observer_new(core, host, port, true) : NULL;
         SSL_set_ex_data(ssl, ssl_index, o ? (void *)o : NOT_LLM);

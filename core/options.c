@@ -1,4 +1,5 @@
 #include "options.h"
+#include "buf.h"
 #include "err.h"
 #include "record.h"
 
@@ -44,8 +45,8 @@ static void bad(hc_opts *o, const char *header, const char *reason)
 {
     if (o->bad_header[0])
         return; /* report the first problem */
-    snprintf(o->bad_header, sizeof o->bad_header, "%s", header);
-    snprintf(o->bad_reason, sizeof o->bad_reason, "%s", reason);
+    hc_strlcpy(o->bad_header, sizeof o->bad_header, header);
+    hc_strlcpy(o->bad_reason, sizeof o->bad_reason, reason);
 }
 
 /* A non-negative decimal integer in [lo, hi]; -1 if the span is not one. */
@@ -92,27 +93,27 @@ static int64_t cache_control_ttl_us(const char *v, size_t n)
 int hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h)
 {
     memset(o, 0, sizeof *o);
-    snprintf(o->user, sizeof o->user, "%s", cfg->user_id);
-    snprintf(o->session_id, sizeof o->session_id, "%s", cfg->session_id);
-    snprintf(o->session_path, sizeof o->session_path, "%s", cfg->session_path);
-    snprintf(o->session_name, sizeof o->session_name, "%s", cfg->session_name);
+    hc_strlcpy(o->user, sizeof o->user, cfg->user_id);
+    hc_strlcpy(o->session_id, sizeof o->session_id, cfg->session_id);
+    hc_strlcpy(o->session_path, sizeof o->session_path, cfg->session_path);
+    hc_strlcpy(o->session_name, sizeof o->session_name, cfg->session_name);
     o->omit_request = cfg->omit_request;
     o->omit_response = cfg->omit_response;
     o->stream_usage = cfg->stream_usage;
     o->cache = cfg->cache;
     o->cache_ttl_us = cfg->cache_ttl_us;
     o->cache_buckets = cfg->cache_buckets;
-    snprintf(o->cache_seed, sizeof o->cache_seed, "%s", cfg->cache_seed);
-    snprintf(o->cache_ignore, sizeof o->cache_ignore, "%s", cfg->cache_ignore);
+    hc_strlcpy(o->cache_seed, sizeof o->cache_seed, cfg->cache_seed);
+    hc_strlcpy(o->cache_ignore, sizeof o->cache_ignore, cfg->cache_ignore);
     o->retries = cfg->retries;
     o->retry_factor = cfg->retry_factor;
     o->retry_min_us = cfg->retry_min_us;
     o->retry_max_us = cfg->retry_max_us;
-    snprintf(o->fallback_model, sizeof o->fallback_model, "%s", cfg->fallback_model);
-    snprintf(o->fallback_on, sizeof o->fallback_on, "%s", cfg->fallback_on);
+    hc_strlcpy(o->fallback_model, sizeof o->fallback_model, cfg->fallback_model);
+    hc_strlcpy(o->fallback_on, sizeof o->fallback_on, cfg->fallback_on);
     if (cfg->fallbacks && !(o->fallbacks = strdup(cfg->fallbacks)))
         return HC_ENOMEM;
-    snprintf(o->ratelimit, sizeof o->ratelimit, "%s", cfg->ratelimit);
+    hc_strlcpy(o->ratelimit, sizeof o->ratelimit, cfg->ratelimit);
 
     /* Properties: headers first, then env defaults whose names no header set. */
     for (size_t i = 0; i < h->nheaders; i++) {

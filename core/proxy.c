@@ -27,6 +27,7 @@
  *   answer with a JSON body; after that, the app's connection is closed.
  */
 #include "proxy.h"
+#include "buf.h"
 #include "budget.h"
 #include "cache.h"
 #include "capture.h"
@@ -192,7 +193,7 @@ static void send_error(struct conn *c, struct exch *x, int status, const char *c
         if (hc_http_parse_response(out.data, out.len - body.len, &h) > 0)
             hc_capture_response_head(&x->cap, &h);
         hc_capture_response_data(&x->cap, body.data, body.len);
-        snprintf(x->cap.error, sizeof x->cap.error, "%s", msg);
+        hc_strlcpy(x->cap.error, sizeof x->cap.error, msg);
     }
     hc_buf_free(&body);
     hc_buf_free(&out);
@@ -770,7 +771,7 @@ static bool request_wants_close(const hc_http_head *h)
  * HTTP the Host header when it names an LLM host. */
 static void request_host(struct conn *c, struct exch *x)
 {
-    snprintf(x->host, sizeof x->host, "%s", c->host);
+    hc_strlcpy(x->host, sizeof x->host, c->host);
     if (c->tls)
         return;
     const hc_header *h = hc_http_header(&x->req, "host");
@@ -795,7 +796,7 @@ static void request_host(struct conn *c, struct exch *x)
     for (char *p = name; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     if (c->core->shim->is_llm_host(name))
-        snprintf(x->host, sizeof x->host, "%s", name);
+        hc_strlcpy(x->host, sizeof x->host, name);
 }
 
 /* ---- policies: budgets and rate limits ---------------------------------- */
@@ -840,7 +841,7 @@ static bool policy_gate(struct conn *c, struct exch *x, int64_t now_us)
             char sp[32], lim[32];
             hc_format_usd(spent, sp, sizeof sp);
             hc_format_usd(core->budgets[i].limit_nusd, lim, sizeof lim);
-            snprintf(x->cap.budget, sizeof x->cap.budget, "%s", core->budgets[i].name);
+            hc_strlcpy(x->cap.budget, sizeof x->cap.budget, core->budgets[i].name);
             send_error(c, x, 429, "budget_exceeded", "budget %s exceeded: spent %s of %s; no request was sent",
                        core->budgets[i].name, sp, lim);
             hc_capture_finish(&x->cap, NULL, HC_REC_BLOCKED);
@@ -969,7 +970,7 @@ static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
     if (hc_cache_prepare(&x->cache, &x->opts, x->host, target, &x->req, x->body.data ? x->body.data : "",
                          x->body.len) != 0)
         return false;
-    snprintf(x->cap.cache_key, sizeof x->cap.cache_key, "%s", x->cache.key_hex);
+    hc_strlcpy(x->cap.cache_key, sizeof x->cap.cache_key, x->cache.key_hex);
     hc_cache_entry e;
     hc_buf storage = HC_BUF_INIT;
     int bucket = 0;
@@ -1041,7 +1042,7 @@ static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
         r->cost_flags = e.cost_nusd > 0 ? HC_COST_PRICED : r->cost_flags & ~HC_COST_NO_USAGE;
     }
     if (!x->cap.model_resp[0])
-        snprintf(x->cap.model_resp, sizeof x->cap.model_resp, "%s", e.model);
+        hc_strlcpy(x->cap.model_resp, sizeof x->cap.model_resp, e.model);
     r->saved_nusd = e.cost_nusd > 0 ? e.cost_nusd : r->cost_nusd;
     r->cost_nusd = 0;
     hc_capture_finish(&x->cap, w ? "the app went away" : NULL, HC_REC_CACHE_HIT | (w ? HC_REC_CLIENT_ABORT : 0));
@@ -1133,8 +1134,8 @@ static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
         x->target.tls = use->tls;
         x->target.routed = true;
         x->target.port = use->port;
-        snprintf(x->target.name, sizeof x->target.name, "%s", use->target);
-        snprintf(x->target.authority, sizeof x->target.authority, "%s", use->authority);
+        hc_strlcpy(x->target.name, sizeof x->target.name, use->target);
+        hc_strlcpy(x->target.authority, sizeof x->target.authority, use->authority);
         snprintf(x->target.prefix, sizeof x->target.prefix, "%s%s", r ? r->prefix : "", f->target.prefix);
         snprintf(x->target.url, sizeof x->target.url, "%s://%s%s", x->target.tls ? "https" : "http",
                  x->target.authority, x->target.prefix);

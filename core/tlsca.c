@@ -209,7 +209,7 @@ static X509 *mint_leaf(hc_ca *ca, const char *host)
         snprintf(cn, sizeof cn, "hcshim leaf for IP %s", host);
     } else {
         snprintf(san, sizeof san, "DNS:%s", host);
-        snprintf(cn, sizeof cn, "%s", host);
+        hc_strlcpy(cn, sizeof cn, host);
     }
     X509_NAME *name = X509_get_subject_name(x);
     if (X509_set_version(x, 2) != 1 || set_serial(x) != 0 ||
@@ -275,7 +275,7 @@ int hc_ca_leaf(hc_ca *ca, const char *name, X509 **cert, EVP_PKEY **key)
         l = &ca->leaves[ca->next_evict++ % LEAF_CACHE];
         X509_free(l->cert);
     }
-    snprintf(l->name, sizeof l->name, "%s", name);
+    hc_strlcpy(l->name, sizeof l->name, name);
     l->cert = x;
     X509_up_ref(x);
     *cert = x;

@@ -1,4 +1,5 @@
 #include "upstream.h"
+#include "buf.h"
 #include "clock.h"
 #include "err.h"
 #include "log.h"
@@ -46,13 +47,13 @@ void hc_target_for(hc_core *core, const hc_origin *origin, const char *host, boo
     if (r) {
         t->routed = true;
         t->tls = r->tls;
-        snprintf(t->name, sizeof t->name, "%s", r->target);
-        snprintf(t->authority, sizeof t->authority, "%s", r->authority);
-        snprintf(t->prefix, sizeof t->prefix, "%s", r->prefix);
+        hc_strlcpy(t->name, sizeof t->name, r->target);
+        hc_strlcpy(t->authority, sizeof t->authority, r->authority);
+        hc_strlcpy(t->prefix, sizeof t->prefix, r->prefix);
         t->port = r->port;
     } else {
         t->tls = client_tls;
-        snprintf(t->name, sizeof t->name, "%s", host);
+        hc_strlcpy(t->name, sizeof t->name, host);
         t->port = origin->port;
         t->origin = origin;
     }
@@ -177,7 +178,7 @@ int hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int canc
     }
     u->io.timeout_ms = core->cfg.upstream_timeout_ms;
     u->last_used_us = hc_mono_us();
-    snprintf(u->key, sizeof u->key, "%s", t->url);
+    hc_strlcpy(u->key, sizeof u->key, t->url);
     u->requests = 0;
     hc_buf_reset(&u->in);
     return 0;
