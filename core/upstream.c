@@ -10,12 +10,115 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define RECENT_US 1000000
+
+/* ---- the system trust store, read lazily --------------------------------- *
+ *
+ * DESIGN. SSL_CTX_set_default_verify_paths() parses the whole CA bundle when
+ * the context is made (Debian: ~140 certificates in ca-certificates.crt):
+ * ~240 M instructions, ≈ 20 ms of CPU, in every process on its first LLM call,
+ * to verify one root per upstream. The same trust is looked up here the way
+ * OpenSSL's CApath works: first the hashed directory (SSL_CERT_DIR, default
+ * OPENSSLDIR/certs), which reads only the file named by the issuer's subject
+ * hash; then the bundle (SSL_CERT_FILE, default OPENSSLDIR/cert.pem), read
+ * whole into the store the first time the directory lacks an issuer. Every
+ * certificate trusted before is trusted now; only when it is read changes.
+ * (The lookup follows OpenSSL's own by_dir.c: load into the store, then
+ * answer from the store's objects with a reference the store owns.) */
+
+struct lazy_file {
+    pthread_mutex_t mu;
+    bool            loaded;
+    char            path[4096];
+};
+
+static int lazy_new(X509_LOOKUP *lu)
+{
+    struct lazy_file *lf = calloc(1, sizeof *lf);
+    if (!lf)
+        return 0;
+    pthread_mutex_init(&lf->mu, NULL);
+    return X509_LOOKUP_set_method_data(lu, lf);
+}
+
+static void lazy_free(X509_LOOKUP *lu)
+{
+    struct lazy_file *lf = X509_LOOKUP_get_method_data(lu);
+    if (lf) {
+        pthread_mutex_destroy(&lf->mu);
+        free(lf);
+    }
+}
+
+static int lazy_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type, const X509_NAME *name, X509_OBJECT *ret)
+{
+    struct lazy_file *lf = X509_LOOKUP_get_method_data(lu);
+    X509_STORE *st = X509_LOOKUP_get_store(lu);
+    if (!lf || !st || type != X509_LU_X509 || !lf->path[0])
+        return 0;
+    pthread_mutex_lock(&lf->mu);
+    if (!lf->loaded) {
+        lf->loaded = true;
+        if (X509_STORE_load_file(st, lf->path) != 1) /* no bundle: nothing more to trust */
+            hc_log_debug("trust store: %s not loaded", lf->path);
+        ERR_clear_error();
+    }
+    pthread_mutex_unlock(&lf->mu);
+    int ok = 0;
+    if (!X509_STORE_lock(st))
+        return 0;
+    X509_OBJECT *o = X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(st), X509_LU_X509, (X509_NAME *)name);
+    X509 *x = o ? X509_OBJECT_get0_X509(o) : NULL;
+    if (x && X509_OBJECT_set1_X509(ret, x) == 1) {
+        X509_free(x); /* the store keeps its reference; the caller takes its own */
+        ok = 1;
+    }
+    X509_STORE_unlock(st);
+    return ok;
+}
+
+static X509_LOOKUP_METHOD *lazy_method;
+
+static void lazy_method_init(void)
+{
+    X509_LOOKUP_METHOD *m = X509_LOOKUP_meth_new("hcshim: CA bundle read on first miss");
+    if (m && X509_LOOKUP_meth_set_new_item(m, lazy_new) == 1 && X509_LOOKUP_meth_set_free(m, lazy_free) == 1 &&
+        X509_LOOKUP_meth_set_get_by_subject(m, lazy_by_subject) == 1) {
+        lazy_method = m;
+        return;
+    }
+    X509_LOOKUP_meth_free(m);
+}
+
+/* The system's trust as SSL_CTX_set_default_verify_paths() sets it, the bundle
+ * read only when needed. 0 if it could not be set up that way (the caller then
+ * reads the bundle at once). */
+static int add_system_trust(SSL_CTX *ctx)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, lazy_method_init);
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+    if (!lazy_method || !st)
+        return 0;
+    const char *dir = secure_getenv(X509_get_default_cert_dir_env());
+    const char *file = secure_getenv(X509_get_default_cert_file_env());
+    X509_LOOKUP *d = X509_STORE_add_lookup(st, X509_LOOKUP_hash_dir());
+    if (!d || X509_LOOKUP_add_dir(d, dir ? dir : X509_get_default_cert_dir(), X509_FILETYPE_PEM) != 1)
+        return 0;
+    X509_LOOKUP *f = X509_STORE_add_lookup(st, lazy_method);
+    struct lazy_file *lf = f ? X509_LOOKUP_get_method_data(f) : NULL;
+    if (!lf)
+        return 0;
+    hc_strlcpy(lf->path, sizeof lf->path, file ? file : X509_get_default_cert_file());
+    return 1;
+}
 
 SSL_CTX *hc_upstream_ctx_new(const hc_config *cfg, char *err, size_t errlen)
 {
@@ -27,8 +130,9 @@ SSL_CTX *hc_upstream_ctx_new(const hc_config *cfg, char *err, size_t errlen)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     /* Honours SSL_CERT_FILE and SSL_CERT_DIR, like the app's OpenSSL would. */
-    if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+    if (!add_system_trust(ctx) && SSL_CTX_set_default_verify_paths(ctx) != 1)
         hc_log_debug("no default trust store found");
+    ERR_clear_error();
     if (cfg->ca_file[0] && SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1) {
         hc_log_warn_once("ca_file", "HC_CA_FILE=%s cannot be loaded; it is not trusted", cfg->ca_file);
         ERR_clear_error();

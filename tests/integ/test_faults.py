@@ -36,6 +36,7 @@ store stays consistent (`hc-analyze requests --json` parses, counts exact).
 import datetime
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -367,6 +368,42 @@ def bad_certs(t, w):
                 srv.stop()
 
 
+def trust_paths(t, w):
+    """The system trust store is read lazily (core/upstream.c): the hashed
+    directory first, the bundle on the first issuer the directory lacks. Both
+    must trust what they hold, and nothing else."""
+    cadir = os.path.join(w.dir, "trust-dir")
+    empty = os.path.join(w.dir, "trust-empty")
+    os.makedirs(cadir, exist_ok=True)
+    os.makedirs(empty, exist_ok=True)
+    h = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", w.pki["ca"]], capture_output=True, text=True)
+    link = os.path.join(cadir, h.stdout.strip() + ".0")
+    if not os.path.exists(link):
+        shutil.copy(w.pki["ca"], link)
+    bundle = os.path.join(w.dir, "trust-bundle.pem")
+    with open(bundle, "w") as out:
+        for src in ("/etc/ssl/certs/ca-certificates.crt", w.pki["ca"]):
+            if os.path.exists(src):
+                with open(src) as f:
+                    out.write(f.read())
+    route = {"HC_ROUTE": "api.openai.com=" + w.mock.url, "HC_CA_FILE": None}
+    cases = [("the root in SSL_CERT_DIR (hashed), no bundle", dict(SSL_CERT_DIR=cadir, SSL_CERT_FILE="/nonexistent"), 200),
+             ("the root only in the SSL_CERT_FILE bundle (read on the miss)", dict(SSL_CERT_DIR=empty, SSL_CERT_FILE=bundle), 200),
+             ("the root in neither", dict(SSL_CERT_DIR=empty, SSL_CERT_FILE="/nonexistent"), 502)]
+    for label, env, want in cases:
+        env.update(route)
+        before = w.mock.count()
+        r = curl(w, chat("trust " + label), **env)
+        t.ok(r.stdout.endswith("\n%d" % want), "%s: %d" % (label, want), r.stdout[-300:] + r.stderr)
+        t.eq(w.mock.count() - before, 1 if want == 200 else 0,
+             "%s: %s the upstream" % (label, "reached" if want == 200 else "never reached"))
+    # Later calls of the same process: the bundle is read once, and stays trusted.
+    env = dict(SSL_CERT_DIR=empty, SSL_CERT_FILE=bundle, **route)
+    r, got = fault_call(w, "requests", False, 6, **env)
+    t.ok(len(got) == 6 and all(g.get("status") == 200 for g in got),
+         "6 calls in one process, root only in the bundle: all 200", got or r.stderr[-500:])
+
+
 STORE_FULL_APP = r"""
 import json, random, string, sys, requests
 n, size = int(sys.argv[1]), int(sys.argv[2])
@@ -663,7 +700,7 @@ def many_processes(t, w):
 def main():
     t = TAP()
     with World() as w:
-        steps = [truncated_answers, bad_answers, hangs, bad_certs, store_full, kill9, kill9_reader, app_framing,
+        steps = [truncated_answers, bad_answers, hangs, bad_certs, trust_paths, store_full, kill9, kill9_reader, app_framing,
                  many_processes]
         for step in steps:
             t0 = time.monotonic()
