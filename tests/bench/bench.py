@@ -382,6 +382,67 @@ class Bench:
 # ---------------------------------------------------------------------------
 # 1. start-up
 
+def time_runs(b, argv, env, n):
+    """Wall times (s) of n runs of argv after a few warm-up runs: hyperfine -N
+    when installed, else posix_spawn and waitpid. None if hyperfine failed."""
+    warm = max(3, n // 20)
+    hf = shutil.which("hyperfine")
+    if hf:
+        jf = os.path.join(b.tmp, "hf.json")
+        cmd = " ".join("'%s'" % a if (" " in a or "$" in a or "{" in a) else a for a in argv)
+        rc, _, err = b.run([hf, "-N", "--style", "none", "--warmup", str(warm), "--runs", str(n),
+                            "--export-json", jf, cmd], env=env, timeout=600)
+        if rc != 0:
+            print("  hyperfine failed: %s" % err.strip()[-300:])
+            return None
+        with open(jf) as f:
+            return json.load(f)["results"][0]["times"]
+    out = []
+    for i in range(n + warm):
+        t0 = time.perf_counter()
+        pid = os.posix_spawn(argv[0] if argv[0].startswith("/") else shutil.which(argv[0]), argv, env)
+        os.waitpid(pid, 0)
+        if i >= warm:
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+def first_call(b):
+    """A process that makes one LLM call: what the shim adds to it (the core's
+    start: dlopen, CA key and leaf, store, recorder; upstream TLS trust)."""
+    if not shutil.which("curl"):
+        return
+    _, fm = b.fastmock()
+    n = 10 if b.quick else 40
+    # Direct, curl trusts the system bundle plus the test CA, as a real app
+    # trusts the system bundle; under the shim it loads its default bundle.
+    bundle = os.path.join(b.tmp, "bundle.pem")
+    with open(bundle, "w") as out:
+        for src in ("/etc/ssl/certs/ca-certificates.crt", b.pki["ca"]):
+            if os.path.exists(src):
+                with open(src) as f:
+                    out.write(f.read())
+    body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+    shim = ["curl", "-s", "-o", "/dev/null", "https://api.openai.com/v1/chat/completions", "-d", body]
+    # fastmock's certificate names localhost: direct curl is told that name instead.
+    direct = ["curl", "-s", "-o", "/dev/null", "--cacert", bundle, "--connect-to", "localhost:443:127.0.0.1:%d" % fm,
+              "https://localhost/v1/chat/completions", "-d", body]
+    td, ts = [], []
+    for rnd in range(1 if b.quick else 2):
+        for which in (("d", "s") if rnd % 2 == 0 else ("s", "d")):
+            if which == "d":
+                t = time_runs(b, direct, clean_env(), n)
+            else:
+                t = time_runs(b, shim, b.shim_env(os.path.join(b.tmp, "store-first"), "https://127.0.0.1:%d" % fm), n)
+            if t is None:
+                return
+            (td if which == "d" else ts).extend(t)
+    d, sh = median(td) * 1e3, median(ts) * 1e3
+    print("one HTTPS chat call per process (curl, its CA bundle loaded either way): direct %.1f ms, shim %.1f ms "
+          "(%+.1f ms)" % (d, sh, sh - d))
+    b.row(1, "  curl, one LLM call per process", "%.1f ms" % sh, "%.1f ms (direct)" % d, "%+.1f ms" % (sh - d))
+
+
 def sec_startup(b):
     print("\n== 1. Start-up cost of LD_PRELOAD=libhcshim.so on programs that never call an LLM")
     loop = "i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done"
@@ -404,23 +465,10 @@ def sec_startup(b):
                 env = clean_env()
                 if lib:
                     env["LD_PRELOAD"] = lib
-                if hf:
-                    jf = os.path.join(b.tmp, "hf.json")
-                    cmd = " ".join("'%s'" % a if " " in a or "$" in a else a for a in argv)
-                    rc, _, err = b.run([hf, "-N", "--style", "none", "--warmup", str(max(3, n // 20)), "--runs", str(n),
-                                        "--export-json", jf, cmd], env=env, timeout=600)
-                    if rc != 0:
-                        print("  hyperfine failed: %s" % err.strip()[-300:])
-                        return
-                    with open(jf) as f:
-                        times[v] += json.load(f)["results"][0]["times"]
-                else:
-                    for i in range(n + max(3, n // 20)):
-                        t0 = time.perf_counter()
-                        pid = os.posix_spawn(argv[0] if argv[0].startswith("/") else shutil.which(argv[0]), argv, env)
-                        os.waitpid(pid, 0)
-                        if i >= max(3, n // 20):
-                            times[v].append(time.perf_counter() - t0)
+                t = time_runs(b, argv, env, n)
+                if t is None:
+                    return
+                times[v] += t
         med = {v: median(t) * 1e6 for v, t in times.items()}
         added = (med["libhcshim.so"] - med["none"]) / med["none"] * 100
         print("%-20s %11.0f µs %11.0f µs %11.0f µs %+9.1f%%" % (label, med["none"], med["empty .so"],
@@ -430,6 +478,7 @@ def sec_startup(b):
               "%+.1f%%" % added, *(("< +5%", added < 5.0) if label != "python3 -c pass" else ()))
         b.row(1, "  floor: any preloaded .so", "%.0f µs" % med["empty .so"], "%.0f µs" % med["none"],
               "%+.1f%%" % floor)
+    first_call(b)
 
 
 # ---------------------------------------------------------------------------
