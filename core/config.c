@@ -1,8 +1,11 @@
 #include "config.h"
 #include "buf.h"
 #include "clock.h"
+#include "counters.h"
 #include "err.h"
+#include "fallback.h"
 #include "log.h"
+#include "options.h"
 #include "record.h"
 #include "store.h"
 
@@ -27,17 +30,38 @@ bool hc_env_bool(const char *name, bool dflt)
     return dflt;
 }
 
-static int env_ms(const char *name, int dflt_ms)
+/* A duration in µs: `30s`, `500ms`, `10m`, `7d`; a bare number counts in
+ * units of bare_us (seconds for timeouts and TTLs, milliseconds where the
+ * matching Helicone header takes milliseconds). Above max_us: max_us, said. */
+static int64_t env_dur_us(const char *name, int64_t dflt_us, int64_t max_us, int64_t bare_us)
 {
     const char *v = getenv(name);
-    int64_t us;
     if (!v || !*v)
-        return dflt_ms;
-    if (hc_parse_duration_us(v, &us) != 0 || us / 1000 > 86400000) {
-        hc_log_warn_once(name, "%s=%s: expected a duration such as 30s, 500ms or 10m", name, v);
-        return dflt_ms;
+        return dflt_us;
+    int64_t us;
+    size_t n = strlen(v);
+    char *end;
+    double bare = isdigit((unsigned char)v[n - 1]) ? strtod(v, &end) : -1;
+    if (isdigit((unsigned char)v[0]) && bare >= 0 && *end == '\0' && bare * (double)bare_us < 9.0e18) {
+        us = (int64_t)(bare * (double)bare_us);
+    } else if (hc_parse_duration_us(v, &us) != 0) {
+        hc_log_warn_once(name, "%s=%s: expected a duration such as 30s, 500ms or 10m (a bare number is %s)", name, v,
+                         bare_us == 1000 ? "milliseconds" : "seconds");
+        return dflt_us;
     }
-    return (int)(us / 1000);
+    if (us > max_us) {
+        long long s = (long long)(max_us / 1000000);
+        bool days = s % 86400 == 0;
+        hc_log_warn_once(name, "%s=%s: over the maximum, %lld%s, which is used", name, v, days ? s / 86400 : s,
+                         days ? "d" : "s");
+        us = max_us;
+    }
+    return us;
+}
+
+static int env_ms(const char *name, int dflt_ms)
+{
+    return (int)(env_dur_us(name, (int64_t)dflt_ms * 1000, 86400LL * 1000000, 1000000) / 1000);
 }
 
 static size_t env_size(const char *name, size_t dflt)
@@ -203,6 +227,44 @@ static void load_properties(hc_config *cfg)
     }
 }
 
+/* The environment defaults of request headers are checked once, here: a bad
+ * value is reported naming the variable, and ignored (fail open). Checked per
+ * request instead, it would fail every request with a 400 naming a header the
+ * app never sent. */
+static void check_header_defaults(hc_config *cfg)
+{
+    char why[256];
+    hc_ratelimit rl;
+    if (cfg->ratelimit[0] && hc_ratelimit_parse(cfg->ratelimit, &rl, why, sizeof why) != 0) {
+        hc_log_warn_once("HC_RATELIMIT", "HC_RATELIMIT=%s: %s (expected QUOTA;w=SECONDS[;u=request|cents]"
+                         "[;s=user|PROPERTY]); no rate limit is applied", cfg->ratelimit, why);
+        cfg->ratelimit[0] = '\0';
+    }
+    hc_codes codes;
+    if (hc_codes_parse(cfg->fallback_on, &codes) != 0) {
+        hc_log_warn_once("HC_FALLBACK_ON", "HC_FALLBACK_ON=%s: expected status codes such as 429,500-599; %s is used",
+                         cfg->fallback_on, HC_FALLBACK_ON_DEFAULT);
+        hc_strlcpy(cfg->fallback_on, sizeof cfg->fallback_on, HC_FALLBACK_ON_DEFAULT);
+    }
+    if (cfg->fallbacks) {
+        hc_opts *o = calloc(1, sizeof *o);
+        hc_fallback *fb = calloc(HC_MAX_FALLBACKS, sizeof *fb);
+        int n = 0;
+        if (o && fb) {
+            o->fallbacks = cfg->fallbacks;
+            if (hc_fallbacks_build(o, fb, HC_MAX_FALLBACKS, &n, why, sizeof why) == HC_EINVAL) {
+                const char *w = strncmp(why, "Helicone-Fallbacks: ", 20) == 0 ? why + 20 : why;
+                hc_log_warn_once("HC_FALLBACKS", "HC_FALLBACKS: %s; no fallbacks are used", w);
+                free(cfg->fallbacks);
+                cfg->fallbacks = NULL;
+            }
+            hc_fallbacks_free(fb, n);
+        }
+        free(fb);
+        free(o);
+    }
+}
+
 void hc_config_load(hc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -232,16 +294,15 @@ void hc_config_load(hc_config *cfg)
     cfg->omit_response = hc_env_bool("HC_OMIT_RESPONSE", false);
 
     cfg->cache = hc_env_bool("HC_CACHE", false);
-    cfg->cache_ttl_us = (int64_t)env_ms("HC_CACHE_TTL", (int)(HC_CACHE_TTL_DEFAULT_US / 1000)) * 1000;
-    if (cfg->cache_ttl_us > HC_CACHE_TTL_MAX_US)
-        cfg->cache_ttl_us = HC_CACHE_TTL_MAX_US;
+    cfg->cache_ttl_us = env_dur_us("HC_CACHE_TTL", HC_CACHE_TTL_DEFAULT_US, HC_CACHE_TTL_MAX_US, 1000000);
     cfg->cache_buckets = env_int("HC_CACHE_BUCKETS", 1, 1, 20);
     env_str("HC_CACHE_SEED", cfg->cache_seed, sizeof cfg->cache_seed);
     env_str("HC_CACHE_IGNORE_KEYS", cfg->cache_ignore, sizeof cfg->cache_ignore);
     cfg->retries = env_int("HC_RETRY", 0, 0, 20);
     cfg->retry_factor = env_double("HC_RETRY_FACTOR", 2.0, 1.0, 10.0);
-    cfg->retry_min_us = (int64_t)env_ms("HC_RETRY_MIN_TIMEOUT", 1000) * 1000;
-    cfg->retry_max_us = (int64_t)env_ms("HC_RETRY_MAX_TIMEOUT", 10000) * 1000;
+    /* Milliseconds when bare, at most 600 s: as Helicone-Retry-Min/Max-Timeout. */
+    cfg->retry_min_us = env_dur_us("HC_RETRY_MIN_TIMEOUT", 1000000, 600LL * 1000000, 1000);
+    cfg->retry_max_us = env_dur_us("HC_RETRY_MAX_TIMEOUT", 10000000, 600LL * 1000000, 1000);
     env_str("HC_FALLBACK_MODEL", cfg->fallback_model, sizeof cfg->fallback_model);
     env_str("HC_FALLBACK_ON", cfg->fallback_on, sizeof cfg->fallback_on);
     if (!cfg->fallback_on[0])
@@ -251,6 +312,7 @@ void hc_config_load(hc_config *cfg)
     env_str("HC_RATELIMIT", cfg->ratelimit, sizeof cfg->ratelimit);
     const char *bu = getenv("HC_BUDGET");
     cfg->budget = bu && *bu ? strdup(bu) : NULL;
+    check_header_defaults(cfg);
 }
 
 void hc_config_free(hc_config *cfg)

@@ -184,6 +184,13 @@ def malformed(t, w):
         t.ok("helicone-ratelimit-policy" in g.body.lower() and isinstance(g.json, dict),
              "malformed policy %r: JSON error naming the header" % p, g.body[:300])
     t.eq(w.mock.count(), 0, "malformed policy: no upstream call")
+    # The same mistake in HC_RATELIMIT is the operator's, not the app's: said
+    # once on stderr naming the variable, and the requests go through (fail open).
+    run = call(w, [rq(chat("env policy bad %d" % i)) for i in range(2)], HC_RATELIMIT="abc")
+    t.eq(run.statuses(), [200, 200], "HC_RATELIMIT=abc: requests are not refused", run.detail())
+    t.ok("HC_RATELIMIT=abc" in run.stderr and run.stderr.count("HC_RATELIMIT") == 1,
+         "HC_RATELIMIT=abc: one warning naming the variable", run.stderr[-400:])
+    t.eq(w.mock.count(), 2, "HC_RATELIMIT=abc: both reached the upstream")
 
 
 if __name__ == "__main__":

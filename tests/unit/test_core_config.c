@@ -289,7 +289,7 @@ static const struct {
     { "-5s", 30000 },
     { "5 parsecs", 30000 },
     { "10x", 30000 },
-    { "2d", 30000 },        /* over the one-day bound */
+    { "2d", 86400000 },     /* over the one-day bound: the bound (with a warning) */
 };
 
 static void test_durations(void)
@@ -405,6 +405,58 @@ static void test_properties_and_ids(void)
     hc_config_free(&cfg);
 }
 
+/* Environment defaults of request headers: units as the headers', bounds
+ * applied, and a bad value ignored (fail open) rather than kept. */
+static void test_header_defaults(void)
+{
+    static const struct {
+        const char *name, *val;
+        int64_t     want_us;
+    } durs[] = {
+        { "HC_CACHE_TTL", "30d", 30LL * 86400 * 1000000 },
+        { "HC_CACHE_TTL", "400d", 365LL * 86400 * 1000000 },   /* over the maximum: the maximum */
+        { "HC_CACHE_TTL", "60", 60LL * 1000000 },               /* bare: seconds, as max-age */
+        { "HC_CACHE_TTL", "soon", 7LL * 86400 * 1000000 },      /* invalid: the default */
+        { "HC_RETRY_MIN_TIMEOUT", "1500", 1500000 },           /* bare: milliseconds, as the header */
+        { "HC_RETRY_MIN_TIMEOUT", "1.5", 1500 },
+        { "HC_RETRY_MIN_TIMEOUT", "2s", 2000000 },
+        { "HC_RETRY_MAX_TIMEOUT", "900s", 600000000 },         /* the header's bound, 600 s */
+        { "HC_RETRY_MAX_TIMEOUT", "-1", 10000000 },            /* invalid: the default */
+    };
+    for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++) {
+        clear_hc_env();
+        setenv(durs[i].name, durs[i].val, 1);
+        hc_config cfg;
+        load(&cfg);
+        int64_t got = durs[i].name[3] == 'C' ? cfg.cache_ttl_us
+                      : durs[i].name[9] == 'M' && durs[i].name[10] == 'I' ? cfg.retry_min_us : cfg.retry_max_us;
+        T_CHECK(got == durs[i].want_us, "%s=%s: %lld µs (got %lld)", durs[i].name, durs[i].val,
+                (long long)durs[i].want_us, (long long)got);
+        hc_config_free(&cfg);
+    }
+
+    clear_hc_env();
+    setenv("HC_RATELIMIT", "bogus", 1);
+    setenv("HC_FALLBACK_ON", "abc", 1);
+    setenv("HC_FALLBACKS", "[1]", 1);
+    hc_config cfg;
+    load(&cfg);
+    T_EQ_STR(cfg.ratelimit, "", "a bad HC_RATELIMIT is ignored, not applied to every request");
+    T_EQ_STR(cfg.fallback_on, HC_FALLBACK_ON_DEFAULT, "a bad HC_FALLBACK_ON gives the default codes");
+    T_CHECK(cfg.fallbacks == NULL, "a bad HC_FALLBACKS is ignored");
+    hc_config_free(&cfg);
+
+    clear_hc_env();
+    setenv("HC_RATELIMIT", "10;w=60;s=user", 1);
+    setenv("HC_FALLBACK_ON", "429,500-599", 1);
+    setenv("HC_FALLBACKS", "[{\"target-url\":\"https://api.example.com/v1\",\"headers\":{}}]", 1);
+    load(&cfg);
+    T_EQ_STR(cfg.ratelimit, "10;w=60;s=user", "a good HC_RATELIMIT is kept");
+    T_EQ_STR(cfg.fallback_on, "429,500-599", "a good HC_FALLBACK_ON is kept");
+    T_CHECK(cfg.fallbacks && strstr(cfg.fallbacks, "api.example.com"), "a good HC_FALLBACKS is kept");
+    hc_config_free(&cfg);
+}
+
 int main(void)
 {
     test_parse_url();
@@ -414,6 +466,7 @@ int main(void)
     test_durations();
     test_bools();
     test_properties_and_ids();
+    test_header_defaults();
     clear_hc_env();
     return t_done();
 }
