@@ -60,6 +60,14 @@ def main():
                        (["--route", "api.openai.com", "--", "true"], "--route"),
                        (["--mode", "loud", "--", "true"], "--mode"),
                        (["--ca-file", "/nonexistent", "--", "true"], "--ca-file"),
+                       (["--prices", "/nonexistent", "--", "true"], "--prices"),
+                       (["--retry", "abc", "--", "true"], "--retry"),
+                       (["--retry", "21", "--", "true"], "--retry"),
+                       (["--cache-buckets", "99", "--", "true"], "--cache-buckets"),
+                       (["--cache-ttl", "soon", "--", "true"], "--cache-ttl"),
+                       (["--hosts", "foo:bar:baz", "--", "true"], "--hosts"),
+                       (["--hosts", "localhost:http", "--", "true"], "--hosts"),
+                       (["--lib", "/nonexistent/x.so", "--", "true"], "/nonexistent/x.so"),
                        (["--bogus", "--", "true"], "unknown option"),
                        (["--db"], "--db"),
                        ([], "no command")]:
@@ -68,8 +76,11 @@ def main():
              "misuse (%s): exit 2 with one line naming it" % " ".join(args), (r.returncode, r.stderr))
     r = run(["--help"])
     t.ok(r.returncode == 0 and "usage: hc-run" in r.stdout and "HC_ROUTE" in r.stdout, "--help to stdout, exit 0")
-    r = run(["--lib", "/nonexistent/libhcshim.so", "--", "true"], {"HC_LIB": ""})
-    t.ok(r.returncode == 2 and "libhcshim.so" in r.stderr, "a missing library is a clear error", r.stderr)
+    r = run(["--", "true"], {"HC_LIB": "/nonexistent/libhcshim.so"})
+    t.ok(r.returncode == 2 and "HC_LIB" in r.stderr and "/nonexistent/libhcshim.so" in r.stderr,
+         "a missing HC_LIB library: an error naming the variable and the path", r.stderr)
+    r = run(["--hosts", "[::1]:11434", "--hosts", "localhost", "--", "sh", "-c", 'echo "$HC_HOSTS"'])
+    t.eq(r.stdout.strip(), "[::1]:11434,localhost", "--hosts takes [IPv6]:PORT and a bare host")
 
     # End to end: the options take effect.
     with World(http_mock=False) as w:
