@@ -139,8 +139,16 @@ static void at_exit(void)
 {
     hc_core *c = hc_core_get();
     if (c && c->pid == getpid() && c->rec) {
-        hc_recorder_flush(c->rec, 2000);
+        hc_recorder_stats st = { 0 };
+        hc_recorder_flush(c->rec, 2000, &st);
         hc_webhook_flush(2000);
+        /* Fail open means dropping, never losing silently: say how many. */
+        uint64_t lost = st.dropped_full + st.dropped_store + st.left;
+        if (lost)
+            hc_log_error("%llu of %llu exchanges were not recorded (queue full: %llu; store errors: %llu; "
+                        "still queued at exit: %llu)", (unsigned long long)lost, (unsigned long long)st.submitted,
+                        (unsigned long long)st.dropped_full, (unsigned long long)st.dropped_store,
+                        (unsigned long long)st.left);
     }
 }
 
@@ -259,7 +267,7 @@ static void api_flush(int timeout_ms)
 {
     hc_core *c = hc_core_get();
     if (c && c->pid == getpid() && c->rec) {
-        hc_recorder_flush(c->rec, timeout_ms);
+        hc_recorder_flush(c->rec, timeout_ms, NULL); /* may be in a signal handler: no report */
         hc_webhook_flush(timeout_ms);
     }
 }

@@ -307,7 +307,7 @@ void hc_recorder_submit(hc_recorder *r, hc_rec_item *it, bool may_wait)
     pthread_mutex_unlock(&r->lock);
 }
 
-void hc_recorder_flush(hc_recorder *r, int timeout_ms)
+void hc_recorder_flush(hc_recorder *r, int timeout_ms, hc_recorder_stats *st)
 {
     struct timespec lock_until, until;
     deadline_us(CLOCK_REALTIME, (int64_t)timeout_ms * 1000, &lock_until);
@@ -322,6 +322,10 @@ void hc_recorder_flush(hc_recorder *r, int timeout_ms)
         if (pthread_cond_timedwait(&r->done_cond, &r->lock, &until) != 0)
             break;
     r->flushing--;
+    if (st) {
+        *st = r->st;
+        st->left = r->queued;
+    }
     pthread_mutex_unlock(&r->lock);
     /* No fsync here: a committed LMDB transaction survives the process (the
      * pages are in the kernel's cache); machine-crash durability is HC_DB_SYNC. */

@@ -55,17 +55,20 @@ void hc_recorder_submit(hc_recorder *r, hc_rec_item *item, bool may_wait);
 void hc_recorder_exchange_begin(hc_recorder *r);
 void hc_recorder_exchange_end(hc_recorder *r);
 
-/* Wait until every exchange in flight has been queued and everything queued
- * is written, or timeout_ms passed. Bounded even when called from a signal
- * handler (every lock is taken with the same deadline). */
-void hc_recorder_flush(hc_recorder *r, int timeout_ms);
-
 /* Counters since start, for tests and HC_DEBUG. */
 typedef struct hc_recorder_stats {
     uint64_t submitted, written, dropped_full, dropped_store;
     uint64_t waited;                    /* submissions that waited for room */
+    uint64_t left;                      /* still queued when a flush gave up (hc_recorder_flush) */
 } hc_recorder_stats;
 void hc_recorder_stats_get(hc_recorder *r, hc_recorder_stats *out);
+
+/* Wait until every exchange in flight has been queued and everything queued
+ * is written, or timeout_ms passed. Bounded even when called from a signal
+ * handler (every lock is taken with the same deadline). If st is not NULL it
+ * gets the counters as the flush ended (left: what was still queued), unless
+ * the lock could not be taken in time (st untouched). */
+void hc_recorder_flush(hc_recorder *r, int timeout_ms, hc_recorder_stats *st);
 
 /* After fork, in the child: forget r without touching its lock or thread. */
 void hc_recorder_abandon(hc_recorder *r);

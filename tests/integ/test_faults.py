@@ -438,6 +438,10 @@ def store_full(t, w):
     recs = list(reversed(doc["requests"])) if doc else []
     t.ok(doc is not None and 0 < len(recs) < N, "requests --json parses; some records were kept, the rest dropped (%d)"
          % len(recs))
+    summary = [l for l in r.stderr.splitlines() if "exchanges were not recorded" in l]
+    want = "%d of %d exchanges were not recorded" % (N - len(recs), N)
+    t.ok(len(summary) == 1 and want in summary[0] and "store errors: %d" % (N - len(recs)) in summary[0],
+         "at exit the shim says how many were dropped and why: %r" % want, summary or r.stderr[-600:])
     complete = 0
     for x in recs:
         s = w.analyze("show", x["id"], "--json", check=False)
