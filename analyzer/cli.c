@@ -137,7 +137,7 @@ int cli_store_path(const ana_ctx *c, char *out, size_t size)
         return 0;
     }
     if (hc_store_default_path(out, size) != 0)
-        return cli_misuse("--db: no store given and no default (set HC_DB or HOME)");
+        return cli_misuse("--db: no store given and no default (set HC_DB, XDG_DATA_HOME or HOME)");
     return 0;
 }
 

@@ -58,8 +58,13 @@ enum {
     { "provider", 0, true, OPT_PROVIDER }
 
 /* Help text for the shared options, for commands' usage strings. */
+/* The default store is hc_store_default_path()'s (common/store.c). */
+#define CLI_HELP_DB                                                                       \
+    "  --db PATH          store directory; default: $HC_DB, else\n"                       \
+    "                     $XDG_DATA_HOME/hcshim/store, else\n"                            \
+    "                     ~/.local/share/hcshim/store\n"
 #define CLI_HELP_COMMON                                                                   \
-    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n" \
+    CLI_HELP_DB                                                                           \
     "  --json             one JSON document on stdout\n"                                \
     "  --csv              CSV (RFC 4180) on stdout\n"                                   \
     "  -h, --help         this help\n"

@@ -73,7 +73,7 @@ static const char usage_clear[] =
     "                     or on the model requested or answered by the record whose\n"
     "                     answer it holds (repeatable, OR)\n"
     "  --dry-run          count what would be removed; change nothing\n"
-    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n"
+    CLI_HELP_DB
     "  --json, --csv      print the counts as JSON / CSV\n"
     "  -h, --help         this help\n"
     "\n"

@@ -27,7 +27,7 @@ static const char usage[] =
     "\n"
     "  -o DIR             write a compacted copy into the new directory DIR\n"
     "                     instead; works while programs record (a snapshot)\n"
-    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n"
+    CLI_HELP_DB
     "  --json, --csv      print the sizes as JSON / CSV\n"
     "  -h, --help         this help\n"
     "\n"

@@ -30,7 +30,7 @@ static const char usage[] =
     "                     span per exchange (GenAI semantic conventions)\n"
     "  --bodies           jsonl/json: add request_body and response_body\n"
     "  -o, --output FILE  write to FILE instead of stdout\n"
-    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n"
+    CLI_HELP_DB
     "  --json, --csv      the same as --format json / --format csv\n"
     "  -h, --help         this help\n"
     CLI_HELP_FILTERS;

@@ -33,7 +33,7 @@ static const char usage[] =
     "                     with '-', stdout (refused when stdout is a terminal)\n"
     DASH_HELP_OPTS
     "  --json             print the dashboard's data document (JSON) instead\n"
-    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n"
+    CLI_HELP_DB
     "  -h, --help         this help\n"
     CLI_HELP_FILTERS
     "\n"

@@ -29,7 +29,7 @@ static const char usage[] =
     "with --bodies if the bodies should come along) to the store, creating it if\n"
     "needed. '-' reads standard input. Ids already present are skipped.\n"
     "\n"
-    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n"
+    CLI_HELP_DB
     "  --json, --csv      print the counts as JSON / CSV\n"
     "  -h, --help         this help\n";
 

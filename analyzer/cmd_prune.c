@@ -33,7 +33,7 @@ static const char usage[] =
     "  --older-than D     required: age limit\n"
     "  --bodies-only      delete bodies, keep records\n"
     "  --dry-run          count what would be removed; change nothing\n"
-    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n"
+    CLI_HELP_DB
     "  --json, --csv      print the counts as JSON / CSV\n"
     "  -h, --help         this help\n";
 

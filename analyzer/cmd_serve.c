@@ -66,7 +66,7 @@ static const char usage[] =
     "  --allow-remote     allow a non-loopback --bind (everyone who can connect sees\n"
     "                     every prompt and response: there is no authentication)\n"
     DASH_HELP_OPTS
-    "  --db PATH          store directory (default: $HC_DB, else ~/.local/share/hcshim/store)\n"
+    CLI_HELP_DB
     "  -h, --help         this help\n"
     CLI_HELP_FILTERS
     "\n"

@@ -708,10 +708,26 @@ def tests(tmp):
        "HC_DB is the default store")
     rc, out, err = run()
     eq(rc, 2, "no command: exit 2")
+    db_default = "$HC_DB, else $XDG_DATA_HOME/hcshim/store, else ~/.local/share/hcshim/store"
     for cmd in ("requests", "show", "report", "users", "sessions", "audit", "export", "import", "merge", "prune",
-                "stats", "prices"):
+                "compact", "stats", "prices", "html", "serve", "cache", "ratelimits"):
         rc, out, err = run(cmd, "-h")
         ok(rc == 0 and out.startswith("usage: hc-analyze %s" % cmd) and not err, "%s -h: usage on stdout, exit 0" % cmd)
+        if cmd != "merge":  # merge names its stores as arguments
+            ok(db_default in " ".join(out.split()), "%s -h: --db default is %s" % (cmd, db_default),
+               [l for l in out.splitlines() if "--db" in l])
+    # the default store as the help says: $HC_DB, else $XDG_DATA_HOME/hcshim/store, else ~/.local/share/...
+    xdg = os.path.join(tmp, "xdg")
+    os.makedirs(os.path.join(xdg, "hcshim"))
+    os.symlink(A, os.path.join(xdg, "hcshim", "store"))
+    home = os.path.join(tmp, "home")
+    os.makedirs(os.path.join(home, ".local", "share", "hcshim"))
+    os.symlink(B, os.path.join(home, ".local", "share", "hcshim", "store"))
+    for env, want, name in (({"XDG_DATA_HOME": xdg, "HOME": home}, 3000, "$XDG_DATA_HOME/hcshim/store before ~/.local/share"),
+                            ({"XDG_DATA_HOME": "", "HOME": home}, 2000, "~/.local/share/hcshim/store without $XDG_DATA_HOME"),
+                            ({"HC_DB": B, "XDG_DATA_HOME": xdg, "HOME": home}, 2000, "$HC_DB before $XDG_DATA_HOME")):
+        rc, out, err = run("report", "--json", env=env)
+        eq((rc, json.loads(out)["summary"]["requests"] if rc == 0 else err), (0, want), "default store: " + name)
     rc, out, _ = run("--help")
     ok(rc == 0 and "audit" in out, "hc-analyze --help lists the commands")
 
