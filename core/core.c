@@ -142,9 +142,10 @@ static void at_exit(void)
         hc_recorder_stats st = { 0 };
         hc_recorder_flush(c->rec, 2000, &st);
         hc_webhook_flush(2000);
-        /* Fail open means dropping, never losing silently: say how many. */
+        /* Fail open means dropping, never losing silently: say how many (when
+         * there was no store at all, the shim said so already). */
         uint64_t lost = st.dropped_full + st.dropped_store + st.left;
-        if (lost)
+        if (lost && !st.disabled)
             hc_log_error("%llu of %llu exchanges were not recorded (queue full: %llu; store errors: %llu; "
                         "still queued at exit: %llu)", (unsigned long long)lost, (unsigned long long)st.submitted,
                         (unsigned long long)st.dropped_full, (unsigned long long)st.dropped_store,

@@ -325,6 +325,7 @@ void hc_recorder_flush(hc_recorder *r, int timeout_ms, hc_recorder_stats *st)
     if (st) {
         *st = r->st;
         st->left = r->queued;
+        st->disabled = r->disabled;
     }
     pthread_mutex_unlock(&r->lock);
     /* No fsync here: a committed LMDB transaction survives the process (the

@@ -3,7 +3,8 @@
 #
 #   scripts/deps.sh build   to build and run the demo (compiler, -dev libraries, python3)
 #   scripts/deps.sh test    everything the test suite uses (real clients: curl, Python
-#                           requests/httpx/aiohttp, Ruby, PHP; clang for sanitizers/fuzzing)
+#                           requests/httpx/aiohttp, Ruby, PHP; Go for the static-TLS case;
+#                           clang for sanitizers/fuzzing)
 #   scripts/deps.sh bench   the test set plus the benchmarks' baselines (hyperfine,
 #                           mitmproxy; the Portkey gateway comes from npm, see bench.py)
 #
@@ -14,7 +15,7 @@ BUILD="build-essential pkg-config libssl-dev liblmdb-dev libcjson-dev libzstd-de
        libbrotli-dev ca-certificates openssl python3"
 TEST="$BUILD curl lmdb-utils python3-requests python3-httpx python3-aiohttp python3-h2
       python3-brotli ruby php-cli php-curl socat clang libclang-rt-14-dev iproute2 util-linux
-      strace zstd chromium chromium-driver fonts-dejavu-core"
+      strace zstd chromium chromium-driver fonts-dejavu-core golang-go"
 
 case "${1:-test}" in
 build) PKGS=$BUILD ;;

@@ -8,6 +8,8 @@
   (even for routed hosts: their lookups then go to DNS).
 - A process that never talks to an LLM host starts no thread, does not load
   the core and opens no store.
+- HC_MODE=off: even a call to an intercepted endpoint is left alone (the
+  server's own certificate, the request's bytes as sent, no core, no store).
 - The upstream is unreachable, or its certificate cannot be verified: the app
   gets a 502 whose JSON body names the upstream and the cause, and the record
   says so. Verification is never skipped.
@@ -43,6 +45,30 @@ c = socket.create_connection(srv.getsockname()); c.close(); srv.close()
 socket.getaddrinfo("localhost", 80)
 maps = open("/proc/self/maps").read()
 print(len(os.listdir("/proc/self/task")), "libhcshim-core" in maps, "libhcshim.so" in maps)
+"""
+
+OFF_CALL = r"""
+import json, os, socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+ca_name = dict(x[0] for x in ssl._ssl._test_decode_cert(ca)["subject"]).get("commonName")
+body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "off"}]})
+with socket.create_connection(("localhost", port)) as raw, ctx.wrap_socket(raw, server_hostname="localhost") as s:
+    issuer = dict(x[0] for x in s.getpeercert()["issuer"]).get("commonName")
+    s.sendall(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+               "Authorization: Bearer sk-test-key\r\nHelicone-Property-Step: raw\r\nConnection: close\r\n"
+               "Content-Length: %d\r\n\r\n%s" % (len(body), body)).encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+head, _, rest = data.partition(b"\r\n\r\n")
+maps = open("/proc/self/maps").read()
+print(json.dumps({"status": int(head.split()[1]), "body": rest.decode(errors="replace"), "issuer": issuer,
+                  "ca": ca_name,
+                  "threads": len(os.listdir("/proc/self/task")), "core": "libhcshim-core" in maps}))
 """
 
 
@@ -112,6 +138,26 @@ def main():
         r = w.run(["sh", "-c", "true; echo ok"], HC_DB=idle_db)
         t.ok(r.stdout.strip() == "ok" and not os.path.exists(idle_db) and not r.stderr,
              "shell under the shim: silent, no store", r.stderr)
+
+        # 4b. HC_MODE=off: an intercepted endpoint, a real call, and the shim
+        # does nothing at all: the server's own certificate, Helicone-* headers
+        # not stripped, no core, no store, no thread.
+        off_db = os.path.join(w.dir, "off-store")
+        before = w.mock.count()
+        r = w.run([PYTHON, "-c", OFF_CALL, str(w.mock.port), w.pki["ca"]], HC_MODE="off", HC_DB=off_db,
+                  HC_HOSTS="localhost:%d" % w.mock.port, HC_PROPERTY_Team="off")
+        got = answers(r)
+        t.ok(len(got) == 1 and got[0]["status"] == 200 and "Mock answer" in got[0]["body"],
+             "HC_MODE=off: the call is answered", r.stdout + r.stderr[-500:])
+        t.ok(got and got[0]["issuer"] == got[0]["ca"],
+             "HC_MODE=off: the app's TLS peer is the server itself (issued by the test CA, %r)"
+             % (got and got[0]["issuer"]))
+        reqs = w.mock.requests[before:]
+        hdrs = {k.lower(): v for k, v in (reqs[0].get("headers") or {}).items()} if reqs else {}
+        t.ok(len(reqs) == 1 and hdrs.get("helicone-property-step") == "raw",
+             "HC_MODE=off: the provider gets the request as sent, Helicone-* headers included", hdrs)
+        t.ok(got and got[0]["threads"] == 1 and not got[0]["core"] and not os.path.exists(off_db),
+             "HC_MODE=off: no thread, core not loaded, no store", got and got[0])
 
         # 5. Upstream unreachable -> 502 naming it.
         w.reset_store()
