@@ -116,6 +116,20 @@ int cli_common(ana_ctx *c, int id, const char *arg)
         return 1;
     case OPT_JSON: c->fmt = CLI_JSON; return 1;
     case OPT_CSV: c->fmt = CLI_CSV; return 1;
+    case OPT_PROPERTY: {
+        if (!strchr(arg, '=')) {
+            if (c->property_name)
+                return 0;
+            cli_misuse("--property: expected NAME=VALUE (the same as --where), got '%s'", arg);
+            return CLI_ERR;
+        }
+        char err[256];
+        if (query_filter_set(&c->filter, "where", arg, hc_now_us(), err, sizeof err) != 0) {
+            cli_misuse("--property: %s", err);
+            return CLI_ERR;
+        }
+        return 1;
+    }
     default: break;
     }
     if (id >= OPT_SINCE && id <= OPT_PROVIDER) {

@@ -42,7 +42,7 @@ typedef struct cli_opt {
 enum {
     OPT_HELP = 1, OPT_DB, OPT_JSON, OPT_CSV,
     OPT_SINCE, OPT_UNTIL, OPT_WHERE, OPT_MODEL, OPT_USER, OPT_SESSION,
-    OPT_STATUS, OPT_CACHE, OPT_PROVIDER,
+    OPT_STATUS, OPT_CACHE, OPT_PROVIDER, OPT_PROPERTY,
     OPT_CMD = 100
 };
 
@@ -55,7 +55,7 @@ enum {
     { "where", 0, true, OPT_WHERE }, { "model", 0, true, OPT_MODEL },            \
     { "user", 0, true, OPT_USER }, { "session", 0, true, OPT_SESSION },          \
     { "status", 0, true, OPT_STATUS }, { "cache", 0, true, OPT_CACHE },          \
-    { "provider", 0, true, OPT_PROVIDER }
+    { "provider", 0, true, OPT_PROVIDER }, { "property", 0, true, OPT_PROPERTY }
 
 /* Help text for the shared options, for commands' usage strings. */
 /* The default store is hc_store_default_path()'s (common/store.c). */
@@ -72,7 +72,8 @@ enum {
     "Filters (all must match):\n"                                                         \
     "  --since T, --until T   time range [since, until): 2026-11-01, 2026-11-01T10:00,\n" \
     "                         Unix seconds, or relative 7d / 24h / 30m (= now minus)\n"   \
-    "  --where K=V        custom property K equals V (repeatable, AND)\n"                  \
+    "  --where K=V        custom property K equals V (repeatable, AND);\n"                \
+    "                     --property K=V is the same\n"                                    \
     "  --model M          model requested or answered; glob (gpt-4o*) (repeatable, OR)\n" \
     "  --user U           user id          --session S    session id\n"                   \
     "  --status S         200 | 4xx | 5xx | error (>= 400 or no response) (repeatable, OR)\n" \
@@ -85,6 +86,12 @@ typedef struct ana_ctx {
     const char  *db;      /* --db, or NULL for hc_store_default_path() */
     enum cli_fmt fmt;
     bool         help;    /* -h was given: print usage to stdout, exit 0 */
+    /* The command has its own --property NAME (html, serve: the breakdown
+     * property): cli_common() applies `--property K=V` as the filter and
+     * returns 0 for a value without '=', for the command to handle. Else a
+     * value without '=' is misuse. (A property name cannot contain '=':
+     * it comes from a Helicone-Property- header or an HC_PROPERTY_ variable.) */
+    bool         property_name;
     query_filter filter;
 } ana_ctx;
 
@@ -109,7 +116,8 @@ void cli_init(cli_parser *p, int argc, char **argv, const char *cmd);
 int  cli_next(cli_parser *p, const cli_opt *opts, const char **arg);
 
 /* Apply a common or filter option to c. Returns 1 if handled, 0 if the id is
- * not a shared one (the command handles it), CLI_ERR after printing a message. */
+ * not a shared one (the command handles it), CLI_ERR after printing a message.
+ * `--property K=V` is an alias of `--where K=V` (see ana_ctx.property_name). */
 int  cli_common(ana_ctx *c, int id, const char *arg);
 
 /* Print "hc-analyze: " + message + "\n" to stderr; returns CLI_EXIT_MISUSE. */

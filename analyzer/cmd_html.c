@@ -79,7 +79,7 @@ static int produce(FILE *f, bool json, struct job *j)
 
 int cmd_html(int argc, char **argv)
 {
-    ana_ctx c = { .cmd = "html" };
+    ana_ctx c = { .cmd = "html", .property_name = true };
     dash_opts o;
     dash_terms terms = { .n = 0 };
     cli_parser p;

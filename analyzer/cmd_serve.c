@@ -19,7 +19,8 @@
  *                       a unique prefix of >= 8 hex digits; filters not applied)
  * Every endpoint but /api/request/ID takes the shared filters as parameters
  * (since, until, where=K=V, model, user, session, status, cache, provider;
- * repeatable ones may repeat). Unknown parameters are a 400.
+ * repeatable ones may repeat; property=K=V, with '=', is where=K=V as on the
+ * command line). Unknown parameters are a 400.
  *
  * Exposure: the dashboard shows every prompt and response without any
  * authentication, so it binds to loopback and refuses another --bind unless
@@ -297,6 +298,10 @@ static int apply_params(struct ask *k, int ep, const struct params *p, query_fil
         bool is_filter = false;
         for (size_t j = 0; j < sizeof filters / sizeof filters[0]; j++)
             is_filter |= strcmp(n, filters[j]) == 0;
+        if (strcmp(n, "property") == 0 && strchr(v, '=')) {
+            n = "where"; /* property=K=V is the filter where=K=V, as on the command line */
+            is_filter = true;
+        }
         if (is_filter && ep != EP_REQUEST) {
             char e[256];
             if (query_filter_set(f, n, v, now, e, sizeof e)) {
@@ -468,7 +473,7 @@ static void handle(void *ctx, const httpd_req *rq, httpd_resp *rs)
 
 int cmd_serve(int argc, char **argv)
 {
-    ana_ctx c = { .cmd = "serve" };
+    ana_ctx c = { .cmd = "serve", .property_name = true };
     dash_terms terms = { .n = 0 };
     struct server sv;
     memset(&sv, 0, sizeof sv);

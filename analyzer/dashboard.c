@@ -75,7 +75,9 @@ int dash_cli_opt(dash_opts *o, int id, const char *arg)
 {
     unsigned long long n;
     switch (id) {
-    case OPT_DASH_PROPERTY:
+    case OPT_PROPERTY:
+        if (strchr(arg, '='))
+            return 0; /* the filter --where K=V, applied by cli_common() */
         if (!*arg) {
             cli_misuse("--property: expected a property name, got ''");
             return CLI_ERR;
@@ -112,6 +114,8 @@ static const char *const term_names[] = {
 
 int dash_terms_add(dash_terms *t, int id, const char *arg)
 {
+    if (id == OPT_PROPERTY && strchr(arg, '='))
+        id = OPT_WHERE; /* --property K=V is --where K=V */
     if (id < OPT_SINCE || id > OPT_PROVIDER)
         return 0;
     if (t->n == DASH_MAX_TERMS) {

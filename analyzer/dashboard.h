@@ -118,14 +118,19 @@ int  dash_parse_unit(const char *s, enum dash_unit *out);
 /* Parse a size: "65536", "64K", "64KiB", "1M" (binary units). 0 or HC_EINVAL. */
 int  dash_parse_size(const char *s, size_t *out);
 
-/* Options both commands take (after CLI_COMMON_OPTS, CLI_FILTER_OPTS). */
-enum { OPT_DASH_PROPERTY = OPT_CMD + 50, OPT_DASH_BUCKET, OPT_DASH_LIMIT, OPT_DASH_BODY_MAX };
+/* Options both commands take (after CLI_COMMON_OPTS, CLI_FILTER_OPTS). The
+ * breakdown's `--property NAME` is the shared filter option OPT_PROPERTY
+ * (CLI_FILTER_OPTS): with '=' in its value it is the filter `--where K=V`
+ * (cli_common), without it the property to break costs down by (the command
+ * sets ana_ctx.property_name and passes it to dash_cli_opt). */
+enum { OPT_DASH_BUCKET = OPT_CMD + 50, OPT_DASH_LIMIT, OPT_DASH_BODY_MAX };
 #define DASH_CLI_OPTS                                                                    \
-    { "property", 0, true, OPT_DASH_PROPERTY }, { "bucket", 0, true, OPT_DASH_BUCKET },  \
+    { "bucket", 0, true, OPT_DASH_BUCKET },                                              \
     { "limit", 'n', true, OPT_DASH_LIMIT }, { "body-max", 0, true, OPT_DASH_BODY_MAX }
 #define DASH_HELP_OPTS                                                                    \
     "  --property NAME    break costs down by this custom property (default: the most\n"  \
-    "                     common property name)\n"                                          \
+    "                     common property name); --property K=V (with '=') is the\n"      \
+    "                     filter --where K=V instead\n"                                   \
     "  --bucket UNIT      time series unit: auto (default), minute, hour, day, week, month\n" \
     "  -n, --limit N      requests in the table, newest first (default 2000; 0 = all)\n"   \
     "  --body-max SIZE    bytes of each prompt, response and raw body shown in the\n"        \
@@ -134,9 +139,10 @@ enum { OPT_DASH_PROPERTY = OPT_CMD + 50, OPT_DASH_BUCKET, OPT_DASH_LIMIT, OPT_DA
  * printing the misuse line. */
 int  dash_cli_opt(dash_opts *o, int id, const char *arg);
 
-/* Record the filter option `id` (OPT_SINCE…OPT_PROVIDER) with its value in
- * t, for display and for re-parsing; arg must outlive t. 0, or CLI_ERR
- * (printed) beyond DASH_MAX_TERMS. Other ids are ignored. */
+/* Record the filter option `id` (OPT_SINCE…OPT_PROVIDER, and OPT_PROPERTY
+ * with a K=V value, recorded as "where") with its value in t, for display and
+ * for re-parsing; arg must outlive t. 0, or CLI_ERR (printed) beyond
+ * DASH_MAX_TERMS. Other ids are ignored. */
 int  dash_terms_add(dash_terms *t, int id, const char *arg);
 /* Build a filter from t with relative times resolved against now_us (so a
  * long-running server's "--since 1h" slides). 0, or the query_filter_set()

@@ -292,6 +292,7 @@ def tests(tmp):
     until_us = t0 + 15 * 86400 * 10**6
     filters = [
         (["--where", "Workflow=research"], lambda r: r["props"].get("Workflow") == "research"),
+        (["--property", "Workflow=research"], lambda r: r["props"].get("Workflow") == "research"),
         (["--where", "Workflow=research", "--where", "Step=plan"],
          lambda r: r["props"].get("Workflow") == "research" and r["props"].get("Step") == "plan"),
         (["--model", "gpt-4o*"], lambda r: r["model_req"].startswith("gpt-4o") or r["model_resp"].startswith("gpt-4o")),
@@ -427,6 +428,61 @@ def tests(tmp):
         rc, out, _ = run("requests", "--db", A, "--limit", "200", env={"COLUMNS": str(cols)})
         widest = max(len(l) for l in out.splitlines())
         ok(widest <= cols and "…" in out, "requests: COLUMNS=%d fits (%d) and truncates with an ellipsis" % (cols, widest))
+
+    # -- --property K=V: an alias of --where K=V in every command that takes filters -----------
+    research = [r for r in recs if r["props"].get("Workflow") == "research"]
+    for args in (["requests", "--limit", "0", "--csv"], ["report", "--csv"], ["users", "--csv"],
+                 ["sessions", "--limit", "0", "--csv"], ["audit", "--max-requests", "100000", "--csv"],
+                 ["export"], ["prices", "--csv"], ["cache", "--csv", "--top", "0"], ["ratelimits", "--csv"]):
+        rc1, out1, err1 = run(*args, "--db", A, "--property", "Workflow=research")
+        rc2, out2, _ = run(*args, "--db", A, "--where", "Workflow=research")
+        rc3, out3, _ = run(*args, "--db", A)
+        ok(rc1 == 0 and rc2 == 0 and out1 == out2 and out1 != out3,
+           "%s --property Workflow=research: same output as --where, filtered" % args[0], err1 or out1[:300])
+    rc, out, err = run("export", "--db", A, "--property=Workflow=research", "--property", "Step=plan")
+    want = [r["id"] for r in research if r["props"].get("Step") == "plan"]
+    eq((rc, [json.loads(l)["id"] for l in out.splitlines()]), (0, want),
+       "export --property=K=V --property K2=V2: both must match (%d records)" % len(want))
+    rc, out, err = run("report", "--db", A, "--property", "Workflow")
+    one_line_error(rc, err, "report --property without '='", "--property")
+    rc, out, err = run("requests", "--db", A, "--property", "=research")
+    one_line_error(rc, err, "requests --property with an empty name", "--property")
+    # html: --property NAME stays the breakdown; --property K=V is the filter
+    rc, hj, _ = run_json("html", "--db", A, "--property", "Workflow=research")
+    eq((rc, hj["filters"], hj["summary"]["requests"]), (0, [["where", "Workflow=research"]], len(research)),
+       "html --property K=V filters like --where")
+    rc, hj2, _ = run_json("html", "--db", A, "--where", "Workflow=research")
+    eq(hj["by_property"]["name"], hj2["by_property"]["name"], "html --property K=V leaves the breakdown at its default")
+    rc, hj, _ = run_json("html", "--db", A, "--property", "Step", "--property", "Workflow=research")
+    eq((rc, hj["by_property"]["name"], hj["summary"]["requests"]), (0, "Step", len(research)),
+       "html --property NAME --property K=V: breakdown by NAME, filtered by K=V")
+    rc, out, err = run("html", "--db", A, "--property", "", "--json")
+    one_line_error(rc, err, "html --property ''", "--property")
+    # serve: the same on the command line and as a query parameter
+    e = dict(os.environ)
+    e.pop("HC_DB", None)
+    sp = subprocess.Popen([ANA, "serve", "--db", A, "--port", "0", "--property", "Workflow=research"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+    try:
+        line = sp.stdout.readline().decode()
+        base = line.split("serving on ", 1)[-1].strip().rstrip("/")
+        import urllib.request
+
+        def api(path):
+            with urllib.request.urlopen(base + path, timeout=30) as resp:
+                return json.loads(resp.read())
+        eq(api("/api/summary")["summary"]["requests"], len(research), "serve --property K=V filters like --where")
+        want = sum(1 for r in research if r["props"].get("Step") == "plan")
+        eq(api("/api/summary?property=Step%3Dplan")["summary"]["requests"], want,
+           "serve: ?property=K=V is the filter where=K=V, ANDed")
+        d = api("/api/dashboard?property=Step&limit=1")
+        eq((d["by_property"]["name"], d["summary"]["requests"]), ("Step", len(research)),
+           "serve: ?property=NAME is still the breakdown property")
+    except Exception as ex:  # noqa: BLE001
+        ok(False, "serve --property answers", "%r %r" % (ex, sp.stderr.read1(4096) if sp.poll() is not None else ""))
+    finally:
+        sp.terminate()
+        sp.wait(timeout=10)
 
     # -- show -------------------------------------------------------------------------------
     r0 = next(r for r in recs if r["request_body"] and r["response_body"] and not r["flags"] & 1)
