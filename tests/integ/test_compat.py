@@ -926,7 +926,28 @@ def main():
            % (len(results), len(results) - len(bad), len(bad), time.monotonic() - t0, os.path.relpath(ARTIFACT, ROOT)))
     for x in bad:
         t.diag("  differs: %s [%s]: expected %s, got %s" % (x["program"], x["mode"], x["expected"], x["outcome"]))
+    readme_matches(t, doc)
     return t.done()
+
+
+def readme_matches(t, doc):
+    """The README's table says what this run found, for every cell this
+    machine could run (a skipped cell proves nothing either way)."""
+    if os.environ.get("HC_PRELOAD_FIRST"):
+        return  # the sanitizer run writes its own results file
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import compat_table  # noqa: E402
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    b, e = text.find(compat_table.BEGIN), text.find(compat_table.END)
+    readme_rows = set(text[b:e].splitlines()) if 0 <= b < e else set()
+    ran = {"rows": [r for r in doc["rows"] if r["outcome"] != "skipped"]}
+    ran_programs = {r["program"] for r in ran["rows"]}
+    want = [line for line in compat_table.block(doc).splitlines()
+            if line.startswith("| ") and line.split(" | ")[0][2:] in {p.replace("|", "\\|") for p in ran_programs}]
+    stale = [line for line in want if line not in readme_rows and "skipped" not in line]
+    t.ok(b >= 0 and not stale, "README compatibility table matches this run for every program run here "
+         "(else: scripts/compat_table.py)", "\n".join(stale[:5]))
 
 
 if __name__ == "__main__":
