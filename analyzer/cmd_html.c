@@ -33,6 +33,7 @@ static const char usage[] =
     "                     with '-', stdout (refused when stdout is a terminal)\n"
     DASH_HELP_OPTS
     "  --json             print the dashboard's data document (JSON) instead\n"
+    "                     (--csv is refused, exit 2: the page is not a table)\n"
     CLI_HELP_DB
     "  -h, --help         this help\n"
     CLI_HELP_FILTERS
@@ -122,7 +123,8 @@ int cmd_html(int argc, char **argv)
         goto out;
     }
     if (c.fmt == CLI_CSV) {
-        cli_misuse("html: --csv is not an output of this command (see --json)");
+        cli_misuse("html: --csv does not apply: html writes one HTML page (or, with --json, its data "
+                   "document), not a table");
         goto out;
     }
     if (!output && c.fmt != CLI_JSON && isatty(STDOUT_FILENO)) {

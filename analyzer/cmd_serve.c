@@ -69,6 +69,8 @@ static const char usage[] =
     DASH_HELP_OPTS
     CLI_HELP_DB
     "  -h, --help         this help\n"
+    "  (--json and --csv are refused, exit 2: serve prints only its address; the\n"
+    "  endpoints under /api/ answer JSON)\n"
     CLI_HELP_FILTERS
     "\n"
     "Relative times (--since 1h) slide: they are resolved at every request.\n";
@@ -519,7 +521,10 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     if (c.fmt != CLI_TEXT) {
-        cli_misuse("serve: --json and --csv do not apply (the endpoints under /api/ answer JSON)");
+        cli_misuse(c.fmt == CLI_JSON ? "serve: --json does not apply: serve runs a web server and prints nothing "
+                                       "but its address; its endpoints under /api/ answer JSON"
+                                     : "serve: --csv does not apply: serve runs a web server and prints nothing "
+                                       "but its address; its endpoints answer HTML and JSON, not CSV");
         goto out;
     }
     if (!is_loopback(bind_addr) && !sv.allow_remote) {

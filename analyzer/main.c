@@ -2,7 +2,8 @@
  *
  * git-style: `hc-analyze <command> [options]`; the command table below maps
  * names to the cmd_*.c files. Read commands open the store read-only and never
- * modify it; only merge, import, prune and cache clear write. See docs/ANALYZER.md.
+ * modify it; only merge, import, prune, compact and cache clear write. See
+ * docs/ANALYZER.md.
  */
 #include "cli.h"
 #include "cmds.h"
@@ -40,7 +41,11 @@ static void usage(FILE *f)
     fputs("usage: hc-analyze <command> [options]\n\nCommands:\n", f);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fputs("\nEvery command takes --db PATH, --json, --csv and -h; see 'hc-analyze <command> -h'.\n"
+    fputs("\nEvery command takes -h; every command but merge (which names its stores as\n"
+          "arguments) takes --db PATH; every command takes --json and --csv except html,\n"
+          "which refuses --csv (it writes a page; --json gives its data), and serve,\n"
+          "which refuses both (it runs a web server; its /api/ endpoints answer JSON).\n"
+          "See 'hc-analyze <command> -h'.\n"
           "Exit status: 0 ok, 1 audit failed / not found, 2 misuse or unreadable store.\n", f);
 }
 

@@ -786,6 +786,25 @@ def tests(tmp):
         eq((rc, json.loads(out)["summary"]["requests"] if rc == 0 else err), (0, want), "default store: " + name)
     rc, out, _ = run("--help")
     ok(rc == 0 and "audit" in out, "hc-analyze --help lists the commands")
+    flat = " ".join(out.split())
+    ok("except html, which refuses --csv" in flat and "serve, which refuses both" in flat,
+       "hc-analyze --help: says html refuses --csv and serve refuses --json and --csv", out[-600:])
+
+    # -- --json / --csv: every command but html --csv and serve -------------------------------
+    for args in (["requests"], ["report"], ["users"], ["sessions"], ["stats"], ["prices"], ["cache"],
+                 ["ratelimits"], ["export"], ["audit", "--max-requests", 100000], ["show", recs[0]["id"]]):
+        rc, js, err = run_json(*args, "--db", A)
+        ok(rc == 0 and isinstance(js, dict), "%s --json: one JSON document" % args[0], err)
+        rc, out, err = run(*args, "--db", A, "--csv")
+        ok(rc == 0 and out.endswith("\r\n") and list(csv.reader(io.StringIO(out))), "%s --csv: CSV" % args[0], err)
+    rc, js, err = run_json("html", "--db", A)
+    ok(rc == 0 and "summary" in js, "html --json: the data document", err)
+    for args, needle in ((["html", "--csv"], "--csv does not apply"), (["serve", "--json"], "--json does not apply"),
+                         (["serve", "--csv"], "--csv does not apply"), (["serve", "--csv", "--json"], "--json")):
+        rc, out, err = run(*args, "--db", A)
+        one_line_error(rc, err, " ".join(args) + " refused naming the option", needle)
+        why = err.split("does not apply", 1)[-1]
+        ok(why.startswith(": ") and len(why.strip()) > 20, "%s: says why" % " ".join(args), err)
 
     # -- prices --------------------------------------------------------------------------------
     rc, pj, _ = run_json("prices", "--db", A)
