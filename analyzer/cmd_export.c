@@ -2,7 +2,12 @@
  * document, CSV, or OpenTelemetry spans (OTLP/JSON, GenAI conventions).
  *
  * Oldest first, streamed: nothing but the current record is held in memory.
- * Bodies are read only with --bodies (JSON Lines / JSON). */
+ * Bodies are read only with --bodies (JSON Lines / JSON).
+ *
+ * -o FILE: an export holds prompts and answers, so it is private like the
+ * store. It is written to a new temporary file next to FILE (mkstemp: mode
+ * 0600 whatever FILE's mode was) and renamed over FILE once complete; on any
+ * failure the temporary file is removed and FILE is left as it was. */
 #include "cli.h"
 #include "cmds.h"
 #include "fmt.h"
@@ -29,7 +34,8 @@ static const char usage[] =
     "                     record; otlp: OpenTelemetry OTLP/JSON resourceSpans, one\n"
     "                     span per exchange (GenAI semantic conventions)\n"
     "  --bodies           jsonl/json: add request_body and response_body\n"
-    "  -o, --output FILE  write to FILE instead of stdout\n"
+    "  -o, --output FILE  write to FILE instead of stdout (mode 0600: it replaces\n"
+    "                     FILE only once complete)\n"
     CLI_HELP_DB
     "  --json, --csv      the same as --format json / --format csv\n"
     "  -h, --help         this help\n"
@@ -352,6 +358,7 @@ int cmd_export(int argc, char **argv)
     struct ctx x = { .fmt = X_JSONL, .tmp = HC_BUF_INIT };
     cli_parser p;
     const char *arg, *output = NULL;
+    char *tmp = NULL;
     int id, rc = CLI_EXIT_MISUSE;
     hc_store *s = NULL;
 
@@ -378,6 +385,10 @@ int cmd_export(int argc, char **argv)
         } else if (id == OPT_BODIES) {
             x.bodies = true;
         } else if (id == OPT_OUTPUT) {
+            if (!*arg) {
+                cli_misuse("-o: expected a file name, got ''");
+                goto out;
+            }
             output = arg;
         } else if (id == CLI_POS) {
             cli_misuse("export: unexpected argument '%s'", arg);
@@ -396,15 +407,26 @@ int cmd_export(int argc, char **argv)
     if ((rc = cli_open_store(&c, &s)))
         goto out;
     x.f = stdout;
-    /* An export holds prompts and answers: private to the user, like the store. */
-    int ofd = output ? open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-    if (ofd >= 0)
-        fchmod(ofd, 0600); /* an existing file keeps its mode otherwise */
-    if (output && (ofd < 0 || !(x.f = fdopen(ofd, "w")))) {
-        if (ofd >= 0)
-            close(ofd);
-        rc = cli_misuse("-o: %s: %s", output, strerror(errno));
-        goto out;
+    if (output) {
+        /* A new file next to FILE, 0600 (mkstemp), renamed over FILE at the end. */
+        size_t n = strlen(output) + sizeof ".tmpXXXXXX";
+        int ofd = -1, e = ENOMEM;
+        if ((tmp = malloc(n))) {
+            snprintf(tmp, n, "%s.tmpXXXXXX", output);
+            ofd = mkostemp(tmp, O_CLOEXEC);
+            e = errno;
+        }
+        if (ofd >= 0 && (fchmod(ofd, 0600) != 0 || !(x.f = fdopen(ofd, "w"))))
+            e = errno;
+        if (ofd < 0 || !x.f) {
+            if (ofd >= 0) {
+                close(ofd);
+                unlink(tmp);
+            }
+            x.f = NULL;
+            rc = cli_misuse("-o: %s: %s", output, strerror(e));
+            goto out;
+        }
     }
     if (hc_store_txn_begin(s, false, &x.txn)) {
         rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
@@ -468,12 +490,19 @@ int cmd_export(int argc, char **argv)
         rc = cli_misuse("%s: write error: %s", output ? output : "stdout", strerror(errno));
     else
         rc = 0;
-    if (output && rc == 0)
-        fprintf(stderr, "hc-analyze: exported %" PRIu64 " records to %s\n", x.n, output);
 out_file:
-    if (output && x.f && x.f != stdout && fclose(x.f) != 0 && rc == 0)
-        rc = cli_misuse("-o: %s: %s", output, strerror(errno));
+    if (output) {
+        if (fclose(x.f) != 0 && rc == 0)
+            rc = cli_misuse("-o: %s: %s", output, strerror(errno));
+        if (rc == 0 && rename(tmp, output) != 0)
+            rc = cli_misuse("-o: %s: %s", output, strerror(errno));
+        if (rc != 0)
+            unlink(tmp);
+        else
+            fprintf(stderr, "hc-analyze: exported %" PRIu64 " records to %s\n", x.n, output);
+    }
 out:
+    free(tmp);
     hc_buf_free(&x.tmp);
     cli_close_store(s);
     query_filter_free(&c.filter);

@@ -590,6 +590,42 @@ def tests(tmp):
             if o.get(k) != v:
                 bad.append((r["id"], k, o.get(k), v))
     ok(len(exported) == 3000 and not bad, "export jsonl: every field of every record equals hc_gen's", bad[:5])
+    # -o FILE: a new 0600 file renamed over FILE, whatever FILE was
+    odir = os.path.join(tmp, "out")
+    os.mkdir(odir)
+    of = os.path.join(odir, "e.jsonl")
+    with open(of, "w") as f:
+        f.write("old content\n" * 5000)
+    os.chmod(of, 0o644)
+    hard = os.path.join(tmp, "e.hardlink")
+    os.link(of, hard)
+    ino = os.stat(of).st_ino
+    rc, out, err = run("export", "--db", A, "--where", "Workflow=research", "-o", of)
+    with open(of) as f:
+        got = f.read()
+    eq((rc, oct(os.stat(of).st_mode & 0o777)), (0, "0o600"), "export -o over an existing 0644 file: mode 0600")
+    eq(got, run("export", "--db", A, "--where", "Workflow=research")[1], "export -o FILE: content equals stdout's")
+    with open(hard) as f:
+        ok(os.stat(of).st_ino != ino and f.read() == "old content\n" * 5000,
+           "export -o FILE: a new file renamed over FILE (not truncated and rewritten in place)")
+    eq(os.listdir(odir), ["e.jsonl"], "export -o: no temporary file left")
+    victim = os.path.join(odir, "victim")
+    with open(victim, "w") as f:
+        f.write("keep me\n")
+    os.chmod(victim, 0o644)
+    link = os.path.join(odir, "link.jsonl")
+    os.symlink(victim, link)
+    rc, out, err = run("export", "--db", A, "-o", link)
+    with open(victim) as f:
+        vgot = f.read()
+    ok(rc == 0 and not os.path.islink(link) and vgot == "keep me\n" and os.stat(link).st_mode & 0o777 == 0o600,
+       "export -o SYMLINK: the link is replaced by a 0600 file, its target untouched", (rc, err, vgot))
+    rc, out, err = run("export", "--db", A, "-o", odir)
+    one_line_error(rc, err, "export -o DIRECTORY", odir)
+    eq(sorted(os.listdir(odir)), ["e.jsonl", "link.jsonl", "victim"], "export -o: failed export leaves no temporary file")
+    rc, out, err = run("export", "--db", os.path.join(tmp, "missing"), "-o", of)
+    with open(of) as f:
+        eq((rc, f.read()), (2, got), "export -o FILE from a missing store: FILE left as it was")
     I = os.path.join(tmp, "imported")
     rc, out, _ = run("import", "--db", I, exp)
     ok(rc == 0 and "3,000 records added" in out, "import: 3000 added", out)
