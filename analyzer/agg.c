@@ -131,7 +131,11 @@ int agg_acc_add(agg_acc *a, const hc_record *r)
         a->unpriced++;
     if (r->cost_flags & HC_COST_ESTIMATED)
         a->estimated++;
-    if ((r->cost_flags & HC_COST_NO_USAGE) && r->status >= 200 && r->status < 300 && !(r->flags & HC_REC_CACHE_HIT))
+    /* An unpriced request is counted as unpriced only (the recorder never sets
+     * both flags, an imported record may): priced = requests - unpriced -
+     * no_usage must not count it twice. */
+    if ((r->cost_flags & HC_COST_NO_USAGE) && !(r->cost_flags & HC_COST_UNPRICED) && r->status >= 200 &&
+        r->status < 300 && !(r->flags & HC_REC_CACHE_HIT))
         a->no_usage++;
     if (r->flags & HC_REC_CACHE_HIT)
         a->cache_hits++;

@@ -4,15 +4,17 @@
  *   error           status >= 400, or status 0 (no response at all)
  *   error rate      errors / requests
  *   cache hit rate  cache hits / requests
- *   cost per request  cost / priced requests (requests - unpriced): unpriced
- *                   requests have no cost and must not dilute the average
+ *   cost per request  cost / priced requests (requests - unpriced - answers
+ *                   without usage): unpriced requests and 2xx answers that
+ *                   reported no usage have an unknown cost and must not dilute
+ *                   the average (null when there is no priced request)
  *   latency, TTFT   exact nearest-rank percentiles (agg.h) over every matching
  *                   record; TTFT over records that have one (ttft_us >= 0)
  *   rate-limited    status 429 or the provider answered 429 at least once
  *
  * JSON keys (object "summary" of `report --json` and `audit --json`):
  *   requests, cost_nusd, cost_usd, unpriced_requests, estimated_requests,
- *   cost_per_request_nusd, tok_in, tok_out, tok_cached, tok_reasoning,
+ *   no_usage_requests, cost_per_request_nusd, tok_in, tok_out, tok_cached, tok_reasoning,
  *   tok_cw5m, tok_cw1h, latency_us {p50,p95,p99}, ttft_us {p50,p95},
  *   errors, error_rate, cache_hits, cache_hit_rate, saved_nusd,
  *   retried_requests, retries, fallbacks, rate_limited, blocked, streamed,

@@ -104,12 +104,24 @@ def lat(r):
     return max(r["latency_us"], 0)
 
 
+def no_usage(r):
+    """A 2xx answer (not a cache hit) that carried no usage: its cost is unknown.
+    An unpriced model's request is counted as unpriced, not here."""
+    return bool(r["cost_flags"] & 8) and not r["cost_flags"] & 2 and 200 <= r["status"] < 300 and not r["flags"] & 2
+
+
+def priced(r):
+    """Has a known cost: neither an unpriced model nor an answer without usage."""
+    return not r["cost_flags"] & 2 and not no_usage(r)
+
+
 def summary(recs):
     s = {
         "requests": len(recs),
         "cost_nusd": sum(r["cost_nusd"] for r in recs),
         "unpriced_requests": sum(1 for r in recs if r["cost_flags"] & 2),
         "estimated_requests": sum(1 for r in recs if r["cost_flags"] & 4),
+        "no_usage_requests": sum(1 for r in recs if no_usage(r)),
         "tok_in": sum(r["tok_in"] for r in recs),
         "tok_out": sum(r["tok_out"] for r in recs),
         "tok_cached": sum(r["tok_cached"] for r in recs),
@@ -137,6 +149,11 @@ def check_summary(got, recs, label):
     want = summary(recs)
     bad = {k: (got.get(k), v) for k, v in want.items() if got.get(k) != v}
     ok(not bad, "%s: summary matches Python (%d fields)" % (label, len(want)), bad)
+    n_priced = sum(1 for r in recs if priced(r))
+    cpr = sum(r["cost_nusd"] for r in recs) / n_priced if n_priced else None
+    g = got.get("cost_per_request_nusd", "missing")
+    ok(g == cpr if cpr is None or g is None or g == "missing" else abs(g - cpr) <= 1e-9 * max(1.0, cpr),
+       "%s: cost_per_request_nusd = cost / %d priced requests" % (label, n_priced), "got %r want %r" % (g, cpr))
     if want["requests"]:
         ok(abs(got["error_rate"] - want["errors"] / want["requests"]) < 1e-12, "%s: error rate" % label)
         ok(abs(got["cache_hit_rate"] - want["cache_hits"] / want["requests"]) < 1e-12, "%s: cache hit rate" % label)
@@ -317,6 +334,37 @@ def tests(tmp):
         got = (rj["summary"]["requests"], rj["summary"]["cost_nusd"], rj["summary"]["latency_us"]["p95"])
         want = (len(sub), sum(r["cost_nusd"] for r in sub), pct([lat(r) for r in sub], 95))
         eq(got, want, "report %s: requests, cost, p95 (%d records)" % (" ".join(args), len(sub)))
+
+    # answers without usage: a store with known contents, A's records with some changed
+    nu_recs = []
+    for i, r in enumerate(recs[:900]):
+        r = dict(r)
+        if r["status"] == 200 and not r["flags"] & 2 and i % 5 == 0:  # 2xx, no usage: cost unknown
+            r.update(cost_flags=8, cost_nusd=0, tok_in=0, tok_out=0, tok_cached=0, model_resp="")
+        elif i % 11 == 0:  # an error without usage: costs nothing, is priced at $0
+            r.update(status=503, cost_flags=8, cost_nusd=0, tok_in=0, tok_out=0, tok_cached=0)
+        elif i % 13 == 0:  # a cache hit without usage: costs nothing
+            r.update(status=200, flags=r["flags"] | 2, cost_flags=8, cost_nusd=0)
+        elif i % 17 == 0:  # unpriced and without usage: unpriced, counted once
+            r.update(status=200, flags=r["flags"] & ~2, cost_flags=2 | 8, cost_nusd=0)
+        nu_recs.append(r)
+    NU = os.path.join(tmp, "nousage")
+    with open(NU + ".jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in nu_recs)
+    rc, out, err = run("import", "--db", NU, NU + ".jsonl")
+    eq(rc, 0, "import of records without usage")
+    rc, nj, _ = run_json("report", "--db", NU)
+    n_nu = sum(1 for r in nu_recs if no_usage(r))
+    ok(n_nu > 50 and nj["summary"]["no_usage_requests"] == n_nu,
+       "report --json: no_usage_requests = %d (2xx, not cache hits, not unpriced)" % n_nu, nj["summary"])
+    check_summary(nj["summary"], nu_recs, "report --json, answers without usage")
+    for args, pred in ((["--status", "200"], lambda r: r["status"] == 200), (["--provider", "openai"],
+                       lambda r: r["provider"] == "openai"), (["--cache", "hit"], lambda r: bool(r["flags"] & 2))):
+        rc, nj, _ = run_json("report", "--db", NU, *args)
+        check_summary(nj["summary"], [r for r in nu_recs if pred(r)], "report --json %s, answers without usage" % " ".join(args))
+    rc, nj, _ = run_json("report", "--db", NU, "--cache", "hit", "--status", "200", "--where", "NoSuch=1")
+    eq((nj["summary"]["requests"], nj["summary"]["cost_per_request_nusd"]), (0, None),
+       "report --json: cost_per_request_nusd is null without priced requests")
 
     rc, rt, _ = run_json("report", "--db", A, "--trend", "day")
     days = grouped(recs, lambda r: r["start_us"] // (86400 * 10**6))
@@ -538,6 +586,21 @@ def tests(tmp):
     with open(md) as f:
         mdt = f.read()
     ok("| Check | Limit | Actual | Result |" in mdt and "❌ FAIL" in mdt and "max-p95-ms" in mdt, "audit --markdown: table written", mdt[-600:])
+    # --max-p95-ms alone: fails one ms under the exact p95, passes at it (rounded up)
+    rc, out, _ = run("audit", "--db", A, "--max-p95-ms", (p95 - 1) // 1000, "--junit", junit)
+    ok(rc == 1 and "FAIL" in out, "audit --max-p95-ms %d under p95 %d us: exit 1" % ((p95 - 1) // 1000, p95), out)
+    root = ET.parse(junit).getroot()
+    cases = root.findall(".//testcase")
+    eq(([tc.get("name") for tc in cases], root.find("testsuite").get("failures")), (["max-p95-ms"], "1"),
+       "audit --junit: the failing p95 check listed as a failure")
+    fail = cases[0].find("failure") if cases else None
+    ok(fail is not None and "p95" in (fail.get("message") or "") + (fail.text or ""),
+       "audit --junit: the p95 failure says why", ET.tostring(root)[:600])
+    rc, aj, _ = run_json("audit", "--db", A, "--max-p95-ms", (p95 - 1) // 1000)
+    eq((rc, aj["verdict"], aj["failed"], aj["checks"][0]["pass"], aj["checks"][0]["actual"]),
+       (1, "fail", 1, False, p95 / 1000), "audit --json: p95 check fails with the exact p95 in ms")
+    rc, aj, _ = run_json("audit", "--db", A, "--max-p95-ms", -(-p95 // 1000))
+    eq((rc, aj["checks"][0]["pass"]), (0, True), "audit --max-p95-ms at the p95 rounded up passes")
     rc, aj, _ = run_json("audit", "--db", A, "--max-cost", "%.9f" % (total / 1e9))
     eq((rc, aj["verdict"], aj["checks"][0]["pass"]), (0, "pass", True), "audit: cost exactly at the limit passes")
     check_summary(aj["summary"], recs, "audit --json")
