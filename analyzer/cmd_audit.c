@@ -492,7 +492,8 @@ int cmd_audit(int argc, char **argv)
             char b1[FMT_NUM];
             hc_buf safe = HC_BUF_INIT;
             fmt_term(&safe, store, strlen(store), 0);
-            printf("hc-analyze audit — %s (%s requests)\n", safe.data, fmt_int(b1, (int64_t)a.requests));
+            table_textf(stdout, 2, "hc-analyze audit — %s (%s requests)\n", safe.data,
+                        fmt_int(b1, (int64_t)a.requests));
             hc_buf_free(&safe);
         }
         table *t = table_new(stdout, c.fmt, cols, 4);
@@ -508,10 +509,18 @@ int cmd_audit(int argc, char **argv)
         table_end(t);
         if (c.fmt == CLI_TEXT) {
             const char *on = color ? (pass ? "\033[1;32m" : "\033[1;31m") : "", *off = color ? "\033[0m" : "";
+            char rest[64];
             if (pass)
-                printf("%sverdict: PASS%s (%d check%s)\n", on, off, au.n, au.n == 1 ? "" : "s");
+                snprintf(rest, sizeof rest, "(%d check%s)", au.n, au.n == 1 ? "" : "s");
             else
-                printf("%sverdict: FAIL%s (%d of %d checks failed)\n", on, off, failed, au.n);
+                snprintf(rest, sizeof rest, "(%d of %d checks failed)", failed, au.n);
+            /* "verdict: PASS" is 13 columns; the rest goes on its own line if
+             * the terminal is narrower than the whole (the colour codes are
+             * why this is not table_textf). */
+            int term = table_term_width(stdout);
+            bool split = term > 0 && 14 + strlen(rest) > (size_t)term;
+            printf("%sverdict: %s%s%s", on, pass ? "PASS" : "FAIL", off, split ? "\n" : " ");
+            table_textf(stdout, 0, "%s\n", rest);
         }
     }
     cli_report_undecodable(&st);

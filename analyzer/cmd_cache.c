@@ -435,7 +435,7 @@ static void emit_tallies_text(const char *title, const char *col, agg_groups *g,
         { col, "key", TBL_SHRINK }, { "ENTRIES", "entries", TBL_RIGHT }, { "LIVE", "live", TBL_RIGHT },
         { "EXPIRED", "expired", TBL_RIGHT }, { "SIZE", "bytes", TBL_RIGHT },
     };
-    printf("\n%s\n", title);
+    table_textf(stdout, 2, "\n%s\n", title);
     table *t = table_new(stdout, CLI_TEXT, cols, sizeof cols / sizeof cols[0]);
     for (size_t i = 0; i < g->n; i++) {
         const struct tally *x = g->accs[o[i]].user;
@@ -455,7 +455,7 @@ static const table_col group_cols[] = {
     { "HOST", "host", TBL_SHRINK | TBL_DROP }, { "HITS", "hits", TBL_RIGHT },
     { "MISSES", "misses", TBL_RIGHT },  { "STORED", "stored", TBL_RIGHT },
     { "LIVE", "entries_live", TBL_RIGHT }, { "SAVED", "saved_usd", TBL_RIGHT },
-    { "LAST HIT", "last_hit", 0 },
+    { "LAST HIT", "last_hit", TBL_DROP },
 };
 
 static void emit_groups(struct view *v, enum cli_fmt fmt, jw *w, const size_t *o, size_t n)
@@ -511,7 +511,7 @@ static void emit_groups(struct view *v, enum cli_fmt fmt, jw *w, const size_t *o
 
 /* --entries: text shows what fits a terminal; CSV every column, exact. */
 static const table_col entry_cols_text[] = {
-    { "CREATED (UTC)", "created", 0 },  { "EXPIRES (UTC)", "expires", 0 },
+    { "CREATED (UTC)", "created", 0 },  { "EXPIRES (UTC)", "expires", TBL_DROP },
     { "STATE", "state", 0 },            { "MODEL", "model", TBL_SHRINK },
     { "HOST", "host", TBL_SHRINK | TBL_DROP }, { "SIZE", "bytes", TBL_RIGHT },
     { "COST", "cost_usd", TBL_RIGHT },  { "GROUP", "cache_key", TBL_DROP },
@@ -589,9 +589,10 @@ static void emit_entry_list(struct view *v, enum cli_fmt fmt, const char *store)
             table_cell(t, r->orig);
     }
     table_end(t);
-    if (fmt == CLI_TEXT && (v->rotation || v->bad))
-        printf("(and %" PRIu64 " rotation counter%s, %" PRIu64 " undecodable value%s: not entries)\n", v->rotation,
-               v->rotation == 1 ? "" : "s", v->bad, v->bad == 1 ? "" : "s");
+    if (fmt == CLI_TEXT && (v->rotation || v->bad)) {
+        table_textf(stdout, 2, "(and %" PRIu64 " rotation counter%s, %" PRIu64 " undecodable value%s: not entries)\n",
+                    v->rotation, v->rotation == 1 ? "" : "s", v->bad, v->bad == 1 ? "" : "s");
+    }
 }
 
 static void emit_view(struct view *v, enum cli_fmt fmt, const char *store, const query_stats *st,
@@ -651,33 +652,38 @@ static void emit_view(struct view *v, enum cli_fmt fmt, const char *store, const
         emit_groups(v, fmt, NULL, og, ng);
         goto out;
     }
-    printf("hcshim cache — %s\n", store);
-    printf("Entries     %s: %s live, %s expired, %s (the whole cache table)\n", fmt_int(b1, (int64_t)v->entries),
-           fmt_int(b2, (int64_t)v->live), fmt_int(b3, (int64_t)v->expired), fmt_bytes((char[FMT_NUM]){ 0 }, v->bytes));
+    table_text tt;
+    FILE *o = table_text_begin(&tt, stdout, 12);
+    fprintf(o, "hcshim cache — %s\n", store);
+    fprintf(o, "Entries     %s: %s live, %s expired, %s (the whole cache table)\n", fmt_int(b1, (int64_t)v->entries),
+            fmt_int(b2, (int64_t)v->live), fmt_int(b3, (int64_t)v->expired), fmt_bytes((char[FMT_NUM]){ 0 }, v->bytes));
     if (v->rotation || v->bad)
-        printf("            also %s rotation counter%s, %s undecodable value%s\n", fmt_int(b1, (int64_t)v->rotation),
-               v->rotation == 1 ? "" : "s", fmt_int(b2, (int64_t)v->bad), v->bad == 1 ? "" : "s");
+        fprintf(o, "            also %s rotation counter%s, %s undecodable value%s\n",
+                fmt_int(b1, (int64_t)v->rotation), v->rotation == 1 ? "" : "s", fmt_int(b2, (int64_t)v->bad),
+                v->bad == 1 ? "" : "s");
     if (v->entries) {
-        printf("Created     oldest %s, newest %s UTC\n", fmt_time(t1, v->oldest_us), fmt_time(t2, v->newest_us));
+        fprintf(o, "Created     oldest %s, newest %s UTC\n", fmt_time(t1, v->oldest_us), fmt_time(t2, v->newest_us));
         if (v->live)
-            printf("Expiry      next %s UTC (in %s), last %s UTC\n", fmt_time(t1, v->next_expiry_us),
-                   fmt_dur(b1, v->next_expiry_us - v->now_us), fmt_time(t2, v->last_expiry_us));
+            fprintf(o, "Expiry      next %s UTC (in %s), last %s UTC\n", fmt_time(t1, v->next_expiry_us),
+                    fmt_dur(b1, v->next_expiry_us - v->now_us), fmt_time(t2, v->last_expiry_us));
         else
-            printf("Expiry      every entry has expired\n");
+            fprintf(o, "Expiry      every entry has expired\n");
     }
     if (!query_filter_empty(f))
-        printf("Matched     %s of %s records\n", fmt_int(b1, (int64_t)st->matched), fmt_int(b2, (int64_t)st->scanned));
-    printf("Lookups     %s (records with a cache key): %s hits, %s misses, %s answers stored\n",
-           fmt_int(b1, (int64_t)v->lookups), fmt_int(b2, (int64_t)v->hits), fmt_int(b3, (int64_t)v->misses),
-           fmt_int((char[FMT_NUM]){ 0 }, (int64_t)v->stored));
-    printf("Hit rate    %s (hits / lookups)\n", fmt_pct(b1, v->hits, v->lookups));
-    printf("Saved       %s by %s hits\n", fmt_usd(b1, v->saved_nusd), fmt_int(b2, (int64_t)v->hits));
+        fprintf(o, "Matched     %s of %s records\n", fmt_int(b1, (int64_t)st->matched),
+                fmt_int(b2, (int64_t)st->scanned));
+    fprintf(o, "Lookups     %s (records with a cache key): %s hits, %s misses, %s answers stored\n",
+            fmt_int(b1, (int64_t)v->lookups), fmt_int(b2, (int64_t)v->hits), fmt_int(b3, (int64_t)v->misses),
+            fmt_int((char[FMT_NUM]){ 0 }, (int64_t)v->stored));
+    fprintf(o, "Hit rate    %s (hits / lookups)\n", fmt_pct(b1, v->hits, v->lookups));
+    fprintf(o, "Saved       %s by %s hits\n", fmt_usd(b1, v->saved_nusd), fmt_int(b2, (int64_t)v->hits));
+    table_text_end(&tt);
     if (v->by_model.n)
         emit_tallies_text("Entries by model", "MODEL", &v->by_model, om);
     if (v->by_host.n)
         emit_tallies_text("Entries by host", "HOST", &v->by_host, oh);
     if (ng) {
-        printf("\nCache keys by hits (%zu of %zu)\n", ng, v->groups.n);
+        table_textf(stdout, 2, "\nCache keys by hits (%zu of %zu)\n", ng, v->groups.n);
         emit_groups(v, fmt, NULL, og, ng);
     }
 out:
@@ -1023,12 +1029,16 @@ static int cache_clear(int argc, char **argv)
         printf(",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", dry, t.scanned,
                t.entries, t.rotation, t.bad, t.bytes, t.left);
     } else {
-        printf("%s%s: %s %s cache entr%s (%s)", dry ? "dry run: " : "", path, dry ? "would remove" : "removed",
-               fmt_int(b1, (int64_t)t.entries), t.entries == 1 ? "y" : "ies", fmt_bytes(b2, t.bytes));
+        table_text tt;
+        FILE *o = table_text_begin(&tt, stdout, 2);
+        fprintf(o, "%s%s: %s %s cache entr%s (%s)", dry ? "dry run: " : "", path, dry ? "would remove" : "removed",
+                fmt_int(b1, (int64_t)t.entries), t.entries == 1 ? "y" : "ies", fmt_bytes(b2, t.bytes));
         if (t.rotation || t.bad)
-            printf(", %s rotation counter%s and %s undecodable value%s", fmt_int(b1, (int64_t)t.rotation),
-                   t.rotation == 1 ? "" : "s", fmt_int(b3, (int64_t)t.bad), t.bad == 1 ? "" : "s");
-        printf("; %s entr%s %s\n", fmt_int(b1, (int64_t)t.left), t.left == 1 ? "y" : "ies", dry ? "would stay" : "left");
+            fprintf(o, ", %s rotation counter%s and %s undecodable value%s", fmt_int(b1, (int64_t)t.rotation),
+                    t.rotation == 1 ? "" : "s", fmt_int(b3, (int64_t)t.bad), t.bad == 1 ? "" : "s");
+        fprintf(o, "; %s entr%s %s\n", fmt_int(b1, (int64_t)t.left), t.left == 1 ? "y" : "ies",
+                dry ? "would stay" : "left");
+        table_text_end(&tt);
     }
     rc = 0;
 out:

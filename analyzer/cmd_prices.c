@@ -234,8 +234,8 @@ int cmd_prices(int argc, char **argv)
             { "PROVIDER", "provider", 0 }, { "MODEL", "model", TBL_SHRINK },
             { "IN $/1M", "in_usd_per_1m", TBL_RIGHT }, { "OUT", "out_usd_per_1m", TBL_RIGHT },
             { "CACHED", "cached_usd_per_1m", TBL_RIGHT }, { "CW 5M", "cw5m_usd_per_1m", TBL_RIGHT },
-            { "CW 1H", "cw1h_usd_per_1m", TBL_RIGHT }, { "REASONING", "reasoning_usd_per_1m", TBL_RIGHT },
-            { "SOURCE", "source", TBL_SHRINK }, { "DATE", "date", 0 },
+            { "CW 1H", "cw1h_usd_per_1m", TBL_RIGHT }, { "REASONING", "reasoning_usd_per_1m", TBL_RIGHT | TBL_DROP },
+            { "SOURCE", "source", TBL_SHRINK | TBL_DROP }, { "DATE", "date", TBL_DROP },
         };
         static const table_col ucols[] = {
             { "PROVIDER", "provider", 0 }, { "UNPRICED MODEL", "model", TBL_SHRINK },
@@ -266,7 +266,7 @@ int cmd_prices(int argc, char **argv)
         }
         if (s) {
             if (!csv)
-                printf("\nUnpriced models seen in %s\n", hc_store_path(s));
+                table_textf(stdout, 2, "\nUnpriced models seen in %s\n", hc_store_path(s));
             t = table_new(stdout, c.fmt, ucols, sizeof ucols / sizeof ucols[0]);
             for (size_t i = 0; i < seen.g.n; i++) {
                 const agg_acc *a = &seen.g.accs[order[i]];
@@ -284,7 +284,7 @@ int cmd_prices(int argc, char **argv)
             }
             table_end(t);
             if (!csv && seen.g.n == 0)
-                printf("(none)\n");
+                table_textf(stdout, 2, "(none)\n");
         }
     }
     cli_report_undecodable(&st);

@@ -376,26 +376,27 @@ static void rl_json(jw *w, const struct rl *a, bool where)
 }
 
 /* Text: the label column is 13 wide ("Rate-limited "). */
-static void summary_text(const struct rl *a)
+static void summary_text(FILE *o, const struct rl *a)
 {
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], t1[32], t2[32];
-    printf("%-13s%s\n", "Requests", fmt_int(b1, (int64_t)a->requests));
-    printf("%-13s%s (%s) by the provider: %s answers 429 (attempts), %s recovered by retrying\n", "Rate-limited",
-           fmt_int(b1, (int64_t)a->limited), fmt_pct(b2, a->limited, a->requests),
-           fmt_int(b3, (int64_t)a->answers_429), fmt_int((char[FMT_NUM]){ 0 }, (int64_t)a->recovered));
+    fprintf(o, "%-13s%s\n", "Requests", fmt_int(b1, (int64_t)a->requests));
+    fprintf(o, "%-13s%s (%s) by the provider: %s answers 429 (attempts), %s recovered by retrying\n", "Rate-limited",
+            fmt_int(b1, (int64_t)a->limited), fmt_pct(b2, a->limited, a->requests),
+            fmt_int(b3, (int64_t)a->answers_429), fmt_int((char[FMT_NUM]){ 0 }, (int64_t)a->recovered));
     if (a->limited)
-        printf("%-13sfirst %s, last %s UTC\n", "", fmt_time(t1, a->first_429_us), fmt_time(t2, a->last_429_us));
-    printf("%-13s%s by a client-side rate-limit policy, %s by budgets\n", "Blocked",
-           fmt_int(b1, (int64_t)a->blocked), fmt_int(b2, (int64_t)a->budget_blocked));
-    printf("%-13s%s in %s requests\n", "Retries", fmt_int(b1, (int64_t)a->retries), fmt_int(b2, (int64_t)a->retried));
-    printf("%-13s%s in total on retry-after / backoff, longest %s\n", "Waited", fmt_dur(b1, a->wait_us),
-           fmt_dur(b2, a->wait_max_us));
+        fprintf(o, "%-13sfirst %s, last %s UTC\n", "", fmt_time(t1, a->first_429_us), fmt_time(t2, a->last_429_us));
+    fprintf(o, "%-13s%s by a client-side rate-limit policy, %s by budgets\n", "Blocked",
+            fmt_int(b1, (int64_t)a->blocked), fmt_int(b2, (int64_t)a->budget_blocked));
+    fprintf(o, "%-13s%s in %s requests\n", "Retries", fmt_int(b1, (int64_t)a->retries),
+            fmt_int(b2, (int64_t)a->retried));
+    fprintf(o, "%-13s%s in total on retry-after / backoff, longest %s\n", "Waited", fmt_dur(b1, a->wait_us),
+            fmt_dur(b2, a->wait_max_us));
     static const char *const kinds[] = { "requests", "tokens" };
     for (int k = 0; k < 2; k++) {
         const struct low *l = &a->left[k];
         const char *label = k == 0 ? "Lowest left" : "";
         if (!l->has) {
-            printf("%-13s%s -, no rate-limit header seen\n", label, kinds[k]);
+            fprintf(o, "%-13s%s -, no rate-limit header seen\n", label, kinds[k]);
             continue;
         }
         /* Host, model and header came from providers: escaped for the terminal. */
@@ -403,8 +404,8 @@ static void summary_text(const struct rl *a)
         char tmp[sizeof l->header + sizeof l->host + sizeof l->model + 4];
         snprintf(tmp, sizeof tmp, "%s, %s %s", l->header, *l->host ? l->host : "(none)", *l->model ? l->model : "(none)");
         fmt_term(&where, tmp, strlen(tmp), 0);
-        printf("%-13s%s %s (%s, %s UTC)\n", label, kinds[k], fmt_int(b1, l->value), where.data ? where.data : "",
-               fmt_time(t1, l->time_us));
+        fprintf(o, "%-13s%s %s (%s, %s UTC)\n", label, kinds[k], fmt_int(b1, l->value), where.data ? where.data : "",
+                fmt_time(t1, l->time_us));
         hc_buf_free(&where);
     }
 }
@@ -427,10 +428,10 @@ static size_t group_cols(const struct ctx *c, enum cli_fmt fmt, table_col *cols)
     cols[n++] = (table_col){ "RETRIES", "retries", TBL_RIGHT };
     cols[n++] = (table_col){ "WAITED", "wait_ms", TBL_RIGHT };
     cols[n++] = (table_col){ "MAX WAIT", "wait_max_ms", TBL_RIGHT | TBL_DROP };
-    cols[n++] = (table_col){ "MIN REQ LEFT", "min_remaining_requests", TBL_RIGHT };
+    cols[n++] = (table_col){ "MIN REQ LEFT", "min_remaining_requests", TBL_RIGHT | TBL_DROP };
     if (csv)
         cols[n++] = (table_col){ "", "min_remaining_requests_time", 0 };
-    cols[n++] = (table_col){ "MIN TOK LEFT", "min_remaining_tokens", TBL_RIGHT };
+    cols[n++] = (table_col){ "MIN TOK LEFT", "min_remaining_tokens", TBL_RIGHT | TBL_DROP };
     if (csv)
         cols[n++] = (table_col){ "", "min_remaining_tokens_time", 0 }, cols[n++] = (table_col){ "", "first_429", 0 };
     cols[n++] = (table_col){ "LAST 429 (UTC)", "last_429", TBL_DROP };
@@ -500,7 +501,7 @@ static void group_row(table *t, enum cli_fmt fmt, const struct ctx *c, const cha
 static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
 {
     static const table_col cols[] = {
-        { "PERIOD", "period", 0 },          { "START (UTC)", "start", 0 },
+        { "PERIOD", "period", 0 },          { "START (UTC)", "start", TBL_DROP },
         { "REQUESTS", "requests", TBL_RIGHT }, { "LIMITED", "rate_limited", TBL_RIGHT },
         { "429S", "answers_429", TBL_RIGHT }, { "BLOCKED", "blocked", TBL_RIGHT },
         { "RETRIES", "retries", TBL_RIGHT }, { "WAITED", "wait_ms", TBL_RIGHT },
@@ -515,7 +516,7 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
         jw_arr(w);
     } else {
         if (fmt == CLI_TEXT)
-            printf("\nTrend by %s\n", unit_name(c->trend));
+            table_textf(stdout, 2, "\nTrend by %s\n", unit_name(c->trend));
         t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
     }
     int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -708,16 +709,21 @@ int cmd_ratelimits(int argc, char **argv)
             emit_groups(&x, c.fmt, NULL, order, n);
     } else {
         char b1[FMT_NUM], b2[FMT_NUM];
-        printf("hcshim rate limits — %s\n", hc_store_path(s));
+        table_text tt;
+        FILE *o = table_text_begin(&tt, stdout, 13);
+        fprintf(o, "hcshim rate limits — %s\n", hc_store_path(s));
         if (!query_filter_empty(&c.filter))
-            printf("%-13s%s of %s records\n", "Matched", fmt_int(b1, (int64_t)st.matched),
-                   fmt_int(b2, (int64_t)st.scanned));
-        summary_text(&x.total);
+            fprintf(o, "%-13s%s of %s records\n", "Matched", fmt_int(b1, (int64_t)st.matched),
+                    fmt_int(b2, (int64_t)st.scanned));
+        summary_text(o, &x.total);
+        table_text_end(&tt);
         if (n) {
-            printf("\nBy");
+            o = table_text_begin(&tt, stdout, 3);
+            fprintf(o, "\nBy");
             for (int i = 0; i < x.nby; i++)
-                printf("%s%s", i ? " / " : " ", dim_names[x.by[i]]);
-            printf("%s\n", n < x.groups.n ? " (top groups)" : "");
+                fprintf(o, "%s%s", i ? " / " : " ", dim_names[x.by[i]]);
+            fprintf(o, "%s\n", n < x.groups.n ? " (top groups)" : "");
+            table_text_end(&tt);
             emit_groups(&x, c.fmt, NULL, order, n);
         }
         if (x.trend != T_NONE && x.buckets.n)

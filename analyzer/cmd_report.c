@@ -325,7 +325,7 @@ static const char *unit_name(enum trend_unit u)
 static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
 {
     static const table_col cols[] = {
-        { "PERIOD", "period", 0 }, { "START (UTC)", "start", 0 }, { "REQUESTS", "requests", TBL_RIGHT },
+        { "PERIOD", "period", 0 }, { "START (UTC)", "start", TBL_DROP }, { "REQUESTS", "requests", TBL_RIGHT },
         { "TOKENS", "tokens", TBL_RIGHT }, { "COST", "cost_usd", TBL_RIGHT }, { "ERRORS", "errors", TBL_RIGHT },
     };
     agg_groups *g = &rp->buckets;
@@ -339,7 +339,7 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
     table *t = NULL;
     if (fmt != CLI_JSON) {
         if (fmt == CLI_TEXT)
-            printf("\nTrend by %s\n", unit_name(rp->trend));
+            table_textf(stdout, 2, "\nTrend by %s\n", unit_name(rp->trend));
         t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
     }
     int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -527,22 +527,25 @@ int cmd_report(int argc, char **argv)
             table_end(o.t);
         }
     } else {
-        printf("hcshim report — %s\n", hc_store_path(s));
+        table_text tt;
+        FILE *tf = table_text_begin(&tt, stdout, 12);
+        fprintf(tf, "hcshim report — %s\n", hc_store_path(s));
         if (!query_filter_empty(&c.filter))
-            printf("Matched     %s of %s records\n", fmt_int((char[FMT_NUM]){0}, (int64_t)st.matched),
-                   fmt_int((char[FMT_NUM]){0}, (int64_t)st.scanned));
-        summary_text(stdout, &rp.total, &pct);
+            fprintf(tf, "Matched     %s of %s records\n", fmt_int((char[FMT_NUM]){0}, (int64_t)st.matched),
+                    fmt_int((char[FMT_NUM]){0}, (int64_t)st.scanned));
+        summary_text(tf, &rp.total, &pct);
         if (st.undecodable)
-            printf("Undecodable %" PRIu64 " records skipped\n", st.undecodable);
+            fprintf(tf, "Undecodable %" PRIu64 " records skipped\n", st.undecodable);
+        table_text_end(&tt);
         if (rp.total.requests) {
             hc_buf title = HC_BUF_INIT;
             for (int l = 0; l < rp.nby; l++)
                 hc_buf_printf(&title, "%s%s", l ? " / " : "", rp.by[l].spec);
-            printf("\nBy %s\n", title.data);
+            table_textf(stdout, 3, "\nBy %s\n", title.data);
             table_col cols[] = {
                 { title.data, "key", TBL_SHRINK }, { "REQUESTS", "requests", TBL_RIGHT },
-                { "IN", "tok_in", TBL_RIGHT }, { "OUT", "tok_out", TBL_RIGHT },
-                { "COST", "cost_usd", TBL_RIGHT }, { "P50", "p50", TBL_RIGHT },
+                { "IN", "tok_in", TBL_RIGHT | TBL_DROP }, { "OUT", "tok_out", TBL_RIGHT | TBL_DROP },
+                { "COST", "cost_usd", TBL_RIGHT }, { "P50", "p50", TBL_RIGHT | TBL_DROP },
                 { "P95", "p95", TBL_RIGHT }, { "ERRORS", "errors", TBL_RIGHT },
             };
             for (char *q = title.data; *q; q++)

@@ -173,7 +173,7 @@ int cmd_requests(int argc, char **argv)
     } else {
         table_end(x.t);
         if (c.fmt == CLI_TEXT && x.shown == 0)
-            printf("(no matching records)\n");
+            table_textf(stdout, 2, "(no matching records)\n");
     }
     cli_report_undecodable(&st);
     rc = qrc ? cli_misuse("%s: reading records failed", hc_store_path(s)) : 0;

@@ -278,8 +278,8 @@ static int show_tree(ana_ctx *c, hc_store *s, const char *sid)
                 hc_buf_printf(&head, " \"%s\"", st.name_copy);
             fmt_term(&safe, head.data, head.len, 0);
             summary_cost_text(cost, sizeof cost, a->cost_nusd, a->unpriced, a->requests);
-            printf("%s: %s requests, %s, %" PRIu64 " errors, duration %s\n\n", safe.data,
-                   fmt_int(b1, (int64_t)a->requests), cost, a->errors, fmt_dur(b2, a->last_us - a->first_us));
+            table_textf(stdout, 2, "%s: %s requests, %s, %" PRIu64 " errors, duration %s\n\n", safe.data,
+                        fmt_int(b1, (int64_t)a->requests), cost, a->errors, fmt_dur(b2, a->last_us - a->first_us));
             hc_buf_free(&head);
             hc_buf_free(&safe);
         }
@@ -302,8 +302,8 @@ static int show_list(ana_ctx *c, hc_store *s, unsigned long long limit)
     static const table_col cols[] = {
         { "SESSION", "session_id", TBL_SHRINK }, { "NAME", "name", TBL_SHRINK },
         { "REQUESTS", "requests", TBL_RIGHT }, { "COST", "cost_usd", TBL_RIGHT },
-        { "ERRORS", "errors", TBL_RIGHT }, { "DURATION", "duration_ms", TBL_RIGHT },
-        { "START (UTC)", "start", 0 },
+        { "ERRORS", "errors", TBL_RIGHT }, { "DURATION", "duration_ms", TBL_RIGHT | TBL_DROP },
+        { "START (UTC)", "start", TBL_DROP },
     };
     struct state st = { 0 };
     MDB_txn *txn;
@@ -371,7 +371,7 @@ static int show_list(ana_ctx *c, hc_store *s, unsigned long long limit)
     } else {
         table_end(t);
         if (c->fmt == CLI_TEXT && n < st.list.n)
-            printf("(%zu of %zu sessions; --limit 0 shows all)\n", n, st.list.n);
+            table_textf(stdout, 2, "(%zu of %zu sessions; --limit 0 shows all)\n", n, st.list.n);
     }
     cli_report_undecodable(&qs);
 out:

@@ -214,28 +214,31 @@ int cmd_stats(int argc, char **argv)
         };
         char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], b4[FMT_NUM];
         if (c.fmt == CLI_TEXT) {
+            table_text tt;
+            FILE *o = table_text_begin(&tt, stdout, 12);
             hc_buf safe = HC_BUF_INIT;
             fmt_term(&safe, in.path, strlen(in.path), 0);
-            printf("Store       %s\n", safe.data);
+            fprintf(o, "Store       %s\n", safe.data);
             hc_buf_free(&safe);
-            printf("File        data.mdb %s, map %s, page size %" PRIu64 "\n", fmt_bytes(b1, in.file_bytes),
-                   fmt_bytes(b2, in.map_bytes), in.page_size);
-            printf("Pages       %s used of %s in the map (%s)\n", fmt_int(b1, (int64_t)in.pages_used),
-                   fmt_int(b2, (int64_t)in.map_pages), fmt_pct(b3, in.pages_used, in.map_pages));
+            fprintf(o, "File        data.mdb %s, map %s, page size %" PRIu64 "\n", fmt_bytes(b1, in.file_bytes),
+                    fmt_bytes(b2, in.map_bytes), in.page_size);
+            fprintf(o, "Pages       %s used of %s in the map (%s)\n", fmt_int(b1, (int64_t)in.pages_used),
+                    fmt_int(b2, (int64_t)in.map_pages), fmt_pct(b3, in.pages_used, in.map_pages));
             if (in.has_schema)
-                printf("Schema      %u%s\n", in.schema, in.has_created ? "" : "");
+                fprintf(o, "Schema      %u%s\n", in.schema, in.has_created ? "" : "");
             if (in.has_created)
-                printf("Created     %s UTC\n", fmt_time(t1, in.created_us));
-            printf("Records     %s (%s)", fmt_int(b1, (int64_t)in.records), fmt_bytes(b2, in.record_bytes));
+                fprintf(o, "Created     %s UTC\n", fmt_time(t1, in.created_us));
+            fprintf(o, "Records     %s (%s)", fmt_int(b1, (int64_t)in.records), fmt_bytes(b2, in.record_bytes));
             if (in.undecodable)
-                printf(", %s undecodable", fmt_int(b3, (int64_t)in.undecodable));
-            putchar('\n');
-            printf("Bodies      %s, %s stored, %s original (%s compressed, %s truncated)\n",
-                   fmt_int(b1, (int64_t)in.bodies), fmt_bytes(b2, in.body_bytes), fmt_bytes(b3, in.body_raw_bytes),
-                   fmt_int(b4, (int64_t)in.body_compressed), fmt_int((char[FMT_NUM]){0}, (int64_t)in.body_truncated));
+                fprintf(o, ", %s undecodable", fmt_int(b3, (int64_t)in.undecodable));
+            fputc('\n', o);
+            fprintf(o, "Bodies      %s, %s stored, %s original (%s compressed, %s truncated)\n",
+                    fmt_int(b1, (int64_t)in.bodies), fmt_bytes(b2, in.body_bytes), fmt_bytes(b3, in.body_raw_bytes),
+                    fmt_int(b4, (int64_t)in.body_compressed), fmt_int((char[FMT_NUM]){0}, (int64_t)in.body_truncated));
             if (any)
-                printf("Oldest      %s UTC\nNewest      %s UTC\n", fmt_time(t1, in.oldest_us), fmt_time(t2, in.newest_us));
-            printf("Readers     %" PRIu64 " of %" PRIu64 " slots in use\n\n", in.readers, in.max_readers);
+                fprintf(o, "Oldest      %s UTC\nNewest      %s UTC\n", fmt_time(t1, in.oldest_us), fmt_time(t2, in.newest_us));
+            fprintf(o, "Readers     %" PRIu64 " of %" PRIu64 " slots in use\n\n", in.readers, in.max_readers);
+            table_text_end(&tt);
         }
         table *t = table_new(stdout, c.fmt, cols, sizeof cols / sizeof cols[0]);
         for (int i = 0; i < HC_T__N; i++) {

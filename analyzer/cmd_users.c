@@ -29,10 +29,10 @@ static const cli_opt opts[] = { CLI_COMMON_OPTS, CLI_FILTER_OPTS, { "top", 0, tr
 
 static const table_col cols[] = {
     { "USER", "user", TBL_SHRINK },       { "REQUESTS", "requests", TBL_RIGHT },
-    { "COST", "cost_usd", TBL_RIGHT },    { "AVG COST", "avg_cost_usd", TBL_RIGHT },
-    { "AVG LAT", "latency_avg_ms", TBL_RIGHT }, { "P95 LAT", "latency_p95_ms", TBL_RIGHT },
-    { "ERRORS", "error_rate", TBL_RIGHT }, { "TOP MODELS", "models", TBL_SHRINK },
-    { "FIRST SEEN", "first_seen", 0 },    { "LAST SEEN", "last_seen", 0 },
+    { "COST", "cost_usd", TBL_RIGHT },    { "AVG COST", "avg_cost_usd", TBL_RIGHT | TBL_DROP },
+    { "AVG LAT", "latency_avg_ms", TBL_RIGHT | TBL_DROP }, { "P95 LAT", "latency_p95_ms", TBL_RIGHT },
+    { "ERRORS", "error_rate", TBL_RIGHT }, { "TOP MODELS", "models", TBL_SHRINK | TBL_DROP },
+    { "FIRST SEEN", "first_seen", TBL_DROP }, { "LAST SEEN", "last_seen", TBL_DROP },
 };
 
 static bool oom;

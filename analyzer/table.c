@@ -24,6 +24,7 @@ struct table {
     bool             fixed;      /* widths decided; rows now stream */
     bool             color;
     int              term;
+    hc_buf           line;       /* the text line being assembled */
 };
 
 int table_term_width(FILE *f)
@@ -48,6 +49,121 @@ bool table_color(FILE *f)
     if (term && strcmp(term, "dumb") == 0)
         return false;
     return isatty(fileno(f));
+}
+
+/* Columns of s[0, n): one per code point. */
+static size_t width_n(const char *s, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80)
+            w++;
+    return w;
+}
+
+/* Bytes of the longest prefix of s[0, n) that takes at most cols columns. */
+static size_t prefix_n(const char *s, size_t n, size_t cols)
+{
+    size_t w = 0, i = 0;
+    for (; i < n; i++)
+        if (((unsigned char)s[i] & 0xc0) != 0x80) {
+            if (w == cols)
+                break;
+            w++;
+        }
+    return i;
+}
+
+/* Write the line s[0, n) (no '\n') in lines of at most term columns. */
+static void wrap_line(FILE *f, const char *s, size_t n, size_t term, size_t indent)
+{
+    if (indent * 2 > term)
+        indent = term >= 8 ? 2 : 0;
+    size_t skip = indent; /* the first line's label: never broken inside */
+    for (bool first = true;; first = false) {
+        size_t avail = first ? term : term - indent;
+        if (width_n(s, n) <= avail) {
+            fwrite(s, 1, n, f);
+            return;
+        }
+        /* Break at a gap of 3+ spaces between items (the widest, then the
+         * last) that ends a piece fitting in avail and fills at least half the
+         * line; else after the last ',', ';' or ':' that does; else at the
+         * last space that does; else inside a word. */
+        size_t gap = 0, gap_len = 0, clause = 0, space = 0, col = 0;
+        for (size_t i = 0; i < n && col <= avail; i++) {
+            if (s[i] == ' ' && i > 0 && s[i - 1] != ' ' && col > (first ? skip : 0)) {
+                size_t run = 1;
+                while (i + run < n && s[i + run] == ' ')
+                    run++;
+                space = i;
+                if (run >= 3 && col * 2 >= avail && run >= gap_len) {
+                    gap = i;
+                    gap_len = run;
+                }
+                if (col * 2 >= avail && strchr(",;:", s[i - 1]))
+                    clause = i;
+            }
+            if (((unsigned char)s[i] & 0xc0) != 0x80)
+                col++;
+        }
+        size_t brk = gap ? gap : clause ? clause : space;
+        if (!brk) {
+            brk = prefix_n(s, n, avail);
+            if (!brk)
+                brk = 1;
+        }
+        fwrite(s, 1, brk, f);
+        fputc('\n', f);
+        while (brk < n && s[brk] == ' ')
+            brk++;
+        s += brk;
+        n -= brk;
+        if (!n)
+            return;
+        for (size_t i = 0; i < indent; i++)
+            fputc(' ', f);
+    }
+}
+
+FILE *table_text_begin(table_text *tt, FILE *f, int indent)
+{
+    memset(tt, 0, sizeof *tt);
+    tt->f = f;
+    tt->indent = indent > 0 ? indent : 0;
+    tt->term = table_term_width(f);
+    if (tt->term <= 0 || !(tt->mem = open_memstream(&tt->buf, &tt->len)))
+        return f;
+    return tt->mem;
+}
+
+void table_text_end(table_text *tt)
+{
+    if (!tt->mem)
+        return;
+    fclose(tt->mem);
+    tt->mem = NULL;
+    const char *p = tt->buf, *end = tt->buf ? tt->buf + tt->len : NULL;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        wrap_line(tt->f, p, n, (size_t)tt->term, (size_t)tt->indent);
+        if (nl)
+            fputc('\n', tt->f);
+        p += n + (nl ? 1 : 0);
+    }
+    free(tt->buf);
+    tt->buf = NULL;
+}
+
+void table_textf(FILE *f, int indent, const char *fmt, ...)
+{
+    table_text tt;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(table_text_begin(&tt, f, indent), fmt, ap);
+    va_end(ap);
+    table_text_end(&tt);
 }
 
 void table_csv_field(FILE *f, const char *s)
@@ -97,6 +213,16 @@ table *table_new(FILE *f, enum cli_fmt fmt, const table_col *cols, size_t ncols)
     return t;
 }
 
+/* Width of the shown columns with widths w[] (2 spaces between columns). */
+static size_t total_width(const table *t, const size_t *w)
+{
+    size_t total = 0, shown = 0;
+    for (size_t c = 0; c < t->ncols; c++)
+        if (!t->hidden[c])
+            total += w[c] + (shown++ ? 2 : 0);
+    return total;
+}
+
 /* Decide the column widths from the buffered rows and the terminal. */
 static void fix_widths(table *t)
 {
@@ -110,17 +236,35 @@ static void fix_widths(table *t)
         t->width[c] = w > TABLE_MAX_CELL ? TABLE_MAX_CELL : w;
     }
     if (t->term > 0) {
-        /* Narrow the widest shrinkable column one step at a time: fair to all. */
-        for (;;) {
-            size_t total = 0, shown = 0;
+        size_t term = (size_t)t->term;
+        /* First leave out optional columns (rightmost first) while the table
+         * would not fit even with its shrinkable columns at TABLE_SHRINK_SOFT:
+         * better fewer columns than every name cut to a stub. */
+        size_t *soft = malloc(t->ncols * sizeof *soft);
+        if (soft) {
             for (size_t c = 0; c < t->ncols; c++)
-                if (!t->hidden[c])
-                    total += t->width[c] + (shown++ ? 2 : 0);
-            if (total <= (size_t)t->term)
-                break;
+                soft[c] = (t->cols[c].flags & TBL_SHRINK) && t->width[c] > TABLE_SHRINK_SOFT ? TABLE_SHRINK_SOFT
+                                                                                             : t->width[c];
+            while (total_width(t, soft) > term) {
+                size_t drop = t->ncols;
+                for (size_t c = t->ncols; c-- > 0;)
+                    if (!t->hidden[c] && (t->cols[c].flags & TBL_DROP)) {
+                        drop = c;
+                        break;
+                    }
+                if (drop == t->ncols)
+                    break;
+                t->hidden[drop] = true;
+            }
+            free(soft);
+        }
+        /* Then narrow the widest shrinkable column one step at a time (fair to
+         * all), down to TABLE_SHRINK_MIN; then drop what optional columns are
+         * left. A table still too wide has its lines cut (print_line). */
+        while (total_width(t, t->width) > term) {
             size_t best = t->ncols;
             for (size_t c = 0; c < t->ncols; c++)
-                if (!t->hidden[c] && (t->cols[c].flags & TBL_SHRINK) && t->width[c] > 4 &&
+                if (!t->hidden[c] && (t->cols[c].flags & TBL_SHRINK) && t->width[c] > TABLE_SHRINK_MIN &&
                     (best == t->ncols || t->width[c] > t->width[best]))
                     best = c;
             if (best < t->ncols) {
@@ -140,28 +284,47 @@ static void fix_widths(table *t)
     t->fixed = true;
 }
 
+static void pad(hc_buf *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        hc_buf_append(b, " ", 1);
+}
+
 static void print_cell(table *t, size_t c, const char *s, bool last)
 {
+    hc_buf *b = &t->line;
     size_t w = utf8_width(s), cw = t->width[c];
     bool right = t->cols[c].flags & TBL_RIGHT;
     if (w > cw) {
         size_t keep = utf8_prefix(s, cw ? cw - 1 : 0);
-        fwrite(s, 1, keep, t->f);
-        fputs("…", t->f);
+        hc_buf_append(b, s, keep);
+        hc_buf_puts(b, "…");
         w = cw;
-        s = "";
-        right = false;
     } else if (right) {
-        for (size_t i = w; i < cw; i++)
-            fputc(' ', t->f);
-        fputs(s, t->f);
+        pad(b, cw - w);
+        hc_buf_puts(b, s);
         return;
     } else {
-        fputs(s, t->f);
+        hc_buf_puts(b, s);
     }
     if (!last)
-        for (size_t i = w; i < cw; i++)
-            fputc(' ', t->f);
+        pad(b, cw - w);
+}
+
+/* Write the assembled line; one wider than the terminal (columns that cannot
+ * shrink or be left out) is cut, ending in "…". */
+static void print_line(table *t)
+{
+    hc_buf *b = &t->line;
+    if (!b->data)
+        return;
+    if (t->term > 0 && utf8_width(b->data) > (size_t)t->term) {
+        fwrite(b->data, 1, utf8_prefix(b->data, (size_t)t->term - 1), t->f);
+        fputs("…", t->f);
+    } else {
+        fwrite(b->data, 1, b->len, t->f);
+    }
+    hc_buf_reset(b);
 }
 
 static size_t last_shown(const table *t)
@@ -181,10 +344,11 @@ static void print_row(table *t, char **cells)
         if (t->hidden[c])
             continue;
         if (!first)
-            fputs("  ", t->f);
+            hc_buf_puts(&t->line, "  ");
         first = false;
         print_cell(t, c, cells[c], c == last);
     }
+    print_line(t);
     fputc('\n', t->f);
 }
 
@@ -192,16 +356,17 @@ static void print_header(table *t)
 {
     size_t last = last_shown(t);
     bool first = true;
-    if (t->color)
-        fputs("\033[1m", t->f);
     for (size_t c = 0; c < t->ncols; c++) {
         if (t->hidden[c])
             continue;
         if (!first)
-            fputs("  ", t->f);
+            hc_buf_puts(&t->line, "  ");
         first = false;
         print_cell(t, c, t->cols[c].title, c == last);
     }
+    if (t->color)
+        fputs("\033[1m", t->f);
+    print_line(t);
     if (t->color)
         fputs("\033[0m", t->f);
     fputc('\n', t->f);
@@ -319,5 +484,6 @@ void table_end(table *t)
     free(t->rows);
     free(t->width);
     free(t->hidden);
+    hc_buf_free(&t->line);
     free(t);
 }

@@ -12,10 +12,14 @@
  *     then later rows stream out with the same widths (so `requests --limit 0`
  *     over a million records needs no memory for the rows);
  *   - when the table is wider than the terminal (table_term_width), columns
- *     flagged TBL_SHRINK are narrowed, widest first (down to 4 columns), and
- *     over-long cells end in "…"; if that is not enough, columns flagged
- *     TBL_DROP are left out, rightmost first. Cells longer than
- *     TABLE_MAX_CELL columns are always cut.
+ *     flagged TBL_DROP are left out, rightmost first, as long as the table
+ *     would not fit even with its TBL_SHRINK columns at TABLE_SHRINK_SOFT;
+ *     then the TBL_SHRINK columns are narrowed, widest first (down to
+ *     TABLE_SHRINK_MIN), and over-long cells end in "…"; if that is not
+ *     enough, the remaining TBL_DROP columns are left out too. A table whose
+ *     fixed columns alone are wider than the terminal has its lines cut at
+ *     the terminal's width, ending in "…": no line is ever wider. Cells
+ *     longer than TABLE_MAX_CELL columns are always cut.
  *   - the header is bold when colour is on (table_color).
  * CSV mode (RFC 4180): a header row of the columns' csv names, then every row;
  * fields containing ',', '"', CR or LF are quoted with '"' doubled; lines end
@@ -32,8 +36,10 @@
 
 #include "cli.h"
 
-#define TABLE_PROBE_ROWS 1000
-#define TABLE_MAX_CELL   80
+#define TABLE_PROBE_ROWS  1000
+#define TABLE_MAX_CELL    80
+#define TABLE_SHRINK_SOFT 12   /* shrinkable columns keep this much before optional ones go */
+#define TABLE_SHRINK_MIN  4    /* ... and are never narrower than this */
 
 enum {
     TBL_LEFT   = 0,
@@ -68,5 +74,25 @@ bool   table_color(FILE *f);
 
 /* Write one CSV field (RFC 4180 quoting) to f. */
 void   table_csv_field(FILE *f, const char *s);
+
+/* Text around the tables ("Label       value   value" lines, titles) fitted
+ * to the same terminal width: print into the stream table_text_begin()
+ * returns (f itself when there is no width, e.g. a pipe without $COLUMNS, or
+ * on ENOMEM), then table_text_end() writes it to f, every line wider than the
+ * terminal broken at a space, preferably at a gap of 3 or more spaces between
+ * two items, and continued under column `indent` (the value column; 2 when
+ * indent is too large for the width). A word wider than a line is cut into
+ * pieces. The text must be terminal-safe (escaped) and without colour
+ * sequences; a column is one code point, as in the tables. */
+typedef struct table_text {
+    FILE  *f, *mem;
+    char  *buf;
+    size_t len;
+    int    term, indent;
+} table_text;
+FILE  *table_text_begin(table_text *tt, FILE *f, int indent);
+void   table_text_end(table_text *tt);
+/* The same for one printf-formatted piece of text (a title, a note). */
+void   table_textf(FILE *f, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -60,6 +60,35 @@ def run(*args, env=None, stdin=None):
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
+def run_tty(args, cols, rows=50):
+    """Run hc-analyze with stdout on a pseudo-terminal of cols x rows (no $COLUMNS);
+    returns what it printed."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    e = dict(os.environ)
+    e.pop("HC_DB", None)
+    e.pop("COLUMNS", None)
+    e["NO_COLOR"] = "1"
+    p = subprocess.Popen([ANA] + [str(a) for a in args], stdout=slave, stderr=subprocess.DEVNULL, env=e)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            b = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not b:
+            break
+        chunks.append(b)
+    os.close(master)
+    p.wait(timeout=60)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
 def run_json(*args):
     rc, out, err = run(*args, "--json")
     try:
@@ -754,6 +783,56 @@ def tests(tmp):
     rows = list(csv.DictReader(io.StringIO(out)))
     eq((len(rows), rows[0]["id"], json.loads(rows[0]["props"])), (3000, recs[0]["id"], recs[0]["props"]),
        "export --csv parses; props column is JSON")
+
+    # -- every human table fits the terminal: $COLUMNS, or the terminal's own width --------------
+    human = (["requests", "--limit", "200"], ["report"], ["report", "--by", "user", "--by", "property:Step"],
+             ["report", "--trend", "day"], ["users"], ["sessions"], ["sessions", "SID"], ["prices"], ["cache"],
+             ["ratelimits"], ["ratelimits", "--by", "provider", "--trend", "day"], ["stats"],
+             ["audit", "--max-cost", "0.01", "--max-p95-ms", "100", "--max-error-rate", "1%"])
+    deepest = {}
+    for store, rs in ((A, recs), (H, hrecs)):
+        sess = grouped([r for r in rs if r["session_id"]], lambda r: r["session_id"])
+        deepest[store] = max(sess, key=lambda k: (len(session_tree(sess[k])), k))
+    for cols in (80, 60):
+        for store, sname in ((A, "A"), (H, "hostile")):
+            for args in human:
+                args = [deepest[store] if a == "SID" else a for a in args]
+                rc, out, err = run(*args, "--db", store, env={"COLUMNS": str(cols)})
+                lines = out.splitlines()
+                wide = [l for l in lines if len(l) > cols]
+                ok(rc in (0, 1) and len(lines) > 2 and not wide,
+                   "COLUMNS=%d %s (%s store): no line wider than %d" % (cols, " ".join(args[:3]), sname, cols),
+                   "rc=%d %s\n%s" % (rc, err, "\n".join(wide[:5])))
+    for args in (["users"], ["sessions"], ["prices"], ["report"], ["stats"]):
+        rc, out, _ = run(*args, "--db", A)
+        ok(max(len(l) for l in out.splitlines()) > 80, "%s into a pipe without $COLUMNS: not narrowed" % args[0])
+    # the terminal's width (TIOCGWINSZ) when stdout is a terminal and $COLUMNS is not set
+    for args in (["users"], ["sessions"], ["prices"], ["cache"], ["report"], ["ratelimits"]):
+        out = run_tty([*args, "--db", A], 80)
+        lines = out.replace("\r\n", "\n").splitlines()
+        wide = [l for l in lines if len(l) > 80]
+        ok(len(lines) > 2 and not wide and "\x1b" not in out, "%s on an 80-column terminal: no line wider" % args[0],
+           "\n".join(wide[:5]) or out[:300])
+    # the columns left out and the cells cut, not the numbers: users keeps user, requests, cost, errors
+    rc, out, _ = run("users", "--db", A, env={"COLUMNS": "80"})
+    head = out.splitlines()[0].split()
+    ok(head[:3] == ["USER", "REQUESTS", "COST"] and "ERRORS" in head and "SEEN" not in head,
+       "users at 80 columns: optional columns (first/last seen, top models) left out", out.splitlines()[0])
+    uu = {u["user"] or "(none)": u for u in uj["users"]}
+    bad = []
+    for l in out.splitlines()[1:]:
+        name = l.split("  ")[0].strip()
+        u = uu.get(name)
+        if u is None or "{:,}".format(u["requests"]) not in l:
+            bad.append(l)
+    ok(not bad, "users at 80 columns: every user whole, with its request count", bad[:3])
+    # JSON and CSV are never narrowed
+    for args in (["requests", "--csv"], ["report", "--csv"], ["users", "--csv"], ["sessions", "--csv"],
+                 ["prices", "--csv"], ["cache", "--csv"], ["ratelimits", "--csv"], ["stats", "--csv"],
+                 ["report", "--json"], ["users", "--json"], ["sessions", "--json"], ["ratelimits", "--json"]):
+        rc1, out1, _ = run(*args, "--db", A, env={"COLUMNS": "40"})
+        rc2, out2, _ = run(*args, "--db", A)
+        ok(rc1 == 0 and out1 == out2, "%s: COLUMNS=40 changes nothing" % " ".join(args))
 
     # -- hostile content ----------------------------------------------------------------------
     hostile_outputs = []

@@ -607,6 +607,28 @@ def check_help():
     t.ok(rc == 0 and "\n  cache " in out and "\n  ratelimits " in out, "hc-analyze --help lists cache and ratelimits")
 
 
+def check_width(S):
+    """Text fits $COLUMNS (tables narrowed or cut with an ellipsis, other lines
+    wrapped); CSV and JSON are never narrowed."""
+    for cols in (80, 60):
+        for args in (["cache"], ["cache", "--entries"], ["cache", "--top", "0"], ["ratelimits"],
+                     ["ratelimits", "--by", "model", "--trend", "hour"], ["cache", "clear", "--all", "--dry-run"]):
+            rc, out, err = run(*args, "--db", S, env={"COLUMNS": str(cols)})
+            lines = out.splitlines()
+            wide = [l for l in lines if len(l) > cols]
+            t.ok(rc == 0 and lines and not wide, "COLUMNS=%d %s: no line wider than %d" % (cols, " ".join(args), cols),
+                 "rc=%d %s\n%s" % (rc, err, "\n".join(wide[:5])))
+    rc, out, _ = run("cache", "--entries", "--db", S, env={"COLUMNS": "80"})
+    head = out.splitlines()[0].split()
+    t.ok(head[:2] == ["CREATED", "(UTC)"] and "MODEL" in head and "COST" in head,
+         "cache --entries at 80 columns keeps created, model and cost", out.splitlines()[0])
+    for args in (["cache", "--csv"], ["cache", "--entries", "--csv"], ["ratelimits", "--csv"],
+                 ["ratelimits", "--json"]):
+        rc1, out1, _ = run(*args, "--db", S, env={"COLUMNS": "40"})
+        rc2, out2, _ = run(*args, "--db", S)
+        t.ok(rc1 == 0 and out1 == out2, "%s: COLUMNS=40 changes nothing" % " ".join(args))
+
+
 def part1(tmp):
     S = os.path.join(tmp, "s")
     now_s = int(time.time())
@@ -620,6 +642,7 @@ def part1(tmp):
     check_help()
     check_view(S, recs, ents, rot, bad, now_us)
     check_ratelimits(S, recs)
+    check_width(S)
     check_clear(tmp, S, recs, ents, rot, bad)
     check_clear_batches(tmp)
 
