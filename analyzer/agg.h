@@ -76,6 +76,13 @@ typedef struct agg_acc {
     void    *user;            /* for the caller (e.g. a session name) */
 } agg_acc;
 
+/* Requests whose cost is known: not unpriced, and not a 2xx answer without
+ * usage. Cost per request (report, users) divides by this. */
+static inline uint64_t agg_priced(const agg_acc *a)
+{
+    return a->requests - a->unpriced - a->no_usage;
+}
+
 /* Zero a and set what it keeps. */
 void agg_acc_init(agg_acc *a, unsigned keep);
 /* Add one record. 0 or HC_ENOMEM (the sums are still updated). */

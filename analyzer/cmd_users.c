@@ -115,7 +115,7 @@ int cmd_users(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         agg_acc *a = &g.accs[order[i]];
         const char *user = g.keys[order[i]];
-        uint64_t priced = a->requests - a->unpriced;
+        uint64_t priced = agg_priced(a); /* as report's cost per request */
         int64_t p95 = agg_percentile(&a->lat, 95);
         int64_t avg_lat = a->requests ? a->latency_sum_us / (int64_t)a->requests : -1;
         agg_acc_sort_models(a);

@@ -44,7 +44,7 @@ const char *summary_cost_text(char *out, size_t size, int64_t nusd, uint64_t unp
 void summary_json(jw *w, const agg_acc *a, const summary_pct *p)
 {
     char t[40];
-    uint64_t priced = a->requests - a->unpriced - a->no_usage;
+    uint64_t priced = agg_priced(a);
     jw_kuint(w, "requests", a->requests);
     jw_kint(w, "cost_nusd", a->cost_nusd);
     jw_kdouble(w, "cost_usd", (double)a->cost_nusd / 1e9);
@@ -99,7 +99,7 @@ void summary_json(jw *w, const agg_acc *a, const summary_pct *p)
 void summary_text(FILE *f, const agg_acc *a, const summary_pct *p)
 {
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], b4[FMT_NUM], b5[FMT_NUM], t1[32], t2[32], cost[128];
-    uint64_t priced = a->requests - a->unpriced - a->no_usage;
+    uint64_t priced = agg_priced(a);
     if (!a->requests) {
         fprintf(f, "Requests    0 (no matching records)\n");
         return;

@@ -391,6 +391,17 @@ def tests(tmp):
                        lambda r: r["provider"] == "openai"), (["--cache", "hit"], lambda r: bool(r["flags"] & 2))):
         rc, nj, _ = run_json("report", "--db", NU, *args)
         check_summary(nj["summary"], [r for r in nu_recs if pred(r)], "report --json %s, answers without usage" % " ".join(args))
+    # users: the same cost per request as report, per user
+    rc, uj, _ = run_json("users", "--db", NU)
+    bad = []
+    for u in uj["users"]:
+        mine = [r for r in nu_recs if (r.get("user") or "") == u["user"]]
+        n_pr = sum(1 for r in mine if not r["cost_flags"] & 2 and not no_usage(r))
+        want = sum(r["cost_nusd"] for r in mine) / n_pr if n_pr else None
+        if (want is None) != (u["avg_cost_nusd"] is None) or (want is not None and abs(u["avg_cost_nusd"] - want) > 1e-6):
+            bad.append((u["user"], u["avg_cost_nusd"], want))
+    ok(uj["users"] and not bad, "users --json: avg_cost_nusd = cost / priced requests (answers without usage left out, "
+       "as report)", bad[:3])
     rc, nj, _ = run_json("report", "--db", NU, "--cache", "hit", "--status", "200", "--where", "NoSuch=1")
     eq((nj["summary"]["requests"], nj["summary"]["cost_per_request_nusd"]), (0, None),
        "report --json: cost_per_request_nusd is null without priced requests")
