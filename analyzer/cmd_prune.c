@@ -1,5 +1,7 @@
-/* cmd_prune.c — `hc-analyze prune --older-than D`: delete old records and
- * their bodies, or only the bodies.
+/* cmd_prune.c — `hc-analyze prune --older-than D [filters]`: delete old
+ * records and their bodies, or only the bodies; with filters, only the
+ * records they select (a user's, a property's…), of any age if no
+ * --older-than is given.
  *
  * Work is done in write transactions of PRUNE_BATCH deletions each, so a
  * prune of millions of records never holds the writer lock for long (the
@@ -12,6 +14,7 @@
 #include "err.h"
 #include "fmt.h"
 #include "jsonw.h"
+#include "query.h"
 #include "table.h"
 
 #include <inttypes.h>
@@ -23,24 +26,28 @@
 #define PRUNE_BATCH 10000
 
 static const char usage[] =
-    "usage: hc-analyze prune --older-than D [--bodies-only] [--dry-run] [options]\n"
+    "usage: hc-analyze prune [--older-than D] [filters] [--bodies-only] [--dry-run] [options]\n"
     "\n"
     "Delete records that started more than D ago (30d, 12h, 2w…) and their bodies;\n"
-    "with --bodies-only keep the records and delete only the stored prompts and\n"
-    "responses. Says how much it removed. The only read-write command besides\n"
-    "merge and import.\n"
+    "with filters, only the records they select (e.g. every record of one user:\n"
+    "prune --user alice). With --bodies-only keep the records and delete only the\n"
+    "stored prompts and responses. Says how much it removed. At least one of\n"
+    "--older-than and a filter is required. Writes the store (as do cache clear,\n"
+    "compact, import and merge); --dry-run only reads.\n"
     "\n"
-    "  --older-than D     required: age limit\n"
+    "  --older-than D     age limit\n"
     "  --bodies-only      delete bodies, keep records\n"
     "  --dry-run          count what would be removed; change nothing\n"
     CLI_HELP_DB
     "  --json, --csv      print the counts as JSON / CSV\n"
-    "  -h, --help         this help\n";
+    "  -h, --help         this help\n"
+    "\n"
+    CLI_HELP_FILTERS;
 
 enum { OPT_OLDER = OPT_CMD, OPT_BODIES_ONLY, OPT_DRY_RUN };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS,
+    CLI_COMMON_OPTS, CLI_FILTER_OPTS,
     { "older-than", 0, true, OPT_OLDER }, { "bodies-only", 0, false, OPT_BODIES_ONLY },
     { "dry-run", 0, false, OPT_DRY_RUN },
     { 0 },
@@ -50,19 +57,22 @@ struct totals {
     uint64_t records, record_bytes, bodies, body_bytes, scanned;
 };
 
-/* Time of a record for the age test: start_us, or the id's time if it does not decode. */
-static int64_t record_time(const MDB_val *k, const MDB_val *v)
+/* Does the record go? Older than cutoff (start_us, or the id's time if it
+ * does not decode) and, when there is a filter, selected by it (a record that
+ * does not decode is never selected by a filter). */
+static bool selected(const MDB_val *k, const MDB_val *v, int64_t cutoff, const query_filter *f)
 {
     hc_record r;
-    if (hc_record_decode(v->mv_data, v->mv_size, &r) == 0)
-        return r.start_us;
-    return hc_uuid_time_us(k->mv_data);
+    bool ok = hc_record_decode(v->mv_data, v->mv_size, &r) == 0;
+    if ((ok ? r.start_us : hc_uuid_time_us(k->mv_data)) >= cutoff)
+        return false;
+    return query_filter_empty(f) || (ok && query_match(f, &r));
 }
 
 /* One batch starting at key `from` (16 bytes; all zero for the start).
  * Sets *done when the table end was reached; advances `from`. */
-static int prune_batch(hc_store *s, uint8_t from[HC_UUID_LEN], int64_t cutoff, bool bodies_only, bool dry,
-                       struct totals *t, bool *done)
+static int prune_batch(hc_store *s, uint8_t from[HC_UUID_LEN], int64_t cutoff, const query_filter *f,
+                       bool bodies_only, bool dry, struct totals *t, bool *done)
 {
     MDB_txn *txn;
     int rc = hc_store_txn_begin(s, !dry, &txn);
@@ -87,7 +97,7 @@ static int prune_batch(hc_store *s, uint8_t from[HC_UUID_LEN], int64_t cutoff, b
             break;
         }
         bt.scanned++;
-        if (k.mv_size != HC_UUID_LEN || record_time(&k, &v) >= cutoff)
+        if (k.mv_size != HC_UUID_LEN || !selected(&k, &v, cutoff, f))
             continue;
         memcpy(victims[nv], k.mv_data, HC_UUID_LEN);
         uint8_t bk[HC_UUID_LEN + 1];
@@ -189,8 +199,8 @@ int cmd_prune(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    if (!older) {
-        cli_misuse("prune: --older-than is required (e.g. --older-than 30d)");
+    if (!older && query_filter_empty(&c.filter)) {
+        cli_misuse("prune: give --older-than D or a filter (e.g. --older-than 30d, or --user alice)");
         goto out;
     }
     char path[PATH_MAX];
@@ -206,12 +216,12 @@ int cmd_prune(int argc, char **argv)
     }
     if (rc)
         goto out;
-    int64_t cutoff = hc_now_us() - age;
+    int64_t cutoff = older ? hc_now_us() - age : INT64_MAX;
     uint8_t from[HC_UUID_LEN] = { 0 };
     struct totals t = { 0 };
     bool done = false;
     while (!done) {
-        int e = prune_batch(s, from, cutoff, bodies_only, dry, &t, &done);
+        int e = prune_batch(s, from, cutoff, &c.filter, bodies_only, dry, &t, &done);
         if (e) {
             rc = cli_misuse("%s: prune failed: %s (what was committed before stays deleted)", path, hc_strerror(e));
             goto out;
@@ -225,7 +235,12 @@ int cmd_prune(int argc, char **argv)
         jw_kstr(&w, "store", path);
         jw_kbool(&w, "dry_run", dry);
         jw_kbool(&w, "bodies_only", bodies_only);
-        jw_kstr(&w, "cutoff", fmt_time_iso(ct, cutoff));
+        jw_key(&w, "cutoff");
+        if (older)
+            jw_str(&w, fmt_time_iso(ct, cutoff));
+        else
+            jw_null(&w);
+        jw_kbool(&w, "filtered", !query_filter_empty(&c.filter));
         jw_kuint(&w, "records_scanned", t.scanned);
         jw_kuint(&w, "records_removed", t.records);
         jw_kuint(&w, "record_bytes", t.record_bytes);
@@ -237,12 +252,15 @@ int cmd_prune(int argc, char **argv)
         printf("store,dry_run,bodies_only,cutoff,records_scanned,records_removed,record_bytes,bodies_removed,body_bytes\r\n");
         table_csv_field(stdout, path);
         printf(",%d,%d,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", dry, bodies_only,
-               fmt_time_iso(ct, cutoff), t.scanned, t.records, t.record_bytes, t.bodies, t.body_bytes);
+               older ? fmt_time_iso(ct, cutoff) : "", t.scanned, t.records, t.record_bytes, t.bodies, t.body_bytes);
     } else {
-        printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies) older than %s (before %s UTC)\n",
-               dry ? "dry run: " : "", path, dry ? "would remove" : "removed",
-               fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies), fmt_bytes(b3, t.record_bytes),
-               fmt_bytes(b4, t.body_bytes), older, fmt_time(ct, cutoff));
+        char when[128] = "";
+        if (older)
+            snprintf(when, sizeof when, " older than %s (before %s UTC)", older, fmt_time(ct, cutoff));
+        printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies)%s%s\n", dry ? "dry run: " : "", path,
+               dry ? "would remove" : "removed", fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies),
+               fmt_bytes(b3, t.record_bytes), fmt_bytes(b4, t.body_bytes), when,
+               query_filter_empty(&c.filter) ? "" : " selected by the filters");
         if (!dry && (t.records || t.bodies))
             printf("The space is reused by new records; data.mdb does not shrink.\n");
     }

@@ -912,7 +912,26 @@ def tests(tmp):
     rc, st2, _ = run_json("stats", "--db", R)
     ok(rc == 0 and "removed" in out and abs(st2["records"] - (1000 - len(old))) <= 1, "prune removed the old records", out)
     rc, out, err = run("prune", "--db", R)
-    one_line_error(rc, err, "prune without --older-than", "--older-than")
+    one_line_error(rc, err, "prune without --older-than or a filter", "--older-than")
+    # With filters: only the records they select, of any age (a user's data, deleted).
+    kept = [r for r in rrecs if r["start_us"] >= now - 5 * 86400e6]
+    users = sorted({r.get("user") or "" for r in kept} - {""})
+    victim = users[0] if users else ""
+    n_victim = sum(1 for r in kept if (r.get("user") or "") == victim)
+    rc, pj, _ = run_json("prune", "--db", R, "--user", victim)
+    rc2, uj, _ = run_json("requests", "--db", R, "--user", victim)
+    rc3, st3, _ = run_json("stats", "--db", R)
+    ok(victim and n_victim > 0 and pj["records_removed"] == n_victim and pj["filtered"] and pj["cutoff"] is None
+       and uj["requests"] == [] and st3["records"] == st2["records"] - n_victim,
+       "prune --user %s: exactly that user's %d records removed, the rest kept" % (victim, n_victim),
+       (pj, st3["records"], st2["records"]))
+    P = os.path.join(tmp, "prunefilter")
+    gen(P, "--count", 400, "--seed", 6, "--start", "10d", "--span", "10d", "--json-out", P + ".jsonl")
+    precs = load(P + ".jsonl")
+    sel = [r for r in precs if r["status"] >= 400 and r["start_us"] < now - 5 * 86400e6]
+    rc, pj, _ = run_json("prune", "--db", P, "--older-than", "5d", "--status", "error", "--dry-run")
+    ok(abs(pj["records_removed"] - len(sel)) <= 1, "prune --older-than 5d --status error --dry-run: %d ~ %d (both must hold)"
+       % (pj["records_removed"], len(sel)))
     rc, out, err = run("prune", "--db", os.path.join(tmp, "nothing"), "--older-than", "1d")
     one_line_error(rc, err, "prune on a missing store")
     ok(not os.path.exists(os.path.join(tmp, "nothing")), "prune does not create a missing store")
