@@ -5,12 +5,20 @@
  * host → provider (the directory name), path → API, the request info, and the
  * usage read from the response: whole bodies through hc_usage_from_body (and
  * hc_usage_from_tail), streams through stream.h fed in pieces of every size
- * 1..64 bytes. Then tables: detection, request bodies, and hostile input.
+ * 1..64 bytes. Each case also pins the cost of that usage: the model is looked
+ * up in the built-in price table as core/capture.c does it (the model the
+ * response names, else the requested one; the requested one again if the
+ * response's is unpriced), and expect.json gives either the row it must hit
+ * ("price_provider", "price_model") and the exact "cost_nusd" (computed by hand
+ * from data/prices.tsv, not by this code), or "cost_nusd": null with
+ * "unpriced": true (no row matches) or "no_usage": true (nothing to price).
+ * Then tables: detection, request bodies, and hostile input.
  *
  * Every input is handed over in a heap block of exactly its size (no NUL
  * after it), so that an ASan build catches any read past the end.
  */
 #include "err.h"
+#include "pricing.h"
 #include "provider.h"
 #include "stream.h"
 #include "usage.h"
@@ -185,6 +193,46 @@ static void check_usage(const char *name, const char *how, const hc_usage *u, co
     T_EQ_STR(u->finish, jstr(ex, "finish", ""), "%s: %s: finish", name, how);
 }
 
+/* The cost of one fixture's usage, priced as core/capture.c finish_cost() does. */
+static void check_cost(const char *name, const char *provider, const char *model_req, const hc_usage *u,
+                       const cJSON *ex)
+{
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(ex, "cost_nusd");
+    bool unpriced = jbool(ex, "unpriced", false), no_usage = jbool(ex, "no_usage", false);
+
+    T_CHECK(want && (cJSON_IsNull(want) ? unpriced + no_usage == 1
+                                        : cJSON_IsNumber(want) && !unpriced && !no_usage &&
+                                              want->valuedouble >= 0 && want->valuedouble < 9007199254740992.0 &&
+                                              want->valuedouble == (double)(long long)want->valuedouble),
+            "%s: expect.json has cost_nusd: an integer, or null with exactly one of unpriced/no_usage", name);
+    if (!want)
+        return;
+    if (!u->found) {
+        T_CHECK(no_usage && cJSON_IsNull(want), "%s: no usage, so no cost (no_usage)", name);
+        return;
+    }
+    T_CHECK(!no_usage, "%s: usage found, so there is something to price", name);
+
+    const char *model = u->model[0] ? u->model : model_req;
+    const hc_price *p = model[0] ? hc_price_lookup(provider, model) : NULL;
+    if (!p && model_req[0] && model != model_req)
+        p = hc_price_lookup(provider, model_req);
+    if (unpriced) {
+        T_CHECK(p == NULL, "%s: \"%s\" is unpriced (got row %s/%s)", name, model, p ? p->provider : "-",
+                p ? p->model : "-");
+        return;
+    }
+    T_CHECK(p != NULL, "%s: \"%s\" has a price row", name, model);
+    if (!p || !cJSON_IsNumber(want))
+        return;
+    T_EQ_STR(p->provider, jstr(ex, "price_provider", "?"), "%s: \"%s\" is priced by the row of provider", name,
+             model);
+    T_EQ_STR(p->model, jstr(ex, "price_model", "?"), "%s: \"%s\" is priced by the row of model", name, model);
+    hc_tokens t = { .in = u->in, .out = u->out, .cached = u->cached, .cw5m = u->cw5m, .cw1h = u->cw1h,
+                    .reasoning = u->reasoning };
+    T_EQ_INT(hc_cost_nusd(p, &t), (long long)want->valuedouble, "%s: cost in nano-USD", name);
+}
+
 static const struct {
     const char *ext, *content_type;
     enum hc_stream_kind kind;
@@ -289,6 +337,7 @@ static int run_case(const char *provider, const char *cname)
             T_CHECK(rc == 0 && usage_eq(&u, &w), "%s: the array read whole gives the same usage", name);
         }
     }
+    check_cost(name, provider, info.model, &u, ex);
 
 out:
     cJSON_Delete(ex);
@@ -301,6 +350,9 @@ out:
 static void fixtures(void)
 {
     size_t np = 0, ncases = 0;
+    char err[256];
+    /* The built-in table only: no user file, whatever HC_PRICES says. */
+    T_EQ_INT(hc_pricing_init(NULL, err, sizeof err), 0, "the built-in price table loads (%s)", err);
     char **provs = list_dirs(FIXTURES, &np);
     T_CHECK(np >= 14, "fixture tree " FIXTURES " has the providers (%zu)", np);
     for (size_t i = 0; i < np; i++) {
