@@ -7,11 +7,15 @@ must name the provider and API, the requested and answered models, and carry
 the exact token counts of the mock's documented rule (tests/mock/README.md,
 "The token rule") — input, output, cached, cache writes by TTL, reasoning —
 streamed or not, and a cost computed from the price table (exactly, for one
-hand-checked case).
+hand-checked case). Anthropic's rate-limit answer headers
+(anthropic-ratelimit-*, and retry-after on a 429 / 529) reach the record's
+ratelimit field with their exact values, plain and streamed.
 """
+import calendar
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from hctest import CLIENTS, PYTHON, TAP, World  # noqa: E402
@@ -115,6 +119,84 @@ def check(t, label, rec, exp):
          (rec["model_req"], rec["model_resp"], rec["cost_flags"]))
 
 
+def rfc3339(s):
+    """Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ", or None."""
+    try:
+        return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+    except (TypeError, ValueError):
+        return None
+
+
+def anthropic_limits(served, used_in, used_out):
+    """The anthropic-ratelimit-* values the mock sends after `served` requests and
+    these tokens since its reset (tests/mock/README.md, "Headers"): limits 4000
+    requests, 400000 tokens and input tokens, 80000 output tokens; remaining =
+    limit - use so far, this request included. The -reset values are checked apart."""
+    return {"anthropic-ratelimit-requests-limit": "4000",
+            "anthropic-ratelimit-requests-remaining": str(4000 - served),
+            "anthropic-ratelimit-tokens-limit": "400000",
+            "anthropic-ratelimit-tokens-remaining": str(400000 - used_in - used_out),
+            "anthropic-ratelimit-input-tokens-limit": "400000",
+            "anthropic-ratelimit-input-tokens-remaining": str(400000 - used_in),
+            "anthropic-ratelimit-output-tokens-limit": "80000",
+            "anthropic-ratelimit-output-tokens-remaining": str(80000 - used_out)}
+
+
+RESETS = ["anthropic-ratelimit-%s-reset" % n for n in ("requests", "tokens", "input-tokens", "output-tokens")]
+
+
+def check_anthropic_ratelimit(t, w):
+    """Anthropic's rate-limit headers end to end: the mock's own anthropic-ratelimit-*
+    on every answer, and scripted retry-after headers on a 429 and a 529, are kept in
+    the record's ratelimit field (core/capture.c: names lower-cased, values verbatim)."""
+    w.reset_store()
+    w.mock.reset()
+    url = "https://api.anthropic.com/v1/messages"
+    retry_date = "Wed, 21 Oct 2026 07:28:00 GMT"
+    w.mock.script([{"status": 429, "headers": {"Retry-After": "17"}}], match={"path": "/v1/messages"})
+    texts = ["rate limited first", "rate limits in a plain answer", "rate limits streamed", "overloaded now"]
+    bodies = [{"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": x}]}
+              for x in texts]
+    bodies[2]["stream"] = True
+    calls = [{"url": url, "headers": AN, "body": b} for b in bodies]
+    t0 = time.time()
+    r, got = run_calls(w, calls[:3])
+    # A 529 (overloaded) with retry-after as an HTTP date, scripted after the three answers.
+    w.mock.script([{"status": 529, "headers": {"retry-after": retry_date}}], match={"path": "/v1/messages"})
+    r2, got2 = run_calls(w, calls[3:])
+    t1 = time.time()
+    got += got2
+    t.eq([g["status"] for g in got], [429, 200, 200, 529],
+         "anthropic ratelimit: the app gets 429, 200, 200 (stream), 529")
+    recs = w.records(wait_for=4)
+    if not t.ok(len(recs) == 4, "anthropic ratelimit: four records", (r.stderr[-500:], r2.stderr[-500:])):
+        return
+    t.eq([(x["provider"], x["api"], x["status"], bool(x["flags"] & 1)) for x in recs],
+         [("anthropic", "messages", 429, False), ("anthropic", "messages", 200, False),
+          ("anthropic", "messages", 200, True), ("anthropic", "messages", 529, False)],
+         "anthropic ratelimit: provider, API, status and stream flag of each record")
+    a_in, b_in = unit(texts[1]), unit(texts[2])
+    t.eq([(x["tok_in"], x["tok_out"]) for x in recs[1:3]], [(a_in, R), (b_in, R)],
+         "anthropic ratelimit: the answers' tokens (the mock's token rule)")
+    # Requests and tokens so far, this one included: the errors count as requests with 0 tokens.
+    want = [dict(anthropic_limits(1, 0, 0), **{"retry-after": "17"}),
+            anthropic_limits(2, a_in, R),
+            anthropic_limits(3, a_in + b_in, 2 * R),
+            dict(anthropic_limits(4, a_in + b_in, 2 * R), **{"retry-after": retry_date})]
+    labels = ["429", "200", "200 stream", "529"]
+    for label, rec, exp in zip(labels, recs, want):
+        rl = rec.get("ratelimit") or {}
+        t.eq(sorted(rl), sorted(list(exp) + RESETS),
+             "anthropic ratelimit %s: the record keeps exactly the rate-limit headers, names lower-cased" % label)
+        t.eq({k: v for k, v in rl.items() if k not in RESETS}, exp,
+             "anthropic ratelimit %s: limits, remaining%s with the mock's values" %
+             (label, " and retry-after" if "retry-after" in exp else ""))
+        resets = [rfc3339(rl.get(k)) for k in RESETS]
+        t.ok(all(x is not None and int(t0) - 1 + 60 <= x <= int(t1) + 1 + 60 for x in resets),
+             "anthropic ratelimit %s: the four -reset values are RFC 3339, now + 60 s" % label,
+             [rl.get(k) for k in RESETS])
+
+
 def run_calls(w, calls, **env):
     spec = os.path.join(w.dir, "calls.json")
     with open(spec, "w") as f:
@@ -170,6 +252,8 @@ def main():
         for (api, tin, stream), rec in zip(exp, recs):
             t.eq((rec["api"], rec["tok_in"], rec["tok_out"], bool(rec["flags"] & 1)), (api, tin, R, stream),
                  "ollama %s%s: api, tokens, stream flag" % (api, " stream" if stream else ""))
+
+        check_anthropic_ratelimit(t, w)
     return t.done()
 
 
