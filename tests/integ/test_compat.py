@@ -5,8 +5,10 @@ results this test writes to tests/artifacts/compat.json.
 
 Every cell runs one real call (or a few) and is judged from evidence:
   captured      the app got the right answer (status 200, the mock's reply to
-                its own prompt) AND one correct record exists per request:
-                host, requested model, exact tokens by the mock's rule, status;
+                its own prompt, its body byte for byte the one the server sent)
+                AND one correct record exists per request: host, requested
+                model (and provider, where the row names one), exact tokens by
+                the mock's rule, status;
   not captured  the app still got its right answer, directly from the server:
                 the server received the request, the app's TLS peer was the
                 server's own certificate (where the client can report it), and
@@ -22,6 +24,15 @@ localhost:PORT and https://localhost:PORT, trusting the test CA their own way
 (curl --cacert, SSL_CERT_FILE / REQUESTS_CA_BUNDLE, curl.cainfo,
 NODE_EXTRA_CA_CERTS). Evidence of the TLS peer: clients print
 "COMPAT-PEER <sha256 of the server certificate>" (tests/integ/clients/compat_*).
+
+What the servers sent is known exactly: tap_sent() records, in this process,
+every answer the mocks put on the wire (head, chunk framing, compressed body)
+and the body before framing/compression. Every cell whose app reports its
+bodies compares them byte for byte with those (in both modes: the app must get
+the provider's body). The compat_session.py rows (python3-requests Session:
+SSE, keep-alive, Anthropic) also report every byte the app read off its
+connection; in observe mode that must be exactly the bytes the server sent,
+and each record must hold its own exchange's request and response bodies.
 
 Node's `openai` package comes from tests/node (npm install --prefix tests/node).
 Results go to tests/artifacts/compat.json (compat-asan.json under the sanitizer
@@ -115,22 +126,38 @@ EXPECT = [
       OBS: (NOT, "Node's OpenSSL is linked statically: its SSL_read/SSL_write are not hooked; the app works untouched")}),
     ("node_openai_plain", "Node 20 `openai` npm package, plain HTTP (`HC_HOSTS`)",
      {GW: (CAPTURED, ""), OBS: (CAPTURED, "libuv uses read/write")}),
-    # -- socket patterns (gateway) ----------------------------------------------------------------
-    ("sock_v4", "C: IPv4 endpoint (`HC_HOSTS=127.0.0.1:PORT`)", {GW: (CAPTURED, "")}),
-    ("sock_v6", "C: IPv6 endpoint (`HC_HOSTS=[::1]:PORT`)", {GW: (CAPTURED, "")}),
+    # -- python3-requests Session: streams, keep-alive, Anthropic (compat_session.py) --------------
+    ("obs_sse", "python3-requests — streamed chat completion (SSE, `stream=True`, usage asked, events 10 ms apart)",
+     {GW: (CAPTURED, ""),
+      OBS: (CAPTURED, "exact tokens from the usage chunk the app asked for; the app read the server's bytes unchanged")}),
+    ("obs_keepalive", "python3-requests `Session`: keep-alive, 4 calls on one connection (plain, SSE, plain, SSE)",
+     {GW: (CAPTURED, "4 records"),
+      OBS: (CAPTURED, "4 records, each with its own exchange; the app read the server's bytes unchanged")}),
+    ("obs_anthropic", "python3-requests — Anthropic Messages (`/v1/messages`), plain then SSE",
+     {GW: (CAPTURED, "provider anthropic"),
+      OBS: (CAPTURED, "provider anthropic, recognised by the SNI `api.anthropic.com`")}),
+    # -- socket patterns -----------------------------------------------------------------------
+    # Observe mode routes nothing: its cells reach the mock by its own address or by the
+    # name localhost (HC_HOSTS). race_name races for a routed name, so it has none.
+    ("sock_v4", "C: IPv4 endpoint (`HC_HOSTS=127.0.0.1:PORT`)", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("sock_v6", "C: IPv6 endpoint (`HC_HOSTS=[::1]:PORT`)", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
     ("sock_race_name", "C: happy eyeballs, an AF_INET and an AF_INET6 socket racing for one routed name",
      {GW: (CAPTURED, "the winner is used, the loser closed")}),
     ("sock_race_localhost", "C: happy eyeballs for `localhost` (`HC_HOSTS=localhost:PORT`)",
-     {GW: (CAPTURED, "the winner is used, the loser closed")}),
+     {GW: (CAPTURED, "the winner is used, the loser closed"), OBS: (CAPTURED, "the winner is used, the loser closed")}),
     ("sock_race_lit", "C: happy eyeballs, 127.0.0.1 vs ::1 (`HC_HOSTS` both)",
-     {GW: (CAPTURED, "the winner is used, the loser closed")}),
-    ("sock_poll", "C: non-blocking connect + poll (TLS)", {GW: (CAPTURED, "")}),
-    ("sock_epoll", "C: non-blocking connect + epoll (TLS)", {GW: (CAPTURED, "")}),
-    ("py_gethostbyname", "Python `socket.gethostbyname_ex` (gethostbyname_r) + own socket", {GW: (CAPTURED, "")}),
-    ("sock_gai_wait", "C: `getaddrinfo_a` GAI_WAIT", {GW: (CAPTURED, "")}),
-    ("sock_gai_nowait", "C: `getaddrinfo_a` GAI_NOWAIT + `gai_suspend`", {GW: (CAPTURED, "")}),
-    ("py_many", "Python: 32 concurrent connections", {GW: (CAPTURED, "")}),
-    ("sock_keepalive", "C: keep-alive, 5 requests on one connection", {GW: (CAPTURED, "5 records")}),
+     {GW: (CAPTURED, "the winner is used, the loser closed"), OBS: (CAPTURED, "the winner is used, the loser closed")}),
+    ("sock_poll", "C: non-blocking connect + poll (TLS)", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("sock_epoll", "C: non-blocking connect + epoll (TLS)", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("py_gethostbyname", "Python `socket.gethostbyname_ex` (gethostbyname_r) + own socket",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("sock_gai_wait", "C: `getaddrinfo_a` GAI_WAIT",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "plain HTTP to `HC_HOSTS=localhost:PORT`")}),
+    ("sock_gai_nowait", "C: `getaddrinfo_a` GAI_NOWAIT + `gai_suspend`",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "plain HTTP to `HC_HOSTS=localhost:PORT`")}),
+    ("py_many", "Python: 32 concurrent connections", {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("sock_keepalive", "C: keep-alive, 5 requests on one connection",
+     {GW: (CAPTURED, "5 records"), OBS: (CAPTURED, "5 records")}),
     # -- not captured, left working --------------------------------------------------------------
     ("go", "Go (own TLS, raw syscalls)",
      {GW: (NOT, "Go's TLS and resolver never call libc/libssl: the app works untouched"),
@@ -335,6 +362,54 @@ def fp_of_pem(path_or_text, text=False):
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
 
 
+def tap_sent(c, *mocks):
+    """Know exactly what the mocks sent. Each mock builds the bytes of an answer
+    in MockProvider._frame (head, body pieces) and sends exactly those (no fault
+    is scripted here); the wrapper records, per provider answer, in c.sent:
+      key     the connection (mock state, serial): equal for keep-alive requests
+      server  the listening address that answered (127.0.0.1 or ::1)
+      prompt  the request's last message content
+      req     the request body the server received
+      wire    every byte of the answer (head, chunk framing, compressed body)
+      body    the body as the app sees it once de-chunked and decompressed
+              (the generated body, or the stream's events joined)."""
+    c.sent = []
+    for m in mocks:
+        frame = m._frame
+
+        def framed(req, reply, cfg, keep, frame=frame, st=id(m._st), server=m.host):
+            head, pieces = frame(req, reply, cfg, keep)
+            if not req.path.startswith("/__mock/"):
+                msgs = req.json.get("messages") if isinstance(req.json, dict) else None
+                prompt = msgs[-1].get("content") if isinstance(msgs, list) and msgs and isinstance(msgs[-1], dict) else None
+                c.sent.append(dict(key=(st, req.conn), server=server, prompt=prompt, req=req.body,
+                                   wire=head + b"".join(pieces),
+                                   body=reply.body if reply.events is None else b"".join(reply.events)))
+            return head, pieces
+
+        m._frame = framed
+
+
+def wires_in(stderr):
+    """compat_session.py: the bytes the app read, per connection (COMPAT-WIRE N HEX)."""
+    out = []
+    for line in stderr.splitlines():
+        f = line.split()
+        if line.startswith("COMPAT-WIRE ") and len(f) in (2, 3):
+            try:
+                out.append(bytes.fromhex(f[2]) if len(f) == 3 else b"")
+            except ValueError:
+                out.append(None)
+    return out
+
+
+def first_difference(got, want):
+    """Where two byte strings part, for a failure's detail."""
+    i = next((k for k in range(min(len(got), len(want))) if got[k] != want[k]), min(len(got), len(want)))
+    return "%d vs %d bytes, first difference at %d:\n got:  %r\n want: %r" % (
+        len(got), len(want), i, got[max(0, i - 40):i + 80], want[max(0, i - 40):i + 80])
+
+
 def peers_in(stderr):
     return {line.split()[1].lower() for line in stderr.splitlines() if line.startswith("COMPAT-PEER ") and len(line.split()) > 1}
 
@@ -364,12 +439,15 @@ def chat_body(prompt):
 
 class Result:
     """What one run produced. `n` requests were made with `prompts` (one per
-    request, in any order); records must name `host`; `tls`: the app's
-    connection was TLS (then `real` is the server certificate's fingerprint)."""
+    request, in any order); records must name `host` (and `model`, and
+    `provider` unless None); `tls`: the app's connection was TLS (then `real`
+    is the server certificate's fingerprint)."""
 
     def __init__(self, r, answers, host, tls, real=None, prompts=None, n=1, refuses=False):
         self.r, self.answers, self.host, self.tls, self.real = r, answers, host, tls, real
         self.prompts, self.n, self.refuses = prompts, n, refuses
+        self.model, self.provider = "gpt-4o-mini", None  # records must name them (provider: None, unchecked)
+        self.parsed = False  # the app is handed a parsed object, not bytes: bodies compared as JSON values
         self.peers = peers_in(r.stderr) if r is not None else set()
         self.checks = []  # extra (cond, description, detail)
 
@@ -538,28 +616,34 @@ def run_node(c, mode, prompt, row):
     else:
         host = "api.openai.com"
     r = w.run(["node", os.path.join(CLIENTS, "compat_node.mjs"), kind, prompt], timeout=60, **env)
-    return Result(r, answers_in(r.stdout), host, not plain, c.real)
+    res = Result(r, answers_in(r.stdout), host, not plain, c.real)
+    res.parsed = kind == "openai"  # the package hands the app the parsed completion
+    return res
 
 
 def run_sock(c, mode, prompt, row):
     w = c.w
     S = c.sock_bin
+    obs = dict(HC_MODE="observe") if mode == OBS else {}
     if row == "sock_v4":
-        r = w.run([S, "connect", "127.0.0.1", w.http.port, 0, 1, prompt], HC_HOSTS="127.0.0.1:%d" % w.http.port)
+        r = w.run([S, "connect", "127.0.0.1", w.http.port, 0, 1, prompt], HC_HOSTS="127.0.0.1:%d" % w.http.port, **obs)
         return Result(r, answers_in(r.stdout), "127.0.0.1", False)
     if row == "sock_v6":
-        r = w.run([S, "connect", "::1", c.v6.port, 0, 1, prompt], HC_HOSTS="[::1]:%d" % c.v6.port)
-        return Result(r, answers_in(r.stdout), "::1", False)
+        r = w.run([S, "connect", "::1", c.v6.port, 0, 1, prompt], HC_HOSTS="[::1]:%d" % c.v6.port, **obs)
+        res = Result(r, answers_in(r.stdout), "::1", False)
+        via = [e["server"] for e in c.sent[c.sent_mark:]]
+        res.checks.append((via == ["::1"], "the server answered on its ::1 listener", via))
+        return res
     if row == "sock_race_lit":
         p = w.http.port
-        r = w.run([S, "race", "127.0.0.1,::1", p, 0, 1, prompt], HC_HOSTS="127.0.0.1:%d,[::1]:%d" % (p, p))
+        r = w.run([S, "race", "127.0.0.1,::1", p, 0, 1, prompt], HC_HOSTS="127.0.0.1:%d,[::1]:%d" % (p, p), **obs)
         winner = "::1" if "winner second" in r.stdout else "127.0.0.1"
         res = Result(r, answers_in(r.stdout), winner, False)
         res.checks.append(("# race: winner" in r.stdout, "a winner was used (%s)" % winner, r.stdout[:200]))
         return res
     if row == "sock_race_localhost":
         p = w.http.port
-        r = w.run([S, "race", "localhost", p, 0, 1, prompt], HC_HOSTS="localhost:%d" % p)
+        r = w.run([S, "race", "localhost", p, 0, 1, prompt], HC_HOSTS="localhost:%d" % p, **obs)
         res = Result(r, answers_in(r.stdout), "localhost", False)
         res.checks.append(("# race: winner" in r.stdout and "(loser closed)" in r.stdout,
                            "both connects completed; the winner was used, the loser closed",
@@ -572,17 +656,28 @@ def run_sock(c, mode, prompt, row):
                            "both connects completed; the winner was used, the loser closed",
                            [l for l in r.stdout.splitlines() if l.startswith("#")]))
         return res
+    if row in ("sock_gai_wait", "sock_gai_nowait") and mode == OBS:
+        # nothing is routed: plain HTTP to the mock by a name the lookup answers
+        r = w.run([S, row[5:], "localhost", w.http.port, 0, 1, prompt], HC_HOSTS="localhost:%d" % w.http.port, **obs)
+        res = Result(r, answers_in(r.stdout), "localhost", False)
+        res.checks.append(("# resolved 127.0.0.1" in r.stdout or "# resolved ::1" in r.stdout,
+                           "getaddrinfo_a answered with a loopback address",
+                           [l for l in r.stdout.splitlines() if l.startswith("#")]))
+        return res
+    # TLS: in observe mode to the mock by a name it has a certificate for (SNI localhost)
+    name, port = ("localhost", w.mock.port) if mode == OBS else ("api.openai.com", 443)
+    env = dict(obs, HC_HOSTS="localhost:%d" % w.mock.port, COMPAT_CA=w.pki["ca"]) if mode == OBS else {}
     if row in ("sock_poll", "sock_epoll", "sock_gai_wait", "sock_gai_nowait"):
-        r = w.run([S, row[5:], "api.openai.com", 443, 1, 1, prompt])
-        res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real)
+        r = w.run([S, row[5:], name, port, 1, 1, prompt], **env)
+        res = Result(r, answers_in(r.stdout), name, True, c.real)
         if row.startswith("sock_gai"):
             res.checks.append(("# resolved 198.18." in r.stdout, "getaddrinfo_a answered with the routed address",
                                [l for l in r.stdout.splitlines() if l.startswith("#")]))
         return res
     if row == "sock_keepalive":
         before = len(w.mock.requests)
-        r = w.run([S, "keepalive", "api.openai.com", 443, 1, 5, prompt])
-        res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real, n=5)
+        r = w.run([S, "keepalive", name, port, 1, 5, prompt], **env)
+        res = Result(r, answers_in(r.stdout), name, True, c.real, n=5)
         conns = {q["conn"] for q in w.mock.requests[before:]}
         res.checks.append((len(conns) == 1, "the provider saw one connection serial for the 5 requests", conns))
         return res
@@ -592,18 +687,33 @@ def run_sock(c, mode, prompt, row):
 def run_py_misc(c, mode, prompt, row):
     w = c.w
     if row == "py_gethostbyname":
-        r = w.run([PYTHON, os.path.join(CLIENTS, "compat_gethostbyname.py"), "api.openai.com", 443, prompt])
-        res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real)
-        res.checks.append(("# resolved 198.18." in r.stdout, "gethostbyname_ex answered with the routed address",
-                           r.stdout[:100]))
+        if mode == GW:
+            r = w.run([PYTHON, os.path.join(CLIENTS, "compat_gethostbyname.py"), "api.openai.com", 443, prompt])
+            res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real)
+            res.checks.append(("# resolved 198.18." in r.stdout, "gethostbyname_ex answered with the routed address",
+                               r.stdout[:100]))
+        else:  # the mock by the name localhost (SNI), nothing routed
+            r = w.run([PYTHON, os.path.join(CLIENTS, "compat_gethostbyname.py"), "localhost", w.mock.port, prompt],
+                      **obs_tls_env(c))
+            res = Result(r, answers_in(r.stdout), "localhost", True, c.real)
+            res.checks.append(("# resolved 127.0.0.1" in r.stdout, "gethostbyname_ex answered with the loopback address",
+                               r.stdout[:100]))
         return res
     if row == "py_many":
         n = 32
-        r = w.run([PYTHON, os.path.join(CLIENTS, "compat_many.py"), n, prompt], timeout=90)
+        if mode == GW:
+            r = w.run([PYTHON, os.path.join(CLIENTS, "compat_many.py"), n, prompt], timeout=90)
+        else:  # compat_pyrun swaps its https://api.openai.com origin for the mock's name
+            r = w.run([PYTHON, os.path.join(CLIENTS, "compat_pyrun.py"), "compat_many.py", n, prompt], timeout=90,
+                      COMPAT_ORIGIN="https://localhost:%d" % w.mock.port, **obs_tls_env(c))
         ans = answers_in(r.stdout)
         for a in ans:
             a["prompt"] = "%s %d" % (prompt, a.get("i", -1))
-        res = Result(r, ans, "api.openai.com", True, c.real, n=n, prompts=["%s %d" % (prompt, i) for i in range(n)])
+        res = Result(r, ans, "api.openai.com" if mode == GW else "localhost", True, c.real, n=n,
+                     prompts=["%s %d" % (prompt, i) for i in range(n)])
+        if mode == OBS:  # nothing in between: the app's own connections reach the server
+            conns = {e["key"] for e in c.sent[c.sent_mark:]}
+            res.checks.append((len(conns) == n, "the provider saw the app's %d connections" % n, len(conns)))
         return res
     if row == "pin":
         if mode == GW:
@@ -637,6 +747,90 @@ def run_proxy(c, mode, prompt, row):
     return res
 
 
+SESSIONS = {"obs_sse": ("openai", "s"), "obs_keepalive": ("openai", "psps"), "obs_anthropic": ("anthropic", "ps")}
+SSE_DELAY_MS = 10  # obs_sse: the mock's pause before each stream event after the first
+
+
+def run_session(c, mode, prompt, row):
+    """compat_session.py: python3-requests calls on one Session (plain p, streamed s).
+    Gateway mode: the providers' default URLs. Observe mode: OpenAI rows reach the
+    mock as https://localhost:PORT (HC_HOSTS); the Anthropic row keeps the real name
+    api.anthropic.com, which the app resolves to the mock itself (COMPAT_RESOLVE, an
+    /etc/hosts entry), so the record's host and provider are the provider's own."""
+    w = c.w
+    provider, plan = SESSIONS[row]
+    n = len(plan)
+    host, real = ("api.openai.com" if provider == "openai" else "api.anthropic.com"), c.real
+    env = {}
+    if mode == OBS and provider == "anthropic":
+        env = dict(HC_MODE="observe", REQUESTS_CA_BUNDLE=w.pki["ca"],
+                   COMPAT_RESOLVE="api.anthropic.com:443=127.0.0.1:%d" % c.mock_oa.port)
+        real = c.real_oa
+    elif mode == OBS:
+        env = dict(obs_tls_env(c), COMPAT_ORIGIN="https://localhost:%d" % w.mock.port)
+        host = "localhost"
+    delay = SSE_DELAY_MS if row == "obs_sse" else 0  # a stream that arrives over time, event by event
+    if delay:
+        w.mock.configure(chunk_delay_ms=delay)
+    try:
+        r = w.run([PYTHON, os.path.join(CLIENTS, "compat_session.py"), provider, plan, prompt], timeout=40, **env)
+    finally:
+        if delay:
+            w.mock.configure(chunk_delay_ms=0)
+    prompts = [prompt] if n == 1 else ["%s %d" % (prompt, i) for i in range(n)]
+    res = Result(r, answers_in(r.stdout), host, True, real, prompts=prompts, n=n)
+    if provider == "anthropic":
+        res.model, res.provider = "claude-3-5-haiku-latest", "anthropic"
+    elif host == "api.openai.com":
+        res.provider = "openai"
+    sent = c.sent[c.sent_mark:]
+    wires = wires_in(r.stderr)
+    res.checks.append((len(wires) == 1, "the app made its %d call(s) on one connection" % n, "%d connections" % len(wires)))
+    if mode == OBS:
+        # the bytes the app read off its connection are the bytes the server sent
+        by_conn = {}
+        for e in sent:
+            by_conn[e["key"]] = by_conn.get(e["key"], b"") + e["wire"]
+        res.checks.append((len(by_conn) == 1, "the server saw one connection", "%d connections" % len(by_conn)))
+        want = list(by_conn.values())
+        det = "app read %s bytes on %d connection(s); server sent %s on %d" % (
+            [len(x or b"") for x in wires], len(wires), [len(x) for x in want], len(want))
+        if len(wires) == len(want) == 1 and wires[0] is not None and wires[0] != want[0]:
+            det = first_difference(wires[0], want[0])
+        res.checks.append((sorted(wires, key=lambda x: x or b"") == sorted(want), "the app read exactly the bytes "
+                           "the server sent: heads, chunk framing, compressed bodies (%d bytes)" % sum(map(len, want)), det))
+    # each record is its own exchange: stored request/response bodies are that call's,
+    # and the streamed flag marks exactly the streamed calls
+    recs = w.records()
+    by_prompt = {e["prompt"]: e for e in sent}
+    own, flags = [], []
+    for x in recs:
+        d = json.loads(w.analyze("show", "--json", x["id"]).stdout)
+        try:
+            p = json.loads(d.get("request_body") or "")["messages"][-1]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            p = None
+        e = by_prompt.get(p)
+        own.append(e is not None and (d.get("request_body") or "").encode() == e["req"] and
+                   (d.get("response_body") or "").encode() == e["body"])
+        flags.append((p, bool(x.get("flags", 0) & 1)))
+    res.checks.append((len(own) == n and all(own), "each record holds its own call's request and response, "
+                       "byte for byte as the server received and sent them", own))
+    if delay:
+        # 16 events (role, 12 words, finish, usage, [DONE]) 10 ms apart: the first token
+        # came at least ~10 pauses before the end
+        tt = [(x.get("ttft_us"), x.get("latency_us")) for x in recs]
+        res.checks.append((len(tt) == 1 and all(isinstance(v, int) for v in tt[0]) and 0 < tt[0][0] and
+                           tt[0][1] - tt[0][0] >= 10 * delay * 1000,
+                           "the record's time to first token is the first event's, well before the end "
+                           "(latency - ttft >= %d ms)" % (10 * delay), "(ttft_us, latency_us): %s" % tt))
+    want_flags = sorted((q, k == "s") for q, k in zip(prompts, plan))
+    res.checks.append((sorted(flags, key=str) == sorted(want_flags, key=str),
+                       "the records of the streamed calls, and only those, are flagged streamed",
+                       "got %s want %s" % (sorted(flags, key=str), want_flags)))
+    return res
+
+
 def run_go(c, mode, prompt, row):
     w = c.w
     env = dict(HC_HOSTS="localhost:%d" % w.mock.port, SSL_CERT_FILE=w.pki["ca"])
@@ -651,6 +845,7 @@ RUNNERS = {
     "py_requests": run_pyclient, "py_httpx": run_pyclient, "py_tls_ip": run_pyclient, "py_httpx_async": run_pyclient, "py_aiohttp": run_pyclient,
     "py_httpx_h2": run_httpx_h2, "rb": run_ruby, "php": run_php, "node": run_node, "sock": run_sock,
     "py_gethostbyname": run_py_misc, "py_many": run_py_misc, "pin": run_py_misc, "proxy": run_proxy, "go": run_go,
+    "obs": run_session,
 }
 
 
@@ -680,12 +875,40 @@ def judge(t, c, label, mode, res, expected):
 
     def rec_ok(x):
         p_words = len(prompts[0].split())
-        return (x.get("host") == res.host and x.get("model_req") == "gpt-4o-mini" and x.get("status") == 200 and
+        return (x.get("host") == res.host and x.get("model_req") == res.model and x.get("status") == 200 and
+                (res.provider is None or x.get("provider") == res.provider) and
                 x.get("tok_in") == p_words + 4 and x.get("tok_out") == REPLY_WORDS)
 
     recs_ok = len(recs) == res.n and all(rec_ok(x) for x in recs)
     direct = (not res.tls) or (res.peers == {res.real})
-    short_recs = [(x.get("host"), x.get("model_req"), x.get("status"), x.get("tok_in"), x.get("tok_out")) for x in recs]
+    short_recs = [(x.get("host"),) + ((x.get("provider"),) if res.provider is not None else ()) +
+                  (x.get("model_req"), x.get("status"), x.get("tok_in"), x.get("tok_out")) for x in recs]
+
+    # The app's bodies are the server's, byte for byte (de-chunked, decompressed):
+    # every cell whose app reports them, in both modes (gateway mode must be
+    # transparent too; observe mode changes nothing at all).
+    sent = c.sent[c.sent_mark:]
+    if res.answers and not res.refuses and all(isinstance(a.get("raw"), str) for a in res.answers):
+        if res.parsed:
+            def canon(b):
+                try:
+                    return json.dumps(json.loads(b), sort_keys=True)
+                except ValueError:
+                    return "not JSON: %r" % b[:200]
+            got = sorted(canon(a["raw"]) for a in res.answers)
+            want = sorted(canon(e["body"]) for e in sent)
+            what = "the object the app was handed is the JSON the server sent"
+        else:
+            got = sorted(a["raw"].encode("utf-8", "surrogateescape") for a in res.answers)
+            want = sorted(e["body"] for e in sent)
+            what = "the app's bod%s byte for byte what the server sent (%d bytes)" % (
+                "ies are" if len(got) > 1 else "y is", sum(map(len, want)))
+        det = "%d bodies received, %d sent" % (len(got), len(want))
+        if len(got) == len(want) and got != want and not res.parsed:
+            det = first_difference(*next((g, w_) for g, w_ in zip(got, want) if g != w_))
+        elif got != want:
+            det += "\n got:  %s\n want: %s" % (got, want)
+        res.checks.append((got == want, what, det))
 
     if res.refuses:
         refused = r.returncode == 3 and "pin mismatch" in r.stderr
@@ -702,8 +925,9 @@ def judge(t, c, label, mode, res, expected):
     for cond, desc, det in res.checks:
         t.ok(cond, "%s [%s]: %s" % (label, mode, desc), det)
     if expected == CAPTURED:
-        t.ok(recs_ok, "%s [%s]: %d correct record(s): host %s, model, exact tokens (%d in, %d out), status 200"
-             % (label, mode, res.n, res.host, len(prompts[0].split()) + 4, REPLY_WORDS), short_recs)
+        t.ok(recs_ok, "%s [%s]: %d correct record(s): host %s,%s model %s, exact tokens (%d in, %d out), status 200"
+             % (label, mode, res.n, res.host, " provider %s," % res.provider if res.provider is not None else "",
+                res.model, len(prompts[0].split()) + 4, REPLY_WORDS), short_recs)
         if res.tls and res.peers:
             if mode == GW:
                 t.ok(res.real not in res.peers, "%s [%s]: the app's TLS peer was the gateway" % (label, mode), res.peers)
@@ -804,11 +1028,13 @@ def setup(c):
     except ImportError:
         for row in ("curl_h2server", "py_httpx_h2server"):
             c.skip[row] = "python3-h2 not installed"
-    # a provider with a certificate for api.openai.com, reached through a CONNECT proxy
-    cert, key = make_cert(w.pki, ["api.openai.com"], os.path.join(c.tmp, "oa"))
+    # a provider with a certificate for the providers' own names, reached through a CONNECT
+    # proxy (api.openai.com) or by the app's own resolution of the name (api.anthropic.com)
+    cert, key = make_cert(w.pki, ["api.openai.com", "api.anthropic.com"], os.path.join(c.tmp, "oa"))
     c.real_oa = fp_of_pem(cert)
     c.mock_oa = MockProvider(tls=True, certfile=cert, keyfile=key, share=w.mock).start()
     c.proxy = ConnectProxy({"api.openai.com:443": ("127.0.0.1", c.mock_oa.port)})
+    tap_sent(c, *[m for m in (w.mock, w.http, c.v6, c.mock_oa) if m])
     # the C program
     c.sock_bin = os.path.join(c.tmp, "compat_sock")
     cc = shutil.which("cc") or shutil.which("gcc")
@@ -853,7 +1079,8 @@ def setup(c):
         if not shutil.which(tool):
             for row in rows:
                 c.skip.setdefault(row, "%s not installed" % tool)
-    for mod, deb, rows in (("requests", "python3-requests", ("py_requests", "proxy_requests")),
+    for mod, deb, rows in (("requests", "python3-requests", ("py_requests", "proxy_requests", "obs_sse", "obs_keepalive",
+                                                            "obs_anthropic")),
                            ("httpx", "python3-httpx", ("py_httpx", "py_httpx_async", "py_httpx_h2", "py_httpx_h2server")),
                            ("h2", "python3-h2", ("py_httpx_h2", "py_httpx_h2server", "curl_h2server")),
                            ("aiohttp", "python3-aiohttp", ("py_aiohttp",))):
@@ -892,6 +1119,7 @@ def main():
                     prompt = "compat check row %d" % seq  # unique per cell: the answer proves it is this call's
                     w.reset_store()
                     c.before = c.mock_total()
+                    c.sent_mark = len(c.sent)
                     started = time.monotonic()
                     try:
                         res = runner_for(row)(c, mode, prompt, row)
