@@ -79,8 +79,7 @@ static int one(void *vctx, const hc_record *r)
         if (csv)
             table_cell(x->t, id);
         else {
-            id[8] = '\0';
-            table_cell(x->t, id);
+            table_cell(x->t, id + HC_UUID_STRLEN - 8); /* the random end: the start is the time */
         }
         table_cell(x->t, r->provider);
         table_cell(x->t, query_model_of(r));

@@ -1,8 +1,10 @@
 /* cmd_show.c — `hc-analyze show ID`: one exchange in full.
  *
- * ID is a full record id, a unique prefix of >= 8 hex digits, or the
- * Helicone-Request-Id the app set (looked up by a scan: there is no index on
- * it, and show is interactive, so a scan is fine). Bodies are read from the
+ * ID is a full record id, a unique prefix or suffix of >= 8 hex digits (the
+ * `requests` table shows the last 8: a UUIDv7 starts with its time, shared by
+ * records of the same minute), or the Helicone-Request-Id the app set (suffix
+ * and request id are looked up by a scan: there is no index on them, and show
+ * is interactive, so a scan is fine). Bodies are read from the
  * bodies table only here, for this one record. */
 #include "cli.h"
 #include "cmds.h"
@@ -24,8 +26,9 @@ static const char usage[] =
     "\n"
     "Every field of one exchange, then the prompt (request body), the response\n"
     "body and, for a streamed response, the reassembled answer text.\n"
-    "ID: a full record id, a unique prefix of at least 8 hex digits, or the\n"
-    "Helicone-Request-Id the app set.\n"
+    "ID: a full record id, a unique prefix or suffix of at least 8 hex digits\n"
+    "(the ID column of `requests` is the last 8), or the Helicone-Request-Id\n"
+    "the app set.\n"
     "\n"
     "  --raw              print bodies byte for byte (no JSON pretty-printing,\n"
     "                     no escaping of control characters)\n"
@@ -88,6 +91,36 @@ static int by_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *nib, int nn, stru
             memcpy(f->id, id, HC_UUID_LEN);
         f->n++;
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return 0;
+}
+
+/* Find records whose id ends with the given nibbles: the random end of a
+ * UUIDv7 (what `requests` shows), where the start is the time and is shared
+ * by every record of the same minute. A scan of the keys; stops at two. */
+static int by_suffix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *nib, int nn, struct found *f)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur))
+        return HC_ESTORE;
+    MDB_val k, v;
+    int off = 2 * HC_UUID_LEN - nn;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && f->n < 2;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != HC_UUID_LEN)
+            continue;
+        const uint8_t *id = k.mv_data;
+        bool match = true;
+        for (int i = 0; i < nn && match; i++) {
+            int j = off + i;
+            match = ((j % 2 ? id[j / 2] & 15 : id[j / 2] >> 4) == nib[i]);
+        }
+        if (match) {
+            if (f->n == 0)
+                memcpy(f->id, id, HC_UUID_LEN);
+            f->n++;
+        }
     }
     mdb_cursor_close(cur);
     return 0;
@@ -301,7 +334,7 @@ int cmd_show(int argc, char **argv)
         goto out;
     }
     if (!want || !*want) {
-        cli_misuse("show: expected an ID (record id, prefix of >= 8 hex digits, or request id)");
+        cli_misuse("show: expected an ID (record id, prefix or suffix of >= 8 hex digits, or request id)");
         goto out;
     }
     if ((rc = cli_open_store(&c, &s)))
@@ -316,11 +349,13 @@ int cmd_show(int argc, char **argv)
     int nn = hex_nibbles(want, nib, (int)sizeof nib);
     if (nn >= 8)
         by_prefix(txn, recs, nib, nn, &f);
+    if (f.n == 0 && nn >= 8 && nn < 2 * HC_UUID_LEN)
+        by_suffix(txn, recs, nib, nn, &f);
     if (f.n == 0)
         query_scan(txn, recs, NULL, true, by_request_id, &f, NULL);
     if (f.n == 0) {
         fprintf(stderr, "hc-analyze: show: no record matches '%s'%s\n", want,
-                nn >= 0 && nn < 8 ? " (a prefix needs at least 8 hex digits)" : "");
+                nn >= 0 && nn < 8 ? " (a prefix or suffix needs at least 8 hex digits)" : "");
         rc = CLI_EXIT_NO;
         goto out_txn;
     }

@@ -764,7 +764,7 @@ const char webassets_js[] =
     "  rs.textContent = d.response_body == null ? '(none)' : kind && kind !== 'json' ? d.response_body : d.response_cut ? d.response_body : pretty(d.response_body);\n"
     "  byId('detail-raw-resp-title').textContent = kind && kind !== 'json' ? 'Raw stream (' + fmtInt(d.response_bytes) + ' bytes)' : 'Raw response body';\n"
     "  var notes = [];\n"
-    "  if (d.prompt_cut || d.request_cut || d.response_cut || d.response_text_cut) notes.push('Shown cut at ' + fmtInt(D.requests.body_max) + ' bytes per text (hc-analyze show ' + r.id.slice(0, 8) + ' prints it all).');\n"
+    "  if (d.prompt_cut || d.request_cut || d.response_cut || d.response_text_cut) notes.push('Shown cut at ' + fmtInt(D.requests.body_max) + ' bytes per text (hc-analyze show ' + r.id.slice(-8) + ' prints it all).');\n"
     "  if (d.request_truncated || d.response_truncated) notes.push('The stored body was truncated when captured (HC_MAX_BODY).');\n"
     "  byId('detail-note').textContent = notes.join(' ');\n"
     "  openPanel();\n"

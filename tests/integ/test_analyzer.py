@@ -577,6 +577,14 @@ def tests(tmp):
     rc, out, _ = run("show", "--db", A, r0["id"])
     ok(rc == 0 and r0["id"] in out and "request body" in out and "response body" in out,
        "show full id: fields and both bodies", out[:300])
+    # the requests table's ID column is the id's last 8 hex digits (the first 8 are
+    # the time: shared by records of the same minute), and show takes it
+    rc, out, _ = run("requests", "--db", A, "--limit", "3")
+    first = [l for l in out.splitlines()[1:] if l.strip()]
+    newest = sorted(recs, key=lambda r: r["id"])[-1]["id"]
+    ok(first and newest[-8:] in first[0].split(), "requests: the ID column shows the last 8 hex digits", first[:1])
+    rc, sj0, _ = run_json("show", "--db", A, newest[-8:])
+    eq((rc, sj0 and sj0.get("id")), (0, newest), "show with the last 8 hex digits (as requests shows them)")
     rc, sj1, _ = run_json("show", "--db", A, r0["id"][:8] + r0["id"][9:13])
     eq((sj1 or {}).get("id"), r0["id"], "show: unique 12-hex-digit prefix")
     eq(sj1["request_body"], r0["request_body"], "show --json: request body")
