@@ -26,8 +26,19 @@ int hc_parse_duration_us(const char *s, int64_t *out)
 {
     if (!s || !isdigit((unsigned char)*s))
         return HC_EINVAL;
-    char *end;
-    double v = strtod(s, &end);
+    /* DIGITS[.DIGITS] then the unit: no sign, exponent or hex (strtod would
+     * take them), and no dependence on the locale's decimal point. */
+    double v = 0, scale = 1;
+    const char *end = s;
+    for (; isdigit((unsigned char)*end); end++)
+        v = v * 10 + (*end - '0');
+    if (*end == '.') {
+        end++;
+        if (!isdigit((unsigned char)*end))
+            return HC_EINVAL;
+        for (; isdigit((unsigned char)*end); end++)
+            v += (*end - '0') * (scale /= 10);
+    }
     int64_t mult;
     if (*end == '\0' || strcmp(end, "s") == 0)
         mult = 1000000;

@@ -10,6 +10,8 @@
 #include "store.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +41,14 @@ static int64_t env_dur_us(const char *name, int64_t dflt_us, int64_t max_us, int
     if (!v || !*v)
         return dflt_us;
     int64_t us;
-    size_t n = strlen(v);
-    char *end;
-    double bare = isdigit((unsigned char)v[n - 1]) ? strtod(v, &end) : -1;
-    if (isdigit((unsigned char)v[0]) && bare >= 0 && *end == '\0' && bare * (double)bare_us < 9.0e18) {
-        us = (int64_t)(bare * (double)bare_us);
+    size_t digits = strspn(v, "0123456789");
+    if (v[digits] == '\0') {
+        /* Whole digits: in units of bare_us; too many to count is "over the maximum". */
+        errno = 0;
+        unsigned long long n = strtoull(v, NULL, 10);
+        us = (errno || n > (unsigned long long)(INT64_MAX / bare_us)) ? INT64_MAX : (int64_t)n * bare_us;
+    } else if (isdigit((unsigned char)v[strlen(v) - 1]) && hc_parse_duration_us(v, &us) == 0) {
+        us = (int64_t)((double)us / 1e6 * (double)bare_us); /* a bare fraction: parsed as seconds, rescaled */
     } else if (hc_parse_duration_us(v, &us) != 0) {
         hc_log_warn_once(name, "%s=%s: expected a duration such as 30s, 500ms or 10m (a bare number is %s)", name, v,
                          bare_us == 1000 ? "milliseconds" : "seconds");
@@ -251,7 +256,10 @@ static void check_header_defaults(hc_config *cfg)
         hc_fallback *fb = calloc(HC_MAX_FALLBACKS, sizeof *fb);
         int n = 0;
         if (o && fb) {
+            /* As a request builds it: the model fallback first, then the list. */
             o->fallbacks = cfg->fallbacks;
+            hc_strlcpy(o->fallback_model, sizeof o->fallback_model, cfg->fallback_model);
+            hc_strlcpy(o->fallback_on, sizeof o->fallback_on, cfg->fallback_on);
             if (hc_fallbacks_build(o, fb, HC_MAX_FALLBACKS, &n, why, sizeof why) == HC_EINVAL) {
                 const char *w = strncmp(why, "Helicone-Fallbacks: ", 20) == 0 ? why + 20 : why;
                 hc_log_warn_once("HC_FALLBACKS", "HC_FALLBACKS: %s; no fallbacks are used", w);

@@ -7,6 +7,7 @@
  * Invalid values are logged once on stderr by design; that output is not TAP
  * and the runner ignores it.
  */
+#include "buf.h"
 #include "config.h"
 #include "err.h"
 #include "record.h"
@@ -422,6 +423,9 @@ static void test_header_defaults(void)
         { "HC_RETRY_MIN_TIMEOUT", "2s", 2000000 },
         { "HC_RETRY_MAX_TIMEOUT", "900s", 600000000 },         /* the header's bound, 600 s */
         { "HC_RETRY_MAX_TIMEOUT", "-1", 10000000 },            /* invalid: the default */
+        { "HC_RETRY_MAX_TIMEOUT", "99999999999999999999", 600000000 }, /* too many digits: the maximum */
+        { "HC_CACHE_TTL", "0x10", 7LL * 86400 * 1000000 },      /* not a duration: the default */
+        { "HC_CACHE_TTL", "1e3", 7LL * 86400 * 1000000 },
     };
     for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++) {
         clear_hc_env();
@@ -455,6 +459,24 @@ static void test_header_defaults(void)
     T_EQ_STR(cfg.fallback_on, "429,500-599", "a good HC_FALLBACK_ON is kept");
     T_CHECK(cfg.fallbacks && strstr(cfg.fallbacks, "api.example.com"), "a good HC_FALLBACKS is kept");
     hc_config_free(&cfg);
+
+    /* Checked as requests build them: HC_FALLBACK_MODEL is entry 0, so 8 more
+     * are one too many (else every request would get a 400). */
+    clear_hc_env();
+    hc_buf eight = HC_BUF_INIT;
+    hc_buf_puts(&eight, "[");
+    for (int i = 0; i < 8; i++)
+        hc_buf_printf(&eight, "%s{\"target-url\":\"https://h%d.example.com/v1\"}", i ? "," : "", i);
+    hc_buf_puts(&eight, "]");
+    setenv("HC_FALLBACKS", eight.data, 1);
+    load(&cfg);
+    T_CHECK(cfg.fallbacks != NULL, "8 fallbacks alone are kept");
+    hc_config_free(&cfg);
+    setenv("HC_FALLBACK_MODEL", "gpt-4o", 1);
+    load(&cfg);
+    T_CHECK(cfg.fallbacks == NULL, "HC_FALLBACK_MODEL + 8 fallbacks: over the bound, ignored at start");
+    hc_config_free(&cfg);
+    hc_buf_free(&eight);
 }
 
 int main(void)
