@@ -23,19 +23,27 @@
  *
  * DESIGN. SSL_CTX_set_default_verify_paths() parses the whole CA bundle when
  * the context is made (Debian: ~140 certificates in ca-certificates.crt):
- * ~240 M instructions, ≈ 20 ms of CPU, in every process on its first LLM call,
- * to verify one root per upstream. The same trust is looked up here the way
- * OpenSSL's CApath works: first the hashed directory (SSL_CERT_DIR, default
- * OPENSSLDIR/certs), which reads only the file named by the issuer's subject
- * hash; then the bundle (SSL_CERT_FILE, default OPENSSLDIR/cert.pem), read
- * whole into the store the first time the directory lacks an issuer. Every
- * certificate trusted before is trusted now; only when it is read changes.
- * (The lookup follows OpenSSL's own by_dir.c: load into the store, then
- * answer from the store's objects with a reference the store owns.) */
+ * ~240 M instructions, ≈ 20 ms of CPU, in every process on its first LLM call.
+ * The same trust is looked up here the way OpenSSL's CApath works: first the
+ * hashed directory (SSL_CERT_DIR, default OPENSSLDIR/certs), which reads only
+ * the file named by a subject's hash; then the bundle (SSL_CERT_FILE, default
+ * OPENSSLDIR/cert.pem), read whole into the store the first time the
+ * directory lacks a subject. A process whose upstreams are plain HTTP, or
+ * whose chains the directory or HC_CA_FILE completes, never reads the bundle;
+ * a public CA's chain usually does (the intermediate's subject is looked up
+ * among trusted certificates first, and is in no directory), so for it the
+ * cost moves from the core's start, on the app's thread, to the first
+ * upstream handshake. Every certificate trusted before is trusted now (a
+ * subject found in the directory is not also searched in the bundle, as with
+ * CApath). The lookup follows OpenSSL's by_dir.c: load into the store, then
+ * answer from the store's objects with a reference the store owns. The file
+ * lookup that loads the bundle is added with the others when the context is
+ * made: a store's list of lookups must not change while it verifies. */
 
 struct lazy_file {
     pthread_mutex_t mu;
     bool            loaded;
+    X509_LOOKUP    *file;     /* X509_LOOKUP_file() of the same store, loaded on the first miss */
     char            path[4096];
 };
 
@@ -61,12 +69,12 @@ static int lazy_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type, const X509_NA
 {
     struct lazy_file *lf = X509_LOOKUP_get_method_data(lu);
     X509_STORE *st = X509_LOOKUP_get_store(lu);
-    if (!lf || !st || type != X509_LU_X509 || !lf->path[0])
+    if (!lf || !st || !lf->file || type != X509_LU_X509 || !lf->path[0])
         return 0;
     pthread_mutex_lock(&lf->mu);
     if (!lf->loaded) {
         lf->loaded = true;
-        if (X509_STORE_load_file(st, lf->path) != 1) /* no bundle: nothing more to trust */
+        if (X509_LOOKUP_load_file(lf->file, lf->path, X509_FILETYPE_PEM) != 1) /* no bundle: nothing more */
             hc_log_debug("trust store: %s not loaded", lf->path);
         ERR_clear_error();
     }
@@ -114,7 +122,7 @@ static int add_system_trust(SSL_CTX *ctx)
         return 0;
     X509_LOOKUP *f = X509_STORE_add_lookup(st, lazy_method);
     struct lazy_file *lf = f ? X509_LOOKUP_get_method_data(f) : NULL;
-    if (!lf)
+    if (!lf || !(lf->file = X509_STORE_add_lookup(st, X509_LOOKUP_file())))
         return 0;
     hc_strlcpy(lf->path, sizeof lf->path, file ? file : X509_get_default_cert_file());
     return 1;
