@@ -60,6 +60,7 @@ struct hc_recorder {
     int             inflight;      /* exchanges begun whose record is not queued yet */
     int             started;       /* thread started */
     int             disabled;      /* store unusable: drop everything */
+    size_t          writing;       /* taken from the queue by the writer, not yet accounted */
     hc_recorder_stats st;
     hc_store       *store;         /* the core's store (hc_core_store) */
     /* The recorder thread's own, reused batch by batch (not on its stack:
@@ -184,6 +185,7 @@ static void *recorder_main(void *arg)
         size_t count = r->queued;
         r->head = r->tail = NULL;
         r->queued = r->queued_bytes = 0;
+        r->writing = count;
         r->busy = 1;
         pthread_cond_broadcast(&r->space_cond);
         pthread_mutex_unlock(&r->lock);
@@ -216,6 +218,7 @@ static void *recorder_main(void *arg)
         pthread_mutex_lock(&r->lock);
         r->st.written += written;
         r->st.dropped_store += dropped;
+        r->writing = 0;
         if (written)
             r->stalled = 0;
         r->busy = 0;
@@ -324,7 +327,7 @@ void hc_recorder_flush(hc_recorder *r, int timeout_ms, hc_recorder_stats *st)
     r->flushing--;
     if (st) {
         *st = r->st;
-        st->left = r->queued;
+        st->left = r->queued + r->writing + (uint64_t)(r->inflight > 0 ? r->inflight : 0);
         st->disabled = r->disabled;
     }
     pthread_mutex_unlock(&r->lock);

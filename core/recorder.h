@@ -59,7 +59,7 @@ void hc_recorder_exchange_end(hc_recorder *r);
 typedef struct hc_recorder_stats {
     uint64_t submitted, written, dropped_full, dropped_store;
     uint64_t waited;                    /* submissions that waited for room */
-    uint64_t left;                      /* still queued when a flush gave up (hc_recorder_flush) */
+    uint64_t left;                      /* not written when a flush gave up: queued, being written, in flight */
     int      disabled;                  /* no store (the shim said why when it failed to open) */
 } hc_recorder_stats;
 void hc_recorder_stats_get(hc_recorder *r, hc_recorder_stats *out);
