@@ -199,6 +199,13 @@ int cmd_prune(int argc, char **argv)
         rc = 0;
         goto out;
     }
+    /* An empty value selects the records without one: in a delete, almost
+     * certainly an unset shell variable, not a wish. */
+    if ((c.filter.user && !*c.filter.user) || (c.filter.session && !*c.filter.session)) {
+        cli_misuse("prune: --%s: expected a value, got '' (prune never deletes by an empty id)",
+                   c.filter.user && !*c.filter.user ? "user" : "session");
+        goto out;
+    }
     if (!older && query_filter_empty(&c.filter)) {
         cli_misuse("prune: give --older-than D or a filter (e.g. --older-than 30d, or --user alice)");
         goto out;

@@ -933,6 +933,9 @@ def tests(tmp):
        and uj["requests"] == [] and st3["records"] == st2["records"] - n_victim,
        "prune --user %s: exactly that user's %d records removed, the rest kept" % (victim, n_victim),
        (pj, st3["records"], st2["records"]))
+    for opt in ("--user", "--session"):
+        rc, out, err = run("prune", "--db", R, opt, "")
+        one_line_error(rc, err, "prune %s '' (an unset variable, not a wish)" % opt, opt)
     P = os.path.join(tmp, "prunefilter")
     gen(P, "--count", 400, "--seed", 6, "--start", "10d", "--span", "10d", "--json-out", P + ".jsonl")
     precs = load(P + ".jsonl")
