@@ -65,6 +65,8 @@ def main():
                        (["--retry", "21", "--", "true"], "--retry"),
                        (["--cache-buckets", "99", "--", "true"], "--cache-buckets"),
                        (["--cache-ttl", "soon", "--", "true"], "--cache-ttl"),
+                       (["--cache-ttl", "1abc9", "--", "true"], "--cache-ttl"),
+                       (["--hosts", "[::1]:8x", "--", "true"], "--hosts"),
                        (["--hosts", "foo:bar:baz", "--", "true"], "--hosts"),
                        (["--hosts", "localhost:http", "--", "true"], "--hosts"),
                        (["--lib", "/nonexistent/x.so", "--", "true"], "/nonexistent/x.so"),
