@@ -109,6 +109,8 @@ char *hc_buf_detach(hc_buf *b, size_t *len)
 size_t hc_strlcpy(char *dst, size_t size, const char *src)
 {
     size_t n = src ? strlen(src) : 0;
+    if (size == 0)
+        return n;
     size_t k = n < size ? n : size - 1;
     if (k)
         memcpy(dst, src, k);

@@ -44,8 +44,8 @@ void hc_buf_free(hc_buf *b);
  * unless allocation of an empty string fails. */
 char *hc_buf_detach(hc_buf *b, size_t *len);
 
-/* Copy the C string src (NULL: "") into dst[size], size >= 1: at most size-1
- * bytes, always terminated. What snprintf(dst, size, "%s", src) does, without
+/* Copy the C string src (NULL: "") into dst[size]: at most size-1 bytes,
+ * always terminated (size 0: nothing written). What snprintf(dst, size, "%s", src) does, without
  * a format parser (≈ 500 instructions a call) on the gateway's hot path.
  * Returns strlen(src). */
 size_t hc_strlcpy(char *dst, size_t size, const char *src);

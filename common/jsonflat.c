@@ -152,6 +152,8 @@ int hc_jf_parse(hc_jf_doc *d, const char *text, size_t len)
     d->cap = HC_JF_INLINE;
     if (!text)
         return HC_EPARSE;
+    if (len > UINT32_MAX)
+        return HC_ETOOBIG; /* spans are 32-bit */
     const char *p = text, *e = text + len;
     uint32_t cur = NONE;              /* the open container */
     unsigned depth = 0;

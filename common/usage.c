@@ -476,8 +476,8 @@ void hc_usage_init(hc_usage *u)
     memset(u, 0, sizeof *u);
 }
 
-/* A text too big (or too deep) for a document: read the usage from its tail,
- * as for embeddings. Leaves u unchanged if none is found. */
+/* A text with more nodes than a document holds (HC_ETOOBIG): read the usage
+ * from its tail, as for embeddings. Leaves u unchanged if none is found. */
 static int usage_from_big(enum hc_api api, const char *p, size_t n, hc_usage *u)
 {
     int r = hc_usage_from_tail(api, p, n, u);
