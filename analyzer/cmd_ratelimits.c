@@ -19,6 +19,7 @@
 #include "fmt.h"
 #include "jsonw.h"
 #include "table.h"
+#include "timebucket.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -59,7 +60,6 @@ enum dim { D_HOST, D_MODEL, D_PROVIDER };
 static const char *const dim_names[] = { "host", "model", "provider" };
 #define MAX_BY 3
 
-enum trend_unit { T_NONE, T_HOUR, T_DAY, T_WEEK, T_MONTH };
 
 enum { LEFT_REQ, LEFT_TOK };
 
@@ -87,7 +87,7 @@ struct rl {
 struct ctx {
     enum dim        by[MAX_BY];
     int             nby;
-    enum trend_unit trend;
+    enum tb_unit trend;
     struct rl       total;
     agg_groups      groups;    /* dims joined with NUL -> struct rl */
     agg_groups      buckets;   /* bucket start, decimal µs -> struct rl */
@@ -96,57 +96,6 @@ struct ctx {
 };
 
 /* ---- time buckets (UTC; the same as `report --trend`) ------------------------- */
-
-static int64_t bucket_start(enum trend_unit u, int64_t us)
-{
-    int64_t s = us / 1000000 - (us % 1000000 < 0);
-    switch (u) {
-    case T_HOUR: return (s - ((s % 3600) + 3600) % 3600) * 1000000;
-    case T_DAY: return (s - ((s % 86400) + 86400) % 86400) * 1000000;
-    case T_WEEK: {
-        /* 1970-01-01 was a Thursday; ISO weeks start on Monday. */
-        int64_t days = (s - ((s % 86400) + 86400) % 86400) / 86400;
-        int64_t dow = ((days + 3) % 7 + 7) % 7;
-        return (days - dow) * 86400 * 1000000;
-    }
-    case T_MONTH: {
-        time_t t = (time_t)s;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        tm.tm_mday = 1;
-        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-        return (int64_t)timegm(&tm) * 1000000;
-    }
-    default: return 0;
-    }
-}
-
-static int64_t bucket_next(enum trend_unit u, int64_t start)
-{
-    if (u == T_MONTH) {
-        time_t t = (time_t)(start / 1000000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        tm.tm_mon++;
-        return (int64_t)timegm(&tm) * 1000000;
-    }
-    int64_t step = u == T_HOUR ? 3600 : u == T_DAY ? 86400 : 7 * 86400;
-    return start + step * 1000000;
-}
-
-static void bucket_label(enum trend_unit u, int64_t start, char *out, size_t size)
-{
-    time_t t = (time_t)(start / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    const char *f = u == T_HOUR ? "%Y-%m-%d %H:00" : u == T_DAY ? "%Y-%m-%d" : u == T_WEEK ? "%G-W%V" : "%Y-%m";
-    strftime(out, size, f, &tm);
-}
-
-static const char *unit_name(enum trend_unit u)
-{
-    return u == T_HOUR ? "hour" : u == T_DAY ? "day" : u == T_WEEK ? "week" : "month";
-}
 
 /* ---- per record ---------------------------------------------------------------- */
 
@@ -298,9 +247,9 @@ static int on_record(void *vctx, const hc_record *r)
         return 1;
     }
     rl_add(g, r);
-    if (c->trend != T_NONE) {
+    if (c->trend != TB_NONE) {
         char k[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, bucket_start(c->trend, r->start_us));
+        int n = snprintf(k, sizeof k, "%" PRId64, tb_start(c->trend, r->start_us));
         struct rl *b = group_rl(&c->buckets, k, (size_t)n);
         if (!b) {
             c->oom = true;
@@ -511,12 +460,12 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
     if (fmt == CLI_JSON) {
         jw_key(w, "trend");
         jw_obj(w);
-        jw_kstr(w, "unit", unit_name(c->trend));
+        jw_kstr(w, "unit", tb_name(c->trend));
         jw_key(w, "buckets");
         jw_arr(w);
     } else {
         if (fmt == CLI_TEXT)
-            table_textf(stdout, 2, "\nTrend by %s\n", unit_name(c->trend));
+            table_textf(stdout, 2, "\nTrend by %s\n", tb_name(c->trend));
         t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
     }
     int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -526,13 +475,13 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
         if (s > hi) hi = s;
     }
     /* Every bucket from the first to the last, empty ones included. */
-    for (int64_t s = lo; g->n && s <= hi; s = bucket_next(c->trend, s)) {
+    for (int64_t s = lo; g->n && s <= hi; s = tb_next(c->trend, s)) {
         char k[32], label[32], iso[40], tstart[32];
         int n = snprintf(k, sizeof k, "%" PRId64, s);
         long gi = agg_group_find(g, k, (size_t)n);
         static const struct rl none;
         const struct rl *a = gi >= 0 ? g->accs[gi].user : &none;
-        bucket_label(c->trend, s, label, sizeof label);
+        tb_label(c->trend, s, label, sizeof label);
         fmt_time_iso(iso, s);
         if (fmt == CLI_JSON) {
             jw_obj(w);
@@ -632,11 +581,7 @@ int cmd_ratelimits(int argc, char **argv)
             if (parse_by(&x, arg))
                 goto out;
         } else if (id == OPT_TREND) {
-            if (strcmp(arg, "hour") == 0) x.trend = T_HOUR;
-            else if (strcmp(arg, "day") == 0) x.trend = T_DAY;
-            else if (strcmp(arg, "week") == 0) x.trend = T_WEEK;
-            else if (strcmp(arg, "month") == 0) x.trend = T_MONTH;
-            else {
+            if (tb_parse(arg, &x.trend) != 0 || x.trend == TB_MINUTE) {
                 cli_misuse("--trend: expected hour, day, week or month, got '%s'", arg);
                 goto out;
             }
@@ -698,12 +643,12 @@ int cmd_ratelimits(int argc, char **argv)
         rl_json(&w, &x.total, true);
         jw_obj_end(&w);
         emit_groups(&x, c.fmt, &w, order, n);
-        if (x.trend != T_NONE)
+        if (x.trend != TB_NONE)
             emit_trend(&x, c.fmt, &w);
         jw_obj_end(&w);
         jw_end_doc(&w);
     } else if (c.fmt == CLI_CSV) {
-        if (x.trend != T_NONE)
+        if (x.trend != TB_NONE)
             emit_trend(&x, c.fmt, NULL);
         else
             emit_groups(&x, c.fmt, NULL, order, n);
@@ -726,7 +671,7 @@ int cmd_ratelimits(int argc, char **argv)
             table_text_end(&tt);
             emit_groups(&x, c.fmt, NULL, order, n);
         }
-        if (x.trend != T_NONE && x.buckets.n)
+        if (x.trend != TB_NONE && x.buckets.n)
             emit_trend(&x, c.fmt, NULL);
     }
     cli_report_undecodable(&st);

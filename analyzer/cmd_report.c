@@ -11,6 +11,7 @@
 #include "jsonw.h"
 #include "summary.h"
 #include "table.h"
+#include "timebucket.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,12 +54,11 @@ struct dim {
     const char   *spec;    /* as given, e.g. "property:Step" */
 };
 
-enum trend_unit { T_NONE, T_HOUR, T_DAY, T_WEEK, T_MONTH };
 
 struct report {
     struct dim   by[MAX_BY];
     int          nby;
-    enum trend_unit trend;
+    enum tb_unit trend;
     unsigned long long top;
     agg_acc      total;
     agg_groups   level[MAX_BY];
@@ -109,52 +109,6 @@ static const char *dim_value(const struct dim *d, const hc_record *r, char *tmp,
 }
 
 /* Bucket start for a time (UTC). */
-static int64_t bucket_start(enum trend_unit u, int64_t us)
-{
-    int64_t s = us / 1000000 - (us % 1000000 < 0);
-    switch (u) {
-    case T_HOUR: return (s - ((s % 3600) + 3600) % 3600) * 1000000;
-    case T_DAY: return (s - ((s % 86400) + 86400) % 86400) * 1000000;
-    case T_WEEK: {
-        /* 1970-01-01 was a Thursday; ISO weeks start on Monday. */
-        int64_t days = (s - ((s % 86400) + 86400) % 86400) / 86400;
-        int64_t dow = ((days + 3) % 7 + 7) % 7; /* 0 = Monday */
-        return (days - dow) * 86400 * 1000000;
-    }
-    case T_MONTH: {
-        time_t t = (time_t)s;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        tm.tm_mday = 1;
-        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-        return (int64_t)timegm(&tm) * 1000000;
-    }
-    default: return 0;
-    }
-}
-
-static int64_t bucket_next(enum trend_unit u, int64_t start)
-{
-    if (u == T_MONTH) {
-        time_t t = (time_t)(start / 1000000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        tm.tm_mon++;
-        return (int64_t)timegm(&tm) * 1000000;
-    }
-    int64_t step = u == T_HOUR ? 3600 : u == T_DAY ? 86400 : 7 * 86400;
-    return start + step * 1000000;
-}
-
-static void bucket_label(enum trend_unit u, int64_t start, char *out, size_t size)
-{
-    time_t t = (time_t)(start / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    const char *f = u == T_HOUR ? "%Y-%m-%d %H:00" : u == T_DAY ? "%Y-%m-%d" : u == T_WEEK ? "%G-W%V" : "%Y-%m";
-    strftime(out, size, f, &tm);
-}
-
 static int on_record(void *ctx, const hc_record *r)
 {
     struct report *rp = ctx;
@@ -170,9 +124,9 @@ static int on_record(void *ctx, const hc_record *r)
         if (!g || agg_acc_add(g, r))
             rp->oom = 1;
     }
-    if (rp->trend != T_NONE) {
+    if (rp->trend != TB_NONE) {
         char k[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, bucket_start(rp->trend, r->start_us));
+        int n = snprintf(k, sizeof k, "%" PRId64, tb_start(rp->trend, r->start_us));
         agg_acc *b = agg_group(&rp->buckets, k, (size_t)n);
         if (!b || agg_acc_add(b, r))
             rp->oom = 1;
@@ -317,11 +271,6 @@ static void emit_level(struct out *o, int level, const char *parent, size_t plen
         jw_arr_end(o->w);
 }
 
-static const char *unit_name(enum trend_unit u)
-{
-    return u == T_HOUR ? "hour" : u == T_DAY ? "day" : u == T_WEEK ? "week" : "month";
-}
-
 static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
 {
     static const table_col cols[] = {
@@ -332,14 +281,14 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
     if (fmt == CLI_JSON) {
         jw_key(w, "trend");
         jw_obj(w);
-        jw_kstr(w, "unit", unit_name(rp->trend));
+        jw_kstr(w, "unit", tb_name(rp->trend));
         jw_key(w, "buckets");
         jw_arr(w);
     }
     table *t = NULL;
     if (fmt != CLI_JSON) {
         if (fmt == CLI_TEXT)
-            table_textf(stdout, 2, "\nTrend by %s\n", unit_name(rp->trend));
+            table_textf(stdout, 2, "\nTrend by %s\n", tb_name(rp->trend));
         t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
     }
     int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -349,7 +298,7 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
         if (s > hi) hi = s;
     }
     /* Every bucket from the first to the last, empty ones included. */
-    for (int64_t s = lo; g->n && s <= hi; s = bucket_next(rp->trend, s)) {
+    for (int64_t s = lo; g->n && s <= hi; s = tb_next(rp->trend, s)) {
         char k[32], label[32], iso[40], b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], cost[128];
         int n = snprintf(k, sizeof k, "%" PRId64, s);
         long gi = agg_group_find(g, k, (size_t)n);
@@ -357,7 +306,7 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
         agg_acc_init(&empty, 0);
         if (gi >= 0)
             a = &g->accs[gi];
-        bucket_label(rp->trend, s, label, sizeof label);
+        tb_label(rp->trend, s, label, sizeof label);
         fmt_time_iso(iso, s);
         if (fmt == CLI_JSON) {
             jw_obj(w);
@@ -422,11 +371,7 @@ int cmd_report(int argc, char **argv)
                 goto out;
             rp.nby++;
         } else if (id == OPT_TREND) {
-            if (strcmp(arg, "hour") == 0) rp.trend = T_HOUR;
-            else if (strcmp(arg, "day") == 0) rp.trend = T_DAY;
-            else if (strcmp(arg, "week") == 0) rp.trend = T_WEEK;
-            else if (strcmp(arg, "month") == 0) rp.trend = T_MONTH;
-            else {
+            if (tb_parse(arg, &rp.trend) != 0 || rp.trend == TB_MINUTE) {
                 cli_misuse("--trend: expected hour, day, week or month, got '%s'", arg);
                 goto out;
             }
@@ -499,14 +444,14 @@ int cmd_report(int argc, char **argv)
             jw_str(&w, rp.by[l].spec);
         jw_arr_end(&w);
         emit_level(&o, 0, "", 0);
-        if (rp.trend != T_NONE)
+        if (rp.trend != TB_NONE)
             emit_trend(&rp, c.fmt, &w);
         jw_obj_end(&w);
         jw_end_doc(&w);
     } else if (c.fmt == CLI_CSV) {
         /* CSV is one table: the breakdown (all levels, a "level" column), or
          * the time series when --trend is given. */
-        if (rp.trend != T_NONE) {
+        if (rp.trend != TB_NONE) {
             emit_trend(&rp, c.fmt, NULL);
         } else {
             table_col cols[MAX_BY + 10];
@@ -554,7 +499,7 @@ int cmd_report(int argc, char **argv)
             emit_level(&o, 0, "", 0);
             table_end(o.t);
             hc_buf_free(&title);
-            if (rp.trend != T_NONE)
+            if (rp.trend != TB_NONE)
                 emit_trend(&rp, c.fmt, NULL);
         }
     }

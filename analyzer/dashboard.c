@@ -202,54 +202,6 @@ static const char *unit_name(enum dash_unit u)
     return names[u];
 }
 
-static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
-
-static int64_t bucket_start(enum dash_unit u, int64_t us)
-{
-    int64_t s = floor_div(us, 1000000);
-    switch (u) {
-    case DASH_MINUTE: return floor_div(s, 60) * 60 * 1000000;
-    case DASH_HOUR: return floor_div(s, 3600) * 3600 * 1000000;
-    case DASH_DAY: return floor_div(s, 86400) * 86400 * 1000000;
-    case DASH_WEEK: {
-        /* 1970-01-01 was a Thursday; ISO weeks start on Monday. */
-        int64_t days = floor_div(s, 86400);
-        return (days - ((days + 3) % 7 + 7) % 7) * 86400 * 1000000;
-    }
-    default: {
-        time_t t = (time_t)s;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        tm.tm_mday = 1;
-        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-        return (int64_t)timegm(&tm) * 1000000;
-    }
-    }
-}
-
-static int64_t bucket_next(enum dash_unit u, int64_t start)
-{
-    if (u == DASH_MONTH) {
-        time_t t = (time_t)(start / 1000000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        tm.tm_mon++;
-        return (int64_t)timegm(&tm) * 1000000;
-    }
-    int64_t step = u == DASH_MINUTE ? 60 : u == DASH_HOUR ? 3600 : u == DASH_DAY ? 86400 : 7 * 86400;
-    return start + step * 1000000;
-}
-
-static void bucket_label(enum dash_unit u, int64_t start, char *out, size_t size)
-{
-    time_t t = (time_t)(start / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    const char *f = u == DASH_MINUTE ? "%Y-%m-%d %H:%M" : u == DASH_HOUR ? "%Y-%m-%d %H:00"
-                  : u == DASH_DAY ? "%Y-%m-%d" : u == DASH_WEEK ? "%G-W%V" : "%Y-%m";
-    strftime(out, size, f, &tm);
-}
-
 /* The unit that gives at most ~240 buckets over [lo, hi]. */
 static enum dash_unit auto_unit(int64_t lo, int64_t hi)
 {
@@ -428,7 +380,7 @@ static int on_main(void *ctx, const hc_record *r)
         count_names(d, r);
     if (d->what & W_SERIES) {
         char k[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, bucket_start(d->unit, r->start_us));
+        int n = snprintf(k, sizeof k, "%" PRId64, tb_start((enum tb_unit)d->unit, r->start_us));
         add_to(d, &d->buckets, k, (size_t)n, r);
         hc_buf_reset(&d->key);
         hc_buf_append(&d->key, k, (size_t)n + 1); /* with the NUL separator */
@@ -638,7 +590,7 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
         if (s > hi) hi = s;
     }
     uint64_t nb = 0;
-    for (int64_t s = lo; g->n && s <= hi; s = bucket_next(d->unit, s))
+    for (int64_t s = lo; g->n && s <= hi; s = tb_next((enum tb_unit)d->unit, s))
         if (++nb > DASH_MAX_BUCKETS) {
             snprintf(err, errlen, "%s buckets would be more than %d over this period; choose a larger unit "
                      "or narrow the time range", unit_name(d->unit), DASH_MAX_BUCKETS);
@@ -660,7 +612,7 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
     jw_arr_end(w);
     jw_key(w, "buckets");
     jw_arr(w);
-    for (int64_t s = lo; g->n && s <= hi; s = bucket_next(d->unit, s)) {
+    for (int64_t s = lo; g->n && s <= hi; s = tb_next((enum tb_unit)d->unit, s)) {
         char k[32], label[32];
         int kn = snprintf(k, sizeof k, "%" PRId64, s);
         long gi = agg_group_find(g, k, (size_t)kn);
@@ -668,7 +620,7 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
         agg_acc_init(&empty, 0);
         if (gi >= 0)
             a = &g->accs[gi];
-        bucket_label(d->unit, s, label, sizeof label);
+        tb_label((enum tb_unit)d->unit, s, label, sizeof label);
         jw_obj(w);
         jw_kint(w, "start", s);
         jw_kstr(w, "label", label);

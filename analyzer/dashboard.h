@@ -66,6 +66,7 @@
 #include "cli.h"
 #include "jsonw.h"
 #include "query.h"
+#include "timebucket.h"
 
 #define DASH_TOP              20      /* groups per breakdown; the rest are summed in "others" */
 #define DASH_STACK            8       /* models stacked in the spend series; the rest are "(other)" */
@@ -74,7 +75,11 @@
 #define DASH_MAX_BUCKETS      10000   /* a longer series is refused (choose a larger unit) */
 #define DASH_EXCERPT          200     /* bytes of a row's prompt excerpt */
 
-enum dash_unit { DASH_AUTO, DASH_MINUTE, DASH_HOUR, DASH_DAY, DASH_WEEK, DASH_MONTH };
+/* The fixed units are timebucket.h's; DASH_AUTO picks one from the period. */
+enum dash_unit {
+    DASH_AUTO = TB_NONE, DASH_MINUTE = TB_MINUTE, DASH_HOUR = TB_HOUR, DASH_DAY = TB_DAY,
+    DASH_WEEK = TB_WEEK, DASH_MONTH = TB_MONTH,
+};
 
 /* The filter terms as given, for display ("filters" in the document). */
 #define DASH_MAX_TERMS 64

@@ -10,6 +10,7 @@
 #include "analyzer/jsonw.c"
 #include "analyzer/query.c"
 #include "analyzer/table.c"
+#include "analyzer/timebucket.c"
 #include "analyzer/utf8.c"
 #include "t.h"
 
@@ -242,6 +243,32 @@ static void test_csv_and_values(void)
     T_CHECK(cli_parse_u64("--limit", "-3", &u) != 0, "negative count refused");
 }
 
+static void test_timebuckets(void)
+{
+    /* 2026-11-26 (a Thursday) 10:07:30 UTC */
+    const int64_t t = 1795687650LL * 1000000;
+    char l[32];
+    tb_label(TB_HOUR, tb_start(TB_HOUR, t), l, sizeof l);
+    T_EQ_STR(l, "2026-11-26 10:00", "hour bucket label");
+    tb_label(TB_MINUTE, tb_start(TB_MINUTE, t), l, sizeof l);
+    T_EQ_STR(l, "2026-11-26 10:07", "minute bucket label");
+    int64_t w = tb_start(TB_WEEK, t);
+    tb_label(TB_DAY, w, l, sizeof l);
+    T_EQ_STR(l, "2026-11-23", "a week starts on Monday");
+    tb_label(TB_WEEK, w, l, sizeof l);
+    T_EQ_STR(l, "2026-W48", "ISO week label");
+    T_CHECK(tb_next(TB_WEEK, w) - w == 7LL * 86400 * 1000000, "next week: 7 days later");
+    int64_t dec = tb_start(TB_MONTH, 1796083200LL * 1000000 + 5); /* 2026-12-01 00:00:00 + 5 µs */
+    tb_label(TB_MONTH, tb_next(TB_MONTH, dec), l, sizeof l);
+    T_EQ_STR(l, "2027-01", "December's next month is January of the next year");
+    T_CHECK(tb_start(TB_DAY, -1) == -86400LL * 1000000, "before the epoch: floor, not truncation");
+    tb_label(TB_DAY, tb_start(TB_DAY, -1), l, sizeof l);
+    T_EQ_STR(l, "1969-12-31", "the day before the epoch");
+    enum tb_unit u = TB_NONE;
+    T_CHECK(tb_parse("week", &u) == 0 && u == TB_WEEK && strcmp(tb_name(u), "week") == 0, "parse and name");
+    T_CHECK(tb_parse("none", &u) != 0 && tb_parse("fortnight", &u) != 0, "unknown units refused");
+}
+
 int main(void)
 {
     test_percentiles();
@@ -252,5 +279,6 @@ int main(void)
     test_times();
     test_filter();
     test_csv_and_values();
+    test_timebuckets();
     return t_done();
 }
