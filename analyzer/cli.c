@@ -214,6 +214,18 @@ fail:
     return cli_misuse("%s: cannot open the store's tables", path);
 }
 
+int cli_open_store_for_delete(const ana_ctx *c, bool dry, char *path, size_t size, hc_store **s)
+{
+    int rc = cli_store_path(c, path, size);
+    if (rc)
+        return rc;
+    if (!dry)
+        return cli_open_store_rw(path, false, s);
+    ana_ctx ro = *c;
+    ro.db = path;
+    return cli_open_store(&ro, s);
+}
+
 int cli_open_store_rw(const char *path, bool create, hc_store **s)
 {
     char err[PATH_MAX + 256], data[PATH_MAX + 16];

@@ -140,7 +140,12 @@ int  cli_open_store_rw(const char *path, bool create, hc_store **s);
  * read-only setup transaction with an abort, which closes the handles it
  * opened (LMDB closes DBI handles of an aborted transaction). */
 MDB_dbi cli_dbi(hc_store *s, enum hc_table t);
-/* Close a store opened by cli_open_store() (NULL is fine). */
+/* The store a deleting command works on (prune, cache clear): c->db or the
+ * default path into path, opened read-only for a dry run (like every read
+ * command), else for writing (a missing store is an error, never created).
+ * 0 or CLI_EXIT_MISUSE (printed). Close with cli_close_store(). */
+int  cli_open_store_for_delete(const ana_ctx *c, bool dry, char *path, size_t size, hc_store **s);
+/* Close a store opened by any cli_open_store*() (NULL is fine). */
 void cli_close_store(hc_store *s);
 
 /* The path cli_open_store() uses, into out. 0 or CLI_EXIT_MISUSE (printed). */

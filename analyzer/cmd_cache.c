@@ -966,17 +966,7 @@ static int cache_clear(int argc, char **argv)
         goto out;
     }
     char path[PATH_MAX];
-    if ((rc = cli_store_path(&c, path, sizeof path)))
-        goto out;
-    /* A dry run only reads: open read-only like every read command. */
-    if (dry) {
-        ana_ctx ro = c;
-        ro.db = path;
-        rc = cli_open_store(&ro, &s);
-    } else {
-        rc = cli_open_store_rw(path, false, &s);
-    }
-    if (rc)
+    if ((rc = cli_open_store_for_delete(&c, dry, path, sizeof path, &s)))
         goto out;
     sel.now_us = hc_now_us();
     sel.cutoff_us = sel.now_us - age;
@@ -1042,12 +1032,7 @@ static int cache_clear(int argc, char **argv)
     }
     rc = 0;
 out:
-    if (s) {
-        if (dry)
-            cli_close_store(s);
-        else
-            hc_store_close(s);
-    }
+    cli_close_store(s);
     hc_buf_free(&from);
     query_filter_free(&c.filter);
     return rc;

@@ -211,17 +211,7 @@ int cmd_prune(int argc, char **argv)
         goto out;
     }
     char path[PATH_MAX];
-    if ((rc = cli_store_path(&c, path, sizeof path)))
-        goto out;
-    /* A dry run only reads: open read-only like every read command. */
-    if (dry) {
-        ana_ctx rc_ctx = c;
-        rc_ctx.db = path;
-        rc = cli_open_store(&rc_ctx, &s);
-    } else {
-        rc = cli_open_store_rw(path, false, &s);
-    }
-    if (rc)
+    if ((rc = cli_open_store_for_delete(&c, dry, path, sizeof path, &s)))
         goto out;
     int64_t cutoff = older ? hc_now_us() - age : INT64_MAX;
     uint8_t from[HC_UUID_LEN] = { 0 };
@@ -273,12 +263,7 @@ int cmd_prune(int argc, char **argv)
     }
     rc = 0;
 out:
-    if (s) {
-        if (dry)
-            cli_close_store(s);
-        else
-            hc_store_close(s);
-    }
+    cli_close_store(s);
     query_filter_free(&c.filter);
     return rc;
 }
