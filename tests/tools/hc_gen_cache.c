@@ -53,34 +53,7 @@
 #define US_H (3600LL * 1000000)
 #define US_D (24 * US_H)
 
-/* xoshiro256** seeded by splitmix64 (as hc_gen.c): identical on every machine. */
-static uint64_t rs[4];
-
-static uint64_t splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rnd(void)
-{
-    uint64_t r = rotl(rs[1] * 5, 7) * 9, t = rs[1] << 17;
-    rs[2] ^= rs[0];
-    rs[3] ^= rs[1];
-    rs[1] ^= rs[2];
-    rs[0] ^= rs[3];
-    rs[2] ^= t;
-    rs[3] = rotl(rs[3], 45);
-    return r;
-}
-
-static uint64_t below(uint64_t n) { return n ? rnd() % n : 0; }
-static int64_t range(int64_t lo, int64_t hi) { return lo + (int64_t)below((uint64_t)(hi - lo + 1)); }
-static int chance(unsigned permille) { return below(1000) < permille; }
+#include "genrand.h"
 
 enum family { F_NONE, F_OPENAI, F_ANTHROPIC };
 
@@ -596,9 +569,7 @@ int main(int argc, char **argv)
     }
     if (!db || now_us <= 30 * US_D)
         return usage(stderr, 2);
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++)
-        rs[i] = splitmix(&x);
+    seed_rng(seed);
     char err[512];
     int rc = hc_store_open(db, 0, &store, err, sizeof err);
     if (rc) {
