@@ -70,6 +70,13 @@
  * 38  cache_key      str      hex of the cache key used (cache hits and stores)
  * 39  ratelimit_wait_us i64   time spent waiting on retry-after / backoff
  * 40  budget         str      the budget that blocked or warned, e.g. "50/day"
+ *
+ * Run fields (numbered from 64, apart from the fields above, so additions there
+ * and here never collide):
+ * 64  run_id         str      the run this exchange belongs to: HC_RUN_ID (set by hc-run, by
+ *                             the user or CI, or generated once by the top process of a bare
+ *                             LD_PRELOAD tree, see shim.c); "" in records written before runs
+ *                             existed
  */
 #ifndef HC_RECORD_H
 #define HC_RECORD_H
@@ -136,6 +143,9 @@ typedef struct hc_record {
     int64_t     req_bytes, resp_bytes;
     const char *cache_key;
     const char *budget;
+
+    /* run fields (64…) */
+    const char *run_id;
 } hc_record;
 
 /* Set every field to its default: strings "", ttft_us -1, fallback_idx -1, rest 0. */

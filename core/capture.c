@@ -330,6 +330,7 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->cache_key = c->cache_key;
     r->pid = (int32_t)core->pid; /* a forked child has its own core (core.c) */
     r->program = core->program;
+    r->run_id = core->run_id;
     bool omit_req = false, omit_resp = false;
     if (c->opts) {
         r->props.p = c->opts->props.data;

@@ -166,6 +166,14 @@ static hc_core *start(void)
     if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
         hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);
+    const char *run = getenv("HC_RUN_ID");
+    hc_strlcpy(c->run_id, sizeof c->run_id, run ? run : "");
+    /* A run id is a name for tables and URLs, not text: anything but
+     * letters, digits and . _ - : + becomes '_' (no control bytes reach a terminal). */
+    for (char *q = c->run_id; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+              strchr("._-:+", *q)))
+            *q = '_';
 
     /* OpenSSL first, so that its atexit cleanup is registered before ours
      * and therefore runs after it. */

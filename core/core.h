@@ -37,6 +37,7 @@ typedef struct hc_core {
     struct hc_gateway  *gw;          /* immutable pointer; registry locked inside */
     struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
     char                program[64]; /* immutable: basename of the executable */
+    char                run_id[65];  /* immutable: HC_RUN_ID (shim.c sets it in a bare tree), cut at 64 */
     hc_budget           budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */
     int                 nbudgets;
     pthread_mutex_t     store_lock;  /* guards store, store_state */
