@@ -104,6 +104,7 @@ int cli_common(ana_ctx *c, int id, const char *arg)
         [OPT_SINCE] = "since", [OPT_UNTIL] = "until", [OPT_WHERE] = "where",
         [OPT_MODEL] = "model", [OPT_USER] = "user", [OPT_SESSION] = "session",
         [OPT_STATUS] = "status", [OPT_CACHE] = "cache", [OPT_PROVIDER] = "provider",
+        [OPT_RUN] = "run",
     };
     switch (id) {
     case OPT_HELP: c->help = true; return 1;
@@ -114,8 +115,16 @@ int cli_common(ana_ctx *c, int id, const char *arg)
         }
         c->db = arg;
         return 1;
-    case OPT_JSON: c->fmt = CLI_JSON; return 1;
-    case OPT_CSV: c->fmt = CLI_CSV; return 1;
+    case OPT_JSON:
+    case OPT_CSV: {
+        enum cli_fmt want = id == OPT_JSON ? CLI_JSON : CLI_CSV;
+        if (c->fmt != CLI_TEXT && c->fmt != want) {
+            cli_misuse("%s: --json and --csv together: choose one output format", c->cmd);
+            return CLI_ERR;
+        }
+        c->fmt = want;
+        return 1;
+    }
     case OPT_PROPERTY: {
         if (!strchr(arg, '=')) {
             if (c->property_name)
@@ -132,7 +141,7 @@ int cli_common(ana_ctx *c, int id, const char *arg)
     }
     default: break;
     }
-    if (id >= OPT_SINCE && id <= OPT_PROVIDER) {
+    if ((id >= OPT_SINCE && id <= OPT_PROVIDER) || id == OPT_RUN) {
         char err[256];
         if (query_filter_set(&c->filter, filter_names[id], arg, hc_now_us(), err, sizeof err) != 0) {
             cli_misuse("--%s: %s", filter_names[id], err);
@@ -295,13 +304,13 @@ int cli_parse_rate(const char *opt, const char *arg, double max_fraction, double
     double v = strtod(arg, &end);
     if (end == arg || !(isdigit((unsigned char)*arg) || *arg == '.') || !isfinite(v) || v < 0)
         goto bad;
-    if (*end == '%' && end[1] == '\0') {
-        *out = v / 100.0;
-        return 0;
-    }
-    if (*end || v > max_fraction)
+    bool pct = *end == '%' && end[1] == '\0';
+    if (!pct && *end)
         goto bad;
-    *out = v;
+    if ((pct ? v / 100.0 : v) > max_fraction)
+        return cli_misuse("%s: expected a rate from 0%% to %g%% (0 to %g), got '%s'", opt, max_fraction * 100,
+                          max_fraction, arg);
+    *out = pct ? v / 100.0 : v;
     return 0;
 bad:
     return cli_misuse("%s: expected a rate like 5%% or 0.05, got '%s'", opt, arg);
@@ -313,4 +322,7 @@ void cli_report_undecodable(const query_stats *st)
         cli_warn("%llu record%s could not be decoded (corrupt or written by a newer hcshim) and %s skipped",
                  (unsigned long long)st->undecodable, st->undecodable == 1 ? "" : "s",
                  st->undecodable == 1 ? "was" : "were");
+    if (st->run_none)
+        cli_warn("--run last: no record in this store has a run id (none recorded yet, or all "
+                 "recorded before runs existed); nothing matched");
 }

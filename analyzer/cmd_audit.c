@@ -38,7 +38,9 @@ static const char usage[] =
     "  --max-p95-ms N         p95 latency at most N milliseconds\n"
     "  --baseline STORE|FILE  compare the cost with a previous run: another store\n"
     "                         (same filters) or the JSON that `audit --json` or\n"
-    "                         `report --json` printed\n"
+    "                         `report --json` printed; refused when that JSON\n"
+    "                         selected its records differently (e.g. one run\n"
+    "                         against a whole store)\n"
     "  --max-increase R       with --baseline: cost may grow at most R (10% or 0.1)\n"
     "  --junit FILE           also write a JUnit XML report (one testcase per check)\n"
     "  --markdown FILE        also write a Markdown table (appends; for CI summaries)\n"
@@ -136,6 +138,22 @@ static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *
     fclose(f);
     cJSON *doc = b.data ? cJSON_ParseWithLength(b.data, b.len) : NULL;
     hc_buf_free(&b);
+    /* Like with like: the baseline JSON says how its records were selected
+     * (any run id counts as the same as any other, any time as any other). */
+    char mine[1024];
+    query_filter_describe(&c->filter, true, mine, sizeof mine);
+    const cJSON *sel = cJSON_GetObjectItemCaseSensitive(doc, "selection");
+    if (doc && !cJSON_IsString(sel))
+        cli_warn("--baseline: %s does not say how its records were selected (written by an older "
+                 "hc-analyze?); the comparison assumes the same filters%s%s", path,
+                 *mine ? " as this audit's: " : "", mine);
+    else if (doc && strcmp(sel->valuestring, mine) != 0) {
+        int e = cli_misuse("--baseline: %s selected its records with '%s', this audit with '%s': "
+                           "compare like with like (give both the same --run and filters)",
+                           path, *sel->valuestring ? sel->valuestring : "no filter", *mine ? mine : "no filter");
+        cJSON_Delete(doc);
+        return e;
+    }
     const cJSON *sum = cJSON_GetObjectItemCaseSensitive(doc, "summary");
     const cJSON *cost = cJSON_GetObjectItemCaseSensitive(sum, "cost_nusd");
     const cJSON *unp = cJSON_GetObjectItemCaseSensitive(sum, "unpriced_requests");
@@ -450,6 +468,10 @@ int cmd_audit(int argc, char **argv)
         jw_init(&w, stdout, true);
         jw_obj(&w);
         jw_kstr(&w, "store", store);
+        char sel[1024];
+        query_filter_describe(&c.filter, true, sel, sizeof sel);
+        jw_kstr(&w, "selection", sel);
+        jw_kstr(&w, "run", c.filter.run ? c.filter.run : st.run);
         jw_kstr(&w, "verdict", pass ? "pass" : "fail");
         jw_kuint(&w, "failed", (uint64_t)failed);
         jw_key(&w, "checks");
@@ -492,8 +514,16 @@ int cmd_audit(int argc, char **argv)
             char b1[FMT_NUM];
             hc_buf safe = HC_BUF_INIT;
             fmt_term(&safe, store, strlen(store), 0);
-            table_textf(stdout, 2, "hc-analyze audit — %s (%s requests)\n", safe.data,
-                        fmt_int(b1, (int64_t)a.requests));
+            const char *run = c.filter.run ? c.filter.run : st.run;
+            if (*run) {
+                hc_buf rs = HC_BUF_INIT;
+                fmt_term(&rs, run, strlen(run), 0);
+                table_textf(stdout, 2, "hc-analyze audit — %s, run %s (%s requests)\n", safe.data, rs.data,
+                            fmt_int(b1, (int64_t)a.requests));
+                hc_buf_free(&rs);
+            } else
+                table_textf(stdout, 2, "hc-analyze audit — %s (%s requests)\n", safe.data,
+                            fmt_int(b1, (int64_t)a.requests));
             hc_buf_free(&safe);
         }
         table *t = table_new(stdout, c.fmt, cols, 4);

@@ -117,6 +117,15 @@ int query_filter_set(query_filter *f, const char *opt, const char *arg, int64_t 
     }
     if (strcmp(o, "status") == 0)
         return add_status(f, arg, err, errlen);
+    if (strcmp(o, "run") == 0) {
+        if (!*arg || strlen(arg) > 64) {
+            snprintf(err, errlen, "expected last or a run id (1 to 64 characters, as hc-run printed it), got '%s'", arg);
+            return HC_EINVAL;
+        }
+        f->run_last = strcmp(arg, "last") == 0;
+        f->run = f->run_last ? NULL : arg;
+        return 0;
+    }
     if (strcmp(o, "cache") == 0) {
         if (strcasecmp(arg, "hit") == 0)
             f->cache = 1;
@@ -142,7 +151,69 @@ void query_filter_free(query_filter *f)
 bool query_filter_empty(const query_filter *f)
 {
     return !f->has_since && !f->has_until && !f->n_where && !f->n_models && !f->n_providers &&
-           !f->n_status && !f->user && !f->session && !f->cache;
+           !f->n_status && !f->user && !f->session && !f->cache && !f->run && !f->run_last;
+}
+
+int query_last_run(MDB_txn *txn, MDB_dbi dbi, char *out, size_t size)
+{
+    out[0] = '\0';
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur) != 0)
+        return HC_ESTORE;
+    MDB_val k, v;
+    hc_record r;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV))
+        if (hc_record_decode(v.mv_data, v.mv_size, &r) == 0 && *r.run_id) {
+            snprintf(out, size, "%.64s", r.run_id);
+            break;
+        }
+    mdb_cursor_close(cur);
+    return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : HC_ESTORE;
+}
+
+/* Append " name=value" to out (bounded). */
+static void describe_term(char *out, size_t size, const char *name, const char *value)
+{
+    size_t n = strlen(out);
+    if (n < size)
+        snprintf(out + n, size - n, "%s%s=%s", n ? " " : "", name, value);
+}
+
+void query_filter_describe(const query_filter *f, bool any_run, char *out, size_t size)
+{
+    char t[64];
+    out[0] = '\0';
+    if (f->run_last || f->run)
+        describe_term(out, size, "run", any_run ? "ONE" : f->run_last ? "last" : f->run);
+    /* Times: the instants, or (any_run) only that there is one: "--since 1d"
+     * selects the same way today and tomorrow. */
+    if (f->has_since)
+        describe_term(out, size, "since", any_run ? "T" : (snprintf(t, sizeof t, "%lld", (long long)f->since_us), t));
+    if (f->has_until)
+        describe_term(out, size, "until", any_run ? "T" : (snprintf(t, sizeof t, "%lld", (long long)f->until_us), t));
+    for (int i = 0; i < f->n_where; i++) {
+        char kv[256];
+        snprintf(kv, sizeof kv, "%s=%s", f->where_k[i], f->where_v[i]);
+        describe_term(out, size, "where", kv);
+    }
+    for (int i = 0; i < f->n_models; i++)
+        describe_term(out, size, "model", f->models[i]);
+    for (int i = 0; i < f->n_providers; i++)
+        describe_term(out, size, "provider", f->providers[i]);
+    for (int i = 0; i < f->n_status; i++) {
+        if (f->status[i].lo < 0)
+            snprintf(t, sizeof t, "error");
+        else
+            snprintf(t, sizeof t, "%d-%d", f->status[i].lo, f->status[i].hi);
+        describe_term(out, size, "status", t);
+    }
+    if (f->user)
+        describe_term(out, size, "user", f->user);
+    if (f->session)
+        describe_term(out, size, "session", f->session);
+    if (f->cache)
+        describe_term(out, size, "cache", f->cache == 1 ? "hit" : "miss");
 }
 
 const char *query_model_of(const hc_record *r)
@@ -166,6 +237,8 @@ bool query_match(const query_filter *f, const hc_record *r)
     if (f->user && strcmp(f->user, r->user) != 0)
         return false;
     if (f->session && strcmp(f->session, r->session_id) != 0)
+        return false;
+    if (f->run_last || (f->run && strcmp(f->run, r->run_id) != 0))
         return false;
     if (f->cache == 1 && !(r->flags & HC_REC_CACHE_HIT))
         return false;
@@ -212,6 +285,19 @@ int query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_fir
     if (!st)
         st = &local;
     memset(st, 0, sizeof *st);
+    query_filter resolved;
+    if (f && f->run_last) {
+        /* --run last: the newest run, found once per scan (a copy: f is const). */
+        if (query_last_run(txn, dbi, st->run, sizeof st->run) != 0)
+            return HC_ESTORE;
+        st->run_none = !st->run[0];
+        if (st->run[0]) {
+            resolved = *f;
+            resolved.run_last = false;
+            resolved.run = st->run;
+            f = &resolved;
+        }
+    }
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, dbi, &cur) != 0)
         return HC_ESTORE;
