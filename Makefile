@@ -45,9 +45,11 @@ TOOLS_BIN    := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOLS_SRC))
 SHIM_LIB := $(B)/libhcshim.so
 CORE_LIB := $(B)/libhcshim-core.so
 ANALYZER := $(B)/hc-analyze
+# hc-run's up-front check of the settings it makes, with the core's parsers.
+CONFIG_CHECK := $(B)/hc-config-check
 
 .PHONY: all deps check check-unit check-asan check-tsan demo bench fuzz clean
-all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(UNIT_BIN) $(TOOLS_BIN)
+all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(CONFIG_CHECK) $(UNIT_BIN) $(TOOLS_BIN)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -74,6 +76,9 @@ $(CORE_LIB): $(CORE_OBJ) $(COMMON_OBJ)
 
 $(ANALYZER): $(ANALYZER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ANA_LIBS)
+
+$(CONFIG_CHECK): core/cmd/config_check.c $(CORE_OBJ) $(COMMON_OBJ)
+	$(CC) $(CFLAGS_ALL) -Icore $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(CORE_LIBS)
 
 # Unit tests: test_core_*.c link the common and core objects; the others only common.
 $(B)/tests/test_core_%: tests/unit/test_core_%.c $(COMMON_OBJ) $(CORE_OBJ) tests/unit/t.h
