@@ -839,7 +839,11 @@ def tests(tmp):
        "users at 80 columns: optional columns (first/last seen, top models) left out", out.splitlines()[0])
     uu = {u["user"] or "(none)": u for u in uj["users"]}
     bad = []
-    for l in out.splitlines()[1:]:
+    note = out.rsplit("\n(", 1)[1] if "\n(" in out else ""
+    ok(note.startswith("3 columns left out to fit 80 columns: TOP MODELS, FIRST SEEN, LAST SEEN;")
+       and "--csv or --json" in note, "users at 80 columns: a last line says which columns were left out and how to "
+       "see them", out[-300:])
+    for l in out.rsplit("\n(", 1)[0].splitlines()[1:]:
         name = l.split("  ")[0].strip()
         u = uu.get(name)
         if u is None or "{:,}".format(u["requests"]) not in l:
