@@ -6,6 +6,7 @@
  * and request id are looked up by a scan: there is no index on them, and show
  * is interactive, so a scan is fine). Bodies are read from the
  * bodies table only here, for this one record. */
+#include "agg.h"
 #include "cli.h"
 #include "cmds.h"
 #include "err.h"
@@ -19,6 +20,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -148,12 +150,37 @@ static void load_body(MDB_txn *txn, MDB_dbi dbi, const uint8_t *id, char which, 
         hc_buf_append(&b->data, "", 0);
 }
 
+/* One "name  value" line; an empty value reads "—" (not a blank). */
 static void field(const char *name, const char *value)
 {
     hc_buf b = HC_BUF_INIT;
     fmt_term(&b, value, strlen(value), 0);
-    printf("%-18s %s\n", name, b.data);
+    printf("%-18s %s\n", name, b.data && *b.data ? b.data : "—");
     hc_buf_free(&b);
+}
+
+/* "429:0,429:612,200:1350" as "1: 429 · 2: 429 after 612 ms · 3: 200 after 1.35 s". */
+static void attempts_text(const char *s, hc_buf *out)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        long st = strtol(s, &end, 10);
+        long long wait = *end == ':' ? strtoll(end + 1, &end, 10) : 0;
+        char d[FMT_NUM];
+        hc_buf_printf(out, "%s%d: %ld", n ? " · " : "", n + 1, st);
+        if (st == 0)
+            hc_buf_puts(out, " (no answer)");
+        if (n && wait > 0)
+            hc_buf_printf(out, " after %s", fmt_dur(d, wait * 1000));
+        n++;
+        const char *comma = strchr(end, ',');
+        if (!comma)
+            break;
+        s = comma + 1;
+    }
+    if (!out->data)
+        hc_buf_append(out, "", 0);
 }
 
 static void fieldf(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -194,7 +221,12 @@ static void print_text_record(const hc_record *r)
     hc_uuid_format(r->id, id);
     field("id", id);
     field("time", fmt_time_iso(t, r->start_us));
-    fieldf("latency", "%s (ttft %s)", fmt_dur(a, r->latency_us), fmt_dur(b, r->ttft_us));
+    if (r->ttft_us >= 0)
+        fieldf("latency", "%s (first token after %s)", fmt_dur(a, r->latency_us), fmt_dur(b, r->ttft_us));
+    else
+        fieldf("latency", "%s", fmt_dur(a, r->latency_us));
+    if (*r->run_id)
+        field("run", r->run_id);
     field("provider", r->provider);
     field("api", r->api);
     field("host", r->host);
@@ -205,9 +237,16 @@ static void print_text_record(const hc_record *r)
     fieldf("status", "%d", r->status);
     if (*r->error)
         field("error", r->error);
-    fieldf("tokens in", "%lld (cached %lld, cache write 5m %lld / 1h %lld)", (long long)r->tok_in,
-           (long long)r->tok_cached, (long long)r->tok_cw5m, (long long)r->tok_cw1h);
-    fieldf("tokens out", "%lld (reasoning %lld)", (long long)r->tok_out, (long long)r->tok_reasoning);
+    /* Prompt-cache writes exist only at Anthropic (and whoever reports them). */
+    if (r->tok_cw5m || r->tok_cw1h || strcmp(r->provider, "anthropic") == 0)
+        fieldf("tokens in", "%lld (cached %lld, cache write 5m %lld / 1h %lld)", (long long)r->tok_in,
+               (long long)r->tok_cached, (long long)r->tok_cw5m, (long long)r->tok_cw1h);
+    else
+        fieldf("tokens in", "%lld (cached %lld)", (long long)r->tok_in, (long long)r->tok_cached);
+    if (r->tok_reasoning)
+        fieldf("tokens out", "%lld (reasoning %lld)", (long long)r->tok_out, (long long)r->tok_reasoning);
+    else
+        fieldf("tokens out", "%lld", (long long)r->tok_out);
     if (r->cost_flags & HC_COST_UNPRICED)
         field("cost", "unpriced (model not in the price table)");
     else
@@ -219,7 +258,17 @@ static void print_text_record(const hc_record *r)
     flag_names(r->flags, &fl);
     field("flags", fl.data);
     hc_buf_free(&fl);
-    fieldf("retries", "%d%s%s", r->retries, *r->attempts ? "  attempts " : "", r->attempts);
+    static const char *const limit_names[] = { "", AGG_LIMIT_NAMES };
+    enum agg_limit lim = agg_limit_of(r);
+    if (lim != AGG_LIMIT_NONE)
+        field("limit", limit_names[lim]);
+    fieldf("retries", "%d", r->retries);
+    if (*r->attempts) {
+        hc_buf at = HC_BUF_INIT;
+        attempts_text(r->attempts, &at);
+        field("attempts", at.data);
+        hc_buf_free(&at);
+    }
     if (r->fallback_idx >= 0)
         fieldf("fallback", "%d", r->fallback_idx);
     if (r->ratelimit_wait_us)
@@ -276,15 +325,27 @@ static void print_text_body(const char *title, const struct body *b, bool omitte
         pretty = cJSON_Print(doc);
         cJSON_Delete(doc);
     }
-    const char *s = pretty ? pretty : b->data.data;
-    size_t n = pretty ? strlen(pretty) : b->data.len;
+    /* cJSON indents with tabs (and puts one after each ':'): two spaces per
+     * level and one after ':', as everywhere else. */
+    hc_buf spaced = HC_BUF_INIT;
+    if (pretty) {
+        for (const char *q = pretty; *q; q++)
+            if (*q == '\t')
+                hc_buf_puts(&spaced, q > pretty && q[-1] == ':' ? " " : "  ");
+            else
+                hc_buf_append(&spaced, q, 1);
+        cJSON_free(pretty);
+        pretty = NULL;
+    }
+    const char *s = spaced.data ? spaced.data : b->data.data;
+    size_t n = spaced.data ? spaced.len : b->data.len;
     hc_buf out = HC_BUF_INIT;
     fmt_term(&out, s, n, FMT_KEEP_NL);
     fputs(out.data, stdout);
     if (out.len && out.data[out.len - 1] != '\n')
         putchar('\n');
     hc_buf_free(&out);
-    cJSON_free(pretty);
+    hc_buf_free(&spaced);
 }
 
 static const char *kind_name(enum hc_stream_kind k)

@@ -650,8 +650,7 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
         jw_kint(w, "tok_out", a->tok_out);
         jw_kuint(w, "errors", a->errors);
         jw_kuint(w, "cache_hits", a->cache_hits);
-        jw_kuint(w, "rate_limited", a->rate_limited);
-        jw_kuint(w, "blocked", a->blocked);
+        agg_limits_json(w, a);
         jw_obj_end(w);
     }
     jw_arr_end(w);
@@ -724,8 +723,7 @@ static void emit_ratelimits(jw *w, struct dash *d)
 {
     jw_key(w, "ratelimits");
     jw_obj(w);
-    jw_kuint(w, "rate_limited", d->total.rate_limited);
-    jw_kuint(w, "blocked", d->total.blocked);
+    agg_limits_json(w, &d->total);
     jw_key(w, "lowest");
     jw_arr(w);
     for (size_t i = 0; i < d->nrl; i++) {
@@ -803,19 +801,6 @@ struct rows {
     int             err;
 };
 
-static void flags_text(const hc_record *r, char *out, size_t size)
-{
-    size_t n = 0;
-    out[0] = '\0';
-#define ADD(...) n += (size_t)snprintf(out + n, n < size ? size - n : 0, __VA_ARGS__)
-    if (r->flags & HC_REC_STREAM) ADD("S");
-    if (r->flags & HC_REC_CACHE_HIT) ADD("C");
-    if (r->retries > 0) ADD("R%d", r->retries);
-    if (r->fallback_idx >= 0) ADD("F%d", r->fallback_idx);
-    if (r->status == 429 || (r->flags & HC_REC_RATE_LIMITED)) ADD("L");
-    if (r->flags & HC_REC_BLOCKED) ADD("B");
-#undef ADD
-}
 
 static int collect_msg(void *ctx, const char *role, const char *text, size_t len)
 {
@@ -986,7 +971,7 @@ static int on_row(void *ctx, const hc_record *r)
     while (hc_pairs_next(&r->props, &pos, &k, &v))
         jw_kstr(w, k, v);
     jw_obj_end(w);
-    flags_text(r, fl, sizeof fl);
+    agg_flags_text(r, fl, sizeof fl);
     jw_kstr(w, "flags", fl);
     jw_key(w, "excerpt");
     if (x->body_max && excerpt(x, r))

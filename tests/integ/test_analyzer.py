@@ -163,7 +163,11 @@ def summary(recs):
         "retried_requests": sum(1 for r in recs if r["retries"] > 0),
         "retries": sum(r["retries"] for r in recs if r["retries"] > 0),
         "fallbacks": sum(1 for r in recs if r["fallback_idx"] >= 0),
-        "rate_limited": sum(1 for r in recs if r["status"] == 429 or r["flags"] & (1 << 11)),
+        # One vocabulary (agg.h): a block is never also a provider 429.
+        "rate_limited": sum(1 for r in recs if not r["flags"] & (1 << 7)
+                            and (r["status"] == 429 or r["flags"] & (1 << 11))),
+        "ratelimit_blocked": sum(1 for r in recs if r["flags"] & (1 << 7) and r["error"].startswith("rate limit")),
+        "budget_blocked": sum(1 for r in recs if r["flags"] & (1 << 7) and not r["error"].startswith("rate limit")),
         "blocked": sum(1 for r in recs if r["flags"] & (1 << 7)),
         "streamed": sum(1 for r in recs if r["flags"] & 1),
     }

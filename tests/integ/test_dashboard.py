@@ -301,8 +301,10 @@ def static_report(tmp, web):
     eq(b.js("return Array.from(document.querySelectorAll('#chart-rates path.line')).map(function (p) { return p.getAttribute('data-series'); })"),
        ["errors", "cache"], "error rate and cache-hit rate: two lines")
     rl = b.js("return Array.from(document.querySelectorAll('#chart-429 rect.bar')).map(function (r) { return +r.getAttribute('data-value'); })")
-    n429 = sum(1 for r in recs if r["status"] == 429 or r["flags"] & 2048) + sum(1 for r in recs if r["flags"] & 128)
-    eq(sum(rl), n429, "rate limits: 429s and blocked requests over time")
+    # One vocabulary (agg.h): each request once, a block never also a provider 429.
+    n429 = sum(1 for r in recs if not r["flags"] & 128 and (r["status"] == 429 or r["flags"] & 2048)) \
+        + sum(1 for r in recs if r["flags"] & 128)
+    eq(sum(rl), n429, "rate limits: provider 429s, rate-limit and budget blocks over time, each request once")
     low = min(int(r["ratelimit"]["x-ratelimit-remaining-requests"]) for r in recs
               if r["provider"] == "openai" and "x-ratelimit-remaining-requests" in r["ratelimit"])
     cells = b.js("return Array.from(document.querySelectorAll('#rl-table tbody tr')).map(function (t) {"
