@@ -20,7 +20,9 @@ static const char usage[] =
     CLI_HELP_FILTERS
     "\n"
     "FLAGS column: S streamed, C cache hit, R<n> retried n times, F<i> answered by\n"
-    "fallback i, L provider 429, P rate-limit block, B budget block (never sent).\n";
+    "fallback i, L provider 429, P rate-limit block, B budget block (never sent).\n"
+    "COST of a cache hit: \"saved $X\", what it saved (the hit itself cost $0;\n"
+    "--csv and --json give cost 0 and saved_nusd).\n";
 
 enum { OPT_LIMIT = OPT_CMD };
 
@@ -83,7 +85,12 @@ static int one(void *vctx, const hc_record *r)
         else if ((r->cost_flags & HC_COST_NO_USAGE) && r->status >= 200 && r->status < 300 &&
                  !(r->flags & HC_REC_CACHE_HIT))
             table_cell2(x->t, "no usage", ""); /* an answer whose cost is unknown is not $0 */
-        else {
+        else if ((r->flags & HC_REC_CACHE_HIT) && r->saved_nusd > 0 && r->cost_nusd == 0) {
+            /* A cache hit cost nothing; what it saved is the news ("$0" read as a bug). */
+            char exact[FMT_NUM], saved[FMT_NUM + 8];
+            snprintf(saved, sizeof saved, "saved %s", fmt_usd(cost, r->saved_nusd));
+            table_cell2(x->t, saved, fmt_usd_exact(exact, r->cost_nusd));
+        } else {
             char exact[FMT_NUM];
             table_cell2(x->t, fmt_usd(cost, r->cost_nusd), fmt_usd_exact(exact, r->cost_nusd));
         }

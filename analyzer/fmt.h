@@ -24,8 +24,10 @@
 
 #define FMT_NUM 48   /* enough for any number format below */
 
-/* "$1,234.56" (>= $100), "$12.3456" (>= $1), "$0.000123" (>= 1e-6), "$0.000000001";
- * "$0" for zero; negatives with a leading '-'. */
+/* The one money format of every text output (tables, summaries, audit, show,
+ * the dashboard's fmtUsd): cents from $1 up ("$1,234.57", "$2.50"), three
+ * significant digits below ("$0.0100", "$0.000407", "$0.00000795"), at most
+ * nine decimals ("$0.000000001"); "$0" for zero; negatives with a leading '-'. */
 const char *fmt_usd(char out[FMT_NUM], int64_t nusd);
 /* Exact decimal dollars, no '$', trailing zeros trimmed: "0.000123456", "2", "-0.5". */
 const char *fmt_usd_exact(char out[FMT_NUM], int64_t nusd);

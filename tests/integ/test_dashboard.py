@@ -109,9 +109,15 @@ def fmt_usd(n):
     if n == 0:
         return "$0"
     u = abs(n)
-    dec = 2 if u >= 100_000_000_000 else 4 if u >= 1_000_000_000 else 6 if u >= 1000 else 9
-    div = 10 ** (9 - dec)
-    r = (u + div // 2) // div
+    # fmt_usd: cents from $1 up, else three significant digits (at most 9 decimals)
+    dec = 2 if u >= 1_000_000_000 else min(9, 12 - len(str(u)))
+    while True:
+        div = 10 ** (9 - dec)
+        r = (u + div // 2) // div
+        if dec > 2 and u < 1_000_000_000 and r >= 1000:
+            dec -= 1
+            continue
+        break
     whole, frac = divmod(r, 10 ** dec)
     return ("-" if n < 0 else "") + "$" + group3(str(whole)) + "." + str(frac).zfill(dec)
 
