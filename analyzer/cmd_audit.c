@@ -213,8 +213,9 @@ static void run_checks(struct audit *au, agg_acc *a, const summary_pct *pct, boo
     if (au->has_err) {
         struct check *k = add_check(au, "max-error-rate");
         double rate = a->requests ? (double)a->errors / (double)a->requests : 0.0;
-        snprintf(k->limit, sizeof k->limit, "%.2f%%", au->max_err * 100);
-        snprintf(k->actual, sizeof k->actual, "%.2f%% (%" PRIu64 " of %" PRIu64 ")", rate * 100, a->errors, a->requests);
+        snprintf(k->limit, sizeof k->limit, "%s", fmt_rate(b1, au->max_err));
+        snprintf(k->actual, sizeof k->actual, "%s (%" PRIu64 " of %" PRIu64 ")", fmt_rate(b2, rate), a->errors,
+                 a->requests);
         k->limit_num = au->max_err;
         k->actual_num = rate;
         /* Compare counts, not doubles: errors <= max * requests, with the rate
@@ -224,14 +225,14 @@ static void run_checks(struct audit *au, agg_acc *a, const summary_pct *pct, boo
     }
     if (au->has_p95) {
         struct check *k = add_check(au, "max-p95-ms");
-        snprintf(k->limit, sizeof k->limit, "%llu ms", au->max_p95_ms);
+        fmt_dur(k->limit, (int64_t)au->max_p95_ms * 1000);
         k->limit_num = (double)au->max_p95_ms;
         if (pct->p95 < 0) {
             snprintf(k->actual, sizeof k->actual, "no requests");
             k->actual_num = 0;
             k->pass = true;
         } else {
-            snprintf(k->actual, sizeof k->actual, "%s ms", fmt_ms_exact(b1, pct->p95));
+            fmt_dur(k->actual, pct->p95);
             k->actual_num = (double)pct->p95 / 1000.0;
             k->pass = (unsigned long long)pct->p95 <= au->max_p95_ms * 1000ull;
         }
@@ -239,19 +240,20 @@ static void run_checks(struct audit *au, agg_acc *a, const summary_pct *pct, boo
     }
     if (has_base) {
         struct check *k = add_check(au, "max-increase");
-        snprintf(k->limit, sizeof k->limit, "+%.2f%%", au->max_inc * 100);
+        snprintf(k->limit, sizeof k->limit, "+%s", fmt_rate(b1, au->max_inc));
         k->limit_num = au->max_inc;
         summary_cost_text(cost, sizeof cost, a->cost_nusd, a->unpriced, a->requests);
         if (base_nusd == 0) {
             k->pass = a->cost_nusd == 0;
             k->actual_num = k->pass ? 0.0 : INFINITY;
-            snprintf(k->actual, sizeof k->actual, "%s (baseline $0 → %s)", k->pass ? "+0.00%" : "new cost", cost);
+            snprintf(k->actual, sizeof k->actual, "%s (baseline $0 → %s)", k->pass ? "+0.0%" : "new cost", cost);
         } else {
             double inc = (double)(a->cost_nusd - base_nusd) / (double)base_nusd;
             k->actual_num = inc;
             /* Exact: cost - base <= max_inc * base, in nano-USD. */
             k->pass = (double)(a->cost_nusd - base_nusd) <= au->max_inc * (double)base_nusd + 1e-6;
-            snprintf(k->actual, sizeof k->actual, "%+.2f%% (%s → %s)", inc * 100, fmt_usd(b2, base_nusd), cost);
+            snprintf(k->actual, sizeof k->actual, "%s%s (%s → %s)", inc >= 0 ? "+" : "", fmt_rate(b1, inc),
+                     fmt_usd(b2, base_nusd), cost);
         }
         set_message(k, "cost change", "is within the allowed increase", "exceeds the allowed increase",
                     base_unpriced ? " (the baseline has unpriced requests)" : "");

@@ -137,14 +137,19 @@ const char *fmt_ms_exact(char out[FMT_NUM], int64_t us)
     return out;
 }
 
+const char *fmt_rate(char out[FMT_NUM], double fraction)
+{
+    double p = 100.0 * fraction, a = p < 0 ? -p : p;
+    snprintf(out, FMT_NUM, a > 0 && a < 0.1 ? "%.2f%%" : "%.1f%%", p);
+    return out;
+}
+
 const char *fmt_pct(char out[FMT_NUM], uint64_t num, uint64_t den)
 {
     if (!den)
         snprintf(out, FMT_NUM, "-");
-    else {
-        double p = 100.0 * (double)num / (double)den;
-        snprintf(out, FMT_NUM, p > 0 && p < 0.1 ? "%.2f%%" : "%.1f%%", p);
-    }
+    else
+        fmt_rate(out, (double)num / (double)den);
     return out;
 }
 
