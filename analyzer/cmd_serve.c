@@ -15,8 +15,10 @@
  *   /api/summary        totals (the summary object of `report --json`)
  *   /api/timeseries     the series; ?bucket=auto|minute|hour|day|week|month
  *   /api/requests       newest rows; ?limit= (default 50)
- *   /api/request/ID     one exchange with its prompt and response (ID: UUID or
- *                       a unique prefix of >= 8 hex digits; filters not applied)
+ *   /api/request/ID     one exchange with its prompt and response (ID as `show`
+ *                       takes it: UUID, a unique prefix or suffix of >= 8 hex
+ *                       digits such as a table's ID column, or a request id;
+ *                       filters not applied)
  * Every endpoint but /api/request/ID takes the shared filters as parameters
  * (since, until, where=K=V, model, user, session, status, cache, provider;
  * repeatable ones may repeat; property=K=V, with '=', is where=K=V as on the

@@ -40,94 +40,6 @@ enum { OPT_RAW = OPT_CMD };
 
 static const cli_opt opts[] = { CLI_COMMON_OPTS, { "raw", 0, false, OPT_RAW }, { 0 } };
 
-struct found {
-    const char *want;
-    uint8_t     id[HC_UUID_LEN];
-    int         n;
-};
-
-static int by_request_id(void *ctx, const hc_record *r)
-{
-    struct found *f = ctx;
-    if (strcmp(r->request_id, f->want) == 0) {
-        if (f->n == 0)
-            memcpy(f->id, r->id, HC_UUID_LEN);
-        f->n++;
-    }
-    return f->n > 1;
-}
-
-/* Hex digits of s without dashes into nib[] (one per byte); count, or -1 if not hex. */
-static int hex_nibbles(const char *s, uint8_t *nib, int max)
-{
-    int n = 0;
-    for (; *s; s++) {
-        if (*s == '-')
-            continue;
-        if (!isxdigit((unsigned char)*s) || n >= max)
-            return -1;
-        nib[n++] = (uint8_t)(isdigit((unsigned char)*s) ? *s - '0' : tolower((unsigned char)*s) - 'a' + 10);
-    }
-    return n;
-}
-
-/* Find records whose id starts with the given nibbles. */
-static int by_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *nib, int nn, struct found *f)
-{
-    uint8_t key[HC_UUID_LEN] = { 0 };
-    for (int i = 0; i < nn; i++)
-        key[i / 2] |= (uint8_t)(i % 2 ? nib[i] : nib[i] << 4);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, dbi, &cur))
-        return HC_ESTORE;
-    MDB_val k = { HC_UUID_LEN, key }, v;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && f->n < 2 && k.mv_size == HC_UUID_LEN) {
-        const uint8_t *id = k.mv_data;
-        bool match = true;
-        for (int i = 0; i < nn && match; i++)
-            match = ((i % 2 ? id[i / 2] & 15 : id[i / 2] >> 4) == nib[i]);
-        if (!match)
-            break;
-        if (f->n == 0)
-            memcpy(f->id, id, HC_UUID_LEN);
-        f->n++;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    return 0;
-}
-
-/* Find records whose id ends with the given nibbles: the random end of a
- * UUIDv7 (what `requests` shows), where the start is the time and is shared
- * by every record of the same minute. A scan of the keys; stops at two. */
-static int by_suffix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *nib, int nn, struct found *f)
-{
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, dbi, &cur))
-        return HC_ESTORE;
-    MDB_val k, v;
-    int off = 2 * HC_UUID_LEN - nn;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && f->n < 2;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != HC_UUID_LEN)
-            continue;
-        const uint8_t *id = k.mv_data;
-        bool match = true;
-        for (int i = 0; i < nn && match; i++) {
-            int j = off + i;
-            match = ((j % 2 ? id[j / 2] & 15 : id[j / 2] >> 4) == nib[i]);
-        }
-        if (match) {
-            if (f->n == 0)
-                memcpy(f->id, id, HC_UUID_LEN);
-            f->n++;
-        }
-    }
-    mdb_cursor_close(cur);
-    return 0;
-}
-
 struct body {
     bool   present, truncated, corrupt;
     hc_buf data;
@@ -405,15 +317,9 @@ int cmd_show(int argc, char **argv)
         goto out_store;
     }
     MDB_dbi recs = cli_dbi(s, HC_T_RECORDS), bodies = cli_dbi(s, HC_T_BODIES);
-    struct found f = { .want = want };
-    uint8_t nib[2 * HC_UUID_LEN];
-    int nn = hex_nibbles(want, nib, (int)sizeof nib);
-    if (nn >= 8)
-        by_prefix(txn, recs, nib, nn, &f);
-    if (f.n == 0 && nn >= 8 && nn < 2 * HC_UUID_LEN)
-        by_suffix(txn, recs, nib, nn, &f);
-    if (f.n == 0)
-        query_scan(txn, recs, NULL, true, by_request_id, &f, NULL);
+    struct { uint8_t id[HC_UUID_LEN]; int n; } f;
+    int nn;
+    f.n = query_find_id(txn, recs, want, f.id, &nn);
     if (f.n == 0) {
         fprintf(stderr, "hc-analyze: show: no record matches '%s'%s\n", want,
                 nn >= 0 && nn < 8 ? " (a prefix or suffix needs at least 8 hex digits)" : "");

@@ -1118,46 +1118,10 @@ int dash_requests(jw *w, const dash_src *src, uint64_t limit, size_t body_max)
 
 /* Find the one record whose id starts with the hex digits of s (dashes
  * ignored; at least 8 digits). 0 with id set, or HC_ENOTFOUND. */
-static int find_id(const dash_src *src, const char *s, uint8_t id[HC_UUID_LEN])
-{
-    uint8_t nib[2 * HC_UUID_LEN], key[HC_UUID_LEN] = { 0 };
-    int nn = 0;
-    for (; *s; s++) {
-        if (*s == '-')
-            continue;
-        if (!isxdigit((unsigned char)*s) || nn == (int)sizeof nib)
-            return HC_ENOTFOUND;
-        nib[nn++] = (uint8_t)(isdigit((unsigned char)*s) ? *s - '0' : tolower((unsigned char)*s) - 'a' + 10);
-    }
-    if (nn < 8)
-        return HC_ENOTFOUND;
-    for (int i = 0; i < nn; i++)
-        key[i / 2] |= (uint8_t)(i % 2 ? nib[i] : nib[i] << 4);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(src->txn, src->recs, &cur))
-        return HC_ENOTFOUND;
-    MDB_val k = { HC_UUID_LEN, key }, v;
-    int found = 0;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && found < 2 && k.mv_size == HC_UUID_LEN) {
-        const uint8_t *p = k.mv_data;
-        bool match = true;
-        for (int i = 0; i < nn && match; i++)
-            match = ((i % 2 ? p[i / 2] & 15 : p[i / 2] >> 4) == nib[i]);
-        if (!match)
-            break;
-        if (!found++)
-            memcpy(id, p, HC_UUID_LEN);
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    return found == 1 ? 0 : HC_ENOTFOUND;
-}
-
 int dash_request(jw *w, const dash_src *src, const char *id, size_t body_max)
 {
     uint8_t key[HC_UUID_LEN];
-    if (find_id(src, id, key))
+    if (query_find_id(src->txn, src->recs, id, key, NULL) != 1)
         return HC_ENOTFOUND;
     MDB_val k = { HC_UUID_LEN, key }, v;
     hc_record r;

@@ -174,9 +174,10 @@ int dash_summary(jw *w, const dash_src *src);
 int dash_series(jw *w, const dash_src *src, enum dash_unit unit, char *err, size_t errlen);
 /* {requests: [row…] newest first, count}; excerpts only when body_max > 0. */
 int dash_requests(jw *w, const dash_src *src, uint64_t limit, size_t body_max);
-/* The detail of the record whose id is `id` (full UUID, or a prefix of at
- * least 8 hex digits matching one record). HC_ENOTFOUND when none matches or
- * the prefix is ambiguous; else 0 or HC_ENOMEM. The filters are not applied. */
+/* The detail of the record whose id is `id`, resolved as `show` does
+ * (query_find_id: full UUID, unique prefix or suffix of at least 8 hex digits
+ * — the ID column of tables —, or Helicone-Request-Id). HC_ENOTFOUND when none
+ * matches or it is ambiguous; else 0 or HC_ENOMEM. The filters are not applied. */
 int dash_request(jw *w, const dash_src *src, const char *id, size_t body_max);
 
 #endif

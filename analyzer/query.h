@@ -104,6 +104,15 @@ typedef int (*query_cb)(void *ctx, const hc_record *r);
 int  query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_first,
                 query_cb cb, void *ctx, query_stats *st);
 
+/* Find one record from what a user typed: a full id, a unique prefix or
+ * suffix of at least 8 hex digits (tables show an id's last 8: its first 8
+ * are the time, shared by the records of a minute), or an app's
+ * Helicone-Request-Id. Returns how many records matched: 0, 1 (its id in
+ * id), or 2 for "more than one". *nhex (may be NULL) gets the number of hex
+ * digits in want, -1 if it is not hex. The one resolver of `show` and serve's
+ * /api/request/ID. A store error reads as no match. */
+int  query_find_id(MDB_txn *txn, MDB_dbi dbi, const char *want, uint8_t id[HC_UUID_LEN], int *nhex);
+
 /* The text of a model column: model_req if set, else model_resp. Never NULL. */
 const char *query_model_of(const hc_record *r);
 

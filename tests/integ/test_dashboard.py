@@ -551,6 +551,9 @@ def serve_http(srv, recs):
     amb = next(x[:8] for x in hexes if sum(1 for y in hexes if y.startswith(x[:8])) > 1)
     st, _, body = srv.get("/api/request/" + amb)
     eq(st, 404, "/api/request/PREFIX matching several records: 404")
+    st, d = srv.json("/api/request/" + r0["id"][-8:])
+    eq((st, d.get("record", {}).get("id")), (200, r0["id"]),
+       "/api/request/ID with the 8 characters a table's ID column shows (the id's end), as show takes it")
     st, _, body = srv.get("/api/request/ffffffff-ffff")
     ok(st == 404 and "error" in json.loads(body), "/api/request/unknown: 404 with a JSON error")
 
