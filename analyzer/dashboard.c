@@ -78,8 +78,13 @@ int dash_cli_opt(dash_opts *o, int id, const char *arg)
     case OPT_PROPERTY:
         if (strchr(arg, '='))
             return 0; /* the filter --where K=V, applied by cli_common() */
-        if (!*arg) {
-            cli_misuse("--property: expected a property name, got ''");
+        /* --property means one thing everywhere: the filter K=V. */
+        cli_misuse("--property: expected NAME=VALUE (a filter, as in every command), got '%s'; "
+                   "the breakdown by a property is --by-property NAME", arg);
+        return CLI_ERR;
+    case OPT_DASH_BY_PROPERTY:
+        if (!*arg || strchr(arg, '=')) {
+            cli_misuse("--by-property: expected a property name, got '%s'", arg);
             return CLI_ERR;
         }
         o->property = arg;
@@ -110,13 +115,14 @@ static const char *const term_names[] = {
     [OPT_SINCE] = "since", [OPT_UNTIL] = "until", [OPT_WHERE] = "where",
     [OPT_MODEL] = "model", [OPT_USER] = "user", [OPT_SESSION] = "session",
     [OPT_STATUS] = "status", [OPT_CACHE] = "cache", [OPT_PROVIDER] = "provider",
+    [OPT_RUN] = "run",
 };
 
 int dash_terms_add(dash_terms *t, int id, const char *arg)
 {
     if (id == OPT_PROPERTY && strchr(arg, '='))
         id = OPT_WHERE; /* --property K=V is --where K=V */
-    if (id < OPT_SINCE || id > OPT_PROVIDER)
+    if ((id < OPT_SINCE || id > OPT_PROVIDER) && id != OPT_RUN)
         return 0;
     if (t->n == DASH_MAX_TERMS) {
         cli_misuse("at most %d filter terms", DASH_MAX_TERMS);

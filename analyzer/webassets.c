@@ -851,7 +851,7 @@ const char webassets_js[] =
     "}\n"
     "function apiQuery() {\n"
     "  var p = new URLSearchParams(location.search);\n"
-    "  if (st.prop) p.set('property', st.prop);\n"
+    "  if (st.prop) p.set('by_property', st.prop);\n"
     "  var q = p.toString();\n"
     "  return q ? '?' + q : '';\n"
     "}\n"

@@ -539,17 +539,19 @@ def tests(tmp):
     one_line_error(rc, err, "report --property without '='", "--property")
     rc, out, err = run("requests", "--db", A, "--property", "=research")
     one_line_error(rc, err, "requests --property with an empty name", "--property")
-    # html: --property NAME stays the breakdown; --property K=V is the filter
+    # html: --property K=V is the filter, as everywhere; the breakdown is --by-property NAME
     rc, hj, _ = run_json("html", "--db", A, "--property", "Workflow=research")
     eq((rc, hj["filters"], hj["summary"]["requests"]), (0, [["where", "Workflow=research"]], len(research)),
        "html --property K=V filters like --where")
     rc, hj2, _ = run_json("html", "--db", A, "--where", "Workflow=research")
     eq(hj["by_property"]["name"], hj2["by_property"]["name"], "html --property K=V leaves the breakdown at its default")
-    rc, hj, _ = run_json("html", "--db", A, "--property", "Step", "--property", "Workflow=research")
+    rc, hj, _ = run_json("html", "--db", A, "--by-property", "Step", "--property", "Workflow=research")
     eq((rc, hj["by_property"]["name"], hj["summary"]["requests"]), (0, "Step", len(research)),
-       "html --property NAME --property K=V: breakdown by NAME, filtered by K=V")
-    rc, out, err = run("html", "--db", A, "--property", "", "--json")
-    one_line_error(rc, err, "html --property ''", "--property")
+       "html --by-property NAME --property K=V: breakdown by NAME, filtered by K=V")
+    rc, out, err = run("html", "--db", A, "--property", "Step", "--json")
+    one_line_error(rc, err, "html --property NAME: refused, it is a filter (K=V) everywhere", "--by-property")
+    rc, out, err = run("html", "--db", A, "--by-property", "", "--json")
+    one_line_error(rc, err, "html --by-property ''", "--by-property")
     # serve: the same on the command line and as a query parameter
     e = dict(os.environ)
     e.pop("HC_DB", None)
@@ -567,9 +569,15 @@ def tests(tmp):
         want = sum(1 for r in research if r["props"].get("Step") == "plan")
         eq(api("/api/summary?property=Step%3Dplan")["summary"]["requests"], want,
            "serve: ?property=K=V is the filter where=K=V, ANDed")
-        d = api("/api/dashboard?property=Step&limit=1")
+        d = api("/api/dashboard?by_property=Step&limit=1")
         eq((d["by_property"]["name"], d["summary"]["requests"]), ("Step", len(research)),
-           "serve: ?property=NAME is still the breakdown property")
+           "serve: ?by_property=NAME is the breakdown property")
+        try:
+            api("/api/dashboard?property=Step")
+            ok(False, "serve: ?property=NAME (no '=') is a 400 naming by_property")
+        except urllib.error.HTTPError as he:
+            ok(he.code == 400 and b"by_property" in he.read(), "serve: ?property=NAME (no '=') is a 400 naming "
+               "by_property")
     except Exception as ex:  # noqa: BLE001
         ok(False, "serve --property answers", "%r %r" % (ex, sp.stderr.read1(4096) if sp.poll() is not None else ""))
     finally:

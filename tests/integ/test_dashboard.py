@@ -252,7 +252,7 @@ def static_report(tmp, web):
     ok(rc == 2 and "more than 10000" in err and len(err.strip().splitlines()) == 1 and
        not os.path.exists(os.path.join(tmp, "x.html")), "a series of more than 10,000 buckets is refused (exit 2), no file", err)
     for args, what in ((["--csv"], "--csv"), (["--bucket", "fortnight"], "--bucket fortnight"),
-                       (["--body-max", "lots"], "--body-max lots"), (["--property", ""], "--property ''")):
+                       (["--body-max", "lots"], "--body-max lots"), (["--by-property", ""], "--by-property ''")):
         rc, _, err = run("html", "--db", db, "-o", os.path.join(tmp, "y.html"), *args)
         ok(rc == 2 and len(err.strip().splitlines()) == 1, "html %s: exit 2 with one line" % what, err)
 
