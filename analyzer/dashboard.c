@@ -725,6 +725,33 @@ static int emit_latency(jw *w, const struct dash *d)
     return 0;
 }
 
+/* Which quota a remaining-header counts, for people: the header without its
+ * vendor prefix and "remaining" ("anthropic-ratelimit-input-tokens-remaining"
+ * → "input tokens", "x-ratelimit-remaining-requests" → "requests"), so the
+ * rows of one provider say which limit each is. */
+static void quota_name(const char *header, char *out, size_t size)
+{
+    static const char *const prefixes[] = { "x-ratelimit-", "anthropic-ratelimit-", "ratelimit-" };
+    const char *h = header;
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(h, prefixes[i], strlen(prefixes[i])) == 0) {
+            h += strlen(prefixes[i]);
+            break;
+        }
+    size_t o = 0;
+    while (*h && o + 1 < size) {
+        if (strncmp(h, "remaining", 9) == 0 && (h[9] == '-' || h[9] == '\0')) {
+            h += h[9] ? 10 : 9;
+            continue;
+        }
+        out[o++] = *h == '-' ? ' ' : *h;
+        h++;
+    }
+    while (o && out[o - 1] == ' ')
+        o--;
+    out[o] = '\0';
+}
+
 static void emit_ratelimits(jw *w, struct dash *d)
 {
     jw_key(w, "ratelimits");
@@ -738,6 +765,9 @@ static void emit_ratelimits(jw *w, struct dash *d)
         jw_kstr(w, "provider", m->provider);
         jw_kstr(w, "header", m->header);
         jw_kstr(w, "kind", m->tokens ? "tokens" : "requests");
+        char quota[sizeof m->header];
+        quota_name(m->header, quota, sizeof quota);
+        jw_kstr(w, "quota", quota);
         jw_kint(w, "remaining", m->remaining);
         kpct(w, "limit", m->limit);
         jw_kint(w, "start_us", m->start_us);

@@ -316,6 +316,10 @@ def static_report(tmp, web):
     cells = b.js("return Array.from(document.querySelectorAll('#rl-table tbody tr')).map(function (t) {"
                  " return [t.cells[0].textContent, t.cells[2].textContent]; })")
     ok(["openai", fmt_int(low)] in cells, "lowest remaining requests seen (openai)", cells)
+    quotas = b.js("return Array.from(document.querySelectorAll('#rl-table tbody tr')).map(function (t) {"
+                  " return [t.cells[0].textContent, t.cells[1].textContent]; })")
+    ok(["openai", "requests"] in quotas and len(set(map(tuple, quotas))) == len(quotas),
+       "quota table: each row says which limit it is (no two rows alike)", quotas)
     web.shot("dashboard-report.png")
 
     # The table: filter box, selects, sorting, detail view.
