@@ -196,6 +196,12 @@ int cli_open_store(const ana_ctx *c, hc_store **s)
     if (cli_store_path(c, path, sizeof path) != 0)
         return CLI_EXIT_MISUSE;
     err[0] = '\0';
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        /* The first thing a new user meets: say what a store is and how one is made. */
+        return cli_misuse("%s: no store%s (nothing recorded there yet): record with 'hc-run -- CMD' "
+                          "(or try 'hc-mock -- CMD', no keys needed), or name the store with --db PATH", path,
+                          c->db ? "" : " at the default path");
     if (hc_store_open(path, HC_STORE_RDONLY, s, err, sizeof err) != 0)
         return cli_misuse("%s", err[0] ? err : path);
     size_t slot = sizeof handles / sizeof handles[0];

@@ -974,6 +974,8 @@ def tests(tmp):
     gen(NEWER, "--count", 10, "--schema", 2)
     for args, needle, name in (
             (["report", "--db", os.path.join(tmp, "missing")], "missing", "missing store"),
+            (["report", "--db", os.path.join(tmp, "missing")], "record with 'hc-run -- CMD'",
+             "missing store: the message says how to make one"),
             (["report", "--db", empty], "no data.mdb", "directory without data.mdb"),
             (["report", "--db", garbage], "garbage", "garbage data.mdb"),
             (["report", "--db", NEWER], "newer", "newer schema"),
