@@ -131,6 +131,10 @@ def main():
         jl = analyze("export", "--db", w.db).stdout
         lines = [json.loads(x) for x in jl.splitlines() if x.strip()]
         t.ok(len(lines) == 5 and lines[-1]["run_id"] == "ci-42", "export writes run_id", len(lines))
+        csvout = analyze("export", "--db", w.db, "--csv").stdout
+        t.ok(csvout.splitlines()[0].endswith(",run_id") and csvout.count(",ci-42") == 2, "export --csv: a run_id column")
+        otlp = analyze("export", "--db", w.db, "--format", "otlp").stdout
+        t.eq(otlp.count('"hcshim.run_id"'), 5, "export --format otlp: hcshim.run_id on every span")
         copy = os.path.join(d, "copy")
         p = subprocess.run([ANALYZE, "import", "--db", copy, "-"], input=jl, capture_output=True, text=True)
         rep = json.loads(analyze("report", "--db", copy, "--run", "ci-42", "--json").stdout)
