@@ -77,8 +77,8 @@ $(CORE_LIB): $(CORE_OBJ) $(COMMON_OBJ)
 $(ANALYZER): $(ANALYZER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ANA_LIBS)
 
-$(CONFIG_CHECK): core/cmd/config_check.c $(CORE_OBJ) $(COMMON_OBJ)
-	$(CC) $(CFLAGS_ALL) -Icore $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(CORE_LIBS)
+$(CONFIG_CHECK): core/cmd/config_check.c $(CORE_OBJ) $(COMMON_OBJ) $(B)/obj/shim/hosts.o
+	$(CC) $(CFLAGS_ALL) -Icore $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(B)/obj/shim/hosts.o $(CORE_LIBS)
 
 # Unit tests: test_core_*.c link the common and core objects; the others only common.
 $(B)/tests/test_core_%: tests/unit/test_core_%.c $(COMMON_OBJ) $(CORE_OBJ) tests/unit/t.h

@@ -7,7 +7,8 @@
  * at once, naming the option's variable, instead of at the program's first
  * LLM connection (or never, when it makes none). There is one grammar: the
  * settings are read by hc_config_load() and hc_budgets_parse(), exactly as in
- * the gateway, and their warnings are what this prints.
+ * the gateway, and HC_HOSTS / HC_ROUTE also by the hooks' own parser
+ * (shim/hosts.c, hc_hosts_init()); their warnings are what this prints.
  *
  * With NAMEs, only those HC_* variables are checked (every other HC_* one is
  * removed from this process's environment first): hc-run passes the
@@ -21,6 +22,7 @@
 #include "budget.h"
 #include "config.h"
 #include "log.h"
+#include "shim/hosts.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
     unsetenv("HC_LOG");
     if (argc > 1)
         keep_only(argv + 1, argc - 1);
+    hc_hosts_init(); /* the hooks' reading of HC_HOSTS and HC_ROUTE */
     hc_config cfg;
     hc_config_load(&cfg);
     bool bad = hc_log_warned() > 0;
