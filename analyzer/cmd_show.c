@@ -80,9 +80,10 @@ static void attempts_text(const char *s, hc_buf *out)
         long st = strtol(s, &end, 10);
         long long wait = *end == ':' ? strtoll(end + 1, &end, 10) : 0;
         char d[FMT_NUM];
-        hc_buf_printf(out, "%s%d: %ld", n ? " · " : "", n + 1, st);
         if (st == 0)
-            hc_buf_puts(out, " (no answer)");
+            hc_buf_printf(out, "%s%d: no answer", n ? " · " : "", n + 1);
+        else
+            hc_buf_printf(out, "%s%d: %ld", n ? " · " : "", n + 1, st);
         if (n && wait > 0)
             hc_buf_printf(out, " after %s", fmt_dur(d, wait * 1000));
         n++;
@@ -191,7 +192,8 @@ static void print_text_record(const hc_record *r)
         field("cache key", r->cache_key);
     field("user", r->user);
     if (*r->session_id)
-        fieldf("session", "%s %s (%s)", r->session_id, r->session_path, r->session_name);
+        fieldf("session", "%s%s%s%s%s%s", r->session_id, *r->session_path ? " " : "", r->session_path,
+               *r->session_name ? " (" : "", r->session_name, *r->session_name ? ")" : "");
     if (*r->request_id)
         field("request id", r->request_id);
     fieldf("program", "%s (pid %d)", r->program, r->pid);

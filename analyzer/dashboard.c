@@ -992,6 +992,7 @@ static int on_row(void *ctx, const hc_record *r)
     jw_kint(w, "tok_in", r->tok_in);
     jw_kint(w, "tok_out", r->tok_out);
     jw_kint(w, "cost_nusd", r->cost_nusd);
+    jw_kint(w, "saved_nusd", r->saved_nusd); /* a cache hit's cell says what it saved */
     jw_kbool(w, "unpriced", (r->cost_flags & HC_COST_UNPRICED) != 0);
     /* An answer that carried no usage has an unknown cost, not $0 (as in agg.h). */
     jw_kbool(w, "no_usage", (r->cost_flags & HC_COST_NO_USAGE) && r->status >= 200 && r->status < 300 &&

@@ -77,6 +77,31 @@ def main():
         o = w.analyze("ratelimits").stdout
         t.ok(re.search(r"Provider 429s\s+1 ", o) and re.search(r"Rate-limit blocks\s+1 ", o)
              and re.search(r"Budget blocks\s+1 ", o), "ratelimits text: same names", o)
+
+        # show spells attempts out; a cache hit's COST says what it saved.
+        w.mock.script([{"status": 429}, {"status": 200}])
+        code = curl(w, "retried", HC_RETRY="1", HC_RETRY_MIN_TIMEOUT="10ms", HC_RETRY_MAX_TIMEOUT="20ms").stdout
+        t.eq(code, "200", "429 then 200 with one retry")
+        curl(w, "cached", HC_CACHE="1")
+        curl(w, "cached", HC_CACHE="1")
+        recs = w.records(wait_for=8)
+        retried = next((r for r in recs if r["retries"] == 1), None)
+        o = w.analyze("show", retried["id"][-8:]).stdout if retried else ""
+        t.ok(re.search(r"^attempts\s+1: 429 · 2: 200 after \d", o, re.M) and "\t" not in o,
+             "show: attempts spelled out, no tabs", o)
+        t.ok(re.search(r"^user\s+u1$", o, re.M) and re.search(r"^session\s+s1$", o, re.M),
+             "show: user, and the session without empty parts", o)
+        hit = next((r for r in recs if r["flags"] & 2), None)
+        text = w.analyze("requests").stdout
+        t.ok(hit and ("saved " + "$") in text, "requests: a cache hit's COST says what it saved", text)
+        o = w.analyze("show", hit["id"]).stdout if hit else ""
+        head = o.split("\n\n")[0]
+        t.ok(not re.search(r"cache write|reasoning", head), "show: fields that do not apply to OpenAI are left out",
+             head)
+        blocked = next((r for r in recs if r["flags"] & 128), None)
+        head = w.analyze("show", blocked["id"]).stdout.split("\n\n")[0].splitlines() if blocked else []
+        t.ok(any(x.endswith(" —") for x in head) and not any(re.match(r"^\S.*\S\s+$|^\S+\s*$", x) for x in head),
+             "show: an empty field reads —, none is left blank", head)
     return t.done()
 
 
