@@ -104,8 +104,12 @@ int cli_common(ana_ctx *c, int id, const char *arg)
         [OPT_SINCE] = "since", [OPT_UNTIL] = "until", [OPT_WHERE] = "where",
         [OPT_MODEL] = "model", [OPT_USER] = "user", [OPT_SESSION] = "session",
         [OPT_STATUS] = "status", [OPT_CACHE] = "cache", [OPT_PROVIDER] = "provider",
-        [OPT_RUN] = "run",
     };
+    /* Contradictory output formats: refused, not "the last one wins". */
+    if ((id == OPT_JSON && c->fmt == CLI_CSV) || (id == OPT_CSV && c->fmt == CLI_JSON)) {
+        cli_misuse("%s: --json and --csv together: choose one output format", c->cmd);
+        return CLI_ERR;
+    }
     switch (id) {
     case OPT_HELP: c->help = true; return 1;
     case OPT_DB:
@@ -115,16 +119,8 @@ int cli_common(ana_ctx *c, int id, const char *arg)
         }
         c->db = arg;
         return 1;
-    case OPT_JSON:
-    case OPT_CSV: {
-        enum cli_fmt want = id == OPT_JSON ? CLI_JSON : CLI_CSV;
-        if (c->fmt != CLI_TEXT && c->fmt != want) {
-            cli_misuse("%s: --json and --csv together: choose one output format", c->cmd);
-            return CLI_ERR;
-        }
-        c->fmt = want;
-        return 1;
-    }
+    case OPT_JSON: c->fmt = CLI_JSON; return 1;
+    case OPT_CSV: c->fmt = CLI_CSV; return 1;
     case OPT_PROPERTY: {
         if (!strchr(arg, '=')) {
             if (c->property_name)
@@ -143,8 +139,9 @@ int cli_common(ana_ctx *c, int id, const char *arg)
     }
     if ((id >= OPT_SINCE && id <= OPT_PROVIDER) || id == OPT_RUN) {
         char err[256];
-        if (query_filter_set(&c->filter, filter_names[id], arg, hc_now_us(), err, sizeof err) != 0) {
-            cli_misuse("--%s: %s", filter_names[id], err);
+        const char *name = id == OPT_RUN ? "run" : filter_names[id];
+        if (query_filter_set(&c->filter, name, arg, hc_now_us(), err, sizeof err) != 0) {
+            cli_misuse("--%s: %s", name, err);
             return CLI_ERR;
         }
         return 1;

@@ -42,9 +42,12 @@ typedef struct cli_opt {
 enum {
     OPT_HELP = 1, OPT_DB, OPT_JSON, OPT_CSV,
     OPT_SINCE, OPT_UNTIL, OPT_WHERE, OPT_MODEL, OPT_USER, OPT_SESSION,
-    OPT_STATUS, OPT_CACHE, OPT_PROVIDER, OPT_PROPERTY, OPT_RUN,
+    OPT_STATUS, OPT_CACHE, OPT_PROVIDER, OPT_PROPERTY,
     OPT_CMD = 100
 };
+
+/* --run last|ID (query.h): a shared filter, numbered apart from the list above. */
+enum { OPT_RUN = OPT_CMD - 1 };
 
 /* Put these at the start of a command's option table (terminated by {0}). */
 #define CLI_COMMON_OPTS                                                          \

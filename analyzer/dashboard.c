@@ -115,7 +115,6 @@ static const char *const term_names[] = {
     [OPT_SINCE] = "since", [OPT_UNTIL] = "until", [OPT_WHERE] = "where",
     [OPT_MODEL] = "model", [OPT_USER] = "user", [OPT_SESSION] = "session",
     [OPT_STATUS] = "status", [OPT_CACHE] = "cache", [OPT_PROVIDER] = "provider",
-    [OPT_RUN] = "run",
 };
 
 int dash_terms_add(dash_terms *t, int id, const char *arg)
@@ -128,7 +127,7 @@ int dash_terms_add(dash_terms *t, int id, const char *arg)
         cli_misuse("at most %d filter terms", DASH_MAX_TERMS);
         return CLI_ERR;
     }
-    t->name[t->n] = term_names[id];
+    t->name[t->n] = id == OPT_RUN ? "run" : term_names[id];
     t->value[t->n++] = arg;
     return 0;
 }

@@ -28,10 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/random.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/random.h> /* getrandom: the run id of a bare tree */
+#include <time.h>
 
 static enum hc_mode mode = HC_MODE_GATEWAY;
 static __thread int guard __attribute__((tls_model("initial-exec")));
