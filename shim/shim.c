@@ -231,10 +231,10 @@ __attribute__((constructor)) static void hc_shim_init(void)
         else if (strcmp(m, "gateway") != 0)
             hc_log_warn_once("hc_mode", "HC_MODE=%s: expected gateway, observe or off; using gateway", m);
     }
-    if (mode != HC_MODE_OFF) {
+    if (mode != HC_MODE_OFF)
         ensure_run_id();
+    if (mode != HC_MODE_OFF)
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-    }
     if (mode == HC_MODE_GATEWAY && own_tls_runtime())
         prepare_node_trust();
 }
