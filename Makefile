@@ -45,11 +45,9 @@ TOOLS_BIN    := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOLS_SRC))
 SHIM_LIB := $(B)/libhcshim.so
 CORE_LIB := $(B)/libhcshim-core.so
 ANALYZER := $(B)/hc-analyze
-# hc-run's up-front check of the settings it makes, with the core's parsers.
-CONFIG_CHECK := $(B)/hc-config-check
 
 .PHONY: all deps check check-unit check-asan check-tsan demo bench fuzz clean
-all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(CONFIG_CHECK) $(UNIT_BIN) $(TOOLS_BIN)
+all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(UNIT_BIN) $(TOOLS_BIN)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,9 +75,6 @@ $(CORE_LIB): $(CORE_OBJ) $(COMMON_OBJ)
 $(ANALYZER): $(ANALYZER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ANA_LIBS)
 
-$(CONFIG_CHECK): core/cmd/config_check.c $(CORE_OBJ) $(COMMON_OBJ) $(B)/obj/shim/hosts.o
-	$(CC) $(CFLAGS_ALL) -Icore $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(B)/obj/shim/hosts.o $(CORE_LIBS)
-
 # Unit tests: test_core_*.c link the common and core objects; the others only common.
 $(B)/tests/test_core_%: tests/unit/test_core_%.c $(COMMON_OBJ) $(CORE_OBJ) tests/unit/t.h
 	@mkdir -p $(dir $@)
@@ -93,6 +88,13 @@ $(B)/tests/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/t.h
 $(B)/tools/%: tests/tools/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(COMMON_OBJ) $(ANA_LIBS)
+
+# hc-config-check: hc-run's up-front check of the settings it makes, with the
+# core's and the hooks' own parsers (core/cmd/config_check.c). Part of `all`.
+CONFIG_CHECK := $(B)/hc-config-check
+all: $(CONFIG_CHECK)
+$(CONFIG_CHECK): core/cmd/config_check.c $(CORE_OBJ) $(COMMON_OBJ) $(B)/obj/shim/hosts.o
+	$(CC) $(CFLAGS_ALL) -Icore $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(B)/obj/shim/hosts.o $(CORE_LIBS)
 
 deps:
 	scripts/deps.sh test

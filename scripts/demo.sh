@@ -70,7 +70,7 @@ echo "== step 2: summarize (Anthropic claude-sonnet-4-5), under hc-run"
 run summarize "$root/examples/research_agent.py" summarize "$work/notes.txt"
 
 echo
-echo "== what was recorded (run $run_id)"
+echo "== hc-analyze requests"
 show "$build/hc-analyze" requests --db "$db" --run "$run_id" | cat
 echo
 show "$build/hc-analyze" report --db "$db" --run "$run_id" --by property:Workflow --by property:Step | cat
