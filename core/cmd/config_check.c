@@ -7,8 +7,9 @@
  * at once, naming the option's variable, instead of at the program's first
  * LLM connection (or never, when it makes none). There is one grammar: the
  * settings are read by hc_config_load() and hc_budgets_parse(), exactly as in
- * the gateway, and HC_HOSTS / HC_ROUTE also by the hooks' own parser
- * (shim/hosts.c, hc_hosts_init()); their warnings are what this prints.
+ * the gateway, HC_PRICES by hc_pricing_init(), and HC_HOSTS / HC_ROUTE also
+ * by the hooks' own parser (shim/hosts.c, hc_hosts_init()); their warnings
+ * are what this prints.
  *
  * With NAMEs, only those HC_* variables are checked (every other HC_* one is
  * removed from this process's environment first): hc-run passes the
@@ -22,6 +23,7 @@
 #include "budget.h"
 #include "config.h"
 #include "log.h"
+#include "pricing.h"
 #include "shim/hosts.h"
 
 #include <stdbool.h>
@@ -70,6 +72,14 @@ int main(int argc, char **argv)
         char err[512];
         if (hc_budgets_parse(cfg.budget, b, HC_MAX_BUDGETS, &n, err, sizeof err) != 0) {
             hc_log_error("HC_BUDGET=%s: %s", cfg.budget, err);
+            bad = true;
+        }
+    }
+    const char *prices = getenv("HC_PRICES");
+    if (prices && *prices) {
+        char err[512];
+        if (hc_pricing_init(prices, err, sizeof err) != 0) {
+            hc_log_error("HC_PRICES: %s", err);
             bad = true;
         }
     }

@@ -83,6 +83,13 @@ def main():
         r = run(args)
         t.ok(r.returncode == 2 and what in r.stderr and r.stderr.count("\n") == 1,
              "misuse (%s): exit 2 with one line naming it" % " ".join(args), (r.returncode, r.stderr))
+    bad_prices = "/tmp/hc-run-test-prices-%d.tsv" % os.getpid()
+    with open(bad_prices, "w") as f:
+        f.write("not a price table\n")
+    r = run(["--prices", bad_prices, "--", "true"])
+    os.unlink(bad_prices)
+    t.ok(r.returncode == 2 and "--prices: HC_PRICES: " in r.stderr and "header" in r.stderr
+         and r.stderr.count("\n") == 1, "--prices FILE that the price loader refuses: exit 2 naming it", r.stderr)
     # Refused up front: the command never starts (it would have created the file).
     marker = "/tmp/hc-run-test-%d" % os.getpid()
     r = run(["--budget", "5/year", "--", "touch", marker])
