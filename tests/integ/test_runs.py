@@ -153,6 +153,18 @@ def main():
              and "no record in this store has a run id" in r.stderr,
              "--run last over records without run ids: nothing, and a warning saying why", r.stderr)
 
+        # prune --run: one run's records go, the others stay.
+        r = analyze("prune", "--db", copy, "--run", "last", "--dry-run", "--json")
+        t.ok(r.returncode == 0 and json.loads(r.stdout)["records_removed"] == 2, "prune --run last --dry-run: the "
+             "last run's 2 records", r.stdout + r.stderr)
+        r = analyze("prune", "--db", copy, "--run", "last", "--json")
+        left = json.loads(analyze("report", "--db", copy, "--json").stdout)["summary"]["requests"]
+        t.ok(r.returncode == 0 and json.loads(r.stdout)["records_removed"] == 2 and left == 3,
+             "prune --run last deletes that run only", (r.stdout, left))
+        r = analyze("prune", "--db", oldstore, "--run", "last")
+        t.ok(r.returncode == 2 and "no record in this store has a run id" in r.stderr,
+             "prune --run last with no run ids: exit 2, nothing deleted", r.stderr)
+
         # 7. Contradictory or out-of-range options exit 2.
         for args, what in [(["report", "--json", "--csv"], "--json and --csv"),
                            (["audit", "--max-error-rate", "150%"], "--max-error-rate"),
