@@ -273,6 +273,19 @@ static int both_cb(void *ctx, const hc_record *r)
 static int scan(const dash_src *src, bool newest_first, query_cb cb, void *ctx, query_stats *st)
 {
     struct both b = { src->f2, cb, ctx, 0 };
+    query_filter f2;
+    char last[72];
+    if (src->f2 && src->f2->run_last) {
+        /* ?run=last: resolved here, as query_scan() does for f1. */
+        if (query_last_run(src->txn, src->recs, last, sizeof last) != 0)
+            return HC_ESTORE;
+        f2 = *src->f2;
+        if (last[0]) {
+            f2.run_last = false;
+            f2.run = last;
+        }
+        b.f2 = &f2;
+    }
     int rc = query_scan(src->txn, src->recs, src->f1, newest_first, both_cb, &b, st);
     st->matched = b.matched;
     return rc;

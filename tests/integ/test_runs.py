@@ -94,6 +94,37 @@ def main():
             none = analyze(*cmd, "--db", w.db, "--run", "nope", "--json")
             t.ok(one.returncode == 0 and none.returncode == 0 and one.stdout + one.stderr != none.stdout + none.stderr,
                  "%s --run ID takes the shared filter" % cmd[0], one.stderr[-300:] + none.stderr[-300:])
+        # serve: --run on its command line and ?run= as a parameter (last resolved per request).
+        e2 = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("HC_")}
+        sp = subprocess.Popen([ANALYZE, "serve", "--db", w.db, "--port", "0"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=e2)
+        try:
+            import urllib.request
+            base = sp.stdout.readline().decode().split("serving on ", 1)[-1].strip().rstrip("/")
+
+            def api(path):
+                with urllib.request.urlopen(base + path, timeout=30) as resp:
+                    return json.loads(resp.read())
+            got = (api("/api/summary?run=last")["summary"]["requests"],
+                   api("/api/summary?run=" + tree_id)["summary"]["requests"],
+                   api("/api/dashboard?run=last&limit=5")["summary"]["requests"],
+                   api("/api/summary")["summary"]["requests"])
+            t.eq(got, (2, 2, 2, 5), "serve: ?run=last and ?run=ID select one run (the whole store has 5)")
+        except Exception as ex:  # noqa: BLE001
+            t.ok(False, "serve ?run=", repr(ex))
+        finally:
+            sp.terminate()
+            sp.wait(timeout=10)
+        sp = subprocess.Popen([ANALYZE, "serve", "--db", w.db, "--port", "0", "--run", "last"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e2)
+        try:
+            base = sp.stdout.readline().decode().split("serving on ", 1)[-1].strip().rstrip("/")
+            t.eq(api("/api/summary")["summary"]["requests"], 2, "serve --run last: the last run")
+        except Exception as ex:  # noqa: BLE001
+            t.ok(False, "serve --run last", repr(ex))
+        finally:
+            sp.terminate()
+            sp.wait(timeout=10)
         r = analyze("sessions", "--db", w.db, "--run", second)
         t.eq(r.returncode, 0, "sessions --run ID runs")
         r = analyze("requests", "--db", w.db, "--run", "nope")
