@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const char hc_prices_tsv[];
 
@@ -248,6 +249,12 @@ static int parse_row(char **f, const char *file, int line, int user, vec *v, err
             add_err(e, file, line, "model: '%s' contains a blank or non-ASCII byte", f[C_MODEL]);
             break;
         }
+    {
+        const char *star = strchr(f[C_MODEL], '*');
+        if (star && (star[1] || star == f[C_MODEL]))
+            add_err(e, file, line, "model: '%s': '*' is allowed only at the end, after a name (a prefix row)",
+                    f[C_MODEL]);
+    }
     for (size_t i = 0; i < sizeof price_col / sizeof price_col[0]; i++) {
         int c = price_col[i];
         if ((why = parse_decimal(f[c], 6, &val[c])))
@@ -730,6 +737,48 @@ static int short_version_follows(const char *rest)
     return nd >= 1 && nd <= 2 && (rest[nd] == '\0' || rest[nd] == '-' || rest[nd] == '.' || rest[nd] == ':');
 }
 
+/* Words that name another product of a family when they follow its name:
+ * gpt-4o-mini-tts is a speech model, gemini-3-pro-image-preview an image
+ * model, each priced on its own. A prefix match is refused when the rest of
+ * the name has one of them as a '-'/'.'/':'-separated word, or a '[' (Claude
+ * Code's "[1m]" context variants). */
+static int other_product_follows(const char *rest)
+{
+    static const char *const words[] = { "image", "tts", "transcribe", "audio", "realtime", NULL };
+    if (strchr(rest, '['))
+        return 1;
+    for (const char *w = rest; *w;) {
+        size_t n = strcspn(w, "-.:");
+        for (int i = 0; words[i]; i++)
+            if (n == strlen(words[i]) && !strncmp(w, words[i], n))
+                return 1;
+        w += n;
+        if (*w)
+            w++;
+    }
+    return 0;
+}
+
+/* An explicit prefix row ("name*", from a database's starts_with rule) that
+ * `name` begins with, the longest first; NULL if none. */
+static const hc_price *find_prefix_row(const char *name, const char *prov)
+{
+    char cand[HC_MODEL_MAX + 2];
+    const hc_price *hit;
+    size_t n = strlen(name);
+
+    for (size_t i = n; i > 0; i--) {
+        if (other_product_follows(name + i))
+            continue;
+        memcpy(cand, name, i);
+        cand[i] = '*';
+        cand[i + 1] = '\0';
+        if ((hit = find_exact(cand, prov)))
+            return hit;
+    }
+    return NULL;
+}
+
 const hc_price *hc_price_lookup(const char *provider, const char *model)
 {
     char raw[HC_MODEL_MAX + 1], norm[HC_MODEL_MAX + 1], cand[HC_MODEL_MAX + 1], prov[64];
@@ -754,7 +803,7 @@ const hc_price *hc_price_lookup(const char *provider, const char *model)
         for (i = 0; provider[i] && i < sizeof prov - 1; i++)
             prov[i] = lower(provider[i]);
         prov[i] = '\0';
-        if (strcmp(prov, "openrouter") && strcmp(prov, "ollama"))
+        if (strcmp(prov, "ollama"))
             p = prov;
     }
 
@@ -775,9 +824,22 @@ const hc_price *hc_price_lookup(const char *provider, const char *model)
     if ((hit = find_exact(norm, p)))
         return hit;
 
-    /* 3. longest prefix ending at a '-' or ':' of the normalised name */
+    /* 3. an explicit prefix row: the name as written, its tails, normalised */
+    for (t = raw;;) {
+        const char *slash = strchr(t, '/');
+        if (*t && (hit = find_prefix_row(t, p)))
+            return hit;
+        if (!slash)
+            break;
+        t = slash + 1;
+    }
+    if ((hit = find_prefix_row(norm, p)))
+        return hit;
+
+    /* 4. longest prefix ending at a '-' or ':' of the normalised name */
     for (i = strlen(norm) - 1; i > 0; i--) {
-        if ((norm[i] != '-' && norm[i] != ':') || short_version_follows(norm + i + 1))
+        if ((norm[i] != '-' && norm[i] != ':') || short_version_follows(norm + i + 1) ||
+            other_product_follows(norm + i + 1))
             continue;
         memcpy(cand, norm, i);
         cand[i] = '\0';
@@ -838,4 +900,49 @@ int64_t hc_cost_nusd(const hc_price *p, const hc_tokens *t)
            (__int128)cw1h * pcw1h + (__int128)(out - reasoning) * pout + (__int128)reasoning * preason;
     nano = (pico + 500) / 1000 + nonneg(p->per_request_nusd);
     return nano > INT64_MAX ? INT64_MAX : (int64_t)nano;
+}
+
+/* ---- where the user file is ------------------------------------------------ */
+
+const char *hc_pricing_default_path(char *out, size_t size)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    int n;
+
+    if (!out || !size)
+        return NULL;
+    out[0] = '\0';
+    if (xdg && xdg[0] == '/')
+        n = snprintf(out, size, "%s/hcshim/prices.tsv", xdg);
+    else if (home && home[0] == '/')
+        n = snprintf(out, size, "%s/.config/hcshim/prices.tsv", home);
+    else
+        return NULL;
+    if (n < 0 || (size_t)n >= size) {
+        out[0] = '\0';
+        return NULL;
+    }
+    return out;
+}
+
+const char *hc_pricing_user_file(char *out, size_t size)
+{
+    const char *env = getenv("HC_PRICES");
+
+    if (!out || !size)
+        return NULL;
+    out[0] = '\0';
+    if (env && *env) {
+        if (strlen(env) >= size)
+            return NULL;
+        hc_strlcpy(out, size, env);
+        return out;
+    }
+    if (!hc_pricing_default_path(out, size))
+        return NULL;
+    if (access(out, R_OK) != 0) {
+        out[0] = '\0';
+        return NULL;
+    }
+    return out;
 }

@@ -125,6 +125,21 @@ const hc_price *hc_pricing_at(size_t i);
  * is truncated). model NULL gives "". Never allocates; thread-safe. */
 void hc_model_normalize(const char *model, char *out, size_t size);
 
+/* The user price file this process should load: $HC_PRICES when set and not
+ * empty (even if it cannot be read: the load then reports why), else
+ * $XDG_CONFIG_HOME/hcshim/prices.tsv (XDG_CONFIG_HOME defaulting to
+ * $HOME/.config) when that file exists, which is where `hc-analyze prices
+ * --import` writes by default. Writes the path to out (size bytes, always
+ * NUL-terminated when size > 0) and returns it, or returns NULL (out = "")
+ * when there is none or the path does not fit. Thread-safe if the
+ * environment is not being modified; never allocates. */
+const char *hc_pricing_user_file(char *out, size_t size);
+
+/* The default location alone ($XDG_CONFIG_HOME or $HOME/.config, then
+ * "/hcshim/prices.tsv"), whether it exists or not; NULL (out = "") if neither
+ * variable is set or the path does not fit. */
+const char *hc_pricing_default_path(char *out, size_t size);
+
 /* Check a price file (same format and rules as a user file) without loading
  * it: for `hc-analyze prices --check FILE` and tests. 0, or HC_EINVAL with the
  * first problem as "FILE:LINE: ..." in err, or HC_EIO if it cannot be read. */

@@ -173,9 +173,10 @@ static hc_core *start(void)
         hc_log_warn_once("openssl", "OpenSSL failed to initialise; LLM calls pass through unrecorded");
         goto fail;
     }
-    const char *prices = getenv("HC_PRICES");
+    char prices_path[4096];
+    const char *prices = hc_pricing_user_file(prices_path, sizeof prices_path);
     if (hc_pricing_init(prices, err, sizeof err) != 0)
-        hc_log_warn_once("prices", "HC_PRICES: %s", err);
+        hc_log_warn_once("prices", "%s: %s", getenv("HC_PRICES") && *getenv("HC_PRICES") ? "HC_PRICES" : "prices", err);
 
     if (!(c->rec = hc_recorder_new(c))) {
         hc_log_warn_once("recorder", "cannot create the recorder; LLM calls pass through unrecorded");
