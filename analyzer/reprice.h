@@ -29,4 +29,11 @@ extern bool reprice_on_read;
  * run). Keeps HC_COST_ESTIMATED. True if any of the three changed. */
 bool reprice_record(hc_record *r);
 
+/* The encoded record `old` (len bytes, as stored) with its cost fields
+ * (cost_nusd 19, cost_flags 20, saved_nusd 37) replaced by r's, appended to
+ * out. Every other field is copied byte for byte, including fields this
+ * hcshim does not know (written by a newer one), which a decode + encode
+ * would drop. 0, HC_EPARSE if old is malformed, HC_ENOMEM. */
+int reprice_patch(const void *old, size_t len, const hc_record *r, hc_buf *out);
+
 #endif
