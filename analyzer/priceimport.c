@@ -423,12 +423,30 @@ static int gp_convert(ctx *c, const cJSON *root)
             }
             if (gp_is_host(pid) != (pass == 1))
                 continue;
+            const cJSON *fb = cJSON_GetObjectItemCaseSensitive(pv, "fallback_model_providers");
+            if (fb) {
+                /* common/pricing.c has these built in; anything else cannot be expressed. */
+                static const char *const builtin[] = { "azure:openai", "azure:anthropic", "google:anthropic", NULL };
+                const cJSON *f;
+                cJSON_ArrayForEach(f, fb) {
+                    char pair[160];
+                    int i;
+                    snprintf(pair, sizeof pair, "%s:%s", pid, cJSON_GetStringValue(f) ? f->valuestring : "?");
+                    for (i = 0; builtin[i] && strcmp(builtin[i], pair); i++)
+                        ;
+                    if (!builtin[i])
+                        report(c, "%s: fallback_model_providers '%s' is not one the table's lookup knows; not imported",
+                               pid, cJSON_GetStringValue(f) ? f->valuestring : "?");
+                }
+            }
             char pbuf[64], src[512];
             const char *prov = gp_provider(pid, pbuf);
             const char *url = cJSON_GetStringValue(cJSON_GetArrayItem(
                 cJSON_GetObjectItemCaseSensitive(pv, "pricing_urls"), 0));
-            snprintf(src, sizeof src, "%s%s%s", c->o->source ? c->o->source : "genai-prices data.json",
-                     url ? " citing " : "", url ? url : "");
+            if (c->o->source)   /* a URL of the data file: the provider's entry in it */
+                snprintf(src, sizeof src, "%s#%s", c->o->source, pid);
+            else
+                snprintf(src, sizeof src, "genai-prices data.json%s%s", url ? " citing " : "", url ? url : "");
             for (char *q = src; *q; q++)
                 if (*q == '\t' || *q == '\n')
                     *q = ' ';
@@ -622,8 +640,11 @@ static int ll_convert(ctx *c, const cJSON *root)
             snprintf(r.cell[C_THRESH], sizeof r.cell[0], "%ld", thresh);
         char src[512];
         const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "source"));
-        snprintf(src, sizeof src, "%s%s%s", c->o->source ? c->o->source : "LiteLLM model_prices_and_context_window.json",
-                 s ? " citing " : "", s ? s : "");
+        if (c->o->source)
+            snprintf(src, sizeof src, "%s", c->o->source);
+        else
+            snprintf(src, sizeof src, "LiteLLM model_prices_and_context_window.json%s%s", s ? " citing " : "",
+                     s ? s : "");
         for (char *q = src; *q; q++)
             if (*q == '\t' || *q == '\n')
                 *q = ' ';

@@ -448,7 +448,7 @@ static int cmp_idx(const void *a, const void *b)
 
 /* Rows whose key is exactly `key`: the one of `prov` if any (and prov is not
  * NULL), else the first in table order. */
-static const hc_price *find_exact(const char *key, const char *prov)
+static const hc_price *find_exact(const char *key, const char *prov, int strict)
 {
     size_t lo = 0, hi = G.n;
 
@@ -465,7 +465,7 @@ static const hc_price *find_exact(const char *key, const char *prov)
         for (size_t i = lo; i < G.n && !strcmp(G.rows[G.idx[i]].key, key); i++)
             if (!strcmp(G.rows[G.idx[i]].p.provider, prov))
                 return &G.rows[G.idx[i]].p;
-    return &G.rows[G.idx[lo]].p;
+    return strict ? NULL : &G.rows[G.idx[lo]].p;
 }
 
 /* Merge user rows into the embedded ones: same (provider, key) replaces in
@@ -739,12 +739,14 @@ static int short_version_follows(const char *rest)
 
 /* Words that name another product of a family when they follow its name:
  * gpt-4o-mini-tts is a speech model, gemini-3-pro-image-preview an image
- * model, each priced on its own. A prefix match is refused when the rest of
- * the name has one of them as a '-'/'.'/':'-separated word, or a '[' (Claude
- * Code's "[1m]" context variants). */
+ * model, gemini-3.6-flash-lite a smaller model, each priced on its own. A
+ * prefix match is refused when the rest of the name has one of them as a
+ * '-'/'.'/':'-separated word, or a '[' (Claude Code's "[1m]" context
+ * variants). */
 static int other_product_follows(const char *rest)
 {
-    static const char *const words[] = { "image", "tts", "transcribe", "audio", "realtime", NULL };
+    static const char *const words[] = { "image", "tts", "transcribe", "audio", "realtime",
+                                         "lite", "mini", "nano", NULL };
     if (strchr(rest, '['))
         return 1;
     for (const char *w = rest; *w;) {
@@ -761,28 +763,99 @@ static int other_product_follows(const char *rest)
 
 /* An explicit prefix row ("name*", from a database's starts_with rule) that
  * `name` begins with, the longest first; NULL if none. */
-static const hc_price *find_prefix_row(const char *name, const char *prov)
+static const hc_price *find_prefix_row(const char *name, const char *prov, int strict)
 {
     char cand[HC_MODEL_MAX + 2];
     const hc_price *hit;
     size_t n = strlen(name);
 
     for (size_t i = n; i > 0; i--) {
-        if (other_product_follows(name + i))
+        const char *rest = name + i;
+        if (other_product_follows(rest))
+            continue;
+        /* A prefix ending in a version number does not take a longer number
+         * ("claude-opus-5*" is not claude-opus-50) or a further short version
+         * ("claude-opus-5-1", "gemini-3.6-flash" is not "gemini-3*"). */
+        if (is_digit(name[i - 1]) &&
+            (is_digit(rest[0]) || ((rest[0] == '-' || rest[0] == '.') && short_version_follows(rest + 1))))
             continue;
         memcpy(cand, name, i);
         cand[i] = '*';
         cand[i + 1] = '\0';
-        if ((hit = find_exact(cand, prov)))
+        if ((hit = find_exact(cand, prov, strict)))
             return hit;
     }
     return NULL;
 }
 
+/* The lookup steps (see pricing.h) over the rows of provider p only
+ * (strict), or over all rows preferring p's. */
+static const hc_price *lookup_steps(const char *raw, const char *norm, const char *p, int strict)
+{
+    char cand[HC_MODEL_MAX + 1];
+    const char *t;
+    const hc_price *hit;
+    size_t i;
+
+    /* 1. as written, then each tail after a '/' */
+    for (t = raw;;) {
+        const char *slash = strchr(t, '/');
+        if (*t && (hit = find_exact(t, p, strict)))
+            return hit;
+        if (!slash)
+            break;
+        t = slash + 1;
+    }
+
+    /* 2. normalised */
+    if (!*norm)
+        return NULL;
+    if ((hit = find_exact(norm, p, strict)))
+        return hit;
+
+    /* 3. an explicit prefix row: the name as written, its tails, normalised */
+    for (t = raw;;) {
+        const char *slash = strchr(t, '/');
+        if (*t && (hit = find_prefix_row(t, p, strict)))
+            return hit;
+        if (!slash)
+            break;
+        t = slash + 1;
+    }
+    if ((hit = find_prefix_row(norm, p, strict)))
+        return hit;
+
+    /* 4. longest prefix ending at a '-' or ':' of the normalised name */
+    for (i = strlen(norm) - 1; i > 0; i--) {
+        if ((norm[i] != '-' && norm[i] != ':') || short_version_follows(norm + i + 1) ||
+            other_product_follows(norm + i + 1))
+            continue;
+        memcpy(cand, norm, i);
+        cand[i] = '\0';
+        if ((hit = find_exact(cand, p, strict)))
+            return hit;
+    }
+    return NULL;
+}
+
+/* Hosts that bill another provider's models at that provider's price, in
+ * order (genai-prices' fallback_model_providers). */
+static const struct { const char *host, *maker; } fallbacks[] = {
+    { "azure", "openai" }, { "azure", "anthropic" }, { "google", "anthropic" },
+};
+
+static int provider_has_rows(const char *p)
+{
+    for (size_t i = 0; i < G.n; i++)
+        if (!strcmp(G.rows[i].p.provider, p))
+            return 1;
+    return 0;
+}
+
 const hc_price *hc_price_lookup(const char *provider, const char *model)
 {
-    char raw[HC_MODEL_MAX + 1], norm[HC_MODEL_MAX + 1], cand[HC_MODEL_MAX + 1], prov[64];
-    const char *p = NULL, *t, *b;
+    char raw[HC_MODEL_MAX + 1], norm[HC_MODEL_MAX + 1], prov[64];
+    const char *p = NULL, *b;
     const hc_price *hit;
     size_t n, i;
 
@@ -806,47 +879,26 @@ const hc_price *hc_price_lookup(const char *provider, const char *model)
         if (strcmp(prov, "ollama"))
             p = prov;
     }
-
-    /* 1. as written, then each tail after a '/' */
-    for (t = raw;;) {
-        const char *slash = strchr(t, '/');
-        if (*t && (hit = find_exact(t, p)))
-            return hit;
-        if (!slash)
-            break;
-        t = slash + 1;
-    }
-
-    /* 2. normalised */
     hc_model_normalize(model, norm, sizeof norm);
-    if (!*norm)
-        return NULL;
-    if ((hit = find_exact(norm, p)))
-        return hit;
 
-    /* 3. an explicit prefix row: the name as written, its tails, normalised */
-    for (t = raw;;) {
-        const char *slash = strchr(t, '/');
-        if (*t && (hit = find_prefix_row(t, p)))
+    /* A provider with rows of its own is priced by them only: a host's copy
+     * of a model (Together's DeepSeek, Bedrock's Claude) is not priced as the
+     * maker's, nor the maker's model as a host's copy. Where a host bills the
+     * maker's list price, its fallbacks say so (genai-prices'
+     * fallback_model_providers: Azure sells OpenAI's and Anthropic's models,
+     * Vertex (google) Anthropic's, at their prices); OpenRouter bills the
+     * underlying model's price where it has no row of its own. A provider
+     * the table does not know, or none, takes any row. */
+    if (p && provider_has_rows(p)) {
+        if ((hit = lookup_steps(raw, norm, p, 1)))
             return hit;
-        if (!slash)
-            break;
-        t = slash + 1;
+        for (i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++)
+            if (!strcmp(p, fallbacks[i].host) && (hit = lookup_steps(raw, norm, fallbacks[i].maker, 1)))
+                return hit;
+        if (strcmp(p, "openrouter"))
+            return NULL;
     }
-    if ((hit = find_prefix_row(norm, p)))
-        return hit;
-
-    /* 4. longest prefix ending at a '-' or ':' of the normalised name */
-    for (i = strlen(norm) - 1; i > 0; i--) {
-        if ((norm[i] != '-' && norm[i] != ':') || short_version_follows(norm + i + 1) ||
-            other_product_follows(norm + i + 1))
-            continue;
-        memcpy(cand, norm, i);
-        cand[i] = '\0';
-        if ((hit = find_exact(cand, p)))
-            return hit;
-    }
-    return NULL;
+    return lookup_steps(raw, norm, p, 0);
 }
 
 /* ---- cost ---------------------------------------------------------------- */
