@@ -630,25 +630,25 @@ static void strip_bedrock(char *s)
 }
 
 /* Remove one decoration from the end of s (length *n). 1 if something went. */
-static int strip_one_suffix(char *s, size_t *n)
+static int strip_one_suffix(char *s, size_t *n, int keep_dates)
 {
     size_t len = *n, cut = 0;
 
     if (len > 7 && !strcmp(s + len - 7, "-latest")) {
         cut = 7;
-    } else if (len > 11 && s[len - 11] == '-' && s[len - 6] == '-' && s[len - 3] == '-' &&
+    } else if (!keep_dates && len > 11 && s[len - 11] == '-' && s[len - 6] == '-' && s[len - 3] == '-' &&
                valid_ymd(digits(s + len - 10, 4), digits(s + len - 5, 2), digits(s + len - 2, 2))) {
         cut = 11;                                       /* -YYYY-MM-DD */
-    } else if (len > 9 && s[len - 9] == '-' &&
+    } else if (!keep_dates && len > 9 && s[len - 9] == '-' &&
                valid_ymd(digits(s + len - 8, 4), digits(s + len - 4, 2), digits(s + len - 2, 2))) {
         cut = 9;                                        /* -YYYYMMDD */
-    } else if (len > 8 && s[len - 8] == '-' && s[len - 5] == '-' &&
+    } else if (!keep_dates && len > 8 && s[len - 8] == '-' && s[len - 5] == '-' &&
                valid_ymd(digits(s + len - 4, 4), digits(s + len - 7, 2), 1)) {
         cut = 8;                                        /* -MM-YYYY (Cohere "-08-2024") */
-    } else if (len > 6 && s[len - 6] == '-' && s[len - 3] == '-' &&
+    } else if (!keep_dates && len > 6 && s[len - 6] == '-' && s[len - 3] == '-' &&
                valid_ymd(2000, digits(s + len - 5, 2), digits(s + len - 2, 2))) {
         cut = 6;                                        /* -MM-DD (2000: a leap year) */
-    } else if (len > 5 && s[len - 5] == '-' &&
+    } else if (!keep_dates && len > 5 && s[len - 5] == '-' &&
                valid_ymd(2000, digits(s + len - 4, 2), digits(s + len - 2, 2))) {
         cut = 5;                                        /* -MMDD */
     } else {
@@ -678,7 +678,11 @@ static int strip_one_suffix(char *s, size_t *n)
     return 1;
 }
 
-void hc_model_normalize(const char *model, char *out, size_t size)
+/* hc_model_normalize(), or with keep_dates its first stages only: the
+ * routing prefixes, Bedrock's and Vertex's decorations, ":word", "-latest"
+ * and "-vN:M" go, a date stays ("us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+ * -> "claude-3-5-sonnet-20241022", a name the databases list). */
+static void normalize(const char *model, char *out, size_t size, int keep_dates)
 {
     char s[HC_MODEL_MAX + 1];
     const char *b, *slash;
@@ -716,13 +720,18 @@ void hc_model_normalize(const char *model, char *out, size_t size)
             *c = '\0';
     }
     n = strlen(s);
-    while (strip_one_suffix(s, &n))
+    while (strip_one_suffix(s, &n, keep_dates))
         ;
     if (!strncmp(s, "claude-", 7))
         for (i = 7; i + 1 < n; i++)
             if (s[i] == '.' && is_digit(s[i - 1]) && is_digit(s[i + 1]))
                 s[i] = '-';
     hc_strlcpy(out, size, s);
+}
+
+void hc_model_normalize(const char *model, char *out, size_t size)
+{
+    normalize(model, out, size, 0);
 }
 
 /* After a prefix ends at '-' or ':', does the name go on with a short version
@@ -790,7 +799,7 @@ static const hc_price *find_prefix_row(const char *name, const char *prov, int s
 
 /* The lookup steps (see pricing.h) over the rows of provider p only
  * (strict), or over all rows preferring p's. */
-static const hc_price *lookup_steps(const char *raw, const char *norm, const char *p, int strict)
+static const hc_price *lookup_steps(const char *raw, const char *dated, const char *norm, const char *p, int strict)
 {
     char cand[HC_MODEL_MAX + 1];
     const char *t;
@@ -807,7 +816,9 @@ static const hc_price *lookup_steps(const char *raw, const char *norm, const cha
         t = slash + 1;
     }
 
-    /* 2. normalised */
+    /* 2. normalised: first keeping a date, then without */
+    if (*dated && strcmp(dated, norm) && (hit = find_exact(dated, p, strict)))
+        return hit;
     if (!*norm)
         return NULL;
     if ((hit = find_exact(norm, p, strict)))
@@ -822,6 +833,8 @@ static const hc_price *lookup_steps(const char *raw, const char *norm, const cha
             break;
         t = slash + 1;
     }
+    if (*dated && (hit = find_prefix_row(dated, p, strict)))
+        return hit;
     if ((hit = find_prefix_row(norm, p, strict)))
         return hit;
 
@@ -854,7 +867,7 @@ static int provider_has_rows(const char *p)
 
 const hc_price *hc_price_lookup(const char *provider, const char *model)
 {
-    char raw[HC_MODEL_MAX + 1], norm[HC_MODEL_MAX + 1], prov[64];
+    char raw[HC_MODEL_MAX + 1], dated[HC_MODEL_MAX + 1], norm[HC_MODEL_MAX + 1], prov[64];
     const char *p = NULL, *b;
     const hc_price *hit;
     size_t n, i;
@@ -879,6 +892,7 @@ const hc_price *hc_price_lookup(const char *provider, const char *model)
         if (strcmp(prov, "ollama"))
             p = prov;
     }
+    normalize(model, dated, sizeof dated, 1);
     hc_model_normalize(model, norm, sizeof norm);
 
     /* A provider with rows of its own is priced by them only: a host's copy
@@ -890,15 +904,15 @@ const hc_price *hc_price_lookup(const char *provider, const char *model)
      * underlying model's price where it has no row of its own. A provider
      * the table does not know, or none, takes any row. */
     if (p && provider_has_rows(p)) {
-        if ((hit = lookup_steps(raw, norm, p, 1)))
+        if ((hit = lookup_steps(raw, dated, norm, p, 1)))
             return hit;
         for (i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++)
-            if (!strcmp(p, fallbacks[i].host) && (hit = lookup_steps(raw, norm, fallbacks[i].maker, 1)))
+            if (!strcmp(p, fallbacks[i].host) && (hit = lookup_steps(raw, dated, norm, fallbacks[i].maker, 1)))
                 return hit;
         if (strcmp(p, "openrouter"))
             return NULL;
     }
-    return lookup_steps(raw, norm, p, 0);
+    return lookup_steps(raw, dated, norm, p, 0);
 }
 
 /* ---- cost ---------------------------------------------------------------- */

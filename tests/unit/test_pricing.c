@@ -226,8 +226,9 @@ static void test_lookup(void)
         { "openrouter", "openai/gpt-4o", "openrouter", "openai/gpt-4o" },
         { "anthropic", "claude-3-5-sonnet@20241022", "anthropic", "claude-3-5-sonnet" },
         { "", "claude-3-5-sonnet-v2@20241022", "anthropic", "claude-3-5-sonnet" },
-        { "", "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "anthropic", "claude-3-5-sonnet" },
-        { "", "anthropic.claude-3-haiku-20240307-v1:0", "anthropic", "claude-3-haiku" },
+        /* a Bedrock id finds Bedrock's row for the dated name (kept before dates go) */
+        { "", "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock", "claude-3-5-sonnet-20241022" },
+        { "", "anthropic.claude-3-haiku-20240307-v1:0", "bedrock", "claude-3-haiku-20240307" },
         /* OpenRouter bills its own price where it lists the model (issue 17: provider-hosted
          * copies use the host's price), the maker's where it does not */
         { "openrouter", "anthropic/claude-sonnet-4.5", "openrouter", "anthropic/claude-sonnet-4.5" },
@@ -614,6 +615,94 @@ static int in_child(int (*fn)(void))
     return WEXITSTATUS(status);
 }
 
+/* ---- issue 17: matching that cannot misfire, and the rows it named ------- */
+
+static void test_rules(void)
+{
+    static const struct { const char *prov, *model, *want_prov, *want_model; } t[] = {
+        /* modality suffixes never fall through to the base model */
+        { "google", "gemini-3-pro-image-preview", "google", "gemini-3-pro-image-preview" },
+        { "google", "gemini-3-pro-image-preview-0925", "google", "gemini-3-pro-image-preview" },
+        { "google", "gemini-3-pro-image-preview-x", "google", "gemini-3-pro-image-preview*" },
+        { "openai", "gpt-4o-mini-transcribe", "openai", "gpt-4o-mini-transcribe" },
+        { "openai", "gpt-4o-mini-tts", "openai", "gpt-4o-mini-tts" },
+        { "openai", "gpt-4o-mini-foo-tts", NULL, NULL },           /* not gpt-4o-mini */
+        { "openai", "gpt-4o-mini-audio-x", "openai", "gpt-4o-mini-audio*" },  /* its own rule */
+        { "openai", "gpt-4.1-audio-x", NULL, NULL },               /* not gpt-4.1 */
+        { "openai", "gpt-4o-mini-realtime-x", "openai", "gpt-4o-mini-realtime*" }, /* its own rule */
+        { "openai", "gpt-realtime-2", "openai", "gpt-realtime-2" },  /* not gpt-realtime */
+        { "openai", "gpt-5.5-image", NULL, NULL },                 /* not gpt-5.5 */
+        { "anthropic", "claude-opus-4-8[1m]", NULL, NULL },        /* not claude-opus-4-8 */
+        { "anthropic", "claude-opus-4-8", "anthropic", "claude-opus-4-8" },
+        { "google", "gemini-3.6-flash-lite", NULL, NULL },         /* not gemini-3.6-flash */
+        /* a database's starts_with rule is a prefix row, with the version guard */
+        { "google", "gemini-3.6-flash-001", "google", "gemini-3.6-flash*" },
+        { "mistral", "magistral-small-2509", "mistral", "magistral-small-*" },
+        { "anthropic", "claude-opus-5-1", NULL, NULL },            /* not claude-opus-5* */
+        { "anthropic", "claude-opus-50", NULL, NULL },
+        /* provider-hosted copies use the host's price, never the maker's or another host's */
+        { "together", "deepseek-ai/DeepSeek-V3", NULL, NULL },
+        { "together", "openai/gpt-oss-120b", "together", "openai/gpt-oss-120b" },
+        { "groq", "openai/gpt-oss-120b", "groq", "openai/gpt-oss-120b" },
+        { "groq", "llama-3.1-70b-versatile", "groq", "llama-3.1-70b-versatile" },
+        { "fireworks", "accounts/fireworks/models/gpt-oss-120b", "fireworks", "accounts/fireworks/models/gpt-oss-120b" },
+        { "bedrock", "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock", "claude-3-5-sonnet-20241022" },
+        { "openrouter", "openai/gpt-4o", "openrouter", "openai/gpt-4o" },
+        { "openrouter", "gpt-4o", "openai", "gpt-4o" },             /* no row of its own: the maker's */
+        /* declared fallbacks: Azure -> OpenAI, Vertex (google) -> Anthropic */
+        { "azure", "o3-mini", "azure", "o3-mini" },
+        { "azure", "gpt-4o-2024-11-20", "azure", "gpt-4o" },        /* the user file's azure row */
+        { "azure", "gpt-4.1-2025-04-14", "openai", "gpt-4.1-2025-04-14" },
+        { "google", "claude-sonnet-4@20250514", "google", "claude-sonnet-4" },
+        { "google", "claude-fable-5-2", "anthropic", "claude-fable-5-2" },
+        /* a maker's name is not priced as a host's copy */
+        { "anthropic", "claude-3-5-sonnet-20241022", "anthropic", "claude-3-5-sonnet" },
+        { "deepseek", "deepseek-v3.2", "deepseek", "deepseek-v3.2" },
+        /* rows the issue named */
+        { "openai", "gpt-5.6-sol-2026-08-21", "openai", "gpt-5.6-sol" },
+        { "mistral", "devstral-medium", "mistral", "devstral-medium" },
+        { "mistral", "devstral-small", "mistral", "devstral-small" },
+    };
+    int bad = 0;
+
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        const hc_price *p = hc_price_lookup(t[i].prov, t[i].model);
+        int ok = t[i].want_model ? p && !strcmp(p->provider, t[i].want_prov) && !strcmp(p->model, t[i].want_model)
+                                 : p == NULL;
+        if (!ok) {
+            printf("# rule lookup(%s, \"%s\") = %s/%s, want %s/%s\n", t[i].prov, t[i].model,
+                   p ? p->provider : "-", p ? p->model : "NULL",
+                   t[i].want_prov ? t[i].want_prov : "-", t[i].want_model ? t[i].want_model : "NULL");
+            bad++;
+        }
+    }
+    T_EQ_INT(bad, 0, "matching rules (%zu golden cases)", sizeof t / sizeof t[0]);
+    {
+        const hc_price *img = hc_price_lookup("google", "gemini-3-pro-image-preview");
+        T_CHECK(img && img->out == 120000000, "gemini-3-pro-image-preview output is $120/1M, not the text model's $12");
+    }
+
+    /* gpt-5.6-sol after the promotion: in 5 -> 5e6, out 30 -> 30e6; above 272K 10/45/1.
+     *   1000 in + 1000 out: 5e9 + 3e10 = 3.5e10 pUSD = 35,000,000 nUSD.
+     *   300,000 in (100,000 cached) + 1000 out, long tier: 200,000*10e6 = 2e12; 100,000*1e6 = 1e11;
+     *   1000*45e6 = 4.5e10; sum 2.145e12 pUSD = 2,145,000,000 nUSD. */
+    cost_case("gpt-5.6-sol, base", "openai", "gpt-5.6-sol", (hc_tokens){ .in = 1000, .out = 1000 }, 35000000);
+    cost_case("gpt-5.6, long tier", "openai", "gpt-5.6",
+              (hc_tokens){ .in = 300000, .out = 1000, .cached = 100000 }, 2145000000);
+    /* claude-fable-5-2: in 8, out 40, cache read 0.2. 10,000 in (2,000 cached), 1,000 out:
+     *   8000*8e6 = 6.4e10; 2000*2e5 = 4e8; 1000*4e7 = 4e10; sum 1.044e11 pUSD = 104,400,000 nUSD. */
+    cost_case("claude-fable-5-2, cache read", "anthropic", "claude-fable-5-2",
+              (hc_tokens){ .in = 10000, .out = 1000, .cached = 2000 }, 104400000);
+    /* Gemini 3.x cache reads are priced (snapshot): gemini-3.5-flash in 1.5, cached 0.15, out 9.
+     *   2000*1.5e6 = 3e9; 8000*1.5e5 = 1.2e9; 100*9e6 = 9e8; sum 5.1e9 pUSD = 5,100,000 nUSD. */
+    cost_case("gemini-3.5-flash, cached tokens at the cache price", "google", "gemini-3.5-flash",
+              (hc_tokens){ .in = 10000, .out = 100, .cached = 8000 }, 5100000);
+    /* gemini-3.1-pro-preview long tier with its cache price: above 200K in 4, out 18, cached 0.4.
+     *   150,000*4e6 = 6e11; 100,000*4e5 = 4e10; 1000*18e6 = 1.8e10; sum 6.58e11 pUSD = 658,000,000 nUSD. */
+    cost_case("gemini-3.1-pro-preview, long tier, cached", "google", "gemini-3.1-pro-preview",
+              (hc_tokens){ .in = 250000, .out = 1000, .cached = 100000 }, 658000000);
+}
+
 int main(void)
 {
     time_t now = time(NULL);
@@ -633,6 +722,7 @@ int main(void)
     test_normalize();
     test_lookup();
     test_costs();
+    test_rules();
     test_cost_rules();
     test_malformed();
 
