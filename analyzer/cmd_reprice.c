@@ -155,8 +155,11 @@ static int batch(hc_store *s, uint8_t from[HC_UUID_LEN], const query_filter *f, 
             rc = erc == HC_ENOMEM ? 0 : HC_ESTORE;
             break;
         }
-        MDB_val nv = { enc.len, enc.data };
-        int prc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
+        /* The key must not point into the page the put rewrites. */
+        uint8_t kb[HC_UUID_LEN];
+        memcpy(kb, k.mv_data, HC_UUID_LEN);
+        MDB_val kc = { HC_UUID_LEN, kb }, nv = { enc.len, enc.data };
+        int prc = mdb_cursor_put(cur, &kc, &nv, MDB_CURRENT);
         if (prc) {
             rc = prc == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
             break;
