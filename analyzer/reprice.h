@@ -26,7 +26,8 @@ extern bool reprice_on_read;
 
 /* Recompute r's cost_nusd (or, for a cache hit, saved_nusd) and cost_flags
  * from its tokens with the loaded price table (hc_pricing_init() must have
- * run). Keeps HC_COST_ESTIMATED. True if any of the three changed. */
+ * run). Keeps HC_COST_ESTIMATED; sets HC_COST_LONG_CTX when the row's long-context
+ * tier applies. True if any of the three changed. */
 bool reprice_record(hc_record *r);
 
 /* The encoded record `old` (len bytes, as stored) with its cost fields

@@ -928,6 +928,11 @@ static int64_t rescale(int64_t price, int64_t from, int64_t to)
 
 static int64_t nonneg(int64_t v) { return v > 0 ? v : 0; }
 
+int hc_cost_long_tier(const hc_price *p, const hc_tokens *t)
+{
+    return p && t && p->long_threshold > 0 && t->in > p->long_threshold;
+}
+
 int64_t hc_cost_nusd(const hc_price *p, const hc_tokens *t)
 {
     int64_t in, out, cached, cw5m, cw1h, reasoning, uncached;

@@ -105,6 +105,11 @@ const hc_price *hc_price_lookup(const char *provider, const char *model);
  * price). Returns 0 if p or t is NULL; saturates at INT64_MAX. Pure function. */
 int64_t hc_cost_nusd(const hc_price *p, const hc_tokens *t);
 
+/* 1 when hc_cost_nusd(p, t) prices t at p's long-context tier (t->in above
+ * p->long_threshold > 0), else 0 (also for NULL). For the record's
+ * HC_COST_LONG_CTX flag. Pure function. */
+int hc_cost_long_tier(const hc_price *p, const hc_tokens *t);
+
 /* Rows in the loaded table (embedded plus user-added), for `hc-analyze prices`. */
 size_t hc_pricing_count(void);
 /* Row i in table order (embedded rows in file order, overridden in place, then

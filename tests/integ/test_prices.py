@@ -152,14 +152,15 @@ CASES = [
                 tok_cw5m=1000, tok_out=500), 17300000, 0, 1),
     # acme-flash-002 via the prefix row, 250k input: long tier for the whole request:
     #   200000 x $1 + 50000 cached x $0.1 + 2000 out x $4.5 = 2e11 + 5e9 + 9e9 = 2.14e11 pUSD
-    ("02", dict(model_resp="acme-flash-002", tok_in=250000, tok_cached=50000, tok_out=2000), 214000000, 0, 1),
+    #   (cost_flags 17: HC_COST_PRICED | HC_COST_LONG_CTX, the record says the long tier applied)
+    ("02", dict(model_resp="acme-flash-002", tok_in=250000, tok_cached=50000, tok_out=2000), 214000000, 0, 17),
     # acme-search: 500 x $1 + 300 x $1 = 8e8 pUSD = 800,000 nUSD, + $0.005 = 5,000,000 nUSD
     ("03", dict(model_resp="acme-search", tok_in=500, tok_out=300), 5800000, 0, 1),
     # anthropic acme-claude-9 (LiteLLM), 250k input: long tier 6 / 22.5 / cached 0.6; writes scale with
     # input x2: cw5m 7.5, cw1h 12. uncached 215000 x 6 = 1.29e12; 20000 x 0.6 = 1.2e10; 10000 x 7.5 = 7.5e10;
     #   5000 x 12 = 6e10; 1000 x 22.5 = 2.25e10; sum 1.4595e12 pUSD = 1,459,500,000 nUSD
     ("04", dict(provider="anthropic", model_resp="acme-claude-9", tok_in=250000, tok_cached=20000,
-                tok_cw5m=10000, tok_cw1h=5000, tok_out=1000), 1459500000, 0, 1),
+                tok_cw5m=10000, tok_cw1h=5000, tok_out=1000), 1459500000, 0, 17),
     # openai acme-reasoner: 1000 x 2 + 1000 out x 8 + 4000 reasoning x 3 = 2e9 + 8e9 + 1.2e10 = 2.2e10 pUSD
     ("05", dict(provider="openai", model_resp="acme-reasoner", tok_in=1000, tok_out=5000, tok_reasoning=4000),
      22000000, 0, 1),
@@ -227,6 +228,8 @@ rc2, got = exported()
 t.ok(rc == 0 and got == WANT, "reprice corrects the stored costs (hand-computed)", "%r\n%s%s" % (got, out, err))
 rc, out, err = run("reprice", "--db", db, "--prices", both, "--json")
 t.ok(rc == 0 and json.loads(out)["changed"] == 0, "reprice again changes nothing", out)
+rc, out, err = run("show", "--db", db, "01a0f545-bf8f-78e9-aa4c-364796553002")
+t.ok(rc == 0 and "long-context tier" in out, "show says which tier priced a record", out + err)
 rc, out, err = run("show", "--db", db, "01a0f545-bf8f-78e9-aa4c-364796553001", "--json")
 t.ok(rc == 0 and '"program": "t"' in out.replace('":"', '": "') and "api.acme.example" in out,
      "a repriced record keeps its other fields", out[:300] + err)

@@ -309,6 +309,12 @@ static void test_lookup(void)
     }
     T_CHECK(hc_price_lookup("openai", NULL) == NULL, "NULL model is unpriced");
     {
+        const hc_price *s = hc_price_lookup("anthropic", "claude-sonnet-4-5");
+        hc_tokens at = { .in = 200000 }, above = { .in = 200001 };
+        T_CHECK(s && !hc_cost_long_tier(s, &at) && hc_cost_long_tier(s, &above) && !hc_cost_long_tier(NULL, &above),
+                "hc_cost_long_tier: base at the threshold, long above it (the record's HC_COST_LONG_CTX)");
+    }
+    {
         char longname[HC_MODEL_MAX + 10];
         memset(longname, 'a', sizeof longname - 1);
         memcpy(longname, "gpt-4o-", 7);
