@@ -423,6 +423,19 @@ static int gp_convert(ctx *c, const cJSON *root)
             }
             if (gp_is_host(pid) != (pass == 1))
                 continue;
+            const cJSON *pf;
+            cJSON_ArrayForEach(pf, pv) {
+                /* What identifies a provider's API traffic is genai-prices' own
+                 * business (hcshim detects providers by host): known, ignored. */
+                static const char *const known[] = { "id", "name", "pricing_urls", "api_pattern", "model_match",
+                                                     "provider_match", "extractors", "price_comments",
+                                                     "fallback_model_providers", "models", "description", NULL };
+                int i;
+                for (i = 0; known[i] && strcmp(known[i], pf->string); i++)
+                    ;
+                if (!known[i])
+                    report(c, "%s: unknown provider field '%s'; ignored", pid, pf->string);
+            }
             const cJSON *fb = cJSON_GetObjectItemCaseSensitive(pv, "fallback_model_providers");
             if (fb) {
                 /* common/pricing.c has these built in; anything else cannot be expressed. */

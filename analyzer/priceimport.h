@@ -21,7 +21,13 @@
  *                 A tiered price {base, tiers[1]} -> the long-context columns;
  *                 more tiers, audio prices and time-of-day constraints are
  *                 reported. A list of conditional prices: the last one whose
- *                 start_date is on or before `as_of` applies.
+ *                 start_date is on or before `as_of` applies. An empty price
+ *                 object means free (0/0). Provider ids: x-ai -> xai, aws ->
+ *                 bedrock, moonshotai -> moonshot; hosts (aws, azure, together,
+ *                 fireworks, groq, openrouter, huggingface_*, …) are written
+ *                 after the makers. fallback_model_providers: the lookup has
+ *                 Azure's and Vertex's built in (common/pricing.c); others and
+ *                 unknown model or provider fields are reported.
  *   LiteLLM       *_cost_per_token x 1e6; cache_read_input_token_cost,
  *                 cache_creation_input_token_cost(_above_1hr),
  *                 *_above_NNNk_tokens -> long-context tier at NNN000,
@@ -40,7 +46,8 @@
 enum pimp_format { PIMP_GENAI_PRICES = 1, PIMP_LITELLM = 2 };
 
 typedef struct pimp_opts {
-    const char *source;   /* `source` column of every row, e.g. "genai-prices 47df840 (2026-08-21)"; NULL: derived */
+    const char *source;   /* the database's URL: genai-prices rows get "SOURCE#provider", LiteLLM rows SOURCE;
+                             NULL: the database's name and the pricing page it cites */
     const char *date;     /* `date` column (YYYY-MM-DD) of every row; required */
     const char *as_of;    /* YYYY-MM-DD: which dated price applies; NULL: date */
     const char *skip_tsv; /* NULL, or a price file's text: its (provider, model) pairs are not emitted */

@@ -90,9 +90,10 @@ for what, needle in [("time-of-day constraint", "acme/acme-chat: prices under co
                      ("audio price", "acme/acme-voice: price 'input_audio_mtok' has no column"),
                      ("contains rule narrowed", "match 'contains acme-voice' imported as the exact name only"),
                      ("regex rule", "acme/acme-r: match 'regex"),
-                     ("unknown model field", "acme/acme-nf: unknown field 'mystery'")]:
+                     ("unknown model field", "acme/acme-nf: unknown field 'mystery'"),
+                     ("unknown provider field", "x-ai: unknown provider field 'billing_notes'")]:
     t.ok(needle in err, "genai-prices: reported, not dropped silently: " + what, err)
-t.ok("11 models -> 12 rows, 3 providers" in err and "5 things not imported" in err, "genai-prices summary line", err)
+t.ok("11 models -> 12 rows, 3 providers" in err and "6 things not imported" in err, "genai-prices summary line", err)
 
 rc, out, err = run("prices", "--import", os.path.join(FIX, "genai-prices-sample.json"), "--out", "-",
                    "--date", "2027-02-01")
