@@ -63,6 +63,11 @@ static struct {
     entry          *rows;
     size_t          n;
     uint32_t       *idx;        /* row numbers sorted by (key, row number) */
+    uint32_t       *pfx;        /* prefix rows ("name*"), in table order */
+    size_t          npfx;
+    const char     *provs[64];  /* distinct providers (more: provs_more) */
+    size_t          nprovs;
+    int             provs_more;
 } G = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void add_err(errs *e, const char *file, int line, const char *fmt, ...)
@@ -535,6 +540,22 @@ static void load(const char *user_file)
     for (size_t i = 0; i < G.n; i++)
         G.idx[i] = (uint32_t)i;
     qsort(G.idx, G.n, sizeof *G.idx, cmp_idx);
+    /* For lookup: the prefix rows, and which providers have rows at all. */
+    if (!(G.pfx = malloc((G.n ? G.n : 1) * sizeof *G.pfx)))
+        goto enomem;
+    for (size_t i = 0; i < G.n; i++) {
+        size_t kl = strlen(G.rows[i].key), j;
+        if (kl > 1 && G.rows[i].key[kl - 1] == '*')
+            G.pfx[G.npfx++] = (uint32_t)i;
+        for (j = 0; j < G.nprovs && strcmp(G.provs[j], G.rows[i].p.provider); j++)
+            ;
+        if (j == G.nprovs) {
+            if (G.nprovs < sizeof G.provs / sizeof G.provs[0])
+                G.provs[G.nprovs++] = G.rows[i].p.provider;
+            else
+                G.provs_more = 1;
+        }
+    }
     G.rc = rc;
     errs_format(&e, G.err, sizeof G.err);
     return;     /* etext and utext stay: every hc_price points into them */
@@ -544,6 +565,8 @@ enomem:
     vec_free(&base);
     free(utext);
     free(etext);
+    free(G.idx);
+    G.idx = NULL;
     G.rows = NULL;
     G.n = 0;
     G.rc = HC_ENOMEM;
@@ -771,14 +794,22 @@ static int other_product_follows(const char *rest)
 }
 
 /* An explicit prefix row ("name*", from a database's starts_with rule) that
- * `name` begins with, the longest first; NULL if none. */
+ * `name` begins with, the longest first; of equal ones the row of prov, else
+ * (unless strict) the first in table order. NULL if none. A linear pass over
+ * the prefix rows (a few hundred), cheaper than a search per length. */
 static const hc_price *find_prefix_row(const char *name, const char *prov, int strict)
 {
-    char cand[HC_MODEL_MAX + 2];
-    const hc_price *hit;
-    size_t n = strlen(name);
+    const entry *best = NULL;
+    size_t bestlen = 0, n = strlen(name);
 
-    for (size_t i = n; i > 0; i--) {
+    for (size_t k = 0; k < G.npfx; k++) {
+        const entry *e = &G.rows[G.pfx[k]];
+        size_t i = strlen(e->key) - 1;          /* without the '*' */
+        int mine = prov && !strcmp(e->p.provider, prov);
+        if (i > n || i < bestlen || (strict && !mine) || strncmp(name, e->key, i))
+            continue;
+        if (i == bestlen && best && (!mine || !strcmp(best->p.provider, prov)))
+            continue;                           /* keep the first, or the caller's */
         const char *rest = name + i;
         if (other_product_follows(rest))
             continue;
@@ -788,13 +819,10 @@ static const hc_price *find_prefix_row(const char *name, const char *prov, int s
         if (is_digit(name[i - 1]) &&
             (is_digit(rest[0]) || ((rest[0] == '-' || rest[0] == '.') && short_version_follows(rest + 1))))
             continue;
-        memcpy(cand, name, i);
-        cand[i] = '*';
-        cand[i + 1] = '\0';
-        if ((hit = find_exact(cand, prov, strict)))
-            return hit;
+        best = e;
+        bestlen = i;
     }
-    return NULL;
+    return best ? &best->p : NULL;
 }
 
 /* The lookup steps (see pricing.h) over the rows of provider p only
@@ -859,6 +887,11 @@ static const struct { const char *host, *maker; } fallbacks[] = {
 
 static int provider_has_rows(const char *p)
 {
+    for (size_t i = 0; i < G.nprovs; i++)
+        if (!strcmp(G.provs[i], p))
+            return 1;
+    if (!G.provs_more)
+        return 0;
     for (size_t i = 0; i < G.n; i++)
         if (!strcmp(G.rows[i].p.provider, p))
             return 1;
