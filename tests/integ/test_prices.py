@@ -292,6 +292,47 @@ if os.path.exists(os.path.join(SNAP, "data.json")):
 else:
     t.ok(True, "# SKIP the genai-prices snapshot is not on this machine (%s)" % SNAP)
 
+# ---- the shim picks the user price file up, without a rebuild ----------------------------
+HDR = ("provider\tmodel\tinput\toutput\tcached_input\tcache_write_5m\tcache_write_1h\treasoning\t"
+       "per_request\tlong_ctx_threshold\tinput_long\toutput_long\tcached_long\tsource\tdate\n")
+
+
+def shim_call(w, **env):
+    body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"price me"}]}'
+    r = w.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "https://api.openai.com/v1/chat/completions",
+               "-H", "Authorization: Bearer sk-test", "-H", "Content-Type: application/json", "-d", body],
+              timeout=30, **env)
+    return r
+
+
+if shutil.which("curl") and os.path.exists(hctest.SHIM):
+    with hctest.World(http_mock=False) as w:
+        cfg = os.path.join(w.dir, "config")    # World's XDG_CONFIG_HOME
+        os.makedirs(os.path.join(cfg, "hcshim"))
+        costs = []
+        for setup in ("builtin", "default-file", "HC_PRICES"):
+            env = {}
+            if setup == "default-file":
+                open(os.path.join(cfg, "hcshim", "prices.tsv"), "w").write(
+                    HDR + "openai\tgpt-4o-mini\t1\t2\t\t\t\t\t\t\t\t\t\tmy price\t2026-12-01\n")
+            if setup == "HC_PRICES":
+                other = os.path.join(w.dir, "other.tsv")
+                open(other, "w").write(
+                    HDR + "openai\tgpt-4o-mini\t3\t4\t\t\t\t\t\t\t\t\t\tother\t2026-12-01\n")
+                env["HC_PRICES"] = other
+            r = shim_call(w, **env)
+            recs = w.records(wait_for=len(costs) + 1)
+            rec = recs[-1] if len(recs) > len(costs) else {}
+            costs.append((r.stdout, rec.get("tok_in"), rec.get("tok_out"), rec.get("cost_nusd")))
+        (c1, i1, o1, n1), (c2, i2, o2, n2), (c3, i3, o3, n3) = costs
+        t.ok(c1 == "200" and i1 and n1 == i1 * 150 + o1 * 600,
+             "under the shim, gpt-4o-mini is priced by the built-in table ($0.15/$0.60)", costs)
+        t.ok(c2 == "200" and n2 == i2 * 1000 + o2 * 2000,
+             "a price file at $XDG_CONFIG_HOME/hcshim/prices.tsv is used by the next program ($1/$2)", costs)
+        t.ok(c3 == "200" and n3 == i3 * 3000 + o3 * 4000, "HC_PRICES wins over the default file ($3/$4)", costs)
+else:
+    t.ok(True, "# SKIP no curl or no shim build")
+
 # ---- misuse ------------------------------------------------------------------------------------
 bad_json = os.path.join(tmp, "bad.json")
 open(bad_json, "w").write("{not json")
