@@ -13,6 +13,7 @@
 #include "jsonw.h"
 #include "reassemble.h"
 #include "recjson.h"
+#include "reprice.h"
 #include "table.h"
 
 #include <cjson/cJSON.h>
@@ -371,6 +372,8 @@ int cmd_show(int argc, char **argv)
         goto out_txn;
     }
     memcpy(r.id, f.id, HC_UUID_LEN);
+    if (reprice_on_read)
+        reprice_record(&r);
     load_body(txn, bodies, r.id, HC_BODY_REQUEST, &req);
     load_body(txn, bodies, r.id, HC_BODY_RESPONSE, &resp);
     enum hc_stream_kind kind = HC_STREAM_NONE;

@@ -566,8 +566,36 @@ static long ll_above(const char *k, const char *stem)
     return v * 1000;
 }
 
+/* LiteLLM's file has thousands of models sharing a few dozen keys: a key
+ * the table cannot use is reported once, with how many models have it. */
+typedef struct ll_unknown {
+    char   key[96], why[64], example[160];
+    size_t count;
+} ll_unknown;
+
+static void ll_note(ctx *c, ll_unknown *u, size_t *n, size_t max, const char *key, const char *why,
+                    const char *model)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp(u[i].key, key) && !strcmp(u[i].why, why)) {
+            u[i].count++;
+            return;
+        }
+    if (*n == max) {   /* more distinct keys than expected: say so one by one */
+        report(c, "%s: '%s': %s", model, key, why);
+        return;
+    }
+    snprintf(u[*n].key, sizeof u[0].key, "%s", key);
+    snprintf(u[*n].why, sizeof u[0].why, "%s", why);
+    snprintf(u[*n].example, sizeof u[0].example, "%s", model);
+    u[*n].count = 1;
+    (*n)++;
+}
+
 static int ll_convert(ctx *c, const cJSON *root)
 {
+    ll_unknown unk[128];
+    size_t nunk = 0;
     c->st->format = PIMP_LITELLM;
     const cJSON *m;
     cJSON_ArrayForEach(m, root) {
@@ -599,7 +627,7 @@ static int ll_convert(ctx *c, const cJSON *root)
             if (ll_metadata(k))
                 continue;
             if (!cJSON_IsNumber(f)) {
-                report(c, "%s: %s: not a number; not imported", key, k);
+                ll_note(c, unk, &nunk, sizeof unk / sizeof unk[0], k, "not a number, not imported", key);
                 continue;
             }
             double v = f->valuedouble;
@@ -632,7 +660,10 @@ static int ll_convert(ctx *c, const cJSON *root)
                 continue;
             }
             if (col < 0) {
-                report(c, "%s: '%s' has no column in the table; not imported", key, k);
+                ll_note(c, unk, &nunk, sizeof unk / sizeof unk[0], k,
+                        strstr(k, "cost") || strstr(k, "price") ? "a price with no column in the table, not imported"
+                                                                : "unknown field, ignored",
+                        key);
                 continue;
             }
             if (above) {
@@ -663,6 +694,9 @@ static int ll_convert(ctx *c, const cJSON *root)
                 *q = ' ';
         emit(c, prov, model, false, &r, src);
     }
+    for (size_t i = 0; i < nunk; i++)
+        report(c, "'%s': %s (%zu model%s, e.g. %s)", unk[i].key, unk[i].why, unk[i].count,
+               unk[i].count == 1 ? "" : "s", unk[i].example);
     return 0;
 }
 

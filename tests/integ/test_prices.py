@@ -113,13 +113,18 @@ want = [
         src=LL_SRC + " citing https://acme.example/gemini-pricing"),
     row("openai", "acme-embed", "0.1", "0", src=LL_SRC),
     row("openai", "acme-voice", "2.5", "10", src=LL_SRC),
+    row("azure", "acme-voice-eu", "2.75", "11", src=LL_SRC),               # "azure/" prefix dropped
 ]
 t.eq(data_rows(out), want, "LiteLLM rows: per-token x 1e6, cache read/write 5m/1h, tiers, reasoning, per request")
 for what, needle in [("long-context cache write", "cache_creation_input_token_cost_above_200k_tokens not imported"),
-                     ("non-numeric cost", "perplexity/acme-sonar: search_context_cost_per_query: not a number"),
-                     ("image price", "acme-image-gen: 'output_cost_per_image' has no column"),
+                     ("non-numeric cost", "'search_context_cost_per_query': not a number, not imported "
+                                          "(1 model, e.g. perplexity/acme-sonar)"),
+                     ("image price", "'output_cost_per_image': a price with no column in the table, not imported "
+                                     "(1 model, e.g. acme-image-gen)"),
                      ("model without input price", "acme-image-gen: no input_cost_per_token"),
-                     ("audio price", "acme-voice: 'input_cost_per_audio_token' has no column")]:
+                     ("audio price", "'input_cost_per_audio_token': a price with no column in the table, "
+                                     "not imported (2 models, e.g. acme-voice)"),
+                     ("unknown field, once with its count", "'rpm': unknown field, ignored (2 models, e.g. acme-voice)")]:
     t.ok(needle in err, "LiteLLM: reported, not dropped silently: " + what, err)
 t.ok("sample_spec" not in out + err, "LiteLLM: the sample_spec entry is skipped")
 
@@ -130,7 +135,7 @@ rc, _, err = run("prices", "--import", os.path.join(FIX, "genai-prices-sample.js
                  "--date", "2026-09-01")
 rc2, _, err2 = run("prices", "--import", os.path.join(FIX, "litellm-sample.json"), "--overrides", gp,
                    "--out", both, "--date", "2026-09-01")
-t.ok(rc == 0 and rc2 == 0 and len(data_rows(open(both).read())) == 19, "--overrides: one file of both imports",
+t.ok(rc == 0 and rc2 == 0 and len(data_rows(open(both).read())) == 20, "--overrides: one file of both imports",
      err + err2)
 rc, out, err = run("prices", "--check", both)
 t.eq(rc, 0, "the written price file passes --check")
@@ -202,6 +207,8 @@ rc, got = exported("--prices", both)
 t.eq(got, WANT, "export --prices FILE: costs computed from the stored tokens (hand-computed)")
 rc, after = exported()
 t.eq(after, before, "--prices FILE does not write the store")
+rc, out, err = run("show", "--db", db, "01a0f545-bf8f-78e9-aa4c-364796553001", "--prices", both)
+t.ok(rc == 0 and "0.0173" in out, "show --prices FILE prints the recomputed cost", out[:600] + err)
 rc, out, err = run("report", "--db", db, "--prices", both, "--json")
 t.ok(rc == 0 and str(sum(c for c, _, _ in WANT.values())) in out, "report --prices FILE totals the new costs",
      out[:400] + err)
