@@ -3,7 +3,9 @@
  * The table text is copied once to the heap and split in place (tabs and
  * newlines become NULs), so every string of every hc_price points into that
  * copy for the life of the process. A sorted index over the lower-cased model
- * names makes a lookup a handful of binary searches, with no allocation.
+ * names makes a lookup a handful of binary searches, with no allocation; the
+ * few hundred prefix rows ("name*") and the distinct providers are listed
+ * once at load for the steps that need them.
  */
 #include "pricing.h"
 #include "buf.h"
