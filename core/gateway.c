@@ -8,7 +8,9 @@
  *   thread's logic linear and every wait bounded. Threads block all signals.
  * - Registration: hc_gateway_connect() binds the app's socket to an ephemeral
  *   loopback port (if the app did not bind it), records (family, local
- *   address, port → original destination, host), and only then connects it
+ *   address, port → original destination, host; a wildcard address the app
+ *   bound is recorded as the listener's loopback address, which is where the
+ *   connection will come from), and only then connects it
  *   to the listener. So the accept thread finds the entry of every genuine
  *   connection synchronously, keyed by the full peer address: a connection
  *   from another process (another source address, or a port it does not
@@ -501,6 +503,20 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
         }
     }
     if (early && addr_key((struct sockaddr *)&local, &r->family, r->addr, &r->port)) {
+        static const unsigned char any[16];
+        if (memcmp(r->addr, any, 16) == 0) {
+            /* Bound by the app to the wildcard address (curl --local-port,
+             * httpx local_address="0.0.0.0", Python source_address): the
+             * connection to the loopback listener comes from the loopback
+             * address of the listener's family, with the app's port. */
+            r->family = fam;
+            if (fam == AF_INET) {
+                r->addr[0] = 127;
+                r->addr[3] = 1;
+            } else {
+                r->addr[15] = 1; /* ::1 */
+            }
+        }
         pthread_mutex_lock(&gw->lock);
         if (!find_reg(gw, r->family, r->addr, r->port)) {
             r->next = gw->regs;
