@@ -28,7 +28,11 @@
 #include "upstream.h"
 #include "webhook.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -311,6 +315,36 @@ static void remove_ca_file(void)
         unlink(ca_path);
 }
 
+/* Remove the CA files that dead processes of this user left in `dir` (a
+ * process killed by a signal, or one that left through quick_exit/_exit):
+ * only names "hcshim-ca-<pid>-XXXXXX" exactly, regular files owned by us,
+ * whose pid no longer exists (kill(pid, 0) says ESRCH). */
+static void remove_stale_ca_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    int dfd = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (strncmp(n, "hcshim-ca-", 10) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(n + 10, &end, 10);
+        if (errno || pid <= 0 || pid > INT32_MAX || end == n + 10 || *end != '-' || strlen(end + 1) != 6)
+            continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        struct stat st;
+        if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        unlinkat(dfd, n, 0);
+    }
+    closedir(d);
+}
+
 static const char *api_ca_file(void)
 {
     hc_core *c = hc_core_start();
@@ -323,6 +357,7 @@ static const char *api_ca_file(void)
         dir = getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
+    remove_stale_ca_files(dir);
     char path[256];
     snprintf(path, sizeof path, "%s/hcshim-ca-%d-XXXXXX", dir, (int)getpid());
     int fd = mkstemp(path); /* 0600, a fresh name: nobody can plant it */
@@ -353,6 +388,7 @@ static const char *api_ca_file(void)
     fclose(f);
     hc_strlcpy(ca_path, sizeof ca_path, path);
     atexit(remove_ca_file);
+    at_quick_exit(remove_ca_file); /* Bun leaves through quick_exit() */
     return ca_path;
 }
 

@@ -9,6 +9,9 @@
   and without the system OpenSSL in the same process; to a routed LLM host it
   fails or works cleanly, never crashes, and the system OpenSSL's call in the
   same process is captured.
+- The per-process CA files written for Node/Bun (hcshim-ca-<pid>-XXXXXX):
+  a process removes its own at exit, and removes those of dead processes of
+  its user (only exact names, regular files it owns, pid not alive).
 - A socket bound before connect() (httpx local_address="0.0.0.0", http.client
   source_address, curl --local-port) is recognised by the gateway: the app
   gets its answer and the call is recorded (before: a 2 s stall, then a reset).
@@ -149,11 +152,44 @@ def bind_before_connect(t, w):
     t.ok(len(recs) == 1 and recs[0].get("status") == 200, "curl --local-port: captured (one record)", recs)
 
 
+def ca_files(t, w):
+    node = shutil.which("node")
+    if not node:
+        t.ok(True, "# SKIP node not installed")
+        return
+    d = tempfile.mkdtemp(prefix="hc-cafiles-")
+    try:
+        p = subprocess.Popen(["true"])
+        p.wait()
+        dead = p.pid
+        names = {"dead": "hcshim-ca-%d-abcdef" % dead, "live": "hcshim-ca-%d-abcdef" % os.getpid(),
+                 "odd": "hcshim-ca-%d-abc" % dead, "other": "not-hcshim-ca-%d-abcdef" % dead,
+                 "link": "hcshim-ca-%d-zzzzzz" % dead}
+        for k, n in names.items():
+            if k == "link":
+                os.symlink("/etc/hostname", os.path.join(d, n))
+            else:
+                with open(os.path.join(d, n), "w") as f:
+                    f.write("x")
+        r = w.run([node, "-e", "console.log(process.env.NODE_EXTRA_CA_CERTS || '')"], XDG_RUNTIME_DIR=d, timeout=30)
+        own = r.stdout.strip()
+        t.ok(r.returncode == 0 and os.path.basename(own).startswith("hcshim-ca-") and os.path.dirname(own) == d,
+             "node under the shim got its CA file in the runtime directory", r.stdout + r.stderr)
+        left = set(os.listdir(d))
+        t.ok(os.path.basename(own) not in left, "the process removed its own CA file at exit", sorted(left))
+        t.ok(names["dead"] not in left, "the CA file of a dead process was removed", sorted(left))
+        t.eq(sorted(left), sorted(v for k, v in names.items() if k != "dead"),
+             "everything else is left alone: a live pid's file, other names, a symlink")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     t = TAP()
     with World() as w:
         bundled(t, w)
         bind_before_connect(t, w)
+        ca_files(t, w)
     return t.done()
 
 
