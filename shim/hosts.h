@@ -7,8 +7,9 @@
  *   - HC_HOSTS=host[:port][,…]   the user's own endpoints (a local Ollama,
  *     a vLLM server); host may be a name or an IP literal ([::1]:8080);
  *   - HC_ROUTE=HOST=URL[,…]      routed hosts: lookups of HOST are answered
- *     by the shim with a synthetic address (198.18.0.N, RFC 2544 benchmarking
- *     space, never routed on the internet) so no DNS is needed at all.
+ *     by the shim with a synthetic address (233.252.0.N, a multicast
+ *     documentation block that a raw connect cannot reach: HC_SYNTHETIC_NET)
+ *     so no DNS is needed at all.
  *
  * The address table remembers, for each address a lookup of an LLM host
  * returned, the host name it came from. connect() consults it: an address
