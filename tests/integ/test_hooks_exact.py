@@ -9,6 +9,13 @@
   and without the system OpenSSL in the same process; to a routed LLM host it
   fails or works cleanly, never crashes, and the system OpenSSL's call in the
   same process is captured.
+- Go with the cgo resolver (GODEBUG=netdns=cgo) under HC_ROUTE: the lookup
+  goes through the hooked getaddrinfo and gets the synthetic address, the
+  connect is a raw syscall the shim never sees. The synthetic address is a
+  multicast one, so the dial fails at once with "network is unreachable" —
+  even where a default route exists (added inside the test's own network
+  namespace) — instead of hanging; without the shim the name does not resolve
+  at all here. A plain (non-routed) host still works as without the shim.
 - The per-process CA files written for Node/Bun (hcshim-ca-<pid>-XXXXXX):
   a process removes its own at exit, and removes those of dead processes of
   its user (only exact names, regular files it owns, pid not alive).
@@ -152,6 +159,92 @@ def bind_before_connect(t, w):
     t.ok(len(recs) == 1 and recs[0].get("status") == 200, "curl --local-port: captured (one record)", recs)
 
 
+GO_CGO_SRC = r"""
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	c := &http.Client{Timeout: 60 * time.Second}
+	r, err := c.Get(os.Args[1])
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	b, _ := io.ReadAll(r.Body)
+	fmt.Println("status:", r.StatusCode, len(b) > 0)
+}
+"""
+
+
+def isolated_netns():
+    """True inside tests/run.py's loopback-only namespace (only then may the
+    test change routes)."""
+    r = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True)
+    names = [line.split(":")[1].strip() for line in r.stdout.splitlines() if ":" in line]
+    return r.returncode == 0 and names == ["lo"]
+
+
+def go_cgo(t, w):
+    go = shutil.which("go")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not go or not cc:
+        t.ok(True, "# SKIP needs go and a C compiler (cgo)")
+        return
+    d = tempfile.mkdtemp(prefix="hc-gocgo-")
+    try:
+        src = os.path.join(d, "main.go")
+        with open(src, "w") as f:
+            f.write(GO_CGO_SRC)
+        binp = os.path.join(d, "gocgo")
+        r = subprocess.run([go, "build", "-o", binp, src], capture_output=True, text=True, cwd=d,
+                           env=dict({k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}, CGO_ENABLED="1",
+                                    GOTOOLCHAIN="local", GOFLAGS="", GOCACHE=os.path.join(d, "cache"),
+                                    GOPATH=os.path.join(d, "gopath")), timeout=600)
+        if not t.ok(r.returncode == 0, "build a cgo Go program", r.stderr[-500:]):
+            return
+        routed = False
+        if isolated_netns():
+            # a default route, so that a SYN to an unroutable unicast address would be sent and hang
+            routed = subprocess.run(["ip", "route", "add", "default", "dev", "lo"], capture_output=True).returncode == 0
+        t.diag("default route in the test namespace: %s" % ("added" if routed else "not added (not isolated)"))
+        plain = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("HC_")}
+        url = "https://api.openai.com/v1/models"
+        base = subprocess.run([binp, url], capture_output=True, text=True, timeout=60,
+                              env=dict(plain, GODEBUG="netdns=cgo"))
+        t.diag("without the shim: rc %d %s" % (base.returncode, base.stdout.strip()))
+        w.reset_store()
+        try:
+            r = w.run([binp, url], timeout=60, GODEBUG="netdns=cgo")
+            out = r.stdout.strip()
+            hung = False
+        except subprocess.TimeoutExpired:
+            hung, out = True, "(hung)"
+        t.ok(not hung and r.returncode == 1 and "233.252.0." in out and "network is unreachable" in out,
+             "Go cgo resolver + HC_ROUTE [gateway]: the dial of the synthetic address fails at once "
+             "(ENETUNREACH), never hangs: %s" % out, out)
+        t.ok(base.returncode != 0, "without the shim the same program fails too (the routed name has no address here)",
+             base.stdout)
+        t.eq(w.records(), [], "nothing recorded (the shim never saw the connection)")
+        # a host that is not routed: as without the shim (the local mock, verified with the test CA)
+        u2 = "https://localhost:%d/__mock/health" % w.mock.port
+        env2 = dict(plain, GODEBUG="netdns=cgo", SSL_CERT_FILE=w.pki["ca"])
+        b2 = subprocess.run([binp, u2], capture_output=True, text=True, timeout=60, env=env2)
+        r2 = w.run([binp, u2], timeout=60, GODEBUG="netdns=cgo", SSL_CERT_FILE=w.pki["ca"])
+        t.eq((r2.returncode, r2.stdout), (b2.returncode, b2.stdout),
+             "Go cgo resolver, a host that is not routed: same outcome as without the shim (%s)" % b2.stdout.strip())
+        if routed:
+            subprocess.run(["ip", "route", "del", "default", "dev", "lo"], capture_output=True)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def ca_files(t, w):
     node = shutil.which("node")
     if not node:
@@ -190,6 +283,7 @@ def main():
         bundled(t, w)
         bind_before_connect(t, w)
         ca_files(t, w)
+        go_cgo(t, w)
     return t.done()
 
 
