@@ -12,8 +12,10 @@
  *   parent's state abandoned; the child's next redirected connect starts a
  *   fresh core. Threads, locks and the LMDB environment never cross a fork.
  * - Exit: an atexit handler, registered after OpenSSL's own (so it runs
- *   before OpenSSL cleans up), flushes the recorder for up to 2 s; the _exit
- *   hook does the same.
+ *   before OpenSSL cleans up), flushes the recorder for up to 2 s, then
+ *   quiesces the gateway (no thread left inside OpenSSL); the _exit hook
+ *   flushes too. OpenSSL is initialised with OPENSSL_INIT_NO_ATEXIT, so when
+ *   the app does not use OpenSSL itself nothing cleans it up under our threads.
  */
 #include "core.h"
 #include "buf.h"
@@ -146,6 +148,9 @@ static void at_exit(void)
         hc_recorder_stats st = { 0 };
         hc_recorder_flush(c->rec, 2000, &st);
         hc_webhook_flush(2000);
+        /* No gateway thread may be inside OpenSSL when it cleans up. */
+        if (c->gw && hc_gateway_quiesce(c->gw, 1000) > 0)
+            hc_log_debug("exit: gateway connections still running after 1 s");
         /* Fail open means dropping, never losing silently: say how many (when
          * there was no store at all, the shim said so already). */
         uint64_t lost = st.dropped_full + st.dropped_store + st.left;
@@ -171,9 +176,12 @@ static hc_core *start(void)
         hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);
 
-    /* OpenSSL first, so that its atexit cleanup is registered before ours
-     * and therefore runs after it. */
-    if (OPENSSL_init_ssl(0, NULL) != 1) {
+    /* OpenSSL first, so that its atexit cleanup (if the app's own use of
+     * OpenSSL registered one) is registered before ours and therefore runs
+     * after it. If we are the first user (a GnuTLS, Java or Go app), OpenSSL
+     * registers no cleanup at all: the gateway's threads may be inside it at
+     * exit, and freeing its state under them would crash the app. */
+    if (OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL) != 1) {
         hc_log_warn_once("openssl", "OpenSSL failed to initialise; LLM calls pass through unrecorded");
         goto fail;
     }

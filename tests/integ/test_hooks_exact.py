@@ -16,6 +16,11 @@
   even where a default route exists (added inside the test's own network
   namespace) — instead of hanging; without the shim the name does not resolve
   at all here. A plain (non-routed) host still works as without the shim.
+- Exit while a gateway thread is inside OpenSSL: gnutls-cli (GnuTLS, so the
+  core is OpenSSL's first user) rejects the gateway's certificate and exits;
+  a Python client sends its ClientHello and exits at once. 50 times each: the
+  exit status is the one without the shim's crash (before: SIGSEGV in
+  OPENSSL_cleanup now and then).
 - The per-process CA files written for Node/Bun (hcshim-ca-<pid>-XXXXXX):
   a process removes its own at exit, and removes those of dead processes of
   its user (only exact names, regular files it owns, pid not alive).
@@ -245,6 +250,38 @@ def go_cgo(t, w):
         shutil.rmtree(d, ignore_errors=True)
 
 
+HELLO_EXIT = r"""
+import socket, ssl, sys
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+obj = ssl.create_default_context().wrap_bio(inc, out, server_hostname="api.openai.com")
+try:
+    obj.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+s = socket.create_connection(("api.openai.com", 443))
+s.sendall(out.read())
+sys.exit(0)
+"""
+
+
+def exit_race(t, w, runs=50):
+    script = os.path.join(w.dir, "hello_exit.py")
+    with open(script, "w") as f:
+        f.write(HELLO_EXIT)
+    cases = [("Python: ClientHello, then exit", [PYTHON, script], {0})]
+    if shutil.which("gnutls-cli"):
+        # rejects the gateway's certificate (not in the system CAs): exit status 1
+        cases.append(("gnutls-cli rejecting the gateway", ["gnutls-cli", "--port", "443", "api.openai.com"], {1}))
+    else:
+        t.ok(True, "# SKIP gnutls-bin not installed")
+    for label, argv, want in cases:
+        seen = {}
+        for _ in range(runs):
+            r = w.run(argv, timeout=30, input="")
+            seen[r.returncode] = seen.get(r.returncode, 0) + 1
+        t.ok(set(seen) <= want, "%s, %d times: never a crash (exit statuses %s)" % (label, runs, seen), seen)
+
+
 def ca_files(t, w):
     node = shutil.which("node")
     if not node:
@@ -283,6 +320,7 @@ def main():
         bundled(t, w)
         bind_before_connect(t, w)
         ca_files(t, w)
+        exit_race(t, w)
         go_cgo(t, w)
     return t.done()
 
