@@ -9,6 +9,14 @@
   and without the system OpenSSL in the same process; to a routed LLM host it
   fails or works cleanly, never crashes, and the system OpenSSL's call in the
   same process is captured.
+- Hooks given bad arguments behave as libc (clients/badargs.c, each case in
+  its own child): connect with a bad pointer, NULL, short/huge lengths, an
+  address running into an unmapped page; getpeername with bad pointers and
+  lengths; getaddrinfo with a NULL result pointer, AI_NUMERICHOST for a name,
+  bad family/flags/service/socktype; gethostbyname_r with a tiny buffer
+  (ERANGE in errno too); gethostbyname2_r with a bad family; getaddrinfo_a
+  with a bad mode. Same return values, errno and outcome (glibc's own faults
+  included) as without the shim, in every mode, for a routed host.
 - Go with the cgo resolver (GODEBUG=netdns=cgo) under HC_ROUTE: the lookup
   goes through the hooked getaddrinfo and gets the synthetic address, the
   connect is a raw syscall the shim never sees. The synthetic address is a
@@ -282,6 +290,26 @@ def exit_race(t, w, runs=50):
         t.ok(set(seen) <= want, "%s, %d times: never a crash (exit statuses %s)" % (label, runs, seen), seen)
 
 
+def bad_arguments(t, w):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        t.ok(True, "# SKIP no C compiler")
+        return
+    binp = os.path.join(w.dir, "badargs")
+    r = subprocess.run([cc, "-O1", "-o", binp, os.path.join(CLIENTS, "badargs.c"), "-lanl"], capture_output=True, text=True)
+    if not t.ok(r.returncode == 0, "compile badargs.c", r.stderr[-500:]):
+        return
+    plain = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("HC_")}
+    argv = [binp, "api.openai.com", str(w.http.port)]
+    base = subprocess.run(argv, capture_output=True, text=True, env=plain, timeout=60).stdout.splitlines()
+    t.ok(len(base) >= 25, "badargs ran every case without the shim (%d)" % len(base), base)
+    for mode in ("gateway", "observe", "off"):
+        got = w.run(argv, timeout=60, HC_MODE=mode, HC_HOSTS="127.0.0.1:%d" % w.http.port).stdout.splitlines()
+        for i, want in enumerate(base):
+            have = got[i] if i < len(got) else "(missing)"
+            t.eq(have, want, "[%s] %s" % (mode, want.split(":")[0]))
+
+
 def ca_files(t, w):
     node = shutil.which("node")
     if not node:
@@ -320,6 +348,7 @@ def main():
         bundled(t, w)
         bind_before_connect(t, w)
         ca_files(t, w)
+        bad_arguments(t, w)
         exit_race(t, w)
         go_cgo(t, w)
     return t.done()
