@@ -32,6 +32,10 @@
 - The per-process CA files written for Node/Bun (hcshim-ca-<pid>-XXXXXX):
   a process removes its own at exit, and removes those of dead processes of
   its user (only exact names, regular files it owns, pid not alive).
+- A reference to another OpenSSL version (X509_verify_cert@OPENSSL_1_1_0, as
+  a bundled OpenSSL 1.1 makes) is bound by the dynamic linker straight to its
+  own library, as without the shim (the hooks carry OPENSSL_3.0.0), even with
+  the system libcrypto loaded.
 - A socket bound before connect() (httpx local_address="0.0.0.0", http.client
   source_address, curl --local-port) is recognised by the gateway: the app
   gets its answer and the call is recorded (before: a 2 s stall, then a reset).
@@ -122,6 +126,55 @@ def bundled(t, w):
                          "app_sys [gateway]: the system OpenSSL's call is recorded", recs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+OLD_C = "int X509_verify_cert(void *ctx) { (void)ctx; return 42; }\n"
+CONS_C = "int X509_verify_cert(void *ctx);\nint cons(void) { return X509_verify_cert(0); }\n"
+MAIN_C = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+#include <openssl/crypto.h>
+int main(int argc, char **argv)
+{
+    OPENSSL_init_crypto(0, NULL);
+    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!h) { puts(dlerror()); return 1; }
+    int (*f)(void) = (int (*)(void))dlsym(h, "cons");
+    printf("X509_verify_cert@OPENSSL_1_1_0 answered %d\n", f());
+    return 0;
+}
+"""
+
+
+def other_version(t, w):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        t.ok(True, "# SKIP no C compiler")
+        return
+    d = os.path.join(w.dir, "ver")
+    os.makedirs(d)
+    for name, text in (("old.c", OLD_C), ("cons.c", CONS_C), ("main.c", MAIN_C),
+                       ("old.map", "OPENSSL_1_1_0 { global: X509_verify_cert; local: *; };\n")):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    steps = [[cc, "-shared", "-fPIC", "-o", os.path.join(d, "libold.so"), os.path.join(d, "old.c"),
+              "-Wl,--version-script=" + os.path.join(d, "old.map"), "-Wl,-soname,libold.so"],
+             [cc, "-shared", "-fPIC", "-o", os.path.join(d, "libcons.so"), os.path.join(d, "cons.c"), "-L" + d, "-lold",
+              "-Wl,-rpath," + d],
+             [cc, "-o", os.path.join(d, "main"), os.path.join(d, "main.c"), "-ldl", "-lcrypto"]]
+    for argv in steps:
+        r = subprocess.run(argv, capture_output=True, text=True)
+        if not t.ok(r.returncode == 0, "build the OpenSSL 1.1 reference simulation", r.stderr[-300:]):
+            return
+    argv = [os.path.join(d, "main"), os.path.join(d, "libcons.so")]
+    plain = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("HC_")}
+    base = subprocess.run(argv, capture_output=True, text=True, env=plain)
+    t.eq(base.stdout.strip(), "X509_verify_cert@OPENSSL_1_1_0 answered 42", "without the shim the 1.1 reference "
+         "reaches its own library")
+    for mode in ("gateway", "observe", "off"):
+        r = w.run(argv, HC_MODE=mode)
+        t.eq((r.returncode, r.stdout), (base.returncode, base.stdout),
+             "[%s] a reference to X509_verify_cert@OPENSSL_1_1_0 reaches its own library, not the system one" % mode)
 
 
 BIND_PY = r"""
@@ -346,6 +399,7 @@ def main():
     t = TAP()
     with World() as w:
         bundled(t, w)
+        other_version(t, w)
         bind_before_connect(t, w)
         ca_files(t, w)
         bad_arguments(t, w)
