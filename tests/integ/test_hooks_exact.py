@@ -49,47 +49,15 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 from hctest import CLIENTS, PYTHON, TAP, World  # noqa: E402
-
-LIBDIR = "/usr/lib/x86_64-linux-gnu"
-
-
-def build_bundled(tmp):
-    """Renamed OpenSSL copies + libbundled.so + the two apps. (dir, None) or (None, reason)."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    patchelf = shutil.which("patchelf")
-    if not cc or not patchelf:
-        return None, "needs cc and patchelf (scripts/deps.sh test)"
-    d = os.path.join(tmp, "bundled")
-    os.makedirs(d)
-    ssl3, crypto3 = os.path.join(d, "libssl-hcb.so.3"), os.path.join(d, "libcrypto-hcb.so.3")
-    for src, dst in (("libssl.so.3", ssl3), ("libcrypto.so.3", crypto3)):
-        if not os.path.exists(os.path.join(LIBDIR, src)):
-            return None, "no system %s" % src
-        shutil.copyfile(os.path.join(LIBDIR, src), dst)
-    steps = [[patchelf, "--set-soname", "libcrypto-hcb.so.3", crypto3],
-             [patchelf, "--replace-needed", "libcrypto.so.3", "libcrypto-hcb.so.3", ssl3],
-             [patchelf, "--set-soname", "libssl-hcb.so.3", ssl3],
-             [cc, "-shared", "-fPIC", "-O1", "-o", os.path.join(d, "libbundled.so"),
-              os.path.join(CLIENTS, "bundled_tls.c"), "-L" + d, "-l:libssl-hcb.so.3", "-l:libcrypto-hcb.so.3",
-              "-Wl,-rpath," + d],
-             [cc, "-O1", "-DWITH_SYSTEM", "-o", os.path.join(d, "app_sys"), os.path.join(CLIENTS, "bundled_main.c"),
-              "-ldl", "-lssl", "-lcrypto"],
-             [cc, "-O1", "-o", os.path.join(d, "app_nosys"), os.path.join(CLIENTS, "bundled_main.c"), "-ldl"]]
-    for argv in steps:
-        r = subprocess.run(argv, capture_output=True, text=True)
-        if r.returncode != 0:
-            return None, "%s failed: %s" % (os.path.basename(argv[0]), r.stderr.strip()[-200:])
-    out = subprocess.run(["readelf", "-d", os.path.join(d, "libbundled.so")], capture_output=True, text=True).stdout
-    if "libssl-hcb.so.3" not in out or "[libssl.so.3]" in out:
-        return None, "libbundled.so does not need the renamed copy: " + out
-    return d, None
+import bundled_openssl  # noqa: E402
 
 
 def bundled(t, w):
     tmp = tempfile.mkdtemp(prefix="hc-bundled-")
     try:
-        d, why = build_bundled(tmp)
-        if not d:
+        d = os.path.join(tmp, "bundled")
+        why = bundled_openssl.build(d)
+        if why:
             t.ok(False, "build the bundled-OpenSSL simulation", why)
             return
         lib = os.path.join(d, "libbundled.so")

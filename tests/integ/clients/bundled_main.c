@@ -3,11 +3,16 @@
  * itself (like CPython's _ssl next to a wheel) when built -DWITH_SYSTEM
  * (-lssl -lcrypto); built without, the process has no system OpenSSL at all.
  *
- *   bundled_main LIB CA HOST IP PORT PATH [sys]
+ *   bundled_main LIB CA HOST IP PORT PATH [sys [PROMPT BODYFILE]]
  * Prints "bundled: <status line or error>" and, with sys, "system: <...>"
- * from the same request through the system libssl. Exit 0 if the bundled
+ * from the same request through the system libssl. With PROMPT, the system
+ * OpenSSL's request is instead a chat completion (POST PATH, OpenAI format)
+ * and the body of its answer (de-chunked) is written to BODYFILE.
+ * BUNDLED_TARGET=HOST,IP,PORT,PATH in the environment sends the bundled
+ * library's request elsewhere than the system OpenSSL's. Exit 0 if the bundled
  * call worked, 1 if it failed cleanly, 2 on usage/load errors.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <netdb.h>
@@ -24,7 +29,28 @@ typedef int (*fetch_fn)(const char *, const char *, int, const char *, const cha
 
 #ifdef WITH_SYSTEM
 /* The same request through the system OpenSSL, by name (the shim's routing applies). */
-static void system_fetch(const char *host, int port, const char *ca, const char *path, char *out, size_t size)
+/* Remove chunked framing in place; returns the new length. */
+static size_t dechunk(char *b, size_t n)
+{
+    size_t in = 0, outp = 0;
+    while (in < n) {
+        char *end;
+        unsigned long k = strtoul(b + in, &end, 16);
+        char *eol = strstr(b + in, "\r\n");
+        if (!eol || end == b + in)
+            break;
+        in = (size_t)(eol - b) + 2;
+        if (k == 0 || in + k > n)
+            break;
+        memmove(b + outp, b + in, k);
+        outp += k;
+        in += k + 2;
+    }
+    return outp;
+}
+
+static void system_fetch(const char *host, int port, const char *ca, const char *path, const char *prompt,
+                         const char *bodyfile, char *out, size_t size)
 {
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
@@ -48,17 +74,40 @@ static void system_fetch(const char *host, int port, const char *ca, const char 
         snprintf(out, size, "handshake failed: %s", X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
         goto done;
     }
-    char req[512], buf[4096];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
+    static char req[2048], buf[65536];
+    int n;
+    if (prompt) {
+        char body[1024];
+        int bl = snprintf(body, sizeof body, "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", "
+                          "\"content\": \"%s\"}]}", prompt);
+        n = snprintf(req, sizeof req, "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Type: "
+                     "application/json\r\nAuthorization: Bearer sk-test-openai-SECRET-0123456789\r\n"
+                     "Content-Length: %d\r\n\r\n%s", path, host, bl, body);
+    } else {
+        n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
+    }
     SSL_write(ssl, req, n);
     int have = 0, r;
     while (have < (int)sizeof buf - 1 && (r = SSL_read(ssl, buf + have, (int)sizeof buf - 1 - have)) > 0)
         have += r;
     buf[have] = '\0';
+    char *sep = strstr(buf, "\r\n\r\n");
+    if (prompt && bodyfile && sep) {
+        *sep = '\0';
+        char *body = sep + 4;
+        size_t bl = (size_t)(buf + have - body);
+        if (strcasestr(buf, "transfer-encoding: chunked"))
+            bl = dechunk(body, bl);
+        FILE *f = fopen(bodyfile, "wb");
+        if (f) {
+            fwrite(body, 1, bl, f);
+            fclose(f);
+        }
+    }
     char *eol = strstr(buf, "\r\n");
     if (eol)
         *eol = '\0';
-    snprintf(out, size, "%s", buf);
+    snprintf(out, size, "%.200s", buf);
 done:
     if (ssl) {
         SSL_shutdown(ssl);
@@ -75,13 +124,15 @@ done:
 int main(int argc, char **argv)
 {
     if (argc < 7) {
-        fprintf(stderr, "usage: bundled_main LIB CA HOST IP PORT PATH [sys]\n");
+        fprintf(stderr, "usage: bundled_main LIB CA HOST IP PORT PATH [sys [PROMPT BODYFILE]]\n");
         return 2;
     }
     char out[4096];
 #ifdef WITH_SYSTEM
     if (argc > 7 && strcmp(argv[7], "sys") == 0) {
-        system_fetch(argv[3], atoi(argv[5]), argv[2], argv[6], out, sizeof out);
+        const char *prompt = argc > 9 ? argv[8] : NULL, *bodyfile = argc > 9 ? argv[9] : NULL;
+        system_fetch(argv[3], atoi(argv[5]), argv[2], prompt ? "/v1/chat/completions" : argv[6], prompt, bodyfile,
+                     out, sizeof out);
         printf("system: %s\n", out);
     }
 #endif
@@ -93,7 +144,18 @@ int main(int argc, char **argv)
     fetch_fn f = (fetch_fn)dlsym(h, "bundled_fetch");
     if (!f)
         return 2;
-    int rc = f(argv[3], argv[4], atoi(argv[5]), argv[2], argv[6], out, sizeof out);
+    char target[512];
+    const char *th = argv[3], *ip = argv[4], *port = argv[5], *path = argv[6], *t = getenv("BUNDLED_TARGET");
+    if (t && snprintf(target, sizeof target, "%s", t) < (int)sizeof target) {
+        char *save = NULL;
+        th = strtok_r(target, ",", &save);
+        ip = strtok_r(NULL, ",", &save);
+        port = strtok_r(NULL, ",", &save);
+        path = strtok_r(NULL, ",", &save);
+        if (!th || !ip || !port || !path)
+            return 2;
+    }
+    int rc = f(th, ip, atoi(port), argv[2], path, out, sizeof out);
     printf("bundled: %s\n", out);
     fflush(stdout);
     return rc == 0 ? 0 : 1;
