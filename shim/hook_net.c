@@ -141,9 +141,14 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
     }
     if (!addr || hc_shim_guarded() || hc_shim_mode() == HC_MODE_OFF)
         return real(fd, addr, len);
+    int saved = errno;
+    hc_hosts_init(); /* HC_HOSTS literals count even when no lookup happened (curl skips it for IPs) */
+    if (!hc_hosts_any()) { /* no LLM address known: nothing to look at (the common case) */
+        errno = saved;
+        return real(fd, addr, len);
+    }
     /* Work on a copy of what the kernel would read; anything it would
      * reject (bad pointer, length too short or too long) goes to it as is. */
-    int saved = errno;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     if (len < sizeof(sa_family_t) || len > sizeof ss || copy_in(&ss, addr, len) != 0 ||
@@ -155,7 +160,6 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
     }
     const struct sockaddr *a = (const struct sockaddr *)&ss;
     char host[HC_HOST_MAX];
-    hc_hosts_init(); /* HC_HOSTS literals count even when no lookup happened (curl skips it for IPs) */
     if (!hc_hosts_match_addr(a, len, host, sizeof host)) {
         errno = saved;
         return real(fd, addr, len);

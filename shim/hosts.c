@@ -282,6 +282,11 @@ void hc_hosts_remember(const struct sockaddr *addr, const char *name)
     pthread_mutex_unlock(&table_lock);
 }
 
+bool hc_hosts_any(void)
+{
+    return __atomic_load_n(&table_count, __ATOMIC_ACQUIRE) != 0;
+}
+
 bool hc_hosts_match_addr(const struct sockaddr *addr, socklen_t len, char *name, size_t size)
 {
     if (__atomic_load_n(&table_count, __ATOMIC_ACQUIRE) == 0)

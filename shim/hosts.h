@@ -44,6 +44,10 @@ bool hc_hosts_route_addr(const char *name, struct sockaddr_in *out);
 /* Remember that `addr` came from a lookup of LLM host `name`. */
 void hc_hosts_remember(const struct sockaddr *addr, const char *name);
 
+/* True if any address is known to be an LLM host's (one atomic load): when
+ * false, no connect needs looking at. */
+bool hc_hosts_any(void);
+
 /* If a connect to `addr` (IPv4, IPv6 or v4-mapped IPv6) should be redirected,
  * copy the host name into name (size >= HC_HOST_MAX) and return true. Fast
  * when the table is empty (one atomic load). */
