@@ -45,6 +45,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>
@@ -72,7 +73,8 @@ struct reg {
 
 /* A connection thread, from its start until it no longer uses OpenSSL. */
 struct live {
-    int          fd;           /* the app side */
+    int          fd;           /* a duplicate of the app side (-1: none): never a number
+                                * the app may get back while the thread runs */
     struct live *next;
 };
 
@@ -263,8 +265,13 @@ static void serve_tls(hc_gateway *gw, int fd, const hc_origin *o, const char *na
 }
 
 /* Enter the live list; false (fd closed) if the gateway is quiescing. */
-static bool live_enter(hc_gateway *gw, struct live *me)
+static bool live_enter(hc_gateway *gw, int fd, struct live *me)
 {
+    /* The connection's own modules close fd when they are done with it,
+     * before the thread ends: shutting down a bare fd number at exit could
+     * hit an app socket that reused it. A duplicate stays ours until
+     * live_leave. Without one (out of fds), the connection is just waited for. */
+    me->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     pthread_mutex_lock(&gw->lock);
     bool ok = !gw->closing;
     if (ok) {
@@ -272,6 +279,10 @@ static bool live_enter(hc_gateway *gw, struct live *me)
         gw->live = me;
     }
     pthread_mutex_unlock(&gw->lock);
+    if (!ok && me->fd >= 0) {
+        close(me->fd);
+        me->fd = -1;
+    }
     return ok;
 }
 
@@ -288,6 +299,8 @@ static void live_leave(hc_gateway *gw, struct live *me, bool entered)
     gw->threads--;
     pthread_cond_broadcast(&gw->cond);
     pthread_mutex_unlock(&gw->lock);
+    if (entered && me->fd >= 0)
+        close(me->fd);
 }
 
 static void *conn_main(void *arg)
@@ -297,7 +310,7 @@ static void *conn_main(void *arg)
     hc_gateway *gw = cs.gw;
     hc_core *core = gw->core;
     core->shim->guard_thread();
-    struct live me = { .fd = cs.fd };
+    struct live me = { .fd = -1 };
 
     hc_origin o = cs.origin;
     if (!cs.registered && await_reg(gw, cs.family, cs.peer_addr, cs.peer_port, &o) != 0) {
@@ -306,7 +319,7 @@ static void *conn_main(void *arg)
         live_leave(gw, &me, false);
         return NULL;
     }
-    if (!live_enter(gw, &me)) {
+    if (!live_enter(gw, cs.fd, &me)) {
         close(cs.fd);
         drop_reg(gw, cs.family, cs.peer_addr, cs.peer_port);
         live_leave(gw, &me, false);
@@ -379,7 +392,8 @@ int hc_gateway_quiesce(hc_gateway *gw, int timeout_ms)
     pthread_mutex_lock(&gw->lock);
     gw->closing = true;
     for (struct live *l = gw->live; l; l = l->next)
-        shutdown(l->fd, SHUT_RDWR); /* the thread wakes, fails its I/O, cleans up */
+        if (l->fd >= 0)
+            shutdown(l->fd, SHUT_RDWR); /* the thread wakes, fails its I/O, cleans up */
     pthread_cond_broadcast(&gw->cond); /* threads waiting for a registration give up */
     while (gw->threads > 0 && pthread_cond_timedwait(&gw->cond, &gw->lock, &until) != ETIMEDOUT)
         ;
