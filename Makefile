@@ -65,9 +65,11 @@ $(B)/obj/common/prices_blob.o: common/prices_blob.S data/prices.tsv
 # libhcshim.so links nothing but libc: it is loaded into every process of a CI
 # job, so its load cost is kept minimal — lazy binding (no -z now: only the libc
 # functions a process actually reaches get resolved) and -Bsymbolic-functions
-# (references to our own hooks need no lookup at load time).
-$(SHIM_LIB): $(SHIM_OBJ)
-	$(CC) -shared $(LDFLAGS_ALL) -Wl,-O1 -Wl,-Bsymbolic-functions -Wl,-z,relro -o $@ $^
+# (references to our own hooks need no lookup at load time). shim/exports.map
+# gives the OpenSSL hooks OpenSSL 3's symbol version.
+$(SHIM_LIB): $(SHIM_OBJ) shim/exports.map
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,-O1 -Wl,-Bsymbolic-functions -Wl,-z,relro \
+	    -Wl,--version-script=shim/exports.map -o $@ $(SHIM_OBJ)
 
 $(CORE_LIB): $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) -shared $(LDFLAGS_ALL) -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -o $@ $^ $(CORE_LIBS)

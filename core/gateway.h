@@ -42,6 +42,13 @@ int  hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, sockl
  * its own copies) and abandon everything else without touching locks. */
 void hc_gateway_abandon(hc_gateway *gw);
 
+/* At exit, before OpenSSL cleans up (core.c's atexit handler): stop taking
+ * connections, shut down the app side of every live one so that a thread
+ * blocked in a handshake or read wakes up and leaves OpenSSL, and wait up to
+ * timeout_ms for every connection thread to be done with OpenSSL. Returns the
+ * number still running (0 normally). Thread-safe; once per process. */
+int  hc_gateway_quiesce(hc_gateway *gw, int timeout_ms);
+
 /* Spawn a detached thread with all signals blocked (signals belong to the
  * app's threads) and a modest stack. 0 or HC_ENOMEM. */
 int  hc_thread_spawn(void *(*fn)(void *), void *arg);

@@ -21,7 +21,7 @@ bool hc_is_synthetic_addr(const struct sockaddr *a)
         ip = ntohl(*(const uint32_t *)&((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr[12]);
     else
         return false;
-    return (ip & 0xFFFE0000u) == 0xC6120000u; /* 198.18.0.0/15 */
+    return (ip & HC_SYNTHETIC_MASK) == HC_SYNTHETIC_NET;
 }
 
 /* One direction's state: bytes read from `from` not yet written to `to`. */

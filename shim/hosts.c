@@ -8,11 +8,13 @@
  *   oldest entry bounds memory with no eviction policy to get wrong. `count`
  *   is read atomically so that connect() in a process that never looked up an
  *   LLM host costs one load.
- * - Routed hosts get synthetic addresses 198.18.0.N (N = index + 1), which are
+ * - Routed hosts get synthetic addresses 233.252.0.N (N = index + 1, see
+ *   HC_SYNTHETIC_NET in core_api.h: refused at once if dialled raw), which are
  *   put in the table at init, so a routed connection is recognised whatever
  *   lookup function the app used.
  */
 #include "hosts.h"
+#include "core_api.h"
 #include "log.h"
 #include "provider.h"
 
@@ -184,7 +186,7 @@ static void parse_config(void)
         struct sockaddr_in a;
         memset(&a, 0, sizeof a);
         a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(0xC6120000u + (uint32_t)i + 1); /* 198.18.0.N */
+        a.sin_addr.s_addr = htonl(HC_SYNTHETIC_NET + (uint32_t)i + 1); /* 233.252.0.N */
         hc_hosts_remember((struct sockaddr *)&a, routes[i]);
     }
     patterns[np] = NULL;
@@ -231,7 +233,7 @@ bool hc_hosts_route_addr(const char *name, struct sockaddr_in *out)
         if (strcmp(routes[i], n) == 0) {
             memset(out, 0, sizeof *out);
             out->sin_family = AF_INET;
-            out->sin_addr.s_addr = htonl(0xC6120000u + (uint32_t)i + 1);
+            out->sin_addr.s_addr = htonl(HC_SYNTHETIC_NET + (uint32_t)i + 1);
             return true;
         }
     }
@@ -278,6 +280,11 @@ void hc_hosts_remember(const struct sockaddr *addr, const char *name)
     if (cnt < TABLE_SIZE)
         __atomic_store_n(&table_count, cnt + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&table_lock);
+}
+
+bool hc_hosts_any(void)
+{
+    return __atomic_load_n(&table_count, __ATOMIC_ACQUIRE) != 0;
 }
 
 bool hc_hosts_match_addr(const struct sockaddr *addr, socklen_t len, char *name, size_t size)
