@@ -105,6 +105,11 @@ void hc_capture_request_done(hc_capture *c)
     hc_strlcpy(c->model_req, sizeof c->model_req, c->reqinfo.model);
 }
 
+void hc_capture_set_api(hc_capture *c, enum hc_api api)
+{
+    c->api = api;
+}
+
 void hc_capture_set_upstream(hc_capture *c, const char *url)
 {
     hc_strlcpy(c->upstream, sizeof c->upstream, url);
