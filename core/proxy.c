@@ -1446,7 +1446,7 @@ static bool unified_gate(struct conn *c, struct exch *x)
     }
     int rc = hc_unified_plan(x->host, &x->req, x->body.data ? x->body.data : "", x->body.len, x->uni, &x->nuni,
                              &status, err, sizeof err);
-    if (rc == 0 && x->nuni && strcasecmp(x->host, "ai-gateway.helicone.ai") == 0 && x->fb) {
+    if (rc == 0 && x->nuni && x->uni[0].own_auth && x->fb) {
         int keep = 0;
         for (int i = 0; i < x->nfb; i++) {
             if (x->fb[i].has_target) {

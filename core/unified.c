@@ -46,7 +46,7 @@ static const struct provider providers[] = {
 
 bool hc_unified_is_host(const char *host)
 {
-    return hc_provider_is_helicone(host) != 0;
+    return hc_provider_is_helicone(host) != 0 || (host && strcasecmp(host, HC_UNIFIED_LOCAL_HOST) == 0);
 }
 
 static const struct provider *provider_by_id(const char *id, size_t len)
@@ -304,6 +304,20 @@ int hc_unified_plan(const char *host, const hc_http_head *req, const char *body,
     *nplans = 0;
     *status = 0;
     err[0] = '\0';
+    if (strcasecmp(host, HC_UNIFIED_LOCAL_HOST) == 0) {
+        /* /<provider>/rest: that provider's own API, as the app wrote it. */
+        const char *t = req->target, *end = t + req->target_len;
+        const char *seg = t + 1, *slash = seg < end ? memchr(seg, '/', (size_t)(end - seg)) : NULL;
+        const struct provider *p = slash ? provider_by_id(seg, (size_t)(slash - seg)) : NULL;
+        if (!p)
+            return plan_models(req, body, n, plans, nplans, status, err, errlen);
+        memset(&plans[0], 0, sizeof plans[0]);
+        snprintf(plans[0].provider, sizeof plans[0].provider, "%s", p->id);
+        snprintf(plans[0].host, sizeof plans[0].host, "%s", p->host);
+        snprintf(plans[0].path, sizeof plans[0].path, "%.*s", (int)(end - slash), slash);
+        *nplans = 1;
+        return 0;
+    }
     if (strcasecmp(host, "ai-gateway.helicone.ai") == 0)
         return plan_models(req, body, n, plans, nplans, status, err, errlen);
     hc_unified *u = &plans[0];

@@ -43,6 +43,13 @@
 
 #define HC_UNIFIED_MAX 8   /* models in one comma-separated list */
 
+/* The host name hc-gateway serves its base URL under (never looked up): on
+ * it, /<provider>/… (openai, anthropic, google or gemini, groq, …) is that
+ * provider's own API with the app's own key (for ANTHROPIC_BASE_URL=
+ * http://127.0.0.1:PORT/anthropic), and every other path is the unified
+ * endpoint, as on ai-gateway.helicone.ai (OPENAI_BASE_URL=http://127.0.0.1:PORT/v1). */
+#define HC_UNIFIED_LOCAL_HOST "hc-gateway.local"
+
 /* Where one request goes. */
 typedef struct hc_unified {
     char provider[32];        /* provider id (provider.h) */
@@ -55,7 +62,8 @@ typedef struct hc_unified {
     char auth_value[600];     /* secret: never logged or stored */
 } hc_unified;
 
-/* Is `host` one of Helicone's hosts the gateway answers itself? */
+/* Is `host` one of Helicone's hosts the gateway answers itself, or
+ * HC_UNIFIED_LOCAL_HOST? */
 bool hc_unified_is_host(const char *host);
 
 /* Plan the request (head req, body[0..n)) the app sent to Helicone host
