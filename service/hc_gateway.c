@@ -36,6 +36,7 @@
 #include "http.h"
 #include "log.h"
 #include "proxy.h"
+#include "proxychain.h"
 #include "relay.h"
 #include "tlsca.h"
 #include "unified.h"
@@ -249,8 +250,10 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
     }
     bool llm = hc_hosts_is_llm(host, port);
     bool routed = hc_config_route(&G.core->cfg, host) != NULL || hc_unified_is_host(host);
+    const hc_config *ccfg = &G.core->cfg;
+    bool via_proxy = ccfg->upstream_proxy[0] && !hc_no_proxy_match(ccfg->no_proxy, host);
     hc_origin o;
-    if (fill_origin(host, port, &o) != 0 && !(llm && routed)) {
+    if (fill_origin(host, port, &o) != 0 && !(llm && routed) && !via_proxy) {
         logf_("warn", "connect", "peer=%s target=%s:%d error=\"cannot resolve\"", peer, host, port);
         answer(fd, 502, "Bad Gateway", NULL);
         close(fd);
@@ -261,11 +264,27 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
         close(fd);
         return;
     }
-    logf_("info", "connect", "peer=%s target=%s:%d mode=%s", peer, host, port, llm ? "gateway" : "tunnel");
-    if (llm)
+    const hc_config *cfg = &G.core->cfg;
+    bool chained = !llm && cfg->upstream_proxy[0] && !hc_no_proxy_match(cfg->no_proxy, host);
+    logf_("info", "connect", "peer=%s target=%s:%d mode=%s", peer, host, port,
+          llm ? "gateway" : chained ? "tunnel_via_upstream_proxy" : "tunnel");
+    if (llm) {
         hc_gateway_dispatch(G.core, fd, &o); /* terminates TLS for LLM names only */
-    else
+    } else if (chained) {
+        hc_proxy_url px;
+        char err[300] = "HC_UPSTREAM_PROXY is not http://[USER:PASS@]HOST[:PORT]";
+        int ufd = hc_proxy_url_parse(cfg->upstream_proxy, &px) == 0
+                      ? hc_proxychain_connect(G.core, &px, host, port, cfg->connect_timeout_ms, fd, err, sizeof err)
+                      : -1;
+        if (ufd < 0) {
+            logf_("warn", "tunnel_failed", "target=%s:%d error=\"%s\"", host, port, err);
+            close(fd); /* the 200 went out already: closing is the only way to say it */
+            return;
+        }
+        hc_relay_fds(fd, ufd);
+    } else {
         hc_relay(G.core, fd, &o);
+    }
 }
 
 struct conn_arg {
@@ -477,6 +496,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "hc-gateway: --allow-remote needs a token (--token or HC_GATEWAY_TOKEN)\n");
         return 2;
     }
+    if (!getenv("HC_UPSTREAM_PROXY")) {
+        /* The proxy this process was started under is the way out: chain to it. */
+        static const char *const vars[] = { "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy" };
+        for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+            if (getenv(vars[i]) && *getenv(vars[i])) {
+                setenv("HC_UPSTREAM_PROXY", getenv(vars[i]), 1);
+                break;
+            }
+    }
     if (getenv("HC_MODE") && strcmp(getenv("HC_MODE"), "gateway") != 0)
         unsetenv("HC_MODE"); /* observe/off mean nothing here: this process is the gateway */
     signal(SIGPIPE, SIG_IGN);
@@ -512,8 +540,15 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    logf_("info", "listening", "addr=%s ca=%s store=%s token=%s pid=%d", addr, ca, G.core->cfg.db_path,
-          G.token[0] ? "required" : "none", (int)getpid());
+    hc_proxy_url upx;
+    bool have_up = G.core->cfg.upstream_proxy[0] && hc_proxy_url_parse(G.core->cfg.upstream_proxy, &upx) == 0;
+    if (G.core->cfg.upstream_proxy[0] && !have_up) {
+        logf_("error", "upstream_proxy", "msg=\"HC_UPSTREAM_PROXY/HTTPS_PROXY: expected http://[USER:PASS@]HOST[:PORT]\"");
+        return 2;
+    }
+    logf_("info", "listening", "addr=%s ca=%s store=%s token=%s upstream_proxy=%s%s%d pid=%d", addr, ca,
+          G.core->cfg.db_path, G.token[0] ? "required" : "none", have_up ? upx.host : "none", have_up ? ":" : "",
+          have_up ? upx.port : 0, (int)getpid());
     if (ready) {
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp", ready);

@@ -17,15 +17,21 @@ with HC_ROUTE sending the providers to the mock:
     token; with a token, a connection without it gets 407/401, with it works;
   - misuse exits 2 naming the option; --help exits 0;
   - SIGTERM while a slow stream is in flight: the stream completes, the record
-    is written, the process exits 0.
+    is written, the process exits 0;
+  - chaining: started under HTTPS_PROXY (a user's own proxy, here a small
+    CONNECT proxy that wants credentials), both its provider connections and
+    its tunnels go through that proxy.
 """
 import json
 import os
 import shutil
+import base64
+import select
 import signal
-import ssl
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -65,6 +71,65 @@ func main() {
 	fmt.Printf("%d %s\n", resp.StatusCode, b)
 }
 '''
+
+
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy on 127.0.0.1 that wants Basic u:pw and records its targets."""
+
+    def __init__(self):
+        self.targets, self.denied = [], 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            b = c.recv(1)
+            if not b:
+                c.close()
+                return
+            head += b
+        lines = head.decode().split("\r\n")
+        want = "Proxy-Authorization: Basic " + base64.b64encode(b"u:pw").decode()
+        if want not in lines:
+            self.denied += 1
+            c.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+            c.close()
+            return
+        host, port = lines[0].split()[1].rsplit(":", 1)
+        self.targets.append("%s:%s" % (host, port))
+        u = socket.create_connection((host, int(port)))
+        c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        socks = [c, u]
+        while True:
+            r, _, _ = select.select(socks, [], [], 30)
+            if not r:
+                break
+            done = False
+            for s_ in r:
+                data = s_.recv(65536)
+                if not data:
+                    done = True
+                    break
+                (u if s_ is c else c).sendall(data)
+            if done:
+                break
+        c.close()
+        u.close()
+
+    def close(self):
+        self.sock.close()
 
 
 def plain_env(**extra):
@@ -250,6 +315,23 @@ def main():
         t.ok(r.returncode == 0 and r.stdout == "200", "token: CONNECT with user:TOKEN@ in HTTPS_PROXY works", r.stdout + r.stderr)
         rc, log = g.stop()
         t.ok(rc == 0 and "tok-123" not in log and "event=denied" in log, "token: denials logged, the token never")
+
+        # Chaining to the user's own proxy.
+        up = ConnectProxy()
+        g = Gateway(w, HTTPS_PROXY="http://u:pw@127.0.0.1:%d" % up.port, NO_PROXY=None, no_proxy=None)
+        base = "http://%s" % g.addr
+        st, d = post(base + "/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+        mock_hostport = w.mock.url.split("://", 1)[1]
+        t.ok(st == 200 and up.targets == [mock_hostport],
+             "chaining: the gateway reaches the provider through the user's proxy (CONNECT with its credentials)",
+             (st, up.targets))
+        ok_proxy, iss = peer_cert_issuer("127.0.0.1", port, w.pki["ca"], proxy=g.addr)
+        t.ok(ok_proxy and up.targets == [mock_hostport, "127.0.0.1:%s" % port],
+             "chaining: a tunnel for another host goes through the user's proxy too", up.targets)
+        rc, log = g.stop()
+        t.ok(rc == 0 and "pw@" not in log and "upstream_proxy=127.0.0.1:%d" % up.port in log,
+             "chaining: logged without the proxy's password", log[-400:])
+        up.close()
     return t.done()
 
 
