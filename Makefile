@@ -1,6 +1,6 @@
 # hcshim — non-recursive build.
 #
-#   make            build/libhcshim.so, build/libhcshim-core.so, build/hc-analyze
+#   make            build/libhcshim.so, build/libhcshim-core.so, build/hc-analyze, build/hc-gateway
 #   make check      install dependencies, build, run every test (prints "N passed, N failed")
 #   make demo       install dependencies, build, run the example agent under the shim, print the report
 #   make bench      benchmarks, each printed as a ratio to a baseline measured in the same run
