@@ -23,7 +23,10 @@
  *   or HC_GATEWAY_TOKEN); the first request head of every connection must
  *   carry it (Proxy-Authorization: Basic user:TOKEN or Bearer TOKEN, or for
  *   the base URL Authorization/Helicone-Auth: Bearer TOKEN). Compared in
- *   constant time; never logged.
+ *   constant time; never logged. Without a token (loopback only), a
+ *   connection is served only when it comes from a socket of this same user
+ *   (its owner read from /proc/net/tcp{,6}): another local user must not
+ *   spend this user's provider keys or write into this user's store.
  * - Shutdown: SIGTERM or SIGINT closes the listener, waits for the open
  *   connections to finish (at most --drain SECONDS), flushes the recorder,
  *   and exits 0.
@@ -172,6 +175,58 @@ static bool authorized(const hc_http_head *h)
     return false;
 }
 
+/* ---- same user ---------------------------------------------------------------- */
+
+/* The /proc/net/tcp{,6} spelling of an address: the kernel prints each 32-bit
+ * word of the address as it lies in memory, read as a native integer. */
+static void proc_addr(const struct sockaddr_storage *a, bool v6file, char *out, size_t size)
+{
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)a;
+        if (v6file) /* an IPv4 peer on a dual-stack socket is v4-mapped */
+            snprintf(out, size, "0000000000000000FFFF0000%08X:%04X", (unsigned)s4->sin_addr.s_addr, ntohs(s4->sin_port));
+        else
+            snprintf(out, size, "%08X:%04X", (unsigned)s4->sin_addr.s_addr, ntohs(s4->sin_port));
+    } else {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a;
+        uint32_t w[4];
+        memcpy(w, &s6->sin6_addr, 16);
+        snprintf(out, size, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3], ntohs(s6->sin6_port));
+    }
+}
+
+/* uid owning the local end of the TCP connection peer -> us, or -1. */
+static long peer_uid(int fd)
+{
+    struct sockaddr_storage peer, self;
+    socklen_t pl = sizeof peer, sl = sizeof self;
+    if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 || getsockname(fd, (struct sockaddr *)&self, &sl) != 0)
+        return -1;
+    static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+    for (int k = 0; k < 2; k++) {
+        if (peer.ss_family == AF_INET6 && k == 0)
+            continue;
+        char want_local[64], want_rem[64], line[512];
+        proc_addr(&peer, k == 1, want_local, sizeof want_local);
+        proc_addr(&self, k == 1, want_rem, sizeof want_rem);
+        FILE *f = fopen(files[k], "r");
+        if (!f)
+            continue;
+        long uid = -1;
+        while (uid < 0 && fgets(line, sizeof line, f)) {
+            char loc[64], rem[64];
+            unsigned long u;
+            if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %lu", loc, rem, &u) == 3 &&
+                strcasecmp(loc, want_local) == 0 && strcasecmp(rem, want_rem) == 0)
+                uid = (long)u;
+        }
+        fclose(f);
+        if (uid >= 0)
+            return uid;
+    }
+    return -1;
+}
+
 /* ---- one connection ---------------------------------------------------------- */
 
 static void answer(int fd, int status, const char *reason, const char *extra)
@@ -299,7 +354,13 @@ static void *conn_main(void *arg)
     char buf[MAX_HEAD];
     hc_http_head h;
     int hlen = peek_head(ca.fd, buf, sizeof buf, &h);
+    long uid = G.token[0] ? -2 : peer_uid(ca.fd);
     if (hlen <= 0) {
+        close(ca.fd);
+    } else if (!G.token[0] && uid != (long)getuid()) {
+        logf_("warn", "denied", "peer=%s reason=\"%s\"", ca.peer,
+              uid < 0 ? "cannot tell which user the connection belongs to" : "another local user (give a --token to share)");
+        answer(ca.fd, 403, "Forbidden", NULL);
         close(ca.fd);
     } else if (!authorized(&h)) {
         logf_("warn", "denied", "peer=%s reason=\"no valid token\"", ca.peer);

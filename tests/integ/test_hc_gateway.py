@@ -15,6 +15,7 @@ with HC_ROUTE sending the providers to the mock:
     proxy;
   - access: a non-loopback --listen is refused without --allow-remote and a
     token; with a token, a connection without it gets 407/401, with it works;
+    without a token, a connection from another local user (setpriv) gets 403;
   - misuse exits 2 naming the option; --help exits 0;
   - SIGTERM while a slow stream is in flight: the stream completes, the record
     is written, the process exits 0;
@@ -275,6 +276,20 @@ def main():
              (iss_direct, iss_proxy))
         ok_gw, _ = peer_cert_issuer("127.0.0.1", port, g.ca, proxy=g.addr)
         t.ok(not ok_gw, "proxy: that host's certificate is not one the gateway made")
+
+        # Another local user may not spend this user's keys (no token: same user only).
+        setpriv = shutil.which("setpriv")
+        if os.geteuid() != 0 or not setpriv:
+            t.ok(True, "# SKIP not root or no setpriv: cannot act as another user")
+        else:
+            n = len(w.mock.requests)
+            r = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                                "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", base + "/v1/chat/completions",
+                                "-H", "Content-Type: application/json",
+                                "-d", json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})],
+                               capture_output=True, text=True, timeout=30, env=plain_env())
+            t.ok(r.stdout == "403" and len(w.mock.requests) == n,
+                 "another local user is refused (403) and nothing goes upstream", r.stdout + r.stderr)
 
         # Graceful shutdown: SIGTERM during a slow stream.
         w.mock.configure(chunk_delay_ms=150)
