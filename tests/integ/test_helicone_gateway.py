@@ -15,7 +15,8 @@ all routed to the mock) with that provider's key from the environment:
   - the provider saw its own key and never the Helicone key; nothing secret
     reached the store; tokens and cost come from the provider's usage;
   - gateway features through the endpoint: properties, cache, retries, a
-    model list falling back across providers, a rate limit;
+    model list falling back across providers, a rate limit, a budget; an
+    image in a message;
   - the older proxy hosts (oai.helicone.ai, gateway.helicone.ai with
     Helicone-Target-URL) and the errors (unknown model family, no key);
   - the tutorial's two-step agent (examples/helicone_agent.py) shows each
@@ -262,6 +263,25 @@ def main():
         q = w.mock.requests[-1]
         t.ok(r.returncode == 0 and "Mock answer" in r.stdout and q["path"] == "/openai/v1/chat/completions" and
              "helicone-target-url" not in q["headers"], "gateway.helicone.ai follows Helicone-Target-URL to Groq", q["path"])
+
+        # An image in a message reaches Claude as an image block.
+        img = [{"role": "user", "content": [{"type": "text", "text": "what is this"},
+                                            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]
+        r = w.run(["curl", "-sS", URL, "-H", "Content-Type: application/json",
+                   "-H", "Authorization: Bearer " + KEYS["HELICONE_API_KEY"],
+                   "-d", json.dumps({"model": "claude-sonnet-4", "messages": img})], **KEYS)
+        sent = json.loads(w.mock.requests[-1]["body"])
+        t.ok(r.returncode == 0 and "Mock answer" in r.stdout and sent["messages"][0]["content"][1] ==
+             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+             "an image_url part reaches Anthropic as a base64 image block", sent["messages"][0]["content"])
+
+        # A budget: the second request over it is blocked locally.
+        w.reset_store()
+        a = run_sdk(w, "claude-sonnet-4", "plain", HC_BUDGET="0.0000001/day:block")
+        n = len(w.mock.requests)
+        b = run_sdk(w, "claude-sonnet-4", "plain", HC_BUDGET="0.0000001/day:block")
+        t.ok(a["status"] == 200 and b["status"] == 429 and "budget" in json.dumps(b["body"]) and len(w.mock.requests) == n,
+             "budget through the endpoint: spent on the first request, the second is blocked (429)", (a["status"], b))
 
         # The tutorial's two-step agent: per-step cost in the report.
         w.reset_store()
