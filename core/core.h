@@ -26,6 +26,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 struct hc_ca;
 struct hc_gateway;
 struct hc_recorder;
+struct hc_record;
 
 typedef struct hc_core {
     pid_t               pid;         /* immutable: the process this state belongs to */
@@ -42,6 +43,10 @@ typedef struct hc_core {
     pthread_mutex_t     store_lock;  /* guards store, store_state */
     hc_store           *store;       /* opened on first use by whoever needs it */
     int                 store_state; /* 0 not tried, 1 open, -1 failed (logged once) */
+    /* Set once before traffic by hc-gateway (its exchange log), NULL in the
+     * shim: called on the exchange's thread with each finished record, just
+     * before it is queued. Must not block or keep r. */
+    void              (*on_record)(const struct hc_record *r);
 } hc_core;
 
 /* The store, opened on first use (by the recorder thread, or by a connection

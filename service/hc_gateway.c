@@ -40,6 +40,8 @@
 #include "log.h"
 #include "proxy.h"
 #include "proxychain.h"
+#include "record.h"
+#include "uuid.h"
 #include "relay.h"
 #include "tlsca.h"
 #include "unified.h"
@@ -389,6 +391,22 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
+/* One line per finished exchange (what the record holds; never a header or a body). */
+static void log_exchange(const hc_record *r)
+{
+    char id[HC_UUID_STRLEN + 1], err[200] = "";
+    hc_uuid_format(r->id, id);
+    if (r->error)
+        for (size_t i = 0, j = 0; r->error[i] && j + 1 < sizeof err; i++, j++)
+            err[j] = r->error[i] == '"' ? '\'' : (unsigned char)r->error[i] < 0x20 ? ' ' : r->error[i];
+    logf_(r->status >= 500 || err[0] ? "warn" : "info", "exchange",
+          "id=%s host=%s provider=%s model=\"%.100s\" status=%d in=%lld out=%lld cost_usd=%.6f latency_ms=%.1f%s%s%s",
+          id, r->host ? r->host : "", r->provider ? r->provider : "", r->model_resp && r->model_resp[0] ? r->model_resp
+          : r->model_req ? r->model_req : "", r->status, (long long)r->tok_in, (long long)r->tok_out,
+          (double)r->cost_nusd / 1e9, (double)r->latency_us / 1000.0, err[0] ? " error=\"" : "", err,
+          err[0] ? "\"" : "");
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static void usage(FILE *f)
@@ -574,6 +592,7 @@ int main(int argc, char **argv)
         logf_("error", "start", "msg=\"the gateway core cannot start (see the line above)\"");
         return 1;
     }
+    G.core->on_record = log_exchange;
     int lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -607,9 +626,11 @@ int main(int argc, char **argv)
         logf_("error", "upstream_proxy", "msg=\"HC_UPSTREAM_PROXY/HTTPS_PROXY: expected http://[USER:PASS@]HOST[:PORT]\"");
         return 2;
     }
-    logf_("info", "listening", "addr=%s ca=%s store=%s token=%s upstream_proxy=%s%s%d pid=%d", addr, ca,
-          G.core->cfg.db_path, G.token[0] ? "required" : "none", have_up ? upx.host : "none", have_up ? ":" : "",
-          have_up ? upx.port : 0, (int)getpid());
+    char upstr[300] = "none";
+    if (have_up)
+        snprintf(upstr, sizeof upstr, "%s:%d", upx.host, upx.port);
+    logf_("info", "listening", "addr=%s ca=%s store=%s token=%s upstream_proxy=%s pid=%d", addr, ca,
+          G.core->cfg.db_path, G.token[0] ? "required" : "none", upstr, (int)getpid());
     if (ready) {
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp", ready);

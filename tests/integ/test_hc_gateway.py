@@ -310,6 +310,8 @@ def main():
         t.ok(any("event=listening" in ln for ln in lines) and any("event=draining" in ln for ln in lines) and
              any("event=stopped" in ln for ln in lines) and all(" level=" in ln for ln in lines),
              "logs: logfmt lines for listening, draining, stopped", log[-600:])
+        t.ok(any("event=exchange" in ln and "provider=anthropic" in ln and "status=200" in ln and " in=" in ln and
+                 "cost_usd=" in ln for ln in lines), "logs: one exchange line per request (provider, status, tokens, cost)")
         t.ok(not any(k in log for k in KEYS.values()), "logs: no key")
         t.ok(not os.path.exists(g.ca), "the CA file it chose is removed at exit")
 
