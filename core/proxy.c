@@ -2,7 +2,8 @@
  *
  * DESIGN
  * - One exchange is a fixed sequence (exchange() at the end reads like it):
- *     request → options → policies (budgets, rate limits) → cache
+ *     request → options → plan (a Helicone host: which provider, unified.h)
+ *     → policies (budgets, rate limits) → cache
  *     → upstream attempts (retries within a target, fallbacks across targets)
  *     → response → settle (cache store, spend accounting, record)
  *   Each step either passes the exchange on or answers the app itself.
@@ -25,6 +26,11 @@
  *   once more on a new connection (nothing reached the app yet).
  * - Errors before the response head reached the app become an HTTP error
  *   answer with a JSON body; after that, the app's connection is closed.
+ * - Translation: a Claude model asked for on the unified endpoint goes to
+ *   Anthropic's Messages API; the request body is translated once per target
+ *   (prepare_body), the answer as it arrives (translate_data: a stream event
+ *   by event, a whole body at its end). The capture sees the provider's own
+ *   bytes (its usage, its format); the app and the cache see the translation.
  */
 #include "proxy.h"
 #include "buf.h"
