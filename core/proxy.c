@@ -1479,6 +1479,9 @@ static bool unified_gate(struct conn *c, struct exch *x)
     if (hc_codes_parse(x->opts.fallback_on[0] ? x->opts.fallback_on : "429,500,502,503,504", &x->uni_codes) != 0)
         hc_codes_parse("429,500,502,503,504", &x->uni_codes);
     const hc_unified *u = &x->uni[0];
+    if (hc_provider_is_helicone(x->host))
+        hc_log_warn_once("helicone_local", "%s is answered locally: requests go straight to the providers, none to "
+                                           "Helicone (HC_HELICONE=cloud to reach Helicone's service)", x->host);
     hc_capture_set_provider(&x->cap, u->provider);
     const hc_request_info *ri = &x->cap.reqinfo;
     x->inject = !x->streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&

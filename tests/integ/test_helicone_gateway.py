@@ -287,6 +287,8 @@ def main():
         w.reset_store()
         r = w.run([PYTHON, os.path.join(ROOT, "examples", "helicone_agent.py"), "LMDB"], **KEYS)
         t.ok(r.returncode == 0 and "summary: Mock answer" in r.stdout, "the tutorial's agent runs unchanged", r.stderr[-400:])
+        t.eq(r.stderr.count("ai-gateway.helicone.ai is answered locally"), 1,
+             "the shim says once on stderr that Helicone's host is answered locally")
         recs = w.records(wait_for=2)
         steps = {x["props"].get("Step"): x for x in recs}
         t.ok(set(steps) == {"research", "summarize"} and steps["research"]["model_req"] == "gpt-4o" and
