@@ -164,6 +164,11 @@ def main():
                            capture_output=True, text=True, timeout=60)
         t.ok(r.returncode != 0 and not r.stdout.strip(), "without the shim the tutorial's program cannot answer here")
 
+        n = len(w.mock.requests)
+        res = run_sdk(w, "gpt-4o-mini", "plain", HC_HELICONE="cloud")
+        t.ok(res["status"] == 0 and len(w.mock.requests) == n,
+             "HC_HELICONE=cloud: the shim leaves Helicone's host alone (unreachable here, as without the shim)")
+
         nrec = 0
         have_node = shutil.which("node") and os.path.isfile(NODE_OPENAI)
         for who, fn in (("python-sdk", run_sdk), ("curl", run_curl), ("node", run_node)):
