@@ -37,16 +37,16 @@ typedef struct hc_core {
     SSL_CTX            *client_ctx;  /* immutable: TLS client for upstreams (verifying) */
     struct hc_gateway  *gw;          /* immutable pointer; registry locked inside */
     struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
+    /* Set once before traffic by hc-gateway (its exchange log), NULL in the
+     * shim: called on the exchange's thread with each finished record, just
+     * before it is queued. Must not block or keep r. */
+    void              (*on_record)(const struct hc_record *r);
     char                program[64]; /* immutable: basename of the executable */
     hc_budget           budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */
     int                 nbudgets;
     pthread_mutex_t     store_lock;  /* guards store, store_state */
     hc_store           *store;       /* opened on first use by whoever needs it */
     int                 store_state; /* 0 not tried, 1 open, -1 failed (logged once) */
-    /* Set once before traffic by hc-gateway (its exchange log), NULL in the
-     * shim: called on the exchange's thread with each finished record, just
-     * before it is queued. Must not block or keep r. */
-    void              (*on_record)(const struct hc_record *r);
 } hc_core;
 
 /* The store, opened on first use (by the recorder thread, or by a connection

@@ -212,8 +212,9 @@ static long peek_more(int fd, unsigned char *buf, size_t size, size_t have, int6
     }
 }
 
-static void serve_tls(hc_core *core, int fd, const hc_origin *o, const char *name)
+static void serve_tls(hc_gateway *gw, int fd, const hc_origin *o, const char *name)
 {
+    hc_core *core = gw->core;
     X509 *cert = NULL;
     EVP_PKEY *key = NULL;
     SSL *ssl = NULL;
@@ -243,55 +244,6 @@ static void serve_tls(hc_core *core, int fd, const hc_origin *o, const char *nam
     hc_io_close(&io);
 }
 
-void hc_gateway_dispatch(hc_core *core, int fd, const hc_origin *o)
-{
-    unsigned char *peek = malloc(65536), *scratch = malloc(65536);
-    if (!peek || !scratch) {
-        free(peek);
-        free(scratch);
-        close(fd);
-        return;
-    }
-    int64_t deadline = hc_mono_us() + (int64_t)PEEK_TIMEOUT_MS * 1000;
-    long n = peek_more(fd, peek, 65536, 0, deadline);
-    if (n <= 0) {
-        close(fd);
-        goto out_free;
-    }
-    if (hc_looks_like_tls(peek, (size_t)n)) {
-        char sni[256];
-        int rc;
-        while ((rc = hc_clienthello_sni(peek, (size_t)n, scratch, 65536, sni, sizeof sni)) == HC_PARTIAL) {
-            long m = peek_more(fd, peek, 65536, (size_t)n, deadline);
-            if (m <= 0)
-                break;
-            n = m;
-        }
-        free(scratch);
-        scratch = NULL;
-        if (rc == 0 && sni[0] && !core->shim->is_llm_host(sni)) {
-            hc_log_debug("relaying TLS for %s (not an LLM host) untouched", sni);
-            hc_relay(core, fd, o);
-        } else if (rc == 0 || rc == HC_ETOOBIG) {
-            serve_tls(core, fd, o, (rc == 0 && sni[0]) ? sni : o->host);
-        } else {
-            hc_relay(core, fd, o); /* not a ClientHello we understand: hands off */
-        }
-    } else {
-        hc_io io;
-        hc_io_init(&io, fd, NULL, core->cfg.connect_timeout_ms);
-        if (hc_proxy_looks_like_http(peek, (size_t)n)) {
-            hc_proxy_serve(core, &io, o, o->host, false);
-            hc_io_close(&io);
-        } else {
-            hc_relay(core, fd, o);
-        }
-    }
-out_free:
-    free(peek);
-    free(scratch);
-}
-
 static void *conn_main(void *arg)
 {
     struct conn_start cs = *(struct conn_start *)arg;
@@ -307,9 +259,70 @@ static void *conn_main(void *arg)
         return NULL;
     }
 
-    hc_gateway_dispatch(core, cs.fd, &o);
+    unsigned char *peek = malloc(65536), *scratch = malloc(65536);
+    if (!peek || !scratch) {
+        free(peek);
+        free(scratch);
+        close(cs.fd);
+        goto out;
+    }
+    int64_t deadline = hc_mono_us() + (int64_t)PEEK_TIMEOUT_MS * 1000;
+    long n = peek_more(cs.fd, peek, 65536, 0, deadline);
+    if (n <= 0) {
+        close(cs.fd);
+        goto out_free;
+    }
+    if (hc_looks_like_tls(peek, (size_t)n)) {
+        char sni[256];
+        int rc;
+        while ((rc = hc_clienthello_sni(peek, (size_t)n, scratch, 65536, sni, sizeof sni)) == HC_PARTIAL) {
+            long m = peek_more(cs.fd, peek, 65536, (size_t)n, deadline);
+            if (m <= 0)
+                break;
+            n = m;
+        }
+        free(scratch);
+        scratch = NULL;
+        if (rc == 0 && sni[0] && !core->shim->is_llm_host(sni)) {
+            hc_log_debug("relaying TLS for %s (not an LLM host) untouched", sni);
+            hc_relay(core, cs.fd, &o);
+        } else if (rc == 0 || rc == HC_ETOOBIG) {
+            serve_tls(gw, cs.fd, &o, (rc == 0 && sni[0]) ? sni : o.host);
+        } else {
+            hc_relay(core, cs.fd, &o); /* not a ClientHello we understand: hands off */
+        }
+    } else {
+        hc_io io;
+        hc_io_init(&io, cs.fd, NULL, core->cfg.connect_timeout_ms);
+        if (hc_proxy_looks_like_http(peek, (size_t)n)) {
+            hc_proxy_serve(core, &io, &o, o.host, false);
+            hc_io_close(&io);
+        } else {
+            hc_relay(core, cs.fd, &o);
+        }
+    }
+out_free:
+    free(peek);
+    free(scratch);
+out:
     drop_reg(gw, cs.family, cs.peer_addr, cs.peer_port);
     return NULL;
+}
+
+void hc_gateway_dispatch(hc_core *core, int fd, const hc_origin *o)
+{
+    /* The accept thread's own path, for a connection that needs no
+     * registration (family AF_UNSPEC: no entry to drop afterwards). */
+    struct conn_start *cs = core->gw ? calloc(1, sizeof *cs) : NULL;
+    if (!cs) {
+        close(fd);
+        return;
+    }
+    cs->gw = core->gw;
+    cs->fd = fd;
+    cs->registered = true;
+    cs->origin = *o;
+    conn_main(cs);
 }
 
 static void *accept_main(void *arg)
