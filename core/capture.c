@@ -105,6 +105,11 @@ void hc_capture_request_done(hc_capture *c)
     hc_strlcpy(c->model_req, sizeof c->model_req, c->reqinfo.model);
 }
 
+void hc_capture_set_api(hc_capture *c, enum hc_api api)
+{
+    c->api = api;
+}
+
 void hc_capture_set_upstream(hc_capture *c, const char *url)
 {
     hc_strlcpy(c->upstream, sizeof c->upstream, url);
@@ -347,6 +352,8 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     if (omit_resp)
         r->flags |= HC_REC_RESP_OMITTED;
 
+    if (core->on_record)
+        core->on_record(r);
     hc_buf enc = HC_BUF_INIT;
     if (hc_record_encode(r, &enc) == 0) {
         hc_rec_item *it = hc_rec_item_new(r->id, enc.data, enc.len, c->req_body.data, c->req_body.len, !omit_req,

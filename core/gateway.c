@@ -712,3 +712,19 @@ void hc_gateway_abandon(hc_gateway *gw)
     if (gw->lfd6 >= 0)
         close(gw->lfd6);
 }
+
+void hc_gateway_dispatch(hc_core *core, int fd, const hc_origin *o)
+{
+    /* The accept thread's own path, for a connection that needs no
+     * registration (family AF_UNSPEC: no entry to drop afterwards). */
+    struct conn_start *cs = core->gw ? calloc(1, sizeof *cs) : NULL;
+    if (!cs) {
+        close(fd);
+        return;
+    }
+    cs->gw = core->gw;
+    cs->fd = fd;
+    cs->registered = true;
+    cs->origin = *o;
+    conn_main(cs);
+}

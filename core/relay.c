@@ -73,6 +73,11 @@ void hc_relay(hc_core *core, int cfd, const hc_origin *o)
         close(cfd);
         return;
     }
+    hc_relay_fds(cfd, ufd);
+}
+
+void hc_relay_fds(int cfd, int ufd)
+{
     char *b1 = malloc(RELAY_BUF), *b2 = malloc(RELAY_BUF);
     struct dir up = { .from = cfd, .to = ufd, .buf = b1 }, down = { .from = ufd, .to = cfd, .buf = b2 };
     if (!b1 || !b2)

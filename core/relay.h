@@ -19,4 +19,8 @@ void hc_relay(hc_core *core, int client_fd, const hc_origin *origin);
  * there is nothing there to relay to. */
 bool hc_is_synthetic_addr(const struct sockaddr *a);
 
+/* Relay cfd <-> ufd (both connected) until both directions end; closes both
+ * (hc-gateway's tunnel through the user's own proxy). */
+void hc_relay_fds(int cfd, int ufd);
+
 #endif

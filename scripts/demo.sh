@@ -49,6 +49,11 @@ echo "== step 2: summarize (Anthropic claude-sonnet-4-5), under hc-run"
 run summarize "$root/examples/research_agent.py" summarize "$work/notes.txt"
 
 echo
+echo "== step 3: the Helicone tutorial's agent, unchanged (https://ai-gateway.helicone.ai, Helicone headers), under hc-run"
+HELICONE_API_KEY=sk-helicone-demo-not-a-real-key "$root/scripts/hc-run" --db "$db" --ca-file "$work/pki/ca.pem" \
+    --route "api.openai.com=$mock" -- "$py" "$root/examples/helicone_agent.py" "LMDB"
+
+echo
 echo "== hc-analyze requests"
 "$build/hc-analyze" requests --db "$db"
 echo

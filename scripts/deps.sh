@@ -32,6 +32,9 @@ node_deps() {
     dir=$(cd "$(dirname "$0")/../tests/node" && pwd)
     [ -f "$dir/node_modules/openai/package.json" ] ||
         npm install --prefix "$dir" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
+    # OpenAI's Codex CLI, for test_hc_run_proxy.py (a static binary through hc-run --proxy).
+    [ -f "$dir/node_modules/@openai/codex/package.json" ] ||
+        npm install --prefix "$dir" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
 }
 
 missing=""

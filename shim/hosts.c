@@ -169,6 +169,21 @@ static void parse_config(void)
         v += strspn(v, ", ");
     }
 
+    /* Helicone's hosts are answered by the local gateway (core/unified.h),
+     * like routed hosts: a synthetic address, no DNS. HC_HELICONE=cloud
+     * leaves them alone; an HC_ROUTE of the same name wins. */
+    const char *hl = getenv("HC_HELICONE");
+    if (!(hl && strcmp(hl, "cloud") == 0)) {
+        for (size_t i = 0; hc_provider_helicone_host(i) && n_routes < MAX_ROUTES; i++) {
+            const char *h = hc_provider_helicone_host(i);
+            int dup = 0;
+            for (int j = 0; j < n_routes; j++)
+                dup |= strcmp(routes[j], h) == 0;
+            if (!dup)
+                lower_copy(routes[n_routes++], HC_HOST_MAX, h, strlen(h));
+        }
+    }
+
     int np = 0;
     for (size_t i = 0;; i++) {
         const char *p = hc_provider_host_pattern(i);
