@@ -726,5 +726,8 @@ void hc_gateway_dispatch(hc_core *core, int fd, const hc_origin *o)
     cs->fd = fd;
     cs->registered = true;
     cs->origin = *o;
+    pthread_mutex_lock(&cs->gw->lock);
+    cs->gw->threads++; /* conn_main leaves the count as a spawned thread does */
+    pthread_mutex_unlock(&cs->gw->lock);
     conn_main(cs);
 }
