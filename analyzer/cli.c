@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "clock.h"
 #include "err.h"
+#include "pricing.h"
+#include "reprice.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void cli_init(cli_parser *p, int argc, char **argv, const char *cmd)
 {
@@ -121,6 +124,19 @@ int cli_common(ana_ctx *c, int id, const char *arg)
         return 1;
     case OPT_JSON: c->fmt = CLI_JSON; return 1;
     case OPT_CSV: c->fmt = CLI_CSV; return 1;
+    case OPT_PRICES: {
+        char err[512] = "";
+        if (!*arg || access(arg, R_OK) != 0) {
+            cli_misuse("--prices: cannot read '%s': %s", arg, *arg ? strerror(errno) : "empty path");
+            return CLI_ERR;
+        }
+        if (hc_pricing_init(arg, err, sizeof err) != 0) {
+            cli_misuse("--prices: %s", err[0] ? err : arg);
+            return CLI_ERR;
+        }
+        reprice_on_read = true;
+        return 1;
+    }
     case OPT_PROPERTY: {
         if (!strchr(arg, '=')) {
             if (c->property_name)

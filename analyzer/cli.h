@@ -42,7 +42,7 @@ typedef struct cli_opt {
 enum {
     OPT_HELP = 1, OPT_DB, OPT_JSON, OPT_CSV,
     OPT_SINCE, OPT_UNTIL, OPT_WHERE, OPT_MODEL, OPT_USER, OPT_SESSION,
-    OPT_STATUS, OPT_CACHE, OPT_PROVIDER, OPT_PROPERTY,
+    OPT_STATUS, OPT_CACHE, OPT_PROVIDER, OPT_PROPERTY, OPT_PRICES,
     OPT_CMD = 100
 };
 
@@ -52,7 +52,8 @@ enum { OPT_RUN = OPT_CMD - 1 };
 /* Put these at the start of a command's option table (terminated by {0}). */
 #define CLI_COMMON_OPTS                                                          \
     { "help", 'h', false, OPT_HELP }, { "db", 0, true, OPT_DB },                 \
-    { "json", 0, false, OPT_JSON }, { "csv", 0, false, OPT_CSV }
+    { "json", 0, false, OPT_JSON }, { "csv", 0, false, OPT_CSV },              \
+    { "prices", 0, true, OPT_PRICES }
 #define CLI_FILTER_OPTS                                                          \
     { "since", 0, true, OPT_SINCE }, { "until", 0, true, OPT_UNTIL },            \
     { "where", 0, true, OPT_WHERE }, { "model", 0, true, OPT_MODEL },            \
@@ -71,6 +72,9 @@ enum { OPT_RUN = OPT_CMD - 1 };
     CLI_HELP_DB                                                                           \
     "  --json             one JSON document on stdout\n"                                \
     "  --csv              CSV (RFC 4180) on stdout\n"                                   \
+    "  --prices FILE      costs computed from the stored tokens with the embedded\n"     \
+    "                     price table plus FILE (docs/PRICES.md), not the stored\n"       \
+    "                     costs; the store is not changed\n"                              \
     "  -h, --help         this help\n"
 #define CLI_HELP_FILTERS                                                                  \
     "Filters (all must match):\n"                                                         \

@@ -14,6 +14,7 @@
 #include "jsonw.h"
 #include "reassemble.h"
 #include "recjson.h"
+#include "reprice.h"
 #include "table.h"
 
 #include <cjson/cJSON.h>
@@ -163,7 +164,8 @@ static void print_text_record(const hc_record *r)
     if (r->cost_flags & HC_COST_UNPRICED)
         field("cost", "unpriced (model not in the price table)");
     else
-        fieldf("cost", "%s (%s USD%s%s)", fmt_usd(a, r->cost_nusd), fmt_usd_exact(b, r->cost_nusd),
+        fieldf("cost", "%s (%s USD%s%s%s)", fmt_usd(a, r->cost_nusd), fmt_usd_exact(b, r->cost_nusd),
+               r->cost_flags & HC_COST_LONG_CTX ? ", long-context tier" : "",
                r->cost_flags & HC_COST_ESTIMATED ? ", estimated tokens" : "",
                r->cost_flags & HC_COST_NO_USAGE ? ", no usage reported" : "");
     if (r->saved_nusd)
@@ -339,6 +341,8 @@ int cmd_show(int argc, char **argv)
         goto out_txn;
     }
     memcpy(r.id, f.id, HC_UUID_LEN);
+    if (reprice_on_read)
+        reprice_record(&r);
     load_body(txn, bodies, r.id, HC_BODY_REQUEST, &req);
     load_body(txn, bodies, r.id, HC_BODY_RESPONSE, &resp);
     enum hc_stream_kind kind = HC_STREAM_NONE;

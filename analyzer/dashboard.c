@@ -15,6 +15,7 @@
 #include "prompt.h"
 #include "reassemble.h"
 #include "recjson.h"
+#include "reprice.h"
 #include "store.h"
 #include "summary.h"
 #include "utf8.h"
@@ -1177,6 +1178,8 @@ int dash_request(jw *w, const dash_src *src, const char *id, size_t body_max)
     if (mdb_get(src->txn, src->recs, &k, &v) != 0 || hc_record_decode(v.mv_data, v.mv_size, &r) != 0)
         return HC_ENOTFOUND;
     memcpy(r.id, key, HC_UUID_LEN);
+    if (reprice_on_read)
+        reprice_record(&r);
     struct rows x = { .src = src, .body_max = body_max, .w = w };
     if (body_max) {
         load_body(src, r.id, HC_BODY_REQUEST, &x.req);

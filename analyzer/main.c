@@ -29,6 +29,7 @@ static const struct command {
     { "compact",  cmd_compact,  "rewrite the store without free pages (deleted data gone)" },
     { "stats",    cmd_stats,    "store size, counts, schema, page usage" },
     { "prices",   cmd_prices,   "the price table and the unpriced models seen" },
+    { "reprice",  cmd_reprice,  "recompute stored costs with the current price table" },
     { "html",     cmd_html,     "the dashboard as one self-contained HTML file" },
     { "serve",    cmd_serve,    "the dashboard as a live local web view" },
     { "cache",    cmd_cache,    "the response cache: entries, hit rate, savings; cache clear" },

@@ -2,6 +2,7 @@
 #include "query.h"
 #include "clock.h"
 #include "err.h"
+#include "reprice.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
@@ -312,6 +313,8 @@ int query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_fir
             st->undecodable++;
         } else {
             memcpy(r.id, k.mv_data, HC_UUID_LEN);
+            if (reprice_on_read)
+                reprice_record(&r);
             if (query_match(f, &r)) {
                 st->matched++;
                 if (cb(ctx, &r))

@@ -113,6 +113,10 @@ enum {
     HC_COST_UNPRICED  = 1u << 1,  /* the model is not in the price table; cost_nusd is 0 */
     HC_COST_ESTIMATED = 1u << 2,  /* tokens were estimated, not read from provider usage */
     HC_COST_NO_USAGE  = 1u << 3,  /* no usage could be found (error, truncated, unknown API) */
+    /* Which price tier applied (added with issue 17; records written before never set it):
+     * the row's long-context prices priced the whole request (tok_in above its
+     * long_ctx_threshold, docs/PRICES.md). Clear with HC_COST_PRICED: the base prices. */
+    HC_COST_LONG_CTX  = 1u << 4,
 };
 
 /* A packed list of NUL-separated name/value pairs ("n\0v\0n\0v\0"). */

@@ -70,6 +70,14 @@ echo "== step 2: summarize (Anthropic claude-sonnet-4-5), under hc-run"
 run summarize "$root/examples/research_agent.py" summarize "$work/notes.txt"
 
 echo
+echo "== step 3: the Helicone tutorial's agent, unchanged (ai-gateway.helicone.ai, Helicone headers)"
+HELICONE_API_KEY=sk-helicone-demo-not-a-real-key show "$root/scripts/hc-run" -q --db "$db" --run-id "$run_id" \
+    --log "$work/shim.log" --ca-file "$work/pki/ca.pem" --route "api.openai.com=$mock" \
+    -- "$py" "$root/examples/helicone_agent.py" "LMDB"
+# The shim's notices for this step (e.g. that Helicone's host is answered locally), wrapped.
+[ ! -s "$work/shim.log" ] || sed 's/^hcshim\[[0-9]*\]: /shim: /' "$work/shim.log" | fold -s -w 96 | sed 's/^/   /'
+
+echo
 echo "== hc-analyze requests"
 show "$build/hc-analyze" requests --db "$db" --run "$run_id" | cat
 echo

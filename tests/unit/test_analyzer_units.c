@@ -9,6 +9,7 @@
 #include "analyzer/fmt.c"
 #include "analyzer/jsonw.c"
 #include "analyzer/query.c"
+#include "analyzer/reprice.c"
 #include "analyzer/table.c"
 #include "analyzer/timebucket.c"
 #include "analyzer/utf8.c"
