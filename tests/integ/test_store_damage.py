@@ -371,16 +371,25 @@ def check_and_salvage(t, base, work):
     t.ok(s3.returncode == 2 and "OUT" in s3.stderr, "salvage without OUT: exit 2, says what is expected", s3.stderr)
 
 
+def section(t, fn, *args):
+    """One part of the test; an exception there is one failure, not the end of the run."""
+    try:
+        fn(*args)
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        t.ok(False, "%s ran to the end" % fn.__name__, traceback.format_exc())
+
+
 def main():
     t = TAP()
     work = tempfile.mkdtemp(prefix="hc-damage-")
     try:
         base = make_base(work)
-        check_and_salvage(t, base, work)
-        analyzer_fuzz(t, base, work)
+        section(t, check_and_salvage, t, base, work)
+        section(t, analyzer_fuzz, t, base, work)
         with World(http_mock=False) as w:
-            app_fuzz(t, w, base, work)
-            truncated_while_open(t, w, base, work)
+            section(t, app_fuzz, t, w, base, work)
+            section(t, truncated_while_open, t, w, base, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return t.done()
