@@ -99,6 +99,7 @@ static void install_guards(void)
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGSEGV, &sa, NULL);
     hc_store_set_assert_hook(lmdb_assert);
+    hc_store_set_check_mapped(true); /* the walk may fault only where the handler above catches it */
 }
 
 int main(int argc, char **argv)

@@ -62,6 +62,12 @@ struct hc_store {
 };
 
 static void (*assert_hook)(const char *path, const char *msg);
+static unsigned check_flags;       /* HC_CHECK_MAPPED when the process handles SIGBUS */
+
+void hc_store_set_check_mapped(bool on)
+{
+    check_flags = on ? HC_CHECK_MAPPED : 0;
+}
 static char last_opened[PATH_MAX];  /* for a fatal-signal message; written by hc_store_open */
 
 const char *hc_store_last_opened(void)
@@ -161,7 +167,7 @@ static int walk_pinned(hc_store *s, int fd, char *errbuf, size_t errlen)
                 snprintf(errbuf, errlen, "%s: %s", s->path, mdb_strerror(rc));
             return HC_ESTORE;
         }
-        int err = hc_store_check_fd(fd, (uint64_t)mdb_txn_id(txn), 0, NULL, NULL, NULL, &res);
+        int err = hc_store_check_fd(fd, (uint64_t)mdb_txn_id(txn), check_flags, NULL, NULL, NULL, &res);
         mdb_txn_abort(txn);
         if (err == HC_EBUSY)
             continue; /* a writer committed twice since: take a new snapshot */
@@ -744,7 +750,7 @@ static int check_unpinned(const char *path, char *errbuf, size_t errlen)
     hc_check_result res, again;
     int err = 0;
     for (int tries = 0; tries < 4; tries++) {
-        err = hc_store_check_fd(fd, 0, 0, NULL, NULL, NULL, &res);
+        err = hc_store_check_fd(fd, 0, check_flags, NULL, NULL, NULL, &res);
         if (err != HC_EPARSE)
             break;
         if (hc_store_check_fd(fd, 0, HC_CHECK_META_ONLY, NULL, NULL, NULL, &again) != 0 || again.txnid == res.txnid)
@@ -803,7 +809,7 @@ int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_ent
         fl |= MDB_NOLOCK;
     }
     for (int tries = 0; tries < 8; tries++) {
-        err = hc_store_check_fd(fd, txn ? (uint64_t)mdb_txn_id(txn) : 0, 0, problem, entry, ctx, res);
+        err = hc_store_check_fd(fd, txn ? (uint64_t)mdb_txn_id(txn) : 0, check_flags, problem, entry, ctx, res);
         if (err != HC_EBUSY)
             break;
         mdb_txn_abort(txn);

@@ -149,6 +149,13 @@ void hc_store_set_assert_hook(void (*fn)(const char *path, const char *msg));
 int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_entry_fn *entry, void *ctx,
                     hc_check_result *res, char *errbuf, size_t errlen);
 
+/* Let the page walk of hc_store_open/hc_store_verify read through a map of
+ * data.mdb instead of pread (storecheck.h HC_CHECK_MAPPED): several times
+ * faster on big stores, but a file truncated during the walk is a SIGBUS, so
+ * only for a process that handles SIGBUS (hc-analyze). Default off (the
+ * shim). Set once at start; not thread-safe. */
+void hc_store_set_check_mapped(bool on);
+
 /* The path last given to hc_store_open ("" before), for a message in a
  * fatal-signal handler (hc-analyze). Not thread-safe. */
 const char *hc_store_last_opened(void);
