@@ -8,7 +8,9 @@
  * records deleted by prune do not come back. A record must decode
  * (hc_record_decode), a body must decode (hc_body_decode), else it is lost.
  * Bodies come first in key order (bodies < records), so they are written as
- * they come and those left without a record are deleted at the end. The
+ * they come and those left without a record are deleted at the end. When
+ * the newest meta reaches no record (a truncation took its roots), the
+ * previous transaction's meta is walked instead (see below). The
  * response cache and the budget counters are not copied: the cache refills,
  * and the counters' windows are short. */
 #include "cli.h"
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: hc-analyze salvage OUT [options]\n"
@@ -243,6 +246,23 @@ int cmd_salvage(int argc, char **argv)
         cli_misuse("%s", err[0] ? err : path);
         goto out;
     }
+    /* A truncation usually takes the newest roots (LMDB writes them last, at
+     * the end of the file). The transaction before keeps a whole snapshot
+     * (LMDB reuses none of its pages until a later commit): try it when the
+     * newest gave nothing. It may hold records the last transaction deleted. */
+    bool older = false;
+    if (e == HC_EPARSE && s.saved == 0 && !s.err) {
+        int fd = hc_store_check_open(path, err, sizeof err);
+        hc_check_result r2;
+        if (fd >= 0 && hc_store_check_fd(fd, 0, HC_CHECK_OLDER, NULL, on_entry, &s, &r2) != HC_ENOMEM &&
+            s.saved > 0) {
+            older = true;
+            if (r2.records > res.records)
+                res.records = r2.records;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
     if (!s.err)
         s.err = flush(&s);
     uint64_t orphans = 0;
@@ -264,6 +284,7 @@ int cmd_salvage(int argc, char **argv)
         jw_kstr(&w, "out", dest);
         jw_kbool(&w, "damaged", e != 0);
         jw_kuint(&w, "problems", res.problems);
+        jw_kbool(&w, "from_previous_transaction", older);
         jw_kuint(&w, "records_saved", s.saved);
         jw_kuint(&w, "records_lost", lost);
         jw_kuint(&w, "bodies_saved", s.bodies - orphans);
@@ -277,6 +298,9 @@ int cmd_salvage(int argc, char **argv)
         if (e)
             printf("%s: %" PRIu64 " problem%s, the first: %s\n", path, res.problems, res.problems == 1 ? "" : "s",
                    res.first);
+        if (older)
+            printf("%s: the newest transaction was unreadable; saved from the one before it (records deleted by "
+                   "the last transaction may be back)\n", path);
     }
     rc = 0;
 out:
