@@ -13,7 +13,8 @@ another, a meta page damaged, data.mdb replaced by a FIFO.
   their own copy): never a signal, never a hang (timeout); exit 0/1 with
   output, or 2 with one line naming the store. When `check` says the store is
   damaged, every command that reads it exits 2; when it says sound, they work.
-- the app: curl and python3 (urllib) under the shim with HC_DB on a damaged
+- the app: curl and python3 (urllib; half of them with HC_CACHE=1, which
+  reads the store on the request's path) under the shim with HC_DB on a damaged
   copy: exit status and output equal the baseline (the same program without
   the shim, sent to the mock directly), every time; the shim
   says once on stderr that the store is damaged.
@@ -22,7 +23,7 @@ another, a meta page damaged, data.mdb replaced by a FIFO.
 - check / salvage on a known damage: what is wrong where; what can be read
   is copied, the copy checks sound, the counts add up.
 
-Counts and seed: HC_DAMAGE_CASES (analyzer cases, default 40),
+Counts and seed: HC_DAMAGE_CASES (analyzer cases, default 25),
 HC_DAMAGE_APP_CASES (app cases, default 60), HC_DAMAGE_SEED (default 14).
 Each case prints its kind and seed, so a failure is reproducible.
 """
@@ -40,7 +41,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from hctest import ANALYZE, BUILD, PYTHON, TAP, World  # noqa: E402
 
 SEED = int(os.environ.get("HC_DAMAGE_SEED", "14"))
-N_ANA = int(os.environ.get("HC_DAMAGE_CASES", "40"))
+N_ANA = int(os.environ.get("HC_DAMAGE_CASES", "25"))
 N_APP = int(os.environ.get("HC_DAMAGE_APP_CASES", "60"))
 GEN = os.path.join(BUILD, "tools", "hc_gen")
 GEN_CACHE = os.path.join(BUILD, "tools", "hc_gen_cache")
@@ -283,7 +284,8 @@ def app_fuzz(t, w, base, work):
                 r = w.run(curl_args, timeout=TIMEOUT, HC_DB=db)
                 base_r = b_curl
             else:
-                r = w.run([PYTHON, "-c", CALL], timeout=TIMEOUT, HC_DB=db)
+                # Half of them with the response cache on: it reads the store on the request's path.
+                r = w.run([PYTHON, "-c", CALL], timeout=TIMEOUT, HC_DB=db, HC_CACHE=1 if case % 4 == 1 else 0)
                 base_r = b_py
             got = (r.returncode, r.stdout)
         except subprocess.TimeoutExpired:
