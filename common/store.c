@@ -767,9 +767,12 @@ int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_ent
 {
     memset(res, 0, sizeof *res);
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        set_err(errbuf, errlen, path, errno == ENOENT || !S_ISDIR(st.st_mode)
-                ? "not a store directory" : strerror(errno));
+    if (stat(path, &st) != 0) {
+        set_err(errbuf, errlen, path, strerror(errno));
+        return HC_ENOTFOUND;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        set_err(errbuf, errlen, path, "not a directory (a store is a directory holding data.mdb)");
         return HC_ENOTFOUND;
     }
     int fd = hc_store_check_open(path, errbuf, errlen);

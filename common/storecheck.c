@@ -396,8 +396,11 @@ static void walk(ck *c, const char *tbl, int kind, uint64_t pgno, int level, int
         if (kind == T_MAIN && (nflags & F_SUBDATA))
             add_table(c, k, ksize, v);
         else if (kind == T_FREE) {
+            /* LMDB reserves free-list records before it knows how many pages
+             * they will hold (mdb_freelist_save): a record may have room past
+             * its count, never a count past its room. */
             uint64_t cntf = dsize >= 8 ? rd64(v) : 0;
-            if (dsize < 8 || dsize % 8 || cntf != dsize / 8 - 1) {
+            if (dsize < 8 || dsize % 8 || cntf > dsize / 8 - 1) {
                 report(c, "page %llu (%s): free-list entry %u is malformed", (unsigned long long)pgno, tbl, i);
                 continue;
             }
