@@ -392,7 +392,12 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         s->dev = (uint64_t)st.st_dev;
         s->min_size = (uint64_t)st.st_size;
     }
-    if (cfd < 0 && s->min_size > 0) /* LMDB just initialised an empty file: check what it wrote */
+    struct stat cst;
+    if (cfd >= 0 && fstat(cfd, &cst) == 0 && ((uint64_t)cst.st_ino != s->ino || (uint64_t)cst.st_dev != s->dev)) {
+        close(cfd); /* an in-place compaction swapped the store while mdb_env_open waited: check the new one */
+        cfd = -1;
+    }
+    if (cfd < 0 && s->min_size > 0) /* LMDB just initialised an empty file, or the file is new: check it */
         cfd = hc_store_check_open(path, errbuf, errlen);
     if (cfd >= 0) {
         err = walk_pinned(s, cfd, errbuf, errlen);
