@@ -119,6 +119,15 @@ static void warn_if_shared(const char *path)
                          "chmod 700 it", path, (unsigned)(st.st_mode & 0777));
 }
 
+/* LMDB found damage the checks at open could not see (bytes overwritten
+ * while the store is open, store.c DESIGN); it aborts when this returns.
+ * At least the app's stderr says why. */
+static void lmdb_assert(const char *path, const char *msg)
+{
+    hc_log_error("the store %s was damaged while in use (LMDB: %s); the process is aborted by LMDB — "
+                 "run 'hc-analyze check'", path, msg);
+}
+
 hc_store *hc_core_store(hc_core *c)
 {
     pthread_mutex_lock(&c->store_lock);
@@ -127,13 +136,16 @@ hc_store *hc_core_store(hc_core *c)
         if (!c->cfg.db_path[0]) {
             hc_log_warn_once("store", "no store path (set HC_DB or HOME); LLM calls are not recorded");
             c->store_state = -1;
-        } else if (hc_store_open(c->cfg.db_path, c->cfg.db_sync ? HC_STORE_SYNC : 0, &c->store, err, sizeof err) != 0) {
-            hc_log_warn_once("store", "cannot open the store %s; LLM calls are not recorded", err);
-            c->store_state = -1;
         } else {
-            hc_log_debug("store %s open", c->cfg.db_path);
-            c->store_state = 1;
-            warn_if_shared(c->cfg.db_path);
+            hc_store_set_assert_hook(lmdb_assert);
+            if (hc_store_open(c->cfg.db_path, c->cfg.db_sync ? HC_STORE_SYNC : 0, &c->store, err, sizeof err) != 0) {
+                hc_log_warn_once("store", "cannot open the store %s; LLM calls are not recorded", err);
+                c->store_state = -1;
+            } else {
+                hc_log_debug("store %s open", c->cfg.db_path);
+                c->store_state = 1;
+                warn_if_shared(c->cfg.db_path);
+            }
         }
     }
     hc_store *s = c->store;

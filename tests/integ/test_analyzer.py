@@ -1003,7 +1003,7 @@ def tests(tmp):
     eq(rc, 2, "no command: exit 2")
     db_default = "$HC_DB, else $XDG_DATA_HOME/hcshim/store, else ~/.local/share/hcshim/store"
     for cmd in ("requests", "show", "report", "users", "sessions", "audit", "export", "import", "merge", "prune",
-                "compact", "stats", "prices", "html", "serve", "cache", "ratelimits"):
+                "compact", "stats", "prices", "html", "serve", "cache", "ratelimits", "check", "salvage"):
         rc, out, err = run(cmd, "-h")
         ok(rc == 0 and out.startswith("usage: hc-analyze %s" % cmd) and not err, "%s -h: usage on stdout, exit 0" % cmd)
         if cmd != "merge":  # merge names its stores as arguments
