@@ -28,7 +28,9 @@
 #include "upstream.h"
 #include "webhook.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -49,6 +51,17 @@ static int atexit_pid;                       /* guarded by start_lock: pid that 
 
 hc_core *hc_core_get(void) { return __atomic_load_n(&current, __ATOMIC_ACQUIRE); }
 const hc_shim_api *hc_core_shim(void) { return shim; }
+
+void hc_core_own_fd(int fd)
+{
+    if (shim && shim->own_fd && fd >= 0)
+        shim->own_fd(fd);
+}
+
+bool hc_core_fd_intact(int fd)
+{
+    return !shim || !shim->fd_intact || shim->fd_intact(fd);
+}
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg)
@@ -113,9 +126,56 @@ static void warn_if_shared(const char *path)
                          "chmod 700 it", path, (unsigned)(st.st_mode & 0777));
 }
 
+/* The store's files open in this process (LMDB keeps data.mdb and lock.mdb
+ * open, data.mdb possibly twice): found by identity in /proc/self/fd, made
+ * the shim's, remembered for store_fds_intact(). Called with store_lock. */
+static void own_store_fds(hc_core *c)
+{
+    char p[PATH_MAX + 16];
+    struct stat data, lock, st;
+    snprintf(p, sizeof p, "%s/data.mdb", c->cfg.db_path);
+    bool have_data = stat(p, &data) == 0;
+    snprintf(p, sizeof p, "%s/lock.mdb", c->cfg.db_path);
+    bool have_lock = stat(p, &lock) == 0;
+    c->nstore_fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && c->nstore_fds < (int)(sizeof c->store_fds / sizeof c->store_fds[0])) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || fd == dirfd(d) || fstat((int)fd, &st) != 0)
+            continue;
+        if ((have_data && st.st_dev == data.st_dev && st.st_ino == data.st_ino) ||
+            (have_lock && st.st_dev == lock.st_dev && st.st_ino == lock.st_ino)) {
+            hc_core_own_fd((int)fd);
+            c->store_fds[c->nstore_fds++] = (int)fd;
+        }
+    }
+    closedir(d);
+}
+
+static bool store_fds_intact(hc_core *c)
+{
+    for (int i = 0; i < c->nstore_fds; i++)
+        if (!hc_core_fd_intact(c->store_fds[i]))
+            return false;
+    return true;
+}
+
 hc_store *hc_core_store(hc_core *c)
 {
     pthread_mutex_lock(&c->store_lock);
+    if (c->store_state == 1 && !store_fds_intact(c)) {
+        /* Closing the handle would close (and LMDB would write to) numbers
+         * that are the app's now: leak it, open afresh. */
+        hc_log_warn_once("store-fd", "the app closed or replaced the store's descriptors; %s is opened again",
+                         c->cfg.db_path);
+        c->store = NULL;
+        c->store_state = 0;
+        c->nstore_fds = 0;
+    }
     if (c->store_state == 0) {
         char err[600];
         if (!c->cfg.db_path[0]) {
@@ -127,6 +187,7 @@ hc_store *hc_core_store(hc_core *c)
         } else {
             hc_log_debug("store %s open", c->cfg.db_path);
             c->store_state = 1;
+            own_store_fds(c);
             warn_if_shared(c->cfg.db_path);
         }
     }
