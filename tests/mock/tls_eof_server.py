@@ -1,0 +1,30 @@
+#!/usr/bin/python3
+"""A TLS upstream that ends its answer by closing TCP without close_notify.
+
+usage: tls_eof_server.py CERT KEY MODE   (prints its port, serves forever)
+  MODE close: a close-delimited body (no Content-Length, Connection: close),
+              complete; many real servers end it this way
+  MODE trunc: Content-Length 50 bytes more than sent: a truncated answer
+"""
+import socket, ssl, sys, threading
+cert, key, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True)
+body = b'{"id":"x","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}'
+while True:
+    c, _ = s.accept()
+    t = ctx.wrap_socket(c, server_side=True)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += t.recv(65536)
+    head, rest = data.split(b"\r\n\r\n", 1)
+    cl = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
+    while cl and len(rest) < cl[0]:
+        rest += t.recv(65536)
+    if mode == "close":
+        t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + body)
+    else:  # truncated content-length
+        t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (len(body) + 50) + body)
+    # no close_notify: close the TCP socket under the TLS layer
+    c2 = socket.socket(fileno=t.detach()); c2.close()
