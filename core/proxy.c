@@ -1289,6 +1289,13 @@ static bool take_request(struct conn *c, struct exch *x)
         return false;
     }
     char err[300];
+    if (x->opts.fallback_on_header && !x->opts.fallback_model[0]) {
+        /* It would silently do nothing: say which header is missing. */
+        send_error(c, x, 400, "bad_header", "Helicone-Fallback-OnCodes needs Helicone-Fallback-Model "
+                   "(the model to fall back to)");
+        hc_capture_finish(&x->cap, NULL, 0);
+        return false;
+    }
     if ((x->opts.fallback_model[0] || x->opts.fallbacks) && !(x->fb = calloc(HC_MAX_FALLBACKS, sizeof *x->fb))) {
         send_error(c, x, 503, "out_of_memory", "the gateway is out of memory");
         hc_capture_finish(&x->cap, NULL, 0);

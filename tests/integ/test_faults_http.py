@@ -6,6 +6,8 @@
   record says 200 with no error. A Content-Length body cut the same way is
   an error for the app in both cases (never a silently short success).
 - HC_LOG naming a FIFO nobody reads: the app does not hang.
+- Helicone-Fallback-OnCodes without Helicone-Fallback-Model would do nothing:
+  a 400 that names the missing header; with the model it is accepted.
 """
 import os
 import subprocess
@@ -60,11 +62,22 @@ def log_fifo(t, w):
         t.ok(False, "HC_LOG naming a FIFO nobody reads: the app hung")
 
 
+def fallback_oncodes(t, w):
+    base = ["curl", "-sS", "-w", "\n%{http_code}", "https://api.openai.com/v1/chat/completions", "-d", BODY,
+            "-H", "Content-Type: application/json", "-H", "Authorization: Bearer sk-test-x"]
+    r = w.run(base + ["-H", "Helicone-Fallback-OnCodes: abc"], timeout=30)
+    t.ok(r.stdout.endswith("\n400") and "Helicone-Fallback-Model" in r.stdout,
+         "Helicone-Fallback-OnCodes alone: 400 naming Helicone-Fallback-Model", r.stdout)
+    r = w.run(base + ["-H", "Helicone-Fallback-OnCodes: 500", "-H", "Helicone-Fallback-Model: gpt-4o"], timeout=30)
+    t.ok(r.stdout.endswith("\n200"), "with Helicone-Fallback-Model: accepted (200)", r.stdout)
+
+
 def main():
     t = TAP()
     with World(http_mock=False) as w:
         tls_eof(t, w)
         log_fifo(t, w)
+        fallback_oncodes(t, w)
     return t.done()
 
 
