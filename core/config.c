@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "err.h"
+#include "redact.h"
 #include "fallback.h"
 #include "log.h"
 #include "options.h"
@@ -206,11 +207,14 @@ static void load_routes(hc_config *cfg)
             for (char *c = item; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
             hc_strlcpy(r->host, sizeof r->host, item);
-            if (hc_route_parse_url(eq + 1, r) == 0)
+            if (hc_route_parse_url(eq + 1, r) == 0) {
                 cfg->nroutes++;
-            else
+            } else {
+                char shown[sizeof item];
+                hc_url_redact(shown, sizeof shown, eq + 1);
                 hc_log_warn_once("route_url", "HC_ROUTE: '%s' is not a URL like https://127.0.0.1:8443[/prefix]; "
-                                 "requests for %s go nowhere", eq + 1, item);
+                                 "requests for %s go nowhere", shown, item);
+            }
         }
         v += n;
         v += strspn(v, ", ");

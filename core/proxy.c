@@ -34,6 +34,7 @@
 #include "clock.h"
 #include "decode.h"
 #include "err.h"
+#include "redact.h"
 #include "fallback.h"
 #include "http.h"
 #include "counters.h"
@@ -1137,8 +1138,10 @@ static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
         hc_strlcpy(x->target.name, sizeof x->target.name, use->target);
         hc_strlcpy(x->target.authority, sizeof x->target.authority, use->authority);
         snprintf(x->target.prefix, sizeof x->target.prefix, "%s%s", r ? r->prefix : "", f->target.prefix);
-        snprintf(x->target.url, sizeof x->target.url, "%s://%s%s", x->target.tls ? "https" : "http",
-                 x->target.authority, x->target.prefix);
+        char url[sizeof x->target.url];
+        snprintf(url, sizeof url, "%s://%s%s", x->target.tls ? "https" : "http", x->target.authority,
+                 x->target.prefix);
+        hc_url_redact(x->target.url, sizeof x->target.url, url); /* shown, never a credential */
         hc_capture_set_provider(&x->cap, hc_provider_for_host(f->target.host, 0));
     }
     hc_capture_set_upstream(&x->cap, x->target.url);

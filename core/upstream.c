@@ -2,6 +2,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "err.h"
+#include "redact.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -177,8 +178,10 @@ void hc_target_for(hc_core *core, const hc_origin *origin, const char *host, boo
         t->origin = origin;
     }
     bool v6 = strchr(t->name, ':') != NULL;
-    snprintf(t->url, sizeof t->url, v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s", t->tls ? "https" : "http",
+    char url[sizeof t->url];
+    snprintf(url, sizeof url, v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s", t->tls ? "https" : "http",
              t->name, t->port, t->prefix);
+    hc_url_redact(t->url, sizeof t->url, url); /* for records, errors, logs: never a credential */
 }
 
 static bool still_open(int fd)
