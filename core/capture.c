@@ -124,6 +124,8 @@ void hc_capture_response_head(hc_capture *c, const hc_http_head *h)
     }
     hc_decoder_free(c->dec);
     c->dec = ce ? hc_decoder_new(ce->value, ce->value_len, &c->dec_unsupported) : NULL;
+    c->dec_stopped = false;
+    c->decoded = 0;
     enum hc_stream_kind k = hc_stream_kind_for(ct ? ct->value : NULL, ct ? ct->value_len : 0,
                                                c->path.data ? c->path.data : "");
     hc_stream_free(&c->stream);
@@ -152,6 +154,7 @@ static void on_message(void *ctx, const char *event, const char *data, size_t dl
 static void on_plain(void *ctx, const char *p, size_t n)
 {
     hc_capture *c = ctx;
+    c->decoded += n;
     if (hc_buf_append_capped(&c->resp_body, p, n, c->core->cfg.max_body))
         c->resp_trunc = true;
     if (c->streaming) {
@@ -171,9 +174,23 @@ void hc_capture_response_data(hc_capture *c, const char *p, size_t n)
     if (c->rec.ttft_us < 0)
         c->rec.ttft_us = hc_mono_us() - c->t0_mono;
     c->rec.resp_bytes += (int64_t)n;
+    if (c->dec_stopped)
+        return;
     if (c->dec) {
         if (hc_decoder_feed(c->dec, p, n, on_plain, c) != 0)
             hc_log_debug("cannot decode the response body of %s%s", c->host, c->path.data);
+        /* A compression bomb (1 GB from 1 MB of gzip) must not cost the CPU
+         * of decoding it all: past twice HC_MAX_BODY of decoded bytes the
+         * copy stops (the app still gets every byte; the record says the
+         * body was cut, and usage is looked for in what was decoded). */
+        if (c->decoded > 2 * c->core->cfg.max_body) {
+            hc_decoder_free(c->dec);
+            c->dec = NULL;
+            c->dec_stopped = true;
+            c->resp_trunc = true;
+            hc_log_debug("the response body of %s decodes past twice HC_MAX_BODY (a compression bomb?): "
+                         "decoding stopped", c->host);
+        }
     } else {
         on_plain(c, p, n);
     }

@@ -285,6 +285,10 @@ void hc_config_load(hc_config *cfg)
     if (hc_store_default_path(cfg->db_path, sizeof cfg->db_path) != 0)
         cfg->db_path[0] = '\0';
     cfg->db_sync = hc_env_bool("HC_DB_SYNC", false);
+    /* The store reads these itself (store.c, also for hc-analyze); here a bad
+     * value is said once instead of passing silently (the default is used). */
+    (void)env_int("HC_DB_MAP_MB", 1024, 1, 1 << 24);
+    (void)env_int("HC_DB_MAX_MB", 65536, 1, 1 << 24);
     cfg->record = hc_env_bool("HC_RECORD", true);
     env_str("HC_CA_FILE", cfg->ca_file, sizeof cfg->ca_file);
     load_routes(cfg);

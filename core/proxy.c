@@ -926,20 +926,31 @@ static bool accepts_coding(const hc_http_head *req, const char *coding)
     return false;
 }
 
+struct plain_out {
+    hc_buf *buf;
+    size_t  cap;
+    bool    over;
+};
+
 static void append_plain(void *ctx, const char *p, size_t n)
 {
-    hc_buf_append(ctx, p, n);
+    struct plain_out *o = ctx;
+    if (o->over || o->buf->len + n > o->cap || hc_buf_append(o->buf, p, n))
+        o->over = true;
 }
 
-static int decode_all(const char *coding, const char *p, size_t n, hc_buf *out)
+/* Decode a stored body for an app that did not ask for its coding; at most
+ * cap decoded bytes (a compression bomb is not unpacked: HC_EINVAL). */
+static int decode_all(const char *coding, const char *p, size_t n, hc_buf *out, size_t cap)
 {
     bool unsupported;
     hc_decoder *d = hc_decoder_new(coding, strlen(coding), &unsupported);
     if (!d)
         return HC_EINVAL;
-    int rc = hc_decoder_feed(d, p, n, append_plain, out);
+    struct plain_out o = { out, cap, false };
+    int rc = hc_decoder_feed(d, p, n, append_plain, &o);
     hc_decoder_free(d);
-    return rc;
+    return rc ? rc : o.over ? HC_EINVAL : 0;
 }
 
 /* Copy head lines except header `name`. */
@@ -996,7 +1007,7 @@ static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
     size_t head_len = e.head_len;
     char coding[32];
     if (stored_coding(e.head, e.head_len, coding, sizeof coding) && !accepts_coding(&x->req, coding) &&
-        decode_all(coding, e.body, e.body_len, &plain) == 0) {
+        decode_all(coding, e.body, e.body_len, &plain, 2 * c->core->cfg.max_body) == 0) {
         body = plain.data ? plain.data : "";
         body_len = plain.len;
         append_without_header(&head, e.head, e.head_len, "content-encoding");

@@ -8,25 +8,46 @@
 - HC_LOG naming a FIFO nobody reads: the app does not hang.
 - Helicone-Fallback-OnCodes without Helicone-Fallback-Model would do nothing:
   a 400 that names the missing header; with the model it is accepted.
+- A gzip answer that decodes to 64 MiB from 64 KiB (HC_MAX_BODY=1m): the app
+  gets the same compressed bytes as without the shim, and the gateway stops
+  decoding its copy past twice HC_MAX_BODY (said with HC_DEBUG) instead of
+  unpacking it all.
+- HC_DB_MAX_MB=garbage is said once on stderr (the call still succeeds).
+- CSV output (export, requests, users, report, ratelimits) on a terminal
+  carries no raw C1 control character (U+009B CSI from a model name, a user,
+  a property): escaped as in text output; to a pipe it stays exact data.
 """
 import os
+import pty
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from hctest import ROOT, TAP, World  # noqa: E402
+from hctest import ANALYZE, ROOT, TAP, World  # noqa: E402
 
 EOF_SERVER = os.path.join(ROOT, "tests", "mock", "tls_eof_server.py")
 BODY = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
 
 
 def tls_eof(t, w):
-    for mode in ("close", "trunc"):
+    for mode in ("close", "trunc", "bomb"):
         p = subprocess.Popen([sys.executable, EOF_SERVER, w.pki["cert"], w.pki["key"], mode],
                              stdout=subprocess.PIPE, text=True)
         try:
             url = "https://127.0.0.1:%s" % p.stdout.readline().strip()
             env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+            if mode == "bomb":
+                got = w.run(["sh", "-c", 'curl -sS "$@" | sha256sum', "sh", "https://api.openai.com/v1/chat/completions",
+                             "-d", BODY, "-H", "Content-Type: application/json"], HC_ROUTE="api.openai.com=" + url,
+                            HC_MAX_BODY="1m", HC_DEBUG="1", timeout=60)
+                want = subprocess.run(["sh", "-c", 'curl -sS "$@" | sha256sum', "sh", "--cacert", w.pki["ca"],
+                                       url + "/v1/chat/completions", "-d", BODY, "-H", "Content-Type: application/json"],
+                                      capture_output=True, text=True, timeout=60, env=env)
+                t.ok(want.returncode == 0 and got.stdout == want.stdout,
+                     "gzip bomb: the app gets the same compressed bytes as without the shim", (got.stdout, want.stdout))
+                t.ok("decoding stopped" in got.stderr, "gzip bomb: the gateway stops decoding its copy",
+                     got.stderr[-400:])
+                continue
             base = subprocess.run(["curl", "-sS", "--cacert", w.pki["ca"], url + "/v1/chat/completions", "-d", BODY,
                                    "-H", "Content-Type: application/json"], capture_output=True, text=True,
                                   timeout=30, env=env)
@@ -72,12 +93,58 @@ def fallback_oncodes(t, w):
     t.ok(r.stdout.endswith("\n200"), "with Helicone-Fallback-Model: accepted (200)", r.stdout)
 
 
+def small_validation(t, w):
+    r = w.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "https://api.openai.com/v1/chat/completions",
+               "-d", BODY, "-H", "Content-Type: application/json", "-H", "Authorization: Bearer sk-test-x"],
+              HC_DB_MAX_MB="garbage", timeout=30)
+    t.ok(r.stdout == "200" and "HC_DB_MAX_MB" in r.stderr and "garbage" in r.stderr,
+         "HC_DB_MAX_MB=garbage: said on stderr, the call succeeds", r.stderr)
+
+    w.reset_store()
+    body = '{"model":"gpt-4o-mini\u009b2J","user":"u\u009bv","messages":[{"role":"user","content":"x"}]}'
+    r = subprocess.run([b"curl", b"-sS", b"-o", b"/dev/null", b"-w", b"%{http_code}",
+                        b"https://api.openai.com/v1/chat/completions", b"-d", body.encode(),
+                        b"-H", b"Content-Type: application/json", b"-H", b"Authorization: Bearer sk-test-x",
+                        b"-H", "Helicone-Property-Evil: a\u009b31mb".encode(),
+                        b"-H", "Helicone-User-Id: u\u009bx".encode()], env=w.env(), capture_output=True, timeout=30)
+    t.eq(r.stdout, b"200", "a request carrying U+009B in its model, user and property: 200")
+    w.records(wait_for=1)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    for args in (["export", "--format", "csv"], ["requests", "--csv"], ["users", "--csv"], ["report", "--csv"],
+                 ["ratelimits", "--csv"]):
+        rc, out = run_tty([ANALYZE] + args + ["--db", w.db], env)
+        raw = [c for c in out.decode("utf-8", "replace") if 0x80 <= ord(c) < 0xa0 or ord(c) < 0x09 or c == "\x1b"]
+        t.ok(rc == 0 and not raw and ("\\u009b" in out.decode() or args[0] == "ratelimits"),
+             "%s on a terminal: no raw C1/C0 control character (shown as \\u009b)" % " ".join(args), (raw[:5], out[:300]))
+    o = subprocess.run([ANALYZE, "users", "--csv", "--db", w.db], capture_output=True, timeout=60, env=env)
+    t.ok("u\u009bx".encode() in o.stdout, "users --csv to a pipe: the exact value (CSV is data)", o.stdout[:200])
+
+
+def run_tty(argv, env):
+    """Run argv with its stdout on a pseudo-terminal; (exit code, bytes)."""
+    m, s = pty.openpty()
+    p = subprocess.Popen(argv, stdout=s, stderr=subprocess.DEVNULL, env=env)
+    os.close(s)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(m, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(m)
+    return p.wait(timeout=60), out
+
+
 def main():
     t = TAP()
     with World(http_mock=False) as w:
         tls_eof(t, w)
         log_fifo(t, w)
         fallback_oncodes(t, w)
+        small_validation(t, w)
     return t.done()
 
 

@@ -5,8 +5,10 @@ usage: tls_eof_server.py CERT KEY MODE   (prints its port, serves forever)
   MODE close: a close-delimited body (no Content-Length, Connection: close),
               complete; many real servers end it this way
   MODE trunc: Content-Length 50 bytes more than sent: a truncated answer
+  MODE bomb:  a complete gzip answer (Content-Length) that decodes to 64 MiB
+              of zeros from 64 KiB: a compression bomb
 """
-import socket, ssl, sys, threading
+import socket, ssl, sys, threading, zlib
 cert, key, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
@@ -22,7 +24,12 @@ while True:
     cl = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
     while cl and len(rest) < cl[0]:
         rest += t.recv(65536)
-    if mode == "close":
+    if mode == "bomb":
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)
+        gz = b"".join(z.compress(bytes(1 << 20)) for _ in range(64)) + z.flush()
+        t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(gz) + gz)
+    elif mode == "close":
         t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + body)
     else:  # truncated content-length
         t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (len(body) + 50) + body)
