@@ -12,6 +12,12 @@
   gets the same compressed bytes as without the shim, and the gateway stops
   decoding its copy past twice HC_MAX_BODY (said with HC_DEBUG) instead of
   unpacking it all.
+- Response heads: 150 headers reach the app as without the shim (200, every
+  header); a 1 MiB header is a 502 that says the head is too large; 103
+  Early Hints reaches the app before the 200, as without the shim.
+- Requests: 130 headers get 431 (not 400); with Expect: 100-continue, a bad
+  Helicone header is answered 400 at once, without a 100 Continue first,
+  and a good request still gets its 100 Continue and its 200.
 - HC_DB_MAX_MB=garbage is said once on stderr (the call still succeeds).
 - CSV output (export, requests, users, report, ratelimits) on a terminal
   carries no raw C1 control character (U+009B CSI from a model name, a user,
@@ -25,7 +31,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from hctest import ANALYZE, ROOT, TAP, World  # noqa: E402
 
-EOF_SERVER = os.path.join(ROOT, "tests", "mock", "tls_eof_server.py")
+EOF_SERVER = os.path.join(ROOT, "tests", "mock", "odd_upstream.py")
 BODY = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
 
 
@@ -68,6 +74,51 @@ def tls_eof(t, w):
         finally:
             p.kill()
             p.wait()
+
+
+def odd_heads(t, w):
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    for mode in ("many", "huge", "early"):
+        p = subprocess.Popen([sys.executable, EOF_SERVER, w.pki["cert"], w.pki["key"], mode],
+                             stdout=subprocess.PIPE, text=True)
+        try:
+            url = "https://127.0.0.1:%s" % p.stdout.readline().strip()
+            base = subprocess.run(["curl", "-sv", "-w", "\n%{http_code}", "--cacert", w.pki["ca"],
+                                   url + "/v1/chat/completions", "-d", BODY, "-H", "Content-Type: application/json"],
+                                  capture_output=True, text=True, timeout=60, env=env, errors="replace")
+            r = w.run(["curl", "-sv", "-w", "\n%{http_code}", "https://api.openai.com/v1/chat/completions", "-d", BODY,
+                       "-H", "Content-Type: application/json"], HC_ROUTE="api.openai.com=" + url, timeout=60)
+            if mode == "many":
+                n_base = base.stderr.count("< X-Many-")
+                n_shim = r.stderr.count("< X-Many-")
+                t.ok(base.stdout.endswith("\n200") and n_base == 150, "150 response headers: 200 without the shim")
+                t.ok(r.stdout.endswith("\n200") and n_shim == 150 and r.stdout == base.stdout,
+                     "... and under the shim: 200, all 150 headers, the same body (%d headers)" % n_shim,
+                     r.stdout[-200:])
+            elif mode == "huge":
+                t.diag("1 MiB response header without the shim: curl exit %d" % base.returncode)
+                t.ok(r.stdout.endswith("\n502") and "larger than 64 KiB" in r.stdout,
+                     "a 1 MiB response header: 502 saying the head is too large", r.stdout[-300:])
+            else:
+                t.ok("< HTTP/1.1 103" in base.stderr and base.stdout.endswith("\n200"),
+                     "103 Early Hints: curl without the shim sees it, then 200")
+                t.ok("< HTTP/1.1 103" in r.stderr and "Link: </style.css>" in r.stderr and r.stdout.endswith("\n200"),
+                     "... and under the shim", r.stderr[-600:])
+        finally:
+            p.kill()
+            p.wait()
+
+    big = [a for i in range(130) for a in ("-H", "X-Req-%d: v" % i)]
+    r = w.run(["curl", "-sS", "-w", "\n%{http_code}", "https://api.openai.com/v1/chat/completions", "-d", BODY,
+               "-H", "Content-Type: application/json", "-H", "Authorization: Bearer sk-test-x"] + big, timeout=60)
+    t.ok(r.stdout.endswith("\n431"), "a request with 130 headers: 431", r.stdout[-200:])
+    for hdr, want, cont in (("Helicone-Retry-Num: abc", "400", False), ("Helicone-Retry-Num: 1", "200", True)):
+        r = w.run(["curl", "-sv", "-w", "\n%{http_code}", "https://api.openai.com/v1/chat/completions", "-d", BODY,
+                   "-H", "Content-Type: application/json", "-H", "Authorization: Bearer sk-test-x",
+                   "-H", "Expect: 100-continue", "-H", hdr], timeout=60)
+        t.ok(r.stdout.endswith("\n" + want) and ("100 Continue" in r.stderr) == cont,
+             "Expect: 100-continue with %s: %s, %s 100 Continue" % (hdr, want, "after a" if cont else "without a"),
+             r.stderr[-500:])
 
 
 def log_fifo(t, w):
@@ -142,6 +193,7 @@ def main():
     t = TAP()
     with World(http_mock=False) as w:
         tls_eof(t, w)
+        odd_heads(t, w)
         log_fifo(t, w)
         fallback_oncodes(t, w)
         small_validation(t, w)

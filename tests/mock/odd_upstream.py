@@ -1,12 +1,16 @@
 #!/usr/bin/python3
-"""A TLS upstream that ends its answer by closing TCP without close_notify.
+"""A TLS upstream with one odd habit per MODE; every answer ends by closing
+TCP without a TLS close_notify (as many real servers do).
 
-usage: tls_eof_server.py CERT KEY MODE   (prints its port, serves forever)
+usage: odd_upstream.py CERT KEY MODE   (prints its port, serves forever)
   MODE close: a close-delimited body (no Content-Length, Connection: close),
               complete; many real servers end it this way
   MODE trunc: Content-Length 50 bytes more than sent: a truncated answer
   MODE bomb:  a complete gzip answer (Content-Length) that decodes to 64 MiB
               of zeros from 64 KiB: a compression bomb
+  MODE many:  a 200 with 150 headers (X-Many-0 … X-Many-149)
+  MODE huge:  a 200 whose one header is 1 MiB long
+  MODE early: 103 Early Hints (a Link header), then the 200
 """
 import socket, ssl, sys, threading, zlib
 cert, key, mode = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -24,7 +28,15 @@ while True:
     cl = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
     while cl and len(rest) < cl[0]:
         rest += t.recv(65536)
-    if mode == "bomb":
+    ok_head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    if mode == "many":
+        t.sendall(ok_head + b"".join(b"X-Many-%d: v%d\r\n" % (i, i) for i in range(150)) + b"\r\n" + body)
+    elif mode == "huge":
+        t.sendall(ok_head + b"X-Huge: " + b"h" * (1 << 20) + b"\r\n\r\n" + body)
+    elif mode == "early":
+        t.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+        t.sendall(ok_head + b"\r\n" + body)
+    elif mode == "bomb":
         z = zlib.compressobj(9, zlib.DEFLATED, 31)
         gz = b"".join(z.compress(bytes(1 << 20)) for _ in range(64)) + z.flush()
         t.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
