@@ -329,9 +329,13 @@ static void *accept_main(void *arg)
                 continue;
             struct sockaddr_storage peer;
             socklen_t pl = sizeof peer;
-            int fd = p[i].revents & POLLNVAL ? -1
-                     : accept4(p[i].fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd < 0 && !hc_core_fd_intact(p[i].fd)) {
+            /* Identity first: a number the app took back may be its own
+             * listening socket, whose connections are not ours to accept. */
+            bool intact = hc_core_fd_intact(p[i].fd);
+            int fd = (p[i].revents & POLLNVAL) || !intact
+                         ? -1
+                         : accept4(p[i].fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0 && (!intact || !hc_core_fd_intact(p[i].fd))) {
                 /* A raw close/dup2 system call of the app took the listener:
                  * stop (no spinning on a number that is the app's now);
                  * later connections go to their destinations directly. */

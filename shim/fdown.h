@@ -61,5 +61,7 @@ bool hc_fd_close_skips(int fd, bool shim_thread);
 void hc_fd_taken(int fd);
 /* fork child: nothing is owned any more. */
 void hc_fd_atfork_child(void);
+/* Resolve the real close_range/closefrom/dup3 now (before a fork). */
+void hc_fd_resolve(void);
 
 #endif

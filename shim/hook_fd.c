@@ -25,6 +25,7 @@ int hc_fd_owned_count;
 static struct { uint64_t dev, ino; } ident[HC_FD_MAX];
 
 extern int __close(int);
+extern int __dup2(int, int);
 
 static bool same_file(int fd)
 {
@@ -119,10 +120,24 @@ static int next_kept(unsigned from, unsigned last)
     return -1;
 }
 
+/* Resolved on first use or before a fork (hc_fd_resolve, atfork prepare):
+ * children close and dup descriptors, and must not call dlsym. dup2 calls
+ * glibc's exported __dup2 directly. */
+static int (*real_cr)(unsigned, unsigned, int);
+static void (*real_closefrom)(int);
+static int (*real_dup3)(int, int, int);
+
+void hc_fd_resolve(void)
+{
+    HC_REAL(real_cr, "close_range", close_range, NULL);
+    HC_REAL(real_closefrom, "closefrom", closefrom, NULL);
+    HC_REAL(real_dup3, "dup3", dup3, NULL);
+}
+
 static int real_close_range(unsigned first, unsigned last, int flags)
 {
-    static int (*real)(unsigned, unsigned, int);
-    HC_REAL(real, "close_range", close_range, NULL);
+    HC_REAL(real_cr, "close_range", close_range, NULL);
+    int (*real)(unsigned, unsigned, int) = real_cr;
     if (real)
         return real(first, last, flags);
     return (int)syscall(SYS_close_range, first, last, flags);
@@ -151,8 +166,8 @@ HC_EXPORT int close_range(unsigned first, unsigned last, int flags)
 
 HC_EXPORT void closefrom(int lowfd)
 {
-    static void (*real)(int);
-    HC_REAL(real, "closefrom", closefrom, NULL);
+    HC_REAL(real_closefrom, "closefrom", closefrom, NULL);
+    void (*real)(int) = real_closefrom;
     if (nothing_owned() || lowfd < 0) {
         if (real)
             real(lowfd);
@@ -172,9 +187,8 @@ HC_EXPORT void closefrom(int lowfd)
 
 HC_EXPORT int dup2(int oldfd, int newfd)
 {
-    static int (*real)(int, int);
-    HC_REAL(real, "dup2", dup2, NULL);
-    int r = real(oldfd, newfd);
+    /* glibc exports __dup2: no lookup, even in a child. */
+    int r = __dup2(oldfd, newfd);
     /* The app asked for this number: it gets it (as without the shim); the
      * shim's connection or store on it is abandoned and re-made. */
     if (r >= 0 && oldfd != newfd && hc_fd_is_owned(newfd) && !hc_shim_guarded())
@@ -184,9 +198,8 @@ HC_EXPORT int dup2(int oldfd, int newfd)
 
 HC_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
-    static int (*real)(int, int, int);
-    HC_REAL(real, "dup3", dup3, NULL);
-    int r = real(oldfd, newfd, flags);
+    HC_REAL(real_dup3, "dup3", dup3, NULL);
+    int r = real_dup3 ? real_dup3(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
     if (r >= 0 && hc_fd_is_owned(newfd) && !hc_shim_guarded())
         hc_fd_taken(newfd);
     return r;

@@ -22,6 +22,31 @@
 
 #define FLUSH_MS 2000
 
+/* The real functions, resolved on first use or, at the latest, before a
+ * fork (hc_proc_resolve from the atfork prepare handler): a forked child of a
+ * threaded program must not call dlsym (another thread may have held the
+ * loader's lock at the fork), and children are where exec happens. */
+static void (*real__exit)(int), (*real__Exit)(int), (*real_quick_exit)(int);
+static int (*real_execve)(const char *, char *const[], char *const[]);
+static int (*real_execv)(const char *, char *const[]);
+static int (*real_execvp)(const char *, char *const[]);
+static int (*real_execvpe)(const char *, char *const[], char *const[]);
+static int (*real_fexecve)(int, char *const[], char *const[]);
+static int (*real_execveat)(int, const char *, char *const[], char *const[], int);
+
+void hc_proc_resolve(void)
+{
+    HC_REAL(real__exit, "_exit", _exit, NULL);
+    HC_REAL(real__Exit, "_Exit", _Exit, NULL);
+    HC_REAL(real_quick_exit, "quick_exit", quick_exit, NULL);
+    HC_REAL(real_execve, "execve", execve, NULL);
+    HC_REAL(real_execv, "execv", execv, NULL);
+    HC_REAL(real_execvp, "execvp", execvp, NULL);
+    HC_REAL(real_execvpe, "execvpe", execvpe, NULL);
+    HC_REAL(real_fexecve, "fexecve", fexecve, NULL);
+    HC_REAL(real_execveat, "execveat", execveat, NULL);
+}
+
 static void flush_pending(void)
 {
     const hc_core_api *core = hc_shim_core_if_loaded();
@@ -36,8 +61,8 @@ static void flush_pending(void)
 
 HC_EXPORT void _exit(int status)
 {
-    static void (*real)(int);
-    HC_REAL(real, "_exit", _exit, NULL);
+    HC_REAL(real__exit, "_exit", _exit, NULL);
+    __typeof__(real__exit) real = real__exit;
     flush_pending();
     real(status);
     __builtin_unreachable();
@@ -45,8 +70,8 @@ HC_EXPORT void _exit(int status)
 
 HC_EXPORT void _Exit(int status)
 {
-    static void (*real)(int);
-    HC_REAL(real, "_Exit", _Exit, NULL);
+    HC_REAL(real__Exit, "_Exit", _Exit, NULL);
+    __typeof__(real__Exit) real = real__Exit;
     flush_pending();
     real(status);
     __builtin_unreachable();
@@ -54,8 +79,8 @@ HC_EXPORT void _Exit(int status)
 
 HC_EXPORT void quick_exit(int status)
 {
-    static void (*real)(int);
-    HC_REAL(real, "quick_exit", quick_exit, NULL);
+    HC_REAL(real_quick_exit, "quick_exit", quick_exit, NULL);
+    __typeof__(real_quick_exit) real = real_quick_exit;
     flush_pending();
     real(status);
     __builtin_unreachable();
@@ -63,48 +88,48 @@ HC_EXPORT void quick_exit(int status)
 
 HC_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    static int (*real)(const char *, char *const[], char *const[]);
-    HC_REAL(real, "execve", execve, NULL);
+    HC_REAL(real_execve, "execve", execve, NULL);
+    __typeof__(real_execve) real = real_execve;
     flush_pending();
     return real(path, argv, envp);
 }
 
 HC_EXPORT int execv(const char *path, char *const argv[])
 {
-    static int (*real)(const char *, char *const[]);
-    HC_REAL(real, "execv", execv, NULL);
+    HC_REAL(real_execv, "execv", execv, NULL);
+    __typeof__(real_execv) real = real_execv;
     flush_pending();
     return real(path, argv);
 }
 
 HC_EXPORT int execvp(const char *file, char *const argv[])
 {
-    static int (*real)(const char *, char *const[]);
-    HC_REAL(real, "execvp", execvp, NULL);
+    HC_REAL(real_execvp, "execvp", execvp, NULL);
+    __typeof__(real_execvp) real = real_execvp;
     flush_pending();
     return real(file, argv);
 }
 
 HC_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    static int (*real)(const char *, char *const[], char *const[]);
-    HC_REAL(real, "execvpe", execvpe, NULL);
+    HC_REAL(real_execvpe, "execvpe", execvpe, NULL);
+    __typeof__(real_execvpe) real = real_execvpe;
     flush_pending();
     return real(file, argv, envp);
 }
 
 HC_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-    static int (*real)(int, char *const[], char *const[]);
-    HC_REAL(real, "fexecve", fexecve, NULL);
+    HC_REAL(real_fexecve, "fexecve", fexecve, NULL);
+    __typeof__(real_fexecve) real = real_fexecve;
     flush_pending();
     return real(fd, argv, envp);
 }
 
 HC_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
-    static int (*real)(int, const char *, char *const[], char *const[], int);
-    HC_REAL(real, "execveat", execveat, NULL);
+    HC_REAL(real_execveat, "execveat", execveat, NULL);
+    __typeof__(real_execveat) real = real_execveat;
     if (!real) {
         errno = ENOSYS;
         return -1;

@@ -139,6 +139,13 @@ const hc_core_api *hc_shim_core_if_loaded(void)
 
 static void atfork_prepare(void)
 {
+    /* The child will exec, dup and close: it gets the real functions ready
+     * (no dlsym after a fork in a threaded program). Once per process. */
+    static int resolved;
+    if (!__atomic_exchange_n(&resolved, 1, __ATOMIC_RELAXED)) {
+        hc_fd_resolve();
+        hc_proc_resolve();
+    }
     pthread_mutex_lock(&core_lock);
 }
 
