@@ -127,31 +127,40 @@ static void warn_if_shared(const char *path)
 }
 
 /* The store's files open in this process (LMDB keeps data.mdb and lock.mdb
- * open, data.mdb possibly twice): found by identity in /proc/self/fd, made
- * the shim's, remembered for store_fds_intact(). Called with store_lock. */
+ * open, data.mdb possibly twice): found in /proc/self/fd by the path each
+ * descriptor names (readlink: no other descriptor is touched, as another
+ * thread may be using it), confirmed by identity, made the shim's, and
+ * remembered for store_fds_intact(). Called with store_lock, right after the
+ * open, before any other thread uses the new handle. */
 static void own_store_fds(hc_core *c)
 {
-    char p[PATH_MAX + 16];
-    struct stat data, lock, st;
+    char p[PATH_MAX + 16], data[PATH_MAX], lock[PATH_MAX];
     snprintf(p, sizeof p, "%s/data.mdb", c->cfg.db_path);
-    bool have_data = stat(p, &data) == 0;
+    bool have_data = realpath(p, data) != NULL;
     snprintf(p, sizeof p, "%s/lock.mdb", c->cfg.db_path);
-    bool have_lock = stat(p, &lock) == 0;
+    bool have_lock = realpath(p, lock) != NULL;
     c->nstore_fds = 0;
-    DIR *d = opendir("/proc/self/fd");
+    DIR *d = (have_data || have_lock) ? opendir("/proc/self/fd") : NULL;
     if (!d)
         return;
     struct dirent *e;
     while ((e = readdir(d)) && c->nstore_fds < (int)(sizeof c->store_fds / sizeof c->store_fds[0])) {
-        char *end;
+        char *end, link[64], target[PATH_MAX];
         long fd = strtol(e->d_name, &end, 10);
-        if (*end || end == e->d_name || fd == dirfd(d) || fstat((int)fd, &st) != 0)
+        if (*end || end == e->d_name || fd == dirfd(d))
             continue;
-        if ((have_data && st.st_dev == data.st_dev && st.st_ino == data.st_ino) ||
-            (have_lock && st.st_dev == lock.st_dev && st.st_ino == lock.st_ino)) {
-            hc_core_own_fd((int)fd);
-            c->store_fds[c->nstore_fds++] = (int)fd;
-        }
+        snprintf(link, sizeof link, "/proc/self/fd/%ld", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        struct stat st, want;
+        if (!((have_data && strcmp(target, data) == 0 && stat(data, &want) == 0) ||
+              (have_lock && strcmp(target, lock) == 0 && stat(lock, &want) == 0)) ||
+            fstat((int)fd, &st) != 0 || st.st_dev != want.st_dev || st.st_ino != want.st_ino)
+            continue;
+        hc_core_own_fd((int)fd);
+        c->store_fds[c->nstore_fds++] = (int)fd;
     }
     closedir(d);
 }
