@@ -312,18 +312,51 @@ hc_core *hc_core_start(void)
 
 /* ---- the table the hooks call ------------------------------------------- */
 
+/* The app took the gateway's listening descriptor (a raw close or dup2
+ * system call): listen again on a new one. The old gateway's connections
+ * finish on their own; its descriptors are not closed (they may be the
+ * app's). On failure the old one stays, and connections pass through. */
+static hc_gateway *regateway(hc_core *c, hc_gateway *old)
+{
+    pthread_mutex_lock(&start_lock);
+    hc_gateway *gw = __atomic_load_n(&c->gw, __ATOMIC_ACQUIRE);
+    if (gw == old) {
+        char err[256];
+        hc_gateway *ngw = NULL;
+        if (hc_gateway_start(c, &ngw, err, sizeof err) == 0) {
+            __atomic_store_n(&c->gw_prev, old, __ATOMIC_RELEASE);
+            __atomic_store_n(&c->gw, ngw, __ATOMIC_RELEASE);
+            gw = ngw;
+            hc_log_warn_once("regateway", "the app took the gateway's listening descriptor; listening on a new one");
+        } else {
+            hc_log_warn_once("regateway", "the app took the gateway's listening descriptor, and a new one cannot "
+                             "be opened (%s); LLM connections pass through unrecorded", err);
+        }
+    }
+    pthread_mutex_unlock(&start_lock);
+    return gw;
+}
+
 static int api_connect(int fd, const struct sockaddr *dst, socklen_t len, const char *host)
 {
     hc_core *c = hc_core_start();
-    if (!c || !c->gw)
+    hc_gateway *gw = c ? __atomic_load_n(&c->gw, __ATOMIC_ACQUIRE) : NULL;
+    if (!gw)
         return shim->connect(fd, dst, len);
-    return hc_gateway_connect(c->gw, fd, dst, len, host);
+    if (hc_gateway_lost(gw))
+        gw = regateway(c, gw);
+    return hc_gateway_connect(gw, fd, dst, len, host);
 }
 
 static int api_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
     hc_core *c = hc_core_get();
-    return c && c->gw ? hc_gateway_getpeername(c->gw, fd, addr, len) : 1;
+    hc_gateway *gw = c ? __atomic_load_n(&c->gw, __ATOMIC_ACQUIRE) : NULL;
+    if (!gw)
+        return 1;
+    int r = hc_gateway_getpeername(gw, fd, addr, len);
+    hc_gateway *prev = r == 1 ? __atomic_load_n(&c->gw_prev, __ATOMIC_ACQUIRE) : NULL;
+    return prev ? hc_gateway_getpeername(prev, fd, addr, len) : r;
 }
 
 static int api_verify_cert(X509_STORE_CTX_fwd *ctx, int (*real)(X509_STORE_CTX_fwd *))

@@ -34,7 +34,9 @@ typedef struct hc_core {
     struct hc_ca       *ca;          /* immutable pointer; leaf cache locked inside */
     SSL_CTX            *server_ctx;  /* immutable: TLS server for the app's connections */
     SSL_CTX            *client_ctx;  /* immutable: TLS client for upstreams (verifying) */
-    struct hc_gateway  *gw;          /* immutable pointer; registry locked inside */
+    struct hc_gateway  *gw;          /* atomic pointer, registry locked inside; replaced
+                                      * (under start_lock) when the app takes its listener */
+    struct hc_gateway  *gw_prev;     /* the replaced one (its connections' getpeername) */
     struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
     char                program[64]; /* immutable: basename of the executable */
     hc_budget           budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */

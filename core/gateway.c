@@ -340,7 +340,7 @@ static void *accept_main(void *arg)
                  * stop (no spinning on a number that is the app's now);
                  * later connections go to their destinations directly. */
                 hc_log_error("gateway: the app closed or replaced the gateway's listening descriptor %d; "
-                             "new LLM connections are not intercepted", p[i].fd);
+                             "a new listener takes the next LLM connections", p[i].fd);
                 __atomic_store_n(&gw->lost, 1, __ATOMIC_RELEASE);
                 return NULL;
             }
@@ -439,8 +439,8 @@ fail:
 int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len, const char *host)
 {
     const hc_shim_api *shim = gw->core->shim;
-    if (__atomic_load_n(&gw->lost, __ATOMIC_ACQUIRE) || !hc_core_fd_intact(gw->lfd4))
-        return shim->connect(fd, dst, len); /* fail open: see accept_main */
+    if (hc_gateway_lost(gw))
+        return shim->connect(fd, dst, len); /* fail open (core.c normally starts a new gateway first) */
     struct reg *r = calloc(1, sizeof *r);
     if (!r)
         return shim->connect(fd, dst, len);
@@ -609,6 +609,16 @@ int hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, sockle
     }
     pthread_mutex_unlock(&gw->lock);
     return rc;
+}
+
+bool hc_gateway_lost(hc_gateway *gw)
+{
+    if (__atomic_load_n(&gw->lost, __ATOMIC_ACQUIRE))
+        return true;
+    if (hc_core_fd_intact(gw->lfd4) && (gw->lfd6 < 0 || hc_core_fd_intact(gw->lfd6)))
+        return false;
+    __atomic_store_n(&gw->lost, 1, __ATOMIC_RELEASE);
+    return true;
 }
 
 void hc_gateway_abandon(hc_gateway *gw)

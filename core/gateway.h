@@ -41,6 +41,10 @@ int  hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, sockl
 /* After fork, in the child: close the parent's listeners (the parent keeps
  * its own copies) and abandon everything else without touching locks. */
 void hc_gateway_abandon(hc_gateway *gw);
+/* True once the app took a listening descriptor of gw (a raw close or dup2
+ * system call, see shim/fdown.h): gw accepts no more; the core starts a new
+ * gateway (core.c). Thread-safe; one fstat per listener. */
+bool hc_gateway_lost(hc_gateway *gw);
 
 /* Spawn a detached thread with all signals blocked (signals belong to the
  * app's threads) and a modest stack. 0 or HC_ENOMEM. */
