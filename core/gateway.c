@@ -273,6 +273,7 @@ static bool live_enter(hc_gateway *gw, int fd, struct live *me)
      * hit an app socket that reused it. A duplicate stays ours until
      * live_leave. Without one (out of fds), the connection is just waited for. */
     me->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    hc_core_own_fd(me->fd); /* the app may sweep or dup2 onto it: then it is the app's, never closed by us */
     pthread_mutex_lock(&gw->lock);
     bool ok = !gw->closing;
     if (ok) {
@@ -393,7 +394,7 @@ int hc_gateway_quiesce(hc_gateway *gw, int timeout_ms)
     pthread_mutex_lock(&gw->lock);
     gw->closing = true;
     for (struct live *l = gw->live; l; l = l->next)
-        if (l->fd >= 0)
+        if (l->fd >= 0 && hc_core_fd_intact(l->fd))
             shutdown(l->fd, SHUT_RDWR); /* the thread wakes, fails its I/O, cleans up */
     pthread_cond_broadcast(&gw->cond); /* threads waiting for a registration give up */
     while (gw->threads > 0 && pthread_cond_timedwait(&gw->cond, &gw->lock, &until) != ETIMEDOUT)
