@@ -41,6 +41,10 @@ typedef struct hc_shim_api {
      * ".openai.azure.com" for a suffix, "127.0.0.1" for an IP entry): the
      * names the per-process CA is constrained to. */
     const char *const *(*llm_host_patterns)(void);
+    /* NULL if the gateway may terminate this process's TLS to `host` (the
+     * app's TLS will trust it: trust.h); else why not — then the gateway
+     * relays the connection untouched. Says so once on stderr. Thread-safe. */
+    const char *(*tls_refusal)(const char *host);
 } hc_shim_api;
 
 /* What the core gives the hooks. */

@@ -16,10 +16,12 @@
 #include "hosts.h"
 #include "real.h"
 #include "shim.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -67,6 +69,19 @@ void hc_io_watch(int fd, const char *host, int port)
     set_watched(fd, ok);
 }
 
+/* The app opens TLS on a followed connection: if its TLS stack is not the
+ * hooked system OpenSSL, observe mode cannot see inside; say so (once). */
+static void tls_starts(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[HC_HOST_MAX];
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        !hc_hosts_match_addr((struct sockaddr *)&ss, sl, host, sizeof host))
+        snprintf(host, sizeof host, "an LLM host");
+    hc_trust_observe_blind(host);
+}
+
 static void seen(int fd, bool out, const void *p, size_t n)
 {
     const hc_core_api *core = hc_shim_core_if_loaded();
@@ -74,6 +89,9 @@ static void seen(int fd, bool out, const void *p, size_t n)
         return;
     int saved = errno;
     hc_shim_guard_enter();
+    const unsigned char *b = p;
+    if (out && n >= 5 && b[0] == 0x16 && b[1] == 0x03) /* a TLS handshake record: ClientHello */
+        tls_starts(fd);
     if (!core->observe_fd(fd, out, p, n))
         set_watched(fd, false);
     hc_shim_guard_leave();
