@@ -624,6 +624,9 @@ def anthropic_errors():
     fresh()
     status, _, r = call_json(m, "POST", "/v1/messages", anthropic_body(), {"anthropic-version": "2023-06-01"})
     T.eq((status, r["type"], r["error"]["type"]), (401, "error", "authentication_error"), "anthropic: 401 without x-api-key")
+    status, _, r = call_json(m, "POST", "/v1/messages", anthropic_body(),
+                             {"authorization": "Bearer sk-ant-k", "anthropic-version": "2023-06-01"})
+    T.eq((status, r.get("type")), (200, "message"), "anthropic: the key as Authorization: Bearer is accepted (SDK 1.x)")
     status, _, r = call_json(m, "POST", "/v1/messages", anthropic_body(), {"x-api-key": "k"})
     T.eq((status, r["error"]["type"]), (400, "invalid_request_error"), "anthropic: 400 without anthropic-version")
     body = anthropic_body()

@@ -707,7 +707,8 @@ def _tool_call(body, last):
 
 def anthropic_messages(mock, req, cfg):
     """POST /v1/messages: Anthropic Messages, plain or as its named SSE event stream."""
-    if not req.headers.get("x-api-key"):
+    # the key as x-api-key, or (newer SDKs, OAuth tokens) as Authorization: Bearer
+    if not req.headers.get("x-api-key") and not req.headers.get("authorization", "").startswith("Bearer "):
         return error_reply("anthropic", 401, "x-api-key header is required")
     if not req.headers.get("anthropic-version"):
         return error_reply("anthropic", 400, "anthropic-version: header is required")
