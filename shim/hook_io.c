@@ -89,11 +89,19 @@ static void seen(int fd, bool out, const void *p, size_t n)
         return;
     int saved = errno;
     hc_shim_guard_enter();
+    /* A TLS record header (change_cipher_spec, alert, handshake, data; 3.x). The
+     * app's ClientHello is usually the first thing seen; but another thread
+     * may have begun the handshake before connect() marked the fd followed, so
+     * any TLS record that makes the core stop following counts too. */
     const unsigned char *b = p;
-    if (out && n >= 5 && b[0] == 0x16 && b[1] == 0x03) /* a TLS handshake record: ClientHello */
+    bool tls = n >= 3 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03;
+    if (tls && out && b[0] == 0x16)
         tls_starts(fd);
-    if (!core->observe_fd(fd, out, p, n))
+    if (!core->observe_fd(fd, out, p, n)) {
         set_watched(fd, false);
+        if (tls)
+            tls_starts(fd);
+    }
     hc_shim_guard_leave();
     errno = saved;
 }
