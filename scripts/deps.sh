@@ -25,13 +25,15 @@ bench) PKGS="$TEST hyperfine mitmproxy" ;;
 *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 
-# The compatibility tests run Node's `openai` package (tests/node/package.json),
-# from the npm registry. Quietly skipped when npm is absent.
+# The compatibility tests run Node's `openai` and `@anthropic-ai/sdk` packages, Claude
+# Code, Gemini CLI and Bun (tests/node/package.json), from the npm registry. Quietly
+# skipped when npm is absent.
 node_deps() {
     [ "${1:-test}" != build ] || return 0
     command -v npm >/dev/null 2>&1 || return 0
     dir=$(cd "$(dirname "$0")/../tests/node" && pwd)
-    [ -f "$dir/node_modules/openai/package.json" ] ||
+    [ -f "$dir/node_modules/openai/package.json" ] && [ -f "$dir/node_modules/@google/gemini-cli/package.json" ] &&
+        [ -f "$dir/node_modules/@anthropic-ai/claude-code/package.json" ] ||
         npm install --prefix "$dir" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
 }
 
