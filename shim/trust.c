@@ -10,8 +10,10 @@
  *   connection to an LLM host.
  * - Two stacks in one process are common and mostly harmless: curl's libcurl
  *   pulls in GnuTLS through librtmp, PHP loads both, a Python wheel brings a
- *   private libssl for its database driver. When the system libssl.so.3 is
- *   loaded, it is bet on (its X509_verify_cert is hooked); if the bet loses,
+ *   private libssl for its database driver. When an object of the app links
+ *   the system libssl.so.3 (DT_NEEDED; merely loaded proves nothing, since the
+ *   core brings it along), it is bet on (its X509_verify_cert is hooked); if
+ *   the bet loses,
  *   the app aborts the handshake and the gateway stops terminating this
  *   process's TLS (gateway.c), so the app's retry goes through untouched.
  *   The JVM is the exception: Java's HTTP clients use JSSE whatever else is
@@ -45,12 +47,17 @@ static const char *base(const char *p)
     return s ? s + 1 : (p ? p : "");
 }
 
+static pthread_once_t program_once = PTHREAD_ONCE_INIT;
+
+static void find_program(void)
+{
+    const char *p = (const char *)getauxval(AT_EXECFN);
+    snprintf(program, sizeof program, "%s", base(p && *p ? p : program_invocation_name));
+}
+
 const char *hc_trust_program(void)
 {
-    if (!program[0]) {
-        const char *p = (const char *)getauxval(AT_EXECFN);
-        snprintf(program, sizeof program, "%s", base(p && *p ? p : program_invocation_name));
-    }
+    pthread_once(&program_once, find_program);
     return program;
 }
 
