@@ -1,6 +1,6 @@
 # hcshim — non-recursive build.
 #
-#   make            build/libhcshim.so, build/libhcshim-core.so, build/hc-analyze
+#   make            build/libhcshim.so, build/libhcshim-core.so, build/hc-analyze, build/hc-gateway
 #   make check      install dependencies, build, run every test (prints "N passed, N failed")
 #   make demo       install dependencies, build, run the example agent under the shim, print the report
 #   make bench      benchmarks, each printed as a ratio to a baseline measured in the same run
@@ -45,9 +45,12 @@ TOOLS_BIN    := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOLS_SRC))
 SHIM_LIB := $(B)/libhcshim.so
 CORE_LIB := $(B)/libhcshim-core.so
 ANALYZER := $(B)/hc-analyze
+# hc-gateway: the same core as a standalone service (service/), with the shim's host tables.
+GATEWAY     := $(B)/hc-gateway
+GATEWAY_OBJ := $(call obj,$(wildcard service/*.c))
 
 .PHONY: all deps check check-unit check-asan check-tsan demo bench fuzz clean
-all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(UNIT_BIN) $(TOOLS_BIN)
+all: $(SHIM_LIB) $(CORE_LIB) $(ANALYZER) $(GATEWAY) $(UNIT_BIN) $(TOOLS_BIN)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,15 +68,21 @@ $(B)/obj/common/prices_blob.o: common/prices_blob.S data/prices.tsv
 # libhcshim.so links nothing but libc: it is loaded into every process of a CI
 # job, so its load cost is kept minimal — lazy binding (no -z now: only the libc
 # functions a process actually reaches get resolved) and -Bsymbolic-functions
-# (references to our own hooks need no lookup at load time).
-$(SHIM_LIB): $(SHIM_OBJ)
-	$(CC) -shared $(LDFLAGS_ALL) -Wl,-O1 -Wl,-Bsymbolic-functions -Wl,-z,relro -o $@ $^
+# (references to our own hooks need no lookup at load time). shim/exports.map
+# gives the OpenSSL hooks OpenSSL 3's symbol version.
+$(SHIM_LIB): $(SHIM_OBJ) shim/exports.map
+	$(CC) -shared $(LDFLAGS_ALL) -Wl,-O1 -Wl,-Bsymbolic-functions -Wl,-z,relro \
+	    -Wl,--version-script=shim/exports.map -o $@ $(SHIM_OBJ)
 
 $(CORE_LIB): $(CORE_OBJ) $(COMMON_OBJ)
 	$(CC) -shared $(LDFLAGS_ALL) -Wl,-z,now -Wl,-z,relro -Wl,-z,nodelete -o $@ $^ $(CORE_LIBS)
 
 $(ANALYZER): $(ANALYZER_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(ANA_LIBS)
+
+$(GATEWAY_OBJ): CFLAGS_ALL += -Icore
+$(GATEWAY): $(GATEWAY_OBJ) $(CORE_OBJ) $(COMMON_OBJ) $(B)/obj/shim/hosts.o
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CORE_LIBS)
 
 # Unit tests: test_core_*.c link the common and core objects; the others only common.
 $(B)/tests/test_core_%: tests/unit/test_core_%.c $(COMMON_OBJ) $(CORE_OBJ) tests/unit/t.h
@@ -88,6 +97,13 @@ $(B)/tests/%: tests/unit/%.c $(COMMON_OBJ) tests/unit/t.h
 $(B)/tools/%: tests/tools/%.c $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(COMMON_OBJ) $(ANA_LIBS)
+
+# hc-config-check: hc-run's up-front check of the settings it makes, with the
+# core's and the hooks' own parsers (core/cmd/config_check.c). Part of `all`.
+CONFIG_CHECK := $(B)/hc-config-check
+all: $(CONFIG_CHECK)
+$(CONFIG_CHECK): core/cmd/config_check.c $(CORE_OBJ) $(COMMON_OBJ) $(B)/obj/shim/hosts.o
+	$(CC) $(CFLAGS_ALL) -Icore $(LDFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(COMMON_OBJ) $(B)/obj/shim/hosts.o $(CORE_LIBS)
 
 deps:
 	scripts/deps.sh test

@@ -3,6 +3,7 @@
 #include "err.h"
 #include "query.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,10 +146,12 @@ int agg_acc_add(agg_acc *a, const hc_record *r)
     }
     if (r->fallback_idx >= 0)
         a->fallbacks++;
-    if (r->status == 429 || (r->flags & HC_REC_RATE_LIMITED))
-        a->rate_limited++;
-    if (r->flags & HC_REC_BLOCKED)
-        a->blocked++;
+    switch (agg_limit_of(r)) {
+    case AGG_LIMIT_PROVIDER_429: a->rate_limited++; break;
+    case AGG_LIMIT_RATELIMIT_BLOCK: a->ratelimit_blocked++; a->blocked++; break;
+    case AGG_LIMIT_BUDGET_BLOCK: a->budget_blocked++; a->blocked++; break;
+    default: break;
+    }
     if (r->flags & HC_REC_STREAM)
         a->streamed++;
     a->tok_in += r->tok_in;
@@ -331,4 +334,41 @@ void agg_groups_order(const agg_groups *g, size_t *order)
     order_g = g;
     qsort(order, g->n, sizeof *order, cmp_order);
     order_g = NULL;
+}
+
+enum agg_limit agg_limit_of(const hc_record *r)
+{
+    /* core/proxy.c answers a policy block with 429 and the error "rate limit
+     * … reached", a budget block with "budget … exceeded" (and the budget). */
+    if (r->flags & HC_REC_BLOCKED)
+        return strncmp(r->error, "rate limit", 10) == 0 ? AGG_LIMIT_RATELIMIT_BLOCK : AGG_LIMIT_BUDGET_BLOCK;
+    if ((r->flags & HC_REC_RATE_LIMITED) || r->status == 429)
+        return AGG_LIMIT_PROVIDER_429;
+    return AGG_LIMIT_NONE;
+}
+
+char *agg_limits_text(char *out, size_t size, const agg_acc *a)
+{
+    snprintf(out, size, "provider 429s %llu   rate-limit blocks %llu   budget blocks %llu",
+             (unsigned long long)a->rate_limited, (unsigned long long)a->ratelimit_blocked,
+             (unsigned long long)a->budget_blocked);
+    return out;
+}
+
+void agg_flags_text(const hc_record *r, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+#define ADD(...) n += (size_t)snprintf(out + n, n < size ? size - n : 0, __VA_ARGS__)
+    if (r->flags & HC_REC_STREAM) ADD("S");
+    if (r->flags & HC_REC_CACHE_HIT) ADD("C");
+    if (r->retries > 0) ADD("R%d", r->retries);
+    if (r->fallback_idx >= 0) ADD("F%d", r->fallback_idx);
+    switch (agg_limit_of(r)) {
+    case AGG_LIMIT_PROVIDER_429: ADD("L"); break;
+    case AGG_LIMIT_RATELIMIT_BLOCK: ADD("P"); break;
+    case AGG_LIMIT_BUDGET_BLOCK: ADD("B"); break;
+    default: break;
+    }
+#undef ADD
 }

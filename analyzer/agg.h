@@ -61,8 +61,10 @@ typedef struct agg_acc {
     uint64_t retried;         /* requests with retries > 0 */
     uint64_t retries;         /* sum of retries */
     uint64_t fallbacks;       /* answered by a fallback (fallback_idx >= 0) */
-    uint64_t rate_limited;    /* status 429 or HC_REC_RATE_LIMITED */
-    uint64_t blocked;         /* HC_REC_BLOCKED */
+    uint64_t rate_limited;    /* provider 429s: AGG_LIMIT_PROVIDER_429 (agg_limit_of) */
+    uint64_t ratelimit_blocked; /* rate-limit blocks: AGG_LIMIT_RATELIMIT_BLOCK */
+    uint64_t budget_blocked;  /* budget blocks: AGG_LIMIT_BUDGET_BLOCK */
+    uint64_t blocked;         /* ratelimit_blocked + budget_blocked (HC_REC_BLOCKED) */
     uint64_t streamed;        /* HC_REC_STREAM */
     int64_t  tok_in, tok_out, tok_cached, tok_reasoning, tok_cw5m, tok_cw1h;
     int64_t  cost_nusd, saved_nusd;
@@ -75,6 +77,25 @@ typedef struct agg_acc {
     unsigned keep;            /* AGG_* */
     void    *user;            /* for the caller (e.g. a session name) */
 } agg_acc;
+
+/* The three ways a request meets a limit. Every command, the dashboard and
+ * the JSON name and count them the same way (AGG_LIMIT_NAMES, agg_limits_json):
+ *   provider 429      the provider answered 429, at least once (a retry may have
+ *                     recovered): HC_REC_RATE_LIMITED, or a 429 status that is
+ *                     not a block
+ *   rate-limit block  refused by the client-side rate-limit policy (HC_RATELIMIT,
+ *                     Helicone-RateLimit-Policy) before any upstream call
+ *   budget block      refused by a budget (HC_BUDGET) before any upstream call
+ * They exclude each other: a blocked request made no upstream call. */
+enum agg_limit { AGG_LIMIT_NONE, AGG_LIMIT_PROVIDER_429, AGG_LIMIT_RATELIMIT_BLOCK, AGG_LIMIT_BUDGET_BLOCK };
+#define AGG_LIMIT_NAMES "provider 429", "rate-limit block", "budget block"
+enum agg_limit agg_limit_of(const hc_record *r);
+/* The FLAGS cell of requests and the dashboard: S streamed, C cache hit,
+ * R<n> retried n times, F<i> answered by fallback i, L provider 429,
+ * P rate-limit block, B budget block. */
+void agg_flags_text(const hc_record *r, char *out, size_t size);
+/* Text: "provider 429s N   rate-limit blocks N   budget blocks N". */
+char *agg_limits_text(char *out, size_t size, const agg_acc *a);
 
 /* Requests whose cost is known: not unpriced, and not a 2xx answer without
  * usage. Cost per request (report, users) divides by this. */

@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "clock.h"
 #include "err.h"
+#include "pricing.h"
+#include "reprice.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void cli_init(cli_parser *p, int argc, char **argv, const char *cmd)
 {
@@ -105,6 +108,11 @@ int cli_common(ana_ctx *c, int id, const char *arg)
         [OPT_MODEL] = "model", [OPT_USER] = "user", [OPT_SESSION] = "session",
         [OPT_STATUS] = "status", [OPT_CACHE] = "cache", [OPT_PROVIDER] = "provider",
     };
+    /* Contradictory output formats: refused, not "the last one wins". */
+    if ((id == OPT_JSON && c->fmt == CLI_CSV) || (id == OPT_CSV && c->fmt == CLI_JSON)) {
+        cli_misuse("%s: --json and --csv together: choose one output format", c->cmd);
+        return CLI_ERR;
+    }
     switch (id) {
     case OPT_HELP: c->help = true; return 1;
     case OPT_DB:
@@ -116,6 +124,19 @@ int cli_common(ana_ctx *c, int id, const char *arg)
         return 1;
     case OPT_JSON: c->fmt = CLI_JSON; return 1;
     case OPT_CSV: c->fmt = CLI_CSV; return 1;
+    case OPT_PRICES: {
+        char err[512] = "";
+        if (!*arg || access(arg, R_OK) != 0) {
+            cli_misuse("--prices: cannot read '%s': %s", arg, *arg ? strerror(errno) : "empty path");
+            return CLI_ERR;
+        }
+        if (hc_pricing_init(arg, err, sizeof err) != 0) {
+            cli_misuse("--prices: %s", err[0] ? err : arg);
+            return CLI_ERR;
+        }
+        reprice_on_read = true;
+        return 1;
+    }
     case OPT_PROPERTY: {
         if (!strchr(arg, '=')) {
             if (c->property_name)
@@ -132,10 +153,11 @@ int cli_common(ana_ctx *c, int id, const char *arg)
     }
     default: break;
     }
-    if (id >= OPT_SINCE && id <= OPT_PROVIDER) {
+    if ((id >= OPT_SINCE && id <= OPT_PROVIDER) || id == OPT_RUN) {
         char err[256];
-        if (query_filter_set(&c->filter, filter_names[id], arg, hc_now_us(), err, sizeof err) != 0) {
-            cli_misuse("--%s: %s", filter_names[id], err);
+        const char *name = id == OPT_RUN ? "run" : filter_names[id];
+        if (query_filter_set(&c->filter, name, arg, hc_now_us(), err, sizeof err) != 0) {
+            cli_misuse("--%s: %s", name, err);
             return CLI_ERR;
         }
         return 1;
@@ -187,6 +209,12 @@ int cli_open_store(const ana_ctx *c, hc_store **s)
     if (cli_store_path(c, path, sizeof path) != 0)
         return CLI_EXIT_MISUSE;
     err[0] = '\0';
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        /* The first thing a new user meets: say what a store is and how one is made. */
+        return cli_misuse("%s: no store%s (nothing recorded there yet): record with 'hc-run -- CMD' "
+                          "(or try 'hc-mock -- CMD', no keys needed), or name the store with --db PATH", path,
+                          c->db ? "" : " at the default path");
     if (hc_store_open(path, HC_STORE_RDONLY, s, err, sizeof err) != 0)
         return cli_misuse("%s", err[0] ? err : path);
     size_t slot = sizeof handles / sizeof handles[0];
@@ -295,13 +323,13 @@ int cli_parse_rate(const char *opt, const char *arg, double max_fraction, double
     double v = strtod(arg, &end);
     if (end == arg || !(isdigit((unsigned char)*arg) || *arg == '.') || !isfinite(v) || v < 0)
         goto bad;
-    if (*end == '%' && end[1] == '\0') {
-        *out = v / 100.0;
-        return 0;
-    }
-    if (*end || v > max_fraction)
+    bool pct = *end == '%' && end[1] == '\0';
+    if (!pct && *end)
         goto bad;
-    *out = v;
+    if ((pct ? v / 100.0 : v) > max_fraction)
+        return cli_misuse("%s: expected a rate from 0%% to %g%% (0 to %g), got '%s'", opt, max_fraction * 100,
+                          max_fraction, arg);
+    *out = pct ? v / 100.0 : v;
     return 0;
 bad:
     return cli_misuse("%s: expected a rate like 5%% or 0.05, got '%s'", opt, arg);
@@ -313,4 +341,7 @@ void cli_report_undecodable(const query_stats *st)
         cli_warn("%llu record%s could not be decoded (corrupt or written by a newer hcshim) and %s skipped",
                  (unsigned long long)st->undecodable, st->undecodable == 1 ? "" : "s",
                  st->undecodable == 1 ? "was" : "were");
+    if (st->run_none)
+        cli_warn("--run last: no record in this store has a run id (none recorded yet, or all "
+                 "recorded before runs existed); nothing matched");
 }

@@ -42,20 +42,25 @@ typedef struct cli_opt {
 enum {
     OPT_HELP = 1, OPT_DB, OPT_JSON, OPT_CSV,
     OPT_SINCE, OPT_UNTIL, OPT_WHERE, OPT_MODEL, OPT_USER, OPT_SESSION,
-    OPT_STATUS, OPT_CACHE, OPT_PROVIDER, OPT_PROPERTY,
+    OPT_STATUS, OPT_CACHE, OPT_PROVIDER, OPT_PROPERTY, OPT_PRICES,
     OPT_CMD = 100
 };
+
+/* --run last|ID (query.h): a shared filter, numbered apart from the list above. */
+enum { OPT_RUN = OPT_CMD - 1 };
 
 /* Put these at the start of a command's option table (terminated by {0}). */
 #define CLI_COMMON_OPTS                                                          \
     { "help", 'h', false, OPT_HELP }, { "db", 0, true, OPT_DB },                 \
-    { "json", 0, false, OPT_JSON }, { "csv", 0, false, OPT_CSV }
+    { "json", 0, false, OPT_JSON }, { "csv", 0, false, OPT_CSV },              \
+    { "prices", 0, true, OPT_PRICES }
 #define CLI_FILTER_OPTS                                                          \
     { "since", 0, true, OPT_SINCE }, { "until", 0, true, OPT_UNTIL },            \
     { "where", 0, true, OPT_WHERE }, { "model", 0, true, OPT_MODEL },            \
     { "user", 0, true, OPT_USER }, { "session", 0, true, OPT_SESSION },          \
     { "status", 0, true, OPT_STATUS }, { "cache", 0, true, OPT_CACHE },          \
-    { "provider", 0, true, OPT_PROVIDER }, { "property", 0, true, OPT_PROPERTY }
+    { "provider", 0, true, OPT_PROVIDER }, { "property", 0, true, OPT_PROPERTY }, \
+    { "run", 0, true, OPT_RUN }
 
 /* Help text for the shared options, for commands' usage strings. */
 /* The default store is hc_store_default_path()'s (common/store.c). */
@@ -67,9 +72,13 @@ enum {
     CLI_HELP_DB                                                                           \
     "  --json             one JSON document on stdout\n"                                \
     "  --csv              CSV (RFC 4180) on stdout\n"                                   \
+    "  --prices FILE      costs computed from the stored tokens with the embedded\n"     \
+    "                     price table plus FILE (docs/PRICES.md), not the stored\n"       \
+    "                     costs; the store is not changed\n"                              \
     "  -h, --help         this help\n"
 #define CLI_HELP_FILTERS                                                                  \
     "Filters (all must match):\n"                                                         \
+    "  --run last|ID      one run: the newest (last) or the id hc-run printed\n"            \
     "  --since T, --until T   time range [since, until): 2026-11-01, 2026-11-01T10:00,\n" \
     "                         Unix seconds, or relative 7d / 24h / 30m (= now minus)\n"   \
     "  --where K=V        custom property K equals V (repeatable, AND);\n"                \
@@ -156,10 +165,11 @@ int  cli_store_path(const ana_ctx *c, char *out, size_t size);
 int  cli_parse_u64(const char *opt, const char *arg, unsigned long long *out);
 /* Dollars ("2", "2.50", "$0.001") to nano-USD. */
 int  cli_parse_usd(const char *opt, const char *arg, long long *nusd);
-/* A rate: "5%" or a fraction "0.05" (a bare number above `max_fraction` is refused). */
+/* A rate: "5%" or a fraction "0.05"; above `max_fraction` (either way) is refused. */
 int  cli_parse_rate(const char *opt, const char *arg, double max_fraction, double *out);
 
-/* The warning every reading command prints when records could not be decoded. */
+/* The warnings every reading command prints after its scan: records that
+ * could not be decoded; `--run last` in a store where no record has a run id. */
 void cli_report_undecodable(const query_stats *st);
 
 #endif

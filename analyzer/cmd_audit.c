@@ -38,7 +38,9 @@ static const char usage[] =
     "  --max-p95-ms N         p95 latency at most N milliseconds\n"
     "  --baseline STORE|FILE  compare the cost with a previous run: another store\n"
     "                         (same filters) or the JSON that `audit --json` or\n"
-    "                         `report --json` printed\n"
+    "                         `report --json` printed; refused when that JSON\n"
+    "                         selected its records differently (e.g. one run\n"
+    "                         against a whole store)\n"
     "  --max-increase R       with --baseline: cost may grow at most R (10% or 0.1)\n"
     "  --junit FILE           also write a JUnit XML report (one testcase per check)\n"
     "  --markdown FILE        also write a Markdown table (appends; for CI summaries)\n"
@@ -136,6 +138,22 @@ static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *
     fclose(f);
     cJSON *doc = b.data ? cJSON_ParseWithLength(b.data, b.len) : NULL;
     hc_buf_free(&b);
+    /* Like with like: the baseline JSON says how its records were selected
+     * (any run id counts as the same as any other, any time as any other). */
+    char mine[1024];
+    query_filter_describe(&c->filter, true, mine, sizeof mine);
+    const cJSON *sel = cJSON_GetObjectItemCaseSensitive(doc, "selection");
+    if (doc && !cJSON_IsString(sel))
+        cli_warn("--baseline: %s does not say how its records were selected (written by an older "
+                 "hc-analyze?); the comparison assumes the same filters%s%s", path,
+                 *mine ? " as this audit's: " : "", mine);
+    else if (doc && strcmp(sel->valuestring, mine) != 0) {
+        int e = cli_misuse("--baseline: %s selected its records with '%s', this audit with '%s': "
+                           "compare like with like (give both the same --run and filters)",
+                           path, *sel->valuestring ? sel->valuestring : "no filter", *mine ? mine : "no filter");
+        cJSON_Delete(doc);
+        return e;
+    }
     const cJSON *sum = cJSON_GetObjectItemCaseSensitive(doc, "summary");
     const cJSON *cost = cJSON_GetObjectItemCaseSensitive(sum, "cost_nusd");
     const cJSON *unp = cJSON_GetObjectItemCaseSensitive(sum, "unpriced_requests");
@@ -195,8 +213,9 @@ static void run_checks(struct audit *au, agg_acc *a, const summary_pct *pct, boo
     if (au->has_err) {
         struct check *k = add_check(au, "max-error-rate");
         double rate = a->requests ? (double)a->errors / (double)a->requests : 0.0;
-        snprintf(k->limit, sizeof k->limit, "%.2f%%", au->max_err * 100);
-        snprintf(k->actual, sizeof k->actual, "%.2f%% (%" PRIu64 " of %" PRIu64 ")", rate * 100, a->errors, a->requests);
+        snprintf(k->limit, sizeof k->limit, "%s", fmt_rate(b1, au->max_err));
+        snprintf(k->actual, sizeof k->actual, "%s (%" PRIu64 " of %" PRIu64 ")", fmt_rate(b2, rate), a->errors,
+                 a->requests);
         k->limit_num = au->max_err;
         k->actual_num = rate;
         /* Compare counts, not doubles: errors <= max * requests, with the rate
@@ -206,14 +225,14 @@ static void run_checks(struct audit *au, agg_acc *a, const summary_pct *pct, boo
     }
     if (au->has_p95) {
         struct check *k = add_check(au, "max-p95-ms");
-        snprintf(k->limit, sizeof k->limit, "%llu ms", au->max_p95_ms);
+        fmt_dur(k->limit, (int64_t)au->max_p95_ms * 1000);
         k->limit_num = (double)au->max_p95_ms;
         if (pct->p95 < 0) {
             snprintf(k->actual, sizeof k->actual, "no requests");
             k->actual_num = 0;
             k->pass = true;
         } else {
-            snprintf(k->actual, sizeof k->actual, "%s ms", fmt_ms_exact(b1, pct->p95));
+            fmt_dur(k->actual, pct->p95);
             k->actual_num = (double)pct->p95 / 1000.0;
             k->pass = (unsigned long long)pct->p95 <= au->max_p95_ms * 1000ull;
         }
@@ -221,19 +240,20 @@ static void run_checks(struct audit *au, agg_acc *a, const summary_pct *pct, boo
     }
     if (has_base) {
         struct check *k = add_check(au, "max-increase");
-        snprintf(k->limit, sizeof k->limit, "+%.2f%%", au->max_inc * 100);
+        snprintf(k->limit, sizeof k->limit, "+%s", fmt_rate(b1, au->max_inc));
         k->limit_num = au->max_inc;
         summary_cost_text(cost, sizeof cost, a->cost_nusd, a->unpriced, a->requests);
         if (base_nusd == 0) {
             k->pass = a->cost_nusd == 0;
             k->actual_num = k->pass ? 0.0 : INFINITY;
-            snprintf(k->actual, sizeof k->actual, "%s (baseline $0 → %s)", k->pass ? "+0.00%" : "new cost", cost);
+            snprintf(k->actual, sizeof k->actual, "%s (baseline $0 → %s)", k->pass ? "+0.0%" : "new cost", cost);
         } else {
             double inc = (double)(a->cost_nusd - base_nusd) / (double)base_nusd;
             k->actual_num = inc;
             /* Exact: cost - base <= max_inc * base, in nano-USD. */
             k->pass = (double)(a->cost_nusd - base_nusd) <= au->max_inc * (double)base_nusd + 1e-6;
-            snprintf(k->actual, sizeof k->actual, "%+.2f%% (%s → %s)", inc * 100, fmt_usd(b2, base_nusd), cost);
+            snprintf(k->actual, sizeof k->actual, "%s%s (%s → %s)", inc >= 0 ? "+" : "", fmt_rate(b1, inc),
+                     fmt_usd(b2, base_nusd), cost);
         }
         set_message(k, "cost change", "is within the allowed increase", "exceeds the allowed increase",
                     base_unpriced ? " (the baseline has unpriced requests)" : "");
@@ -450,6 +470,10 @@ int cmd_audit(int argc, char **argv)
         jw_init(&w, stdout, true);
         jw_obj(&w);
         jw_kstr(&w, "store", store);
+        char sel[1024];
+        query_filter_describe(&c.filter, true, sel, sizeof sel);
+        jw_kstr(&w, "selection", sel);
+        jw_kstr(&w, "run", c.filter.run ? c.filter.run : st.run);
         jw_kstr(&w, "verdict", pass ? "pass" : "fail");
         jw_kuint(&w, "failed", (uint64_t)failed);
         jw_key(&w, "checks");
@@ -492,8 +516,16 @@ int cmd_audit(int argc, char **argv)
             char b1[FMT_NUM];
             hc_buf safe = HC_BUF_INIT;
             fmt_term(&safe, store, strlen(store), 0);
-            table_textf(stdout, 2, "hc-analyze audit — %s (%s requests)\n", safe.data,
-                        fmt_int(b1, (int64_t)a.requests));
+            const char *run = c.filter.run ? c.filter.run : st.run;
+            if (*run) {
+                hc_buf rs = HC_BUF_INIT;
+                fmt_term(&rs, run, strlen(run), 0);
+                table_textf(stdout, 2, "hc-analyze audit — %s, run %s (%s requests)\n", safe.data, rs.data,
+                            fmt_int(b1, (int64_t)a.requests));
+                hc_buf_free(&rs);
+            } else
+                table_textf(stdout, 2, "hc-analyze audit — %s (%s requests)\n", safe.data,
+                            fmt_int(b1, (int64_t)a.requests));
             hc_buf_free(&safe);
         }
         table *t = table_new(stdout, c.fmt, cols, 4);

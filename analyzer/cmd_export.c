@@ -62,7 +62,7 @@ static const table_col csv_cols[] = {
     { "user", "user", 0 }, { "session_id", "session_id", 0 }, { "session_path", "session_path", 0 },
     { "session_name", "session_name", 0 }, { "request_id", "request_id", 0 }, { "flags", "flags", 0 },
     { "retries", "retries", 0 }, { "fallback_idx", "fallback_idx", 0 }, { "program", "program", 0 },
-    { "pid", "pid", 0 }, { "props", "props", 0 },
+    { "pid", "pid", 0 }, { "props", "props", 0 }, { "run_id", "run_id", 0 },
 };
 
 struct ctx {
@@ -248,6 +248,8 @@ static void otlp_span(jw *w, const hc_record *r)
     char id[HC_UUID_STRLEN + 1];
     hc_uuid_format(r->id, id);
     attr_str(w, "hcshim.id", id);
+    if (*r->run_id)
+        attr_str(w, "hcshim.run_id", r->run_id);
     if (!(r->cost_flags & HC_COST_UNPRICED)) {
         attr_int(w, "hcshim.cost_nusd", r->cost_nusd);
         attr_double(w, "hcshim.cost_usd", (double)r->cost_nusd / 1e9);
@@ -327,6 +329,7 @@ static void csv_row(struct ctx *x, const hc_record *r)
     }
     table_cell(x->t, mem ? mem : "{}");
     free(mem);
+    table_cell(x->t, r->run_id);
 }
 
 static int one(void *vctx, const hc_record *r)

@@ -9,12 +9,18 @@
 #include "pricing.h"
 #include "table.h"
 
+#include "priceimport.h"
+
+#include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: hc-analyze prices [options]\n"
@@ -25,17 +31,218 @@ static const char usage[] =
     "the store.\n"
     "\n"
     "  --check FILE       validate a price file (exit 0 ok, 2 with the first problem)\n"
+    "  --max-age DAYS     list the rows (of --check FILE, else of the loaded table)\n"
+    "                     whose date is more than DAYS days old; exit 1 if any\n"
     "  --no-store         only the price table\n"
+    "  --lookup MODEL     which row prices MODEL (with --provider P: as P names it)\n"
+    "\n"
+    "Importing a price database (docs/PRICES.md \"Importing\"):\n"
+    "  --import FILE      genai-prices data.json or LiteLLM\n"
+    "                     model_prices_and_context_window.json (detected); writes a\n"
+    "                     price file, reports on stderr what it could not import\n"
+    "  --out FILE         where to write it ('-': stdout); default: the file the shim\n"
+    "                     and hc-analyze load when HC_PRICES is unset,\n"
+    "                     $XDG_CONFIG_HOME/hcshim/prices.tsv (~/.config/hcshim/...)\n"
+    "  --overrides FILE   a price file written first; its rows win over imported ones\n"
+    "  --source TEXT      the rows' source column (default: the database's name and\n"
+    "                     the provider's pricing page it cites)\n"
+    "  --date YYYY-MM-DD  the rows' date column (default: today, UTC)\n"
+    "  --as-of YYYY-MM-DD which dated price of a model applies (default: --date)\n"
     CLI_HELP_COMMON
     CLI_HELP_FILTERS;
 
-enum { OPT_CHECK = OPT_CMD, OPT_NO_STORE };
+enum { OPT_CHECK = OPT_CMD, OPT_NO_STORE, OPT_MAX_AGE, OPT_IMPORT, OPT_OUT, OPT_OVERRIDES, OPT_SOURCE,
+       OPT_DATE, OPT_AS_OF, OPT_LOOKUP };
 
 static const cli_opt opts[] = {
     CLI_COMMON_OPTS, CLI_FILTER_OPTS,
     { "check", 0, true, OPT_CHECK }, { "no-store", 0, false, OPT_NO_STORE },
+    { "max-age", 0, true, OPT_MAX_AGE }, { "import", 0, true, OPT_IMPORT }, { "out", 0, true, OPT_OUT },
+    { "overrides", 0, true, OPT_OVERRIDES }, { "source", 0, true, OPT_SOURCE }, { "date", 0, true, OPT_DATE },
+    { "as-of", 0, true, OPT_AS_OF }, { "lookup", 0, true, OPT_LOOKUP },
     { 0 },
 };
+
+struct import_args {
+    const char *file, *out, *overrides, *source, *date, *as_of;
+};
+
+/* The whole of a regular file, NUL-terminated; NULL with errno set. */
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        if (cap - n < 65536) {
+            if (cap > ((size_t)256 << 20)) {
+                free(buf);
+                fclose(f);
+                errno = EFBIG;
+                return NULL;
+            }
+            char *nb = realloc(buf, cap ? cap * 2 : 131072);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = cap ? cap * 2 : 131072;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        errno = EIO;
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static bool valid_date(const char *d)
+{
+    int y, m, dd;
+    char tail;
+    return d && strlen(d) == 10 && sscanf(d, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) == 3 && d[4] == '-' &&
+           d[7] == '-' && m >= 1 && m <= 12 && dd >= 1 && dd <= 31;
+}
+
+static void mkdirs_for(const char *path)
+{
+    char d[4096];
+    snprintf(d, sizeof d, "%s", path);
+    for (char *q = d + 1; *q; q++)
+        if (*q == '/') {
+            *q = '\0';
+            mkdir(d, 0755);
+            *q = '/';
+        }
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* `prices --import`: the database -> a price file (docs/PRICES.md "Importing"). */
+static int do_import(const struct import_args *a)
+{
+    char today[16], outpath[4096] = "", tmp[4200] = "", err[600] = "";
+    bool to_stdout = a->out && !strcmp(a->out, "-");
+    size_t len = 0, olen = 0;
+    char *text = NULL, *over = NULL;
+    FILE *out = NULL;
+    int rc = CLI_EXIT_MISUSE;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    pimp_opts o = { .source = a->source, .date = a->date ? a->date : today, .as_of = a->as_of };
+
+    if (!valid_date(o.date))
+        return cli_misuse("--date: expected YYYY-MM-DD, got '%s'", o.date);
+    if (o.as_of && !valid_date(o.as_of))
+        return cli_misuse("--as-of: expected YYYY-MM-DD, got '%s'", o.as_of);
+    if (o.source && (strchr(o.source, '\t') || strchr(o.source, '\n')))
+        return cli_misuse("--source: must not contain a tab or a newline");
+    if (!(text = read_all(a->file, &len))) {
+        rc = cli_misuse("--import: cannot read '%s': %s", a->file, strerror(errno));
+        goto out;
+    }
+    if (a->overrides) {
+        if (hc_pricing_check_file(a->overrides, err, sizeof err) != 0) {
+            rc = cli_misuse("--overrides: %s", err[0] ? err : a->overrides);
+            goto out;
+        }
+        if (!(over = read_all(a->overrides, &olen))) {
+            rc = cli_misuse("--overrides: cannot read '%s': %s", a->overrides, strerror(errno));
+            goto out;
+        }
+        o.skip_tsv = over;
+    }
+    if (!to_stdout) {
+        if (a->out)
+            snprintf(outpath, sizeof outpath, "%s", a->out);
+        else if (!hc_pricing_default_path(outpath, sizeof outpath)) {
+            rc = cli_misuse("--import: neither XDG_CONFIG_HOME nor HOME is set; give --out FILE");
+            goto out;
+        } else
+            mkdirs_for(outpath);
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", outpath, (long)getpid());
+        if (!(out = fopen(tmp, "w"))) {
+            rc = cli_misuse("--out: cannot create '%s': %s", tmp, strerror(errno));
+            tmp[0] = '\0';
+            goto out;
+        }
+    } else {
+        out = stdout;
+    }
+    if (over) {
+        fprintf(out, "# GENERATED by `hc-analyze prices --import %s --overrides %s`: the rows of %s\n"
+                     "# first, then the imported ones. Edit %s and regenerate, not this file.\n#\n",
+                base_name(a->file), a->overrides, a->overrides, a->overrides);
+        fputs(over, out);
+        if (olen && over[olen - 1] != '\n')
+            fputc('\n', out);
+    } else {
+        fputs("# hcshim price file, written by `hc-analyze prices --import`. Format: docs/PRICES.md.\n"
+              "provider\tmodel\tinput\toutput\tcached_input\tcache_write_5m\tcache_write_1h\treasoning\t"
+              "per_request\tlong_ctx_threshold\tinput_long\toutput_long\tcached_long\tsource\tdate\n", out);
+    }
+    fprintf(out, "\n# ---- imported from %s (as of %s) by `hc-analyze prices --import` ----\n",
+            a->source ? a->source : "the database", o.as_of ? o.as_of : o.date);
+    pimp_stats st;
+    int prc = pimp_convert(text, len, a->file, &o, out, stderr, &st, err, sizeof err);
+    if (prc) {
+        rc = cli_misuse("--import: %s", err);
+        goto out;
+    }
+    if (out != stdout) {
+        int bad = ferror(out) | fclose(out);
+        out = NULL;
+        if (bad) {
+            rc = cli_misuse("--out: cannot write '%s'", tmp);
+            goto out;
+        }
+        if (hc_pricing_check_file(tmp, err, sizeof err) != 0) {
+            rc = cli_misuse("--import: the written file does not load: %s", err);
+            goto out;
+        }
+        if (rename(tmp, outpath) != 0) {
+            rc = cli_misuse("--out: cannot rename '%s' to '%s': %s", tmp, outpath, strerror(errno));
+            goto out;
+        }
+        tmp[0] = '\0';
+    } else {
+        fflush(stdout);
+    }
+    fprintf(stderr,
+            "hc-analyze: prices: %s (%s): %zu models -> %zu rows, %zu providers%s%s; "
+            "%zu rows left to --overrides; %zu things not imported (listed above)\n",
+            a->file, st.format == PIMP_GENAI_PRICES ? "genai-prices" : "LiteLLM", st.models, st.rows, st.providers,
+            to_stdout ? "" : ", written to ", to_stdout ? "" : outpath, st.overridden, st.reported);
+    rc = 0;
+out:
+    if (out && out != stdout) {
+        fclose(out);
+    }
+    if (rc && tmp[0])
+        unlink(tmp);
+    free(text);
+    free(over);
+    return rc;
+}
 
 /* pico-USD per token is micro-USD per 1M tokens: print as exact decimal dollars. */
 static const char *per_m(char out[FMT_NUM], int64_t pico)
@@ -96,12 +303,108 @@ static int on_record(void *ctx, const hc_record *r)
     return 0;
 }
 
+/* Days since the epoch of a valid YYYY-MM-DD (proleptic Gregorian). */
+static long epoch_days(const char *d)
+{
+    int y = atoi(d), m = atoi(d + 5), dd = atoi(d + 8);
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + dd - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* `prices --max-age DAYS [--check FILE]`: rows dated more than DAYS ago.
+ * 0 when none, CLI_EXIT_NO when some (listed on stdout), misuse otherwise. */
+static int check_age(const char *file, long max_age)
+{
+    char err[512] = "", today[16], upath[4096];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    long tdays = epoch_days(today);
+    size_t old = 0, undated = 0, n = 0;
+
+    if (file) {
+        if (hc_pricing_check_file(file, err, sizeof err) != 0)
+            return cli_misuse("%s", err[0] ? err : file);
+        size_t len;
+        char *text = read_all(file, &len);
+        if (!text)
+            return cli_misuse("--check: cannot read '%s': %s", file, strerror(errno));
+        int lineno = 0;
+        bool header = false;
+        for (char *l = text, *e; l && *l; l = e ? e + 1 : NULL) {
+            e = strchr(l, '\n');
+            if (e)
+                *e = '\0';
+            lineno++;
+            if (!*l || *l == '#' || *l == '\r')
+                continue;
+            if (!header) {
+                header = true;
+                continue;
+            }
+            char *f[15];
+            int nf = 0;
+            for (char *q = l; nf < 15; nf++) {
+                f[nf] = q;
+                char *t = strchr(q, '\t');
+                if (!t) {
+                    nf++;
+                    break;
+                }
+                *t = '\0';
+                q = t + 1;
+            }
+            if (nf < 15)
+                continue;
+            f[14][strcspn(f[14], "\r")] = '\0';
+            n++;
+            if (!valid_date(f[14])) {
+                undated++;
+                printf("%s:%d: %s %s: no date\n", file, lineno, f[0], f[1]);
+            } else if (tdays - epoch_days(f[14]) > max_age) {
+                old++;
+                printf("%s:%d: %s %s: dated %s, %ld days old\n", file, lineno, f[0], f[1], f[14],
+                       tdays - epoch_days(f[14]));
+            }
+        }
+        free(text);
+    } else {
+        const char *uf = hc_pricing_user_file(upath, sizeof upath);
+        if (hc_pricing_init(uf, err, sizeof err) != 0 && err[0])
+            cli_warn("%s: %s (the embedded table is used)", uf ? uf : "prices", err);
+        for (size_t i = 0; i < hc_pricing_count(); i++) {
+            const hc_price *p = hc_pricing_at(i);
+            n++;
+            const char *where = p->user ? (uf ? uf : "user file") : "data/prices.tsv";
+            if (!valid_date(p->date)) {
+                undated++;
+                printf("%s:%d: %s %s: no date\n", where, p->line, p->provider, p->model);
+            } else if (tdays - epoch_days(p->date) > max_age) {
+                old++;
+                printf("%s:%d: %s %s: dated %s, %ld days old\n", where, p->line, p->provider, p->model, p->date,
+                       tdays - epoch_days(p->date));
+            }
+        }
+    }
+    fprintf(stderr, "hc-analyze: prices: %zu of %zu rows older than %ld days, %zu undated (today is %s)\n", old, n,
+            max_age, undated, today);
+    return old || undated ? CLI_EXIT_NO : 0;
+}
+
 int cmd_prices(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "prices" };
     cli_parser p;
     const char *arg, *check = NULL;
     bool no_store = false;
+    long max_age = -1;
+    const char *lookup = NULL;
+    struct import_args imp = { 0 };
     int id, rc = CLI_EXIT_MISUSE;
     hc_store *s = NULL;
     struct seen seen = { 0 };
@@ -121,7 +424,30 @@ int cmd_prices(int argc, char **argv)
             check = arg;
         else if (id == OPT_NO_STORE)
             no_store = true;
-        else if (id == CLI_POS) {
+        else if (id == OPT_IMPORT)
+            imp.file = arg;
+        else if (id == OPT_OUT)
+            imp.out = arg;
+        else if (id == OPT_OVERRIDES)
+            imp.overrides = arg;
+        else if (id == OPT_SOURCE)
+            imp.source = arg;
+        else if (id == OPT_DATE)
+            imp.date = arg;
+        else if (id == OPT_AS_OF)
+            imp.as_of = arg;
+        else if (id == OPT_LOOKUP)
+            lookup = arg;
+        else if (id == OPT_MAX_AGE) {
+            char *e;
+            errno = 0;
+            long v = strtol(arg, &e, 10);
+            if (!*arg || *e || errno || v < 0 || v > 100000) {
+                cli_misuse("--max-age: expected a number of days (0 to 100000), got '%s'", arg);
+                goto out;
+            }
+            max_age = v;
+        } else if (id == CLI_POS) {
             cli_misuse("prices: unexpected argument '%s'", arg);
             goto out;
         }
@@ -132,6 +458,18 @@ int cmd_prices(int argc, char **argv)
         goto out;
     }
     char err[512] = "";
+    if (!imp.file && (imp.out || imp.overrides || imp.source || imp.date || imp.as_of)) {
+        rc = cli_misuse("prices: --out, --overrides, --source, --date and --as-of go with --import FILE");
+        goto out;
+    }
+    if (imp.file) {
+        rc = do_import(&imp);
+        goto out;
+    }
+    if (max_age >= 0) {
+        rc = check_age(check, max_age);
+        goto out;
+    }
     if (check) {
         if (hc_pricing_check_file(check, err, sizeof err) != 0) {
             rc = cli_misuse("%s", err[0] ? err : check);
@@ -141,9 +479,32 @@ int cmd_prices(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    const char *user_file = getenv("HC_PRICES");
-    if (hc_pricing_init(user_file && *user_file ? user_file : NULL, err, sizeof err) != 0 && err[0])
-        cli_warn("HC_PRICES: %s (the embedded table is used)", err);
+    char upath[4096];
+    const char *user_file = hc_pricing_user_file(upath, sizeof upath);
+    if (hc_pricing_init(user_file, err, sizeof err) != 0 && err[0])
+        cli_warn("%s: %s (the embedded table is used)", user_file ? user_file : "prices", err);
+    if (lookup) {
+        const char *prov = c.filter.n_providers ? c.filter.providers[0] : NULL;
+        const hc_price *pr = hc_price_lookup(prov, lookup);
+        char nb[8][FMT_NUM];
+        if (!pr) {
+            printf("%s%s%s: unpriced\n", prov ? prov : "", prov ? " " : "", lookup);
+            rc = CLI_EXIT_NO;
+            goto out;
+        }
+        printf("%s%s%s: %s %s (%s:%d)\n  in %s  out %s  cached %s  cw5m %s  cw1h %s  reasoning %s  $/1M\n",
+               prov ? prov : "", prov ? " " : "", lookup, pr->provider, pr->model,
+               pr->user ? "user file" : "data/prices.tsv", pr->line, per_m(nb[0], pr->in), per_m(nb[1], pr->out),
+               per_m(nb[2], pr->cached), per_m(nb[3], pr->cw5m), per_m(nb[4], pr->cw1h), per_m(nb[5], pr->reasoning));
+        if (pr->long_threshold > 0)
+            printf("  above %lld input tokens: in %s  out %s  cached %s\n", (long long)pr->long_threshold,
+                   per_m(nb[0], pr->in_long), per_m(nb[1], pr->out_long), per_m(nb[2], pr->cached_long));
+        if (pr->per_request_nusd)
+            printf("  per request: %lld nano-USD\n", (long long)pr->per_request_nusd);
+        printf("  source %s  date %s\n", pr->source, pr->date);
+        rc = 0;
+        goto out;
+    }
     /* The store part is optional unless --db was given explicitly. */
     query_stats st = { 0 };
     if (!no_store) {

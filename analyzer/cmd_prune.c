@@ -213,6 +213,22 @@ int cmd_prune(int argc, char **argv)
     char path[PATH_MAX];
     if ((rc = cli_open_store_for_delete(&c, dry, path, sizeof path, &s)))
         goto out;
+    /* --run last: resolved once, before deleting (query_match alone matches nothing). */
+    char last_run[72];
+    if (c.filter.run_last) {
+        MDB_txn *rt;
+        int qe = hc_store_txn_begin(s, false, &rt);
+        if (!qe) {
+            qe = query_last_run(rt, cli_dbi(s, HC_T_RECORDS), last_run, sizeof last_run);
+            hc_store_txn_abort(s, rt);
+        }
+        if (qe || !last_run[0]) {
+            rc = cli_misuse("prune: --run last: %s", qe ? "cannot read the store" : "no record in this store has a run id");
+            goto out;
+        }
+        c.filter.run = last_run;
+        c.filter.run_last = false;
+    }
     int64_t cutoff = older ? hc_now_us() - age : INT64_MAX;
     uint8_t from[HC_UUID_LEN] = { 0 };
     struct totals t = { 0 };

@@ -35,8 +35,10 @@ static const char usage[] =
     "429 answers it gave (counted per attempt, so retried 429s count too), how\n"
     "many recovered by retrying, the lowest requests and tokens left that the\n"
     "provider's rate-limit headers reported (and when), time spent waiting on\n"
-    "retry-after / backoff, retries, and requests blocked by a client-side\n"
-    "rate-limit policy (Helicone-RateLimit-Policy / HC_RATELIMIT).\n"
+    "retry-after / backoff, retries, and requests blocked before any upstream\n"
+    "call: rate-limit blocks (the client-side policy, Helicone-RateLimit-Policy /\n"
+    "HC_RATELIMIT) and budget blocks (HC_BUDGET). Provider 429s, rate-limit\n"
+    "blocks and budget blocks are named and counted the same in every command.\n"
     "\n"
     "  --by DIM           group by host, model or provider; repeat to combine\n"
     "                     (default: --by host --by model)\n"
@@ -76,8 +78,9 @@ struct rl {
     uint64_t limited;          /* the provider rate-limited it: RATE_LIMITED, or status 429 without a block */
     uint64_t answers_429;      /* upstream attempts answered 429 */
     uint64_t recovered;        /* limited, yet the app finally got a 2xx */
-    uint64_t blocked;          /* refused by a client-side rate-limit policy */
-    uint64_t budget_blocked;   /* refused by a budget (or any other block) */
+    uint64_t ratelimit_blocked; /* rate-limit blocks: refused by the client-side policy (agg_limit_of) */
+    uint64_t budget_blocked;   /* budget blocks */
+    uint64_t blocked;          /* both kinds of block */
     uint64_t retried, retries;
     int64_t  wait_us, wait_max_us;
     int64_t  first_429_us, last_429_us;   /* start of the first / last limited request */
@@ -130,13 +133,6 @@ static int64_t left_value(const char *s)
     return *s ? -1 : v;
 }
 
-static bool policy_block(const hc_record *r)
-{
-    /* core/proxy.c answers a policy block with 429 and "rate limit … reached";
-     * a budget block is "budget … exceeded". */
-    return (r->flags & HC_REC_BLOCKED) && r->status == 429 && strncmp(r->error, "rate limit", 10) == 0;
-}
-
 /* 429 answers from the provider: attempts with status 429. A record with no
  * attempts list (observe mode) counts one when it is rate-limited. */
 static uint64_t count_429(const hc_record *r, bool limited)
@@ -164,8 +160,8 @@ static void copy_text(char *out, size_t size, const char *s)
 
 static void rl_add(struct rl *a, const hc_record *r)
 {
-    bool blocked = (r->flags & HC_REC_BLOCKED) != 0;
-    bool limited = (r->flags & HC_REC_RATE_LIMITED) || (r->status == 429 && !blocked);
+    enum agg_limit kind = agg_limit_of(r); /* the one vocabulary (agg.h) */
+    bool limited = kind == AGG_LIMIT_PROVIDER_429;
     a->requests++;
     if (limited) {
         a->limited++;
@@ -177,12 +173,10 @@ static void rl_add(struct rl *a, const hc_record *r)
             a->last_429_us = r->start_us;
     }
     a->answers_429 += count_429(r, limited);
-    if (blocked) {
-        if (policy_block(r))
-            a->blocked++;
-        else
-            a->budget_blocked++;
-    }
+    if (kind == AGG_LIMIT_RATELIMIT_BLOCK)
+        a->ratelimit_blocked++, a->blocked++;
+    else if (kind == AGG_LIMIT_BUDGET_BLOCK)
+        a->budget_blocked++, a->blocked++;
     if (r->retries > 0) {
         a->retried++;
         a->retries += (uint64_t)r->retries;
@@ -312,8 +306,9 @@ static void rl_json(jw *w, const struct rl *a, bool where)
     jw_kuint(w, "rate_limited", a->limited);
     jw_kuint(w, "answers_429", a->answers_429);
     jw_kuint(w, "recovered", a->recovered);
-    jw_kuint(w, "blocked", a->blocked);
+    jw_kuint(w, "ratelimit_blocked", a->ratelimit_blocked);
     jw_kuint(w, "budget_blocked", a->budget_blocked);
+    jw_kuint(w, "blocked", a->blocked);
     jw_kuint(w, "retried_requests", a->retried);
     jw_kuint(w, "retries", a->retries);
     jw_kint(w, "wait_us", a->wait_us);
@@ -324,28 +319,29 @@ static void rl_json(jw *w, const struct rl *a, bool where)
     jw_ktime(w, "last_429", a->last_429_us, a->limited > 0);
 }
 
-/* Text: the label column is 13 wide ("Rate-limited "). */
+/* Text: the label column is 18 wide ("Rate-limit blocks "). */
 static void summary_text(FILE *o, const struct rl *a)
 {
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], t1[32], t2[32];
-    fprintf(o, "%-13s%s\n", "Requests", fmt_int(b1, (int64_t)a->requests));
-    fprintf(o, "%-13s%s (%s) by the provider: %s answers 429 (attempts), %s recovered by retrying\n", "Rate-limited",
+    fprintf(o, "%-18s%s\n", "Requests", fmt_int(b1, (int64_t)a->requests));
+    fprintf(o, "%-18s%s (%s): %s answers 429 (attempts), %s recovered by retrying\n", "Provider 429s",
             fmt_int(b1, (int64_t)a->limited), fmt_pct(b2, a->limited, a->requests),
             fmt_int(b3, (int64_t)a->answers_429), fmt_int((char[FMT_NUM]){ 0 }, (int64_t)a->recovered));
     if (a->limited)
-        fprintf(o, "%-13sfirst %s, last %s UTC\n", "", fmt_time(t1, a->first_429_us), fmt_time(t2, a->last_429_us));
-    fprintf(o, "%-13s%s by a client-side rate-limit policy, %s by budgets\n", "Blocked",
-            fmt_int(b1, (int64_t)a->blocked), fmt_int(b2, (int64_t)a->budget_blocked));
-    fprintf(o, "%-13s%s in %s requests\n", "Retries", fmt_int(b1, (int64_t)a->retries),
+        fprintf(o, "%-18sfirst %s, last %s UTC\n", "", fmt_time(t1, a->first_429_us), fmt_time(t2, a->last_429_us));
+    fprintf(o, "%-18s%s (the client-side policy, HC_RATELIMIT; never sent)\n", "Rate-limit blocks",
+            fmt_int(b1, (int64_t)a->ratelimit_blocked));
+    fprintf(o, "%-18s%s (HC_BUDGET; never sent)\n", "Budget blocks", fmt_int(b2, (int64_t)a->budget_blocked));
+    fprintf(o, "%-18s%s in %s requests\n", "Retries", fmt_int(b1, (int64_t)a->retries),
             fmt_int(b2, (int64_t)a->retried));
-    fprintf(o, "%-13s%s in total on retry-after / backoff, longest %s\n", "Waited", fmt_dur(b1, a->wait_us),
+    fprintf(o, "%-18s%s in total on retry-after / backoff, longest %s\n", "Waited", fmt_dur(b1, a->wait_us),
             fmt_dur(b2, a->wait_max_us));
     static const char *const kinds[] = { "requests", "tokens" };
     for (int k = 0; k < 2; k++) {
         const struct low *l = &a->left[k];
         const char *label = k == 0 ? "Lowest left" : "";
         if (!l->has) {
-            fprintf(o, "%-13s%s -, no rate-limit header seen\n", label, kinds[k]);
+            fprintf(o, "%-18s%s -, no rate-limit header seen\n", label, kinds[k]);
             continue;
         }
         /* Host, model and header came from providers: escaped for the terminal. */
@@ -353,7 +349,7 @@ static void summary_text(FILE *o, const struct rl *a)
         char tmp[sizeof l->header + sizeof l->host + sizeof l->model + 4];
         snprintf(tmp, sizeof tmp, "%s, %s %s", l->header, *l->host ? l->host : "(none)", *l->model ? l->model : "(none)");
         fmt_term(&where, tmp, strlen(tmp), 0);
-        fprintf(o, "%-13s%s %s (%s, %s UTC)\n", label, kinds[k], fmt_int(b1, l->value), where.data ? where.data : "",
+        fprintf(o, "%-18s%s %s (%s, %s UTC)\n", label, kinds[k], fmt_int(b1, l->value), where.data ? where.data : "",
                 fmt_time(t1, l->time_us));
         hc_buf_free(&where);
     }
@@ -368,12 +364,13 @@ static size_t group_cols(const struct ctx *c, enum cli_fmt fmt, table_col *cols)
     for (int i = 0; i < c->nby; i++)
         cols[n++] = (table_col){ titles[c->by[i]], dim_names[c->by[i]], TBL_SHRINK };
     cols[n++] = (table_col){ "REQUESTS", "requests", TBL_RIGHT };
-    cols[n++] = (table_col){ "LIMITED", "rate_limited", TBL_RIGHT };
+    cols[n++] = (table_col){ "PROVIDER 429", "rate_limited", TBL_RIGHT };
     cols[n++] = (table_col){ "429S", "answers_429", TBL_RIGHT };
     cols[n++] = (table_col){ "RECOVERED", "recovered", TBL_RIGHT | TBL_DROP };
-    cols[n++] = (table_col){ "BLOCKED", "blocked", TBL_RIGHT };
+    cols[n++] = (table_col){ "RL BLOCKS", "ratelimit_blocked", TBL_RIGHT };
+    cols[n++] = (table_col){ "BUDGET BLOCKS", "budget_blocked", TBL_RIGHT };
     if (csv)
-        cols[n++] = (table_col){ "", "budget_blocked", 0 }, cols[n++] = (table_col){ "", "retried_requests", 0 };
+        cols[n++] = (table_col){ "", "blocked", 0 }, cols[n++] = (table_col){ "", "retried_requests", 0 };
     cols[n++] = (table_col){ "RETRIES", "retries", TBL_RIGHT };
     cols[n++] = (table_col){ "WAITED", "wait_ms", TBL_RIGHT };
     cols[n++] = (table_col){ "MAX WAIT", "wait_max_ms", TBL_RIGHT | TBL_DROP };
@@ -423,9 +420,10 @@ static void group_row(table *t, enum cli_fmt fmt, const struct ctx *c, const cha
     cell_u64(t, a->limited);
     cell_u64(t, a->answers_429);
     cell_u64(t, a->recovered);
-    cell_u64(t, a->blocked);
+    cell_u64(t, a->ratelimit_blocked);
+    cell_u64(t, a->budget_blocked);
     if (csv) {
-        cell_u64(t, a->budget_blocked);
+        cell_u64(t, a->blocked);
         cell_u64(t, a->retried);
     }
     cell_u64(t, a->retries);
@@ -451,7 +449,7 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
 {
     static const table_col cols[] = {
         { "PERIOD", "period", 0 },          { "START (UTC)", "start", TBL_DROP },
-        { "REQUESTS", "requests", TBL_RIGHT }, { "LIMITED", "rate_limited", TBL_RIGHT },
+        { "REQUESTS", "requests", TBL_RIGHT }, { "PROVIDER 429", "rate_limited", TBL_RIGHT },
         { "429S", "answers_429", TBL_RIGHT }, { "BLOCKED", "blocked", TBL_RIGHT },
         { "RETRIES", "retries", TBL_RIGHT }, { "WAITED", "wait_ms", TBL_RIGHT },
     };
@@ -491,8 +489,9 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
             jw_kuint(w, "rate_limited", a->limited);
             jw_kuint(w, "answers_429", a->answers_429);
             jw_kuint(w, "recovered", a->recovered);
-            jw_kuint(w, "blocked", a->blocked);
+            jw_kuint(w, "ratelimit_blocked", a->ratelimit_blocked);
             jw_kuint(w, "budget_blocked", a->budget_blocked);
+            jw_kuint(w, "blocked", a->blocked);
             jw_kuint(w, "retries", a->retries);
             jw_kint(w, "wait_us", a->wait_us);
             jw_obj_end(w);

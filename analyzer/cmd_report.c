@@ -431,6 +431,10 @@ int cmd_report(int argc, char **argv)
         o.w = &w;
         jw_obj(&w);
         jw_kstr(&w, "store", hc_store_path(s));
+        char sel[1024];
+        query_filter_describe(&c.filter, true, sel, sizeof sel);
+        jw_kstr(&w, "selection", sel); /* for audit --baseline */
+        jw_kstr(&w, "run", c.filter.run ? c.filter.run : st.run);
         jw_kuint(&w, "records_scanned", st.scanned);
         jw_kuint(&w, "records_matched", st.matched);
         jw_kuint(&w, "undecodable", st.undecodable);
@@ -475,6 +479,8 @@ int cmd_report(int argc, char **argv)
         table_text tt;
         FILE *tf = table_text_begin(&tt, stdout, 12);
         fprintf(tf, "hcshim report — %s\n", hc_store_path(s));
+        if (c.filter.run || st.run[0])
+            fprintf(tf, "Run         %s\n", c.filter.run ? c.filter.run : st.run);
         if (!query_filter_empty(&c.filter))
             fprintf(tf, "Matched     %s of %s records\n", fmt_int((char[FMT_NUM]){0}, (int64_t)st.matched),
                     fmt_int((char[FMT_NUM]){0}, (int64_t)st.scanned));

@@ -1,4 +1,5 @@
 /* cmd_requests.c — `hc-analyze requests`: one line per exchange, newest first. */
+#include "agg.h"
 #include "cli.h"
 #include "cmds.h"
 #include "fmt.h"
@@ -19,7 +20,9 @@ static const char usage[] =
     CLI_HELP_FILTERS
     "\n"
     "FLAGS column: S streamed, C cache hit, R<n> retried n times, F<i> answered by\n"
-    "fallback i, L rate-limited (429), B blocked by a budget or rate-limit policy.\n";
+    "fallback i, L provider 429, P rate-limit block, B budget block (never sent).\n"
+    "COST of a cache hit: \"saved $X\", what it saved (the hit itself cost $0;\n"
+    "--csv and --json give cost 0 and saved_nusd).\n";
 
 enum { OPT_LIMIT = OPT_CMD };
 
@@ -50,19 +53,6 @@ struct ctx {
     hc_buf             tmp;
 };
 
-static void flags_text(const hc_record *r, char *out, size_t size)
-{
-    size_t n = 0;
-    out[0] = '\0';
-#define ADD(...) n += (size_t)snprintf(out + n, n < size ? size - n : 0, __VA_ARGS__)
-    if (r->flags & HC_REC_STREAM) ADD("S");
-    if (r->flags & HC_REC_CACHE_HIT) ADD("C");
-    if (r->retries > 0) ADD("R%d", r->retries);
-    if (r->fallback_idx >= 0) ADD("F%d", r->fallback_idx);
-    if (r->status == 429 || (r->flags & HC_REC_RATE_LIMITED)) ADD("L");
-    if (r->flags & HC_REC_BLOCKED) ADD("B");
-#undef ADD
-}
 
 static int one(void *vctx, const hc_record *r)
 {
@@ -95,13 +85,18 @@ static int one(void *vctx, const hc_record *r)
         else if ((r->cost_flags & HC_COST_NO_USAGE) && r->status >= 200 && r->status < 300 &&
                  !(r->flags & HC_REC_CACHE_HIT))
             table_cell2(x->t, "no usage", ""); /* an answer whose cost is unknown is not $0 */
-        else {
+        else if ((r->flags & HC_REC_CACHE_HIT) && r->saved_nusd > 0 && r->cost_nusd == 0) {
+            /* A cache hit cost nothing; what it saved is the news ("$0" read as a bug). */
+            char exact[FMT_NUM], saved[FMT_NUM + 8];
+            snprintf(saved, sizeof saved, "saved %s", fmt_usd(cost, r->saved_nusd));
+            table_cell2(x->t, saved, fmt_usd_exact(exact, r->cost_nusd));
+        } else {
             char exact[FMT_NUM];
             table_cell2(x->t, fmt_usd(cost, r->cost_nusd), fmt_usd_exact(exact, r->cost_nusd));
         }
         char lms[FMT_NUM];
         table_cell2(x->t, fmt_dur(lat, r->latency_us), fmt_ms_exact(lms, r->latency_us));
-        flags_text(r, fl, sizeof fl);
+        agg_flags_text(r, fl, sizeof fl);
         table_cell(x->t, fl);
         table_cell(x->t, r->user);
         hc_buf_reset(&x->tmp);

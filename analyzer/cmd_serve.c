@@ -11,16 +11,18 @@
  *
  * Endpoints (GET/HEAD; JSON is UTF-8 with '<', '>', '&' escaped):
  *   /                   the page (webpage.h, live mode), polling /api/dashboard
- *   /api/dashboard      the dashboard document (dashboard.h); ?property=, ?bucket=, ?limit=
+ *   /api/dashboard      the dashboard document (dashboard.h); ?by_property=, ?bucket=, ?limit=
  *   /api/summary        totals (the summary object of `report --json`)
  *   /api/timeseries     the series; ?bucket=auto|minute|hour|day|week|month
  *   /api/requests       newest rows; ?limit= (default 50)
- *   /api/request/ID     one exchange with its prompt and response (ID: UUID or
- *                       a unique prefix of >= 8 hex digits; filters not applied)
+ *   /api/request/ID     one exchange with its prompt and response (ID as `show`
+ *                       takes it: UUID, a unique prefix or suffix of >= 8 hex
+ *                       digits such as a table's ID column, or a request id;
+ *                       filters not applied)
  * Every endpoint but /api/request/ID takes the shared filters as parameters
- * (since, until, where=K=V, model, user, session, status, cache, provider;
- * repeatable ones may repeat; property=K=V, with '=', is where=K=V as on the
- * command line). Unknown parameters are a 400.
+ * (since, until, where=K=V, model, user, session, status, cache, provider,
+ * run; repeatable ones may repeat; property=K=V is where=K=V as on the
+ * command line, and only that). Unknown parameters are a 400.
  *
  * Exposure: the dashboard shows every prompt and response without any
  * authentication, so it binds to loopback and refuses another --bind unless
@@ -293,14 +295,19 @@ enum { EP_DASHBOARD, EP_SUMMARY, EP_SERIES, EP_REQUESTS, EP_REQUEST };
 static int apply_params(struct ask *k, int ep, const struct params *p, query_filter *f, char *err, size_t errlen)
 {
     static const char *const filters[] = { "since", "until", "where", "model", "user", "session", "status",
-                                           "cache", "provider" };
+                                           "cache", "provider", "run" };
     int64_t now = hc_now_us();
     for (int i = 0; i < p->n; i++) {
         const char *n = p->name[i].data, *v = p->value[i].data;
         bool is_filter = false;
         for (size_t j = 0; j < sizeof filters / sizeof filters[0]; j++)
             is_filter |= strcmp(n, filters[j]) == 0;
-        if (strcmp(n, "property") == 0 && strchr(v, '=')) {
+        if (strcmp(n, "property") == 0) {
+            if (!strchr(v, '=')) {
+                snprintf(err, errlen, "property: expected NAME=VALUE (a filter), got '%s'; the breakdown is "
+                         "by_property=NAME", v);
+                return HC_EINVAL;
+            }
             n = "where"; /* property=K=V is the filter where=K=V, as on the command line */
             is_filter = true;
         }
@@ -310,7 +317,7 @@ static int apply_params(struct ask *k, int ep, const struct params *p, query_fil
                 snprintf(err, errlen, "%s: %s", n, e);
                 return HC_EINVAL;
             }
-        } else if (strcmp(n, "property") == 0 && ep == EP_DASHBOARD) {
+        } else if (strcmp(n, "by_property") == 0 && ep == EP_DASHBOARD) {
             k->o.property = *v ? v : k->sv->o.property; /* empty: the default */
         } else if (strcmp(n, "bucket") == 0 && (ep == EP_DASHBOARD || ep == EP_SERIES)) {
             if (dash_parse_unit(v, &k->unit)) {

@@ -159,6 +159,7 @@ static void acc_json(jw *w, const agg_acc *a)
     jw_kuint(w, "unpriced_requests", a->unpriced);
     jw_kint(w, "latency_us", a->latency_sum_us);
     jw_kuint(w, "errors", a->errors);
+    agg_limits_json(w, a);
     jw_kint(w, "tok_in", a->tok_in);
     jw_kint(w, "tok_out", a->tok_out);
 }

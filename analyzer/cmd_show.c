@@ -6,6 +6,7 @@
  * and request id are looked up by a scan: there is no index on them, and show
  * is interactive, so a scan is fine). Bodies are read from the
  * bodies table only here, for this one record. */
+#include "agg.h"
 #include "cli.h"
 #include "cmds.h"
 #include "err.h"
@@ -13,12 +14,14 @@
 #include "jsonw.h"
 #include "reassemble.h"
 #include "recjson.h"
+#include "reprice.h"
 #include "table.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -37,94 +40,6 @@ static const char usage[] =
 enum { OPT_RAW = OPT_CMD };
 
 static const cli_opt opts[] = { CLI_COMMON_OPTS, { "raw", 0, false, OPT_RAW }, { 0 } };
-
-struct found {
-    const char *want;
-    uint8_t     id[HC_UUID_LEN];
-    int         n;
-};
-
-static int by_request_id(void *ctx, const hc_record *r)
-{
-    struct found *f = ctx;
-    if (strcmp(r->request_id, f->want) == 0) {
-        if (f->n == 0)
-            memcpy(f->id, r->id, HC_UUID_LEN);
-        f->n++;
-    }
-    return f->n > 1;
-}
-
-/* Hex digits of s without dashes into nib[] (one per byte); count, or -1 if not hex. */
-static int hex_nibbles(const char *s, uint8_t *nib, int max)
-{
-    int n = 0;
-    for (; *s; s++) {
-        if (*s == '-')
-            continue;
-        if (!isxdigit((unsigned char)*s) || n >= max)
-            return -1;
-        nib[n++] = (uint8_t)(isdigit((unsigned char)*s) ? *s - '0' : tolower((unsigned char)*s) - 'a' + 10);
-    }
-    return n;
-}
-
-/* Find records whose id starts with the given nibbles. */
-static int by_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *nib, int nn, struct found *f)
-{
-    uint8_t key[HC_UUID_LEN] = { 0 };
-    for (int i = 0; i < nn; i++)
-        key[i / 2] |= (uint8_t)(i % 2 ? nib[i] : nib[i] << 4);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, dbi, &cur))
-        return HC_ESTORE;
-    MDB_val k = { HC_UUID_LEN, key }, v;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && f->n < 2 && k.mv_size == HC_UUID_LEN) {
-        const uint8_t *id = k.mv_data;
-        bool match = true;
-        for (int i = 0; i < nn && match; i++)
-            match = ((i % 2 ? id[i / 2] & 15 : id[i / 2] >> 4) == nib[i]);
-        if (!match)
-            break;
-        if (f->n == 0)
-            memcpy(f->id, id, HC_UUID_LEN);
-        f->n++;
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    return 0;
-}
-
-/* Find records whose id ends with the given nibbles: the random end of a
- * UUIDv7 (what `requests` shows), where the start is the time and is shared
- * by every record of the same minute. A scan of the keys; stops at two. */
-static int by_suffix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *nib, int nn, struct found *f)
-{
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, dbi, &cur))
-        return HC_ESTORE;
-    MDB_val k, v;
-    int off = 2 * HC_UUID_LEN - nn;
-    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && f->n < 2;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != HC_UUID_LEN)
-            continue;
-        const uint8_t *id = k.mv_data;
-        bool match = true;
-        for (int i = 0; i < nn && match; i++) {
-            int j = off + i;
-            match = ((j % 2 ? id[j / 2] & 15 : id[j / 2] >> 4) == nib[i]);
-        }
-        if (match) {
-            if (f->n == 0)
-                memcpy(f->id, id, HC_UUID_LEN);
-            f->n++;
-        }
-    }
-    mdb_cursor_close(cur);
-    return 0;
-}
 
 struct body {
     bool   present, truncated, corrupt;
@@ -148,12 +63,38 @@ static void load_body(MDB_txn *txn, MDB_dbi dbi, const uint8_t *id, char which, 
         hc_buf_append(&b->data, "", 0);
 }
 
+/* One "name  value" line; an empty value reads "—" (not a blank). */
 static void field(const char *name, const char *value)
 {
     hc_buf b = HC_BUF_INIT;
     fmt_term(&b, value, strlen(value), 0);
-    printf("%-18s %s\n", name, b.data);
+    printf("%-18s %s\n", name, b.data && *b.data ? b.data : "—");
     hc_buf_free(&b);
+}
+
+/* "429:0,429:612,200:1350" as "1: 429 · 2: 429 after 612 ms · 3: 200 after 1.35 s". */
+static void attempts_text(const char *s, hc_buf *out)
+{
+    int n = 0;
+    while (*s) {
+        char *end;
+        long st = strtol(s, &end, 10);
+        long long wait = *end == ':' ? strtoll(end + 1, &end, 10) : 0;
+        char d[FMT_NUM];
+        if (st == 0)
+            hc_buf_printf(out, "%s%d: no answer", n ? " · " : "", n + 1);
+        else
+            hc_buf_printf(out, "%s%d: %ld", n ? " · " : "", n + 1, st);
+        if (n && wait > 0)
+            hc_buf_printf(out, " after %s", fmt_dur(d, wait * 1000));
+        n++;
+        const char *comma = strchr(end, ',');
+        if (!comma)
+            break;
+        s = comma + 1;
+    }
+    if (!out->data)
+        hc_buf_append(out, "", 0);
 }
 
 static void fieldf(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -194,7 +135,12 @@ static void print_text_record(const hc_record *r)
     hc_uuid_format(r->id, id);
     field("id", id);
     field("time", fmt_time_iso(t, r->start_us));
-    fieldf("latency", "%s (ttft %s)", fmt_dur(a, r->latency_us), fmt_dur(b, r->ttft_us));
+    if (r->ttft_us >= 0)
+        fieldf("latency", "%s (first token after %s)", fmt_dur(a, r->latency_us), fmt_dur(b, r->ttft_us));
+    else
+        fieldf("latency", "%s", fmt_dur(a, r->latency_us));
+    if (*r->run_id)
+        field("run", r->run_id);
     field("provider", r->provider);
     field("api", r->api);
     field("host", r->host);
@@ -205,13 +151,21 @@ static void print_text_record(const hc_record *r)
     fieldf("status", "%d", r->status);
     if (*r->error)
         field("error", r->error);
-    fieldf("tokens in", "%lld (cached %lld, cache write 5m %lld / 1h %lld)", (long long)r->tok_in,
-           (long long)r->tok_cached, (long long)r->tok_cw5m, (long long)r->tok_cw1h);
-    fieldf("tokens out", "%lld (reasoning %lld)", (long long)r->tok_out, (long long)r->tok_reasoning);
+    /* Prompt-cache writes exist only at Anthropic (and whoever reports them). */
+    if (r->tok_cw5m || r->tok_cw1h || strcmp(r->provider, "anthropic") == 0)
+        fieldf("tokens in", "%lld (cached %lld, cache write 5m %lld / 1h %lld)", (long long)r->tok_in,
+               (long long)r->tok_cached, (long long)r->tok_cw5m, (long long)r->tok_cw1h);
+    else
+        fieldf("tokens in", "%lld (cached %lld)", (long long)r->tok_in, (long long)r->tok_cached);
+    if (r->tok_reasoning)
+        fieldf("tokens out", "%lld (reasoning %lld)", (long long)r->tok_out, (long long)r->tok_reasoning);
+    else
+        fieldf("tokens out", "%lld", (long long)r->tok_out);
     if (r->cost_flags & HC_COST_UNPRICED)
         field("cost", "unpriced (model not in the price table)");
     else
-        fieldf("cost", "%s (%s USD%s%s)", fmt_usd(a, r->cost_nusd), fmt_usd_exact(b, r->cost_nusd),
+        fieldf("cost", "%s (%s USD%s%s%s)", fmt_usd(a, r->cost_nusd), fmt_usd_exact(b, r->cost_nusd),
+               r->cost_flags & HC_COST_LONG_CTX ? ", long-context tier" : "",
                r->cost_flags & HC_COST_ESTIMATED ? ", estimated tokens" : "",
                r->cost_flags & HC_COST_NO_USAGE ? ", no usage reported" : "");
     if (r->saved_nusd)
@@ -219,7 +173,17 @@ static void print_text_record(const hc_record *r)
     flag_names(r->flags, &fl);
     field("flags", fl.data);
     hc_buf_free(&fl);
-    fieldf("retries", "%d%s%s", r->retries, *r->attempts ? "  attempts " : "", r->attempts);
+    static const char *const limit_names[] = { "", AGG_LIMIT_NAMES };
+    enum agg_limit lim = agg_limit_of(r);
+    if (lim != AGG_LIMIT_NONE)
+        field("limit", limit_names[lim]);
+    fieldf("retries", "%d", r->retries);
+    if (*r->attempts) {
+        hc_buf at = HC_BUF_INIT;
+        attempts_text(r->attempts, &at);
+        field("attempts", at.data);
+        hc_buf_free(&at);
+    }
     if (r->fallback_idx >= 0)
         fieldf("fallback", "%d", r->fallback_idx);
     if (r->ratelimit_wait_us)
@@ -230,7 +194,8 @@ static void print_text_record(const hc_record *r)
         field("cache key", r->cache_key);
     field("user", r->user);
     if (*r->session_id)
-        fieldf("session", "%s %s (%s)", r->session_id, r->session_path, r->session_name);
+        fieldf("session", "%s%s%s%s%s%s", r->session_id, *r->session_path ? " " : "", r->session_path,
+               *r->session_name ? " (" : "", r->session_name, *r->session_name ? ")" : "");
     if (*r->request_id)
         field("request id", r->request_id);
     fieldf("program", "%s (pid %d)", r->program, r->pid);
@@ -276,15 +241,27 @@ static void print_text_body(const char *title, const struct body *b, bool omitte
         pretty = cJSON_Print(doc);
         cJSON_Delete(doc);
     }
-    const char *s = pretty ? pretty : b->data.data;
-    size_t n = pretty ? strlen(pretty) : b->data.len;
+    /* cJSON indents with tabs (and puts one after each ':'): two spaces per
+     * level and one after ':', as everywhere else. */
+    hc_buf spaced = HC_BUF_INIT;
+    if (pretty) {
+        for (const char *q = pretty; *q; q++)
+            if (*q == '\t')
+                hc_buf_puts(&spaced, q > pretty && q[-1] == ':' ? " " : "  ");
+            else
+                hc_buf_append(&spaced, q, 1);
+        cJSON_free(pretty);
+        pretty = NULL;
+    }
+    const char *s = spaced.data ? spaced.data : b->data.data;
+    size_t n = spaced.data ? spaced.len : b->data.len;
     hc_buf out = HC_BUF_INIT;
     fmt_term(&out, s, n, FMT_KEEP_NL);
     fputs(out.data, stdout);
     if (out.len && out.data[out.len - 1] != '\n')
         putchar('\n');
     hc_buf_free(&out);
-    cJSON_free(pretty);
+    hc_buf_free(&spaced);
 }
 
 static const char *kind_name(enum hc_stream_kind k)
@@ -344,15 +321,9 @@ int cmd_show(int argc, char **argv)
         goto out_store;
     }
     MDB_dbi recs = cli_dbi(s, HC_T_RECORDS), bodies = cli_dbi(s, HC_T_BODIES);
-    struct found f = { .want = want };
-    uint8_t nib[2 * HC_UUID_LEN];
-    int nn = hex_nibbles(want, nib, (int)sizeof nib);
-    if (nn >= 8)
-        by_prefix(txn, recs, nib, nn, &f);
-    if (f.n == 0 && nn >= 8 && nn < 2 * HC_UUID_LEN)
-        by_suffix(txn, recs, nib, nn, &f);
-    if (f.n == 0)
-        query_scan(txn, recs, NULL, true, by_request_id, &f, NULL);
+    struct { uint8_t id[HC_UUID_LEN]; int n; } f;
+    int nn;
+    f.n = query_find_id(txn, recs, want, f.id, &nn);
     if (f.n == 0) {
         fprintf(stderr, "hc-analyze: show: no record matches '%s'%s\n", want,
                 nn >= 0 && nn < 8 ? " (a prefix or suffix needs at least 8 hex digits)" : "");
@@ -370,6 +341,8 @@ int cmd_show(int argc, char **argv)
         goto out_txn;
     }
     memcpy(r.id, f.id, HC_UUID_LEN);
+    if (reprice_on_read)
+        reprice_record(&r);
     load_body(txn, bodies, r.id, HC_BODY_REQUEST, &req);
     load_body(txn, bodies, r.id, HC_BODY_RESPONSE, &resp);
     enum hc_stream_kind kind = HC_STREAM_NONE;

@@ -131,6 +131,7 @@ int cmd_users(int argc, char **argv)
             jw_kdouble(&w, "latency_avg_us", a->requests ? (double)a->latency_sum_us / (double)a->requests : 0.0);
             jw_kint(&w, "latency_p95_us", p95);
             jw_kuint(&w, "errors", a->errors);
+            agg_limits_json(&w, a);
             jw_kdouble(&w, "error_rate", a->requests ? (double)a->errors / (double)a->requests : 0.0);
             jw_key(&w, "models");
             jw_arr(&w);

@@ -19,9 +19,12 @@ int cmd_prune(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_prices(int argc, char **argv);
+int cmd_reprice(int argc, char **argv);
 int cmd_html(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_ratelimits(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_salvage(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@
 #include "prompt.h"
 #include "reassemble.h"
 #include "recjson.h"
+#include "reprice.h"
 #include "store.h"
 #include "summary.h"
 #include "utf8.h"
@@ -78,8 +79,13 @@ int dash_cli_opt(dash_opts *o, int id, const char *arg)
     case OPT_PROPERTY:
         if (strchr(arg, '='))
             return 0; /* the filter --where K=V, applied by cli_common() */
-        if (!*arg) {
-            cli_misuse("--property: expected a property name, got ''");
+        /* --property means one thing everywhere: the filter K=V. */
+        cli_misuse("--property: expected NAME=VALUE (a filter, as in every command), got '%s'; "
+                   "the breakdown by a property is --by-property NAME", arg);
+        return CLI_ERR;
+    case OPT_DASH_BY_PROPERTY:
+        if (!*arg || strchr(arg, '=')) {
+            cli_misuse("--by-property: expected a property name, got '%s'", arg);
             return CLI_ERR;
         }
         o->property = arg;
@@ -116,13 +122,13 @@ int dash_terms_add(dash_terms *t, int id, const char *arg)
 {
     if (id == OPT_PROPERTY && strchr(arg, '='))
         id = OPT_WHERE; /* --property K=V is --where K=V */
-    if (id < OPT_SINCE || id > OPT_PROVIDER)
+    if ((id < OPT_SINCE || id > OPT_PROVIDER) && id != OPT_RUN)
         return 0;
     if (t->n == DASH_MAX_TERMS) {
         cli_misuse("at most %d filter terms", DASH_MAX_TERMS);
         return CLI_ERR;
     }
-    t->name[t->n] = term_names[id];
+    t->name[t->n] = id == OPT_RUN ? "run" : term_names[id];
     t->value[t->n++] = arg;
     return 0;
 }
@@ -268,6 +274,19 @@ static int both_cb(void *ctx, const hc_record *r)
 static int scan(const dash_src *src, bool newest_first, query_cb cb, void *ctx, query_stats *st)
 {
     struct both b = { src->f2, cb, ctx, 0 };
+    query_filter f2;
+    char last[72];
+    if (src->f2 && src->f2->run_last) {
+        /* ?run=last: resolved here, as query_scan() does for f1. */
+        if (query_last_run(src->txn, src->recs, last, sizeof last) != 0)
+            return HC_ESTORE;
+        f2 = *src->f2;
+        if (last[0]) {
+            f2.run_last = false;
+            f2.run = last;
+        }
+        b.f2 = &f2;
+    }
     int rc = query_scan(src->txn, src->recs, src->f1, newest_first, both_cb, &b, st);
     st->matched = b.matched;
     return rc;
@@ -650,8 +669,7 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
         jw_kint(w, "tok_out", a->tok_out);
         jw_kuint(w, "errors", a->errors);
         jw_kuint(w, "cache_hits", a->cache_hits);
-        jw_kuint(w, "rate_limited", a->rate_limited);
-        jw_kuint(w, "blocked", a->blocked);
+        agg_limits_json(w, a);
         jw_obj_end(w);
     }
     jw_arr_end(w);
@@ -720,12 +738,38 @@ static int emit_latency(jw *w, const struct dash *d)
     return 0;
 }
 
+/* Which quota a remaining-header counts, for people: the header without its
+ * vendor prefix and "remaining" ("anthropic-ratelimit-input-tokens-remaining"
+ * → "input tokens", "x-ratelimit-remaining-requests" → "requests"), so the
+ * rows of one provider say which limit each is. */
+static void quota_name(const char *header, char *out, size_t size)
+{
+    static const char *const prefixes[] = { "x-ratelimit-", "anthropic-ratelimit-", "ratelimit-" };
+    const char *h = header;
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(h, prefixes[i], strlen(prefixes[i])) == 0) {
+            h += strlen(prefixes[i]);
+            break;
+        }
+    size_t o = 0;
+    while (*h && o + 1 < size) {
+        if (strncmp(h, "remaining", 9) == 0 && (h[9] == '-' || h[9] == '\0')) {
+            h += h[9] ? 10 : 9;
+            continue;
+        }
+        out[o++] = *h == '-' ? ' ' : *h;
+        h++;
+    }
+    while (o && out[o - 1] == ' ')
+        o--;
+    out[o] = '\0';
+}
+
 static void emit_ratelimits(jw *w, struct dash *d)
 {
     jw_key(w, "ratelimits");
     jw_obj(w);
-    jw_kuint(w, "rate_limited", d->total.rate_limited);
-    jw_kuint(w, "blocked", d->total.blocked);
+    agg_limits_json(w, &d->total);
     jw_key(w, "lowest");
     jw_arr(w);
     for (size_t i = 0; i < d->nrl; i++) {
@@ -734,6 +778,9 @@ static void emit_ratelimits(jw *w, struct dash *d)
         jw_kstr(w, "provider", m->provider);
         jw_kstr(w, "header", m->header);
         jw_kstr(w, "kind", m->tokens ? "tokens" : "requests");
+        char quota[sizeof m->header];
+        quota_name(m->header, quota, sizeof quota);
+        jw_kstr(w, "quota", quota);
         jw_kint(w, "remaining", m->remaining);
         kpct(w, "limit", m->limit);
         jw_kint(w, "start_us", m->start_us);
@@ -803,19 +850,6 @@ struct rows {
     int             err;
 };
 
-static void flags_text(const hc_record *r, char *out, size_t size)
-{
-    size_t n = 0;
-    out[0] = '\0';
-#define ADD(...) n += (size_t)snprintf(out + n, n < size ? size - n : 0, __VA_ARGS__)
-    if (r->flags & HC_REC_STREAM) ADD("S");
-    if (r->flags & HC_REC_CACHE_HIT) ADD("C");
-    if (r->retries > 0) ADD("R%d", r->retries);
-    if (r->fallback_idx >= 0) ADD("F%d", r->fallback_idx);
-    if (r->status == 429 || (r->flags & HC_REC_RATE_LIMITED)) ADD("L");
-    if (r->flags & HC_REC_BLOCKED) ADD("B");
-#undef ADD
-}
 
 static int collect_msg(void *ctx, const char *role, const char *text, size_t len)
 {
@@ -971,6 +1005,7 @@ static int on_row(void *ctx, const hc_record *r)
     jw_kint(w, "tok_in", r->tok_in);
     jw_kint(w, "tok_out", r->tok_out);
     jw_kint(w, "cost_nusd", r->cost_nusd);
+    jw_kint(w, "saved_nusd", r->saved_nusd); /* a cache hit's cell says what it saved */
     jw_kbool(w, "unpriced", (r->cost_flags & HC_COST_UNPRICED) != 0);
     /* An answer that carried no usage has an unknown cost, not $0 (as in agg.h). */
     jw_kbool(w, "no_usage", (r->cost_flags & HC_COST_NO_USAGE) && r->status >= 200 && r->status < 300 &&
@@ -986,7 +1021,7 @@ static int on_row(void *ctx, const hc_record *r)
     while (hc_pairs_next(&r->props, &pos, &k, &v))
         jw_kstr(w, k, v);
     jw_obj_end(w);
-    flags_text(r, fl, sizeof fl);
+    agg_flags_text(r, fl, sizeof fl);
     jw_kstr(w, "flags", fl);
     jw_key(w, "excerpt");
     if (x->body_max && excerpt(x, r))
@@ -1133,52 +1168,18 @@ int dash_requests(jw *w, const dash_src *src, uint64_t limit, size_t body_max)
 
 /* Find the one record whose id starts with the hex digits of s (dashes
  * ignored; at least 8 digits). 0 with id set, or HC_ENOTFOUND. */
-static int find_id(const dash_src *src, const char *s, uint8_t id[HC_UUID_LEN])
-{
-    uint8_t nib[2 * HC_UUID_LEN], key[HC_UUID_LEN] = { 0 };
-    int nn = 0;
-    for (; *s; s++) {
-        if (*s == '-')
-            continue;
-        if (!isxdigit((unsigned char)*s) || nn == (int)sizeof nib)
-            return HC_ENOTFOUND;
-        nib[nn++] = (uint8_t)(isdigit((unsigned char)*s) ? *s - '0' : tolower((unsigned char)*s) - 'a' + 10);
-    }
-    if (nn < 8)
-        return HC_ENOTFOUND;
-    for (int i = 0; i < nn; i++)
-        key[i / 2] |= (uint8_t)(i % 2 ? nib[i] : nib[i] << 4);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(src->txn, src->recs, &cur))
-        return HC_ENOTFOUND;
-    MDB_val k = { HC_UUID_LEN, key }, v;
-    int found = 0;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && found < 2 && k.mv_size == HC_UUID_LEN) {
-        const uint8_t *p = k.mv_data;
-        bool match = true;
-        for (int i = 0; i < nn && match; i++)
-            match = ((i % 2 ? p[i / 2] & 15 : p[i / 2] >> 4) == nib[i]);
-        if (!match)
-            break;
-        if (!found++)
-            memcpy(id, p, HC_UUID_LEN);
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    return found == 1 ? 0 : HC_ENOTFOUND;
-}
-
 int dash_request(jw *w, const dash_src *src, const char *id, size_t body_max)
 {
     uint8_t key[HC_UUID_LEN];
-    if (find_id(src, id, key))
+    if (query_find_id(src->txn, src->recs, id, key, NULL) != 1)
         return HC_ENOTFOUND;
     MDB_val k = { HC_UUID_LEN, key }, v;
     hc_record r;
     if (mdb_get(src->txn, src->recs, &k, &v) != 0 || hc_record_decode(v.mv_data, v.mv_size, &r) != 0)
         return HC_ENOTFOUND;
     memcpy(r.id, key, HC_UUID_LEN);
+    if (reprice_on_read)
+        reprice_record(&r);
     struct rows x = { .src = src, .body_max = body_max, .w = w };
     if (body_max) {
         load_body(src, r.id, HC_BODY_REQUEST, &x.req);

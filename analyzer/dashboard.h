@@ -128,14 +128,14 @@ int  dash_parse_size(const char *s, size_t *out);
  * (CLI_FILTER_OPTS): with '=' in its value it is the filter `--where K=V`
  * (cli_common), without it the property to break costs down by (the command
  * sets ana_ctx.property_name and passes it to dash_cli_opt). */
-enum { OPT_DASH_BUCKET = OPT_CMD + 50, OPT_DASH_LIMIT, OPT_DASH_BODY_MAX };
+enum { OPT_DASH_BUCKET = OPT_CMD + 50, OPT_DASH_LIMIT, OPT_DASH_BODY_MAX, OPT_DASH_BY_PROPERTY };
 #define DASH_CLI_OPTS                                                                    \
-    { "bucket", 0, true, OPT_DASH_BUCKET },                                              \
+    { "bucket", 0, true, OPT_DASH_BUCKET }, { "by-property", 0, true, OPT_DASH_BY_PROPERTY }, \
     { "limit", 'n', true, OPT_DASH_LIMIT }, { "body-max", 0, true, OPT_DASH_BODY_MAX }
 #define DASH_HELP_OPTS                                                                    \
-    "  --property NAME    break costs down by this custom property (default: the most\n"  \
-    "                     common property name); --property K=V (with '=') is the\n"      \
-    "                     filter --where K=V instead\n"                                   \
+    "  --by-property NAME break costs down by this custom property (default: the\n"     \
+    "                     most common property name); --property K=V is the filter,\n"  \
+    "                     as in every command\n"                                         \
     "  --bucket UNIT      time series unit: auto (default), minute, hour, day, week, month\n" \
     "  -n, --limit N      requests in the table, newest first (default 2000; 0 = all)\n"   \
     "  --body-max SIZE    bytes of each prompt, response and raw body shown in the\n"        \
@@ -144,7 +144,7 @@ enum { OPT_DASH_BUCKET = OPT_CMD + 50, OPT_DASH_LIMIT, OPT_DASH_BODY_MAX };
  * printing the misuse line. */
 int  dash_cli_opt(dash_opts *o, int id, const char *arg);
 
-/* Record the filter option `id` (OPT_SINCE…OPT_PROVIDER, and OPT_PROPERTY
+/* Record the filter option `id` (OPT_SINCE…OPT_PROVIDER, OPT_RUN, and OPT_PROPERTY
  * with a K=V value, recorded as "where") with its value in t, for display and
  * for re-parsing; arg must outlive t. 0, or CLI_ERR (printed) beyond
  * DASH_MAX_TERMS. Other ids are ignored. */
@@ -174,9 +174,10 @@ int dash_summary(jw *w, const dash_src *src);
 int dash_series(jw *w, const dash_src *src, enum dash_unit unit, char *err, size_t errlen);
 /* {requests: [row…] newest first, count}; excerpts only when body_max > 0. */
 int dash_requests(jw *w, const dash_src *src, uint64_t limit, size_t body_max);
-/* The detail of the record whose id is `id` (full UUID, or a prefix of at
- * least 8 hex digits matching one record). HC_ENOTFOUND when none matches or
- * the prefix is ambiguous; else 0 or HC_ENOMEM. The filters are not applied. */
+/* The detail of the record whose id is `id`, resolved as `show` does
+ * (query_find_id: full UUID, unique prefix or suffix of at least 8 hex digits
+ * — the ID column of tables —, or Helicone-Request-Id). HC_ENOTFOUND when none
+ * matches or it is ambiguous; else 0 or HC_ENOMEM. The filters are not applied. */
 int dash_request(jw *w, const dash_src *src, const char *id, size_t body_max);
 
 #endif

@@ -61,15 +61,31 @@ const char *fmt_usd(char out[FMT_NUM], int64_t nusd)
         snprintf(out, FMT_NUM, "$0");
         return out;
     }
-    /* Decimals shown: enough that a typical single request stays readable. */
-    int dec = u >= 100000000000ull ? 2 : u >= 1000000000ull ? 4 : u >= 1000ull ? 6 : 9;
-    uint64_t div = 1;
-    for (int i = dec; i < 9; i++)
-        div *= 10;
-    uint64_t r = (u + div / 2) / div; /* round half up, in units of 10^-dec dollars */
-    uint64_t scale = 1;
-    for (int i = 0; i < dec; i++)
-        scale *= 10;
+    /* Cents from $1 up; below, three significant digits (at most 9 decimals,
+     * a nano-dollar): one rule, so amounts side by side read alike. */
+    int dec = 2;
+    if (u < 1000000000ull) {
+        int nd = 0;
+        for (uint64_t v = u; v; v /= 10)
+            nd++;
+        dec = 12 - nd > 9 ? 9 : 12 - nd;
+    }
+    uint64_t r, scale;
+    for (;;) {
+        uint64_t div = 1;
+        for (int i = dec; i < 9; i++)
+            div *= 10;
+        r = (u + div / 2) / div; /* round half up, in units of 10^-dec dollars */
+        scale = 1;
+        for (int i = 0; i < dec; i++)
+            scale *= 10;
+        /* Rounding up to a fourth significant digit ($0.09996 → $0.1000): one decimal less. */
+        if (dec > 2 && u < 1000000000ull && r >= 1000) {
+            dec--;
+            continue;
+        }
+        break;
+    }
     char whole[32];
     snprintf(whole, sizeof whole, "%" PRIu64, r / scale);
     char g[FMT_NUM], tmp[128];
@@ -121,14 +137,19 @@ const char *fmt_ms_exact(char out[FMT_NUM], int64_t us)
     return out;
 }
 
+const char *fmt_rate(char out[FMT_NUM], double fraction)
+{
+    double p = 100.0 * fraction, a = p < 0 ? -p : p;
+    snprintf(out, FMT_NUM, a > 0 && a < 0.1 ? "%.2f%%" : "%.1f%%", p);
+    return out;
+}
+
 const char *fmt_pct(char out[FMT_NUM], uint64_t num, uint64_t den)
 {
     if (!den)
         snprintf(out, FMT_NUM, "-");
-    else {
-        double p = 100.0 * (double)num / (double)den;
-        snprintf(out, FMT_NUM, p > 0 && p < 0.1 ? "%.2f%%" : "%.1f%%", p);
-    }
+    else
+        fmt_rate(out, (double)num / (double)den);
     return out;
 }
 

@@ -24,20 +24,26 @@
 
 #define FMT_NUM 48   /* enough for any number format below */
 
-/* "$1,234.56" (>= $100), "$12.3456" (>= $1), "$0.000123" (>= 1e-6), "$0.000000001";
- * "$0" for zero; negatives with a leading '-'. */
+/* The one money format of every text output (tables, summaries, audit, show,
+ * the dashboard's fmtUsd): cents from $1 up ("$1,234.57", "$2.50"), three
+ * significant digits below ("$0.0100", "$0.000407", "$0.00000795"), at most
+ * nine decimals ("$0.000000001"); "$0" for zero; negatives with a leading '-'. */
 const char *fmt_usd(char out[FMT_NUM], int64_t nusd);
 /* Exact decimal dollars, no '$', trailing zeros trimmed: "0.000123456", "2", "-0.5". */
 const char *fmt_usd_exact(char out[FMT_NUM], int64_t nusd);
 /* Thousands separators: "1,234,567". */
 const char *fmt_int(char out[FMT_NUM], int64_t v);
-/* Microseconds as a short duration: "-" (< 0), "850 µs"→"0.85 ms", "812 ms", "2.41 s", "3m 12s", "2h 05m". */
+/* The one duration format of text output (latency, p95 in report and audit,
+ * waits). Microseconds as a short duration: "-" (< 0), "850 µs"→"0.85 ms", "812 ms", "2.41 s", "3m 12s", "2h 05m". */
 const char *fmt_dur(char out[FMT_NUM], int64_t us);
 /* Microseconds as milliseconds with 3 decimals ("812.345"), for CSV; "" when < 0. */
 const char *fmt_ms_exact(char out[FMT_NUM], int64_t us);
 /* A size for people: "812 B", "12.3 KiB", "4.5 MiB", "1.25 GiB". */
 const char *fmt_bytes(char out[FMT_NUM], uint64_t bytes);
-/* "12.5%" of num/den; "-" when den == 0. */
+/* The one rate format (error rates, hit rates, limits, increases): a fraction
+ * as "12.5%", "0.0%", "0.05%" (two decimals only below 0.1%), "-3.0%". */
+const char *fmt_rate(char out[FMT_NUM], double fraction);
+/* fmt_rate() of num/den; "-" when den == 0. */
 const char *fmt_pct(char out[FMT_NUM], uint64_t num, uint64_t den);
 /* µs since the epoch as UTC "2026-11-01 10:00:00" (out >= 32 bytes). */
 const char *fmt_time(char out[32], int64_t us);

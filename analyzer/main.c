@@ -7,9 +7,13 @@
  */
 #include "cli.h"
 #include "cmds.h"
+#include "store.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct command {
     const char *name;
@@ -28,7 +32,10 @@ static const struct command {
     { "prune",    cmd_prune,    "delete old records or their bodies" },
     { "compact",  cmd_compact,  "rewrite the store without free pages (deleted data gone)" },
     { "stats",    cmd_stats,    "store size, counts, schema, page usage" },
+    { "check",    cmd_check,    "verify the store page by page; say what is damaged where" },
+    { "salvage",  cmd_salvage,  "copy every record still readable into a new store" },
     { "prices",   cmd_prices,   "the price table and the unpriced models seen" },
+    { "reprice",  cmd_reprice,  "recompute stored costs with the current price table" },
     { "html",     cmd_html,     "the dashboard as one self-contained HTML file" },
     { "serve",    cmd_serve,    "the dashboard as a live local web view" },
     { "cache",    cmd_cache,    "the response cache: entries, hit rate, savings; cache clear" },
@@ -49,8 +56,56 @@ static void usage(FILE *f)
           "Exit status: 0 ok, 1 audit failed / not found, 2 misuse or unreadable store.\n", f);
 }
 
+/* Last line of defence against a damaged store (common/store.c DESIGN):
+ * every store is verified page by page before LMDB maps it, but a file
+ * truncated or overwritten by someone else while we read it can still fault
+ * inside LMDB (SIGBUS, SIGSEGV) or trip its assertions (abort). hc-analyze
+ * is our own process, so it may die — but with a line naming the store and
+ * exit 2, like every other unreadable store, never a signal. Async-signal-
+ * safe: write(2) and _exit only. */
+static void say(const char *s)
+{
+    ssize_t r = write(2, s, strlen(s));
+    (void)r;
+}
+
+static void fatal_signal(int sig)
+{
+    const char *store = hc_store_last_opened();
+    say("hc-analyze: ");
+    say(store[0] ? store : "the store");
+    say(sig == SIGBUS ? ": data.mdb ended under us (truncated while being read?)"
+                      : ": crashed reading the store (changed while being read, or damaged)");
+    say("; run 'hc-analyze check'\n");
+    _exit(CLI_EXIT_MISUSE);
+}
+
+static void lmdb_assert(const char *path, const char *msg)
+{
+    say("hc-analyze: ");
+    say(path);
+    say(": damaged store (LMDB: ");
+    say(msg);
+    say("); run 'hc-analyze check'\n");
+    _exit(CLI_EXIT_MISUSE);
+}
+
+static void install_guards(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
+    hc_store_set_assert_hook(lmdb_assert);
+    hc_store_set_check_mapped(true); /* the walk may fault only where the handler above catches it */
+}
+
 int main(int argc, char **argv)
 {
+    install_guards();
     if (argc < 2)
         return usage(stderr), CLI_EXIT_MISUSE;
     const char *name = argv[1];

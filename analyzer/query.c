@@ -2,6 +2,7 @@
 #include "query.h"
 #include "clock.h"
 #include "err.h"
+#include "reprice.h"
 
 #include <ctype.h>
 #include <fnmatch.h>
@@ -117,6 +118,15 @@ int query_filter_set(query_filter *f, const char *opt, const char *arg, int64_t 
     }
     if (strcmp(o, "status") == 0)
         return add_status(f, arg, err, errlen);
+    if (strcmp(o, "run") == 0) {
+        if (!*arg || strlen(arg) > 64) {
+            snprintf(err, errlen, "expected last or a run id (1 to 64 characters, as hc-run printed it), got '%s'", arg);
+            return HC_EINVAL;
+        }
+        f->run_last = strcmp(arg, "last") == 0;
+        f->run = f->run_last ? NULL : arg;
+        return 0;
+    }
     if (strcmp(o, "cache") == 0) {
         if (strcasecmp(arg, "hit") == 0)
             f->cache = 1;
@@ -142,7 +152,69 @@ void query_filter_free(query_filter *f)
 bool query_filter_empty(const query_filter *f)
 {
     return !f->has_since && !f->has_until && !f->n_where && !f->n_models && !f->n_providers &&
-           !f->n_status && !f->user && !f->session && !f->cache;
+           !f->n_status && !f->user && !f->session && !f->cache && !f->run && !f->run_last;
+}
+
+int query_last_run(MDB_txn *txn, MDB_dbi dbi, char *out, size_t size)
+{
+    out[0] = '\0';
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur) != 0)
+        return HC_ESTORE;
+    MDB_val k, v;
+    hc_record r;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV))
+        if (hc_record_decode(v.mv_data, v.mv_size, &r) == 0 && *r.run_id) {
+            snprintf(out, size, "%.64s", r.run_id);
+            break;
+        }
+    mdb_cursor_close(cur);
+    return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : HC_ESTORE;
+}
+
+/* Append " name=value" to out (bounded). */
+static void describe_term(char *out, size_t size, const char *name, const char *value)
+{
+    size_t n = strlen(out);
+    if (n < size)
+        snprintf(out + n, size - n, "%s%s=%s", n ? " " : "", name, value);
+}
+
+void query_filter_describe(const query_filter *f, bool any_run, char *out, size_t size)
+{
+    char t[64];
+    out[0] = '\0';
+    if (f->run_last || f->run)
+        describe_term(out, size, "run", any_run ? "ONE" : f->run_last ? "last" : f->run);
+    /* Times: the instants, or (any_run) only that there is one: "--since 1d"
+     * selects the same way today and tomorrow. */
+    if (f->has_since)
+        describe_term(out, size, "since", any_run ? "T" : (snprintf(t, sizeof t, "%lld", (long long)f->since_us), t));
+    if (f->has_until)
+        describe_term(out, size, "until", any_run ? "T" : (snprintf(t, sizeof t, "%lld", (long long)f->until_us), t));
+    for (int i = 0; i < f->n_where; i++) {
+        char kv[256];
+        snprintf(kv, sizeof kv, "%s=%s", f->where_k[i], f->where_v[i]);
+        describe_term(out, size, "where", kv);
+    }
+    for (int i = 0; i < f->n_models; i++)
+        describe_term(out, size, "model", f->models[i]);
+    for (int i = 0; i < f->n_providers; i++)
+        describe_term(out, size, "provider", f->providers[i]);
+    for (int i = 0; i < f->n_status; i++) {
+        if (f->status[i].lo < 0)
+            snprintf(t, sizeof t, "error");
+        else
+            snprintf(t, sizeof t, "%d-%d", f->status[i].lo, f->status[i].hi);
+        describe_term(out, size, "status", t);
+    }
+    if (f->user)
+        describe_term(out, size, "user", f->user);
+    if (f->session)
+        describe_term(out, size, "session", f->session);
+    if (f->cache)
+        describe_term(out, size, "cache", f->cache == 1 ? "hit" : "miss");
 }
 
 const char *query_model_of(const hc_record *r)
@@ -166,6 +238,8 @@ bool query_match(const query_filter *f, const hc_record *r)
     if (f->user && strcmp(f->user, r->user) != 0)
         return false;
     if (f->session && strcmp(f->session, r->session_id) != 0)
+        return false;
+    if (f->run_last || (f->run && strcmp(f->run, r->run_id) != 0))
         return false;
     if (f->cache == 1 && !(r->flags & HC_REC_CACHE_HIT))
         return false;
@@ -212,6 +286,19 @@ int query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_fir
     if (!st)
         st = &local;
     memset(st, 0, sizeof *st);
+    query_filter resolved;
+    if (f && f->run_last) {
+        /* --run last: the newest run, found once per scan (a copy: f is const). */
+        if (query_last_run(txn, dbi, st->run, sizeof st->run) != 0)
+            return HC_ESTORE;
+        st->run_none = !st->run[0];
+        if (st->run[0]) {
+            resolved = *f;
+            resolved.run_last = false;
+            resolved.run = st->run;
+            f = &resolved;
+        }
+    }
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, dbi, &cur) != 0)
         return HC_ESTORE;
@@ -226,6 +313,8 @@ int query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_fir
             st->undecodable++;
         } else {
             memcpy(r.id, k.mv_data, HC_UUID_LEN);
+            if (reprice_on_read)
+                reprice_record(&r);
             if (query_match(f, &r)) {
                 st->matched++;
                 if (cb(ctx, &r))
@@ -236,4 +325,112 @@ int query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_fir
     }
     mdb_cursor_close(cur);
     return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : HC_ESTORE;
+}
+
+/* ---- finding one record by what a user typed (show, serve's /api/request/ID) ---- */
+
+struct found {
+    const char *want;
+    uint8_t     id[HC_UUID_LEN];
+    int         n;
+};
+
+static int by_request_id(void *ctx, const hc_record *r)
+{
+    struct found *f = ctx;
+    if (strcmp(r->request_id, f->want) == 0) {
+        if (f->n == 0)
+            memcpy(f->id, r->id, HC_UUID_LEN);
+        f->n++;
+    }
+    return f->n > 1;
+}
+
+/* Hex digits of s without dashes into nib[] (one per byte); count, or -1 if not hex. */
+static int hex_nibbles(const char *s, uint8_t *nib, int max)
+{
+    int n = 0;
+    for (; *s; s++) {
+        if (*s == '-')
+            continue;
+        if (!isxdigit((unsigned char)*s) || n >= max)
+            return -1;
+        nib[n++] = (uint8_t)(isdigit((unsigned char)*s) ? *s - '0' : tolower((unsigned char)*s) - 'a' + 10);
+    }
+    return n;
+}
+
+/* Find records whose id starts with the given nibbles. */
+static int by_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *nib, int nn, struct found *f)
+{
+    uint8_t key[HC_UUID_LEN] = { 0 };
+    for (int i = 0; i < nn; i++)
+        key[i / 2] |= (uint8_t)(i % 2 ? nib[i] : nib[i] << 4);
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur))
+        return HC_ESTORE;
+    MDB_val k = { HC_UUID_LEN, key }, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && f->n < 2 && k.mv_size == HC_UUID_LEN) {
+        const uint8_t *id = k.mv_data;
+        bool match = true;
+        for (int i = 0; i < nn && match; i++)
+            match = ((i % 2 ? id[i / 2] & 15 : id[i / 2] >> 4) == nib[i]);
+        if (!match)
+            break;
+        if (f->n == 0)
+            memcpy(f->id, id, HC_UUID_LEN);
+        f->n++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return 0;
+}
+
+/* Find records whose id ends with the given nibbles: the random end of a
+ * UUIDv7 (what `requests` shows), where the start is the time and is shared
+ * by every record of the same minute. A scan of the keys; stops at two. */
+static int by_suffix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *nib, int nn, struct found *f)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur))
+        return HC_ESTORE;
+    MDB_val k, v;
+    int off = 2 * HC_UUID_LEN - nn;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && f->n < 2;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != HC_UUID_LEN)
+            continue;
+        const uint8_t *id = k.mv_data;
+        bool match = true;
+        for (int i = 0; i < nn && match; i++) {
+            int j = off + i;
+            match = ((j % 2 ? id[j / 2] & 15 : id[j / 2] >> 4) == nib[i]);
+        }
+        if (match) {
+            if (f->n == 0)
+                memcpy(f->id, id, HC_UUID_LEN);
+            f->n++;
+        }
+    }
+    mdb_cursor_close(cur);
+    return 0;
+}
+
+int query_find_id(MDB_txn *txn, MDB_dbi dbi, const char *want, uint8_t id[HC_UUID_LEN], int *nhex)
+{
+    struct found f = { .want = want };
+    uint8_t nib[2 * HC_UUID_LEN];
+    int nn = hex_nibbles(want, nib, (int)sizeof nib);
+    if (nhex)
+        *nhex = nn;
+    if (nn >= 8)
+        by_prefix(txn, dbi, nib, nn, &f);
+    if (f.n == 0 && nn >= 8 && nn < 2 * HC_UUID_LEN)
+        by_suffix(txn, dbi, nib, nn, &f);
+    if (f.n == 0 && *want)
+        query_scan(txn, dbi, NULL, true, by_request_id, &f, NULL);
+    if (f.n)
+        memcpy(id, f.id, HC_UUID_LEN);
+    return f.n > 2 ? 2 : f.n;
 }

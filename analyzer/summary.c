@@ -81,8 +81,7 @@ void summary_json(jw *w, const agg_acc *a, const summary_pct *p)
     jw_kuint(w, "retried_requests", a->retried);
     jw_kuint(w, "retries", a->retries);
     jw_kuint(w, "fallbacks", a->fallbacks);
-    jw_kuint(w, "rate_limited", a->rate_limited);
-    jw_kuint(w, "blocked", a->blocked);
+    agg_limits_json(w, a);
     jw_kuint(w, "streamed", a->streamed);
     jw_key(w, "first_time");
     if (a->requests)
@@ -94,6 +93,14 @@ void summary_json(jw *w, const agg_acc *a, const summary_pct *p)
         jw_str(w, fmt_time_iso(t, a->last_us));
     else
         jw_null(w);
+}
+
+void agg_limits_json(jw *w, const agg_acc *a)
+{
+    jw_kuint(w, "rate_limited", a->rate_limited);
+    jw_kuint(w, "ratelimit_blocked", a->ratelimit_blocked);
+    jw_kuint(w, "budget_blocked", a->budget_blocked);
+    jw_kuint(w, "blocked", a->blocked);
 }
 
 void summary_text(FILE *f, const agg_acc *a, const summary_pct *p)
@@ -122,8 +129,8 @@ void summary_text(FILE *f, const agg_acc *a, const summary_pct *p)
     fputc('\n', f);
     fprintf(f, "Latency     p50 %s   p95 %s   p99 %s", fmt_dur(b1, p->p50), fmt_dur(b2, p->p95), fmt_dur(b3, p->p99));
     fprintf(f, "      TTFT p50 %s   p95 %s\n", fmt_dur(b4, p->ttft_p50), fmt_dur(b5, p->ttft_p95));
-    fprintf(f, "Errors      %s (%s)   rate-limited (429) %s   blocked %s\n", fmt_int(b1, (int64_t)a->errors),
-            fmt_pct(b2, a->errors, a->requests), fmt_int(b3, (int64_t)a->rate_limited), fmt_int(b4, (int64_t)a->blocked));
+    fprintf(f, "Errors      %s (%s)\n", fmt_int(b1, (int64_t)a->errors), fmt_pct(b2, a->errors, a->requests));
+    fprintf(f, "Limits      %s\n", agg_limits_text(cost, sizeof cost, a));
     fprintf(f, "Cache       hits %s (%s)   saved %s\n", fmt_int(b1, (int64_t)a->cache_hits),
             fmt_pct(b2, a->cache_hits, a->requests), fmt_usd(b3, a->saved_nusd));
     fprintf(f, "Retries     %s requests retried (%s retries)   fallbacks %s\n", fmt_int(b1, (int64_t)a->retried),

@@ -10,14 +10,15 @@
  *                   the average (null when there is no priced request)
  *   latency, TTFT   exact nearest-rank percentiles (agg.h) over every matching
  *                   record; TTFT over records that have one (ttft_us >= 0)
- *   rate-limited    status 429 or the provider answered 429 at least once
+ *   provider 429s, rate-limit blocks, budget blocks: agg_limit_of (agg.h)
  *
  * JSON keys (object "summary" of `report --json` and `audit --json`):
  *   requests, cost_nusd, cost_usd, unpriced_requests, estimated_requests,
  *   no_usage_requests, cost_per_request_nusd, tok_in, tok_out, tok_cached, tok_reasoning,
  *   tok_cw5m, tok_cw1h, latency_us {p50,p95,p99}, ttft_us {p50,p95},
  *   errors, error_rate, cache_hits, cache_hit_rate, saved_nusd,
- *   retried_requests, retries, fallbacks, rate_limited, blocked, streamed,
+ *   retried_requests, retries, fallbacks, rate_limited (provider 429s),
+ *   ratelimit_blocked, budget_blocked, blocked (both blocks), streamed,
  *   first_time, last_time.
  * A percentile of an empty set is null.
  *
@@ -41,6 +42,11 @@ void summary_percentiles(agg_acc *a, summary_pct *p);
 
 /* Write the "summary" object's members (without braces) into the open object. */
 void summary_json(jw *w, const agg_acc *a, const summary_pct *p);
+
+/* The limit counts, as members of the open object: rate_limited (provider
+ * 429s), ratelimit_blocked, budget_blocked, blocked (the two blocks). Every
+ * JSON that counts them writes them with this. */
+void agg_limits_json(jw *w, const agg_acc *a);
 
 /* The text block of `report`. */
 void summary_text(FILE *f, const agg_acc *a, const summary_pct *p);

@@ -477,6 +477,16 @@ void table_end(table *t)
     if (t->fmt == CLI_TEXT) {
         if (!t->fixed)
             flush_buffered(t);
+        /* Never drop columns silently: say which, and how to see them. */
+        hc_buf names = HC_BUF_INIT;
+        size_t n = 0;
+        for (size_t c = 0; c < t->ncols; c++)
+            if (t->hidden[c])
+                hc_buf_printf(&names, "%s%s", n++ ? ", " : "", t->cols[c].title);
+        if (n)
+            table_textf(t->f, 1, "(%zu column%s left out to fit %d columns: %s; pipe through 'less -S', "
+                        "or use --csv or --json, to see every column)\n", n, n == 1 ? "" : "s", t->term, names.data);
+        hc_buf_free(&names);
     }
     for (size_t c = 0; c < t->ncols; c++)
         free(t->cur[c]);

@@ -64,7 +64,9 @@ table *table_new(FILE *f, enum cli_fmt fmt, const table_col *cols, size_t ncols)
 void   table_cell2(table *t, const char *text, const char *csv);
 void   table_cell(table *t, const char *text);
 void   table_cellf(table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Print what is buffered and free the table (NULL is fine). */
+/* Print what is buffered and free the table (NULL is fine). In text mode, a
+ * table that left columns out ends with a line naming them and how to see
+ * them ("(3 columns left out to fit 80 columns: FLAGS, USER, PROPERTIES; …)"). */
 void   table_end(table *t);
 
 /* Terminal width for f: TIOCGWINSZ when f is a terminal, else $COLUMNS, else 0 (unlimited). */

@@ -98,6 +98,14 @@ void hc_log_warn_once(const char *key, const char *fmt, ...)
     va_end(ap);
 }
 
+int hc_log_warned(void)
+{
+    pthread_mutex_lock(&once_lock);
+    int n = once_n;
+    pthread_mutex_unlock(&once_lock);
+    return n;
+}
+
 void hc_log_atfork_child(void)
 {
     pthread_mutex_init(&once_lock, NULL);

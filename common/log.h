@@ -28,6 +28,11 @@ void hc_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * process; up to 64 keys are remembered, later ones are always printed. */
 void hc_log_warn_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* How many distinct keys hc_log_warn_once() has printed in this process (at
+ * most 64). hc-config-check uses it to turn the core's configuration warnings
+ * into an exit status. */
+int hc_log_warned(void);
+
 /* After fork: the child forgets which keys it printed (its failures are its own)
  * and re-reads nothing else. Call from an atfork child handler. */
 void hc_log_atfork_child(void);

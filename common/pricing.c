@@ -3,7 +3,9 @@
  * The table text is copied once to the heap and split in place (tabs and
  * newlines become NULs), so every string of every hc_price points into that
  * copy for the life of the process. A sorted index over the lower-cased model
- * names makes a lookup a handful of binary searches, with no allocation.
+ * names makes a lookup a handful of binary searches, with no allocation; the
+ * few hundred prefix rows ("name*") and the distinct providers are listed
+ * once at load for the steps that need them.
  */
 #include "pricing.h"
 #include "buf.h"
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const char hc_prices_tsv[];
 
@@ -62,6 +65,11 @@ static struct {
     entry          *rows;
     size_t          n;
     uint32_t       *idx;        /* row numbers sorted by (key, row number) */
+    uint32_t       *pfx;        /* prefix rows ("name*"), in table order */
+    size_t          npfx;
+    const char     *provs[64];  /* distinct providers (more: provs_more) */
+    size_t          nprovs;
+    int             provs_more;
 } G = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void add_err(errs *e, const char *file, int line, const char *fmt, ...)
@@ -248,6 +256,12 @@ static int parse_row(char **f, const char *file, int line, int user, vec *v, err
             add_err(e, file, line, "model: '%s' contains a blank or non-ASCII byte", f[C_MODEL]);
             break;
         }
+    {
+        const char *star = strchr(f[C_MODEL], '*');
+        if (star && (star[1] || star == f[C_MODEL]))
+            add_err(e, file, line, "model: '%s': '*' is allowed only at the end, after a name (a prefix row)",
+                    f[C_MODEL]);
+    }
     for (size_t i = 0; i < sizeof price_col / sizeof price_col[0]; i++) {
         int c = price_col[i];
         if ((why = parse_decimal(f[c], 6, &val[c])))
@@ -441,7 +455,7 @@ static int cmp_idx(const void *a, const void *b)
 
 /* Rows whose key is exactly `key`: the one of `prov` if any (and prov is not
  * NULL), else the first in table order. */
-static const hc_price *find_exact(const char *key, const char *prov)
+static const hc_price *find_exact(const char *key, const char *prov, int strict)
 {
     size_t lo = 0, hi = G.n;
 
@@ -458,7 +472,7 @@ static const hc_price *find_exact(const char *key, const char *prov)
         for (size_t i = lo; i < G.n && !strcmp(G.rows[G.idx[i]].key, key); i++)
             if (!strcmp(G.rows[G.idx[i]].p.provider, prov))
                 return &G.rows[G.idx[i]].p;
-    return &G.rows[G.idx[lo]].p;
+    return strict ? NULL : &G.rows[G.idx[lo]].p;
 }
 
 /* Merge user rows into the embedded ones: same (provider, key) replaces in
@@ -528,6 +542,22 @@ static void load(const char *user_file)
     for (size_t i = 0; i < G.n; i++)
         G.idx[i] = (uint32_t)i;
     qsort(G.idx, G.n, sizeof *G.idx, cmp_idx);
+    /* For lookup: the prefix rows, and which providers have rows at all. */
+    if (!(G.pfx = malloc((G.n ? G.n : 1) * sizeof *G.pfx)))
+        goto enomem;
+    for (size_t i = 0; i < G.n; i++) {
+        size_t kl = strlen(G.rows[i].key), j;
+        if (kl > 1 && G.rows[i].key[kl - 1] == '*')
+            G.pfx[G.npfx++] = (uint32_t)i;
+        for (j = 0; j < G.nprovs && strcmp(G.provs[j], G.rows[i].p.provider); j++)
+            ;
+        if (j == G.nprovs) {
+            if (G.nprovs < sizeof G.provs / sizeof G.provs[0])
+                G.provs[G.nprovs++] = G.rows[i].p.provider;
+            else
+                G.provs_more = 1;
+        }
+    }
     G.rc = rc;
     errs_format(&e, G.err, sizeof G.err);
     return;     /* etext and utext stay: every hc_price points into them */
@@ -537,6 +567,8 @@ enomem:
     vec_free(&base);
     free(utext);
     free(etext);
+    free(G.idx);
+    G.idx = NULL;
     G.rows = NULL;
     G.n = 0;
     G.rc = HC_ENOMEM;
@@ -623,25 +655,25 @@ static void strip_bedrock(char *s)
 }
 
 /* Remove one decoration from the end of s (length *n). 1 if something went. */
-static int strip_one_suffix(char *s, size_t *n)
+static int strip_one_suffix(char *s, size_t *n, int keep_dates)
 {
     size_t len = *n, cut = 0;
 
     if (len > 7 && !strcmp(s + len - 7, "-latest")) {
         cut = 7;
-    } else if (len > 11 && s[len - 11] == '-' && s[len - 6] == '-' && s[len - 3] == '-' &&
+    } else if (!keep_dates && len > 11 && s[len - 11] == '-' && s[len - 6] == '-' && s[len - 3] == '-' &&
                valid_ymd(digits(s + len - 10, 4), digits(s + len - 5, 2), digits(s + len - 2, 2))) {
         cut = 11;                                       /* -YYYY-MM-DD */
-    } else if (len > 9 && s[len - 9] == '-' &&
+    } else if (!keep_dates && len > 9 && s[len - 9] == '-' &&
                valid_ymd(digits(s + len - 8, 4), digits(s + len - 4, 2), digits(s + len - 2, 2))) {
         cut = 9;                                        /* -YYYYMMDD */
-    } else if (len > 8 && s[len - 8] == '-' && s[len - 5] == '-' &&
+    } else if (!keep_dates && len > 8 && s[len - 8] == '-' && s[len - 5] == '-' &&
                valid_ymd(digits(s + len - 4, 4), digits(s + len - 7, 2), 1)) {
         cut = 8;                                        /* -MM-YYYY (Cohere "-08-2024") */
-    } else if (len > 6 && s[len - 6] == '-' && s[len - 3] == '-' &&
+    } else if (!keep_dates && len > 6 && s[len - 6] == '-' && s[len - 3] == '-' &&
                valid_ymd(2000, digits(s + len - 5, 2), digits(s + len - 2, 2))) {
         cut = 6;                                        /* -MM-DD (2000: a leap year) */
-    } else if (len > 5 && s[len - 5] == '-' &&
+    } else if (!keep_dates && len > 5 && s[len - 5] == '-' &&
                valid_ymd(2000, digits(s + len - 4, 2), digits(s + len - 2, 2))) {
         cut = 5;                                        /* -MMDD */
     } else {
@@ -671,7 +703,11 @@ static int strip_one_suffix(char *s, size_t *n)
     return 1;
 }
 
-void hc_model_normalize(const char *model, char *out, size_t size)
+/* hc_model_normalize(), or with keep_dates its first stages only: the
+ * routing prefixes, Bedrock's and Vertex's decorations, ":word", "-latest"
+ * and "-vN:M" go, a date stays ("us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+ * -> "claude-3-5-sonnet-20241022", a name the databases list). */
+static void normalize(const char *model, char *out, size_t size, int keep_dates)
 {
     char s[HC_MODEL_MAX + 1];
     const char *b, *slash;
@@ -709,13 +745,18 @@ void hc_model_normalize(const char *model, char *out, size_t size)
             *c = '\0';
     }
     n = strlen(s);
-    while (strip_one_suffix(s, &n))
+    while (strip_one_suffix(s, &n, keep_dates))
         ;
     if (!strncmp(s, "claude-", 7))
         for (i = 7; i + 1 < n; i++)
             if (s[i] == '.' && is_digit(s[i - 1]) && is_digit(s[i + 1]))
                 s[i] = '-';
     hc_strlcpy(out, size, s);
+}
+
+void hc_model_normalize(const char *model, char *out, size_t size)
+{
+    normalize(model, out, size, 0);
 }
 
 /* After a prefix ends at '-' or ':', does the name go on with a short version
@@ -730,10 +771,139 @@ static int short_version_follows(const char *rest)
     return nd >= 1 && nd <= 2 && (rest[nd] == '\0' || rest[nd] == '-' || rest[nd] == '.' || rest[nd] == ':');
 }
 
+/* Words that name another product of a family when they follow its name:
+ * gpt-4o-mini-tts is a speech model, gemini-3-pro-image-preview an image
+ * model, gemini-3.6-flash-lite a smaller model, each priced on its own. A
+ * prefix match is refused when the rest of the name has one of them as a
+ * '-'/'.'/':'-separated word, or a '[' (Claude Code's "[1m]" context
+ * variants). */
+static int other_product_follows(const char *rest)
+{
+    static const char *const words[] = { "image", "tts", "transcribe", "audio", "realtime",
+                                         "lite", "mini", "nano", NULL };
+    if (strchr(rest, '['))
+        return 1;
+    for (const char *w = rest; *w;) {
+        size_t n = strcspn(w, "-.:");
+        for (int i = 0; words[i]; i++)
+            if (n == strlen(words[i]) && !strncmp(w, words[i], n))
+                return 1;
+        w += n;
+        if (*w)
+            w++;
+    }
+    return 0;
+}
+
+/* An explicit prefix row ("name*", from a database's starts_with rule) that
+ * `name` begins with, the longest first; of equal ones the row of prov, else
+ * (unless strict) the first in table order. NULL if none. A linear pass over
+ * the prefix rows (a few hundred), cheaper than a search per length. */
+static const hc_price *find_prefix_row(const char *name, const char *prov, int strict)
+{
+    const entry *best = NULL;
+    size_t bestlen = 0, n = strlen(name);
+
+    for (size_t k = 0; k < G.npfx; k++) {
+        const entry *e = &G.rows[G.pfx[k]];
+        size_t i = strlen(e->key) - 1;          /* without the '*' */
+        int mine = prov && !strcmp(e->p.provider, prov);
+        if (i > n || i < bestlen || (strict && !mine) || strncmp(name, e->key, i))
+            continue;
+        if (i == bestlen && best && (!mine || !strcmp(best->p.provider, prov)))
+            continue;                           /* keep the first, or the caller's */
+        const char *rest = name + i;
+        if (other_product_follows(rest))
+            continue;
+        /* A prefix ending in a version number does not take a longer number
+         * ("claude-opus-5*" is not claude-opus-50) or a further short version
+         * ("claude-opus-5-1", "gemini-3.6-flash" is not "gemini-3*"). */
+        if (is_digit(name[i - 1]) &&
+            (is_digit(rest[0]) || ((rest[0] == '-' || rest[0] == '.') && short_version_follows(rest + 1))))
+            continue;
+        best = e;
+        bestlen = i;
+    }
+    return best ? &best->p : NULL;
+}
+
+/* The lookup steps (see pricing.h) over the rows of provider p only
+ * (strict), or over all rows preferring p's. */
+static const hc_price *lookup_steps(const char *raw, const char *dated, const char *norm, const char *p, int strict)
+{
+    char cand[HC_MODEL_MAX + 1];
+    const char *t;
+    const hc_price *hit;
+    size_t i;
+
+    /* 1. as written, then each tail after a '/' */
+    for (t = raw;;) {
+        const char *slash = strchr(t, '/');
+        if (*t && (hit = find_exact(t, p, strict)))
+            return hit;
+        if (!slash)
+            break;
+        t = slash + 1;
+    }
+
+    /* 2. normalised: first keeping a date, then without */
+    if (*dated && strcmp(dated, norm) && (hit = find_exact(dated, p, strict)))
+        return hit;
+    if (!*norm)
+        return NULL;
+    if ((hit = find_exact(norm, p, strict)))
+        return hit;
+
+    /* 3. an explicit prefix row: the name as written, its tails, normalised */
+    for (t = raw;;) {
+        const char *slash = strchr(t, '/');
+        if (*t && (hit = find_prefix_row(t, p, strict)))
+            return hit;
+        if (!slash)
+            break;
+        t = slash + 1;
+    }
+    if (*dated && (hit = find_prefix_row(dated, p, strict)))
+        return hit;
+    if ((hit = find_prefix_row(norm, p, strict)))
+        return hit;
+
+    /* 4. longest prefix ending at a '-' or ':' of the normalised name */
+    for (i = strlen(norm) - 1; i > 0; i--) {
+        if ((norm[i] != '-' && norm[i] != ':') || short_version_follows(norm + i + 1) ||
+            other_product_follows(norm + i + 1))
+            continue;
+        memcpy(cand, norm, i);
+        cand[i] = '\0';
+        if ((hit = find_exact(cand, p, strict)))
+            return hit;
+    }
+    return NULL;
+}
+
+/* Hosts that bill another provider's models at that provider's price, in
+ * order (genai-prices' fallback_model_providers). */
+static const struct { const char *host, *maker; } fallbacks[] = {
+    { "azure", "openai" }, { "azure", "anthropic" }, { "google", "anthropic" },
+};
+
+static int provider_has_rows(const char *p)
+{
+    for (size_t i = 0; i < G.nprovs; i++)
+        if (!strcmp(G.provs[i], p))
+            return 1;
+    if (!G.provs_more)
+        return 0;
+    for (size_t i = 0; i < G.n; i++)
+        if (!strcmp(G.rows[i].p.provider, p))
+            return 1;
+    return 0;
+}
+
 const hc_price *hc_price_lookup(const char *provider, const char *model)
 {
-    char raw[HC_MODEL_MAX + 1], norm[HC_MODEL_MAX + 1], cand[HC_MODEL_MAX + 1], prov[64];
-    const char *p = NULL, *t, *b;
+    char raw[HC_MODEL_MAX + 1], dated[HC_MODEL_MAX + 1], norm[HC_MODEL_MAX + 1], prov[64];
+    const char *p = NULL, *b;
     const hc_price *hit;
     size_t n, i;
 
@@ -754,37 +924,30 @@ const hc_price *hc_price_lookup(const char *provider, const char *model)
         for (i = 0; provider[i] && i < sizeof prov - 1; i++)
             prov[i] = lower(provider[i]);
         prov[i] = '\0';
-        if (strcmp(prov, "openrouter") && strcmp(prov, "ollama"))
+        if (strcmp(prov, "ollama"))
             p = prov;
     }
-
-    /* 1. as written, then each tail after a '/' */
-    for (t = raw;;) {
-        const char *slash = strchr(t, '/');
-        if (*t && (hit = find_exact(t, p)))
-            return hit;
-        if (!slash)
-            break;
-        t = slash + 1;
-    }
-
-    /* 2. normalised */
+    normalize(model, dated, sizeof dated, 1);
     hc_model_normalize(model, norm, sizeof norm);
-    if (!*norm)
-        return NULL;
-    if ((hit = find_exact(norm, p)))
-        return hit;
 
-    /* 3. longest prefix ending at a '-' or ':' of the normalised name */
-    for (i = strlen(norm) - 1; i > 0; i--) {
-        if ((norm[i] != '-' && norm[i] != ':') || short_version_follows(norm + i + 1))
-            continue;
-        memcpy(cand, norm, i);
-        cand[i] = '\0';
-        if ((hit = find_exact(cand, p)))
+    /* A provider with rows of its own is priced by them only: a host's copy
+     * of a model (Together's DeepSeek, Bedrock's Claude) is not priced as the
+     * maker's, nor the maker's model as a host's copy. Where a host bills the
+     * maker's list price, its fallbacks say so (genai-prices'
+     * fallback_model_providers: Azure sells OpenAI's and Anthropic's models,
+     * Vertex (google) Anthropic's, at their prices); OpenRouter bills the
+     * underlying model's price where it has no row of its own. A provider
+     * the table does not know, or none, takes any row. */
+    if (p && provider_has_rows(p)) {
+        if ((hit = lookup_steps(raw, dated, norm, p, 1)))
             return hit;
+        for (i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++)
+            if (!strcmp(p, fallbacks[i].host) && (hit = lookup_steps(raw, dated, norm, fallbacks[i].maker, 1)))
+                return hit;
+        if (strcmp(p, "openrouter"))
+            return NULL;
     }
-    return NULL;
+    return lookup_steps(raw, dated, norm, p, 0);
 }
 
 /* ---- cost ---------------------------------------------------------------- */
@@ -799,6 +962,11 @@ static int64_t rescale(int64_t price, int64_t from, int64_t to)
 }
 
 static int64_t nonneg(int64_t v) { return v > 0 ? v : 0; }
+
+int hc_cost_long_tier(const hc_price *p, const hc_tokens *t)
+{
+    return p && t && p->long_threshold > 0 && t->in > p->long_threshold;
+}
 
 int64_t hc_cost_nusd(const hc_price *p, const hc_tokens *t)
 {
@@ -838,4 +1006,49 @@ int64_t hc_cost_nusd(const hc_price *p, const hc_tokens *t)
            (__int128)cw1h * pcw1h + (__int128)(out - reasoning) * pout + (__int128)reasoning * preason;
     nano = (pico + 500) / 1000 + nonneg(p->per_request_nusd);
     return nano > INT64_MAX ? INT64_MAX : (int64_t)nano;
+}
+
+/* ---- where the user file is ------------------------------------------------ */
+
+const char *hc_pricing_default_path(char *out, size_t size)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    int n;
+
+    if (!out || !size)
+        return NULL;
+    out[0] = '\0';
+    if (xdg && xdg[0] == '/')
+        n = snprintf(out, size, "%s/hcshim/prices.tsv", xdg);
+    else if (home && home[0] == '/')
+        n = snprintf(out, size, "%s/.config/hcshim/prices.tsv", home);
+    else
+        return NULL;
+    if (n < 0 || (size_t)n >= size) {
+        out[0] = '\0';
+        return NULL;
+    }
+    return out;
+}
+
+const char *hc_pricing_user_file(char *out, size_t size)
+{
+    const char *env = getenv("HC_PRICES");
+
+    if (!out || !size)
+        return NULL;
+    out[0] = '\0';
+    if (env && *env) {
+        if (strlen(env) >= size)
+            return NULL;
+        hc_strlcpy(out, size, env);
+        return out;
+    }
+    if (!hc_pricing_default_path(out, size))
+        return NULL;
+    if (access(out, R_OK) != 0) {
+        out[0] = '\0';
+        return NULL;
+    }
+    return out;
 }

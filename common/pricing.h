@@ -1,9 +1,12 @@
 /* pricing.h — the price table (data/prices.tsv) and exact cost accounting.
  *
  * The table is data, embedded verbatim into every binary (common/prices_blob.S)
- * and parsed on first use; a user file in the same format can add rows and
- * override rows with the same (provider, model). The format, the matching rules
- * and the sources of every price are documented in docs/PRICES.md.
+ * and parsed on first use; it is generated (scripts/gen-prices.sh) from the
+ * genai-prices data and data/prices-overrides.tsv. A user file in the same
+ * format ($HC_PRICES, else ~/.config/hcshim/prices.tsv: hc_pricing_user_file())
+ * can add rows and override rows with the same (provider, model). The format,
+ * the matching rules and the sources of every price are documented in
+ * docs/PRICES.md.
  *
  * Units. Token prices are stored as integer pico-USD (1e-12 USD) per token,
  * which is exactly "USD per 1M tokens" with six decimals: $0.0375 / 1M tokens
@@ -70,20 +73,28 @@ typedef struct hc_price {
  * (nothing is priced). */
 int hc_pricing_init(const char *user_file, char *err, size_t errlen);
 
-/* Find the price of `model` as named by `provider` (both case-insensitive).
- * provider may be NULL or "" (any); "openrouter" and "ollama" also mean any,
- * since they route to other vendors' models. The matching, in order (first hit
- * wins; within a step a row of `provider` is preferred, else the first row in
- * table order):
+/* Find the price of `model` as named by `provider` (both case-insensitive);
+ * docs/PRICES.md "Matching" has the rules with examples.
+ * Whose rows: a provider with rows of its own is priced by them only (a
+ * host's copy at the host's price); if none matches, its declared fallbacks
+ * are tried (azure -> openai, anthropic; google -> anthropic), and
+ * "openrouter" falls back to any row. NULL or "" (any), "ollama" and a
+ * provider without rows take any row, preferring the first in table order.
+ * Within those rows, in order (first hit wins):
  *   1. exact match of the name as written, then of each tail after a '/'
- *      ("meta-llama/Llama-3.3-70B-Instruct-Turbo" matches Together's row as is;
- *      "openai/gpt-4o" matches "gpt-4o");
- *   2. exact match of hc_model_normalize(model);
- *   3. the LONGEST table model that is a prefix of the normalised name and ends
- *      at a '-' or ':' of it, unless what follows is a short version number
- *      ("gpt-4o-mini-search-preview" -> gpt-4o-mini, "gemini-1.5-pro-002" ->
- *      gemini-1.5-pro; but neither "gpt-4.1" nor "claude-opus-4-9" falls back to
- *      gpt-4 / claude-opus-4).
+ *      ("meta-llama/Llama-3.3-70B-Instruct-Turbo" matches Together's row as is);
+ *   2. exact match of the normalised name with its date kept, then of
+ *      hc_model_normalize(model);
+ *   3. the longest prefix row ("name*", a database's starts_with rule) that
+ *      the name (as written, a tail, or normalised) begins with;
+ *   4. the LONGEST table model that is a prefix of the normalised name and
+ *      ends at a '-' or ':' of it ("gpt-4o-mini-search-preview" -> gpt-4o-mini,
+ *      "gemini-1.5-pro-002" -> gemini-1.5-pro).
+ * Steps 3 and 4 refuse a prefix when what follows is a short version number
+ * (neither "gpt-4.1" nor "claude-opus-4-9" falls back to gpt-4 /
+ * claude-opus-4; "claude-opus-5*" takes neither "claude-opus-50" nor
+ * "claude-opus-5-1") or names another product (-image, -tts, -transcribe,
+ * -audio, -realtime, -lite, -mini, -nano, or a '[' as in "[1m]").
  * Returns NULL when nothing matches (the model is unpriced) or model is NULL,
  * empty or longer than HC_MODEL_MAX. The result lives until the process exits. */
 const hc_price *hc_price_lookup(const char *provider, const char *model);
@@ -105,6 +116,11 @@ const hc_price *hc_price_lookup(const char *provider, const char *model);
  * price). Returns 0 if p or t is NULL; saturates at INT64_MAX. Pure function. */
 int64_t hc_cost_nusd(const hc_price *p, const hc_tokens *t);
 
+/* 1 when hc_cost_nusd(p, t) prices t at p's long-context tier (t->in above
+ * p->long_threshold > 0), else 0 (also for NULL). For the record's
+ * HC_COST_LONG_CTX flag. Pure function. */
+int hc_cost_long_tier(const hc_price *p, const hc_tokens *t);
+
 /* Rows in the loaded table (embedded plus user-added), for `hc-analyze prices`. */
 size_t hc_pricing_count(void);
 /* Row i in table order (embedded rows in file order, overridden in place, then
@@ -124,6 +140,21 @@ const hc_price *hc_pricing_at(size_t i);
  * NUL (out is always NUL-terminated when size > 0; a result that does not fit
  * is truncated). model NULL gives "". Never allocates; thread-safe. */
 void hc_model_normalize(const char *model, char *out, size_t size);
+
+/* The user price file this process should load: $HC_PRICES when set and not
+ * empty (even if it cannot be read: the load then reports why), else
+ * $XDG_CONFIG_HOME/hcshim/prices.tsv (XDG_CONFIG_HOME defaulting to
+ * $HOME/.config) when that file exists, which is where `hc-analyze prices
+ * --import` writes by default. Writes the path to out (size bytes, always
+ * NUL-terminated when size > 0) and returns it, or returns NULL (out = "")
+ * when there is none or the path does not fit. Thread-safe if the
+ * environment is not being modified; never allocates. */
+const char *hc_pricing_user_file(char *out, size_t size);
+
+/* The default location alone ($XDG_CONFIG_HOME or $HOME/.config, then
+ * "/hcshim/prices.tsv"), whether it exists or not; NULL (out = "") if neither
+ * variable is set or the path does not fit. */
+const char *hc_pricing_default_path(char *out, size_t size);
 
 /* Check a price file (same format and rules as a user file) without loading
  * it: for `hc-analyze prices --check FILE` and tests. 0, or HC_EINVAL with the

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 /* Longest DNS name (253) plus room for brackets, a port and the NUL. */
 #define HOST_MAX 272
@@ -307,4 +308,24 @@ enum hc_api hc_api_detect(const char *method, const char *target, size_t target_
     if (path_ends(p, n, "/v2/chat"))
         return HC_API_COHERE_CHAT;
     return HC_API_UNKNOWN;
+}
+
+static const char *const helicone_hosts[] = {
+    "ai-gateway.helicone.ai", "gateway.helicone.ai", "oai.helicone.ai", "anthropic.helicone.ai",
+    "gateway.hconeai.com",    "oai.hconeai.com",     "anthropic.hconeai.com", NULL,
+};
+
+const char *hc_provider_helicone_host(size_t i)
+{
+    return i < sizeof helicone_hosts / sizeof helicone_hosts[0] ? helicone_hosts[i] : NULL;
+}
+
+int hc_provider_is_helicone(const char *host)
+{
+    if (!host)
+        return 0;
+    for (size_t i = 0; helicone_hosts[i]; i++)
+        if (strcasecmp(host, helicone_hosts[i]) == 0)
+            return 1;
+    return 0;
 }

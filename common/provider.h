@@ -59,6 +59,15 @@ const char *hc_provider_for_host(const char *host, int port);
  * covered by some pattern. Static strings. */
 const char *hc_provider_host_pattern(size_t i);
 
+/* Is `host` one of Helicone's cloud hosts (ai-gateway.helicone.ai, the older
+ * proxies oai./anthropic./gateway.helicone.ai and their hconeai.com
+ * spellings)? The shim answers their lookups itself and the gateway serves
+ * them locally (core/unified.h). Case-insensitive; NULL gives false. */
+int hc_provider_is_helicone(const char *host);
+
+/* The i-th Helicone host name (from 0), NULL past the end. Static strings. */
+const char *hc_provider_helicone_host(size_t i);
+
 /* The API an exchange speaks; decides how its bodies are read (usage.h). */
 enum hc_api {
     HC_API_UNKNOWN,

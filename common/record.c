@@ -29,6 +29,8 @@ static const struct field {
     F(34, T_I64, resp_bytes),   F(35, T_STR, api),         F(36, T_STR, attempts),
     F(37, T_I64, saved_nusd),   F(38, T_STR, cache_key),   F(39, T_I64, ratelimit_wait_us),
     F(40, T_STR, budget),
+    /* run fields, numbered from 64 (record.h) */
+    F(64, T_STR, run_id),
 #undef F
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
@@ -151,9 +153,13 @@ int hc_record_encode(const hc_record *r, hc_buf *out)
 
 static const struct field *find_field(unsigned num)
 {
-    /* fields[] is sorted and dense from 1: index directly, verify. */
+    /* fields[] is sorted, dense from 1 up to the run fields: index directly,
+     * verify; the few numbered past the gap are searched from the end. */
     if (num >= 1 && num <= NFIELDS && fields[num - 1].num == num)
         return &fields[num - 1];
+    for (size_t i = NFIELDS; i-- > 0 && fields[i].num >= num;)
+        if (fields[i].num == num)
+            return &fields[i];
     return NULL;
 }
 

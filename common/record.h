@@ -70,6 +70,13 @@
  * 38  cache_key      str      hex of the cache key used (cache hits and stores)
  * 39  ratelimit_wait_us i64   time spent waiting on retry-after / backoff
  * 40  budget         str      the budget that blocked or warned, e.g. "50/day"
+ *
+ * Run fields (numbered from 64, apart from the fields above, so additions there
+ * and here never collide):
+ * 64  run_id         str      the run this exchange belongs to: HC_RUN_ID (set by hc-run, by
+ *                             the user or CI, or generated once by the top process of a bare
+ *                             LD_PRELOAD tree, see shim.c); "" in records written before runs
+ *                             existed
  */
 #ifndef HC_RECORD_H
 #define HC_RECORD_H
@@ -106,6 +113,10 @@ enum {
     HC_COST_UNPRICED  = 1u << 1,  /* the model is not in the price table; cost_nusd is 0 */
     HC_COST_ESTIMATED = 1u << 2,  /* tokens were estimated, not read from provider usage */
     HC_COST_NO_USAGE  = 1u << 3,  /* no usage could be found (error, truncated, unknown API) */
+    /* Which price tier applied (added with issue 17; records written before never set it):
+     * the row's long-context prices priced the whole request (tok_in above its
+     * long_ctx_threshold, docs/PRICES.md). Clear with HC_COST_PRICED: the base prices. */
+    HC_COST_LONG_CTX  = 1u << 4,
 };
 
 /* A packed list of NUL-separated name/value pairs ("n\0v\0n\0v\0"). */
@@ -136,6 +147,9 @@ typedef struct hc_record {
     int64_t     req_bytes, resp_bytes;
     const char *cache_key;
     const char *budget;
+
+    /* run fields (64…) */
+    const char *run_id;
 } hc_record;
 
 /* Set every field to its default: strings "", ttft_us -1, fallback_idx -1, rest 0. */

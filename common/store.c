@@ -11,11 +11,30 @@
  * - Read-only opens (hc-analyze) never create anything. If the lock file
  *   cannot be opened for writing (a read-only directory) we retry with
  *   MDB_NOLOCK, which is safe for a reader that nobody writes under.
+ * - Damaged stores (storecheck.h). LMDB trusts its file: a truncated data.mdb
+ *   is a SIGBUS on the first page past the end, a damaged page a SIGSEGV or an
+ *   mdb_assert() abort — in the shim, the death of the host program. So a
+ *   store is opened only after checks LMDB never makes, with pread, never the
+ *   map: before mdb_env_open the file (regular: a FIFO does not hang us) and
+ *   both meta pages; after it, inside a read transaction that pins the
+ *   snapshot against concurrent writers, every page reachable from its roots.
+ *   A damaged store fails hc_store_open with HC_EPARSE and a reason.
+ * - After open, LMDB itself writes every page it later reads, so only two
+ *   things can still hurt: the file shrinking (someone truncates or replaces
+ *   it) and bytes changed by something other than LMDB. Every transaction
+ *   begins with one stat() of data.mdb: smaller than seen before (LMDB never
+ *   shrinks it) or another inode, and the store is marked damaged for good —
+ *   each later transaction fails with HC_EPARSE, hc_store_damage() says why.
+ *   Left uncovered (SECURITY.md): a truncation between that stat and the
+ *   reads of the transaction, and bytes overwritten in place while the store
+ *   is open; for those, hc_store_set_assert_hook() lets the process say why
+ *   LMDB aborts it (hc-analyze exits 2 with a message; the shim logs).
  */
 #include "store.h"
 #include "buf.h"
 #include "err.h"
 #include "record.h"
+#include "storecheck.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,8 +54,136 @@ struct hc_store {
     size_t           map_size;      /* guarded by resize_lock (write) */
     size_t           max_size;
     unsigned         flags;
+    uint64_t         min_size;      /* data.mdb's size last seen (atomic): it never shrinks */
+    uint64_t         ino, dev;      /* data.mdb's identity at open */
+    int              damaged;       /* atomic: set once, never cleared */
+    char             damage[320];   /* why (written before damaged is set) */
     char             path[PATH_MAX];
 };
+
+static void (*assert_hook)(const char *path, const char *msg);
+static unsigned check_flags;       /* HC_CHECK_MAPPED when the process handles SIGBUS */
+
+void hc_store_set_check_mapped(bool on)
+{
+    check_flags = on ? HC_CHECK_MAPPED : 0;
+}
+static char last_opened[PATH_MAX];  /* for a fatal-signal message; written by hc_store_open */
+
+const char *hc_store_last_opened(void)
+{
+    return last_opened;
+}
+
+void hc_store_set_assert_hook(void (*fn)(const char *path, const char *msg))
+{
+    assert_hook = fn;
+}
+
+static void on_assert(MDB_env *env, const char *msg)
+{
+    const char *path = NULL;
+    if (mdb_env_get_path(env, &path) != 0 || !path)
+        path = "?";
+    if (assert_hook)
+        assert_hook(path, msg);
+}
+
+static void mark_damaged(hc_store *s, const char *fmt, const char *arg)
+{
+    if (__atomic_load_n(&s->damaged, __ATOMIC_ACQUIRE))
+        return;
+    snprintf(s->damage, sizeof s->damage, fmt, arg);
+    __atomic_store_n(&s->damaged, 1, __ATOMIC_RELEASE);
+}
+
+const char *hc_store_damage(hc_store *s)
+{
+    return __atomic_load_n(&s->damaged, __ATOMIC_ACQUIRE) ? s->damage : NULL;
+}
+
+/* The cheap guard run as each transaction begins (see DESIGN). */
+static int guard(hc_store *s)
+{
+    if (__atomic_load_n(&s->damaged, __ATOMIC_ACQUIRE))
+        return HC_EPARSE;
+    char p[PATH_MAX + 16];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/data.mdb", s->path);
+    if (stat(p, &st) != 0 || (uint64_t)st.st_ino != s->ino || (uint64_t)st.st_dev != s->dev) {
+        mark_damaged(s, "%s: data.mdb was removed or replaced while in use", s->path);
+        return HC_EPARSE;
+    }
+    uint64_t seen = __atomic_load_n(&s->min_size, __ATOMIC_RELAXED);
+    if ((uint64_t)st.st_size < seen) {
+        mark_damaged(s, "%s: data.mdb shrank while in use (truncated)", s->path);
+        return HC_EPARSE;
+    }
+    if ((uint64_t)st.st_size > seen)
+        __atomic_store_n(&s->min_size, (uint64_t)st.st_size, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Before mdb_env_open: data.mdb must be a regular file (a FIFO would block
+ * LMDB's open) whose meta pages are sound. Opens *fd for the page walk, or
+ * leaves it -1 when there is nothing to check yet (no file, or an empty one
+ * LMDB initialises). */
+static int precheck(hc_store *s, int *fd, char *errbuf, size_t errlen)
+{
+    char p[PATH_MAX + 16];
+    struct stat st;
+    *fd = -1;
+    snprintf(p, sizeof p, "%s/data.mdb", s->path);
+    if (lstat(p, &st) != 0 && errno == ENOENT)
+        return 0;
+    int f = hc_store_check_open(s->path, errbuf, errlen);
+    if (f < 0)
+        return HC_EPARSE;
+    hc_check_result res;
+    if (fstat(f, &st) == 0 && st.st_size == 0) {
+        close(f);
+        return 0;
+    }
+    if (hc_store_check_fd(f, 0, HC_CHECK_META_ONLY, NULL, NULL, NULL, &res) != 0) {
+        close(f);
+        if (errbuf && errlen)
+            snprintf(errbuf, errlen, "%s: damaged store: %s (see 'hc-analyze check')", s->path, res.first);
+        return HC_EPARSE;
+    }
+    *fd = f;
+    return 0;
+}
+
+/* After mdb_env_open: walk every reachable page of a snapshot pinned by a
+ * read transaction (pages it reaches are not reused while it lives). */
+static int walk_pinned(hc_store *s, int fd, char *errbuf, size_t errlen)
+{
+    hc_check_result res;
+    for (int tries = 0; tries < 8; tries++) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        if (rc) {
+            if (errbuf && errlen)
+                snprintf(errbuf, errlen, "%s: %s", s->path, mdb_strerror(rc));
+            return HC_ESTORE;
+        }
+        int err = hc_store_check_fd(fd, (uint64_t)mdb_txn_id(txn), check_flags, NULL, NULL, NULL, &res);
+        mdb_txn_abort(txn);
+        if (err == HC_EBUSY)
+            continue; /* a writer committed twice since: take a new snapshot */
+        if (err == HC_EPARSE) {
+            if (errbuf && errlen)
+                snprintf(errbuf, errlen, "%s: damaged store: %s (see 'hc-analyze check')", s->path, res.first);
+            return HC_EPARSE;
+        }
+        if (err)
+            return err;
+        s->min_size = res.file_size;
+        return 0;
+    }
+    return 0; /* writers commit so fast that no snapshot stays still: they opened it, it is in use */
+}
+
 
 static const char *const table_names[HC_T__N] = { "meta", "records", "bodies", "cache", "counters" };
 
@@ -170,6 +317,7 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         return HC_ENOMEM;
     }
     hc_strlcpy(s->path, sizeof s->path, path);
+    hc_strlcpy(last_opened, sizeof last_opened, path);
     s->flags = flags;
     s->map_size = env_mb("HC_DB_MAP_MB", 1024) << 20;
     s->max_size = env_mb("HC_DB_MAX_MB", 65536) << 20;
@@ -177,7 +325,7 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         s->max_size = s->map_size;
     pthread_rwlock_init(&s->resize_lock, NULL);
 
-    int rc, err;
+    int rc, err, cfd = -1;
     struct stat st;
     if (ro) {
         if (stat(path, &st) != 0) {
@@ -203,6 +351,8 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         goto fail_free;
     }
 
+    if ((err = precheck(s, &cfd, errbuf, errlen)) != 0)
+        goto fail_free;
     unsigned env_flags = MDB_NOTLS | (ro ? MDB_RDONLY : 0) | ((flags & HC_STORE_SYNC) ? 0 : MDB_NOSYNC);
     for (int attempt = 0; attempt < 2; attempt++) {
         if ((rc = mdb_env_create(&s->env)) != 0) {
@@ -212,6 +362,7 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         }
         mdb_env_set_maxdbs(s->env, HC_T__N + 2);
         mdb_env_set_maxreaders(s->env, 1024);
+        mdb_env_set_assert(s->env, on_assert);
         if (!ro)
             mdb_env_set_mapsize(s->env, s->map_size);
         rc = mdb_env_open(s->env, path, env_flags, 0600);
@@ -228,6 +379,32 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         set_err(errbuf, errlen, path, mdb_strerror(rc));
         err = (rc == MDB_VERSION_MISMATCH || rc == MDB_INVALID) ? HC_EPARSE : HC_ESTORE;
         goto fail_free;
+    }
+    {
+        char data[PATH_MAX + 16];
+        snprintf(data, sizeof data, "%s/data.mdb", path);
+        if (stat(data, &st) != 0) {
+            set_err(errbuf, errlen, path, strerror(errno));
+            err = HC_ESTORE;
+            goto fail_env;
+        }
+        s->ino = (uint64_t)st.st_ino;
+        s->dev = (uint64_t)st.st_dev;
+        s->min_size = (uint64_t)st.st_size;
+    }
+    struct stat cst;
+    if (cfd >= 0 && fstat(cfd, &cst) == 0 && ((uint64_t)cst.st_ino != s->ino || (uint64_t)cst.st_dev != s->dev)) {
+        close(cfd); /* an in-place compaction swapped the store while mdb_env_open waited: check the new one */
+        cfd = -1;
+    }
+    if (cfd < 0 && s->min_size > 0) /* LMDB just initialised an empty file, or the file is new: check it */
+        cfd = hc_store_check_open(path, errbuf, errlen);
+    if (cfd >= 0) {
+        err = walk_pinned(s, cfd, errbuf, errlen);
+        close(cfd);
+        cfd = -1;
+        if (err)
+            goto fail_env;
     }
     if (ro) {
         MDB_envinfo info;
@@ -249,6 +426,8 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
 fail_env:
     mdb_env_close(s->env);
 fail_free:
+    if (cfd >= 0)
+        close(cfd);
     pthread_rwlock_destroy(&s->resize_lock);
     free(s);
     return err;
@@ -279,6 +458,9 @@ int hc_store_reader_check(hc_store *s)
 
 int hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn)
 {
+    int g = guard(s);
+    if (g)
+        return g;
     for (int tries = 0; tries < 3; tries++) {
         pthread_rwlock_rdlock(&s->resize_lock);
         int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
@@ -562,6 +744,99 @@ static int copy_compacted(const char *src, unsigned env_flags, const char *dir, 
     return err;
 }
 
+/* The whole check without a pinning transaction (compaction opens its own
+ * env, and LMDB allows one per file per process): a problem counts only if
+ * the newest meta is still the one walked, i.e. no writer committed meanwhile. */
+static int check_unpinned(const char *path, char *errbuf, size_t errlen)
+{
+    int fd = hc_store_check_open(path, errbuf, errlen);
+    if (fd < 0)
+        return HC_EPARSE;
+    hc_check_result res, again;
+    int err = 0;
+    for (int tries = 0; tries < 4; tries++) {
+        err = hc_store_check_fd(fd, 0, check_flags, NULL, NULL, NULL, &res);
+        if (err != HC_EPARSE)
+            break;
+        if (hc_store_check_fd(fd, 0, HC_CHECK_META_ONLY, NULL, NULL, NULL, &again) != 0 || again.txnid == res.txnid)
+            break;
+    }
+    close(fd);
+    if (err == HC_EPARSE && errbuf && errlen)
+        snprintf(errbuf, errlen, "%s: damaged store: %s (see 'hc-analyze check')", path, res.first);
+    return err == HC_EPARSE ? HC_EPARSE : 0;
+}
+
+int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_entry_fn *entry, void *ctx,
+                    hc_check_result *res, char *errbuf, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        set_err(errbuf, errlen, path, strerror(errno));
+        return HC_ENOTFOUND;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        set_err(errbuf, errlen, path, "not a directory (a store is a directory holding data.mdb)");
+        return HC_ENOTFOUND;
+    }
+    int fd = hc_store_check_open(path, errbuf, errlen);
+    if (fd < 0) {
+        char p[PATH_MAX + 16];
+        snprintf(p, sizeof p, "%s/data.mdb", path);
+        if (lstat(p, &st) != 0) {
+            set_err(errbuf, errlen, path, "not an hcshim store (no data.mdb)");
+            return HC_ENOTFOUND;
+        }
+        if (problem)
+            problem(ctx, errbuf);
+        res->problems = 1;
+        snprintf(res->first, sizeof res->first, "%s", errbuf);
+        return HC_EPARSE;
+    }
+    int err = hc_store_check_fd(fd, 0, HC_CHECK_META_ONLY, problem, NULL, ctx, res);
+    if (err) {
+        close(fd);
+        return err;
+    }
+    /* Pin a snapshot with a read transaction when LMDB can open the store
+     * (its open reads the meta pages just checked; nothing else). */
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    unsigned fl = MDB_RDONLY | MDB_NOTLS;
+    for (int attempt = 0; attempt < 2 && !txn; attempt++) {
+        if (mdb_env_create(&env) != 0)
+            break;
+        mdb_env_set_maxdbs(env, HC_T__N + 2);
+        mdb_env_set_maxreaders(env, 1024);
+        if (mdb_env_open(env, path, fl, 0600) == 0 && mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0)
+            break;
+        txn = NULL;
+        mdb_env_close(env);
+        env = NULL;
+        fl |= MDB_NOLOCK;
+    }
+    for (int tries = 0; tries < 8; tries++) {
+        err = hc_store_check_fd(fd, txn ? (uint64_t)mdb_txn_id(txn) : 0, check_flags, problem, entry, ctx, res);
+        if (err != HC_EBUSY)
+            break;
+        mdb_txn_abort(txn);
+        txn = NULL;
+        if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+            txn = NULL;
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    if (env)
+        mdb_env_close(env);
+    close(fd);
+    if (err == HC_EBUSY) {
+        set_err(errbuf, errlen, path, "written too fast to take a still snapshot; try again");
+        return HC_EBUSY;
+    }
+    return err;
+}
+
 static void remove_store_dir(const char *dir)
 {
     char p[PATH_MAX + 16];
@@ -584,6 +859,9 @@ int hc_store_compact(const char *path, const char *dest, uint64_t *before, uint6
         return HC_ENOTFOUND;
     }
     *before = (uint64_t)st.st_size;
+    int cerr = check_unpinned(path, errbuf, errlen);
+    if (cerr)
+        return cerr;
 
     if (dest) {
         if (mkdir(dest, 0700) != 0) {

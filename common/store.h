@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "storecheck.h"
 #include "uuid.h"
 
 enum hc_table { HC_T_META, HC_T_RECORDS, HC_T_BODIES, HC_T_CACHE, HC_T_COUNTERS, HC_T__N };
@@ -59,7 +60,10 @@ typedef struct hc_store hc_store;
 int hc_store_default_path(char *out, size_t size);
 
 /* Open (creating it unless HC_STORE_RDONLY) the store at `path`.
- * On failure returns a negative HC_E* and, when errbuf is non-NULL, a one-line
+ * An existing store is verified first (storecheck.h: data.mdb a regular file,
+ * its meta pages, then every page reachable from its roots, read with pread
+ * in a pinned snapshot): a damaged store is refused with HC_EPARSE and a
+ * reason "PATH: damaged store: page 12 (records): ...". On failure returns a negative HC_E* and, when errbuf is non-NULL, a one-line
  * reason naming the path ("…/store: Permission denied"). HC_ESCHEMA means the
  * store was written by a newer version. The caller owns *out; close it with
  * hc_store_close(). Thread-safe with respect to other stores. */
@@ -122,6 +126,39 @@ int hc_store_reader_check(hc_store *s);
  * one-line reason naming the path in errbuf. */
 int hc_store_compact(const char *path, const char *dest, uint64_t *before, uint64_t *after,
                      char *errbuf, size_t errlen);
+
+/* Why the store became unusable after it was opened (its data.mdb shrank or
+ * was replaced while in use; see store.c), or NULL while it is sound. Every
+ * transaction of a damaged store fails with HC_EPARSE. Thread-safe; the
+ * string lives as long as the store. */
+const char *hc_store_damage(hc_store *s);
+
+/* Called (from the failing thread) when LMDB's own assertion finds damage
+ * that the checks at open could not see (bytes overwritten while in use):
+ * LMDB aborts the process when the hook returns. path names the store. Set it
+ * once, before opening stores; NULL removes it. */
+void hc_store_set_assert_hook(void (*fn)(const char *path, const char *msg));
+
+/* Verify the store at path page by page (storecheck.h), in a snapshot
+ * pinned by a read transaction when LMDB can open it, without ever mapping a
+ * damaged file. problem is called for each problem (capped), entry for each
+ * readable entry of a named table (salvage). 0 sound; HC_EPARSE damaged
+ * (res->first, problem calls); HC_ENOTFOUND not a store, HC_EBUSY no still
+ * snapshot, HC_ENOMEM (errbuf says). Not thread-safe with respect to another
+ * open of the same store in this process (LMDB's rule). */
+int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_entry_fn *entry, void *ctx,
+                    hc_check_result *res, char *errbuf, size_t errlen);
+
+/* Let the page walk of hc_store_open/hc_store_verify read through a map of
+ * data.mdb instead of pread (storecheck.h HC_CHECK_MAPPED): several times
+ * faster on big stores, but a file truncated during the walk is a SIGBUS, so
+ * only for a process that handles SIGBUS (hc-analyze). Default off (the
+ * shim). Set once at start; not thread-safe. */
+void hc_store_set_check_mapped(bool on);
+
+/* The path last given to hc_store_open ("" before), for a message in a
+ * fatal-signal handler (hc-analyze). Not thread-safe. */
+const char *hc_store_last_opened(void);
 
 /* Describe an LMDB error code for messages (wraps mdb_strerror). */
 const char *hc_store_strerror(int mdb_rc);

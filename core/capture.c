@@ -105,6 +105,11 @@ void hc_capture_request_done(hc_capture *c)
     hc_strlcpy(c->model_req, sizeof c->model_req, c->reqinfo.model);
 }
 
+void hc_capture_set_api(hc_capture *c, enum hc_api api)
+{
+    c->api = api;
+}
+
 void hc_capture_set_upstream(hc_capture *c, const char *url)
 {
     hc_strlcpy(c->upstream, sizeof c->upstream, url);
@@ -253,7 +258,7 @@ static void finish_cost(hc_capture *c)
     hc_tokens t = { .in = r->tok_in, .out = r->tok_out, .cached = r->tok_cached, .cw5m = r->tok_cw5m,
                     .cw1h = r->tok_cw1h, .reasoning = r->tok_reasoning };
     r->cost_nusd = hc_cost_nusd(p, &t);
-    r->cost_flags = HC_COST_PRICED;
+    r->cost_flags = HC_COST_PRICED | (hc_cost_long_tier(p, &t) ? HC_COST_LONG_CTX : 0);
 }
 
 static void free_parts(hc_capture *c)
@@ -330,6 +335,7 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->cache_key = c->cache_key;
     r->pid = (int32_t)core->pid; /* a forked child has its own core (core.c) */
     r->program = core->program;
+    r->run_id = core->run_id;
     bool omit_req = false, omit_resp = false;
     if (c->opts) {
         r->props.p = c->opts->props.data;
@@ -347,6 +353,8 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     if (omit_resp)
         r->flags |= HC_REC_RESP_OMITTED;
 
+    if (core->on_record)
+        core->on_record(r);
     hc_buf enc = HC_BUF_INIT;
     if (hc_record_encode(r, &enc) == 0) {
         hc_rec_item *it = hc_rec_item_new(r->id, enc.data, enc.len, c->req_body.data, c->req_body.len, !omit_req,

@@ -80,6 +80,10 @@ void hc_capture_drop_ratelimit(hc_capture *c);
 void hc_capture_response_data(hc_capture *c, const char *p, size_t n);
 /* The provider the answer came from, when a fallback changed it. */
 void hc_capture_set_provider(hc_capture *c, const char *provider);
+/* The API the provider's answer speaks, when the gateway translated the
+ * request (an OpenAI chat request answered by Anthropic Messages). Call
+ * before the response head. */
+void hc_capture_set_api(hc_capture *c, enum hc_api api);
 /* Compute usage and cost now (idempotent; finish does it if nobody did).
  * Returns cost_nusd (0 when unpriced or no usage). */
 int64_t hc_capture_settle(hc_capture *c);

@@ -283,6 +283,10 @@ void hc_config_load(hc_config *cfg)
     cfg->db_sync = hc_env_bool("HC_DB_SYNC", false);
     cfg->record = hc_env_bool("HC_RECORD", true);
     env_str("HC_CA_FILE", cfg->ca_file, sizeof cfg->ca_file);
+    env_str("HC_UPSTREAM_PROXY", cfg->upstream_proxy, sizeof cfg->upstream_proxy);
+    env_str("NO_PROXY", cfg->no_proxy, sizeof cfg->no_proxy);
+    if (!cfg->no_proxy[0])
+        env_str("no_proxy", cfg->no_proxy, sizeof cfg->no_proxy);
     load_routes(cfg);
     cfg->max_body = env_size("HC_MAX_BODY", 8u << 20);
     cfg->max_req_buffer = env_size("HC_MAX_REQUEST", 32u << 20);

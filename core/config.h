@@ -34,6 +34,8 @@ typedef struct hc_config {
     bool     db_sync;              /* HC_DB_SYNC=1: fsync each commit */
     bool     record;               /* HC_RECORD=0 disables the recorder */
     char     ca_file[4096];        /* HC_CA_FILE: extra CA for upstream verification */
+    char     upstream_proxy[512];  /* HC_UPSTREAM_PROXY: reach upstreams through this HTTP proxy (proxychain.h) */
+    char     no_proxy[1024];       /* NO_PROXY / no_proxy: hosts reached directly all the same */
     hc_route routes[HC_MAX_ROUTES];
     int      nroutes;
     size_t   max_body;             /* HC_MAX_BODY: bytes of each body stored (default 8 MiB) */

@@ -12,8 +12,10 @@
  *   parent's state abandoned; the child's next redirected connect starts a
  *   fresh core. Threads, locks and the LMDB environment never cross a fork.
  * - Exit: an atexit handler, registered after OpenSSL's own (so it runs
- *   before OpenSSL cleans up), flushes the recorder for up to 2 s; the _exit
- *   hook does the same.
+ *   before OpenSSL cleans up), flushes the recorder for up to 2 s, then
+ *   quiesces the gateway (no thread left inside OpenSSL); the _exit hook
+ *   flushes too. OpenSSL is initialised with OPENSSL_INIT_NO_ATEXIT, so when
+ *   the app does not use OpenSSL itself nothing cleans it up under our threads.
  */
 #include "core.h"
 #include "buf.h"
@@ -28,7 +30,11 @@
 #include "upstream.h"
 #include "webhook.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -113,6 +119,15 @@ static void warn_if_shared(const char *path)
                          "chmod 700 it", path, (unsigned)(st.st_mode & 0777));
 }
 
+/* LMDB found damage the checks at open could not see (bytes overwritten
+ * while the store is open, store.c DESIGN); it aborts when this returns.
+ * At least the app's stderr says why. */
+static void lmdb_assert(const char *path, const char *msg)
+{
+    hc_log_error("the store %s was damaged while in use (LMDB: %s); the process is aborted by LMDB — "
+                 "run 'hc-analyze check'", path, msg);
+}
+
 hc_store *hc_core_store(hc_core *c)
 {
     pthread_mutex_lock(&c->store_lock);
@@ -121,13 +136,16 @@ hc_store *hc_core_store(hc_core *c)
         if (!c->cfg.db_path[0]) {
             hc_log_warn_once("store", "no store path (set HC_DB or HOME); LLM calls are not recorded");
             c->store_state = -1;
-        } else if (hc_store_open(c->cfg.db_path, c->cfg.db_sync ? HC_STORE_SYNC : 0, &c->store, err, sizeof err) != 0) {
-            hc_log_warn_once("store", "cannot open the store %s; LLM calls are not recorded", err);
-            c->store_state = -1;
         } else {
-            hc_log_debug("store %s open", c->cfg.db_path);
-            c->store_state = 1;
-            warn_if_shared(c->cfg.db_path);
+            hc_store_set_assert_hook(lmdb_assert);
+            if (hc_store_open(c->cfg.db_path, c->cfg.db_sync ? HC_STORE_SYNC : 0, &c->store, err, sizeof err) != 0) {
+                hc_log_warn_once("store", "cannot open the store %s; LLM calls are not recorded", err);
+                c->store_state = -1;
+            } else {
+                hc_log_debug("store %s open", c->cfg.db_path);
+                c->store_state = 1;
+                warn_if_shared(c->cfg.db_path);
+            }
         }
     }
     hc_store *s = c->store;
@@ -142,6 +160,9 @@ static void at_exit(void)
         hc_recorder_stats st = { 0 };
         hc_recorder_flush(c->rec, 2000, &st);
         hc_webhook_flush(2000);
+        /* No gateway thread may be inside OpenSSL when it cleans up. */
+        if (c->gw && hc_gateway_quiesce(c->gw, 1000) > 0)
+            hc_log_debug("exit: gateway connections still running after 1 s");
         /* Fail open means dropping, never losing silently: say how many (when
          * there was no store at all, the shim said so already). */
         uint64_t lost = st.dropped_full + st.dropped_store + st.left;
@@ -166,16 +187,28 @@ static hc_core *start(void)
     if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
         hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);
+    const char *run = getenv("HC_RUN_ID");
+    hc_strlcpy(c->run_id, sizeof c->run_id, run ? run : "");
+    /* A run id is a name for tables and URLs, not text: anything but
+     * letters, digits and . _ - : + becomes '_' (no control bytes reach a terminal). */
+    for (char *q = c->run_id; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+              strchr("._-:+", *q)))
+            *q = '_';
 
-    /* OpenSSL first, so that its atexit cleanup is registered before ours
-     * and therefore runs after it. */
-    if (OPENSSL_init_ssl(0, NULL) != 1) {
+    /* OpenSSL first, so that its atexit cleanup (if the app's own use of
+     * OpenSSL registered one) is registered before ours and therefore runs
+     * after it. If we are the first user (a GnuTLS, Java or Go app), OpenSSL
+     * registers no cleanup at all: the gateway's threads may be inside it at
+     * exit, and freeing its state under them would crash the app. */
+    if (OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL) != 1) {
         hc_log_warn_once("openssl", "OpenSSL failed to initialise; LLM calls pass through unrecorded");
         goto fail;
     }
-    const char *prices = getenv("HC_PRICES");
+    char prices_path[4096];
+    const char *prices = hc_pricing_user_file(prices_path, sizeof prices_path);
     if (hc_pricing_init(prices, err, sizeof err) != 0)
-        hc_log_warn_once("prices", "HC_PRICES: %s", err);
+        hc_log_warn_once("prices", "%s: %s", getenv("HC_PRICES") && *getenv("HC_PRICES") ? "HC_PRICES" : "prices", err);
 
     if (!(c->rec = hc_recorder_new(c))) {
         hc_log_warn_once("recorder", "cannot create the recorder; LLM calls pass through unrecorded");
@@ -311,6 +344,36 @@ static void remove_ca_file(void)
         unlink(ca_path);
 }
 
+/* Remove the CA files that dead processes of this user left in `dir` (a
+ * process killed by a signal, or one that left through quick_exit/_exit):
+ * only names "hcshim-ca-<pid>-XXXXXX" exactly, regular files owned by us,
+ * whose pid no longer exists (kill(pid, 0) says ESRCH). */
+static void remove_stale_ca_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    int dfd = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        if (strncmp(n, "hcshim-ca-", 10) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(n + 10, &end, 10);
+        if (errno || pid <= 0 || pid > INT32_MAX || end == n + 10 || *end != '-' || strlen(end + 1) != 6)
+            continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        struct stat st;
+        if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        unlinkat(dfd, n, 0);
+    }
+    closedir(d);
+}
+
 static const char *api_ca_file(void)
 {
     hc_core *c = hc_core_start();
@@ -323,6 +386,7 @@ static const char *api_ca_file(void)
         dir = getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
+    remove_stale_ca_files(dir);
     char path[256];
     snprintf(path, sizeof path, "%s/hcshim-ca-%d-XXXXXX", dir, (int)getpid());
     int fd = mkstemp(path); /* 0600, a fresh name: nobody can plant it */
@@ -353,6 +417,7 @@ static const char *api_ca_file(void)
     fclose(f);
     hc_strlcpy(ca_path, sizeof ca_path, path);
     atexit(remove_ca_file);
+    at_quick_exit(remove_ca_file); /* Bun leaves through quick_exit() */
     return ca_path;
 }
 

@@ -26,6 +26,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 struct hc_ca;
 struct hc_gateway;
 struct hc_recorder;
+struct hc_record;
 
 typedef struct hc_core {
     pid_t               pid;         /* immutable: the process this state belongs to */
@@ -36,7 +37,12 @@ typedef struct hc_core {
     SSL_CTX            *client_ctx;  /* immutable: TLS client for upstreams (verifying) */
     struct hc_gateway  *gw;          /* immutable pointer; registry locked inside */
     struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
+    /* Set once before traffic by hc-gateway (its exchange log), NULL in the
+     * shim: called on the exchange's thread with each finished record, just
+     * before it is queued. Must not block or keep r. */
+    void              (*on_record)(const struct hc_record *r);
     char                program[64]; /* immutable: basename of the executable */
+    char                run_id[65];  /* immutable: HC_RUN_ID (shim.c sets it in a bare tree), cut at 64 */
     hc_budget           budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */
     int                 nbudgets;
     pthread_mutex_t     store_lock;  /* guards store, store_state */

@@ -8,7 +8,9 @@
  *   thread's logic linear and every wait bounded. Threads block all signals.
  * - Registration: hc_gateway_connect() binds the app's socket to an ephemeral
  *   loopback port (if the app did not bind it), records (family, local
- *   address, port → original destination, host), and only then connects it
+ *   address, port → original destination, host; a wildcard address the app
+ *   bound is recorded as the listener's loopback address, which is where the
+ *   connection will come from), and only then connects it
  *   to the listener. So the accept thread finds the entry of every genuine
  *   connection synchronously, keyed by the full peer address: a connection
  *   from another process (another source address, or a port it does not
@@ -26,6 +28,11 @@
  *   no app of this process has rejected our certificate yet; otherwise it is
  *   relayed untouched to where the app meant to go (hc_relay_routed). Plain
  *   HTTP goes to the proxy, whatever the app's TLS.
+ * - Exit: hc_gateway_quiesce() (from core.c's atexit handler, which runs
+ *   before OpenSSL's cleanup) shuts down the app side of every live
+ *   connection and waits, bounded, until no connection thread is inside
+ *   OpenSSL: a thread still in SSL_accept when OPENSSL_cleanup frees the
+ *   library's state would crash the exiting app.
  * - Failure: if the listener cannot be created the core does not start and
  *   connect() goes to the original destination (core.c).
  */
@@ -42,6 +49,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -68,6 +76,13 @@ struct reg {
     struct reg *next;
 };
 
+/* A connection thread, from its start until it no longer uses OpenSSL. */
+struct live {
+    int          fd;           /* a duplicate of the app side (-1: none): never a number
+                                * the app may get back while the thread runs */
+    struct live *next;
+};
+
 struct hc_gateway {
     hc_core            *core;          /* immutable */
     int                 lfd4, lfd6;    /* immutable; -1 if absent */
@@ -78,6 +93,9 @@ struct hc_gateway {
     pthread_cond_t      cond;          /* signalled when a registration is added */
     struct reg         *regs;
     int                 strangers;
+    struct live        *live;          /* connection threads that may use OpenSSL */
+    int                 threads;       /* connection threads spawned and not done */
+    bool                closing;       /* set by hc_gateway_quiesce: take nothing new */
 };
 
 struct conn_start {
@@ -177,6 +195,8 @@ static int await_reg(hc_gateway *gw, int family, const unsigned char *addr, uint
             gw->strangers++;
             counted = true;
         }
+        if (gw->closing)
+            break;
         if (pthread_cond_timedwait(&gw->cond, &gw->lock, &until) == ETIMEDOUT) {
             r = find_reg(gw, family, addr, port);
             if (r) {
@@ -294,6 +314,45 @@ static void serve_tls(hc_gateway *gw, int fd, const hc_origin *o, const char *na
     hc_io_close(&io);
 }
 
+/* Enter the live list; false (fd closed) if the gateway is quiescing. */
+static bool live_enter(hc_gateway *gw, int fd, struct live *me)
+{
+    /* The connection's own modules close fd when they are done with it,
+     * before the thread ends: shutting down a bare fd number at exit could
+     * hit an app socket that reused it. A duplicate stays ours until
+     * live_leave. Without one (out of fds), the connection is just waited for. */
+    me->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    pthread_mutex_lock(&gw->lock);
+    bool ok = !gw->closing;
+    if (ok) {
+        me->next = gw->live;
+        gw->live = me;
+    }
+    pthread_mutex_unlock(&gw->lock);
+    if (!ok && me->fd >= 0) {
+        close(me->fd);
+        me->fd = -1;
+    }
+    return ok;
+}
+
+/* Leave the live list (if entered) and the thread count. */
+static void live_leave(hc_gateway *gw, struct live *me, bool entered)
+{
+    pthread_mutex_lock(&gw->lock);
+    for (struct live **pp = &gw->live; entered && *pp; pp = &(*pp)->next) {
+        if (*pp == me) {
+            *pp = me->next;
+            break;
+        }
+    }
+    gw->threads--;
+    pthread_cond_broadcast(&gw->cond);
+    pthread_mutex_unlock(&gw->lock);
+    if (entered && me->fd >= 0)
+        close(me->fd);
+}
+
 static void *conn_main(void *arg)
 {
     struct conn_start cs = *(struct conn_start *)arg;
@@ -301,11 +360,19 @@ static void *conn_main(void *arg)
     hc_gateway *gw = cs.gw;
     hc_core *core = gw->core;
     core->shim->guard_thread();
+    struct live me = { .fd = -1 };
 
     hc_origin o = cs.origin;
     if (!cs.registered && await_reg(gw, cs.family, cs.peer_addr, cs.peer_port, &o) != 0) {
         hc_log_debug("closing unregistered connection from port %u", cs.peer_port);
         close(cs.fd);
+        live_leave(gw, &me, false);
+        return NULL;
+    }
+    if (!live_enter(gw, cs.fd, &me)) {
+        close(cs.fd);
+        drop_reg(gw, cs.family, cs.peer_addr, cs.peer_port);
+        live_leave(gw, &me, false);
         return NULL;
     }
 
@@ -358,7 +425,33 @@ out_free:
     free(scratch);
 out:
     drop_reg(gw, cs.family, cs.peer_addr, cs.peer_port);
+    live_leave(gw, &me, true);
     return NULL;
+}
+
+int hc_gateway_quiesce(hc_gateway *gw, int timeout_ms)
+{
+    if (!gw)
+        return 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&gw->lock);
+    gw->closing = true;
+    for (struct live *l = gw->live; l; l = l->next)
+        if (l->fd >= 0)
+            shutdown(l->fd, SHUT_RDWR); /* the thread wakes, fails its I/O, cleans up */
+    pthread_cond_broadcast(&gw->cond); /* threads waiting for a registration give up */
+    while (gw->threads > 0 && pthread_cond_timedwait(&gw->cond, &gw->lock, &until) != ETIMEDOUT)
+        ;
+    int left = gw->threads;
+    pthread_mutex_unlock(&gw->lock);
+    return left;
 }
 
 static void *accept_main(void *arg)
@@ -399,9 +492,11 @@ static void *accept_main(void *arg)
                 cs->registered = true;
                 cs->origin = known->origin;
             }
-            bool wait_ok = known || gw->strangers < MAX_STRANGERS;
+            bool wait_ok = (known || gw->strangers < MAX_STRANGERS) && !gw->closing;
+            if (wait_ok)
+                gw->threads++; /* before the thread exists: quiesce waits for it */
             pthread_mutex_unlock(&gw->lock);
-            if (!wait_ok) { /* not ours, and enough are already waiting */
+            if (!wait_ok) { /* not ours and enough are already waiting, or exiting */
                 close(fd);
                 free(cs);
                 continue;
@@ -412,6 +507,9 @@ static void *accept_main(void *arg)
                 hc_log_warn_once("thread", "cannot start a gateway thread; closing a connection");
                 close(fd);
                 free(cs);
+                pthread_mutex_lock(&gw->lock);
+                gw->threads--;
+                pthread_mutex_unlock(&gw->lock);
             }
         }
     }
@@ -553,6 +651,20 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
         }
     }
     if (early && addr_key((struct sockaddr *)&local, &r->family, r->addr, &r->port)) {
+        static const unsigned char any[16];
+        if (memcmp(r->addr, any, 16) == 0) {
+            /* Bound by the app to the wildcard address (curl --local-port,
+             * httpx local_address="0.0.0.0", Python source_address): the
+             * connection to the loopback listener comes from the loopback
+             * address of the listener's family, with the app's port. */
+            r->family = fam;
+            if (fam == AF_INET) {
+                r->addr[0] = 127;
+                r->addr[3] = 1;
+            } else {
+                r->addr[15] = 1; /* ::1 */
+            }
+        }
         pthread_mutex_lock(&gw->lock);
         if (!find_reg(gw, r->family, r->addr, r->port)) {
             r->next = gw->regs;
@@ -651,4 +763,23 @@ void hc_gateway_abandon(hc_gateway *gw)
         close(gw->lfd4);
     if (gw->lfd6 >= 0)
         close(gw->lfd6);
+}
+
+void hc_gateway_dispatch(hc_core *core, int fd, const hc_origin *o)
+{
+    /* The accept thread's own path, for a connection that needs no
+     * registration (family AF_UNSPEC: no entry to drop afterwards). */
+    struct conn_start *cs = core->gw ? calloc(1, sizeof *cs) : NULL;
+    if (!cs) {
+        close(fd);
+        return;
+    }
+    cs->gw = core->gw;
+    cs->fd = fd;
+    cs->registered = true;
+    cs->origin = *o;
+    pthread_mutex_lock(&cs->gw->lock);
+    cs->gw->threads++; /* conn_main leaves the count as a spawned thread does */
+    pthread_mutex_unlock(&cs->gw->lock);
+    conn_main(cs);
 }

@@ -38,9 +38,24 @@ int  hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sock
  * and returns 0; returns 1 when fd is not one of ours. */
 int  hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, socklen_t *len);
 
+/* Serve one accepted connection fd whose destination is o, on the calling
+ * thread: peek the first bytes; a TLS ClientHello for an LLM host (or with
+ * no SNI) is terminated with a leaf from the CA and served by the proxy, one
+ * for another host is relayed untouched to o->dst; plain HTTP goes to the
+ * proxy; anything else is relayed. Closes fd before returning. Used by the
+ * accept thread and by hc-gateway's CONNECT proxy. */
+void hc_gateway_dispatch(hc_core *core, int fd, const hc_origin *o);
+
 /* After fork, in the child: close the parent's listeners (the parent keeps
  * its own copies) and abandon everything else without touching locks. */
 void hc_gateway_abandon(hc_gateway *gw);
+
+/* At exit, before OpenSSL cleans up (core.c's atexit handler): stop taking
+ * connections, shut down the app side of every live one so that a thread
+ * blocked in a handshake or read wakes up and leaves OpenSSL, and wait up to
+ * timeout_ms for every connection thread to be done with OpenSSL. Returns the
+ * number still running (0 normally). Thread-safe; once per process. */
+int  hc_gateway_quiesce(hc_gateway *gw, int timeout_ms);
 
 /* Spawn a detached thread with all signals blocked (signals belong to the
  * app's threads) and a modest stack. 0 or HC_ENOMEM. */

@@ -2,7 +2,8 @@
  *
  * DESIGN
  * - One exchange is a fixed sequence (exchange() at the end reads like it):
- *     request → options → policies (budgets, rate limits) → cache
+ *     request → options → plan (a Helicone host: which provider, unified.h)
+ *     → policies (budgets, rate limits) → cache
  *     → upstream attempts (retries within a target, fallbacks across targets)
  *     → response → settle (cache store, spend accounting, record)
  *   Each step either passes the exchange on or answers the app itself.
@@ -25,6 +26,11 @@
  *   once more on a new connection (nothing reached the app yet).
  * - Errors before the response head reached the app become an HTTP error
  *   answer with a JSON body; after that, the app's connection is closed.
+ * - Translation: a Claude model asked for on the unified endpoint goes to
+ *   Anthropic's Messages API; the request body is translated once per target
+ *   (prepare_body), the answer as it arrives (translate_data: a stream event
+ *   by event, a whole body at its end). The capture sees the provider's own
+ *   bytes (its usage, its format); the app and the cache see the translation.
  */
 #include "proxy.h"
 #include "buf.h"
@@ -37,13 +43,17 @@
 #include "fallback.h"
 #include "http.h"
 #include "counters.h"
+#include "jsonedit.h"
 #include "log.h"
 #include "options.h"
 #include "provider.h"
 #include "retry.h"
 #include "streamfix.h"
+#include "translate_anthropic.h"
+#include "unified.h"
 #include "upstream.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -110,6 +120,16 @@ struct exch {
     const hc_fallback *cur_fb;     /* the fallback being tried (NULL: the original target) */
     int              fallback_idx; /* -1: the original target answered */
     int64_t          waited_us;    /* retry backoff waited, in total */
+    /* Helicone hosts answered locally (unified.h) */
+    hc_unified      *uni;          /* the plans, allocated only for a request to a Helicone host */
+    int              nuni;
+    const hc_unified *cur_uni;     /* the plan being tried (NULL: not unified, or a fallback target) */
+    enum hc_api      app_api;      /* the API the app spoke */
+    bool             xa;           /* the current answer is translated from Anthropic Messages */
+    bool             xa_stream;    /* ... and is an SSE stream */
+    hc_xa_stream     xs;
+    hc_buf           xa_body;      /* a whole Anthropic answer being gathered */
+    hc_codes         uni_codes;    /* statuses that move on to the next model of the list */
 };
 
 bool hc_proxy_looks_like_http(const unsigned char *p, size_t n)
@@ -355,21 +375,36 @@ static bool overridden(const struct exch *x, const char *name, size_t len)
     return false;
 }
 
+/* Headers that carry the app's API key. */
+static bool is_credential_header(const char *n, size_t l)
+{
+    return hc_span_ieq(n, l, "authorization") || hc_span_ieq(n, l, "x-api-key") || hc_span_ieq(n, l, "api-key") ||
+           hc_span_ieq(n, l, "x-goog-api-key");
+}
+
 /* The request head as sent upstream. */
 static void build_upstream_head(struct exch *x, hc_buf *out, size_t body_len)
 {
     const hc_http_head *h = &x->req;
     bool upgrade = hc_http_header(h, "upgrade") != NULL;
-    hc_buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\n", (int)h->method_len, h->method, x->target.prefix,
-                  (int)h->target_len, h->target);
-    bool have_host = false;
+    const hc_unified *u = x->cur_uni;
+    if (u)
+        hc_buf_printf(out, "%.*s %s%s HTTP/1.1\r\n", (int)h->method_len, h->method, x->target.prefix, u->path);
+    else
+        hc_buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\n", (int)h->method_len, h->method, x->target.prefix,
+                      (int)h->target_len, h->target);
+    bool have_host = false, have_version = false;
     for (size_t i = 0; i < h->nheaders; i++) {
         const hc_header *hd = &h->headers[i];
         if (hc_is_helicone_header(hd->name, hd->name_len) || is_hop_header(hd->name, hd->name_len, upgrade) ||
             overridden(x, hd->name, hd->name_len))
             continue;
-        if (x->inject && hc_span_ieq(hd->name, hd->name_len, "accept-encoding"))
+        if ((x->inject || (u && u->anthropic)) && hc_span_ieq(hd->name, hd->name_len, "accept-encoding"))
             continue;
+        if (u && u->own_auth && is_credential_header(hd->name, hd->name_len))
+            continue; /* the Helicone key: the provider's own key replaces it */
+        if (hc_span_ieq(hd->name, hd->name_len, "anthropic-version"))
+            have_version = true;
         if (hc_span_ieq(hd->name, hd->name_len, "host")) {
             have_host = true;
             if (x->target.authority[0]) {
@@ -384,6 +419,10 @@ static void build_upstream_head(struct exch *x, hc_buf *out, size_t body_len)
     }
     if (!have_host)
         hc_buf_printf(out, "Host: %s\r\n", x->target.authority[0] ? x->target.authority : x->host);
+    if (u && u->own_auth)
+        hc_buf_printf(out, "%s: %s\r\n", u->auth_name, u->auth_value);
+    if (u && u->anthropic && !have_version)
+        hc_buf_puts(out, "anthropic-version: 2023-06-01\r\n");
     if (x->cur_fb) {
         hc_pairs pl = { x->cur_fb->headers.data, (uint32_t)x->cur_fb->headers.len };
         uint32_t pos = 0;
@@ -577,11 +616,50 @@ static int emit_gathered(struct conn *c, struct exch *x)
     return rc;
 }
 
+/* Anthropic answer bytes for an app that spoke chat completions: a stream
+ * is translated event by event; a whole body is gathered (bounded) and
+ * translated at its end (translate_end). */
+static int translate_data(struct conn *c, struct exch *x, const char *p, size_t n)
+{
+    if (!x->xa_stream) {
+        if (x->xa_body.len + n > c->core->cfg.max_req_buffer)
+            return HC_ETOOBIG;
+        return hc_buf_append(&x->xa_body, p, n) ? HC_ENOMEM : 0;
+    }
+    hc_buf out = HC_BUF_INIT;
+    int rc = hc_xa_stream_feed(&x->xs, p, n, &out);
+    if (rc == 0 && out.len) {
+        cache_keep(c, x, out.data, out.len);
+        rc = emit(c, x, out.data, out.len);
+    }
+    hc_buf_free(&out);
+    return rc;
+}
+
+static int translate_end(struct conn *c, struct exch *x)
+{
+    hc_buf out = HC_BUF_INIT;
+    if (x->xa_stream)
+        hc_xa_stream_finish(&x->xs, &out);
+    else if (hc_xa_response(x->xa_body.data ? x->xa_body.data : "", x->xa_body.len, x->cap.rec.status,
+                            hc_now_us() / 1000000, &out) != 0)
+        hc_buf_append(&out, x->xa_body.data ? x->xa_body.data : "", x->xa_body.len); /* not JSON: as it came */
+    int rc = 0;
+    if (out.len) {
+        cache_keep(c, x, out.data, out.len);
+        rc = emit(c, x, out.data, out.len);
+    }
+    hc_buf_free(&out);
+    return rc;
+}
+
 /* Body data (de-chunked) of the response: capture it; when filtering, pass it
  * through the filter; when we frame the body ourselves, send it. */
 static int on_body_data(struct conn *c, struct exch *x, hc_sse_filter *f, const char *p, size_t n)
 {
     hc_capture_response_data(&x->cap, p, n);
+    if (x->xa)
+        return translate_data(c, x, p, n);
     if (!f) {
         cache_keep(c, x, p, n);
         return x->cf == CF_RAW ? 0 : emit(c, x, p, n);
@@ -687,6 +765,8 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
     }
     x->gather = false;
     if (emit_gathered(c, x))
+        return HC_ECANCELED;
+    if (x->xa && translate_end(c, x))
         return HC_ECANCELED;
     if (f) {
         hc_buf out = HC_BUF_INIT;
@@ -1092,6 +1172,28 @@ static int prepare_body(struct exch *x)
     const char *b = x->body.data ? x->body.data : "";
     size_t n = x->body.len;
     bool changed = false;
+    const hc_unified *u = x->cur_uni;
+    if (u && u->anthropic) {
+        char why[200];
+        x->injected = false;
+        return hc_xa_request(b, n, u->model, &x->sendbody, why, sizeof why) == 0 ? 0 : HC_EPARSE;
+    }
+    if (u && u->model[0] && strcmp(u->model, x->cap.model_req) != 0) {
+        /* "gpt-4o/openai" or a model list: the provider gets its own name. */
+        hc_buf q = HC_BUF_INIT;
+        hc_buf_puts(&q, "\"");
+        json_escape(&q, u->model);
+        hc_buf_puts(&q, "\"");
+        int rc = hc_json_set(b, n, "model", q.data, &over);
+        hc_buf_free(&q);
+        if (rc == 0) {
+            b = over.data;
+            n = over.len;
+            changed = true;
+        } else {
+            hc_buf_free(&over);
+        }
+    }
     if (x->cur_fb) {
         int rc = hc_fallback_body(x->cur_fb, b, n, &over);
         if (rc < 0) {
@@ -1105,7 +1207,7 @@ static int prepare_body(struct exch *x)
         }
     }
     x->injected = false;
-    if (x->inject && hc_inject_include_usage(b, n, &x->sendbody) == 1) {
+    if (x->inject && (!u || accepts_stream_options(u->provider)) && hc_inject_include_usage(b, n, &x->sendbody) == 1) {
         x->injected = true;
         hc_buf_free(&over);
         return 0;
@@ -1123,7 +1225,22 @@ static int prepare_body(struct exch *x)
 static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
 {
     x->cur_fb = f;
-    if (!f || !f->has_target) {
+    hc_capture_set_api(&x->cap, x->cur_uni && x->cur_uni->anthropic ? HC_API_MESSAGES : x->app_api);
+    if (x->cur_uni) {
+        /* A Helicone host: the plan's provider, routed like any other host (HC_ROUTE). */
+        const hc_unified *u = x->cur_uni;
+        const hc_route *r = hc_config_route(&c->core->cfg, u->host);
+        memset(&x->target, 0, sizeof x->target);
+        x->target.routed = true;
+        x->target.tls = r ? r->tls : true;
+        x->target.port = r ? r->port : 443;
+        hc_strlcpy(x->target.name, sizeof x->target.name, r ? r->target : u->host);
+        hc_strlcpy(x->target.authority, sizeof x->target.authority, r ? r->authority : u->host);
+        hc_strlcpy(x->target.prefix, sizeof x->target.prefix, r ? r->prefix : "");
+        snprintf(x->target.url, sizeof x->target.url, "%s://%s%s", x->target.tls ? "https" : "http",
+                 x->target.authority, x->target.prefix);
+        hc_capture_set_provider(&x->cap, u->provider);
+    } else if (!f || !f->has_target) {
         hc_target_for(c->core, c->origin, x->host, c->tls, &x->target);
         hc_capture_set_provider(&x->cap, hc_provider_for_host(x->host, 0));
     } else {
@@ -1194,26 +1311,39 @@ static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char
  * failure. Returns the head length of the answer to forward, or < 0. */
 static int upstream_answer(struct conn *c, struct exch *x, hc_http_head *rh, char *err, size_t errlen)
 {
+    /* Candidates in order: the request's own target (for a Helicone host:
+     * each model of its list), then the configured fallback targets. */
+    int nown = x->nuni ? x->nuni : 1, total = nown + x->nfb;
     int hlen = HC_ECONNECT, status = 0;
-    for (int i = -1; i < x->nfb; i++) {
-        if (i >= 0) {
-            if (x->streaming || (status != 0 && !hc_codes_has(&x->fb[i].codes, status)))
+    for (int k = 0; k < total; k++) {
+        const hc_fallback *f = k >= nown ? &x->fb[k - nown] : NULL;
+        if (k > 0) {
+            const hc_codes *codes = f ? &f->codes : &x->uni_codes;
+            if (x->streaming || (status != 0 && !hc_codes_has(codes, status)))
                 break;
             if (hlen > 0)
                 hc_upstream_close(&c->up); /* discard the previous target's failure */
         }
-        select_target(c, x, i >= 0 ? &x->fb[i] : NULL);
+        x->cur_uni = x->nuni && k < nown ? &x->uni[k] : NULL;
+        select_target(c, x, f);
         if (prepare_body(x) != 0) {
-            snprintf(err, errlen, "fallback %d: the request body is not a JSON object to override", i);
+            snprintf(err, errlen, x->cur_uni && x->cur_uni->anthropic
+                                      ? "the request body is not a chat completions request to translate for Anthropic"
+                                      : "fallback %d: the request body is not a JSON object to override", k - 1);
             return HC_EINVAL;
         }
-        x->fallback_idx = i;
+        x->fallback_idx = k - 1;
         hlen = attempt_target(c, x, rh, err, errlen);
         if (hlen == HC_ECANCELED)
             return hlen;
         status = hlen > 0 ? rh->status : 0;
-        if (hlen > 0 && !(i + 1 < x->nfb && hc_codes_has(&x->fb[i + 1].codes, status)))
+        if (hlen > 0 && k + 1 < total) {
+            const hc_codes *next = k + 1 >= nown ? &x->fb[k + 1 - nown].codes : &x->uni_codes;
+            if (!hc_codes_has(next, status))
+                break;
+        } else if (hlen > 0) {
             break;
+        }
     }
     x->cap.rec.fallback_idx = x->fallback_idx;
     x->cap.rec.ratelimit_wait_us = x->waited_us;
@@ -1306,6 +1436,61 @@ static bool take_request(struct conn *c, struct exch *x)
     return true;
 }
 
+/* A request to one of Helicone's hosts (unified.h): plan where it goes.
+ * Model-form fallbacks (Helicone-Fallback-Model) become further models of
+ * the plan; fallback targets stay as they are. Returns true if the app was
+ * answered (a model, target or key problem). */
+static bool unified_gate(struct conn *c, struct exch *x)
+{
+    char err[400];
+    int status = 0;
+    x->uni = calloc(HC_UNIFIED_MAX, sizeof *x->uni);
+    if (!x->uni) {
+        send_error(c, x, 503, "out_of_memory", "the gateway is out of memory");
+        hc_capture_finish(&x->cap, NULL, 0);
+        return true;
+    }
+    int rc = hc_unified_plan(x->host, &x->req, x->body.data ? x->body.data : "", x->body.len, x->uni, &x->nuni,
+                             &status, err, sizeof err);
+    if (rc == 0 && x->nuni && x->uni[0].own_auth && x->fb) {
+        int keep = 0;
+        for (int i = 0; i < x->nfb; i++) {
+            if (x->fb[i].has_target) {
+                x->fb[keep++] = x->fb[i];
+                continue;
+            }
+            cJSON *o = x->fb[i].override ? cJSON_Parse(x->fb[i].override) : NULL;
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "model");
+            int st = 0;
+            char e2[400];
+            if (cJSON_IsString(m))
+                hc_unified_plan_spec(&x->req, m->valuestring, x->uni, &x->nuni, &st, e2, sizeof e2);
+            cJSON_Delete(o);
+            hc_fallbacks_free(&x->fb[i], 1);
+        }
+        x->nfb = keep;
+    }
+    if (rc != 0 || !x->nuni) {
+        send_error(c, x, status ? status : 400,
+                   status == 401 ? "no_provider_key" : status == 404 ? "unsupported_path" : "bad_model", "%s", err);
+        hc_capture_finish(&x->cap, NULL, 0);
+        return true;
+    }
+    if (hc_codes_parse(x->opts.fallback_on[0] ? x->opts.fallback_on : "429,500,502,503,504", &x->uni_codes) != 0)
+        hc_codes_parse("429,500,502,503,504", &x->uni_codes);
+    const hc_unified *u = &x->uni[0];
+    if (hc_provider_is_helicone(x->host))
+        hc_log_warn_once("helicone_local", "%s is answered locally: requests go straight to the providers, none to "
+                                           "Helicone (HC_HELICONE=cloud to reach Helicone's service)", x->host);
+    hc_capture_set_provider(&x->cap, u->provider);
+    const hc_request_info *ri = &x->cap.reqinfo;
+    x->inject = !x->streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
+                (x->app_api == HC_API_CHAT || x->app_api == HC_API_COMPLETIONS);
+    hc_log_debug("%s%.*s: model list planned as %d target(s), first %s via %s", x->host, (int)x->req.target_len,
+                 x->req.target, x->nuni, u->provider, u->host);
+    return false;
+}
+
 /* How many of the body bytes already read (c->up.in, head consumed) belong to
  * this answer, for a raw relay: they can leave with the head, in one write
  * (one TLS record, one syscall, one wake-up of the app instead of two). */
@@ -1356,7 +1541,15 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
                     !hc_http_header(rh, "content-encoding");
     /* An HTTP/1.0 app cannot read chunked framing: it gets the data and the close. */
     bool http10 = x->req.minor_version == 0;
-    if (filtered)
+    x->xa = x->cur_uni && x->cur_uni->anthropic && rh->status != 101 && !hc_http_header(rh, "content-encoding");
+    if (x->xa) {
+        const hc_header *ct = hc_http_header(rh, "content-type");
+        x->xa_stream = rh->status == 200 && ct && hc_stream_kind_for(ct->value, ct->value_len, "") == HC_STREAM_SSE;
+        if (x->xa_stream)
+            hc_xa_stream_init(&x->xs, x->cap.reqinfo.include_usage, hc_now_us() / 1000000);
+        filtered = false;
+    }
+    if (filtered || x->xa)
         x->cf = http10 ? CF_CLOSE : CF_CHUNKED;
     else
         x->cf = http10 && fr == HC_BODY_CHUNKED ? CF_CLOSE : CF_RAW;
@@ -1437,7 +1630,10 @@ static void exchange(struct conn *c, struct exch *x)
     hc_uuid_format(x->cap.rec.id, x->id);
     x->fallback_idx = -1;
 
+    x->app_api = x->cap.api;
     if (!take_request(c, x))
+        return;
+    if (hc_unified_is_host(x->host) && !hc_config_route(&core->cfg, x->host) && unified_gate(c, x))
         return;
     if (policy_gate(c, x, start_us))
         return;
@@ -1453,8 +1649,9 @@ static void exchange(struct conn *c, struct exch *x)
             hc_capture_finish(&x->cap, "the app went away before the upstream answered", HC_REC_CLIENT_ABORT);
             return;
         }
-        send_error(c, x, hlen == HC_ETIMEDOUT ? 504 : 502, upstream_error_code(hlen), "%s",
-                   err[0] ? err : hc_strerror(hlen));
+        bool bad_body = hlen == HC_EINVAL && x->cur_uni && x->cur_uni->anthropic;
+        send_error(c, x, bad_body ? 400 : hlen == HC_ETIMEDOUT ? 504 : 502,
+                   bad_body ? "bad_request" : upstream_error_code(hlen), "%s", err[0] ? err : hc_strerror(hlen));
         hc_capture_finish(&x->cap, NULL, 0);
         return;
     }
@@ -1474,6 +1671,12 @@ static void exch_free(struct exch *x)
         hc_fallbacks_free(x->fb, x->nfb);
         free(x->fb);
     }
+    if (x->uni) {
+        explicit_bzero(x->uni, HC_UNIFIED_MAX * sizeof *x->uni); /* provider keys */
+        free(x->uni);
+    }
+    hc_xa_stream_free(&x->xs);
+    hc_buf_free(&x->xa_body);
     hc_opts_free(&x->opts);
 }
 

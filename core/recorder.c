@@ -24,6 +24,13 @@
  * - The store is opened by the recorder thread, never by a connection
  *   thread: opening may create directories and files, and a slow or broken
  *   filesystem must not stall the app.
+ * - A damaged store (common/store.c) never reaches the app: hc_store_open
+ *   refuses it (core.c says once why, and nothing is recorded), and a store
+ *   that shrinks or is replaced while in use fails every transaction from
+ *   then on, which this thread reports once and counts as dropped. Recording
+ *   stops rather than moving to a fresh store beside it: a second store would
+ *   split the user's history silently, and the damaged one holds what
+ *   'hc-analyze salvage' can rescue.
  * - Exit: core.c calls hc_recorder_flush from atexit and from the _exit hook,
  *   bounded by a timeout; records still queued after that are lost, which is
  *   the price of never holding a process's exit hostage.
@@ -136,7 +143,10 @@ static void write_batch(hc_recorder *r, hc_rec_item **items, size_t n, size_t *w
     }
     int err = 0;
     size_t w = hc_store_put_items(r->store, si, n, &err);
-    if (err)
+    const char *damage = err ? hc_store_damage(r->store) : NULL;
+    if (damage) /* see store.c: it shrank or was replaced; every later write fails at once */
+        hc_log_warn_once("store_damaged", "%s; recording stops (run 'hc-analyze check')", damage);
+    else if (err)
         hc_log_warn_once(err == HC_EFULL ? "store_full" : "store_write",
                          "cannot write to the store %s (%s); dropping records",
                          hc_store_path(r->store), hc_strerror(err));

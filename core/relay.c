@@ -24,7 +24,7 @@ bool hc_is_synthetic_addr(const struct sockaddr *a)
         ip = ntohl(*(const uint32_t *)&((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr[12]);
     else
         return false;
-    return (ip & 0xFFFE0000u) == 0xC6120000u; /* 198.18.0.0/15 */
+    return (ip & HC_SYNTHETIC_MASK) == HC_SYNTHETIC_NET;
 }
 
 /* One direction's state: bytes read from `from` not yet written to `to`. */
@@ -103,6 +103,11 @@ static void relay_to(hc_core *core, int cfd, const struct sockaddr *dst, socklen
         close(cfd);
         return;
     }
+    hc_relay_fds(cfd, ufd);
+}
+
+void hc_relay_fds(int cfd, int ufd)
+{
     char *b1 = malloc(RELAY_BUF), *b2 = malloc(RELAY_BUF);
     struct dir up = { .from = cfd, .to = ufd, .buf = b1 }, down = { .from = ufd, .to = cfd, .buf = b2 };
     if (!b1 || !b2)

@@ -22,8 +22,12 @@ void hc_relay(hc_core *core, int client_fd, const hc_origin *origin);
  * it). Closes client_fd before returning. */
 void hc_relay_routed(hc_core *core, int client_fd, const hc_origin *origin);
 
-/* True for addresses the shim synthesises for routed hosts (198.18.0.0/15):
+/* True for addresses the shim synthesises for routed hosts (HC_SYNTHETIC_NET):
  * there is nothing there to relay to. */
 bool hc_is_synthetic_addr(const struct sockaddr *a);
+
+/* Relay cfd <-> ufd (both connected) until both directions end; closes both
+ * (hc-gateway's tunnel through the user's own proxy). */
+void hc_relay_fds(int cfd, int ufd);
 
 #endif

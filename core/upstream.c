@@ -1,4 +1,5 @@
 #include "upstream.h"
+#include "proxychain.h"
 #include "buf.h"
 #include "clock.h"
 #include "err.h"
@@ -203,6 +204,14 @@ void hc_upstream_free(hc_upstream *u)
 
 static int connect_any(hc_core *core, const hc_target *t, int cancel_fd, char *err, size_t errlen)
 {
+    hc_proxy_url px;
+    if (core->cfg.upstream_proxy[0] && !hc_no_proxy_match(core->cfg.no_proxy, t->name)) {
+        if (hc_proxy_url_parse(core->cfg.upstream_proxy, &px) == 0)
+            return hc_proxychain_connect(core, &px, t->name, t->port, core->cfg.connect_timeout_ms, cancel_fd, err,
+                                         errlen);
+        hc_log_warn_once("upstream_proxy", "HC_UPSTREAM_PROXY: expected http://[USER:PASS@]HOST[:PORT]; "
+                                           "connecting directly");
+    }
     if (!t->routed) {
         int fd = hc_io_connect((const struct sockaddr *)&t->origin->dst, t->origin->dstlen,
                                core->cfg.connect_timeout_ms, cancel_fd);

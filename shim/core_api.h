@@ -20,6 +20,15 @@
 
 #define HC_CORE_API_VERSION 1
 
+/* Routed hosts (HC_ROUTE) are answered by the hooks with synthetic addresses
+ * 233.252.0.N (N = route index + 1): MCAST-TEST-NET (RFC 5771), a multicast
+ * block reserved for documentation. A program that bypasses the connect hook
+ * (Go's raw syscalls, a static binary) and dials one gets ENETUNREACH at once
+ * — the kernel refuses TCP to a multicast address — instead of a SYN into the
+ * void and a hang; and no real host can ever be reached by mistake. */
+#define HC_SYNTHETIC_NET  0xE9FC0000u /* 233.252.0.0, host byte order */
+#define HC_SYNTHETIC_MASK 0xFFFFFF00u /* /24 */
+
 typedef struct x509_store_ctx_st X509_STORE_CTX_fwd;
 typedef struct ssl_st SSL_fwd;
 

@@ -3,6 +3,12 @@
  * Each hook filters and passes through early; the work is in hosts.c (which
  * addresses are LLM hosts) and in the core (the gateway). errno is preserved on
  * every pass-through path.
+ *
+ * Bad arguments get libc's answer, never a crash in the hook: the app's
+ * pointers are read and written through the kernel (copy_in/copy_out), and
+ * anything the kernel or libc would reject (a bad pointer, a short length, a
+ * NULL result pointer, AI_NUMERICHOST for a name) is passed through to the
+ * real function, which rejects it exactly as without the shim.
  */
 #include "hosts.h"
 #include "real.h"
@@ -17,10 +23,40 @@ void hc_io_watch(int fd, const char *host, int port); /* hook_io.c */
 #include <signal.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+
+/* Copy n bytes from the app's memory at src: 0, or -1 where the kernel would
+ * have answered EFAULT. If the kernel does not let us check (a seccomp filter
+ * refusing process_vm_readv), the bytes are copied directly, as before. */
+static int copy_in(void *dst, const void *src, size_t n)
+{
+    struct iovec l = { dst, n }, r = { (void *)(uintptr_t)src, n };
+    ssize_t k = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+    if (k == (ssize_t)n)
+        return 0;
+    if (k >= 0 || errno == EFAULT)
+        return -1;
+    memcpy(dst, src, n);
+    return 0;
+}
+
+/* Copy n bytes into the app's memory at dst: 0, or -1 (EFAULT). */
+static int copy_out(void *dst, const void *src, size_t n)
+{
+    struct iovec l = { (void *)(uintptr_t)src, n }, r = { dst, n };
+    ssize_t k = process_vm_writev(getpid(), &l, 1, &r, 1, 0);
+    if (k == (ssize_t)n)
+        return 0;
+    if (k >= 0 || errno == EFAULT)
+        return -1;
+    memcpy(dst, src, n);
+    return 0;
+}
 
 /* A routed host: answer the lookup ourselves (no DNS), by asking libc to
  * resolve the numeric synthetic address with the app's own hints and service,
@@ -71,7 +107,8 @@ HC_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
     HC_REAL(real, "getaddrinfo", getaddrinfo, NULL);
     if (!real)
         return EAI_SYSTEM;
-    if (!node || hc_shim_guarded())
+    /* No result pointer, or a numeric-only lookup: libc's answer, not ours. */
+    if (!node || !res || hc_shim_guarded() || (hints && (hints->ai_flags & AI_NUMERICHOST)))
         return real(node, service, hints, res);
     int saved = errno;
     hc_hosts_init();
@@ -102,14 +139,31 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         errno = ENOSYS;
         return -1;
     }
-    if (!addr || hc_shim_guarded() || hc_shim_mode() == HC_MODE_OFF ||
-        (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+    if (!addr || hc_shim_guarded() || hc_shim_mode() == HC_MODE_OFF)
         return real(fd, addr, len);
-    char host[HC_HOST_MAX];
     int saved = errno;
     hc_hosts_init(); /* HC_HOSTS literals count even when no lookup happened (curl skips it for IPs) */
-    if (!hc_hosts_match_addr(addr, len, host, sizeof host))
+    if (!hc_hosts_any()) { /* no LLM address known: nothing to look at (the common case) */
+        errno = saved;
         return real(fd, addr, len);
+    }
+    /* Work on a copy of what the kernel would read; anything it would
+     * reject (bad pointer, length too short or too long) goes to it as is. */
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (len < sizeof(sa_family_t) || len > sizeof ss || copy_in(&ss, addr, len) != 0 ||
+        (ss.ss_family == AF_INET && len < sizeof(struct sockaddr_in)) ||
+        (ss.ss_family == AF_INET6 && len < 24 /* SIN6_LEN_RFC2133 */) ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        errno = saved;
+        return real(fd, addr, len);
+    }
+    const struct sockaddr *a = (const struct sockaddr *)&ss;
+    char host[HC_HOST_MAX];
+    if (!hc_hosts_match_addr(a, len, host, sizeof host)) {
+        errno = saved;
+        return real(fd, addr, len);
+    }
     int type = 0;
     socklen_t tl = sizeof type;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM) {
@@ -122,8 +176,8 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         int rc = real(fd, addr, len);
         int e = errno;
         if (rc == 0 || e == EINPROGRESS)
-            hc_io_watch(fd, host, addr->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)addr)->sin_port)
-                                                             : ntohs(((const struct sockaddr_in6 *)addr)->sin6_port));
+            hc_io_watch(fd, host, a->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)a)->sin_port)
+                                                          : ntohs(((const struct sockaddr_in6 *)a)->sin6_port));
         errno = e;
         return rc;
     }
@@ -132,7 +186,7 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (!core)
         return real(fd, addr, len);
     hc_shim_guard_enter();
-    int rc = core->connect(fd, addr, len, host);
+    int rc = core->connect(fd, a, len, host);
     hc_shim_guard_leave();
     return rc;
 }
@@ -148,10 +202,26 @@ HC_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     const hc_core_api *core = hc_shim_core_if_loaded();
     if (!core || hc_shim_guarded() || !addr || !len)
         return real(fd, addr, len);
+    int saved = errno;
+    socklen_t cap;
+    if (copy_in(&cap, len, sizeof cap) != 0 || (int)cap < 0) {
+        errno = saved;
+        return real(fd, addr, len); /* EFAULT / EINVAL, as libc */
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
     hc_shim_guard_enter();
-    int rc = core->getpeername(fd, addr, len);
+    int rc = core->getpeername(fd, (struct sockaddr *)&ss, &sl);
     hc_shim_guard_leave();
-    return rc == 1 ? real(fd, addr, len) : rc;
+    errno = saved;
+    if (rc != 0)
+        return real(fd, addr, len);
+    /* Truncated to the app's length, *len the full size: as the kernel does. */
+    if (copy_out(addr, &ss, cap < sl ? cap : sl) != 0 || copy_out(len, &sl, sizeof sl) != 0) {
+        errno = EFAULT;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- legacy lookups: gethostbyname and friends ------------------------------
@@ -163,9 +233,11 @@ static int fill_hostent(const char *name, int af, const struct in_addr *a, struc
                         size_t buflen)
 {
     size_t alen = af == AF_INET6 ? 16 : 4, nlen = strlen(name) + 1;
-    size_t need = alen + nlen + 4 * sizeof(char *) + sizeof(char *);
+    size_t pad = (size_t)(-(uintptr_t)buf & (sizeof(char *) - 1)); /* pointers aligned, as glibc's */
+    size_t need = pad + alen + nlen + 4 * sizeof(char *) + sizeof(char *);
     if (buflen < need)
         return ERANGE;
+    buf += pad;
     char **ptrs = (char **)(void *)buf;          /* [addr, NULL, alias NULL] */
     char *addr = buf + 3 * sizeof(char *);
     char *nm = addr + alen;
@@ -230,6 +302,8 @@ HC_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, ch
         *result = rc ? NULL : ret;
         if (h_errnop)
             *h_errnop = rc ? NETDB_INTERNAL : 0;
+        if (rc)
+            errno = rc; /* glibc: ERANGE in errno too, so the caller retries with a bigger buffer */
         return rc;
     }
     if (!real)
@@ -305,8 +379,9 @@ HC_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int n, struct sigeve
     HC_REAL(real, "getaddrinfo_a", getaddrinfo_a, "libanl.so.1");
     if (!real)
         return EAI_SYSTEM;
-    if (hc_shim_guarded() || hc_shim_mode() == HC_MODE_OFF)
-        return real(mode, list, n, sev);
+    if (hc_shim_guarded() || hc_shim_mode() == HC_MODE_OFF || !list || n <= 0 || n > 64 ||
+        (mode != GAI_WAIT && mode != GAI_NOWAIT))
+        return real(mode, list, n, sev); /* what we cannot split exactly goes to glibc whole */
     /* Answer routed names ourselves; pass the rest to glibc. */
     struct gaicb *rest[64];
     int nrest = 0;

@@ -7,6 +7,13 @@
  * whatever X509_STORE it built or swapped in (curl replaces its store lazily
  * with SSL_CTX_set_cert_store; CPython loads it after SSL_CTX_new). The core
  * decides whether the chain is ours; every other verification is untouched.
+ *
+ * Exact for every caller: a private OpenSSL (a wheel's libssl-<hash>.so.3,
+ * loaded RTLD_LOCAL) binds its references to these hooks too. Each hook finds
+ * the definition its caller would reach without us (hc_real_for_caller: the
+ * caller's object and its dependencies, cached per call site) and calls it
+ * untouched unless it is the system library the core links against — the
+ * core never sees another library's objects. In every mode, including off.
  */
 #include "real.h"
 #include "shim.h"
@@ -28,13 +35,22 @@ HC_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
 HC_EXPORT int SSL_read(SSL *s, void *buf, int num);
 HC_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes);
 
+/* The definition of `name` for the caller at this hook's return address;
+ * `sys`: it is the system library's, which the core may serve. */
+#define REAL_FOR_CALLER(var, name, self, lib, sys)                                                   \
+    static hc_caller_cache var##_cache;                                                              \
+    bool sys;                                                                                        \
+    __typeof__(&self) var = (__typeof__(&self))hc_real_for_caller(                                   \
+        &var##_cache, __builtin_return_address(0), name, (const void *)self, lib, &sys)
+
 HC_EXPORT int X509_verify_cert(X509_STORE_CTX *ctx)
 {
-    static int (*real)(X509_STORE_CTX *);
-    HC_REAL(real, "X509_verify_cert", X509_verify_cert, "libcrypto.so.3");
-    if (!real)
-        return -1;
-    const hc_core_api *core = hc_shim_core_if_loaded();
+    REAL_FOR_CALLER(real, "X509_verify_cert", X509_verify_cert, "libcrypto.so.3", sys);
+    if (!real) {
+        hc_real_missing("X509_verify_cert");
+        return 0; /* never "verified" */
+    }
+    const hc_core_api *core = sys ? hc_shim_core_if_loaded() : NULL;
     if (!core || hc_shim_guarded())
         return real(ctx);
     hc_shim_guard_enter();
@@ -82,48 +98,52 @@ static void observe(SSL *s, bool out, const void *p, size_t n)
 
 HC_EXPORT int SSL_write(SSL *s, const void *buf, int num)
 {
-    static int (*real)(SSL *, const void *, int);
-    HC_REAL(real, "SSL_write", SSL_write, "libssl.so.3");
-    if (!real)
+    REAL_FOR_CALLER(real, "SSL_write", SSL_write, "libssl.so.3", sys);
+    if (!real) {
+        hc_real_missing("SSL_write");
         return -1;
+    }
     int r = real(s, buf, num);
-    if (r > 0)
+    if (r > 0 && sys)
         observe(s, true, buf, (size_t)r);
     return r;
 }
 
 HC_EXPORT int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
 {
-    static int (*real)(SSL *, const void *, size_t, size_t *);
-    HC_REAL(real, "SSL_write_ex", SSL_write_ex, "libssl.so.3");
-    if (!real)
+    REAL_FOR_CALLER(real, "SSL_write_ex", SSL_write_ex, "libssl.so.3", sys);
+    if (!real) {
+        hc_real_missing("SSL_write_ex");
         return 0;
+    }
     int r = real(s, buf, num, written);
-    if (r == 1 && written)
+    if (r == 1 && written && sys)
         observe(s, true, buf, *written);
     return r;
 }
 
 HC_EXPORT int SSL_read(SSL *s, void *buf, int num)
 {
-    static int (*real)(SSL *, void *, int);
-    HC_REAL(real, "SSL_read", SSL_read, "libssl.so.3");
-    if (!real)
+    REAL_FOR_CALLER(real, "SSL_read", SSL_read, "libssl.so.3", sys);
+    if (!real) {
+        hc_real_missing("SSL_read");
         return -1;
+    }
     int r = real(s, buf, num);
-    if (r > 0)
+    if (r > 0 && sys)
         observe(s, false, buf, (size_t)r);
     return r;
 }
 
 HC_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
 {
-    static int (*real)(SSL *, void *, size_t, size_t *);
-    HC_REAL(real, "SSL_read_ex", SSL_read_ex, "libssl.so.3");
-    if (!real)
+    REAL_FOR_CALLER(real, "SSL_read_ex", SSL_read_ex, "libssl.so.3", sys);
+    if (!real) {
+        hc_real_missing("SSL_read_ex");
         return 0;
+    }
     int r = real(s, buf, num, readbytes);
-    if (r == 1 && readbytes)
+    if (r == 1 && readbytes && sys)
         observe(s, false, buf, *readbytes);
     return r;
 }

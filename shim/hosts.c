@@ -8,11 +8,13 @@
  *   oldest entry bounds memory with no eviction policy to get wrong. `count`
  *   is read atomically so that connect() in a process that never looked up an
  *   LLM host costs one load.
- * - Routed hosts get synthetic addresses 198.18.0.N (N = index + 1), which are
+ * - Routed hosts get synthetic addresses 233.252.0.N (N = index + 1, see
+ *   HC_SYNTHETIC_NET in core_api.h: refused at once if dialled raw), which are
  *   put in the table at init, so a routed connection is recognised whatever
  *   lookup function the app used.
  */
 #include "hosts.h"
+#include "core_api.h"
 #include "log.h"
 #include "provider.h"
 
@@ -167,6 +169,21 @@ static void parse_config(void)
         v += strspn(v, ", ");
     }
 
+    /* Helicone's hosts are answered by the local gateway (core/unified.h),
+     * like routed hosts: a synthetic address, no DNS. HC_HELICONE=cloud
+     * leaves them alone; an HC_ROUTE of the same name wins. */
+    const char *hl = getenv("HC_HELICONE");
+    if (!(hl && strcmp(hl, "cloud") == 0)) {
+        for (size_t i = 0; hc_provider_helicone_host(i) && n_routes < MAX_ROUTES; i++) {
+            const char *h = hc_provider_helicone_host(i);
+            int dup = 0;
+            for (int j = 0; j < n_routes; j++)
+                dup |= strcmp(routes[j], h) == 0;
+            if (!dup)
+                lower_copy(routes[n_routes++], HC_HOST_MAX, h, strlen(h));
+        }
+    }
+
     int np = 0;
     for (size_t i = 0;; i++) {
         const char *p = hc_provider_host_pattern(i);
@@ -184,7 +201,7 @@ static void parse_config(void)
         struct sockaddr_in a;
         memset(&a, 0, sizeof a);
         a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(0xC6120000u + (uint32_t)i + 1); /* 198.18.0.N */
+        a.sin_addr.s_addr = htonl(HC_SYNTHETIC_NET + (uint32_t)i + 1); /* 233.252.0.N */
         hc_hosts_remember((struct sockaddr *)&a, routes[i]);
     }
     patterns[np] = NULL;
@@ -231,7 +248,7 @@ bool hc_hosts_route_addr(const char *name, struct sockaddr_in *out)
         if (strcmp(routes[i], n) == 0) {
             memset(out, 0, sizeof *out);
             out->sin_family = AF_INET;
-            out->sin_addr.s_addr = htonl(0xC6120000u + (uint32_t)i + 1);
+            out->sin_addr.s_addr = htonl(HC_SYNTHETIC_NET + (uint32_t)i + 1);
             return true;
         }
     }
@@ -278,6 +295,11 @@ void hc_hosts_remember(const struct sockaddr *addr, const char *name)
     if (cnt < TABLE_SIZE)
         __atomic_store_n(&table_count, cnt + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&table_lock);
+}
+
+bool hc_hosts_any(void)
+{
+    return __atomic_load_n(&table_count, __ATOMIC_ACQUIRE) != 0;
 }
 
 bool hc_hosts_match_addr(const struct sockaddr *addr, socklen_t len, char *name, size_t size)

@@ -7,8 +7,9 @@
  *   - HC_HOSTS=host[:port][,…]   the user's own endpoints (a local Ollama,
  *     a vLLM server); host may be a name or an IP literal ([::1]:8080);
  *   - HC_ROUTE=HOST=URL[,…]      routed hosts: lookups of HOST are answered
- *     by the shim with a synthetic address (198.18.0.N, RFC 2544 benchmarking
- *     space, never routed on the internet) so no DNS is needed at all.
+ *     by the shim with a synthetic address (233.252.0.N, a multicast
+ *     documentation block that a raw connect cannot reach: HC_SYNTHETIC_NET)
+ *     so no DNS is needed at all.
  *
  * The address table remembers, for each address a lookup of an LLM host
  * returned, the host name it came from. connect() consults it: an address
@@ -42,6 +43,10 @@ bool hc_hosts_route_addr(const char *name, struct sockaddr_in *out);
 
 /* Remember that `addr` came from a lookup of LLM host `name`. */
 void hc_hosts_remember(const struct sockaddr *addr, const char *name);
+
+/* True if any address is known to be an LLM host's (one atomic load): when
+ * false, no connect needs looking at. */
+bool hc_hosts_any(void);
 
 /* If a connect to `addr` (IPv4, IPv6 or v4-mapped IPv6) should be redirected,
  * copy the host name into name (size >= HC_HOST_MAX) and return true. Fast

@@ -8,11 +8,20 @@
  * those we look the library up with dlopen(RTLD_NOLOAD), which only finds an
  * already loaded library and never loads one.
  *
- * Results are cached per call site (see HC_REAL). Thread-safe; async-signal
- * unsafe on first use (dlsym).
+ * OpenSSL hooks must be exact for every caller: a process may carry a private
+ * copy of OpenSSL (a Python wheel bundling libssl-<hash>.so.3, loaded
+ * RTLD_LOCAL) whose references bind to our hooks as well. hc_real_for_caller()
+ * resolves a name the way the *calling object* would without us — in that
+ * object and its own dependencies — and says whether the answer is the system
+ * library the core serves; anything else must be called untouched.
+ *
+ * Results are cached (see HC_REAL, hc_caller_cache). Thread-safe;
+ * async-signal unsafe on first use (dlsym).
  */
 #ifndef HC_SHIM_REAL_H
 #define HC_SHIM_REAL_H
+
+#include <stdbool.h>
 
 /* Resolve `name`; `self` is our hook of the same name; `lib` is the soname to
  * try with RTLD_NOLOAD if RTLD_NEXT fails (NULL for libc symbols). NULL if not
@@ -28,5 +37,32 @@ void *hc_real(const char *name, const void *self, const char *lib);
             __atomic_store_n(&(var), (__typeof__(var))hc_real(name, (const void *)(self), lib), \
                              __ATOMIC_RELEASE);                                    \
     } while (0)
+
+/* Per-hook cache of call sites (return addresses) and the definition each one
+ * reaches. Zero-initialised static storage; entries are published once and
+ * never change (a full cache only means slower lookups). */
+#define HC_CALL_SITES 32
+typedef struct hc_caller_cache {
+    const void   *site[HC_CALL_SITES]; /* NULL: free; published last */
+    void         *fn[HC_CALL_SITES];
+    unsigned char sys[HC_CALL_SITES];
+    unsigned char claimed[HC_CALL_SITES]; /* set once by the thread filling the slot */
+} hc_caller_cache;
+
+/* The definition of `name` that the code at return address `site` reaches
+ * without the shim, as the dynamic linker would bind its reference: the next
+ * definition in the global scope; else one in the calling object and its own
+ * dependencies (dladdr + dlopen(RTLD_NOLOAD) + dlsym: a bundled libssl loaded
+ * RTLD_LOCAL finds its own libcrypto); else the one in `lib` if loaded. Never
+ * `self`. *sys is set to true iff that definition is the one in `lib` as
+ * loaded by soname (the system OpenSSL the core links against): only then may
+ * a hook hand the call's objects to the core. NULL if there is no definition
+ * at all (not cached: a library may be loaded later). */
+void *hc_real_for_caller(hc_caller_cache *cache, const void *site, const char *name, const void *self,
+                         const char *lib, bool *sys);
+
+/* Called by a hook whose real function exists nowhere: says so once on
+ * stderr (naming `name`); the hook then returns its API's failure value. */
+void hc_real_missing(const char *name);
 
 #endif

@@ -1,8 +1,13 @@
 /* shim.c — constructor, mode, reentrancy guard, lazy core loading, fork.
  *
  * DESIGN
- * - Cheap when idle: the constructor reads one environment variable and
- *   registers the atfork handlers. No allocation, no thread, no dlopen.
+ * - Cheap when idle: the constructor reads two environment variables and
+ *   registers the atfork handlers. No thread, no dlopen.
+ * - Runs: every record carries HC_RUN_ID. hc-run sets it; in a bare
+ *   LD_PRELOAD tree the first process without one (the top of the tree)
+ *   makes one up and puts it in its environment, so every descendant
+ *   inherits it and records into the same run. That costs the top process a
+ *   clock read, one getrandom() and a setenv(); every other process, one getenv.
  * - The core is dlopen()ed the first time a hook needs it (a connect to an
  *   LLM host). Loading happens with the calling thread guarded, so anything
  *   the core's initialisation does (lookups, connects, TLS) passes through.
@@ -25,6 +30,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <sys/random.h> /* getrandom: the run id of a bare tree */
+#include <time.h>
 
 static enum hc_mode mode = HC_MODE_GATEWAY;
 static __thread int guard __attribute__((tls_model("initial-exec")));
@@ -178,6 +185,27 @@ static void prepare_node_trust(void)
         hc_log_warn_once("node_ca", "cannot prepare NODE_EXTRA_CA_CERTS; this program's TLS to LLM hosts will be relayed unrecorded");
 }
 
+/* The run id of a tree started without one: "YYYYMMDD-HHMMSS-xxxxxx" (UTC,
+ * 24 random bits), the same form hc-run makes. Not from AT_RANDOM: those bytes
+ * seed the stack protector's canary and must not end up in an environment. */
+static void ensure_run_id(void)
+{
+    if (getenv("HC_RUN_ID"))
+        return;
+    struct timespec ts;
+    struct tm tm;
+    uint32_t rnd = 0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+        rnd = (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() << 8);
+    if (!gmtime_r(&ts.tv_sec, &tm))
+        return;
+    char id[40];
+    snprintf(id, sizeof id, "%04d%02d%02d-%02d%02d%02d-%06x", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, rnd & 0xffffffu);
+    setenv("HC_RUN_ID", id, 0);
+}
+
 __attribute__((constructor)) static void hc_shim_init(void)
 {
     const char *m = getenv("HC_MODE");
@@ -189,6 +217,8 @@ __attribute__((constructor)) static void hc_shim_init(void)
         else if (strcmp(m, "gateway") != 0)
             hc_log_warn_once("hc_mode", "HC_MODE=%s: expected gateway, observe or off; using gateway", m);
     }
+    if (mode != HC_MODE_OFF)
+        ensure_run_id();
     if (mode != HC_MODE_OFF)
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     if (mode == HC_MODE_GATEWAY && hc_trust_is_node_runtime())

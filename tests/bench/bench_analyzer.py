@@ -7,6 +7,9 @@ under a minute), then times, warm cache, best of several runs:
   report     hc-analyze report (totals, exact percentiles, --by model)
   report+    report --where Workflow=research --by user --by property:Step
   users      hc-analyze users
+  open       hc-analyze requests -n 1: opening the store, which verifies every
+             page reachable from its roots first (common/storecheck.c)
+  check      hc-analyze check: the same walk, nothing else
 and prints each as a ratio to the baseline measured in the same run.
 
   bench_analyzer.py [--build DIR] [--count N] [--runs K] [--keep DIR]
@@ -73,6 +76,8 @@ def main():
                          "--by", "property:Step"]),
             ("users", [ana, "users", "--db", db]),
             ("audit", [ana, "audit", "--db", db, "--max-cost", "1000000", "--max-p95-ms", "100000"]),
+            ("open", [ana, "requests", "--db", db, "-n", "1"]),
+            ("check", [ana, "check", "--db", db]),
         ]
         for name, cmd in cases:
             t = timed(cmd, a.runs)

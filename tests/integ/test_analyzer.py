@@ -163,7 +163,11 @@ def summary(recs):
         "retried_requests": sum(1 for r in recs if r["retries"] > 0),
         "retries": sum(r["retries"] for r in recs if r["retries"] > 0),
         "fallbacks": sum(1 for r in recs if r["fallback_idx"] >= 0),
-        "rate_limited": sum(1 for r in recs if r["status"] == 429 or r["flags"] & (1 << 11)),
+        # One vocabulary (agg.h): a block is never also a provider 429.
+        "rate_limited": sum(1 for r in recs if not r["flags"] & (1 << 7)
+                            and (r["status"] == 429 or r["flags"] & (1 << 11))),
+        "ratelimit_blocked": sum(1 for r in recs if r["flags"] & (1 << 7) and r["error"].startswith("rate limit")),
+        "budget_blocked": sum(1 for r in recs if r["flags"] & (1 << 7) and not r["error"].startswith("rate limit")),
         "blocked": sum(1 for r in recs if r["flags"] & (1 << 7)),
         "streamed": sum(1 for r in recs if r["flags"] & 1),
     }
@@ -535,17 +539,19 @@ def tests(tmp):
     one_line_error(rc, err, "report --property without '='", "--property")
     rc, out, err = run("requests", "--db", A, "--property", "=research")
     one_line_error(rc, err, "requests --property with an empty name", "--property")
-    # html: --property NAME stays the breakdown; --property K=V is the filter
+    # html: --property K=V is the filter, as everywhere; the breakdown is --by-property NAME
     rc, hj, _ = run_json("html", "--db", A, "--property", "Workflow=research")
     eq((rc, hj["filters"], hj["summary"]["requests"]), (0, [["where", "Workflow=research"]], len(research)),
        "html --property K=V filters like --where")
     rc, hj2, _ = run_json("html", "--db", A, "--where", "Workflow=research")
     eq(hj["by_property"]["name"], hj2["by_property"]["name"], "html --property K=V leaves the breakdown at its default")
-    rc, hj, _ = run_json("html", "--db", A, "--property", "Step", "--property", "Workflow=research")
+    rc, hj, _ = run_json("html", "--db", A, "--by-property", "Step", "--property", "Workflow=research")
     eq((rc, hj["by_property"]["name"], hj["summary"]["requests"]), (0, "Step", len(research)),
-       "html --property NAME --property K=V: breakdown by NAME, filtered by K=V")
-    rc, out, err = run("html", "--db", A, "--property", "", "--json")
-    one_line_error(rc, err, "html --property ''", "--property")
+       "html --by-property NAME --property K=V: breakdown by NAME, filtered by K=V")
+    rc, out, err = run("html", "--db", A, "--property", "Step", "--json")
+    one_line_error(rc, err, "html --property NAME: refused, it is a filter (K=V) everywhere", "--by-property")
+    rc, out, err = run("html", "--db", A, "--by-property", "", "--json")
+    one_line_error(rc, err, "html --by-property ''", "--by-property")
     # serve: the same on the command line and as a query parameter
     e = dict(os.environ)
     e.pop("HC_DB", None)
@@ -563,9 +569,15 @@ def tests(tmp):
         want = sum(1 for r in research if r["props"].get("Step") == "plan")
         eq(api("/api/summary?property=Step%3Dplan")["summary"]["requests"], want,
            "serve: ?property=K=V is the filter where=K=V, ANDed")
-        d = api("/api/dashboard?property=Step&limit=1")
+        d = api("/api/dashboard?by_property=Step&limit=1")
         eq((d["by_property"]["name"], d["summary"]["requests"]), ("Step", len(research)),
-           "serve: ?property=NAME is still the breakdown property")
+           "serve: ?by_property=NAME is the breakdown property")
+        try:
+            api("/api/dashboard?property=Step")
+            ok(False, "serve: ?property=NAME (no '=') is a 400 naming by_property")
+        except urllib.error.HTTPError as he:
+            ok(he.code == 400 and b"by_property" in he.read(), "serve: ?property=NAME (no '=') is a 400 naming "
+               "by_property")
     except Exception as ex:  # noqa: BLE001
         ok(False, "serve --property answers", "%r %r" % (ex, sp.stderr.read1(4096) if sp.poll() is not None else ""))
     finally:
@@ -839,7 +851,11 @@ def tests(tmp):
        "users at 80 columns: optional columns (first/last seen, top models) left out", out.splitlines()[0])
     uu = {u["user"] or "(none)": u for u in uj["users"]}
     bad = []
-    for l in out.splitlines()[1:]:
+    note = out.rsplit("\n(", 1)[1] if "\n(" in out else ""
+    ok(note.startswith("3 columns left out to fit 80 columns: TOP MODELS, FIRST SEEN, LAST SEEN;")
+       and "--csv or --json" in note, "users at 80 columns: a last line says which columns were left out and how to "
+       "see them", out[-300:])
+    for l in out.rsplit("\n(", 1)[0].splitlines()[1:]:
         name = l.split("  ")[0].strip()
         u = uu.get(name)
         if u is None or "{:,}".format(u["requests"]) not in l:
@@ -958,6 +974,8 @@ def tests(tmp):
     gen(NEWER, "--count", 10, "--schema", 2)
     for args, needle, name in (
             (["report", "--db", os.path.join(tmp, "missing")], "missing", "missing store"),
+            (["report", "--db", os.path.join(tmp, "missing")], "record with 'hc-run -- CMD'",
+             "missing store: the message says how to make one"),
             (["report", "--db", empty], "no data.mdb", "directory without data.mdb"),
             (["report", "--db", garbage], "garbage", "garbage data.mdb"),
             (["report", "--db", NEWER], "newer", "newer schema"),
@@ -985,7 +1003,7 @@ def tests(tmp):
     eq(rc, 2, "no command: exit 2")
     db_default = "$HC_DB, else $XDG_DATA_HOME/hcshim/store, else ~/.local/share/hcshim/store"
     for cmd in ("requests", "show", "report", "users", "sessions", "audit", "export", "import", "merge", "prune",
-                "compact", "stats", "prices", "html", "serve", "cache", "ratelimits"):
+                "compact", "stats", "prices", "html", "serve", "cache", "ratelimits", "check", "salvage"):
         rc, out, err = run(cmd, "-h")
         ok(rc == 0 and out.startswith("usage: hc-analyze %s" % cmd) and not err, "%s -h: usage on stdout, exit 0" % cmd)
         if cmd != "merge":  # merge names its stores as arguments
@@ -1019,10 +1037,11 @@ def tests(tmp):
     rc, js, err = run_json("html", "--db", A)
     ok(rc == 0 and "summary" in js, "html --json: the data document", err)
     for args, needle in ((["html", "--csv"], "--csv does not apply"), (["serve", "--json"], "--json does not apply"),
-                         (["serve", "--csv"], "--csv does not apply"), (["serve", "--csv", "--json"], "--json")):
+                         (["serve", "--csv"], "--csv does not apply"),
+                         (["serve", "--csv", "--json"], "--json and --csv together")):
         rc, out, err = run(*args, "--db", A)
         one_line_error(rc, err, " ".join(args) + " refused naming the option", needle)
-        why = err.split("does not apply", 1)[-1]
+        why = err.split("does not apply" if "does not apply" in err else "together", 1)[-1]
         ok(why.startswith(": ") and len(why.strip()) > 20, "%s: says why" % " ".join(args), err)
 
     # -- prices --------------------------------------------------------------------------------

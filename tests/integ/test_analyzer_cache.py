@@ -218,7 +218,8 @@ def remaining_value(v):
 
 
 def rl_sum(recs, where=False, include_hits=False):
-    a = {"requests": 0, "rate_limited": 0, "answers_429": 0, "recovered": 0, "blocked": 0, "budget_blocked": 0,
+    a = {"requests": 0, "rate_limited": 0, "answers_429": 0, "recovered": 0, "ratelimit_blocked": 0,
+         "budget_blocked": 0, "blocked": 0,
          "retried_requests": 0, "retries": 0, "wait_us": 0, "wait_max_us": 0,
          "min_remaining_requests": None, "min_remaining_tokens": None, "first_429": None, "last_429": None}
     lim_starts = []
@@ -233,9 +234,10 @@ def rl_sum(recs, where=False, include_hits=False):
         if not blocked:
             n = sum(1 for x in r["attempts"].split(",") if x.split(":")[0] == "429" and ":" in x)
             a["answers_429"] += n if n else (1 if limited else 0)
-        if blocked:
-            if r["status"] == 429 and r["error"].startswith("rate limit"):
-                a["blocked"] += 1
+        if blocked:  # rate-limit block or budget block (agg.h); "blocked" counts both
+            a["blocked"] += 1
+            if r["error"].startswith("rate limit"):
+                a["ratelimit_blocked"] += 1
             else:
                 a["budget_blocked"] += 1
         if r["retries"] > 0:
@@ -306,8 +308,9 @@ def rl_trend(recs, start_fn, step_us):
     while s <= max(b):
         a = rl_sum(b.get(s, []))
         out.append({"start": iso(s), "requests": a["requests"], "rate_limited": a["rate_limited"],
-                    "answers_429": a["answers_429"], "recovered": a["recovered"], "blocked": a["blocked"],
-                    "budget_blocked": a["budget_blocked"], "retries": a["retries"], "wait_us": a["wait_us"]})
+                    "answers_429": a["answers_429"], "recovered": a["recovered"],
+                    "ratelimit_blocked": a["ratelimit_blocked"], "budget_blocked": a["budget_blocked"],
+                    "blocked": a["blocked"], "retries": a["retries"], "wait_us": a["wait_us"]})
         s += step_us
     return out
 
@@ -534,10 +537,10 @@ def check_ratelimits(S, recs):
     stale = rl_sum(recs, where=True, include_hits=True)
     t.ok(stale["min_remaining_tokens"] != want["min_remaining_tokens"],
          "the cache hits' replayed headers would change the lowest tokens left (so the rule is tested)")
-    t.ok(want["answers_429"] > want["rate_limited"] > 0 and want["blocked"] > 0 and want["budget_blocked"] > 0
+    t.ok(want["answers_429"] > want["rate_limited"] > 0 and want["ratelimit_blocked"] > 0 and want["budget_blocked"] > 0
          and want["recovered"] > 0 and want["min_remaining_requests"] and want["min_remaining_tokens"],
          "the generated store has 429s, retries, recoveries, policy and budget blocks, headroom headers")
-    for k in ("requests", "rate_limited", "answers_429", "recovered", "blocked", "budget_blocked",
+    for k in ("requests", "rate_limited", "answers_429", "recovered", "ratelimit_blocked", "budget_blocked", "blocked",
               "retried_requests", "retries", "wait_us", "wait_max_us", "first_429", "last_429"):
         t.eq(j["summary"][k], want[k], "ratelimits: summary.%s = %r" % (k, want[k]))
     t.eq(j["summary"]["min_remaining_requests"], want["min_remaining_requests"],
@@ -573,12 +576,13 @@ def check_ratelimits(S, recs):
 
     def low(g, k):
         return (str(g[k]["value"]), g[k]["time"]) if g[k] else ("", "")
-    t.eq([(r["host"], r["model"], r["requests"], r["rate_limited"], r["answers_429"], r["recovered"], r["blocked"],
-           r["budget_blocked"], r["retries"], r["wait_ms"], r["wait_max_ms"],
+    t.eq([(r["host"], r["model"], r["requests"], r["rate_limited"], r["answers_429"], r["recovered"],
+           r["ratelimit_blocked"], r["budget_blocked"], r["blocked"], r["retries"], r["wait_ms"], r["wait_max_ms"],
            (r["min_remaining_requests"], r["min_remaining_requests_time"]),
            (r["min_remaining_tokens"], r["min_remaining_tokens_time"]), r["first_429"], r["last_429"]) for r in rows],
          [(g["host"], g["model"], str(g["requests"]), str(g["rate_limited"]), str(g["answers_429"]),
-           str(g["recovered"]), str(g["blocked"]), str(g["budget_blocked"]), str(g["retries"]),
+           str(g["recovered"]), str(g["ratelimit_blocked"]), str(g["budget_blocked"]), str(g["blocked"]),
+           str(g["retries"]),
            ms_exact(g["wait_us"]), ms_exact(g["wait_max_us"]), low(g, "min_remaining_requests"),
            low(g, "min_remaining_tokens"), g["first_429"] or "", g["last_429"] or "") for g in wg],
          "ratelimits --csv: the group table, exact")
@@ -587,7 +591,9 @@ def check_ratelimits(S, recs):
          [(b["start"], str(b["answers_429"]), str(b["blocked"])) for b in td], "ratelimits --csv --trend day")
 
     rc, out, err = run("ratelimits", "--db", S)
-    t.ok(rc == 0 and "Rate-limited %d" % want["rate_limited"] in out and
+    t.ok(rc == 0 and "Provider 429s     %d" % want["rate_limited"] in out and
+         "Rate-limit blocks %d" % want["ratelimit_blocked"] in out and
+         "Budget blocks     %d" % want["budget_blocked"] in out and
          "%d answers 429" % want["answers_429"] in out.replace(",", "") and "By host / model" in out and not err,
          "ratelimits (text): summary and table", out[:1500] + err)
     for args, needle in ((["--by", "user"], "--by"), (["--by", "model", "--by", "model"], "--by"),
@@ -709,7 +715,7 @@ def part2():
                  "e2e: the lowest requests left is the 429's x-ratelimit-remaining-requests: 0")
             t.ok(s["wait_us"] > 0, "e2e: time waited before the retry is counted", s)
             g = [x for x in j["groups"] if x["model"] == "gpt-4o-mini"]
-            t.eq((g[0]["answers_429"], g[0]["blocked"]) if g else None, (2, 1),
+            t.eq((g[0]["answers_429"], g[0]["ratelimit_blocked"], g[0]["blocked"]) if g else None, (2, 1, 1),
                  "e2e: the host/model group carries the 429s and the block")
 
         # cache clear --all: the entry is gone, the next request is a MISS.

@@ -64,6 +64,7 @@ from hctest import CLIENTS, PYTHON, ROOT, SHIM, TAP, World  # noqa: E402
 from mock_provider import MockProvider  # noqa: E402
 from pki import make_cert  # noqa: E402
 import common  # noqa: E402
+import bundled_openssl  # noqa: E402
 
 # The README table is made from the plain run; the sanitizer pass of tests/run.py
 # (--asan-build, which sets HC_PRELOAD_FIRST) writes beside it. HC_COMPAT_JSON overrides.
@@ -73,6 +74,7 @@ NODE_DIR = os.path.join(ROOT, "tests", "node")
 REPLY_WORDS = 12  # the mock's default reply length
 
 CAPTURED, NOT, SKIPPED = "captured", "not captured", "skipped"
+FAILS = "fails at once, as without the shim"  # the app cannot work here at all; never a hang
 GW, OBS = "gateway", "observe"
 
 # ---------------------------------------------------------------------------------------
@@ -212,6 +214,18 @@ EXPECT = [
      {GW: (NOT, PROXY_GW), OBS: (CAPTURED, PROXY_OBS)}),
     ("proxy_requests", "python3-requests through an HTTPS proxy (`HTTPS_PROXY`, CONNECT)",
      {GW: (NOT, PROXY_GW), OBS: (CAPTURED, PROXY_OBS)}),
+    # -- hooks exact for every caller (tests/integ/test_hooks_exact.py has the details) ----------------
+    ("bundled_openssl", "C app with a library carrying its own OpenSSL (renamed libssl/libcrypto copies, "
+                        "`RTLD_LOCAL`, like a wheel's); the LLM call through the system OpenSSL",
+     {GW: (CAPTURED, "the bundled OpenSSL's own HTTPS call (not an LLM host) gets the answer it gets without the shim"),
+      OBS: (CAPTURED, "the bundled OpenSSL's own HTTPS call (not an LLM host) gets the answer it gets without the shim")}),
+    ("py_httpx_bind", "python3-httpx, socket bound before connect (`local_address=\"0.0.0.0\"`)",
+     {GW: (CAPTURED, ""), OBS: (CAPTURED, "")}),
+    ("go_cgo", "Go with the cgo resolver (`GODEBUG=netdns=cgo`)",
+     {GW: (FAILS, "`HC_ROUTE`: the hooked lookup gives the routed (multicast) synthetic address and Go's raw "
+                  "connect fails at once, network unreachable; without the shim the routed name does not resolve "
+                  "here either"),
+      OBS: (NOT, "Go's TLS and connect never call libc/libssl (only its lookup does): the app works untouched")}),
 ]
 
 GO_SRC = r"""
@@ -717,7 +731,7 @@ def run_sock(c, mode, prompt, row):
         r = w.run([S, row[5:], name, port, 1, 1, prompt], **env)
         res = Result(r, answers_in(r.stdout), name, True, c.real)
         if row.startswith("sock_gai"):
-            res.checks.append(("# resolved 198.18." in r.stdout, "getaddrinfo_a answered with the routed address",
+            res.checks.append(("# resolved 233.252.0." in r.stdout, "getaddrinfo_a answered with the routed address",
                                [l for l in r.stdout.splitlines() if l.startswith("#")]))
         return res
     if row == "sock_keepalive":
@@ -736,7 +750,7 @@ def run_py_misc(c, mode, prompt, row):
         if mode == GW:
             r = w.run([PYTHON, os.path.join(CLIENTS, "compat_gethostbyname.py"), "api.openai.com", 443, prompt])
             res = Result(r, answers_in(r.stdout), "api.openai.com", True, c.real)
-            res.checks.append(("# resolved 198.18." in r.stdout, "gethostbyname_ex answered with the routed address",
+            res.checks.append(("# resolved 233.252.0." in r.stdout, "gethostbyname_ex answered with the routed address",
                                r.stdout[:100]))
         else:  # the mock by the name localhost (SNI), nothing routed
             r = w.run([PYTHON, os.path.join(CLIENTS, "compat_gethostbyname.py"), "localhost", w.mock.port, prompt],
@@ -886,11 +900,66 @@ def run_go(c, mode, prompt, row):
     return Result(r, answers_in(r.stdout), "localhost", True, c.real)
 
 
+def run_bundled(c, mode, prompt, row):
+    w = c.w
+    d = c.bundled
+    body = os.path.join(c.tmp, "bundled-body")
+    if os.path.exists(body):
+        os.unlink(body)
+    # the bundled library's own call goes to a local HTTPS server that is not an LLM host
+    target = "db.internal,127.0.0.1,%d,/__mock/health" % c.local_tls.port
+    app = [os.path.join(d, "app_sys"), os.path.join(d, "libbundled.so"), w.pki["ca"]]
+    if mode == GW:
+        argv = app + ["api.openai.com", "-", "443", "/", "sys", prompt, body]
+        host, env = "api.openai.com", {}
+    else:
+        argv = app + ["localhost", "-", str(w.mock.port), "/", "sys", prompt, body]
+        host, env = "localhost", dict(HC_MODE="observe", HC_HOSTS="localhost:%d" % w.mock.port)
+    r = w.run(argv, timeout=40, BUNDLED_TARGET=target, **env)
+    answers = []
+    if os.path.exists(body):
+        raw = open(body, encoding="utf-8", errors="replace").read()
+        a = {"status": 200 if "system: HTTP/1.1 200" in r.stdout else 0, "raw": raw, "text": ""}
+        try:
+            a["text"] = common.text_of("openai", False, raw)
+        except Exception:
+            pass
+        answers.append(a)
+    res = Result(r, answers, host, True, c.real)
+    # the bundled library's call, with and without the shim: the same answer
+    plain = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("HC_")}
+    base = subprocess.run(app + ["db.internal", "127.0.0.1", str(c.local_tls.port), "/__mock/health"],
+                          capture_output=True, text=True, env=plain, timeout=40)
+    want = [x for x in base.stdout.splitlines() if x.startswith("bundled: ")]
+    got = [x for x in r.stdout.splitlines() if x.startswith("bundled: ")]
+    res.checks.append((want == ["bundled: HTTP/1.1 200 OK"] and got == want,
+                       "the bundled OpenSSL's own call to a non-LLM HTTPS server: the answer it gets without the shim",
+                       "without the shim: %s; with: %s" % (want, got)))
+    return res
+
+
+def run_go_cgo(c, mode, prompt, row):
+    w = c.w
+    if mode == OBS:
+        env = dict(HC_HOSTS="localhost:%d" % w.mock.port, SSL_CERT_FILE=w.pki["ca"], HC_MODE="observe",
+                   GODEBUG="netdns=cgo")
+        r = w.run([c.go_cgo_bin, "https://localhost:%d/v1/chat/completions" % w.mock.port, prompt], timeout=40, **env)
+        return Result(r, answers_in(r.stdout), "localhost", True, c.real)
+    argv = [c.go_cgo_bin, "https://api.openai.com/v1/chat/completions", prompt]
+    plain = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and not k.startswith("HC_")}
+    base = subprocess.run(argv, capture_output=True, text=True, timeout=40, env=dict(plain, GODEBUG="netdns=cgo"))
+    r = w.run(argv, timeout=40, GODEBUG="netdns=cgo")
+    res = Result(r, [], "api.openai.com", True, c.real)
+    res.fails_fast = base
+    return res
+
+
 RUNNERS = {
     "curl": run_curl, "py_urllib": run_pyclient, "py_httpclient": run_pyclient, "py_asyncio": run_pyclient,
     "py_requests": run_pyclient, "py_httpx": run_pyclient, "py_tls_ip": run_pyclient, "py_httpx_async": run_pyclient, "py_aiohttp": run_pyclient,
     "py_httpx_h2": run_httpx_h2, "rb": run_ruby, "php": run_php, "node": run_node, "sock": run_sock,
     "py_gethostbyname": run_py_misc, "py_many": run_py_misc, "pin": run_py_misc, "proxy": run_proxy, "go": run_go,
+    "bundled_openssl": run_bundled, "go_cgo": run_go_cgo,
     "obs": run_session,
 }
 
@@ -1316,6 +1385,19 @@ def judge(t, c, label, mode, res, expected):
             det += "\n got:  %s\n want: %s" % (got, want)
         res.checks.append((got == want, what, det))
 
+    base = getattr(res, "fails_fast", None)
+    if base is not None:
+        # The app cannot work here, with or without the shim: it must fail at once (the run
+        # finished, rc != 0: a hang is killed by the timeout, rc -9), never reach anything.
+        failed = r.returncode not in (0, -9) and base.returncode != 0
+        t.ok(failed, "%s [%s]: the app fails at once, as without the shim (rc %s; without: rc %s)"
+             % (label, mode, r.returncode, base.returncode), detail + "\nwithout the shim: " + base.stdout[-300:])
+        t.ok(not recs and new_mock == 0, "%s [%s]: nothing reached the provider, no record" % (label, mode),
+             "records %s, provider requests %d" % (short_recs, new_mock))
+        outcome = FAILS if failed and not recs and new_mock == 0 else ("hung" if r.returncode == -9 else "broken")
+        return outcome, "rc %s: %s; without the shim rc %s: %s" % (
+            r.returncode, (r.stdout + r.stderr).strip()[-120:], base.returncode, (base.stdout + base.stderr).strip()[-120:])
+
     if res.refuses:
         refused = r.returncode == 3 and "pin mismatch" in r.stderr
         t.ok(refused, "%s [%s]: the app refused the gateway's certificate (its pin)" % (label, mode), detail)
@@ -1481,6 +1563,29 @@ def setup(c):
                                     GOCACHE=os.path.join(c.tmp, "gocache")))
         if r.returncode != 0:
             c.skip["go"] = "go build failed: " + r.stderr.strip()[-200:]
+    # a library with its own OpenSSL (tests/lib/bundled_openssl.py)
+    c.bundled = os.path.join(c.tmp, "bundled")
+    why = bundled_openssl.build(c.bundled)
+    if why:
+        c.skip["bundled_openssl"] = why
+    # ... whose own call goes to a server that is not an LLM host in any mode (a database, say)
+    cert, key = make_cert(w.pki, ["db.internal"], os.path.join(c.tmp, "db"))
+    c.local_tls = MockProvider(tls=True, certfile=cert, keyfile=key).start()
+    # Go with cgo (its lookups go through the hooked getaddrinfo)
+    if not go:
+        c.skip["go_cgo"] = "no Go toolchain on this machine"
+    elif not (shutil.which("cc") or shutil.which("gcc")):
+        c.skip["go_cgo"] = "no C compiler for cgo"
+    elif "go" not in c.skip:
+        c.go_cgo_bin = os.path.join(c.tmp, "gocli", "gocgo")
+        r = subprocess.run([go, "build", "-o", c.go_cgo_bin, os.path.join(c.tmp, "gocli", "main.go")],
+                           capture_output=True, text=True, cwd=os.path.join(c.tmp, "gocli"),
+                           env=dict(os.environ, CGO_ENABLED="1", GOTOOLCHAIN="local",
+                                    GOCACHE=os.path.join(c.tmp, "gocache")))
+        if r.returncode != 0:
+            c.skip["go_cgo"] = "go build (cgo) failed: " + r.stderr.strip()[-200:]
+    else:
+        c.skip["go_cgo"] = c.skip["go"]
     for tool, rows in (("ruby", ("rb_nethttp",)), ("php", ("php_curl", "php_stream")),
                        ("curl", [x for x, _, _ in EXPECT if x.startswith("curl_")] + ["proxy_curl"])):
         if not shutil.which(tool):
@@ -1488,7 +1593,8 @@ def setup(c):
                 c.skip.setdefault(row, "%s not installed" % tool)
     for mod, deb, rows in (("requests", "python3-requests", ("py_requests", "proxy_requests", "obs_sse", "obs_keepalive",
                                                             "obs_anthropic")),
-                           ("httpx", "python3-httpx", ("py_httpx", "py_httpx_async", "py_httpx_h2", "py_httpx_h2server")),
+                           ("httpx", "python3-httpx", ("py_httpx", "py_httpx_async", "py_httpx_h2", "py_httpx_h2server",
+                                                       "py_httpx_bind")),
                            ("h2", "python3-h2", ("py_httpx_h2", "py_httpx_h2server", "curl_h2server")),
                            ("aiohttp", "python3-aiohttp", ("py_aiohttp",))):
         if subprocess.run([PYTHON, "-c", "import " + mod], capture_output=True).returncode != 0:
@@ -1508,7 +1614,7 @@ def main():
         extra = []
         try:
             setup(c)
-            extra = [m for m in (c.v6, c.mock_oa) if m]
+            extra = [m for m in (c.v6, c.mock_oa, getattr(c, "local_tls", None)) if m]
             c.mock_total = lambda: len(w.mock.requests) + len(w.http.requests)
             seq = 0
             for row, label, modes in EXPECT:

@@ -109,9 +109,15 @@ def fmt_usd(n):
     if n == 0:
         return "$0"
     u = abs(n)
-    dec = 2 if u >= 100_000_000_000 else 4 if u >= 1_000_000_000 else 6 if u >= 1000 else 9
-    div = 10 ** (9 - dec)
-    r = (u + div // 2) // div
+    # fmt_usd: cents from $1 up, else three significant digits (at most 9 decimals)
+    dec = 2 if u >= 1_000_000_000 else min(9, 12 - len(str(u)))
+    while True:
+        div = 10 ** (9 - dec)
+        r = (u + div // 2) // div
+        if dec > 2 and u < 1_000_000_000 and r >= 1000:
+            dec -= 1
+            continue
+        break
     whole, frac = divmod(r, 10 ** dec)
     return ("-" if n < 0 else "") + "$" + group3(str(whole)) + "." + str(frac).zfill(dec)
 
@@ -246,7 +252,7 @@ def static_report(tmp, web):
     ok(rc == 2 and "more than 10000" in err and len(err.strip().splitlines()) == 1 and
        not os.path.exists(os.path.join(tmp, "x.html")), "a series of more than 10,000 buckets is refused (exit 2), no file", err)
     for args, what in ((["--csv"], "--csv"), (["--bucket", "fortnight"], "--bucket fortnight"),
-                       (["--body-max", "lots"], "--body-max lots"), (["--property", ""], "--property ''")):
+                       (["--body-max", "lots"], "--body-max lots"), (["--by-property", ""], "--by-property ''")):
         rc, _, err = run("html", "--db", db, "-o", os.path.join(tmp, "y.html"), *args)
         ok(rc == 2 and len(err.strip().splitlines()) == 1, "html %s: exit 2 with one line" % what, err)
 
@@ -301,13 +307,19 @@ def static_report(tmp, web):
     eq(b.js("return Array.from(document.querySelectorAll('#chart-rates path.line')).map(function (p) { return p.getAttribute('data-series'); })"),
        ["errors", "cache"], "error rate and cache-hit rate: two lines")
     rl = b.js("return Array.from(document.querySelectorAll('#chart-429 rect.bar')).map(function (r) { return +r.getAttribute('data-value'); })")
-    n429 = sum(1 for r in recs if r["status"] == 429 or r["flags"] & 2048) + sum(1 for r in recs if r["flags"] & 128)
-    eq(sum(rl), n429, "rate limits: 429s and blocked requests over time")
+    # One vocabulary (agg.h): each request once, a block never also a provider 429.
+    n429 = sum(1 for r in recs if not r["flags"] & 128 and (r["status"] == 429 or r["flags"] & 2048)) \
+        + sum(1 for r in recs if r["flags"] & 128)
+    eq(sum(rl), n429, "rate limits: provider 429s, rate-limit and budget blocks over time, each request once")
     low = min(int(r["ratelimit"]["x-ratelimit-remaining-requests"]) for r in recs
               if r["provider"] == "openai" and "x-ratelimit-remaining-requests" in r["ratelimit"])
     cells = b.js("return Array.from(document.querySelectorAll('#rl-table tbody tr')).map(function (t) {"
                  " return [t.cells[0].textContent, t.cells[2].textContent]; })")
     ok(["openai", fmt_int(low)] in cells, "lowest remaining requests seen (openai)", cells)
+    quotas = b.js("return Array.from(document.querySelectorAll('#rl-table tbody tr')).map(function (t) {"
+                  " return [t.cells[0].textContent, t.cells[1].textContent]; })")
+    ok(["openai", "requests"] in quotas and len(set(map(tuple, quotas))) == len(quotas),
+       "quota table: each row says which limit it is (no two rows alike)", quotas)
     web.shot("dashboard-report.png")
 
     # The table: filter box, selects, sorting, detail view.
@@ -543,6 +555,9 @@ def serve_http(srv, recs):
     amb = next(x[:8] for x in hexes if sum(1 for y in hexes if y.startswith(x[:8])) > 1)
     st, _, body = srv.get("/api/request/" + amb)
     eq(st, 404, "/api/request/PREFIX matching several records: 404")
+    st, d = srv.json("/api/request/" + r0["id"][-8:])
+    eq((st, d.get("record", {}).get("id")), (200, r0["id"]),
+       "/api/request/ID with the 8 characters a table's ID column shows (the id's end), as show takes it")
     st, _, body = srv.get("/api/request/ffffffff-ffff")
     ok(st == 404 and "error" in json.loads(body), "/api/request/unknown: 404 with a JSON error")
 

@@ -171,7 +171,7 @@ def main():
 
         # -- getpeername ------------------------------------------------------------------------
         r = w.run([PYTHON, "-c", PEERNAME])
-        t.eq(r.stdout.split(), ["198.18.0.1", "443"], "getpeername() reports the address the app connected to")
+        t.eq(r.stdout.split(), ["233.252.0.1", "443"], "getpeername() reports the address the app connected to")
 
         # -- compression ------------------------------------------------------------------------
         for enc in ("gzip", "br"):

@@ -66,6 +66,13 @@ def main():
                        (["--cache-buckets", "99", "--", "true"], "--cache-buckets"),
                        (["--cache-ttl", "soon", "--", "true"], "--cache-ttl"),
                        (["--cache-ttl", "1abc9", "--", "true"], "--cache-ttl"),
+                       # Checked by the shim's own parsers (hc-config-check) before the command starts.
+                       (["--retry-factor", "99", "--", "true"], "--retry-factor: HC_RETRY_FACTOR=99: expected a number"),
+                       (["--budget", "5/year", "--", "true"], "--budget: HC_BUDGET=5/year"),
+                       (["--ratelimit", "10", "--", "true"], "--ratelimit: HC_RATELIMIT=10: missing w=SECONDS"),
+                       (["--fallback-on", "abc", "--", "true"], "--fallback-on"),
+                       (["--max-body", "1Q", "--", "true"], "--max-body"),
+                       (["--cache-ttl", "400d", "--", "true"], "--cache-ttl: HC_CACHE_TTL=400d: over the maximum"),
                        (["--hosts", "[::1]:8x", "--", "true"], "--hosts"),
                        (["--hosts", "foo:bar:baz", "--", "true"], "--hosts"),
                        (["--hosts", "localhost:http", "--", "true"], "--hosts"),
@@ -76,6 +83,20 @@ def main():
         r = run(args)
         t.ok(r.returncode == 2 and what in r.stderr and r.stderr.count("\n") == 1,
              "misuse (%s): exit 2 with one line naming it" % " ".join(args), (r.returncode, r.stderr))
+    bad_prices = "/tmp/hc-run-test-prices-%d.tsv" % os.getpid()
+    with open(bad_prices, "w") as f:
+        f.write("not a price table\n")
+    r = run(["--prices", bad_prices, "--", "true"])
+    os.unlink(bad_prices)
+    t.ok(r.returncode == 2 and "--prices: HC_PRICES: " in r.stderr and "header" in r.stderr
+         and r.stderr.count("\n") == 1, "--prices FILE that the price loader refuses: exit 2 naming it", r.stderr)
+    # Refused up front: the command never starts (it would have created the file).
+    marker = "/tmp/hc-run-test-%d" % os.getpid()
+    r = run(["--budget", "5/year", "--", "touch", marker])
+    t.ok(r.returncode == 2 and not os.path.exists(marker), "a refused option: the command is not started")
+    # A bad value inherited from the environment (not an option) keeps the shim's fail-open treatment.
+    r = run(["--", "true"], {"HC_RETRY_FACTOR": "99"})
+    t.eq(r.returncode, 0, "an inherited bad HC_RETRY_FACTOR is left to the shim (fail open)")
     r = run(["--help"])
     t.ok(r.returncode == 0 and "usage: hc-run" in r.stdout and "HC_ROUTE" in r.stdout, "--help to stdout, exit 0")
     r = run(["--", "true"], {"HC_LIB": "/nonexistent/libhcshim.so"})

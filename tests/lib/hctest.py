@@ -105,6 +105,8 @@ class World:
             "HC_ROUTE": ",".join("%s=%s" % (h, self.mock.url) for h in self.routed),
             "HC_CA_FILE": self.pki["ca"],
             "PYTHONDONTWRITEBYTECODE": "1",
+            # Never the user's own price file (~/.config/hcshim/prices.tsv, docs/PRICES.md).
+            "XDG_CONFIG_HOME": os.path.join(self.dir, "config"),
             # Real clients must not pick up a proxy from the environment.
             "NO_PROXY": "*", "no_proxy": "*",
         })

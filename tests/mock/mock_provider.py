@@ -719,6 +719,8 @@ def anthropic_messages(mock, req, cfg):
         if not isinstance(body.get(field), kind):
             return error_reply("anthropic", 400, "%s: Field required" % field)
     total, bps = _anthropic_prompt(body)
+    if _anthropic_forced_tool(body):
+        return anthropic_forced_tool(mock, req, cfg, body, total)
     _, last = _message_units(body["messages"])
     thinking = body.get("thinking")
     ans = mock.answer(cfg, total, last, body["max_tokens"],
@@ -767,6 +769,63 @@ def anthropic_messages(mock, req, cfg):
                                               "delta": {"stop_reason": stop, "stop_sequence": None},
                                               "usage": {"output_tokens": ans.output}})),
                ev(b"message_stop", _compact({"type": "message_stop"}))]
+    return _stream(_SSE, events, tokens)
+
+
+def _anthropic_forced_tool(body):
+    """The request forces a tool (tool_choice any/tool) and its last turn is not a tool result."""
+    tc = body.get("tool_choice")
+    if not (isinstance(tc, dict) and tc.get("type") in ("any", "tool") and body.get("tools")):
+        return False
+    last = body["messages"][-1] if body["messages"] else {}
+    content = last.get("content") if isinstance(last, dict) else None
+    return not (isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result"
+                                                  for b in content))
+
+
+def anthropic_forced_tool(mock, req, cfg, body, total):
+    """A tool_use answer to a request that forces a tool: the named tool (or the
+    first), with every required string property of its schema set to "mock" and
+    every other required property to 1. Streamed as Anthropic streams tool input:
+    content_block_start with an empty input, then input_json_delta pieces."""
+    tools = [t for t in body["tools"] if isinstance(t, dict)]
+    tc = body["tool_choice"]
+    tool = next((t for t in tools if t.get("name") == tc.get("name")), tools[0] if tools else {})
+    schema = tool.get("input_schema") or {}
+    props = schema.get("properties") or {}
+    args = {k: ("mock" if (props.get(k) or {}).get("type") == "string" else 1)
+            for k in schema.get("required") or []}
+    ans = mock.answer(cfg, total, "", body["max_tokens"], False)
+    ids = _Ids(req, ans.n)
+    out_tokens = 8 + len(args)
+    usage = {"input_tokens": total, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+             "output_tokens": out_tokens, "service_tier": "standard"}
+    block = {"type": "tool_use", "id": "toolu_01" + ids.b62("tool", 22), "name": tool.get("name", ""),
+             "input": args}
+    msg = {"id": "msg_01" + ids.b62("id", 22), "type": "message", "role": "assistant",
+           "model": dated_model(body["model"])}
+    tokens = (total, out_tokens)
+    if body.get("stream") is not True:
+        return _json(200, dict(msg, content=[block], stop_reason="tool_use", stop_sequence=None, usage=usage),
+                     tokens=tokens)
+
+    def ev(name, data):
+        return b"event: " + name + b"\ndata: " + _compact(data) + b"\n\n"
+
+    text = json.dumps(args)
+    half = len(text) // 2
+    events = [ev(b"message_start", {"type": "message_start", "message": dict(
+                  msg, content=[], stop_reason=None, stop_sequence=None, usage=dict(usage, output_tokens=1))}),
+              ev(b"content_block_start", {"type": "content_block_start", "index": 0,
+                                          "content_block": dict(block, input={})})]
+    events += [ev(b"content_block_delta", {"type": "content_block_delta", "index": 0,
+                                           "delta": {"type": "input_json_delta", "partial_json": piece}})
+               for piece in (text[:half], text[half:])]
+    events += [ev(b"content_block_stop", {"type": "content_block_stop", "index": 0}),
+               ev(b"message_delta", {"type": "message_delta",
+                                     "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                     "usage": {"output_tokens": out_tokens}}),
+               ev(b"message_stop", {"type": "message_stop"})]
     return _stream(_SSE, events, tokens)
 
 

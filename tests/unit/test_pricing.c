@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[] = "/tmp/hc-test-pricing-XXXXXX";
@@ -113,12 +114,14 @@ static void test_user_override(void)
 
 /* ---- the embedded table ---------------------------------------------- */
 
+static char today[16];   /* YYYY-MM-DD, UTC, set in main */
+
 static int valid_date(const char *s)
 {
     int y, m, d;
     char tail;
     return strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 &&
-           y >= 2023 && y <= 2026 && m >= 1 && m <= 12 && d >= 1 && d <= 31 && strcmp(s, "2026-11-24") <= 0;
+           y >= 2023 && m >= 1 && m <= 12 && d >= 1 && d <= 31 && strcmp(s, today) <= 0;
 }
 
 static void test_embedded_table(void)
@@ -215,61 +218,72 @@ static void test_lookup(void)
 {
     static const struct { const char *prov, *model, *want_prov, *want_model; } t[] = {
         /* dated / decorated names find their family */
-        { "openai", "gpt-4o-mini-2024-07-18", "openai", "gpt-4o-mini" },
+        { "openai", "gpt-4o-mini-2024-07-18", "openai", "gpt-4o-mini-2024-07-18" },
         { "anthropic", "claude-3-5-sonnet-20241022", "anthropic", "claude-3-5-sonnet" },
-        { "openai", "gpt-4-0613", "openai", "gpt-4" },
+        { "openai", "gpt-4-0613", "openai", "gpt-4-0613" },
         { "google", "gemini-1.5-pro-002", "google", "gemini-1.5-pro" },
         { "google", "models/gemini-2.0-flash", "google", "gemini-2.0-flash" },
-        { "openrouter", "openai/gpt-4o", "openai", "gpt-4o" },
+        { "openrouter", "openai/gpt-4o", "openrouter", "openai/gpt-4o" },
         { "anthropic", "claude-3-5-sonnet@20241022", "anthropic", "claude-3-5-sonnet" },
         { "", "claude-3-5-sonnet-v2@20241022", "anthropic", "claude-3-5-sonnet" },
-        { "", "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "anthropic", "claude-3-5-sonnet" },
-        { "", "anthropic.claude-3-haiku-20240307-v1:0", "anthropic", "claude-3-haiku" },
-        { "openrouter", "anthropic/claude-sonnet-4.5", "anthropic", "claude-sonnet-4-5" },
+        /* a Bedrock id finds Bedrock's row for the dated name (kept before dates go) */
+        { "", "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock", "claude-3-5-sonnet-20241022" },
+        { "", "anthropic.claude-3-haiku-20240307-v1:0", "bedrock", "claude-3-haiku-20240307" },
+        /* OpenRouter bills its own price where it lists the model (issue 17: provider-hosted
+         * copies use the host's price), the maker's where it does not */
+        { "openrouter", "anthropic/claude-sonnet-4.5", "openrouter", "anthropic/claude-sonnet-4.5" },
         { "openrouter", "google/gemini-2.5-flash:free", "google", "gemini-2.5-flash" },
         { "anthropic", "claude-sonnet-4-5-20250929", "anthropic", "claude-sonnet-4-5" },
         { "anthropic", "claude-haiku-4-5-20251001", "anthropic", "claude-haiku-4-5" },
         { "openai", "gpt-4.1", "openai", "gpt-4.1" },
-        { "openai", "gpt-4.1-mini-2025-04-14", "openai", "gpt-4.1-mini" },
-        { "openai", "gpt-4o-mini-search-preview", "openai", "gpt-4o-mini" },
+        /* the imported snapshot lists many dated names itself (same price as the family) */
+        { "openai", "gpt-4.1-mini-2025-04-14", "openai", "gpt-4.1-mini-2025-04-14" },
+        { "openai", "gpt-4o-mini-search-preview", "openai", "gpt-4o-mini-search-preview" },
         { "openai", "GPT-4O-MINI", "openai", "gpt-4o-mini" },
-        { "openai", "o1-2024-12-17", "openai", "o1" },
-        { "openai", "o3-mini-2025-01-31", "openai", "o3-mini" },
-        { "openai", "gpt-5-chat-latest", "openai", "gpt-5" },
+        { "openai", "o1-2024-12-17", "openai", "o1-2024-12-17" },
+        { "openai", "o3-mini-2025-01-31", "openai", "o3-mini-2025-01-31" },
+        { "openai", "gpt-5-chat-latest", "openai", "gpt-5-chat-latest" },
         { "openai", "gpt-5.1-codex-mini", "openai", "gpt-5.1-codex-mini" },
         { "openai", "gpt-6.1-sol-2026-09-29", "openai", "gpt-6.1-sol" },
         { "openai", "text-embedding-3-small", "openai", "text-embedding-3-small" },
         /* snapshots priced differently from their family keep their own row */
         { "openai", "gpt-4o-2024-05-13", "openai", "gpt-4o-2024-05-13" },
-        { "openai", "gpt-4o-2024-08-06", "openai", "gpt-4o" },
+        { "openai", "gpt-4o-2024-08-06", "openai", "gpt-4o-2024-08-06" },
         { "openai", "gpt-3.5-turbo-0613", "openai", "gpt-3.5-turbo-0613" },
-        { "openai", "gpt-3.5-turbo-0125", "openai", "gpt-3.5-turbo" },
-        { "openai", "gpt-3.5-turbo-16k-0613", "openai", "gpt-3.5-turbo-16k" },
+        { "openai", "gpt-3.5-turbo-0125", "openai", "gpt-3.5-turbo-0125" },
+        { "openai", "gpt-3.5-turbo-16k-0613", "openai", "gpt-3.5-turbo-16k-0613" },
         { "openai", "gpt-4-1106-preview", "openai", "gpt-4-1106-preview" },
-        { "openai", "gpt-4-turbo-2024-04-09", "openai", "gpt-4-turbo" },
+        { "openai", "gpt-4-turbo-2024-04-09", "openai", "gpt-4-turbo-2024-04-09" },
         { "openai", "chatgpt-4o-latest", "openai", "chatgpt-4o-latest" },
-        { "mistral", "mistral-large-latest", "mistral", "mistral-large" },
+        /* mistral-large now comes from the snapshot (Large 2, $2/$6): the old alias row
+         * cited a file that never had it (docs/PRICES.md) */
+        { "mistral", "mistral-large-latest", "mistral", "mistral-large-latest" },
         { "mistral", "mistral-large-2411", "mistral", "mistral-large-2411" },
-        { "mistral", "mistral-large-2512", "mistral", "mistral-large" },
-        { "mistral", "ministral-8b-latest", "mistral", "ministral-8b-latest" },
+        { "mistral", "mistral-large-2512", "mistral", "mistral-large-2512" },
+        { "mistral", "ministral-8b-latest", "mistral", "ministral-8b" },
         /* other providers */
         { "groq", "llama-3.3-70b-versatile", "groq", "llama-3.3-70b-versatile" },
         { "", "llama-3.3-70b-versatile", "groq", "llama-3.3-70b-versatile" },
         { "together", "meta-llama/Llama-3.3-70B-Instruct-Turbo", "together", "meta-llama/Llama-3.3-70B-Instruct-Turbo" },
         { "groq", "openai/gpt-oss-120b", "groq", "openai/gpt-oss-120b" },
         { "together", "openai/gpt-oss-120b", "together", "openai/gpt-oss-120b" },
-        { "fireworks", "accounts/fireworks/models/mixtral-8x7b-instruct", "fireworks", "mixtral-8x7b-instruct" },
-        { "cohere", "command-r-08-2024", "cohere", "command-r" },
-        { "xai", "grok-4-1-fast-reasoning", "xai", "grok-4-1-fast" },
-        { "xai", "grok-2-1212", "xai", "grok-2" },
-        { "xai", "grok-4-0709", "xai", "grok-4" },
+        /* Fireworks has rows of its own now, and not this retired model: unpriced, not
+         * another host's price */
+        { "fireworks", "accounts/fireworks/models/mixtral-8x7b-instruct", NULL, NULL },
+        { "fireworks", "accounts/fireworks/models/gpt-oss-120b", "fireworks", "accounts/fireworks/models/gpt-oss-120b" },
+        { "cohere", "command-r-08-2024", "cohere", "command-r-08-2024" },
+        { "xai", "grok-4-1-fast-reasoning", "xai", "grok-4-1-fast-reasoning" },
+        { "xai", "grok-2-1212", "xai", "grok-2-1212" },
+        { "xai", "grok-4-0709", "xai", "grok-4-0709" },
         { "deepseek", "deepseek-chat", "deepseek", "deepseek-chat" },
         { "perplexity", "sonar-pro", "perplexity", "sonar-pro" },
         /* unpriced: NULL, never a wrong family */
         { "openai", "gpt-4.7", NULL, NULL },            /* not gpt-4 */
         { "anthropic", "claude-opus-4-9", NULL, NULL }, /* not claude-opus-4 */
         { "openai", "gpt-unknown", NULL, NULL },
-        { "openai", "ft:gpt-4o-mini-2024-07-18:acme::abc123", NULL, NULL },
+        /* fine-tunes: the snapshot prices them with a starts_with rule of their own */
+        { "openai", "ft:gpt-4o-mini-2024-07-18:acme::abc123", "openai", "ft:gpt-4o-mini-2024-*" },
+        { "openai", "ft:gpt-4.1-mini:acme::abc123", NULL, NULL },
         { "ollama", "llama3.2:3b", NULL, NULL },
         { "openai", "", NULL, NULL },
         { "openai", "   ", NULL, NULL },
@@ -294,6 +308,12 @@ static void test_lookup(void)
         T_CHECK(a && b && a != b && a->in == 2000000 && b->in == 30000000, "gpt-4.1 ($2) is not gpt-4 ($30)");
     }
     T_CHECK(hc_price_lookup("openai", NULL) == NULL, "NULL model is unpriced");
+    {
+        const hc_price *s = hc_price_lookup("anthropic", "claude-sonnet-4-5");
+        hc_tokens at = { .in = 200000 }, above = { .in = 200001 };
+        T_CHECK(s && !hc_cost_long_tier(s, &at) && hc_cost_long_tier(s, &above) && !hc_cost_long_tier(NULL, &above),
+                "hc_cost_long_tier: base at the threshold, long above it (the record's HC_COST_LONG_CTX)");
+    }
     {
         char longname[HC_MODEL_MAX + 10];
         memset(longname, 'a', sizeof longname - 1);
@@ -379,11 +399,12 @@ static void test_costs(void)
     cost_case("gpt-5, reasoning + 75% cached", "openai", "gpt-5-2025-08-07",
               (hc_tokens){ .in = 20000, .out = 3000, .cached = 15000, .reasoning = 2500 }, 38125000);
 
-    /* 10. Reasoning priced apart from output. sonar-deep-research: in 2 -> 2e6, out 8 -> 8e6, reasoning 3 -> 3e6.
-     *     1000*2e6 = 2,000,000,000; (10000-8000)*8e6 = 16,000,000,000; 8000*3e6 = 24,000,000,000;
-     *     sum 42,000,000,000 pUSD = 42,000,000 nUSD. */
-    cost_case("sonar-deep-research, reasoning at its own price", "perplexity", "sonar-deep-research",
-              (hc_tokens){ .in = 1000, .out = 10000, .reasoning = 8000 }, 42000000);
+    /* 10. Reasoning without a price of its own is priced as output. sonar-deep-research now comes
+     *     from the genai-prices snapshot, which has no reasoning price (the old row's $3 cited a file
+     *     that never had it; issue 17): in 2 -> 2e6, out 8 -> 8e6.
+     *     1000*2e6 = 2,000,000,000; 10000*8e6 = 80,000,000,000; sum 82,000,000,000 pUSD = 82,000,000 nUSD. */
+    cost_case("sonar-deep-research, reasoning priced as output", "perplexity", "sonar-deep-research",
+              (hc_tokens){ .in = 1000, .out = 10000, .reasoning = 8000 }, 82000000);
 
     /* 11. Gemini long context (> 200k): gemini-2.5-pro in 2.5 -> 2.5e6, out 15 -> 15e6, cached 0.25 -> 250,000.
      *     200,000*2.5e6 = 500,000,000,000; 100,000*250,000 = 25,000,000,000; 20,000*15e6 = 300,000,000,000;
@@ -396,9 +417,11 @@ static void test_costs(void)
               (hc_tokens){ .in = 100000, .out = 1000 }, 135000000);
 
     /* 13. Per-request price. sonar: in 1 -> 1e6, out 1 -> 1e6: 800*1e6 = 800,000,000 pUSD = 800,000 nUSD,
-     *     + $0.005 request fee = 5,000,000 nUSD; total 5,800,000 nUSD. */
+     *     + the snapshot's request fee, $12 per 1000 requests (it takes the highest search-context
+     *     fee; the old row's $5 "low" fee cited a file that never had it; issue 17) = 12,000,000 nUSD;
+     *     total 12,800,000 nUSD. */
     cost_case("sonar, request fee", "perplexity", "sonar",
-              (hc_tokens){ .in = 500, .out = 300 }, 5800000);
+              (hc_tokens){ .in = 500, .out = 300 }, 12800000);
 
     /* 14. Groq. llama-3.3-70b-versatile: in 0.59 -> 590,000, out 0.79 -> 790,000.
      *     3000*590,000 = 1,770,000,000; 700*790,000 = 553,000,000; sum 2,323,000,000 pUSD = 2,323,000 nUSD. */
@@ -598,8 +621,100 @@ static int in_child(int (*fn)(void))
     return WEXITSTATUS(status);
 }
 
+/* ---- issue 17: matching that cannot misfire, and the rows it named ------- */
+
+static void test_rules(void)
+{
+    static const struct { const char *prov, *model, *want_prov, *want_model; } t[] = {
+        /* modality suffixes never fall through to the base model */
+        { "google", "gemini-3-pro-image-preview", "google", "gemini-3-pro-image-preview" },
+        { "google", "gemini-3-pro-image-preview-0925", "google", "gemini-3-pro-image-preview" },
+        { "google", "gemini-3-pro-image-preview-x", "google", "gemini-3-pro-image-preview*" },
+        { "openai", "gpt-4o-mini-transcribe", "openai", "gpt-4o-mini-transcribe" },
+        { "openai", "gpt-4o-mini-tts", "openai", "gpt-4o-mini-tts" },
+        { "openai", "gpt-4o-mini-foo-tts", NULL, NULL },           /* not gpt-4o-mini */
+        { "openai", "gpt-4o-mini-audio-x", "openai", "gpt-4o-mini-audio*" },  /* its own rule */
+        { "openai", "gpt-4.1-audio-x", NULL, NULL },               /* not gpt-4.1 */
+        { "openai", "gpt-4o-mini-realtime-x", "openai", "gpt-4o-mini-realtime*" }, /* its own rule */
+        { "openai", "gpt-realtime-2", "openai", "gpt-realtime-2" },  /* not gpt-realtime */
+        { "openai", "gpt-5.5-image", NULL, NULL },                 /* not gpt-5.5 */
+        { "anthropic", "claude-opus-4-8[1m]", NULL, NULL },        /* not claude-opus-4-8 */
+        { "anthropic", "claude-opus-4-8", "anthropic", "claude-opus-4-8" },
+        { "google", "gemini-3.6-flash-lite", NULL, NULL },         /* not gemini-3.6-flash */
+        /* a database's starts_with rule is a prefix row, with the version guard */
+        { "google", "gemini-3.6-flash-001", "google", "gemini-3.6-flash*" },
+        { "mistral", "magistral-small-2509", "mistral", "magistral-small-*" },
+        { "anthropic", "claude-opus-5-1", NULL, NULL },            /* not claude-opus-5* */
+        { "anthropic", "claude-opus-50", NULL, NULL },
+        /* provider-hosted copies use the host's price, never the maker's or another host's */
+        { "together", "deepseek-ai/DeepSeek-V3", NULL, NULL },
+        { "together", "openai/gpt-oss-120b", "together", "openai/gpt-oss-120b" },
+        { "groq", "openai/gpt-oss-120b", "groq", "openai/gpt-oss-120b" },
+        { "groq", "llama-3.1-70b-versatile", "groq", "llama-3.1-70b-versatile" },
+        { "fireworks", "accounts/fireworks/models/gpt-oss-120b", "fireworks", "accounts/fireworks/models/gpt-oss-120b" },
+        { "bedrock", "us.anthropic.claude-3-5-sonnet-20241022-v2:0", "bedrock", "claude-3-5-sonnet-20241022" },
+        { "openrouter", "openai/gpt-4o", "openrouter", "openai/gpt-4o" },
+        { "openrouter", "gpt-4o", "openai", "gpt-4o" },             /* no row of its own: the maker's */
+        /* declared fallbacks: Azure -> OpenAI, Vertex (google) -> Anthropic */
+        { "azure", "o3-mini", "azure", "o3-mini" },
+        { "azure", "gpt-4o-2024-11-20", "azure", "gpt-4o" },        /* the user file's azure row */
+        { "azure", "gpt-4.1-2025-04-14", "openai", "gpt-4.1-2025-04-14" },
+        { "google", "claude-sonnet-4@20250514", "google", "claude-sonnet-4" },
+        { "google", "claude-fable-5-2", "anthropic", "claude-fable-5-2" },
+        /* a maker's name is not priced as a host's copy */
+        { "anthropic", "claude-3-5-sonnet-20241022", "anthropic", "claude-3-5-sonnet" },
+        { "deepseek", "deepseek-v3.2", "deepseek", "deepseek-v3.2" },
+        /* rows the issue named */
+        { "openai", "gpt-5.6-sol-2026-08-21", "openai", "gpt-5.6-sol" },
+        { "mistral", "devstral-medium", "mistral", "devstral-medium" },
+        { "mistral", "devstral-small", "mistral", "devstral-small" },
+    };
+    int bad = 0;
+
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        const hc_price *p = hc_price_lookup(t[i].prov, t[i].model);
+        int ok = t[i].want_model ? p && !strcmp(p->provider, t[i].want_prov) && !strcmp(p->model, t[i].want_model)
+                                 : p == NULL;
+        if (!ok) {
+            printf("# rule lookup(%s, \"%s\") = %s/%s, want %s/%s\n", t[i].prov, t[i].model,
+                   p ? p->provider : "-", p ? p->model : "NULL",
+                   t[i].want_prov ? t[i].want_prov : "-", t[i].want_model ? t[i].want_model : "NULL");
+            bad++;
+        }
+    }
+    T_EQ_INT(bad, 0, "matching rules (%zu golden cases)", sizeof t / sizeof t[0]);
+    {
+        const hc_price *img = hc_price_lookup("google", "gemini-3-pro-image-preview");
+        T_CHECK(img && img->out == 120000000, "gemini-3-pro-image-preview output is $120/1M, not the text model's $12");
+    }
+
+    /* gpt-5.6-sol after the promotion: in 5 -> 5e6, out 30 -> 30e6; above 272K 10/45/1.
+     *   1000 in + 1000 out: 5e9 + 3e10 = 3.5e10 pUSD = 35,000,000 nUSD.
+     *   300,000 in (100,000 cached) + 1000 out, long tier: 200,000*10e6 = 2e12; 100,000*1e6 = 1e11;
+     *   1000*45e6 = 4.5e10; sum 2.145e12 pUSD = 2,145,000,000 nUSD. */
+    cost_case("gpt-5.6-sol, base", "openai", "gpt-5.6-sol", (hc_tokens){ .in = 1000, .out = 1000 }, 35000000);
+    cost_case("gpt-5.6, long tier", "openai", "gpt-5.6",
+              (hc_tokens){ .in = 300000, .out = 1000, .cached = 100000 }, 2145000000);
+    /* claude-fable-5-2: in 8, out 40, cache read 0.2. 10,000 in (2,000 cached), 1,000 out:
+     *   8000*8e6 = 6.4e10; 2000*2e5 = 4e8; 1000*4e7 = 4e10; sum 1.044e11 pUSD = 104,400,000 nUSD. */
+    cost_case("claude-fable-5-2, cache read", "anthropic", "claude-fable-5-2",
+              (hc_tokens){ .in = 10000, .out = 1000, .cached = 2000 }, 104400000);
+    /* Gemini 3.x cache reads are priced (snapshot): gemini-3.5-flash in 1.5, cached 0.15, out 9.
+     *   2000*1.5e6 = 3e9; 8000*1.5e5 = 1.2e9; 100*9e6 = 9e8; sum 5.1e9 pUSD = 5,100,000 nUSD. */
+    cost_case("gemini-3.5-flash, cached tokens at the cache price", "google", "gemini-3.5-flash",
+              (hc_tokens){ .in = 10000, .out = 100, .cached = 8000 }, 5100000);
+    /* gemini-3.1-pro-preview long tier with its cache price: above 200K in 4, out 18, cached 0.4.
+     *   150,000*4e6 = 6e11; 100,000*4e5 = 4e10; 1000*18e6 = 1.8e10; sum 6.58e11 pUSD = 658,000,000 nUSD. */
+    cost_case("gemini-3.1-pro-preview, long tier, cached", "google", "gemini-3.1-pro-preview",
+              (hc_tokens){ .in = 250000, .out = 1000, .cached = 100000 }, 658000000);
+}
+
 int main(void)
 {
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
     if (!mkdtemp(tmpdir)) {
         printf("# mkdtemp failed\n");
         return 1;
@@ -613,6 +728,7 @@ int main(void)
     test_normalize();
     test_lookup();
     test_costs();
+    test_rules();
     test_cost_rules();
     test_malformed();
 

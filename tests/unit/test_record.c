@@ -41,6 +41,7 @@ int main(void)
     r.flags = HC_REC_STREAM | HC_REC_CACHE_HIT;
     r.fallback_idx = 0;
     r.pid = 4242;
+    r.run_id = "ci-1234";
     T_EQ_INT(hc_record_encode(&r, &enc), 0, "encode");
 
     hc_record d;
@@ -59,6 +60,22 @@ int main(void)
     T_EQ_STR(hc_pairs_get(&d.ratelimit, "x-ratelimit-remaining-requests"), "99", "ratelimit pair");
     T_EQ_INT(d.flags, HC_REC_STREAM | HC_REC_CACHE_HIT, "flags");
     T_EQ_INT(d.pid, 4242, "pid");
+    T_EQ_STR(d.run_id, "ci-1234", "run id (field 64, past the dense numbers) round trip");
+
+    /* A record written before run ids existed reads with run_id "". */
+    {
+        hc_record old;
+        hc_buf ob = HC_BUF_INIT;
+        hc_record_init(&old);
+        old.user = "bob";
+        hc_record_encode(&old, &ob);
+        r.run_id = "x";
+        T_EQ_INT(hc_record_decode(ob.data, ob.len, &d), 0, "record without a run id decodes");
+        T_EQ_STR(d.run_id, "", "absent run id reads as empty");
+        T_EQ_STR(d.user, "bob", "its other fields intact");
+        hc_buf_free(&ob);
+        r.run_id = "ci-1234";
+    }
 
     hc_record e;
     hc_record_init(&e);
