@@ -24,9 +24,11 @@
  * run; repeatable ones may repeat; property=K=V is where=K=V as on the
  * command line, and only that). Unknown parameters are a 400.
  *
- * Exposure: the dashboard shows every prompt and response without any
- * authentication, so it binds to loopback and refuses another --bind unless
- * --allow-remote is given. Against DNS rebinding (a web page whose host name
+ * Exposure: the dashboard shows every prompt and response, so it binds to
+ * loopback and refuses another --bind unless --allow-remote is given. On
+ * loopback it serves only its own user: a connection whose other end is a
+ * socket of another uid (the kernel's socket table says whose) gets a 403
+ * before a byte is read (httpd_owner_only); no token to leak or type. Against DNS rebinding (a web page whose host name
  * resolves to 127.0.0.1 reading the API), requests must name the server in
  * their Host header (127.0.0.1, localhost, [::1] or the bind address), else
  * 421; --allow-remote lifts that too. No CORS headers are sent.
@@ -67,7 +69,8 @@ static const char usage[] =
     "  --port N           TCP port (default 8484; 0 = any free port)\n"
     "  --bind ADDR        numeric address to listen on (default 127.0.0.1; ::1 works)\n"
     "  --allow-remote     allow a non-loopback --bind (everyone who can connect sees\n"
-    "                     every prompt and response: there is no authentication)\n"
+    "                     every prompt and response: there is no authentication);\n"
+    "                     without it, other users of this machine are refused (403)\n"
     DASH_HELP_OPTS
     CLI_HELP_DB
     "  -h, --help         this help\n"
@@ -546,6 +549,8 @@ int cmd_serve(int argc, char **argv)
         rc = cli_misuse("serve: --bind/--port: %s", err);
         goto out_store;
     }
+    /* Loopback is shared by every user of the machine: serve only our own. */
+    httpd_owner_only(h, is_loopback(bind_addr) && !sv.allow_remote);
     sv.terms = &terms;
     sv.port = httpd_port(h);
     snprintf(sv.host, sizeof sv.host, strchr(bind_addr, ':') ? "[%s]" : "%s", bind_addr);

@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "err.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -33,6 +34,8 @@ struct conn {
 struct httpd {
     int         lfd;
     unsigned    port;
+    bool        owner_only;      /* loopback peers of another uid are refused */
+    unsigned long refused;       /* connections refused by owner_only */
     struct conn c[HTTPD_MAX_CONNS];
     size_t      active;
 };
@@ -261,12 +264,100 @@ static void on_readable(httpd *h, struct conn *c, httpd_handler fn, void *ctx)
         on_writable(h, c, fn, ctx);
 }
 
+void httpd_owner_only(httpd *h, bool on) { h->owner_only = on; }
+unsigned long httpd_refused(const httpd *h) { return h->refused; }
+
+/* An address as /proc/net/tcp{,6} prints it: the address's 32-bit words in
+ * memory order, each as %08X. */
+static void proc_hex(const struct sockaddr_storage *ss, char *out, size_t size, unsigned *port)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        uint32_t w;
+        memcpy(&w, &a->sin_addr, 4);
+        snprintf(out, size, "%08X", w);
+        *port = ntohs(a->sin_port);
+    } else {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        uint32_t w[4];
+        memcpy(w, &a->sin6_addr, 16);
+        snprintf(out, size, "%08X%08X%08X%08X", w[0], w[1], w[2], w[3]);
+        *port = ntohs(a->sin6_port);
+    }
+}
+
+/* The uid that owns the other end of loopback connection fd: the kernel's
+ * socket table lists the peer's socket (local = its address, remote = ours)
+ * with its owner. false if it is not found (not on this machine, or gone). */
+static bool peer_uid(int fd, uid_t *uid)
+{
+    struct sockaddr_storage me, peer;
+    socklen_t ml = sizeof me, pl = sizeof peer;
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) != 0 || getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 ||
+        me.ss_family != peer.ss_family || (me.ss_family != AF_INET && me.ss_family != AF_INET6))
+        return false;
+    char mh[40], ph[40], lh[40], rh[40], line[512];
+    unsigned mp, pp, lp, rp, u;
+    proc_hex(&me, mh, sizeof mh, &mp);
+    proc_hex(&peer, ph, sizeof ph, &pp);
+    FILE *f = fopen(me.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", "re");
+    if (!f)
+        return false;
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        if (sscanf(line, " %*[0-9]: %39[0-9A-F]:%x %39[0-9A-F]:%x %*x %*s %*s %*s %u", lh, &lp, rh, &rp, &u) == 5 &&
+            lp == pp && rp == mp && strcmp(lh, ph) == 0 && strcmp(rh, mh) == 0) {
+            *uid = (uid_t)u;
+            found = true;
+        }
+    fclose(f);
+    return found;
+}
+
+/* Another local user's connection: a fixed 403, best effort, then close. */
+static void refuse(httpd *h, int fd)
+{
+#define REFUSED_BODY "this dashboard serves only the user who started it\n"
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s", sizeof REFUSED_BODY - 1, REFUSED_BODY);
+    ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    shutdown(fd, SHUT_WR);
+    close(fd);
+    h->refused++;
+}
+
+/* All slots taken: close the connection idle the longest (no request in
+ * progress, nothing to write), so idle keep-alive connections cannot lock
+ * the server out for HTTPD_IDLE_TIMEOUT_MS. false if every one is busy. */
+static bool evict_idle(httpd *h)
+{
+    struct conn *old = NULL;
+    for (size_t i = 0; i < HTTPD_MAX_CONNS; i++) {
+        struct conn *c = &h->c[i];
+        if (c->fd >= 0 && !c->out.len && !c->lingering && !c->head_deadline && !c->in.len &&
+            (!old || c->deadline < old->deadline))
+            old = c;
+    }
+    if (old)
+        conn_close(h, old);
+    return old != NULL;
+}
+
 static void on_accept(httpd *h)
 {
-    while (h->active < HTTPD_MAX_CONNS) {
+    for (;;) {
+        if (h->active >= HTTPD_MAX_CONNS && !evict_idle(h))
+            return;
         int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN, or a client that went away meanwhile */
+        uid_t uid;
+        if (h->owner_only && (!peer_uid(fd, &uid) || uid != geteuid())) {
+            refuse(h, fd);
+            continue;
+        }
         for (size_t i = 0; i < HTTPD_MAX_CONNS; i++)
             if (h->c[i].fd < 0) {
                 memset(&h->c[i], 0, sizeof h->c[i]);
@@ -302,10 +393,8 @@ int httpd_run(httpd *h, httpd_handler fn, void *ctx, volatile sig_atomic_t *stop
     while (!*stop) {
         nfds_t n = 0;
         int64_t now = now_ms(), wake = now + 1000;
-        if (h->active < HTTPD_MAX_CONNS) {
-            pfd[n] = (struct pollfd){ .fd = h->lfd, .events = POLLIN };
-            idx[n++] = -1;
-        }
+        pfd[n] = (struct pollfd){ .fd = h->lfd, .events = POLLIN }; /* full: on_accept evicts an idle one */
+        idx[n++] = -1;
         for (size_t i = 0; i < HTTPD_MAX_CONNS; i++) {
             struct conn *c = &h->c[i];
             if (c->fd < 0)

@@ -15,8 +15,14 @@
  * HTTPD_HEAD_TIMEOUT_MS of its first byte (else 408 and close); requests
  * with a body are refused (400 and close, as GET has no body here). Idle
  * connections close after HTTPD_IDLE_TIMEOUT_MS; a response must drain
- * within HTTPD_WRITE_TIMEOUT_MS. At most HTTPD_MAX_CONNS connections; more
- * wait in the listen backlog.
+ * within HTTPD_WRITE_TIMEOUT_MS. At most HTTPD_MAX_CONNS connections; a new
+ * one then replaces the connection idle the longest (so idle keep-alive
+ * connections cannot lock the server out), else waits in the listen backlog.
+ *
+ * Owner only (httpd_owner_only): a loopback connection is accepted only if
+ * the socket at its other end belongs to this process's effective uid, as
+ * the kernel's socket table (/proc/net/tcp, tcp6) says; other local users
+ * get a 403 and the connection is closed before anything is read.
  *
  * Every response carries Content-Length, Content-Type, Date,
  * Cache-Control: no-store, X-Content-Type-Options: nosniff,
@@ -72,6 +78,11 @@ unsigned httpd_port(const httpd *h);
 /* Serve until *stop is non-zero (set it from a signal handler; the loop
  * wakes at least once a second). Returns 0, or HC_EIO if poll() fails. */
 int      httpd_run(httpd *h, httpd_handler fn, void *ctx, volatile sig_atomic_t *stop);
+/* Accept only connections whose other end is a socket of this process's
+ * effective uid (see DESIGN); for a loopback listener. Off by default. */
+void     httpd_owner_only(httpd *h, bool on);
+/* Connections refused by owner_only so far. */
+unsigned long httpd_refused(const httpd *h);
 /* Close the listener and every connection (NULL is fine). */
 void     httpd_close(httpd *h);
 

@@ -168,17 +168,31 @@ void table_textf(FILE *f, int indent, const char *fmt, ...)
 
 void table_csv_field(FILE *f, const char *s)
 {
+    /* CSV is data: to a file or a pipe every value is exact. On a terminal,
+     * where they would act, control characters (C0, DEL and the C1 range,
+     * e.g. U+009B CSI) are escaped as in text output; line breaks and tabs
+     * stay (quoted). isatty is asked once per descriptor, not per field. */
+    static int tty_fd = -1, tty;
+    if (fileno(f) != tty_fd) {
+        tty_fd = fileno(f);
+        tty = isatty(tty_fd);
+    }
+    hc_buf esc = HC_BUF_INIT;
+    size_t n = strlen(s);
+    if (tty && !fmt_term_safe(s, n) && fmt_term(&esc, s, n, FMT_KEEP_NL) == 0 && esc.data)
+        s = esc.data;
     if (!strpbrk(s, ",\"\r\n")) {
         fputs(s, f);
-        return;
+    } else {
+        fputc('"', f);
+        for (; *s; s++) {
+            if (*s == '"')
+                fputc('"', f);
+            fputc(*s, f);
+        }
+        fputc('"', f);
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    hc_buf_free(&esc);
 }
 
 table *table_new(FILE *f, enum cli_fmt fmt, const table_col *cols, size_t ncols)

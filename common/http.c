@@ -29,9 +29,21 @@ static const char *line_end(const char *p, const char *end, const char **next)
 
 /* Parse header lines from p until the blank line. Returns pointer past the
  * blank line, NULL for partial, or (const char *)-1 on error. */
-static const char *parse_headers(const char *p, const char *end, hc_http_head *h)
+static bool interpreted_header(const char *n, size_t l)
+{
+    static const char *const names[] = { "content-length", "transfer-encoding", "content-encoding", "content-type",
+                                         "connection", "keep-alive", "set-cookie", NULL };
+    for (int i = 0; names[i]; i++)
+        if (hc_span_ieq(n, l, names[i]))
+            return true;
+    return l >= 9 && strncasecmp(n, "helicone-", 9) == 0;
+}
+
+static const char *parse_headers(const char *p, const char *end, hc_http_head *h, bool allow_extra)
 {
     h->nheaders = 0;
+    h->extra = NULL;
+    h->extra_len = 0;
     for (;;) {
         const char *next;
         const char *eol = line_end(p, end, &next);
@@ -51,7 +63,8 @@ static const char *parse_headers(const char *p, const char *end, hc_http_head *h
             colon++;
         if (colon == p || colon == eol || *colon != ':')
             return (const char *)-1;
-        if (h->nheaders == HC_HTTP_MAX_HEADERS)
+        if (h->nheaders == HC_HTTP_MAX_HEADERS &&
+            (!allow_extra || interpreted_header(p, (size_t)(colon - p))))
             return (const char *)-1;
         const char *v = colon + 1, *ve = eol;
         while (v < ve && (*v == ' ' || *v == '\t'))
@@ -61,6 +74,14 @@ static const char *parse_headers(const char *p, const char *end, hc_http_head *h
         for (const char *q = v; q < ve; q++)
             if ((unsigned char)*q < 0x20 && *q != '\t')
                 return (const char *)-1;
+        if (h->nheaders == HC_HTTP_MAX_HEADERS) {
+            /* Past the table: kept raw, in order (validated above). */
+            if (!h->extra)
+                h->extra = p;
+            h->extra_len = (size_t)(next - h->extra);
+            p = next;
+            continue;
+        }
         hc_header *hd = &h->headers[h->nheaders++];
         hd->name = p;
         hd->name_len = (size_t)(colon - p);
@@ -118,7 +139,7 @@ int hc_http_parse_request(const char *buf, size_t len, hc_http_head *h)
     h->status = 0;
     h->reason = NULL;
     h->reason_len = 0;
-    const char *after = parse_headers(next, end, h);
+    const char *after = parse_headers(next, end, h, false);
     if (after == NULL)
         return HC_PARTIAL;
     if (after == (const char *)-1)
@@ -157,12 +178,32 @@ int hc_http_parse_response(const char *buf, size_t len, hc_http_head *h)
     h->reason_len = (size_t)(eol - p);
     h->method = h->target = NULL;
     h->method_len = h->target_len = 0;
-    const char *after = parse_headers(next, end, h);
+    const char *after = parse_headers(next, end, h, true);
     if (after == NULL)
         return HC_PARTIAL;
     if (after == (const char *)-1)
         return HC_EPARSE;
     return (int)(after - buf);
+}
+
+size_t hc_http_count_header_lines(const char *buf, size_t len)
+{
+    size_t lines = 0;
+    const char *p = buf, *end = buf + len;
+    const char *nl = memchr(p, '\n', len); /* the request or status line */
+    if (!nl)
+        return 0;
+    for (p = nl + 1; p < end; lines++) {
+        if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+            break; /* the blank line */
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            lines++;
+            break;
+        }
+        p = nl + 1;
+    }
+    return lines;
 }
 
 bool hc_span_ieq(const char *p, size_t n, const char *s)

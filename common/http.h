@@ -32,13 +32,27 @@ typedef struct hc_http_head {
     int         minor_version;              /* 0 or 1 */
     hc_header   headers[HC_HTTP_MAX_HEADERS];
     size_t      nheaders;
+    /* response only: the header lines past the first HC_HTTP_MAX_HEADERS,
+     * raw (each ends with its line end), validated but not in headers[];
+     * NULL/0 if none. They never include a header the gateway interprets
+     * (see hc_http_parse_response). */
+    const char *extra; size_t extra_len;
 } hc_http_head;
 
 /* Parse a request head ("GET /x HTTP/1.1\r\n…\r\n\r\n"). Bare LF line ends are
- * accepted. More than HC_HTTP_MAX_HEADERS headers is HC_EPARSE. */
+ * accepted. More than HC_HTTP_MAX_HEADERS headers is HC_EPARSE (see
+ * hc_http_count_header_lines to tell it apart). */
 int hc_http_parse_request(const char *buf, size_t len, hc_http_head *h);
-/* Parse a response head ("HTTP/1.1 200 OK\r\n…\r\n\r\n"). */
+/* Parse a response head ("HTTP/1.1 200 OK\r\n…\r\n\r\n"). Header lines past
+ * the first HC_HTTP_MAX_HEADERS go to h->extra (servers may send many; the app
+ * must get them all) unless one of them is a header the gateway interprets
+ * (Content-Length, Transfer-Encoding, Content-Encoding, Content-Type,
+ * Connection, Keep-Alive, Set-Cookie, Helicone-*): then HC_EPARSE. */
 int hc_http_parse_response(const char *buf, size_t len, hc_http_head *h);
+/* Header lines in the head at buf (up to its blank line or len), whatever
+ * their validity: a request refused with HC_EPARSE for having more than
+ * HC_HTTP_MAX_HEADERS of them deserves 431, not 400. */
+size_t hc_http_count_header_lines(const char *buf, size_t len);
 
 /* The first header named `name` (case-insensitive), or NULL. */
 const hc_header *hc_http_header(const hc_http_head *h, const char *name);

@@ -43,7 +43,9 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
 
     const char *path = getenv("HC_LOG");
     if (path && *path) {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        /* O_NONBLOCK: a FIFO nobody reads (or a full one) must not stop the
+         * app; such a line goes to stderr instead. */
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0600);
         if (fd >= 0) {
             ssize_t w = write(fd, line, len);
             (void)w;

@@ -8,6 +8,7 @@
 #include "pricing.h"
 #include "provider.h"
 #include "recorder.h"
+#include "redact.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -25,44 +26,6 @@ static void span_copy(char *dst, size_t size, const char *p, size_t n)
     dst[n] = '\0';
 }
 
-/* Query parameters that carry credentials (Gemini's ?key=, signed URLs…):
- * their values never reach the record. */
-static bool secret_param(const char *name, size_t n)
-{
-    static const char *const names[] = { "key", "api_key", "apikey", "api-key", "access_token", "token",
-                                         "auth", "password", "secret", "sig", "signature", NULL };
-    for (int i = 0; names[i]; i++)
-        if (hc_span_ieq(name, n, names[i]))
-            return true;
-    return false;
-}
-
-/* Append target to out with credential query values replaced by REDACTED. */
-static void append_redacted_target(hc_buf *out, const char *t, size_t n)
-{
-    const char *q = memchr(t, '?', n);
-    if (!q) {
-        hc_buf_append(out, t, n);
-        return;
-    }
-    hc_buf_append(out, t, (size_t)(q - t) + 1);
-    const char *p = q + 1, *end = t + n;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(pe - p));
-        if (eq && secret_param(p, (size_t)(eq - p))) {
-            hc_buf_append(out, p, (size_t)(eq - p) + 1);
-            hc_buf_puts(out, "REDACTED");
-        } else {
-            hc_buf_append(out, p, (size_t)(pe - p));
-        }
-        if (amp)
-            hc_buf_append(out, "&", 1);
-        p = amp ? amp + 1 : end;
-    }
-}
-
 void hc_capture_begin(hc_capture *c, hc_core *core, const char *host, const hc_http_head *h,
                       int64_t start_us, int64_t t0_mono)
 {
@@ -78,7 +41,7 @@ void hc_capture_begin(hc_capture *c, hc_core *core, const char *host, const hc_h
     hc_strlcpy(c->host, sizeof c->host, host);
     hc_strlcpy(c->provider, sizeof c->provider, hc_provider_for_host(host, 0));
     span_copy(c->method, sizeof c->method, h->method, h->method_len);
-    append_redacted_target(&c->path, h->target, h->target_len);
+    hc_url_redact_buf(&c->path, h->target, h->target_len);
     c->api = hc_api_detect(c->method, h->target, h->target_len);
     hc_usage_init(&c->usage);
 }
@@ -112,7 +75,7 @@ void hc_capture_set_api(hc_capture *c, enum hc_api api)
 
 void hc_capture_set_upstream(hc_capture *c, const char *url)
 {
-    hc_strlcpy(c->upstream, sizeof c->upstream, url);
+    hc_url_redact(c->upstream, sizeof c->upstream, url);
 }
 
 void hc_capture_attempt(hc_capture *c, int status, int64_t wait_ms)
@@ -166,6 +129,8 @@ void hc_capture_response_head(hc_capture *c, const hc_http_head *h)
     }
     hc_decoder_free(c->dec);
     c->dec = ce ? hc_decoder_new(ce->value, ce->value_len, &c->dec_unsupported) : NULL;
+    c->dec_stopped = false;
+    c->decoded = 0;
     enum hc_stream_kind k = hc_stream_kind_for(ct ? ct->value : NULL, ct ? ct->value_len : 0,
                                                c->path.data ? c->path.data : "");
     hc_stream_free(&c->stream);
@@ -194,6 +159,7 @@ static void on_message(void *ctx, const char *event, const char *data, size_t dl
 static void on_plain(void *ctx, const char *p, size_t n)
 {
     hc_capture *c = ctx;
+    c->decoded += n;
     if (hc_buf_append_capped(&c->resp_body, p, n, c->core->cfg.max_body))
         c->resp_trunc = true;
     if (c->streaming) {
@@ -213,9 +179,23 @@ void hc_capture_response_data(hc_capture *c, const char *p, size_t n)
     if (c->rec.ttft_us < 0)
         c->rec.ttft_us = hc_mono_us() - c->t0_mono;
     c->rec.resp_bytes += (int64_t)n;
+    if (c->dec_stopped)
+        return;
     if (c->dec) {
         if (hc_decoder_feed(c->dec, p, n, on_plain, c) != 0)
             hc_log_debug("cannot decode the response body of %s%s", c->host, c->path.data);
+        /* A compression bomb (1 GB from 1 MB of gzip) must not cost the CPU
+         * of decoding it all: past twice HC_MAX_BODY of decoded bytes the
+         * copy stops (the app still gets every byte; the record says the
+         * body was cut, and usage is looked for in what was decoded). */
+        if (c->decoded > 2 * c->core->cfg.max_body) {
+            hc_decoder_free(c->dec);
+            c->dec = NULL;
+            c->dec_stopped = true;
+            c->resp_trunc = true;
+            hc_log_debug("the response body of %s decodes past twice HC_MAX_BODY (a compression bomb?): "
+                         "decoding stopped", c->host);
+        }
     } else {
         on_plain(c, p, n);
     }

@@ -48,6 +48,8 @@ typedef struct hc_capture {
     bool              live;             /* begun, not finished or discarded */
     struct hc_decoder *dec;
     bool              dec_unsupported;
+    bool              dec_stopped;      /* decoded past the bound (a compression bomb): no more decoding */
+    size_t            decoded;          /* decoded response bytes so far */
     hc_stream         stream;
     bool              streaming;
     int64_t           t0_mono;          /* request start, monotonic µs */

@@ -3,6 +3,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "err.h"
+#include "redact.h"
 #include "fallback.h"
 #include "log.h"
 #include "options.h"
@@ -206,11 +207,14 @@ static void load_routes(hc_config *cfg)
             for (char *c = item; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
             hc_strlcpy(r->host, sizeof r->host, item);
-            if (hc_route_parse_url(eq + 1, r) == 0)
+            if (hc_route_parse_url(eq + 1, r) == 0) {
                 cfg->nroutes++;
-            else
+            } else {
+                char shown[sizeof item];
+                hc_url_redact(shown, sizeof shown, eq + 1);
                 hc_log_warn_once("route_url", "HC_ROUTE: '%s' is not a URL like https://127.0.0.1:8443[/prefix]; "
-                                 "requests for %s go nowhere", eq + 1, item);
+                                 "requests for %s go nowhere", shown, item);
+            }
         }
         v += n;
         v += strspn(v, ", ");
@@ -281,6 +285,10 @@ void hc_config_load(hc_config *cfg)
     if (hc_store_default_path(cfg->db_path, sizeof cfg->db_path) != 0)
         cfg->db_path[0] = '\0';
     cfg->db_sync = hc_env_bool("HC_DB_SYNC", false);
+    /* The store reads these itself (store.c, also for hc-analyze); here a bad
+     * value is said once instead of passing silently (the default is used). */
+    (void)env_int("HC_DB_MAP_MB", 1024, 1, 1 << 24);
+    (void)env_int("HC_DB_MAX_MB", 65536, 1, 1 << 24);
     cfg->record = hc_env_bool("HC_RECORD", true);
     env_str("HC_CA_FILE", cfg->ca_file, sizeof cfg->ca_file);
     env_str("HC_UPSTREAM_PROXY", cfg->upstream_proxy, sizeof cfg->upstream_proxy);

@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <openssl/crypto.h>
@@ -55,6 +56,17 @@ static int atexit_pid;                       /* guarded by start_lock: pid that 
 
 hc_core *hc_core_get(void) { return __atomic_load_n(&current, __ATOMIC_ACQUIRE); }
 const hc_shim_api *hc_core_shim(void) { return shim; }
+
+void hc_core_own_fd(int fd)
+{
+    if (shim && shim->own_fd && fd >= 0)
+        shim->own_fd(fd);
+}
+
+bool hc_core_fd_intact(int fd)
+{
+    return !shim || !shim->fd_intact || shim->fd_intact(fd);
+}
 
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg)
@@ -128,9 +140,65 @@ static void lmdb_assert(const char *path, const char *msg)
                  "run 'hc-analyze check'", path, msg);
 }
 
+/* The store's files open in this process (LMDB keeps data.mdb and lock.mdb
+ * open, data.mdb possibly twice): found in /proc/self/fd by the path each
+ * descriptor names (readlink: no other descriptor is touched, as another
+ * thread may be using it), confirmed by identity, made the shim's, and
+ * remembered for store_fds_intact(). Called with store_lock, right after the
+ * open, before any other thread uses the new handle. */
+static void own_store_fds(hc_core *c)
+{
+    char p[PATH_MAX + 16], data[PATH_MAX], lock[PATH_MAX];
+    snprintf(p, sizeof p, "%s/data.mdb", c->cfg.db_path);
+    bool have_data = realpath(p, data) != NULL;
+    snprintf(p, sizeof p, "%s/lock.mdb", c->cfg.db_path);
+    bool have_lock = realpath(p, lock) != NULL;
+    c->nstore_fds = 0;
+    DIR *d = (have_data || have_lock) ? opendir("/proc/self/fd") : NULL;
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && c->nstore_fds < (int)(sizeof c->store_fds / sizeof c->store_fds[0])) {
+        char *end, link[64], target[PATH_MAX];
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || fd == dirfd(d))
+            continue;
+        snprintf(link, sizeof link, "/proc/self/fd/%ld", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        struct stat st, want;
+        if (!((have_data && strcmp(target, data) == 0 && stat(data, &want) == 0) ||
+              (have_lock && strcmp(target, lock) == 0 && stat(lock, &want) == 0)) ||
+            fstat((int)fd, &st) != 0 || st.st_dev != want.st_dev || st.st_ino != want.st_ino)
+            continue;
+        hc_core_own_fd((int)fd);
+        c->store_fds[c->nstore_fds++] = (int)fd;
+    }
+    closedir(d);
+}
+
+static bool store_fds_intact(hc_core *c)
+{
+    for (int i = 0; i < c->nstore_fds; i++)
+        if (!hc_core_fd_intact(c->store_fds[i]))
+            return false;
+    return true;
+}
+
 hc_store *hc_core_store(hc_core *c)
 {
     pthread_mutex_lock(&c->store_lock);
+    if (c->store_state == 1 && !store_fds_intact(c)) {
+        /* Closing the handle would close (and LMDB would write to) numbers
+         * that are the app's now: leak it, open afresh. */
+        hc_log_warn_once("store-fd", "the app closed or replaced the store's descriptors; %s is opened again",
+                         c->cfg.db_path);
+        c->store = NULL;
+        c->store_state = 0;
+        c->nstore_fds = 0;
+    }
     if (c->store_state == 0) {
         char err[600];
         if (!c->cfg.db_path[0]) {
@@ -144,6 +212,7 @@ hc_store *hc_core_store(hc_core *c)
             } else {
                 hc_log_debug("store %s open", c->cfg.db_path);
                 c->store_state = 1;
+                own_store_fds(c);
                 warn_if_shared(c->cfg.db_path);
             }
         }
@@ -275,18 +344,51 @@ hc_core *hc_core_start(void)
 
 /* ---- the table the hooks call ------------------------------------------- */
 
+/* The app took the gateway's listening descriptor (a raw close or dup2
+ * system call): listen again on a new one. The old gateway's connections
+ * finish on their own; its descriptors are not closed (they may be the
+ * app's). On failure the old one stays, and connections pass through. */
+static hc_gateway *regateway(hc_core *c, hc_gateway *old)
+{
+    pthread_mutex_lock(&start_lock);
+    hc_gateway *gw = __atomic_load_n(&c->gw, __ATOMIC_ACQUIRE);
+    if (gw == old) {
+        char err[256];
+        hc_gateway *ngw = NULL;
+        if (hc_gateway_start(c, &ngw, err, sizeof err) == 0) {
+            __atomic_store_n(&c->gw_prev, old, __ATOMIC_RELEASE);
+            __atomic_store_n(&c->gw, ngw, __ATOMIC_RELEASE);
+            gw = ngw;
+            hc_log_warn_once("regateway", "the app took the gateway's listening descriptor; listening on a new one");
+        } else {
+            hc_log_warn_once("regateway", "the app took the gateway's listening descriptor, and a new one cannot "
+                             "be opened (%s); LLM connections pass through unrecorded", err);
+        }
+    }
+    pthread_mutex_unlock(&start_lock);
+    return gw;
+}
+
 static int api_connect(int fd, const struct sockaddr *dst, socklen_t len, const char *host)
 {
     hc_core *c = hc_core_start();
-    if (!c || !c->gw)
+    hc_gateway *gw = c ? __atomic_load_n(&c->gw, __ATOMIC_ACQUIRE) : NULL;
+    if (!gw)
         return shim->connect(fd, dst, len);
-    return hc_gateway_connect(c->gw, fd, dst, len, host);
+    if (hc_gateway_lost(gw))
+        gw = regateway(c, gw);
+    return hc_gateway_connect(gw, fd, dst, len, host);
 }
 
 static int api_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
     hc_core *c = hc_core_get();
-    return c && c->gw ? hc_gateway_getpeername(c->gw, fd, addr, len) : 1;
+    hc_gateway *gw = c ? __atomic_load_n(&c->gw, __ATOMIC_ACQUIRE) : NULL;
+    if (!gw)
+        return 1;
+    int r = hc_gateway_getpeername(gw, fd, addr, len);
+    hc_gateway *prev = r == 1 ? __atomic_load_n(&c->gw_prev, __ATOMIC_ACQUIRE) : NULL;
+    return prev ? hc_gateway_getpeername(prev, fd, addr, len) : r;
 }
 
 static int api_verify_cert(X509_STORE_CTX_fwd *ctx, int (*real)(X509_STORE_CTX_fwd *))

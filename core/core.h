@@ -35,7 +35,9 @@ typedef struct hc_core {
     struct hc_ca       *ca;          /* immutable pointer; leaf cache locked inside */
     SSL_CTX            *server_ctx;  /* immutable: TLS server for the app's connections */
     SSL_CTX            *client_ctx;  /* immutable: TLS client for upstreams (verifying) */
-    struct hc_gateway  *gw;          /* immutable pointer; registry locked inside */
+    struct hc_gateway  *gw;          /* atomic pointer, registry locked inside; replaced
+                                      * (under start_lock) when the app takes its listener */
+    struct hc_gateway  *gw_prev;     /* the replaced one (its connections' getpeername) */
     struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
     /* Set once before traffic by hc-gateway (its exchange log), NULL in the
      * shim: called on the exchange's thread with each finished record, just
@@ -48,11 +50,18 @@ typedef struct hc_core {
     pthread_mutex_t     store_lock;  /* guards store, store_state */
     hc_store           *store;       /* opened on first use by whoever needs it */
     int                 store_state; /* 0 not tried, 1 open, -1 failed (logged once) */
+    int                 store_fds[8]; /* the store's open descriptors (owned, see hc_core_store) */
+    int                 nstore_fds;
 } hc_core;
 
 /* The store, opened on first use (by the recorder thread, or by a connection
  * thread that needs the cache, rate limits or budgets). NULL if it cannot be
- * opened: features that need it fail open, and the reason is logged once. */
+ * opened: features that need it fail open, and the reason is logged once.
+ * Its descriptors are the shim's (hc_core_own_fd); when one of them no longer
+ * names the store's file (the app closed or replaced it with a raw system
+ * call), the handle is abandoned without closing anything and the store is
+ * opened again: no page is ever written into a file of the app's. Call it
+ * before each use rather than keeping the pointer. */
 hc_store *hc_core_store(hc_core *c);
 
 /* The current process's core, or NULL before the first start (or after fork,
@@ -65,5 +74,14 @@ hc_core *hc_core_start(void);
 
 /* The hooks' table (set once by hc_core_entry, survives fork). */
 const hc_shim_api *hc_core_shim(void);
+
+/* The core just made descriptor fd (socket, accepted connection): tell the
+ * hooks it is ours, so an app sweeping its descriptors leaves it open and a
+ * number the app took back is never written (shim/fdown.h). No-op without
+ * hooks (unit tests). Thread-safe. */
+void hc_core_own_fd(int fd);
+/* True unless owned fd no longer names the file it named when owned (the
+ * app's raw close or dup2 took it). True without hooks. Thread-safe. */
+bool hc_core_fd_intact(int fd);
 
 #endif

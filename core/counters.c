@@ -32,7 +32,7 @@ int hc_ratelimit_parse(const char *text, hc_ratelimit *rl, char *err, size_t err
     while (*end == ' ')
         end++;
     if (end == part || *end || !(q > 0) || q > 1e12) {
-        snprintf(err, errlen, "quota '%s' is not a positive number", part);
+        snprintf(err, errlen, "the quota (first field) is not a positive number"); /* a header value is never echoed */
         return HC_EINVAL;
     }
     bool have_w = false;
@@ -42,7 +42,7 @@ int hc_ratelimit_parse(const char *text, hc_ratelimit *rl, char *err, size_t err
         if (strncmp(part, "w=", 2) == 0) {
             long w = strtol(part + 2, &end, 10);
             if (end == part + 2 || *end || w < 1 || w > 366L * 86400) {
-                snprintf(err, errlen, "w=%s: expected a window in seconds", part + 2);
+                snprintf(err, errlen, "w=: expected a window in seconds");
                 return HC_EINVAL;
             }
             rl->window_us = (int64_t)w * 1000000;
@@ -53,13 +53,13 @@ int hc_ratelimit_parse(const char *text, hc_ratelimit *rl, char *err, size_t err
             else if (strcasecmp(part + 2, "cents") == 0)
                 rl->cents = true;
             else {
-                snprintf(err, errlen, "u=%s: expected request or cents", part + 2);
+                snprintf(err, errlen, "u=: expected request or cents");
                 return HC_EINVAL;
             }
         } else if (strncmp(part, "s=", 2) == 0 && part[2]) {
             hc_strlcpy(rl->segment, sizeof rl->segment, part + 2);
         } else {
-            snprintf(err, errlen, "'%s': expected w=, u= or s=", part);
+            snprintf(err, errlen, "an unknown field: expected w=, u= or s=");
             return HC_EINVAL;
         }
     }

@@ -1,6 +1,7 @@
 #include "fallback.h"
 #include "buf.h"
 #include "err.h"
+#include "redact.h"
 #include "jsonedit.h"
 #include "record.h"
 
@@ -105,7 +106,10 @@ static int parse_one(const cJSON *fb, hc_fallback *f, char *err, size_t errlen, 
     }
     hc_strlcpy(f->url, sizeof f->url, url->valuestring);
     if (hc_route_parse_url(f->url, &f->target) != 0) {
-        snprintf(err, errlen, "entry %d: \"target-url\" %s is not an http(s) URL", idx, f->url);
+        char shown[sizeof f->url];
+        hc_url_redact(shown, sizeof shown, f->url);
+        snprintf(err, errlen, "entry %d: \"target-url\" %s is not an http(s) URL of the form "
+                 "https://host[:port][/path] (no user:password@)", idx, shown);
         return HC_EINVAL;
     }
     hc_strlcpy(f->target.host, sizeof f->target.host, f->target.target);
@@ -173,7 +177,7 @@ int hc_fallbacks_build(const hc_opts *o, hc_fallback *out, int max, int *n, char
         hc_fallback *f = &out[(*n)++];
         memset(f, 0, sizeof *f);
         if (hc_codes_parse(o->fallback_on, &f->codes) != 0) {
-            snprintf(err, errlen, "Helicone-Fallback-OnCodes: expected codes like 429,500-599, got '%s'", o->fallback_on);
+            snprintf(err, errlen, "Helicone-Fallback-OnCodes: expected codes like 429,500-599"); /* value not echoed */
             return HC_EINVAL;
         }
         cJSON *obj = cJSON_CreateObject();

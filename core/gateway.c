@@ -96,6 +96,7 @@ struct hc_gateway {
     struct live        *live;          /* connection threads that may use OpenSSL */
     int                 threads;       /* connection threads spawned and not done */
     bool                closing;       /* set by hc_gateway_quiesce: take nothing new */
+    int                 lost;          /* atomic: the app took a listener's descriptor */
 };
 
 struct conn_start {
@@ -460,6 +461,7 @@ static void *accept_main(void *arg)
     gw->core->shim->guard_thread();
     for (;;) {
         struct pollfd p[2] = { { .fd = gw->lfd4, .events = POLLIN }, { .fd = gw->lfd6, .events = POLLIN } };
+        /* POLLNVAL: a listener was closed under us (checked below). */
         int r = poll(p, 2, -1);
         if (r < 0) {
             if (errno == EINTR)
@@ -472,12 +474,27 @@ static void *accept_main(void *arg)
                 continue;
             struct sockaddr_storage peer;
             socklen_t pl = sizeof peer;
-            int fd = accept4(p[i].fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            /* Identity first: a number the app took back may be its own
+             * listening socket, whose connections are not ours to accept. */
+            bool intact = hc_core_fd_intact(p[i].fd);
+            int fd = (p[i].revents & POLLNVAL) || !intact
+                         ? -1
+                         : accept4(p[i].fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0 && (!intact || !hc_core_fd_intact(p[i].fd))) {
+                /* A raw close/dup2 system call of the app took the listener:
+                 * stop (no spinning on a number that is the app's now);
+                 * later connections go to their destinations directly. */
+                hc_log_error("gateway: the app closed or replaced the gateway's listening descriptor %d; "
+                             "a new listener takes the next LLM connections", p[i].fd);
+                __atomic_store_n(&gw->lost, 1, __ATOMIC_RELEASE);
+                return NULL;
+            }
             if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE)
                     poll(NULL, 0, 50); /* out of fds: back off rather than spin */
                 continue;
             }
+            hc_core_own_fd(fd);
             struct conn_start *cs = calloc(1, sizeof *cs);
             if (!cs || !addr_key((struct sockaddr *)&peer, &cs->family, cs->peer_addr, &cs->peer_port)) {
                 close(fd);
@@ -529,6 +546,7 @@ static int listen_on(int family, struct sockaddr *addr, socklen_t len)
         close(fd);
         return -1;
     }
+    hc_core_own_fd(fd);
     return fd;
 }
 
@@ -571,6 +589,8 @@ fail:
 int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len, const char *host)
 {
     const hc_shim_api *shim = gw->core->shim;
+    if (hc_gateway_lost(gw))
+        return shim->connect(fd, dst, len); /* fail open (core.c normally starts a new gateway first) */
     struct reg *r = calloc(1, sizeof *r);
     if (!r)
         return shim->connect(fd, dst, len);
@@ -753,6 +773,16 @@ int hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, sockle
     }
     pthread_mutex_unlock(&gw->lock);
     return rc;
+}
+
+bool hc_gateway_lost(hc_gateway *gw)
+{
+    if (__atomic_load_n(&gw->lost, __ATOMIC_ACQUIRE))
+        return true;
+    if (hc_core_fd_intact(gw->lfd4) && (gw->lfd6 < 0 || hc_core_fd_intact(gw->lfd6)))
+        return false;
+    __atomic_store_n(&gw->lost, 1, __ATOMIC_RELEASE);
+    return true;
 }
 
 void hc_gateway_abandon(hc_gateway *gw)

@@ -49,6 +49,10 @@ void hc_gateway_dispatch(hc_core *core, int fd, const hc_origin *o);
 /* After fork, in the child: close the parent's listeners (the parent keeps
  * its own copies) and abandon everything else without touching locks. */
 void hc_gateway_abandon(hc_gateway *gw);
+/* True once the app took a listening descriptor of gw (a raw close or dup2
+ * system call, see shim/fdown.h): gw accepts no more; the core starts a new
+ * gateway (core.c). Thread-safe; one fstat per listener. */
+bool hc_gateway_lost(hc_gateway *gw);
 
 /* At exit, before OpenSSL cleans up (core.c's atexit handler): stop taking
  * connections, shut down the app side of every live one so that a thread

@@ -254,6 +254,7 @@ int hc_io_connect(const struct sockaddr *addr, socklen_t len, int timeout_ms, in
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return HC_ECONNECT;
+    hc_core_own_fd(fd);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     const hc_shim_api *shim = hc_core_shim();

@@ -202,8 +202,10 @@ int hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h
                 o->retry_max_us = ms * 1000;
         } else if (hc_span_ieq(nm, nl, "helicone-fallback-model"))
             copy_span(o->fallback_model, sizeof o->fallback_model, val, vl);
-        else if (hc_span_ieq(nm, nl, "helicone-fallback-oncodes"))
+        else if (hc_span_ieq(nm, nl, "helicone-fallback-oncodes")) {
             copy_span(o->fallback_on, sizeof o->fallback_on, val, vl);
+            o->fallback_on_header = true;
+        }
         else if (hc_span_ieq(nm, nl, "helicone-fallbacks")) {
             free(o->fallbacks);
             if (!(o->fallbacks = strndup(val, vl)))

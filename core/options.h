@@ -56,6 +56,7 @@ typedef struct hc_opts {
     int64_t retry_min_us, retry_max_us;
     char    fallback_model[128];
     char    fallback_on[256];
+    bool    fallback_on_header;  /* fallback_on came from Helicone-Fallback-OnCodes */
     char   *fallbacks;           /* JSON list (owned) or NULL */
     char    ratelimit[256];
 

@@ -40,6 +40,7 @@
 #include "clock.h"
 #include "decode.h"
 #include "err.h"
+#include "redact.h"
 #include "fallback.h"
 #include "http.h"
 #include "counters.h"
@@ -87,6 +88,7 @@ struct exch {
     hc_buf           body;         /* request body as read (buffered part) */
     hc_buf           sendbody;     /* body as sent upstream to the current target */
     bool             streaming;    /* the body did not fit: the rest is piped */
+    bool             continued;    /* we answered the app's Expect: 100-continue ourselves */
     uint64_t         body_left;    /* LENGTH streaming: bytes still to pipe */
     hc_chunked       chunk;        /* CHUNKED: decoder state of the app's body */
     hc_opts          opts;
@@ -260,6 +262,11 @@ static int read_request_head(struct conn *c, struct exch *x)
                 hc_http_parse_request(x->head.data, x->head.len, &x->req);
                 c->client->timeout_ms = c->core->cfg.connect_timeout_ms;
                 return 0;
+            }
+            if (n == HC_EPARSE && hc_http_count_header_lines(c->in.data, c->in.len) > HC_HTTP_MAX_HEADERS) {
+                c->close_after = true;
+                send_error(c, NULL, 431, "head_too_large", "more than %d header fields", HC_HTTP_MAX_HEADERS);
+                return HC_ETOOBIG;
             }
             if (n == HC_EPARSE) {
                 c->close_after = true;
@@ -493,16 +500,21 @@ static int pipe_request_body(struct conn *c, struct exch *x)
 
 /* ---- response side ------------------------------------------------------ */
 
-/* Read the response head into *h (skipping 100 Continue and other 1xx but
- * 101). Returns the head length in c->up.in, 0 if the upstream closed before
- * sending anything, or < 0 on error. */
-static int read_response_head(struct conn *c, hc_http_head *h)
+/* Read the response head into *h. Informational answers (1xx but 101: 100
+ * Continue, 103 Early Hints) are passed to an HTTP/1.1 app as they come, as
+ * without the gateway (but not a second 100 Continue when the gateway sent
+ * one), and skipped. Returns the head length in c->up.in, 0 if the upstream
+ * closed before sending anything, or < 0 on error. */
+static int read_response_head(struct conn *c, const struct exch *x, hc_http_head *h)
 {
     for (;;) {
         if (c->up.in.len) {
             int n = hc_http_parse_response(c->up.in.data, c->up.in.len, h);
             if (n > 0) {
                 if (h->status >= 100 && h->status < 200 && h->status != 101) {
+                    if (x->req.minor_version == 1 && !(h->status == 100 && x->continued) &&
+                        hc_io_write(c->client, c->up.in.data, (size_t)n) != 0)
+                        return HC_ECANCELED; /* the app went away */
                     hc_buf_consume(&c->up.in, (size_t)n);
                     continue;
                 }
@@ -554,6 +566,11 @@ static void build_client_head(struct exch *x, const hc_http_head *h, const char 
         if (cache_head && !framing && !hc_is_helicone_header(hd->name, hd->name_len) &&
             !hc_span_ieq(hd->name, hd->name_len, "set-cookie"))
             hc_buf_append(cache_head, ls, ll);
+    }
+    if (h->extra_len) { /* header lines past the parser's table: none the gateway interprets (http.h) */
+        hc_buf_append(out, h->extra, h->extra_len);
+        if (cache_head)
+            hc_buf_append(cache_head, h->extra, h->extra_len);
     }
     if (x->cf == CF_CHUNKED)
         hc_buf_puts(out, "Transfer-Encoding: chunked\r\n");
@@ -815,7 +832,7 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
         }
         if (w == 0) {
             c->up.requests++;
-            rc = read_response_head(c, rh);
+            rc = read_response_head(c, x, rh);
             if (rc > 0)
                 break;
         } else {
@@ -829,6 +846,7 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
                      rc == 0 ? "closed the connection without answering"
                      : rc == HC_ETIMEDOUT ? "did not answer in time"
                      : rc == HC_EPARSE ? "sent a response that is not HTTP/1.x"
+                     : rc == HC_ETOOBIG ? "sent a response head larger than 64 KiB"
                                        : "failed while sending the request");
             if (rc == 0)
                 rc = HC_ECLOSED;
@@ -1005,20 +1023,31 @@ static bool accepts_coding(const hc_http_head *req, const char *coding)
     return false;
 }
 
+struct plain_out {
+    hc_buf *buf;
+    size_t  cap;
+    bool    over;
+};
+
 static void append_plain(void *ctx, const char *p, size_t n)
 {
-    hc_buf_append(ctx, p, n);
+    struct plain_out *o = ctx;
+    if (o->over || o->buf->len + n > o->cap || hc_buf_append(o->buf, p, n))
+        o->over = true;
 }
 
-static int decode_all(const char *coding, const char *p, size_t n, hc_buf *out)
+/* Decode a stored body for an app that did not ask for its coding; at most
+ * cap decoded bytes (a compression bomb is not unpacked: HC_EINVAL). */
+static int decode_all(const char *coding, const char *p, size_t n, hc_buf *out, size_t cap)
 {
     bool unsupported;
     hc_decoder *d = hc_decoder_new(coding, strlen(coding), &unsupported);
     if (!d)
         return HC_EINVAL;
-    int rc = hc_decoder_feed(d, p, n, append_plain, out);
+    struct plain_out o = { out, cap, false };
+    int rc = hc_decoder_feed(d, p, n, append_plain, &o);
     hc_decoder_free(d);
-    return rc;
+    return rc ? rc : o.over ? HC_EINVAL : 0;
 }
 
 /* Copy head lines except header `name`. */
@@ -1075,7 +1104,7 @@ static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
     size_t head_len = e.head_len;
     char coding[32];
     if (stored_coding(e.head, e.head_len, coding, sizeof coding) && !accepts_coding(&x->req, coding) &&
-        decode_all(coding, e.body, e.body_len, &plain) == 0) {
+        decode_all(coding, e.body, e.body_len, &plain, 2 * c->core->cfg.max_body) == 0) {
         body = plain.data ? plain.data : "";
         body_len = plain.len;
         append_without_header(&head, e.head, e.head_len, "content-encoding");
@@ -1254,8 +1283,10 @@ static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
         hc_strlcpy(x->target.name, sizeof x->target.name, use->target);
         hc_strlcpy(x->target.authority, sizeof x->target.authority, use->authority);
         snprintf(x->target.prefix, sizeof x->target.prefix, "%s%s", r ? r->prefix : "", f->target.prefix);
-        snprintf(x->target.url, sizeof x->target.url, "%s://%s%s", x->target.tls ? "https" : "http",
-                 x->target.authority, x->target.prefix);
+        char url[sizeof x->target.url];
+        snprintf(url, sizeof url, "%s://%s%s", x->target.tls ? "https" : "http", x->target.authority,
+                 x->target.prefix);
+        hc_url_redact(x->target.url, sizeof x->target.url, url); /* shown, never a credential */
         hc_capture_set_provider(&x->cap, hc_provider_for_host(f->target.host, 0));
     }
     hc_capture_set_upstream(&x->cap, x->target.url);
@@ -1375,6 +1406,35 @@ static void settle(struct conn *c, struct exch *x, int status, const char *error
     hc_capture_finish(&x->cap, error, flags);
 }
 
+
+/* The Helicone-* headers are usable (else a 400 naming the header, never its
+ * value, and false). body_unread: the app has not sent its body (Expect:
+ * 100-continue): the connection closes after the answer. */
+static bool headers_ok(struct conn *c, struct exch *x, bool body_unread)
+{
+    char err[300];
+    int status = 400;
+    const char *code = "bad_header";
+    if (x->opts.bad_header[0])
+        snprintf(err, sizeof err, "%s: %s", x->opts.bad_header, x->opts.bad_reason);
+    else if (x->opts.fallback_on_header && !x->opts.fallback_model[0])
+        snprintf(err, sizeof err, "Helicone-Fallback-OnCodes needs Helicone-Fallback-Model (the model to fall back to)");
+    else if ((x->opts.fallback_model[0] || x->opts.fallbacks) && !x->fb &&
+             !(x->fb = calloc(HC_MAX_FALLBACKS, sizeof *x->fb))) {
+        snprintf(err, sizeof err, "the gateway is out of memory");
+        status = 503;
+        code = "out_of_memory";
+    } else if (x->fb && !x->nfb && hc_fallbacks_build(&x->opts, x->fb, HC_MAX_FALLBACKS, &x->nfb, err, sizeof err) != 0)
+        ;
+    else
+        return true;
+    if (body_unread)
+        c->close_after = true;
+    send_error(c, x, status, code, "%s", err);
+    hc_capture_finish(&x->cap, NULL, 0);
+    return false;
+}
+
 /* Read the request body and decide its options. Returns false if the app
  * was answered (or went away) already. */
 static bool take_request(struct conn *c, struct exch *x)
@@ -1395,11 +1455,19 @@ static bool take_request(struct conn *c, struct exch *x)
         hc_capture_finish(&x->cap, NULL, 0);
         return false;
     }
-    if (hc_http_header_has_token(&x->req, "expect", "100-continue") && x->framing != HC_BODY_NONE &&
-        hc_io_write(c->client, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
-        c->close_after = true;
-        hc_capture_discard(&x->cap);
-        return false;
+    bool expect = hc_http_header_has_token(&x->req, "expect", "100-continue") && x->framing != HC_BODY_NONE;
+    if (expect) {
+        /* The app waits for our word before it sends the body: a request we
+         * refuse gets its final answer now, without a 100 (RFC 9110 §10.1.1),
+         * and the connection closes (its body is never read). */
+        if (!headers_ok(c, x, true))
+            return false;
+        if (hc_io_write(c->client, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
+            c->close_after = true;
+            hc_capture_discard(&x->cap);
+            return false;
+        }
+        x->continued = true;
     }
     int rc = read_request_body(c, x);
     if (rc != 0) {
@@ -1413,22 +1481,8 @@ static bool take_request(struct conn *c, struct exch *x)
         return false;
     }
     hc_capture_request_done(&x->cap);
-    if (x->opts.bad_header[0]) {
-        send_error(c, x, 400, "bad_header", "%s: %s", x->opts.bad_header, x->opts.bad_reason);
-        hc_capture_finish(&x->cap, NULL, 0);
+    if (!expect && !headers_ok(c, x, false))
         return false;
-    }
-    char err[300];
-    if ((x->opts.fallback_model[0] || x->opts.fallbacks) && !(x->fb = calloc(HC_MAX_FALLBACKS, sizeof *x->fb))) {
-        send_error(c, x, 503, "out_of_memory", "the gateway is out of memory");
-        hc_capture_finish(&x->cap, NULL, 0);
-        return false;
-    }
-    if (x->fb && hc_fallbacks_build(&x->opts, x->fb, HC_MAX_FALLBACKS, &x->nfb, err, sizeof err) != 0) {
-        send_error(c, x, 400, "bad_header", "%s", err);
-        hc_capture_finish(&x->cap, NULL, 0);
-        return false;
-    }
     const hc_request_info *ri = &x->cap.reqinfo;
     x->inject = !x->streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
                 (x->cap.api == HC_API_CHAT || x->cap.api == HC_API_COMPLETIONS) &&

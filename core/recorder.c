@@ -206,7 +206,11 @@ static void *recorder_main(void *arg)
             hc_store_reader_check(r->store); /* see store.h: dead readers pin old pages */
             last_check = now;
         }
-        if (r->disabled) {
+        /* Asked again per batch: the store is re-opened when the app took
+         * its descriptors (hc_core_store). */
+        if (!r->disabled)
+            r->store = hc_core_store(r->core);
+        if (r->disabled || !r->store) {
             dropped = count;
             free_list(list);
         } else {

@@ -3,6 +3,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "err.h"
+#include "redact.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -137,6 +138,13 @@ SSL_CTX *hc_upstream_ctx_new(const hc_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* Many servers end a close-delimited body by closing TCP without a TLS
+     * close_notify. OpenSSL 3 reports that as an error; made a plain EOF,
+     * the HTTP framing decides (hc_io_read): a close-delimited body ends
+     * there, a Content-Length or chunked body cut short is a truncation.
+     * Truncation attacks on close-delimited bodies are the HTTP/1.1 risk
+     * every client (curl, browsers) already accepts. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     /* Honours SSL_CERT_FILE and SSL_CERT_DIR, like the app's OpenSSL would. */
     if (!add_system_trust(ctx) && SSL_CTX_set_default_verify_paths(ctx) != 1)
@@ -171,8 +179,10 @@ void hc_target_for(hc_core *core, const hc_origin *origin, const char *host, boo
         t->origin = origin;
     }
     bool v6 = strchr(t->name, ':') != NULL;
-    snprintf(t->url, sizeof t->url, v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s", t->tls ? "https" : "http",
+    char url[sizeof t->url];
+    snprintf(url, sizeof url, v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s", t->tls ? "https" : "http",
              t->name, t->port, t->prefix);
+    hc_url_redact(t->url, sizeof t->url, url); /* for records, errors, logs: never a credential */
 }
 
 static bool still_open(int fd)

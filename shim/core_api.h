@@ -50,6 +50,13 @@ typedef struct hc_shim_api {
      * ".openai.azure.com" for a suffix, "127.0.0.1" for an IP entry): the
      * names the per-process CA is constrained to. */
     const char *const *(*llm_host_patterns)(void);
+    /* The core took descriptor fd (a socket it made, a store file): the hooks
+     * keep it open when the app sweeps its descriptors, and refuse the
+     * core's I/O on it once it names another file (fdown.h). Thread-safe. */
+    void (*own_fd)(int fd);
+    /* False once owned fd no longer names the file it named when owned (the
+     * app replaced it with a raw close/dup2 system call); true otherwise. */
+    bool (*fd_intact)(int fd);
     /* NULL if the gateway may terminate this process's TLS to `host` (the
      * app's TLS will trust it: trust.h); else why not — then the gateway
      * relays the connection untouched. Says so once on stderr. Thread-safe. */

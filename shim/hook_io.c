@@ -12,7 +12,13 @@
  * every process: they call glibc's exported aliases __read, __write and
  * __close directly (plain lazily bound calls). The socket calls resolve their
  * real function on first use.
+ *
+ * The same calls protect the shim's own descriptors (fdown.h): a shim
+ * thread's read/write/send/recv of an owned descriptor that changed identity
+ * fails with EBADF instead of touching the app's file, and close() keeps an
+ * owned descriptor open when the app sweeps it. One more bitmap test each.
  */
+#include "fdown.h"
 #include "hosts.h"
 #include "real.h"
 #include "shim.h"
@@ -69,6 +75,14 @@ void hc_io_watch(int fd, const char *host, int port)
     set_watched(fd, ok);
 }
 
+/* A shim thread must not touch a descriptor that became the app's. */
+#define OWNED_IO_CHECK(fd)                                                  \
+    do {                                                                    \
+        if (__builtin_expect(hc_fd_is_owned(fd), 0) && hc_shim_guarded() && \
+            !hc_fd_io_ok(fd))                                               \
+            return -1;                                                      \
+    } while (0)
+
 /* The app opens TLS on a followed connection: if its TLS stack is not the
  * hooked system OpenSSL, observe mode cannot see inside; say so (once). */
 static void tls_starts(int fd)
@@ -117,6 +131,7 @@ static void seen_iov(int fd, bool out, const struct iovec *iov, int cnt, size_t 
 
 HC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
+    OWNED_IO_CHECK(fd);
     ssize_t r = __write(fd, buf, n);
     if (r > 0 && is_watched(fd))
         seen(fd, true, buf, (size_t)r);
@@ -125,6 +140,7 @@ HC_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 HC_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
+    OWNED_IO_CHECK(fd);
     ssize_t r = __read(fd, buf, n);
     if (r > 0 && is_watched(fd))
         seen(fd, false, buf, (size_t)r);
@@ -152,6 +168,7 @@ HC_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 HC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     REAL(real, "send", send);
+    OWNED_IO_CHECK(fd);
     ssize_t r = real(fd, buf, n, flags);
     if (r > 0 && is_watched(fd))
         seen(fd, true, buf, (size_t)r);
@@ -161,6 +178,7 @@ HC_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 HC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
     REAL(real, "recv", recv);
+    OWNED_IO_CHECK(fd);
     ssize_t r = real(fd, buf, n, flags);
     if (r > 0 && !(flags & MSG_PEEK) && is_watched(fd))
         seen(fd, false, buf, (size_t)r);
@@ -205,6 +223,8 @@ HC_EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 
 HC_EXPORT int close(int fd)
 {
+    if (__builtin_expect(hc_fd_is_owned(fd), 0) && hc_fd_close_skips(fd, hc_shim_guarded()))
+        return 0;
     if (is_watched(fd)) {
         set_watched(fd, false);
         const hc_core_api *core = hc_shim_core_if_loaded();

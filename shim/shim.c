@@ -15,6 +15,7 @@
  *   not survive; hc_core_api.atfork_child tells the core to start afresh.
  */
 #include "shim.h"
+#include "fdown.h"
 #include "hosts.h"
 #include "log.h"
 #include "real.h"
@@ -77,6 +78,8 @@ static const hc_shim_api shim_api = {
     .freeaddrinfo = freeaddrinfo, /* not hooked: libc's own */
     .getpeername = real_getpeername,
     .guard_thread = guard_thread,
+    .own_fd = hc_fd_own,
+    .fd_intact = hc_fd_intact,
     .is_llm_host = is_llm_host,
     .llm_host_patterns = hc_hosts_patterns,
     .tls_refusal = hc_trust_gateway_refusal,
@@ -144,6 +147,13 @@ const hc_core_api *hc_shim_core_if_loaded(void)
 
 static void atfork_prepare(void)
 {
+    /* The child will exec, dup and close: it gets the real functions ready
+     * (no dlsym after a fork in a threaded program). Once per process. */
+    static int resolved;
+    if (!__atomic_exchange_n(&resolved, 1, __ATOMIC_RELAXED)) {
+        hc_fd_resolve();
+        hc_proc_resolve();
+    }
     pthread_mutex_lock(&core_lock);
 }
 
@@ -157,6 +167,7 @@ static void atfork_child(void)
     pthread_mutex_init(&core_lock, NULL);
     hc_hosts_atfork_child();
     hc_log_atfork_child();
+    hc_fd_atfork_child();
     const hc_core_api *c = hc_shim_core_if_loaded();
     if (c)
         c->atfork_child();

@@ -29,6 +29,10 @@ bool hc_shim_guarded(void);
 void hc_shim_guard_enter(void);
 void hc_shim_guard_leave(void);
 
+/* Resolve the real exec family, _exit, _Exit and quick_exit now
+ * (hook_proc.c): called before a fork, so the child never needs dlsym. */
+void hc_proc_resolve(void);
+
 /* The core, loading it on first use. NULL if it cannot be loaded (logged
  * once); the caller then passes through — fail open. Thread-safe. */
 const hc_core_api *hc_shim_core(void);

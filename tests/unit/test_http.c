@@ -1,5 +1,6 @@
 /* test_http.c — HTTP head parsing and chunked decoding, table-driven, with every
  * input also fed split at every byte offset. */
+#include "buf.h"
 #include "err.h"
 #include "http.h"
 #include "t.h"
@@ -193,8 +194,45 @@ static void test_chunked(void)
     }
 }
 
+/* More header lines than the table holds: a response keeps them raw in
+ * extra (unless one is a header the gateway interprets); a request is
+ * refused, and hc_http_count_header_lines says why. */
+static void test_many_headers(void)
+{
+    hc_buf b = HC_BUF_INIT;
+    hc_buf_puts(&b, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+    for (int i = 0; i < 150; i++)
+        hc_buf_printf(&b, "X-Many-%d: v\r\n", i);
+    size_t before_blank = b.len;
+    hc_buf_puts(&b, "\r\nok");
+    hc_http_head h;
+    int n = hc_http_parse_response(b.data, b.len, &h);
+    T_EQ_INT(n, (int)b.len - 2, "150 response headers: the head parses");
+    T_EQ_INT((int)h.nheaders, HC_HTTP_MAX_HEADERS, "the table is full");
+    T_CHECK(h.extra && h.extra + h.extra_len == b.data + before_blank && strncmp(h.extra, "X-Many-127:", 11) == 0,
+            "extra holds the remaining lines, raw, up to the blank line");
+    for (size_t cut = 0; cut + 2 < b.len; cut += 97)
+        T_EQ_INT(hc_http_parse_response(b.data, cut, &h), HC_PARTIAL, "cut at %zu: partial", cut);
+    hc_buf_reset(&b);
+    hc_buf_puts(&b, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 140; i++)
+        hc_buf_printf(&b, i == 135 ? "Transfer-Encoding: chunked\r\n" : "X-Many-%d: v\r\n", i);
+    hc_buf_puts(&b, "\r\n");
+    T_EQ_INT(hc_http_parse_response(b.data, b.len, &h), HC_EPARSE, "a framing header past the table: refused");
+    hc_buf_reset(&b);
+    hc_buf_puts(&b, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < 130; i++)
+        hc_buf_printf(&b, "X-Req-%d: v\r\n", i);
+    hc_buf_puts(&b, "\r\n");
+    T_EQ_INT(hc_http_parse_request(b.data, b.len, &h), HC_EPARSE, "130 request headers: refused");
+    T_EQ_INT((int)hc_http_count_header_lines(b.data, b.len), 130, "... and counted: 130 lines");
+    T_EQ_INT((int)hc_http_count_header_lines("GET / HTTP/1.1\r\nA: b\r\n\r\n", 27), 1, "one header line");
+    hc_buf_free(&b);
+}
+
 int main(void)
 {
+    test_many_headers();
     test_requests();
     test_responses();
     test_framing();
