@@ -23,7 +23,11 @@
  *   SNI is not an LLM host is relayed byte for byte to the original
  *   destination — shared CDN addresses must not make us touch other traffic.
  *   A ClientHello for an LLM host (or without SNI, addressed to one) is
- *   terminated with a leaf for that name. Plain HTTP goes to the proxy too.
+ *   terminated with a leaf for that name — if the app's TLS will trust it
+ *   (the shim's policy, shim/trust.h, asked through shim->tls_refusal) and
+ *   no app of this process has rejected our certificate yet; otherwise it is
+ *   relayed untouched to where the app meant to go (hc_relay_routed). Plain
+ *   HTTP goes to the proxy, whatever the app's TLS.
  * - Exit: hc_gateway_quiesce() (from core.c's atexit handler, which runs
  *   before OpenSSL's cleanup) shuts down the app side of every live
  *   connection and waits, bounded, until no connection thread is inside
@@ -48,6 +52,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -233,6 +238,45 @@ static long peek_more(int fd, unsigned char *buf, size_t size, size_t have, int6
     }
 }
 
+/* Set once an app of this process rejected the gateway's certificate: from
+ * then on its TLS to LLM hosts is relayed untouched (the bet was lost). */
+static int app_rejects_us;
+
+/* May the gateway terminate this TLS connection for `name`? Not if the app's
+ * TLS stack will not trust the gateway (the shim's policy, trust.h), nor once
+ * this process has rejected the gateway's certificate. */
+static bool terminate_tls(hc_core *core, const char *name)
+{
+    if (__atomic_load_n(&app_rejects_us, __ATOMIC_ACQUIRE))
+        return false;
+    return core->shim->tls_refusal == NULL || core->shim->tls_refusal(name) == NULL;
+}
+
+/* After a failed handshake with the app: if the app aborted it having seen
+ * our certificate (alert bad_certificate 42, certificate_unknown 46,
+ * unknown_ca 48, or the connection closed mid-handshake), stop terminating
+ * its TLS; its retry then goes untouched to where it meant to go. */
+static void note_handshake_failure(hc_core *core, const char *name, unsigned long err, bool eof, bool saw_cert)
+{
+    int reason = err ? ERR_GET_REASON(err) : 0;
+    const char *what = NULL;
+    if (reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE)
+        what = "TLS alert 42, bad certificate";
+    else if (reason == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN)
+        what = "TLS alert 46, certificate unknown";
+    else if (reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA)
+        what = "TLS alert 48, unknown CA";
+    else if (saw_cert && (eof || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING))
+        what = "it closed the connection during the handshake";
+    if (!what)
+        return;
+    __atomic_store_n(&app_rejects_us, 1, __ATOMIC_RELEASE);
+    hc_log_warn_once("app_rejects_gateway",
+                     "%s rejected the gateway's certificate for %s (%s): from now on this process's TLS to LLM "
+                     "hosts is relayed untouched and not recorded",
+                     core->program, name, what);
+}
+
 static void serve_tls(hc_gateway *gw, int fd, const hc_origin *o, const char *name)
 {
     hc_core *core = gw->core;
@@ -256,8 +300,14 @@ static void serve_tls(hc_gateway *gw, int fd, const hc_origin *o, const char *na
     hc_io io;
     hc_io_init(&io, fd, ssl, core->cfg.connect_timeout_ms);
     const char *why;
-    if (hc_io_accept_tls(&io, &why) != 0) {
+    int hrc = hc_io_accept_tls(&io, &why);
+    if (hrc != 0) {
         hc_log_debug("TLS handshake with the app for %s failed: %s", name, why);
+        /* The app has seen our certificate once the server flight went out. */
+        OSSL_HANDSHAKE_STATE st = SSL_get_state(ssl);
+        bool saw_cert = st != TLS_ST_BEFORE && st != TLS_ST_SR_CLNT_HELLO;
+        if (hrc == HC_ETLS)
+            note_handshake_failure(core, name, ERR_peek_error(), ERR_peek_error() == 0, saw_cert);
         hc_io_close(&io);
         return;
     }
@@ -355,6 +405,8 @@ static void *conn_main(void *arg)
         if (rc == 0 && sni[0] && !core->shim->is_llm_host(sni)) {
             hc_log_debug("relaying TLS for %s (not an LLM host) untouched", sni);
             hc_relay(core, cs.fd, &o);
+        } else if ((rc == 0 || rc == HC_ETOOBIG) && !terminate_tls(core, (rc == 0 && sni[0]) ? sni : o.host)) {
+            hc_relay_routed(core, cs.fd, &o); /* the app's TLS would not trust us: hands off */
         } else if (rc == 0 || rc == HC_ETOOBIG) {
             serve_tls(gw, cs.fd, &o, (rc == 0 && sni[0]) ? sni : o.host);
         } else {

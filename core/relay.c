@@ -4,9 +4,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,6 +64,8 @@ static bool pump(struct dir *d, short rev_from, short rev_to)
     return true;
 }
 
+static void relay_to(hc_core *core, int cfd, const struct sockaddr *dst, socklen_t dstlen);
+
 void hc_relay(hc_core *core, int cfd, const hc_origin *o)
 {
     if (hc_is_synthetic_addr((const struct sockaddr *)&o->dst)) {
@@ -68,7 +73,32 @@ void hc_relay(hc_core *core, int cfd, const hc_origin *o)
         close(cfd);
         return;
     }
-    int ufd = hc_io_connect((const struct sockaddr *)&o->dst, o->dstlen, core->cfg.connect_timeout_ms, cfd);
+    relay_to(core, cfd, (const struct sockaddr *)&o->dst, o->dstlen);
+}
+
+void hc_relay_routed(hc_core *core, int cfd, const hc_origin *o)
+{
+    const hc_route *r = hc_is_synthetic_addr((const struct sockaddr *)&o->dst) ? hc_config_route(&core->cfg, o->host)
+                                                                                : NULL;
+    if (!r) {
+        hc_relay(core, cfd, o);
+        return;
+    }
+    char port[16];
+    snprintf(port, sizeof port, "%d", r->port);
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res = NULL;
+    if (core->shim->getaddrinfo(r->target, port, &hints, &res) != 0 || !res) {
+        hc_log_debug("cannot resolve %s, the route of %s; closing the connection", r->target, o->host);
+        close(cfd);
+        return;
+    }
+    relay_to(core, cfd, res->ai_addr, res->ai_addrlen);
+    core->shim->freeaddrinfo(res);
+}
+
+static void relay_to(hc_core *core, int cfd, const struct sockaddr *dst, socklen_t dstlen)
+{
+    int ufd = hc_io_connect(dst, dstlen, core->cfg.connect_timeout_ms, cfd);
     if (ufd < 0) {
         close(cfd);
         return;

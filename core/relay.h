@@ -15,6 +15,13 @@
 /* Relay client_fd <-> origin->dst; closes client_fd before returning. */
 void hc_relay(hc_core *core, int client_fd, const hc_origin *origin);
 
+/* Relay client_fd untouched to where the app's connection would have gone
+ * without the gateway: origin->dst, or for a routed host (HC_ROUTE; dst is
+ * its synthetic address) the route's target host and port. For LLM
+ * connections the gateway must not terminate (the app's TLS would not trust
+ * it). Closes client_fd before returning. */
+void hc_relay_routed(hc_core *core, int client_fd, const hc_origin *origin);
+
 /* True for addresses the shim synthesises for routed hosts (HC_SYNTHETIC_NET):
  * there is nothing there to relay to. */
 bool hc_is_synthetic_addr(const struct sockaddr *a);

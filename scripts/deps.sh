@@ -15,7 +15,8 @@ BUILD="build-essential pkg-config libssl-dev liblmdb-dev libcjson-dev libzstd-de
        libbrotli-dev ca-certificates openssl python3"
 TEST="$BUILD curl lmdb-utils python3-requests python3-httpx python3-aiohttp python3-h2
       python3-brotli ruby php-cli php-curl socat clang libclang-rt-14-dev iproute2 util-linux
-      strace zstd chromium chromium-driver fonts-dejavu-core golang-go patchelf"
+      strace zstd chromium chromium-driver fonts-dejavu-core golang-go patchelf
+      wget gnutls-bin git default-jdk-headless erlang-base erlang-ssl erlang-inets"
 
 case "${1:-test}" in
 build) PKGS=$BUILD ;;
@@ -24,13 +25,15 @@ bench) PKGS="$TEST hyperfine mitmproxy" ;;
 *) echo "usage: scripts/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 
-# The compatibility tests run Node's `openai` package (tests/node/package.json),
-# from the npm registry. Quietly skipped when npm is absent.
+# The compatibility tests run Node's `openai` and `@anthropic-ai/sdk` packages, Claude
+# Code, Gemini CLI and Bun (tests/node/package.json), from the npm registry. Quietly
+# skipped when npm is absent.
 node_deps() {
     [ "${1:-test}" != build ] || return 0
     command -v npm >/dev/null 2>&1 || return 0
     dir=$(cd "$(dirname "$0")/../tests/node" && pwd)
-    [ -f "$dir/node_modules/openai/package.json" ] ||
+    [ -f "$dir/node_modules/openai/package.json" ] && [ -f "$dir/node_modules/@google/gemini-cli/package.json" ] &&
+        [ -f "$dir/node_modules/@anthropic-ai/claude-code/package.json" ] ||
         npm install --prefix "$dir" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
     # OpenAI's Codex CLI, for test_hc_run_proxy.py (a static binary through hc-run --proxy).
     [ -f "$dir/node_modules/@openai/codex/package.json" ] ||

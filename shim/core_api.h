@@ -57,6 +57,10 @@ typedef struct hc_shim_api {
     /* False once owned fd no longer names the file it named when owned (the
      * app replaced it with a raw close/dup2 system call); true otherwise. */
     bool (*fd_intact)(int fd);
+    /* NULL if the gateway may terminate this process's TLS to `host` (the
+     * app's TLS will trust it: trust.h); else why not — then the gateway
+     * relays the connection untouched. Says so once on stderr. Thread-safe. */
+    const char *(*tls_refusal)(const char *host);
 } hc_shim_api;
 
 /* What the core gives the hooks. */

@@ -22,10 +22,12 @@
 #include "hosts.h"
 #include "real.h"
 #include "shim.h"
+#include "trust.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -81,6 +83,19 @@ void hc_io_watch(int fd, const char *host, int port)
             return -1;                                                      \
     } while (0)
 
+/* The app opens TLS on a followed connection: if its TLS stack is not the
+ * hooked system OpenSSL, observe mode cannot see inside; say so (once). */
+static void tls_starts(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char host[HC_HOST_MAX];
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        !hc_hosts_match_addr((struct sockaddr *)&ss, sl, host, sizeof host))
+        snprintf(host, sizeof host, "an LLM host");
+    hc_trust_observe_blind(host);
+}
+
 static void seen(int fd, bool out, const void *p, size_t n)
 {
     const hc_core_api *core = hc_shim_core_if_loaded();
@@ -88,8 +103,19 @@ static void seen(int fd, bool out, const void *p, size_t n)
         return;
     int saved = errno;
     hc_shim_guard_enter();
-    if (!core->observe_fd(fd, out, p, n))
+    /* A TLS record header (change_cipher_spec, alert, handshake, data; 3.x). The
+     * app's ClientHello is usually the first thing seen; but another thread
+     * may have begun the handshake before connect() marked the fd followed, so
+     * any TLS record that makes the core stop following counts too. */
+    const unsigned char *b = p;
+    bool tls = n >= 3 && b[0] >= 0x14 && b[0] <= 0x17 && b[1] == 0x03;
+    if (tls && out && b[0] == 0x16)
+        tls_starts(fd);
+    if (!core->observe_fd(fd, out, p, n)) {
         set_watched(fd, false);
+        if (tls)
+            tls_starts(fd);
+    }
     hc_shim_guard_leave();
     errno = saved;
 }

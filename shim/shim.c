@@ -19,16 +19,16 @@
 #include "hosts.h"
 #include "log.h"
 #include "real.h"
+#include "trust.h"
 
 #include <dlfcn.h>
 #include <limits.h>
 #include <netdb.h>
-#include <errno.h> /* program_invocation_name */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <sys/random.h> /* getrandom: the run id of a bare tree */
@@ -82,6 +82,7 @@ static const hc_shim_api shim_api = {
     .fd_intact = hc_fd_intact,
     .is_llm_host = is_llm_host,
     .llm_host_patterns = hc_hosts_patterns,
+    .tls_refusal = hc_trust_gateway_refusal,
 };
 
 /* libhcshim-core.so next to this library, unless HC_CORE_LIB names another. */
@@ -172,30 +173,15 @@ static void atfork_child(void)
         c->atfork_child();
 }
 
-/* Programs that carry their own OpenSSL (Node, Bun) cannot be taught to trust
- * the gateway through X509_verify_cert; they read NODE_EXTRA_CA_CERTS once at
+/* Programs that carry their own TLS (Node, Bun) cannot be taught to trust the
+ * gateway through X509_verify_cert; they read NODE_EXTRA_CA_CERTS once at
  * start-up. For them the gateway starts here, before main(), and the CA
- * certificate (public part only) is handed over that way. */
-static bool is_node_name(const char *path)
-{
-    if (!path)
-        return false;
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    return strncmp(b, "node", 4) == 0 || strcmp(b, "bun") == 0; /* node, nodejs, node20, bun */
-}
-
-/* The program's name as executed (AT_EXECFN: already in memory, unlike
- * readlink("/proc/self/exe"), whose /proc path walk was ~4% of the start-up
- * of /bin/true, run for every process of a CI job), or its argv[0]. */
-static bool own_tls_runtime(void)
-{
-    return is_node_name((const char *)getauxval(AT_EXECFN)) || is_node_name(program_invocation_name);
-}
-
+ * certificate (public part only) is handed over that way. Whether the program
+ * is such a runtime is judged by what the binary is (trust.c), not its name. */
 static void prepare_node_trust(void)
 {
     const char *off = getenv("HC_NODE_CA");
+    hc_trust_node_ca_set(false);
     if (off && strcmp(off, "0") == 0)
         return;
     const hc_core_api *c = hc_shim_core();
@@ -204,10 +190,10 @@ static void prepare_node_trust(void)
     hc_shim_guard_enter();
     const char *path = c->ca_file();
     hc_shim_guard_leave();
-    if (path)
-        setenv("NODE_EXTRA_CA_CERTS", path, 1);
+    if (path && setenv("NODE_EXTRA_CA_CERTS", path, 1) == 0)
+        hc_trust_node_ca_set(true);
     else
-        hc_log_warn_once("node_ca", "cannot prepare NODE_EXTRA_CA_CERTS; this program's LLM calls may fail TLS");
+        hc_log_warn_once("node_ca", "cannot prepare NODE_EXTRA_CA_CERTS; this program's TLS to LLM hosts will be relayed unrecorded");
 }
 
 /* The run id of a tree started without one: "YYYYMMDD-HHMMSS-xxxxxx" (UTC,
@@ -246,6 +232,6 @@ __attribute__((constructor)) static void hc_shim_init(void)
         ensure_run_id();
     if (mode != HC_MODE_OFF)
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-    if (mode == HC_MODE_GATEWAY && own_tls_runtime())
+    if (mode == HC_MODE_GATEWAY && hc_trust_is_node_runtime())
         prepare_node_trust();
 }

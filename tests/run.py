@@ -47,6 +47,16 @@ def can_isolate():
     return r.returncode == 0
 
 
+def file_timeout(path):
+    """A test file may ask for a longer timeout with a line "# run.py timeout: SECONDS"
+    (the compatibility matrix runs whole agent CLIs and JVMs)."""
+    if not path.endswith(".py"):
+        return 0
+    with open(path, errors="replace") as f:
+        m = re.search(r"^# run\.py timeout: (\d+)$", f.read(), re.M)
+    return int(m.group(1)) if m else 0
+
+
 def run_one(cmd, env, timeout, isolate, verbose):
     if isolate:
         cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"] + cmd
@@ -150,7 +160,7 @@ def main():
             jenv = dict(env, HC_BUILD=os.path.abspath(os.path.join(ROOT, a.asan_build)), HC_PRELOAD_FIRST=asan_rt,
                         ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:log_path=%s/asan" % logdir,
                         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=%s/ubsan" % logdir)
-        p, f, problem, out, dt = run_one(cmd, jenv, a.timeout, iso, a.verbose)
+        p, f, problem, out, dt = run_one(cmd, jenv, max(a.timeout, file_timeout(cmd[-1])), iso, a.verbose)
         if logdir:
             reports = sorted(glob.glob(os.path.join(logdir, "*")))
             if reports:

@@ -579,11 +579,54 @@ def anthropic_stream():
 
 
 @test
+def anthropic_tool_use():
+    """"[mock-tool NAME K=V]" in the last user text, NAME among the tools: a tool_use
+    block (plain and streamed, input as input_json_delta); the tool's result then
+    gets an ordinary answer."""
+    tools = [{"name": "Read", "description": "read a file", "input_schema": {"type": "object"}}]
+    ask = "please read it [mock-tool Read file_path=/tmp/notes.txt]"
+    for m in Env.both:
+        fresh()
+        L = "anthropic tool_use (%s): " % label(m)
+        status, _, r = call_json(m, "POST", "/v1/messages", anthropic_body(ask, tools=tools), ANTHROPIC_KEY)
+        blk = r["content"][0] if status == 200 else {}
+        T.eq((status, r.get("stop_reason"), len(r.get("content", [])), blk.get("type"), blk.get("name"), blk.get("input")),
+             (200, "tool_use", 1, "tool_use", "Read", {"file_path": "/tmp/notes.txt"}), L + "plain: one tool_use block")
+        T.ok(str(blk.get("id", "")).startswith("toolu_01"), L + "tool_use id toolu_01…")
+        T.eq(r.get("usage", {}).get("output_tokens"), 12, L + "output tokens as for an answer")
+        status, _, r = call_json(m, "POST", "/v1/messages", anthropic_body(ask), ANTHROPIC_KEY)
+        T.eq((status, r["content"][0]["type"], r["stop_reason"]), (200, "text", "end_turn"),
+             L + "no such tool offered: an ordinary answer")
+        data, _ = raw_exchange(m, "POST", "/v1/messages", anthropic_body(ask, tools=tools, stream=True), ANTHROPIC_KEY)
+        status, h, body = split_response(data)
+        chunks, complete = dechunk(body)
+        objs = [json.loads(ANTHROPIC_EVENT.fullmatch(c).group(2)) for c in chunks if ANTHROPIC_EVENT.fullmatch(c)]
+        names = [o["type"] for o in objs]
+        T.eq(names, ["message_start", "content_block_start", "ping", "content_block_delta", "content_block_delta",
+                     "content_block_stop", "message_delta", "message_stop"], L + "streamed: event sequence")
+        cb = objs[1]["content_block"] if len(objs) > 1 else {}
+        T.eq((cb.get("type"), cb.get("name"), cb.get("input")), ("tool_use", "Read", {}), L + "content_block_start: tool_use, empty input")
+        js = "".join(o["delta"]["partial_json"] for o in objs if o["type"] == "content_block_delta")
+        T.eq(json.loads(js or "null"), {"file_path": "/tmp/notes.txt"}, L + "input_json_delta pieces make the input")
+        T.eq(objs[-2]["delta"]["stop_reason"] if len(objs) > 1 else None, "tool_use", L + "message_delta: stop_reason tool_use")
+        follow = anthropic_body(tools=tools, messages=[
+            {"role": "user", "content": ask},
+            {"role": "assistant", "content": [dict(blk)]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": blk.get("id"), "content": "pineapple 42"}]}])
+        status, _, r = call_json(m, "POST", "/v1/messages", follow, ANTHROPIC_KEY)
+        T.ok(status == 200 and r["stop_reason"] == "end_turn" and "to: pineapple 42" in r["content"][0]["text"],
+             L + "the tool result gets a text answer to it", r)
+
+
+@test
 def anthropic_errors():
     m = Env.http
     fresh()
     status, _, r = call_json(m, "POST", "/v1/messages", anthropic_body(), {"anthropic-version": "2023-06-01"})
     T.eq((status, r["type"], r["error"]["type"]), (401, "error", "authentication_error"), "anthropic: 401 without x-api-key")
+    status, _, r = call_json(m, "POST", "/v1/messages", anthropic_body(),
+                             {"authorization": "Bearer sk-ant-k", "anthropic-version": "2023-06-01"})
+    T.eq((status, r.get("type")), (200, "message"), "anthropic: the key as Authorization: Bearer is accepted (SDK 1.x)")
     status, _, r = call_json(m, "POST", "/v1/messages", anthropic_body(), {"x-api-key": "k"})
     T.eq((status, r["error"]["type"]), (400, "invalid_request_error"), "anthropic: 400 without anthropic-version")
     body = anthropic_body()

@@ -689,9 +689,26 @@ def _anthropic_prompt(body):
     return total, bps
 
 
+_TOOL_DIRECTIVE = re.compile(r"\[mock-tool ([A-Za-z0-9_.-]+)((?: [A-Za-z0-9_]+=[^\s\]]*)*)\]")
+
+
+def _tool_call(body, last):
+    """The tool call a Messages request asks the mock to make, or None: the last
+    user text says "[mock-tool NAME KEY=VALUE ...]" and NAME is one of the
+    request's tools. The call's input is {KEY: VALUE, ...} (strings). A request
+    whose last user message is the tool's result gets an ordinary answer to it,
+    so an agent's tool round trip ends in a text answer."""
+    m = _TOOL_DIRECTIVE.search(last or "")
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    if not m or m.group(1) not in {t.get("name") for t in tools if isinstance(t, dict)}:
+        return None
+    return m.group(1), dict(kv.split("=", 1) for kv in m.group(2).split())
+
+
 def anthropic_messages(mock, req, cfg):
     """POST /v1/messages: Anthropic Messages, plain or as its named SSE event stream."""
-    if not req.headers.get("x-api-key"):
+    # the key as x-api-key, or (newer SDKs, OAuth tokens) as Authorization: Bearer
+    if not req.headers.get("x-api-key") and not req.headers.get("authorization", "").startswith("Bearer "):
         return error_reply("anthropic", 401, "x-api-key header is required")
     if not req.headers.get("anthropic-version"):
         return error_reply("anthropic", 400, "anthropic-version: header is required")
@@ -719,8 +736,12 @@ def anthropic_messages(mock, req, cfg):
     msg = {"id": "msg_01" + ids.b62("id", 22), "type": "message", "role": "assistant",
            "model": dated_model(body["model"])}
     tokens = (total, ans.output)
+    tool = _tool_call(body, last)
+    if tool:  # a tool_use block instead of text; output tokens as for an answer
+        stop = "tool_use"
+        block = {"type": "tool_use", "id": "toolu_01" + ids.b62("tool", 22), "name": tool[0], "input": tool[1]}
     if body.get("stream") is not True:
-        return _json(200, dict(msg, content=[{"type": "text", "text": ans.text}],
+        return _json(200, dict(msg, content=[block if tool else {"type": "text", "text": ans.text}],
                                stop_reason=stop, stop_sequence=None, usage=usage), tokens=tokens)
 
     def ev(name, data):
@@ -728,13 +749,21 @@ def anthropic_messages(mock, req, cfg):
 
     start = dict(msg, content=[], stop_reason=None, stop_sequence=None,
                  usage=dict(usage, output_tokens=1))
+    first = dict(block, input={}) if tool else {"type": "text", "text": ""}
     events = [ev(b"message_start", _compact({"type": "message_start", "message": start})),
               ev(b"content_block_start", _compact({"type": "content_block_start", "index": 0,
-                                                   "content_block": {"type": "text", "text": ""}})),
+                                                   "content_block": first})),
               ev(b"ping", b'{"type": "ping"}')]   # sic: Anthropic's ping has a space
-    events += [ev(b"content_block_delta",
-                  _compact({"type": "content_block_delta", "index": 0,
-                            "delta": {"type": "text_delta", "text": d}})) for d in ans.deltas]
+    if tool:  # the input as partial JSON, in two pieces, as the API streams it
+        js = json.dumps(tool[1], separators=(",", ":"))
+        parts = [js[:len(js) // 2], js[len(js) // 2:]]
+        events += [ev(b"content_block_delta",
+                      _compact({"type": "content_block_delta", "index": 0,
+                                "delta": {"type": "input_json_delta", "partial_json": d}})) for d in parts]
+    else:
+        events += [ev(b"content_block_delta",
+                      _compact({"type": "content_block_delta", "index": 0,
+                                "delta": {"type": "text_delta", "text": d}})) for d in ans.deltas]
     events += [ev(b"content_block_stop", _compact({"type": "content_block_stop", "index": 0})),
                ev(b"message_delta", _compact({"type": "message_delta",
                                               "delta": {"stop_reason": stop, "stop_sequence": None},

@@ -1,9 +1,10 @@
 // compat_node.mjs — an ordinary Node app for test_compat.py.
 //
-//   node compat_node.mjs fetch|openai [PROMPT]
+//   node compat_node.mjs fetch|openai|anthropic [PROMPT]
 //
 // fetch:  Node's built-in fetch (undici) POSTs a chat completion.
 // openai: the `openai` npm package (tests/node/node_modules) does the same call.
+// anthropic: the `@anthropic-ai/sdk` package makes a Messages call.
 // Both use https://api.openai.com/v1 unless OPENAI_BASE_URL says otherwise (the
 // openai package's own convention; observe-mode tests point it at the mock).
 //
@@ -50,7 +51,18 @@ if (kind === "fetch") {
   const client = new OpenAI({ apiKey: key, baseURL: base, maxRetries: 0, timeout: 30000 });
   const { data, response } = await client.chat.completions.create(body).withResponse();
   out(response.status, JSON.stringify(data), response.headers.get("helicone-id"), data.choices[0].message.content);
+} else if (kind === "anthropic") {
+  // the @anthropic-ai/sdk package; https://api.anthropic.com unless ANTHROPIC_BASE_URL says otherwise
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const require = createRequire(path.join(here, "..", "..", "node", "package.json"));
+  const mod = require("@anthropic-ai/sdk");
+  const Anthropic = mod.default || mod;
+  const client = new Anthropic({ apiKey: "sk-ant-test-SECRET-0123456789", maxRetries: 0, timeout: 30000 });
+  const { data, response } = await client.messages.create({
+    model: "claude-3-5-haiku-latest", max_tokens: 256, messages: [{ role: "user", content: prompt }],
+  }).withResponse();
+  out(response.status, JSON.stringify(data), response.headers.get("helicone-id"), data.content[0].text);
 } else {
-  process.stderr.write("usage: compat_node.mjs fetch|openai [PROMPT]\n");
+  process.stderr.write("usage: compat_node.mjs fetch|openai|anthropic [PROMPT]\n");
   process.exit(2);
 }
