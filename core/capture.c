@@ -8,6 +8,7 @@
 #include "pricing.h"
 #include "provider.h"
 #include "recorder.h"
+#include "tally.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -347,6 +348,7 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     if (omit_resp)
         r->flags |= HC_REC_RESP_OMITTED;
 
+    hc_tally_add(&core->tally, r);
     hc_buf enc = HC_BUF_INIT;
     if (hc_record_encode(r, &enc) == 0) {
         hc_rec_item *it = hc_rec_item_new(r->id, enc.data, enc.len, c->req_body.data, c->req_body.len, !omit_req,

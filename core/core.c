@@ -26,6 +26,7 @@
 #include "observe.h"
 #include "pricing.h"
 #include "recorder.h"
+#include "tally.h"
 #include "tlsca.h"
 #include "upstream.h"
 #include "webhook.h"
@@ -148,6 +149,7 @@ static void at_exit(void)
         hc_recorder_stats st = { 0 };
         hc_recorder_flush(c->rec, 2000, &st);
         hc_webhook_flush(2000);
+        hc_tally_emit(&c->tally);
         /* No gateway thread may be inside OpenSSL when it cleans up. */
         if (c->gw && hc_gateway_quiesce(c->gw, 1000) > 0)
             hc_log_debug("exit: gateway connections still running after 1 s");
@@ -175,6 +177,7 @@ static hc_core *start(void)
     if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
         hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);
+    hc_tally_init(&c->tally);
 
     /* OpenSSL first, so that its atexit cleanup (if the app's own use of
      * OpenSSL registered one) is registered before ours and therefore runs
@@ -283,6 +286,7 @@ static void api_flush(int timeout_ms)
     if (c && c->pid == getpid() && c->rec) {
         hc_recorder_flush(c->rec, timeout_ms, NULL); /* may be in a signal handler: no report */
         hc_webhook_flush(timeout_ms);
+        hc_tally_emit(&c->tally);
     }
 }
 

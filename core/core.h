@@ -20,6 +20,7 @@
 #include "budget.h"
 #include "config.h"
 #include "store.h"
+#include "tally.h"
 #include "../shim/core_api.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
@@ -42,6 +43,7 @@ typedef struct hc_core {
     pthread_mutex_t     store_lock;  /* guards store, store_state */
     hc_store           *store;       /* opened on first use by whoever needs it */
     int                 store_state; /* 0 not tried, 1 open, -1 failed (logged once) */
+    hc_tally            tally;       /* atomic counters for the exit summary (tally.h) */
 } hc_core;
 
 /* The store, opened on first use (by the recorder thread, or by a connection

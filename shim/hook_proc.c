@@ -4,6 +4,7 @@
  * is covered by the core's atexit handler. */
 #include "real.h"
 #include "shim.h"
+#include "summary.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@ HC_EXPORT void _exit(int status)
     static void (*real)(int);
     HC_REAL(real, "_exit", _exit, NULL);
     flush_pending();
+    hc_summary_finish();
     real(status);
     __builtin_unreachable();
 }
@@ -32,6 +34,7 @@ HC_EXPORT void _Exit(int status)
     static void (*real)(int);
     HC_REAL(real, "_Exit", _Exit, NULL);
     flush_pending();
+    hc_summary_finish();
     real(status);
     __builtin_unreachable();
 }

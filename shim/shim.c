@@ -13,6 +13,7 @@
 #include "hosts.h"
 #include "log.h"
 #include "real.h"
+#include "summary.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -205,6 +206,8 @@ __attribute__((constructor)) static void hc_shim_init(void)
     }
     if (mode != HC_MODE_OFF)
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    if (mode != HC_MODE_OFF)
+        hc_summary_init(); /* HC_SUMMARY=1: the tree's one-line summary (summary.h) */
     if (mode == HC_MODE_GATEWAY && own_tls_runtime())
         prepare_node_trust();
 }
