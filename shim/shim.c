@@ -73,6 +73,7 @@ static const hc_shim_api shim_api = {
     .guard_thread = guard_thread,
     .is_llm_host = is_llm_host,
     .llm_host_patterns = hc_hosts_patterns,
+    .current_test = hc_env_current_test,
 };
 
 /* libhcshim-core.so next to this library, unless HC_CORE_LIB names another. */
@@ -150,6 +151,7 @@ static void atfork_child(void)
     pthread_mutex_init(&core_lock, NULL);
     hc_hosts_atfork_child();
     hc_log_atfork_child();
+    hc_env_atfork_child();
     const hc_core_api *c = hc_shim_core_if_loaded();
     if (c)
         c->atfork_child();
@@ -206,6 +208,8 @@ __attribute__((constructor)) static void hc_shim_init(void)
     }
     if (mode != HC_MODE_OFF)
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    if (mode != HC_MODE_OFF)
+        hc_env_init(); /* PYTEST_CURRENT_TEST as inherited (hook_env.c) */
     if (mode != HC_MODE_OFF)
         hc_summary_init(); /* HC_SUMMARY=1: the tree's one-line summary (summary.h) */
     if (mode == HC_MODE_GATEWAY && own_tls_runtime())
