@@ -97,6 +97,29 @@ def main():
             t.eq(p.get(k), v, "property %s from the environment" % k)
         t.ok("test" not in p, "no test property outside pytest", p)
 
+        # The exported OTLP span joins the caller's trace.
+        sbody = json.dumps({"model": "gpt-4o-mini", "stream": True,
+                            "messages": [{"role": "user", "content": "who called me"}]})
+        r = w.run(CURL[:-1] + [sbody], **env)
+        t.ok(r.returncode == 0 and "data:" in r.stdout, "a streamed call under the same trace", r.stderr)
+        w.records(wait_for=2)
+        out = w.analyze("export", "--format", "otlp").stdout
+        spans = json.loads(out)["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        t.eq(len(spans), 2, "export otlp: two spans")
+        for sp in spans:
+            attrs = {a["key"]: list(a["value"].values())[0] for a in sp["attributes"]}
+            stream = "gen_ai.response.time_to_first_chunk" in attrs
+            what = "streamed span" if stream else "span"
+            t.eq((sp["traceId"], sp.get("parentSpanId"), sp.get("traceState")),
+                 ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "congo=t61rcWkgMzE"),
+                 "export otlp %s: in the TRACEPARENT's trace, under its span, with its tracestate" % what)
+            t.ok(len(sp["spanId"]) == 16 and sp["spanId"] != "00f067aa0ba902b7", "its own span id", sp["spanId"])
+            t.ok("gen_ai.system" not in attrs and attrs.get("gen_ai.provider.name") == "openai",
+                 "%s: gen_ai.provider.name, not the deprecated gen_ai.system" % what, sorted(attrs))
+        ttfc = [a for sp in spans for a in sp["attributes"] if a["key"] == "gen_ai.response.time_to_first_chunk"]
+        t.ok(len(ttfc) == 1 and 0 < ttfc[0]["value"]["doubleValue"] < 30,
+             "time to first chunk (seconds) on the streamed span only", ttfc)
+
         w.reset_store()
         r = w.run(CURL, TRACEPARENT="00-zz", GITHUB_ACTIONS=None)
         plain = subprocess.run(["curl", "-sS", "--cacert", w.pki["ca"], "-X", "POST", w.mock.url + "/v1/chat/completions",
