@@ -102,18 +102,18 @@ void hc_summary_finish(void)
     uint64_t calls = 0, errors = 0, blocked = 0, hits = 0, unpriced = 0;
     int64_t tin = 0, tout = 0, cost = 0;
     FILE *f = fopen(path, "re");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f)) {
-            unsigned long long c, e, b, h, u;
-            long long i, o, n;
-            if (sscanf(line, "hcsum1 %llu %llu %llu %llu %llu %lld %lld %lld", &c, &e, &b, &h, &u, &i, &o, &n) != 8)
-                continue; /* not ours: skip it */
-            calls += c, errors += e, blocked += b, hits += h, unpriced += u;
-            tin += i, tout += o, cost += n;
-        }
-        fclose(f);
+    if (!f)
+        return; /* gone: not our tree's file (a reused pid inherited the variables), or removed */
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long c, e, b, h, u;
+        long long i, o, n;
+        if (sscanf(line, "hcsum1 %llu %llu %llu %llu %llu %lld %lld %lld", &c, &e, &b, &h, &u, &i, &o, &n) != 8)
+            continue; /* not ours: skip it */
+        calls += c, errors += e, blocked += b, hits += h, unpriced += u;
+        tin += i, tout += o, cost += n;
     }
+    fclose(f);
     unlink(path);
 
     char a[32], b1[32], b2[32], m[32], msg[1024];
