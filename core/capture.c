@@ -347,8 +347,8 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
         r->flags |= HC_REC_REQ_OMITTED;
     if (omit_resp)
         r->flags |= HC_REC_RESP_OMITTED;
+    hc_tally_add(&core->tally, r); /* this process's totals for the exit summary (tally.h) */
 
-    hc_tally_add(&core->tally, r);
     hc_buf enc = HC_BUF_INIT;
     if (hc_record_encode(r, &enc) == 0) {
         hc_rec_item *it = hc_rec_item_new(r->id, enc.data, enc.len, c->req_body.data, c->req_body.len, !omit_req,

@@ -172,12 +172,12 @@ static hc_core *start(void)
         return NULL;
     c->pid = getpid();
     c->shim = shim;
+    hc_tally_init(&c->tally);
     pthread_mutex_init(&c->store_lock, NULL);
     hc_config_load(&c->cfg);
     if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
         hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);
-    hc_tally_init(&c->tally);
 
     /* OpenSSL first, so that its atexit cleanup (if the app's own use of
      * OpenSSL registered one) is registered before ours and therefore runs
