@@ -7,8 +7,8 @@
 #include "log.h"
 #include "pricing.h"
 #include "provider.h"
-#include "recorder.h"
 #include "tally.h"
+#include "recorder.h"
 
 #include <ctype.h>
 #include <stdio.h>

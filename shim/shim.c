@@ -12,8 +12,8 @@
 #include "shim.h"
 #include "hosts.h"
 #include "log.h"
-#include "real.h"
 #include "summary.h"
+#include "real.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -72,8 +72,8 @@ static const hc_shim_api shim_api = {
     .getpeername = real_getpeername,
     .guard_thread = guard_thread,
     .is_llm_host = is_llm_host,
-    .llm_host_patterns = hc_hosts_patterns,
     .current_test = hc_env_current_test,
+    .llm_host_patterns = hc_hosts_patterns,
 };
 
 /* libhcshim-core.so next to this library, unless HC_CORE_LIB names another. */
@@ -150,8 +150,8 @@ static void atfork_child(void)
 {
     pthread_mutex_init(&core_lock, NULL);
     hc_hosts_atfork_child();
-    hc_log_atfork_child();
     hc_env_atfork_child();
+    hc_log_atfork_child();
     const hc_core_api *c = hc_shim_core_if_loaded();
     if (c)
         c->atfork_child();
