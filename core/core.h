@@ -38,9 +38,9 @@ typedef struct hc_core {
     struct hc_gateway  *gw;          /* immutable pointer; registry locked inside */
     struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
     char                program[64]; /* immutable: basename of the executable */
-    hc_tally            tally;       /* atomic counters for the exit summary (tally.h) */
     hc_budget           budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */
     int                 nbudgets;
+    hc_tally            tally;       /* atomic counters for the exit summary (tally.h) */
     pthread_mutex_t     store_lock;  /* guards store, store_state */
     hc_store           *store;       /* opened on first use by whoever needs it */
     int                 store_state; /* 0 not tried, 1 open, -1 failed (logged once) */
