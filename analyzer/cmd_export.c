@@ -194,14 +194,36 @@ static void trace_id(const hc_record *r, char out[33])
     hex(t, 16, out);
 }
 
+/* n lower-case hex digits, not all zero: a trace or span id as context.h stores them. */
+static bool is_otel_id(const char *s, size_t n)
+{
+    if (!s || strlen(s) != n || strspn(s, "0123456789abcdef") != n)
+        return false;
+    return strspn(s, "0") != n;
+}
+
 static void otlp_span(jw *w, const hc_record *r)
 {
     char tid[33], sid[17], b[64], name[320];
-    trace_id(r, tid);
+    /* A process started under a trace (TRACEPARENT, recorded as the trace_id and
+     * parent_span_id properties, core/context.h) puts its spans in that trace,
+     * under that span; otherwise the session (or the record) is the trace. */
+    const char *ptid = hc_pairs_get(&r->props, "trace_id"), *psid = hc_pairs_get(&r->props, "parent_span_id");
+    bool parented = is_otel_id(ptid, 32) && is_otel_id(psid, 16);
+    if (parented)
+        memcpy(tid, ptid, 33);
+    else
+        trace_id(r, tid);
     hex(r->id + 8, 8, sid); /* the id's random half: unique, never zero (variant bits) */
     jw_obj(w);
     jw_kstr(w, "traceId", tid);
     jw_kstr(w, "spanId", sid);
+    if (parented) {
+        jw_kstr(w, "parentSpanId", psid);
+        const char *ts = hc_pairs_get(&r->props, "tracestate");
+        if (ts && *ts)
+            jw_kstr(w, "traceState", ts);
+    }
     snprintf(name, sizeof name, "%s %s", otel_operation(r->api), *r->model_req ? r->model_req : r->model_resp);
     jw_kstr(w, "name", name);
     jw_kint(w, "kind", 3); /* SPAN_KIND_CLIENT */
@@ -212,7 +234,6 @@ static void otlp_span(jw *w, const hc_record *r)
     jw_key(w, "attributes");
     jw_arr(w);
     attr_str(w, "gen_ai.operation.name", otel_operation(r->api));
-    attr_str(w, "gen_ai.system", otel_provider(r->provider));
     attr_str(w, "gen_ai.provider.name", otel_provider(r->provider));
     if (*r->model_req)
         attr_str(w, "gen_ai.request.model", r->model_req);
@@ -224,6 +245,10 @@ static void otlp_span(jw *w, const hc_record *r)
         attr_int(w, "gen_ai.usage.cache_read.input_tokens", r->tok_cached);
     if (r->tok_cw5m + r->tok_cw1h)
         attr_int(w, "gen_ai.usage.cache_creation.input_tokens", r->tok_cw5m + r->tok_cw1h);
+    if (r->tok_reasoning)
+        attr_int(w, "gen_ai.usage.reasoning.output_tokens", r->tok_reasoning);
+    if (r->ttft_us >= 0 && (r->flags & HC_REC_STREAM))
+        attr_double(w, "gen_ai.response.time_to_first_chunk", (double)r->ttft_us / 1e6); /* seconds */
     if (*r->session_id)
         attr_str(w, "gen_ai.conversation.id", r->session_id);
     if (r->status)

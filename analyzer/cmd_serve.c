@@ -47,6 +47,7 @@
 #include "err.h"
 #include "httpd.h"
 #include "jsonw.h"
+#include "metrics.h"
 #include "webpage.h"
 
 #include <arpa/inet.h>
@@ -64,7 +65,8 @@ static const char usage[] =
     "A local web dashboard over the live store: the same views as `html`, updated\n"
     "every 2 seconds while programs record, and the JSON endpoints behind them\n"
     "(/api/dashboard, /api/summary, /api/timeseries, /api/requests,\n"
-    "/api/request/ID). Prints \"serving on http://ADDR:PORT/\"; Ctrl-C stops it.\n"
+    "/api/request/ID), and Prometheus metrics at /metrics (whole store, not\n"
+    "filtered). Prints \"serving on http://ADDR:PORT/\"; Ctrl-C stops it.\n"
     "\n"
     "  --port N           TCP port (default 8484; 0 = any free port)\n"
     "  --bind ADDR        numeric address to listen on (default 127.0.0.1; ::1 works)\n"
@@ -444,6 +446,25 @@ static void page(httpd_resp *rs)
     free(buf);
 }
 
+/* Prometheus text exposition of the whole store (metrics.h). */
+static void metrics(struct server *sv, httpd_resp *rs)
+{
+    MDB_txn *txn = NULL;
+    if (hc_store_txn_begin(sv->s, false, &txn)) {
+        rs->status = 503;
+        hc_buf_puts(&rs->body, "cannot start a read transaction on the store\n");
+        return;
+    }
+    if (metrics_write(txn, cli_dbi(sv->s, HC_T_RECORDS), &rs->body)) {
+        hc_buf_reset(&rs->body);
+        rs->status = 500;
+        hc_buf_puts(&rs->body, "reading the records failed\n");
+    } else {
+        rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    }
+    hc_store_txn_abort(sv->s, txn);
+}
+
 static void handle(void *ctx, const httpd_req *rq, httpd_resp *rs)
 {
     struct server *sv = ctx;
@@ -473,6 +494,10 @@ static void handle(void *ctx, const httpd_req *rq, httpd_resp *rs)
         memcpy(id, rq->path + pl, rq->path_len - pl);
         id[rq->path_len - pl] = '\0';
         api(sv, EP_REQUEST, id, rq, rs);
+        return;
+    }
+    if (path_is(rq, "/metrics")) {
+        metrics(sv, rs);
         return;
     }
     if (rq->path_len >= 5 && memcmp(rq->path, "/api/", 5) == 0) {

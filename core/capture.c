@@ -7,6 +7,7 @@
 #include "log.h"
 #include "pricing.h"
 #include "provider.h"
+#include "tally.h"
 #include "recorder.h"
 #include "redact.h"
 
@@ -332,6 +333,7 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
         r->flags |= HC_REC_REQ_OMITTED;
     if (omit_resp)
         r->flags |= HC_REC_RESP_OMITTED;
+    hc_tally_add(&core->tally, r); /* this process's totals for the exit summary (tally.h) */
 
     if (core->on_record)
         core->on_record(r);

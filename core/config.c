@@ -1,6 +1,7 @@
 #include "config.h"
 #include "buf.h"
 #include "clock.h"
+#include "context.h"
 #include "counters.h"
 #include "err.h"
 #include "redact.h"
@@ -234,6 +235,7 @@ static void load_properties(hc_config *cfg)
         snprintf(n, sizeof n, "%.*s", (int)(eq - name), name);
         hc_pairs_add(&cfg->properties, n, eq + 1);
     }
+    hc_context_env(&cfg->properties); /* trace, baggage, CI (context.h); HC_PROPERTY_ wins */
 }
 
 /* The environment defaults of request headers are checked once, here: a bad

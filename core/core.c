@@ -26,6 +26,7 @@
 #include "observe.h"
 #include "pricing.h"
 #include "recorder.h"
+#include "tally.h"
 #include "tlsca.h"
 #include "upstream.h"
 #include "webhook.h"
@@ -229,6 +230,7 @@ static void at_exit(void)
         hc_recorder_stats st = { 0 };
         hc_recorder_flush(c->rec, 2000, &st);
         hc_webhook_flush(2000);
+        hc_tally_emit(&c->tally);
         /* No gateway thread may be inside OpenSSL when it cleans up. */
         if (c->gw && hc_gateway_quiesce(c->gw, 1000) > 0)
             hc_log_debug("exit: gateway connections still running after 1 s");
@@ -251,6 +253,7 @@ static hc_core *start(void)
         return NULL;
     c->pid = getpid();
     c->shim = shim;
+    hc_tally_init(&c->tally);
     pthread_mutex_init(&c->store_lock, NULL);
     hc_config_load(&c->cfg);
     if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
@@ -405,6 +408,7 @@ static void api_flush(int timeout_ms)
     if (c && c->pid == getpid() && c->rec) {
         hc_recorder_flush(c->rec, timeout_ms, NULL); /* may be in a signal handler: no report */
         hc_webhook_flush(timeout_ms);
+        hc_tally_emit(&c->tally);
     }
 }
 

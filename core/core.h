@@ -20,6 +20,7 @@
 #include "budget.h"
 #include "config.h"
 #include "store.h"
+#include "tally.h"
 #include "../shim/core_api.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
@@ -47,6 +48,7 @@ typedef struct hc_core {
     char                run_id[65];  /* immutable: HC_RUN_ID (shim.c sets it in a bare tree), cut at 64 */
     hc_budget           budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */
     int                 nbudgets;
+    hc_tally            tally;       /* atomic counters for the exit summary (tally.h) */
     pthread_mutex_t     store_lock;  /* guards store, store_state */
     hc_store           *store;       /* opened on first use by whoever needs it */
     int                 store_state; /* 0 not tried, 1 open, -1 failed (logged once) */

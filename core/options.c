@@ -1,5 +1,6 @@
 #include "options.h"
 #include "buf.h"
+#include "context.h"
 #include "err.h"
 #include "record.h"
 
@@ -137,6 +138,8 @@ int hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h
         if (!overridden && hc_pairs_add(&o->props, n, v))
             return HC_ENOMEM;
     }
+    if (hc_context_request(&o->props)) /* the current pytest test (context.h) */
+        return HC_ENOMEM;
 
     int retry_enabled = -1; /* header absent */
     long retry_num = -1;

@@ -18,6 +18,9 @@ TEST="$BUILD curl lmdb-utils python3-requests python3-httpx python3-aiohttp pyth
       strace zstd chromium chromium-driver fonts-dejavu-core golang-go patchelf
       wget gnutls-bin git default-jdk-headless erlang-base erlang-ssl erlang-inets"
 
+# Telemetry tests: a real pytest run, and Prometheus scraping serve's /metrics.
+TEST="$TEST python3-pytest prometheus"
+
 case "${1:-test}" in
 build) PKGS=$BUILD ;;
 test) PKGS=$TEST ;;

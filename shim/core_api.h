@@ -46,6 +46,10 @@ typedef struct hc_shim_api {
     /* True if `host` (a name or an IP literal, no port) is an LLM host the
      * shim intercepts: built-in list, HC_HOSTS or HC_ROUTE. Thread-safe. */
     bool (*is_llm_host)(const char *host);
+    /* The app's current PYTEST_CURRENT_TEST (followed through the app's
+     * setenv/putenv/unsetenv, never read with getenv on a gateway thread),
+     * copied into out; its length, 0 if none. Lock-free, any thread. */
+    size_t (*current_test)(char *out, size_t size);
     /* Every LLM host name pattern, NULL-terminated ("api.openai.com",
      * ".openai.azure.com" for a suffix, "127.0.0.1" for an IP entry): the
      * names the per-process CA is constrained to. */

@@ -14,6 +14,7 @@
  */
 #include "real.h"
 #include "shim.h"
+#include "summary.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -64,6 +65,7 @@ HC_EXPORT void _exit(int status)
     HC_REAL(real__exit, "_exit", _exit, NULL);
     __typeof__(real__exit) real = real__exit;
     flush_pending();
+    hc_summary_finish();
     real(status);
     __builtin_unreachable();
 }
@@ -73,6 +75,7 @@ HC_EXPORT void _Exit(int status)
     HC_REAL(real__Exit, "_Exit", _Exit, NULL);
     __typeof__(real__Exit) real = real__Exit;
     flush_pending();
+    hc_summary_finish();
     real(status);
     __builtin_unreachable();
 }

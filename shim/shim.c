@@ -18,6 +18,7 @@
 #include "fdown.h"
 #include "hosts.h"
 #include "log.h"
+#include "summary.h"
 #include "real.h"
 #include "trust.h"
 
@@ -81,6 +82,7 @@ static const hc_shim_api shim_api = {
     .own_fd = hc_fd_own,
     .fd_intact = hc_fd_intact,
     .is_llm_host = is_llm_host,
+    .current_test = hc_env_current_test,
     .llm_host_patterns = hc_hosts_patterns,
     .tls_refusal = hc_trust_gateway_refusal,
 };
@@ -166,6 +168,7 @@ static void atfork_child(void)
 {
     pthread_mutex_init(&core_lock, NULL);
     hc_hosts_atfork_child();
+    hc_env_atfork_child();
     hc_log_atfork_child();
     hc_fd_atfork_child();
     const hc_core_api *c = hc_shim_core_if_loaded();
@@ -232,6 +235,10 @@ __attribute__((constructor)) static void hc_shim_init(void)
         ensure_run_id();
     if (mode != HC_MODE_OFF)
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    if (mode != HC_MODE_OFF)
+        hc_env_init(); /* PYTEST_CURRENT_TEST as inherited (hook_env.c) */
+    if (mode != HC_MODE_OFF)
+        hc_summary_init(); /* HC_SUMMARY=1: the tree's one-line summary (summary.h) */
     if (mode == HC_MODE_GATEWAY && hc_trust_is_node_runtime())
         prepare_node_trust();
 }

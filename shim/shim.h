@@ -8,6 +8,7 @@
 #define HC_SHIM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core_api.h"
 
@@ -38,5 +39,12 @@ void hc_proc_resolve(void);
 const hc_core_api *hc_shim_core(void);
 /* The core if it is already loaded, else NULL. Never loads. One atomic load. */
 const hc_core_api *hc_shim_core_if_loaded(void);
+
+/* hook_env.c: the app's current PYTEST_CURRENT_TEST, copied into out (NUL
+ * terminated, cut at size-1); returns its length, 0 when unset or when a
+ * concurrent change kept it from being read. Lock-free, any thread. */
+size_t hc_env_current_test(char *out, size_t size);
+void hc_env_init(void);           /* constructor: the inherited value */
+void hc_env_atfork_child(void);   /* atfork child handler */
 
 #endif

@@ -30,7 +30,7 @@ CORE_decode        := core/decode.c
 CORE_record        :=
 CORE_cachefmt      :=
 CORE_header        := core/retry.c core/counters.c core/fallback.c core/budget.c core/options.c \
-                      core/config.c core/jsonedit.c core/cache.c
+                      core/config.c core/jsonedit.c core/cache.c core/context.c
 CORE_pricing       :=
 CORE_jsonflat      :=
 

@@ -1,0 +1,122 @@
+/* hook_env.c — setenv/putenv/unsetenv: follow PYTEST_CURRENT_TEST safely.
+ *
+ * DESIGN
+ * - Under pytest every LLM call is recorded with the test that made it
+ *   (property "test"), read when the request arrives. The gateway thread may
+ *   not read the environment for that: getenv() races with the app's own
+ *   setenv() (pytest sets the variable through os.environ → setenv() before
+ *   each phase of every test), which may move or free the environ array while
+ *   we read it; /proc/self/environ does not change after exec at all.
+ * - So the hooks watch the one variable as the app sets it: each hook calls
+ *   libc first (the app gets exactly libc's answer and errno), and when the
+ *   name is PYTEST_CURRENT_TEST, copies the new value into a buffer of ours.
+ *   The constructor copies the inherited value (a subprocess of a test).
+ * - The buffer is a seqlock: writers (rare; one at a time through a spin
+ *   flag) bump the sequence to odd, copy, bump to even; readers (gateway
+ *   threads) copy and retry while it moved, a bounded number of times, then
+ *   give up (no "test" property: fail open). After fork the child resets the
+ *   flag and the sequence (a writer thread of the parent does not exist there).
+ * - Cost: one strcmp-like check per setenv/putenv/unsetenv; nothing else.
+ */
+#include "real.h"
+#include "shim.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define VAR     "PYTEST_CURRENT_TEST"
+#define VAR_LEN (sizeof VAR - 1)
+
+static char     value[512];   /* guarded by seq (seqlock); "" when unset */
+static unsigned seq;          /* atomic: odd while a writer copies */
+static int      writing;      /* atomic spin flag: one writer at a time */
+
+static void store(const char *v)
+{
+    while (__atomic_exchange_n(&writing, 1, __ATOMIC_ACQUIRE))
+        ;
+    __atomic_fetch_add(&seq, 1, __ATOMIC_ACQ_REL);
+    size_t n = v ? strlen(v) : 0;
+    if (n >= sizeof value)
+        n = sizeof value - 1;
+    for (size_t i = 0; i < n; i++)
+        __atomic_store_n(&value[i], v[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&value[n], 0, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&seq, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&writing, 0, __ATOMIC_RELEASE);
+}
+
+size_t hc_env_current_test(char *out, size_t size)
+{
+    if (!size)
+        return 0;
+    for (int tries = 0; tries < 64; tries++) {
+        unsigned s = __atomic_load_n(&seq, __ATOMIC_ACQUIRE);
+        if (s & 1)
+            continue;
+        size_t n = 0;
+        for (; n + 1 < size && n < sizeof value; n++) {
+            char ch = __atomic_load_n(&value[n], __ATOMIC_RELAXED);
+            if (!ch)
+                break;
+            out[n] = ch;
+        }
+        out[n] = 0;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&seq, __ATOMIC_RELAXED) == s)
+            return n;
+    }
+    out[0] = 0;
+    return 0;
+}
+
+void hc_env_init(void)
+{
+    store(getenv(VAR)); /* constructor: no other thread yet */
+}
+
+void hc_env_atfork_child(void)
+{
+    __atomic_store_n(&writing, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&seq, (__atomic_load_n(&seq, __ATOMIC_RELAXED) + 1) & ~1u, __ATOMIC_RELEASE);
+}
+
+HC_EXPORT int setenv(const char *name, const char *val, int overwrite)
+{
+    static int (*real)(const char *, const char *, int);
+    HC_REAL(real, "setenv", setenv, NULL);
+    int rc = real(name, val, overwrite); /* rc 0: name was valid (libc refuses NULL with EINVAL) */
+    if (rc == 0 && strcmp(name, VAR) == 0)
+        store(getenv(VAR)); /* what the environment holds now (overwrite may have been 0) */
+    return rc;
+}
+
+HC_EXPORT int putenv(char *s)
+{
+    static int (*real)(char *);
+    HC_REAL(real, "putenv", putenv, NULL);
+    int rc = real(s);
+    if (rc == 0 && strncmp(s, VAR, VAR_LEN) == 0 && (s[VAR_LEN] == '=' || s[VAR_LEN] == 0))
+        store(s[VAR_LEN] == '=' ? s + VAR_LEN + 1 : NULL); /* glibc: "NAME" alone unsets */
+    return rc;
+}
+
+HC_EXPORT int unsetenv(const char *name)
+{
+    static int (*real)(const char *);
+    HC_REAL(real, "unsetenv", unsetenv, NULL);
+    int rc = real(name);
+    if (rc == 0 && strcmp(name, VAR) == 0)
+        store(NULL);
+    return rc;
+}
+
+HC_EXPORT int clearenv(void)
+{
+    static int (*real)(void);
+    HC_REAL(real, "clearenv", clearenv, NULL);
+    int rc = real();
+    if (rc == 0)
+        store(NULL);
+    return rc;
+}
