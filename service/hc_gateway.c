@@ -27,6 +27,13 @@
  *   connection is served only when it comes from a socket of this same user
  *   (its owner read from /proc/net/tcp{,6}): another local user must not
  *   spend this user's provider keys or write into this user's store.
+ * - Web pages: the same-user check passes for the user's own browser, so the
+ *   base URL also refuses (403, per request: admit()) a Host that does not
+ *   name this gateway (DNS rebinding) and any request with Origin or a
+ *   cross-site Sec-Fetch-Site; and the unified endpoint spends the keys from
+ *   the environment only on a JSON POST to an inference path (unified.c).
+ *   The header that carried the token, and Proxy-Authorization, never go
+ *   upstream (private_header()).
  * - Shutdown: SIGTERM or SIGINT closes the listener, waits for the open
  *   connections to finish (at most --drain SECONDS), flushes the recorder,
  *   and exits 0.
@@ -75,6 +82,9 @@ static struct {
     int      active;          /* connections being served (atomic) */
     int      stop_pipe[2];
     hc_core *core;
+    int      port;            /* the listening port */
+    char     hosts[8][300];   /* Host values the base URL answers (admit) */
+    int      nhosts;
 } G;
 
 static void logf_(const char *level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -175,6 +185,71 @@ static bool authorized(const hc_http_head *h)
                 return true;
         }
     return false;
+}
+
+/* ---- base URL requests: who may send them ------------------------------------ */
+
+/* Remember one Host value the base URL answers to (NAME → NAME:PORT). */
+static void add_host(const char *name)
+{
+    if (G.nhosts < (int)(sizeof G.hosts / sizeof G.hosts[0]) && name[0])
+        snprintf(G.hosts[G.nhosts++], sizeof G.hosts[0], "%s:%d", name, G.port);
+}
+
+/* Does the Host value name this gateway (a known name, or the address the
+ * connection arrived on)? Port 80 may be left out, as browsers do. */
+static bool host_ok(int fd, const char *v, size_t n)
+{
+    char want[300];
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int extra = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[64] = "";
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
+        snprintf(want, sizeof want, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, G.port);
+        extra = ip[0] != 0;
+    }
+    for (int i = -extra; i < G.nhosts; i++) {
+        const char *h = i < 0 ? want : G.hosts[i];
+        size_t hl = strlen(h);
+        if (n == hl && strncasecmp(v, h, n) == 0)
+            return true;
+        if (G.port == 80 && n == hl - 3 && strncasecmp(v, h, n) == 0)
+            return true; /* "NAME" for "NAME:80" */
+    }
+    return false;
+}
+
+/* core->admit: the base URL is for programs, never for a web page. A page can
+ * reach 127.0.0.1 from the user's own browser (so the same-user check passes):
+ * by DNS rebinding (its own name now resolves here: Host says so) or by a
+ * cross-origin request (the browser adds Origin or Sec-Fetch-Site). */
+static const char *admit(int fd, const hc_http_head *req)
+{
+    const hc_header *h = hc_http_header(req, "host");
+    if (!h || !host_ok(fd, h->value, h->value_len))
+        return "the Host header does not name this gateway (localhost:PORT, 127.0.0.1:PORT, [::1]:PORT, its address "
+               "or a --server-name)";
+    if (hc_http_header(req, "origin"))
+        return "requests from web pages (with an Origin header) are not served";
+    const hc_header *sf = hc_http_header(req, "sec-fetch-site");
+    if (sf && !hc_span_ieq(sf->value, sf->value_len, "none") && !hc_span_ieq(sf->value, sf->value_len, "same-origin"))
+        return "requests from web pages (Sec-Fetch-Site) are not served";
+    return NULL;
+}
+
+/* core->private_header: what carried the token (or any proxy credential) is
+ * the gateway's, never the provider's. */
+static bool private_header(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    if (hc_span_ieq(name, nlen, "proxy-authorization"))
+        return true;
+    return G.token[0] && (hc_span_ieq(name, nlen, "authorization") || hc_span_ieq(name, nlen, "helicone-auth")) &&
+           value_has_token(value, vlen);
 }
 
 /* ---- same user ---------------------------------------------------------------- */
@@ -412,7 +487,7 @@ static void log_exchange(const hc_record *r)
 static void usage(FILE *f)
 {
     fputs("usage: hc-gateway [--listen ADDR] [--ca-file PATH] [--ready-file PATH] [--db DIR]\n"
-          "                  [--allow-remote --token TOKEN] [--drain SECONDS]\n"
+          "                  [--allow-remote --token TOKEN [--server-name NAME]] [--drain SECONDS]\n"
           "\n"
           "The hcshim gateway as a service: a base URL for every model and an HTTPS proxy.\n"
           "\n"
@@ -425,6 +500,9 @@ static void usage(FILE *f)
           "  --ready-file PATH  once listening, write \"listen=ADDR ca=PATH pid=PID\" here\n"
           "  --db DIR           the store (HC_DB)\n"
           "  --drain SECONDS    on SIGTERM, wait this long for open connections (default 30)\n"
+          "  --server-name N[,N]  names clients use for this host in the base URL (a non-loopback\n"
+          "                     ADDR); the base URL answers only Host: localhost, 127.0.0.1, [::1],\n"
+          "                     the address the client reached, and these, with the port\n"
           "  -h, --help         this help\n"
           "\n"
           "Serves on ADDR:\n"
@@ -514,7 +592,7 @@ static int write_ca(const char *want, char *path, size_t size)
 
 int main(int argc, char **argv)
 {
-    const char *listen_s = "127.0.0.1:8787", *ca_want = NULL, *ready = NULL;
+    const char *listen_s = "127.0.0.1:8787", *ca_want = NULL, *ready = NULL, *server_names = "";
     bool allow_remote = false;
     int drain = 30;
     const char *tok = getenv("HC_GATEWAY_TOKEN");
@@ -523,6 +601,7 @@ int main(int argc, char **argv)
         { "ready-file", required_argument, 0, 'r' }, { "db", required_argument, 0, 'd' },
         { "allow-remote", no_argument, 0, 'a' },     { "token", required_argument, 0, 't' },
         { "drain", required_argument, 0, 'D' },      { "help", no_argument, 0, 'h' },
+        { "server-name", required_argument, 0, 'S' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -534,6 +613,7 @@ int main(int argc, char **argv)
         case 'd': setenv("HC_DB", optarg, 1); break;
         case 'a': allow_remote = true; break;
         case 't': tok = optarg; break;
+        case 'S': server_names = optarg; break;
         case 'D': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -593,6 +673,8 @@ int main(int argc, char **argv)
         return 1;
     }
     G.core->on_record = log_exchange;
+    G.core->admit = admit;
+    G.core->private_header = private_header;
     int lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -609,6 +691,19 @@ int main(int argc, char **argv)
     } else {
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
         snprintf(addr, sizeof addr, "[%s]:%u", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    }
+    G.port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                                     : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    add_host("localhost");
+    add_host("127.0.0.1");
+    add_host("[::1]");
+    for (const char *n = server_names; *n;) {
+        size_t l = strcspn(n, ",");
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(l < sizeof name ? l : sizeof name - 1), n);
+        add_host(name);
+        n += l;
+        n += strspn(n, ",");
     }
     char ca[4096];
     if (write_ca(ca_want, ca, sizeof ca) != 0) {
