@@ -408,7 +408,8 @@ static void build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out
     bool have_host = false, have_version = false;
     for (size_t i = 0; i < h->nheaders; i++) {
         const hc_header *hd = &h->headers[i];
-        if (hc_is_helicone_header(hd->name, hd->name_len) || is_hop_header(hd->name, hd->name_len, upgrade) ||
+        if ((hc_is_helicone_header(hd->name, hd->name_len) && !(u && u->passthrough)) ||
+            is_hop_header(hd->name, hd->name_len, upgrade) ||
             overridden(x, hd->name, hd->name_len))
             continue;
         if ((x->inject || (u && u->anthropic)) && hc_span_ieq(hd->name, hd->name_len, "accept-encoding"))
@@ -1268,6 +1269,10 @@ static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
         /* A Helicone host: the plan's provider, routed like any other host (HC_ROUTE). */
         const hc_unified *u = x->cur_uni;
         const hc_route *r = hc_config_route(&c->core->cfg, u->host);
+        hc_route hr;
+        const char *hu = u->passthrough ? getenv("HC_HELICONE_URL") : NULL;
+        if (hu && *hu && hc_route_parse_url(hu, &hr) == 0)
+            r = &hr;
         memset(&x->target, 0, sizeof x->target);
         x->target.routed = true;
         x->target.tls = r ? r->tls : true;
@@ -1532,6 +1537,26 @@ static bool unified_gate(struct conn *c, struct exch *x)
             hc_fallbacks_free(&x->fb[i], 1);
         }
         x->nfb = keep;
+    }
+    if (rc != 0 && status == 401 && hc_provider_is_helicone(x->host)) {
+        /* Fail open: the app's provider keys may be stored at Helicone (its
+         * Helicone key is all it has). Without a local key for the model,
+         * the request goes to Helicone's real host exactly as sent (its
+         * Authorization and Helicone-* headers, TLS verified as always) and
+         * is recorded like any other exchange. HC_HELICONE_URL replaces
+         * Helicone's address (a self-hosted Helicone, or a test's mock). */
+        hc_unified *pu = &x->uni[0];
+        memset(pu, 0, sizeof *pu);
+        pu->passthrough = true;
+        hc_strlcpy(pu->host, sizeof pu->host, x->host);
+        snprintf(pu->path, sizeof pu->path, "%.*s", (int)x->req.target_len, x->req.target);
+        const char *pid = hc_unified_provider_of(x->cap.model_req);
+        hc_strlcpy(pu->provider, sizeof pu->provider, pid);
+        x->nuni = 1;
+        hc_log_warn_once("helicone_passthrough", "%s: %s; such requests are passed to Helicone as sent (its key, "
+                                                 "Helicone's service)", x->host, err);
+        hc_capture_set_provider(&x->cap, pu->provider);
+        return false;
     }
     if (rc != 0 || !x->nuni) {
         send_error(c, x, status ? status : 400,

@@ -18,7 +18,10 @@ all routed to the mock) with that provider's key from the environment:
     model list falling back across providers, a rate limit, a budget; an
     image in a message;
   - the older proxy hosts (oai.helicone.ai, gateway.helicone.ai with
-    Helicone-Target-URL) and the errors (unknown model family, no key);
+    Helicone-Target-URL) and the errors (unknown model family);
+  - no local key for the model's provider (keys stored at Helicone): the
+    request goes to Helicone's host as sent (HC_HELICONE_URL stands a mock
+    in for it), said once on stderr, recorded;
   - the tutorial's two-step agent (examples/helicone_agent.py) shows each
     step's cost in `hc-analyze report`.
 Without the shim the same program cannot reach Helicone at all (no DNS, no
@@ -240,9 +243,25 @@ def main():
         res = run_sdk(w, "llama-3.3-70b", "plain")
         t.ok(res["status"] == 400 and "MODEL/PROVIDER" in json.dumps(res["body"]),
              "an unknown model family: 400 asking for MODEL/PROVIDER", res.get("body"))
-        res = run_sdk(w, "claude-sonnet-4", "plain", ANTHROPIC_API_KEY=None)
-        t.ok(res["status"] == 401 and "ANTHROPIC_API_KEY" in json.dumps(res["body"]),
-             "no provider key: 401 naming the variable", res.get("body"))
+        # No local key for the model: fail open, to Helicone as sent (keys stored at Helicone).
+        # HC_HELICONE_URL stands the mock in for Helicone's real host.
+        n, nrec = len(w.mock.requests), len(w.records())
+        r = w.run([PYTHON, os.path.join(CLIENTS, "helicone_sdk.py"), "claude-sonnet-4", "plain", "Helicone-Property-App=pt"],
+                  **dict(KEYS, ANTHROPIC_API_KEY=None, HC_HELICONE_URL=w.mock.url))
+        res = json.loads(r.stdout) if r.stdout.strip() else {"status": 0, "error": r.stderr}
+        q = w.mock.requests[-1] if len(w.mock.requests) > n else {"headers": {}, "body": "{}"}
+        t.ok(res["status"] == 200 and len(w.mock.requests) == n + 1 and q.get("path") == "/chat/completions" and
+             q["headers"].get("authorization") == "Bearer " + KEYS["HELICONE_API_KEY"] and
+             q["headers"].get("helicone-property-app") == "pt" and
+             json.loads(q["body"]).get("model") == "claude-sonnet-4",
+             "no provider key: the request goes to Helicone as sent (its key, its headers, its model name)",
+             (res, q.get("path"), q["headers"]))
+        t.ok(r.stderr.count("passed to Helicone") == 1 and "ANTHROPIC_API_KEY" in r.stderr,
+             "no provider key: said once on stderr, naming the variable", r.stderr[-500:])
+        recs = w.records(wait_for=nrec + 1)
+        t.ok(len(recs) == nrec + 1 and recs[-1]["status"] == 200 and recs[-1]["host"] == "ai-gateway.helicone.ai",
+             "no provider key: the exchange with Helicone is recorded", recs[-1:] and
+             {k: recs[-1][k] for k in ("status", "host", "provider")})
         res = run_sdk(w, "claude-sonnet-4", "plain", HC_PROVIDER_KEYS="anthropic=sk-ant-from-map", ANTHROPIC_API_KEY=None)
         t.ok(res["status"] == 200 and w.mock.requests[-1]["headers"].get("x-api-key") == "sk-ant-from-map",
              "HC_PROVIDER_KEYS gives the key")
