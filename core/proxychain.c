@@ -151,7 +151,9 @@ int hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host
                   host, port, host, port);
     if (p->auth[0])
         hc_buf_printf(&req, "Proxy-Authorization: %s\r\n", p->auth);
-    hc_buf_puts(&req, "\r\n");
+    /* A loop marker: hc-gateway refuses a CONNECT that already passed through
+     * its own process (an HTTPS_PROXY pointing back at it). */
+    hc_buf_printf(&req, "Via: 1.1 hcshim-%ld\r\n\r\n", (long)getpid());
     hc_io io;
     hc_io_init(&io, fd, NULL, timeout_ms);
     io.cancel_fd = cancel_fd;

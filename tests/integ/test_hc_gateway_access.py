@@ -12,11 +12,24 @@ the providers to the mock (no LD_PRELOAD anywhere):
     to an inference path: GET /v1/files or DELETE /v1/files/ID with a "model"
     body, or a text/plain POST, get 405/404/415 and reach no provider;
   - the token is the gateway's: the header that carried it (and
-    Proxy-Authorization) never reaches the provider.
+    Proxy-Authorization) never reaches the provider;
+  - idle connections cannot hold threads: another local user's are closed at
+    once (setpriv), the same user's after the head deadline (10 s), and at
+    most 64 wait at a time;
+  - an HTTPS_PROXY naming the gateway itself is ignored (said in the log) and
+    a CONNECT that passed through the gateway already (Via) is refused 508;
+  - logs: a Gemini ?key= in the request target is redacted; a model name
+    with quotes and newlines cannot forge a log line;
+  - a remote token holder cannot CONNECT to the gateway host's loopback.
 """
 import http.client
+import shutil
+import socket
+import subprocess
+import time
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
@@ -129,6 +142,103 @@ def main():
              (st, hdrs))
         rc, log = g.stop()
         t.ok(rc == 0 and "tok-SECRET-123" not in log, "token: never logged")
+
+        # Idle connections.
+        g = Gateway(w)
+        host, p = g.addr.rsplit(":", 1)
+        setpriv = shutil.which("setpriv")
+        if os.geteuid() != 0 or not setpriv:
+            t.ok(True, "# SKIP not root or no setpriv: cannot act as another user")
+        else:
+            script = ("import socket,time\n"
+                      "ss=[socket.create_connection(('%s',%s)) for _ in range(40)]\n"
+                      "time.sleep(0.3); t0=time.time(); closed=0\n"
+                      "for s in ss:\n"
+                      "    s.settimeout(3)\n"
+                      "    try: closed += s.recv(100).startswith(b'HTTP/1.1 403')\n"
+                      "    except Exception: pass\n"
+                      "print(closed, round(time.time()-t0,1))\n") % (host, p)
+            r = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--", sys.executable, "-c",
+                                script], capture_output=True, text=True, timeout=60)
+            parts = r.stdout.split()
+            t.ok(len(parts) == 2 and parts[0] == "40" and float(parts[1]) < 3,
+                 "another user's 40 idle connections are answered 403 at once, before any request",
+                 r.stdout + r.stderr[-300:])
+        idle = [socket.create_connection((host, int(p))) for _ in range(80)]
+        time.sleep(1.0)
+        threads = int([ln for ln in open("/proc/%d/status" % g.p.pid) if ln.startswith("Threads:")][0].split()[1])
+        t.ok(threads < 80, "80 idle connections of the same user hold at most 64 threads (%d)" % threads)
+        for s_ in idle:
+            s_.settimeout(15)
+        t0 = time.monotonic()
+        closed = 0
+        for s_ in idle:
+            try:
+                closed += s_.recv(100) in (b"",) or s_.recv(100) == b""
+            except OSError:
+                closed += 1
+        took = time.monotonic() - t0
+        for s_ in idle:
+            s_.close()
+        t.ok(closed == 80 and took < 14, "idle connections are closed by the head deadline (%d closed, %.1fs)" % (closed, took))
+        st, _ = request(g.addr, "POST", "/v1/chat/completions", CHAT, js)
+        t.eq(st, 200, "afterwards the gateway serves as before")
+
+        # Logs: a Gemini key in the URL; a model name that tries to forge a line.
+        request(g.addr, "POST", "/google/v1beta/models/gemini-2.0-flash:generateContent?key=AIzaSECRET-LOG-777",
+                {"contents": [{"parts": [{"text": "x"}]}]}, js)
+        request(g.addr, "POST", "/openai/v1/chat/completions",
+                dict(CHAT, model='gpt-4o-mini" status=999\nts=forged level=error event=forged'),
+                dict(js, Authorization="Bearer sk-x"))
+        rc, log = g.stop()
+        t.ok("AIzaSECRET-LOG-777" not in log and "generateContent" in log, "logs: a ?key= in the target is redacted",
+             [ln for ln in log.splitlines() if "generateContent" in ln])
+        forged = [ln for ln in log.splitlines() if "forged" in ln]
+        t.ok(forged and not any(ln.startswith("ts=forged") for ln in log.splitlines()) and
+             all(re.search(r'model="[^"]*forged[^"]*" status=\d+ ', ln) for ln in forged),
+             "logs: the model name cannot start a line or close its quotes",
+             [ln for ln in log.splitlines() if "forged" in ln])
+
+        # An HTTPS_PROXY naming the gateway itself; a looped CONNECT.
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        g = Gateway(w, "--listen", "127.0.0.1:%d" % port, HTTPS_PROXY="http://127.0.0.1:%d" % port)
+        mport = w.mock.url.rsplit(":", 1)[1]
+        r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", w.pki["ca"],
+                            "-x", "http://127.0.0.1:%d" % port, "https://127.0.0.1:%s/v1/models" % mport],
+                           capture_output=True, text=True, timeout=30)
+        t.ok(r.stdout not in ("", "000"), "a tunnel works although HTTPS_PROXY names the gateway itself",
+             r.stdout + r.stderr)
+        c = socket.create_connection(("127.0.0.1", port))
+        c.sendall(b"CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nVia: 1.1 hcshim-%d\r\n\r\n"
+                  % (mport.encode(), mport.encode(), g.p.pid))
+        c.settimeout(10)
+        first = c.recv(100)
+        c.close()
+        t.ok(first.startswith(b"HTTP/1.1 508"), "a CONNECT carrying this gateway's own Via mark is refused 508", first)
+        rc, log = g.stop()
+        t.ok("is this gateway itself" in log and "upstream_proxy=none" in log,
+             "the self-naming upstream proxy is ignored and the log says so", log[-600:])
+
+        # A remote token holder and the gateway host's loopback.
+        addr = "10.213.7.1"
+        r = subprocess.run(["ip", "addr", "add", addr + "/32", "dev", "lo"], capture_output=True, text=True)
+        if r.returncode != 0 and "exists" not in r.stderr:
+            t.ok(True, "# SKIP cannot add a non-loopback address here: " + r.stderr.strip())
+        else:
+            g = Gateway(w, "--listen", addr + ":0", "--allow-remote", "--token", "tk-1")
+            gh, gp = g.addr.rsplit(":", 1)
+            c = socket.create_connection((gh, int(gp)), source_address=(addr, 0))
+            c.sendall(b"CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nProxy-Authorization: Bearer tk-1\r\n\r\n"
+                      % (mport.encode(), mport.encode()))
+            c.settimeout(10)
+            first = c.recv(100)
+            c.close()
+            t.ok(first.startswith(b"HTTP/1.1 403"), "a remote peer's CONNECT to 127.0.0.1 is refused 403", first)
+            g.stop()
+            subprocess.run(["ip", "addr", "del", addr + "/32", "dev", "lo"], capture_output=True)
     return t.done()
 
 
