@@ -450,7 +450,7 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
     bool llm = hc_hosts_is_llm(host, port);
     bool routed = hc_config_route(&G.core->cfg, host) != NULL || hc_unified_is_host(host);
     const hc_config *ccfg = &G.core->cfg;
-    bool via_proxy = ccfg->upstream_proxy[0] && !hc_no_proxy_match(ccfg->no_proxy, host);
+    bool via_proxy = ccfg->upstream_proxy[0] && !hc_proxy_bypass(ccfg, host, port);
     hc_origin o;
     if (fill_origin(host, port, &o) != 0 && !(llm && routed) && !via_proxy) {
         logf_("warn", "connect", "peer=%s target=%s:%d error=\"cannot resolve\"", peer, host, port);
@@ -472,7 +472,7 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
         return;
     }
     const hc_config *cfg = &G.core->cfg;
-    bool chained = !llm && cfg->upstream_proxy[0] && !hc_no_proxy_match(cfg->no_proxy, host);
+    bool chained = !llm && cfg->upstream_proxy[0] && !hc_proxy_bypass(cfg, host, port);
     logf_("info", "connect", "peer=%s target=%s:%d mode=%s", peer, host, port,
           llm ? "gateway" : chained ? "tunnel_via_upstream_proxy" : "tunnel");
     if (llm) {
