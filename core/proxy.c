@@ -1538,10 +1538,13 @@ static bool unified_gate(struct conn *c, struct exch *x)
         }
         x->nfb = keep;
     }
-    if (rc != 0 && status == 401 && hc_provider_is_helicone(x->host)) {
+    if (rc != 0 && (status == 401 || status == 404 || status == 405 || status == 415) &&
+        hc_provider_is_helicone(x->host)) {
         /* Fail open: the app's provider keys may be stored at Helicone (its
-         * Helicone key is all it has). Without a local key for the model,
-         * the request goes to Helicone's real host exactly as sent (its
+         * Helicone key is all it has). Without a local key for the model, or
+         * for a request the local endpoint does not serve (GET /v1/models, a
+         * path no provider plan covers), the request goes to Helicone's real
+         * host exactly as sent (its
          * Authorization and Helicone-* headers, TLS verified as always) and
          * is recorded like any other exchange. HC_HELICONE_URL replaces
          * Helicone's address (a self-hosted Helicone, or a test's mock). */

@@ -258,8 +258,17 @@ def main():
              (res, q.get("path"), q["headers"]))
         t.ok(r.stderr.count("passed to Helicone") == 1 and "ANTHROPIC_API_KEY" in r.stderr,
              "no provider key: said once on stderr, naming the variable", r.stderr[-500:])
+        r = w.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "https://ai-gateway.helicone.ai/v1/models",
+                   "-H", "Authorization: Bearer " + KEYS["HELICONE_API_KEY"]], HC_HELICONE_URL=w.mock.url)
+        q = w.mock.requests[-1]
+        t.ok(r.stdout == "200" and q["method"] == "GET" and q["path"] == "/v1/models" and
+             q["headers"].get("authorization") == "Bearer " + KEYS["HELICONE_API_KEY"] and
+             KEYS["OPENAI_API_KEY"] not in json.dumps(q["headers"]),
+             "a request the local endpoint does not serve (GET /v1/models) goes to Helicone with the app's key only",
+             (r.stdout, r.stderr[-300:], q["method"], q["path"]))
+        nrec += 1
         recs = w.records(wait_for=nrec + 1)
-        t.ok(len(recs) == nrec + 1 and recs[-1]["status"] == 200 and recs[-1]["host"] == "ai-gateway.helicone.ai",
+        t.ok(len(recs) == nrec + 1 and recs[-2]["status"] == 200 and recs[-2]["host"] == "ai-gateway.helicone.ai",
              "no provider key: the exchange with Helicone is recorded", recs[-1:] and
              {k: recs[-1][k] for k in ("status", "host", "provider")})
         res = run_sdk(w, "claude-sonnet-4", "plain", HC_PROVIDER_KEYS="anthropic=sk-ant-from-map", ANTHROPIC_API_KEY=None)
