@@ -231,6 +231,28 @@ def main():
              w.mock.requests[-1]["path"] == "/v1beta/openai/chat/completions",
              "Helicone-Fallback-Model across providers: Anthropic's 429 → Gemini", res.get("headers"))
 
+        # Helicone-Fallbacks to another target: it never gets the app's Helicone key.
+        w.mock.script([{"status": 500}], match={"path": "/v1/chat/completions"})
+        n = len(w.mock.requests)
+        fb = json.dumps([{"target-url": "https://api.together.xyz", "onCodes": [500]}])
+        res = run_sdk(w, "gpt-4o-mini", "plain", ["Helicone-Fallbacks=" + fb])
+        q = w.mock.requests[-1] if len(w.mock.requests) >= n + 2 else {"headers": {"x": "not tried"}}
+        t.ok(len(w.mock.requests) == n + 2 and "authorization" not in q["headers"],
+             "Helicone-Fallbacks target without headers of a unified request: no Authorization at all",
+             (res.get("status"), len(w.mock.requests) - n, q["headers"]))
+        w.mock.script([{"status": 500}], match={"path": "/v1/chat/completions"})
+        n = len(w.mock.requests)
+        fb = json.dumps([{"target-url": "https://api.together.xyz", "onCodes": [500],
+                          "headers": {"Authorization": "Bearer $TOGETHER_KEY"}}])
+        res = run_sdk(w, "gpt-4o-mini", "plain", ["Helicone-Fallbacks=" + fb], TOGETHER_KEY="tg-key-1")
+        q = w.mock.requests[-1] if len(w.mock.requests) >= n + 2 else {"headers": {}}
+        t.ok(res["status"] == 200 and len(w.mock.requests) == n + 2 and
+             q["headers"].get("authorization") == "Bearer tg-key-1" and
+             KEYS["HELICONE_API_KEY"] not in json.dumps(q["headers"]) and
+             KEYS["OPENAI_API_KEY"] not in json.dumps(q["headers"]),
+             "Helicone-Fallbacks target of a unified request: only the key its entry names, never the Helicone key",
+             (res.get("status"), len(w.mock.requests) - n, q["headers"]))
+
         # Rate limit: the policy's second request in the window is blocked locally.
         pol = "Helicone-RateLimit-Policy=1;w=60;s=user"
         a = run_sdk(w, "gemini-2.0-flash", "plain", [pol, "Helicone-User-Id=rl"])
