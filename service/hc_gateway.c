@@ -34,6 +34,13 @@
  *   the environment only on a JSON POST to an inference path (unified.c).
  *   The header that carried the token, and Proxy-Authorization, never go
  *   upstream (private_header()).
+ * - Threads: a connection costs a thread from accept on, so what precedes
+ *   authentication is bounded: the same-user check comes before any read, the
+ *   first head must arrive within HEAD_DEADLINE_MS, and at most MAX_PENDING
+ *   connections wait for theirs (more get 503 from the accept loop).
+ * - Loops and reach: an upstream proxy naming this gateway is ignored, and a
+ *   CONNECT bearing this process's Via mark (proxychain.c) is refused; a
+ *   remote peer cannot CONNECT to this host's loopback or link-local.
  * - Shutdown: SIGTERM or SIGINT closes the listener, waits for the open
  *   connections to finish (at most --drain SECONDS), flushes the recorder,
  *   and exits 0.
