@@ -44,6 +44,14 @@ typedef struct hc_core {
      * shim: called on the exchange's thread with each finished record, just
      * before it is queued. Must not block or keep r. */
     void              (*on_record)(const struct hc_record *r);
+    /* Set once before traffic by hc-gateway, NULL in the shim. admit: for
+     * each plain-HTTP request to its base URL (HC_UNIFIED_LOCAL_HOST), the
+     * reason to refuse it with 403 (a web page, a rebound DNS name), or NULL;
+     * checked per request because a keep-alive connection carries many.
+     * private_header: true for a request header that must never go upstream
+     * (the gateway's own token). Both are called on the exchange's thread. */
+    const char       *(*admit)(int fd, const struct hc_http_head *req);
+    bool              (*private_header)(const char *name, size_t nlen, const char *value, size_t vlen);
     char                program[64]; /* immutable: basename of the executable */
     char                run_id[65];  /* immutable: HC_RUN_ID (shim.c sets it in a bare tree), cut at 64 */
     hc_budget           budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */

@@ -161,7 +161,12 @@ static const char *reason_of(int status)
 {
     switch (status) {
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
     case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
@@ -390,7 +395,7 @@ static bool is_credential_header(const char *n, size_t l)
 }
 
 /* The request head as sent upstream. */
-static void build_upstream_head(struct exch *x, hc_buf *out, size_t body_len)
+static void build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out, size_t body_len)
 {
     const hc_http_head *h = &x->req;
     bool upgrade = hc_http_header(h, "upgrade") != NULL;
@@ -403,13 +408,18 @@ static void build_upstream_head(struct exch *x, hc_buf *out, size_t body_len)
     bool have_host = false, have_version = false;
     for (size_t i = 0; i < h->nheaders; i++) {
         const hc_header *hd = &h->headers[i];
-        if (hc_is_helicone_header(hd->name, hd->name_len) || is_hop_header(hd->name, hd->name_len, upgrade) ||
+        if ((hc_is_helicone_header(hd->name, hd->name_len) && !(u && u->passthrough)) ||
+            is_hop_header(hd->name, hd->name_len, upgrade) ||
             overridden(x, hd->name, hd->name_len))
             continue;
         if ((x->inject || (u && u->anthropic)) && hc_span_ieq(hd->name, hd->name_len, "accept-encoding"))
             continue;
         if (u && u->own_auth && is_credential_header(hd->name, hd->name_len))
             continue; /* the Helicone key: the provider's own key replaces it */
+        if (!u && x->cur_fb && x->nuni && x->uni[0].own_auth && is_credential_header(hd->name, hd->name_len))
+            continue; /* a fallback target of a unified request: the app's key is Helicone's, not this host's */
+        if (core->private_header && core->private_header(hd->name, hd->name_len, hd->value, hd->value_len))
+            continue; /* hc-gateway's own token: it is for the gateway, not the provider */
         if (hc_span_ieq(hd->name, hd->name_len, "anthropic-version"))
             have_version = true;
         if (hc_span_ieq(hd->name, hd->name_len, "host")) {
@@ -807,7 +817,7 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
     const char *body = x->sendbody.data ? x->sendbody.data : x->body.data;
     size_t blen = x->sendbody.data ? x->sendbody.len : x->body.len;
     hc_buf head = HC_BUF_INIT;
-    build_upstream_head(x, &head, blen);
+    build_upstream_head(c->core, x, &head, blen);
     int rc = HC_ECONNECT;
     for (int attempt = 0; attempt < 2; attempt++) {
         c->up.can_resend = !x->streaming; /* a piped body cannot be sent twice */
@@ -1259,6 +1269,10 @@ static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
         /* A Helicone host: the plan's provider, routed like any other host (HC_ROUTE). */
         const hc_unified *u = x->cur_uni;
         const hc_route *r = hc_config_route(&c->core->cfg, u->host);
+        hc_route hr;
+        const char *hu = u->passthrough ? getenv("HC_HELICONE_URL") : NULL;
+        if (hu && *hu && hc_route_parse_url(hu, &hr) == 0)
+            r = &hr;
         memset(&x->target, 0, sizeof x->target);
         x->target.routed = true;
         x->target.tls = r ? r->tls : true;
@@ -1524,9 +1538,37 @@ static bool unified_gate(struct conn *c, struct exch *x)
         }
         x->nfb = keep;
     }
+    if (rc != 0 && (status == 401 || status == 404 || status == 405 || status == 415) &&
+        hc_provider_is_helicone(x->host)) {
+        /* Fail open: the app's provider keys may be stored at Helicone (its
+         * Helicone key is all it has). Without a local key for the model, or
+         * for a request the local endpoint does not serve (GET /v1/models, a
+         * path no provider plan covers), the request goes to Helicone's real
+         * host exactly as sent (its
+         * Authorization and Helicone-* headers, TLS verified as always) and
+         * is recorded like any other exchange. HC_HELICONE_URL replaces
+         * Helicone's address (a self-hosted Helicone, or a test's mock). */
+        hc_unified *pu = &x->uni[0];
+        memset(pu, 0, sizeof *pu);
+        pu->passthrough = true;
+        hc_strlcpy(pu->host, sizeof pu->host, x->host);
+        snprintf(pu->path, sizeof pu->path, "%.*s", (int)x->req.target_len, x->req.target);
+        const char *pid = hc_unified_provider_of(x->cap.model_req);
+        hc_strlcpy(pu->provider, sizeof pu->provider, pid);
+        x->nuni = 1;
+        hc_log_warn_once("helicone_passthrough", "%s: %s; such requests are passed to Helicone as sent (its key, "
+                                                 "Helicone's service)", x->host, err);
+        hc_capture_set_provider(&x->cap, pu->provider);
+        return false;
+    }
     if (rc != 0 || !x->nuni) {
         send_error(c, x, status ? status : 400,
-                   status == 401 ? "no_provider_key" : status == 404 ? "unsupported_path" : "bad_model", "%s", err);
+                   status == 401   ? "no_provider_key"
+                   : status == 404 ? "unsupported_path"
+                   : status == 405 ? "method_not_allowed"
+                   : status == 415 ? "unsupported_media_type"
+                                   : "bad_model",
+                   "%s", err);
         hc_capture_finish(&x->cap, NULL, 0);
         return true;
     }
@@ -1678,6 +1720,14 @@ static void exchange(struct conn *c, struct exch *x)
 {
     hc_core *core = c->core;
     int64_t start_us = hc_now_us(), t0 = hc_mono_us();
+    if (core->admit && !c->tls && strcmp(c->host, HC_UNIFIED_LOCAL_HOST) == 0) {
+        const char *why = core->admit(c->client->fd, &x->req);
+        if (why) { /* not recorded: the exchange is nobody's, and its body is never read */
+            c->close_after = true;
+            send_error(c, NULL, 403, "forbidden", "%s", why);
+            return;
+        }
+    }
     request_host(c, x);
     hc_capture_begin(&x->cap, core, x->host, &x->req, start_us, t0);
     x->cap.may_wait = true; /* settled after the app has its answer: see recorder.c */

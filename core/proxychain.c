@@ -4,6 +4,7 @@
 #include "err.h"
 #include "io.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -102,15 +103,70 @@ int hc_proxy_url_parse(const char *url, hc_proxy_url *out)
     return 0;
 }
 
-bool hc_no_proxy_match(const char *list, const char *host)
+/* Is IP literal `host` inside CIDR "addr/bits"? */
+static bool cidr_match(const char *cidr, size_t n, const char *host)
+{
+    char a[64];
+    if (n >= sizeof a)
+        return false;
+    memcpy(a, cidr, n);
+    a[n] = '\0';
+    char *slash = strchr(a, '/');
+    *slash = '\0';
+    char *end;
+    long bits = strtol(slash + 1, &end, 10);
+    unsigned char net[16], ip[16];
+    int len;
+    if (inet_pton(AF_INET, a, net) == 1 && inet_pton(AF_INET, host, ip) == 1)
+        len = 4;
+    else if (inet_pton(AF_INET6, a, net) == 1 && inet_pton(AF_INET6, host, ip) == 1)
+        len = 16;
+    else
+        return false;
+    if (*end || end == slash + 1 || bits < 0 || bits > len * 8)
+        return false;
+    for (long i = 0; i < bits; i++)
+        if (((net[i / 8] ^ ip[i / 8]) >> (7 - i % 8)) & 1)
+            return false;
+    return true;
+}
+
+bool hc_no_proxy_match_port(const char *list, const char *host, int port)
 {
     size_t hl = strlen(host);
     while (list && *list) {
         size_t n = strcspn(list, ", ");
         const char *e = list;
         size_t el = n;
+        list += n;
+        list += strspn(list, ", ");
         if (el == 1 && e[0] == '*')
             return true;
+        if (memchr(e, '/', el)) { /* 10.0.0.0/8, fd00::/8 */
+            if (cidr_match(e, el, host))
+                return true;
+            continue;
+        }
+        /* host:port and [v6]:port name one port; a bare v6 literal has many colons */
+        const char *colon = NULL;
+        if (el && e[0] == '[') {
+            const char *rb = memchr(e, ']', el);
+            if (!rb)
+                continue;
+            colon = (size_t)(rb + 1 - e) < el && rb[1] == ':' ? rb + 1 : NULL;
+            size_t inner = (size_t)(rb - e - 1);
+            if (colon && (port == 0 || atoi(colon + 1) != port))
+                continue;
+            e++;
+            el = inner;
+        } else {
+            const char *c1 = memchr(e, ':', el);
+            if (c1 && !memchr(c1 + 1, ':', el - (size_t)(c1 + 1 - e))) {
+                if (port == 0 || atoi(c1 + 1) != port)
+                    continue;
+                el = (size_t)(c1 - e);
+            }
+        }
         if (el && e[0] == '.') {
             e++;
             el--;
@@ -118,10 +174,28 @@ bool hc_no_proxy_match(const char *list, const char *host)
         if (el && (hl == el ? strncasecmp(host, e, el) == 0
                             : hl > el && host[hl - el - 1] == '.' && strncasecmp(host + hl - el, e, el) == 0))
             return true;
-        list += n;
-        list += strspn(list, ", ");
     }
     return false;
+}
+
+bool hc_no_proxy_match(const char *list, const char *host)
+{
+    return hc_no_proxy_match_port(list, host, 0);
+}
+
+bool hc_proxy_bypass(const hc_config *cfg, const char *host, int port)
+{
+    unsigned char a[16];
+    if (strcasecmp(host, "localhost") == 0 || (strlen(host) > 10 && strcasecmp(host + strlen(host) - 10, ".localhost") == 0))
+        return true;
+    if (inet_pton(AF_INET, host, a) == 1 && a[0] == 127)
+        return true;
+    if (inet_pton(AF_INET6, host, a) == 1 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0)
+        return true;
+    for (int i = 0; i < cfg->nroutes; i++)
+        if (strcasecmp(cfg->routes[i].target, host) == 0 && cfg->routes[i].port == port)
+            return true; /* an HC_ROUTE target: the user named it, it is reached directly */
+    return hc_no_proxy_match_port(cfg->no_proxy, host, port);
 }
 
 int hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host, int port, int timeout_ms,
@@ -151,7 +225,9 @@ int hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host
                   host, port, host, port);
     if (p->auth[0])
         hc_buf_printf(&req, "Proxy-Authorization: %s\r\n", p->auth);
-    hc_buf_puts(&req, "\r\n");
+    /* A loop marker: hc-gateway refuses a CONNECT that already passed through
+     * its own process (an HTTPS_PROXY pointing back at it). */
+    hc_buf_printf(&req, "Via: 1.1 hcshim-%ld\r\n\r\n", (long)getpid());
     hc_io io;
     hc_io_init(&io, fd, NULL, timeout_ms);
     io.cancel_fd = cancel_fd;

@@ -32,6 +32,17 @@ int  hc_proxy_url_parse(const char *url, hc_proxy_url *out);
  * Matches exact names and dot-suffixes, case-insensitive; "*" matches all. */
 bool hc_no_proxy_match(const char *list, const char *host);
 
+/* The same for a connection to host:port: entries may also be "host:port"
+ * or "[v6]:port" (that port only; port 0 = unknown, such entries never match)
+ * and CIDR blocks "10.0.0.0/8", "fd00::/8" (for IP literal hosts). */
+bool hc_no_proxy_match_port(const char *list, const char *host, int port);
+
+/* Should host:port be reached directly although an upstream proxy is set?
+ * Loopback (localhost, 127/8, ::1) and HC_ROUTE targets always (a corporate
+ * proxy cannot reach this host's loopback, and a route names where to go),
+ * else cfg->no_proxy. */
+bool hc_proxy_bypass(const hc_config *cfg, const char *host, int port);
+
 /* A TCP connection to host:port tunnelled through proxy p: connect to the
  * proxy, send CONNECT, read its answer. Returns the fd (non-blocking), or
  * HC_ECONNECT / HC_ETIMEDOUT / HC_ECANCELED with a reason in err (the proxy's

@@ -10,6 +10,7 @@
  */
 #include "translate_anthropic.h"
 #include "err.h"
+#include "log.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -106,6 +107,10 @@ static void push_turn(cJSON *msgs, const char *role, cJSON *blocks)
     const cJSON *lr = last ? cJSON_GetObjectItemCaseSensitive(last, "role") : NULL;
     if (cJSON_IsString(lr) && strcmp(lr->valuestring, role) == 0) {
         cJSON *lc = cJSON_GetObjectItemCaseSensitive(last, "content");
+        if (!cJSON_IsArray(lc)) { /* an empty string kept as sent: these blocks replace it */
+            cJSON_ReplaceItemInObjectCaseSensitive(last, "content", blocks);
+            return;
+        }
         cJSON *b;
         while ((b = cJSON_DetachItemFromArray(blocks, 0)))
             cJSON_AddItemToArray(lc, b);
@@ -239,7 +244,21 @@ int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, ch
                 cJSON_AddItemToArray(blocks, tool_use_block(call));
             push_turn(msgs, "assistant", blocks);
         } else {
-            push_turn(msgs, "user", content_blocks(content));
+            cJSON *blocks = content_blocks(content);
+            cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+            const cJSON *lr = last ? cJSON_GetObjectItemCaseSensitive(last, "role") : NULL;
+            if (cJSON_GetArraySize(blocks) == 0 && cJSON_IsString(content) &&
+                !(cJSON_IsString(lr) && strcmp(lr->valuestring, "user") == 0)) {
+                /* "" stays "" (as the app sent it): content [] is a request
+                 * Anthropic rejects for a reason the app never wrote. */
+                cJSON_Delete(blocks);
+                cJSON *um = cJSON_CreateObject();
+                cJSON_AddStringToObject(um, "role", "user");
+                cJSON_AddStringToObject(um, "content", content->valuestring);
+                cJSON_AddItemToArray(msgs, um);
+            } else {
+                push_turn(msgs, "user", blocks);
+            }
         }
     }
     if (system.len)
@@ -251,7 +270,16 @@ int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, ch
     if (!cJSON_IsNumber(mt))
         mt = cJSON_GetObjectItemCaseSensitive(in, "max_tokens");
     cJSON_AddNumberToObject(o, "max_tokens", cJSON_IsNumber(mt) ? mt->valuedouble : DEFAULT_MAX_TOKENS);
-    copy_item(o, "temperature", in, "temperature");
+    const cJSON *temp = cJSON_GetObjectItemCaseSensitive(in, "temperature");
+    if (cJSON_IsNumber(temp) && temp->valuedouble > 1.0) {
+        /* OpenAI's range is 0..2, Anthropic's 0..1 (it rejects more): the
+         * nearest value Anthropic takes, said once. */
+        hc_log_warn_once("xa_temperature", "temperature %g is above Anthropic's maximum of 1: sent as 1",
+                         temp->valuedouble);
+        cJSON_AddNumberToObject(o, "temperature", 1.0);
+    } else {
+        copy_item(o, "temperature", in, "temperature");
+    }
     copy_item(o, "top_p", in, "top_p");
     const cJSON *stop = cJSON_GetObjectItemCaseSensitive(in, "stop");
     if (cJSON_IsString(stop)) {
@@ -424,6 +452,7 @@ void hc_xa_stream_init(hc_xa_stream *s, bool include_usage, int64_t created)
     s->created = created;
     for (int i = 0; i < HC_XA_MAX_BLOCKS; i++)
         s->tool_of_block[i] = -1;
+    s->open_block = s->open_tool = -1;
 }
 
 /* Write one chunk: choices [{index 0, delta, finish_reason}] (delta NULL: an
@@ -486,10 +515,16 @@ static void on_event(void *ctx, const char *event, const char *data, size_t dlen
     } else if (strcmp(t, "content_block_start") == 0) {
         const cJSON *cb = cJSON_GetObjectItemCaseSensitive(ev, "content_block");
         const cJSON *ct = cJSON_GetObjectItemCaseSensitive(cb, "type");
-        if (cJSON_IsString(ct) && strcmp(ct->valuestring, "tool_use") == 0 && bi >= 0 && bi < HC_XA_MAX_BLOCKS) {
-            s->tool_of_block[bi] = s->ntools++;
+        if (cJSON_IsString(ct) && strcmp(ct->valuestring, "tool_use") == 0 && bi >= 0) {
+            int ti = s->ntools++;
+            if (bi < HC_XA_MAX_BLOCKS) {
+                s->tool_of_block[bi] = ti;
+            } else {
+                s->open_block = bi;
+                s->open_tool = ti;
+            }
             cJSON *call = cJSON_CreateObject(), *fn = cJSON_CreateObject();
-            cJSON_AddNumberToObject(call, "index", s->tool_of_block[bi]);
+            cJSON_AddNumberToObject(call, "index", ti);
             copy_item(call, "id", cb, "id");
             cJSON_AddStringToObject(call, "type", "function");
             copy_item(fn, "name", cb, "name");
@@ -516,11 +551,11 @@ static void on_event(void *ctx, const char *event, const char *data, size_t dlen
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "content", cJSON_IsString(tx) ? tx->valuestring : "");
             write_chunk(s, o, NULL, NULL);
-        } else if (strcmp(dts, "input_json_delta") == 0 && bi >= 0 && bi < HC_XA_MAX_BLOCKS &&
-                   s->tool_of_block[bi] >= 0) {
+        } else if (strcmp(dts, "input_json_delta") == 0 && bi >= 0 &&
+                   (bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi] : bi == s->open_block ? s->open_tool : -1) >= 0) {
             const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
             cJSON *call = cJSON_CreateObject(), *fn = cJSON_CreateObject();
-            cJSON_AddNumberToObject(call, "index", s->tool_of_block[bi]);
+            cJSON_AddNumberToObject(call, "index", bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi] : s->open_tool);
             cJSON_AddStringToObject(fn, "arguments", cJSON_IsString(pj) ? pj->valuestring : "");
             cJSON_AddItemToObject(call, "function", fn);
             cJSON *calls = cJSON_CreateArray(), *o = cJSON_CreateObject();

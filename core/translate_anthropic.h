@@ -69,6 +69,9 @@ typedef struct hc_xa_stream {
     char      finish[32];
     int       tool_of_block[HC_XA_MAX_BLOCKS]; /* -1 or the tool_calls index of content block i */
     int       ntools;
+    /* Blocks from HC_XA_MAX_BLOCKS on: Anthropic streams one block at a time
+     * (start, deltas, stop), so the open one is all that must be known. */
+    int       open_block, open_tool;
 } hc_xa_stream;
 
 /* Start translating one stream. include_usage: emit the final usage chunk. */

@@ -281,9 +281,46 @@ int hc_unified_plan_spec(const hc_http_head *req, const char *spec, hc_unified *
     return added ? 0 : rc;
 }
 
+/* Is this a request the provider keys from the environment may be spent on?
+ * Only a JSON POST to an inference endpoint: anything else (GET /v1/files,
+ * DELETE /v1/files/ID, a text/plain form a web page can send without a CORS
+ * preflight) could read or change the user's account with the user's key.
+ * 0, or an error as hc_unified_plan. */
+static int inference_request(const hc_http_head *req, int *status, char *err, size_t errlen)
+{
+    static const char *const paths[] = { "/chat/completions", "/completions", "/embeddings", "/responses" };
+    if (!hc_span_ieq(req->method, req->method_len, "POST")) {
+        *status = 405;
+        snprintf(err, errlen, "%.*s: the unified endpoint serves POST requests only", (int)(req->method_len > 16 ? 16 : req->method_len),
+                 req->method);
+        return HC_EINVAL;
+    }
+    const hc_header *ct = hc_http_header(req, "content-type");
+    if (!ct || ct->value_len < 16 || strncasecmp(ct->value, "application/json", 16) != 0 ||
+        (ct->value_len > 16 && ct->value[16] != ';' && ct->value[16] != ' ')) {
+        *status = 415;
+        snprintf(err, errlen, "the unified endpoint takes Content-Type: application/json only");
+        return HC_EINVAL;
+    }
+    char rest[900];
+    rest_of_path(req, rest, sizeof rest);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        size_t l = strlen(paths[i]);
+        if (strncmp(rest, paths[i], l) == 0 && (rest[l] == '\0' || rest[l] == '?'))
+            return 0;
+    }
+    *status = 404;
+    snprintf(err, errlen, "%.200s: the unified endpoint serves /v1/chat/completions, /v1/completions, /v1/embeddings "
+                          "and /v1/responses", rest);
+    return HC_EINVAL;
+}
+
 static int plan_models(const hc_http_head *req, const char *body, size_t n, hc_unified *plans, int *nplans,
                        int *status, char *err, size_t errlen)
 {
+    int irc = inference_request(req, status, err, errlen);
+    if (irc != 0)
+        return irc;
     cJSON *j = n ? cJSON_ParseWithLength(body, n) : NULL;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
     int rc;

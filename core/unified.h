@@ -58,6 +58,7 @@ typedef struct hc_unified {
     char model[128];          /* the model to put in the body ("" = leave the body alone) */
     bool anthropic;           /* translate chat completions ⇄ Anthropic Messages */
     bool own_auth;            /* replace the app's credentials by auth_name: auth_value */
+    bool passthrough;         /* to Helicone itself, as the app sent it (no local key: proxy.c) */
     char auth_name[32];
     char auth_value[600];     /* secret: never logged or stored */
 } hc_unified;

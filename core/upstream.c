@@ -215,7 +215,7 @@ void hc_upstream_free(hc_upstream *u)
 static int connect_any(hc_core *core, const hc_target *t, int cancel_fd, char *err, size_t errlen)
 {
     hc_proxy_url px;
-    if (core->cfg.upstream_proxy[0] && !hc_no_proxy_match(core->cfg.no_proxy, t->name)) {
+    if (core->cfg.upstream_proxy[0] && !hc_proxy_bypass(&core->cfg, t->name, t->port)) {
         if (hc_proxy_url_parse(core->cfg.upstream_proxy, &px) == 0)
             return hc_proxychain_connect(core, &px, t->name, t->port, core->cfg.connect_timeout_ms, cancel_fd, err,
                                          errlen);

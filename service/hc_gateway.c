@@ -27,6 +27,20 @@
  *   connection is served only when it comes from a socket of this same user
  *   (its owner read from /proc/net/tcp{,6}): another local user must not
  *   spend this user's provider keys or write into this user's store.
+ * - Web pages: the same-user check passes for the user's own browser, so the
+ *   base URL also refuses (403, per request: admit()) a Host that does not
+ *   name this gateway (DNS rebinding) and any request with Origin or a
+ *   cross-site Sec-Fetch-Site; and the unified endpoint spends the keys from
+ *   the environment only on a JSON POST to an inference path (unified.c).
+ *   The header that carried the token, and Proxy-Authorization, never go
+ *   upstream (private_header()).
+ * - Threads: a connection costs a thread from accept on, so what precedes
+ *   authentication is bounded: the same-user check comes before any read, the
+ *   first head must arrive within HEAD_DEADLINE_MS, and at most MAX_PENDING
+ *   connections wait for theirs (more get 503 from the accept loop).
+ * - Loops and reach: an upstream proxy naming this gateway is ignored, and a
+ *   CONNECT bearing this process's Via mark (proxychain.c) is refused; a
+ *   remote peer cannot CONNECT to this host's loopback or link-local.
  * - Shutdown: SIGTERM or SIGINT closes the listener, waits for the open
  *   connections to finish (at most --drain SECONDS), flushes the recorder,
  *   and exits 0.
@@ -38,6 +52,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "log.h"
+#include "redact.h"
 #include "proxy.h"
 #include "proxychain.h"
 #include "record.h"
@@ -48,6 +63,7 @@
 #include "shim/hosts.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -67,14 +83,20 @@
 #include <unistd.h>
 
 #define MAX_HEAD 8192
+#define HEAD_DEADLINE_MS 10000 /* a connection's first request head must arrive within this */
+#define MAX_PENDING 64         /* connections still waiting for their first head */
 
 const hc_core_api *hc_core_entry(const hc_shim_api *s);
 
 static struct {
     char     token[256];      /* "" = no token required (loopback only) */
     int      active;          /* connections being served (atomic) */
+    int      pending;         /* of which still before their first head (atomic) */
     int      stop_pipe[2];
     hc_core *core;
+    int      port;            /* the listening port */
+    char     hosts[8][300];   /* Host values the base URL answers (admit) */
+    int      nhosts;
 } G;
 
 static void logf_(const char *level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -177,6 +199,71 @@ static bool authorized(const hc_http_head *h)
     return false;
 }
 
+/* ---- base URL requests: who may send them ------------------------------------ */
+
+/* Remember one Host value the base URL answers to (NAME → NAME:PORT). */
+static void add_host(const char *name)
+{
+    if (G.nhosts < (int)(sizeof G.hosts / sizeof G.hosts[0]) && name[0])
+        snprintf(G.hosts[G.nhosts++], sizeof G.hosts[0], "%s:%d", name, G.port);
+}
+
+/* Does the Host value name this gateway (a known name, or the address the
+ * connection arrived on)? Port 80 may be left out, as browsers do. */
+static bool host_ok(int fd, const char *v, size_t n)
+{
+    char want[300];
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int extra = 0;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        char ip[64] = "";
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
+        snprintf(want, sizeof want, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, G.port);
+        extra = ip[0] != 0;
+    }
+    for (int i = -extra; i < G.nhosts; i++) {
+        const char *h = i < 0 ? want : G.hosts[i];
+        size_t hl = strlen(h);
+        if (n == hl && strncasecmp(v, h, n) == 0)
+            return true;
+        if (G.port == 80 && n == hl - 3 && strncasecmp(v, h, n) == 0)
+            return true; /* "NAME" for "NAME:80" */
+    }
+    return false;
+}
+
+/* core->admit: the base URL is for programs, never for a web page. A page can
+ * reach 127.0.0.1 from the user's own browser (so the same-user check passes):
+ * by DNS rebinding (its own name now resolves here: Host says so) or by a
+ * cross-origin request (the browser adds Origin or Sec-Fetch-Site). */
+static const char *admit(int fd, const hc_http_head *req)
+{
+    const hc_header *h = hc_http_header(req, "host");
+    if (!h || !host_ok(fd, h->value, h->value_len))
+        return "the Host header does not name this gateway (localhost:PORT, 127.0.0.1:PORT, [::1]:PORT, its address "
+               "or a --server-name)";
+    if (hc_http_header(req, "origin"))
+        return "requests from web pages (with an Origin header) are not served";
+    const hc_header *sf = hc_http_header(req, "sec-fetch-site");
+    if (sf && !hc_span_ieq(sf->value, sf->value_len, "none") && !hc_span_ieq(sf->value, sf->value_len, "same-origin"))
+        return "requests from web pages (Sec-Fetch-Site) are not served";
+    return NULL;
+}
+
+/* core->private_header: what carried the token (or any proxy credential) is
+ * the gateway's, never the provider's. */
+static bool private_header(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    if (hc_span_ieq(name, nlen, "proxy-authorization"))
+        return true;
+    return G.token[0] && (hc_span_ieq(name, nlen, "authorization") || hc_span_ieq(name, nlen, "helicone-auth")) &&
+           value_has_token(value, vlen);
+}
+
 /* ---- same user ---------------------------------------------------------------- */
 
 /* The /proc/net/tcp{,6} spelling of an address: the kernel prints each 32-bit
@@ -239,12 +326,35 @@ static void answer(int fd, int status, const char *reason, const char *extra)
     (void)!write(fd, b, (size_t)n);
 }
 
-/* Peek the first request head (not consumed). Its length, or 0 / < 0. */
+/* Close after an early answer without a reset: the client's request bytes
+ * still coming in are read and dropped for a moment (bounded), so the answer
+ * is not lost to an RST. */
+static void linger_close(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    char sink[4096];
+    for (int i = 0; i < 10 && poll(&p, 1, 50) > 0; i++)
+        if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) <= 0)
+            break;
+    close(fd);
+}
+
+/* Peek the first request head (not consumed). Its length, or 0 / < 0. Every
+ * wait is bounded: the whole head must arrive within HEAD_DEADLINE_MS, so an
+ * idle or trickling connection cannot keep its thread. */
 static int peek_head(int fd, char *buf, size_t size, hc_http_head *h)
 {
     struct pollfd p = { .fd = fd, .events = POLLIN };
-    for (int waited = 0; waited < 30000;) {
-        ssize_t n = recv(fd, buf, size - 1, MSG_PEEK);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t have = 0;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = HEAD_DEADLINE_MS - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            return -1;
+        ssize_t n = recv(fd, buf, size - 1, MSG_PEEK | MSG_DONTWAIT);
         if (n <= 0)
             return -1;
         buf[n] = '\0';
@@ -253,13 +363,10 @@ static int peek_head(int fd, char *buf, size_t size, hc_http_head *h)
             return r;
         if (r != HC_PARTIAL || (size_t)n >= size - 1)
             return -1;
-        /* wait for more bytes than we already have */
-        usleep(2000);
-        waited += 2;
-        if (poll(&p, 1, 100) < 0)
-            return -1;
+        if ((size_t)n == have)
+            usleep(5000); /* the bytes we have are still readable: poll returns at once; wait for more */
+        have = (size_t)n;
     }
-    return -1;
 }
 
 static int fill_origin(const char *host, int port, hc_origin *o)
@@ -278,8 +385,50 @@ static int fill_origin(const char *host, int port, hc_origin *o)
     return 0;
 }
 
-static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *peer)
+/* Loopback, link-local or unspecified: the gateway host's own services. */
+static bool local_only_addr(const struct sockaddr_storage *a)
 {
+    if (a->ss_family == AF_INET) {
+        uint32_t v = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
+        return (v >> 24) == 127 || (v >> 16) == 0xa9fe || v == 0;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(x)) {
+            uint32_t v = ((uint32_t)x->s6_addr[12] << 24) | ((uint32_t)x->s6_addr[13] << 16);
+            return (v >> 24) == 127 || (v >> 16) == 0xa9fe || (v == 0 && !x->s6_addr[14] && !x->s6_addr[15]);
+        }
+        return IN6_IS_ADDR_LOOPBACK(x) || IN6_IS_ADDR_LINKLOCAL(x) || IN6_IS_ADDR_UNSPECIFIED(x);
+    }
+    return false;
+}
+
+/* Did this CONNECT already pass through this process (Via: 1.1 hcshim-PID,
+ * proxychain.c)? Then an upstream proxy leads back here: a loop. */
+static bool looped(const hc_http_head *h)
+{
+    char mark[40];
+    int ml = snprintf(mark, sizeof mark, "hcshim-%ld", (long)getpid());
+    for (size_t i = 0; i < h->nheaders; i++) {
+        const hc_header *x = &h->headers[i];
+        if (!hc_span_ieq(x->name, x->name_len, "via"))
+            continue;
+        for (size_t k = 0; k + (size_t)ml <= x->value_len; k++)
+            if (memcmp(x->value + k, mark, (size_t)ml) == 0 &&
+                (k + (size_t)ml == x->value_len || !isdigit((unsigned char)x->value[k + (size_t)ml])))
+                return true;
+    }
+    return false;
+}
+
+static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *peer, bool peer_loopback)
+{
+    if (looped(h)) {
+        logf_("warn", "loop", "peer=%s msg=\"this CONNECT came back through the upstream proxy: refused\"", peer);
+        answer(fd, 508, "Loop Detected", NULL);
+        close(fd);
+        return;
+    }
     char hostport[300], host[256];
     snprintf(hostport, sizeof hostport, "%.*s", (int)h->target_len, h->target);
     int port = 443;
@@ -308,11 +457,19 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
     bool llm = hc_hosts_is_llm(host, port);
     bool routed = hc_config_route(&G.core->cfg, host) != NULL || hc_unified_is_host(host);
     const hc_config *ccfg = &G.core->cfg;
-    bool via_proxy = ccfg->upstream_proxy[0] && !hc_no_proxy_match(ccfg->no_proxy, host);
+    bool via_proxy = ccfg->upstream_proxy[0] && !hc_proxy_bypass(ccfg, host, port);
     hc_origin o;
     if (fill_origin(host, port, &o) != 0 && !(llm && routed) && !via_proxy) {
         logf_("warn", "connect", "peer=%s target=%s:%d error=\"cannot resolve\"", peer, host, port);
         answer(fd, 502, "Bad Gateway", NULL);
+        close(fd);
+        return;
+    }
+    if (!peer_loopback && !routed && o.dstlen && local_only_addr(&o.dst)) {
+        /* A remote token holder must not reach this host's loopback services. */
+        logf_("warn", "denied", "peer=%s target=%s:%d reason=\"loopback or link-local target from a remote peer\"", peer,
+              host, port);
+        answer(fd, 403, "Forbidden", NULL);
         close(fd);
         return;
     }
@@ -322,7 +479,7 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
         return;
     }
     const hc_config *cfg = &G.core->cfg;
-    bool chained = !llm && cfg->upstream_proxy[0] && !hc_no_proxy_match(cfg->no_proxy, host);
+    bool chained = !llm && cfg->upstream_proxy[0] && !hc_proxy_bypass(cfg, host, port);
     logf_("info", "connect", "peer=%s target=%s:%d mode=%s", peer, host, port,
           llm ? "gateway" : chained ? "tunnel_via_upstream_proxy" : "tunnel");
     if (llm) {
@@ -344,8 +501,19 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
     }
 }
 
+/* For a logfmt value in quotes: no quote, no control character (log injection). */
+static void sanitize(char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\')
+            *s = '\'';
+        else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = ' ';
+}
+
 struct conn_arg {
     int  fd;
+    bool peer_loopback;
     char peer[64];
 };
 
@@ -355,26 +523,33 @@ static void *conn_main(void *arg)
     free(arg);
     char buf[MAX_HEAD];
     hc_http_head h;
-    int hlen = peek_head(ca.fd, buf, sizeof buf, &h);
+    /* The user first, before any read: another local user's connection is
+     * answered and closed at once, never left waiting for its head. */
     long uid = G.token[0] ? -2 : peer_uid(ca.fd);
-    if (hlen <= 0) {
-        close(ca.fd);
-    } else if (!G.token[0] && uid != (long)getuid()) {
+    int hlen = !G.token[0] && uid != (long)getuid() ? -1 : peek_head(ca.fd, buf, sizeof buf, &h);
+    __atomic_sub_fetch(&G.pending, 1, __ATOMIC_ACQ_REL);
+    if (!G.token[0] && uid != (long)getuid()) {
         logf_("warn", "denied", "peer=%s reason=\"%s\"", ca.peer,
               uid < 0 ? "cannot tell which user the connection belongs to" : "another local user (give a --token to share)");
         answer(ca.fd, 403, "Forbidden", NULL);
+        linger_close(ca.fd);
+    } else if (hlen <= 0) {
         close(ca.fd);
     } else if (!authorized(&h)) {
         logf_("warn", "denied", "peer=%s reason=\"no valid token\"", ca.peer);
         answer(ca.fd, hc_span_ieq(h.method, h.method_len, "CONNECT") ? 407 : 401,
                hc_span_ieq(h.method, h.method_len, "CONNECT") ? "Proxy Authentication Required" : "Unauthorized",
                "Proxy-Authenticate: Basic realm=\"hc-gateway\"\r\n");
-        close(ca.fd);
+        linger_close(ca.fd);
     } else if (hc_span_ieq(h.method, h.method_len, "CONNECT")) {
-        serve_connect(ca.fd, &h, hlen, ca.peer);
+        serve_connect(ca.fd, &h, hlen, ca.peer, ca.peer_loopback);
     } else if (h.target_len && h.target[0] == '/') {
-        logf_("info", "base_url", "peer=%s first=\"%.*s %.*s\"", ca.peer, (int)h.method_len, h.method,
-              (int)(h.target_len > 200 ? 200 : h.target_len), h.target);
+        char raw[1024], shown[1024];
+        snprintf(raw, sizeof raw, "%.*s", (int)(h.target_len >= sizeof raw ? sizeof raw - 1 : h.target_len), h.target);
+        hc_url_redact(shown, sizeof shown, raw); /* ?key=AIza… (Gemini) is a credential */
+        sanitize(shown);
+        logf_("info", "base_url", "peer=%s first=\"%.*s %.200s\"", ca.peer, (int)(h.method_len > 16 ? 16 : h.method_len),
+              h.method, shown);
         hc_origin o;
         memset(&o, 0, sizeof o);
         snprintf(o.host, sizeof o.host, "%s", HC_UNIFIED_LOCAL_HOST);
@@ -397,12 +572,14 @@ static void log_exchange(const hc_record *r)
     char id[HC_UUID_STRLEN + 1], err[200] = "";
     hc_uuid_format(r->id, id);
     if (r->error)
-        for (size_t i = 0, j = 0; r->error[i] && j + 1 < sizeof err; i++, j++)
-            err[j] = r->error[i] == '"' ? '\'' : (unsigned char)r->error[i] < 0x20 ? ' ' : r->error[i];
+        snprintf(err, sizeof err, "%s", r->error);
+    sanitize(err);
+    char model[101];
+    snprintf(model, sizeof model, "%s", r->model_resp && r->model_resp[0] ? r->model_resp : r->model_req ? r->model_req : "");
+    sanitize(model); /* from the request body or the answer: the app's or the provider's text */
     logf_(r->status >= 500 || err[0] ? "warn" : "info", "exchange",
-          "id=%s host=%s provider=%s model=\"%.100s\" status=%d in=%lld out=%lld cost_usd=%.6f latency_ms=%.1f%s%s%s",
-          id, r->host ? r->host : "", r->provider ? r->provider : "", r->model_resp && r->model_resp[0] ? r->model_resp
-          : r->model_req ? r->model_req : "", r->status, (long long)r->tok_in, (long long)r->tok_out,
+          "id=%s host=%s provider=%s model=\"%s\" status=%d in=%lld out=%lld cost_usd=%.6f latency_ms=%.1f%s%s%s",
+          id, r->host ? r->host : "", r->provider ? r->provider : "", model, r->status, (long long)r->tok_in, (long long)r->tok_out,
           (double)r->cost_nusd / 1e9, (double)r->latency_us / 1000.0, err[0] ? " error=\"" : "", err,
           err[0] ? "\"" : "");
 }
@@ -412,7 +589,7 @@ static void log_exchange(const hc_record *r)
 static void usage(FILE *f)
 {
     fputs("usage: hc-gateway [--listen ADDR] [--ca-file PATH] [--ready-file PATH] [--db DIR]\n"
-          "                  [--allow-remote --token TOKEN] [--drain SECONDS]\n"
+          "                  [--allow-remote --token TOKEN [--server-name NAME]] [--drain SECONDS]\n"
           "\n"
           "The hcshim gateway as a service: a base URL for every model and an HTTPS proxy.\n"
           "\n"
@@ -425,6 +602,9 @@ static void usage(FILE *f)
           "  --ready-file PATH  once listening, write \"listen=ADDR ca=PATH pid=PID\" here\n"
           "  --db DIR           the store (HC_DB)\n"
           "  --drain SECONDS    on SIGTERM, wait this long for open connections (default 30)\n"
+          "  --server-name N[,N]  names clients use for this host in the base URL (a non-loopback\n"
+          "                     ADDR); the base URL answers only Host: localhost, 127.0.0.1, [::1],\n"
+          "                     the address the client reached, and these, with the port\n"
           "  -h, --help         this help\n"
           "\n"
           "Serves on ADDR:\n"
@@ -514,7 +694,7 @@ static int write_ca(const char *want, char *path, size_t size)
 
 int main(int argc, char **argv)
 {
-    const char *listen_s = "127.0.0.1:8787", *ca_want = NULL, *ready = NULL;
+    const char *listen_s = "127.0.0.1:8787", *ca_want = NULL, *ready = NULL, *server_names = "";
     bool allow_remote = false;
     int drain = 30;
     const char *tok = getenv("HC_GATEWAY_TOKEN");
@@ -523,6 +703,7 @@ int main(int argc, char **argv)
         { "ready-file", required_argument, 0, 'r' }, { "db", required_argument, 0, 'd' },
         { "allow-remote", no_argument, 0, 'a' },     { "token", required_argument, 0, 't' },
         { "drain", required_argument, 0, 'D' },      { "help", no_argument, 0, 'h' },
+        { "server-name", required_argument, 0, 'S' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -534,6 +715,7 @@ int main(int argc, char **argv)
         case 'd': setenv("HC_DB", optarg, 1); break;
         case 'a': allow_remote = true; break;
         case 't': tok = optarg; break;
+        case 'S': server_names = optarg; break;
         case 'D': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -593,6 +775,8 @@ int main(int argc, char **argv)
         return 1;
     }
     G.core->on_record = log_exchange;
+    G.core->admit = admit;
+    G.core->private_header = private_header;
     int lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -610,6 +794,19 @@ int main(int argc, char **argv)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
         snprintf(addr, sizeof addr, "[%s]:%u", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
     }
+    G.port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                                     : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    add_host("localhost");
+    add_host("127.0.0.1");
+    add_host("[::1]");
+    for (const char *n = server_names; *n;) {
+        size_t l = strcspn(n, ",");
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(l < sizeof name ? l : sizeof name - 1), n);
+        add_host(name);
+        n += l;
+        n += strspn(n, ",");
+    }
     char ca[4096];
     if (write_ca(ca_want, ca, sizeof ca) != 0) {
         logf_("error", "ca_file", "path=%s error=\"cannot write the CA certificate\"", ca_want ? ca_want : ca);
@@ -625,6 +822,35 @@ int main(int argc, char **argv)
     if (G.core->cfg.upstream_proxy[0] && !have_up) {
         logf_("error", "upstream_proxy", "msg=\"HC_UPSTREAM_PROXY/HTTPS_PROXY: expected http://[USER:PASS@]HOST[:PORT]\"");
         return 2;
+    }
+    if (have_up) {
+        /* An HTTPS_PROXY naming this gateway (the documented export, left in
+         * the shell that starts it) would send every tunnel back here. */
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+        char ps[8];
+        snprintf(ps, sizeof ps, "%d", upx.port);
+        bool self = false;
+        if (getaddrinfo(upx.host, ps, &hints, &res) == 0) {
+            for (struct addrinfo *ai = res; ai && !self; ai = ai->ai_next) {
+                struct sockaddr_storage pr;
+                memset(&pr, 0, sizeof pr);
+                memcpy(&pr, ai->ai_addr, ai->ai_addrlen < sizeof pr ? ai->ai_addrlen : sizeof pr);
+                bool same = pr.ss_family == ss.ss_family &&
+                            (pr.ss_family == AF_INET
+                                 ? ((struct sockaddr_in *)&pr)->sin_addr.s_addr == ((struct sockaddr_in *)&ss)->sin_addr.s_addr
+                                 : memcmp(&((struct sockaddr_in6 *)&pr)->sin6_addr, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+                                          16) == 0);
+                /* this port, and our address (or this host's loopback when we listen there or everywhere) */
+                self = upx.port == G.port && (same || (local_only_addr(&pr) && (loopback || local_only_addr(&ss))));
+            }
+            freeaddrinfo(res);
+        }
+        if (self) {
+            logf_("warn", "upstream_proxy", "proxy=%s:%d msg=\"the upstream proxy (HTTPS_PROXY/HC_UPSTREAM_PROXY) is this "
+                  "gateway itself: ignored, connecting directly\"", upx.host, upx.port);
+            G.core->cfg.upstream_proxy[0] = '\0';
+            have_up = false;
+        }
     }
     char upstr[300] = "none";
     if (have_up)
@@ -658,12 +884,20 @@ int main(int argc, char **argv)
         int fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
+        if (__atomic_load_n(&G.pending, __ATOMIC_ACQUIRE) >= MAX_PENDING) {
+            /* Connections that have not sent their head yet hold threads: a cap. */
+            logf_("warn", "busy", "pending=%d msg=\"too many connections waiting for their first request\"", MAX_PENDING);
+            answer(fd, 503, "Service Unavailable", NULL);
+            close(fd); /* not lingering: the accept loop must not wait */
+            continue;
+        }
         struct conn_arg *a = malloc(sizeof *a);
         if (!a) {
             close(fd);
             continue;
         }
         a->fd = fd;
+        a->peer_loopback = local_only_addr(&peer);
         char pip[64] = "?";
         if (peer.ss_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, pip, sizeof pip);
@@ -671,8 +905,10 @@ int main(int argc, char **argv)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, pip, sizeof pip);
         snprintf(a->peer, sizeof a->peer, "%s", pip);
         __atomic_add_fetch(&G.active, 1, __ATOMIC_ACQ_REL);
+        __atomic_add_fetch(&G.pending, 1, __ATOMIC_ACQ_REL);
         if (hc_thread_spawn(conn_main, a) != 0) {
             __atomic_sub_fetch(&G.active, 1, __ATOMIC_ACQ_REL);
+            __atomic_sub_fetch(&G.pending, 1, __ATOMIC_ACQ_REL);
             close(fd);
             free(a);
         }

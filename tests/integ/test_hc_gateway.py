@@ -333,18 +333,22 @@ def main():
         rc, log = g.stop()
         t.ok(rc == 0 and "tok-123" not in log and "event=denied" in log, "token: denials logged, the token never")
 
-        # Chaining to the user's own proxy.
+        # Chaining to the user's own proxy: every host it cannot reach itself goes through it,
+        # never loopback or an HC_ROUTE target (the proxy cannot reach this host's loopback).
         up = ConnectProxy()
         g = Gateway(w, HTTPS_PROXY="http://u:pw@127.0.0.1:%d" % up.port, NO_PROXY=None, no_proxy=None)
         base = "http://%s" % g.addr
         st, d = post(base + "/v1/chat/completions", {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
-        mock_hostport = w.mock.url.split("://", 1)[1]
-        t.ok(st == 200 and up.targets == [mock_hostport],
-             "chaining: the gateway reaches the provider through the user's proxy (CONNECT with its credentials)",
+        t.ok(st == 200 and up.targets == [],
+             "chaining: a provider routed (HC_ROUTE) to a loopback mock is reached directly, not through the proxy",
              (st, up.targets))
         ok_proxy, iss = peer_cert_issuer("127.0.0.1", port, w.pki["ca"], proxy=g.addr)
-        t.ok(ok_proxy and up.targets == [mock_hostport, "127.0.0.1:%s" % port],
-             "chaining: a tunnel for another host goes through the user's proxy too", up.targets)
+        t.ok(ok_proxy and up.targets == [], "chaining: a tunnel to 127.0.0.1 does not go through the proxy", up.targets)
+        r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "--max-time", "10", "-x", base,
+                            "https://intranet.example.invalid:8443/"], capture_output=True, text=True, timeout=30)
+        t.ok(up.targets == ["intranet.example.invalid:8443"],
+             "chaining: a tunnel for another host goes through the user's proxy (CONNECT with its credentials)",
+             up.targets)
         rc, log = g.stop()
         t.ok(rc == 0 and "pw@" not in log and "upstream_proxy=127.0.0.1:%d" % up.port in log,
              "chaining: logged without the proxy's password", log[-400:])

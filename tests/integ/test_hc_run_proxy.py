@@ -10,6 +10,9 @@
     stream is recorded, and the tokens Codex itself reports equal the record's.
   - `hc-run --proxy -- curl` with HC_GATEWAY_URL/HC_GATEWAY_CA reuses a
     running hc-gateway instead of starting one; no gateway is left behind.
+  - Only HTTPS goes through the gateway: the child gets no HTTP_PROXY (the
+    gateway answers an absolute-form plain-http request with 501; that would
+    break every plain-http download of the wrapped program).
   - The environment outside the child is untouched, and the child gets no
     LD_PRELOAD from hc-run in proxy mode.
 """
@@ -147,11 +150,13 @@ def main():
         r = subprocess.run([HC_RUN, "--proxy", "--", "sh", "-c",
                             'curl -sS https://api.openai.com/v1/chat/completions -H "Authorization: Bearer $OPENAI_API_KEY" '
                             '-H "Content-Type: application/json" -d \'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"reuse"}]}\''
-                            ' && echo && echo "proxy=$HTTPS_PROXY"'],
+                            ' && echo && echo "proxy=$HTTPS_PROXY http=$HTTP_PROXY$http_proxy."'],
                            env=env_for(w, HC_GATEWAY_URL="http://" + info["listen"], HC_GATEWAY_CA=info["ca"]),
                            capture_output=True, text=True, timeout=60)
         t.ok(r.returncode == 0 and "Mock answer" in r.stdout and ("proxy=http://" + info["listen"]) in r.stdout,
              "HC_GATEWAY_URL: the running hc-gateway is reused", r.stdout[-300:] + r.stderr[-300:])
+        t.ok("http=." in r.stdout, "plain http is not sent to the gateway (no HTTP_PROXY: it serves CONNECT and its "
+             "base URL only, an absolute-form request would get 501)", r.stdout[-300:])
         t.ok(len(gateways_running()) == n_before, "no second gateway was started")
         g.send_signal(signal.SIGTERM)
         t.eq(g.wait(30), 0, "the reused gateway stops cleanly on SIGTERM")

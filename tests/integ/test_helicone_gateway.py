@@ -18,7 +18,10 @@ all routed to the mock) with that provider's key from the environment:
     model list falling back across providers, a rate limit, a budget; an
     image in a message;
   - the older proxy hosts (oai.helicone.ai, gateway.helicone.ai with
-    Helicone-Target-URL) and the errors (unknown model family, no key);
+    Helicone-Target-URL) and the errors (unknown model family);
+  - no local key for the model's provider (keys stored at Helicone): the
+    request goes to Helicone's host as sent (HC_HELICONE_URL stands a mock
+    in for it), said once on stderr, recorded;
   - the tutorial's two-step agent (examples/helicone_agent.py) shows each
     step's cost in `hc-analyze report`.
 Without the shim the same program cannot reach Helicone at all (no DNS, no
@@ -228,6 +231,28 @@ def main():
              w.mock.requests[-1]["path"] == "/v1beta/openai/chat/completions",
              "Helicone-Fallback-Model across providers: Anthropic's 429 → Gemini", res.get("headers"))
 
+        # Helicone-Fallbacks to another target: it never gets the app's Helicone key.
+        w.mock.script([{"status": 500}], match={"path": "/v1/chat/completions"})
+        n = len(w.mock.requests)
+        fb = json.dumps([{"target-url": "https://api.together.xyz", "onCodes": [500]}])
+        res = run_sdk(w, "gpt-4o-mini", "plain", ["Helicone-Fallbacks=" + fb])
+        q = w.mock.requests[-1] if len(w.mock.requests) >= n + 2 else {"headers": {"x": "not tried"}}
+        t.ok(len(w.mock.requests) == n + 2 and "authorization" not in q["headers"],
+             "Helicone-Fallbacks target without headers of a unified request: no Authorization at all",
+             (res.get("status"), len(w.mock.requests) - n, q["headers"]))
+        w.mock.script([{"status": 500}], match={"path": "/v1/chat/completions"})
+        n = len(w.mock.requests)
+        fb = json.dumps([{"target-url": "https://api.together.xyz", "onCodes": [500],
+                          "headers": {"Authorization": "Bearer $TOGETHER_KEY"}}])
+        res = run_sdk(w, "gpt-4o-mini", "plain", ["Helicone-Fallbacks=" + fb], TOGETHER_KEY="tg-key-1")
+        q = w.mock.requests[-1] if len(w.mock.requests) >= n + 2 else {"headers": {}}
+        t.ok(res["status"] == 200 and len(w.mock.requests) == n + 2 and
+             q["headers"].get("authorization") == "Bearer tg-key-1" and
+             KEYS["HELICONE_API_KEY"] not in json.dumps(q["headers"]) and
+             KEYS["OPENAI_API_KEY"] not in json.dumps(q["headers"]),
+             "Helicone-Fallbacks target of a unified request: only the key its entry names, never the Helicone key",
+             (res.get("status"), len(w.mock.requests) - n, q["headers"]))
+
         # Rate limit: the policy's second request in the window is blocked locally.
         pol = "Helicone-RateLimit-Policy=1;w=60;s=user"
         a = run_sdk(w, "gemini-2.0-flash", "plain", [pol, "Helicone-User-Id=rl"])
@@ -240,9 +265,34 @@ def main():
         res = run_sdk(w, "llama-3.3-70b", "plain")
         t.ok(res["status"] == 400 and "MODEL/PROVIDER" in json.dumps(res["body"]),
              "an unknown model family: 400 asking for MODEL/PROVIDER", res.get("body"))
-        res = run_sdk(w, "claude-sonnet-4", "plain", ANTHROPIC_API_KEY=None)
-        t.ok(res["status"] == 401 and "ANTHROPIC_API_KEY" in json.dumps(res["body"]),
-             "no provider key: 401 naming the variable", res.get("body"))
+        # No local key for the model: fail open, to Helicone as sent (keys stored at Helicone).
+        # HC_HELICONE_URL stands the mock in for Helicone's real host.
+        n, nrec = len(w.mock.requests), len(w.records())
+        r = w.run([PYTHON, os.path.join(CLIENTS, "helicone_sdk.py"), "claude-sonnet-4", "plain", "Helicone-Property-App=pt"],
+                  **dict(KEYS, ANTHROPIC_API_KEY=None, HC_HELICONE_URL=w.mock.url))
+        res = json.loads(r.stdout) if r.stdout.strip() else {"status": 0, "error": r.stderr}
+        q = w.mock.requests[-1] if len(w.mock.requests) > n else {"headers": {}, "body": "{}"}
+        t.ok(res["status"] == 200 and len(w.mock.requests) == n + 1 and q.get("path") == "/chat/completions" and
+             q["headers"].get("authorization") == "Bearer " + KEYS["HELICONE_API_KEY"] and
+             q["headers"].get("helicone-property-app") == "pt" and
+             json.loads(q["body"]).get("model") == "claude-sonnet-4",
+             "no provider key: the request goes to Helicone as sent (its key, its headers, its model name)",
+             (res, q.get("path"), q["headers"]))
+        t.ok(r.stderr.count("passed to Helicone") == 1 and "ANTHROPIC_API_KEY" in r.stderr,
+             "no provider key: said once on stderr, naming the variable", r.stderr[-500:])
+        r = w.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "https://ai-gateway.helicone.ai/v1/models",
+                   "-H", "Authorization: Bearer " + KEYS["HELICONE_API_KEY"]], HC_HELICONE_URL=w.mock.url)
+        q = w.mock.requests[-1]
+        t.ok(r.stdout == "200" and q["method"] == "GET" and q["path"] == "/v1/models" and
+             q["headers"].get("authorization") == "Bearer " + KEYS["HELICONE_API_KEY"] and
+             KEYS["OPENAI_API_KEY"] not in json.dumps(q["headers"]),
+             "a request the local endpoint does not serve (GET /v1/models) goes to Helicone with the app's key only",
+             (r.stdout, r.stderr[-300:], q["method"], q["path"]))
+        nrec += 1
+        recs = w.records(wait_for=nrec + 1)
+        t.ok(len(recs) == nrec + 1 and recs[-2]["status"] == 200 and recs[-2]["host"] == "ai-gateway.helicone.ai",
+             "no provider key: the exchange with Helicone is recorded", recs[-1:] and
+             {k: recs[-1][k] for k in ("status", "host", "provider")})
         res = run_sdk(w, "claude-sonnet-4", "plain", HC_PROVIDER_KEYS="anthropic=sk-ant-from-map", ANTHROPIC_API_KEY=None)
         t.ok(res["status"] == 200 and w.mock.requests[-1]["headers"].get("x-api-key") == "sk-ant-from-map",
              "HC_PROVIDER_KEYS gives the key")

@@ -55,5 +55,47 @@ int main(void)
     for (size_t i = 0; i < sizeof np / sizeof np[0]; i++)
         T_EQ_INT(hc_no_proxy_match(np[i].list, np[i].host), np[i].match, "NO_PROXY '%s' vs %s",
                  np[i].list ? np[i].list : "(null)", np[i].host);
+
+    /* CIDR blocks and host:port entries (NO_PROXY=127.0.0.0/8,proxy.corp:8080). */
+    static const struct {
+        const char *list, *host;
+        int port;
+        bool match;
+    } npp[] = {
+        { "127.0.0.0/8", "127.0.0.1", 8080, true },
+        { "127.0.0.0/8", "127.1.2.3", 0, true },
+        { "10.0.0.0/8", "11.0.0.1", 443, false },
+        { "10.1.0.0/16", "10.1.200.3", 443, true },
+        { "fd00::/8", "fd12::1", 443, true },
+        { "fd00::/8", "fe80::1", 443, false },
+        { "10.0.0.0/8", "ten.example", 443, false },
+        { "10.0.0.0/33", "10.0.0.1", 443, false },
+        { "api.local:8080", "api.local", 8080, true },
+        { "api.local:8080", "api.local", 443, false },
+        { "api.local:8080", "api.local", 0, false },
+        { "[::1]:8080", "::1", 8080, true },
+        { "[::1]:8080", "::1", 9090, false },
+        { "::1", "::1", 9090, true },
+        { ".corp:443", "git.corp", 443, true },
+        { "a.com, 10.0.0.0/8 ,b.com:80", "b.com", 80, true },
+    };
+    for (size_t i = 0; i < sizeof npp / sizeof npp[0]; i++)
+        T_EQ_INT(hc_no_proxy_match_port(npp[i].list, npp[i].host, npp[i].port), npp[i].match,
+                 "NO_PROXY '%s' vs %s:%d", npp[i].list, npp[i].host, npp[i].port);
+
+    /* Loopback and HC_ROUTE targets never go through the upstream proxy. */
+    static hc_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.routes[0].target, sizeof cfg.routes[0].target, "litellm.internal");
+    cfg.routes[0].port = 4000;
+    cfg.nroutes = 1;
+    T_EQ_INT(hc_proxy_bypass(&cfg, "127.0.0.1", 8080), true, "127.0.0.1 bypasses the proxy");
+    T_EQ_INT(hc_proxy_bypass(&cfg, "localhost", 8080), true, "localhost bypasses the proxy");
+    T_EQ_INT(hc_proxy_bypass(&cfg, "::1", 8080), true, "::1 bypasses the proxy");
+    T_EQ_INT(hc_proxy_bypass(&cfg, "litellm.internal", 4000), true, "an HC_ROUTE target bypasses the proxy");
+    T_EQ_INT(hc_proxy_bypass(&cfg, "litellm.internal", 443), false, "... on its port only");
+    T_EQ_INT(hc_proxy_bypass(&cfg, "api.openai.com", 443), false, "a provider goes through the proxy");
+    snprintf(cfg.no_proxy, sizeof cfg.no_proxy, "10.0.0.0/8");
+    T_EQ_INT(hc_proxy_bypass(&cfg, "10.2.3.4", 443), true, "NO_PROXY CIDR applies");
     return t_done();
 }

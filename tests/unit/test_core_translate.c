@@ -77,6 +77,16 @@ static const struct {
       "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}],"
       "\"max_tokens\":4096,\"tools\":[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\",\"properties\":{}}}],"
       "\"tool_choice\":{\"type\":\"any\"}}" },
+    /* temperature above Anthropic's 1 is sent as 1; an empty user string stays a string (not content []) */
+    { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\"}],\"temperature\":1.7}",
+      NULL,
+      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\"}],\"max_tokens\":4096,\"temperature\":1}" },
+    /* an empty user string followed by another user message: one turn, the blocks of the second */
+    { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\"},{\"role\":\"user\",\"content\":\"q\"}],"
+      "\"temperature\":1}",
+      NULL,
+      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"q\"}]}],"
+      "\"max_tokens\":4096,\"temperature\":1}" },
 };
 
 static void test_request(void)
@@ -310,12 +320,12 @@ static void test_unified(void)
     hc_unified p[HC_UNIFIED_MAX];
     int np = 0, st = 0;
     char err[400];
-    const char *head = "POST /chat/completions HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\n\r\n";
+    const char *head = "POST /chat/completions HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\nContent-Type: application/json\r\n\r\n";
     int rc = plan("ai-gateway.helicone.ai", head, "{\"model\":\"gpt-4o\",\"messages\":[]}", p, &np, &st, err, sizeof err);
     T_CHECK(rc == 0 && np == 1 && !strcmp(p[0].host, "api.openai.com") && !strcmp(p[0].path, "/v1/chat/completions") &&
                 !strcmp(p[0].auth_name, "Authorization") && !strcmp(p[0].auth_value, "Bearer sk-o") && !p[0].anthropic,
             "gpt-4o on /chat/completions (base URL without /v1) → OpenAI with OPENAI_API_KEY");
-    head = "POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\n\r\n";
+    head = "POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\nContent-Type: application/json\r\n\r\n";
     rc = plan("ai-gateway.helicone.ai", head,
               "{\"model\":\"claude-sonnet-4/anthropic, gemini-2.0-flash ,llama-3.3-70b-versatile/groq\"}", p, &np, &st,
               err, sizeof err);
@@ -337,9 +347,28 @@ static void test_unified(void)
     T_CHECK(rc == 0 && np == 1 && !strcmp(p[0].provider, "openai"), "a keyless model of a list is skipped");
     rc = plan("ai-gateway.helicone.ai", head, "{\"messages\":[]}", p, &np, &st, err, sizeof err);
     T_CHECK(rc != 0 && st == 400, "no model: 400");
-    head = "POST /v1/embeddings HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\n\r\n";
+    head = "POST /v1/embeddings HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\nContent-Type: application/json\r\n\r\n";
     rc = plan("ai-gateway.helicone.ai", head, "{\"model\":\"claude-sonnet-4\"}", p, &np, &st, err, sizeof err);
     T_CHECK(rc != 0 && st == 404, "Claude on another path than chat completions: 404");
+    /* Keys from the environment are spent only on JSON POSTs to inference paths. */
+    head = "GET /v1/files HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\nContent-Type: application/json\r\n\r\n";
+    rc = plan("ai-gateway.helicone.ai", head, "{\"model\":\"gpt-4o\"}", p, &np, &st, err, sizeof err);
+    T_CHECK(rc != 0 && st == 405 && np == 0, "GET /v1/files with a model: 405, no plan");
+    head = "DELETE /v1/files/file-abc HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\nContent-Type: application/json\r\n\r\n";
+    rc = plan("ai-gateway.helicone.ai", head, "{\"model\":\"gpt-4o\"}", p, &np, &st, err, sizeof err);
+    T_CHECK(rc != 0 && st == 405 && np == 0, "DELETE /v1/files/ID: 405, no plan");
+    head = "POST /v1/chat/completions HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\nContent-Type: text/plain\r\n\r\n";
+    rc = plan("ai-gateway.helicone.ai", head, "{\"model\":\"gpt-4o\"}", p, &np, &st, err, sizeof err);
+    T_CHECK(rc != 0 && st == 415 && np == 0, "text/plain: 415, no plan");
+    head = "POST /v1/chat/completions HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\nContent-Type: application/jsonx\r\n\r\n";
+    rc = plan("ai-gateway.helicone.ai", head, "{\"model\":\"gpt-4o\"}", p, &np, &st, err, sizeof err);
+    T_CHECK(rc != 0 && st == 415, "application/jsonx is not JSON: 415");
+    head = "POST /v1/files HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\nContent-Type: application/json; charset=utf-8\r\n\r\n";
+    rc = plan("ai-gateway.helicone.ai", head, "{\"model\":\"gpt-4o\"}", p, &np, &st, err, sizeof err);
+    T_CHECK(rc != 0 && st == 404 && np == 0, "POST /v1/files: 404, no plan");
+    head = "POST /v1/responses HTTP/1.1\r\nHost: ai-gateway.helicone.ai\r\nContent-Type: application/json; charset=utf-8\r\n\r\n";
+    rc = plan("ai-gateway.helicone.ai", head, "{\"model\":\"gpt-4o\"}", p, &np, &st, err, sizeof err);
+    T_CHECK(rc == 0 && np == 1 && !strcmp(p[0].path, "/v1/responses"), "POST /v1/responses (JSON; charset): planned");
 
     head = "POST /v1/chat/completions HTTP/1.1\r\nHost: oai.helicone.ai\r\n\r\n";
     rc = plan("oai.helicone.ai", head, "{}", p, &np, &st, err, sizeof err);
@@ -362,11 +391,41 @@ static void test_unified(void)
     T_CHECK(rc != 0 && st == 400 && strstr(err, "Helicone-Target-URL"), "no Target-URL: 400 naming the header");
 }
 
+/* A tool_use block at content index 70 (past HC_XA_MAX_BLOCKS) still becomes a tool call. */
+static void test_stream_many_blocks(void)
+{
+    hc_buf in = HC_BUF_INIT, out = HC_BUF_INIT;
+    hc_buf_puts(&in, "data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\","
+                     "\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n");
+    for (int i = 0; i < 70; i++)
+        hc_buf_printf(&in, "data: {\"type\":\"content_block_start\",\"index\":%d,\"content_block\":{\"type\":\"text\","
+                           "\"text\":\"\"}}\n\ndata: {\"type\":\"content_block_stop\",\"index\":%d}\n\n", i, i);
+    hc_buf_puts(&in, "data: {\"type\":\"content_block_start\",\"index\":70,\"content_block\":{\"type\":\"tool_use\","
+                     "\"id\":\"toolu_70\",\"name\":\"f\",\"input\":{}}}\n\n"
+                     "data: {\"type\":\"content_block_delta\",\"index\":70,\"delta\":{\"type\":\"input_json_delta\","
+                     "\"partial_json\":\"{\\\"a\\\":1}\"}}\n\n"
+                     "data: {\"type\":\"content_block_stop\",\"index\":70}\n\n"
+                     "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":3}}\n\n"
+                     "data: {\"type\":\"message_stop\"}\n\n");
+    hc_xa_stream s;
+    hc_xa_stream_init(&s, false, 5);
+    hc_xa_stream_feed(&s, in.data, in.len, &out);
+    hc_xa_stream_finish(&s, &out);
+    hc_xa_stream_free(&s);
+    const char *o = out.data ? out.data : "";
+    T_CHECK(strstr(o, "\"id\":\"toolu_70\"") != NULL, "stream: a tool_use at block 70 starts a tool call");
+    T_CHECK(strstr(o, "{\"index\":0,\"function\":{\"arguments\":\"{\\\"a\\\":1}\"}}") != NULL,
+            "stream: ... and its arguments arrive: %s", o);
+    hc_buf_free(&in);
+    hc_buf_free(&out);
+}
+
 int main(void)
 {
     test_request();
     test_response();
     test_stream();
+    test_stream_many_blocks();
     test_unified();
     return t_done();
 }
