@@ -12,6 +12,9 @@
  * transaction, so check-and-take is atomic across threads and processes.
  * Amounts are integers: 1 per request, nano-USD for cents policies.
  *
+ * With HC_SHARED set, windows and totals live in Redis instead, shared by
+ * every process that names it (shared.h); the store is the fallback.
+ *
  * Thread-safe (LMDB serialises writers).
  */
 #ifndef HC_CORE_COUNTERS_H

@@ -16,8 +16,8 @@ BUILD="build-essential pkg-config libssl-dev liblmdb-dev libcjson-dev libzstd-de
 TEST="$BUILD curl lmdb-utils python3-requests python3-httpx python3-aiohttp python3-h2
       python3-brotli ruby php-cli php-curl socat clang libclang-rt-14-dev iproute2 util-linux
       strace zstd chromium chromium-driver fonts-dejavu-core golang-go"
-# hc-analyze ship's tests start a real ClickHouse on loopback (docs/FLEET.md).
-TEST="$TEST clickhouse-server clickhouse-client"
+# hc-analyze ship's tests start a real ClickHouse, HC_SHARED's a real Redis, on loopback (docs/FLEET.md).
+TEST="$TEST clickhouse-server clickhouse-client redis-server redis-tools"
 
 case "${1:-test}" in
 build) PKGS=$BUILD ;;
