@@ -249,7 +249,7 @@ int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, 
         int e = spent_of(s, &b[i], key, &t);
         /* HC_ECONNECT: HC_SHARED is down and HC_SHARED_ON_ERROR=fail-closed (shared.h). */
         if ((e == 0 && t >= b[i].limit_nusd) || e == HC_ECONNECT) {
-            *spent = t;
+            *spent = e == HC_ECONNECT ? UINT64_MAX : t;
             return i;
         }
     }

@@ -165,6 +165,9 @@ def fail_closed(t, w):
     t.eq((r.statuses(), w.mock.count()), ([429], 0),
          "fail-closed with Redis down: a blocking budget blocks, no upstream call", r.detail())
     t.ok("fail-closed" in r.stderr, "stderr names the fail-closed policy", r.stderr)
+    msg = r.res[0].json.get("error", {}).get("message", "") if isinstance(r.res[0].json, dict) else ""
+    t.ok("HC_SHARED unreachable" in msg and "spent" not in msg,
+         "the 429 says the shared spend cannot be read (not a made-up amount spent)", msg)
     r = call(w, reqs(1), HC_DB=os.path.join(w.dir, "fo-store"), HC_SHARED=R.url(4), HC_BUDGET="1/day:block",
              HC_SHARED_TIMEOUT_MS="20")
     t.eq(r.statuses(), [200], "default policy with Redis down: the request goes through", r.detail())
