@@ -400,6 +400,8 @@ static bool idset_has(const struct idset *s, const uint8_t *id)
 static void idset_trim(struct idset *s, const uint8_t *floor)
 {
     size_t k = 0;
+    if (s->n == 0)
+        return;
     while (k < s->n && memcmp(s->v[k], floor, HC_UUID_LEN) <= 0)
         k++;
     memmove(s->v, s->v + k, (s->n - k) * HC_UUID_LEN);
