@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -269,6 +271,22 @@ static int roundtrip_locked(int argc, const char *const *argv, const size_t *len
     return rc;
 }
 
+/* Without a running core (unit tests link core/ without the hooks): libc's
+ * connect, bounded by SO_SNDTIMEO, which Linux applies to connect(2). */
+static int plain_connect(const struct addrinfo *a)
+{
+    int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return HC_ECONNECT;
+    struct timeval tv = { g.timeout_ms / 1000, (g.timeout_ms % 1000) * 1000 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+        close(fd);
+        return HC_ECONNECT;
+    }
+    return fd;
+}
+
 static int connect_locked(char *why, size_t whylen)
 {
     hc_core *core = hc_core_get();
@@ -280,7 +298,7 @@ static int connect_locked(char *why, size_t whylen)
         snprintf(why, whylen, "cannot resolve %s", g.host);
         return HC_ECONNECT;
     }
-    int fd = hc_io_connect(res->ai_addr, res->ai_addrlen, g.timeout_ms, -1);
+    int fd = core ? hc_io_connect(res->ai_addr, res->ai_addrlen, g.timeout_ms, -1) : plain_connect(res);
     if (core)
         core->shim->freeaddrinfo(res);
     else
