@@ -1,10 +1,10 @@
 /* shared.c — see shared.h.
  *
  * DESIGN
- * - One connection per process (struct conn, guarded by `lock`), opened on
- *   first use from HC_SHARED and reopened after a failure at most once per
- *   second; the pid is remembered so a forked child never shares its parent's
- *   socket (the child drops it, unclosed, and dials its own).
+ * - One connection per process (`g`, guarded by g.lock), opened on first use
+ *   from HC_SHARED and reopened after a failure at most once per second; a
+ *   forked child never uses its parent's socket (an atfork handler drops it,
+ *   unclosed, and re-initialises the lock; the pid check backs it up).
  * - A minimal RESP2 client: commands are arrays of bulk strings; replies
  *   parsed are integers, simple strings, errors, bulk strings (a number, or
  *   nil) and one level of array of integers. That is all the three
@@ -73,6 +73,14 @@ static int64_t mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A child forked while another thread held g.lock (a round trip in flight)
+ * would otherwise wait on it forever; its socket is the parent's. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&g.lock, NULL);
+    g.fd = -1;
 }
 
 /* Read HC_SHARED* once. Called with g.lock held. */
@@ -144,6 +152,7 @@ static void init_locked(void)
     SHA1((const unsigned char *)window_lua, strlen(window_lua), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         snprintf(g.sha + 2 * i, 3, "%02x", md[i]);
+    pthread_atfork(NULL, NULL, atfork_child);
     g.enabled = true;
 }
 
