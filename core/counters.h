@@ -52,7 +52,9 @@ int hc_window_take(hc_store *s, const char *key, int64_t window_us, uint64_t quo
 int hc_window_add(hc_store *s, const char *key, int64_t window_us, uint64_t amount, int64_t now_us, uint64_t *used);
 
 /* Period totals (budgets): total under key, which names the period.
- * hc_total_add adds atomically and returns the totals before and after. */
+ * hc_total_add adds atomically and returns the totals before and after.
+ * With HC_SHARED, hc_total_get returns HC_ECONNECT while Redis is down under
+ * HC_SHARED_ON_ERROR=fail-closed (the caller treats the budget as spent). */
 int hc_total_get(hc_store *s, const char *key, uint64_t *total);
 int hc_total_add(hc_store *s, const char *key, uint64_t amount, uint64_t *before, uint64_t *after);
 
