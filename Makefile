@@ -141,6 +141,7 @@ bench:
 	scripts/deps.sh bench
 	$(MAKE) all
 	/usr/bin/python3 tests/bench/bench.py --build $(B)
+	/usr/bin/python3 tests/bench/bench_fleet.py --build $(B)
 
 fuzz: deps
 	scripts/fuzz.sh

@@ -15,6 +15,7 @@
 #include "fmt.h"
 #include "jsonw.h"
 #include "query.h"
+#include "shipcur.h"
 #include "table.h"
 
 #include <inttypes.h>
@@ -26,16 +27,18 @@
 #define PRUNE_BATCH 10000
 
 static const char usage[] =
-    "usage: hc-analyze prune [--older-than D] [filters] [--bodies-only] [--dry-run] [options]\n"
+    "usage: hc-analyze prune [--older-than D] [--shipped] [filters] [--bodies-only] [--dry-run] [options]\n"
     "\n"
     "Delete records that started more than D ago (30d, 12h, 2w…) and their bodies;\n"
     "with filters, only the records they select (e.g. every record of one user:\n"
     "prune --user alice). With --bodies-only keep the records and delete only the\n"
     "stored prompts and responses. Says how much it removed. At least one of\n"
-    "--older-than and a filter is required. Writes the store (as do cache clear,\n"
+    "--older-than, --shipped and a filter is required. Writes the store (as do cache clear,\n"
     "compact, import and merge); --dry-run only reads.\n"
     "\n"
     "  --older-than D     age limit\n"
+    "  --shipped          only records every `ship` destination has acknowledged\n"
+    "                     (behind its cursor; docs/FLEET.md); nothing if none\n"
     "  --bodies-only      delete bodies, keep records\n"
     "  --dry-run          count what would be removed; change nothing\n"
     CLI_HELP_DB
@@ -44,12 +47,12 @@ static const char usage[] =
     "\n"
     CLI_HELP_FILTERS;
 
-enum { OPT_OLDER = OPT_CMD, OPT_BODIES_ONLY, OPT_DRY_RUN };
+enum { OPT_OLDER = OPT_CMD, OPT_BODIES_ONLY, OPT_DRY_RUN, OPT_SHIPPED };
 
 static const cli_opt opts[] = {
     CLI_COMMON_OPTS, CLI_FILTER_OPTS,
     { "older-than", 0, true, OPT_OLDER }, { "bodies-only", 0, false, OPT_BODIES_ONLY },
-    { "dry-run", 0, false, OPT_DRY_RUN },
+    { "dry-run", 0, false, OPT_DRY_RUN }, { "shipped", 0, false, OPT_SHIPPED },
     { 0 },
 };
 
@@ -60,8 +63,13 @@ struct totals {
 /* Does the record go? Older than cutoff (start_us, or the id's time if it
  * does not decode) and, when there is a filter, selected by it (a record that
  * does not decode is never selected by a filter). */
+/* --shipped: only ids <= this (the lowest ship cursor); NULL without --shipped. */
+static const uint8_t *shipped_upto;
+
 static bool selected(const MDB_val *k, const MDB_val *v, int64_t cutoff, const query_filter *f)
 {
+    if (shipped_upto && memcmp(k->mv_data, shipped_upto, HC_UUID_LEN) > 0)
+        return false;
     hc_record r;
     bool ok = hc_record_decode(v->mv_data, v->mv_size, &r) == 0;
     if ((ok ? r.start_us : hc_uuid_time_us(k->mv_data)) >= cutoff)
@@ -165,7 +173,8 @@ int cmd_prune(int argc, char **argv)
     ana_ctx c = { .cmd = "prune" };
     cli_parser p;
     const char *arg, *older = NULL;
-    bool bodies_only = false, dry = false;
+    bool bodies_only = false, dry = false, shipped = false;
+    uint8_t upto[HC_UUID_LEN] = { 0 };
     int64_t age = 0;
     int id, rc = CLI_EXIT_MISUSE;
     hc_store *s = NULL;
@@ -189,6 +198,8 @@ int cmd_prune(int argc, char **argv)
             bodies_only = true;
         } else if (id == OPT_DRY_RUN) {
             dry = true;
+        } else if (id == OPT_SHIPPED) {
+            shipped = true;
         } else if (id == CLI_POS) {
             cli_misuse("prune: unexpected argument '%s'", arg);
             goto out;
@@ -206,8 +217,8 @@ int cmd_prune(int argc, char **argv)
                    c.filter.user && !*c.filter.user ? "user" : "session");
         goto out;
     }
-    if (!older && query_filter_empty(&c.filter)) {
-        cli_misuse("prune: give --older-than D or a filter (e.g. --older-than 30d, or --user alice)");
+    if (!older && !shipped && query_filter_empty(&c.filter)) {
+        cli_misuse("prune: give --older-than D, --shipped or a filter (e.g. --older-than 30d, or --user alice)");
         goto out;
     }
     char path[PATH_MAX];
@@ -228,6 +239,15 @@ int cmd_prune(int argc, char **argv)
         }
         c.filter.run = last_run;
         c.filter.run_last = false;
+    }
+    if (shipped) {
+        /* Never shipped anywhere: upto stays all zero, which selects nothing. */
+        int e = shipcur_min(s, upto);
+        if (e && e != HC_ENOTFOUND) {
+            rc = cli_misuse("%s: cannot read the ship cursors: %s", path, hc_strerror(e));
+            goto out;
+        }
+        shipped_upto = upto;
     }
     int64_t cutoff = older ? hc_now_us() - age : INT64_MAX;
     uint8_t from[HC_UUID_LEN] = { 0 };

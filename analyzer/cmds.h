@@ -26,5 +26,6 @@ int cmd_cache(int argc, char **argv);
 int cmd_ratelimits(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_salvage(int argc, char **argv);
+int cmd_ship(int argc, char **argv);
 
 #endif

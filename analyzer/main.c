@@ -40,6 +40,7 @@ static const struct command {
     { "serve",    cmd_serve,    "the dashboard as a live local web view" },
     { "cache",    cmd_cache,    "the response cache: entries, hit rate, savings; cache clear" },
     { "ratelimits", cmd_ratelimits, "429s, rate-limit headroom, waits, retries, policy blocks" },
+    { "ship",     cmd_ship,     "send records to ClickHouse (a fleet's records in one place)" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -246,8 +246,10 @@ int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, 
         char key[600];
         budget_key(&b[i], scope, now_us, key, sizeof key);
         uint64_t t = 0;
-        if (spent_of(s, &b[i], key, &t) == 0 && t >= b[i].limit_nusd) {
-            *spent = t;
+        int e = spent_of(s, &b[i], key, &t);
+        /* HC_ECONNECT: HC_SHARED is down and HC_SHARED_ON_ERROR=fail-closed (shared.h). */
+        if ((e == 0 && t >= b[i].limit_nusd) || e == HC_ECONNECT) {
+            *spent = e == HC_ECONNECT ? UINT64_MAX : t;
             return i;
         }
     }

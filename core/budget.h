@@ -53,7 +53,9 @@ int hc_budgets_parse(const char *text, hc_budget *out, int max, int *n, char *er
 int64_t hc_period_start(enum hc_period p, int64_t now_us);
 
 /* Check before a request: if a blocking budget applicable to o is spent,
- * return its index and fill *spent (nano-USD); else -1. */
+ * return its index and fill *spent (nano-USD); else -1. *spent is UINT64_MAX
+ * when the budget blocks because its shared spend cannot be read (HC_SHARED
+ * down under HC_SHARED_ON_ERROR=fail-closed, shared.h). */
 int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, int64_t now_us, uint64_t *spent);
 
 /* Account a completed request's cost. For each budget crossed by it, warns

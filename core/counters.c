@@ -2,6 +2,7 @@
 #include "counters.h"
 #include "buf.h"
 #include "err.h"
+#include "shared.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,9 @@ static uint64_t window_sum(const struct window *w)
 static int window_op(hc_store *s, const char *key, int64_t window_us, uint64_t quota, uint64_t amount,
                      int64_t now_us, bool check, bool *allowed, uint64_t *used)
 {
+    /* HC_SHARED: the fleet's window in Redis; the local one when unset or down. */
+    if (hc_shared_window(key, window_us, quota, amount, now_us, check, allowed, used) == 0)
+        return 0;
     for (int attempt = 0; attempt < 3; attempt++) {
         MDB_txn *txn;
         int rc = hc_store_txn_begin(s, true, &txn);
@@ -165,6 +169,9 @@ int hc_window_add(hc_store *s, const char *key, int64_t window_us, uint64_t amou
 
 int hc_total_get(hc_store *s, const char *key, uint64_t *total)
 {
+    int src = hc_shared_total_get(key, total);
+    if (src != HC_EDISABLED)
+        return src;             /* answered by Redis, or HC_ECONNECT under fail-closed */
     MDB_txn *txn;
     int rc = hc_store_txn_begin(s, false, &txn);
     if (rc)
@@ -179,6 +186,9 @@ int hc_total_get(hc_store *s, const char *key, uint64_t *total)
 
 int hc_total_add(hc_store *s, const char *key, uint64_t amount, uint64_t *before, uint64_t *after)
 {
+    /* Redis down: the spend is still counted in the local store. */
+    if (hc_shared_total_add(key, amount, before, after) == 0)
+        return 0;
     for (int attempt = 0; attempt < 3; attempt++) {
         MDB_txn *txn;
         int rc = hc_store_txn_begin(s, true, &txn);

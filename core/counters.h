@@ -12,6 +12,9 @@
  * transaction, so check-and-take is atomic across threads and processes.
  * Amounts are integers: 1 per request, nano-USD for cents policies.
  *
+ * With HC_SHARED set, windows and totals live in Redis instead, shared by
+ * every process that names it (shared.h); the store is the fallback.
+ *
  * Thread-safe (LMDB serialises writers).
  */
 #ifndef HC_CORE_COUNTERS_H
@@ -49,7 +52,9 @@ int hc_window_take(hc_store *s, const char *key, int64_t window_us, uint64_t quo
 int hc_window_add(hc_store *s, const char *key, int64_t window_us, uint64_t amount, int64_t now_us, uint64_t *used);
 
 /* Period totals (budgets): total under key, which names the period.
- * hc_total_add adds atomically and returns the totals before and after. */
+ * hc_total_add adds atomically and returns the totals before and after.
+ * With HC_SHARED, hc_total_get returns HC_ECONNECT while Redis is down under
+ * HC_SHARED_ON_ERROR=fail-closed (the caller treats the budget as spent). */
 int hc_total_get(hc_store *s, const char *key, uint64_t *total);
 int hc_total_add(hc_store *s, const char *key, uint64_t amount, uint64_t *before, uint64_t *after);
 

@@ -950,8 +950,12 @@ static bool policy_gate(struct conn *c, struct exch *x, int64_t now_us)
             hc_format_usd(spent, sp, sizeof sp);
             hc_format_usd(core->budgets[i].limit_nusd, lim, sizeof lim);
             hc_strlcpy(x->cap.budget, sizeof x->cap.budget, core->budgets[i].name);
-            send_error(c, x, 429, "budget_exceeded", "budget %s exceeded: spent %s of %s; no request was sent",
-                       core->budgets[i].name, sp, lim);
+            if (spent == UINT64_MAX) /* budget.h: HC_SHARED down under fail-closed */
+                send_error(c, x, 429, "budget_exceeded", "budget %s: the shared spend cannot be read (HC_SHARED "
+                           "unreachable, HC_SHARED_ON_ERROR=fail-closed); no request was sent", core->budgets[i].name);
+            else
+                send_error(c, x, 429, "budget_exceeded", "budget %s exceeded: spent %s of %s; no request was sent",
+                           core->budgets[i].name, sp, lim);
             hc_capture_finish(&x->cap, NULL, HC_REC_BLOCKED);
             return true;
         }

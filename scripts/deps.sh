@@ -20,6 +20,8 @@ TEST="$BUILD curl lmdb-utils python3-requests python3-httpx python3-aiohttp pyth
 
 # Telemetry tests: a real pytest run, and Prometheus scraping serve's /metrics.
 TEST="$TEST python3-pytest prometheus"
+# hc-analyze ship's tests start a real ClickHouse, HC_SHARED's a real Redis, on loopback (docs/FLEET.md).
+TEST="$TEST clickhouse-server clickhouse-client redis-server redis-tools"
 
 case "${1:-test}" in
 build) PKGS=$BUILD ;;

@@ -1,0 +1,95 @@
+/* shipcur.c — see shipcur.h. */
+#include "shipcur.h"
+
+#include "cli.h"
+#include "err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int key_of(const char *dest, char *out, size_t size)
+{
+    int n = snprintf(out, size, SHIPCUR_PREFIX "%s", dest);
+    return n < 0 || (size_t)n >= size ? HC_EINVAL : 0;
+}
+
+int shipcur_get(hc_store *s, const char *dest, uint8_t id[HC_UUID_LEN])
+{
+    char key[512];
+    memset(id, 0, HC_UUID_LEN);
+    if (key_of(dest, key, sizeof key))
+        return HC_EINVAL;
+    MDB_txn *txn;
+    if (hc_store_txn_begin(s, false, &txn))
+        return HC_ESTORE;
+    MDB_val k = { strlen(key), key }, v;
+    int mrc = mdb_get(txn, cli_dbi(s, HC_T_META), &k, &v);
+    int rc = mrc == MDB_NOTFOUND ? HC_ENOTFOUND : mrc ? HC_ESTORE : 0;
+    if (rc == 0 && v.mv_size == HC_UUID_LEN)
+        memcpy(id, v.mv_data, HC_UUID_LEN);
+    else if (rc == 0)
+        rc = HC_ENOTFOUND; /* unknown form: ship everything again (ids collapse) */
+    hc_store_txn_abort(s, txn);
+    return rc;
+}
+
+int shipcur_advance(hc_store *s, const char *dest, const uint8_t id[HC_UUID_LEN])
+{
+    char key[512];
+    if (key_of(dest, key, sizeof key))
+        return HC_EINVAL;
+    for (;;) {
+        MDB_txn *txn;
+        if (hc_store_txn_begin(s, true, &txn))
+            return HC_ESTORE;
+        MDB_dbi meta = cli_dbi(s, HC_T_META);
+        MDB_val k = { strlen(key), key }, v;
+        if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == HC_UUID_LEN &&
+            memcmp(v.mv_data, id, HC_UUID_LEN) >= 0) {
+            hc_store_txn_abort(s, txn);
+            return 0;
+        }
+        MDB_val nv = { HC_UUID_LEN, (void *)id };
+        int mrc = mdb_put(txn, meta, &k, &nv, 0);
+        if (mrc) {
+            hc_store_txn_abort(s, txn);
+            if (mrc == MDB_MAP_FULL && hc_store_grow(s) == 0)
+                continue;
+            return HC_ESTORE;
+        }
+        int rc = hc_store_txn_commit(s, txn);
+        if (rc == HC_EFULL && hc_store_grow(s) == 0)
+            continue;
+        return rc;
+    }
+}
+
+int shipcur_min(hc_store *s, uint8_t id[HC_UUID_LEN])
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    bool any = false;
+    if (hc_store_txn_begin(s, false, &txn))
+        return HC_ESTORE;
+    if (mdb_cursor_open(txn, cli_dbi(s, HC_T_META), &cur)) {
+        hc_store_txn_abort(s, txn);
+        return HC_ESTORE;
+    }
+    size_t pl = strlen(SHIPCUR_PREFIX);
+    MDB_val k = { pl, SHIPCUR_PREFIX }, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < pl || memcmp(k.mv_data, SHIPCUR_PREFIX, pl) != 0)
+            break;
+        if (v.mv_size != HC_UUID_LEN)
+            continue;
+        if (!any || memcmp(v.mv_data, id, HC_UUID_LEN) < 0)
+            memcpy(id, v.mv_data, HC_UUID_LEN);
+        any = true;
+    }
+    mdb_cursor_close(cur);
+    hc_store_txn_abort(s, txn);
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        return HC_ESTORE;
+    return any ? 0 : HC_ENOTFOUND;
+}
