@@ -135,7 +135,7 @@ int agg_acc_add(agg_acc *a, const hc_record *r)
      * both flags, an imported record may): priced = requests - unpriced -
      * no_usage must not count it twice. */
     if ((r->cost_flags & HC_COST_NO_USAGE) && !(r->cost_flags & HC_COST_UNPRICED) && r->status >= 200 &&
-        r->status < 300 && !(r->flags & HC_REC_CACHE_HIT))
+        r->status < 300 && !(r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)))
         a->no_usage++;
     if (r->flags & HC_REC_CACHE_HIT)
         a->cache_hits++;

@@ -18,8 +18,9 @@ static const char usage[] =
     CLI_HELP_COMMON
     CLI_HELP_FILTERS
     "\n"
-    "FLAGS column: S streamed, C cache hit, R<n> retried n times, F<i> answered by\n"
-    "fallback i, L rate-limited (429), B blocked by a budget or rate-limit policy.\n";
+    "FLAGS column: S streamed, C cache hit, P replayed from a cassette, R<n> retried\n"
+    "n times, F<i> answered by fallback i, L rate-limited (429), B blocked by a\n"
+    "budget or rate-limit policy.\n";
 
 enum { OPT_LIMIT = OPT_CMD };
 
@@ -57,6 +58,7 @@ static void flags_text(const hc_record *r, char *out, size_t size)
 #define ADD(...) n += (size_t)snprintf(out + n, n < size ? size - n : 0, __VA_ARGS__)
     if (r->flags & HC_REC_STREAM) ADD("S");
     if (r->flags & HC_REC_CACHE_HIT) ADD("C");
+    if (r->flags & HC_REC_REPLAYED) ADD("P");
     if (r->retries > 0) ADD("R%d", r->retries);
     if (r->fallback_idx >= 0) ADD("F%d", r->fallback_idx);
     if (r->status == 429 || (r->flags & HC_REC_RATE_LIMITED)) ADD("L");

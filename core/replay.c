@@ -275,6 +275,20 @@ static int parse_line(const char *s, size_t n, int line, entry *e)
     e->model = dup_str(o, "model");
     const cJSON *rq = cJSON_GetObjectItemCaseSensitive(o, "request");
     e->canon = rq ? (cJSON_IsString(rq) ? strdup(rq->valuestring) : cJSON_PrintUnformatted(rq)) : strdup("");
+    if (cJSON_IsObject(rq) && e->canon && e->host && e->method && e->path) {
+        /* Match under today's HC_REPLAY_IGNORE / _RE: the key is recomputed
+         * from the request as recorded (also after a hand edit). */
+        hc_buf c = HC_BUF_INIT;
+        bool json;
+        char key[65];
+        if (hc_replay_key(e->host, e->method, e->path, e->canon, strlen(e->canon), R.ignore,
+                          R.have_re ? &R.re : NULL, &c, &json, key) == 0) {
+            memcpy(e->key, key, sizeof key);
+            free(e->canon);
+            e->canon = strndup(c.data ? c.data : "", c.len);
+        }
+        hc_buf_free(&c);
+    }
     const cJSON *h;
     cJSON_ArrayForEach(h, hd)
         if (cJSON_IsString(h))

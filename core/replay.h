@@ -21,6 +21,9 @@
  * at every level) with the top-level keys of HC_REPLAY_IGNORE (comma list,
  * e.g. "user,metadata") removed, then every match of the POSIX extended regex
  * HC_REPLAY_IGNORE_RE (e.g. timestamps in prompts) replaced by "<ignored>".
+ * When a cassette is loaded, each JSON entry's key is recomputed from its
+ * "request" under the current options, so the options may be added at replay
+ * time and a hand-edited request matches as edited; "key" is informative.
  *
  * Modes:
  *   record  every answered exchange (status < 600, complete, body within
