@@ -24,5 +24,6 @@ int cmd_html(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_ratelimits(int argc, char **argv);
+int cmd_cassette(int argc, char **argv);
 
 #endif

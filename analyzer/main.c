@@ -34,6 +34,7 @@ static const struct command {
     { "serve",    cmd_serve,    "the dashboard as a live local web view" },
     { "cache",    cmd_cache,    "the response cache: entries, hit rate, savings; cache clear" },
     { "ratelimits", cmd_ratelimits, "429s, rate-limit headroom, waits, retries, policy blocks" },
+    { "cassette", cmd_cassette, "HC_REPLAY cassettes: list, filter, merge, prune" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -486,7 +486,8 @@ bool hc_replay_gate(hc_replay_ctx *r, hc_io *client, hc_capture *cap, const char
             refuse(client, cap, host, r->method, path, model, "-", "", 0, id);
             return true;
         }
-        hc_log_warn_once("replay_stream", "replay: a request body too large to buffer is neither replayed nor recorded");
+        hc_log_warn_once("replay_stream",
+                         "replay: a request body too large to buffer is neither replayed nor recorded");
         return false;
     }
     hc_buf canon = HC_BUF_INIT;

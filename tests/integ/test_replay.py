@@ -68,6 +68,18 @@ def restart(w):
     w.mock = MockProvider(tls=True, certfile=w.pki["cert"], keyfile=w.pki["key"]).start()
 
 
+def hcas_dummy(w):
+    """A second cassette: one entry of the first (a duplicate) and one new."""
+    src = lines(os.path.join(w.dir, "agent.jsonl"))
+    other = dict(src[0], key="0" * 64, model="gpt-4o")
+    path = os.path.join(w.dir, "second.jsonl")
+    with open(os.path.join(w.dir, "agent.jsonl")) as f:
+        first = f.readline()
+    with open(path, "w") as f:
+        f.write(first + json.dumps(other) + "\n")
+    return path
+
+
 def same_fields(r):
     return {k: r.get(k) for k in ("host", "path", "method", "model", "status", "tok_in", "tok_out", "provider")}
 
@@ -196,6 +208,40 @@ def main():
                       HC_DB=os.path.join(w.dir, "db-again"), **NOKEYS)
         t.eq(again.stdout, auto.stdout, "after auto: the changed run replays offline, identical")
         restart(w)
+
+        # -- hc-analyze cassette (cas now holds the picnic and party runs)
+        lst = analyze("cassette", "list", cas)
+        ncas = len(lines(cas))
+        t.ok(lst.returncode == 0 and lst.stdout.rstrip().endswith("%d of %d entries" % (ncas, ncas))
+             and "Task: plan a picnic" in lst.stdout and "api.anthropic.com" in lst.stdout,
+             "cassette list: every entry, its host and last prompt", lst.stdout[-600:])
+        sel = analyze("cassette", "list", cas, "--model", "claude*", "--json")
+        got = [json.loads(x) for x in sel.stdout.splitlines()]
+        t.ok(got and all(x["host"] == "api.anthropic.com" for x in got)
+             and len(got) == sum(1 for x in lines(cas) if x["model"].startswith("claude")),
+             "cassette list --model 'claude*' --json: exactly the Anthropic entries, as JSON Lines", len(got))
+        merged = os.path.join(w.dir, "merged.jsonl")
+        m = analyze("cassette", "merge", "-o", merged, cas, hcas_dummy(w), "--dedupe")
+        t.ok(m.returncode == 0 and len(lines(merged)) == len(lines(cas)) + 1
+             and stat.S_IMODE(os.stat(merged).st_mode) == 0o600,
+             "cassette merge --dedupe: the union in order, duplicates dropped, 0600", m.stdout + m.stderr)
+        n0 = len(lines(merged))
+        pr = analyze("cassette", "prune", merged, "--grep", "plan a party", "--dry-run")
+        t.ok(pr.returncode == 0 and len(lines(merged)) == n0 and "would remove" in pr.stdout,
+             "cassette prune --dry-run: says what would go, changes nothing", pr.stdout[-300:])
+        pr = analyze("cassette", "prune", merged, "--grep", "plan a party")
+        t.ok(pr.returncode == 0 and 0 < len(lines(merged)) < n0
+             and not any("plan a party" in json.dumps(x["request"]) for x in lines(merged)),
+             "cassette prune --grep: the selected entries are gone, the rest kept", pr.stdout[-300:])
+        bad = analyze("cassette", "prune", merged)
+        t.ok(bad.returncode == 2 and "expected at least one filter" in bad.stderr,
+             "cassette prune without a filter: exit 2, says a filter is needed", bad.stderr)
+        bad = analyze("cassette", "list", cas, "--status", "9xx")
+        t.ok(bad.returncode == 2 and "--status" in bad.stderr and "'9xx'" in bad.stderr,
+             "cassette --status 9xx: exit 2 naming the option and the value", bad.stderr)
+        bad = analyze("cassette", "list", os.path.join(w.dir, "none.jsonl"))
+        t.ok(bad.returncode == 2 and "cannot read" in bad.stderr and "none.jsonl" in bad.stderr,
+             "cassette list MISSING: exit 2 naming the file", bad.stderr)
 
         # -- what may differ
         icas = os.path.join(w.dir, "ignore.jsonl")
