@@ -18,6 +18,10 @@
   are replayed; afterwards the changed run replays offline.
 - HC_REPLAY_IGNORE (a top-level key) and HC_REPLAY_IGNORE_RE (a timestamp in
   the prompt) let those differ; without them the request is a miss.
+- A Gemini key in the URL (?key=) is redacted in the cassette; the replay
+  matches with another key.
+- hc-analyze cassette list (table, --model filter as JSON Lines), merge
+  (--dedupe, 0600), prune (--dry-run, --grep), misuse exits 2.
 - Several processes recording at once: every line whole, none lost.
 - Bad settings: HC_REPLAY=bogus leaves the app working and says so once.
 - hc-run --record / --replay / --replay-auto.
@@ -255,6 +259,22 @@ def main():
              r.stdout[-300:])
         r = curl_chat(w, "at 2026-12-06T23:59:59Z say hi", {"user": "bob"}, HC_REPLAY="replay", HC_CASSETTE=icas)
         t.ok(r.stdout.rstrip().endswith("404"), "without them: the same request is a miss", r.stdout[-200:])
+        restart(w)
+
+        # -- a key in the URL (Gemini ?key=) is never written, and not needed to replay
+        gcas = os.path.join(w.dir, "gemini.jsonl")
+        gurl = "https://generativelanguage.googleapis.com/v1beta/models/gemini-1.5-flash:generateContent?key="
+        gbody = json.dumps({"contents": [{"role": "user", "parts": [{"text": "hello gemini"}]}]})
+        gargv = ["curl", "-sS", "-w", "\n%{http_code}\n", "-X", "POST", "-H", "Content-Type: application/json",
+                 "-d", gbody]
+        g1 = w.run(gargv + [gurl + "AIzaSecretReplayKey0123"], HC_REPLAY="record", HC_CASSETTE=gcas)
+        graw = open(gcas).read() if os.path.exists(gcas) else ""
+        t.ok(g1.stdout.rstrip().endswith("200") and graw and "AIzaSecretReplayKey0123" not in graw
+             and "key=REDACTED" in graw, "Gemini ?key=: recorded with the key redacted from the path",
+             g1.stdout[-200:] + graw[:300])
+        w.mock.stop()
+        g2 = w.run(gargv + [gurl + "another-key"], HC_REPLAY="replay", HC_CASSETTE=gcas)
+        t.eq(g2.stdout, g1.stdout, "Gemini: replayed offline with another key, the same answer")
         restart(w)
 
         # -- concurrent recording processes
