@@ -415,11 +415,12 @@ static void refuse(hc_io *client, hc_capture *cap, const char *host, const char 
 }
 
 /* Answer from entry e (its memory stays valid: entries are never freed). */
-static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *id)
+static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *id, bool http10)
 {
+    bool chunked = e->streamed && !http10; /* an HTTP/1.0 app cannot read chunks: it gets a length */
     hc_buf head = HC_BUF_INIT;
     hc_buf_append(&head, e->head.data ? e->head.data : "", e->head.len);
-    if (e->streamed)
+    if (chunked)
         hc_buf_puts(&head, "Transfer-Encoding: chunked\r\n");
     else
         hc_buf_printf(&head, "Content-Length: %zu\r\n", e->body.len);
@@ -434,7 +435,7 @@ static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *i
     const char *body = e->body.data ? e->body.data : "";
     int w = hc_io_write(client, head.data, head.len);
     if (w == 0 && e->body.len) {
-        if (e->streamed) {
+        if (chunked) {
             char hdr[32];
             int hn = snprintf(hdr, sizeof hdr, "%zx\r\n", e->body.len);
             w = hc_io_write(client, hdr, (size_t)hn);
@@ -446,7 +447,7 @@ static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *i
             w = hc_io_write(client, body, e->body.len);
         }
     }
-    if (w == 0 && e->streamed)
+    if (w == 0 && chunked)
         w = hc_io_write(client, "0\r\n\r\n", 5);
     hc_capture_response_data(cap, body, e->body.len);
     hc_buf_free(&head);
@@ -519,7 +520,7 @@ bool hc_replay_gate(hc_replay_ctx *r, hc_io *client, hc_capture *cap, const char
         }
         pthread_mutex_unlock(&R.mu);
         if (hit) {
-            answer(client, cap, hit, id);
+            answer(client, cap, hit, id, req->minor_version == 0);
             hc_buf_free(&canon);
             return true;
         }

@@ -277,6 +277,22 @@ def main():
         t.eq(g2.stdout, g1.stdout, "Gemini: replayed offline with another key, the same answer")
         restart(w)
 
+        # -- an HTTP/1.0 app's streamed answer is replayed with a length, not chunks
+        h10 = os.path.join(w.dir, "http10.jsonl")
+        r1 = curl_chat(w, "old client", {"stream": True}, HC_REPLAY="record", HC_CASSETTE=h10)
+        w.mock.stop()
+        r2 = w.run(["curl", "--http1.0", "-sS", "-i", "-X", "POST", "https://api.openai.com/v1/chat/completions",
+                    "-H", "Content-Type: application/json", "-H", "Authorization: Bearer " + OKEY,
+                    "-d", json.dumps({"model": "gpt-4o-mini", "stream": True,
+                                      "messages": [{"role": "user", "content": "old client"}]})],
+                   HC_REPLAY="replay", HC_CASSETTE=h10)
+        head, _, body = r2.stdout.partition("\n\n")  # text mode: CRLF read as LF
+        t.ok("200" in head.split("\n")[0] and "content-length" in head.lower() and "chunked" not in head.lower()
+             and body and body in r1.stdout and "data: [DONE]" in body,
+             "HTTP/1.0 app: a streamed answer replayed with Content-Length, the recorded events",
+             repr(r2.stdout[-700:]) + "\n" + repr(r1.stdout[-300:]) + r2.stderr[-300:])
+        restart(w)
+
         # -- concurrent recording processes
         ccas = os.path.join(w.dir, "conc.jsonl")
         procs = []
