@@ -554,8 +554,10 @@ void hc_replay_free(hc_replay_ctx *r)
 void hc_replay_save(hc_replay_ctx *r, const hc_capture *cap, int status, const char *head, size_t head_len,
                     const char *body, size_t body_len)
 {
-    if (!r->record || !r->line_prefix)
+    if (!r->record || !r->line_prefix || status < 200) { /* a 101 upgrade is not an answer to replay */
+        hc_replay_free(r);
         return;
+    }
     cJSON *o = cJSON_Parse(r->line_prefix);
     hc_replay_free(r);
     if (!o)

@@ -26,8 +26,9 @@
  * time and a hand-edited request matches as edited; "key" is informative.
  *
  * Modes:
- *   record  every answered exchange (status < 600, complete, body within
- *           HC_MAX_BODY) is appended; the upstream is used as usual;
+ *   record  every answered exchange (a final status, 200 or more, complete,
+ *           body within HC_MAX_BODY) is appended; the upstream is used as
+ *           usual; a cache hit (HC_CACHE) is not;
  *   replay  every LLM request is answered from the cassette, never from the
  *           network; no match → HTTP 404 {"error":{"type":"replay_no_match"}}
  *           with x-should-retry: false, and one stderr line naming the
