@@ -136,7 +136,7 @@ int agg_acc_add(agg_acc *a, const hc_record *r)
      * both flags, an imported record may): priced = requests - unpriced -
      * no_usage must not count it twice. */
     if ((r->cost_flags & HC_COST_NO_USAGE) && !(r->cost_flags & HC_COST_UNPRICED) && r->status >= 200 &&
-        r->status < 300 && !(r->flags & HC_REC_CACHE_HIT))
+        r->status < 300 && !(r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)))
         a->no_usage++;
     if (r->flags & HC_REC_CACHE_HIT)
         a->cache_hits++;
@@ -362,6 +362,7 @@ void agg_flags_text(const hc_record *r, char *out, size_t size)
 #define ADD(...) n += (size_t)snprintf(out + n, n < size ? size - n : 0, __VA_ARGS__)
     if (r->flags & HC_REC_STREAM) ADD("S");
     if (r->flags & HC_REC_CACHE_HIT) ADD("C");
+    if (r->flags & HC_REC_REPLAYED) ADD("Y");
     if (r->retries > 0) ADD("R%d", r->retries);
     if (r->fallback_idx >= 0) ADD("F%d", r->fallback_idx);
     switch (agg_limit_of(r)) {

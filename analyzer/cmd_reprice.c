@@ -90,7 +90,7 @@ static model_tot *tot_for(rp *x, const hc_record *r)
 
 static int64_t cost_of(const hc_record *r)
 {
-    return (r->flags & HC_REC_CACHE_HIT) ? r->saved_nusd : r->cost_nusd;
+    return (r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)) ? r->saved_nusd : r->cost_nusd;
 }
 
 /* One batch from key `from`; *done at the end of the table. */

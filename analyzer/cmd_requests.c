@@ -19,8 +19,9 @@ static const char usage[] =
     CLI_HELP_COMMON
     CLI_HELP_FILTERS
     "\n"
-    "FLAGS column: S streamed, C cache hit, R<n> retried n times, F<i> answered by\n"
-    "fallback i, L provider 429, P rate-limit block, B budget block (never sent).\n"
+    "FLAGS column: S streamed, C cache hit, Y replayed from a cassette, R<n> retried\n"
+    "n times, F<i> answered by fallback i, L provider 429, P rate-limit block,\n"
+    "B budget block (never sent).\n"
     "COST of a cache hit: \"saved $X\", what it saved (the hit itself cost $0;\n"
     "--csv and --json give cost 0 and saved_nusd).\n";
 

@@ -113,7 +113,7 @@ static void flag_names(uint32_t flags, hc_buf *out)
     static const char *const names[] = {
         "stream", "cache_hit", "request_truncated", "response_truncated", "request_omitted",
         "response_omitted", "observed", "blocked", "client_abort", "usage_injected",
-        "cache_stored", "rate_limited", "budget_warn",
+        "cache_stored", "rate_limited", "budget_warn", "replayed",
     };
     for (unsigned i = 0; i < 32; i++)
         if (flags & (1u << i)) {
@@ -169,7 +169,8 @@ static void print_text_record(const hc_record *r)
                r->cost_flags & HC_COST_ESTIMATED ? ", estimated tokens" : "",
                r->cost_flags & HC_COST_NO_USAGE ? ", no usage reported" : "");
     if (r->saved_nusd)
-        fieldf("saved", "%s (cache hit)", fmt_usd(a, r->saved_nusd));
+        fieldf("saved", "%s (%s)", fmt_usd(a, r->saved_nusd),
+               (r->flags & HC_REC_REPLAYED) ? "replayed from a cassette" : "cache hit");
     flag_names(r->flags, &fl);
     field("flags", fl.data);
     hc_buf_free(&fl);

@@ -27,5 +27,6 @@ int cmd_ratelimits(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_salvage(int argc, char **argv);
 int cmd_ship(int argc, char **argv);
+int cmd_cassette(int argc, char **argv);
 
 #endif

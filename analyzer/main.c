@@ -41,6 +41,7 @@ static const struct command {
     { "cache",    cmd_cache,    "the response cache: entries, hit rate, savings; cache clear" },
     { "ratelimits", cmd_ratelimits, "429s, rate-limit headroom, waits, retries, policy blocks" },
     { "ship",     cmd_ship,     "send records to ClickHouse (a fleet's records in one place)" },
+    { "cassette", cmd_cassette, "HC_REPLAY cassettes: list, filter, merge, prune" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

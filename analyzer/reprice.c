@@ -24,7 +24,7 @@ bool reprice_record(hc_record *r)
         if (hc_cost_long_tier(p, &t))
             flags |= HC_COST_LONG_CTX;
     }
-    int64_t *slot = (r->flags & HC_REC_CACHE_HIT) ? &r->saved_nusd : &r->cost_nusd;
+    int64_t *slot = (r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)) ? &r->saved_nusd : &r->cost_nusd;
     bool changed = *slot != cost || r->cost_flags != flags;
     *slot = cost;
     r->cost_flags = flags;

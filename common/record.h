@@ -105,6 +105,7 @@ enum {
     HC_REC_CACHE_STORED  = 1u << 10, /* this answer was written to the cache */
     HC_REC_RATE_LIMITED  = 1u << 11, /* the provider answered 429 at least once */
     HC_REC_BUDGET_WARN   = 1u << 12, /* this request crossed a budget with action warn/webhook */
+    HC_REC_REPLAYED      = 1u << 13, /* answered from a cassette (HC_REPLAY), no upstream call; cost saved */
 };
 
 /* cost_flags (field 20) */

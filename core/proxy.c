@@ -48,6 +48,7 @@
 #include "log.h"
 #include "options.h"
 #include "provider.h"
+#include "replay.h"
 #include "retry.h"
 #include "streamfix.h"
 #include "translate_anthropic.h"
@@ -112,6 +113,7 @@ struct exch {
     int              cache_bucket; /* free bucket to store the answer into */
     hc_buf           cache_head, cache_body;
     bool             cache_body_ok;
+    hc_replay_ctx    replay;       /* HC_REPLAY: record this answer to the cassette */
     /* rate limit */
     bool             rl_on;
     hc_ratelimit     rl;
@@ -1411,6 +1413,9 @@ static void settle(struct conn *c, struct exch *x, int status, const char *error
     int64_t cost = hc_capture_settle(&x->cap);
     if (!error)
         cache_store(c, x, status, now);
+    if (!error && x->replay.record && x->cache_body_ok)
+        hc_replay_save(&x->replay, &x->cap, status, x->cache_head.data, x->cache_head.len, x->cache_body.data,
+                       x->cache_body.len);
     if (x->rl_on && x->rl.cents && cost > 0) {
         hc_store *s = hc_core_store(core);
         uint64_t used;
@@ -1658,7 +1663,8 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
     if (fr == HC_BODY_CLOSE)
         x->cache_on = false; /* its end cannot be told from a failure; rare */
     hc_buf ch = HC_BUF_INIT;
-    build_client_head(x, rh, c->up.in.data, c->close_after, &ch, x->cache_on ? &x->cache_head : NULL);
+    build_client_head(x, rh, c->up.in.data, c->close_after, &ch,
+                      x->cache_on || x->replay.record ? &x->cache_head : NULL);
     hc_capture_response_head(&x->cap, rh);
     hc_buf_consume(&c->up.in, (size_t)hlen);
     size_t presend = x->cf == CF_RAW && rh->status != 101 ? body_bytes_buffered(c, fr, clen) : 0;
@@ -1745,6 +1751,11 @@ static void exchange(struct conn *c, struct exch *x)
         return;
     if (policy_gate(c, x, start_us))
         return;
+    if (hc_replay_gate(&x->replay, c->client, &x->cap, x->host, &x->req,
+                       x->streaming ? NULL : x->body.data ? x->body.data : "", x->body.len,
+                       x->opts.request_id[0] ? x->opts.request_id : x->id))
+        return;
+    x->cache_body_ok = x->replay.record;
     if (cache_gate(c, x, start_us))
         return;
 
@@ -1775,6 +1786,7 @@ static void exch_free(struct exch *x)
     hc_buf_free(&x->out);
     hc_buf_free(&x->cache_head);
     hc_buf_free(&x->cache_body);
+    hc_replay_free(&x->replay);
     if (x->fb) {
         hc_fallbacks_free(x->fb, x->nfb);
         free(x->fb);
