@@ -40,9 +40,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -57,11 +60,13 @@ struct hc_store {
     uint64_t         min_size;      /* data.mdb's size last seen (atomic): it never shrinks */
     uint64_t         ino, dev;      /* data.mdb's identity at open */
     int              damaged;       /* atomic: set once, never cleared */
+    int              verified_by;   /* HC_VERIFY_*, set by hc_store_open */
     char             damage[320];   /* why (written before damaged is set) */
     char             path[PATH_MAX];
 };
 
 static void (*assert_hook)(const char *path, const char *msg);
+static __thread MDB_txn *tls_write_txn; /* the write transaction this thread has open (commit_memo) */
 static unsigned check_flags;       /* HC_CHECK_MAPPED when the process handles SIGBUS */
 
 void hc_store_set_check_mapped(bool on)
@@ -124,6 +129,161 @@ static int guard(hc_store *s)
     return 0;
 }
 
+/* The verification memo (see DESIGN) ---------------------------------------
+ * MEMO_NAME in the store directory, 0600, one fixed-size record: the state of
+ * data.mdb (identity, size, both timestamps, newest txnid, a hash of both
+ * meta pages) at a moment when every reachable page was known sound. It is
+ * trusted only when all of it equals the file's state now. */
+#define MEMO_NAME  "verified.memo"
+#define MEMO_MAGIC "HCMEMO01"
+
+typedef struct memo {
+    char     magic[8];
+    uint64_t dev, ino, size;
+    uint64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
+    uint64_t txnid;     /* the newest meta's transaction id */
+    uint64_t metahash;  /* FNV-1a of the first bytes of both meta pages */
+    uint64_t sum;       /* FNV-1a of everything above */
+} memo;
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+#define META_BYTES 160   /* page header (16) + MDB_meta (144 on 64-bit) */
+
+/* The current state of data.mdb open on fd. 0, or -1 when it cannot be read
+ * (then nothing is trusted). */
+static int memo_state(int fd, memo *m)
+{
+    struct stat st;
+    unsigned char a[META_BYTES], b[META_BYTES];
+    memset(m, 0, sizeof *m);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return -1;
+    if (pread(fd, a, sizeof a, 0) != (ssize_t)sizeof a)
+        return -1;
+    uint32_t psize;
+    memcpy(&psize, a + 40, 4); /* mm_dbs[FREE_DBI].md_pad holds the page size */
+    if (psize < 512 || psize > 32768 || (psize & (psize - 1)))
+        return -1;
+    if (pread(fd, b, sizeof b, psize) != (ssize_t)sizeof b)
+        return -1;
+    uint64_t ta, tb;
+    memcpy(&ta, a + 144, 8);
+    memcpy(&tb, b + 144, 8);
+    memcpy(m->magic, MEMO_MAGIC, 8);
+    m->dev = (uint64_t)st.st_dev;
+    m->ino = (uint64_t)st.st_ino;
+    m->size = (uint64_t)st.st_size;
+    m->mtime_s = (uint64_t)st.st_mtim.tv_sec;
+    m->mtime_ns = (uint64_t)st.st_mtim.tv_nsec;
+    m->ctime_s = (uint64_t)st.st_ctim.tv_sec;
+    m->ctime_ns = (uint64_t)st.st_ctim.tv_nsec;
+    m->txnid = ta > tb ? ta : tb;
+    m->metahash = fnv1a(fnv1a(0xcbf29ce484222325ull, a, sizeof a), b, sizeof b);
+    return 0;
+}
+
+static bool memo_same(const memo *x, const memo *y)
+{
+    return memcmp(x, y, offsetof(memo, sum)) == 0;
+}
+
+/* Read dir's memo: 0, or -1 when absent, not ours, not a regular file or
+ * not intact. */
+static int memo_load(const char *dir, memo *m)
+{
+    char p[PATH_MAX + 32];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/" MEMO_NAME, dir);
+    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+             st.st_size == (off_t)sizeof *m && pread(fd, m, sizeof *m, 0) == (ssize_t)sizeof *m;
+    close(fd);
+    if (!ok || memcmp(m->magic, MEMO_MAGIC, 8) != 0 ||
+        m->sum != fnv1a(0xcbf29ce484222325ull, m, offsetof(memo, sum)))
+        return -1;
+    return 0;
+}
+
+/* Replace dir's memo atomically (a new file renamed over it). Best effort: a
+ * memo not written only costs the next opener a full walk. */
+static void memo_save(const char *dir, memo *m)
+{
+    char p[PATH_MAX + 32], tmp[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/" MEMO_NAME, dir);
+    snprintf(tmp, sizeof tmp, "%s/" MEMO_NAME ".%ld.%lx", dir, (long)getpid(), (unsigned long)pthread_self());
+    m->sum = fnv1a(0xcbf29ce484222325ull, m, offsetof(memo, sum));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    int ok = write(fd, m, sizeof *m) == (ssize_t)sizeof *m;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, p) != 0)
+        unlink(tmp);
+}
+
+/* flock with a short bounded wait: holders keep it for a few system calls;
+ * one that is stopped must not hang us (we go on without the memo). */
+static bool lock_briefly(int fd, int how)
+{
+    for (int i = 0; i < 50; i++) {
+        if (flock(fd, how | LOCK_NB) == 0)
+            return true;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return false;
+        struct timespec ts = { 0, 200000 };
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+/* Does the memo vouch for data.mdb open on fd as it is now? */
+static bool memo_trusted(hc_store *s, int fd)
+{
+    memo have, now;
+    if (getenv("HC_DB_FULL_CHECK") && *getenv("HC_DB_FULL_CHECK") == '1')
+        return false;
+    if (memo_load(s->path, &have) != 0 || !lock_briefly(fd, LOCK_SH))
+        return false;
+    bool ok = memo_load(s->path, &have) == 0 && memo_state(fd, &now) == 0 && memo_same(&have, &now);
+    flock(fd, LOCK_UN);
+    return ok;
+}
+
+/* Commit txn; when it is a write transaction and the memo vouched for the
+ * file just before it, make the memo vouch for the file just after (the new
+ * pages are LMDB's own). Writers hold LMDB's writer mutex here, so the order
+ * is always that mutex, then the flock. */
+static int commit_memo(hc_store *s, MDB_txn *txn, bool write)
+{
+    memo have, now;
+    int fd = -1;
+    bool chain = false;
+    if (write && !(s->flags & HC_STORE_RDONLY) && memo_load(s->path, &have) == 0) {
+        char p[PATH_MAX + 16];
+        snprintf(p, sizeof p, "%s/data.mdb", s->path);
+        fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0 && lock_briefly(fd, LOCK_EX))
+            chain = memo_load(s->path, &have) == 0 && memo_state(fd, &now) == 0 && memo_same(&have, &now);
+    }
+    uint64_t id = (uint64_t)mdb_txn_id(txn);
+    int rc = mdb_txn_commit(txn);
+    if (chain && rc == 0 && memo_state(fd, &now) == 0 && now.ino == have.ino && now.dev == have.dev &&
+        now.size >= have.size && now.txnid == id)
+        memo_save(s->path, &now);
+    if (fd >= 0)
+        close(fd); /* drops the flock; LMDB holds no lock on data.mdb */
+    return rc;
+}
+
 /* Before mdb_env_open: data.mdb must be a regular file (a FIFO would block
  * LMDB's open) whose meta pages are sound. Opens *fd for the page walk, or
  * leaves it -1 when there is nothing to check yet (no file, or an empty one
@@ -167,8 +327,20 @@ static int walk_pinned(hc_store *s, int fd, char *errbuf, size_t errlen)
                 snprintf(errbuf, errlen, "%s: %s", s->path, mdb_strerror(rc));
             return HC_ESTORE;
         }
+        /* The file's state with this snapshot the newest: what the memo
+         * will vouch for if the walk finds it sound and nothing changes. */
+        memo before, after;
+        bool certify = !(s->flags & HC_STORE_RDONLY) && memo_state(fd, &before) == 0 &&
+                       before.txnid == (uint64_t)mdb_txn_id(txn);
         int err = hc_store_check_fd(fd, (uint64_t)mdb_txn_id(txn), check_flags, NULL, NULL, NULL, &res);
         mdb_txn_abort(txn);
+        if (err == 0 && certify && lock_briefly(fd, LOCK_EX)) {
+            /* Unchanged since (a commit changes a meta page and the times):
+             * sound as walked. Else a later opener walks again. */
+            if (memo_state(fd, &after) == 0 && memo_same(&before, &after))
+                memo_save(s->path, &after);
+            flock(fd, LOCK_UN);
+        }
         if (err == HC_EBUSY)
             continue; /* a writer committed twice since: take a new snapshot */
         if (err == HC_EPARSE) {
@@ -299,7 +471,7 @@ static int open_tables(hc_store *s, char *errbuf, size_t errlen)
     }
     /* Commit even a read-only transaction: LMDB closes the table handles
      * opened in a transaction that is aborted. */
-    rc = mdb_txn_commit(txn);
+    rc = commit_memo(s, txn, !ro);
     if (rc) {
         set_err(errbuf, errlen, s->path, mdb_strerror(rc));
         return HC_ESTORE;
@@ -399,7 +571,13 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
     }
     if (cfd < 0 && s->min_size > 0) /* LMDB just initialised an empty file, or the file is new: check it */
         cfd = hc_store_check_open(path, errbuf, errlen);
+    if (cfd >= 0 && !ro && memo_trusted(s, cfd)) {
+        close(cfd); /* verified before and changed since only by LMDB: the cheap checks suffice */
+        cfd = -1;
+        s->verified_by = HC_VERIFY_MEMO;
+    }
     if (cfd >= 0) {
+        s->verified_by = HC_VERIFY_WALK;
         err = walk_pinned(s, cfd, errbuf, errlen);
         close(cfd);
         cfd = -1;
@@ -445,6 +623,7 @@ void hc_store_close(hc_store *s)
 }
 
 MDB_env *hc_store_env(hc_store *s) { return s->env; }
+int hc_store_verified_by(const hc_store *s) { return s->verified_by; }
 MDB_dbi hc_store_dbi(hc_store *s, enum hc_table t) { return s->dbi[t]; }
 const char *hc_store_path(const hc_store *s) { return s->path; }
 const char *hc_store_strerror(int mdb_rc) { return mdb_strerror(mdb_rc); }
@@ -464,8 +643,10 @@ int hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn)
     for (int tries = 0; tries < 3; tries++) {
         pthread_rwlock_rdlock(&s->resize_lock);
         int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
-        if (rc == 0)
+        if (rc == 0) {
+            tls_write_txn = write ? *txn : NULL;
             return 0;
+        }
         pthread_rwlock_unlock(&s->resize_lock);
         if (rc != MDB_MAP_RESIZED)
             return HC_ESTORE;
@@ -481,7 +662,8 @@ int hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn)
 
 int hc_store_txn_commit(hc_store *s, MDB_txn *txn)
 {
-    int rc = mdb_txn_commit(txn);
+    int rc = commit_memo(s, txn, tls_write_txn == txn);
+    tls_write_txn = NULL;
     pthread_rwlock_unlock(&s->resize_lock);
     if (rc == MDB_MAP_FULL)
         return HC_EFULL;
@@ -490,6 +672,8 @@ int hc_store_txn_commit(hc_store *s, MDB_txn *txn)
 
 void hc_store_txn_abort(hc_store *s, MDB_txn *txn)
 {
+    if (tls_write_txn == txn)
+        tls_write_txn = NULL;
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&s->resize_lock);
 }

@@ -70,6 +70,13 @@ int hc_store_default_path(char *out, size_t size);
 int  hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf, size_t errlen);
 void hc_store_close(hc_store *s);
 
+/* How hc_store_open verified the store: HC_VERIFY_WALK (every reachable page
+ * read), HC_VERIFY_MEMO (the cheap checks, and the verification memo vouched
+ * for the rest: see store.c DESIGN), HC_VERIFY_NONE (a new, empty file). For
+ * logs and tests. */
+enum { HC_VERIFY_NONE, HC_VERIFY_WALK, HC_VERIFY_MEMO };
+int hc_store_verified_by(const hc_store *s);
+
 MDB_env    *hc_store_env(hc_store *s);
 MDB_dbi     hc_store_dbi(hc_store *s, enum hc_table t);
 const char *hc_store_path(const hc_store *s);
