@@ -19,6 +19,40 @@
  *   both meta pages; after it, inside a read transaction that pins the
  *   snapshot against concurrent writers, every page reachable from its roots.
  *   A damaged store fails hc_store_open with HC_EPARSE and a reason.
+ * - The verification memo spares that walk (~0.3 ms of CPU per MiB, in every
+ *   process that makes an LLM call) when nothing but LMDB has written the
+ *   file since a walk found it sound. verified.memo in the store directory
+ *   (0600, replaced atomically by rename, ignored unless ours, regular, 88
+ *   bytes with a valid checksum) holds data.mdb's dev, inode, size, mtime and
+ *   ctime (ns), newest txnid and a hash of both meta pages. It is trusted only
+ *   when ALL of these equal the file's state now; then only the cheap checks
+ *   run (regular file, both meta pages, roots within the last page). Why that
+ *   is sound: any write to the file changes its ctime (the kernel sets it;
+ *   no program can set it back: `cp -p`, `touch -r` restore mtime only), and
+ *   any commit changes a meta page. So `cp backup data.mdb` (same inode,
+ *   maybe the same size and txnid), a truncate that is regrown to the same
+ *   size, an older backup restored, a byte flipped — each leaves a state the
+ *   memo does not describe, and the opener walks.
+ * - Who writes the memo: (1) an open whose walk found the store sound, if the
+ *   file's state after the walk equals its state when the pinned snapshot
+ *   was the newest (no commit meanwhile; else the next opener walks again);
+ *   (2) every write transaction whose commit starts from a state the memo
+ *   describes: under flock(LOCK_EX) on data.mdb, compare, commit, describe
+ *   the state after (its newest txnid must be this commit's) — the chain of
+ *   custody: pages LMDB wrote from a verified state are trusted. The flock
+ *   makes "compare, commit, rewrite" one step against other writers and
+ *   against openers (LOCK_SH while comparing); it is taken while LMDB's
+ *   writer mutex is held (never the other order), waited for at most ~10 ms,
+ *   and if it cannot be had the commit goes on without the memo, which then
+ *   no longer matches: the cost is one walk, never a wrong trust.
+ * - Residual: timestamps have the kernel's tick (~4 ms) granularity, so a
+ *   foreign write within the same tick as a memo update, keeping the size
+ *   and both meta pages byte for byte, would go unseen until the next
+ *   commit; and a program that writes data.mdb while the store is open is
+ *   not covered at all (below). Read-only opens (hc-analyze) never create or
+ *   use the memo: they read everything anyway, walk through a map 5-10x
+ *   faster, turn a SIGBUS into exit 2, and `check` must be the full walk.
+ *   HC_DB_FULL_CHECK=1 forces the walk (benchmarks, doubts).
  * - After open, LMDB itself writes every page it later reads, so only two
  *   things can still hurt: the file shrinking (someone truncates or replaces
  *   it) and bytes changed by something other than LMDB. Every transaction
