@@ -22,8 +22,8 @@
  * - The verification memo spares that walk (~0.3 ms of CPU per MiB, in every
  *   process that makes an LLM call) when nothing but LMDB has written the
  *   file since a walk found it sound. verified.memo in the store directory
- *   (0600, replaced atomically by rename, ignored unless ours, regular, 88
- *   bytes with a valid checksum) holds data.mdb's dev, inode, size, mtime and
+ *   (0600, created by rename, rewritten in place under the flock below,
+ *   ignored unless ours, regular, 88 bytes with a valid checksum) holds data.mdb's dev, inode, size, mtime and
  *   ctime (ns), newest txnid and a hash of both meta pages. It is trusted only
  *   when ALL of these equal the file's state now; then only the cheap checks
  *   run (regular file, both meta pages, roots within the last page). Why that
@@ -74,6 +74,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,17 +265,41 @@ static void memo_save(const char *dir, memo *m)
         unlink(tmp);
 }
 
+/* Rewrite dir's memo in place (a writer's update, under the exclusive flock,
+ * so no reader sees it half written; a crash mid-write leaves a record whose
+ * checksum fails: a walk). Falls back to memo_save when it cannot. */
+static void memo_update(const char *dir, memo *m)
+{
+    char p[PATH_MAX + 32];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/" MEMO_NAME, dir);
+    m->sum = fnv1a(0xcbf29ce484222325ull, m, offsetof(memo, sum));
+    int fd = open(p, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+        st.st_size == (off_t)sizeof *m && pwrite(fd, m, sizeof *m, 0) == (ssize_t)sizeof *m) {
+        close(fd);
+        return;
+    }
+    if (fd >= 0)
+        close(fd);
+    memo_save(dir, m);
+}
+
 /* flock with a short bounded wait: holders keep it for a few system calls;
  * one that is stopped must not hang us (we go on without the memo). */
 static bool lock_briefly(int fd, int how)
 {
-    for (int i = 0; i < 50; i++) {
+    for (int i = 0; i < 120; i++) {
         if (flock(fd, how | LOCK_NB) == 0)
             return true;
         if (errno != EWOULDBLOCK && errno != EINTR)
             return false;
-        struct timespec ts = { 0, 200000 };
-        nanosleep(&ts, NULL);
+        if (i < 20) {
+            sched_yield(); /* usually the previous writer's last few system calls */
+        } else {
+            struct timespec ts = { 0, 100000 };
+            nanosleep(&ts, NULL);
+        }
     }
     return false;
 }
@@ -312,7 +337,7 @@ static int commit_memo(hc_store *s, MDB_txn *txn, bool write)
     int rc = mdb_txn_commit(txn);
     if (chain && rc == 0 && memo_state(fd, &now) == 0 && now.ino == have.ino && now.dev == have.dev &&
         now.size >= have.size && now.txnid == id)
-        memo_save(s->path, &now);
+        memo_update(s->path, &now);
     if (fd >= 0)
         close(fd); /* drops the flock; LMDB holds no lock on data.mdb */
     return rc;
