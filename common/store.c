@@ -44,7 +44,10 @@
  *   against openers (LOCK_SH while comparing); it is taken while LMDB's
  *   writer mutex is held (never the other order), waited for at most ~10 ms,
  *   and if it cannot be had the commit goes on without the memo, which then
- *   no longer matches: the cost is one walk, never a wrong trust.
+ *   no longer matches: the cost is one walk, never a wrong trust (and this
+ *   process's commits skip the memo for a second: a lock held that long
+ *   belongs to a stopped process, or to a child forked while it was held,
+ *   which shares the descriptor).
  * - Residual: timestamps have the kernel's tick (~4 ms) granularity, so a
  *   foreign write within the same tick as a memo update, keeping the size
  *   and both meta pages byte for byte, would go unseen until the next
@@ -96,6 +99,7 @@ struct hc_store {
     uint64_t         ino, dev;      /* data.mdb's identity at open */
     int              damaged;       /* atomic: set once, never cleared */
     int              verified_by;   /* HC_VERIFY_*, set by hc_store_open */
+    int64_t          memo_backoff;  /* atomic: CLOCK_MONOTONIC ms before which commits skip the memo */
     char             damage[320];   /* why (written before damaged is set) */
     char             path[PATH_MAX];
 };
@@ -326,12 +330,18 @@ static int commit_memo(hc_store *s, MDB_txn *txn, bool write)
     memo have, now;
     int fd = -1;
     bool chain = false;
-    if (write && !(s->flags & HC_STORE_RDONLY) && memo_load(s->path, &have) == 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (write && !(s->flags & HC_STORE_RDONLY) && now_ms >= __atomic_load_n(&s->memo_backoff, __ATOMIC_RELAXED) &&
+        memo_load(s->path, &have) == 0) {
         char p[PATH_MAX + 16];
         snprintf(p, sizeof p, "%s/data.mdb", s->path);
         fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0 && lock_briefly(fd, LOCK_EX))
             chain = memo_load(s->path, &have) == 0 && memo_state(fd, &now) == 0 && memo_same(&have, &now);
+        else if (fd >= 0) /* held for long (a stopped process, a child forked while it was held): */
+            __atomic_store_n(&s->memo_backoff, now_ms + 1000, __ATOMIC_RELAXED); /* don't wait at every commit */
     }
     uint64_t id = (uint64_t)mdb_txn_id(txn);
     int rc = mdb_txn_commit(txn);

@@ -4,7 +4,8 @@
  * in the ways that keep its inode: overwritten with a damaged copy (`cp`),
  * truncated and regrown to the same size, an older (damaged) backup restored.
  * Each of those is walked and refused with HC_EPARSE; a sound older backup
- * restored opens and gets a new memo; a garbage or foreign memo is ignored. */
+ * restored opens and gets a new memo; a garbage or foreign memo is ignored; a
+ * flock on data.mdb held forever costs walks, never a hang or a wrong trust. */
 #include "err.h"
 #include "store.h"
 #include "t.h"
@@ -14,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PS 4096
@@ -190,6 +193,28 @@ int main(void)
     T_EQ_INT(how, HC_VERIFY_WALK, "opens after a full walk");
     T_CHECK(lstat(memo_path, &st) == 0 && S_ISREG(st.st_mode) && stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode),
             "the symlink was replaced by a new memo, not written through");
+
+    /* 5. The flock held by someone who does not let go (a stopped process, a
+     *    child forked while it was held): opens and commits go on, without
+     *    the memo, and nothing is trusted that was not verified. */
+    T_EQ_INT(open_rc(), 0, "opens");
+    T_EQ_INT(how, HC_VERIFY_MEMO, "by the memo");
+    int lfd = open(data, O_RDONLY);
+    T_CHECK(lfd >= 0 && flock(lfd, LOCK_EX) == 0, "another descriptor holds the flock on data.mdb");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    T_EQ_INT(add(6), 0, "a store opened and written while the lock is held");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    T_CHECK(ms < 5000, "without hanging (%.0f ms; the waits are bounded)", ms);
+    T_EQ_INT(open_rc(), 0, "opens while the lock is held");
+    T_EQ_INT(how, HC_VERIFY_WALK, "after a full walk (the memo could not be compared)");
+    if (lfd >= 0)
+        close(lfd);
+    T_EQ_INT(open_rc(), 0, "lock released: opens");
+    T_EQ_INT(how, HC_VERIFY_WALK, "after a full walk (the commit made without the lock left the memo behind)");
+    T_EQ_INT(open_rc(), 0, "opens again");
+    T_EQ_INT(how, HC_VERIFY_MEMO, "by the memo that walk wrote");
 
     free(old);
     free(cur);
