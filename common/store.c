@@ -1097,6 +1097,8 @@ static void remove_store_dir(const char *dir)
     unlink(p);
     snprintf(p, sizeof p, "%s/lock.mdb", dir);
     unlink(p);
+    snprintf(p, sizeof p, "%s/" MEMO_NAME, dir);
+    unlink(p);
     rmdir(dir);
 }
 
