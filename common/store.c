@@ -19,6 +19,43 @@
  *   both meta pages; after it, inside a read transaction that pins the
  *   snapshot against concurrent writers, every page reachable from its roots.
  *   A damaged store fails hc_store_open with HC_EPARSE and a reason.
+ * - The verification memo spares that walk (~0.3 ms of CPU per MiB, in every
+ *   process that makes an LLM call) when nothing but LMDB has written the
+ *   file since a walk found it sound. verified.memo in the store directory
+ *   (0600, created by rename, rewritten in place under the flock below,
+ *   ignored unless ours, regular, 88 bytes with a valid checksum) holds data.mdb's dev, inode, size, mtime and
+ *   ctime (ns), newest txnid and a hash of both meta pages. It is trusted only
+ *   when ALL of these equal the file's state now; then only the cheap checks
+ *   run (regular file, both meta pages, roots within the last page). Why that
+ *   is sound: any write to the file changes its ctime (the kernel sets it;
+ *   no program can set it back: `cp -p`, `touch -r` restore mtime only), and
+ *   any commit changes a meta page. So `cp backup data.mdb` (same inode,
+ *   maybe the same size and txnid), a truncate that is regrown to the same
+ *   size, an older backup restored, a byte flipped — each leaves a state the
+ *   memo does not describe, and the opener walks.
+ * - Who writes the memo: (1) an open whose walk found the store sound, if the
+ *   file's state after the walk equals its state when the pinned snapshot
+ *   was the newest (no commit meanwhile; else the next opener walks again);
+ *   (2) every write transaction whose commit starts from a state the memo
+ *   describes: under flock(LOCK_EX) on data.mdb, compare, commit, describe
+ *   the state after (its newest txnid must be this commit's) — the chain of
+ *   custody: pages LMDB wrote from a verified state are trusted. The flock
+ *   makes "compare, commit, rewrite" one step against other writers and
+ *   against openers (LOCK_SH while comparing); it is taken while LMDB's
+ *   writer mutex is held (never the other order), waited for at most ~10 ms,
+ *   and if it cannot be had the commit goes on without the memo, which then
+ *   no longer matches: the cost is one walk, never a wrong trust (and this
+ *   process's commits skip the memo for a second: a lock held that long
+ *   belongs to a stopped process, or to a child forked while it was held,
+ *   which shares the descriptor).
+ * - Residual: timestamps have the kernel's tick (~4 ms) granularity, so a
+ *   foreign write within the same tick as a memo update, keeping the size
+ *   and both meta pages byte for byte, would go unseen until the next
+ *   commit; and a program that writes data.mdb while the store is open is
+ *   not covered at all (below). Read-only opens (hc-analyze) never create or
+ *   use the memo: they read everything anyway, walk through a map 5-10x
+ *   faster, turn a SIGBUS into exit 2, and `check` must be the full walk.
+ *   HC_DB_FULL_CHECK=1 forces the walk (benchmarks, doubts).
  * - After open, LMDB itself writes every page it later reads, so only two
  *   things can still hurt: the file shrinking (someone truncates or replaces
  *   it) and bytes changed by something other than LMDB. Every transaction
@@ -40,9 +77,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -57,11 +98,14 @@ struct hc_store {
     uint64_t         min_size;      /* data.mdb's size last seen (atomic): it never shrinks */
     uint64_t         ino, dev;      /* data.mdb's identity at open */
     int              damaged;       /* atomic: set once, never cleared */
+    int              verified_by;   /* HC_VERIFY_*, set by hc_store_open */
+    int64_t          memo_backoff;  /* atomic: CLOCK_MONOTONIC ms before which commits skip the memo */
     char             damage[320];   /* why (written before damaged is set) */
     char             path[PATH_MAX];
 };
 
 static void (*assert_hook)(const char *path, const char *msg);
+static __thread MDB_txn *tls_write_txn; /* the write transaction this thread has open (commit_memo) */
 static unsigned check_flags;       /* HC_CHECK_MAPPED when the process handles SIGBUS */
 
 void hc_store_set_check_mapped(bool on)
@@ -124,6 +168,191 @@ static int guard(hc_store *s)
     return 0;
 }
 
+/* The verification memo (see DESIGN) ---------------------------------------
+ * MEMO_NAME in the store directory, 0600, one fixed-size record: the state of
+ * data.mdb (identity, size, both timestamps, newest txnid, a hash of both
+ * meta pages) at a moment when every reachable page was known sound. It is
+ * trusted only when all of it equals the file's state now. */
+#define MEMO_NAME  "verified.memo"
+#define MEMO_MAGIC "HCMEMO01"
+
+typedef struct memo {
+    char     magic[8];
+    uint64_t dev, ino, size;
+    uint64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
+    uint64_t txnid;     /* the newest meta's transaction id */
+    uint64_t metahash;  /* FNV-1a of the first bytes of both meta pages */
+    uint64_t sum;       /* FNV-1a of everything above */
+} memo;
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+#define META_BYTES 160   /* page header (16) + MDB_meta (144 on 64-bit) */
+
+/* The current state of data.mdb open on fd. 0, or -1 when it cannot be read
+ * (then nothing is trusted). */
+static int memo_state(int fd, memo *m)
+{
+    struct stat st;
+    unsigned char a[META_BYTES], b[META_BYTES];
+    memset(m, 0, sizeof *m);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return -1;
+    if (pread(fd, a, sizeof a, 0) != (ssize_t)sizeof a)
+        return -1;
+    uint32_t psize;
+    memcpy(&psize, a + 40, 4); /* mm_dbs[FREE_DBI].md_pad holds the page size */
+    if (psize < 512 || psize > 32768 || (psize & (psize - 1)))
+        return -1;
+    if (pread(fd, b, sizeof b, psize) != (ssize_t)sizeof b)
+        return -1;
+    uint64_t ta, tb;
+    memcpy(&ta, a + 144, 8);
+    memcpy(&tb, b + 144, 8);
+    memcpy(m->magic, MEMO_MAGIC, 8);
+    m->dev = (uint64_t)st.st_dev;
+    m->ino = (uint64_t)st.st_ino;
+    m->size = (uint64_t)st.st_size;
+    m->mtime_s = (uint64_t)st.st_mtim.tv_sec;
+    m->mtime_ns = (uint64_t)st.st_mtim.tv_nsec;
+    m->ctime_s = (uint64_t)st.st_ctim.tv_sec;
+    m->ctime_ns = (uint64_t)st.st_ctim.tv_nsec;
+    m->txnid = ta > tb ? ta : tb;
+    m->metahash = fnv1a(fnv1a(0xcbf29ce484222325ull, a, sizeof a), b, sizeof b);
+    return 0;
+}
+
+static bool memo_same(const memo *x, const memo *y)
+{
+    return memcmp(x, y, offsetof(memo, sum)) == 0;
+}
+
+/* Read dir's memo: 0, or -1 when absent, not ours, not a regular file or
+ * not intact. */
+static int memo_load(const char *dir, memo *m)
+{
+    char p[PATH_MAX + 32];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/" MEMO_NAME, dir);
+    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+             st.st_size == (off_t)sizeof *m && pread(fd, m, sizeof *m, 0) == (ssize_t)sizeof *m;
+    close(fd);
+    if (!ok || memcmp(m->magic, MEMO_MAGIC, 8) != 0 ||
+        m->sum != fnv1a(0xcbf29ce484222325ull, m, offsetof(memo, sum)))
+        return -1;
+    return 0;
+}
+
+/* Replace dir's memo atomically (a new file renamed over it). Best effort: a
+ * memo not written only costs the next opener a full walk. */
+static void memo_save(const char *dir, memo *m)
+{
+    char p[PATH_MAX + 32], tmp[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/" MEMO_NAME, dir);
+    snprintf(tmp, sizeof tmp, "%s/" MEMO_NAME ".%ld.%lx", dir, (long)getpid(), (unsigned long)pthread_self());
+    m->sum = fnv1a(0xcbf29ce484222325ull, m, offsetof(memo, sum));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    int ok = write(fd, m, sizeof *m) == (ssize_t)sizeof *m;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, p) != 0)
+        unlink(tmp);
+}
+
+/* Rewrite dir's memo in place (a writer's update, under the exclusive flock,
+ * so no reader sees it half written; a crash mid-write leaves a record whose
+ * checksum fails: a walk). Falls back to memo_save when it cannot. */
+static void memo_update(const char *dir, memo *m)
+{
+    char p[PATH_MAX + 32];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/" MEMO_NAME, dir);
+    m->sum = fnv1a(0xcbf29ce484222325ull, m, offsetof(memo, sum));
+    int fd = open(p, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+        st.st_size == (off_t)sizeof *m && pwrite(fd, m, sizeof *m, 0) == (ssize_t)sizeof *m) {
+        close(fd);
+        return;
+    }
+    if (fd >= 0)
+        close(fd);
+    memo_save(dir, m);
+}
+
+/* flock with a short bounded wait: holders keep it for a few system calls;
+ * one that is stopped must not hang us (we go on without the memo). */
+static bool lock_briefly(int fd, int how)
+{
+    for (int i = 0; i < 120; i++) {
+        if (flock(fd, how | LOCK_NB) == 0)
+            return true;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return false;
+        if (i < 20) {
+            sched_yield(); /* usually the previous writer's last few system calls */
+        } else {
+            struct timespec ts = { 0, 100000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    return false;
+}
+
+/* Does the memo vouch for data.mdb open on fd as it is now? */
+static bool memo_trusted(hc_store *s, int fd)
+{
+    memo have, now;
+    if (getenv("HC_DB_FULL_CHECK") && *getenv("HC_DB_FULL_CHECK") == '1')
+        return false;
+    if (memo_load(s->path, &have) != 0 || !lock_briefly(fd, LOCK_SH))
+        return false;
+    bool ok = memo_load(s->path, &have) == 0 && memo_state(fd, &now) == 0 && memo_same(&have, &now);
+    flock(fd, LOCK_UN);
+    return ok;
+}
+
+/* Commit txn; when it is a write transaction and the memo vouched for the
+ * file just before it, make the memo vouch for the file just after (the new
+ * pages are LMDB's own). Writers hold LMDB's writer mutex here, so the order
+ * is always that mutex, then the flock. */
+static int commit_memo(hc_store *s, MDB_txn *txn, bool write)
+{
+    memo have, now;
+    int fd = -1;
+    bool chain = false;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (write && !(s->flags & HC_STORE_RDONLY) && now_ms >= __atomic_load_n(&s->memo_backoff, __ATOMIC_RELAXED) &&
+        memo_load(s->path, &have) == 0) {
+        char p[PATH_MAX + 16];
+        snprintf(p, sizeof p, "%s/data.mdb", s->path);
+        fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0 && lock_briefly(fd, LOCK_EX))
+            chain = memo_load(s->path, &have) == 0 && memo_state(fd, &now) == 0 && memo_same(&have, &now);
+        else if (fd >= 0) /* held for long (a stopped process, a child forked while it was held): */
+            __atomic_store_n(&s->memo_backoff, now_ms + 1000, __ATOMIC_RELAXED); /* don't wait at every commit */
+    }
+    uint64_t id = (uint64_t)mdb_txn_id(txn);
+    int rc = mdb_txn_commit(txn);
+    if (chain && rc == 0 && memo_state(fd, &now) == 0 && now.ino == have.ino && now.dev == have.dev &&
+        now.size >= have.size && now.txnid == id)
+        memo_update(s->path, &now);
+    if (fd >= 0)
+        close(fd); /* drops the flock; LMDB holds no lock on data.mdb */
+    return rc;
+}
+
 /* Before mdb_env_open: data.mdb must be a regular file (a FIFO would block
  * LMDB's open) whose meta pages are sound. Opens *fd for the page walk, or
  * leaves it -1 when there is nothing to check yet (no file, or an empty one
@@ -167,8 +396,20 @@ static int walk_pinned(hc_store *s, int fd, char *errbuf, size_t errlen)
                 snprintf(errbuf, errlen, "%s: %s", s->path, mdb_strerror(rc));
             return HC_ESTORE;
         }
+        /* The file's state with this snapshot the newest: what the memo
+         * will vouch for if the walk finds it sound and nothing changes. */
+        memo before, after;
+        bool certify = !(s->flags & HC_STORE_RDONLY) && memo_state(fd, &before) == 0 &&
+                       before.txnid == (uint64_t)mdb_txn_id(txn);
         int err = hc_store_check_fd(fd, (uint64_t)mdb_txn_id(txn), check_flags, NULL, NULL, NULL, &res);
         mdb_txn_abort(txn);
+        if (err == 0 && certify && lock_briefly(fd, LOCK_EX)) {
+            /* Unchanged since (a commit changes a meta page and the times):
+             * sound as walked. Else a later opener walks again. */
+            if (memo_state(fd, &after) == 0 && memo_same(&before, &after))
+                memo_save(s->path, &after);
+            flock(fd, LOCK_UN);
+        }
         if (err == HC_EBUSY)
             continue; /* a writer committed twice since: take a new snapshot */
         if (err == HC_EPARSE) {
@@ -299,7 +540,7 @@ static int open_tables(hc_store *s, char *errbuf, size_t errlen)
     }
     /* Commit even a read-only transaction: LMDB closes the table handles
      * opened in a transaction that is aborted. */
-    rc = mdb_txn_commit(txn);
+    rc = commit_memo(s, txn, !ro);
     if (rc) {
         set_err(errbuf, errlen, s->path, mdb_strerror(rc));
         return HC_ESTORE;
@@ -399,7 +640,13 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
     }
     if (cfd < 0 && s->min_size > 0) /* LMDB just initialised an empty file, or the file is new: check it */
         cfd = hc_store_check_open(path, errbuf, errlen);
+    if (cfd >= 0 && !ro && memo_trusted(s, cfd)) {
+        close(cfd); /* verified before and changed since only by LMDB: the cheap checks suffice */
+        cfd = -1;
+        s->verified_by = HC_VERIFY_MEMO;
+    }
     if (cfd >= 0) {
+        s->verified_by = HC_VERIFY_WALK;
         err = walk_pinned(s, cfd, errbuf, errlen);
         close(cfd);
         cfd = -1;
@@ -445,6 +692,7 @@ void hc_store_close(hc_store *s)
 }
 
 MDB_env *hc_store_env(hc_store *s) { return s->env; }
+int hc_store_verified_by(const hc_store *s) { return s->verified_by; }
 MDB_dbi hc_store_dbi(hc_store *s, enum hc_table t) { return s->dbi[t]; }
 const char *hc_store_path(const hc_store *s) { return s->path; }
 const char *hc_store_strerror(int mdb_rc) { return mdb_strerror(mdb_rc); }
@@ -464,8 +712,10 @@ int hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn)
     for (int tries = 0; tries < 3; tries++) {
         pthread_rwlock_rdlock(&s->resize_lock);
         int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
-        if (rc == 0)
+        if (rc == 0) {
+            tls_write_txn = write ? *txn : NULL;
             return 0;
+        }
         pthread_rwlock_unlock(&s->resize_lock);
         if (rc != MDB_MAP_RESIZED)
             return HC_ESTORE;
@@ -481,7 +731,8 @@ int hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn)
 
 int hc_store_txn_commit(hc_store *s, MDB_txn *txn)
 {
-    int rc = mdb_txn_commit(txn);
+    int rc = commit_memo(s, txn, tls_write_txn == txn);
+    tls_write_txn = NULL;
     pthread_rwlock_unlock(&s->resize_lock);
     if (rc == MDB_MAP_FULL)
         return HC_EFULL;
@@ -490,6 +741,8 @@ int hc_store_txn_commit(hc_store *s, MDB_txn *txn)
 
 void hc_store_txn_abort(hc_store *s, MDB_txn *txn)
 {
+    if (tls_write_txn == txn)
+        tls_write_txn = NULL;
     mdb_txn_abort(txn);
     pthread_rwlock_unlock(&s->resize_lock);
 }
@@ -843,6 +1096,8 @@ static void remove_store_dir(const char *dir)
     snprintf(p, sizeof p, "%s/data.mdb", dir);
     unlink(p);
     snprintf(p, sizeof p, "%s/lock.mdb", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/" MEMO_NAME, dir);
     unlink(p);
     rmdir(dir);
 }

@@ -63,12 +63,22 @@ int hc_store_default_path(char *out, size_t size);
  * An existing store is verified first (storecheck.h: data.mdb a regular file,
  * its meta pages, then every page reachable from its roots, read with pread
  * in a pinned snapshot): a damaged store is refused with HC_EPARSE and a
- * reason "PATH: damaged store: page 12 (records): ...". On failure returns a negative HC_E* and, when errbuf is non-NULL, a one-line
+ * reason "PATH: damaged store: page 12 (records): ...". A writable open skips
+ * the page walk when the store's verification memo (store.c DESIGN) vouches
+ * for data.mdb exactly as it is now, and writes the memo after a sound walk.
+ * On failure returns a negative HC_E* and, when errbuf is non-NULL, a one-line
  * reason naming the path ("…/store: Permission denied"). HC_ESCHEMA means the
  * store was written by a newer version. The caller owns *out; close it with
  * hc_store_close(). Thread-safe with respect to other stores. */
 int  hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf, size_t errlen);
 void hc_store_close(hc_store *s);
+
+/* How hc_store_open verified the store: HC_VERIFY_WALK (every reachable page
+ * read), HC_VERIFY_MEMO (the cheap checks, and the verification memo vouched
+ * for the rest: see store.c DESIGN), HC_VERIFY_NONE (a new, empty file). For
+ * logs and tests. */
+enum { HC_VERIFY_NONE, HC_VERIFY_WALK, HC_VERIFY_MEMO };
+int hc_store_verified_by(const hc_store *s);
 
 MDB_env    *hc_store_env(hc_store *s);
 MDB_dbi     hc_store_dbi(hc_store *s, enum hc_table t);
