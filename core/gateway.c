@@ -28,7 +28,10 @@
  *   before OpenSSL's cleanup) shuts down the app side of every live
  *   connection and waits, bounded, until no connection thread is inside
  *   OpenSSL: a thread still in SSL_accept when OPENSSL_cleanup frees the
- *   library's state would crash the exiting app.
+ *   library's state would crash the exiting app. An LLM call the app makes
+ *   after that (from an exit handler that runs after the core's, or a C++
+ *   static destructor) reopens the gateway (core.c), never meets a listener
+ *   that closes it: the app would get EPIPE, or die of SIGPIPE.
  * - Failure: if the listener cannot be created the core does not start and
  *   connect() goes to the original destination (core.c).
  */
@@ -401,6 +404,21 @@ int hc_gateway_quiesce(hc_gateway *gw, int timeout_ms)
     int left = gw->threads;
     pthread_mutex_unlock(&gw->lock);
     return left;
+}
+
+bool hc_gateway_closing(hc_gateway *gw)
+{
+    pthread_mutex_lock(&gw->lock);
+    bool closing = gw->closing;
+    pthread_mutex_unlock(&gw->lock);
+    return closing;
+}
+
+void hc_gateway_reopen(hc_gateway *gw)
+{
+    pthread_mutex_lock(&gw->lock);
+    gw->closing = false;
+    pthread_mutex_unlock(&gw->lock);
 }
 
 static void *accept_main(void *arg)
