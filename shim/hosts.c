@@ -11,8 +11,10 @@
  * - Readers (connect(), which is async-signal-safe and may run in a signal
  *   handler that interrupted a writer on its own thread) never take the
  *   mutex: writers bump a sequence number around each change (odd while
- *   writing) and a reader retries a bounded number of times, then answers
- *   "not an LLM address" (fail open: the connection goes where the app said).
+ *   writing) and a reader reads again while it moves. A reader that
+ *   interrupted its own thread's write (a signal handler), or that waited a
+ *   bounded time, answers "not an LLM address" (fail open: the connection
+ *   goes where the app said).
  * - Routed hosts get synthetic addresses 233.252.0.N (N = index + 1, see
  *   HC_SYNTHETIC_NET in core_api.h: refused at once if dialled raw). They
  *   are recognised by range, not put in the table: the Helicone hosts are
@@ -29,6 +31,7 @@
 #include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +66,12 @@ static unsigned table_next;                   /* guarded by table_lock */
 static int table_count;                       /* written under lock, read atomically */
 static unsigned table_seq;                    /* atomic: odd while a writer changes table[] */
 static int synth_used;                        /* atomic: a synthetic address was handed out */
+static pthread_t table_writer;                /* written under lock: who made table_seq odd */
 
 /* Writers: hold table_lock, then bracket each change of table[] with these. */
 static void write_begin(void)
 {
+    table_writer = pthread_self();
     __atomic_store_n(&table_seq, table_seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
 }
@@ -343,8 +348,9 @@ static bool match_synthetic(const unsigned char *bytes, int port, char *name, si
 }
 
 /* Bounded: a reader that interrupted a writer on its own thread (a signal
- * handler) would wait forever for an odd sequence number to move. */
-#define READ_TRIES 64
+ * handler) would wait forever for an odd sequence number to move; it gives
+ * up at once. A writer on another thread is done within microseconds. */
+#define READ_TRIES (1 << 16)
 
 bool hc_hosts_match_addr(const struct sockaddr *addr, socklen_t len, char *name, size_t size)
 {
@@ -375,8 +381,13 @@ bool hc_hosts_match_addr(const struct sockaddr *addr, socklen_t len, char *name,
         return false;
     for (int t = 0; t < READ_TRIES; t++) {
         unsigned seq = __atomic_load_n(&table_seq, __ATOMIC_ACQUIRE);
-        if (seq & 1)
+        if (seq & 1) {
+            if (pthread_equal(table_writer, pthread_self()))
+                return false; /* we interrupted our own thread's write */
+            if (t % 64 == 63)
+                sched_yield();
             continue;
+        }
         bool found = false;
         int cnt = __atomic_load_n(&table_count, __ATOMIC_ACQUIRE);
         char got[HC_HOST_MAX];
