@@ -99,7 +99,6 @@ static void llm_connect(void)
     freeaddrinfo(res);
 }
 
-static volatile sig_atomic_t in_handler;
 static volatile long handled;
 
 static void on_alarm(int sig)
