@@ -276,6 +276,9 @@ static bool live_enter(hc_gateway *gw, int fd, struct live *me)
      * hit an app socket that reused it. A duplicate stays ours until
      * live_leave. Without one (out of fds), the connection is just waited for. */
     me->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    /* Ours like every core descriptor: an app's sweep (closerange) leaves it
+     * open, and if a raw one took the number our close below is skipped. */
+    hc_core_own_fd(me->fd);
     pthread_mutex_lock(&gw->lock);
     bool ok = !gw->closing;
     if (ok) {
