@@ -12,9 +12,15 @@
  *   parent's state abandoned; the child's next redirected connect starts a
  *   fresh core. Threads, locks and the LMDB environment never cross a fork.
  * - Exit: an atexit handler, registered after OpenSSL's own (so it runs
- *   before OpenSSL cleans up), flushes the recorder for up to 2 s, then
- *   quiesces the gateway (no thread left inside OpenSSL); the _exit hook
- *   flushes too. OpenSSL is initialised with OPENSSL_INIT_NO_ATEXIT, so when
+ *   before OpenSSL cleans up), quiesces the gateways (no thread left inside
+ *   OpenSSL; the exchanges this interrupts are then recorded), then flushes
+ *   the recorder for up to 2 s; the _exit hook flushes too. The handler runs
+ *   before the handlers the app registered earlier (C atexit, C++ static
+ *   destructors): an LLM call from one of those registers the handler again
+ *   (glibc runs a handler registered during exit next, so still before
+ *   OpenSSL's cleanup) and reopens the gateway, and is served and recorded
+ *   as any other. If it cannot be registered, the call goes to its
+ *   destination directly, or is refused at connect() for a routed host. OpenSSL is initialised with OPENSSL_INIT_NO_ATEXIT, so when
  *   the app does not use OpenSSL itself nothing cleans it up under our threads.
  */
 #include "core.h"
@@ -26,6 +32,7 @@
 #include "observe.h"
 #include "pricing.h"
 #include "recorder.h"
+#include "relay.h"
 #include "tally.h"
 #include "tlsca.h"
 #include "upstream.h"
@@ -225,24 +232,46 @@ hc_store *hc_core_store(hc_core *c)
 
 static void at_exit(void)
 {
+    static uint64_t reported;    /* the handler may run more than once (reopen) */
     hc_core *c = hc_core_get();
     if (c && c->pid == getpid() && c->rec) {
+        /* No gateway thread may be inside OpenSSL when it cleans up. First,
+         * so that the exchanges it interrupts are in the flush below. */
+        hc_gateway *gws[2] = { __atomic_load_n(&c->gw, __ATOMIC_ACQUIRE),
+                               __atomic_load_n(&c->gw_prev, __ATOMIC_ACQUIRE) };
+        for (int i = 0; i < 2; i++)
+            if (gws[i] && hc_gateway_quiesce(gws[i], 1000) > 0)
+                hc_log_debug("exit: gateway connections still running after 1 s");
         hc_recorder_stats st = { 0 };
         hc_recorder_flush(c->rec, 2000, &st);
         hc_webhook_flush(2000);
         hc_tally_emit(&c->tally);
-        /* No gateway thread may be inside OpenSSL when it cleans up. */
-        if (c->gw && hc_gateway_quiesce(c->gw, 1000) > 0)
-            hc_log_debug("exit: gateway connections still running after 1 s");
         /* Fail open means dropping, never losing silently: say how many (when
          * there was no store at all, the shim said so already). */
         uint64_t lost = st.dropped_full + st.dropped_store + st.left;
-        if (lost && !st.disabled)
+        if (lost > reported && !st.disabled) {
+            reported = lost;
             hc_log_error("%llu of %llu exchanges were not recorded (queue full: %llu; store errors: %llu; "
                         "still queued at exit: %llu)", (unsigned long long)lost, (unsigned long long)st.submitted,
                         (unsigned long long)st.dropped_full, (unsigned long long)st.dropped_store,
                         (unsigned long long)st.left);
+        }
     }
+}
+
+/* An LLM connect after at_exit quiesced gw: serve it if at_exit can run again
+ * after it (see DESIGN). False if not: the caller passes the connection by. */
+static bool reopen(hc_core *c, hc_gateway *gw)
+{
+    bool ok = true;
+    pthread_mutex_lock(&start_lock);
+    if (hc_gateway_closing(gw)) {
+        ok = c->pid == getpid() && atexit(at_exit) == 0;
+        if (ok)
+            hc_gateway_reopen(gw);
+    }
+    pthread_mutex_unlock(&start_lock);
+    return ok;
 }
 
 static hc_core *start(void)
@@ -380,6 +409,15 @@ static int api_connect(int fd, const struct sockaddr *dst, socklen_t len, const 
         return shim->connect(fd, dst, len);
     if (hc_gateway_lost(gw))
         gw = regateway(c, gw);
+    if (hc_gateway_closing(gw) && !reopen(c, gw)) {
+        /* As if the core were absent; a synthetic address leads nowhere:
+         * a fast, clean refusal rather than a connection that hangs. */
+        if (hc_is_synthetic_addr(dst)) {
+            errno = ECONNREFUSED;
+            return -1;
+        }
+        return shim->connect(fd, dst, len);
+    }
     return hc_gateway_connect(gw, fd, dst, len, host);
 }
 

@@ -32,7 +32,10 @@
  *   before OpenSSL's cleanup) shuts down the app side of every live
  *   connection and waits, bounded, until no connection thread is inside
  *   OpenSSL: a thread still in SSL_accept when OPENSSL_cleanup frees the
- *   library's state would crash the exiting app.
+ *   library's state would crash the exiting app. An LLM call the app makes
+ *   after that (from an exit handler that runs after the core's, or a C++
+ *   static destructor) reopens the gateway (core.c), never meets a listener
+ *   that closes it: the app would get EPIPE, or die of SIGPIPE.
  * - Failure: if the listener cannot be created the core does not start and
  *   connect() goes to the original destination (core.c).
  */
@@ -323,7 +326,9 @@ static bool live_enter(hc_gateway *gw, int fd, struct live *me)
      * hit an app socket that reused it. A duplicate stays ours until
      * live_leave. Without one (out of fds), the connection is just waited for. */
     me->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    hc_core_own_fd(me->fd); /* the app may sweep or dup2 onto it: then it is the app's, never closed by us */
+    /* Ours like every core descriptor: an app's sweep (closerange) leaves it
+     * open, and if a raw one took the number our close below is skipped. */
+    hc_core_own_fd(me->fd);
     pthread_mutex_lock(&gw->lock);
     bool ok = !gw->closing;
     if (ok) {
@@ -454,6 +459,21 @@ int hc_gateway_quiesce(hc_gateway *gw, int timeout_ms)
     int left = gw->threads;
     pthread_mutex_unlock(&gw->lock);
     return left;
+}
+
+bool hc_gateway_closing(hc_gateway *gw)
+{
+    pthread_mutex_lock(&gw->lock);
+    bool closing = gw->closing;
+    pthread_mutex_unlock(&gw->lock);
+    return closing;
+}
+
+void hc_gateway_reopen(hc_gateway *gw)
+{
+    pthread_mutex_lock(&gw->lock);
+    gw->closing = false;
+    pthread_mutex_unlock(&gw->lock);
 }
 
 static void *accept_main(void *arg)

@@ -58,8 +58,18 @@ bool hc_gateway_lost(hc_gateway *gw);
  * connections, shut down the app side of every live one so that a thread
  * blocked in a handshake or read wakes up and leaves OpenSSL, and wait up to
  * timeout_ms for every connection thread to be done with OpenSSL. Returns the
- * number still running (0 normally). Thread-safe; once per process. */
+ * number still running (0 normally). Thread-safe. */
 int  hc_gateway_quiesce(hc_gateway *gw, int timeout_ms);
+
+/* True once hc_gateway_quiesce() ran and hc_gateway_reopen() did not follow:
+ * the listener closes every new connection. Thread-safe. */
+bool hc_gateway_closing(hc_gateway *gw);
+
+/* Take connections again after a quiesce (an exit handler of the app that
+ * ran after the core's makes another LLM call; core.c registers its exit
+ * handler again first, so it quiesces once more before OpenSSL cleans up).
+ * Thread-safe. */
+void hc_gateway_reopen(hc_gateway *gw);
 
 /* Spawn a detached thread with all signals blocked (signals belong to the
  * app's threads) and a modest stack. 0 or HC_ENOMEM. */

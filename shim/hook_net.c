@@ -4,11 +4,24 @@
  * addresses are LLM hosts) and in the core (the gateway). errno is preserved on
  * every pass-through path.
  *
- * Bad arguments get libc's answer, never a crash in the hook: the app's
- * pointers are read and written through the kernel (copy_in/copy_out), and
- * anything the kernel or libc would reject (a bad pointer, a short length, a
- * NULL result pointer, AI_NUMERICHOST for a name) is passed through to the
- * real function, which rejects it exactly as without the shim.
+ * connect() and getpeername() run in every preloaded process, on every call,
+ * and may run in signal handlers: they make no system call of their own on
+ * the common path (no process_vm_readv: seccomp filters kill on it), take no
+ * lock, and read the app's memory only when they must:
+ * - connect() looks at the address only when some LLM address is known
+ *   (hc_hosts_any), and then only the bytes its family defines, and only
+ *   when len is exactly that family's size (what resolvers hand out) and
+ *   the pointer is not in the never-mapped first page. Anything else (a
+ *   short or odd length, NULL or a small bad pointer, another family) goes
+ *   to libc as is and gets libc's answer. A wild pointer into unmapped
+ *   memory with an exact INET length, in a process that looked up an LLM
+ *   host, faults in the hook where the kernel would answer EFAULT: the price
+ *   of not probing memory with a system call (documented in README).
+ * - getpeername() touches the app's memory only for descriptors the gateway
+ *   redirected; the others go to libc untouched.
+ * Bad arguments to the lookups (a NULL result pointer, AI_NUMERICHOST for a
+ * name) are passed through to the real function, which rejects them exactly
+ * as without the shim.
  */
 #include "hosts.h"
 #include "real.h"
@@ -28,34 +41,12 @@ void hc_io_watch(int fd, const char *host, int port); /* hook_io.c */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
-/* Copy n bytes from the app's memory at src: 0, or -1 where the kernel would
- * have answered EFAULT. If the kernel does not let us check (a seccomp filter
- * refusing process_vm_readv), the bytes are copied directly, as before. */
-static int copy_in(void *dst, const void *src, size_t n)
+/* The first page is never mapped (vm.mmap_min_addr): a pointer into it is
+ * a bad argument, answered by libc (EFAULT), never dereferenced here. */
+static bool low_pointer(const void *p)
 {
-    struct iovec l = { dst, n }, r = { (void *)(uintptr_t)src, n };
-    ssize_t k = process_vm_readv(getpid(), &l, 1, &r, 1, 0);
-    if (k == (ssize_t)n)
-        return 0;
-    if (k >= 0 || errno == EFAULT)
-        return -1;
-    memcpy(dst, src, n);
-    return 0;
-}
-
-/* Copy n bytes into the app's memory at dst: 0, or -1 (EFAULT). */
-static int copy_out(void *dst, const void *src, size_t n)
-{
-    struct iovec l = { (void *)(uintptr_t)src, n }, r = { dst, n };
-    ssize_t k = process_vm_writev(getpid(), &l, 1, &r, 1, 0);
-    if (k == (ssize_t)n)
-        return 0;
-    if (k >= 0 || errno == EFAULT)
-        return -1;
-    memcpy(dst, src, n);
-    return 0;
+    return (uintptr_t)p < 4096;
 }
 
 /* A routed host: answer the lookup ourselves (no DNS), by asking libc to
@@ -143,21 +134,21 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         return real(fd, addr, len);
     int saved = errno;
     hc_hosts_init(); /* HC_HOSTS literals count even when no lookup happened (curl skips it for IPs) */
-    if (!hc_hosts_any()) { /* no LLM address known: nothing to look at (the common case) */
+    /* No LLM address known (the common case), or not an exact INET/INET6
+     * address: nothing to look at; the kernel judges the arguments. */
+    if (!hc_hosts_any() || low_pointer(addr) || len < sizeof(sa_family_t)) {
         errno = saved;
         return real(fd, addr, len);
     }
-    /* Work on a copy of what the kernel would read; anything it would
-     * reject (bad pointer, length too short or too long) goes to it as is. */
-    struct sockaddr_storage ss;
+    sa_family_t fam = addr->sa_family;
+    if (!((fam == AF_INET && len == sizeof(struct sockaddr_in)) ||
+          (fam == AF_INET6 && len == sizeof(struct sockaddr_in6)))) {
+        errno = saved;
+        return real(fd, addr, len);
+    }
+    struct sockaddr_storage ss; /* our copy: the app may change its own under us */
     memset(&ss, 0, sizeof ss);
-    if (len < sizeof(sa_family_t) || len > sizeof ss || copy_in(&ss, addr, len) != 0 ||
-        (ss.ss_family == AF_INET && len < sizeof(struct sockaddr_in)) ||
-        (ss.ss_family == AF_INET6 && len < 24 /* SIN6_LEN_RFC2133 */) ||
-        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
-        errno = saved;
-        return real(fd, addr, len);
-    }
+    memcpy(&ss, addr, len);
     const struct sockaddr *a = (const struct sockaddr *)&ss;
     char host[HC_HOST_MAX];
     if (!hc_hosts_match_addr(a, len, host, sizeof host)) {
@@ -203,24 +194,20 @@ HC_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     if (!core || hc_shim_guarded() || !addr || !len)
         return real(fd, addr, len);
     int saved = errno;
-    socklen_t cap;
-    if (copy_in(&cap, len, sizeof cap) != 0 || (int)cap < 0) {
-        errno = saved;
-        return real(fd, addr, len); /* EFAULT / EINVAL, as libc */
-    }
+    /* Ask the gateway first: for a descriptor it did not redirect, the app's
+     * memory is libc's business only. */
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     hc_shim_guard_enter();
     int rc = core->getpeername(fd, (struct sockaddr *)&ss, &sl);
     hc_shim_guard_leave();
     errno = saved;
-    if (rc != 0)
-        return real(fd, addr, len);
+    if (rc != 0 || low_pointer(addr) || low_pointer(len) || (int)*len < 0)
+        return real(fd, addr, len); /* not ours; or EFAULT / EINVAL, as libc */
     /* Truncated to the app's length, *len the full size: as the kernel does. */
-    if (copy_out(addr, &ss, cap < sl ? cap : sl) != 0 || copy_out(len, &sl, sizeof sl) != 0) {
-        errno = EFAULT;
-        return -1;
-    }
+    socklen_t cap = *len;
+    memcpy(addr, &ss, cap < sl ? cap : sl);
+    *len = sl;
     return 0;
 }
 

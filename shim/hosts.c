@@ -3,15 +3,24 @@
  * DESIGN
  * - Configuration is parsed once, lazily (pthread_once), from HC_HOSTS and
  *   HC_ROUTE. The parsed lists are immutable afterwards and read without locks.
- * - The address table is a fixed ring of entries under one mutex: lookups of
- *   LLM hosts are rare (a few per process), so a ring that overwrites its
- *   oldest entry bounds memory with no eviction policy to get wrong. `count`
- *   is read atomically so that connect() in a process that never looked up an
- *   LLM host costs one load.
+ * - The address table is a fixed ring of entries written under one mutex:
+ *   lookups of LLM hosts are rare (a few per process), so a ring that
+ *   overwrites its oldest entry bounds memory with no eviction policy to get
+ *   wrong. `count` is read atomically so that connect() in a process that
+ *   never looked up an LLM host costs one load.
+ * - Readers (connect(), which is async-signal-safe and may run in a signal
+ *   handler that interrupted a writer on its own thread) never take the
+ *   mutex: writers bump a sequence number around each change (odd while
+ *   writing) and a reader reads again while it moves. A reader that
+ *   interrupted its own thread's write (a signal handler), or that waited a
+ *   bounded time, answers "not an LLM address" (fail open: the connection
+ *   goes where the app said).
  * - Routed hosts get synthetic addresses 233.252.0.N (N = index + 1, see
- *   HC_SYNTHETIC_NET in core_api.h: refused at once if dialled raw), which are
- *   put in the table at init, so a routed connection is recognised whatever
- *   lookup function the app used.
+ *   HC_SYNTHETIC_NET in core_api.h: refused at once if dialled raw). They
+ *   are recognised by range, not put in the table: the Helicone hosts are
+ *   routed by default, and table entries for them would make every connect()
+ *   of every preloaded process look at its address. Only once a lookup was
+ *   answered with a synthetic address (`synth_used`) can a connect go there.
  */
 #include "hosts.h"
 #include "core_api.h"
@@ -22,6 +31,7 @@
 #include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,9 +61,25 @@ static int n_routes;
 static const char *patterns[MAX_USER_HOSTS + MAX_ROUTES + 128];
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct addr_entry table[TABLE_SIZE];   /* guarded by table_lock */
+static struct addr_entry table[TABLE_SIZE];   /* written under table_lock; read lock-free (table_seq) */
 static unsigned table_next;                   /* guarded by table_lock */
 static int table_count;                       /* written under lock, read atomically */
+static unsigned table_seq;                    /* atomic: odd while a writer changes table[] */
+static int synth_used;                        /* atomic: a synthetic address was handed out */
+static pthread_t table_writer;                /* written under lock: who made table_seq odd */
+
+/* Writers: hold table_lock, then bracket each change of table[] with these. */
+static void write_begin(void)
+{
+    table_writer = pthread_self();
+    __atomic_store_n(&table_seq, table_seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void write_end(void)
+{
+    __atomic_store_n(&table_seq, table_seq + 1, __ATOMIC_RELEASE);
+}
 
 static void lower_copy(char *dst, size_t size, const char *src, size_t n)
 {
@@ -112,6 +138,7 @@ static void add_literal_as(const char *ip, const char *name, int port)
     else
         return;
     pthread_mutex_lock(&table_lock);
+    write_begin();
     struct addr_entry *e = &table[table_next++ % TABLE_SIZE];
     memset(e, 0, sizeof *e);
     e->family = ss.ss_family;
@@ -123,6 +150,7 @@ static void add_literal_as(const char *ip, const char *name, int port)
     lower_copy(e->name, sizeof e->name, name, strlen(name));
     if (table_count < TABLE_SIZE)
         __atomic_store_n(&table_count, table_count + 1, __ATOMIC_RELEASE);
+    write_end();
     pthread_mutex_unlock(&table_lock);
 }
 
@@ -196,14 +224,8 @@ static void parse_config(void)
         patterns[np++] = user_hosts[i].name;
         add_user_host(&user_hosts[i]);
     }
-    for (int i = 0; i < n_routes; i++) {
-        patterns[np++] = routes[i];
-        struct sockaddr_in a;
-        memset(&a, 0, sizeof a);
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(HC_SYNTHETIC_NET + (uint32_t)i + 1); /* 233.252.0.N */
-        hc_hosts_remember((struct sockaddr *)&a, routes[i]);
-    }
+    for (int i = 0; i < n_routes; i++)
+        patterns[np++] = routes[i]; /* their synthetic addresses are known by range (match_synthetic) */
     patterns[np] = NULL;
 }
 
@@ -215,6 +237,8 @@ void hc_hosts_init(void)
 void hc_hosts_atfork_child(void)
 {
     pthread_mutex_init(&table_lock, NULL);
+    if (table_seq & 1) /* a writer on another thread was mid-change at fork: it is gone */
+        __atomic_store_n(&table_seq, table_seq + 1, __ATOMIC_RELEASE);
 }
 
 static bool is_loopback_name(const char *n)
@@ -249,6 +273,7 @@ bool hc_hosts_route_addr(const char *name, struct sockaddr_in *out)
             memset(out, 0, sizeof *out);
             out->sin_family = AF_INET;
             out->sin_addr.s_addr = htonl(HC_SYNTHETIC_NET + (uint32_t)i + 1);
+            __atomic_store_n(&synth_used, 1, __ATOMIC_RELEASE);
             return true;
         }
     }
@@ -286,6 +311,7 @@ void hc_hosts_remember(const struct sockaddr *addr, const char *name)
             return;
         }
     }
+    write_begin();
     struct addr_entry *e = &table[table_next++ % TABLE_SIZE];
     memset(e, 0, sizeof *e);
     e->family = fam;
@@ -294,18 +320,40 @@ void hc_hosts_remember(const struct sockaddr *addr, const char *name)
     memcpy(e->name, n, sizeof e->name);
     if (cnt < TABLE_SIZE)
         __atomic_store_n(&table_count, cnt + 1, __ATOMIC_RELEASE);
+    write_end();
     pthread_mutex_unlock(&table_lock);
 }
 
 bool hc_hosts_any(void)
 {
-    return __atomic_load_n(&table_count, __ATOMIC_ACQUIRE) != 0;
+    return __atomic_load_n(&table_count, __ATOMIC_ACQUIRE) != 0 || __atomic_load_n(&synth_used, __ATOMIC_ACQUIRE);
 }
+
+/* 233.252.0.N for routed host N-1: its name, by range (routes[] is immutable after init). */
+static bool match_synthetic(const unsigned char *bytes, int port, char *name, size_t size)
+{
+    uint32_t a;
+    memcpy(&a, bytes, 4);
+    a = ntohl(a);
+    if ((a & HC_SYNTHETIC_MASK) != HC_SYNTHETIC_NET)
+        return false;
+    uint32_t i = (a & ~HC_SYNTHETIC_MASK) - 1;
+    if (!__atomic_load_n(&synth_used, __ATOMIC_ACQUIRE) || i >= (uint32_t)n_routes)
+        return false;
+    int rule = port_rule(routes[i]);
+    if (rule ? rule != port : (port != 443 && port != 80))
+        return false;
+    snprintf(name, size, "%s", routes[i]);
+    return true;
+}
+
+/* Bounded: a reader that interrupted a writer on its own thread (a signal
+ * handler) would wait forever for an odd sequence number to move; it gives
+ * up at once. A writer on another thread is done within microseconds. */
+#define READ_TRIES (1 << 16)
 
 bool hc_hosts_match_addr(const struct sockaddr *addr, socklen_t len, char *name, size_t size)
 {
-    if (__atomic_load_n(&table_count, __ATOMIC_ACQUIRE) == 0)
-        return false;
     int fam;
     const unsigned char *bytes;
     int port;
@@ -327,20 +375,40 @@ bool hc_hosts_match_addr(const struct sockaddr *addr, socklen_t len, char *name,
     } else {
         return false;
     }
-    bool found = false;
-    pthread_mutex_lock(&table_lock);
-    int cnt = table_count;
-    for (int i = 0; i < cnt && !found; i++) {
-        const struct addr_entry *e = &table[i];
-        if (e->family != fam || memcmp(e->addr, bytes, fam == AF_INET ? 4 : 16) != 0)
+    if (fam == AF_INET && match_synthetic(bytes, port, name, size))
+        return true;
+    if (__atomic_load_n(&table_count, __ATOMIC_ACQUIRE) == 0)
+        return false;
+    for (int t = 0; t < READ_TRIES; t++) {
+        unsigned seq = __atomic_load_n(&table_seq, __ATOMIC_ACQUIRE);
+        if (seq & 1) {
+            if (pthread_equal(table_writer, pthread_self()))
+                return false; /* we interrupted our own thread's write */
+            if (t % 64 == 63)
+                sched_yield();
             continue;
-        if (e->port ? e->port != port : (port != 443 && port != 80))
-            continue;
-        snprintf(name, size, "%s", e->name);
-        found = true;
+        }
+        bool found = false;
+        int cnt = __atomic_load_n(&table_count, __ATOMIC_ACQUIRE);
+        char got[HC_HOST_MAX];
+        for (int i = 0; i < cnt && !found; i++) {
+            const struct addr_entry *e = &table[i];
+            if (e->family != fam || memcmp(e->addr, bytes, fam == AF_INET ? 4 : 16) != 0)
+                continue;
+            if (e->port ? e->port != port : (port != 443 && port != 80))
+                continue;
+            memcpy(got, e->name, sizeof got);
+            got[sizeof got - 1] = '\0';
+            found = true;
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&table_seq, __ATOMIC_RELAXED) != seq)
+            continue; /* a writer changed the table under us: read again */
+        if (found)
+            snprintf(name, size, "%s", got);
+        return found;
     }
-    pthread_mutex_unlock(&table_lock);
-    return found;
+    return false; /* fail open: the connection goes where the app said */
 }
 
 const char *const *hc_hosts_patterns(void)

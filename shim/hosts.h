@@ -16,7 +16,7 @@
  * alone proves nothing (CDNs share addresses), so the gateway later checks
  * the TLS SNI or HTTP Host and relays anything else untouched.
  *
- * Thread-safe. After fork the child keeps the table (addresses stay valid)
+ * Thread-safe; the lookups connect() makes are also async-signal-safe. After fork the child keeps the table (addresses stay valid)
  * but must call hc_hosts_atfork_child() to reset the lock.
  */
 #ifndef HC_SHIM_HOSTS_H
@@ -44,13 +44,18 @@ bool hc_hosts_route_addr(const char *name, struct sockaddr_in *out);
 /* Remember that `addr` came from a lookup of LLM host `name`. */
 void hc_hosts_remember(const struct sockaddr *addr, const char *name);
 
-/* True if any address is known to be an LLM host's (one atomic load): when
- * false, no connect needs looking at. */
+/* True if any address is known to be an LLM host's, or a lookup was answered
+ * with a synthetic address (two atomic loads): when false, no connect needs
+ * looking at. The routed hosts' synthetic addresses alone (the Helicone hosts
+ * are routed by default) do not make it true. Async-signal-safe. */
 bool hc_hosts_any(void);
 
 /* If a connect to `addr` (IPv4, IPv6 or v4-mapped IPv6) should be redirected,
  * copy the host name into name (size >= HC_HOST_MAX) and return true. Fast
- * when the table is empty (one atomic load). */
+ * when the table is empty (one atomic load). Synthetic addresses are known by
+ * range. Takes no lock (async-signal-safe, as connect() must be): if the
+ * table keeps changing under it (or a signal handler interrupted a writer),
+ * it gives up after a few reads and answers false. */
 bool hc_hosts_match_addr(const struct sockaddr *addr, socklen_t len, char *name, size_t size);
 
 /* NULL-terminated list of host patterns for the CA's name constraints (see

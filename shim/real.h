@@ -22,6 +22,7 @@
 #define HC_SHIM_REAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Resolve `name`; `self` is our hook of the same name; `lib` is the soname to
  * try with RTLD_NOLOAD if RTLD_NEXT fails (NULL for libc symbols). NULL if not
@@ -39,15 +40,30 @@ void *hc_real(const char *name, const void *self, const char *lib);
     } while (0)
 
 /* Per-hook cache of call sites (return addresses) and the definition each one
- * reaches. Zero-initialised static storage; entries are published once and
- * never change (a full cache only means slower lookups). */
-#define HC_CALL_SITES 32
+ * reaches, backed by a cache per calling object (its loaded address range:
+ * the answer depends on the object only, and a process has few) and one
+ * answer for code in no object (JIT). Zero-initialised static storage;
+ * entries are published once and never change (a full cache only means
+ * slower lookups). A new site in a known object costs no loader call; one in
+ * no object costs one dladdr. */
+#define HC_CALL_SITES   32
+#define HC_CALL_OBJECTS 16
 typedef struct hc_caller_cache {
     const void   *site[HC_CALL_SITES]; /* NULL: free; published last */
     void         *fn[HC_CALL_SITES];
     unsigned char sys[HC_CALL_SITES];
     unsigned char claimed[HC_CALL_SITES]; /* set once by the thread filling the slot */
+    uintptr_t     olo[HC_CALL_OBJECTS], ohi[HC_CALL_OBJECTS]; /* [lo, hi); hi 0: free; published last */
+    void         *ofn[HC_CALL_OBJECTS];
+    unsigned char osys[HC_CALL_OBJECTS];
+    unsigned char oclaimed[HC_CALL_OBJECTS];
+    void         *anon_fn;                /* the answer for sites in no object */
+    unsigned char anon_sys, anon_set, anon_claimed;
 } hc_caller_cache;
+
+/* Number of full resolutions (dlsym, dladdr1, dlopen(RTLD_NOLOAD)) made so
+ * far, all caches together: a debugging and test counter. Atomic. */
+extern unsigned long hc_real_resolves;
 
 /* The definition of `name` that the code at return address `site` reaches
  * without the shim, as the dynamic linker would bind its reference: the next
