@@ -373,7 +373,19 @@ static int precheck(hc_store *s, int *fd, char *errbuf, size_t errlen)
         close(f);
         return 0;
     }
-    if (hc_store_check_fd(f, 0, HC_CHECK_META_ONLY, NULL, NULL, NULL, &res) != 0) {
+    /* This read is not serialised with writers (LMDB's open lock comes
+     * later): another process may be initialising a new store (its file grows
+     * page by page) or rewriting a meta page in a commit (a torn read). Such a
+     * state lasts microseconds, damage does not: look again a few times over
+     * about 50 ms before calling the store damaged. */
+    int bad = 0;
+    for (int tries = 0; tries < 10; tries++) {
+        if (tries)
+            usleep(5000);
+        if ((bad = hc_store_check_fd(f, 0, HC_CHECK_META_ONLY, NULL, NULL, NULL, &res)) == 0)
+            break;
+    }
+    if (bad != 0) {
         close(f);
         if (errbuf && errlen)
             snprintf(errbuf, errlen, "%s: damaged store: %s (see 'hc-analyze check')", s->path, res.first);
