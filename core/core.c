@@ -538,8 +538,13 @@ static const char *api_ca_file(void)
         return NULL;
     FILE *f = fdopen(fd, "w");
     if (f) {
-        /* Node reads one file: keep what the app already asked it to trust. */
+        /* Node reads one file: keep what the app already asked it to trust —
+         * the user's file, not an ancestor's copy of ours, which is removed
+         * when that process exits (shim.c prepare_node_trust). */
         const char *prev = getenv("NODE_EXTRA_CA_CERTS");
+        const char *base = prev ? strrchr(prev, '/') : NULL;
+        if (prev && strncmp(base ? base + 1 : prev, "hcshim-ca-", 10) == 0)
+            prev = getenv("HC_NODE_USER_CA");
         FILE *in = prev && *prev ? fopen(prev, "r") : NULL;
         if (in) {
             char buf[4096];

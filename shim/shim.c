@@ -190,9 +190,20 @@ static void prepare_node_trust(void)
     const hc_core_api *c = hc_shim_core();
     if (!c)
         return;
+    /* The user's own value, unless it is an ancestor's file of ours (removed
+     * when that process exits): children copy from HC_NODE_USER_CA then. */
+    const char *user = getenv("NODE_EXTRA_CA_CERTS");
+    const char *base = user ? strrchr(user, '/') : NULL;
+    bool inherited = user && strncmp(base ? base + 1 : user, "hcshim-ca-", 10) == 0;
     hc_shim_guard_enter();
     const char *path = c->ca_file();
     hc_shim_guard_leave();
+    if (!inherited) {
+        if (user && *user)
+            setenv("HC_NODE_USER_CA", user, 1);
+        else
+            unsetenv("HC_NODE_USER_CA");
+    }
     if (path && setenv("NODE_EXTRA_CA_CERTS", path, 1) == 0)
         hc_trust_node_ca_set(true);
     else
