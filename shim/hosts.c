@@ -196,6 +196,13 @@ static void parse_config(void)
         v += n;
         v += strspn(v, ", ");
     }
+    /* Routes the user asked for: another process of the tree may have handed
+     * out their synthetic addresses (Erlang resolves names in its
+     * inet_gethost helper, then connects from the VM), so every process
+     * recognises them. The default Helicone routes stay lazy (synth_used is
+     * set by a lookup they answer), keeping a plain process's connect cheap. */
+    if (n_routes > 0)
+        __atomic_store_n(&synth_used, 1, __ATOMIC_RELEASE);
 
     /* Helicone's hosts are answered by the local gateway (core/unified.h),
      * like routed hosts: a synthetic address, no DNS. HC_HELICONE=cloud
