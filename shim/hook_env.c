@@ -31,6 +31,23 @@ static char     value[512];   /* guarded by seq (seqlock); "" when unset */
 static unsigned seq;          /* atomic: odd while a writer copies */
 static int      writing;      /* atomic spin flag: one writer at a time */
 
+/* The real functions, resolved on first use or, at the latest, before a fork
+ * (hc_env_resolve from the atfork prepare handler): a forked child of a
+ * threaded program must not call dlsym (another thread may have held the
+ * loader's lock at the fork), and children set variables before they exec. */
+static int (*real_setenv)(const char *, const char *, int);
+static int (*real_putenv)(char *);
+static int (*real_unsetenv)(const char *);
+static int (*real_clearenv)(void);
+
+void hc_env_resolve(void)
+{
+    HC_REAL(real_setenv, "setenv", setenv, NULL);
+    HC_REAL(real_putenv, "putenv", putenv, NULL);
+    HC_REAL(real_unsetenv, "unsetenv", unsetenv, NULL);
+    HC_REAL(real_clearenv, "clearenv", clearenv, NULL);
+}
+
 static void store(const char *v)
 {
     while (__atomic_exchange_n(&writing, 1, __ATOMIC_ACQUIRE))
@@ -83,8 +100,8 @@ void hc_env_atfork_child(void)
 
 HC_EXPORT int setenv(const char *name, const char *val, int overwrite)
 {
-    static int (*real)(const char *, const char *, int);
-    HC_REAL(real, "setenv", setenv, NULL);
+    HC_REAL(real_setenv, "setenv", setenv, NULL);
+    __typeof__(real_setenv) real = real_setenv;
     int rc = real(name, val, overwrite); /* rc 0: name was valid (libc refuses NULL with EINVAL) */
     if (rc == 0 && strcmp(name, VAR) == 0)
         store(getenv(VAR)); /* what the environment holds now (overwrite may have been 0) */
@@ -93,8 +110,8 @@ HC_EXPORT int setenv(const char *name, const char *val, int overwrite)
 
 HC_EXPORT int putenv(char *s)
 {
-    static int (*real)(char *);
-    HC_REAL(real, "putenv", putenv, NULL);
+    HC_REAL(real_putenv, "putenv", putenv, NULL);
+    __typeof__(real_putenv) real = real_putenv;
     int rc = real(s);
     if (rc == 0 && strncmp(s, VAR, VAR_LEN) == 0 && (s[VAR_LEN] == '=' || s[VAR_LEN] == 0))
         store(s[VAR_LEN] == '=' ? s + VAR_LEN + 1 : NULL); /* glibc: "NAME" alone unsets */
@@ -103,8 +120,8 @@ HC_EXPORT int putenv(char *s)
 
 HC_EXPORT int unsetenv(const char *name)
 {
-    static int (*real)(const char *);
-    HC_REAL(real, "unsetenv", unsetenv, NULL);
+    HC_REAL(real_unsetenv, "unsetenv", unsetenv, NULL);
+    __typeof__(real_unsetenv) real = real_unsetenv;
     int rc = real(name);
     if (rc == 0 && strcmp(name, VAR) == 0)
         store(NULL);
@@ -113,8 +130,8 @@ HC_EXPORT int unsetenv(const char *name)
 
 HC_EXPORT int clearenv(void)
 {
-    static int (*real)(void);
-    HC_REAL(real, "clearenv", clearenv, NULL);
+    HC_REAL(real_clearenv, "clearenv", clearenv, NULL);
+    __typeof__(real_clearenv) real = real_clearenv;
     int rc = real();
     if (rc == 0)
         store(NULL);

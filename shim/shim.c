@@ -155,6 +155,7 @@ static void atfork_prepare(void)
     if (!__atomic_exchange_n(&resolved, 1, __ATOMIC_RELAXED)) {
         hc_fd_resolve();
         hc_proc_resolve();
+        hc_env_resolve();
     }
     pthread_mutex_lock(&core_lock);
 }
