@@ -16,6 +16,10 @@
  *   threads) copy and retry while it moved, a bounded number of times, then
  *   give up (no "test" property: fail open). After fork the child resets the
  *   flag and the sequence (a writer thread of the parent does not exist there).
+ * - setenv(VAR, v, overwrite) stores v itself, never getenv(VAR) afterwards:
+ *   getenv takes no lock, and another thread's setenv of any variable may
+ *   reallocate environ under it. With overwrite == 0 the copy changes only if
+ *   the variable was absent, judged by our own copy (`present`).
  * - Cost: one strcmp-like check per setenv/putenv/unsetenv; nothing else.
  */
 #include "real.h"
@@ -30,6 +34,7 @@
 static char     value[512];   /* guarded by seq (seqlock); "" when unset */
 static unsigned seq;          /* atomic: odd while a writer copies */
 static int      writing;      /* atomic spin flag: one writer at a time */
+static int      present;      /* guarded by writing: set, even to "" (the overwrite == 0 case) */
 
 /* The real functions, resolved on first use or, at the latest, before a fork
  * (hc_env_resolve from the atfork prepare handler): a forked child of a
@@ -59,6 +64,7 @@ static void store(const char *v)
     for (size_t i = 0; i < n; i++)
         __atomic_store_n(&value[i], v[i], __ATOMIC_RELAXED);
     __atomic_store_n(&value[n], 0, __ATOMIC_RELAXED);
+    present = v != NULL;
     __atomic_fetch_add(&seq, 1, __ATOMIC_ACQ_REL);
     __atomic_store_n(&writing, 0, __ATOMIC_RELEASE);
 }
@@ -103,8 +109,8 @@ HC_EXPORT int setenv(const char *name, const char *val, int overwrite)
     HC_REAL(real_setenv, "setenv", setenv, NULL);
     __typeof__(real_setenv) real = real_setenv;
     int rc = real(name, val, overwrite); /* rc 0: name was valid (libc refuses NULL with EINVAL) */
-    if (rc == 0 && strcmp(name, VAR) == 0)
-        store(getenv(VAR)); /* what the environment holds now (overwrite may have been 0) */
+    if (rc == 0 && strcmp(name, VAR) == 0 && (overwrite || !present))
+        store(val); /* no getenv: outside libc's lock, a concurrent setenv may move environ under it */
     return rc;
 }
 

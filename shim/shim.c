@@ -239,6 +239,8 @@ __attribute__((constructor)) static void hc_shim_init(void)
     if (mode != HC_MODE_OFF)
         hc_env_init(); /* PYTEST_CURRENT_TEST as inherited (hook_env.c) */
     if (mode != HC_MODE_OFF)
+        hc_trust_init(); /* HC_CORE_LIB, before any gateway thread (trust.c) */
+    if (mode != HC_MODE_OFF)
         hc_summary_init(); /* HC_SUMMARY=1: the tree's one-line summary (summary.h) */
     if (mode == HC_MODE_GATEWAY && hc_trust_is_node_runtime())
         prepare_node_trust();

@@ -40,6 +40,7 @@ static bool have_sys_ssl;                /* an object of the app links libssl.so
 static bool have_jvm;                    /* libjvm.so is loaded: a Java VM */
 static char competitor[160];             /* another TLS stack that may do the handshake, or "" */
 static char program[64];
+static char core_lib[4096];              /* HC_CORE_LIB as the constructor saw it (hc_trust_init) */
 
 static const char *base(const char *p)
 {
@@ -73,6 +74,15 @@ bool hc_trust_is_node_runtime(void)
 {
     pthread_once(&node_once, find_node);
     return node_runtime;
+}
+
+void hc_trust_init(void)
+{
+    /* Read here, on the app's thread before main, not in the lazy scan on a
+     * gateway thread (getenv races with the app's setenv). */
+    const char *core = getenv("HC_CORE_LIB");
+    if (core && strlen(core) < sizeof core_lib)
+        memcpy(core_lib, core, strlen(core) + 1);
 }
 
 void hc_trust_node_ca_set(bool ok) { node_ca = ok ? 1 : 0; }
@@ -118,7 +128,7 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
     (void)size;
     (void)arg;
     const char *b = base(info->dlpi_name);
-    const char *core = getenv("HC_CORE_LIB");
+    const char *core = core_lib;
     bool ours = strncmp(b, "libhcshim", 9) == 0 || (core && *core && strcmp(b, base(core)) == 0);
     if (!ours && !have_sys_ssl && needs_sys_ssl(info))
         have_sys_ssl = true;

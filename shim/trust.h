@@ -30,6 +30,10 @@
  * walk of the main program's section headers). Cached. */
 bool hc_trust_is_node_runtime(void);
 
+/* From the constructor (one thread): the environment the judgements need
+ * (HC_CORE_LIB), read once so no gateway thread calls getenv. */
+void hc_trust_init(void);
+
 /* The constructor gave a Node/Bun runtime the gateway's CA through
  * NODE_EXTRA_CA_CERTS (ok = true), or could not / was told not to (HC_NODE_CA=0).
  * Call at most once, before any question below. */

@@ -6,6 +6,11 @@
   (atfork prepare), like the exec family. Seen with LD_DEBUG=symbols (and
   LD_BIND_NOW=1, so the program's own lazy bindings are not lookups then): no
   lookup of those names in the child's pid.
+- setenv("PYTEST_CURRENT_TEST", v, 1) copies v itself: the hook calls no
+  getenv after libc's setenv (getenv takes no lock; another thread's setenv
+  may move environ under it). Seen by a program that defines its own getenv
+  (the executable comes first in the lookup scope, so the shim's calls reach
+  it), counting lookups of the variable made inside setenv.
 """
 import os
 import subprocess
@@ -36,15 +41,43 @@ int main(void)
 }
 """
 
+GETENV_IN_SETENV = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+extern char **environ;
+static int in_setenv, lookups;
+char *getenv(const char *name)
+{
+    size_t n = strlen(name);
+    if (in_setenv && strcmp(name, "PYTEST_CURRENT_TEST") == 0)
+        lookups++;
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+int main(void)
+{
+    in_setenv = 1;
+    int rc = setenv("PYTEST_CURRENT_TEST", "tests/test_a.py::test_x (call)", 1);
+    rc |= setenv("PYTEST_CURRENT_TEST", "tests/test_a.py::test_y (call)", 1);
+    in_setenv = 0;
+    printf("%d %d %s\n", rc, lookups, getenv("PYTEST_CURRENT_TEST"));
+    return 0;
+}
+"""
+
 NAMES = ("setenv", "unsetenv", "putenv", "clearenv")
 
 
-def build(w, name, src):
+def build(w, name, src, *flags):
     c = os.path.join(w.dir, name + ".c")
     with open(c, "w") as f:
         f.write(src)
     exe = os.path.join(w.dir, name)
-    subprocess.run(["cc", "-o", exe, c], check=True)
+    subprocess.run(["cc"] + list(flags) + ["-o", exe, c], check=True)
     return exe
 
 
@@ -59,6 +92,11 @@ def main():
                   if l.strip().startswith(child + ":") and any("symbol=%s;" % n in l for n in NAMES)]
         t.ok(child.isdigit() and not looked, "no dlsym of setenv/unsetenv/putenv/clearenv in the forked child",
              looked[:6])
+
+        exe = build(w, "getenvcount", GETENV_IN_SETENV, "-rdynamic")
+        r = w.run([exe])
+        t.eq(r.stdout.strip(), "0 0 tests/test_a.py::test_y (call)",
+             "setenv of PYTEST_CURRENT_TEST: libc's answer, and no getenv of it from the hook")
     return t.done()
 
 
