@@ -26,8 +26,9 @@
 
 /* True if the main program is a Node or Bun runtime, judged by what the
  * binary is (an exported napi_create_object, or a ".bun" ELF section), never
- * by its name. Cheap enough for the constructor (one dlsym, and for a miss a
- * walk of the main program's section headers). Cached. */
+ * by its name. Cheap enough for the constructor (a hash lookup in the dynamic
+ * symbol tables of the main program and any libnode*: no dlsym, no malloc,
+ * nothing left for dlerror()). Cached; first judged by hc_trust_init. */
 bool hc_trust_is_node_runtime(void);
 
 /* From the constructor (one thread): the environment the judgements need
