@@ -11,13 +11,17 @@
   may move environ under it). Seen by a program that defines its own getenv
   (the executable comes first in the lookup scope, so the shim's calls reach
   it), counting lookups of the variable made inside setenv.
+- No gateway thread reads HC_CORE_LIB, HC_REPLAY*, HC_CASSETTE or HC_SHARED*:
+  they are read on the app's thread (constructor, core start). Seen by a
+  getenv preloaded before the shim that reports reads on other threads, over
+  an HTTPS call from Python's main thread to a routed LLM host.
 """
 import os
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from hctest import TAP, World  # noqa: E402
+from hctest import PYTHON, TAP, World  # noqa: E402
 
 FORK_ENV = r"""
 #include <stdio.h>
@@ -69,6 +73,27 @@ int main(void)
 }
 """
 
+SPY = r"""
+#define _GNU_SOURCE
+#include <string.h>
+#include <unistd.h>
+extern char **environ;
+char *getenv(const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(name, "HC_", 3) == 0 && gettid() != getpid()) {
+        (void)!write(2, "spy: thread getenv ", 19);
+        (void)!write(2, name, n);
+        (void)!write(2, "\n", 1);
+    }
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    return NULL;
+}
+"""
+APP_THREAD_ONLY = ("HC_CORE_LIB", "HC_REPLAY", "HC_CASSETTE", "HC_SHARED")
+
 NAMES = ("setenv", "unsetenv", "putenv", "clearenv")
 
 
@@ -97,6 +122,24 @@ def main():
         r = w.run([exe])
         t.eq(r.stdout.strip(), "0 0 tests/test_a.py::test_y (call)",
              "setenv of PYTEST_CURRENT_TEST: libc's answer, and no getenv of it from the hook")
+
+        c = os.path.join(w.dir, "spy.c")
+        with open(c, "w") as f:
+            f.write(SPY)
+        spy = os.path.join(w.dir, "spy.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", spy, c], check=True)
+        py = ("import json, sys, urllib.request\n"
+              "r = urllib.request.Request('https://api.openai.com/v1/chat/completions', data=json.dumps("
+              "{'model': 'gpt-4o-mini', 'messages': [{'role': 'user', 'content': 'hi'}]}).encode(), headers="
+              "{'Content-Type': 'application/json', 'Authorization': 'Bearer sk-test-env-0123456789'})\n"
+              "print(json.load(urllib.request.urlopen(r, timeout=20))['choices'][0]['message']['content'])\n")
+        r = w.run([PYTHON, "-c", py], LD_PRELOAD=spy + " " + w.env()["LD_PRELOAD"])
+        t.ok(r.returncode == 0 and r.stdout.strip(), "a Python call (all on its main thread) through the gateway "
+             "works with the spy", r.stderr[-400:])
+        t.eq(len(w.records(wait_for=1)), 1, "the call is recorded")
+        bad = sorted(set(l.split()[-1] for l in r.stderr.splitlines() if l.startswith("spy: thread getenv ")
+                         and l.split()[-1].startswith(APP_THREAD_ONLY)))
+        t.eq(bad, [], "HC_CORE_LIB, HC_REPLAY*, HC_CASSETTE, HC_SHARED* are not read on a gateway thread")
     return t.done()
 
 
