@@ -33,6 +33,8 @@
 #include "pricing.h"
 #include "recorder.h"
 #include "relay.h"
+#include "replay.h"
+#include "shared.h"
 #include "tally.h"
 #include "tlsca.h"
 #include "upstream.h"
@@ -285,6 +287,10 @@ static hc_core *start(void)
     hc_tally_init(&c->tally);
     pthread_mutex_init(&c->store_lock, NULL);
     hc_config_load(&c->cfg);
+    /* The environment is read here, on the app's thread, not by the first
+     * request on a gateway thread (getenv races with the app's setenv). */
+    hc_replay_mode();
+    hc_shared_init();
     if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
         hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);

@@ -338,6 +338,14 @@ static int connect_locked(char *why, size_t whylen)
     return 0;
 }
 
+void hc_shared_init(void)
+{
+    pthread_mutex_lock(&g.lock);
+    if (!g.inited)
+        init_locked();
+    pthread_mutex_unlock(&g.lock);
+}
+
 /* Run a command with the connection, handling (re)connect and the down mark.
  * 0 answered (r filled; r->type '-' is a Redis error); HC_ECONNECT down. */
 static int call(int argc, const char *const *argv, const size_t *lens, struct reply *r)

@@ -29,6 +29,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Read HC_SHARED* now (core start-up, on the app's thread) rather than on
+ * the first gateway request: getenv there races with the app's setenv.
+ * Optional: the first call reads them otherwise. Thread-safe. */
+void hc_shared_init(void);
+
 /* Window check-and-take / add (counters.h hc_window_take/hc_window_add
  * semantics). 0 answered by Redis; HC_EDISABLED: HC_SHARED is unset, invalid
  * or Redis is unreachable — use the local store. */

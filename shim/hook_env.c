@@ -16,6 +16,10 @@
  *   threads) copy and retry while it moved, a bounded number of times, then
  *   give up (no "test" property: fail open). After fork the child resets the
  *   flag and the sequence (a writer thread of the parent does not exist there).
+ * - setenv(VAR, v, overwrite) stores v itself, never getenv(VAR) afterwards:
+ *   getenv takes no lock, and another thread's setenv of any variable may
+ *   reallocate environ under it. With overwrite == 0 the copy changes only if
+ *   the variable was absent, judged by our own copy (`present`).
  * - Cost: one strcmp-like check per setenv/putenv/unsetenv; nothing else.
  */
 #include "real.h"
@@ -30,6 +34,24 @@
 static char     value[512];   /* guarded by seq (seqlock); "" when unset */
 static unsigned seq;          /* atomic: odd while a writer copies */
 static int      writing;      /* atomic spin flag: one writer at a time */
+static int      present;      /* guarded by writing: set, even to "" (the overwrite == 0 case) */
+
+/* The real functions, resolved on first use or, at the latest, before a fork
+ * (hc_env_resolve from the atfork prepare handler): a forked child of a
+ * threaded program must not call dlsym (another thread may have held the
+ * loader's lock at the fork), and children set variables before they exec. */
+static int (*real_setenv)(const char *, const char *, int);
+static int (*real_putenv)(char *);
+static int (*real_unsetenv)(const char *);
+static int (*real_clearenv)(void);
+
+void hc_env_resolve(void)
+{
+    HC_REAL(real_setenv, "setenv", setenv, NULL);
+    HC_REAL(real_putenv, "putenv", putenv, NULL);
+    HC_REAL(real_unsetenv, "unsetenv", unsetenv, NULL);
+    HC_REAL(real_clearenv, "clearenv", clearenv, NULL);
+}
 
 static void store(const char *v)
 {
@@ -42,6 +64,7 @@ static void store(const char *v)
     for (size_t i = 0; i < n; i++)
         __atomic_store_n(&value[i], v[i], __ATOMIC_RELAXED);
     __atomic_store_n(&value[n], 0, __ATOMIC_RELAXED);
+    present = v != NULL;
     __atomic_fetch_add(&seq, 1, __ATOMIC_ACQ_REL);
     __atomic_store_n(&writing, 0, __ATOMIC_RELEASE);
 }
@@ -83,18 +106,18 @@ void hc_env_atfork_child(void)
 
 HC_EXPORT int setenv(const char *name, const char *val, int overwrite)
 {
-    static int (*real)(const char *, const char *, int);
-    HC_REAL(real, "setenv", setenv, NULL);
+    HC_REAL(real_setenv, "setenv", setenv, NULL);
+    __typeof__(real_setenv) real = real_setenv;
     int rc = real(name, val, overwrite); /* rc 0: name was valid (libc refuses NULL with EINVAL) */
-    if (rc == 0 && strcmp(name, VAR) == 0)
-        store(getenv(VAR)); /* what the environment holds now (overwrite may have been 0) */
+    if (rc == 0 && strcmp(name, VAR) == 0 && (overwrite || !present))
+        store(val); /* no getenv: outside libc's lock, a concurrent setenv may move environ under it */
     return rc;
 }
 
 HC_EXPORT int putenv(char *s)
 {
-    static int (*real)(char *);
-    HC_REAL(real, "putenv", putenv, NULL);
+    HC_REAL(real_putenv, "putenv", putenv, NULL);
+    __typeof__(real_putenv) real = real_putenv;
     int rc = real(s);
     if (rc == 0 && strncmp(s, VAR, VAR_LEN) == 0 && (s[VAR_LEN] == '=' || s[VAR_LEN] == 0))
         store(s[VAR_LEN] == '=' ? s + VAR_LEN + 1 : NULL); /* glibc: "NAME" alone unsets */
@@ -103,8 +126,8 @@ HC_EXPORT int putenv(char *s)
 
 HC_EXPORT int unsetenv(const char *name)
 {
-    static int (*real)(const char *);
-    HC_REAL(real, "unsetenv", unsetenv, NULL);
+    HC_REAL(real_unsetenv, "unsetenv", unsetenv, NULL);
+    __typeof__(real_unsetenv) real = real_unsetenv;
     int rc = real(name);
     if (rc == 0 && strcmp(name, VAR) == 0)
         store(NULL);
@@ -113,8 +136,8 @@ HC_EXPORT int unsetenv(const char *name)
 
 HC_EXPORT int clearenv(void)
 {
-    static int (*real)(void);
-    HC_REAL(real, "clearenv", clearenv, NULL);
+    HC_REAL(real_clearenv, "clearenv", clearenv, NULL);
+    __typeof__(real_clearenv) real = real_clearenv;
     int rc = real();
     if (rc == 0)
         store(NULL);

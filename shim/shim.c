@@ -155,6 +155,7 @@ static void atfork_prepare(void)
     if (!__atomic_exchange_n(&resolved, 1, __ATOMIC_RELAXED)) {
         hc_fd_resolve();
         hc_proc_resolve();
+        hc_env_resolve();
     }
     pthread_mutex_lock(&core_lock);
 }
@@ -248,6 +249,8 @@ __attribute__((constructor)) static void hc_shim_init(void)
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     if (mode != HC_MODE_OFF)
         hc_env_init(); /* PYTEST_CURRENT_TEST as inherited (hook_env.c) */
+    if (mode != HC_MODE_OFF)
+        hc_trust_init(); /* HC_CORE_LIB, before any gateway thread (trust.c) */
     if (mode != HC_MODE_OFF)
         hc_summary_init(); /* HC_SUMMARY=1: the tree's one-line summary (summary.h) */
     if (mode == HC_MODE_GATEWAY && hc_trust_is_node_runtime())

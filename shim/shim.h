@@ -46,5 +46,8 @@ const hc_core_api *hc_shim_core_if_loaded(void);
 size_t hc_env_current_test(char *out, size_t size);
 void hc_env_init(void);           /* constructor: the inherited value */
 void hc_env_atfork_child(void);   /* atfork child handler */
+/* Resolve the real setenv, putenv, unsetenv and clearenv now: called before
+ * a fork, so the child never needs dlsym. */
+void hc_env_resolve(void);
 
 #endif

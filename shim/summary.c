@@ -1,6 +1,7 @@
 /* summary.c — see summary.h. */
 #include "summary.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,8 +9,37 @@
 #include <string.h>
 #include <unistd.h>
 
-static int owner;  /* 1 in the process that prints; set by the constructor only */
+/* The pid of the process that prints, 0 if none; set by the constructor only.
+ * A pid, not a flag: fork() copies it and vfork() shares it, and a child that
+ * exits without exec (a shell's $(...) or pipeline stage, os.fork() + os._exit)
+ * must not print the tree's line and remove its file before the owner does. */
+static pid_t owner_pid;
 static int done;   /* atomic: printed (or given up) */
+
+/* Copied at init: hc_summary_finish runs from _exit, possibly in a signal
+ * handler, so it reads no environment and calls only async-signal-safe
+ * functions (open, read, close, unlink, write, getpid). */
+static char sum_path[4096];
+static char sum_db[1024];
+static char sum_run[128];
+
+static void copy_env(char *dst, size_t size, const char *name)
+{
+    const char *v = getenv(name);
+    dst[0] = 0;
+    if (v && strlen(v) < size)
+        memcpy(dst, v, strlen(v) + 1);
+}
+
+static void take_ownership(void)
+{
+    copy_env(sum_path, sizeof sum_path, "HC_SUMMARY_FILE");
+    if (!sum_path[0])
+        return;
+    copy_env(sum_db, sizeof sum_db, "HC_DB");
+    copy_env(sum_run, sizeof sum_run, "HC_RUN_ID");
+    owner_pid = getpid();
+}
 
 void hc_summary_init(void)
 {
@@ -17,7 +47,8 @@ void hc_summary_init(void)
     if (file && *file) {
         /* Inherited. The owner after an exec() is still the owner. */
         const char *o = getenv("HC_SUMMARY_OWNER");
-        owner = o && atol(o) == (long)getpid();
+        if (o && atol(o) == (long)getpid())
+            take_ownership();
         return;
     }
     const char *want = getenv("HC_SUMMARY");
@@ -39,31 +70,58 @@ void hc_summary_init(void)
         unsetenv("HC_SUMMARY_FILE");
         return;
     }
-    owner = 1;
+    take_ownership();
+}
+
+/* A bounded string builder without stdio: async-signal-safe. */
+typedef struct { char *buf; size_t size, len; } sbuf;
+
+static void put(sbuf *b, const char *s)
+{
+    while (*s && b->len + 1 < b->size)
+        b->buf[b->len++] = *s++;
+    b->buf[b->len] = 0;
+}
+
+static void put_u64(sbuf *b, uint64_t v, int min_digits)
+{
+    char raw[24];
+    int n = 0;
+    do {
+        raw[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || n < min_digits);
+    char s[24];
+    for (int i = 0; i < n; i++)
+        s[i] = raw[n - 1 - i];
+    s[n] = 0;
+    put(b, s);
 }
 
 /* 1234567 -> "1,234,567" */
-static const char *grouped(uint64_t v, char *buf, size_t size)
+static void put_grouped(sbuf *b, uint64_t v)
 {
-    char raw[32];
-    int n = snprintf(raw, sizeof raw, "%" PRIu64, v);
+    char raw[24];
+    sbuf r = {raw, sizeof raw, 0};
+    put_u64(&r, v, 1);
+    char s[32];
     size_t o = 0;
-    for (int i = 0; i < n && o + 2 < size; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = raw[i];
+    for (size_t i = 0; i < r.len; i++) {
+        if (i > 0 && (r.len - i) % 3 == 0)
+            s[o++] = ',';
+        s[o++] = raw[i];
     }
-    buf[o] = 0;
-    return buf;
+    s[o] = 0;
+    put(b, s);
 }
 
 /* Cents from $1 up, three significant digits below (at most 9 decimals): the
  * rule hc-analyze prints money with, in integers (the shim links no libm). */
-static const char *money(int64_t nusd, char *buf, size_t size)
+static void put_money(sbuf *b, int64_t nusd)
 {
     if (nusd <= 0) {
-        snprintf(buf, size, "$0");
-        return buf;
+        put(b, "$0");
+        return;
     }
     uint64_t u = (uint64_t)nusd;
     int dec = 2;
@@ -88,65 +146,157 @@ static const char *money(int64_t nusd, char *buf, size_t size)
     uint64_t scale = 1;
     for (int i = 0; i < dec; i++)
         scale *= 10;
-    snprintf(buf, size, "$%" PRIu64 ".%0*" PRIu64, r / scale, dec, r % scale);
-    return buf;
+    put(b, "$");
+    put_u64(b, r / scale, 1);
+    put(b, ".");
+    put_u64(b, r % scale, dec);
+}
+
+/* Parse an unsigned or signed decimal at *p; 0 if none. */
+static int parse_num(const char **p, int allow_minus, int64_t *out)
+{
+    const char *s = *p;
+    int neg = 0;
+    if (allow_minus && *s == '-')
+        neg = 1, s++;
+    if (*s < '0' || *s > '9')
+        return 0;
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    *p = s;
+    return 1;
+}
+
+typedef struct {
+    uint64_t calls, errors, blocked, hits, unpriced;
+    int64_t tin, tout, cost;
+} totals;
+
+/* One "hcsum1 c e b h u in out nusd" line (core/tally.c); others are skipped. */
+static void add_line(totals *t, const char *line)
+{
+    if (strncmp(line, "hcsum1 ", 7) != 0)
+        return; /* not ours: skip it */
+    const char *p = line + 7;
+    int64_t v[8];
+    for (int i = 0; i < 8; i++) {
+        while (*p == ' ')
+            p++;
+        if (!parse_num(&p, i >= 5, &v[i]))
+            return;
+    }
+    t->calls += (uint64_t)v[0], t->errors += (uint64_t)v[1], t->blocked += (uint64_t)v[2];
+    t->hits += (uint64_t)v[3], t->unpriced += (uint64_t)v[4];
+    t->tin += v[5], t->tout += v[6], t->cost += v[7];
 }
 
 void hc_summary_finish(void)
 {
-    if (!owner || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+    /* getpid() is a real system call (glibc >= 2.25 caches nothing), so a
+     * vfork() child sharing owner_pid is not the owner either. */
+    if (owner_pid == 0 || owner_pid != getpid() || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
         return;
-    const char *path = getenv("HC_SUMMARY_FILE");
-    if (!path || !*path)
-        return;
-    uint64_t calls = 0, errors = 0, blocked = 0, hits = 0, unpriced = 0;
-    int64_t tin = 0, tout = 0, cost = 0;
-    FILE *f = fopen(path, "re");
-    if (!f)
+    totals t = {0};
+    int fd = open(sum_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return; /* gone: not our tree's file (a reused pid inherited the variables), or removed */
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        unsigned long long c, e, b, h, u;
-        long long i, o, n;
-        if (sscanf(line, "hcsum1 %llu %llu %llu %llu %llu %lld %lld %lld", &c, &e, &b, &h, &u, &i, &o, &n) != 8)
-            continue; /* not ours: skip it */
-        calls += c, errors += e, blocked += b, hits += h, unpriced += u;
-        tin += i, tout += o, cost += n;
+    char buf[4096], line[256];
+    size_t ll = 0;
+    int skipping = 0; /* the current line is longer than any of ours */
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                line[ll] = 0;
+                if (!skipping)
+                    add_line(&t, line);
+                ll = 0, skipping = 0;
+            } else if (ll + 1 < sizeof line) {
+                line[ll++] = buf[i];
+            } else {
+                skipping = 1;
+            }
+        }
     }
-    fclose(f);
-    unlink(path);
+    if (ll && !skipping) {
+        line[ll] = 0;
+        add_line(&t, line);
+    }
+    close(fd);
+    unlink(sum_path);
 
-    char a[32], b1[32], b2[32], m[32], msg[1024];
-    size_t len = 0;
-#define PUT(...) do { int k_ = snprintf(msg + len, sizeof msg - len, __VA_ARGS__); \
-                      if (k_ > 0) len = len + (size_t)k_ < sizeof msg ? len + (size_t)k_ : sizeof msg - 1; } while (0)
-    PUT("hcshim: %s LLM call%s", grouped(calls, a, sizeof a), calls == 1 ? "" : "s");
-    if (calls) {
-        PUT(", %s tokens (%s in, %s out), %s", grouped((uint64_t)(tin + tout), a, sizeof a),
-            grouped((uint64_t)tin, b1, sizeof b1), grouped((uint64_t)tout, b2, sizeof b2), money(cost, m, sizeof m));
-        if (unpriced)
-            PUT(" + %" PRIu64 " unpriced", unpriced);
-        PUT(", %" PRIu64 " error%s", errors, errors == 1 ? "" : "s");
-        if (blocked)
-            PUT(", %" PRIu64 " blocked", blocked);
-        if (hits)
-            PUT(", %" PRIu64 " cache hit%s", hits, hits == 1 ? "" : "s");
+    char msg[1536];
+    sbuf b = {msg, sizeof msg, 0};
+    msg[0] = 0;
+    put(&b, "hcshim: ");
+    put_grouped(&b, t.calls);
+    put(&b, t.calls == 1 ? " LLM call" : " LLM calls");
+    if (t.calls) {
+        put(&b, ", ");
+        put_grouped(&b, (uint64_t)(t.tin + t.tout));
+        put(&b, " tokens (");
+        put_grouped(&b, (uint64_t)t.tin);
+        put(&b, " in, ");
+        put_grouped(&b, (uint64_t)t.tout);
+        put(&b, " out), ");
+        put_money(&b, t.cost);
+        if (t.unpriced) {
+            put(&b, " + ");
+            put_u64(&b, t.unpriced, 1);
+            put(&b, " unpriced");
+        }
+        put(&b, ", ");
+        put_u64(&b, t.errors, 1);
+        put(&b, t.errors == 1 ? " error" : " errors");
+        if (t.blocked) {
+            put(&b, ", ");
+            put_u64(&b, t.blocked, 1);
+            put(&b, " blocked");
+        }
+        if (t.hits) {
+            put(&b, ", ");
+            put_u64(&b, t.hits, 1);
+            put(&b, t.hits == 1 ? " cache hit" : " cache hits");
+        }
     }
-    const char *run = getenv("HC_RUN_ID"), *db = getenv("HC_DB");
-    if (run && run[strspn(run, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:+-")])
-        run = NULL; /* not a run id hc-run would make: print no terminal bytes from it */
-    for (const char *q = db; q && *q; q++)
+    const char *run = sum_run, *db = sum_db;
+    if (run[strspn(run, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:+-")])
+        run = ""; /* not a run id hc-run would make: print no terminal bytes from it */
+    for (const char *q = db; *q; q++)
         if ((unsigned char)*q < 0x20 || *q == 0x7f || *q == '\'')
-            db = NULL;
-    PUT(" · more: hc-analyze report");
-    if (db && *db)
-        PUT(strpbrk(db, " \"$`;&|<>()*?[]#~") ? " --db '%s'" : " --db %s", db);
-    if (run && *run)
-        PUT(" --run %s", run);
-    PUT("\n");
-#undef PUT
-    ssize_t w = write(2, msg, len);
-    (void)w;
+            db = "";
+    put(&b, " · more: hc-analyze report");
+    if (*db) {
+        int quote = strpbrk(db, " \"$`;&|<>()*?[]#~") != NULL;
+        put(&b, quote ? " --db '" : " --db ");
+        put(&b, db);
+        if (quote)
+            put(&b, "'");
+    }
+    if (*run) {
+        put(&b, " --run ");
+        put(&b, run);
+    }
+    /* The newline even when truncated: msg keeps room for it. */
+    if (b.len + 1 >= b.size)
+        b.len = b.size - 2;
+    msg[b.len++] = '\n';
+    size_t off = 0;
+    while (off < b.len) {
+        ssize_t w = write(2, msg + off, b.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
 }
 
 __attribute__((destructor)) static void summary_at_exit(void)

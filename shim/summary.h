@@ -24,7 +24,10 @@
 void hc_summary_init(void);
 
 /* At the owner's exit (destructor, _exit hook), after the core flushed:
- * print the line and remove the file. Once; a no-op in any other process. */
+ * print the line and remove the file. Once; a no-op in any other process,
+ * including a fork()ed or vfork()ed child of the owner that exits without
+ * exec (the owner is a pid, compared with getpid()). Async-signal-safe (no
+ * stdio, no malloc, no getenv): _exit may be called from a signal handler. */
 void hc_summary_finish(void);
 
 #endif

@@ -26,9 +26,14 @@
 
 /* True if the main program is a Node or Bun runtime, judged by what the
  * binary is (an exported napi_create_object, or a ".bun" ELF section), never
- * by its name. Cheap enough for the constructor (one dlsym, and for a miss a
- * walk of the main program's section headers). Cached. */
+ * by its name. Cheap enough for the constructor (a hash lookup in the dynamic
+ * symbol tables of the main program and any libnode*: no dlsym, no malloc,
+ * nothing left for dlerror()). Cached; first judged by hc_trust_init. */
 bool hc_trust_is_node_runtime(void);
+
+/* From the constructor (one thread): the environment the judgements need
+ * (HC_CORE_LIB), read once so no gateway thread calls getenv. */
+void hc_trust_init(void);
 
 /* The constructor gave a Node/Bun runtime the gateway's CA through
  * NODE_EXTRA_CA_CERTS (ok = true), or could not / was told not to (HC_NODE_CA=0).

@@ -8,6 +8,10 @@
   apps' outputs equal the same commands' without the shim (against the mock
   directly); the summary file is gone and was mode 0600 while the tree ran.
 - the top process ends with os._exit(): the line is still printed.
+- children that exit without exec (a shell's pipeline stage or $(...), Python
+  os.fork() + os._exit(), C fork() + _exit(), vfork() + failed exec + _exit())
+  print nothing: the tree's one line comes from the top process, last, with
+  the whole tree's totals.
 - hc-run prints the line by default, keeps the command's exit status,
   --no-summary and HC_SUMMARY=0 silence it.
 """
@@ -131,6 +135,45 @@ def main():
         t.ok(len(lines) == 1 and lines[0].startswith("hcshim: 0 LLM calls · more: hc-analyze report"),
              "hc-run over a tree without LLM calls says so", r.stderr)
         t.eq(os.listdir(tmp), [], "no summary file left behind")
+
+        # The owner is the process hc-run execs: `exec` keeps it the owner, so
+        # each of these forks from the owner itself.
+        def one_last_line(r, calls, what):
+            lines = summary_lines(r.stderr)
+            last = r.stderr.rstrip("\n").rsplit("\n", 1)[-1]
+            want = "hcshim: %d LLM call%s" % (calls, "" if calls == 1 else "s")
+            t.ok(len(lines) == 1 and last == lines[0] and re.match(re.escape(want) + r"[, ]", last) is not None,
+                 what + ": exactly one line, at the very end, with the tree's totals", r.stderr)
+            t.eq(os.listdir(tmp), [], what + ": no summary file left behind")
+
+        pyapp = "%s -c \"$PYSRC\" %s >/dev/null" % (PYTHON, base)
+        w.reset_store()
+        r = hc_run([], "exec bash -c '%s; echo x | cat >/dev/null; %s'" % (pyapp, pyapp))
+        one_last_line(r, 2, "bash: a forked pipeline stage between two calls")
+        w.reset_store()
+        r = hc_run([], "exec bash -c 'x=$(echo hi); %s'" % pyapp)
+        one_last_line(r, 1, "bash: a $(...) subshell before the call")
+        w.reset_store()
+        r = hc_run([], "exec %s -c 'import os\nif os.fork() == 0: os._exit(0)\nos.wait()\nexec(os.environ[\"PYSRC\"])' %s"
+                   % (PYTHON, base))
+        one_last_line(r, 1, "Python os.fork() + os._exit(0) in the child")
+        csrc = os.path.join(w.dir, "forkexit.c")
+        cbin = os.path.join(w.dir, "forkexit")
+        with open(csrc, "w") as f:
+            f.write("#include <sys/wait.h>\n#include <unistd.h>\n"
+                    "int main(int argc, char **argv) {\n"
+                    "  (void)argc;\n  pid_t p;\n"
+                    "  if (argv[1][0] == 'f') { p = fork(); if (p == 0) _exit(0); waitpid(p, 0, 0); }\n"
+                    "  p = vfork(); if (p == 0) { execl(\"/nonexistent/x\", \"x\", (char *)0); _exit(127); }\n"
+                    "  waitpid(p, 0, 0);\n"
+                    "  execvp(argv[2], argv + 2);\n  return 1;\n}\n")
+        subprocess.run(["cc", "-o", cbin, csrc], check=True)
+        w.reset_store()
+        r = hc_run([], "exec %s f %s" % (cbin, pyapp.replace(" >/dev/null", "")))
+        one_last_line(r, 1, "C fork() + _exit() and vfork() + failed execl() + _exit(), then exec")
+        w.reset_store()
+        r = hc_run([], "exec %s v %s" % (cbin, pyapp.replace(" >/dev/null", "")))
+        one_last_line(r, 1, "C vfork() + failed execl() + _exit() alone, then exec")
     return t.done()
 
 
