@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The pid of the process that prints, 0 if none; set by the constructor only.
@@ -22,6 +23,7 @@ static int done;   /* atomic: printed (or given up) */
 static char sum_path[4096];
 static char sum_db[1024];
 static char sum_run[128];
+static uint64_t err_dev, err_ino; /* what fd 2 was when this image started */
 
 static void copy_env(char *dst, size_t size, const char *name)
 {
@@ -38,6 +40,11 @@ static void take_ownership(void)
         return;
     copy_env(sum_db, sizeof sum_db, "HC_DB");
     copy_env(sum_run, sizeof sum_run, "HC_RUN_ID");
+    struct stat st;
+    if (fstat(2, &st) == 0) {
+        err_dev = (uint64_t)st.st_dev;
+        err_ino = (uint64_t)st.st_ino;
+    }
     owner_pid = getpid();
 }
 
@@ -284,6 +291,11 @@ void hc_summary_finish(void)
         put(&b, " --run ");
         put(&b, run);
     }
+    /* Only onto the stderr the program started with: an app that closed fd 2
+     * may have opened one of its own files there since. */
+    struct stat st;
+    if (fstat(2, &st) != 0 || (uint64_t)st.st_dev != err_dev || (uint64_t)st.st_ino != err_ino)
+        return;
     /* The newline even when truncated: msg keeps room for it. */
     if (b.len + 1 >= b.size)
         b.len = b.size - 2;

@@ -174,6 +174,13 @@ def main():
         w.reset_store()
         r = hc_run([], "exec %s v %s" % (cbin, pyapp.replace(" >/dev/null", "")))
         one_last_line(r, 1, "C vfork() + failed execl() + _exit() alone, then exec")
+        # An app that closed its stderr and opened a file of its own at fd 2:
+        # the summary never lands in the app's file (it is simply not printed).
+        own = os.path.join(w.dir, "own-file.txt")
+        r = hc_run([], "exec %s -c 'import os; os.close(2); fd = os.open(\"%s\", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); "
+                       "os.write(fd, b\"app-data\\n\")'" % (PYTHON, own))
+        t.eq(open(own, "rb").read(), b"app-data\n", "an app's own file at fd 2 holds only what the app wrote")
+        t.eq(r.returncode, 0, "and the app exits 0")
     return t.done()
 
 
