@@ -181,6 +181,11 @@ static void own_store_fds(hc_core *c)
               (have_lock && strcmp(target, lock) == 0 && stat(lock, &want) == 0)) ||
             fstat((int)fd, &st) != 0 || st.st_dev != want.st_dev || st.st_ino != want.st_ino)
             continue;
+        /* LMDB opens data.mdb without O_CLOEXEC: a read-write descriptor on
+         * the store would reach every program the app runs. */
+        int fl = fcntl((int)fd, F_GETFD);
+        if (fl >= 0 && !(fl & FD_CLOEXEC))
+            (void)fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
         hc_core_own_fd((int)fd);
         c->store_fds[c->nstore_fds++] = (int)fd;
     }
