@@ -11,6 +11,11 @@
   Through a hook the shim's descriptors stay open; through the raw system
   call (or dup2 over them) the shim notices by identity before it writes:
   the store is opened again and the gateway listens on a new socket.
+  rawpending: the raw close while a call is in flight (a slow answer), so
+  the shim's exchange ends after it and the store is opened again on the
+  lowest free numbers, the gateway listener's old ones: the core still tells
+  that its listener is gone (each holder checks its own identity, not the
+  number's last owner), and the later calls succeed and are recorded.
 - Children: after a call, `ls -l /proc/self/fd` run through subprocess.run
   (close_fds, the vfork path), os.popen and os.system sees no descriptor of
   the shim (store files, sockets): they are close-on-exec, and the vfork
@@ -95,6 +100,15 @@ def main():
             t.eq(len(w.records(wait_for=6)), 6, "%s: all 6 calls recorded (the store opened again)" % mode)
             check = w.analyze("requests", "--json", "--limit", "0", check=False)
             t.eq(check.returncode, 0, "%s: the store still reads" % mode)
+
+        w.mock.configure(latency_ms=400)
+        try:
+            r, got, wd = shimmed(w, "rawpending", 3, 3)
+        finally:
+            w.mock.configure(latency_ms=0)
+        t.ok(got["files_ok"], "rawpending: every app file holds exactly what the app wrote", (got, r.stderr[-800:]))
+        t.eq(got["ok"], 6, "rawpending: the 6 calls around it succeed (%s; %s)" % (got["errors"], r.stderr[-400:]))
+        t.ok(len(w.records(wait_for=6)) >= 6, "rawpending: the 6 calls recorded (the store opened again)")
 
         # -- what children inherit ------------------------------------------
         so = ""
