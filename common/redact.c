@@ -53,9 +53,10 @@ int hc_url_redact_buf(hc_buf *out, const char *url, size_t n)
             break; /* not a scheme: no authority */
     }
     if (sep) {
-        size_t alen = strcspn(sep, "/?#");
-        if (sep + alen > end)
-            alen = (size_t)(end - sep);
+        /* Bounded: url need not be NUL-terminated (a request head's target). */
+        size_t alen = 0;
+        while (sep + alen < end && sep[alen] != '/' && sep[alen] != '?' && sep[alen] != '#')
+            alen++;
         const char *at = NULL;
         for (const char *s = sep; s < sep + alen; s++)
             if (*s == '@')

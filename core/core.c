@@ -78,6 +78,23 @@ bool hc_core_fd_intact(int fd)
     return !shim || !shim->fd_intact || shim->fd_intact(fd);
 }
 
+void hc_core_fd_id(int fd, hc_fdid *id)
+{
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        id->dev = (uint64_t)st.st_dev;
+        id->ino = (uint64_t)st.st_ino;
+    } else {
+        id->dev = id->ino = ~0ull;
+    }
+}
+
+bool hc_core_fd_same(int fd, const hc_fdid *id)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == id->dev && (uint64_t)st.st_ino == id->ino;
+}
+
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                        unsigned int inlen, void *arg)
 {
@@ -183,7 +200,13 @@ static void own_store_fds(hc_core *c)
               (have_lock && strcmp(target, lock) == 0 && stat(lock, &want) == 0)) ||
             fstat((int)fd, &st) != 0 || st.st_dev != want.st_dev || st.st_ino != want.st_ino)
             continue;
+        /* LMDB opens data.mdb without O_CLOEXEC: a read-write descriptor on
+         * the store would reach every program the app runs. */
+        int fl = fcntl((int)fd, F_GETFD);
+        if (fl >= 0 && !(fl & FD_CLOEXEC))
+            (void)fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
         hc_core_own_fd((int)fd);
+        hc_core_fd_id((int)fd, &c->store_ids[c->nstore_fds]);
         c->store_fds[c->nstore_fds++] = (int)fd;
     }
     closedir(d);
@@ -192,7 +215,7 @@ static void own_store_fds(hc_core *c)
 static bool store_fds_intact(hc_core *c)
 {
     for (int i = 0; i < c->nstore_fds; i++)
-        if (!hc_core_fd_intact(c->store_fds[i]))
+        if (!hc_core_fd_intact(c->store_fds[i]) || !hc_core_fd_same(c->store_fds[i], &c->store_ids[i]))
             return false;
     return true;
 }

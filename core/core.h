@@ -61,8 +61,11 @@ typedef struct hc_core {
     hc_store           *store;       /* opened on first use by whoever needs it */
     int                 store_state; /* 0 not tried, 1 open, -1 failed (logged once) */
     int                 store_fds[8]; /* the store's open descriptors (owned, see hc_core_store) */
+    struct hc_fdid { uint64_t dev, ino; } store_ids[8]; /* their identities when opened */
     int                 nstore_fds;
 } hc_core;
+
+typedef struct hc_fdid hc_fdid;
 
 /* The store, opened on first use (by the recorder thread, or by a connection
  * thread that needs the cache, rate limits or budgets). NULL if it cannot be
@@ -93,5 +96,16 @@ void hc_core_own_fd(int fd);
 /* True unless owned fd no longer names the file it named when owned (the
  * app's raw close or dup2 took it). True without hooks. Thread-safe. */
 bool hc_core_fd_intact(int fd);
+/* The identity (device, inode) of the file fd names now, into *id; all ones
+ * (matching nothing) if fd cannot be fstat'ed. */
+void hc_core_fd_id(int fd, hc_fdid *id);
+/* True while fd still names the file recorded by hc_core_fd_id. Unlike
+ * hc_core_fd_intact, which compares with the hooks' table (one identity per
+ * number, whoever in the core owned it last), this is the holder's own
+ * record: after a raw close_range the core itself may reuse a number for
+ * another of its descriptors (the store opened again on the gateway
+ * listener's old number), and only the holder can tell that the number is no
+ * longer its own. One fstat(2). Thread-safe. */
+bool hc_core_fd_same(int fd, const hc_fdid *id);
 
 #endif

@@ -83,12 +83,16 @@ struct reg {
 struct live {
     int          fd;           /* a duplicate of the app side (-1: none): never a number
                                 * the app may get back while the thread runs */
+    hc_fdid      id;           /* fd's identity (hc_core_fd_same) */
     struct live *next;
 };
 
 struct hc_gateway {
     hc_core            *core;          /* immutable */
     int                 lfd4, lfd6;    /* immutable; -1 if absent */
+    hc_fdid             id4, id6;      /* their identities: the listener is lost when the
+                                        * number names anything else, even another
+                                        * descriptor of the core's (see core.h) */
     struct sockaddr_in  addr4;         /* immutable: where v4 sockets are sent */
     struct sockaddr_in6 addr6;         /* immutable: where v6 sockets are sent */
     bool                have6;         /* immutable */
@@ -329,6 +333,7 @@ static bool live_enter(hc_gateway *gw, int fd, struct live *me)
     /* Ours like every core descriptor: an app's sweep (closerange) leaves it
      * open, and if a raw one took the number our close below is skipped. */
     hc_core_own_fd(me->fd);
+    hc_core_fd_id(me->fd, &me->id);
     pthread_mutex_lock(&gw->lock);
     bool ok = !gw->closing;
     if (ok) {
@@ -356,7 +361,9 @@ static void live_leave(hc_gateway *gw, struct live *me, bool entered)
     gw->threads--;
     pthread_cond_broadcast(&gw->cond);
     pthread_mutex_unlock(&gw->lock);
-    if (entered && me->fd >= 0)
+    /* Not if the number names another file now, even one of the core's (the
+     * store opened again on it after a raw close_range). */
+    if (entered && me->fd >= 0 && hc_core_fd_same(me->fd, &me->id))
         close(me->fd);
 }
 
@@ -451,7 +458,7 @@ int hc_gateway_quiesce(hc_gateway *gw, int timeout_ms)
     pthread_mutex_lock(&gw->lock);
     gw->closing = true;
     for (struct live *l = gw->live; l; l = l->next)
-        if (l->fd >= 0 && hc_core_fd_intact(l->fd))
+        if (l->fd >= 0 && hc_core_fd_intact(l->fd) && hc_core_fd_same(l->fd, &l->id))
             shutdown(l->fd, SHUT_RDWR); /* the thread wakes, fails its I/O, cleans up */
     pthread_cond_broadcast(&gw->cond); /* threads waiting for a registration give up */
     while (gw->threads > 0 && pthread_cond_timedwait(&gw->cond, &gw->lock, &until) != ETIMEDOUT)
@@ -497,11 +504,12 @@ static void *accept_main(void *arg)
             socklen_t pl = sizeof peer;
             /* Identity first: a number the app took back may be its own
              * listening socket, whose connections are not ours to accept. */
-            bool intact = hc_core_fd_intact(p[i].fd);
+            const hc_fdid *id = i == 0 ? &gw->id4 : &gw->id6;
+            bool intact = hc_core_fd_intact(p[i].fd) && hc_core_fd_same(p[i].fd, id);
             int fd = (p[i].revents & POLLNVAL) || !intact
                          ? -1
                          : accept4(p[i].fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd < 0 && (!intact || !hc_core_fd_intact(p[i].fd))) {
+            if (fd < 0 && (!intact || !hc_core_fd_intact(p[i].fd) || !hc_core_fd_same(p[i].fd, id))) {
                 /* A raw close/dup2 system call of the app took the listener:
                  * stop (no spinning on a number that is the app's now);
                  * later connections go to their destinations directly. */
@@ -592,6 +600,8 @@ int hc_gateway_start(hc_core *core, hc_gateway **out, char *err, size_t errlen)
     gw->addr6.sin6_addr = in6addr_loopback;
     gw->lfd6 = listen_on(AF_INET6, (struct sockaddr *)&gw->addr6, sizeof gw->addr6);
     gw->have6 = gw->lfd6 >= 0;
+    hc_core_fd_id(gw->lfd4, &gw->id4);
+    hc_core_fd_id(gw->lfd6, &gw->id6);
     if (hc_thread_spawn(accept_main, gw) != 0) {
         snprintf(err, errlen, "cannot start the accept thread");
         goto fail;
@@ -800,7 +810,8 @@ bool hc_gateway_lost(hc_gateway *gw)
 {
     if (__atomic_load_n(&gw->lost, __ATOMIC_ACQUIRE))
         return true;
-    if (hc_core_fd_intact(gw->lfd4) && (gw->lfd6 < 0 || hc_core_fd_intact(gw->lfd6)))
+    if (hc_core_fd_intact(gw->lfd4) && hc_core_fd_same(gw->lfd4, &gw->id4) &&
+        (gw->lfd6 < 0 || (hc_core_fd_intact(gw->lfd6) && hc_core_fd_same(gw->lfd6, &gw->id6))))
         return false;
     __atomic_store_n(&gw->lost, 1, __ATOMIC_RELEASE);
     return true;

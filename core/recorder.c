@@ -119,8 +119,13 @@ static void free_list(hc_rec_item *it)
     }
 }
 
-/* Encode bodies and write up to BATCH items in one transaction. */
-static void write_batch(hc_recorder *r, hc_rec_item **items, size_t n, size_t *written)
+/* Encode bodies and write up to BATCH items in one transaction. With
+ * may_retry, a failure because the app took the store's descriptors during
+ * the commit (a raw close_range: LMDB's writes fail EBADF, or are refused by
+ * identity) is not reported: *retry is set and the store is opened again
+ * (hc_core_store) for the caller to write the batch there. */
+static void write_batch(hc_recorder *r, hc_rec_item **items, size_t n, size_t *written, bool may_retry,
+                        bool *retry)
 {
     hc_store_item *si = r->si;
     for (size_t i = 0; i < n; i++) {
@@ -143,6 +148,16 @@ static void write_batch(hc_recorder *r, hc_rec_item **items, size_t n, size_t *w
     }
     int err = 0;
     size_t w = hc_store_put_items(r->store, si, n, &err);
+    *retry = false;
+    if (err && may_retry) {
+        hc_store *again = hc_core_store(r->core);
+        if (again && again != r->store) {
+            r->store = again;
+            *written = w;
+            *retry = true;
+            return;
+        }
+    }
     const char *damage = err ? hc_store_damage(r->store) : NULL;
     if (damage) /* see store.c: it shrank or was replaced; every later write fails at once */
         hc_log_warn_once("store_damaged", "%s; recording stops (run 'hc-analyze check')", damage);
@@ -222,7 +237,13 @@ static void *recorder_main(void *arg)
                     list = list->next;
                 }
                 size_t w = 0;
-                write_batch(r, batch, n, &w);
+                bool retry;
+                write_batch(r, batch, n, &w, true, &retry);
+                if (retry) { /* once, in the store opened again */
+                    size_t w2 = 0;
+                    write_batch(r, batch + w, n - w, &w2, false, &retry);
+                    w += w2;
+                }
                 written += w;
                 dropped += n - w;
                 for (size_t i = 0; i < n; i++)

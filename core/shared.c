@@ -10,9 +10,16 @@
  *   nil) and one level of array of integers. That is all the three
  *   operations need; anything else is a protocol error (connection dropped).
  * - Every wait is bounded by HC_SHARED_TIMEOUT_MS (hc_io's per-wait timeout),
- *   so a stalled Redis costs a request at most a few timeouts, once: the
- *   failure then marks Redis down for a second and requests go straight to the
- *   local store.
+ *   and a whole round trip by twice that (a server dribbling a byte per wait
+ *   would otherwise hold g.lock for minutes), so a stalled Redis costs a
+ *   request at most a few timeouts, once: the failure then marks Redis down
+ *   for a second, counted from the end of the attempt (not its start: a slow
+ *   attempt would leave no down window at all), and requests go straight to
+ *   the local store.
+ * - The host is resolved once and its address kept (a literal address with
+ *   AI_NUMERICHOST, never a DNS query): a slow resolver must not be paid on
+ *   every reconnect, under g.lock. A failed connect forgets the address, so a
+ *   Redis that moved is found again at the next attempt.
  */
 #include "shared.h"
 
@@ -22,6 +29,7 @@
 #include "io.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,6 +73,8 @@ static struct {
     int      fd;               /* -1: not connected */
     pid_t    pid;              /* owner of fd */
     int64_t  down_until_us;    /* no attempt before this (monotonic µs) */
+    struct sockaddr_storage addr; /* g.host resolved (addrlen 0: not yet) */
+    socklen_t addrlen;
     bool     was_down;
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
@@ -256,9 +266,17 @@ static int roundtrip_locked(int argc, const char *const *argv, const size_t *len
     }
     hc_io io;
     hc_io_init(&io, g.fd, NULL, g.timeout_ms);
+    /* Each wait is bounded by timeout_ms; the whole round trip by twice that. */
+    int64_t deadline = mono_us() + 2 * (int64_t)g.timeout_ms * 1000;
     if (rc == 0 && hc_io_write(&io, out.data, out.len) != 0)
         rc = HC_EIO;
     while (rc == 0) {
+        int64_t left_ms = (deadline - mono_us()) / 1000;
+        if (left_ms <= 0) {
+            rc = HC_ETIMEDOUT;
+            break;
+        }
+        io.timeout_ms = left_ms < g.timeout_ms ? (int)left_ms : g.timeout_ms;
         char chunk[512];
         long n = hc_io_read(&io, chunk, sizeof chunk);
         if (n <= 0) {
@@ -282,36 +300,56 @@ static int roundtrip_locked(int argc, const char *const *argv, const size_t *len
 
 /* Without a running core (unit tests link core/ without the hooks): libc's
  * connect, bounded by SO_SNDTIMEO, which Linux applies to connect(2). */
-static int plain_connect(const struct addrinfo *a)
+static int plain_connect(const struct sockaddr *addr, socklen_t len)
 {
-    int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return HC_ECONNECT;
     struct timeval tv = { g.timeout_ms / 1000, (g.timeout_ms % 1000) * 1000 };
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+    if (connect(fd, addr, len) != 0) {
         close(fd);
         return HC_ECONNECT;
     }
     return fd;
 }
 
-static int connect_locked(char *why, size_t whylen)
+/* Resolve g.host into g.addr, once (see DESIGN). 0 or HC_ECONNECT. */
+static int resolve_locked(hc_core *core)
 {
-    hc_core *core = hc_core_get();
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+    if (g.addrlen)
+        return 0;
+    struct in6_addr lit;
+    bool numeric = inet_pton(AF_INET, g.host, &lit) == 1 || inet_pton(AF_INET6, g.host, &lit) == 1;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = numeric ? AI_NUMERICHOST : 0 }, *res = NULL;
     char port[8];
     snprintf(port, sizeof port, "%d", g.port);
     int grc = core ? core->shim->getaddrinfo(g.host, port, &hints, &res) : getaddrinfo(g.host, port, &hints, &res);
-    if (grc != 0 || !res) {
-        snprintf(why, whylen, "cannot resolve %s", g.host);
+    if (grc != 0 || !res)
         return HC_ECONNECT;
+    if (res->ai_addrlen <= sizeof g.addr) {
+        memcpy(&g.addr, res->ai_addr, res->ai_addrlen);
+        g.addrlen = res->ai_addrlen;
     }
-    int fd = core ? hc_io_connect(res->ai_addr, res->ai_addrlen, g.timeout_ms, -1) : plain_connect(res);
     if (core)
         core->shim->freeaddrinfo(res);
     else
         freeaddrinfo(res);
+    return g.addrlen ? 0 : HC_ECONNECT;
+}
+
+static int connect_locked(char *why, size_t whylen)
+{
+    hc_core *core = hc_core_get();
+    if (resolve_locked(core) != 0) {
+        snprintf(why, whylen, "cannot resolve %s", g.host);
+        return HC_ECONNECT;
+    }
+    int fd = core ? hc_io_connect((struct sockaddr *)&g.addr, g.addrlen, g.timeout_ms, -1)
+                  : plain_connect((struct sockaddr *)&g.addr, g.addrlen);
+    if (fd < 0)
+        g.addrlen = 0; /* resolve again next time: Redis may have moved */
     if (fd < 0) {
         snprintf(why, whylen, "cannot connect to %s:%d", g.host, g.port);
         return HC_ECONNECT;
@@ -359,8 +397,7 @@ static int call(int argc, const char *const *argv, const size_t *lens, struct re
     }
     if (g.fd >= 0 && g.pid != getpid())
         g.fd = -1;                 /* forked: the socket is the parent's */
-    int64_t now = mono_us();
-    if (g.fd < 0 && now < g.down_until_us) {
+    if (g.fd < 0 && mono_us() < g.down_until_us) {
         pthread_mutex_unlock(&g.lock);
         return HC_ECONNECT;
     }
@@ -376,7 +413,7 @@ static int call(int argc, const char *const *argv, const size_t *lens, struct re
         }
     }
     if (rc != 0) {
-        g.down_until_us = now + 1000000;
+        g.down_until_us = mono_us() + 1000000; /* from the end of the attempt (see DESIGN) */
         if (!g.was_down)
             hc_log_error("HC_SHARED %s: %s; until it answers, %s", g.url, why,
                          g.fail_closed ? "blocking budgets block (HC_SHARED_ON_ERROR=fail-closed) and rate limits "

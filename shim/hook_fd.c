@@ -24,6 +24,20 @@ int hc_fd_owned_count;
  * poisoned slot (dev = ino = ~0) matches no file. */
 static struct { uint64_t dev, ino; } ident[HC_FD_MAX];
 
+/* The process whose descriptors the table describes. A vfork child shares
+ * this memory but runs no atfork handler, so the bits are still set there:
+ * the protection must not apply in it (its close_fds must close the shim's
+ * descriptors, and its dup2 must not poison the parent's ident[]). */
+static pid_t own_pid;
+
+/* True in a process other than the one that owns the table (a vfork child,
+ * or a fork child before its atfork handler ran). getpid is only called when
+ * some bit is set. */
+static bool not_owner(void)
+{
+    return getpid() != __atomic_load_n(&own_pid, __ATOMIC_RELAXED);
+}
+
 extern int __close(int);
 extern int __dup2(int, int);
 
@@ -54,6 +68,7 @@ void hc_fd_own(int fd)
         return;
     __atomic_store_n(&ident[fd].dev, (uint64_t)st.st_dev, __ATOMIC_RELAXED);
     __atomic_store_n(&ident[fd].ino, (uint64_t)st.st_ino, __ATOMIC_RELAXED);
+    __atomic_store_n(&own_pid, getpid(), __ATOMIC_RELAXED);
     set_bit(fd, true);
 }
 
@@ -72,8 +87,8 @@ bool hc_fd_io_ok(int fd)
 
 bool hc_fd_close_skips(int fd, bool shim_thread)
 {
-    if (!hc_fd_is_owned(fd))
-        return false;
+    if (!hc_fd_is_owned(fd) || not_owner())
+        return false; /* not_owner: a vfork child must not touch the parent's bits */
     bool mine = same_file(fd);
     if (shim_thread) {
         /* Ours: close it and forget it. Not ours any more: the number is the
@@ -88,7 +103,7 @@ bool hc_fd_close_skips(int fd, bool shim_thread)
 
 void hc_fd_taken(int fd)
 {
-    if (!hc_fd_is_owned(fd))
+    if (!hc_fd_is_owned(fd) || not_owner())
         return;
     __atomic_store_n(&ident[fd].dev, ~0ull, __ATOMIC_RELAXED);
     __atomic_store_n(&ident[fd].ino, ~0ull, __ATOMIC_RELAXED);
@@ -145,7 +160,7 @@ static int real_close_range(unsigned first, unsigned last, int flags)
 
 static bool nothing_owned(void)
 {
-    return __atomic_load_n(&hc_fd_owned_count, __ATOMIC_RELAXED) == 0 || hc_shim_guarded();
+    return __atomic_load_n(&hc_fd_owned_count, __ATOMIC_RELAXED) == 0 || hc_shim_guarded() || not_owner();
 }
 
 HC_EXPORT int close_range(unsigned first, unsigned last, int flags)
@@ -191,7 +206,7 @@ HC_EXPORT int dup2(int oldfd, int newfd)
     int r = __dup2(oldfd, newfd);
     /* The app asked for this number: it gets it (as without the shim); the
      * shim's connection or store on it is abandoned and re-made. */
-    if (r >= 0 && oldfd != newfd && hc_fd_is_owned(newfd) && !hc_shim_guarded())
+    if (r >= 0 && oldfd != newfd && hc_fd_is_owned(newfd) && !hc_shim_guarded() && !not_owner())
         hc_fd_taken(newfd);
     return r;
 }
@@ -200,7 +215,7 @@ HC_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     HC_REAL(real_dup3, "dup3", dup3, NULL);
     int r = real_dup3 ? real_dup3(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
-    if (r >= 0 && hc_fd_is_owned(newfd) && !hc_shim_guarded())
+    if (r >= 0 && hc_fd_is_owned(newfd) && !hc_shim_guarded() && !not_owner())
         hc_fd_taken(newfd);
     return r;
 }

@@ -11,12 +11,24 @@
   Through a hook the shim's descriptors stay open; through the raw system
   call (or dup2 over them) the shim notices by identity before it writes:
   the store is opened again and the gateway listens on a new socket.
+  rawpending: the raw close while a call is in flight (a slow answer), so
+  the shim's exchange ends after it and the store is opened again on the
+  lowest free numbers, the gateway listener's old ones: the core still tells
+  that its listener is gone (each holder checks its own identity, not the
+  number's last owner), and the later calls succeed and are recorded.
+- Children: after a call, `ls -l /proc/self/fd` run through subprocess.run
+  (close_fds, the vfork path), os.popen and os.system sees no descriptor of
+  the shim (store files, sockets): they are close-on-exec, and the vfork
+  child's close_fds is not stopped by the parent's ownership table. A vfork
+  child dup2'ing onto the shim's numbers leaves the parent's calls and
+  records working.
 - exec and quick_exit: N calls then os.execv (once, or a chain of 10 images
   of 2 calls each), or libc quick_exit(), and all N records are in the store; a bash `exec` chain of curl calls keeps all of
   its records; Bun (which leaves through quick_exit) keeps the last record.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from hctest import CLIENTS, PYTHON, ROOT, TAP, World  # noqa: E402
 
 SWEEP = os.path.join(CLIENTS, "fd_sweep.py")
+CHILDREN = os.path.join(CLIENTS, "fd_children.py")
 BUN = os.path.join(ROOT, "tests", "node", "node_modules", "@oven", "bun-linux-x64", "bin", "bun")
 
 
@@ -87,6 +100,43 @@ def main():
             t.eq(len(w.records(wait_for=6)), 6, "%s: all 6 calls recorded (the store opened again)" % mode)
             check = w.analyze("requests", "--json", "--limit", "0", check=False)
             t.eq(check.returncode, 0, "%s: the store still reads" % mode)
+
+        w.mock.configure(latency_ms=400)
+        try:
+            r, got, wd = shimmed(w, "rawpending", 3, 3)
+        finally:
+            w.mock.configure(latency_ms=0)
+        t.ok(got["files_ok"], "rawpending: every app file holds exactly what the app wrote", (got, r.stderr[-800:]))
+        t.eq(got["ok"], 6, "rawpending: the 6 calls around it succeed (%s; %s)" % (got["errors"], r.stderr[-400:]))
+        t.ok(len(w.records(wait_for=6)) >= 6, "rawpending: the 6 calls recorded (the store opened again)")
+
+        # -- what children inherit ------------------------------------------
+        so = ""
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cc:
+            so = os.path.join(w.dir, "vfork_dup2.so")
+            r = subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", so, os.path.join(CLIENTS, "vfork_dup2.c")],
+                               capture_output=True, text=True)
+            if not t.ok(r.returncode == 0, "compile vfork_dup2.c", r.stderr[-500:]):
+                so = ""
+        else:
+            t.diag("no C compiler: vfork dup2 case skipped")
+        w.reset_store()
+        wd = tempfile.mkdtemp(dir=w.dir)
+        r = w.run([PYTHON, CHILDREN, "https://api.openai.com/v1", wd] + ([so] if so else []), timeout=120)
+        got = outcome(r)
+        for how in ("subprocess", "popen", "system"):
+            lst = got.get(how)
+            t.ok(lst is not None and "data.mdb" not in lst and "lock.mdb" not in lst and "socket:" not in lst,
+                 "%s child: no store file or socket of the shim among its descriptors" % how, (lst, r.stderr[-400:]))
+        if so:
+            t.eq(got.get("vfork"), 0, "vfork child dup2'ing onto the shim's numbers exits 0")
+            t.eq(got["ok"], 3, "after the vfork child's dup2: the parent's calls succeed (%s)" % got["errors"])
+            t.eq(len(w.records(wait_for=3, timeout=5)), 3, "after the vfork child's dup2: all 3 calls recorded")
+            t.ok("the app took" not in r.stderr and "opened again" not in r.stderr,
+                 "the vfork child's dup2 does not make the parent abandon its listener or store", r.stderr[-600:])
+        else:
+            t.eq(got["ok"], 1, "the call succeeds")
 
         # -- exec and quick_exit -------------------------------------------------
         for then, n, total in (("exec", 20, 20), ("exec:9", 2, 20), ("quick_exit", 20, 20)):

@@ -7,6 +7,11 @@
  * - Totals: INCRBY's before/after; a total read back from another store.
  * - Redis killed: window and total operations fall back to the local store,
  *   and the following ones too.
+ * - A fake server that dribbles one byte every 49 ms (each wait within
+ *   HC_SHARED_TIMEOUT_MS, the answer never complete): the call gives up
+ *   within the round trip's deadline (2 timeouts), and the next call, right
+ *   after, finds Redis marked down (the second counted from the end of the
+ *   attempt) and returns at once.
  * With HC_BENCH set, prints (as # lines, never asserted) the cost of one
  * window operation in the local store and through Redis, and a bare PING.
  * Skips (TAP SKIP) when redis-server cannot be started.
@@ -75,8 +80,87 @@ static hc_store *open_store(const char *dir)
     return hc_store_open(dir, 0, &s, err, sizeof err) == 0 ? s : NULL;
 }
 
+/* Accept connections on lfd; on each, once a command arrives, send ':' and
+ * then one digit every 49 ms (a reply line that never ends) until the peer
+ * goes. */
+static void dribble_server(int lfd)
+{
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        int c = accept(lfd, NULL, NULL);
+        if (c < 0)
+            _exit(0);
+        char buf[512];
+        if (read(c, buf, sizeof buf) > 0 && write(c, ":", 1) == 1)
+            while (write(c, "1", 1) == 1)
+                usleep(49000);
+        close(c);
+    }
+}
+
+/* In a child (HC_SHARED is read once per process): 0 if both calls return
+ * in time. */
+static int dribble_child(const char *dir, int port)
+{
+    alarm(20); /* before the fix: ~200 s */
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+    setenv("HC_SHARED", url, 1);
+    setenv("HC_SHARED_TIMEOUT_MS", "600", 1);
+    hc_store *s = open_store(dir);
+    if (!s)
+        return 10;
+    bool a = false;
+    uint64_t u = 0;
+    double t0 = now_s();
+    hc_window_take(s, "rl\x1f" "drib", 60000000, 5, 1, 1800000000LL * 1000000, &a, &u);
+    double first = now_s() - t0;
+    t0 = now_s();
+    hc_window_take(s, "rl\x1f" "drib", 60000000, 5, 1, 1800000000LL * 1000000, &a, &u);
+    double second = now_s() - t0;
+    printf("# dribbling server: first call %.2f s, second %.3f s\n", first, second);
+    fflush(stdout);
+    hc_store_close(s);
+    if (first > 1.2 + 1.0)     /* deadline 2 x 600 ms, plus slack */
+        return 1;
+    if (second > 0.3)          /* down: straight to the local store */
+        return 2;
+    return 0;
+}
+
 int main(void)
 {
+    {
+        int lfd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof a;
+        bind(lfd, (struct sockaddr *)&a, sizeof a);
+        listen(lfd, 8);
+        getsockname(lfd, (struct sockaddr *)&a, &l);
+        pid_t srv = fork();
+        if (srv == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            dribble_server(lfd);
+        }
+        close(lfd);
+        char dd[] = "/tmp/hc-shared-drib-XXXXXX";
+        if (!mkdtemp(dd))
+            return 1;
+        pid_t c = fork();
+        if (c == 0)
+            _exit(dribble_child(dd, ntohs(a.sin_port)));
+        int cst = 0;
+        waitpid(c, &cst, 0);
+        T_CHECK(WIFEXITED(cst) && WEXITSTATUS(cst) == 0,
+                "a server dribbling a byte per wait: the call gives up within 2 timeouts and the next is local "
+                "at once (status %d)", cst);
+        kill(srv, SIGKILL);
+        waitpid(srv, NULL, 0);
+        char rm[128];
+        snprintf(rm, sizeof rm, "rm -rf %s", dd);
+        if (system(rm) != 0)
+            printf("# could not remove %s\n", dd);
+    }
     int port = free_port();
     char portstr[8], tmp[] = "/tmp/hc-shared-XXXXXX";
     snprintf(portstr, sizeof portstr, "%d", port);

@@ -2,7 +2,10 @@
 #include "redact.h"
 #include "t.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static const struct { const char *in, *want; } cases[] = {
     { "https://api.openai.com/v1/chat", "https://api.openai.com/v1/chat" },
@@ -35,5 +38,30 @@ int main(void)
     hc_url_redact(small, sizeof small, "https://u:SECRETSECRET@h/");
     T_CHECK(strlen(small) == 11 && !strstr(small, "SECRET"), "truncated output keeps no credential: %s", small);
     T_CHECK(hc_url_secret_param("x-api-key", 9) && !hc_url_secret_param("model", 5), "secret_param names");
+
+    /* hc_url_redact_buf reads only n bytes: the target of a request head is
+     * not NUL-terminated. The URL ends right before an unreadable page (any
+     * read past it faults), and inside a larger buffer whose next bytes hold
+     * an '@' and no / ? # (must not count as userinfo). */
+    static const char tail[] = "https://u:SECRET@host.example";
+    long pg = sysconf(_SC_PAGESIZE);
+    char *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    T_CHECK(map != MAP_FAILED && mprotect(map + pg, (size_t)pg, PROT_NONE) == 0, "guard page");
+    if (map != MAP_FAILED) {
+        char *u = map + pg - (sizeof tail - 1);
+        memcpy(u, tail, sizeof tail - 1);
+        hc_buf b = HC_BUF_INIT;
+        T_CHECK(hc_url_redact_buf(&b, u, sizeof tail - 1) == 0 && b.len == strlen("https://REDACTED@host.example") &&
+                memcmp(b.data, "https://REDACTED@host.example", b.len) == 0, "unterminated URL before a guard page");
+        hc_buf_free(&b);
+        munmap(map, (size_t)pg * 2);
+    }
+    char *h = malloc(32);
+    memcpy(h, "http://host.example@evil.example", 32); /* n = 19: "http://host.example" */
+    hc_buf b = HC_BUF_INIT;
+    T_CHECK(hc_url_redact_buf(&b, h, 19) == 0 && b.len == 19 && memcmp(b.data, h, 19) == 0,
+            "bytes past n are not the URL's");
+    hc_buf_free(&b);
+    free(h);
     return t_done();
 }

@@ -4,6 +4,10 @@ usage: fd_sweep.py MODE BASE_URL N_BEFORE N_AFTER WORKDIR [then]
   MODE: none | closerange (os.closerange, glibc close_range) | closefrom
         (libc closefrom) | raw (the close_range system call through
         syscall(2): no hook sees it) | dup2 (dup2 of one file onto 3..63)
+        | rawpending (the raw close while one more call is in flight in a
+        thread, then a pause before the files: the shim's exchange ends
+        after the close, and the store is opened again on the lowest free
+        numbers, which the gateway's listener had)
   then: exec (os.execv of a python that prints "exec ok"), exec:K (exec
         this program again K times, each making N_BEFORE calls, then exec)
         or quick_exit (libc quick_exit(0)) right after the last call
@@ -54,6 +58,25 @@ elif mode == "closefrom":
     libc.closefrom(3)
 elif mode == "raw":
     libc.syscall(ctypes.c_long(436), ctypes.c_uint(3), ctypes.c_uint(0xFFFFFFFF), ctypes.c_uint(0))
+elif mode == "rawpending":
+    import threading
+    import time
+    side = {"ok": 0, "errors": []}
+
+    def pending():
+        global out
+        mine = out = side  # its outcome apart: its socket is closed under it
+        call(-1)
+        return mine
+
+    th = threading.Thread(target=pending)
+    main_out = out
+    th.start()
+    time.sleep(0.15)  # the request is out, the (slow) answer is not back
+    libc.syscall(ctypes.c_long(436), ctypes.c_uint(3), ctypes.c_uint(0xFFFFFFFF), ctypes.c_uint(0))
+    th.join()
+    out = main_out
+    time.sleep(0.5)  # the shim records the interrupted exchange: its store is opened again
 elif mode == "dup2":
     f = os.open(os.path.join(workdir, "dup2-target"), os.O_RDWR | os.O_CREAT, 0o600)
     for n in range(3, 64):
