@@ -1,8 +1,12 @@
 /* shim.c — constructor, mode, reentrancy guard, lazy core loading, fork.
  *
  * DESIGN
- * - Cheap when idle: the constructor reads two environment variables and
- *   registers the atfork handlers. No thread, no dlopen.
+ * - Cheap when idle: the constructor reads a few environment variables
+ *   (HC_MODE, HC_RUN_ID, PYTEST_CURRENT_TEST, HC_CORE_LIB, HC_SUMMARY*),
+ *   registers the atfork handlers and, in gateway mode, looks for the N-API in
+ *   the main program's symbol table (trust.c: no dlsym, no allocation). No
+ *   thread, no dlopen — except in a Node/Bun runtime, whose trust must be set
+ *   before main (prepare_node_trust).
  * - Runs: every record carries HC_RUN_ID. hc-run sets it; in a bare
  *   LD_PRELOAD tree the first process without one (the top of the tree)
  *   makes one up and puts it in its environment, so every descendant
@@ -243,16 +247,13 @@ __attribute__((constructor)) static void hc_shim_init(void)
         else if (strcmp(m, "gateway") != 0)
             hc_log_warn_once("hc_mode", "HC_MODE=%s: expected gateway, observe or off; using gateway", m);
     }
-    if (mode != HC_MODE_OFF)
-        ensure_run_id();
-    if (mode != HC_MODE_OFF)
-        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-    if (mode != HC_MODE_OFF)
-        hc_env_init(); /* PYTEST_CURRENT_TEST as inherited (hook_env.c) */
-    if (mode != HC_MODE_OFF)
-        hc_trust_init(); /* HC_CORE_LIB, before any gateway thread (trust.c) */
-    if (mode != HC_MODE_OFF)
-        hc_summary_init(); /* HC_SUMMARY=1: the tree's one-line summary (summary.h) */
+    if (mode == HC_MODE_OFF)
+        return;
+    ensure_run_id();
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    hc_env_init();     /* PYTEST_CURRENT_TEST as inherited (hook_env.c) */
+    hc_trust_init();   /* HC_CORE_LIB, before any gateway thread (trust.c) */
+    hc_summary_init(); /* HC_SUMMARY=1: the tree's one-line summary (summary.h) */
     if (mode == HC_MODE_GATEWAY && hc_trust_is_node_runtime())
         prepare_node_trust();
 }
