@@ -24,6 +24,7 @@
  *   the app does not use OpenSSL itself nothing cleans it up under our threads.
  */
 #include "core.h"
+#include "alert.h"
 #include "buf.h"
 #include "capture.h"
 #include "err.h"
@@ -314,6 +315,7 @@ static hc_core *start(void)
      * request on a gateway thread (getenv races with the app's setenv). */
     hc_replay_mode();
     hc_shared_init();
+    hc_alerts_init();
     if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
         hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);

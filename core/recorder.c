@@ -36,6 +36,7 @@
  *   the price of never holding a process's exit hostage.
  */
 #include "recorder.h"
+#include "alert.h"
 #include "clock.h"
 #include "err.h"
 #include "gateway.h"
@@ -246,8 +247,10 @@ static void *recorder_main(void *arg)
                 }
                 written += w;
                 dropped += n - w;
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n; i++) {
+                    hc_alerts_feed_encoded(r->store, batch[i]->rec, batch[i]->rec_len); /* alert.h */
                     free(batch[i]);
+                }
             }
         }
         pthread_mutex_lock(&r->lock);
