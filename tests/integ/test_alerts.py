@@ -17,6 +17,9 @@ a command (a Python script) that appends its stdin and environment to a file.
   store): exactly one alert at 80% and one at 100%; then with Redis (four
   stores, HC_SHARED) and at=50+100: exactly one per fraction fleet-wide; a
   spend rule shared through Redis fires once.
+- delivery: a webhook answering 503 once gets the same body again (bounded
+  retries); an unreachable Slack URL is one stderr line naming its host, never
+  its secret path; HC_ALERTS=@FILE rules; a missing file is one line.
 - a bad HC_ALERTS: one stderr line naming HC_ALERTS and the bad rule, the
   good rule still works, the answers are those of the run without HC_ALERTS.
 """
@@ -48,6 +51,7 @@ class Receiver:
 
     def __init__(self):
         self.posts = []
+        self.fail_next = 0          # answer 503 to this many POSTs first
         self.lock = threading.Lock()
         outer = self
 
@@ -58,8 +62,10 @@ class Receiver:
                 with outer.lock:
                     outer.posts.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                                         "raw": body})
+                    code = 503 if outer.fail_next > 0 else 200
+                    outer.fail_next -= 1
                 try:
-                    self.send_response(200)
+                    self.send_response(code)
                     self.send_header("Content-Length", "2")
                     self.end_headers()
                     self.wfile.write(b"ok")
@@ -260,6 +266,33 @@ def bad_rules(t, w, d):
     d.commands()
 
 
+def delivery(t, w, d):
+    fresh(w)
+    rules = os.path.join(w.dir, "alerts.rules")
+    with open(rules, "w") as f:
+        f.write("# rules for the delivery test\n\ntokens > 30 / 1h\n")
+    d.hook.fail_next = 1
+    dead = "http://127.0.0.1:%d/services/T1/B1/dead-secret-path" % free_port()
+    env = dict(d.env(), HC_ALERTS="@" + rules, HC_ALERT_SLACK=dead)
+    run = call(w, reqs(3), pause=PAUSE, **env)
+    t.eq(run.statuses(), [200] * 3, "delivery: the app is answered (a destination down, one answering 503)",
+         run.detail())
+    posts = d.hook.take(1.5)
+    t.ok(len(posts) == 2 and posts[0]["raw"] == posts[1]["raw"],
+         "webhook answering 503 once: retried, the same body delivered on the 2nd attempt (2 POSTs)",
+         [p["raw"][:120] for p in posts])
+    t.eq(states(bodies(posts[-1:])), [("tokens>30/1h", "firing")], "HC_ALERTS=@FILE: the file's rule fires once")
+    lines = [ln for ln in run.stderr.splitlines() if "Slack" in ln]
+    t.ok(len(lines) == 1 and "http://127.0.0.1:" in lines[0] and "dead-secret-path" not in lines[0] and
+         "every attempt" in lines[0],
+         "unreachable Slack URL: one stderr line naming its host, not the URL's secret path", run.stderr)
+    t.ok(SECRET not in run.stderr, "the HMAC secret is never printed", run.stderr)
+    missing = call(w, reqs(1), HC_ALERTS="@" + os.path.join(w.dir, "no-such-file"))
+    t.ok(missing.statuses() == [200] and sum("HC_ALERTS=@" in ln for ln in missing.stderr.splitlines()) == 1,
+         "HC_ALERTS=@missing: one stderr line, the request answered", missing.detail())
+    d.commands()
+
+
 REDIS = shutil.which("redis-server")
 CLI = shutil.which("redis-cli")
 
@@ -304,7 +337,7 @@ def fleet_redis(t, w, d):
 def all_blocks(t, w):
     d = Dest(w)
     try:
-        for fn in (spend_tokens, error_rate, latency, budget_fractions_local, bad_rules, fleet_redis):
+        for fn in (spend_tokens, error_rate, latency, budget_fractions_local, bad_rules, delivery, fleet_redis):
             t0 = time.monotonic()
             try:
                 fn(t, w, d)
