@@ -550,97 +550,197 @@ static uint64_t measure(const hc_alert_rule *r, const hc_record *rec)
     return 0;
 }
 
-/* Compare-and-set of the state under key. true: this call moved it. */
-static bool state_cas(hc_store *s, const char *key, uint64_t expect, uint64_t newv)
+/* ---- one batch ------------------------------------------------------------ */
+
+/* What a batch adds to one rule and scope value. */
+struct agg {
+    int      rule;
+    char     key[600];          /* "al\x1f<rule>\x1f<scope>\x1f" + one letter: m, n or s */
+    int      kl;                /* where the letter goes */
+    const char *scope;          /* points into key */
+    uint64_t dm, dn;            /* added by the batch */
+    uint64_t m, n;              /* the windows after the add */
+    bool     local;             /* not answered by Redis: done in the store's transaction */
+    int      move;              /* 0 none, 1 fire, -1 resolve */
+};
+
+#define MAX_AGG 256
+
+static struct agg *agg_of(struct agg *a, int *na, int rule, const char *scope)
 {
-    bool won = false;
-    if (hc_shared_state_cas(key, expect, newv, &won) == 0)
-        return won;
+    for (int i = 0; i < *na; i++)
+        if (a[i].rule == rule && strcmp(a[i].scope, scope) == 0)
+            return &a[i];
+    if (*na == MAX_AGG)
+        return NULL;
+    struct agg *x = &a[(*na)++];
+    memset(x, 0, sizeof *x);
+    x->rule = rule;
+    int pre = snprintf(x->key, sizeof x->key, "al\x1f%s\x1f", g.rules[rule].text);
+    x->kl = snprintf(x->key, sizeof x->key, "al\x1f%s\x1f%.200s\x1f", g.rules[rule].text, scope);
+    x->key[x->kl - 1] = '\0';   /* the scope ends the string until the letter is set */
+    x->scope = x->key + pre;
+    return x;
+}
+
+static void set_letter(struct agg *x, char c)
+{
+    x->key[x->kl - 1] = '\x1f';
+    x->key[x->kl] = c;
+    x->key[x->kl + 1] = '\0';
+}
+
+static void unset_letter(struct agg *x)
+{
+    x->key[x->kl - 1] = '\0';
+}
+
+/* The state transition for x given its windows and its current state. */
+static int transition(const struct agg *x, uint64_t state)
+{
+    bool up = above(&g.rules[x->rule], x->m, x->n);
+    return up == (state == 1) ? 0 : up ? 1 : -1;
+}
+
+/* With HC_SHARED: the windows and the state in Redis. false: not answered
+ * (unset or down): the local store does it. */
+static bool shared_update(struct agg *x, int64_t now_us)
+{
+    const hc_alert_rule *r = &g.rules[x->rule];
+    bool ok = false;
+    uint64_t state = 0;
+    set_letter(x, 'm');
+    if (hc_shared_window(x->key, r->window_us, 0, x->dm, now_us, false, NULL, &x->m) == 0) {
+        set_letter(x, 'n');
+        if (hc_shared_window(x->key, r->window_us, 0, x->dn, now_us, false, NULL, &x->n) == 0) {
+            set_letter(x, 's');
+            ok = hc_shared_total_get(x->key, &state) == 0;
+        }
+    }
+    if (ok) {
+        bool won = false;
+        x->move = transition(x, state);
+        if (x->move && (hc_shared_state_cas(x->key, x->move > 0 ? 0 : 1, x->move > 0 ? 1 : 0, &won) != 0 || !won))
+            x->move = 0;
+    }
+    unset_letter(x);
+    return ok;
+}
+
+/* The local aggregates in one write transaction: windows, then each state
+ * read and changed in the same transaction (so the change is a
+ * compare-and-set across processes). 0, or an error code. */
+static int local_update(hc_store *s, struct agg *a, int na, int64_t now_us)
+{
     for (int attempt = 0; attempt < 3; attempt++) {
         MDB_txn *txn;
-        if (hc_store_txn_begin(s, true, &txn) != 0)
-            return false;
+        int rc = hc_store_txn_begin(s, true, &txn), mrc = 0;
+        if (rc)
+            return rc;
         MDB_dbi dbi = hc_store_dbi(s, HC_T_COUNTERS);
-        MDB_val k = { strlen(key), (void *)key }, v;
-        uint64_t cur = 0;
-        if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
-            memcpy(&cur, v.mv_data, 8);
-        if (cur != expect) {
-            hc_store_txn_abort(s, txn);
-            return false;
+        for (int i = 0; i < na && mrc == 0; i++) {
+            struct agg *x = &a[i];
+            if (!x->local)
+                continue;
+            const hc_alert_rule *r = &g.rules[x->rule];
+            set_letter(x, 'm');
+            mrc = hc_window_add_in(txn, dbi, x->key, r->window_us, x->dm, now_us, &x->m);
+            set_letter(x, 'n');
+            if (mrc == 0)
+                mrc = hc_window_add_in(txn, dbi, x->key, r->window_us, x->dn, now_us, &x->n);
+            set_letter(x, 's');
+            MDB_val k = { strlen(x->key), x->key }, v;
+            uint64_t state = 0;
+            if (mrc == 0 && mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+                memcpy(&state, v.mv_data, 8);
+            x->move = mrc == 0 ? transition(x, state) : 0;
+            if (x->move) {
+                state = x->move > 0 ? 1 : 0;
+                v.mv_size = 8;
+                v.mv_data = &state;
+                mrc = mdb_put(txn, dbi, &k, &v, 0);
+            }
+            unset_letter(x);
         }
-        v.mv_size = 8;
-        v.mv_data = &newv;
-        int mrc = mdb_put(txn, dbi, &k, &v, 0);
         if (mrc == 0) {
-            int rc = hc_store_txn_commit(s, txn);
+            rc = hc_store_txn_commit(s, txn);
             if (rc != HC_EFULL)
-                return rc == 0;
+                return rc;
         } else {
             hc_store_txn_abort(s, txn);
             if (mrc != MDB_MAP_FULL)
-                return false;
+                return HC_ESTORE;
         }
         if (hc_store_grow(s) != 0)
-            return false;
+            return HC_EFULL;
     }
-    return false;
+    return HC_EFULL;
 }
 
-static void evaluate(hc_store *s, const hc_alert_rule *r, const hc_record *rec, int64_t now_us)
+static void announce(const struct agg *x)
 {
-    const char *scope = scope_of(r, rec);
-    if (!scope)
-        return;
-    char key[600];
-    int kl = snprintf(key, sizeof key, "al\x1f%s\x1f%.200s\x1f", r->text, scope);
-    if (kl <= 0 || (size_t)kl + 2 > sizeof key)
-        return;
-    uint64_t m = 0, n = 0, state = 0;
-    key[kl] = 'm';
-    key[kl + 1] = '\0';
-    if (hc_window_add(s, key, r->window_us, measure(r, rec), now_us, &m) != 0)
-        goto store_error;
-    key[kl] = 'n';
-    if (hc_window_add(s, key, r->window_us, 1, now_us, &n) != 0)
-        goto store_error;
-    key[kl] = 's';
-    if (hc_total_get(s, key, &state) != 0)
-        goto store_error;
-    bool up = above(r, m, n);
-    if (up == (state == 1) || !state_cas(s, key, up ? 0 : 1, up ? 1 : 0))
-        return;
+    const hc_alert_rule *r = &g.rules[x->rule];
+    bool up = x->move > 0;
     char what[400], msg[700];
-    double value = describe(r, m, n, what, sizeof what);
-    snprintf(msg, sizeof msg, "%s%s%s %s: %s", r->text, scope[0] ? " for " : "", scope,
+    double value = describe(r, x->m, x->n, what, sizeof what);
+    snprintf(msg, sizeof msg, "%s%s%s %s: %s", r->text, x->scope[0] ? " for " : "", x->scope,
              up ? "crossed" : "resolved", what);
     static const char *const metric[] = { "spend", "tokens", "error_rate", "latency" };
     double thr = r->metric == HC_AM_SPEND ? (double)r->threshold / 1e9
                : r->metric == HC_AM_ERROR_RATE ? (double)r->threshold / 1e4
                : r->metric == HC_AM_LATENCY ? (double)r->threshold / 1e6 : (double)r->threshold;
-    struct event e = { .kind = "rule", .state = up ? "firing" : "resolved", .name = r->text, .scope = scope,
+    struct event e = { .kind = "rule", .state = up ? "firing" : "resolved", .name = r->text, .scope = x->scope,
                        .message = msg, .request_id = "", .metric = metric[r->metric], .value = value,
-                       .threshold = thr, .window_s = r->window_us / 1000000, .count = n };
+                       .threshold = thr, .window_s = r->window_us / 1000000, .count = x->n };
     send_event(&e);
-    return;
-store_error:
-    hc_log_warn_once("alert_store", "HC_ALERTS: cannot count in the store; alerts are not evaluated");
 }
 
-void hc_alerts_feed(hc_store *s, const hc_record *r)
+void hc_alerts_feed(hc_store *s, const hc_record *const *recs, size_t n)
 {
-    if (!s)
+    if (!s || !g.nrules || !n)
         return;
+    struct agg *a = malloc(MAX_AGG * sizeof *a);
+    if (!a)
+        return;
+    int na = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < g.nrules; k++) {
+            const char *scope = scope_of(&g.rules[k], recs[i]);
+            struct agg *x = scope ? agg_of(a, &na, k, scope) : NULL;
+            if (!x)
+                continue;   /* not in scope; or more than MAX_AGG scope values in one batch: not counted */
+            x->dm += measure(&g.rules[k], recs[i]);
+            x->dn++;
+        }
     int64_t now = hc_now_us();
-    for (int i = 0; i < g.nrules; i++)
-        evaluate(s, &g.rules[i], r, now);
+    bool any_local = false;
+    for (int i = 0; i < na; i++)
+        any_local |= a[i].local = !shared_update(&a[i], now);
+    if (any_local && local_update(s, a, na, now) != 0) {
+        hc_log_warn_once("alert_store", "HC_ALERTS: cannot count in the store; alerts are not evaluated");
+        for (int i = 0; i < na; i++)
+            if (a[i].local)
+                a[i].move = 0;
+    }
+    for (int i = 0; i < na; i++)
+        if (a[i].move)
+            announce(&a[i]);
+    free(a);
 }
 
-void hc_alerts_feed_encoded(hc_store *s, const void *rec, size_t len)
+void hc_alerts_feed_encoded(hc_store *s, const char *const *recs, const size_t *lens, size_t n)
 {
-    if (!g.nrules)
+    if (!g.nrules || !n)
         return;
-    hc_record r;
-    if (hc_record_decode(rec, len, &r) == 0)
-        hc_alerts_feed(s, &r);
+    hc_record *r = calloc(n, sizeof *r);
+    const hc_record **p = calloc(n, sizeof *p);
+    size_t k = 0;
+    for (size_t i = 0; r && p && i < n; i++)
+        if (hc_record_decode(recs[i], lens[i], &r[k]) == 0) {
+            p[k] = &r[k];
+            k++;
+        }
+    hc_alerts_feed(s, p, k);
+    free(p);
+    free(r);
 }

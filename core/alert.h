@@ -23,9 +23,9 @@
  * Fire once, resolve once: a rule's state (0 quiet, 1 firing) is one value in
  * the same place, changed by compare-and-set; only the process whose
  * compare-and-set moves it sends the alert ("firing"), and later the resolve
- * ("resolved"). Rules are evaluated by the recorder thread, after a batch is
- * written (hc_alerts_feed): never on the app's path. A rule is evaluated when
- * a request is recorded, so a quiet program resolves with its next request.
+ * ("resolved"). Rules are evaluated by the recorder thread, once per batch it
+ * writes (hc_alerts_feed): never on the app's path. A rule is evaluated when
+ * requests are recorded, so a quiet program resolves with its next request.
  *
  * Destinations (every alert and budget warning goes to each one set):
  *   HC_ALERT_WEBHOOK=URL   JSON POST (body: see README, "Alerts"); with
@@ -82,12 +82,15 @@ void hc_alerts_init(void);
 /* Any destination set (HC_ALERT_WEBHOOK, _SLACK, _COMMAND)? */
 bool hc_alerts_have_destinations(void);
 
-/* Feed one recorded exchange to the rules and send the alerts it causes.
- * Called by the recorder thread. */
-void hc_alerts_feed(hc_store *s, const hc_record *r);
+/* Feed n recorded exchanges (a recorder batch) to the rules and send the
+ * alerts they cause. The batch is summed per rule and scope value first, and
+ * the windows and states are updated in one store transaction (or one round
+ * trip per window with HC_SHARED), so a rule is evaluated once per batch.
+ * Called by the recorder thread; returns at once when no rule is set. */
+void hc_alerts_feed(hc_store *s, const hc_record *const *recs, size_t n);
 
-/* Feed encoded records (what the recorder wrote); cheap when no rule is set. */
-void hc_alerts_feed_encoded(hc_store *s, const void *rec, size_t len);
+/* The same from encoded records (what the recorder wrote). */
+void hc_alerts_feed_encoded(hc_store *s, const char *const *recs, const size_t *lens, size_t n);
 
 /* A budget reached pct% of its limit (budget.c; the crossing is unique).
  * Sends it to the destinations. */

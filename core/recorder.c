@@ -184,6 +184,18 @@ static void deadline_us(clockid_t clk, int64_t us, struct timespec *until)
     }
 }
 
+/* The batch's records to the alert rules (alert.h), off the app's path. */
+static void feed_alerts(hc_recorder *r, hc_rec_item **batch, size_t n)
+{
+    const char *recs[BATCH];
+    size_t lens[BATCH];
+    for (size_t i = 0; i < n; i++) {
+        recs[i] = batch[i]->rec;
+        lens[i] = batch[i]->rec_len;
+    }
+    hc_alerts_feed_encoded(r->store, recs, lens, n);
+}
+
 static void *recorder_main(void *arg)
 {
     hc_recorder *r = arg;
@@ -247,10 +259,9 @@ static void *recorder_main(void *arg)
                 }
                 written += w;
                 dropped += n - w;
-                for (size_t i = 0; i < n; i++) {
-                    hc_alerts_feed_encoded(r->store, batch[i]->rec, batch[i]->rec_len); /* alert.h */
+                feed_alerts(r, batch, n);
+                for (size_t i = 0; i < n; i++)
                     free(batch[i]);
-                }
             }
         }
         pthread_mutex_lock(&r->lock);
