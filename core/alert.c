@@ -1,16 +1,17 @@
 /* alert.c — see alert.h.
  *
  * DESIGN
- * - Off the app's path: the recorder thread feeds every record it wrote
- *   (hc_alerts_feed_encoded). Nothing here runs when no rule and no
- *   destination is set.
+ * - Off the app's path: the recorder thread adds every record it wrote to
+ *   per-rule sums (hc_alerts_add_encoded) and applies them at most every
+ *   20 ms (hc_alerts_evaluate), so at full speed alerts cost it one write
+ *   transaction per 20 ms. Nothing here runs when no rule is set.
  * - Counting: per rule and scope value, two windows of counters.h, keyed
  *   "al\x1f<rule>\x1f<scope>\x1fm" (the measure) and "…\x1fn" (requests).
  *   Same machinery as rate limits, so HC_SHARED moves them to Redis.
  * - Crossing: the state "…\x1fs" (0 quiet, 1 firing) changes only by
- *   compare-and-set (Redis script with HC_SHARED, else one LMDB write
- *   transaction); the one caller whose set succeeds sends the alert. A read
- *   first keeps the common case (no change) to a read transaction.
+ *   compare-and-set (Redis script with HC_SHARED, else read and written in
+ *   the LMDB write transaction that updates the windows); the one caller
+ *   whose set succeeds sends the alert.
  * - Configuration is read once at core start-up (on the app's thread) into
  *   `g`, immutable afterwards: the recorder thread reads it without a lock.
  */
@@ -695,23 +696,61 @@ static void announce(const struct agg *x)
     send_event(&e);
 }
 
-void hc_alerts_feed(hc_store *s, const hc_record *const *recs, size_t n)
+/* Pending: what the batches since the last evaluation added, per rule and
+ * scope value. Only the recorder thread touches it (alert.h). */
+static struct {
+    pid_t       pid;
+    struct agg *a;
+    int         na;
+    int64_t     since_us;     /* monotonic time of the oldest pending batch */
+} pend;
+
+static void add_records(const hc_record *const *recs, size_t n)
 {
-    if (!s || !g.nrules || !n)
+    if (pend.pid != getpid()) {     /* a forked child starts empty (the parent's memory is not ours) */
+        pend.pid = getpid();
+        pend.a = NULL;
+        pend.na = 0;
+    }
+    if (!pend.a && !(pend.a = malloc(MAX_AGG * sizeof *pend.a)))
         return;
-    struct agg *a = malloc(MAX_AGG * sizeof *a);
-    if (!a)
-        return;
-    int na = 0;
+    if (!pend.na)
+        pend.since_us = hc_mono_us();
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < g.nrules; k++) {
             const char *scope = scope_of(&g.rules[k], recs[i]);
-            struct agg *x = scope ? agg_of(a, &na, k, scope) : NULL;
+            struct agg *x = scope ? agg_of(pend.a, &pend.na, k, scope) : NULL;
             if (!x)
-                continue;   /* not in scope; or more than MAX_AGG scope values in one batch: not counted */
+                continue;   /* not in scope; or more than MAX_AGG scope values pending: not counted */
             x->dm += measure(&g.rules[k], recs[i]);
             x->dn++;
         }
+}
+
+void hc_alerts_feed(hc_store *s, const hc_record *const *recs, size_t n)
+{
+    if (!s || !g.nrules)
+        return;
+    add_records(recs, n);
+    hc_alerts_evaluate(s);
+}
+
+bool hc_alerts_pending(void)
+{
+    return pend.pid == getpid() && pend.na > 0;
+}
+
+bool hc_alerts_due(void)
+{
+    return hc_alerts_pending() && (hc_mono_us() - pend.since_us >= HC_ALERT_COALESCE_US || pend.na == MAX_AGG);
+}
+
+void hc_alerts_evaluate(hc_store *s)
+{
+    if (!s || !hc_alerts_pending())
+        return;
+    struct agg *a = pend.a;
+    int na = pend.na;
     int64_t now = hc_now_us();
     bool any_local = false;
     for (int i = 0; i < na; i++)
@@ -725,13 +764,13 @@ void hc_alerts_feed(hc_store *s, const hc_record *const *recs, size_t n)
     for (int i = 0; i < na; i++)
         if (a[i].move)
             announce(&a[i]);
-    free(a);
+    pend.na = 0;
 }
 
-void hc_alerts_feed_encoded(hc_store *s, const char *const *recs, const size_t *lens, size_t n)
+bool hc_alerts_add_encoded(const char *const *recs, const size_t *lens, size_t n)
 {
     if (!g.nrules || !n)
-        return;
+        return hc_alerts_pending();
     hc_record *r = calloc(n, sizeof *r);
     const hc_record **p = calloc(n, sizeof *p);
     size_t k = 0;
@@ -740,7 +779,8 @@ void hc_alerts_feed_encoded(hc_store *s, const char *const *recs, const size_t *
             p[k] = &r[k];
             k++;
         }
-    hc_alerts_feed(s, p, k);
+    add_records(p, k);
     free(p);
     free(r);
+    return hc_alerts_pending();
 }

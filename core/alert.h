@@ -23,9 +23,10 @@
  * Fire once, resolve once: a rule's state (0 quiet, 1 firing) is one value in
  * the same place, changed by compare-and-set; only the process whose
  * compare-and-set moves it sends the alert ("firing"), and later the resolve
- * ("resolved"). Rules are evaluated by the recorder thread, once per batch it
- * writes (hc_alerts_feed): never on the app's path. A rule is evaluated when
- * requests are recorded, so a quiet program resolves with its next request.
+ * ("resolved"). Rules are evaluated by the recorder thread, within 20 ms of
+ * writing the records (below): never on the app's path. A rule is evaluated
+ * when requests are recorded, so a quiet program resolves with its next
+ * request.
  *
  * Destinations (every alert and budget warning goes to each one set):
  *   HC_ALERT_WEBHOOK=URL   JSON POST (body: see README, "Alerts"); with
@@ -82,15 +83,25 @@ void hc_alerts_init(void);
 /* Any destination set (HC_ALERT_WEBHOOK, _SLACK, _COMMAND)? */
 bool hc_alerts_have_destinations(void);
 
-/* Feed n recorded exchanges (a recorder batch) to the rules and send the
- * alerts they cause. The batch is summed per rule and scope value first, and
- * the windows and states are updated in one store transaction (or one round
- * trip per window with HC_SHARED), so a rule is evaluated once per batch.
- * Called by the recorder thread; returns at once when no rule is set. */
-void hc_alerts_feed(hc_store *s, const hc_record *const *recs, size_t n);
+/* Evaluation, by the recorder thread only. The records of its batches are
+ * summed per rule and scope value (hc_alerts_add_encoded); the sums are
+ * applied at most every HC_ALERT_COALESCE_US (hc_alerts_due, then
+ * hc_alerts_evaluate): the windows and states updated in one store write
+ * transaction, or one Redis round trip per window with HC_SHARED, and the
+ * alerts of the state changes sent. At full speed the recorder makes one
+ * extra transaction per 20 ms, not one per batch. */
+#define HC_ALERT_COALESCE_US 20000
 
-/* The same from encoded records (what the recorder wrote). */
-void hc_alerts_feed_encoded(hc_store *s, const char *const *recs, const size_t *lens, size_t n);
+/* Add n encoded records (what the recorder wrote). Returns whether sums are
+ * pending. Cheap when no rule is set. */
+bool hc_alerts_add_encoded(const char *const *recs, const size_t *lens, size_t n);
+/* Sums pending / pending for HC_ALERT_COALESCE_US or more. */
+bool hc_alerts_pending(void);
+bool hc_alerts_due(void);
+/* Apply the pending sums to s and send the alerts they cause. */
+void hc_alerts_evaluate(hc_store *s);
+/* hc_alerts_add + hc_alerts_evaluate of decoded records (tests). */
+void hc_alerts_feed(hc_store *s, const hc_record *const *recs, size_t n);
 
 /* A budget reached pct% of its limit (budget.c; the crossing is unique).
  * Sends it to the destinations. */

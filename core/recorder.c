@@ -61,7 +61,7 @@ struct hc_recorder {
     pthread_cond_t  space_cond;    /* the thread took the queue: there is room */
     hc_rec_item    *head, *tail;
     size_t          queued, queued_bytes;
-    int             busy;          /* the thread holds items it has not written yet */
+    int             busy;          /* the thread holds items it has not written yet, or alert sums (alert.h) */
     int             idle;          /* the thread sleeps on an empty queue */
     int             flushing;      /* flushers waiting: do not linger */
     int             stalled;       /* a backpressure wait ran out: drop, don't wait */
@@ -185,7 +185,7 @@ static void deadline_us(clockid_t clk, int64_t us, struct timespec *until)
 }
 
 /* The batch's records to the alert rules (alert.h), off the app's path. */
-static void feed_alerts(hc_recorder *r, hc_rec_item **batch, size_t n)
+static void feed_alerts(hc_rec_item **batch, size_t n)
 {
     const char *recs[BATCH];
     size_t lens[BATCH];
@@ -193,7 +193,7 @@ static void feed_alerts(hc_recorder *r, hc_rec_item **batch, size_t n)
         recs[i] = batch[i]->rec;
         lens[i] = batch[i]->rec_len;
     }
-    hc_alerts_feed_encoded(r->store, recs, lens, n);
+    hc_alerts_add_encoded(recs, lens, n);
 }
 
 static void *recorder_main(void *arg)
@@ -208,6 +208,21 @@ static void *recorder_main(void *arg)
         r->disabled = 1;
     for (;;) {
         while (!r->head) {
+            if (r->busy) { /* only alert sums are pending (alert.h): evaluate them when due or flushed */
+                struct timespec due;
+                deadline_us(CLOCK_MONOTONIC, HC_ALERT_COALESCE_US, &due);
+                r->idle = 1;
+                if (!r->flushing && pthread_cond_timedwait(&r->cond, &r->lock, &due) == 0)
+                    continue;
+                if (r->head)
+                    break;
+                pthread_mutex_unlock(&r->lock);
+                hc_alerts_evaluate(r->store);
+                pthread_mutex_lock(&r->lock);
+                r->busy = 0;
+                pthread_cond_broadcast(&r->done_cond);
+                continue;
+            }
             r->idle = 1;
             pthread_cond_wait(&r->cond, &r->lock);
         }
@@ -259,10 +274,17 @@ static void *recorder_main(void *arg)
                 }
                 written += w;
                 dropped += n - w;
-                feed_alerts(r, batch, n);
+                feed_alerts(batch, n);
                 for (size_t i = 0; i < n; i++)
                     free(batch[i]);
             }
+        }
+        /* Alerts: evaluated when due, else later (the idle wait above); a
+         * flush waits for them (busy). */
+        bool alerts = r->store && hc_alerts_pending();
+        if (alerts && hc_alerts_due()) {
+            hc_alerts_evaluate(r->store);
+            alerts = false;
         }
         pthread_mutex_lock(&r->lock);
         r->st.written += written;
@@ -270,7 +292,7 @@ static void *recorder_main(void *arg)
         r->writing = 0;
         if (written)
             r->stalled = 0;
-        r->busy = 0;
+        r->busy = alerts;
         pthread_cond_broadcast(&r->done_cond);
     }
     return NULL;
