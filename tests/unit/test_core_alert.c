@@ -3,11 +3,14 @@
  * scopes, min=, and the errors a user sees for a bad rule. */
 #include "alert.h"
 #include "budget.h"
+#include "counters.h"
 #include "err.h"
+#include "store.h"
 #include "t.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static hc_alert_rule r;
 static char err[200];
@@ -127,6 +130,70 @@ static void test_fractions(void)
     T_CHECK(strstr(err, "at=") != NULL, "the error names at=: %s", err);
 }
 
+/* The state of rule text (global scope) in s: 0 quiet, 1 firing. */
+static uint64_t state_of(hc_store *s, const char *text)
+{
+    char key[400];
+    snprintf(key, sizeof key, "al\x1f%s\x1f\x1fs", text);
+    uint64_t v = 99;
+    if (hc_total_get(s, key, &v) != 0)
+        return 99;
+    return v;
+}
+
+/* Feed one record (status, latency in ms) and evaluate. */
+static void feed(hc_store *s, int status, int64_t latency_ms)
+{
+    hc_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.status = status;
+    rec.latency_us = latency_ms * 1000;
+    const hc_record *p = &rec;
+    hc_alerts_feed(s, &p, 1);
+}
+
+/* Evaluation in a store: the exact percentile boundary and error-rate min=,
+ * the state going 0 → 1 → 0 once each. */
+static void test_evaluation(void)
+{
+    char dir[] = "/tmp/hc-alert-unit-XXXXXX", err2[256];
+    hc_store *s = NULL;
+    if (!mkdtemp(dir) || hc_store_open(dir, 0, &s, err2, sizeof err2) != 0) {
+        T_CHECK(0, "a store in %s: %s", dir, err2);
+        return;
+    }
+    setenv("HC_ALERTS", "p95_latency>1s/1h,min=20; error_rate>40%/1h,min=4", 1);
+    unsetenv("HC_ALERT_WEBHOOK");
+    unsetenv("HC_ALERT_SLACK");
+    unsetenv("HC_ALERT_COMMAND");
+    hc_alerts_init();
+    const char *p95 = "p95_latency>1s/1h,min=20", *er = "error_rate>40%/1h,min=4";
+    /* 19 fast + 1 slow: the 19th of 20 sorted is fast: p95 is not above 1 s. */
+    for (int i = 0; i < 19; i++)
+        feed(s, 200, 10);
+    T_EQ_INT(state_of(s, p95), 0, "p95: 19 requests, below min=20: quiet");
+    feed(s, 200, 5000);
+    T_EQ_INT(state_of(s, p95), 0, "p95: 1 slow of 20 (nearest rank: the 19th is fast): quiet");
+    feed(s, 200, 5000);
+    T_EQ_INT(state_of(s, p95), 1, "p95: 2 slow of 21 (the 20th of 21 is slow): firing");
+    for (int i = 0; i < 20; i++)
+        feed(s, 200, 10);
+    T_EQ_INT(state_of(s, p95), 0, "p95: resolved by then (at the 40th: 2 slow is not more than 5%% of 40)");
+    /* error_rate: the 22 + 20 requests above were all 200: 0% so far. */
+    T_EQ_INT(state_of(s, er), 0, "error rate 0%%: quiet");
+    for (int i = 0; i < 27; i++)
+        feed(s, 500, 10);
+    T_EQ_INT(state_of(s, er), 0, "27 errors of 68 (39.7%%): quiet");
+    feed(s, 0, 10);
+    T_EQ_INT(state_of(s, er), 1, "28 of 69 (40.6%%; status 0 is an error): firing");
+    feed(s, 200, 10);
+    T_EQ_INT(state_of(s, er), 0, "28 of 70 = 40%% exactly (not above): resolved");
+    hc_store_close(s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    T_CHECK(system(cmd) == 0, "temporary store removed");
+}
+
 int main(void)
 {
     test_metrics();
@@ -134,5 +201,6 @@ int main(void)
     test_errors();
     test_lists();
     test_fractions();
+    test_evaluation();
     return t_done();
 }
