@@ -196,6 +196,36 @@ static void feed_alerts(hc_rec_item **batch, size_t n)
     hc_alerts_add_encoded(recs, lens, n);
 }
 
+/* Alert sums pending and nothing queued (r->lock held, r->busy set): wait
+ * for items until the sums are due, or a flush asks, then evaluate them
+ * (alert.h). Returns with r->lock held. */
+static void idle_with_alerts(hc_recorder *r)
+{
+    struct timespec due;
+    deadline_us(CLOCK_MONOTONIC, HC_ALERT_COALESCE_US, &due);
+    if (!r->flushing && pthread_cond_timedwait(&r->cond, &r->lock, &due) == 0)
+        return; /* woken: items, or a flush */
+    if (r->head)
+        return;
+    pthread_mutex_unlock(&r->lock);
+    hc_alerts_evaluate(r->store);
+    pthread_mutex_lock(&r->lock);
+    r->busy = 0;
+    pthread_cond_broadcast(&r->done_cond);
+}
+
+/* After a batch: evaluate the alert sums if due. Returns whether some are
+ * still pending (r->busy: a flush waits for them). */
+static bool alerts_after_batch(hc_recorder *r)
+{
+    if (!r->store || !hc_alerts_pending())
+        return false;
+    if (!hc_alerts_due())
+        return true;
+    hc_alerts_evaluate(r->store);
+    return false;
+}
+
 static void *recorder_main(void *arg)
 {
     hc_recorder *r = arg;
@@ -208,23 +238,11 @@ static void *recorder_main(void *arg)
         r->disabled = 1;
     for (;;) {
         while (!r->head) {
-            if (r->busy) { /* only alert sums are pending (alert.h): evaluate them when due or flushed */
-                struct timespec due;
-                deadline_us(CLOCK_MONOTONIC, HC_ALERT_COALESCE_US, &due);
-                r->idle = 1;
-                if (!r->flushing && pthread_cond_timedwait(&r->cond, &r->lock, &due) == 0)
-                    continue;
-                if (r->head)
-                    break;
-                pthread_mutex_unlock(&r->lock);
-                hc_alerts_evaluate(r->store);
-                pthread_mutex_lock(&r->lock);
-                r->busy = 0;
-                pthread_cond_broadcast(&r->done_cond);
-                continue;
-            }
             r->idle = 1;
-            pthread_cond_wait(&r->cond, &r->lock);
+            if (r->busy)
+                idle_with_alerts(r);
+            else
+                pthread_cond_wait(&r->cond, &r->lock);
         }
         r->idle = 0;
         if (r->queued < BATCH && !r->flushing && !r->disabled) {
@@ -279,13 +297,7 @@ static void *recorder_main(void *arg)
                     free(batch[i]);
             }
         }
-        /* Alerts: evaluated when due, else later (the idle wait above); a
-         * flush waits for them (busy). */
-        bool alerts = r->store && hc_alerts_pending();
-        if (alerts && hc_alerts_due()) {
-            hc_alerts_evaluate(r->store);
-            alerts = false;
-        }
+        bool alerts = alerts_after_batch(r);
         pthread_mutex_lock(&r->lock);
         r->st.written += written;
         r->st.dropped_store += dropped;
