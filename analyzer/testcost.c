@@ -21,7 +21,8 @@ long tc_from_json(const cJSON *doc, agg_groups *g)
     if (!cJSON_IsArray(arr))
         return -1;
     long n = 0;
-    cJSON_ArrayForEach(it, arr) {
+    cJSON_ArrayForEach(it, arr)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "test");
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "cost_nusd");
         const cJSON *q = cJSON_GetObjectItemCaseSensitive(it, "requests");
@@ -67,7 +68,8 @@ static int by_growth(const void *x, const void *y)
     return strcmp(a->test, b->test);
 }
 
-int tc_grown_list(const agg_groups *cur, const agg_groups *base, double max_inc, tc_grown **out, size_t *n)
+int tc_grown_list(const agg_groups *cur, const agg_groups *base, double max_inc, tc_grown **out,
+                  size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -80,11 +82,13 @@ int tc_grown_list(const agg_groups *cur, const agg_groups *base, double max_inc,
         const agg_acc *c = &cur->accs[i];
         long j = agg_group_find(base, cur->keys[i], cur->klens[i]);
         int64_t b = j >= 0 ? base->accs[j].cost_nusd : 0;
-        bool grew = j < 0 ? c->cost_nusd > 0
-                          : (double)(c->cost_nusd - b) > max_inc * (double)b + 1e-6 && c->cost_nusd > b;
+        bool grew =
+            j < 0 ? c->cost_nusd > 0
+                  : (double)(c->cost_nusd - b) > max_inc * (double)b + 1e-6 && c->cost_nusd > b;
         if (!grew)
             continue;
-        v[*n] = (tc_grown){ cur->keys[i], b, c->cost_nusd, j >= 0 ? base->accs[j].requests : 0, c->requests, j < 0 };
+        v[*n] = (tc_grown){ cur->keys[i], b,    c->cost_nusd, j >= 0 ? base->accs[j].requests : 0,
+                            c->requests,  j < 0 };
         (*n)++;
     }
     qsort(v, *n, sizeof *v, by_growth);
@@ -101,6 +105,7 @@ void tc_grown_text(const tc_grown *t, char *out, size_t size)
     else if (t->base_nusd == 0)
         snprintf(out, size, "%s $0 → %s", t->test, fmt_usd(b, t->cur_nusd));
     else
-        snprintf(out, size, "%s %s → %s (+%s)", t->test, fmt_usd(a, t->base_nusd), fmt_usd(b, t->cur_nusd),
+        snprintf(out, size, "%s %s → %s (+%s)", t->test, fmt_usd(a, t->base_nusd),
+                 fmt_usd(b, t->cur_nusd),
                  fmt_rate(r, (double)(t->cur_nusd - t->base_nusd) / (double)t->base_nusd));
 }

@@ -30,16 +30,17 @@ long tc_from_json(const cJSON *doc, agg_groups *g);
 void tc_json(jw *w, const agg_groups *g);
 
 typedef struct tc_grown {
-    const char *test;       /* borrowed from cur */
-    int64_t     base_nusd, cur_nusd;
-    uint64_t    base_req, cur_req;
-    bool        is_new;     /* not in the baseline */
+    const char *test; /* borrowed from cur */
+    int64_t base_nusd, cur_nusd;
+    uint64_t base_req, cur_req;
+    bool is_new; /* not in the baseline */
 } tc_grown;
 
 /* Tests of cur whose cost grew by more than max_inc (0.1 = 10%) over base,
  * and tests new in cur with a cost; largest growth in dollars first. *out is
  * allocated (free it); *n their number. 0 or HC_ENOMEM. */
-int tc_grown_list(const agg_groups *cur, const agg_groups *base, double max_inc, tc_grown **out, size_t *n);
+int tc_grown_list(const agg_groups *cur, const agg_groups *base, double max_inc, tc_grown **out,
+                  size_t *n);
 
 /* "TEST $a → $b (+X%)" or "TEST new, $b" into out. */
 void tc_grown_text(const tc_grown *t, char *out, size_t size);

@@ -33,12 +33,12 @@
 #include <unistd.h>
 
 static struct {
-    pid_t         pid;                         /* read in this process */
+    pid_t pid; /* read in this process */
     hc_alert_rule rules[HC_MAX_ALERT_RULES];
-    int           nrules;
-    char          webhook[1024], slack[1024], command[1024];
-    char          secret[256];
-    char          host[128];
+    int nrules;
+    char webhook[1024], slack[1024], command[1024];
+    char secret[256];
+    char host[128];
 } g;
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -113,7 +113,10 @@ static int parse_value(hc_alert_rule *r, const char *v, char *err, size_t errlen
     case HC_AM_TOKENS: {
         if (parse_dec(&s, &nano) != 0)
             goto bad;
-        uint64_t mult = *s == 'k' || *s == 'K' ? 1000 : *s == 'M' ? 1000000 : *s == 'B' || *s == 'G' ? 1000000000 : 1;
+        uint64_t mult = *s == 'k' || *s == 'K'   ? 1000
+                        : *s == 'M'              ? 1000000
+                        : *s == 'B' || *s == 'G' ? 1000000000
+                                                 : 1;
         if (mult > 1)
             s++;
         if (*s)
@@ -146,8 +149,9 @@ static int parse_value(hc_alert_rule *r, const char *v, char *err, size_t errlen
     }
     }
 bad:;
-    static const char *const what[] = { "an amount in USD (5usd, $5, 0.25)", "a token count (1M, 500k, 2000)",
-                                        "a percentage (10%)", "a duration (8s, 500ms, 2m)" };
+    static const char *const what[] = { "an amount in USD (5usd, $5, 0.25)",
+                                        "a token count (1M, 500k, 2000)", "a percentage (10%)",
+                                        "a duration (8s, 500ms, 2m)" };
     snprintf(err, errlen, "expected %s after '>', got '%s'", what[r->metric], v);
     return HC_EINVAL;
 }
@@ -208,12 +212,14 @@ int hc_alert_rule_parse(const char *text, hc_alert_rule *r, char *err, size_t er
         r->metric = HC_AM_TOKENS;
     else if (strcmp(buf, "error_rate") == 0)
         r->metric = HC_AM_ERROR_RATE;
-    else if (sscanf(buf, "p%d_latenc%31s", &pct, tail) == 2 && strcmp(tail, "y") == 0 && pct >= 1 && pct <= 99 &&
-             isdigit((unsigned char)buf[1])) {
+    else if (sscanf(buf, "p%d_latenc%31s", &pct, tail) == 2 && strcmp(tail, "y") == 0 && pct >= 1 &&
+             pct <= 99 && isdigit((unsigned char)buf[1])) {
         r->metric = HC_AM_LATENCY;
         r->pct = pct;
     } else {
-        snprintf(err, errlen, "metric '%s' is not spend, tokens, error_rate or pNN_latency (p50, p95, p99…)", buf);
+        snprintf(err, errlen,
+                 "metric '%s' is not spend, tokens, error_rate or pNN_latency (p50, p95, p99…)",
+                 buf);
         return HC_EINVAL;
     }
     if (parse_value(r, gt + 1, err, errlen) != 0)
@@ -267,7 +273,8 @@ int hc_alert_rules_parse(const char *text, const char *var, hc_alert_rule *out, 
             continue;
         char err[200];
         if (*n >= max) {
-            hc_log_error("%s: bad rule '%.200s': at most %d rules; this one is ignored", var, item, max);
+            hc_log_error("%s: bad rule '%.200s': at most %d rules; this one is ignored", var, item,
+                         max);
             bad++;
         } else if (hc_alert_rule_parse(item, &out[*n], err, sizeof err) != 0) {
             hc_log_error("%s: bad rule '%.200s': %s; this rule is ignored", var, item, err);
@@ -303,7 +310,8 @@ static void env_url(const char *var, char *out, size_t size)
     if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
         hc_log_error("%s: expected an http:// or https:// URL; no alert is sent there", var);
     else if (strlen(v) >= size)
-        hc_log_error("%s: the URL is longer than %zu characters; no alert is sent there", var, size - 1);
+        hc_log_error("%s: the URL is longer than %zu characters; no alert is sent there", var,
+                     size - 1);
     else
         hc_strlcpy(out, size, v);
 }
@@ -320,7 +328,8 @@ void hc_alerts_init(void)
     if (c && *c) {
         if (c[0] != '/' || access(c, X_OK) != 0 || strlen(c) >= sizeof g.command)
             hc_log_error("HC_ALERT_COMMAND=%s: expected the absolute path of an executable program "
-                         "(run without a shell); no alert command is run", c);
+                         "(run without a shell); no alert command is run",
+                         c);
         else
             hc_strlcpy(g.command, sizeof g.command, c);
     }
@@ -335,7 +344,8 @@ void hc_alerts_init(void)
     if (rules[0] == '@') {
         char *text = read_rules_file(rules + 1);
         if (!text) {
-            hc_log_error("HC_ALERTS=%s: cannot read the rules file; no alert rule is evaluated", rules);
+            hc_log_error("HC_ALERTS=%s: cannot read the rules file; no alert rule is evaluated",
+                         rules);
             return;
         }
         hc_alert_rules_parse(text, "HC_ALERTS", g.rules, HC_MAX_ALERT_RULES, &g.nrules);
@@ -343,8 +353,9 @@ void hc_alerts_init(void)
     } else
         hc_alert_rules_parse(rules, "HC_ALERTS", g.rules, HC_MAX_ALERT_RULES, &g.nrules);
     if (g.nrules && !hc_alerts_have_destinations())
-        hc_log_error("HC_ALERTS: no destination (HC_ALERT_WEBHOOK, HC_ALERT_SLACK, HC_ALERT_COMMAND): "
-                     "alerts are only printed on stderr");
+        hc_log_error(
+            "HC_ALERTS: no destination (HC_ALERT_WEBHOOK, HC_ALERT_SLACK, HC_ALERT_COMMAND): "
+            "alerts are only printed on stderr");
 }
 
 bool hc_alerts_have_destinations(void)
@@ -357,11 +368,11 @@ bool hc_alerts_have_destinations(void)
 struct event {
     const char *kind, *state, *name, *scope, *message, *request_id;
     const char *metric;
-    double      value, threshold;
-    int64_t     window_s;
-    uint64_t    count;
-    int         fraction;        /* budgets: percent of the limit */
-    const char *period_start;    /* budgets */
+    double value, threshold;
+    int64_t window_s;
+    uint64_t count;
+    int fraction;             /* budgets: percent of the limit */
+    const char *period_start; /* budgets */
 };
 
 static int json_str(hc_buf *j, const char *s)
@@ -398,8 +409,9 @@ static int event_json(const struct event *e, hc_buf *j)
     if (e->fraction)
         rc = rc ? rc : hc_buf_printf(j, ",\"fraction_pct\":%d", e->fraction);
     else
-        rc = rc ? rc : hc_buf_printf(j, ",\"window_s\":%lld,\"requests\":%llu", (long long)e->window_s,
-                                     (unsigned long long)e->count);
+        rc = rc ? rc
+                : hc_buf_printf(j, ",\"window_s\":%lld,\"requests\":%llu", (long long)e->window_s,
+                                (unsigned long long)e->count);
     if (e->period_start)
         rc = rc ? rc : kv(j, "period_start", e->period_start);
     rc = rc ? rc : kv(j, "message", e->message);
@@ -427,8 +439,8 @@ static void send_event(const struct event *e)
         hc_buf s = HC_BUF_INIT;
         int rc = hc_buf_puts(&s, "{\"text\":");
         char text[700];
-        snprintf(text, sizeof text, "%s hcshim %s: %s", strcmp(e->state, "firing") == 0 ? ":rotating_light:"
-                                                                                         : ":white_check_mark:",
+        snprintf(text, sizeof text, "%s hcshim %s: %s",
+                 strcmp(e->state, "firing") == 0 ? ":rotating_light:" : ":white_check_mark:",
                  strcmp(e->state, "firing") == 0 ? "alert" : "resolved", e->message);
         rc = rc ? rc : json_str(&s, text);
         rc = rc ? rc : hc_buf_puts(&s, "}");
@@ -450,17 +462,24 @@ static void send_event(const struct event *e)
     hc_buf_free(&j);
 }
 
-void hc_alert_budget(const char *budget, const char *scope, int pct, uint64_t spent_nusd, uint64_t limit_nusd,
-                     const char *period_start, const char *request_id)
+void hc_alert_budget(const char *budget, const char *scope, int pct, uint64_t spent_nusd,
+                     uint64_t limit_nusd, const char *period_start, const char *request_id)
 {
     char spent[32], limit[32], msg[600];
     hc_format_usd(spent_nusd, spent, sizeof spent);
     hc_format_usd(limit_nusd, limit, sizeof limit);
-    snprintf(msg, sizeof msg, "budget %s%s%s reached %d%%: spent %s of %s", budget, scope[0] ? " for " : "", scope,
-             pct, spent, limit);
-    struct event e = { .kind = "budget", .state = "firing", .name = budget, .scope = scope, .message = msg,
-                       .request_id = request_id, .metric = "spend", .value = (double)spent_nusd / 1e9,
-                       .threshold = (double)limit_nusd / 1e9 * pct / 100, .fraction = pct,
+    snprintf(msg, sizeof msg, "budget %s%s%s reached %d%%: spent %s of %s", budget,
+             scope[0] ? " for " : "", scope, pct, spent, limit);
+    struct event e = { .kind = "budget",
+                       .state = "firing",
+                       .name = budget,
+                       .scope = scope,
+                       .message = msg,
+                       .request_id = request_id,
+                       .metric = "spend",
+                       .value = (double)spent_nusd / 1e9,
+                       .threshold = (double)limit_nusd / 1e9 * pct / 100,
+                       .fraction = pct,
                        .period_start = period_start };
     send_event(&e);
 }
@@ -489,7 +508,8 @@ static double describe(const hc_alert_rule *r, uint64_t m, uint64_t n, char *out
     case HC_AM_SPEND: {
         char usd[32];
         hc_format_usd(m, usd, sizeof usd);
-        snprintf(out, size, "%s spent in the last %s (%llu requests)", usd, w, (unsigned long long)n);
+        snprintf(out, size, "%s spent in the last %s (%llu requests)", usd, w,
+                 (unsigned long long)n);
         return (double)m / 1e9;
     }
     case HC_AM_TOKENS:
@@ -498,15 +518,16 @@ static double describe(const hc_alert_rule *r, uint64_t m, uint64_t n, char *out
         return (double)m;
     case HC_AM_ERROR_RATE: {
         double pct = n ? 100.0 * (double)m / (double)n : 0;
-        snprintf(out, size, "%llu of %llu requests failed in the last %s (%.1f%%)", (unsigned long long)m,
-                 (unsigned long long)n, w, pct);
+        snprintf(out, size, "%llu of %llu requests failed in the last %s (%.1f%%)",
+                 (unsigned long long)m, (unsigned long long)n, w, pct);
         return pct;
     }
     case HC_AM_LATENCY: {
         double pct = n ? 100.0 * (double)m / (double)n : 0;
-        snprintf(out, size, "%llu of %llu requests (%.1f%%) took longer than %.3gs in the last %s: p%d is %s",
-                 (unsigned long long)m, (unsigned long long)n, pct, (double)r->threshold / 1e6, w, r->pct,
-                 m > (uint64_t)(100 - r->pct) * n / 100 ? "above" : "at or below");
+        snprintf(out, size,
+                 "%llu of %llu requests (%.1f%%) took longer than %.3gs in the last %s: p%d is %s",
+                 (unsigned long long)m, (unsigned long long)n, pct, (double)r->threshold / 1e6, w,
+                 r->pct, m > (uint64_t)(100 - r->pct) * n / 100 ? "above" : "at or below");
         return pct;
     }
     }
@@ -521,7 +542,8 @@ static bool above(const hc_alert_rule *r, uint64_t m, uint64_t n)
     case HC_AM_SPEND:
     case HC_AM_TOKENS: return m > r->threshold;
     case HC_AM_ERROR_RATE: return m * 1000000 > r->threshold * n;
-    case HC_AM_LATENCY: return m > (uint64_t)(100 - r->pct) * n / 100; /* nearest rank: see alert.h */
+    case HC_AM_LATENCY:
+        return m > (uint64_t)(100 - r->pct) * n / 100; /* nearest rank: see alert.h */
     }
     return false;
 }
@@ -544,7 +566,9 @@ static uint64_t measure(const hc_alert_rule *r, const hc_record *rec)
 {
     switch (r->metric) {
     case HC_AM_SPEND: return rec->cost_nusd > 0 ? (uint64_t)rec->cost_nusd : 0;
-    case HC_AM_TOKENS: return (uint64_t)(rec->tok_in > 0 ? rec->tok_in : 0) + (uint64_t)(rec->tok_out > 0 ? rec->tok_out : 0);
+    case HC_AM_TOKENS:
+        return (uint64_t)(rec->tok_in > 0 ? rec->tok_in : 0) +
+               (uint64_t)(rec->tok_out > 0 ? rec->tok_out : 0);
     case HC_AM_ERROR_RATE: return rec->status == 0 || rec->status >= 400;
     case HC_AM_LATENCY: return rec->latency_us > 0 && (uint64_t)rec->latency_us > r->threshold;
     }
@@ -555,14 +579,14 @@ static uint64_t measure(const hc_alert_rule *r, const hc_record *rec)
 
 /* What a batch adds to one rule and scope value. */
 struct agg {
-    int      rule;
-    char     key[600];          /* "al\x1f<rule>\x1f<scope>\x1f" + one letter: m, n or s */
-    int      kl;                /* where the letter goes */
-    const char *scope;          /* points into key */
-    uint64_t dm, dn;            /* added by the batch */
-    uint64_t m, n;              /* the windows after the add */
-    bool     local;             /* not answered by Redis: done in the store's transaction */
-    int      move;              /* 0 none, 1 fire, -1 resolve */
+    int rule;
+    char key[600];     /* "al\x1f<rule>\x1f<scope>\x1f" + one letter: m, n or s */
+    int kl;            /* where the letter goes */
+    const char *scope; /* points into key */
+    uint64_t dm, dn;   /* added by the batch */
+    uint64_t m, n;     /* the windows after the add */
+    bool local;        /* not answered by Redis: done in the store's transaction */
+    int move;          /* 0 none, 1 fire, -1 resolve */
 };
 
 #define MAX_AGG 256
@@ -579,7 +603,7 @@ static struct agg *agg_of(struct agg *a, int *na, int rule, const char *scope)
     x->rule = rule;
     int pre = snprintf(x->key, sizeof x->key, "al\x1f%s\x1f", g.rules[rule].text);
     x->kl = snprintf(x->key, sizeof x->key, "al\x1f%s\x1f%.200s\x1f", g.rules[rule].text, scope);
-    x->key[x->kl - 1] = '\0';   /* the scope ends the string until the letter is set */
+    x->key[x->kl - 1] = '\0'; /* the scope ends the string until the letter is set */
     x->scope = x->key + pre;
     return x;
 }
@@ -621,7 +645,9 @@ static bool shared_update(struct agg *x, int64_t now_us)
     if (ok) {
         bool won = false;
         x->move = transition(x, state);
-        if (x->move && (hc_shared_state_cas(x->key, x->move > 0 ? 0 : 1, x->move > 0 ? 1 : 0, &won) != 0 || !won))
+        if (x->move &&
+            (hc_shared_state_cas(x->key, x->move > 0 ? 0 : 1, x->move > 0 ? 1 : 0, &won) != 0 ||
+             !won))
             x->move = 0;
     }
     unset_letter(x);
@@ -687,27 +713,36 @@ static void announce(const struct agg *x)
     snprintf(msg, sizeof msg, "%s%s%s %s: %s", r->text, x->scope[0] ? " for " : "", x->scope,
              up ? "crossed" : "resolved", what);
     static const char *const metric[] = { "spend", "tokens", "error_rate", "latency" };
-    double thr = r->metric == HC_AM_SPEND ? (double)r->threshold / 1e9
-               : r->metric == HC_AM_ERROR_RATE ? (double)r->threshold / 1e4
-               : r->metric == HC_AM_LATENCY ? (double)r->threshold / 1e6 : (double)r->threshold;
-    struct event e = { .kind = "rule", .state = up ? "firing" : "resolved", .name = r->text, .scope = x->scope,
-                       .message = msg, .request_id = "", .metric = metric[r->metric], .value = value,
-                       .threshold = thr, .window_s = r->window_us / 1000000, .count = x->n };
+    double thr = r->metric == HC_AM_SPEND        ? (double)r->threshold / 1e9
+                 : r->metric == HC_AM_ERROR_RATE ? (double)r->threshold / 1e4
+                 : r->metric == HC_AM_LATENCY    ? (double)r->threshold / 1e6
+                                                 : (double)r->threshold;
+    struct event e = { .kind = "rule",
+                       .state = up ? "firing" : "resolved",
+                       .name = r->text,
+                       .scope = x->scope,
+                       .message = msg,
+                       .request_id = "",
+                       .metric = metric[r->metric],
+                       .value = value,
+                       .threshold = thr,
+                       .window_s = r->window_us / 1000000,
+                       .count = x->n };
     send_event(&e);
 }
 
 /* Pending: what the batches since the last evaluation added, per rule and
  * scope value. Only the recorder thread touches it (alert.h). */
 static struct {
-    pid_t       pid;
+    pid_t pid;
     struct agg *a;
-    int         na;
-    int64_t     since_us;     /* monotonic time of the oldest pending batch */
+    int na;
+    int64_t since_us; /* monotonic time of the oldest pending batch */
 } pend;
 
 static void add_records(const hc_record *const *recs, size_t n)
 {
-    if (pend.pid != getpid()) {     /* a forked child starts empty (the parent's memory is not ours) */
+    if (pend.pid != getpid()) { /* a forked child starts empty (the parent's memory is not ours) */
         pend.pid = getpid();
         pend.a = NULL;
         pend.na = 0;
@@ -721,7 +756,7 @@ static void add_records(const hc_record *const *recs, size_t n)
             const char *scope = scope_of(&g.rules[k], recs[i]);
             struct agg *x = scope ? agg_of(pend.a, &pend.na, k, scope) : NULL;
             if (!x)
-                continue;   /* not in scope; or more than MAX_AGG scope values pending: not counted */
+                continue; /* not in scope; or more than MAX_AGG scope values pending: not counted */
             x->dm += measure(&g.rules[k], recs[i]);
             x->dn++;
         }
@@ -742,7 +777,8 @@ bool hc_alerts_pending(void)
 
 bool hc_alerts_due(void)
 {
-    return hc_alerts_pending() && (hc_mono_us() - pend.since_us >= HC_ALERT_COALESCE_US || pend.na == MAX_AGG);
+    return hc_alerts_pending() &&
+           (hc_mono_us() - pend.since_us >= HC_ALERT_COALESCE_US || pend.na == MAX_AGG);
 }
 
 void hc_alerts_evaluate(hc_store *s)
@@ -756,7 +792,8 @@ void hc_alerts_evaluate(hc_store *s)
     for (int i = 0; i < na; i++)
         any_local |= a[i].local = !shared_update(&a[i], now);
     if (any_local && local_update(s, a, na, now) != 0) {
-        hc_log_warn_once("alert_store", "HC_ALERTS: cannot count in the store; alerts are not evaluated");
+        hc_log_warn_once("alert_store",
+                         "HC_ALERTS: cannot count in the store; alerts are not evaluated");
         for (int i = 0; i < na; i++)
             if (a[i].local)
                 a[i].move = 0;

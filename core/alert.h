@@ -11,7 +11,8 @@
  *   SCOPE   user (one alert per user), property:NAME (one per value of the
  *           property), property:NAME=VALUE (requests with that value only);
  *           default: every request.
- *   e.g. HC_ALERTS="spend>5usd/1h; error_rate>10%/15m,min=20; p95_latency>8s/10m,min=10; tokens>1M/1d"
+ *   e.g. HC_ALERTS="spend>5usd/1h; error_rate>10%/15m,min=20;
+ *                   p95_latency>8s/10m,min=10; tokens>1M/1d"
  *
  * A percentile is above T exactly when more than (100-NN)% of the window's
  * requests took longer than T (nearest rank), so each rule keeps two
@@ -57,15 +58,15 @@
 enum hc_alert_metric { HC_AM_SPEND, HC_AM_TOKENS, HC_AM_ERROR_RATE, HC_AM_LATENCY };
 
 typedef struct hc_alert_rule {
-    char                 text[256];   /* as written, trimmed: names the rule */
+    char text[256]; /* as written, trimmed: names the rule */
     enum hc_alert_metric metric;
-    uint64_t             threshold;   /* nano-USD, tokens, ppm of requests, or µs */
-    int                  pct;         /* HC_AM_LATENCY: the percentile (1..99) */
-    int64_t              window_us;
-    uint64_t             min;         /* requests in the window before it may fire */
-    bool                 per_user;
-    char                 prop[128];   /* scope property ("" = none) */
-    char                 prop_val[128]; /* only this value ("" = one alert per value) */
+    uint64_t threshold; /* nano-USD, tokens, ppm of requests, or µs */
+    int pct;            /* HC_AM_LATENCY: the percentile (1..99) */
+    int64_t window_us;
+    uint64_t min; /* requests in the window before it may fire */
+    bool per_user;
+    char prop[128];     /* scope property ("" = none) */
+    char prop_val[128]; /* only this value ("" = one alert per value) */
 } hc_alert_rule;
 
 /* Parse rules separated by ';' or newlines ('#' starts a comment line).
@@ -105,7 +106,7 @@ void hc_alerts_feed(hc_store *s, const hc_record *const *recs, size_t n);
 
 /* A budget reached pct% of its limit (budget.c; the crossing is unique).
  * Sends it to the destinations. */
-void hc_alert_budget(const char *budget, const char *scope, int pct, uint64_t spent_nusd, uint64_t limit_nusd,
-                     const char *period_start, const char *request_id);
+void hc_alert_budget(const char *budget, const char *scope, int pct, uint64_t spent_nusd,
+                     uint64_t limit_nusd, const char *period_start, const char *request_id);
 
 #endif

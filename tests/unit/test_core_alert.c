@@ -24,7 +24,8 @@ static int parse(const char *s)
 static void test_metrics(void)
 {
     T_EQ_INT(parse("spend>5usd/1h"), 0, "spend>5usd/1h parses");
-    T_CHECK(r.metric == HC_AM_SPEND && r.threshold == 5000000000ull && r.window_us == 3600000000LL && r.min == 1,
+    T_CHECK(r.metric == HC_AM_SPEND && r.threshold == 5000000000ull &&
+                r.window_us == 3600000000LL && r.min == 1,
             "spend: 5 USD in nano-USD, 1 h window, min 1");
     T_EQ_INT(parse("spend>$0.25/30s"), 0, "spend>$0.25/30s parses");
     T_EQ_INT(r.threshold, 250000000, "$0.25 = 250000000 nano-USD");
@@ -39,7 +40,8 @@ static void test_metrics(void)
     T_EQ_INT(r.threshold, 2500, "2.5k = 2500 tokens");
 
     T_EQ_INT(parse("error_rate>10%/15m,min=20"), 0, "error_rate>10%%/15m,min=20 parses");
-    T_CHECK(r.metric == HC_AM_ERROR_RATE && r.threshold == 100000 && r.min == 20 && r.window_us == 900000000LL,
+    T_CHECK(r.metric == HC_AM_ERROR_RATE && r.threshold == 100000 && r.min == 20 &&
+                r.window_us == 900000000LL,
             "10%% = 100000 ppm, min 20, 15 min");
     T_EQ_INT(parse("error_rate>0.5/1h"), 0, "a fraction is a rate too");
     T_EQ_INT(r.threshold, 500000, "0.5 = 500000 ppm");
@@ -58,7 +60,8 @@ static void test_scopes(void)
     T_EQ_INT(parse("spend>1/1h@user"), 0, "@user parses");
     T_CHECK(r.per_user && !r.prop[0], "per user");
     T_EQ_INT(parse("spend>1/1h,min=3@property:Team"), 0, "@property:Team after min= parses");
-    T_CHECK(!r.per_user && strcmp(r.prop, "Team") == 0 && !r.prop_val[0] && r.min == 3, "per value of Team, min 3");
+    T_CHECK(!r.per_user && strcmp(r.prop, "Team") == 0 && !r.prop_val[0] && r.min == 3,
+            "per value of Team, min 3");
     T_EQ_INT(parse("error_rate>5%/1h@property:Env=prod"), 0, "@property:Env=prod parses");
     T_CHECK(strcmp(r.prop, "Env") == 0 && strcmp(r.prop_val, "prod") == 0, "Env = prod only");
     T_EQ_STR(r.text, "error_rate>5%/1h@property:Env=prod", "the rule keeps its text as its name");
@@ -67,7 +70,8 @@ static void test_scopes(void)
 static void test_errors(void)
 {
     T_EQ_INT(parse("bogus>3/1h"), HC_EINVAL, "unknown metric refused");
-    T_CHECK(strstr(err, "'bogus'") && strstr(err, "pNN_latency"), "the error names the metric and the choices: %s", err);
+    T_CHECK(strstr(err, "'bogus'") && strstr(err, "pNN_latency"),
+            "the error names the metric and the choices: %s", err);
     T_EQ_INT(parse("spend5/1h"), HC_EINVAL, "no '>' refused");
     T_CHECK(strstr(err, "METRIC>VALUE/WINDOW") != NULL, "the error shows the form: %s", err);
     T_EQ_INT(parse("spend>5eur/1h"), HC_EINVAL, "a currency other than usd refused");
@@ -79,7 +83,8 @@ static void test_errors(void)
     T_EQ_INT(parse("p100_latency>1s/1m"), HC_EINVAL, "p100 refused (1..99)");
     T_EQ_INT(parse("p0_latency>1s/1m"), HC_EINVAL, "p0 refused");
     T_EQ_INT(parse("p95_latencyx>1s/1m"), HC_EINVAL, "a misspelt metric refused");
-    T_EQ_INT(parse("error_rate>100%/1h"), HC_EINVAL, "an error rate of 100%% can never be exceeded: refused");
+    T_EQ_INT(parse("error_rate>100%/1h"), HC_EINVAL,
+             "an error rate of 100%% can never be exceeded: refused");
     T_EQ_INT(parse("spend>1/1h,max=3"), HC_EINVAL, "unknown option refused");
     T_CHECK(strstr(err, "'max=3'") != NULL, "the error names the option: %s", err);
     T_EQ_INT(parse("spend>1/1h,min=x"), HC_EINVAL, "min= needs a number");
@@ -91,8 +96,9 @@ static void test_lists(void)
 {
     hc_alert_rule rules[HC_MAX_ALERT_RULES];
     int n = -1;
-    int bad = hc_alert_rules_parse("spend > 5usd / 1h; tokens>1M/1d\n# a comment\n\nbogus>1/1h;p90_latency>2s/5m",
-                                   "TEST", rules, HC_MAX_ALERT_RULES, &n);
+    int bad = hc_alert_rules_parse(
+        "spend > 5usd / 1h; tokens>1M/1d\n# a comment\n\nbogus>1/1h;p90_latency>2s/5m", "TEST",
+        rules, HC_MAX_ALERT_RULES, &n);
     T_EQ_INT(bad, 1, "one bad rule in the list");
     T_EQ_INT(n, 3, "the three good rules are kept");
     T_EQ_STR(rules[0].text, "spend>5usd/1h", "spaces inside a rule are ignored");
@@ -103,20 +109,25 @@ static void test_fractions(void)
 {
     uint16_t at[8];
     int n = 0;
-    T_EQ_INT(hc_budget_fractions_parse("100,50,80", ',', at, &n, err, sizeof err), 0, "100,50,80 parses");
+    T_EQ_INT(hc_budget_fractions_parse("100,50,80", ',', at, &n, err, sizeof err), 0,
+             "100,50,80 parses");
     T_CHECK(n == 3 && at[0] == 50 && at[1] == 80 && at[2] == 100, "sorted ascending");
-    T_EQ_INT(hc_budget_fractions_parse("80+80+100%", '+', at, &n, err, sizeof err), 0, "80+80+100%% parses");
+    T_EQ_INT(hc_budget_fractions_parse("80+80+100%", '+', at, &n, err, sizeof err), 0,
+             "80+80+100%% parses");
     T_CHECK(n == 2 && at[0] == 80 && at[1] == 100, "duplicates dropped, %% allowed");
-    T_EQ_INT(hc_budget_fractions_parse("0,50", ',', at, &n, err, sizeof err), HC_EINVAL, "0%% refused");
-    T_EQ_INT(hc_budget_fractions_parse("50,x", ',', at, &n, err, sizeof err), HC_EINVAL, "a non-number refused");
+    T_EQ_INT(hc_budget_fractions_parse("0,50", ',', at, &n, err, sizeof err), HC_EINVAL,
+             "0%% refused");
+    T_EQ_INT(hc_budget_fractions_parse("50,x", ',', at, &n, err, sizeof err), HC_EINVAL,
+             "a non-number refused");
     T_CHECK(strstr(err, "'50,x'") != NULL, "the error names the list: %s", err);
-    T_EQ_INT(hc_budget_fractions_parse("1,2,3,4,5,6,7,8,9", ',', at, &n, err, sizeof err), HC_EINVAL,
-             "more than 8 refused");
+    T_EQ_INT(hc_budget_fractions_parse("1,2,3,4,5,6,7,8,9", ',', at, &n, err, sizeof err),
+             HC_EINVAL, "more than 8 refused");
 
     hc_budget b[4];
     int nb = 0;
     unsetenv("HC_BUDGET_ALERT_AT");
-    T_EQ_INT(hc_budgets_parse("5/day,1/hour:block:at=50+90", b, 4, &nb, err, sizeof err), 0, "budgets with at= parse");
+    T_EQ_INT(hc_budgets_parse("5/day,1/hour:block:at=50+90", b, 4, &nb, err, sizeof err), 0,
+             "budgets with at= parse");
     T_CHECK(nb == 2 && b[0].nat == 2 && b[0].at[0] == 80 && b[0].at[1] == 100 && !b[0].at_chosen,
             "default fractions 80, 100 (not chosen)");
     T_CHECK(b[1].nat == 2 && b[1].at[0] == 50 && b[1].at[1] == 90 && b[1].at_chosen && b[1].block,
@@ -124,9 +135,11 @@ static void test_fractions(void)
     T_EQ_STR(b[1].name, "1/hour", "at= is not part of the budget's name");
     setenv("HC_BUDGET_ALERT_AT", "25,75", 1);
     T_EQ_INT(hc_budgets_parse("5/day", b, 4, &nb, err, sizeof err), 0, "HC_BUDGET_ALERT_AT=25,75");
-    T_CHECK(b[0].nat == 2 && b[0].at[0] == 25 && b[0].at[1] == 75 && b[0].at_chosen, "its fractions are chosen");
+    T_CHECK(b[0].nat == 2 && b[0].at[0] == 25 && b[0].at[1] == 75 && b[0].at_chosen,
+            "its fractions are chosen");
     unsetenv("HC_BUDGET_ALERT_AT");
-    T_EQ_INT(hc_budgets_parse("5/day:at=abc", b, 4, &nb, err, sizeof err), HC_EINVAL, "a bad at= refuses the budget");
+    T_EQ_INT(hc_budgets_parse("5/day:at=abc", b, 4, &nb, err, sizeof err), HC_EINVAL,
+             "a bad at= refuses the budget");
     T_CHECK(strstr(err, "at=") != NULL, "the error names at=: %s", err);
 }
 
@@ -178,7 +191,8 @@ static void test_evaluation(void)
     T_EQ_INT(state_of(s, p95), 1, "p95: 2 slow of 21 (the 20th of 21 is slow): firing");
     for (int i = 0; i < 20; i++)
         feed(s, 200, 10);
-    T_EQ_INT(state_of(s, p95), 0, "p95: resolved by then (at the 40th: 2 slow is not more than 5%% of 40)");
+    T_EQ_INT(state_of(s, p95), 0,
+             "p95: resolved by then (at the 40th: 2 slow is not more than 5%% of 40)");
     /* error_rate: the 22 + 20 requests above were all 200: 0% so far. */
     T_EQ_INT(state_of(s, er), 0, "error rate 0%%: quiet");
     for (int i = 0; i < 27; i++)
