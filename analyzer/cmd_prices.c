@@ -198,7 +198,7 @@ static int do_import(const struct import_args *a)
     } else {
         fputs("# hcshim price file, written by `hc-analyze prices --import`. Format: docs/PRICES.md.\n"
               "provider\tmodel\tinput\toutput\tcached_input\tcache_write_5m\tcache_write_1h\treasoning\t"
-              "per_request\tlong_ctx_threshold\tinput_long\toutput_long\tcached_long\tsource\tdate\n", out);
+              "per_request\tlong_ctx_threshold\tinput_long\toutput_long\tcached_long\tsource\tdate\tpeak\n", out);
     }
     fprintf(out, "\n# ---- imported from %s (as of %s) by `hc-analyze prices --import` ----\n",
             a->source ? a->source : "the database", o.as_of ? o.as_of : o.date);
@@ -501,6 +501,10 @@ int cmd_prices(int argc, char **argv)
                    per_m(nb[0], pr->in_long), per_m(nb[1], pr->out_long), per_m(nb[2], pr->cached_long));
         if (pr->per_request_nusd)
             printf("  per request: %lld nano-USD\n", (long long)pr->per_request_nusd);
+        if (pr->peak_milli) {
+            char pk[96];
+            printf("  peak hours (UTC): %s\n", hc_price_peak_text(pr, pk, sizeof pk));
+        }
         printf("  source %s  date %s\n", pr->source, pr->date);
         rc = 0;
         goto out;

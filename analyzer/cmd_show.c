@@ -164,8 +164,9 @@ static void print_text_record(const hc_record *r)
     if (r->cost_flags & HC_COST_UNPRICED)
         field("cost", "unpriced (model not in the price table)");
     else
-        fieldf("cost", "%s (%s USD%s%s%s)", fmt_usd(a, r->cost_nusd), fmt_usd_exact(b, r->cost_nusd),
+        fieldf("cost", "%s (%s USD%s%s%s%s)", fmt_usd(a, r->cost_nusd), fmt_usd_exact(b, r->cost_nusd),
                r->cost_flags & HC_COST_LONG_CTX ? ", long-context tier" : "",
+               r->cost_flags & HC_COST_PEAK ? ", peak hours" : "",
                r->cost_flags & HC_COST_ESTIMATED ? ", estimated tokens" : "",
                r->cost_flags & HC_COST_NO_USAGE ? ", no usage reported" : "");
     if (r->saved_nusd)
