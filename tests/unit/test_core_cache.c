@@ -35,10 +35,11 @@ static void test_canonical(void)
 {
     int rc;
     T_EQ_STR(canon("{\"b\":1,\"a\":{\"y\":[{\"d\":1,\"c\":2}],\"x\":null}}", NULL, &rc),
-             "{\"a\":{\"x\":null,\"y\":[{\"c\":2,\"d\":1}]},\"b\":1}", "keys sorted at every level, arrays kept in order");
+             "{\"a\":{\"x\":null,\"y\":[{\"c\":2,\"d\":1}]},\"b\":1}",
+             "keys sorted at every level, arrays kept in order");
     T_EQ_INT(rc, 0, "…rc 0");
-    T_EQ_STR(canon("{ \"model\" : \"m\",\n \"user\":\"u1\", \"seed\":3}", "user, seed", &rc), "{\"model\":\"m\"}",
-             "ignored keys removed, whitespace gone");
+    T_EQ_STR(canon("{ \"model\" : \"m\",\n \"user\":\"u1\", \"seed\":3}", "user, seed", &rc),
+             "{\"model\":\"m\"}", "ignored keys removed, whitespace gone");
     T_EQ_STR(canon("{\"a\":{\"user\":1},\"user\":2}", "user", &rc), "{\"a\":{\"user\":1}}",
              "ignore keys apply at the top level only");
     T_EQ_STR(canon("{\"User\":1}", "user", &rc), "{\"User\":1}", "ignore keys are case-sensitive");
@@ -49,14 +50,15 @@ static void test_canonical(void)
     memset(deep + 600, ']', 600);
     deep[1200] = '\0';
     hc_buf b = HC_BUF_INIT;
-    T_CHECK(hc_cache_canonical(deep, strlen(deep), NULL, &b) != 0, "nesting beyond the limit is refused, not recursed");
+    T_CHECK(hc_cache_canonical(deep, strlen(deep), NULL, &b) != 0,
+            "nesting beyond the limit is refused, not recursed");
     hc_buf_free(&b);
 }
 
 typedef struct req {
-    hc_opts      o;
+    hc_opts o;
     hc_http_head h;
-    char         raw[1024];
+    char raw[1024];
 } req;
 
 static void make_req(req *r, const char *headers, int buckets, const char *seed, const char *ignore)
@@ -66,14 +68,15 @@ static void make_req(req *r, const char *headers, int buckets, const char *seed,
     r->o.cache_ttl_us = 60 * SEC;
     snprintf(r->o.cache_seed, sizeof r->o.cache_seed, "%s", seed);
     snprintf(r->o.cache_ignore, sizeof r->o.cache_ignore, "%s", ignore);
-    snprintf(r->raw, sizeof r->raw, "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n%s\r\n", headers);
+    snprintf(r->raw, sizeof r->raw,
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n%s\r\n", headers);
     if (hc_http_parse_request(r->raw, strlen(r->raw), &r->h) <= 0)
         printf("# cannot parse the test request\n");
 }
 
 /* The key of a request, as hex. */
-static const char *key_of(const char *headers, const char *seed, const char *ignore, const char *host,
-                          const char *body)
+static const char *key_of(const char *headers, const char *seed, const char *ignore,
+                          const char *host, const char *body)
 {
     static char hex[4][65];
     static int turn;
@@ -89,15 +92,18 @@ static const char *key_of(const char *headers, const char *seed, const char *ign
 
 static void test_key(void)
 {
-    const char *body = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-    const char *reordered = "{\"messages\":[{\"content\":\"hi\",\"role\":\"user\"}],  \"model\":\"gpt-4o\"}";
+    const char *body =
+        "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    const char *reordered =
+        "{\"messages\":[{\"content\":\"hi\",\"role\":\"user\"}],  \"model\":\"gpt-4o\"}";
     char k[65];
-    snprintf(k, sizeof k, "%s", key_of("Authorization: Bearer A\r\n", "", "", "api.openai.com", body));
+    snprintf(k, sizeof k, "%s",
+             key_of("Authorization: Bearer A\r\n", "", "", "api.openai.com", body));
     T_CHECK(strlen(k) == 64 && strspn(k, "0123456789abcdef") == 64, "the key is 64 hex digits");
     T_EQ_STR(key_of("Authorization: Bearer A\r\n", "", "", "api.openai.com", reordered), k,
              "key order and whitespace do not change the key");
-    T_EQ_STR(key_of("Authorization: Bearer A\r\nUser-Agent: x/2\r\nX-Stainless-Retry-Count: 1\r\n", "", "",
-                    "api.openai.com", body),
+    T_EQ_STR(key_of("Authorization: Bearer A\r\nUser-Agent: x/2\r\nX-Stainless-Retry-Count: 1\r\n",
+                    "", "", "api.openai.com", body),
              k, "other headers do not change the key");
     T_CHECK(strcmp(key_of("Authorization: Bearer B\r\n", "", "", "api.openai.com", body), k) != 0,
             "another API key is another key");
@@ -107,13 +113,14 @@ static void test_key(void)
             "a seed is another key");
     T_CHECK(strcmp(key_of("Authorization: Bearer A\r\n", "", "", "api.groq.com", body), k) != 0,
             "another host is another key");
-    T_CHECK(strcmp(key_of("Authorization: Bearer A\r\n", "", "",
-                          "api.openai.com", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":"
-                                            "\"hi\"}]}"),
+    T_CHECK(strcmp(key_of("Authorization: Bearer A\r\n", "", "", "api.openai.com",
+                          "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":"
+                          "\"hi\"}]}"),
                    k) != 0,
             "another model is another key");
     T_EQ_STR(key_of("Authorization: Bearer A\r\n", "", "user", "api.openai.com",
-                    "{\"user\":\"u7\",\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"),
+                    "{\"user\":\"u7\",\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\","
+                    "\"content\":\"hi\"}]}"),
              k, "an ignored key does not change the key");
     char raw1[65];
     snprintf(raw1, sizeof raw1, "%s", key_of("", "", "", "api.openai.com", "plain text"));
@@ -136,7 +143,8 @@ static void test_key(void)
     hc_cache_bucket_key(&c, 0, k0);
     hc_cache_bucket_key(&c, 0, k0b);
     hc_cache_bucket_key(&c, 1, k1);
-    T_CHECK(memcmp(k0, k0b, 32) == 0 && memcmp(k0, k1, 32) != 0, "bucket keys are stable and distinct");
+    T_CHECK(memcmp(k0, k0b, 32) == 0 && memcmp(k0, k1, 32) != 0,
+            "bucket keys are stable and distinct");
 }
 
 static void put(hc_store *s, const hc_cache_ctx *c, int bucket, const char *body, int64_t expires)
@@ -216,7 +224,8 @@ static void test_store(hc_store *s)
     char seen[8] = "";
     for (int i = 0; i < 4; i++) {
         const char *got = look(s, &c, NOW, &b);
-        T_CHECK(strcmp(got, ans[b >= 0 && b < 3 ? b : 0]) == 0, "HIT %d served bucket %d's answer (%s)", i, b, got);
+        T_CHECK(strcmp(got, ans[b >= 0 && b < 3 ? b : 0]) == 0,
+                "HIT %d served bucket %d's answer (%s)", i, b, got);
         seen[i] = (char)('0' + b);
     }
     T_EQ_STR(seen, "0120", "hits rotate over the buckets in order");

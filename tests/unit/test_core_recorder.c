@@ -52,7 +52,8 @@ static hc_rec_item *item(uint32_t n)
     int rl = snprintf(rec, sizeof rec, "record-%u", n);
     int ql = snprintf(req, sizeof req, "{\"prompt\":%u}", n);
     int pl = snprintf(resp, sizeof resp, "{\"answer\":%u}", n);
-    return hc_rec_item_new(id, rec, (size_t)rl, req, (size_t)ql, true, resp, (size_t)pl, n % 2 == 0);
+    return hc_rec_item_new(id, rec, (size_t)rl, req, (size_t)ql, true, resp, (size_t)pl,
+                           n % 2 == 0);
 }
 
 static size_t count_records(hc_store *s)
@@ -109,7 +110,8 @@ static void test_write_and_group_commit(const char *db)
     hc_recorder_submit(r, item(1), false);
     hc_recorder_stats st;
     hc_recorder_flush(r, 5000, &st);
-    T_CHECK(st.submitted == 1 && st.written == 1 && st.left == 0, "one item: submitted, written, nothing left");
+    T_CHECK(st.submitted == 1 && st.written == 1 && st.left == 0,
+            "one item: submitted, written, nothing left");
     T_EQ_INT(count_records(s), 1, "…one record in the store");
     T_EQ_STR(body_of(s, 1, HC_BODY_REQUEST), "{\"prompt\":1}", "…its request body stored");
     T_EQ_STR(body_of(s, 1, HC_BODY_RESPONSE), "(none)", "…no response body when has_resp is false");
@@ -122,12 +124,13 @@ static void test_write_and_group_commit(const char *db)
         hc_recorder_submit(r, item(n), false);
     pthread_mutex_unlock(&c.store_lock);
     hc_recorder_flush(r, 10000, &st);
-    T_CHECK(st.written == 601 && st.dropped_full == 0 && st.left == 0, "600 more written, none dropped (%llu)",
-            (unsigned long long)st.written);
+    T_CHECK(st.written == 601 && st.dropped_full == 0 && st.left == 0,
+            "600 more written, none dropped (%llu)", (unsigned long long)st.written);
     T_EQ_INT(count_records(s), 601, "…601 records in the store");
     size_t txns = last_txn(s) - before;
     T_CHECK(txns >= 3 && txns <= 4, "…in %zu write transactions (batches of 256)", txns);
-    T_EQ_STR(body_of(s, 698, HC_BODY_RESPONSE), "{\"answer\":698}", "a response body of the burst stored");
+    T_EQ_STR(body_of(s, 698, HC_BODY_RESPONSE), "{\"answer\":698}",
+             "a response body of the burst stored");
 
     /* Flush waits for an exchange in flight, bounded. */
     hc_recorder_exchange_begin(r);
@@ -158,7 +161,8 @@ static void test_full_queue(const char *db)
     for (uint32_t n = 2000; n < 2007; n++)
         hc_recorder_submit(r, item(n), false);
     hc_recorder_stats_get(r, &st);
-    T_CHECK(st.submitted == 7 && st.dropped_full == 3, "queue of 4: 7 submitted, 3 dropped and counted (%llu)",
+    T_CHECK(st.submitted == 7 && st.dropped_full == 3,
+            "queue of 4: 7 submitted, 3 dropped and counted (%llu)",
             (unsigned long long)st.dropped_full);
     pthread_mutex_unlock(&c.store_lock);
     hc_recorder_flush(r, 5000, &st);
@@ -185,14 +189,16 @@ static void test_backpressure(const char *db)
     hc_recorder_submit(r, item(3001), true);
     hc_recorder_stats_get(r, &st);
     T_CHECK(st.waited == 0 && st.dropped_full == 0, "a queue with room never waits");
-    hc_recorder_submit(r, item(3002), true);  /* full: waits 150 ms, then the recorder is stalled */
-    hc_recorder_submit(r, item(3003), true);  /* stalled: no second wait */
+    hc_recorder_submit(r, item(3002), true); /* full: waits 150 ms, then the recorder is stalled */
+    hc_recorder_submit(r, item(3003), true); /* stalled: no second wait */
     hc_recorder_stats_get(r, &st);
-    T_EQ_INT(st.waited, 1, "a full queue makes a may_wait submitter wait once, not again once stalled");
+    T_EQ_INT(st.waited, 1,
+             "a full queue makes a may_wait submitter wait once, not again once stalled");
     T_EQ_INT(st.dropped_full, 2, "…after the wait ran out, it and the next are dropped");
     pthread_mutex_unlock(&c.store_lock);
     hc_recorder_flush(r, 5000, &st);
-    T_CHECK(st.written == 2 && st.left == 0, "the queued two are written once the store is free (%llu)",
+    T_CHECK(st.written == 2 && st.left == 0,
+            "the queued two are written once the store is free (%llu)",
             (unsigned long long)st.written);
     /* A batch was written: no longer stalled. Submitters allowed to wait now
      * wait for room instead of dropping, however fast they submit. */
@@ -200,9 +206,11 @@ static void test_backpressure(const char *db)
     for (uint32_t n = 3100; n < 3150; n++)
         hc_recorder_submit(r, item(n), true);
     hc_recorder_flush(r, 5000, &st);
-    T_CHECK(st.dropped_full == 2 && st.written == 52, "after a written batch nothing more is dropped "
-            "(dropped %llu, written %llu, waited %llu)", (unsigned long long)st.dropped_full,
-            (unsigned long long)st.written, (unsigned long long)st.waited);
+    T_CHECK(st.dropped_full == 2 && st.written == 52,
+            "after a written batch nothing more is dropped "
+            "(dropped %llu, written %llu, waited %llu)",
+            (unsigned long long)st.dropped_full, (unsigned long long)st.written,
+            (unsigned long long)st.waited);
 }
 
 static void test_no_store(void)
