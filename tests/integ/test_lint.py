@@ -80,7 +80,7 @@ def test_allow(t, tree):
         f.write("# comment\n"
                 "banned core/probe.c:strcpy 1\nbanned core/probe.c:atoi 1\n"
                 "unchecked-buf core/probe.c 2\nlong-function core/long.c:g 81\n"
-                "long-line core/long.c 1\n")
+                "long-line core/long.c *\n")
     with open(os.path.join(tree, "README.md"), "a") as f:
         f.write("")
     rc, out = run(tree, "--allow", allow)
@@ -93,7 +93,7 @@ def test_allow(t, tree):
     rc, out = run(tree, "--allow", allow)
     t.eq(rc, 0, "with every count allowed: exit 0")
     with open(allow, "a") as f:
-        f.write("long-line core/probe.c 3\n")
+        f.write("long-line core/probe.c 3\nlong-line core/gone.c *\n")
     with open(allow) as f:
         text = f.read()
     with open(allow, "w") as f:
@@ -104,6 +104,8 @@ def test_allow(t, tree):
          "…and lists every hit of that entry", out)
     t.ok("note: long-line core/probe.c can be removed (now 0, allowed 3)" in out,
          "an entry above the count is a note to lower it", out)
+    t.ok("long-line core/gone.c can be removed" in out and "core/long.c can be" not in out,
+         "a '*' entry is a note only once the file has no long line", out)
     rc, out = run(tree, "--print-allow")
     t.ok(rc == 0 and "long-function  core/long.c:g 81" in out and "unchecked-buf  core/probe.c 2" in out,
          "--print-allow prints what the tree needs now", out)
