@@ -177,29 +177,10 @@ int cli_store_path(const ana_ctx *c, char *out, size_t size)
     return 0;
 }
 
-static struct {
-    hc_store *s;
-    MDB_dbi   dbi[HC_T__N];
-} handles[8];
-
-static const char *const table_names[HC_T__N] = { "meta", "records", "bodies", "cache", "counters" };
-
-MDB_dbi cli_dbi(hc_store *s, enum hc_table t)
-{
-    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
-        if (handles[i].s == s)
-            return handles[i].dbi[t];
-    return hc_store_dbi(s, t);
-}
-
 void cli_close_store(hc_store *s)
 {
-    if (!s)
-        return;
-    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
-        if (handles[i].s == s)
-            handles[i].s = NULL;
-    hc_store_close(s);
+    if (s)
+        hc_store_close(s);
 }
 
 int cli_open_store(const ana_ctx *c, hc_store **s)
@@ -217,29 +198,7 @@ int cli_open_store(const ana_ctx *c, hc_store **s)
                           c->db ? "" : " at the default path");
     if (hc_store_open(path, HC_STORE_RDONLY, s, err, sizeof err) != 0)
         return cli_misuse("%s", err[0] ? err : path);
-    size_t slot = sizeof handles / sizeof handles[0];
-    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
-        if (!handles[i].s) {
-            slot = i;
-            break;
-        }
-    MDB_txn *txn;
-    if (slot == sizeof handles / sizeof handles[0] || hc_store_txn_begin(*s, false, &txn) != 0)
-        goto fail;
-    for (int t = 0; t < HC_T__N; t++)
-        if (mdb_dbi_open(txn, table_names[t], 0, &handles[slot].dbi[t]) != 0) {
-            hc_store_txn_abort(*s, txn);
-            goto fail;
-        }
-    /* Committing a read-only transaction keeps the handles it opened. */
-    if (hc_store_txn_commit(*s, txn) != 0)
-        goto fail;
-    handles[slot].s = *s;
     return 0;
-fail:
-    hc_store_close(*s);
-    *s = NULL;
-    return cli_misuse("%s: cannot open the store's tables", path);
 }
 
 int cli_open_store_for_delete(const ana_ctx *c, bool dry, char *path, size_t size, hc_store **s)

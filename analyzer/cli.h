@@ -143,12 +143,6 @@ int  cli_open_store(const ana_ctx *c, hc_store **s);
  * error. Prints one line and returns CLI_EXIT_MISUSE on failure. */
 int  cli_open_store_rw(const char *path, bool create, hc_store **s);
 
-/* The LMDB handle of table t of a store opened by cli_open_store() (or any
- * other store: then hc_store_dbi()). Read-only opens re-open the tables in a
- * committed read transaction, because hc_store_open() currently ends its
- * read-only setup transaction with an abort, which closes the handles it
- * opened (LMDB closes DBI handles of an aborted transaction). */
-MDB_dbi cli_dbi(hc_store *s, enum hc_table t);
 /* The store a deleting command works on (prune, cache clear): c->db or the
  * default path into path, opened read-only for a dry run (like every read
  * command), else for writing (a missing store is an error, never created).

@@ -103,7 +103,7 @@ static int scan_store(ana_ctx *c, const char *path, agg_acc *a, query_stats *st,
         cli_close_store(s);
         return rc;
     }
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c->filter, false, on_record, a, st);
+    int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c->filter, false, on_record, a, st);
     hc_store_txn_abort(s, txn);
     if (qrc)
         rc = cli_misuse("%s: reading records failed", hc_store_path(s));

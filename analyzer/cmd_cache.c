@@ -742,8 +742,8 @@ static int cache_view(int argc, char **argv)
     }
     v.now_us = hc_now_us();
     query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &v, &st);
-    int erc = qrc || v.oom ? 0 : scan_entries(&v, txn, cli_dbi(s, HC_T_CACHE), cli_dbi(s, HC_T_RECORDS));
+    int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &v, &st);
+    int erc = qrc || v.oom ? 0 : scan_entries(&v, txn, hc_store_dbi(s, HC_T_CACHE), hc_store_dbi(s, HC_T_RECORDS));
     hc_store_txn_abort(s, txn);
     if (qrc || v.oom || erc) {
         rc = cli_misuse("%s: %s", hc_store_path(s),
@@ -831,7 +831,7 @@ static int clear_batch(hc_store *s, bool dry, hc_buf *from, const struct selecto
     int rc = hc_store_txn_begin(s, !dry, &txn);
     if (rc)
         return rc;
-    MDB_dbi cache = cli_dbi(s, HC_T_CACHE), recs = cli_dbi(s, HC_T_RECORDS);
+    MDB_dbi cache = hc_store_dbi(s, HC_T_CACHE), recs = hc_store_dbi(s, HC_T_RECORDS);
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, cache, &cur)) {
         hc_store_txn_abort(s, txn);

@@ -460,7 +460,7 @@ int cmd_export(int argc, char **argv)
         rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
         goto out_file;
     }
-    x.bodies_dbi = cli_dbi(s, HC_T_BODIES);
+    x.bodies_dbi = hc_store_dbi(s, HC_T_BODIES);
     jw_init(&x.w, x.f, false);
     if (x.fmt == X_JSON) {
         jw_obj(&x.w);
@@ -492,7 +492,7 @@ int cmd_export(int argc, char **argv)
         x.t = table_new(x.f, CLI_CSV, csv_cols, sizeof csv_cols / sizeof csv_cols[0]);
     }
     query_stats st;
-    int qrc = query_scan(x.txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, one, &x, &st);
+    int qrc = query_scan(x.txn, hc_store_dbi(s, HC_T_RECORDS), &c.filter, false, one, &x, &st);
     if (x.fmt == X_JSON) {
         jw_arr_end(&x.w);
         jw_kuint(&x.w, "count", x.n);

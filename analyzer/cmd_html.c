@@ -154,7 +154,7 @@ int cmd_html(int argc, char **argv)
         }
     }
     dash_src src = {
-        .txn = txn, .recs = cli_dbi(s, HC_T_RECORDS), .bodies = cli_dbi(s, HC_T_BODIES),
+        .txn = txn, .recs = hc_store_dbi(s, HC_T_RECORDS), .bodies = hc_store_dbi(s, HC_T_BODIES),
         .store = hc_store_path(s), .f1 = &c.filter, .terms = &terms,
     };
     struct job j = { .src = &src, .o = &o };

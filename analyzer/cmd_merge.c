@@ -43,7 +43,7 @@ static int merge_one(const char *in, batch *b, uint64_t *seen)
         rc = cli_misuse("%s: cannot start a read transaction", in);
         goto out;
     }
-    MDB_dbi recs = cli_dbi(s, HC_T_RECORDS), bodies = cli_dbi(s, HC_T_BODIES);
+    MDB_dbi recs = hc_store_dbi(s, HC_T_RECORDS), bodies = hc_store_dbi(s, HC_T_BODIES);
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, recs, &cur)) {
         rc = cli_misuse("%s: cannot read records", in);

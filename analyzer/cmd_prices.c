@@ -528,7 +528,7 @@ int cmd_prices(int argc, char **argv)
                 rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
                 goto out;
             }
-            int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &seen, &st);
+            int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &seen, &st);
             hc_store_txn_abort(s, txn);
             if (qrc || seen.oom) {
                 rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");

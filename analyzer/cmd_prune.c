@@ -86,7 +86,7 @@ static int prune_batch(hc_store *s, uint8_t from[HC_UUID_LEN], int64_t cutoff, c
     int rc = hc_store_txn_begin(s, !dry, &txn);
     if (rc)
         return rc;
-    MDB_dbi recs = cli_dbi(s, HC_T_RECORDS), bodies = cli_dbi(s, HC_T_BODIES);
+    MDB_dbi recs = hc_store_dbi(s, HC_T_RECORDS), bodies = hc_store_dbi(s, HC_T_BODIES);
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, recs, &cur)) {
         hc_store_txn_abort(s, txn);
@@ -230,7 +230,7 @@ int cmd_prune(int argc, char **argv)
         MDB_txn *rt;
         int qe = hc_store_txn_begin(s, false, &rt);
         if (!qe) {
-            qe = query_last_run(rt, cli_dbi(s, HC_T_RECORDS), last_run, sizeof last_run);
+            qe = query_last_run(rt, hc_store_dbi(s, HC_T_RECORDS), last_run, sizeof last_run);
             hc_store_txn_abort(s, rt);
         }
         if (qe || !last_run[0]) {

@@ -608,7 +608,7 @@ int cmd_ratelimits(int argc, char **argv)
         goto out;
     }
     query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &x, &st);
+    int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &x, &st);
     hc_store_txn_abort(s, txn);
     if (qrc || x.oom) {
         rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");

@@ -401,7 +401,7 @@ int cmd_report(int argc, char **argv)
         agg_groups_init(&rp.level[l], AGG_LATENCY);
     agg_groups_init(&rp.buckets, 0);
     query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &rp, &st);
+    int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &rp, &st);
     hc_store_txn_abort(s, txn);
     if (qrc) {
         rc = cli_misuse("%s: reading records failed", hc_store_path(s));

@@ -101,7 +101,7 @@ static int batch(hc_store *s, uint8_t from[HC_UUID_LEN], const query_filter *f, 
     int rc = hc_store_txn_begin(s, !dry, &txn);
     if (rc)
         return rc;
-    if (mdb_cursor_open(txn, cli_dbi(s, HC_T_RECORDS), &cur)) {
+    if (mdb_cursor_open(txn, hc_store_dbi(s, HC_T_RECORDS), &cur)) {
         hc_store_txn_abort(s, txn);
         return HC_ESTORE;
     }

@@ -158,7 +158,7 @@ int cmd_requests(int argc, char **argv)
         x.t = table_new(stdout, c.fmt, cols, sizeof cols / sizeof cols[0]);
     }
     query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, true, one, &x, &st);
+    int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c.filter, true, one, &x, &st);
     if (c.fmt == CLI_JSON) {
         jw_arr_end(&x.w);
         jw_kuint(&x.w, "count", x.shown);

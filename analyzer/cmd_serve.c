@@ -407,7 +407,7 @@ static void api(struct server *sv, int ep, const char *id, const httpd_req *rq, 
         goto out;
     }
     k.src = (dash_src){
-        .txn = txn, .recs = cli_dbi(sv->s, HC_T_RECORDS), .bodies = cli_dbi(sv->s, HC_T_BODIES),
+        .txn = txn, .recs = hc_store_dbi(sv->s, HC_T_RECORDS), .bodies = hc_store_dbi(sv->s, HC_T_BODIES),
         .store = hc_store_path(sv->s), .f1 = &f1, .f2 = &f2, .terms = sv->terms, .cache = sv->excerpts,
     };
     int rc = json_body(rs, fns[ep], &k, err, sizeof err);
@@ -455,7 +455,7 @@ static void metrics(struct server *sv, httpd_resp *rs)
         hc_buf_puts(&rs->body, "cannot start a read transaction on the store\n");
         return;
     }
-    if (metrics_write(txn, cli_dbi(sv->s, HC_T_RECORDS), &rs->body)) {
+    if (metrics_write(txn, hc_store_dbi(sv->s, HC_T_RECORDS), &rs->body)) {
         hc_buf_reset(&rs->body);
         rs->status = 500;
         hc_buf_puts(&rs->body, "reading the records failed\n");

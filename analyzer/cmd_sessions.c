@@ -227,7 +227,7 @@ static int show_tree(ana_ctx *c, hc_store *s, const char *sid)
         return cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
     }
     query_stats qs;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c->filter, false, on_tree, &st, &qs);
+    int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c->filter, false, on_tree, &st, &qs);
     hc_store_txn_abort(s, txn);
     if (qrc || st.oom) {
         rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");
@@ -316,7 +316,7 @@ static int show_list(ana_ctx *c, hc_store *s, unsigned long long limit)
         goto out;
     }
     query_stats qs;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c->filter, false, on_list, &st, &qs);
+    int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c->filter, false, on_list, &st, &qs);
     hc_store_txn_abort(s, txn);
     if (qrc || st.oom || !(order = malloc((st.list.n + 1) * sizeof *order))) {
         rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");

@@ -321,7 +321,7 @@ int cmd_show(int argc, char **argv)
         rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
         goto out_store;
     }
-    MDB_dbi recs = cli_dbi(s, HC_T_RECORDS), bodies = cli_dbi(s, HC_T_BODIES);
+    MDB_dbi recs = hc_store_dbi(s, HC_T_RECORDS), bodies = hc_store_dbi(s, HC_T_BODIES);
     struct { uint8_t id[HC_UUID_LEN]; int n; } f;
     int nn;
     f.n = query_find_id(txn, recs, want, f.id, &nn);

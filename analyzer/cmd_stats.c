@@ -75,8 +75,8 @@ static int gather(hc_store *s, struct info *in)
     if (hc_store_txn_begin(s, false, &txn))
         return -1;
     for (int t = 0; t < HC_T__N; t++)
-        mdb_stat(txn, cli_dbi(s, (enum hc_table)t), &in->tstat[t]);
-    MDB_dbi meta = cli_dbi(s, HC_T_META);
+        mdb_stat(txn, hc_store_dbi(s, (enum hc_table)t), &in->tstat[t]);
+    MDB_dbi meta = hc_store_dbi(s, HC_T_META);
     MDB_val k = { 6, "schema" }, v;
     if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 4) {
         memcpy(&in->schema, v.mv_data, 4);
@@ -91,7 +91,7 @@ static int gather(hc_store *s, struct info *in)
     in->newest_us = INT64_MIN;
     MDB_cursor *cur;
     int rc = -1;
-    if (mdb_cursor_open(txn, cli_dbi(s, HC_T_RECORDS), &cur) == 0) {
+    if (mdb_cursor_open(txn, hc_store_dbi(s, HC_T_RECORDS), &cur) == 0) {
         hc_record r;
         for (int m = mdb_cursor_get(cur, &k, &v, MDB_FIRST); m == 0; m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             in->records++;
@@ -108,7 +108,7 @@ static int gather(hc_store *s, struct info *in)
         mdb_cursor_close(cur);
         rc = 0;
     }
-    if (rc == 0 && mdb_cursor_open(txn, cli_dbi(s, HC_T_BODIES), &cur) == 0) {
+    if (rc == 0 && mdb_cursor_open(txn, hc_store_dbi(s, HC_T_BODIES), &cur) == 0) {
         for (int m = mdb_cursor_get(cur, &k, &v, MDB_FIRST); m == 0; m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             const uint8_t *p = v.mv_data;
             in->bodies++;

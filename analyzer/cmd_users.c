@@ -87,7 +87,7 @@ int cmd_users(int argc, char **argv)
         goto out;
     }
     query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &g, &st);
+    int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &g, &st);
     hc_store_txn_abort(s, txn);
     if (qrc || oom) {
         rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");
