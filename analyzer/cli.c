@@ -304,3 +304,60 @@ void cli_report_undecodable(const query_stats *st)
         cli_warn("--run last: no record in this store has a run id (none recorded yet, or all "
                  "recorded before runs existed); nothing matched");
 }
+
+int cli_parse(ana_ctx *c, const cli_cmd *cmd, int argc, char **argv, void *self)
+{
+    cli_parser p;
+    const char *arg;
+    int id;
+    cli_init(&p, argc, argv, c->cmd);
+    while ((id = cli_next(&p, cmd->opts, &arg)) != CLI_END) {
+        if (id == CLI_ERR)
+            return CLI_EXIT_MISUSE;
+        int h = cli_common(c, id, arg);
+        if (h < 0)
+            return CLI_EXIT_MISUSE;
+        int mine = cmd->own ? cmd->own(self, id, arg) : 1;
+        if (h)
+            continue;
+        h = mine;
+        if (h == 1 && id == CLI_POS)
+            return cli_misuse("%s: unexpected argument '%s'", c->cmd, arg);
+        if (h > 1)
+            return h;
+    }
+    if (c->help)
+        fputs(cmd->usage, stdout);
+    return 0;
+}
+
+int cli_scan_run(const ana_ctx *c, cli_scan *sc)
+{
+    hc_store *s = NULL;
+    int rc = cli_open_store(c, &s);
+    if (rc)
+        return rc;
+    snprintf(sc->path, sizeof sc->path, "%s", hc_store_path(s));
+    if (hc_store_txn_begin(s, false, &sc->txn)) {
+        rc = cli_misuse("%s: cannot start a read transaction", sc->path);
+        goto out;
+    }
+    sc->s = s;
+    if (sc->begin && (rc = sc->begin(sc->self, sc)) != 0)
+        goto out_txn;
+    sc->begun = true;
+    if (query_scan(sc->txn, hc_store_dbi(s, HC_T_RECORDS), &c->filter, sc->newest_first, sc->on_record,
+                   sc->self, &sc->st))
+        rc = cli_misuse("%s: reading records failed", sc->path);
+    else if (sc->after)
+        rc = sc->after(sc->self, sc);
+    if (!sc->quiet)
+        cli_report_undecodable(&sc->st);
+out_txn:
+    hc_store_txn_abort(s, sc->txn);
+out:
+    sc->s = NULL;
+    sc->txn = NULL;
+    cli_close_store(s);
+    return rc;
+}

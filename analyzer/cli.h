@@ -18,6 +18,7 @@
 #ifndef HC_ANA_CLI_H
 #define HC_ANA_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -161,6 +162,71 @@ int  cli_parse_u64(const char *opt, const char *arg, unsigned long long *out);
 int  cli_parse_usd(const char *opt, const char *arg, long long *nusd);
 /* A rate: "5%" or a fraction "0.05"; above `max_fraction` (either way) is refused. */
 int  cli_parse_rate(const char *opt, const char *arg, double max_fraction, double *out);
+
+/* ---- The command skeleton -------------------------------------------------
+ * A command is four steps: parse its options (cli_parse), open the record
+ * source and scan the records its filters select (cli_scan_run), then emit;
+ * each command file keeps only its own options, callbacks and output:
+ *
+ *     static const cli_cmd cmd = { usage, opts, own };
+ *     ana_ctx c = { .cmd = "users" };
+ *     if ((rc = cli_parse(&c, &cmd, argc, argv, &x)) || c.help) goto out;
+ *     cli_scan sc = { .on_record = on_record, .self = &x };
+ *     if ((rc = cli_scan_run(&c, &sc))) goto out;
+ *     ... emit from x ...
+ */
+
+/* A command's own options and positional arguments (id CLI_POS), and with
+ * ana_ctx.property_name `--property NAME` (id OPT_PROPERTY). Returns 0 when
+ * handled, 1 when not the command's (a positional argument: cli_parse()
+ * prints "<cmd>: unexpected argument 'X'"), or CLI_EXIT_MISUSE after printing
+ * one line. It also sees each shared option, after cli_common() applied it
+ * (export: --json after --format wins); it returns 1 for those it ignores,
+ * and what it returns for a shared option is not used. */
+typedef int (*cli_own_fn)(void *self, int id, const char *arg);
+
+/* What cli_parse() needs of a command (a static const per command file). */
+typedef struct cli_cmd {
+    const char    *usage; /* printed for -h, to stdout */
+    const cli_opt *opts;  /* CLI_COMMON_OPTS [, CLI_FILTER_OPTS], own…, {0} */
+    cli_own_fn     own;   /* NULL: the command takes no options or arguments of its own */
+} cli_cmd;
+
+/* Parse argv (argv[0] is the command name) into c (shared options) and
+ * cmd->own(self, …) (the rest), in order; the first error stops. With -h, and
+ * no error, prints cmd->usage and sets c->help: the command then exits 0.
+ * Returns 0 or CLI_EXIT_MISUSE (printed). */
+int  cli_parse(ana_ctx *c, const cli_cmd *cmd, int argc, char **argv, void *self);
+
+/* One scan of the records c->filter selects, from the record source c->db
+ * names. This is the one place a record source plugs in: today the local
+ * store (opened read-only, one read transaction for the whole scan). */
+typedef struct cli_scan {
+    /* Set by the command (zero-initialise the rest). */
+    query_cb on_record;    /* each selected record; non-zero stops the scan */
+    void    *self;         /* passed to the callbacks */
+    bool     newest_first; /* else oldest first */
+    bool     quiet;        /* no undecodable-record warnings (a secondary store: audit's baseline) */
+    /* Optional: once the source is open, before the first record (a
+     * streaming command writes its header); 0, or an exit status (printed). */
+    int    (*begin)(void *self, struct cli_scan *sc);
+    /* Optional: after a complete scan, with the source still open (more
+     * tables to read in the same snapshot); 0, or an exit status (printed). */
+    int    (*after)(void *self, struct cli_scan *sc);
+    /* Set by cli_scan_run(). */
+    hc_store   *s;                 /* the local store, during the callbacks only */
+    MDB_txn    *txn;               /* its read transaction, during the callbacks only */
+    query_stats st;                /* scanned, matched, undecodable… */
+    char        path[PATH_MAX];    /* the source's name (store path), for messages and output */
+    bool        begun;             /* begin() was called (a streaming command closes its output) */
+} cli_scan;
+
+/* Open the source, begin(), scan into on_record, after(), print the
+ * undecodable-record warnings (cli_report_undecodable), close. Returns 0, or
+ * CLI_EXIT_MISUSE after printing one line ("<store>: reading records
+ * failed", an unopenable store…), or the exit status begin()/after()
+ * returned. sc->st and sc->path stay valid after it returns. */
+int  cli_scan_run(const ana_ctx *c, cli_scan *sc);
 
 /* The warnings every reading command prints after its scan: records that
  * could not be decoded; `--run last` in a store where no record has a run id. */

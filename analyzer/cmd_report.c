@@ -340,73 +340,49 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
     table_end(t);
 }
 
+static int own(void *self, int id, const char *arg)
+{
+    struct report *rp = self;
+    if (id == OPT_BY) {
+        if (rp->nby == MAX_BY)
+            return cli_misuse("--by: at most %d levels", MAX_BY);
+        if (parse_dim(arg, &rp->by[rp->nby]))
+            return CLI_EXIT_MISUSE;
+        rp->nby++;
+        return 0;
+    }
+    if (id == OPT_TREND) {
+        if (tb_parse(arg, &rp->trend) != 0 || rp->trend == TB_MINUTE)
+            return cli_misuse("--trend: expected hour, day, week or month, got '%s'", arg);
+        return 0;
+    }
+    if (id == OPT_TOP)
+        return cli_parse_u64("--top", arg, &rp->top);
+    return 1;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_report(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "report" };
     struct report rp;
     memset(&rp, 0, sizeof rp);
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
-    hc_store *s = NULL;
-    MDB_txn *txn = NULL;
     struct out o;
     memset(&o, 0, sizeof o);
+    cli_scan sc = { .on_record = on_record, .self = &rp };
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_BY) {
-            if (rp.nby == MAX_BY) {
-                cli_misuse("--by: at most %d levels", MAX_BY);
-                goto out;
-            }
-            if (parse_dim(arg, &rp.by[rp.nby]))
-                goto out;
-            rp.nby++;
-        } else if (id == OPT_TREND) {
-            if (tb_parse(arg, &rp.trend) != 0 || rp.trend == TB_MINUTE) {
-                cli_misuse("--trend: expected hour, day, week or month, got '%s'", arg);
-                goto out;
-            }
-        } else if (id == OPT_TOP) {
-            if (cli_parse_u64("--top", arg, &rp.top))
-                goto out;
-        } else if (id == CLI_POS) {
-            cli_misuse("report: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    int rc = cli_parse(&c, &cmd, argc, argv, &rp);
+    if (rc || c.help)
         goto out;
-    }
     if (rp.nby == 0)
         parse_dim("model", &rp.by[rp.nby++]);
-    if ((rc = cli_open_store(&c, &s)))
-        goto out;
-    if (hc_store_txn_begin(s, false, &txn)) {
-        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
-        goto out_store;
-    }
     agg_acc_init(&rp.total, AGG_LATENCY | AGG_TTFT);
     for (int l = 0; l < rp.nby; l++)
         agg_groups_init(&rp.level[l], AGG_LATENCY);
     agg_groups_init(&rp.buckets, 0);
-    query_stats st;
-    int qrc = query_scan(txn, hc_store_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &rp, &st);
-    hc_store_txn_abort(s, txn);
-    if (qrc) {
-        rc = cli_misuse("%s: reading records failed", hc_store_path(s));
+    if ((rc = cli_scan_run(&c, &sc)))
         goto out_agg;
-    }
     if (rp.oom) {
         rc = cli_misuse("report: out of memory");
         goto out_agg;
@@ -430,14 +406,14 @@ int cmd_report(int argc, char **argv)
         jw_init(&w, stdout, true);
         o.w = &w;
         jw_obj(&w);
-        jw_kstr(&w, "store", hc_store_path(s));
+        jw_kstr(&w, "store", sc.path);
         char sel[1024];
         query_filter_describe(&c.filter, true, sel, sizeof sel);
         jw_kstr(&w, "selection", sel); /* for audit --baseline */
-        jw_kstr(&w, "run", c.filter.run ? c.filter.run : st.run);
-        jw_kuint(&w, "records_scanned", st.scanned);
-        jw_kuint(&w, "records_matched", st.matched);
-        jw_kuint(&w, "undecodable", st.undecodable);
+        jw_kstr(&w, "run", c.filter.run ? c.filter.run : sc.st.run);
+        jw_kuint(&w, "records_scanned", sc.st.scanned);
+        jw_kuint(&w, "records_matched", sc.st.matched);
+        jw_kuint(&w, "undecodable", sc.st.undecodable);
         jw_key(&w, "summary");
         jw_obj(&w);
         summary_json(&w, &rp.total, &pct);
@@ -478,15 +454,15 @@ int cmd_report(int argc, char **argv)
     } else {
         table_text tt;
         FILE *tf = table_text_begin(&tt, stdout, 12);
-        fprintf(tf, "hcshim report — %s\n", hc_store_path(s));
-        if (c.filter.run || st.run[0])
-            fprintf(tf, "Run         %s\n", c.filter.run ? c.filter.run : st.run);
+        fprintf(tf, "hcshim report — %s\n", sc.path);
+        if (c.filter.run || sc.st.run[0])
+            fprintf(tf, "Run         %s\n", c.filter.run ? c.filter.run : sc.st.run);
         if (!query_filter_empty(&c.filter))
-            fprintf(tf, "Matched     %s of %s records\n", fmt_int((char[FMT_NUM]){0}, (int64_t)st.matched),
-                    fmt_int((char[FMT_NUM]){0}, (int64_t)st.scanned));
+            fprintf(tf, "Matched     %s of %s records\n", fmt_int((char[FMT_NUM]){0}, (int64_t)sc.st.matched),
+                    fmt_int((char[FMT_NUM]){0}, (int64_t)sc.st.scanned));
         summary_text(tf, &rp.total, &pct);
-        if (st.undecodable)
-            fprintf(tf, "Undecodable %" PRIu64 " records skipped\n", st.undecodable);
+        if (sc.st.undecodable)
+            fprintf(tf, "Undecodable %" PRIu64 " records skipped\n", sc.st.undecodable);
         table_text_end(&tt);
         if (rp.total.requests) {
             hc_buf title = HC_BUF_INIT;
@@ -509,7 +485,6 @@ int cmd_report(int argc, char **argv)
                 emit_trend(&rp, c.fmt, NULL);
         }
     }
-    cli_report_undecodable(&st);
     rc = 0;
 out_agg:
     for (int l = 0; l < MAX_BY; l++) {
@@ -519,8 +494,6 @@ out_agg:
     }
     agg_groups_free(&rp.buckets);
     agg_acc_free(&rp.total);
-out_store:
-    cli_close_store(s);
 out:
     hc_buf_free(&rp.key);
     query_filter_free(&c.filter);
