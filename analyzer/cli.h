@@ -206,7 +206,8 @@ typedef struct cli_scan {
     query_cb on_record;    /* each selected record; non-zero stops the scan */
     void    *self;         /* passed to the callbacks */
     bool     newest_first; /* else oldest first */
-    bool     quiet;        /* no undecodable-record warnings (a secondary store: audit's baseline) */
+    bool     quiet;        /* no undecodable-record warnings: a secondary store (audit's
+                            * baseline), or the command reports sc->st itself later */
     /* Optional: once the source is open, before the first record (a
      * streaming command writes its header); 0, or an exit status (printed). */
     int    (*begin)(void *self, struct cli_scan *sc);

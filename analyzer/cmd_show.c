@@ -275,43 +275,43 @@ static const char *kind_name(enum hc_stream_kind k)
     }
 }
 
+struct args {
+    const char *want; /* the ID asked for */
+    bool        raw;
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    if (id == OPT_RAW) {
+        a->raw = true;
+        return 0;
+    }
+    if (id != CLI_POS)
+        return 1;
+    if (a->want)
+        return cli_misuse("show: one ID expected, got '%s' too", arg);
+    a->want = arg;
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_show(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "show" };
-    cli_parser p;
-    const char *arg, *want = NULL;
-    bool raw = false;
-    int id, rc = CLI_EXIT_MISUSE;
+    struct args a = { 0 };
+    int rc;
     hc_store *s = NULL;
     MDB_txn *txn = NULL;
     struct body req = { .data = HC_BUF_INIT }, resp = { .data = HC_BUF_INIT };
     hc_buf text = HC_BUF_INIT;
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_RAW)
-            raw = true;
-        else if (id == CLI_POS) {
-            if (want) {
-                cli_misuse("show: one ID expected, got '%s' too", arg);
-                goto out;
-            }
-            want = arg;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, &a);
+    if (rc || c.help)
         goto out;
-    }
-    if (!want || !*want) {
+    rc = CLI_EXIT_MISUSE;
+    if (!a.want || !*a.want) {
         cli_misuse("show: expected an ID (record id, prefix or suffix of >= 8 hex digits, or request id)");
         goto out;
     }
@@ -324,21 +324,21 @@ int cmd_show(int argc, char **argv)
     MDB_dbi recs = hc_store_dbi(s, HC_T_RECORDS), bodies = hc_store_dbi(s, HC_T_BODIES);
     struct { uint8_t id[HC_UUID_LEN]; int n; } f;
     int nn;
-    f.n = query_find_id(txn, recs, want, f.id, &nn);
+    f.n = query_find_id(txn, recs, a.want, f.id, &nn);
     if (f.n == 0) {
-        fprintf(stderr, "hc-analyze: show: no record matches '%s'%s\n", want,
+        fprintf(stderr, "hc-analyze: show: no record matches '%s'%s\n", a.want,
                 nn >= 0 && nn < 8 ? " (a prefix or suffix needs at least 8 hex digits)" : "");
         rc = CLI_EXIT_NO;
         goto out_txn;
     }
     if (f.n > 1) {
-        rc = cli_misuse("show: '%s' matches more than one record; give more digits", want);
+        rc = cli_misuse("show: '%s' matches more than one record; give more digits", a.want);
         goto out_txn;
     }
     MDB_val k = { HC_UUID_LEN, f.id }, v;
     hc_record r;
     if (mdb_get(txn, recs, &k, &v) != 0 || hc_record_decode(v.mv_data, v.mv_size, &r) != 0) {
-        rc = cli_misuse("show: record '%s' could not be decoded", want);
+        rc = cli_misuse("show: record '%s' could not be decoded", a.want);
         goto out_txn;
     }
     memcpy(r.id, f.id, HC_UUID_LEN);
@@ -423,11 +423,11 @@ int cmd_show(int argc, char **argv)
         table_end(t);
     } else {
         print_text_record(&r);
-        print_text_body("request body", &req, r.flags & HC_REC_REQ_OMITTED, raw);
-        print_text_body("response body", &resp, r.flags & HC_REC_RESP_OMITTED, raw);
+        print_text_body("request body", &req, r.flags & HC_REC_REQ_OMITTED, a.raw);
+        print_text_body("response body", &resp, r.flags & HC_REC_RESP_OMITTED, a.raw);
         if (pieces && kind != HC_STREAM_NONE) {
             printf("\n── response text (reassembled from %s) ──\n", kind_name(kind));
-            if (raw)
+            if (a.raw)
                 fwrite(text.data, 1, text.len, stdout);
             else {
                 hc_buf out = HC_BUF_INIT;

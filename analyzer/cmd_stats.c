@@ -128,34 +128,18 @@ static int gather(hc_store *s, struct info *in)
     return rc;
 }
 
+static const cli_cmd cmd = { usage, opts, NULL };
+
 int cmd_stats(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "stats" };
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
+    int rc;
     hc_store *s = NULL;
     static struct info in;
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == CLI_POS) {
-            cli_misuse("stats: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, NULL);
+    if (rc || c.help)
         goto out;
-    }
     if ((rc = cli_open_store(&c, &s)))
         goto out;
     if (gather(s, &in)) {
