@@ -168,48 +168,45 @@ static int prune_batch(hc_store *s, uint8_t from[HC_UUID_LEN], int64_t cutoff, c
     return 0;
 }
 
+struct args {
+    const char *older; /* --older-than as given */
+    int64_t     age;
+    bool        bodies_only, dry, shipped;
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    if (id == OPT_OLDER) {
+        a->older = arg;
+        if (hc_parse_duration_us(arg, &a->age) != 0)
+            return cli_misuse("--older-than: expected an age like 30d, 12h or 2w, got '%s'", arg);
+    } else if (id == OPT_BODIES_ONLY) {
+        a->bodies_only = true;
+    } else if (id == OPT_DRY_RUN) {
+        a->dry = true;
+    } else if (id == OPT_SHIPPED) {
+        a->shipped = true;
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_prune(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "prune" };
-    cli_parser p;
-    const char *arg, *older = NULL;
-    bool bodies_only = false, dry = false, shipped = false;
+    struct args a = { 0 };
     uint8_t upto[HC_UUID_LEN] = { 0 };
-    int64_t age = 0;
-    int id, rc = CLI_EXIT_MISUSE;
+    int rc;
     hc_store *s = NULL;
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_OLDER) {
-            older = arg;
-            if (hc_parse_duration_us(arg, &age) != 0) {
-                cli_misuse("--older-than: expected an age like 30d, 12h or 2w, got '%s'", arg);
-                goto out;
-            }
-        } else if (id == OPT_BODIES_ONLY) {
-            bodies_only = true;
-        } else if (id == OPT_DRY_RUN) {
-            dry = true;
-        } else if (id == OPT_SHIPPED) {
-            shipped = true;
-        } else if (id == CLI_POS) {
-            cli_misuse("prune: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, &a);
+    if (rc || c.help)
         goto out;
-    }
+    rc = CLI_EXIT_MISUSE;
     /* An empty value selects the records without one: in a delete, almost
      * certainly an unset shell variable, not a wish. */
     if ((c.filter.user && !*c.filter.user) || (c.filter.session && !*c.filter.session)) {
@@ -217,12 +214,12 @@ int cmd_prune(int argc, char **argv)
                    c.filter.user && !*c.filter.user ? "user" : "session");
         goto out;
     }
-    if (!older && !shipped && query_filter_empty(&c.filter)) {
+    if (!a.older && !a.shipped && query_filter_empty(&c.filter)) {
         cli_misuse("prune: give --older-than D, --shipped or a filter (e.g. --older-than 30d, or --user alice)");
         goto out;
     }
     char path[PATH_MAX];
-    if ((rc = cli_open_store_for_delete(&c, dry, path, sizeof path, &s)))
+    if ((rc = cli_open_store_for_delete(&c, a.dry, path, sizeof path, &s)))
         goto out;
     /* --run last: resolved once, before deleting (query_match alone matches nothing). */
     char last_run[72];
@@ -240,7 +237,7 @@ int cmd_prune(int argc, char **argv)
         c.filter.run = last_run;
         c.filter.run_last = false;
     }
-    if (shipped) {
+    if (a.shipped) {
         /* Never shipped anywhere: upto stays all zero, which selects nothing. */
         int e = shipcur_min(s, upto);
         if (e && e != HC_ENOTFOUND) {
@@ -249,12 +246,12 @@ int cmd_prune(int argc, char **argv)
         }
         shipped_upto = upto;
     }
-    int64_t cutoff = older ? hc_now_us() - age : INT64_MAX;
+    int64_t cutoff = a.older ? hc_now_us() - a.age : INT64_MAX;
     uint8_t from[HC_UUID_LEN] = { 0 };
     struct totals t = { 0 };
     bool done = false;
     while (!done) {
-        int e = prune_batch(s, from, cutoff, &c.filter, bodies_only, dry, &t, &done);
+        int e = prune_batch(s, from, cutoff, &c.filter, a.bodies_only, a.dry, &t, &done);
         if (e) {
             rc = cli_misuse("%s: prune failed: %s (what was committed before stays deleted)", path, hc_strerror(e));
             goto out;
@@ -266,10 +263,10 @@ int cmd_prune(int argc, char **argv)
         jw_init(&w, stdout, true);
         jw_obj(&w);
         jw_kstr(&w, "store", path);
-        jw_kbool(&w, "dry_run", dry);
-        jw_kbool(&w, "bodies_only", bodies_only);
+        jw_kbool(&w, "dry_run", a.dry);
+        jw_kbool(&w, "bodies_only", a.bodies_only);
         jw_key(&w, "cutoff");
-        if (older)
+        if (a.older)
             jw_str(&w, fmt_time_iso(ct, cutoff));
         else
             jw_null(&w);
@@ -284,17 +281,17 @@ int cmd_prune(int argc, char **argv)
     } else if (c.fmt == CLI_CSV) {
         printf("store,dry_run,bodies_only,cutoff,records_scanned,records_removed,record_bytes,bodies_removed,body_bytes\r\n");
         table_csv_field(stdout, path);
-        printf(",%d,%d,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", dry, bodies_only,
-               older ? fmt_time_iso(ct, cutoff) : "", t.scanned, t.records, t.record_bytes, t.bodies, t.body_bytes);
+        printf(",%d,%d,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", a.dry, a.bodies_only,
+               a.older ? fmt_time_iso(ct, cutoff) : "", t.scanned, t.records, t.record_bytes, t.bodies, t.body_bytes);
     } else {
         char when[128] = "";
-        if (older)
-            snprintf(when, sizeof when, " older than %s (before %s UTC)", older, fmt_time(ct, cutoff));
-        printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies)%s%s\n", dry ? "dry run: " : "", path,
-               dry ? "would remove" : "removed", fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies),
+        if (a.older)
+            snprintf(when, sizeof when, " older than %s (before %s UTC)", a.older, fmt_time(ct, cutoff));
+        printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies)%s%s\n", a.dry ? "dry run: " : "", path,
+               a.dry ? "would remove" : "removed", fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies),
                fmt_bytes(b3, t.record_bytes), fmt_bytes(b4, t.body_bytes), when,
                query_filter_empty(&c.filter) ? "" : " selected by the filters");
-        if (!dry && (t.records || t.bodies))
+        if (!a.dry && (t.records || t.bodies))
             printf("The space is reused by new records; data.mdb does not shrink.\n");
     }
     rc = 0;
