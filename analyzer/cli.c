@@ -318,13 +318,10 @@ int cli_parse(ana_ctx *c, const cli_cmd *cmd, int argc, char **argv, void *self)
         if (h < 0)
             return CLI_EXIT_MISUSE;
         int mine = cmd->own ? cmd->own(self, id, arg) : 1;
-        if (h)
-            continue;
-        h = mine;
-        if (h == 1 && id == CLI_POS)
+        if (mine > 1)
+            return mine;
+        if (!h && mine == 1 && id == CLI_POS)
             return cli_misuse("%s: unexpected argument '%s'", c->cmd, arg);
-        if (h > 1)
-            return h;
     }
     if (c->help)
         fputs(cmd->usage, stdout);

@@ -181,8 +181,8 @@ int  cli_parse_rate(const char *opt, const char *arg, double max_fraction, doubl
  * handled, 1 when not the command's (a positional argument: cli_parse()
  * prints "<cmd>: unexpected argument 'X'"), or CLI_EXIT_MISUSE after printing
  * one line. It also sees each shared option, after cli_common() applied it
- * (export: --json after --format wins); it returns 1 for those it ignores,
- * and what it returns for a shared option is not used. */
+ * (export: --json after --format wins; html: the filters it shows); it
+ * returns 1 for those it ignores, CLI_EXIT_MISUSE stops there too. */
 typedef int (*cli_own_fn)(void *self, int id, const char *arg);
 
 /* What cli_parse() needs of a command (a static const per command file). */
