@@ -108,26 +108,6 @@ static void fieldf(const char *name, const char *fmt, ...)
     field(name, buf);
 }
 
-static void flag_names(uint32_t flags, hc_buf *out)
-{
-    static const char *const names[] = {
-        "stream", "cache_hit", "request_truncated", "response_truncated", "request_omitted",
-        "response_omitted", "observed", "blocked", "client_abort", "usage_injected",
-        "cache_stored", "rate_limited", "budget_warn", "replayed",
-    };
-    for (unsigned i = 0; i < 32; i++)
-        if (flags & (1u << i)) {
-            if (out->len)
-                hc_buf_puts(out, ",");
-            if (i < sizeof names / sizeof names[0])
-                hc_buf_puts(out, names[i]);
-            else
-                hc_buf_printf(out, "bit%u", i);
-        }
-    if (!out->data)
-        hc_buf_append(out, "", 0);
-}
-
 static void print_text_record(const hc_record *r)
 {
     char id[HC_UUID_STRLEN + 1], t[40], a[FMT_NUM], b[FMT_NUM];
@@ -171,8 +151,7 @@ static void print_text_record(const hc_record *r)
     if (r->saved_nusd)
         fieldf("saved", "%s (%s)", fmt_usd(a, r->saved_nusd),
                (r->flags & HC_REC_REPLAYED) ? "replayed from a cassette" : "cache hit");
-    flag_names(r->flags, &fl);
-    field("flags", fl.data);
+    field("flags", agg_flag_names(r->flags, &fl) == 0 ? fl.data : "(out of memory)");
     hc_buf_free(&fl);
     static const char *const limit_names[] = { "", AGG_LIMIT_NAMES };
     enum agg_limit lim = agg_limit_of(r);
