@@ -19,7 +19,7 @@
 #include "fmt.h"
 #include "jsonw.h"
 #include "table.h"
-#include "timebucket.h"
+#include "trend.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -243,9 +243,9 @@ static int on_record(void *vctx, const hc_record *r)
     }
     rl_add(g, r);
     if (c->trend != TB_NONE) {
-        char k[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, tb_start(c->trend, r->start_us));
-        struct rl *b = group_rl(&c->buckets, k, (size_t)n);
+        char k[TREND_KEY_MAX];
+        size_t n = trend_key(c->trend, r->start_us, k);
+        struct rl *b = group_rl(&c->buckets, k, n);
         if (!b) {
             c->oom = true;
             return 1;
@@ -467,17 +467,13 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
             table_textf(stdout, 2, "\nTrend by %s\n", tb_name(c->trend));
         t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
     }
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t i = 0; i < g->n; i++) {
-        int64_t s = strtoll(g->keys[i], NULL, 10);
-        if (s < lo) lo = s;
-        if (s > hi) hi = s;
-    }
     /* Every bucket from the first to the last, empty ones included. */
-    for (int64_t s = lo; g->n && s <= hi; s = tb_next(c->trend, s)) {
-        char k[32], label[32], iso[40], tstart[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, s);
-        long gi = agg_group_find(g, k, (size_t)n);
+    trend_iter it;
+    trend_iter_init(&it, g, c->trend);
+    int64_t s;
+    long gi;
+    while (trend_next(&it, &s, &gi)) {
+        char label[32], iso[40], tstart[32];
         static const struct rl none;
         const struct rl *a = gi >= 0 ? g->accs[gi].user : &none;
         tb_label(c->trend, s, label, sizeof label);
@@ -558,11 +554,8 @@ static int own(void *self, int id, const char *arg)
     struct ctx *x = self;
     if (id == OPT_BY)
         return parse_by(x, arg);
-    if (id == OPT_TREND) {
-        if (tb_parse(arg, &x->trend) != 0 || x->trend == TB_MINUTE)
-            return cli_misuse("--trend: expected hour, day, week or month, got '%s'", arg);
-        return 0;
-    }
+    if (id == OPT_TREND)
+        return trend_parse_opt(arg, &x->trend);
     if (id == OPT_TOP)
         return cli_parse_u64("--top", arg, &x->top);
     return 1;

@@ -11,7 +11,7 @@
 #include "jsonw.h"
 #include "summary.h"
 #include "table.h"
-#include "timebucket.h"
+#include "trend.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -125,9 +125,9 @@ static int on_record(void *ctx, const hc_record *r)
             rp->oom = 1;
     }
     if (rp->trend != TB_NONE) {
-        char k[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, tb_start(rp->trend, r->start_us));
-        agg_acc *b = agg_group(&rp->buckets, k, (size_t)n);
+        char k[TREND_KEY_MAX];
+        size_t n = trend_key(rp->trend, r->start_us, k);
+        agg_acc *b = agg_group(&rp->buckets, k, n);
         if (!b || agg_acc_add(b, r))
             rp->oom = 1;
     }
@@ -291,17 +291,13 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
             table_textf(stdout, 2, "\nTrend by %s\n", tb_name(rp->trend));
         t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
     }
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t i = 0; i < g->n; i++) {
-        int64_t s = strtoll(g->keys[i], NULL, 10);
-        if (s < lo) lo = s;
-        if (s > hi) hi = s;
-    }
     /* Every bucket from the first to the last, empty ones included. */
-    for (int64_t s = lo; g->n && s <= hi; s = tb_next(rp->trend, s)) {
-        char k[32], label[32], iso[40], b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], cost[128];
-        int n = snprintf(k, sizeof k, "%" PRId64, s);
-        long gi = agg_group_find(g, k, (size_t)n);
+    trend_iter it;
+    trend_iter_init(&it, g, rp->trend);
+    int64_t s;
+    long gi;
+    while (trend_next(&it, &s, &gi)) {
+        char label[32], iso[40], b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], cost[128];
         agg_acc empty, *a = &empty;
         agg_acc_init(&empty, 0);
         if (gi >= 0)
@@ -351,11 +347,8 @@ static int own(void *self, int id, const char *arg)
         rp->nby++;
         return 0;
     }
-    if (id == OPT_TREND) {
-        if (tb_parse(arg, &rp->trend) != 0 || rp->trend == TB_MINUTE)
-            return cli_misuse("--trend: expected hour, day, week or month, got '%s'", arg);
-        return 0;
-    }
+    if (id == OPT_TREND)
+        return trend_parse_opt(arg, &rp->trend);
     if (id == OPT_TOP)
         return cli_parse_u64("--top", arg, &rp->top);
     return 1;
