@@ -3,11 +3,12 @@
  * records they select (a user's, a property's…), of any age if no
  * --older-than is given.
  *
- * Work is done in write transactions of PRUNE_BATCH deletions each, so a
+ * Work is done in write transactions of BATCH_DEL_MAX deletions each (batch.h), so a
  * prune of millions of records never holds the writer lock for long (the
  * shim may be recording meanwhile) and survives interruption: what was
  * committed stays deleted, a re-run finishes the job. LMDB reuses freed pages
  * for new records; data.mdb itself does not shrink. */
+#include "batch.h"
 #include "cli.h"
 #include "clock.h"
 #include "cmds.h"
@@ -23,8 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PRUNE_BATCH 10000
 
 static const char usage[] =
     "usage: hc-analyze prune [--older-than D] [--shipped] [filters] [--bodies-only] [--dry-run] [options]\n"
@@ -77,95 +76,56 @@ static bool selected(const MDB_val *k, const MDB_val *v, int64_t cutoff, const q
     return query_filter_empty(f) || (ok && query_match(f, &r));
 }
 
-/* One batch starting at key `from` (16 bytes; all zero for the start).
- * Sets *done when the table end was reached; advances `from`. */
-static int prune_batch(hc_store *s, uint8_t from[HC_UUID_LEN], int64_t cutoff, const query_filter *f,
-                       bool bodies_only, bool dry, struct totals *t, bool *done)
+struct walk {
+    hc_store           *s;
+    int64_t             cutoff;
+    const query_filter *f;
+    bool                bodies_only;
+    struct totals      *t;
+};
+
+/* A record to prune: counted with its bodies; with --bodies-only, picked only when it has one. */
+static int pick(void *self, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
 {
-    MDB_txn *txn;
-    int rc = hc_store_txn_begin(s, !dry, &txn);
-    if (rc)
-        return rc;
-    MDB_dbi recs = hc_store_dbi(s, HC_T_RECORDS), bodies = hc_store_dbi(s, HC_T_BODIES);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, recs, &cur)) {
-        hc_store_txn_abort(s, txn);
-        return HC_ESTORE;
-    }
-    static uint8_t victims[PRUNE_BATCH][HC_UUID_LEN];
-    size_t nv = 0;
-    MDB_val k = { HC_UUID_LEN, from }, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    struct totals bt = { 0 };
-    *done = true;
-    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (nv == PRUNE_BATCH) {
-            memcpy(from, k.mv_data, HC_UUID_LEN); /* next batch starts here */
-            *done = false;
-            break;
-        }
-        bt.scanned++;
-        if (k.mv_size != HC_UUID_LEN || !selected(&k, &v, cutoff, f))
-            continue;
-        memcpy(victims[nv], k.mv_data, HC_UUID_LEN);
-        uint8_t bk[HC_UUID_LEN + 1];
-        memcpy(bk, k.mv_data, HC_UUID_LEN);
-        bool any_body = false;
-        for (int w = 0; w < 2; w++) {
-            bk[HC_UUID_LEN] = w ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
-            MDB_val bkey = { sizeof bk, bk }, bv;
-            if (mdb_get(txn, bodies, &bkey, &bv) == 0) {
-                bt.bodies++;
-                bt.body_bytes += bv.mv_size;
-                any_body = true;
-            }
-        }
-        if (!bodies_only) {
-            bt.records++;
-            bt.record_bytes += v.mv_size;
-            nv++;
-        } else if (any_body) {
-            nv++;
+    struct walk *w = self;
+    w->t->scanned++;
+    if (k->mv_size != HC_UUID_LEN || !selected(k, v, w->cutoff, w->f))
+        return 0;
+    uint8_t bk[HC_UUID_LEN + 1];
+    memcpy(bk, k->mv_data, HC_UUID_LEN);
+    bool any_body = false;
+    for (int i = 0; i < 2; i++) {
+        bk[HC_UUID_LEN] = i ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
+        MDB_val bkey = { sizeof bk, bk }, bv;
+        if (mdb_get(txn, hc_store_dbi(w->s, HC_T_BODIES), &bkey, &bv) == 0) {
+            w->t->bodies++;
+            w->t->body_bytes += bv.mv_size;
+            any_body = true;
         }
     }
-    mdb_cursor_close(cur);
-    if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        hc_store_txn_abort(s, txn);
-        return HC_ESTORE;
+    if (!w->bodies_only) {
+        w->t->records++;
+        w->t->record_bytes += v->mv_size;
+        return 1;
     }
-    if (dry) {
-        hc_store_txn_abort(s, txn);
-    } else {
-        for (size_t i = 0; i < nv; i++) {
-            uint8_t bk[HC_UUID_LEN + 1];
-            memcpy(bk, victims[i], HC_UUID_LEN);
-            for (int w = 0; w < 2; w++) {
-                bk[HC_UUID_LEN] = w ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
-                MDB_val bkey = { sizeof bk, bk };
-                int d = mdb_del(txn, bodies, &bkey, NULL);
-                if (d && d != MDB_NOTFOUND)
-                    rc = d == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
-            }
-            if (!bodies_only) {
-                MDB_val rk = { HC_UUID_LEN, victims[i] };
-                int d = mdb_del(txn, recs, &rk, NULL);
-                if (d && d != MDB_NOTFOUND)
-                    rc = d == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
-            }
-        }
-        if (rc) {
-            hc_store_txn_abort(s, txn);
-            return rc;
-        }
-        if ((rc = hc_store_txn_commit(s, txn)) != 0)
-            return rc;
+    return any_body;
+}
+
+/* Its bodies, and the record unless --bodies-only. */
+static int del(void *self, MDB_txn *txn, const MDB_val *k)
+{
+    struct walk *w = self;
+    uint8_t bk[HC_UUID_LEN + 1];
+    memcpy(bk, k->mv_data, HC_UUID_LEN);
+    int rc = 0;
+    for (int i = 0; i < 2 && !rc; i++) {
+        bk[HC_UUID_LEN] = i ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
+        MDB_val bkey = { sizeof bk, bk };
+        rc = batch_del_key(txn, hc_store_dbi(w->s, HC_T_BODIES), &bkey);
     }
-    t->records += bt.records;
-    t->record_bytes += bt.record_bytes;
-    t->bodies += bt.bodies;
-    t->body_bytes += bt.body_bytes;
-    t->scanned += bt.scanned;
-    return 0;
+    if (!rc && !w->bodies_only)
+        rc = batch_del_key(txn, hc_store_dbi(w->s, HC_T_RECORDS), k);
+    return rc;
 }
 
 struct args {
@@ -247,15 +207,15 @@ int cmd_prune(int argc, char **argv)
         shipped_upto = upto;
     }
     int64_t cutoff = a.older ? hc_now_us() - a.age : INT64_MAX;
-    uint8_t from[HC_UUID_LEN] = { 0 };
+    static const uint8_t zero[HC_UUID_LEN];
     struct totals t = { 0 };
-    bool done = false;
-    while (!done) {
-        int e = prune_batch(s, from, cutoff, &c.filter, a.bodies_only, a.dry, &t, &done);
-        if (e) {
-            rc = cli_misuse("%s: prune failed: %s (what was committed before stays deleted)", path, hc_strerror(e));
-            goto out;
-        }
+    struct walk wk = { s, cutoff, &c.filter, a.bodies_only, &t };
+    batch_del d = { .s = s, .table = HC_T_RECORDS, .dry = a.dry, .pick = pick, .del = del, .self = &wk,
+                    .start = zero, .start_len = sizeof zero };
+    int e = batch_del_run(&d);
+    if (e) {
+        rc = cli_misuse("%s: prune failed: %s (what was committed before stays deleted)", path, hc_strerror(e));
+        goto out;
     }
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], b4[FMT_NUM], ct[40];
     if (c.fmt == CLI_JSON) {
