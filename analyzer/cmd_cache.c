@@ -15,10 +15,11 @@
  *     orig_id -> that record -> its cache_key.
  *
  * `cache clear` is the only writing part: it deletes entries in write
- * transactions of CLEAR_BATCH deletions (like prune), so the shim may keep
+ * transactions of BATCH_DEL_MAX deletions (batch.h, like prune), so the shim may keep
  * using the cache meanwhile; records are never touched. Definitions are in
  * docs/ANALYZER.md ("cache"). */
 #include "agg.h"
+#include "batch.h"
 #include "cachefmt.h"
 #include "cli.h"
 #include "clock.h"
@@ -35,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLEAR_BATCH 10000
 #define TOP_DEFAULT 10
 #define ROTATION_SIZE 4   /* a rotation counter's value: u32 LE (core/cache.c) */
 
@@ -809,88 +809,41 @@ static bool selected(const struct selector *sel, MDB_txn *txn, MDB_dbi recs, con
     return true;
 }
 
-/* One batch from key `from` (empty: the first key); sets *done at the end of
- * the table, else leaves the next key to look at in `from`. */
-static int clear_batch(hc_store *s, bool dry, hc_buf *from, const struct selector *sel, struct cleared *t,
-                       bool *done)
+struct clear_walk {
+    const struct selector *sel;
+    struct cleared        *t;
+    MDB_dbi                cache, recs;
+    hc_buf                 storage; /* for decoding entries */
+};
+
+/* A cache key to delete: counted by kind (entry, rotation counter, undecodable). */
+static int clear_pick(void *self, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
 {
-    MDB_txn *txn;
-    int rc = hc_store_txn_begin(s, !dry, &txn);
-    if (rc)
-        return rc;
-    MDB_dbi cache = hc_store_dbi(s, HC_T_CACHE), recs = hc_store_dbi(s, HC_T_RECORDS);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, cache, &cur)) {
-        hc_store_txn_abort(s, txn);
-        return HC_ESTORE;
+    struct clear_walk *w = self;
+    const struct selector *sel = w->sel;
+    struct cleared *t = w->t;
+    t->scanned++;
+    bool victim = false;
+    hc_cache_entry e;
+    if (v->mv_size == ROTATION_SIZE) {
+        if ((victim = sel->all))
+            t->rotation++;
+    } else if (hc_cache_entry_decode(v->mv_data, v->mv_size, &e, &w->storage) != 0) {
+        if ((victim = sel->all))
+            t->bad++;
+    } else if ((victim = selected(sel, txn, w->recs, &e))) {
+        t->entries++;
+    } else {
+        t->left++;
     }
-    static size_t vlen[CLEAR_BATCH];   /* victims' key lengths; their bytes follow each other in keys */
-    hc_buf keys = HC_BUF_INIT, storage = HC_BUF_INIT;
-    size_t nv = 0;
-    struct cleared bt = { 0 };
-    MDB_val k = { from->len, from->data }, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, from->len ? MDB_SET_RANGE : MDB_FIRST);
-    *done = true;
-    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (nv == CLEAR_BATCH) {
-            hc_buf_reset(from);
-            if (hc_buf_append(from, k.mv_data, k.mv_size))
-                rc = HC_ENOMEM;
-            *done = false;
-            break;
-        }
-        bt.scanned++;
-        bool victim = false;
-        hc_cache_entry e;
-        if (v.mv_size == ROTATION_SIZE) {
-            if ((victim = sel->all))
-                bt.rotation++;
-        } else if (hc_cache_entry_decode(v.mv_data, v.mv_size, &e, &storage) != 0) {
-            if ((victim = sel->all))
-                bt.bad++;
-        } else if ((victim = selected(sel, txn, recs, &e))) {
-            bt.entries++;
-        } else {
-            bt.left++;
-        }
-        if (!victim)
-            continue;
-        bt.bytes += v.mv_size;
-        if (hc_buf_append(&keys, k.mv_data, k.mv_size)) {
-            rc = HC_ENOMEM;
-            break;
-        }
-        vlen[nv++] = k.mv_size;
-    }
-    mdb_cursor_close(cur);
-    hc_buf_free(&storage);
-    if (!rc && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = HC_ESTORE;
-    if (!rc && !dry) {
-        size_t off = 0;
-        for (size_t i = 0; i < nv && !rc; i++) {
-            MDB_val dk = { vlen[i], keys.data + off };
-            int d = mdb_del(txn, cache, &dk, NULL);
-            if (d && d != MDB_NOTFOUND)
-                rc = d == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
-            off += vlen[i];
-        }
-    }
-    hc_buf_free(&keys);
-    if (rc || dry) {
-        hc_store_txn_abort(s, txn);
-    } else if ((rc = hc_store_txn_commit(s, txn)) != 0) {
-        return rc;
-    }
-    if (rc)
-        return rc;
-    t->scanned += bt.scanned;
-    t->entries += bt.entries;
-    t->bytes += bt.bytes;
-    t->rotation += bt.rotation;
-    t->bad += bt.bad;
-    t->left += bt.left;
-    return 0;
+    if (victim)
+        t->bytes += v->mv_size;
+    return victim;
+}
+
+static int clear_del(void *self, MDB_txn *txn, const MDB_val *k)
+{
+    return batch_del_key(txn, ((struct clear_walk *)self)->cache, k);
 }
 
 struct clear_args {
@@ -933,7 +886,6 @@ static int cache_clear(int argc, char **argv)
     memset(&sel, 0, sizeof sel);
     struct clear_args ca = { .sel = &sel };
     hc_store *s = NULL;
-    hc_buf from = HC_BUF_INIT;
 
     int rc = cli_parse(&c, &clear_cmd, argc, argv, &ca);
     if (rc || c.help)
@@ -955,14 +907,14 @@ static int cache_clear(int argc, char **argv)
     sel.now_us = hc_now_us();
     sel.cutoff_us = sel.now_us - age;
     struct cleared t = { 0 };
-    bool done = false;
-    while (!done) {
-        int e = clear_batch(s, dry, &from, &sel, &t, &done);
-        if (e) {
-            rc = cli_misuse("%s: cache clear failed: %s (what was committed before stays deleted)", path,
-                            hc_strerror(e));
-            goto out;
-        }
+    struct clear_walk wk = { &sel, &t, hc_store_dbi(s, HC_T_CACHE), hc_store_dbi(s, HC_T_RECORDS), HC_BUF_INIT };
+    batch_del d = { .s = s, .table = HC_T_CACHE, .dry = dry, .pick = clear_pick, .del = clear_del, .self = &wk };
+    int e = batch_del_run(&d);
+    hc_buf_free(&wk.storage);
+    if (e) {
+        rc = cli_misuse("%s: cache clear failed: %s (what was committed before stays deleted)", path,
+                        hc_strerror(e));
+        goto out;
     }
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], ct[40];
     if (c.fmt == CLI_JSON) {
@@ -1017,7 +969,6 @@ static int cache_clear(int argc, char **argv)
     rc = 0;
 out:
     cli_close_store(s);
-    hc_buf_free(&from);
     query_filter_free(&c.filter);
     return rc;
 }
