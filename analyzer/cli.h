@@ -13,6 +13,10 @@
  * Option syntax: "--name value", "--name=value", short "-h" / "-o FILE",
  * "--" ends options. Options and positional arguments may be interleaved.
  *
+ * Commands are built on one skeleton (below): cli_parse() for the options,
+ * cli_scan_run() for opening the record source and scanning it with the
+ * filters; a command file keeps its own options, callbacks and output.
+ *
  * Not thread-safe (hc-analyze is single-threaded).
  */
 #ifndef HC_ANA_CLI_H
@@ -200,7 +204,9 @@ int  cli_parse(ana_ctx *c, const cli_cmd *cmd, int argc, char **argv, void *self
 
 /* One scan of the records c->filter selects, from the record source c->db
  * names. This is the one place a record source plugs in: today the local
- * store (opened read-only, one read transaction for the whole scan). */
+ * store (opened read-only, one read transaction for the whole scan). Another
+ * source (a ClickHouse --db) would leave s and txn NULL: the callbacks that
+ * read more than records (export --bodies, cache's entries) look at them. */
 typedef struct cli_scan {
     /* Set by the command (zero-initialise the rest). */
     query_cb on_record;    /* each selected record; non-zero stops the scan */
@@ -219,7 +225,8 @@ typedef struct cli_scan {
     MDB_txn    *txn;               /* its read transaction, during the callbacks only */
     query_stats st;                /* scanned, matched, undecodable… */
     char        path[PATH_MAX];    /* the source's name (store path), for messages and output */
-    bool        begun;             /* begin() was called (a streaming command closes its output) */
+    bool        begun;             /* the source opened and begin() succeeded: the scan ran
+                                    * (a streaming command then closes its output) */
 } cli_scan;
 
 /* Open the source, begin(), scan into on_record, after(), print the
