@@ -2,24 +2,16 @@
 """hc-analyze every human table fits the terminal ($COLUMNS, or the terminal's own width),
 and hostile content (escapes, control bytes) never reaches it raw.
 
-Part of the hc-analyze integration tests, one file per command or concern on
-the shared fixture tests/lib/anafix.py: stores written by hc_gen, every number
-checked against values computed independently in Python from its --json-out.
-Runs the binaries from $HC_BUILD (default build/). No network, no shim.
-Prints TAP lines and "# N passed, N failed"; exits 1 on any failure.
+On the shared fixture tests/lib/anafix.py (stores from hc_gen, numbers checked
+against Python); the other test_analyzer_*.py files cover the other commands.
 """
 import csv
 import io
-import json
-import math
 import os
-import subprocess
 import sys
-import time
-import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
-from anafix import *  # noqa: E402,F401,F403 — the shared fixture: ok/eq, run…, gen, summaries
+from anafix import *  # noqa: E402,F401,F403 — ok/eq, run…, gen, the independent computations
 
 
 def tests(tmp, st):
