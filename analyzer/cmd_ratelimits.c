@@ -455,33 +455,17 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
         { "RETRIES", "retries", TBL_RIGHT }, { "WAITED", "wait_ms", TBL_RIGHT },
     };
     agg_groups *g = &c->buckets;
-    table *t = NULL;
-    if (fmt == CLI_JSON) {
-        jw_key(w, "trend");
-        jw_obj(w);
-        jw_kstr(w, "unit", tb_name(c->trend));
-        jw_key(w, "buckets");
-        jw_arr(w);
-    } else {
-        if (fmt == CLI_TEXT)
-            table_textf(stdout, 2, "\nTrend by %s\n", tb_name(c->trend));
-        t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
-    }
+    table *t = trend_emit_begin(fmt, w, c->trend, cols, sizeof cols / sizeof cols[0]);
     /* Every bucket from the first to the last, empty ones included. */
     trend_iter it;
     trend_iter_init(&it, g, c->trend);
     int64_t s;
     long gi;
     while (trend_next(&it, &s, &gi)) {
-        char label[32], iso[40], tstart[32];
         static const struct rl none;
         const struct rl *a = gi >= 0 ? g->accs[gi].user : &none;
-        tb_label(c->trend, s, label, sizeof label);
-        fmt_time_iso(iso, s);
+        trend_emit_period(fmt, w, t, c->trend, s);
         if (fmt == CLI_JSON) {
-            jw_obj(w);
-            jw_kstr(w, "period", label);
-            jw_kstr(w, "start", iso);
             jw_kuint(w, "requests", a->requests);
             jw_kuint(w, "rate_limited", a->limited);
             jw_kuint(w, "answers_429", a->answers_429);
@@ -494,8 +478,6 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
             jw_obj_end(w);
             continue;
         }
-        table_cell(t, label);
-        table_cell2(t, fmt_time(tstart, s), iso);
         cell_u64(t, a->requests);
         cell_u64(t, a->limited);
         cell_u64(t, a->answers_429);
@@ -503,11 +485,7 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
         cell_u64(t, a->retries);
         cell_wait(t, a->wait_us);
     }
-    if (fmt == CLI_JSON) {
-        jw_arr_end(w);
-        jw_obj_end(w);
-    }
-    table_end(t);
+    trend_emit_end(fmt, w, t);
 }
 
 static void emit_groups(struct ctx *c, enum cli_fmt fmt, jw *w, const size_t *order, size_t n)

@@ -278,36 +278,20 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
         { "TOKENS", "tokens", TBL_RIGHT }, { "COST", "cost_usd", TBL_RIGHT }, { "ERRORS", "errors", TBL_RIGHT },
     };
     agg_groups *g = &rp->buckets;
-    if (fmt == CLI_JSON) {
-        jw_key(w, "trend");
-        jw_obj(w);
-        jw_kstr(w, "unit", tb_name(rp->trend));
-        jw_key(w, "buckets");
-        jw_arr(w);
-    }
-    table *t = NULL;
-    if (fmt != CLI_JSON) {
-        if (fmt == CLI_TEXT)
-            table_textf(stdout, 2, "\nTrend by %s\n", tb_name(rp->trend));
-        t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
-    }
+    table *t = trend_emit_begin(fmt, w, rp->trend, cols, sizeof cols / sizeof cols[0]);
     /* Every bucket from the first to the last, empty ones included. */
     trend_iter it;
     trend_iter_init(&it, g, rp->trend);
     int64_t s;
     long gi;
     while (trend_next(&it, &s, &gi)) {
-        char label[32], iso[40], b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], cost[128];
+        char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], cost[128];
         agg_acc empty, *a = &empty;
         agg_acc_init(&empty, 0);
         if (gi >= 0)
             a = &g->accs[gi];
-        tb_label(rp->trend, s, label, sizeof label);
-        fmt_time_iso(iso, s);
+        trend_emit_period(fmt, w, t, rp->trend, s);
         if (fmt == CLI_JSON) {
-            jw_obj(w);
-            jw_kstr(w, "period", label);
-            jw_kstr(w, "start", iso);
             jw_kuint(w, "requests", a->requests);
             jw_kint(w, "tok_in", a->tok_in);
             jw_kint(w, "tok_out", a->tok_out);
@@ -317,9 +301,6 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
             jw_obj_end(w);
             continue;
         }
-        char tstart[32];
-        table_cell(t, label);
-        table_cell2(t, fmt_time(tstart, s), iso);
         snprintf(b1, sizeof b1, "%" PRIu64, a->requests);
         table_cell2(t, fmt_int(b2, (int64_t)a->requests), b1);
         snprintf(b1, sizeof b1, "%" PRId64, a->tok_in + a->tok_out);
@@ -329,11 +310,7 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
         snprintf(b1, sizeof b1, "%" PRIu64, a->errors);
         table_cell(t, b1);
     }
-    if (fmt == CLI_JSON) {
-        jw_arr_end(w);
-        jw_obj_end(w);
-    }
-    table_end(t);
+    trend_emit_end(fmt, w, t);
 }
 
 static int own(void *self, int id, const char *arg)
