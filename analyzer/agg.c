@@ -355,14 +355,27 @@ char *agg_limits_text(char *out, size_t size, const agg_acc *a)
     return out;
 }
 
+/* The record flags (HC_REC_*, common/record.h) by bit: the name `show`
+ * prints, and the letter of the FLAGS column (0: not shown there). */
+static const struct {
+    const char *name;
+    char        letter;
+} rec_flags[] = {
+    { "stream", 'S' },         { "cache_hit", 'C' },      { "request_truncated", 0 },
+    { "response_truncated", 0 }, { "request_omitted", 0 }, { "response_omitted", 0 },
+    { "observed", 0 },         { "blocked", 0 },          { "client_abort", 0 },
+    { "usage_injected", 0 },   { "cache_stored", 0 },     { "rate_limited", 0 },
+    { "budget_warn", 0 },      { "replayed", 'Y' },
+};
+
 void agg_flags_text(const hc_record *r, char *out, size_t size)
 {
     size_t n = 0;
     out[0] = '\0';
 #define ADD(...) n += (size_t)snprintf(out + n, n < size ? size - n : 0, __VA_ARGS__)
-    if (r->flags & HC_REC_STREAM) ADD("S");
-    if (r->flags & HC_REC_CACHE_HIT) ADD("C");
-    if (r->flags & HC_REC_REPLAYED) ADD("Y");
+    for (size_t i = 0; i < sizeof rec_flags / sizeof rec_flags[0]; i++)
+        if (rec_flags[i].letter && (r->flags & (1u << i)))
+            ADD("%c", rec_flags[i].letter);
     if (r->retries > 0) ADD("R%d", r->retries);
     if (r->fallback_idx >= 0) ADD("F%d", r->fallback_idx);
     switch (agg_limit_of(r)) {
@@ -372,4 +385,21 @@ void agg_flags_text(const hc_record *r, char *out, size_t size)
     default: break;
     }
 #undef ADD
+}
+
+int agg_flag_names(uint32_t flags, hc_buf *out)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < 32; i++)
+        if (flags & (1u << i)) {
+            if (out->len)
+                rc |= hc_buf_puts(out, ",");
+            if (i < sizeof rec_flags / sizeof rec_flags[0])
+                rc |= hc_buf_puts(out, rec_flags[i].name);
+            else
+                rc |= hc_buf_printf(out, "bit%u", i);
+        }
+    if (!out->data)
+        rc |= hc_buf_append(out, "", 0);
+    return rc ? HC_ENOMEM : 0;
 }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "record.h"
 
 typedef struct agg_vec {
@@ -91,9 +92,13 @@ enum agg_limit { AGG_LIMIT_NONE, AGG_LIMIT_PROVIDER_429, AGG_LIMIT_RATELIMIT_BLO
 #define AGG_LIMIT_NAMES "provider 429", "rate-limit block", "budget block"
 enum agg_limit agg_limit_of(const hc_record *r);
 /* The FLAGS cell of requests and the dashboard: S streamed, C cache hit,
- * R<n> retried n times, F<i> answered by fallback i, L provider 429,
- * P rate-limit block, B budget block. */
+ * Y replayed from a cassette, R<n> retried n times, F<i> answered by
+ * fallback i, L provider 429, P rate-limit block, B budget block. */
 void agg_flags_text(const hc_record *r, char *out, size_t size);
+/* The record's flags by name, comma-separated ("stream,cache_hit"; an
+ * unknown bit as "bitN"), appended to out (left "" when none: out->data is
+ * set). Both come from one table of the HC_REC_* bits. 0 or HC_ENOMEM. */
+int  agg_flag_names(uint32_t flags, hc_buf *out);
 /* Text: "provider 429s N   rate-limit blocks N   budget blocks N". */
 char *agg_limits_text(char *out, size_t size, const agg_acc *a);
 

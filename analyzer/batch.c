@@ -105,3 +105,82 @@ int batch_flush(batch *b)
     hc_buf_reset(&b->arena);
     return 0;
 }
+
+int batch_del_key(MDB_txn *txn, MDB_dbi dbi, const MDB_val *k)
+{
+    MDB_val key = *k;
+    int d = mdb_del(txn, dbi, &key, NULL);
+    if (d == 0 || d == MDB_NOTFOUND)
+        return 0;
+    return d == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
+}
+
+/* One transaction's worth from key `from` (empty: the first key); sets *done
+ * at the end of the table, else leaves the next key to look at in `from`. */
+static int del_batch(const batch_del *d, hc_buf *from, bool *done)
+{
+    MDB_txn *txn;
+    int rc = hc_store_txn_begin(d->s, !d->dry, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, hc_store_dbi(d->s, d->table), &cur)) {
+        hc_store_txn_abort(d->s, txn);
+        return HC_ESTORE;
+    }
+    hc_buf keys = HC_BUF_INIT; /* the victims' keys, one after the other */
+    size_t *lens = malloc(BATCH_DEL_MAX * sizeof *lens), nv = 0;
+    MDB_val k = { from->len, from->data }, v;
+    int mrc = lens ? mdb_cursor_get(cur, &k, &v, from->len ? MDB_SET_RANGE : MDB_FIRST) : MDB_NOTFOUND;
+    rc = lens ? 0 : HC_ENOMEM;
+    *done = true;
+    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (nv == BATCH_DEL_MAX) {
+            hc_buf_reset(from);
+            if (hc_buf_append(from, k.mv_data, k.mv_size))
+                rc = HC_ENOMEM;
+            *done = false;
+            break;
+        }
+        int p = d->pick(d->self, txn, &k, &v);
+        if (p < 0) {
+            rc = p;
+            break;
+        }
+        if (!p)
+            continue;
+        if (hc_buf_append(&keys, k.mv_data, k.mv_size)) {
+            rc = HC_ENOMEM;
+            break;
+        }
+        lens[nv++] = k.mv_size;
+    }
+    mdb_cursor_close(cur);
+    if (!rc && mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = HC_ESTORE;
+    size_t off = 0;
+    for (size_t i = 0; !rc && !d->dry && i < nv; off += lens[i++]) {
+        MDB_val dk = { lens[i], keys.data + off };
+        rc = d->del(d->self, txn, &dk);
+    }
+    free(lens);
+    hc_buf_free(&keys);
+    if (rc || d->dry) {
+        hc_store_txn_abort(d->s, txn);
+        return rc;
+    }
+    return hc_store_txn_commit(d->s, txn);
+}
+
+int batch_del_run(const batch_del *d)
+{
+    hc_buf from = HC_BUF_INIT;
+    bool done = false;
+    int rc = 0;
+    if (d->start && d->start_len && hc_buf_append(&from, d->start, d->start_len))
+        rc = HC_ENOMEM;
+    while (!rc && !done)
+        rc = del_batch(d, &from, &done);
+    hc_buf_free(&from);
+    return rc;
+}

@@ -177,29 +177,10 @@ int cli_store_path(const ana_ctx *c, char *out, size_t size)
     return 0;
 }
 
-static struct {
-    hc_store *s;
-    MDB_dbi   dbi[HC_T__N];
-} handles[8];
-
-static const char *const table_names[HC_T__N] = { "meta", "records", "bodies", "cache", "counters" };
-
-MDB_dbi cli_dbi(hc_store *s, enum hc_table t)
-{
-    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
-        if (handles[i].s == s)
-            return handles[i].dbi[t];
-    return hc_store_dbi(s, t);
-}
-
 void cli_close_store(hc_store *s)
 {
-    if (!s)
-        return;
-    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
-        if (handles[i].s == s)
-            handles[i].s = NULL;
-    hc_store_close(s);
+    if (s)
+        hc_store_close(s);
 }
 
 int cli_open_store(const ana_ctx *c, hc_store **s)
@@ -217,29 +198,7 @@ int cli_open_store(const ana_ctx *c, hc_store **s)
                           c->db ? "" : " at the default path");
     if (hc_store_open(path, HC_STORE_RDONLY, s, err, sizeof err) != 0)
         return cli_misuse("%s", err[0] ? err : path);
-    size_t slot = sizeof handles / sizeof handles[0];
-    for (size_t i = 0; i < sizeof handles / sizeof handles[0]; i++)
-        if (!handles[i].s) {
-            slot = i;
-            break;
-        }
-    MDB_txn *txn;
-    if (slot == sizeof handles / sizeof handles[0] || hc_store_txn_begin(*s, false, &txn) != 0)
-        goto fail;
-    for (int t = 0; t < HC_T__N; t++)
-        if (mdb_dbi_open(txn, table_names[t], 0, &handles[slot].dbi[t]) != 0) {
-            hc_store_txn_abort(*s, txn);
-            goto fail;
-        }
-    /* Committing a read-only transaction keeps the handles it opened. */
-    if (hc_store_txn_commit(*s, txn) != 0)
-        goto fail;
-    handles[slot].s = *s;
     return 0;
-fail:
-    hc_store_close(*s);
-    *s = NULL;
-    return cli_misuse("%s: cannot open the store's tables", path);
 }
 
 int cli_open_store_for_delete(const ana_ctx *c, bool dry, char *path, size_t size, hc_store **s)
@@ -344,4 +303,58 @@ void cli_report_undecodable(const query_stats *st)
     if (st->run_none)
         cli_warn("--run last: no record in this store has a run id (none recorded yet, or all "
                  "recorded before runs existed); nothing matched");
+}
+
+int cli_parse(ana_ctx *c, const cli_cmd *cmd, int argc, char **argv, void *self)
+{
+    cli_parser p;
+    const char *arg;
+    int id;
+    cli_init(&p, argc, argv, c->cmd);
+    while ((id = cli_next(&p, cmd->opts, &arg)) != CLI_END) {
+        if (id == CLI_ERR)
+            return CLI_EXIT_MISUSE;
+        int h = cli_common(c, id, arg);
+        if (h < 0)
+            return CLI_EXIT_MISUSE;
+        int mine = cmd->own ? cmd->own(self, id, arg) : 1;
+        if (mine > 1)
+            return mine;
+        if (!h && mine == 1 && id == CLI_POS)
+            return cli_misuse("%s: unexpected argument '%s'", c->cmd, arg);
+    }
+    if (c->help)
+        fputs(cmd->usage, stdout);
+    return 0;
+}
+
+int cli_scan_run(const ana_ctx *c, cli_scan *sc)
+{
+    hc_store *s = NULL;
+    int rc = cli_open_store(c, &s);
+    if (rc)
+        return rc;
+    snprintf(sc->path, sizeof sc->path, "%s", hc_store_path(s));
+    if (hc_store_txn_begin(s, false, &sc->txn)) {
+        rc = cli_misuse("%s: cannot start a read transaction", sc->path);
+        goto out;
+    }
+    sc->s = s;
+    if (sc->begin && (rc = sc->begin(sc->self, sc)) != 0)
+        goto out_txn;
+    sc->begun = true;
+    if (query_scan(sc->txn, hc_store_dbi(s, HC_T_RECORDS), &c->filter, sc->newest_first, sc->on_record,
+                   sc->self, &sc->st))
+        rc = cli_misuse("%s: reading records failed", sc->path);
+    else if (sc->after)
+        rc = sc->after(sc->self, sc);
+    if (!sc->quiet)
+        cli_report_undecodable(&sc->st);
+out_txn:
+    hc_store_txn_abort(s, sc->txn);
+out:
+    sc->s = NULL;
+    sc->txn = NULL;
+    cli_close_store(s);
+    return rc;
 }

@@ -13,11 +13,16 @@
  * Option syntax: "--name value", "--name=value", short "-h" / "-o FILE",
  * "--" ends options. Options and positional arguments may be interleaved.
  *
+ * Commands are built on one skeleton (below): cli_parse() for the options,
+ * cli_scan_run() for opening the record source and scanning it with the
+ * filters; a command file keeps its own options, callbacks and output.
+ *
  * Not thread-safe (hc-analyze is single-threaded).
  */
 #ifndef HC_ANA_CLI_H
 #define HC_ANA_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -143,12 +148,6 @@ int  cli_open_store(const ana_ctx *c, hc_store **s);
  * error. Prints one line and returns CLI_EXIT_MISUSE on failure. */
 int  cli_open_store_rw(const char *path, bool create, hc_store **s);
 
-/* The LMDB handle of table t of a store opened by cli_open_store() (or any
- * other store: then hc_store_dbi()). Read-only opens re-open the tables in a
- * committed read transaction, because hc_store_open() currently ends its
- * read-only setup transaction with an abort, which closes the handles it
- * opened (LMDB closes DBI handles of an aborted transaction). */
-MDB_dbi cli_dbi(hc_store *s, enum hc_table t);
 /* The store a deleting command works on (prune, cache clear): c->db or the
  * default path into path, opened read-only for a dry run (like every read
  * command), else for writing (a missing store is an error, never created).
@@ -167,6 +166,75 @@ int  cli_parse_u64(const char *opt, const char *arg, unsigned long long *out);
 int  cli_parse_usd(const char *opt, const char *arg, long long *nusd);
 /* A rate: "5%" or a fraction "0.05"; above `max_fraction` (either way) is refused. */
 int  cli_parse_rate(const char *opt, const char *arg, double max_fraction, double *out);
+
+/* ---- The command skeleton -------------------------------------------------
+ * A command is four steps: parse its options (cli_parse), open the record
+ * source and scan the records its filters select (cli_scan_run), then emit;
+ * each command file keeps only its own options, callbacks and output:
+ *
+ *     static const cli_cmd cmd = { usage, opts, own };
+ *     ana_ctx c = { .cmd = "users" };
+ *     if ((rc = cli_parse(&c, &cmd, argc, argv, &x)) || c.help) goto out;
+ *     cli_scan sc = { .on_record = on_record, .self = &x };
+ *     if ((rc = cli_scan_run(&c, &sc))) goto out;
+ *     ... emit from x ...
+ */
+
+/* A command's own options and positional arguments (id CLI_POS), and with
+ * ana_ctx.property_name `--property NAME` (id OPT_PROPERTY). Returns 0 when
+ * handled, 1 when not the command's (a positional argument: cli_parse()
+ * prints "<cmd>: unexpected argument 'X'"), or CLI_EXIT_MISUSE after printing
+ * one line. It also sees each shared option, after cli_common() applied it
+ * (export: --json after --format wins; html: the filters it shows); it
+ * returns 1 for those it ignores, CLI_EXIT_MISUSE stops there too. */
+typedef int (*cli_own_fn)(void *self, int id, const char *arg);
+
+/* What cli_parse() needs of a command (a static const per command file). */
+typedef struct cli_cmd {
+    const char    *usage; /* printed for -h, to stdout */
+    const cli_opt *opts;  /* CLI_COMMON_OPTS [, CLI_FILTER_OPTS], own…, {0} */
+    cli_own_fn     own;   /* NULL: the command takes no options or arguments of its own */
+} cli_cmd;
+
+/* Parse argv (argv[0] is the command name) into c (shared options) and
+ * cmd->own(self, …) (the rest), in order; the first error stops. With -h, and
+ * no error, prints cmd->usage and sets c->help: the command then exits 0.
+ * Returns 0 or CLI_EXIT_MISUSE (printed). */
+int  cli_parse(ana_ctx *c, const cli_cmd *cmd, int argc, char **argv, void *self);
+
+/* One scan of the records c->filter selects, from the record source c->db
+ * names. This is the one place a record source plugs in: today the local
+ * store (opened read-only, one read transaction for the whole scan). Another
+ * source (a ClickHouse --db) would leave s and txn NULL: the callbacks that
+ * read more than records (export --bodies, cache's entries) look at them. */
+typedef struct cli_scan {
+    /* Set by the command (zero-initialise the rest). */
+    query_cb on_record;    /* each selected record; non-zero stops the scan */
+    void    *self;         /* passed to the callbacks */
+    bool     newest_first; /* else oldest first */
+    bool     quiet;        /* no undecodable-record warnings: a secondary store (audit's
+                            * baseline), or the command reports sc->st itself later */
+    /* Optional: once the source is open, before the first record (a
+     * streaming command writes its header); 0, or an exit status (printed). */
+    int    (*begin)(void *self, struct cli_scan *sc);
+    /* Optional: after a complete scan, with the source still open (more
+     * tables to read in the same snapshot); 0, or an exit status (printed). */
+    int    (*after)(void *self, struct cli_scan *sc);
+    /* Set by cli_scan_run(). */
+    hc_store   *s;                 /* the local store, during the callbacks only */
+    MDB_txn    *txn;               /* its read transaction, during the callbacks only */
+    query_stats st;                /* scanned, matched, undecodable… */
+    char        path[PATH_MAX];    /* the source's name (store path), for messages and output */
+    bool        begun;             /* the source opened and begin() succeeded: the scan ran
+                                    * (a streaming command then closes its output) */
+} cli_scan;
+
+/* Open the source, begin(), scan into on_record, after(), print the
+ * undecodable-record warnings (cli_report_undecodable), close. Returns 0, or
+ * CLI_EXIT_MISUSE after printing one line ("<store>: reading records
+ * failed", an unopenable store…), or the exit status begin()/after()
+ * returned. sc->st and sc->path stay valid after it returns. */
+int  cli_scan_run(const ana_ctx *c, cli_scan *sc);
 
 /* The warnings every reading command prints after its scan: records that
  * could not be decoded; `--run last` in a store where no record has a run id. */

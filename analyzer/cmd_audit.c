@@ -99,31 +99,21 @@ static int on_record(void *ctx, const hc_record *r)
     return 0;
 }
 
-/* Scan a store into a (opened read-only here). 0 or CLI_EXIT_MISUSE (printed). */
+/* Scan a store into a and tests (c->db, or path when given). 0 or
+ * CLI_EXIT_MISUSE (printed). The undecodable records of the audited store are
+ * reported, not the baseline's. */
 static int scan_store(ana_ctx *c, const char *path, agg_acc *a, agg_groups *tests, query_stats *st,
                       char *store_path, size_t splen)
 {
-    struct scan sc = { a, tests };
+    struct scan acc = { a, tests };
     ana_ctx bc = *c;
-    hc_store *s;
-    MDB_txn *txn;
     if (path)
         bc.db = path;
-    int rc = cli_open_store(&bc, &s);
-    if (rc)
-        return rc;
+    cli_scan sc = { .on_record = on_record, .self = &acc, .quiet = path != NULL };
+    int rc = cli_scan_run(&bc, &sc);
+    *st = sc.st;
     if (store_path)
-        snprintf(store_path, splen, "%s", hc_store_path(s));
-    if (hc_store_txn_begin(s, false, &txn)) {
-        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
-        cli_close_store(s);
-        return rc;
-    }
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c->filter, false, on_record, &sc, st);
-    hc_store_txn_abort(s, txn);
-    if (qrc)
-        rc = cli_misuse("%s: reading records failed", hc_store_path(s));
-    cli_close_store(s);
+        snprintf(store_path, splen, "%s", sc.path);
     return rc;
 }
 
@@ -427,67 +417,55 @@ static int write_markdown(const char *path, const struct audit *au, const char *
     return 0;
 }
 
+static int own(void *self, int id, const char *arg)
+{
+    struct audit *au = self;
+    int rc = 0;
+    switch (id) {
+    case OPT_MAX_COST:
+        rc = cli_parse_usd("--max-cost", arg, &au->max_cost_nusd);
+        au->has_cost = true;
+        break;
+    case OPT_MAX_REQ:
+        rc = cli_parse_u64("--max-requests", arg, &au->max_req);
+        au->has_req = true;
+        break;
+    case OPT_MAX_ERR:
+        rc = cli_parse_rate("--max-error-rate", arg, 1.0, &au->max_err);
+        au->has_err = true;
+        break;
+    case OPT_MAX_P95:
+        rc = cli_parse_u64("--max-p95-ms", arg, &au->max_p95_ms);
+        au->has_p95 = true;
+        break;
+    case OPT_BASELINE: au->baseline = arg; break;
+    case OPT_MAX_INC:
+        rc = cli_parse_rate("--max-increase", arg, 1000.0, &au->max_inc);
+        au->has_inc = true;
+        break;
+    case OPT_JUNIT: au->junit = arg; break;
+    case OPT_MARKDOWN: au->markdown = arg; break;
+    default: return 1;
+    }
+    return rc;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_audit(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "audit" };
     struct audit au;
     memset(&au, 0, sizeof au);
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
     agg_acc a;
     agg_acc_init(&a, AGG_LATENCY | AGG_TTFT);
     agg_groups_init(&au.tests, 0);
     agg_groups_init(&au.base_tests, 0);
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        switch (id) {
-        case OPT_MAX_COST:
-            if (cli_parse_usd("--max-cost", arg, &au.max_cost_nusd))
-                goto out;
-            au.has_cost = true;
-            break;
-        case OPT_MAX_REQ:
-            if (cli_parse_u64("--max-requests", arg, &au.max_req))
-                goto out;
-            au.has_req = true;
-            break;
-        case OPT_MAX_ERR:
-            if (cli_parse_rate("--max-error-rate", arg, 1.0, &au.max_err))
-                goto out;
-            au.has_err = true;
-            break;
-        case OPT_MAX_P95:
-            if (cli_parse_u64("--max-p95-ms", arg, &au.max_p95_ms))
-                goto out;
-            au.has_p95 = true;
-            break;
-        case OPT_BASELINE: au.baseline = arg; break;
-        case OPT_MAX_INC:
-            if (cli_parse_rate("--max-increase", arg, 1000.0, &au.max_inc))
-                goto out;
-            au.has_inc = true;
-            break;
-        case OPT_JUNIT: au.junit = arg; break;
-        case OPT_MARKDOWN: au.markdown = arg; break;
-        case CLI_POS:
-            cli_misuse("audit: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    int rc = cli_parse(&c, &cmd, argc, argv, &au);
+    if (rc || c.help)
         goto out;
-    }
+    rc = CLI_EXIT_MISUSE;
     if (au.has_inc != (au.baseline != NULL)) {
         cli_misuse(au.has_inc ? "--max-increase: needs --baseline STORE|FILE"
                               : "--baseline: needs --max-increase (e.g. 10%%)");
@@ -642,7 +620,6 @@ int cmd_audit(int argc, char **argv)
             }
         }
     }
-    cli_report_undecodable(&st);
     rc = pass ? CLI_EXIT_OK : CLI_EXIT_NO;
 out:
     agg_acc_free(&a);

@@ -15,10 +15,11 @@
  *     orig_id -> that record -> its cache_key.
  *
  * `cache clear` is the only writing part: it deletes entries in write
- * transactions of CLEAR_BATCH deletions (like prune), so the shim may keep
+ * transactions of BATCH_DEL_MAX deletions (batch.h, like prune), so the shim may keep
  * using the cache meanwhile; records are never touched. Definitions are in
  * docs/ANALYZER.md ("cache"). */
 #include "agg.h"
+#include "batch.h"
 #include "cachefmt.h"
 #include "cli.h"
 #include "clock.h"
@@ -35,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLEAR_BATCH 10000
 #define TOP_DEFAULT 10
 #define ROTATION_SIZE 4   /* a rotation counter's value: u32 LE (core/cache.c) */
 
@@ -692,70 +692,58 @@ out:
     free(oh);
 }
 
+struct view_args {
+    struct view       *v;
+    unsigned long long top;
+};
+
+static int view_own(void *self, int id, const char *arg)
+{
+    struct view_args *va = self;
+    if (id == OPT_TOP)
+        return cli_parse_u64("--top", arg, &va->top);
+    if (id == OPT_ENTRIES) {
+        va->v->list = true;
+        return 0;
+    }
+    if (id == CLI_POS && strcmp(arg, "clear") == 0)
+        return cli_misuse("cache: 'clear' must come first: hc-analyze cache clear [options]");
+    return 1;
+}
+
+static const cli_cmd view_cmd = { usage, opts, view_own };
+
+/* After the records: the cache table, in the same snapshot. */
+static int view_after(void *self, cli_scan *sc)
+{
+    struct view *v = self;
+    int erc = v->oom ? 0 : scan_entries(v, sc->txn, hc_store_dbi(sc->s, HC_T_CACHE), hc_store_dbi(sc->s, HC_T_RECORDS));
+    if (v->oom || erc)
+        return cli_misuse("%s: %s", sc->path, erc == HC_ESTORE ? "reading the cache table failed" : "out of memory");
+    return 0;
+}
+
 static int cache_view(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "cache" };
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
-    unsigned long long top = TOP_DEFAULT;
-    hc_store *s = NULL;
-    MDB_txn *txn = NULL;
     struct view v;
     memset(&v, 0, sizeof v);
     agg_groups_init(&v.groups, 0);
     agg_groups_init(&v.by_model, 0);
     agg_groups_init(&v.by_host, 0);
+    struct view_args va = { &v, TOP_DEFAULT };
+    cli_scan sc = { .on_record = on_record, .self = &v, .after = view_after };
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_TOP) {
-            if (cli_parse_u64("--top", arg, &top))
-                goto out;
-        } else if (id == OPT_ENTRIES) {
-            v.list = true;
-        } else if (id == CLI_POS) {
-            if (strcmp(arg, "clear") == 0)
-                cli_misuse("cache: 'clear' must come first: hc-analyze cache clear [options]");
-            else
-                cli_misuse("cache: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    int rc = cli_parse(&c, &view_cmd, argc, argv, &va);
+    if (rc || c.help)
         goto out;
-    }
-    if ((rc = cli_open_store(&c, &s)))
-        goto out;
-    if (hc_store_txn_begin(s, false, &txn)) {
-        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
-        goto out;
-    }
     v.now_us = hc_now_us();
-    query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &v, &st);
-    int erc = qrc || v.oom ? 0 : scan_entries(&v, txn, cli_dbi(s, HC_T_CACHE), cli_dbi(s, HC_T_RECORDS));
-    hc_store_txn_abort(s, txn);
-    if (qrc || v.oom || erc) {
-        rc = cli_misuse("%s: %s", hc_store_path(s),
-                        qrc ? "reading records failed" : erc == HC_ESTORE ? "reading the cache table failed"
-                                                                          : "out of memory");
+    if ((rc = cli_scan_run(&c, &sc)))
         goto out;
-    }
     if (v.list)
-        emit_entry_list(&v, c.fmt, hc_store_path(s));
+        emit_entry_list(&v, c.fmt, sc.path);
     else
-        emit_view(&v, c.fmt, hc_store_path(s), &st, &c.filter, top);
-    cli_report_undecodable(&st);
+        emit_view(&v, c.fmt, sc.path, &sc.st, &c.filter, va.top);
     rc = 0;
 out:
     for (size_t i = 0; i < v.nrows; i++) {
@@ -771,7 +759,6 @@ out:
     agg_groups_free(&v.groups);
     agg_groups_free(&v.by_model);
     agg_groups_free(&v.by_host);
-    cli_close_store(s);
     query_filter_free(&c.filter);
     return rc;
 }
@@ -822,141 +809,90 @@ static bool selected(const struct selector *sel, MDB_txn *txn, MDB_dbi recs, con
     return true;
 }
 
-/* One batch from key `from` (empty: the first key); sets *done at the end of
- * the table, else leaves the next key to look at in `from`. */
-static int clear_batch(hc_store *s, bool dry, hc_buf *from, const struct selector *sel, struct cleared *t,
-                       bool *done)
+struct clear_walk {
+    const struct selector *sel;
+    struct cleared        *t;
+    MDB_dbi                cache, recs;
+    hc_buf                 storage; /* for decoding entries */
+};
+
+/* A cache key to delete: counted by kind (entry, rotation counter, undecodable). */
+static int clear_pick(void *self, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
 {
-    MDB_txn *txn;
-    int rc = hc_store_txn_begin(s, !dry, &txn);
-    if (rc)
-        return rc;
-    MDB_dbi cache = cli_dbi(s, HC_T_CACHE), recs = cli_dbi(s, HC_T_RECORDS);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, cache, &cur)) {
-        hc_store_txn_abort(s, txn);
-        return HC_ESTORE;
+    struct clear_walk *w = self;
+    const struct selector *sel = w->sel;
+    struct cleared *t = w->t;
+    t->scanned++;
+    bool victim = false;
+    hc_cache_entry e;
+    if (v->mv_size == ROTATION_SIZE) {
+        if ((victim = sel->all))
+            t->rotation++;
+    } else if (hc_cache_entry_decode(v->mv_data, v->mv_size, &e, &w->storage) != 0) {
+        if ((victim = sel->all))
+            t->bad++;
+    } else if ((victim = selected(sel, txn, w->recs, &e))) {
+        t->entries++;
+    } else {
+        t->left++;
     }
-    static size_t vlen[CLEAR_BATCH];   /* victims' key lengths; their bytes follow each other in keys */
-    hc_buf keys = HC_BUF_INIT, storage = HC_BUF_INIT;
-    size_t nv = 0;
-    struct cleared bt = { 0 };
-    MDB_val k = { from->len, from->data }, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, from->len ? MDB_SET_RANGE : MDB_FIRST);
-    *done = true;
-    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (nv == CLEAR_BATCH) {
-            hc_buf_reset(from);
-            if (hc_buf_append(from, k.mv_data, k.mv_size))
-                rc = HC_ENOMEM;
-            *done = false;
-            break;
-        }
-        bt.scanned++;
-        bool victim = false;
-        hc_cache_entry e;
-        if (v.mv_size == ROTATION_SIZE) {
-            if ((victim = sel->all))
-                bt.rotation++;
-        } else if (hc_cache_entry_decode(v.mv_data, v.mv_size, &e, &storage) != 0) {
-            if ((victim = sel->all))
-                bt.bad++;
-        } else if ((victim = selected(sel, txn, recs, &e))) {
-            bt.entries++;
-        } else {
-            bt.left++;
-        }
-        if (!victim)
-            continue;
-        bt.bytes += v.mv_size;
-        if (hc_buf_append(&keys, k.mv_data, k.mv_size)) {
-            rc = HC_ENOMEM;
-            break;
-        }
-        vlen[nv++] = k.mv_size;
+    if (victim)
+        t->bytes += v->mv_size;
+    return victim;
+}
+
+static int clear_del(void *self, MDB_txn *txn, const MDB_val *k)
+{
+    return batch_del_key(txn, ((struct clear_walk *)self)->cache, k);
+}
+
+struct clear_args {
+    struct selector *sel;
+    int64_t          age;
+    bool             dry;
+};
+
+static int clear_own(void *self, int id, const char *arg)
+{
+    struct clear_args *ca = self;
+    struct selector *sel = ca->sel;
+    if (id == OPT_ALL) {
+        sel->all = true;
+    } else if (id == OPT_EXPIRED) {
+        sel->expired = true;
+    } else if (id == OPT_OLDER) {
+        sel->older = arg;
+        if (hc_parse_duration_us(arg, &ca->age) != 0)
+            return cli_misuse("--older-than: expected an age like 30d, 12h or 2w, got '%s'", arg);
+    } else if (id == OPT_CMODEL) {
+        if (!*arg || sel->nmodels == QUERY_MAX_TERMS)
+            return cli_misuse(*arg ? "--model: at most %d models" : "--model: expected a model name or glob, got ''",
+                              QUERY_MAX_TERMS);
+        sel->models[sel->nmodels++] = arg;
+    } else if (id == OPT_DRY_RUN) {
+        ca->dry = true;
+    } else {
+        return 1;
     }
-    mdb_cursor_close(cur);
-    hc_buf_free(&storage);
-    if (!rc && mrc != 0 && mrc != MDB_NOTFOUND)
-        rc = HC_ESTORE;
-    if (!rc && !dry) {
-        size_t off = 0;
-        for (size_t i = 0; i < nv && !rc; i++) {
-            MDB_val dk = { vlen[i], keys.data + off };
-            int d = mdb_del(txn, cache, &dk, NULL);
-            if (d && d != MDB_NOTFOUND)
-                rc = d == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
-            off += vlen[i];
-        }
-    }
-    hc_buf_free(&keys);
-    if (rc || dry) {
-        hc_store_txn_abort(s, txn);
-    } else if ((rc = hc_store_txn_commit(s, txn)) != 0) {
-        return rc;
-    }
-    if (rc)
-        return rc;
-    t->scanned += bt.scanned;
-    t->entries += bt.entries;
-    t->bytes += bt.bytes;
-    t->rotation += bt.rotation;
-    t->bad += bt.bad;
-    t->left += bt.left;
     return 0;
 }
+
+static const cli_cmd clear_cmd = { usage_clear, clear_opts, clear_own };
 
 static int cache_clear(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "cache clear" };
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
-    bool dry = false;
     struct selector sel;
     memset(&sel, 0, sizeof sel);
-    int64_t age = 0;
+    struct clear_args ca = { .sel = &sel };
     hc_store *s = NULL;
-    hc_buf from = HC_BUF_INIT;
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, clear_opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_ALL) {
-            sel.all = true;
-        } else if (id == OPT_EXPIRED) {
-            sel.expired = true;
-        } else if (id == OPT_OLDER) {
-            sel.older = arg;
-            if (hc_parse_duration_us(arg, &age) != 0) {
-                cli_misuse("--older-than: expected an age like 30d, 12h or 2w, got '%s'", arg);
-                goto out;
-            }
-        } else if (id == OPT_CMODEL) {
-            if (!*arg || sel.nmodels == QUERY_MAX_TERMS) {
-                cli_misuse(*arg ? "--model: at most %d models" : "--model: expected a model name or glob, got ''",
-                           QUERY_MAX_TERMS);
-                goto out;
-            }
-            sel.models[sel.nmodels++] = arg;
-        } else if (id == OPT_DRY_RUN) {
-            dry = true;
-        } else if (id == CLI_POS) {
-            cli_misuse("cache clear: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage_clear, stdout);
-        rc = 0;
+    int rc = cli_parse(&c, &clear_cmd, argc, argv, &ca);
+    if (rc || c.help)
         goto out;
-    }
+    rc = CLI_EXIT_MISUSE;
+    bool dry = ca.dry;
+    int64_t age = ca.age;
     if (!sel.all && !sel.expired && !sel.older && !sel.nmodels) {
         cli_misuse("cache clear: say what to delete: --all, --expired, --older-than D or --model M");
         goto out;
@@ -971,14 +907,14 @@ static int cache_clear(int argc, char **argv)
     sel.now_us = hc_now_us();
     sel.cutoff_us = sel.now_us - age;
     struct cleared t = { 0 };
-    bool done = false;
-    while (!done) {
-        int e = clear_batch(s, dry, &from, &sel, &t, &done);
-        if (e) {
-            rc = cli_misuse("%s: cache clear failed: %s (what was committed before stays deleted)", path,
-                            hc_strerror(e));
-            goto out;
-        }
+    struct clear_walk wk = { &sel, &t, hc_store_dbi(s, HC_T_CACHE), hc_store_dbi(s, HC_T_RECORDS), HC_BUF_INIT };
+    batch_del d = { .s = s, .table = HC_T_CACHE, .dry = dry, .pick = clear_pick, .del = clear_del, .self = &wk };
+    int e = batch_del_run(&d);
+    hc_buf_free(&wk.storage);
+    if (e) {
+        rc = cli_misuse("%s: cache clear failed: %s (what was committed before stays deleted)", path,
+                        hc_strerror(e));
+        goto out;
     }
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], ct[40];
     if (c.fmt == CLI_JSON) {
@@ -1033,7 +969,6 @@ static int cache_clear(int argc, char **argv)
     rc = 0;
 out:
     cli_close_store(s);
-    hc_buf_free(&from);
     query_filter_free(&c.filter);
     return rc;
 }

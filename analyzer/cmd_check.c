@@ -50,32 +50,16 @@ static void on_problem(void *ctx, const char *msg)
         printf("%s: %s\n", p->path, msg);
 }
 
+static const cli_cmd cmd = { usage, opts, NULL };
+
 int cmd_check(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "check" };
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
+    int rc;
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == CLI_POS) {
-            cli_misuse("check: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, NULL);
+    if (rc || c.help)
         goto out;
-    }
     char path[PATH_MAX], err[PATH_MAX + 256] = "";
     if ((rc = cli_store_path(&c, path, sizeof path)))
         goto out;

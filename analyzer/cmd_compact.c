@@ -41,38 +41,27 @@ static const cli_opt opts[] = {
     { 0 },
 };
 
+static int own(void *self, int id, const char *arg)
+{
+    if (id != OPT_OUT)
+        return 1;
+    if (!*arg)
+        return cli_misuse("-o: expected a directory that does not exist yet, got ''");
+    *(const char **)self = arg;
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_compact(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "compact" };
-    cli_parser p;
-    const char *arg, *dest = NULL;
-    int id, rc = CLI_EXIT_MISUSE;
+    const char *dest = NULL;
+    int rc;
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_OUT) {
-            if (!*arg) {
-                cli_misuse("-o: expected a directory that does not exist yet, got ''");
-                goto out;
-            }
-            dest = arg;
-        } else if (id == CLI_POS) {
-            cli_misuse("compact: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, &dest);
+    if (rc || c.help)
         goto out;
-    }
     char path[PATH_MAX], err[PATH_MAX + 256] = "";
     if ((rc = cli_store_path(&c, path, sizeof path)))
         goto out;

@@ -380,159 +380,167 @@ static int one(void *vctx, const hc_record *r)
     return ferror(x->f) ? 1 : 0;
 }
 
+/* The document's head (--json, otlp) or the CSV header. */
+static void head(struct ctx *x)
+{
+    jw_init(&x->w, x->f, false);
+    if (x->fmt == X_JSON) {
+        jw_obj(&x->w);
+        jw_key(&x->w, "records");
+        jw_arr(&x->w);
+    } else if (x->fmt == X_OTLP) {
+        jw_obj(&x->w);
+        jw_key(&x->w, "resourceSpans");
+        jw_arr(&x->w);
+        jw_obj(&x->w);
+        jw_key(&x->w, "resource");
+        jw_obj(&x->w);
+        jw_key(&x->w, "attributes");
+        jw_arr(&x->w);
+        attr_str(&x->w, "service.name", "hcshim");
+        attr_str(&x->w, "telemetry.sdk.name", "hcshim");
+        jw_arr_end(&x->w);
+        jw_obj_end(&x->w);
+        jw_key(&x->w, "scopeSpans");
+        jw_arr(&x->w);
+        jw_obj(&x->w);
+        jw_key(&x->w, "scope");
+        jw_obj(&x->w);
+        jw_kstr(&x->w, "name", "hcshim.hc-analyze");
+        jw_obj_end(&x->w);
+        jw_key(&x->w, "spans");
+        jw_arr(&x->w);
+    } else if (x->fmt == X_CSV) {
+        x->t = table_new(x->f, CLI_CSV, csv_cols, sizeof csv_cols / sizeof csv_cols[0]);
+    }
+}
+
+/* The document's tail, after the last record. */
+static void tail(struct ctx *x, const query_stats *st)
+{
+    if (x->fmt == X_JSON) {
+        jw_arr_end(&x->w);
+        jw_kuint(&x->w, "count", x->n);
+        jw_kuint(&x->w, "undecodable", st->undecodable);
+        jw_obj_end(&x->w);
+        jw_end_doc(&x->w);
+    } else if (x->fmt == X_OTLP) {
+        jw_arr_end(&x->w);
+        jw_obj_end(&x->w);
+        jw_arr_end(&x->w);
+        jw_obj_end(&x->w);
+        jw_arr_end(&x->w);
+        jw_obj_end(&x->w);
+        jw_end_doc(&x->w);
+    } else if (x->fmt == X_CSV) {
+        table_end(x->t);
+    }
+}
+
+struct args {
+    struct ctx *x;
+    const char *output; /* -o FILE, or NULL for stdout */
+    char       *tmp;    /* the new file next to it, renamed over it at the end */
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    struct ctx *x = a->x;
+    if (id == OPT_JSON || id == OPT_CSV) {
+        x->fmt = id == OPT_JSON ? X_JSON : X_CSV;
+        return 1; /* shared: applied by cli_common() too */
+    }
+    if (id == OPT_FORMAT) {
+        if (strcmp(arg, "jsonl") == 0) x->fmt = X_JSONL;
+        else if (strcmp(arg, "json") == 0) x->fmt = X_JSON;
+        else if (strcmp(arg, "csv") == 0) x->fmt = X_CSV;
+        else if (strcmp(arg, "otlp") == 0) x->fmt = X_OTLP;
+        else
+            return cli_misuse("--format: expected jsonl, json, csv or otlp, got '%s'", arg);
+    } else if (id == OPT_BODIES) {
+        x->bodies = true;
+    } else if (id == OPT_OUTPUT) {
+        if (!*arg)
+            return cli_misuse("-o: expected a file name, got ''");
+        a->output = arg;
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
+/* The store is open: the output file, then the document's head. */
+static int begin(void *self, cli_scan *sc)
+{
+    struct args *a = self;
+    struct ctx *x = a->x;
+    x->f = stdout;
+    if (a->output) {
+        /* A new file next to FILE, 0600 (mkstemp), renamed over FILE at the end. */
+        size_t n = strlen(a->output) + sizeof ".tmpXXXXXX";
+        int ofd = -1, e = ENOMEM;
+        if ((a->tmp = malloc(n))) {
+            snprintf(a->tmp, n, "%s.tmpXXXXXX", a->output);
+            ofd = mkostemp(a->tmp, O_CLOEXEC);
+            e = errno;
+        }
+        if (ofd >= 0 && (fchmod(ofd, 0600) != 0 || !(x->f = fdopen(ofd, "w"))))
+            e = errno;
+        if (ofd < 0 || !x->f) {
+            if (ofd >= 0) {
+                close(ofd);
+                unlink(a->tmp);
+            }
+            x->f = NULL;
+            return cli_misuse("-o: %s: %s", a->output, strerror(e));
+        }
+    }
+    x->txn = sc->txn;
+    x->bodies_dbi = hc_store_dbi(sc->s, HC_T_BODIES);
+    head(x);
+    return 0;
+}
+
+static int one_rec(void *self, const hc_record *r)
+{
+    return one(((struct args *)self)->x, r);
+}
+
 int cmd_export(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "export" };
     struct ctx x = { .fmt = X_JSONL, .tmp = HC_BUF_INIT };
-    cli_parser p;
-    const char *arg, *output = NULL;
-    char *tmp = NULL;
-    int id, rc = CLI_EXIT_MISUSE;
-    hc_store *s = NULL;
-
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (id == OPT_JSON || id == OPT_CSV)
-            x.fmt = id == OPT_JSON ? X_JSON : X_CSV;
-        if (h)
-            continue;
-        if (id == OPT_FORMAT) {
-            if (strcmp(arg, "jsonl") == 0) x.fmt = X_JSONL;
-            else if (strcmp(arg, "json") == 0) x.fmt = X_JSON;
-            else if (strcmp(arg, "csv") == 0) x.fmt = X_CSV;
-            else if (strcmp(arg, "otlp") == 0) x.fmt = X_OTLP;
-            else {
-                cli_misuse("--format: expected jsonl, json, csv or otlp, got '%s'", arg);
-                goto out;
-            }
-        } else if (id == OPT_BODIES) {
-            x.bodies = true;
-        } else if (id == OPT_OUTPUT) {
-            if (!*arg) {
-                cli_misuse("-o: expected a file name, got ''");
-                goto out;
-            }
-            output = arg;
-        } else if (id == CLI_POS) {
-            cli_misuse("export: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    struct args a = { .x = &x };
+    cli_scan sc = { .on_record = one_rec, .self = &a, .begin = begin };
+    int rc = cli_parse(&c, &cmd, argc, argv, &a);
+    if (rc || c.help)
         goto out;
-    }
     if (x.bodies && (x.fmt == X_CSV || x.fmt == X_OTLP)) {
-        cli_misuse("--bodies: only with --format jsonl or json");
+        rc = cli_misuse("--bodies: only with --format jsonl or json");
         goto out;
     }
-    if ((rc = cli_open_store(&c, &s)))
+    rc = cli_scan_run(&c, &sc);
+    if (!sc.begun)
         goto out;
-    x.f = stdout;
-    if (output) {
-        /* A new file next to FILE, 0600 (mkstemp), renamed over FILE at the end. */
-        size_t n = strlen(output) + sizeof ".tmpXXXXXX";
-        int ofd = -1, e = ENOMEM;
-        if ((tmp = malloc(n))) {
-            snprintf(tmp, n, "%s.tmpXXXXXX", output);
-            ofd = mkostemp(tmp, O_CLOEXEC);
-            e = errno;
-        }
-        if (ofd >= 0 && (fchmod(ofd, 0600) != 0 || !(x.f = fdopen(ofd, "w"))))
-            e = errno;
-        if (ofd < 0 || !x.f) {
-            if (ofd >= 0) {
-                close(ofd);
-                unlink(tmp);
-            }
-            x.f = NULL;
-            rc = cli_misuse("-o: %s: %s", output, strerror(e));
-            goto out;
-        }
-    }
-    if (hc_store_txn_begin(s, false, &x.txn)) {
-        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
-        goto out_file;
-    }
-    x.bodies_dbi = cli_dbi(s, HC_T_BODIES);
-    jw_init(&x.w, x.f, false);
-    if (x.fmt == X_JSON) {
-        jw_obj(&x.w);
-        jw_key(&x.w, "records");
-        jw_arr(&x.w);
-    } else if (x.fmt == X_OTLP) {
-        jw_obj(&x.w);
-        jw_key(&x.w, "resourceSpans");
-        jw_arr(&x.w);
-        jw_obj(&x.w);
-        jw_key(&x.w, "resource");
-        jw_obj(&x.w);
-        jw_key(&x.w, "attributes");
-        jw_arr(&x.w);
-        attr_str(&x.w, "service.name", "hcshim");
-        attr_str(&x.w, "telemetry.sdk.name", "hcshim");
-        jw_arr_end(&x.w);
-        jw_obj_end(&x.w);
-        jw_key(&x.w, "scopeSpans");
-        jw_arr(&x.w);
-        jw_obj(&x.w);
-        jw_key(&x.w, "scope");
-        jw_obj(&x.w);
-        jw_kstr(&x.w, "name", "hcshim.hc-analyze");
-        jw_obj_end(&x.w);
-        jw_key(&x.w, "spans");
-        jw_arr(&x.w);
-    } else if (x.fmt == X_CSV) {
-        x.t = table_new(x.f, CLI_CSV, csv_cols, sizeof csv_cols / sizeof csv_cols[0]);
-    }
-    query_stats st;
-    int qrc = query_scan(x.txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, one, &x, &st);
-    if (x.fmt == X_JSON) {
-        jw_arr_end(&x.w);
-        jw_kuint(&x.w, "count", x.n);
-        jw_kuint(&x.w, "undecodable", st.undecodable);
-        jw_obj_end(&x.w);
-        jw_end_doc(&x.w);
-    } else if (x.fmt == X_OTLP) {
-        jw_arr_end(&x.w);
-        jw_obj_end(&x.w);
-        jw_arr_end(&x.w);
-        jw_obj_end(&x.w);
-        jw_arr_end(&x.w);
-        jw_obj_end(&x.w);
-        jw_end_doc(&x.w);
-    } else if (x.fmt == X_CSV) {
-        table_end(x.t);
-    }
-    hc_store_txn_abort(s, x.txn);
-    cli_report_undecodable(&st);
-    if (qrc)
-        rc = cli_misuse("%s: reading records failed", hc_store_path(s));
-    else if (fflush(x.f) != 0 || ferror(x.f))
-        rc = cli_misuse("%s: write error: %s", output ? output : "stdout", strerror(errno));
-    else
-        rc = 0;
-out_file:
-    if (output) {
+    tail(&x, &sc.st);
+    if (rc == 0 && (fflush(x.f) != 0 || ferror(x.f)))
+        rc = cli_misuse("%s: write error: %s", a.output ? a.output : "stdout", strerror(errno));
+    if (a.output) {
         if (fclose(x.f) != 0 && rc == 0)
-            rc = cli_misuse("-o: %s: %s", output, strerror(errno));
-        if (rc == 0 && rename(tmp, output) != 0)
-            rc = cli_misuse("-o: %s: %s", output, strerror(errno));
+            rc = cli_misuse("-o: %s: %s", a.output, strerror(errno));
+        if (rc == 0 && rename(a.tmp, a.output) != 0)
+            rc = cli_misuse("-o: %s: %s", a.output, strerror(errno));
         if (rc != 0)
-            unlink(tmp);
+            unlink(a.tmp);
         else
-            fprintf(stderr, "hc-analyze: exported %" PRIu64 " records to %s\n", x.n, output);
+            fprintf(stderr, "hc-analyze: exported %" PRIu64 " records to %s\n", x.n, a.output);
     }
 out:
-    free(tmp);
+    free(a.tmp);
     hc_buf_free(&x.tmp);
-    cli_close_store(s);
     query_filter_free(&c.filter);
     return rc;
 }

@@ -78,14 +78,36 @@ static int produce(FILE *f, bool json, struct job *j)
     return rc;
 }
 
+struct args {
+    dash_opts  *o;
+    dash_terms *terms;
+    const char *output; /* -o FILE; NULL: stdout */
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    int h;
+    if (dash_terms_add(a->terms, id, arg) < 0 || (h = dash_cli_opt(a->o, id, arg)) < 0)
+        return CLI_EXIT_MISUSE;
+    if (h)
+        return 0;
+    if (id != OPT_OUTPUT)
+        return 1;
+    if (!*arg)
+        return cli_misuse("html: -o: expected a file name, got ''");
+    a->output = strcmp(arg, "-") == 0 ? NULL : arg;
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_html(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "html", .property_name = true };
     dash_opts o;
     dash_terms terms = { .n = 0 };
-    cli_parser p;
-    const char *arg, *output = NULL;
-    int id, rc = CLI_EXIT_MISUSE;
+    int rc;
     hc_store *s = NULL;
     MDB_txn *txn = NULL;
     char *tmp = NULL;
@@ -93,41 +115,17 @@ int cmd_html(int argc, char **argv)
 
     dash_opts_init(&o);
     o.details = true;
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0 || dash_terms_add(&terms, id, arg) < 0)
-            goto out;
-        if (h)
-            continue;
-        if ((h = dash_cli_opt(&o, id, arg)) < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_OUTPUT) {
-            if (!*arg) {
-                cli_misuse("html: -o: expected a file name, got ''");
-                goto out;
-            }
-            output = strcmp(arg, "-") == 0 ? NULL : arg;
-        } else if (id == CLI_POS) {
-            cli_misuse("html: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    struct args args = { &o, &terms, NULL };
+    rc = cli_parse(&c, &cmd, argc, argv, &args);
+    if (rc || c.help)
         goto out;
-    }
+    rc = CLI_EXIT_MISUSE;
     if (c.fmt == CLI_CSV) {
         cli_misuse("html: --csv does not apply: html writes one HTML page (or, with --json, its data "
                    "document), not a table");
         goto out;
     }
-    if (!output && c.fmt != CLI_JSON && isatty(STDOUT_FILENO)) {
+    if (!args.output && c.fmt != CLI_JSON && isatty(STDOUT_FILENO)) {
         cli_misuse("html: refusing to write HTML to a terminal; give -o FILE");
         goto out;
     }
@@ -137,15 +135,15 @@ int cmd_html(int argc, char **argv)
         rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
         goto out_store;
     }
-    if (output) {
-        size_t n = strlen(output) + 16;
+    if (args.output) {
+        size_t n = strlen(args.output) + 16;
         int fd = -1;
         if ((tmp = malloc(n))) {
-            snprintf(tmp, n, "%s.tmpXXXXXX", output);
+            snprintf(tmp, n, "%s.tmpXXXXXX", args.output);
             fd = mkstemp(tmp);
         }
         if (fd < 0 || !(f = fdopen(fd, "w"))) {
-            rc = cli_misuse("%s: %s", output, strerror(errno));
+            rc = cli_misuse("%s: %s", args.output, strerror(errno));
             if (fd >= 0) {
                 close(fd);
                 unlink(tmp);
@@ -154,7 +152,7 @@ int cmd_html(int argc, char **argv)
         }
     }
     dash_src src = {
-        .txn = txn, .recs = cli_dbi(s, HC_T_RECORDS), .bodies = cli_dbi(s, HC_T_BODIES),
+        .txn = txn, .recs = hc_store_dbi(s, HC_T_RECORDS), .bodies = hc_store_dbi(s, HC_T_BODIES),
         .store = hc_store_path(s), .f1 = &c.filter, .terms = &terms,
     };
     struct job j = { .src = &src, .o = &o };
@@ -163,22 +161,22 @@ int cmd_html(int argc, char **argv)
         if (fclose(f) != 0 && !prc)
             prc = HC_EIO;
         f = NULL;
-        if (!prc && rename(tmp, output) != 0)
+        if (!prc && rename(tmp, args.output) != 0)
             prc = HC_EIO;
         if (prc)
             unlink(tmp);
     }
     if (prc == HC_EIO)
-        rc = cli_misuse("%s: write error: %s", output ? output : "stdout", strerror(errno));
+        rc = cli_misuse("%s: write error: %s", args.output ? args.output : "stdout", strerror(errno));
     else if (prc)
         rc = cli_misuse("html: %s", j.err[0] ? j.err : hc_strerror(prc));
     else {
         rc = 0;
-        if (output) {
+        if (args.output) {
             struct stat sb = { .st_size = 0 };
             char a[FMT_NUM], b[FMT_NUM], kb[FMT_NUM];
-            stat(output, &sb);
-            fprintf(stderr, "hc-analyze: wrote %s: %s request%s, %s in the table, %s KiB\n", output,
+            stat(args.output, &sb);
+            fprintf(stderr, "hc-analyze: wrote %s: %s request%s, %s in the table, %s KiB\n", args.output,
                     fmt_int(a, (int64_t)j.res.matched), j.res.matched == 1 ? "" : "s", fmt_int(b, (int64_t)j.res.shown),
                     fmt_int(kb, (int64_t)(sb.st_size + 1023) / 1024));
         }

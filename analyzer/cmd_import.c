@@ -117,39 +117,38 @@ static int import_file(const char *name, batch *b, uint64_t *lines)
     return rc;
 }
 
+struct args {
+    const char *files[256];
+    int         nf;
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    if (id != CLI_POS)
+        return 1;
+    if (a->nf == (int)(sizeof a->files / sizeof a->files[0]))
+        return cli_misuse("import: at most %zu files", sizeof a->files / sizeof a->files[0]);
+    a->files[a->nf++] = arg;
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_import(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "import" };
-    cli_parser p;
-    const char *arg, *files[256];
-    int nf = 0, id, rc = CLI_EXIT_MISUSE;
+    struct args a = { .nf = 0 };
+    int rc;
     hc_store *s = NULL;
     batch b;
     memset(&b, 0, sizeof b);
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto done;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto done;
-        if (h)
-            continue;
-        if (id == CLI_POS) {
-            if (nf == (int)(sizeof files / sizeof files[0])) {
-                cli_misuse("import: at most %zu files", sizeof files / sizeof files[0]);
-                goto done;
-            }
-            files[nf++] = arg;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, &a);
+    if (rc || c.help)
         goto done;
-    }
-    if (!nf) {
+    rc = CLI_EXIT_MISUSE;
+    if (!a.nf) {
         cli_misuse("import: expected at least one FILE.jsonl ('-' for standard input)");
         goto done;
     }
@@ -163,8 +162,8 @@ int cmd_import(int argc, char **argv)
         goto done;
     }
     uint64_t lines = 0;
-    for (int i = 0; i < nf; i++)
-        if ((rc = import_file(files[i], &b, &lines)))
+    for (int i = 0; i < a.nf; i++)
+        if ((rc = import_file(a.files[i], &b, &lines)))
             goto done;
     if (c.fmt == CLI_JSON) {
         jw w;

@@ -43,7 +43,7 @@ static int merge_one(const char *in, batch *b, uint64_t *seen)
         rc = cli_misuse("%s: cannot start a read transaction", in);
         goto out;
     }
-    MDB_dbi recs = cli_dbi(s, HC_T_RECORDS), bodies = cli_dbi(s, HC_T_BODIES);
+    MDB_dbi recs = hc_store_dbi(s, HC_T_RECORDS), bodies = hc_store_dbi(s, HC_T_BODIES);
     MDB_cursor *cur;
     if (mdb_cursor_open(txn, recs, &cur)) {
         rc = cli_misuse("%s: cannot read records", in);
@@ -86,59 +86,59 @@ out:
     return rc;
 }
 
+struct args {
+    const char *out;      /* the first store named: written */
+    const char *ins[256]; /* the others: read */
+    int         nin;
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    if (id != CLI_POS)
+        return 1;
+    if (!a->out)
+        a->out = arg;
+    else if (a->nin < (int)(sizeof a->ins / sizeof a->ins[0]))
+        a->ins[a->nin++] = arg;
+    else
+        return cli_misuse("merge: at most %zu input stores", sizeof a->ins / sizeof a->ins[0]);
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_merge(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "merge" };
-    cli_parser p;
-    const char *arg, *out = NULL, *ins[256];
-    int nin = 0, id, rc = CLI_EXIT_MISUSE;
+    struct args a = { .out = NULL };
+    int rc;
     hc_store *os = NULL;
     batch b;
     memset(&b, 0, sizeof b);
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto done;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto done;
-        if (h)
-            continue;
-        if (id == CLI_POS) {
-            if (!out)
-                out = arg;
-            else if (nin < (int)(sizeof ins / sizeof ins[0]))
-                ins[nin++] = arg;
-            else {
-                cli_misuse("merge: at most %zu input stores", sizeof ins / sizeof ins[0]);
-                goto done;
-            }
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, &a);
+    if (rc || c.help)
         goto done;
-    }
+    rc = CLI_EXIT_MISUSE;
     if (c.db) {
         cli_misuse("merge: give OUT as the first argument, not --db");
         goto done;
     }
-    if (!out || nin == 0) {
+    if (!a.out || a.nin == 0) {
         cli_misuse("merge: expected OUT and at least one IN store");
         goto done;
     }
     /* LMDB must not open one environment twice in a process. */
     char rout[PATH_MAX], rin[PATH_MAX];
-    bool out_exists = realpath(out, rout) != NULL;
-    for (int i = 0; i < nin; i++) {
-        if (out_exists && realpath(ins[i], rin) && strcmp(rin, rout) == 0) {
-            cli_misuse("merge: input '%s' is the output store", ins[i]);
+    bool out_exists = realpath(a.out, rout) != NULL;
+    for (int i = 0; i < a.nin; i++) {
+        if (out_exists && realpath(a.ins[i], rin) && strcmp(rin, rout) == 0) {
+            cli_misuse("merge: input '%s' is the output store", a.ins[i]);
             goto done;
         }
     }
-    if ((rc = cli_open_store_rw(out, true, &os)))
+    if ((rc = cli_open_store_rw(a.out, true, &os)))
         goto done;
     if (batch_init(&b, os, hc_store_dbi(os, HC_T_RECORDS))) {
         rc = cli_misuse("merge: out of memory");
@@ -150,27 +150,27 @@ int cmd_merge(int argc, char **argv)
     if (c.fmt == CLI_JSON) {
         jw_init(&w, stdout, true);
         jw_obj(&w);
-        jw_kstr(&w, "out", out);
+        jw_kstr(&w, "out", a.out);
         jw_key(&w, "inputs");
         jw_arr(&w);
     }
-    for (int i = 0; i < nin; i++) {
+    for (int i = 0; i < a.nin; i++) {
         uint64_t a0 = b.added, s0 = b.skipped, seen = 0;
-        if ((rc = merge_one(ins[i], &b, &seen)))
+        if ((rc = merge_one(a.ins[i], &b, &seen)))
             goto done;
         if (c.fmt == CLI_JSON) {
             jw_obj(&w);
-            jw_kstr(&w, "path", ins[i]);
+            jw_kstr(&w, "path", a.ins[i]);
             jw_kuint(&w, "records", seen);
             jw_kuint(&w, "added", b.added - a0);
             jw_kuint(&w, "skipped", b.skipped - s0);
             jw_obj_end(&w);
         } else if (c.fmt == CLI_CSV) {
-            table_csv_field(stdout, ins[i]);
+            table_csv_field(stdout, a.ins[i]);
             printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", seen, b.added - a0, b.skipped - s0);
         } else {
             char n1[FMT_NUM], n2[FMT_NUM];
-            printf("%s: %s records added, %s already present\n", ins[i], fmt_int(n1, (int64_t)(b.added - a0)),
+            printf("%s: %s records added, %s already present\n", a.ins[i], fmt_int(n1, (int64_t)(b.added - a0)),
                    fmt_int(n2, (int64_t)(b.skipped - s0)));
         }
     }
@@ -183,7 +183,7 @@ int cmd_merge(int argc, char **argv)
         jw_end_doc(&w);
     } else if (c.fmt == CLI_TEXT) {
         char n1[FMT_NUM], n2[FMT_NUM], n3[FMT_NUM];
-        printf("%s: %s records added (%s bodies), %s skipped\n", out, fmt_int(n1, (int64_t)b.added),
+        printf("%s: %s records added (%s bodies), %s skipped\n", a.out, fmt_int(n1, (int64_t)b.added),
                fmt_int(n3, (int64_t)b.bodies), fmt_int(n2, (int64_t)b.skipped));
     }
     rc = 0;

@@ -198,7 +198,7 @@ static int do_import(const struct import_args *a)
     } else {
         fputs("# hcshim price file, written by `hc-analyze prices --import`. Format: docs/PRICES.md.\n"
               "provider\tmodel\tinput\toutput\tcached_input\tcache_write_5m\tcache_write_1h\treasoning\t"
-              "per_request\tlong_ctx_threshold\tinput_long\toutput_long\tcached_long\tsource\tdate\n", out);
+              "per_request\tlong_ctx_threshold\tinput_long\toutput_long\tcached_long\tsource\tdate\tpeak\n", out);
     }
     fprintf(out, "\n# ---- imported from %s (as of %s) by `hc-analyze prices --import` ----\n",
             a->source ? a->source : "the database", o.as_of ? o.as_of : o.date);
@@ -396,86 +396,80 @@ static int check_age(const char *file, long max_age)
     return old || undated ? CLI_EXIT_NO : 0;
 }
 
+struct args {
+    const char        *check, *lookup;
+    bool               no_store;
+    long               max_age;
+    struct import_args imp;
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    if (id == OPT_CHECK)
+        a->check = arg;
+    else if (id == OPT_NO_STORE)
+        a->no_store = true;
+    else if (id == OPT_IMPORT)
+        a->imp.file = arg;
+    else if (id == OPT_OUT)
+        a->imp.out = arg;
+    else if (id == OPT_OVERRIDES)
+        a->imp.overrides = arg;
+    else if (id == OPT_SOURCE)
+        a->imp.source = arg;
+    else if (id == OPT_DATE)
+        a->imp.date = arg;
+    else if (id == OPT_AS_OF)
+        a->imp.as_of = arg;
+    else if (id == OPT_LOOKUP)
+        a->lookup = arg;
+    else if (id == OPT_MAX_AGE) {
+        char *e;
+        errno = 0;
+        long v = strtol(arg, &e, 10);
+        if (!*arg || *e || errno || v < 0 || v > 100000)
+            return cli_misuse("--max-age: expected a number of days (0 to 100000), got '%s'", arg);
+        a->max_age = v;
+    } else
+        return 1;
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_prices(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "prices" };
-    cli_parser p;
-    const char *arg, *check = NULL;
-    bool no_store = false;
-    long max_age = -1;
-    const char *lookup = NULL;
-    struct import_args imp = { 0 };
-    int id, rc = CLI_EXIT_MISUSE;
-    hc_store *s = NULL;
+    struct args args = { .max_age = -1 };
+    const char *store = NULL; /* the store read for unpriced models, if any */
     struct seen seen = { 0 };
     size_t *order = NULL;
     agg_groups_init(&seen.g, 0);
+    cli_scan sc = { .on_record = on_record, .self = &seen };
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_CHECK)
-            check = arg;
-        else if (id == OPT_NO_STORE)
-            no_store = true;
-        else if (id == OPT_IMPORT)
-            imp.file = arg;
-        else if (id == OPT_OUT)
-            imp.out = arg;
-        else if (id == OPT_OVERRIDES)
-            imp.overrides = arg;
-        else if (id == OPT_SOURCE)
-            imp.source = arg;
-        else if (id == OPT_DATE)
-            imp.date = arg;
-        else if (id == OPT_AS_OF)
-            imp.as_of = arg;
-        else if (id == OPT_LOOKUP)
-            lookup = arg;
-        else if (id == OPT_MAX_AGE) {
-            char *e;
-            errno = 0;
-            long v = strtol(arg, &e, 10);
-            if (!*arg || *e || errno || v < 0 || v > 100000) {
-                cli_misuse("--max-age: expected a number of days (0 to 100000), got '%s'", arg);
-                goto out;
-            }
-            max_age = v;
-        } else if (id == CLI_POS) {
-            cli_misuse("prices: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    int rc = cli_parse(&c, &cmd, argc, argv, &args);
+    if (rc || c.help)
         goto out;
-    }
     char err[512] = "";
-    if (!imp.file && (imp.out || imp.overrides || imp.source || imp.date || imp.as_of)) {
+    if (!args.imp.file && (args.imp.out || args.imp.overrides || args.imp.source || args.imp.date || args.imp.as_of)) {
         rc = cli_misuse("prices: --out, --overrides, --source, --date and --as-of go with --import FILE");
         goto out;
     }
-    if (imp.file) {
-        rc = do_import(&imp);
+    if (args.imp.file) {
+        rc = do_import(&args.imp);
         goto out;
     }
-    if (max_age >= 0) {
-        rc = check_age(check, max_age);
+    if (args.max_age >= 0) {
+        rc = check_age(args.check, args.max_age);
         goto out;
     }
-    if (check) {
-        if (hc_pricing_check_file(check, err, sizeof err) != 0) {
-            rc = cli_misuse("%s", err[0] ? err : check);
+    if (args.check) {
+        if (hc_pricing_check_file(args.check, err, sizeof err) != 0) {
+            rc = cli_misuse("%s", err[0] ? err : args.check);
             goto out;
         }
-        printf("%s: ok\n", check);
+        printf("%s: ok\n", args.check);
         rc = 0;
         goto out;
     }
@@ -483,17 +477,17 @@ int cmd_prices(int argc, char **argv)
     const char *user_file = hc_pricing_user_file(upath, sizeof upath);
     if (hc_pricing_init(user_file, err, sizeof err) != 0 && err[0])
         cli_warn("%s: %s (the embedded table is used)", user_file ? user_file : "prices", err);
-    if (lookup) {
+    if (args.lookup) {
         const char *prov = c.filter.n_providers ? c.filter.providers[0] : NULL;
-        const hc_price *pr = hc_price_lookup(prov, lookup);
+        const hc_price *pr = hc_price_lookup(prov, args.lookup);
         char nb[8][FMT_NUM];
         if (!pr) {
-            printf("%s%s%s: unpriced\n", prov ? prov : "", prov ? " " : "", lookup);
+            printf("%s%s%s: unpriced\n", prov ? prov : "", prov ? " " : "", args.lookup);
             rc = CLI_EXIT_NO;
             goto out;
         }
         printf("%s%s%s: %s %s (%s:%d)\n  in %s  out %s  cached %s  cw5m %s  cw1h %s  reasoning %s  $/1M\n",
-               prov ? prov : "", prov ? " " : "", lookup, pr->provider, pr->model,
+               prov ? prov : "", prov ? " " : "", args.lookup, pr->provider, pr->model,
                pr->user ? "user file" : "data/prices.tsv", pr->line, per_m(nb[0], pr->in), per_m(nb[1], pr->out),
                per_m(nb[2], pr->cached), per_m(nb[3], pr->cw5m), per_m(nb[4], pr->cw1h), per_m(nb[5], pr->reasoning));
         if (pr->long_threshold > 0)
@@ -501,37 +495,30 @@ int cmd_prices(int argc, char **argv)
                    per_m(nb[0], pr->in_long), per_m(nb[1], pr->out_long), per_m(nb[2], pr->cached_long));
         if (pr->per_request_nusd)
             printf("  per request: %lld nano-USD\n", (long long)pr->per_request_nusd);
+        if (pr->peak_milli) {
+            char pk[96];
+            printf("  peak hours (UTC): %s\n", hc_price_peak_text(pr, pk, sizeof pk));
+        }
         printf("  source %s  date %s\n", pr->source, pr->date);
         rc = 0;
         goto out;
     }
     /* The store part is optional unless --db was given explicitly. */
-    query_stats st = { 0 };
-    if (!no_store) {
+    if (!args.no_store) {
         char path[4096], serr[4352];
-        if (c.db) {
-            if ((rc = cli_open_store(&c, &s)))
-                goto out;
-        } else if (cli_store_path(&c, path, sizeof path) == 0 &&
-                   hc_store_open(path, HC_STORE_RDONLY, &s, serr, sizeof serr) == 0) {
-            /* Default store: re-open through cli so its table handles are valid. */
-            hc_store_close(s);
-            s = NULL;
-            ana_ctx dc = c;
+        hc_store *probe = NULL;
+        ana_ctx dc = c;
+        if (!c.db && cli_store_path(&c, path, sizeof path) == 0 &&
+            hc_store_open(path, HC_STORE_RDONLY, &probe, serr, sizeof serr) == 0) {
+            hc_store_close(probe); /* the default store is there and readable */
             dc.db = path;
-            if ((rc = cli_open_store(&dc, &s)))
-                goto out;
         }
-        if (s) {
-            MDB_txn *txn;
-            if (hc_store_txn_begin(s, false, &txn)) {
-                rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
+        if (dc.db) {
+            if ((rc = cli_scan_run(&dc, &sc)))
                 goto out;
-            }
-            int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &seen, &st);
-            hc_store_txn_abort(s, txn);
-            if (qrc || seen.oom) {
-                rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");
+            store = sc.path;
+            if (seen.oom) {
+                rc = cli_misuse("%s: %s", store, "out of memory");
                 goto out;
             }
         }
@@ -606,7 +593,7 @@ int cmd_prices(int argc, char **argv)
         /* CSV is one table: the unpriced models when a store was read, else
          * (--no-store, or no default store) the price table. */
         table *t = NULL;
-        if (!csv || !s) {
+        if (!csv || !store) {
             t = table_new(stdout, c.fmt, cols, sizeof cols / sizeof cols[0]);
             for (size_t i = 0; i < nrows; i++) {
                 const hc_price *pr = hc_pricing_at(i);
@@ -625,9 +612,9 @@ int cmd_prices(int argc, char **argv)
             }
             table_end(t);
         }
-        if (s) {
+        if (store) {
             if (!csv)
-                table_textf(stdout, 2, "\nUnpriced models seen in %s\n", hc_store_path(s));
+                table_textf(stdout, 2, "\nUnpriced models seen in %s\n", store);
             t = table_new(stdout, c.fmt, ucols, sizeof ucols / sizeof ucols[0]);
             for (size_t i = 0; i < seen.g.n; i++) {
                 const agg_acc *a = &seen.g.accs[order[i]];
@@ -648,12 +635,10 @@ int cmd_prices(int argc, char **argv)
                 table_textf(stdout, 2, "(none)\n");
         }
     }
-    cli_report_undecodable(&st);
     rc = 0;
 out:
     free(order);
     agg_groups_free(&seen.g);
-    cli_close_store(s);
     query_filter_free(&c.filter);
     return rc;
 }

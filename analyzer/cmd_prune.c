@@ -3,11 +3,12 @@
  * records they select (a user's, a property's…), of any age if no
  * --older-than is given.
  *
- * Work is done in write transactions of PRUNE_BATCH deletions each, so a
+ * Work is done in write transactions of BATCH_DEL_MAX deletions each (batch.h), so a
  * prune of millions of records never holds the writer lock for long (the
  * shim may be recording meanwhile) and survives interruption: what was
  * committed stays deleted, a re-run finishes the job. LMDB reuses freed pages
  * for new records; data.mdb itself does not shrink. */
+#include "batch.h"
 #include "cli.h"
 #include "clock.h"
 #include "cmds.h"
@@ -23,8 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PRUNE_BATCH 10000
 
 static const char usage[] =
     "usage: hc-analyze prune [--older-than D] [--shipped] [filters] [--bodies-only] [--dry-run] [options]\n"
@@ -77,139 +76,97 @@ static bool selected(const MDB_val *k, const MDB_val *v, int64_t cutoff, const q
     return query_filter_empty(f) || (ok && query_match(f, &r));
 }
 
-/* One batch starting at key `from` (16 bytes; all zero for the start).
- * Sets *done when the table end was reached; advances `from`. */
-static int prune_batch(hc_store *s, uint8_t from[HC_UUID_LEN], int64_t cutoff, const query_filter *f,
-                       bool bodies_only, bool dry, struct totals *t, bool *done)
+struct walk {
+    hc_store           *s;
+    int64_t             cutoff;
+    const query_filter *f;
+    bool                bodies_only;
+    struct totals      *t;
+};
+
+/* A record to prune: counted with its bodies; with --bodies-only, picked only when it has one. */
+static int pick(void *self, MDB_txn *txn, const MDB_val *k, const MDB_val *v)
 {
-    MDB_txn *txn;
-    int rc = hc_store_txn_begin(s, !dry, &txn);
-    if (rc)
-        return rc;
-    MDB_dbi recs = cli_dbi(s, HC_T_RECORDS), bodies = cli_dbi(s, HC_T_BODIES);
-    MDB_cursor *cur;
-    if (mdb_cursor_open(txn, recs, &cur)) {
-        hc_store_txn_abort(s, txn);
-        return HC_ESTORE;
-    }
-    static uint8_t victims[PRUNE_BATCH][HC_UUID_LEN];
-    size_t nv = 0;
-    MDB_val k = { HC_UUID_LEN, from }, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    struct totals bt = { 0 };
-    *done = true;
-    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (nv == PRUNE_BATCH) {
-            memcpy(from, k.mv_data, HC_UUID_LEN); /* next batch starts here */
-            *done = false;
-            break;
-        }
-        bt.scanned++;
-        if (k.mv_size != HC_UUID_LEN || !selected(&k, &v, cutoff, f))
-            continue;
-        memcpy(victims[nv], k.mv_data, HC_UUID_LEN);
-        uint8_t bk[HC_UUID_LEN + 1];
-        memcpy(bk, k.mv_data, HC_UUID_LEN);
-        bool any_body = false;
-        for (int w = 0; w < 2; w++) {
-            bk[HC_UUID_LEN] = w ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
-            MDB_val bkey = { sizeof bk, bk }, bv;
-            if (mdb_get(txn, bodies, &bkey, &bv) == 0) {
-                bt.bodies++;
-                bt.body_bytes += bv.mv_size;
-                any_body = true;
-            }
-        }
-        if (!bodies_only) {
-            bt.records++;
-            bt.record_bytes += v.mv_size;
-            nv++;
-        } else if (any_body) {
-            nv++;
+    struct walk *w = self;
+    w->t->scanned++;
+    if (k->mv_size != HC_UUID_LEN || !selected(k, v, w->cutoff, w->f))
+        return 0;
+    uint8_t bk[HC_UUID_LEN + 1];
+    memcpy(bk, k->mv_data, HC_UUID_LEN);
+    bool any_body = false;
+    for (int i = 0; i < 2; i++) {
+        bk[HC_UUID_LEN] = i ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
+        MDB_val bkey = { sizeof bk, bk }, bv;
+        if (mdb_get(txn, hc_store_dbi(w->s, HC_T_BODIES), &bkey, &bv) == 0) {
+            w->t->bodies++;
+            w->t->body_bytes += bv.mv_size;
+            any_body = true;
         }
     }
-    mdb_cursor_close(cur);
-    if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        hc_store_txn_abort(s, txn);
-        return HC_ESTORE;
+    if (!w->bodies_only) {
+        w->t->records++;
+        w->t->record_bytes += v->mv_size;
+        return 1;
     }
-    if (dry) {
-        hc_store_txn_abort(s, txn);
+    return any_body;
+}
+
+/* Its bodies, and the record unless --bodies-only. */
+static int del(void *self, MDB_txn *txn, const MDB_val *k)
+{
+    struct walk *w = self;
+    uint8_t bk[HC_UUID_LEN + 1];
+    memcpy(bk, k->mv_data, HC_UUID_LEN);
+    int rc = 0;
+    for (int i = 0; i < 2 && !rc; i++) {
+        bk[HC_UUID_LEN] = i ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
+        MDB_val bkey = { sizeof bk, bk };
+        rc = batch_del_key(txn, hc_store_dbi(w->s, HC_T_BODIES), &bkey);
+    }
+    if (!rc && !w->bodies_only)
+        rc = batch_del_key(txn, hc_store_dbi(w->s, HC_T_RECORDS), k);
+    return rc;
+}
+
+struct args {
+    const char *older; /* --older-than as given */
+    int64_t     age;
+    bool        bodies_only, dry, shipped;
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    if (id == OPT_OLDER) {
+        a->older = arg;
+        if (hc_parse_duration_us(arg, &a->age) != 0)
+            return cli_misuse("--older-than: expected an age like 30d, 12h or 2w, got '%s'", arg);
+    } else if (id == OPT_BODIES_ONLY) {
+        a->bodies_only = true;
+    } else if (id == OPT_DRY_RUN) {
+        a->dry = true;
+    } else if (id == OPT_SHIPPED) {
+        a->shipped = true;
     } else {
-        for (size_t i = 0; i < nv; i++) {
-            uint8_t bk[HC_UUID_LEN + 1];
-            memcpy(bk, victims[i], HC_UUID_LEN);
-            for (int w = 0; w < 2; w++) {
-                bk[HC_UUID_LEN] = w ? HC_BODY_RESPONSE : HC_BODY_REQUEST;
-                MDB_val bkey = { sizeof bk, bk };
-                int d = mdb_del(txn, bodies, &bkey, NULL);
-                if (d && d != MDB_NOTFOUND)
-                    rc = d == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
-            }
-            if (!bodies_only) {
-                MDB_val rk = { HC_UUID_LEN, victims[i] };
-                int d = mdb_del(txn, recs, &rk, NULL);
-                if (d && d != MDB_NOTFOUND)
-                    rc = d == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
-            }
-        }
-        if (rc) {
-            hc_store_txn_abort(s, txn);
-            return rc;
-        }
-        if ((rc = hc_store_txn_commit(s, txn)) != 0)
-            return rc;
+        return 1;
     }
-    t->records += bt.records;
-    t->record_bytes += bt.record_bytes;
-    t->bodies += bt.bodies;
-    t->body_bytes += bt.body_bytes;
-    t->scanned += bt.scanned;
     return 0;
 }
+
+static const cli_cmd cmd = { usage, opts, own };
 
 int cmd_prune(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "prune" };
-    cli_parser p;
-    const char *arg, *older = NULL;
-    bool bodies_only = false, dry = false, shipped = false;
+    struct args a = { 0 };
     uint8_t upto[HC_UUID_LEN] = { 0 };
-    int64_t age = 0;
-    int id, rc = CLI_EXIT_MISUSE;
+    int rc;
     hc_store *s = NULL;
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_OLDER) {
-            older = arg;
-            if (hc_parse_duration_us(arg, &age) != 0) {
-                cli_misuse("--older-than: expected an age like 30d, 12h or 2w, got '%s'", arg);
-                goto out;
-            }
-        } else if (id == OPT_BODIES_ONLY) {
-            bodies_only = true;
-        } else if (id == OPT_DRY_RUN) {
-            dry = true;
-        } else if (id == OPT_SHIPPED) {
-            shipped = true;
-        } else if (id == CLI_POS) {
-            cli_misuse("prune: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, &a);
+    if (rc || c.help)
         goto out;
-    }
+    rc = CLI_EXIT_MISUSE;
     /* An empty value selects the records without one: in a delete, almost
      * certainly an unset shell variable, not a wish. */
     if ((c.filter.user && !*c.filter.user) || (c.filter.session && !*c.filter.session)) {
@@ -217,12 +174,12 @@ int cmd_prune(int argc, char **argv)
                    c.filter.user && !*c.filter.user ? "user" : "session");
         goto out;
     }
-    if (!older && !shipped && query_filter_empty(&c.filter)) {
+    if (!a.older && !a.shipped && query_filter_empty(&c.filter)) {
         cli_misuse("prune: give --older-than D, --shipped or a filter (e.g. --older-than 30d, or --user alice)");
         goto out;
     }
     char path[PATH_MAX];
-    if ((rc = cli_open_store_for_delete(&c, dry, path, sizeof path, &s)))
+    if ((rc = cli_open_store_for_delete(&c, a.dry, path, sizeof path, &s)))
         goto out;
     /* --run last: resolved once, before deleting (query_match alone matches nothing). */
     char last_run[72];
@@ -230,7 +187,7 @@ int cmd_prune(int argc, char **argv)
         MDB_txn *rt;
         int qe = hc_store_txn_begin(s, false, &rt);
         if (!qe) {
-            qe = query_last_run(rt, cli_dbi(s, HC_T_RECORDS), last_run, sizeof last_run);
+            qe = query_last_run(rt, hc_store_dbi(s, HC_T_RECORDS), last_run, sizeof last_run);
             hc_store_txn_abort(s, rt);
         }
         if (qe || !last_run[0]) {
@@ -240,7 +197,7 @@ int cmd_prune(int argc, char **argv)
         c.filter.run = last_run;
         c.filter.run_last = false;
     }
-    if (shipped) {
+    if (a.shipped) {
         /* Never shipped anywhere: upto stays all zero, which selects nothing. */
         int e = shipcur_min(s, upto);
         if (e && e != HC_ENOTFOUND) {
@@ -249,16 +206,16 @@ int cmd_prune(int argc, char **argv)
         }
         shipped_upto = upto;
     }
-    int64_t cutoff = older ? hc_now_us() - age : INT64_MAX;
-    uint8_t from[HC_UUID_LEN] = { 0 };
+    int64_t cutoff = a.older ? hc_now_us() - a.age : INT64_MAX;
+    static const uint8_t zero[HC_UUID_LEN];
     struct totals t = { 0 };
-    bool done = false;
-    while (!done) {
-        int e = prune_batch(s, from, cutoff, &c.filter, bodies_only, dry, &t, &done);
-        if (e) {
-            rc = cli_misuse("%s: prune failed: %s (what was committed before stays deleted)", path, hc_strerror(e));
-            goto out;
-        }
+    struct walk wk = { s, cutoff, &c.filter, a.bodies_only, &t };
+    batch_del d = { .s = s, .table = HC_T_RECORDS, .dry = a.dry, .pick = pick, .del = del, .self = &wk,
+                    .start = zero, .start_len = sizeof zero };
+    int e = batch_del_run(&d);
+    if (e) {
+        rc = cli_misuse("%s: prune failed: %s (what was committed before stays deleted)", path, hc_strerror(e));
+        goto out;
     }
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], b4[FMT_NUM], ct[40];
     if (c.fmt == CLI_JSON) {
@@ -266,10 +223,10 @@ int cmd_prune(int argc, char **argv)
         jw_init(&w, stdout, true);
         jw_obj(&w);
         jw_kstr(&w, "store", path);
-        jw_kbool(&w, "dry_run", dry);
-        jw_kbool(&w, "bodies_only", bodies_only);
+        jw_kbool(&w, "dry_run", a.dry);
+        jw_kbool(&w, "bodies_only", a.bodies_only);
         jw_key(&w, "cutoff");
-        if (older)
+        if (a.older)
             jw_str(&w, fmt_time_iso(ct, cutoff));
         else
             jw_null(&w);
@@ -284,17 +241,17 @@ int cmd_prune(int argc, char **argv)
     } else if (c.fmt == CLI_CSV) {
         printf("store,dry_run,bodies_only,cutoff,records_scanned,records_removed,record_bytes,bodies_removed,body_bytes\r\n");
         table_csv_field(stdout, path);
-        printf(",%d,%d,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", dry, bodies_only,
-               older ? fmt_time_iso(ct, cutoff) : "", t.scanned, t.records, t.record_bytes, t.bodies, t.body_bytes);
+        printf(",%d,%d,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", a.dry, a.bodies_only,
+               a.older ? fmt_time_iso(ct, cutoff) : "", t.scanned, t.records, t.record_bytes, t.bodies, t.body_bytes);
     } else {
         char when[128] = "";
-        if (older)
-            snprintf(when, sizeof when, " older than %s (before %s UTC)", older, fmt_time(ct, cutoff));
-        printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies)%s%s\n", dry ? "dry run: " : "", path,
-               dry ? "would remove" : "removed", fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies),
+        if (a.older)
+            snprintf(when, sizeof when, " older than %s (before %s UTC)", a.older, fmt_time(ct, cutoff));
+        printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies)%s%s\n", a.dry ? "dry run: " : "", path,
+               a.dry ? "would remove" : "removed", fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies),
                fmt_bytes(b3, t.record_bytes), fmt_bytes(b4, t.body_bytes), when,
                query_filter_empty(&c.filter) ? "" : " selected by the filters");
-        if (!dry && (t.records || t.bodies))
+        if (!a.dry && (t.records || t.bodies))
             printf("The space is reused by new records; data.mdb does not shrink.\n");
     }
     rc = 0;

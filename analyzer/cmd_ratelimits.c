@@ -19,7 +19,7 @@
 #include "fmt.h"
 #include "jsonw.h"
 #include "table.h"
-#include "timebucket.h"
+#include "trend.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -88,6 +88,7 @@ struct rl {
 };
 
 struct ctx {
+    unsigned long long top; /* --top */
     enum dim        by[MAX_BY];
     int             nby;
     enum tb_unit trend;
@@ -242,9 +243,9 @@ static int on_record(void *vctx, const hc_record *r)
     }
     rl_add(g, r);
     if (c->trend != TB_NONE) {
-        char k[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, tb_start(c->trend, r->start_us));
-        struct rl *b = group_rl(&c->buckets, k, (size_t)n);
+        char k[TREND_KEY_MAX];
+        size_t n = trend_key(c->trend, r->start_us, k);
+        struct rl *b = group_rl(&c->buckets, k, n);
         if (!b) {
             c->oom = true;
             return 1;
@@ -454,37 +455,17 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
         { "RETRIES", "retries", TBL_RIGHT }, { "WAITED", "wait_ms", TBL_RIGHT },
     };
     agg_groups *g = &c->buckets;
-    table *t = NULL;
-    if (fmt == CLI_JSON) {
-        jw_key(w, "trend");
-        jw_obj(w);
-        jw_kstr(w, "unit", tb_name(c->trend));
-        jw_key(w, "buckets");
-        jw_arr(w);
-    } else {
-        if (fmt == CLI_TEXT)
-            table_textf(stdout, 2, "\nTrend by %s\n", tb_name(c->trend));
-        t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
-    }
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t i = 0; i < g->n; i++) {
-        int64_t s = strtoll(g->keys[i], NULL, 10);
-        if (s < lo) lo = s;
-        if (s > hi) hi = s;
-    }
+    table *t = trend_emit_begin(fmt, w, c->trend, cols, sizeof cols / sizeof cols[0]);
     /* Every bucket from the first to the last, empty ones included. */
-    for (int64_t s = lo; g->n && s <= hi; s = tb_next(c->trend, s)) {
-        char k[32], label[32], iso[40], tstart[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, s);
-        long gi = agg_group_find(g, k, (size_t)n);
+    trend_iter it;
+    trend_iter_init(&it, g, c->trend);
+    int64_t s;
+    long gi;
+    while (trend_next(&it, &s, &gi)) {
         static const struct rl none;
         const struct rl *a = gi >= 0 ? g->accs[gi].user : &none;
-        tb_label(c->trend, s, label, sizeof label);
-        fmt_time_iso(iso, s);
+        trend_emit_period(fmt, w, t, c->trend, s);
         if (fmt == CLI_JSON) {
-            jw_obj(w);
-            jw_kstr(w, "period", label);
-            jw_kstr(w, "start", iso);
             jw_kuint(w, "requests", a->requests);
             jw_kuint(w, "rate_limited", a->limited);
             jw_kuint(w, "answers_429", a->answers_429);
@@ -497,8 +478,6 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
             jw_obj_end(w);
             continue;
         }
-        table_cell(t, label);
-        table_cell2(t, fmt_time(tstart, s), iso);
         cell_u64(t, a->requests);
         cell_u64(t, a->limited);
         cell_u64(t, a->answers_429);
@@ -506,11 +485,7 @@ static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
         cell_u64(t, a->retries);
         cell_wait(t, a->wait_us);
     }
-    if (fmt == CLI_JSON) {
-        jw_arr_end(w);
-        jw_obj_end(w);
-    }
-    table_end(t);
+    trend_emit_end(fmt, w, t);
 }
 
 static void emit_groups(struct ctx *c, enum cli_fmt fmt, jw *w, const size_t *order, size_t n)
@@ -552,66 +527,41 @@ static int parse_by(struct ctx *c, const char *arg)
     return cli_misuse("--by: expected host, model or provider, got '%s'", arg);
 }
 
+static int own(void *self, int id, const char *arg)
+{
+    struct ctx *x = self;
+    if (id == OPT_BY)
+        return parse_by(x, arg);
+    if (id == OPT_TREND)
+        return trend_parse_opt(arg, &x->trend);
+    if (id == OPT_TOP)
+        return cli_parse_u64("--top", arg, &x->top);
+    return 1;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_ratelimits(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "ratelimits" };
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
-    unsigned long long top = 0;
-    hc_store *s = NULL;
-    MDB_txn *txn = NULL;
     size_t *order = NULL;
     struct ctx x;
     memset(&x, 0, sizeof x);
     agg_groups_init(&x.groups, 0);
     agg_groups_init(&x.buckets, 0);
+    cli_scan sc = { .on_record = on_record, .self = &x };
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_BY) {
-            if (parse_by(&x, arg))
-                goto out;
-        } else if (id == OPT_TREND) {
-            if (tb_parse(arg, &x.trend) != 0 || x.trend == TB_MINUTE) {
-                cli_misuse("--trend: expected hour, day, week or month, got '%s'", arg);
-                goto out;
-            }
-        } else if (id == OPT_TOP) {
-            if (cli_parse_u64("--top", arg, &top))
-                goto out;
-        } else if (id == CLI_POS) {
-            cli_misuse("ratelimits: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    int rc = cli_parse(&c, &cmd, argc, argv, &x);
+    if (rc || c.help)
         goto out;
-    }
     if (x.nby == 0) {
         x.by[x.nby++] = D_HOST;
         x.by[x.nby++] = D_MODEL;
     }
-    if ((rc = cli_open_store(&c, &s)))
+    if ((rc = cli_scan_run(&c, &sc)))
         goto out;
-    if (hc_store_txn_begin(s, false, &txn)) {
-        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
-        goto out;
-    }
-    query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &x, &st);
-    hc_store_txn_abort(s, txn);
-    if (qrc || x.oom) {
-        rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");
+    if (x.oom) {
+        rc = cli_misuse("%s: %s", sc.path, "out of memory");
         goto out;
     }
     order = malloc((x.groups.n + 1) * sizeof *order);
@@ -622,16 +572,16 @@ int cmd_ratelimits(int argc, char **argv)
     for (size_t i = 0; i < x.groups.n; i++)
         order[i] = i;
     qsort_r(order, x.groups.n, sizeof *order, by_trouble, &x.groups);
-    size_t n = top && top < x.groups.n ? (size_t)top : x.groups.n;
+    size_t n = x.top && x.top < x.groups.n ? (size_t)x.top : x.groups.n;
 
     if (c.fmt == CLI_JSON) {
         jw w;
         jw_init(&w, stdout, true);
         jw_obj(&w);
-        jw_kstr(&w, "store", hc_store_path(s));
-        jw_kuint(&w, "records_scanned", st.scanned);
-        jw_kuint(&w, "records_matched", st.matched);
-        jw_kuint(&w, "undecodable", st.undecodable);
+        jw_kstr(&w, "store", sc.path);
+        jw_kuint(&w, "records_scanned", sc.st.scanned);
+        jw_kuint(&w, "records_matched", sc.st.matched);
+        jw_kuint(&w, "undecodable", sc.st.undecodable);
         jw_key(&w, "by");
         jw_arr(&w);
         for (int i = 0; i < x.nby; i++)
@@ -655,10 +605,10 @@ int cmd_ratelimits(int argc, char **argv)
         char b1[FMT_NUM], b2[FMT_NUM];
         table_text tt;
         FILE *o = table_text_begin(&tt, stdout, 13);
-        fprintf(o, "hcshim rate limits — %s\n", hc_store_path(s));
+        fprintf(o, "hcshim rate limits — %s\n", sc.path);
         if (!query_filter_empty(&c.filter))
-            fprintf(o, "%-13s%s of %s records\n", "Matched", fmt_int(b1, (int64_t)st.matched),
-                    fmt_int(b2, (int64_t)st.scanned));
+            fprintf(o, "%-13s%s of %s records\n", "Matched", fmt_int(b1, (int64_t)sc.st.matched),
+                    fmt_int(b2, (int64_t)sc.st.scanned));
         summary_text(o, &x.total);
         table_text_end(&tt);
         if (n) {
@@ -673,7 +623,6 @@ int cmd_ratelimits(int argc, char **argv)
         if (x.trend != TB_NONE && x.buckets.n)
             emit_trend(&x, c.fmt, NULL);
     }
-    cli_report_undecodable(&st);
     rc = 0;
 out:
     free(order);
@@ -684,7 +633,6 @@ out:
     agg_groups_free(&x.groups);
     agg_groups_free(&x.buckets);
     hc_buf_free(&x.key);
-    cli_close_store(s);
     query_filter_free(&c.filter);
     return rc;
 }

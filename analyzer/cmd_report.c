@@ -11,7 +11,7 @@
 #include "jsonw.h"
 #include "summary.h"
 #include "table.h"
-#include "timebucket.h"
+#include "trend.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -131,9 +131,9 @@ static int on_record(void *ctx, const hc_record *r)
             rp->oom = 1;
     }
     if (rp->trend != TB_NONE) {
-        char k[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, tb_start(rp->trend, r->start_us));
-        agg_acc *b = agg_group(&rp->buckets, k, (size_t)n);
+        char k[TREND_KEY_MAX];
+        size_t n = trend_key(rp->trend, r->start_us, k);
+        agg_acc *b = agg_group(&rp->buckets, k, n);
         if (!b || agg_acc_add(b, r))
             rp->oom = 1;
     }
@@ -284,40 +284,20 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
         { "TOKENS", "tokens", TBL_RIGHT }, { "COST", "cost_usd", TBL_RIGHT }, { "ERRORS", "errors", TBL_RIGHT },
     };
     agg_groups *g = &rp->buckets;
-    if (fmt == CLI_JSON) {
-        jw_key(w, "trend");
-        jw_obj(w);
-        jw_kstr(w, "unit", tb_name(rp->trend));
-        jw_key(w, "buckets");
-        jw_arr(w);
-    }
-    table *t = NULL;
-    if (fmt != CLI_JSON) {
-        if (fmt == CLI_TEXT)
-            table_textf(stdout, 2, "\nTrend by %s\n", tb_name(rp->trend));
-        t = table_new(stdout, fmt, cols, sizeof cols / sizeof cols[0]);
-    }
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t i = 0; i < g->n; i++) {
-        int64_t s = strtoll(g->keys[i], NULL, 10);
-        if (s < lo) lo = s;
-        if (s > hi) hi = s;
-    }
+    table *t = trend_emit_begin(fmt, w, rp->trend, cols, sizeof cols / sizeof cols[0]);
     /* Every bucket from the first to the last, empty ones included. */
-    for (int64_t s = lo; g->n && s <= hi; s = tb_next(rp->trend, s)) {
-        char k[32], label[32], iso[40], b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], cost[128];
-        int n = snprintf(k, sizeof k, "%" PRId64, s);
-        long gi = agg_group_find(g, k, (size_t)n);
+    trend_iter it;
+    trend_iter_init(&it, g, rp->trend);
+    int64_t s;
+    long gi;
+    while (trend_next(&it, &s, &gi)) {
+        char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], cost[128];
         agg_acc empty, *a = &empty;
         agg_acc_init(&empty, 0);
         if (gi >= 0)
             a = &g->accs[gi];
-        tb_label(rp->trend, s, label, sizeof label);
-        fmt_time_iso(iso, s);
+        trend_emit_period(fmt, w, t, rp->trend, s);
         if (fmt == CLI_JSON) {
-            jw_obj(w);
-            jw_kstr(w, "period", label);
-            jw_kstr(w, "start", iso);
             jw_kuint(w, "requests", a->requests);
             jw_kint(w, "tok_in", a->tok_in);
             jw_kint(w, "tok_out", a->tok_out);
@@ -327,9 +307,6 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
             jw_obj_end(w);
             continue;
         }
-        char tstart[32];
-        table_cell(t, label);
-        table_cell2(t, fmt_time(tstart, s), iso);
         snprintf(b1, sizeof b1, "%" PRIu64, a->requests);
         table_cell2(t, fmt_int(b2, (int64_t)a->requests), b1);
         snprintf(b1, sizeof b1, "%" PRId64, a->tok_in + a->tok_out);
@@ -339,80 +316,49 @@ static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
         snprintf(b1, sizeof b1, "%" PRIu64, a->errors);
         table_cell(t, b1);
     }
-    if (fmt == CLI_JSON) {
-        jw_arr_end(w);
-        jw_obj_end(w);
-    }
-    table_end(t);
+    trend_emit_end(fmt, w, t);
 }
+
+static int own(void *self, int id, const char *arg)
+{
+    struct report *rp = self;
+    if (id == OPT_BY) {
+        if (rp->nby == MAX_BY)
+            return cli_misuse("--by: at most %d levels", MAX_BY);
+        if (parse_dim(arg, &rp->by[rp->nby]))
+            return CLI_EXIT_MISUSE;
+        rp->nby++;
+        return 0;
+    }
+    if (id == OPT_TREND)
+        return trend_parse_opt(arg, &rp->trend);
+    if (id == OPT_TOP)
+        return cli_parse_u64("--top", arg, &rp->top);
+    return 1;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
 
 int cmd_report(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "report" };
     struct report rp;
     memset(&rp, 0, sizeof rp);
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
-    hc_store *s = NULL;
-    MDB_txn *txn = NULL;
     struct out o;
     memset(&o, 0, sizeof o);
+    cli_scan sc = { .on_record = on_record, .self = &rp };
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_BY) {
-            if (rp.nby == MAX_BY) {
-                cli_misuse("--by: at most %d levels", MAX_BY);
-                goto out;
-            }
-            if (parse_dim(arg, &rp.by[rp.nby]))
-                goto out;
-            rp.nby++;
-        } else if (id == OPT_TREND) {
-            if (tb_parse(arg, &rp.trend) != 0 || rp.trend == TB_MINUTE) {
-                cli_misuse("--trend: expected hour, day, week or month, got '%s'", arg);
-                goto out;
-            }
-        } else if (id == OPT_TOP) {
-            if (cli_parse_u64("--top", arg, &rp.top))
-                goto out;
-        } else if (id == CLI_POS) {
-            cli_misuse("report: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    int rc = cli_parse(&c, &cmd, argc, argv, &rp);
+    if (rc || c.help)
         goto out;
-    }
     if (rp.nby == 0)
         parse_dim("model", &rp.by[rp.nby++]);
-    if ((rc = cli_open_store(&c, &s)))
-        goto out;
-    if (hc_store_txn_begin(s, false, &txn)) {
-        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
-        goto out_store;
-    }
     agg_acc_init(&rp.total, AGG_LATENCY | AGG_TTFT);
     for (int l = 0; l < rp.nby; l++)
         agg_groups_init(&rp.level[l], AGG_LATENCY);
     agg_groups_init(&rp.buckets, 0);
-    query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &rp, &st);
-    hc_store_txn_abort(s, txn);
-    if (qrc) {
-        rc = cli_misuse("%s: reading records failed", hc_store_path(s));
+    if ((rc = cli_scan_run(&c, &sc)))
         goto out_agg;
-    }
     if (rp.oom) {
         rc = cli_misuse("report: out of memory");
         goto out_agg;
@@ -436,14 +382,14 @@ int cmd_report(int argc, char **argv)
         jw_init(&w, stdout, true);
         o.w = &w;
         jw_obj(&w);
-        jw_kstr(&w, "store", hc_store_path(s));
+        jw_kstr(&w, "store", sc.path);
         char sel[1024];
         query_filter_describe(&c.filter, true, sel, sizeof sel);
         jw_kstr(&w, "selection", sel); /* for audit --baseline */
-        jw_kstr(&w, "run", c.filter.run ? c.filter.run : st.run);
-        jw_kuint(&w, "records_scanned", st.scanned);
-        jw_kuint(&w, "records_matched", st.matched);
-        jw_kuint(&w, "undecodable", st.undecodable);
+        jw_kstr(&w, "run", c.filter.run ? c.filter.run : sc.st.run);
+        jw_kuint(&w, "records_scanned", sc.st.scanned);
+        jw_kuint(&w, "records_matched", sc.st.matched);
+        jw_kuint(&w, "undecodable", sc.st.undecodable);
         jw_key(&w, "summary");
         jw_obj(&w);
         summary_json(&w, &rp.total, &pct);
@@ -484,15 +430,15 @@ int cmd_report(int argc, char **argv)
     } else {
         table_text tt;
         FILE *tf = table_text_begin(&tt, stdout, 12);
-        fprintf(tf, "hcshim report — %s\n", hc_store_path(s));
-        if (c.filter.run || st.run[0])
-            fprintf(tf, "Run         %s\n", c.filter.run ? c.filter.run : st.run);
+        fprintf(tf, "hcshim report — %s\n", sc.path);
+        if (c.filter.run || sc.st.run[0])
+            fprintf(tf, "Run         %s\n", c.filter.run ? c.filter.run : sc.st.run);
         if (!query_filter_empty(&c.filter))
-            fprintf(tf, "Matched     %s of %s records\n", fmt_int((char[FMT_NUM]){0}, (int64_t)st.matched),
-                    fmt_int((char[FMT_NUM]){0}, (int64_t)st.scanned));
+            fprintf(tf, "Matched     %s of %s records\n", fmt_int((char[FMT_NUM]){0}, (int64_t)sc.st.matched),
+                    fmt_int((char[FMT_NUM]){0}, (int64_t)sc.st.scanned));
         summary_text(tf, &rp.total, &pct);
-        if (st.undecodable)
-            fprintf(tf, "Undecodable %" PRIu64 " records skipped\n", st.undecodable);
+        if (sc.st.undecodable)
+            fprintf(tf, "Undecodable %" PRIu64 " records skipped\n", sc.st.undecodable);
         table_text_end(&tt);
         if (rp.total.requests) {
             hc_buf title = HC_BUF_INIT;
@@ -515,7 +461,6 @@ int cmd_report(int argc, char **argv)
                 emit_trend(&rp, c.fmt, NULL);
         }
     }
-    cli_report_undecodable(&st);
     rc = 0;
 out_agg:
     for (int l = 0; l < MAX_BY; l++) {
@@ -525,8 +470,6 @@ out_agg:
     }
     agg_groups_free(&rp.buckets);
     agg_acc_free(&rp.total);
-out_store:
-    cli_close_store(s);
 out:
     hc_buf_free(&rp.key);
     query_filter_free(&c.filter);

@@ -101,7 +101,7 @@ static int batch(hc_store *s, uint8_t from[HC_UUID_LEN], const query_filter *f, 
     int rc = hc_store_txn_begin(s, !dry, &txn);
     if (rc)
         return rc;
-    if (mdb_cursor_open(txn, cli_dbi(s, HC_T_RECORDS), &cur)) {
+    if (mdb_cursor_open(txn, hc_store_dbi(s, HC_T_RECORDS), &cur)) {
         hc_store_txn_abort(s, txn);
         return HC_ESTORE;
     }
@@ -187,38 +187,29 @@ static int cmp_tot(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
+static int own(void *self, int id, const char *arg)
+{
+    if (id != OPT_DRY)
+        return 1;
+    *(bool *)self = true;
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_reprice(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "reprice" };
-    cli_parser p;
-    const char *arg;
     bool dry = false;
-    int id, rc = CLI_EXIT_MISUSE;
+    int rc;
     hc_store *s = NULL;
     rp x = { 0 };
     char path[4096];
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_DRY)
-            dry = true;
-        else if (id == CLI_POS) {
-            cli_misuse("reprice: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, &dry);
+    if (rc || c.help)
         goto out;
-    }
+    rc = CLI_EXIT_MISUSE;
     /* --prices FILE already loaded the table; else embedded + the user file. */
     if (!reprice_on_read) {
         char err[512] = "", upath[4096];

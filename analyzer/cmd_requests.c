@@ -111,58 +111,45 @@ static int one(void *vctx, const hc_record *r)
     return x->limit && x->shown >= x->limit;
 }
 
+static int own(void *self, int id, const char *arg)
+{
+    struct ctx *x = self;
+    if (id == OPT_LIMIT)
+        return cli_parse_u64("--limit", arg, &x->limit);
+    return 1;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
+static int begin(void *self, cli_scan *sc)
+{
+    struct ctx *x = self;
+    if (x->c->fmt == CLI_JSON) {
+        jw_init(&x->w, stdout, false);
+        jw_obj(&x->w);
+        jw_key(&x->w, "requests");
+        jw_arr(&x->w);
+    } else {
+        x->t = table_new(stdout, x->c->fmt, cols, sizeof cols / sizeof cols[0]);
+    }
+    return 0;
+}
+
 int cmd_requests(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "requests" };
     struct ctx x = { .c = &c, .limit = 50, .tmp = HC_BUF_INIT };
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
-    hc_store *s = NULL;
-    MDB_txn *txn = NULL;
-
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_LIMIT) {
-            if (cli_parse_u64("--limit", arg, &x.limit))
-                goto out;
-        } else if (id == CLI_POS) {
-            cli_misuse("requests: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    cli_scan sc = { .on_record = one, .self = &x, .newest_first = true, .begin = begin };
+    int rc = cli_parse(&c, &cmd, argc, argv, &x);
+    if (rc || c.help)
         goto out;
-    }
-    if ((rc = cli_open_store(&c, &s)))
+    rc = cli_scan_run(&c, &sc);
+    if (!sc.begun)
         goto out;
-    if (hc_store_txn_begin(s, false, &txn)) {
-        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
-        goto out_store;
-    }
-    if (c.fmt == CLI_JSON) {
-        jw_init(&x.w, stdout, false);
-        jw_obj(&x.w);
-        jw_key(&x.w, "requests");
-        jw_arr(&x.w);
-    } else {
-        x.t = table_new(stdout, c.fmt, cols, sizeof cols / sizeof cols[0]);
-    }
-    query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, true, one, &x, &st);
     if (c.fmt == CLI_JSON) {
         jw_arr_end(&x.w);
         jw_kuint(&x.w, "count", x.shown);
-        jw_kuint(&x.w, "undecodable", st.undecodable);
+        jw_kuint(&x.w, "undecodable", sc.st.undecodable);
         jw_obj_end(&x.w);
         jw_end_doc(&x.w);
     } else {
@@ -170,11 +157,6 @@ int cmd_requests(int argc, char **argv)
         if (c.fmt == CLI_TEXT && x.shown == 0)
             table_textf(stdout, 2, "(no matching records)\n");
     }
-    cli_report_undecodable(&st);
-    rc = qrc ? cli_misuse("%s: reading records failed", hc_store_path(s)) : 0;
-    hc_store_txn_abort(s, txn);
-out_store:
-    cli_close_store(s);
 out:
     hc_buf_free(&x.tmp);
     query_filter_free(&c.filter);

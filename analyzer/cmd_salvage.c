@@ -185,36 +185,30 @@ static uint64_t drop_orphans(hc_store *out, int *err)
     return n;
 }
 
+static int own(void *self, int id, const char *arg)
+{
+    const char **dest = self;
+    if (id != CLI_POS)
+        return 1;
+    if (*dest)
+        return cli_misuse("salvage: unexpected argument '%s' (one OUT directory)", arg);
+    *dest = arg;
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_salvage(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "salvage" };
-    cli_parser p;
-    const char *arg, *dest = NULL;
-    int id, rc = CLI_EXIT_MISUSE;
+    const char *dest = NULL;
+    int rc;
     salv s = { 0 };
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == CLI_POS) {
-            if (dest) {
-                cli_misuse("salvage: unexpected argument '%s' (one OUT directory)", arg);
-                goto out;
-            }
-            dest = arg;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, &dest);
+    if (rc || c.help)
         goto out;
-    }
+    rc = CLI_EXIT_MISUSE;
     if (c.fmt == CLI_CSV) {
         cli_misuse("salvage: --csv is not supported (use --json)");
         goto out;

@@ -407,7 +407,7 @@ static void api(struct server *sv, int ep, const char *id, const httpd_req *rq, 
         goto out;
     }
     k.src = (dash_src){
-        .txn = txn, .recs = cli_dbi(sv->s, HC_T_RECORDS), .bodies = cli_dbi(sv->s, HC_T_BODIES),
+        .txn = txn, .recs = hc_store_dbi(sv->s, HC_T_RECORDS), .bodies = hc_store_dbi(sv->s, HC_T_BODIES),
         .store = hc_store_path(sv->s), .f1 = &f1, .f2 = &f2, .terms = sv->terms, .cache = sv->excerpts,
     };
     int rc = json_body(rs, fns[ep], &k, err, sizeof err);
@@ -455,7 +455,7 @@ static void metrics(struct server *sv, httpd_resp *rs)
         hc_buf_puts(&rs->body, "cannot start a read transaction on the store\n");
         return;
     }
-    if (metrics_write(txn, cli_dbi(sv->s, HC_T_RECORDS), &rs->body)) {
+    if (metrics_write(txn, hc_store_dbi(sv->s, HC_T_RECORDS), &rs->body)) {
         hc_buf_reset(&rs->body);
         rs->status = 500;
         hc_buf_puts(&rs->body, "reading the records failed\n");
@@ -508,53 +508,53 @@ static void handle(void *ctx, const httpd_req *rq, httpd_resp *rs)
     hc_buf_puts(&rs->body, "404 Not Found\n");
 }
 
+struct args {
+    struct server     *sv;
+    dash_terms        *terms;
+    const char        *bind_addr;
+    unsigned long long port;
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    int h;
+    if (dash_terms_add(a->terms, id, arg) < 0 || (h = dash_cli_opt(&a->sv->o, id, arg)) < 0)
+        return CLI_EXIT_MISUSE;
+    if (h)
+        return 0;
+    if (id == OPT_PORT) {
+        if (cli_parse_u64("--port", arg, &a->port))
+            return CLI_EXIT_MISUSE;
+        if (a->port > 65535)
+            return cli_misuse("--port: expected 0..65535, got '%s'", arg);
+    } else if (id == OPT_BIND) {
+        a->bind_addr = strcmp(arg, "localhost") == 0 ? "127.0.0.1" : arg;
+    } else if (id == OPT_ALLOW_REMOTE) {
+        a->sv->allow_remote = true;
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_serve(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "serve", .property_name = true };
     dash_terms terms = { .n = 0 };
     struct server sv;
     memset(&sv, 0, sizeof sv);
-    cli_parser p;
-    const char *arg, *bind_addr = "127.0.0.1";
-    unsigned long long port = DEFAULT_PORT;
-    int id, rc = CLI_EXIT_MISUSE;
+    int rc;
     httpd *h = NULL;
 
     dash_opts_init(&sv.o);
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int hd = cli_common(&c, id, arg);
-        if (hd < 0 || dash_terms_add(&terms, id, arg) < 0)
-            goto out;
-        if (hd)
-            continue;
-        if ((hd = dash_cli_opt(&sv.o, id, arg)) < 0)
-            goto out;
-        if (hd)
-            continue;
-        if (id == OPT_PORT) {
-            if (cli_parse_u64("--port", arg, &port))
-                goto out;
-            if (port > 65535) {
-                cli_misuse("--port: expected 0..65535, got '%s'", arg);
-                goto out;
-            }
-        } else if (id == OPT_BIND) {
-            bind_addr = strcmp(arg, "localhost") == 0 ? "127.0.0.1" : arg;
-        } else if (id == OPT_ALLOW_REMOTE) {
-            sv.allow_remote = true;
-        } else if (id == CLI_POS) {
-            cli_misuse("serve: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    struct args a = { &sv, &terms, "127.0.0.1", DEFAULT_PORT };
+    rc = cli_parse(&c, &cmd, argc, argv, &a);
+    if (rc || c.help)
         goto out;
-    }
+    rc = CLI_EXIT_MISUSE;
     if (c.fmt != CLI_TEXT) {
         cli_misuse(c.fmt == CLI_JSON ? "serve: --json does not apply: serve runs a web server and prints nothing "
                                        "but its address; its endpoints under /api/ answer JSON"
@@ -562,23 +562,23 @@ int cmd_serve(int argc, char **argv)
                                        "but its address; its endpoints answer HTML and JSON, not CSV");
         goto out;
     }
-    if (!is_loopback(bind_addr) && !sv.allow_remote) {
+    if (!is_loopback(a.bind_addr) && !sv.allow_remote) {
         cli_misuse("serve: --bind %s is not a loopback address; the dashboard shows every prompt and response "
-                   "without authentication, so add --allow-remote to serve it beyond this machine", bind_addr);
+                   "without authentication, so add --allow-remote to serve it beyond this machine", a.bind_addr);
         goto out;
     }
     if ((rc = cli_open_store(&c, &sv.s)))
         goto out;
     char err[512];
-    if (httpd_open(bind_addr, (unsigned)port, &h, err, sizeof err)) {
+    if (httpd_open(a.bind_addr, (unsigned)a.port, &h, err, sizeof err)) {
         rc = cli_misuse("serve: --bind/--port: %s", err);
         goto out_store;
     }
     /* Loopback is shared by every user of the machine: serve only our own. */
-    httpd_owner_only(h, is_loopback(bind_addr) && !sv.allow_remote);
+    httpd_owner_only(h, is_loopback(a.bind_addr) && !sv.allow_remote);
     sv.terms = &terms;
     sv.port = httpd_port(h);
-    snprintf(sv.host, sizeof sv.host, strchr(bind_addr, ':') ? "[%s]" : "%s", bind_addr);
+    snprintf(sv.host, sizeof sv.host, strchr(a.bind_addr, ':') ? "[%s]" : "%s", a.bind_addr);
     if (!(sv.excerpts = dash_cache_new(sv.o.limit ? 2 * sv.o.limit : 100000))) {
         rc = cli_misuse("serve: out of memory");
         goto out_httpd;
@@ -589,7 +589,7 @@ int cmd_serve(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (sv.allow_remote && !is_loopback(bind_addr))
+    if (sv.allow_remote && !is_loopback(a.bind_addr))
         cli_warn("serving %s to the network without authentication", hc_store_path(sv.s));
     printf("serving on http://%s:%u/\n", sv.host, sv.port);
     fflush(stdout);

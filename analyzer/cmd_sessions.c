@@ -212,25 +212,21 @@ static void tree_rows(table *t, const struct node *nd, hc_buf *prefix, bool last
         prefix->data[keep] = '\0';
 }
 
-static int show_tree(ana_ctx *c, hc_store *s, const char *sid)
+static int show_tree(ana_ctx *c, const char *sid)
 {
     struct state st = { 0 };
-    MDB_txn *txn;
     int rc = 0;
     if (!(st.root = node_new("/", 1, ""))) /* path "/" */
         return cli_misuse("sessions: out of memory");
     free(st.root->path);
     st.root->path = strdup("/");
     c->filter.session = sid;
-    if (hc_store_txn_begin(s, false, &txn)) {
-        node_free(st.root);
-        return cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
-    }
-    query_stats qs;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c->filter, false, on_tree, &st, &qs);
-    hc_store_txn_abort(s, txn);
-    if (qrc || st.oom) {
-        rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");
+    /* quiet: the undecodable warnings come after the tree, not before "no records". */
+    cli_scan sc = { .on_record = on_tree, .self = &st, .quiet = true };
+    if ((rc = cli_scan_run(c, &sc)))
+        goto out;
+    if (st.oom) {
+        rc = cli_misuse("%s: %s", sc.path, "out of memory");
         goto out;
     }
     if (st.root->acc.requests == 0) {
@@ -291,14 +287,14 @@ static int show_tree(ana_ctx *c, hc_store *s, const char *sid)
         hc_buf_free(&prefix);
         table_end(t);
     }
-    cli_report_undecodable(&qs);
+    cli_report_undecodable(&sc.st);
 out:
     free(st.name_copy);
     node_free(st.root);
     return rc;
 }
 
-static int show_list(ana_ctx *c, hc_store *s, unsigned long long limit)
+static int show_list(ana_ctx *c, unsigned long long limit)
 {
     static const table_col cols[] = {
         { "SESSION", "session_id", TBL_SHRINK }, { "NAME", "name", TBL_SHRINK },
@@ -307,19 +303,14 @@ static int show_list(ana_ctx *c, hc_store *s, unsigned long long limit)
         { "START (UTC)", "start", TBL_DROP },
     };
     struct state st = { 0 };
-    MDB_txn *txn;
     size_t *order = NULL;
     int rc = 0;
     agg_groups_init(&st.list, 0);
-    if (hc_store_txn_begin(s, false, &txn)) {
-        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
+    cli_scan sc = { .on_record = on_list, .self = &st };
+    if ((rc = cli_scan_run(c, &sc)))
         goto out;
-    }
-    query_stats qs;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c->filter, false, on_list, &st, &qs);
-    hc_store_txn_abort(s, txn);
-    if (qrc || st.oom || !(order = malloc((st.list.n + 1) * sizeof *order))) {
-        rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");
+    if (st.oom || !(order = malloc((st.list.n + 1) * sizeof *order))) {
+        rc = cli_misuse("%s: %s", sc.path, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < st.list.n; i++)
@@ -333,7 +324,7 @@ static int show_list(ana_ctx *c, hc_store *s, unsigned long long limit)
         jw_init(&w, stdout, true);
         jw_obj(&w);
         jw_kuint(&w, "count", st.list.n);
-        jw_kuint(&w, "undecodable", qs.undecodable);
+        jw_kuint(&w, "undecodable", sc.st.undecodable);
         jw_key(&w, "sessions");
         jw_arr(&w);
     } else {
@@ -374,7 +365,6 @@ static int show_list(ana_ctx *c, hc_store *s, unsigned long long limit)
         if (c->fmt == CLI_TEXT && n < st.list.n)
             table_textf(stdout, 2, "(%zu of %zu sessions; --limit 0 shows all)\n", n, st.list.n);
     }
-    cli_report_undecodable(&qs);
 out:
     for (size_t i = 0; i < st.list.n; i++)
         free(st.list.accs[i].user);
@@ -383,45 +373,33 @@ out:
     return rc;
 }
 
+struct args {
+    const char        *sid; /* the session to show as a tree, or NULL: the list */
+    unsigned long long limit;
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    if (id == OPT_LIMIT)
+        return cli_parse_u64("--limit", arg, &a->limit);
+    if (id != CLI_POS)
+        return 1;
+    if (a->sid)
+        return cli_misuse("sessions: one session id expected, got '%s' too", arg);
+    a->sid = arg;
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_sessions(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "sessions" };
-    cli_parser p;
-    const char *arg, *sid = NULL;
-    unsigned long long limit = 50;
-    int id, rc = CLI_EXIT_MISUSE;
-    hc_store *s = NULL;
-
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_LIMIT) {
-            if (cli_parse_u64("--limit", arg, &limit))
-                goto out;
-        } else if (id == CLI_POS) {
-            if (sid) {
-                cli_misuse("sessions: one session id expected, got '%s' too", arg);
-                goto out;
-            }
-            sid = arg;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
-        goto out;
-    }
-    if ((rc = cli_open_store(&c, &s)))
-        goto out;
-    rc = sid ? show_tree(&c, s, sid) : show_list(&c, s, limit);
-out:
-    cli_close_store(s);
+    struct args a = { .limit = 50 };
+    int rc = cli_parse(&c, &cmd, argc, argv, &a);
+    if (rc == 0 && !c.help)
+        rc = a.sid ? show_tree(&c, a.sid) : show_list(&c, a.limit);
     query_filter_free(&c.filter);
     return rc;
 }

@@ -309,7 +309,7 @@ static void body_field(jw *w, hc_store *s, MDB_txn *txn, const uint8_t id[HC_UUI
     bool trunc;
     hc_buf_reset(tmp);
     jw_key(w, key);
-    if (mdb_get(txn, cli_dbi(s, HC_T_BODIES), &k, &v) == 0 && hc_body_decode(v.mv_data, v.mv_size, tmp, &trunc) == 0)
+    if (mdb_get(txn, hc_store_dbi(s, HC_T_BODIES), &k, &v) == 0 && hc_body_decode(v.mv_data, v.mv_size, tmp, &trunc) == 0)
         jw_strn(w, tmp->data ? tmp->data : "", tmp->len);
     else
         jw_str(w, "");
@@ -434,7 +434,7 @@ static int read_batch(hc_store *s, const uint8_t from[HC_UUID_LEN], bool from_ex
     hc_buf_reset(&b->rows);
     if (hc_store_txn_begin(s, false, &txn))
         return HC_ESTORE;
-    if (mdb_cursor_open(txn, cli_dbi(s, HC_T_RECORDS), &cur)) {
+    if (mdb_cursor_open(txn, hc_store_dbi(s, HC_T_RECORDS), &cur)) {
         hc_store_txn_abort(s, txn);
         return HC_ESTORE;
     }

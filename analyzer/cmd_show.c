@@ -108,26 +108,6 @@ static void fieldf(const char *name, const char *fmt, ...)
     field(name, buf);
 }
 
-static void flag_names(uint32_t flags, hc_buf *out)
-{
-    static const char *const names[] = {
-        "stream", "cache_hit", "request_truncated", "response_truncated", "request_omitted",
-        "response_omitted", "observed", "blocked", "client_abort", "usage_injected",
-        "cache_stored", "rate_limited", "budget_warn", "replayed",
-    };
-    for (unsigned i = 0; i < 32; i++)
-        if (flags & (1u << i)) {
-            if (out->len)
-                hc_buf_puts(out, ",");
-            if (i < sizeof names / sizeof names[0])
-                hc_buf_puts(out, names[i]);
-            else
-                hc_buf_printf(out, "bit%u", i);
-        }
-    if (!out->data)
-        hc_buf_append(out, "", 0);
-}
-
 static void print_text_record(const hc_record *r)
 {
     char id[HC_UUID_STRLEN + 1], t[40], a[FMT_NUM], b[FMT_NUM];
@@ -164,15 +144,15 @@ static void print_text_record(const hc_record *r)
     if (r->cost_flags & HC_COST_UNPRICED)
         field("cost", "unpriced (model not in the price table)");
     else
-        fieldf("cost", "%s (%s USD%s%s%s)", fmt_usd(a, r->cost_nusd), fmt_usd_exact(b, r->cost_nusd),
+        fieldf("cost", "%s (%s USD%s%s%s%s)", fmt_usd(a, r->cost_nusd), fmt_usd_exact(b, r->cost_nusd),
                r->cost_flags & HC_COST_LONG_CTX ? ", long-context tier" : "",
+               r->cost_flags & HC_COST_PEAK ? ", peak hours" : "",
                r->cost_flags & HC_COST_ESTIMATED ? ", estimated tokens" : "",
                r->cost_flags & HC_COST_NO_USAGE ? ", no usage reported" : "");
     if (r->saved_nusd)
         fieldf("saved", "%s (%s)", fmt_usd(a, r->saved_nusd),
                (r->flags & HC_REC_REPLAYED) ? "replayed from a cassette" : "cache hit");
-    flag_names(r->flags, &fl);
-    field("flags", fl.data);
+    field("flags", agg_flag_names(r->flags, &fl) == 0 ? fl.data : "(out of memory)");
     hc_buf_free(&fl);
     static const char *const limit_names[] = { "", AGG_LIMIT_NAMES };
     enum agg_limit lim = agg_limit_of(r);
@@ -275,43 +255,43 @@ static const char *kind_name(enum hc_stream_kind k)
     }
 }
 
+struct args {
+    const char *want; /* the ID asked for */
+    bool        raw;
+};
+
+static int own(void *self, int id, const char *arg)
+{
+    struct args *a = self;
+    if (id == OPT_RAW) {
+        a->raw = true;
+        return 0;
+    }
+    if (id != CLI_POS)
+        return 1;
+    if (a->want)
+        return cli_misuse("show: one ID expected, got '%s' too", arg);
+    a->want = arg;
+    return 0;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_show(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "show" };
-    cli_parser p;
-    const char *arg, *want = NULL;
-    bool raw = false;
-    int id, rc = CLI_EXIT_MISUSE;
+    struct args a = { 0 };
+    int rc;
     hc_store *s = NULL;
     MDB_txn *txn = NULL;
     struct body req = { .data = HC_BUF_INIT }, resp = { .data = HC_BUF_INIT };
     hc_buf text = HC_BUF_INIT;
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_RAW)
-            raw = true;
-        else if (id == CLI_POS) {
-            if (want) {
-                cli_misuse("show: one ID expected, got '%s' too", arg);
-                goto out;
-            }
-            want = arg;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, &a);
+    if (rc || c.help)
         goto out;
-    }
-    if (!want || !*want) {
+    rc = CLI_EXIT_MISUSE;
+    if (!a.want || !*a.want) {
         cli_misuse("show: expected an ID (record id, prefix or suffix of >= 8 hex digits, or request id)");
         goto out;
     }
@@ -321,24 +301,24 @@ int cmd_show(int argc, char **argv)
         rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
         goto out_store;
     }
-    MDB_dbi recs = cli_dbi(s, HC_T_RECORDS), bodies = cli_dbi(s, HC_T_BODIES);
+    MDB_dbi recs = hc_store_dbi(s, HC_T_RECORDS), bodies = hc_store_dbi(s, HC_T_BODIES);
     struct { uint8_t id[HC_UUID_LEN]; int n; } f;
     int nn;
-    f.n = query_find_id(txn, recs, want, f.id, &nn);
+    f.n = query_find_id(txn, recs, a.want, f.id, &nn);
     if (f.n == 0) {
-        fprintf(stderr, "hc-analyze: show: no record matches '%s'%s\n", want,
+        fprintf(stderr, "hc-analyze: show: no record matches '%s'%s\n", a.want,
                 nn >= 0 && nn < 8 ? " (a prefix or suffix needs at least 8 hex digits)" : "");
         rc = CLI_EXIT_NO;
         goto out_txn;
     }
     if (f.n > 1) {
-        rc = cli_misuse("show: '%s' matches more than one record; give more digits", want);
+        rc = cli_misuse("show: '%s' matches more than one record; give more digits", a.want);
         goto out_txn;
     }
     MDB_val k = { HC_UUID_LEN, f.id }, v;
     hc_record r;
     if (mdb_get(txn, recs, &k, &v) != 0 || hc_record_decode(v.mv_data, v.mv_size, &r) != 0) {
-        rc = cli_misuse("show: record '%s' could not be decoded", want);
+        rc = cli_misuse("show: record '%s' could not be decoded", a.want);
         goto out_txn;
     }
     memcpy(r.id, f.id, HC_UUID_LEN);
@@ -423,11 +403,11 @@ int cmd_show(int argc, char **argv)
         table_end(t);
     } else {
         print_text_record(&r);
-        print_text_body("request body", &req, r.flags & HC_REC_REQ_OMITTED, raw);
-        print_text_body("response body", &resp, r.flags & HC_REC_RESP_OMITTED, raw);
+        print_text_body("request body", &req, r.flags & HC_REC_REQ_OMITTED, a.raw);
+        print_text_body("response body", &resp, r.flags & HC_REC_RESP_OMITTED, a.raw);
         if (pieces && kind != HC_STREAM_NONE) {
             printf("\n── response text (reassembled from %s) ──\n", kind_name(kind));
-            if (raw)
+            if (a.raw)
                 fwrite(text.data, 1, text.len, stdout);
             else {
                 hc_buf out = HC_BUF_INIT;

@@ -75,8 +75,8 @@ static int gather(hc_store *s, struct info *in)
     if (hc_store_txn_begin(s, false, &txn))
         return -1;
     for (int t = 0; t < HC_T__N; t++)
-        mdb_stat(txn, cli_dbi(s, (enum hc_table)t), &in->tstat[t]);
-    MDB_dbi meta = cli_dbi(s, HC_T_META);
+        mdb_stat(txn, hc_store_dbi(s, (enum hc_table)t), &in->tstat[t]);
+    MDB_dbi meta = hc_store_dbi(s, HC_T_META);
     MDB_val k = { 6, "schema" }, v;
     if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == 4) {
         memcpy(&in->schema, v.mv_data, 4);
@@ -91,7 +91,7 @@ static int gather(hc_store *s, struct info *in)
     in->newest_us = INT64_MIN;
     MDB_cursor *cur;
     int rc = -1;
-    if (mdb_cursor_open(txn, cli_dbi(s, HC_T_RECORDS), &cur) == 0) {
+    if (mdb_cursor_open(txn, hc_store_dbi(s, HC_T_RECORDS), &cur) == 0) {
         hc_record r;
         for (int m = mdb_cursor_get(cur, &k, &v, MDB_FIRST); m == 0; m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             in->records++;
@@ -108,7 +108,7 @@ static int gather(hc_store *s, struct info *in)
         mdb_cursor_close(cur);
         rc = 0;
     }
-    if (rc == 0 && mdb_cursor_open(txn, cli_dbi(s, HC_T_BODIES), &cur) == 0) {
+    if (rc == 0 && mdb_cursor_open(txn, hc_store_dbi(s, HC_T_BODIES), &cur) == 0) {
         for (int m = mdb_cursor_get(cur, &k, &v, MDB_FIRST); m == 0; m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             const uint8_t *p = v.mv_data;
             in->bodies++;
@@ -128,34 +128,18 @@ static int gather(hc_store *s, struct info *in)
     return rc;
 }
 
+static const cli_cmd cmd = { usage, opts, NULL };
+
 int cmd_stats(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "stats" };
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
+    int rc;
     hc_store *s = NULL;
     static struct info in;
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == CLI_POS) {
-            cli_misuse("stats: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    rc = cli_parse(&c, &cmd, argc, argv, NULL);
+    if (rc || c.help)
         goto out;
-    }
     if ((rc = cli_open_store(&c, &s)))
         goto out;
     if (gather(s, &in)) {

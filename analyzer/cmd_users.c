@@ -45,52 +45,29 @@ static int on_record(void *ctx, const hc_record *r)
     return 0;
 }
 
+static int own(void *self, int id, const char *arg)
+{
+    if (id == OPT_TOP)
+        return cli_parse_u64("--top", arg, self);
+    return 1;
+}
+
+static const cli_cmd cmd = { usage, opts, own };
+
 int cmd_users(int argc, char **argv)
 {
     ana_ctx c = { .cmd = "users" };
-    cli_parser p;
-    const char *arg;
-    int id, rc = CLI_EXIT_MISUSE;
     unsigned long long top = 0;
-    hc_store *s = NULL;
-    MDB_txn *txn = NULL;
     agg_groups g;
     size_t *order = NULL;
     agg_groups_init(&g, AGG_LATENCY | AGG_MODELS);
+    cli_scan sc = { .on_record = on_record, .self = &g };
 
-    cli_init(&p, argc, argv, c.cmd);
-    while ((id = cli_next(&p, opts, &arg)) != CLI_END) {
-        if (id == CLI_ERR)
-            goto out;
-        int h = cli_common(&c, id, arg);
-        if (h < 0)
-            goto out;
-        if (h)
-            continue;
-        if (id == OPT_TOP) {
-            if (cli_parse_u64("--top", arg, &top))
-                goto out;
-        } else if (id == CLI_POS) {
-            cli_misuse("users: unexpected argument '%s'", arg);
-            goto out;
-        }
-    }
-    if (c.help) {
-        fputs(usage, stdout);
-        rc = 0;
+    int rc = cli_parse(&c, &cmd, argc, argv, &top);
+    if (rc || c.help || (rc = cli_scan_run(&c, &sc)))
         goto out;
-    }
-    if ((rc = cli_open_store(&c, &s)))
-        goto out;
-    if (hc_store_txn_begin(s, false, &txn)) {
-        rc = cli_misuse("%s: cannot start a read transaction", hc_store_path(s));
-        goto out;
-    }
-    query_stats st;
-    int qrc = query_scan(txn, cli_dbi(s, HC_T_RECORDS), &c.filter, false, on_record, &g, &st);
-    hc_store_txn_abort(s, txn);
-    if (qrc || oom) {
-        rc = cli_misuse("%s: %s", hc_store_path(s), qrc ? "reading records failed" : "out of memory");
+    if (oom) {
+        rc = cli_misuse("%s: %s", sc.path, "out of memory");
         goto out;
     }
     order = malloc((g.n + 1) * sizeof *order);
@@ -106,7 +83,7 @@ int cmd_users(int argc, char **argv)
     if (c.fmt == CLI_JSON) {
         jw_init(&w, stdout, true);
         jw_obj(&w);
-        jw_kuint(&w, "undecodable", st.undecodable);
+        jw_kuint(&w, "undecodable", sc.st.undecodable);
         jw_key(&w, "users");
         jw_arr(&w);
     } else {
@@ -185,12 +162,10 @@ int cmd_users(int argc, char **argv)
     } else {
         table_end(t);
     }
-    cli_report_undecodable(&st);
     rc = 0;
 out:
     free(order);
     agg_groups_free(&g);
-    cli_close_store(s);
     query_filter_free(&c.filter);
     return rc;
 }

@@ -2,6 +2,10 @@
  *
  * Each takes the command's own argv (argv[0] is the command name) and returns
  * the process exit status (cli.h: 0 ok, 1 "no", 2 misuse / unreadable store).
+ * Each is built on the skeleton in cli.h (cli_parse, cli_scan_run); ship and
+ * cassette parse their options with cli_next() directly (ship refuses --csv
+ * and --prices before they are applied; cassette reads cassette files, not a
+ * store).
  */
 #ifndef HC_ANA_CMDS_H
 #define HC_ANA_CMDS_H

@@ -8,6 +8,7 @@
  * names first (the unit and the property must be known before aggregating).
  */
 #include "dashboard.h"
+#include "trend.h"
 #include "agg.h"
 #include "clock.h"
 #include "err.h"
@@ -398,11 +399,11 @@ static int on_main(void *ctx, const hc_record *r)
     if (d->count_names)
         count_names(d, r);
     if (d->what & W_SERIES) {
-        char k[32];
-        int n = snprintf(k, sizeof k, "%" PRId64, tb_start((enum tb_unit)d->unit, r->start_us));
-        add_to(d, &d->buckets, k, (size_t)n, r);
+        char k[TREND_KEY_MAX];
+        size_t n = trend_key((enum tb_unit)d->unit, r->start_us, k);
+        add_to(d, &d->buckets, k, n, r);
         hc_buf_reset(&d->key);
-        hc_buf_append(&d->key, k, (size_t)n + 1); /* with the NUL separator */
+        hc_buf_append(&d->key, k, n + 1); /* with the NUL separator */
         hc_buf_puts(&d->key, model);
         if (!d->key.data)
             d->oom = 1;
@@ -602,14 +603,11 @@ static int emit_groups(jw *w, const char *key, const char *dim, agg_groups *g, c
 static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
 {
     agg_groups *g = &d->buckets;
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (size_t i = 0; i < g->n; i++) {
-        int64_t s = strtoll(g->keys[i], NULL, 10);
-        if (s < lo) lo = s;
-        if (s > hi) hi = s;
-    }
+    trend_iter it;
+    int64_t s;
+    long gi;
     uint64_t nb = 0;
-    for (int64_t s = lo; g->n && s <= hi; s = tb_next((enum tb_unit)d->unit, s))
+    for (trend_iter_init(&it, g, (enum tb_unit)d->unit); trend_next(&it, &s, &gi);)
         if (++nb > DASH_MAX_BUCKETS) {
             snprintf(err, errlen, "%s buckets would be more than %d over this period; choose a larger unit "
                      "or narrow the time range", unit_name(d->unit), DASH_MAX_BUCKETS);
@@ -631,10 +629,9 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
     jw_arr_end(w);
     jw_key(w, "buckets");
     jw_arr(w);
-    for (int64_t s = lo; g->n && s <= hi; s = tb_next((enum tb_unit)d->unit, s)) {
-        char k[32], label[32];
-        int kn = snprintf(k, sizeof k, "%" PRId64, s);
-        long gi = agg_group_find(g, k, (size_t)kn);
+    for (trend_iter_init(&it, g, (enum tb_unit)d->unit); trend_next(&it, &s, &gi);) {
+        char k[TREND_KEY_MAX], label[32];
+        size_t kn = trend_key((enum tb_unit)d->unit, s, k);
         agg_acc empty, *a = &empty;
         agg_acc_init(&empty, 0);
         if (gi >= 0)
@@ -653,7 +650,7 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
             int64_t c = 0;
             if (gi >= 0) {
                 hc_buf_reset(&d->key);
-                hc_buf_append(&d->key, k, (size_t)kn + 1);
+                hc_buf_append(&d->key, k, kn + 1);
                 hc_buf_append(&d->key, d->by_model.keys[mo[i]], d->by_model.klens[mo[i]]);
                 long mi = d->key.data ? agg_group_find(&d->bmodel, d->key.data, d->key.len) : -1;
                 if (mi >= 0)

@@ -20,6 +20,7 @@ enum { C_IN, C_OUT, C_CACHED, C_CW5M, C_CW1H, C_REASON, C_REQ, C_THRESH, C_IN_L,
 
 typedef struct prow {
     char cell[NCOL][32];   /* "" = not offered */
+    char peak[64];         /* the optional `peak` column (a time-of-day tier), "" = none */
 } prow;
 
 typedef struct ctx {
@@ -196,7 +197,7 @@ static void emit(ctx *c, const char *prov, const char *model, bool prefix, const
         c->ioerr = true;
     for (int i = 0; i < NCOL; i++)
         fprintf(c->out, "\t%s", r->cell[i]);
-    if (fprintf(c->out, "\t%s\t%s\n", source, c->o->date) < 0)
+    if (fprintf(c->out, "\t%s\t%s%s%s\n", source, c->o->date, r->peak[0] ? "\t" : "", r->peak) < 0)
         c->ioerr = true;
     c->st->rows++;
     note_provider(c, prov);
@@ -375,10 +376,83 @@ static void gp_prices(ctx *c, const char *who, const cJSON *prices, prow *r)
         snprintf(r->cell[C_THRESH], sizeof r->cell[0], "%.0f", thresh);
 }
 
-/* genai-prices `prices`: an object, or a list of {constraint?, prices}. The last
- * entry whose constraint holds on as_of applies; time-of-day entries cannot. */
-static const cJSON *gp_pick(ctx *c, const char *who, const cJSON *prices)
+/* "HH:MM:SSZ" (genai-prices' start_time/end_time) to minutes after 00:00 UTC, or -1. */
+static int gp_minutes(const char *t)
 {
+    int h, m, sec;
+    char z;
+    if (!t || sscanf(t, "%2d:%2d:%2d%c", &h, &m, &sec, &z) != 4 || z != 'Z' || h > 23 || m > 59 || sec)
+        return -1;
+    return h * 60 + m;
+}
+
+/* A time-of-day entry {constraint: {start_time, end_time}, prices} over the
+ * chosen `base` prices becomes the table's `peak` column when every price in
+ * it is the base price times one multiplier (with at most 3 decimals) and it
+ * prices nothing the base does not: "2x daily 00:30-16:30". Otherwise it is
+ * reported and the base prices stand alone. */
+static void gp_peak(ctx *c, const char *who, const cJSON *con, const cJSON *tp, const cJSON *base, char *peak,
+                    size_t size)
+{
+    const char *why = NULL;
+    int from = gp_minutes(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(con, "start_time")));
+    int to = gp_minutes(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(con, "end_time")));
+    long milli = 0;
+    const cJSON *ck, *k;
+
+    cJSON_ArrayForEach(ck, con) if (strcmp(ck->string, "start_time") && strcmp(ck->string, "end_time"))
+        why = "it has other conditions than a daily window";
+    if (!why && (from < 0 || to < 0 || from == to))
+        why = "its window is not HH:MM:00Z to another HH:MM:00Z";
+    if (!why && !base)
+        why = "there are no unconstrained prices to scale";
+    cJSON_ArrayForEach(k, tp) {
+        const cJSON *b = base ? cJSON_GetObjectItemCaseSensitive(base, k->string) : NULL;
+        if (why)
+            break;
+        if (!cJSON_IsNumber(k) || !cJSON_IsNumber(b) || b->valuedouble <= 0) {
+            why = "one of its prices is not a plain number over a priced base";
+            break;
+        }
+        double r = k->valuedouble / b->valuedouble * 1000.0;
+        long rm = (long)(r + 0.5);
+        if (rm <= 0 || r - (double)rm > 1e-6 || (double)rm - r > 1e-6 || (milli && rm != milli))
+            why = "its prices are not the unconstrained ones times one multiplier";
+        milli = rm;
+    }
+    if (!why && base)
+        cJSON_ArrayForEach(k, base) if (!cJSON_GetObjectItemCaseSensitive(tp, k->string))
+            why = "it leaves a price of the unconstrained ones out";
+    if (why || !milli) {
+        char *s = cJSON_PrintUnformatted(con);
+        report(c, "%s: prices under constraint %s (time of day) cannot be expressed in the table (%s); "
+               "the unconstrained prices are used", who, s ? s : "?", why ? why : "no prices");
+        free(s);
+        return;
+    }
+    /* The multiplier without trailing zeros: 2x, 1.5x, 1.25x. */
+    long frac = milli % 1000, fdig = 3;
+    while (frac && frac % 10 == 0)
+        frac /= 10, fdig--;
+    int n = frac ? snprintf(peak, size, "%ld.%0*ldx daily ", milli / 1000, (int)fdig, frac)
+                 : snprintf(peak, size, "%ldx daily ", milli / 1000);
+    if (n < 0 || (size_t)n >= size)
+        return;
+    if (from < to)
+        snprintf(peak + n, size - (size_t)n, "%02d:%02d-%02d:%02d", from / 60, from % 60, to / 60, to % 60);
+    else    /* across midnight: two windows */
+        snprintf(peak + n, size - (size_t)n, "00:00-%02d:%02d,%02d:%02d-24:00", to / 60, to % 60, from / 60,
+                 from % 60);
+}
+
+/* genai-prices `prices`: an object, or a list of {constraint?, prices}. The last
+ * entry whose start_date constraint holds on as_of applies; a time-of-day entry
+ * becomes the row's `peak` column where it can (gp_peak). */
+static const cJSON *gp_pick(ctx *c, const char *who, const cJSON *prices, char *peak, size_t psize)
+{
+    const cJSON *tod_con = NULL, *tod_prices = NULL;
+
+    peak[0] = '\0';
     if (cJSON_IsObject(prices))
         return prices;
     const cJSON *e, *pick = NULL;
@@ -397,15 +471,21 @@ static const cJSON *gp_pick(ctx *c, const char *who, const cJSON *prices)
         bool other = false;
         cJSON_ArrayForEach(ck, con) if (strcmp(ck->string, "start_date")) other = true;
         if (other) {
-            char *s = cJSON_PrintUnformatted(con);
-            report(c, "%s: prices under constraint %s (time of day) cannot be expressed in the table; the unconstrained prices are used",
-                   who, s ? s : "?");
-            free(s);
+            if (tod_con) {
+                char *s = cJSON_PrintUnformatted(con);
+                report(c, "%s: a second time-of-day constraint %s; not imported", who, s ? s : "?");
+                free(s);
+            } else {
+                tod_con = con;
+                tod_prices = p;
+            }
             continue;
         }
         if (sd && strncmp(sd, as_of, 10) <= 0)
             pick = p;
     }
+    if (tod_con)
+        gp_peak(c, who, tod_con, tod_prices, pick, peak, psize);
     return pick;
 }
 
@@ -485,13 +565,15 @@ static int gp_convert(ctx *c, const cJSON *root)
                     if (!known[i])
                         report(c, "%s: unknown field '%s'; ignored", who, f->string);
                 }
-                const cJSON *pick = gp_pick(c, who, prices);
+                char peak[sizeof ((prow *)0)->peak];
+                const cJSON *pick = gp_pick(c, who, prices, peak, sizeof peak);
                 if (!pick) {
                     report(c, "%s: no prices apply on %s; skipped", who, c->o->as_of ? c->o->as_of : c->o->date);
                     continue;
                 }
                 prow r;
                 gp_prices(c, who, pick, &r);
+                memcpy(r.peak, peak, sizeof r.peak);
                 if (!pick->child) {
                     /* An empty price object: genai-prices' way of saying free. */
                     strcpy(r.cell[C_IN], "0");

@@ -20,9 +20,11 @@ bool reprice_record(hc_record *r)
     if (p) {
         hc_tokens t = { .in = r->tok_in, .out = r->tok_out, .cached = r->tok_cached, .cw5m = r->tok_cw5m,
                         .cw1h = r->tok_cw1h, .reasoning = r->tok_reasoning };
-        cost = hc_cost_nusd(p, &t);
+        cost = hc_cost_nusd_at(p, &t, r->start_us);
         if (hc_cost_long_tier(p, &t))
             flags |= HC_COST_LONG_CTX;
+        if (hc_cost_peak(p, r->start_us))
+            flags |= HC_COST_PEAK;
     }
     int64_t *slot = (r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)) ? &r->saved_nusd : &r->cost_nusd;
     bool changed = *slot != cost || r->cost_flags != flags;

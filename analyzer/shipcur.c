@@ -23,7 +23,7 @@ int shipcur_get(hc_store *s, const char *dest, uint8_t id[HC_UUID_LEN])
     if (hc_store_txn_begin(s, false, &txn))
         return HC_ESTORE;
     MDB_val k = { strlen(key), key }, v;
-    int mrc = mdb_get(txn, cli_dbi(s, HC_T_META), &k, &v);
+    int mrc = mdb_get(txn, hc_store_dbi(s, HC_T_META), &k, &v);
     int rc = mrc == MDB_NOTFOUND ? HC_ENOTFOUND : mrc ? HC_ESTORE : 0;
     if (rc == 0 && v.mv_size == HC_UUID_LEN)
         memcpy(id, v.mv_data, HC_UUID_LEN);
@@ -42,7 +42,7 @@ int shipcur_advance(hc_store *s, const char *dest, const uint8_t id[HC_UUID_LEN]
         MDB_txn *txn;
         if (hc_store_txn_begin(s, true, &txn))
             return HC_ESTORE;
-        MDB_dbi meta = cli_dbi(s, HC_T_META);
+        MDB_dbi meta = hc_store_dbi(s, HC_T_META);
         MDB_val k = { strlen(key), key }, v;
         if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == HC_UUID_LEN &&
             memcmp(v.mv_data, id, HC_UUID_LEN) >= 0) {
@@ -71,7 +71,7 @@ int shipcur_min(hc_store *s, uint8_t id[HC_UUID_LEN])
     bool any = false;
     if (hc_store_txn_begin(s, false, &txn))
         return HC_ESTORE;
-    if (mdb_cursor_open(txn, cli_dbi(s, HC_T_META), &cur)) {
+    if (mdb_cursor_open(txn, hc_store_dbi(s, HC_T_META), &cur)) {
         hc_store_txn_abort(s, txn);
         return HC_ESTORE;
     }

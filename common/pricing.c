@@ -22,14 +22,17 @@
 
 extern const char hc_prices_tsv[];
 
-#define NCOLS 15
+/* The 15 columns every file has, and an optional 16th, `peak` (a time-of-day
+ * tier, added later: files without it stay valid). The header row says which. */
+#define NCOLS 16
+#define NCOLS_BASE 15
 static const char *const cols[NCOLS] = {
     "provider", "model", "input", "output", "cached_input", "cache_write_5m",
     "cache_write_1h", "reasoning", "per_request", "long_ctx_threshold",
-    "input_long", "output_long", "cached_long", "source", "date",
+    "input_long", "output_long", "cached_long", "source", "date", "peak",
 };
 enum { C_PROV, C_MODEL, C_IN, C_OUT, C_CACHED, C_CW5M, C_CW1H, C_REASON, C_REQ,
-       C_THRESH, C_IN_LONG, C_OUT_LONG, C_CACHED_LONG, C_SOURCE, C_DATE };
+       C_THRESH, C_IN_LONG, C_OUT_LONG, C_CACHED_LONG, C_SOURCE, C_DATE, C_PEAK };
 
 /* The name messages use for the embedded table: it is data/prices.tsv. */
 #define EMBEDDED_NAME "data/prices.tsv"
@@ -193,6 +196,98 @@ static int valid_date_field(const char *s)
            valid_ymd(digits(s, 4), digits(s + 5, 2), digits(s + 8, 2));
 }
 
+/* ---- time-of-day tier (the `peak` column) ------------------------------ */
+
+static const char day_names[7][4] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+
+static int day_index(const char *s)
+{
+    for (int d = 0; d < 7; d++)
+        if (!strncmp(s, day_names[d], 3))
+            return d;
+    return -1;
+}
+
+/* "HH:MM" (00:00 .. 24:00) at s to minutes, or -1. */
+static int hhmm(const char *s)
+{
+    int h = digits(s, 2), m = digits(s + 3, 2);
+    if (s[2] != ':' || h < 0 || m < 0 || m > 59 || h * 60 + m > 24 * 60)
+        return -1;
+    return h * 60 + m;
+}
+
+/* "MULTx DAYS WINDOWS": MULT a decimal with up to 3 decimals (2x, 1.5x);
+ * DAYS "daily" or a comma list of days and day ranges in UTC (mon-fri,
+ * sat-sun wraps); WINDOWS a comma list of HH:MM-HH:MM, UTC, from < to (24:00
+ * ends a day; a window across midnight is written as two). "" = no tier.
+ * Returns NULL or why the text is malformed. */
+static const char *parse_peak(const char *s, hc_price *p)
+{
+    int64_t milli;
+    char mult[16];
+    const char *sp, *why;
+    size_t n;
+
+    p->peak_milli = 0;
+    p->peak_days = 0;
+    p->npeak = 0;
+    if (!*s)
+        return NULL;
+    if (!(sp = strchr(s, ' ')) || sp == s || sp[-1] != 'x' || (n = (size_t)(sp - s - 1)) >= sizeof mult)
+        return "expected 'MULTx DAYS HH:MM-HH:MM[,...]', e.g. '2x mon-fri 01:00-04:00,06:00-10:00' (UTC)";
+    memcpy(mult, s, n);
+    mult[n] = '\0';
+    if ((why = parse_decimal(mult, 6, &milli)) || milli % 1000)
+        return why ? "multiplier: not a decimal number" : "multiplier: more than 3 decimals";
+    milli /= 1000;
+    if (milli <= 0 || milli > 100000)
+        return "multiplier: must be above 0 and at most 100";
+    s = sp + 1;
+    if (!strncmp(s, "daily ", 6)) {
+        p->peak_days = 0x7f;
+        s += 6;
+    } else {
+        for (;;) {
+            int a = day_index(s), b = a;
+            if (a < 0)
+                return "days: expected 'daily' or day names (mon tue wed thu fri sat sun) and ranges (mon-fri)";
+            s += 3;
+            if (*s == '-' && (b = day_index(s + 1)) >= 0)
+                s += 4;
+            for (int d = a;; d = (d + 1) % 7) {
+                p->peak_days |= (uint8_t)(1u << d);
+                if (d == b)
+                    break;
+            }
+            if (*s == ' ') {
+                s++;
+                break;
+            }
+            if (*s++ != ',')
+                return "days: expected ',' or a blank after a day";
+        }
+    }
+    for (;;) {
+        int from = hhmm(s), to = from < 0 || s[5] != '-' ? -1 : hhmm(s + 6);
+        if (from < 0 || to < 0)
+            return "windows: expected HH:MM-HH:MM (UTC), e.g. 01:00-04:00";
+        if (from >= to)
+            return "windows: a window must end after it starts (write one across midnight as two)";
+        if (p->npeak == HC_PEAK_MAX)
+            return "windows: more than 4";
+        p->peak_from[p->npeak] = (uint16_t)from;
+        p->peak_to[p->npeak++] = (uint16_t)to;
+        s += 11;
+        if (!*s)
+            break;
+        if (*s++ != ',')
+            return "windows: expected ',' between windows and nothing after the last";
+    }
+    p->peak_milli = milli;
+    return NULL;
+}
+
 /* ---- table parsing ----------------------------------------------------- */
 
 static int vec_push(vec *v, const entry *e)
@@ -289,10 +384,12 @@ static int parse_row(char **f, const char *file, int line, int user, vec *v, err
     }
     if (*f[C_DATE] && !valid_date_field(f[C_DATE]))
         add_err(e, file, line, "date: '%s' is not a valid YYYY-MM-DD date", f[C_DATE]);
+    memset(&en, 0, sizeof en);
+    if ((why = parse_peak(f[C_PEAK], &en.p)))
+        add_err(e, file, line, "peak: '%s': %s", f[C_PEAK], why);
     if (e->n != bad)
         return 0;
 
-    memset(&en, 0, sizeof en);
     en.p.provider = f[C_PROV];
     en.p.model = f[C_MODEL];
     en.p.source = f[C_SOURCE];
@@ -324,6 +421,8 @@ static int parse_row(char **f, const char *file, int line, int user, vec *v, err
 static int parse_text(char *text, const char *file, int user, vec *v, errs *e)
 {
     char *f[NCOLS + 1];
+    static char empty[1];
+    size_t ncols = NCOLS_BASE;   /* what the header row declares */
     int line = 0, have_header = 0;
     char *s = text;
 
@@ -352,17 +451,24 @@ static int parse_text(char *text, const char *file, int user, vec *v, errs *e)
                 nf++;
             }
         if (!have_header) {
-            int ok = nf == NCOLS;
-            for (size_t i = 0; ok && i < NCOLS; i++)
+            int ok = nf == NCOLS_BASE || nf == NCOLS;
+            for (size_t i = 0; ok && i < nf; i++)
                 ok = strcmp(f[i], cols[i]) == 0;
             if (!ok)
                 add_err(e, file, line, "the first non-comment line must be the header row "
-                        "'provider<TAB>model<TAB>input<TAB>...<TAB>source<TAB>date' (15 columns, see docs/PRICES.md)");
+                        "'provider<TAB>model<TAB>input<TAB>...<TAB>source<TAB>date[<TAB>peak]' "
+                        "(15 or 16 columns, see docs/PRICES.md)");
+            else
+                ncols = nf;
             have_header = 1;    /* one complaint is enough; rows are still checked */
-        } else if (nf != NCOLS) {
-            add_err(e, file, line, "expected %d tab-separated fields, found %zu", NCOLS, nf);
-        } else if (parse_row(f, file, line, user, v, e)) {
-            return HC_ENOMEM;
+        } else if (nf != ncols && !(ncols == NCOLS && nf == NCOLS_BASE)) {
+            /* Under a 16-column header a row may leave the last (peak) off. */
+            add_err(e, file, line, "expected %zu tab-separated fields, found %zu", ncols, nf);
+        } else {
+            if (nf == NCOLS_BASE)
+                f[C_PEAK] = empty;
+            if (parse_row(f, file, line, user, v, e))
+                return HC_ENOMEM;
         }
         s = next;
     }
@@ -966,6 +1072,103 @@ static int64_t nonneg(int64_t v) { return v > 0 ? v : 0; }
 int hc_cost_long_tier(const hc_price *p, const hc_tokens *t)
 {
     return p && t && p->long_threshold > 0 && t->in > p->long_threshold;
+}
+
+int hc_cost_peak(const hc_price *p, int64_t when_us)
+{
+    int64_t secs, days, minute;
+    int wday;
+
+    if (!p || !p->peak_milli)
+        return 0;
+    secs = when_us >= 0 ? when_us / 1000000 : -((-when_us + 999999) / 1000000);
+    days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    minute = (secs - days * 86400) / 60;
+    wday = (int)(((days % 7) + 7 + 4) % 7);       /* 1970-01-01 was a Thursday */
+    if (!(p->peak_days & (1u << wday)))
+        return 0;
+    for (int i = 0; i < p->npeak; i++)
+        if (minute >= p->peak_from[i] && minute < p->peak_to[i])
+            return 1;
+    return 0;
+}
+
+static int64_t times_milli(int64_t price, int64_t milli)
+{
+    return price < 0 ? price : (int64_t)(((__int128)price * milli + 500) / 1000);
+}
+
+int64_t hc_cost_nusd_at(const hc_price *p, const hc_tokens *t, int64_t when_us)
+{
+    hc_price q;
+
+    if (!hc_cost_peak(p, when_us))
+        return hc_cost_nusd(p, t);
+    q = *p;
+    q.in = times_milli(p->in, p->peak_milli);
+    q.out = times_milli(p->out, p->peak_milli);
+    q.cached = times_milli(p->cached, p->peak_milli);
+    q.cw5m = times_milli(p->cw5m, p->peak_milli);
+    q.cw1h = times_milli(p->cw1h, p->peak_milli);
+    q.reasoning = times_milli(p->reasoning, p->peak_milli);
+    q.in_long = times_milli(p->in_long, p->peak_milli);
+    q.out_long = times_milli(p->out_long, p->peak_milli);
+    q.cached_long = times_milli(p->cached_long, p->peak_milli);
+    return hc_cost_nusd(&q, t);
+}
+
+/* Append to out (size bytes, *n used); once something does not fit, nothing more is added. */
+static void __attribute__((format(printf, 4, 5))) put(char *out, size_t size, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    if (*n >= size - 1)
+        return;
+    va_start(ap, fmt);
+    w = vsnprintf(out + *n, size - *n, fmt, ap);
+    va_end(ap);
+    *n = w < 0 || (size_t)w >= size - *n ? size - 1 : *n + (size_t)w;
+}
+
+const char *hc_price_peak_text(const hc_price *p, char *out, size_t size)
+{
+    size_t n = 0;
+
+    if (!size)
+        return out;
+    out[0] = '\0';
+    if (!p || !p->peak_milli)
+        return out;
+    if (p->peak_milli % 1000) {
+        long long frac = p->peak_milli % 1000;
+        int fdig = 3;
+        while (frac % 10 == 0)      /* no trailing zeros: 1.5x, 1.25x */
+            frac /= 10, fdig--;
+        put(out, size, &n, "%lld.%0*lldx ", (long long)(p->peak_milli / 1000), fdig, frac);
+    } else
+        put(out, size, &n, "%lldx ", (long long)(p->peak_milli / 1000));
+    if (p->peak_days == 0x7f) {
+        put(out, size, &n, "daily");
+    } else {
+        const char *sep = "";
+        for (int d = 1; d <= 7; d++)             /* Monday first */
+            if (p->peak_days & (1u << (d % 7))) {
+                int e = d;
+                while (e < 7 && (p->peak_days & (1u << ((e + 1) % 7))))
+                    e++;
+                if (e > d)
+                    put(out, size, &n, "%s%s-%s", sep, day_names[d % 7], day_names[e % 7]);
+                else
+                    put(out, size, &n, "%s%s", sep, day_names[d % 7]);
+                sep = ",";
+                d = e;
+            }
+    }
+    for (int i = 0; i < p->npeak; i++)
+        put(out, size, &n, "%s%02d:%02d-%02d:%02d", i ? "," : " ", p->peak_from[i] / 60, p->peak_from[i] % 60,
+            p->peak_to[i] / 60, p->peak_to[i] % 60);
+    return out;
 }
 
 int64_t hc_cost_nusd(const hc_price *p, const hc_tokens *t)

@@ -40,6 +40,9 @@ typedef struct hc_tokens {        /* normalised token counts of one exchange */
     int64_t reasoning; /* reasoning tokens (part of out) */
 } hc_tokens;
 
+/* Most time-of-day windows one row can name ("01:00-04:00,06:00-10:00" is two). */
+#define HC_PEAK_MAX 4
+
 typedef struct hc_price {
     const char *provider, *model, *source, *date;   /* point into the loaded table */
     /* pico-USD (1e-12 USD) per token; -1 = not offered (falls back as documented) */
@@ -50,6 +53,12 @@ typedef struct hc_price {
     /* Added fields. */
     int     line;        /* line of the row in its file (for messages) */
     int     user;        /* 1: the row comes from the user file, 0: the embedded table */
+    /* Time-of-day tier (the optional `peak` column, docs/PRICES.md): in the
+     * peak windows every token price is multiplied by peak_milli/1000. */
+    int64_t  peak_milli;            /* 0 = no time-of-day tier */
+    uint8_t  peak_days;             /* bit d set: weekday d is peak-capable (0 = Sunday, UTC) */
+    uint8_t  npeak;                 /* windows used in peak_from/peak_to */
+    uint16_t peak_from[HC_PEAK_MAX], peak_to[HC_PEAK_MAX]; /* minutes after 00:00 UTC, [from, to) */
 } hc_price;
 
 /* Longest model name lookup accepts (bytes, without the NUL); longer names
@@ -120,6 +129,22 @@ int64_t hc_cost_nusd(const hc_price *p, const hc_tokens *t);
  * p->long_threshold > 0), else 0 (also for NULL). For the record's
  * HC_COST_LONG_CTX flag. Pure function. */
 int hc_cost_long_tier(const hc_price *p, const hc_tokens *t);
+
+/* 1 when p has a time-of-day tier (the `peak` column) and when_us (µs since
+ * the epoch, UTC) falls inside one of its windows on one of its days, else 0
+ * (also for NULL). For the record's HC_COST_PEAK flag. Pure function. */
+int hc_cost_peak(const hc_price *p, int64_t when_us);
+
+/* hc_cost_nusd() for a request made at when_us (µs since the epoch): inside a
+ * peak window (hc_cost_peak()) every token price of the row, base and long
+ * tier, is multiplied by peak_milli/1000 (rounded to the nearest pico-USD)
+ * before pricing; a per-request fee is not. Outside, or for a row without a
+ * time-of-day tier, the same as hc_cost_nusd(p, t). Pure function. */
+int64_t hc_cost_nusd_at(const hc_price *p, const hc_tokens *t, int64_t when_us);
+
+/* Write p's time-of-day tier in the `peak` column's own syntax ("2x mon-fri
+ * 01:00-04:00,06:00-10:00"), or "" when it has none. Returns out. */
+const char *hc_price_peak_text(const hc_price *p, char *out, size_t size);
 
 /* Rows in the loaded table (embedded plus user-added), for `hc-analyze prices`. */
 size_t hc_pricing_count(void);

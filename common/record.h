@@ -118,6 +118,10 @@ enum {
      * the row's long-context prices priced the whole request (tok_in above its
      * long_ctx_threshold, docs/PRICES.md). Clear with HC_COST_PRICED: the base prices. */
     HC_COST_LONG_CTX  = 1u << 4,
+    /* The request fell in the row's peak hours (its time-of-day tier, the `peak`
+     * column of docs/PRICES.md): every token price was multiplied by the row's
+     * peak multiplier. Clear: off-peak, or the row has no time-of-day tier. */
+    HC_COST_PEAK      = 1u << 5,
 };
 
 /* A packed list of NUL-separated name/value pairs ("n\0v\0n\0v\0"). */

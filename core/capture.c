@@ -238,8 +238,9 @@ static void finish_cost(hc_capture *c)
     }
     hc_tokens t = { .in = r->tok_in, .out = r->tok_out, .cached = r->tok_cached, .cw5m = r->tok_cw5m,
                     .cw1h = r->tok_cw1h, .reasoning = r->tok_reasoning };
-    r->cost_nusd = hc_cost_nusd(p, &t);
-    r->cost_flags = HC_COST_PRICED | (hc_cost_long_tier(p, &t) ? HC_COST_LONG_CTX : 0);
+    r->cost_nusd = hc_cost_nusd_at(p, &t, r->start_us);
+    r->cost_flags = HC_COST_PRICED | (hc_cost_long_tier(p, &t) ? HC_COST_LONG_CTX : 0) |
+                    (hc_cost_peak(p, r->start_us) ? HC_COST_PEAK : 0);
 }
 
 static void free_parts(hc_capture *c)

@@ -22,6 +22,8 @@ TEST="$BUILD curl lmdb-utils python3-requests python3-httpx python3-aiohttp pyth
 TEST="$TEST python3-pytest prometheus"
 # hc-analyze ship's tests start a real ClickHouse, HC_SHARED's a real Redis, on loopback (docs/FLEET.md).
 TEST="$TEST clickhouse-server clickhouse-client redis-server redis-tools"
+# make lint (part of make check): clang-format with the committed .clang-format.
+TEST="$TEST clang-format"
 
 case "${1:-test}" in
 build) PKGS=$BUILD ;;

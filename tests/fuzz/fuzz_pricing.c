@@ -6,7 +6,8 @@
  *         and HC_PRICES do), with an error buffer of input-derived size;
  *   odd   the rest is "PROVIDER\tMODEL\tTOKENS…": hc_model_normalize into an
  *         exact-size buffer, hc_price_lookup in the embedded table, and
- *         hc_cost_nusd with token counts taken from the input.
+ *         hc_cost_nusd with token counts taken from the input, and
+ *         hc_cost_nusd_at at a time taken from the input (the peak tier).
  * Invariants: check returns 0 / HC_EINVAL (with a "FILE:LINE: …" message) /
  * HC_EIO, and the message is NUL-terminated inside its buffer; normalised
  * names are NUL-terminated within `size`; a price found has a row's fields;
@@ -100,6 +101,16 @@ static void lookup(const char *s, size_t n, uint8_t sel)
                 q++;
         }
         FUZZ_CHECK(hc_cost_nusd(p, &tk) >= 0);
+        /* time-of-day tier: at any instant the cost is >= 0, and equal to the
+         * untimed cost outside the peak hours; the tier's text fits its buffer */
+        int64_t when = q && *q ? strtoll(q, NULL, 10) : 0;
+        int64_t at = hc_cost_nusd_at(p, &tk, when);
+        FUZZ_CHECK(at >= 0);
+        if (!hc_cost_peak(p, when))
+            FUZZ_CHECK(at == hc_cost_nusd(p, &tk));
+        char txt[24];
+        hc_price_peak_text(p, txt, sizeof txt);
+        FUZZ_CHECK(memchr(txt, '\0', sizeof txt) != NULL);
     }
     free(t);
 }

@@ -77,7 +77,11 @@ want = [
     row("acme", "acme-flash*", "0.5", "3", "0.05", "", "", "", "", "200000", "1", "4.5", "0.1", src=A),
     row("acme", "acme-search", "1", "1", "", "", "", "", "0.005", src=A),   # requests_kcount 5 = $0.005 each
     row("acme", "acme-pro", "3", "15", src=A),                         # the price dated on or before --date
-    row("acme", "acme-chat", "0.135", "0.55", src=A),                  # time of day: unconstrained, reported
+    # time of day: one multiplier over the unconstrained prices -> the peak column (UTC);
+    # a window across midnight is two; prices not scaled by one multiplier: reported, base only
+    row("acme", "acme-chat", "0.135", "0.55", src=A) + ["2x daily 00:30-16:30"],
+    row("acme", "acme-night", "0.2", "0.8", src=A) + ["1.5x daily 00:00-02:00,22:00-24:00"],
+    row("acme", "acme-think", "0.1", "0.4", src=A),
     row("acme", "acme-free", "0", "0", src=A),                         # empty prices: free
     row("acme", "acme-voice", "2.5", "10", src=A),                     # contains: the exact name
     row("acme", "acme-nf", "1", "2", src=A),
@@ -86,14 +90,14 @@ want = [
     row("together", "acme-ai/acme-large", "1.2", "1.2", src=GP_SRC + "https://together.example/pricing"),
 ]
 t.eq(data_rows(out), want, "genai-prices rows: match rules, tiers, dated and free prices, provider ids, host order")
-for what, needle in [("time-of-day constraint", "acme/acme-chat: prices under constraint"),
+for what, needle in [("time-of-day prices not one multiplier", "acme/acme-think: prices under constraint"),
                      ("audio price", "acme/acme-voice: price 'input_audio_mtok' has no column"),
                      ("contains rule narrowed", "match 'contains acme-voice' imported as the exact name only"),
                      ("regex rule", "acme/acme-r: match 'regex"),
                      ("unknown model field", "acme/acme-nf: unknown field 'mystery'"),
                      ("unknown provider field", "x-ai: unknown provider field 'billing_notes'")]:
     t.ok(needle in err, "genai-prices: reported, not dropped silently: " + what, err)
-t.ok("11 models -> 12 rows, 3 providers" in err and "6 things not imported" in err, "genai-prices summary line", err)
+t.ok("13 models -> 14 rows, 3 providers" in err and "6 things not imported" in err, "genai-prices summary line", err)
 
 rc, out, err = run("prices", "--import", os.path.join(FIX, "genai-prices-sample.json"), "--out", "-",
                    "--date", "2027-02-01")
@@ -135,7 +139,7 @@ rc, _, err = run("prices", "--import", os.path.join(FIX, "genai-prices-sample.js
                  "--date", "2026-09-01")
 rc2, _, err2 = run("prices", "--import", os.path.join(FIX, "litellm-sample.json"), "--overrides", gp,
                    "--out", both, "--date", "2026-09-01")
-t.ok(rc == 0 and rc2 == 0 and len(data_rows(open(both).read())) == 20, "--overrides: one file of both imports",
+t.ok(rc == 0 and rc2 == 0 and len(data_rows(open(both).read())) == 22, "--overrides: one file of both imports",
      err + err2)
 rc, out, err = run("prices", "--check", both)
 t.eq(rc, 0, "the written price file passes --check")
@@ -258,7 +262,7 @@ t.ok(rc == 1 and "unpriced" in out, "without it the model is unpriced (exit 1)",
 rc, out, err = run("prices", "--check", gp, "--max-age", "100000")
 t.eq(rc, 0, "--max-age: nothing older than 100000 days")
 rc, out, err = run("prices", "--check", gp, "--max-age", "1")
-t.ok(rc == 1 and "acme acme-large: dated 2026-09-01" in out and "12 of 12 rows older than 1 days" in err,
+t.ok(rc == 1 and "acme acme-large: dated 2026-09-01" in out and "14 of 14 rows older than 1 days" in err,
      "--max-age 1 flags every row with its line and age (exit 1)", out + err)
 rc, out, err = run("prices", "--max-age", "36500")
 t.ok(rc == 0 and "0 of" in err, "--max-age on the built-in table", err)
@@ -339,6 +343,38 @@ if shutil.which("curl") and os.path.exists(hctest.SHIM):
         t.ok(c3 == "200" and n3 == i3 * 3000 + o3 * 4000, "HC_PRICES wins over the default file ($3/$4)", costs)
 else:
     t.ok(True, "# SKIP no curl or no shim build")
+
+# ---- time-of-day tier (DeepSeek peak hours) ------------------------------------------------------
+# deepseek-flash: off-peak $0.15 in / $0.60 out, x2 Mon-Fri 01:00-04:00 and 06:00-10:00 UTC.
+# 1M in + 1M out = 150,000,000 + 600,000,000 = 750,000,000 nUSD off-peak, 1,500,000,000 at peak;
+# cost_flags 33 = HC_COST_PRICED | HC_COST_PEAK (the record says the peak tier applied).
+import calendar  # noqa: E402
+PEAK_CASES = [("a1", (2026, 12, 7, 2, 30), 1500000000, 33),    # Monday 02:30 UTC: peak
+              ("a2", (2026, 12, 7, 4, 0), 750000000, 1),       # Monday 04:00: the window has ended
+              ("a3", (2026, 12, 12, 2, 30), 750000000, 1)]     # Saturday: off-peak all day
+lines = []
+for sfx, when, _, _ in PEAK_CASES:
+    r = dict(TEMPLATE)
+    r.update(provider="deepseek", model_req="deepseek-flash", model_resp="deepseek-flash", tok_in=1000000,
+             tok_out=1000000, tok_cached=0, tok_cw5m=0, tok_cw1h=0, tok_reasoning=0, cost_nusd=1, cost_flags=1,
+             start_us=calendar.timegm(when + (0,)) * 1000000)
+    r["id"] = "01a0f545-bf8f-78e9-aa4c-3647965531" + sfx
+    lines.append(json.dumps(r))
+pjl = os.path.join(tmp, "peak.jsonl")
+open(pjl, "w").write("\n".join(lines) + "\n")
+pdb = os.path.join(tmp, "peakstore")
+rc, out, err = run("import", "--db", pdb, pjl)
+rc2, out2, err2 = run("reprice", "--db", pdb)
+rc3, out3, err3 = run("export", "--db", pdb, "--format", "jsonl")
+got = {json.loads(x)["id"][-2:]: (json.loads(x)["cost_nusd"], json.loads(x)["cost_flags"])
+       for x in out3.splitlines() if x.strip()}
+t.eq(got, {sfx: (c, fl) for sfx, _, c, fl in PEAK_CASES},
+     "reprice prices DeepSeek at its peak rate inside the peak hours only, and flags the tier (hand-computed)")
+rc, out, err = run("show", "--db", pdb, "01a0f545-bf8f-78e9-aa4c-3647965531a1")
+t.ok(rc == 0 and "peak hours" in out, "show says the peak tier applied", out[:800] + err)
+rc, out, err = run("prices", "--lookup", "deepseek-v4-pro")
+t.ok(rc == 0 and "peak hours (UTC): 2x mon-fri 01:00-04:00,06:00-10:00" in out, "prices --lookup shows the peak tier",
+     out)
 
 # ---- misuse ------------------------------------------------------------------------------------
 bad_json = os.path.join(tmp, "bad.json")

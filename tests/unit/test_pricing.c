@@ -22,6 +22,8 @@ static char tmpdir[] = "/tmp/hc-test-pricing-XXXXXX";
 
 #define HDR "provider\tmodel\tinput\toutput\tcached_input\tcache_write_5m\tcache_write_1h\treasoning\t" \
             "per_request\tlong_ctx_threshold\tinput_long\toutput_long\tcached_long\tsource\tdate\n"
+#define HDR16 "provider\tmodel\tinput\toutput\tcached_input\tcache_write_5m\tcache_write_1h\treasoning\t" \
+    "per_request\tlong_ctx_threshold\tinput_long\toutput_long\tcached_long\tsource\tdate\tpeak\n"
 
 static const char *write_tmp(const char *name, const char *text)
 {
@@ -517,6 +519,85 @@ static void test_cost_rules(void)
 
 /* ---- malformed files ------------------------------------------------- */
 
+/* ---- time-of-day tier (the peak column) ----------------------------- */
+
+static int64_t utc_us(int y, int mo, int d, int h, int mi)
+{
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi };
+    return (int64_t)timegm(&tm) * 1000000;
+}
+
+static void test_peak(void)
+{
+    char txt[96];
+    const hc_price *p = hc_price_lookup("deepseek", "deepseek-flash");
+    /* deepseek-flash off-peak: in 0.15, out 0.6 per 1M. 1M in + 1M out = 0.15 + 0.6 = $0.75
+     * = 750,000,000 nUSD; peak doubles every token price: 1,500,000,000 nUSD. */
+    hc_tokens t = { .in = 1000000, .out = 1000000 };
+    /* 2026-12-07 is a Monday, 2026-12-12 a Saturday. Peak: Mon-Fri 01:00-04:00, 06:00-10:00 UTC. */
+    static const struct { int d, h, mi, peak; } at[] = {
+        { 7, 0, 59, 0 }, { 7, 1, 0, 1 }, { 7, 3, 59, 1 }, { 7, 4, 0, 0 }, { 7, 5, 30, 0 },
+        { 7, 6, 0, 1 }, { 7, 9, 59, 1 }, { 7, 10, 0, 0 }, { 11, 2, 0, 1 }, { 12, 2, 0, 0 }, { 13, 7, 0, 0 },
+    };
+    int bad = 0;
+
+    T_CHECK(p && p->peak_milli == 2000, "deepseek-flash has a 2x time-of-day tier");
+    for (size_t i = 0; p && i < sizeof at / sizeof at[0]; i++) {
+        int64_t when = utc_us(2026, 12, at[i].d, at[i].h, at[i].mi);
+        int64_t want = at[i].peak ? 1500000000 : 750000000;
+        if (hc_cost_peak(p, when) != at[i].peak || hc_cost_nusd_at(p, &t, when) != want) {
+            printf("# 2026-12-%02d %02d:%02d UTC: peak %d cost %lld, want %d / %lld\n", at[i].d, at[i].h, at[i].mi,
+                   hc_cost_peak(p, when), (long long)hc_cost_nusd_at(p, &t, when), at[i].peak, (long long)want);
+            bad++;
+        }
+    }
+    T_EQ_INT(bad, 0, "peak windows: start inclusive, end exclusive, weekdays only (%zu instants)",
+             sizeof at / sizeof at[0]);
+    T_EQ_INT(p ? hc_cost_nusd(p, &t) : -1, 750000000, "hc_cost_nusd without a time: the base (off-peak) prices");
+    T_EQ_STR(hc_price_peak_text(p, txt, sizeof txt), "2x mon-fri 01:00-04:00,06:00-10:00", "peak text round-trips");
+    {
+        hc_price q = { .peak_milli = 1250, .peak_days = 0x41, .npeak = 1, .peak_from = { 0 }, .peak_to = { 1440 } };
+        T_EQ_STR(hc_price_peak_text(&q, txt, sizeof txt), "1.25x sat-sun 00:00-24:00", "peak text: decimals, weekend");
+    }
+    p = hc_price_lookup("openai", "gpt-4o");
+    T_CHECK(p && !hc_cost_peak(p, utc_us(2026, 12, 7, 2, 0)) && hc_cost_nusd_at(p, &t, utc_us(2026, 12, 7, 2, 0)) ==
+            hc_cost_nusd(p, &t), "a row without a peak tier costs the same at any time");
+    T_CHECK(!hc_cost_peak(NULL, 0) && hc_cost_nusd_at(NULL, &t, 0) == 0, "NULL price: no peak, cost 0");
+}
+
+static void test_peak_files(void)
+{
+    char err[600];
+    const char *good = write_tmp("peak-good.tsv", HDR16
+                                 "x\ta\t1\t2\t\t\t\t\t\t\t\t\t\t\t\t1.5x sat-sun,wed 00:00-24:00\n"
+                                 "x\tb\t1\t2\t\t\t\t\t\t\t\t\t\t\t\n"
+                                 "x\tc\t1\t2\t\t\t\t\t\t\t\t\t\t\t\tdaily 23:00-24:00\n");
+    T_CHECK(hc_pricing_check_file(good, err, sizeof err) == HC_EINVAL && strstr(err, ":4: peak: 'daily 23:00-24:00'"),
+            "16-column header: a row may leave peak off; a bad peak names the line: %s", err);
+    static const struct { const char *peak, *want; } bad[] = {
+        { "2 mon 01:00-02:00", "expected 'MULTx DAYS" },
+        { "0x mon 01:00-02:00", "multiplier: must be above 0" },
+        { "1.2345x mon 01:00-02:00", "multiplier: more than 3 decimals" },
+        { "2x monday 01:00-02:00", "days: expected ',' or a blank" },
+        { "2x xyz 01:00-02:00", "days: expected 'daily' or day names" },
+        { "2x mon 04:00-01:00", "windows: a window must end after it starts" },
+        { "2x mon 01:00-25:00", "windows: expected HH:MM-HH:MM" },
+        { "2x mon 01:00-02:00;", "windows: expected ','" },
+        { "2x mon 01:00-02:00,02:00-03:00,03:00-04:00,04:00-05:00,05:00-06:00", "windows: more than 4" },
+    };
+    int nbad = 0;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[400];
+        snprintf(text, sizeof text, HDR16 "x\ta\t1\t2\t\t\t\t\t\t\t\t\t\t\t\t%s\n", bad[i].peak);
+        const char *f = write_tmp("peak-bad.tsv", text);
+        if (hc_pricing_check_file(f, err, sizeof err) != HC_EINVAL || !strstr(err, bad[i].want)) {
+            printf("# peak '%s': %s (want %s)\n", bad[i].peak, err, bad[i].want);
+            nbad++;
+        }
+    }
+    T_EQ_INT(nbad, 0, "malformed peak cells are refused with the reason (%zu cases)", sizeof bad / sizeof bad[0]);
+}
+
 static void test_malformed(void)
 {
     static const struct { const char *name, *text, *want; } t[] = {
@@ -731,6 +812,8 @@ int main(void)
     test_rules();
     test_cost_rules();
     test_malformed();
+    test_peak();
+    test_peak_files();
 
     {
         char cmd[300];
