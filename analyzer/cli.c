@@ -4,6 +4,7 @@
 #include "err.h"
 #include "pricing.h"
 #include "reprice.h"
+#include "source_ch.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -192,6 +193,21 @@ MDB_dbi cli_dbi(hc_store *s, enum hc_table t)
     return hc_store_dbi(s, t);
 }
 
+/* Temporary stores filled from ClickHouse (source_ch.h), removed on close or at exit. */
+static struct {
+    hc_store *s;
+    char      dir[PATH_MAX];
+} spools[8];
+
+static void spools_remove(void)
+{
+    for (size_t i = 0; i < sizeof spools / sizeof spools[0]; i++)
+        if (spools[i].dir[0]) {
+            source_ch_remove(spools[i].dir);
+            spools[i].dir[0] = '\0';
+        }
+}
+
 void cli_close_store(hc_store *s)
 {
     if (!s)
@@ -200,12 +216,58 @@ void cli_close_store(hc_store *s)
         if (handles[i].s == s)
             handles[i].s = NULL;
     hc_store_close(s);
+    for (size_t i = 0; i < sizeof spools / sizeof spools[0]; i++)
+        if (spools[i].s == s && spools[i].dir[0]) {
+            source_ch_remove(spools[i].dir);
+            spools[i].dir[0] = '\0';
+            spools[i].s = NULL;
+        }
+}
+
+/* --db clickhouse://…: fill a temporary store from the server with what the
+ * command's filter selects (pushed down, except for serve, whose pages filter
+ * anew per request), open it like a local one, and name it by the URL. */
+static int open_clickhouse(const ana_ctx *c, hc_store **s)
+{
+    static bool registered;
+    size_t slot = sizeof spools / sizeof spools[0];
+    for (size_t i = 0; i < slot; i++)
+        if (!spools[i].dir[0]) {
+            slot = i;
+            break;
+        }
+    if (slot == sizeof spools / sizeof spools[0])
+        return cli_misuse("--db %s: too many stores open", c->db);
+    if (!registered && atexit(spools_remove) == 0)
+        registered = true;
+    char label[512];
+    int rc = source_ch_fill(c->db, &c->filter, strcmp(c->cmd, "serve") != 0, spools[slot].dir,
+                            sizeof spools[slot].dir, label, sizeof label);
+    if (rc) {
+        spools[slot].dir[0] = '\0';
+        return rc;
+    }
+    uint64_t prefiltered = query_prefiltered;
+    ana_ctx local = *c;
+    local.db = spools[slot].dir;
+    if ((rc = cli_open_store(&local, s)) != 0) {
+        source_ch_remove(spools[slot].dir);
+        spools[slot].dir[0] = '\0';
+        return rc;
+    }
+    query_prefiltered = prefiltered;
+    spools[slot].s = *s;
+    hc_store_set_label(*s, label);
+    return 0;
 }
 
 int cli_open_store(const ana_ctx *c, hc_store **s)
 {
     char path[PATH_MAX], err[PATH_MAX + 256];
     *s = NULL;
+    if (ch_url_is(c->db))
+        return open_clickhouse(c, s);
+    query_prefiltered = 0;
     if (cli_store_path(c, path, sizeof path) != 0)
         return CLI_EXIT_MISUSE;
     err[0] = '\0';

@@ -5,11 +5,15 @@
  * The unit-test build links common/ objects only, so the analyzer modules
  * under test are compiled into this binary by including their sources. */
 #include "analyzer/agg.c"
+#include "analyzer/batch.c"
+#include "analyzer/chdest.c"
 #include "analyzer/cli.c"
 #include "analyzer/fmt.c"
+#include "analyzer/httpc.c"
 #include "analyzer/jsonw.c"
 #include "analyzer/query.c"
 #include "analyzer/reprice.c"
+#include "analyzer/source_ch.c"
 #include "analyzer/table.c"
 #include "analyzer/timebucket.c"
 #include "analyzer/utf8.c"
