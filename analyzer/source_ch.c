@@ -54,13 +54,15 @@ static bool glob_likeable(const char *pat)
     return !strpbrk(pat, "[]\\%_'");
 }
 
-static int where_models(const query_filter *f, hc_buf *o)
+static int where_models(const query_filter *f, hc_buf *o, bool *exact)
 {
     if (!f->n_models)
         return 0;
     for (int i = 0; i < f->n_models; i++)
-        if (!glob_likeable(f->models[i]))
+        if (!glob_likeable(f->models[i])) {
+            *exact = false;
             return 0; /* filtered on the client only */
+        }
     int rc = hc_buf_puts(o, " AND (");
     for (int i = 0; i < f->n_models && !rc; i++) {
         char like[300];
@@ -74,7 +76,7 @@ static int where_models(const query_filter *f, hc_buf *o)
     return rc ? rc : hc_buf_puts(o, ")");
 }
 
-static int where_lists(const query_filter *f, hc_buf *o)
+static int where_lists(const query_filter *f, hc_buf *o, bool *exact)
 {
     int rc = 0;
     if (f->n_providers) {
@@ -107,11 +109,14 @@ static int where_lists(const query_filter *f, hc_buf *o)
             !(rc = hc_buf_puts(o, ")] = ")))
             rc = lit(o, f->where_v[i]);
     }
-    return rc ? rc : where_models(f, o);
+    return rc ? rc : where_models(f, o, exact);
 }
 
-int source_ch_where(const query_filter *f, const char *run_last, hc_buf *o)
+int source_ch_where(const query_filter *f, const char *run_last, hc_buf *o, bool *exact)
 {
+    bool ignored;
+    exact = exact ? exact : &ignored;
+    *exact = true;
     int rc = hc_buf_puts(o, "1");
     if (!f || rc)
         return rc;
@@ -130,7 +135,7 @@ int source_ch_where(const query_filter *f, const char *run_last, hc_buf *o)
         rc = lit(o, f->session);
     if (!rc && f->cache)
         rc = hc_buf_puts(o, f->cache == 1 ? " AND bitAnd(flags, 2) != 0" : " AND bitAnd(flags, 2) = 0");
-    return rc ? rc : where_lists(f, o);
+    return rc ? rc : where_lists(f, o, exact);
 }
 
 int source_ch_last_run(const ch_dest *d, char *out, size_t size, char *err, size_t errlen)
@@ -345,7 +350,7 @@ static int copy_rows(const ch_dest *d, const char *where, batch *b, uint64_t *go
     return rc;
 }
 
-static int count_all(const ch_dest *d, uint64_t *n, char *err, size_t errlen)
+int source_ch_count(const ch_dest *d, uint64_t *n, char *err, size_t errlen)
 {
     char sql[256];
     hc_buf a = { 0 };
@@ -380,11 +385,11 @@ static int fill(const ch_dest *d, const query_filter *f, bool push, const char *
     batch b;
     memset(&b, 0, sizeof b);
     uint64_t total = 0, got = 0;
-    int rc = count_all(d, &total, err, errlen);
+    int rc = source_ch_count(d, &total, err, errlen);
     if (!rc && push && f && f->run_last)
         rc = source_ch_last_run(d, run, sizeof run, err, errlen);
     if (!rc)
-        rc = source_ch_where(push ? f : NULL, run, &where);
+        rc = source_ch_where(push ? f : NULL, run, &where, NULL);
     if (!rc && (rc = hc_store_open(dir, 0, &s, err, errlen)) == 0 &&
         (rc = batch_init(&b, s, hc_store_dbi(s, HC_T_RECORDS))) == 0) {
         rc = copy_rows(d, where.data, &b, &got, err, errlen);

@@ -50,13 +50,19 @@ int  source_ch_fill(const char *url, const query_filter *f, bool push, char *dir
 /* Remove a directory source_ch_fill() made (its files, then itself). */
 void source_ch_remove(const char *dir);
 
-/* The WHERE clause (without "WHERE") pushing f down, into out; "1" when
- * nothing can be pushed. run_id: the resolved --run last ("" when no record
- * has one), or NULL. Used by report's server-side aggregation too. */
-int  source_ch_where(const query_filter *f, const char *run_last, hc_buf *out);
+/* The WHERE clause (without "WHERE") pushing f down, appended to out; "1"
+ * when nothing can be pushed. run_last: the resolved --run last ("" when no
+ * record has one), or NULL. *exact (may be NULL) is set false when a term
+ * was left to the client (a --model glob LIKE cannot say), so the clause
+ * selects a superset. Used by report's server-side aggregation (agg_ch.h)
+ * too. 0 or HC_ENOMEM. */
+int  source_ch_where(const query_filter *f, const char *run_last, hc_buf *out, bool *exact);
 
 /* Resolve --run last on the server: the run id of the newest record having
  * one, into out ("" when none). 0 or HC_E* with err. */
 int  source_ch_last_run(const ch_dest *d, char *out, size_t size, char *err, size_t errlen);
+
+/* Records on the server (one per id). 0 or HC_E* with err. */
+int  source_ch_count(const ch_dest *d, uint64_t *n, char *err, size_t errlen);
 
 #endif

@@ -127,6 +127,12 @@ def main():
             cmds += [["requests", "-n", "0"] + f, ["report"] + f, ["report", "--json"] + f]
         for fmt in ([], ["--json"], ["--csv"]):
             cmds += [["requests"] + fmt, ["report"] + fmt, ["users"] + fmt, ["ratelimits"] + fmt]
+        cmds += [["report", "--by", "provider", "--by", "user"], ["report", "--csv", "--by", "status", "--by", "api"],
+                 ["report", "--json", "--by", "property:Workflow", "--by", "property:Step", "--trend", "day"],
+                 ["report", "--trend", "week", "--by", "program", "--by", "host"], ["report", "--trend", "month"],
+                 ["report", "--json", "--trend", "hour", "--since", "2026-10-20", "--until", "2026-10-21"],
+                 ["report", "--csv", "--trend", "day", "--by", "session", "--top", "3"],
+                 ["report", "--json", "--by", "session", "--top", "2", "--run", "last"]]
         cmds += [["users", "--json", "--model", "gpt-4o-mini"], ["ratelimits", "--provider", "openai"],
                  ["sessions"], ["sessions", "--json"], ["sessions", "-n", "0", "--since", "2026-10-15"],
                  ["audit", "--max-cost", "1000", "--max-error-rate", "50%"],
@@ -161,6 +167,19 @@ def main():
         rep = json.loads(run(["report", "--json", "--db", url, "--user", "nobody-at-all"], env).stdout)
         t.eq((rep["summary"]["requests"], rep["records_scanned"]), (0, 1900),
              "a filter that the server answers with no rows still reports every record scanned")
+
+        # report is aggregated by the server: it needs no temporary store (a
+        # TMPDIR that cannot be written does not matter), unlike requests; a
+        # --model glob LIKE cannot express makes report stream too.
+        nowrite = dict(env, TMPDIR=os.path.join(tmp, "no-such-dir"))
+        agg = run(["report", "--db", url, "--by", "provider", "--trend", "day"], nowrite)
+        streamed = run(["requests", "--db", url], nowrite)
+        globbed = run(["report", "--db", url, "--model", "claude-3-[5]*"], nowrite)
+        t.ok(agg.returncode == 0 and norm(agg.stdout, names) ==
+             norm(run(["report", "--db", merged, "--by", "provider", "--trend", "day"], env).stdout, names),
+             "report aggregates on the server (no temporary store needed), same output")
+        t.ok(streamed.returncode == 2 and globbed.returncode == 2 and b"temporary store" in streamed.stderr,
+             "requests, and report with a --model glob LIKE cannot say, stream rows into a temporary store")
 
         # html: the same file.
         ha, hb = os.path.join(tmp, "a.html"), os.path.join(tmp, "b.html")

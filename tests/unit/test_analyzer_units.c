@@ -5,6 +5,7 @@
  * The unit-test build links common/ objects only, so the analyzer modules
  * under test are compiled into this binary by including their sources. */
 #include "analyzer/agg.c"
+#include "analyzer/agg_ch.c"
 #include "analyzer/batch.c"
 #include "analyzer/chdest.c"
 #include "analyzer/cli.c"
