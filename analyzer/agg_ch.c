@@ -15,12 +15,11 @@
 /* L: the latency agg_acc_add() counts (negative as 0). The columns, in the
  * order row_acc() reads them; each is what agg_acc_add() sums (agg.c). */
 #define L "if(latency_us > 0, latency_us, 0)"
-#define PCT(p) "if(count() = 0, -1, arrayElement(arraySort(groupArray(" L ")), " \
-               "toUInt64(greatest(1, intDiv(" #p " * count() + 99, 100)))))"
-#define TPCT(p) "if(countIf(ttft_us >= 0) = 0, -1, arrayElement(arraySort(groupArrayIf(ttft_us, ttft_us >= 0)), " \
-                "toUInt64(greatest(1, intDiv(" #p " * countIf(ttft_us >= 0) + 99, 100)))))"
+/* Percentiles: each group's values sorted once (the aliases hc_sl, hc_st),
+ * then the element of rank ceil(p*n/100), -1 when there is none. */
+#define RANK(p, n) "toUInt64(greatest(1, intDiv(" #p " * " n " + 99, 100)))"
 static const char aggs[] =
-    "count(), countIf(status >= 400 OR status <= 0), countIf(bitAnd(cost_flags, 2) != 0),"
+    "count() AS hc_n, countIf(status >= 400 OR status <= 0), countIf(bitAnd(cost_flags, 2) != 0),"
     " countIf(bitAnd(cost_flags, 8) != 0 AND bitAnd(cost_flags, 2) = 0 AND status >= 200 AND status < 300"
     " AND bitAnd(flags, 8194) = 0),"
     " countIf(bitAnd(cost_flags, 4) != 0), countIf(bitAnd(flags, 2) != 0), countIf(retries > 0),"
@@ -31,7 +30,12 @@ static const char aggs[] =
     " countIf(bitAnd(flags, 1) != 0),"
     " sum(tok_in), sum(tok_out), sum(tok_cached), sum(tok_reasoning), sum(tok_cw5m), sum(tok_cw1h),"
     " sum(cost_nusd), sum(saved_nusd), sum(" L "), min(start_us), max(start_us + " L "), max(start_us),"
-    " " PCT(50) ", " PCT(95) ", " PCT(99) ", " TPCT(50) ", " TPCT(95);
+    " if(hc_n = 0, -1, arrayElement(arraySort(groupArray(" L ")) AS hc_sl, " RANK(50, "hc_n") ")),"
+    " if(hc_n = 0, -1, arrayElement(hc_sl, " RANK(95, "hc_n") ")),"
+    " if(hc_n = 0, -1, arrayElement(hc_sl, " RANK(99, "hc_n") ")),"
+    " if((countIf(ttft_us >= 0) AS hc_tn) = 0, -1,"
+    " arrayElement(arraySort(groupArrayIf(ttft_us, ttft_us >= 0)) AS hc_st, " RANK(50, "hc_tn") ")),"
+    " if(hc_tn = 0, -1, arrayElement(hc_st, " RANK(95, "hc_tn") "))";
 enum { NAGG = 30 };
 
 bool agg_ch_usable(const query_filter *f)
@@ -111,7 +115,9 @@ static void row_acc(char **c, agg_acc *a, agg_ch_pct *p)
 }
 
 /* One GROUP BY query: nkeys key columns (hex, joined by NUL into a group
- * key), then the aggregates. g NULL: the total (one row) into total/pct. */
+ * key), then the aggregates. g NULL: the total (one row) into total/pct.
+ * total non-NULL with g: also the total, WITH TOTALS (one scan for both;
+ * ClickHouse writes it after an empty line). */
 static int one_query(const ch_dest *d, const char *where, const char *const *keys, int nkeys, bool hexkeys,
                      agg_groups *g, agg_acc *total, agg_ch_pct *pct, char *err, size_t errlen)
 {
@@ -124,12 +130,16 @@ static int one_query(const ch_dest *d, const char *where, const char *const *key
     for (int i = 0; i < nkeys && !rc; i++)
         rc = hc_buf_printf(&sql, "%sk%d", i ? ", " : " GROUP BY ", i);
     if (!rc)
-        rc = hc_buf_puts(&sql, " FORMAT TabSeparated");
+        rc = hc_buf_puts(&sql, g && total ? " WITH TOTALS FORMAT TabSeparated" : " FORMAT TabSeparated");
     if (!rc)
         rc = ch_exec(d, NULL, sql.data, sql.len, 0, &ans, err, errlen);
-    char *save = NULL;
-    for (char *line = !rc && ans.len ? strtok_r(ans.data, "\n", &save) : NULL; line && !rc;
-         line = strtok_r(NULL, "\n", &save)) {
+    bool totals = !g;
+    char *next = !rc && ans.len ? ans.data : NULL;
+    for (char *line; (line = strsep(&next, "\n")) != NULL && !rc;) {
+        if (!*line) {
+            totals = true; /* WITH TOTALS: the total's row follows */
+            continue;
+        }
         char *c[NAGG + 8];
         int n = 0;
         for (char *p = line, *t; n < nkeys + NAGG; p = t + 1) {
@@ -144,8 +154,8 @@ static int one_query(const ch_dest *d, const char *where, const char *const *key
             break;
         }
         agg_ch_pct rowp;
-        if (!g) {
-            row_acc(c, total, pct);
+        if (totals) {
+            row_acc(c + (g ? nkeys : 0), total, pct);
             continue;
         }
         hc_buf_reset(&key);
@@ -175,22 +185,28 @@ static int run_all(const agg_ch_req *q, const ch_dest *d, agg_acc *total, agg_ch
 {
     hc_buf where = { 0 }, dims[8] = { { 0 } };
     const char *keys[8];
-    int rc = source_ch_count(d, &st->scanned, err, errlen);
-    if (!rc && q->f && q->f->run_last) {
+    int rc = 0;
+    if (q->f && q->f->run_last) {
         rc = source_ch_last_run(d, st->run, sizeof st->run, err, errlen);
         st->run_none = !st->run[0];
     }
     if (!rc)
         rc = source_ch_where(q->f, st->run, &where, NULL);
-    if (!rc)
+    if (!rc && q->ndims == 0)
         rc = one_query(d, where.data, NULL, 0, false, NULL, total, pct, err, errlen);
-    st->matched = total->requests;
     for (int l = 0; l < q->ndims && l < 8 && !rc; l++) {
         if ((rc = dim_sql(&dims[l], q->dims[l])) == 0) {
             keys[l] = dims[l].data;
-            rc = one_query(d, where.data, keys, l + 1, true, &levels[l], NULL, NULL, err, errlen);
+            rc = one_query(d, where.data, keys, l + 1, true, &levels[l], l ? NULL : total, l ? NULL : pct, err,
+                           errlen);
         }
     }
+    st->matched = total->requests;
+    /* Records scanned: all on the server (one more query only when filtered). */
+    if (!rc && strcmp(where.data, "1") != 0)
+        rc = source_ch_count(d, &st->scanned, err, errlen);
+    else
+        st->scanned = st->matched;
     const char *tsql = trend_sql(q->trend);
     if (!rc && tsql)
         rc = one_query(d, where.data, &tsql, 1, false, buckets, NULL, NULL, err, errlen);
