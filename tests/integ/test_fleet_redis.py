@@ -18,6 +18,11 @@ Every request is gpt-4o-mini with a 3-word prompt: $0.00000825 (8250 nano-USD).
 - HC_SHARED_ON_ERROR=fail-closed with Redis down: a blocking budget blocks
   (429, no upstream call); the default policy lets the request through.
 - A malformed HC_SHARED: traffic flows, one stderr line names it.
+- HC_SHARED_CACHE=1: a second process with another store gets the first
+  one's cached answer (HIT, same bytes, one upstream call); the Redis key
+  expires with the entry's max-age; an entry over HC_SHARED_CACHE_MAX is not
+  shared; without HC_SHARED_CACHE nothing is shared; Redis unreachable: the
+  request is answered (a miss).
 """
 import os
 import shutil
@@ -140,6 +145,48 @@ def shared_budget(t, w):
     t.eq(fifth.statuses(), [429], "a fifth process with a fresh store is refused from its first request", fifth.detail())
 
 
+ON = {"Helicone-Cache-Enabled": "true"}
+
+
+def shared_cache(t, w):
+    w.mock.reset()
+    env = dict(HC_SHARED=R.url(5), HC_SHARED_CACHE="1", HC_SHARED_TIMEOUT_MS=SLOW_OK)
+    body = chat("shared cache across machines")
+    dbs = stores(w, "sc", 4)
+    a = call(w, [rq(body, ON)], HC_DB=dbs[0], **env)
+    b = call(w, [rq(body, ON)], HC_DB=dbs[1], **env)
+    t.eq(a.statuses() + b.statuses(), [200, 200], "shared cache: both processes answered", [a.detail(), b.detail()])
+    t.eq([r.h("helicone-cache") for r in a.res + b.res], ["MISS", "HIT"],
+         "the second process, with its own store, gets a HIT from Redis")
+    t.ok(a.res[0].body and a.res[0].body == b.res[0].body, "the hit is byte for byte the first answer")
+    t.eq(w.mock.count(), 1, "one upstream call for the two processes")
+    hits = [r for r in recs_of(dbs[1]) if r.get("flags", 0) & 2]
+    t.eq(len(hits), 1, "the second store records the request as a cache hit")
+    keys = [k for k in R.cli("-n", "5", "KEYS", "hcshim:cache:*").splitlines() if k]
+    ttl = int(R.cli("-n", "5", "PTTL", keys[0])) if len(keys) == 1 else -9
+    t.ok(len(keys) == 1 and 0 < ttl, "one Redis key hcshim:cache:<key hash>, expiring (PTTL %d ms)" % ttl)
+    off = call(w, [rq(body, ON)], HC_DB=dbs[2], HC_SHARED=R.url(5))
+    t.eq(([r.h("helicone-cache") for r in off.res], w.mock.count()), (["MISS"], 2),
+         "without HC_SHARED_CACHE a third store misses (the cache stays local)")
+    # TTL: max-age=1 is honoured in Redis.
+    short = dict(ON, **{"Cache-Control": "max-age=1"})
+    body2 = chat("shared cache short ttl")
+    call(w, [rq(body2, short)], HC_DB=dbs[0], **env)
+    time.sleep(1.5)
+    late = call(w, [rq(body2, short)], HC_DB=dbs[3], **env)
+    t.eq([r.h("helicone-cache") for r in late.res], ["MISS"], "after max-age=1 has passed, another store misses")
+    # Size cap: an entry larger than HC_SHARED_CACHE_MAX is not shared.
+    body3 = chat("shared cache too big")
+    call(w, [rq(body3, ON)], HC_DB=dbs[0], HC_SHARED_CACHE_MAX="100", **env)
+    n0 = w.mock.count()
+    big = call(w, [rq(body3, ON)], HC_DB=dbs[3], **env)
+    t.eq(([r.h("helicone-cache") for r in big.res], w.mock.count() - n0), (["MISS"], 1),
+         "an entry over HC_SHARED_CACHE_MAX=100 bytes is not shared")
+    down = call(w, [rq(body, ON)], HC_DB=os.path.join(w.dir, "sc-down"), HC_SHARED_CACHE="1",
+                HC_SHARED="redis://127.0.0.1:%d/0" % free_port(), HC_SHARED_TIMEOUT_MS="50")
+    t.eq(down.statuses(), [200], "Redis unreachable with HC_SHARED_CACHE=1: the request is answered", down.detail())
+
+
 def redis_stops(t, w):
     w.mock.reset()
     db = os.path.join(w.dir, "stop-store")
@@ -184,7 +231,7 @@ def all_blocks(t, w):
         skip(t, "redis-server cannot be started on this machine")
         return
     try:
-        for fn in (shared_ratelimit, shared_budget, redis_stops, fail_closed, bad_url):
+        for fn in (shared_ratelimit, shared_budget, shared_cache, redis_stops, fail_closed, bad_url):
             t0 = time.monotonic()
             fn(t, w)
             t.diag("%s: %.1fs" % (fn.__name__, time.monotonic() - t0))
