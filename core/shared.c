@@ -63,6 +63,29 @@ static const char window_lua[] =
     "redis.call('PEXPIRE',KEYS[1],math.floor(w/1000)+1000)\n"
     "return {ok,used}\n";
 
+/* A request's whole gate in one step: the blocking budgets' totals (KEYS[1..nb]
+ * against ARGV[2..nb+1]), then, if none is spent, the window (the last key;
+ * window_lua's arguments follow). {-i, total}: budget i is spent, the window
+ * untouched; else window_lua's {ok, used}. */
+static const char gate_lua[] =
+    "local nb=tonumber(ARGV[1])\n"
+    "for i=1,nb do local v=tonumber(redis.call('GET',KEYS[i]) or '0')\n"
+    "  if v>=tonumber(ARGV[1+i]) then return {-i,v} end end\n"
+    "local o=nb+1 local k=KEYS[nb+1]\n"
+    "local w=tonumber(ARGV[o+1]) local q=tonumber(ARGV[o+2]) local a=tonumber(ARGV[o+3])\n"
+    "local now=tonumber(ARGV[o+4])\n"
+    "local sw=math.floor(w/64) if sw<1 then sw=1 end\n"
+    "local cur=math.floor(now/sw)\n"
+    "local h=redis.call('HGETALL',k)\n"
+    "local used=0\n"
+    "for i=1,#h,2 do local s=tonumber(h[i])\n"
+    "  if s<=cur-64 then redis.call('HDEL',k,h[i]) else used=used+tonumber(h[i+1]) end end\n"
+    "local ok=1\n"
+    "if a>0 then if used+a>q then ok=0 end elseif used>=q then ok=0 end\n"
+    "if ok==1 and a>0 then redis.call('HINCRBY',k,string.format('%d',cur),ARGV[o+3]) used=used+a end\n"
+    "redis.call('PEXPIRE',k,math.floor(w/1000)+1000)\n"
+    "return {ok,used}\n";
+
 static struct {
     pthread_mutex_t lock;
     bool     inited;           /* config read (guarded by lock) */
@@ -72,6 +95,7 @@ static struct {
     char     host[256];
     int      port, db, timeout_ms;
     char     sha[41];          /* of window_lua */
+    char     gate_sha[41];     /* of gate_lua */
     int      fd;               /* -1: not connected */
     pid_t    pid;              /* owner of fd */
     int64_t  down_until_us;    /* no attempt before this (monotonic µs) */
@@ -180,6 +204,9 @@ static void init_locked(void)
     SHA1((const unsigned char *)window_lua, strlen(window_lua), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         snprintf(g.sha + 2 * i, 3, "%02x", md[i]);
+    SHA1((const unsigned char *)gate_lua, strlen(gate_lua), md);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+        snprintf(g.gate_sha + 2 * i, 3, "%02x", md[i]);
     pthread_atfork(NULL, NULL, atfork_child);
     g.enabled = true;
 }
@@ -615,4 +642,61 @@ int hc_shared_blob_set(const char *key, const void *p, size_t len, int64_t ttl_m
     int rc = call(5, av, al, &r);
     free(k);
     return rc == 0 && r.type == '+' ? 0 : HC_EDISABLED;
+}
+
+int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey, int64_t window_us,
+                   uint64_t quota, uint64_t amount, int64_t now_us, int *blocked, uint64_t *spent, bool *allowed,
+                   uint64_t *used)
+{
+    enum { MAXB = 8 };
+    if (nb < 1 || nb > MAXB)
+        return HC_EDISABLED;
+    const char *av[3 + 2 * MAXB + 2 + 5];
+    size_t al[sizeof av / sizeof av[0]];
+    char *keys[MAXB + 1] = { 0 }, nums[MAXB + 5][24], sha[41];
+    int ac = 0, rc = 0;
+    pthread_mutex_lock(&g.lock);
+    memcpy(sha, g.gate_sha, sizeof sha);
+    pthread_mutex_unlock(&g.lock);
+    av[ac++] = "EVALSHA", av[ac++] = sha;
+    snprintf(nums[0], sizeof nums[0], "%d", nb + 1);
+    av[ac++] = nums[0];
+    for (int i = 0; i <= nb && rc == 0; i++) {
+        size_t kl;
+        if (!(keys[i] = prefixed(i < nb ? bkeys[i] : wkey, &kl)))
+            rc = HC_EDISABLED;
+        al[ac] = kl;
+        av[ac++] = keys[i];
+    }
+    snprintf(nums[1], sizeof nums[1], "%d", nb);
+    av[ac++] = nums[1];
+    for (int i = 0; i < nb; i++) {
+        snprintf(nums[5 + i], sizeof nums[5 + i], "%llu", (unsigned long long)blimits[i]);
+        av[ac++] = nums[5 + i];
+    }
+    snprintf(nums[2], sizeof nums[2], "%lld", (long long)window_us);
+    snprintf(nums[3], sizeof nums[3], "%llu", (unsigned long long)quota);
+    snprintf(nums[4], sizeof nums[4], "%llu", (unsigned long long)amount);
+    char nowt[24];
+    snprintf(nowt, sizeof nowt, "%lld", (long long)now_us);
+    av[ac++] = nums[2], av[ac++] = nums[3], av[ac++] = nums[4], av[ac++] = nowt;
+    for (int i = 0; i < ac; i++)
+        if (i < 3 || i > 3 + nb)
+            al[i] = strlen(av[i]);
+    struct reply r = { 0 };
+    if (rc == 0)
+        rc = call(ac, av, al, &r);
+    if (rc == 0 && r.type == '-' && strncmp(r.err, "NOSCRIPT", 8) == 0) {
+        av[0] = "EVAL", al[0] = 4, av[1] = gate_lua, al[1] = strlen(gate_lua);
+        rc = call(ac, av, al, &r);
+    }
+    for (int i = 0; i <= nb; i++)
+        free(keys[i]);
+    if (rc != 0 || r.type != '*' || r.n != 2)
+        return HC_EDISABLED; /* the caller takes the usual path, with its policies */
+    *blocked = r.ints[0] < 0 ? (int)(-r.ints[0] - 1) : -1;
+    *spent = r.ints[0] < 0 && r.ints[1] > 0 ? (uint64_t)r.ints[1] : 0;
+    *allowed = r.ints[0] == 1;
+    *used = r.ints[0] >= 0 && r.ints[1] > 0 ? (uint64_t)r.ints[1] : 0;
+    return 0;
 }

@@ -52,6 +52,18 @@ int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_
 int hc_shared_total_get(const char *key, uint64_t *total);
 int hc_shared_total_add(const char *key, uint64_t amount, uint64_t *before, uint64_t *after);
 
+/* A request subject to blocking budgets and a rate limit, in ONE round trip
+ * (one script, atomic): the nb budget totals bkeys[i] against blimits[i]
+ * (nano-USD; 1..8 budgets), then, if none is spent, the window check-and-take
+ * of wkey (hc_shared_window's arguments). 0 answered: *blocked is the index
+ * of the first spent budget (its total in *spent; the window untouched) or
+ * -1, then *allowed and *used are the window's. HC_EDISABLED: not answered
+ * (HC_SHARED off or down, a broken answer): the caller takes the usual path
+ * (budgets, then the window), which applies the failure policy. */
+int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey, int64_t window_us,
+                   uint64_t quota, uint64_t amount, int64_t now_us, int *blocked, uint64_t *spent, bool *allowed,
+                   uint64_t *used);
+
 /* The response cache through Redis: is it asked for (HC_SHARED_CACHE=1 with
  * a valid HC_SHARED)? Thread-safe. */
 bool   hc_shared_cache_on(void);
