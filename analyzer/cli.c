@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,36 @@ static struct {
     char      dir[PATH_MAX];
 } spools[8];
 
+/* Killed by a signal (Ctrl-C, a closed pipe as in `requests … | head`):
+ * remove the temporary stores first (they may hold prompts), then die of it.
+ * Only unlink/rmdir on paths made beforehand: async-signal-safe. */
+static char spool_files[8][3][PATH_MAX + 32];
+
+static void spools_on_signal(int sig)
+{
+    for (size_t i = 0; i < sizeof spools / sizeof spools[0]; i++)
+        if (spools[i].dir[0]) {
+            for (int f = 0; f < 3; f++)
+                unlink(spool_files[i][f]);
+            rmdir(spools[i].dir);
+        }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void spools_guard(size_t slot)
+{
+    static const char *const names[3] = { "data.mdb", "lock.mdb", "verified.memo" };
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+    for (int f = 0; f < 3; f++)
+        snprintf(spool_files[slot][f], sizeof spool_files[slot][f], "%s/%s", spools[slot].dir, names[f]);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+            signal(sigs[i], spools_on_signal);
+    }
+}
+
 static void spools_remove(void)
 {
     for (size_t i = 0; i < sizeof spools / sizeof spools[0]; i++)
@@ -237,16 +268,17 @@ static int open_clickhouse(const ana_ctx *c, hc_store **s)
             break;
         }
     if (slot == sizeof spools / sizeof spools[0])
-        return cli_misuse("--db %s: too many stores open", c->db);
+        return cli_misuse("--db: at most %zu ClickHouse stores open at once", sizeof spools / sizeof spools[0]);
     if (!registered && atexit(spools_remove) == 0)
         registered = true;
+    spools[slot].dir[0] = '\0';
     char label[512];
-    int rc = source_ch_fill(c->db, &c->filter, strcmp(c->cmd, "serve") != 0, spools[slot].dir,
-                            sizeof spools[slot].dir, label, sizeof label);
-    if (rc) {
-        spools[slot].dir[0] = '\0';
+    char dir[PATH_MAX];
+    int rc = source_ch_fill(c->db, &c->filter, strcmp(c->cmd, "serve") != 0, dir, sizeof dir, label, sizeof label);
+    if (rc)
         return rc;
-    }
+    memcpy(spools[slot].dir, dir, sizeof dir);
+    spools_guard(slot);
     uint64_t prefiltered = query_prefiltered;
     ana_ctx local = *c;
     local.db = spools[slot].dir;

@@ -35,6 +35,7 @@ static const char columns[] =
     " ratelimit_wait_us, pid, hex(program), req_bytes, resp_bytes, hex(cache_key), hex(budget), hex(run_id),"
     " has_bodies, if(has_bodies != 0, hex(req_body), ''), if(has_bodies != 0, hex(resp_body), '')";
 enum { NCOLS = 47 };
+#define AFTER_MAX 512 /* the last id read (ids are UUID text; others are kept whole up to this) */
 
 /* ---- the WHERE clause ---- */
 
@@ -277,6 +278,7 @@ static int add_row(char *line, struct row *w, batch *b, char *last_id)
             break;
         *t = '\0';
     }
+    snprintf(last_id, AFTER_MAX, "%s", w->col[0]);
     if (n != NCOLS)
         return HC_EPARSE;
     hc_record r;
@@ -291,7 +293,6 @@ static int add_row(char *line, struct row *w, batch *b, char *last_id)
     if (!rc)
         rc = batch_add(b, r.id, w->enc.data, w->enc.len, hq ? w->req.data : NULL, w->req.len,
                        hr ? w->resp.data : NULL, w->resp.len);
-    snprintf(last_id, HC_UUID_STRLEN + 1, "%s", w->col[0]);
     return rc;
 }
 
@@ -301,8 +302,11 @@ static int fetch_page(const ch_dest *d, const char *where, const char *after, si
                       size_t errlen)
 {
     hc_buf sql = { 0 };
-    int rc = hc_buf_printf(&sql, "SELECT %s FROM %s.hc_records FINAL WHERE (%s) AND id > '%s' ORDER BY id LIMIT %zu "
-                           "FORMAT TabSeparated", columns, d->db, where, after, rows);
+    int rc = hc_buf_printf(&sql, "SELECT %s FROM %s.hc_records FINAL WHERE (%s) AND id > ", columns, d->db, where);
+    if (!rc)
+        rc = lit(&sql, after); /* as hex: an id is data, never SQL */
+    if (!rc)
+        rc = hc_buf_printf(&sql, " ORDER BY id LIMIT %zu FORMAT TabSeparated", rows);
     hc_buf_reset(ans);
     if (!rc)
         rc = ch_exec(d, NULL, sql.data, sql.len, PAGE_BYTES, ans, err, errlen);
@@ -310,10 +314,12 @@ static int fetch_page(const ch_dest *d, const char *where, const char *after, si
     return rc;
 }
 
-/* Pages of rows into b; *got the rows read. */
-static int copy_rows(const ch_dest *d, const char *where, batch *b, uint64_t *got, char *err, size_t errlen)
+/* Pages of rows into b; *got the rows read, *bad those that could not be
+ * decoded (skipped, as a local scan skips an undecodable record). */
+static int copy_rows(const ch_dest *d, const char *where, batch *b, uint64_t *got, uint64_t *bad, char *err,
+                     size_t errlen)
 {
-    char after[HC_UUID_STRLEN + 1] = "";
+    char after[AFTER_MAX] = "";
     hc_buf ans = { 0 };
     struct row w;
     memset(&w, 0, sizeof w);
@@ -335,8 +341,13 @@ static int copy_rows(const ch_dest *d, const char *where, batch *b, uint64_t *go
         if (ans.len && (rc = hc_buf_append(&ans, "", 1)) != 0)
             break;
         for (char *line = ans.len ? strtok_r(ans.data, "\n", &save) : NULL; line && !rc;
-             line = strtok_r(NULL, "\n", &save), n++)
+             line = strtok_r(NULL, "\n", &save), n++) {
             rc = add_row(line, &w, b, after);
+            if (rc == HC_EPARSE) {
+                (*bad)++;
+                rc = 0;
+            }
+        }
         if (rc) {
             snprintf(err, errlen, "a row could not be decoded (%s)", hc_strerror(rc));
             break;
@@ -377,7 +388,8 @@ void source_ch_remove(const char *dir)
 }
 
 /* Resolve --run last, build the WHERE, copy the rows into the store at dir. */
-static int fill(const ch_dest *d, const query_filter *f, bool push, const char *dir, char *err, size_t errlen)
+static int fill(const ch_dest *d, const query_filter *f, bool push, const char *dir, uint64_t *bad, char *err,
+                size_t errlen)
 {
     char run[80] = "";
     hc_buf where = { 0 };
@@ -392,7 +404,7 @@ static int fill(const ch_dest *d, const query_filter *f, bool push, const char *
         rc = source_ch_where(push ? f : NULL, run, &where, NULL);
     if (!rc && (rc = hc_store_open(dir, 0, &s, err, errlen)) == 0 &&
         (rc = batch_init(&b, s, hc_store_dbi(s, HC_T_RECORDS))) == 0) {
-        rc = copy_rows(d, where.data, &b, &got, err, errlen);
+        rc = copy_rows(d, where.data, &b, &got, bad, err, errlen);
         int frc = batch_flush(&b);
         if (!rc && frc) {
             rc = frc;
@@ -418,7 +430,11 @@ int source_ch_fill(const char *url, const query_filter *f, bool push, char *dir,
         return cli_misuse("--db %s: cannot make a temporary store: %s", d.name, strerror(errno));
     snprintf(label, lsize, "%s", d.name);
     char err[512] = "";
-    int rc = fill(&d, f, push, dir, err, sizeof err);
+    uint64_t bad = 0;
+    int rc = fill(&d, f, push, dir, &bad, err, sizeof err);
+    if (bad)
+        cli_warn("--db %s: %llu row%s could not be decoded (not written by ship) and %s skipped", d.name,
+                 (unsigned long long)bad, bad == 1 ? "" : "s", bad == 1 ? "was" : "were");
     if (rc) {
         source_ch_remove(dir);
         return cli_misuse("--db %s: %s", d.name, err[0] ? err : hc_strerror(rc));

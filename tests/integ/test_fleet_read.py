@@ -210,6 +210,11 @@ def main():
         servers = []
 
         t.eq(os.listdir(spool), [], "the temporary stores were removed (TMPDIR empty)")
+        # Killed by SIGPIPE (output piped into head) mid-output: still removed.
+        p = subprocess.run("%s requests -n 0 --db %s | head -1" % (ANALYZE, url), shell=True, env=env,
+                           capture_output=True, timeout=120)
+        t.ok(p.stdout.startswith(b"TIME") and os.listdir(spool) == [],
+             "requests | head: killed by SIGPIPE, the temporary store is removed all the same")
 
         # Errors: one line, exit 2, naming the server; the password never shown.
         p = run(["report", "--db", "clickhouse://127.0.0.1:%d/fleet" % free_port()], env)
@@ -227,6 +232,13 @@ def main():
         p = run(["users", "--db", "clickhouse://127.0.0.1:1/bad-name"], env)
         t.ok(p.returncode == 2 and b"DB" in p.stderr, "bad URL: exit 2 naming the bad part")
         t.eq(os.listdir(spool), [], "no temporary store left behind by the failures")
+        # A row not written by ship (a bad id) is skipped with a warning, as a
+        # local scan skips an undecodable record.
+        ch.q("INSERT INTO fleet.hc_records (id, start_us, ver) VALUES ('not-an-id', 1, 1)")
+        p = run(["requests", "--db", url, "--json", "-n", "0"], env)
+        t.ok(p.returncode == 0 and b"1 row could not be decoded" in p.stderr and
+             len(json.loads(p.stdout)["requests"]) == 1900,
+             "a row ship did not write: skipped with one warning, the others listed")
     finally:
         for p in servers:
             p.kill()
