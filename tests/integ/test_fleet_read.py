@@ -239,6 +239,18 @@ def main():
         t.ok(p.returncode == 0 and b"1 row could not be decoded" in p.stderr and
              len(json.loads(p.stdout)["requests"]) == 1900,
              "a row ship did not write: skipped with one warning, the others listed")
+        # A table made before run_id existed: ship adds the column.
+        ch.q("ALTER TABLE fleet.hc_records DROP COLUMN run_id")
+        copy2 = os.path.join(tmp, "copy2")
+        run(["merge", copy2, h[2]], env)
+        p = run(["ship", "--db", copy2, "--to", url, "--bodies"], env)
+        cols = ch.q("SELECT count() FROM system.columns WHERE database = 'fleet' AND table = 'hc_records' "
+                    "AND name = 'run_id'").strip()
+        r = run(["report", "--json", "--db", url, "--run", "run-a"], env)
+        n = json.loads(r.stdout)["summary"]["requests"] if r.returncode == 0 else r.stderr
+        t.ok(p.returncode == 0 and cols == "1" and n == 150,
+             "an hc_records without run_id: ship adds the column, the re-sent rows carry it (run-a: %s)" % n,
+             p.stderr)
     finally:
         for p in servers:
             p.kill()
