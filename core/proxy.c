@@ -939,10 +939,40 @@ static const char *segment_value(const struct exch *x, const char *segment)
     return "";
 }
 
+/* HC_SHARED with blocking budgets and a rate limit: both checked in one Redis
+ * round trip (budget.h hc_budget_gate_shared). 1 answered (rate limit 429),
+ * 0 passed, -1 not settled here (a budget is spent, a bad header, Redis did
+ * not answer): policy_gate's usual path decides. */
+static int shared_gate(struct conn *c, struct exch *x, int64_t now_us)
+{
+    hc_core *core = c->core;
+    hc_store *s = hc_core_store(core);
+    char why[200];
+    if (!core->nbudgets || !x->opts.ratelimit[0] || !s ||
+        hc_ratelimit_parse(x->opts.ratelimit, &x->rl, why, sizeof why) != 0)
+        return -1;
+    hc_ratelimit_key(&x->rl, segment_value(x, x->rl.segment), x->rl_key, sizeof x->rl_key);
+    bool allowed = true;
+    uint64_t used = 0;
+    if (hc_budget_gate_shared(core->budgets, core->nbudgets, &x->opts, now_us, x->rl_key, x->rl.window_us,
+                              x->rl.quota, x->rl.cents ? 0 : 1, &allowed, &used) != 0)
+        return -1;
+    x->rl_on = true;
+    add_ratelimit_headers(x, used);
+    if (allowed)
+        return 0;
+    send_error(c, x, 429, "rate_limited", "rate limit %s reached; no request was sent", x->rl.text);
+    hc_capture_finish(&x->cap, NULL, HC_REC_BLOCKED);
+    return 1;
+}
+
 /* Budgets, then rate limits. Returns true if the request was answered (429). */
 static bool policy_gate(struct conn *c, struct exch *x, int64_t now_us)
 {
     hc_core *core = c->core;
+    int sg = shared_gate(c, x, now_us);
+    if (sg >= 0)
+        return sg == 1;
     if (core->nbudgets) {
         hc_store *s = hc_core_store(core);
         uint64_t spent = 0;
