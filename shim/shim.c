@@ -182,10 +182,12 @@ static void atfork_child(void)
 }
 
 /* Programs that carry their own TLS (Node, Bun) cannot be taught to trust the
- * gateway through X509_verify_cert; they read NODE_EXTRA_CA_CERTS once at
- * start-up. For them the gateway starts here, before main(), and the CA
- * certificate (public part only) is handed over that way. Whether the program
- * is such a runtime is judged by what the binary is (trust.c), not its name. */
+ * gateway through X509_verify_cert; they read NODE_EXTRA_CA_CERTS once (Node
+ * 20 at start-up, before any script runs; Bun at its first TLS context, with a
+ * raw system call no hook sees). For them the gateway's CA is made here,
+ * before main(), and its certificate (public part only) handed over that way;
+ * the gateway itself starts at the first LLM connection (core.c). Whether the
+ * program is such a runtime is judged by what the binary is (trust.c). */
 static void prepare_node_trust(void)
 {
     const char *off = getenv("HC_NODE_CA");
