@@ -39,12 +39,12 @@
 #include <sys/random.h> /* getrandom: the run id of a bare tree */
 #include <time.h>
 
-static enum hc_mode mode = HC_MODE_GATEWAY;
+static enum hc_mode mode HC_STARTUP_VAR = HC_MODE_GATEWAY;
 static __thread int guard __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
 static int core_state;                      /* 0 untried, 1 loaded, -1 failed; guarded by core_lock */
-static const hc_core_api *core;             /* set once, read atomically */
+static const hc_core_api *core HC_STARTUP_VAR; /* set once, read atomically (exit hooks) */
 
 enum hc_mode hc_shim_mode(void) { return mode; }
 bool hc_shim_guarded(void) { return guard != 0 || mode == HC_MODE_OFF; }
