@@ -6,7 +6,8 @@
  *   registers the atfork handlers and, in gateway mode, looks for the N-API in
  *   the main program's symbol table (trust.c: no dlsym, no allocation). No
  *   thread, no dlopen — except in a Node/Bun runtime, whose trust must be set
- *   before main (prepare_node_trust).
+ *   before main (prepare_node_trust): the core is loaded and makes the CA
+ *   only; still no thread, no store, until the first LLM connection.
  * - Runs: every record carries HC_RUN_ID. hc-run sets it; in a bare
  *   LD_PRELOAD tree the first process without one (the top of the tree)
  *   makes one up and puts it in its environment, so every descendant
