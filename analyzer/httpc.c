@@ -129,6 +129,11 @@ int httpc_request(const char *host, int port, const char *method, const char *ta
             goto fail;
         }
     }
+    if ((rc = hc_buf_error(&in)) != 0) { /* out of memory: the answer is incomplete */
+        if (err)
+            snprintf(err, errlen, "%s:%d: out of memory reading the answer", host, port);
+        goto cleanup;
+    }
     {
         const char *d = in.data ? in.data : "";
         int code = 0;

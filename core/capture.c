@@ -280,6 +280,13 @@ int64_t hc_capture_settle(hc_capture *c)
     return c->rec.cost_nusd;
 }
 
+/* A text the capture built, or "" if building it failed (buf.h): a record
+ * never holds an incomplete list. */
+static const char *built_text(const hc_buf *b)
+{
+    return b->data && !hc_buf_error(b) ? b->data : "";
+}
+
 void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
 {
     hc_core *core = c->core;
@@ -297,7 +304,7 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->provider = c->provider;
     r->api = hc_api_name(c->api);
     r->method = c->method;
-    r->path = c->path.data ? c->path.data : "";
+    r->path = built_text(&c->path);
     r->upstream = c->upstream;
     r->model_req = c->model_req;
     r->model_resp = c->model_resp;
@@ -309,9 +316,9 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
         r->flags |= HC_REC_REQ_TRUNC;
     if (c->resp_trunc)
         r->flags |= HC_REC_RESP_TRUNC;
-    r->ratelimit.p = c->ratelimit.data;
-    r->ratelimit.len = (uint32_t)c->ratelimit.len;
-    r->attempts = c->attempts.data ? c->attempts.data : "";
+    r->ratelimit.p = hc_buf_error(&c->ratelimit) ? NULL : c->ratelimit.data;
+    r->ratelimit.len = hc_buf_error(&c->ratelimit) ? 0 : (uint32_t)c->ratelimit.len;
+    r->attempts = built_text(&c->attempts);
     r->budget = c->budget;
     r->cache_key = c->cache_key;
     r->pid = (int32_t)core->pid; /* a forked child has its own core (core.c) */

@@ -284,3 +284,10 @@ int hc_io_connect(const struct sockaddr *addr, socklen_t len, int timeout_ms, in
     }
     return fd;
 }
+
+int hc_io_write_buf(hc_io *io, const hc_buf *b)
+{
+    if (hc_buf_error(b))
+        return hc_buf_error(b);
+    return hc_io_write(io, b->data, b->len);
+}

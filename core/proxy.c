@@ -209,11 +209,23 @@ static void send_error(struct conn *c, struct exch *x, int status, const char *c
                   status, reason_of(status), body.len);
     if (x) {
         hc_buf_printf(&out, "helicone-id: %s\r\n", x->opts.request_id[0] ? x->opts.request_id : x->id);
-        if (x->resp_extra.len)
-            hc_buf_append(&out, x->resp_extra.data, x->resp_extra.len);
+        hc_buf_append_buf(&out, &x->resp_extra);
     }
     hc_buf_printf(&out, "%s\r\n", c->close_after ? "Connection: close\r\n" : "");
-    hc_buf_append(&out, body.data, body.len);
+    hc_buf_append_buf(&out, &body);
+    if (hc_buf_error(&out)) {
+        /* No memory for the answer: a bare 500 that needs none, and the end
+         * of the connection (nothing incomplete is ever sent). */
+        static const char bare[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n";
+        c->close_after = true;
+        hc_io_write(c->client, bare, sizeof bare - 1);
+        if (x) {
+            x->head_sent = true;
+            hc_strlcpy(x->cap.error, sizeof x->cap.error, msg);
+        }
+        goto done;
+    }
     if (hc_io_write(c->client, out.data, out.len) != 0)
         c->close_after = true;
     if (x) {
@@ -224,6 +236,7 @@ static void send_error(struct conn *c, struct exch *x, int status, const char *c
         hc_capture_response_data(&x->cap, body.data, body.len);
         hc_strlcpy(x->cap.error, sizeof x->cap.error, msg);
     }
+done:
     hc_buf_free(&body);
     hc_buf_free(&out);
 }
@@ -264,7 +277,11 @@ static int read_request_head(struct conn *c, struct exch *x)
         if (c->in.len) {
             int n = hc_http_parse_request(c->in.data, c->in.len, &x->req);
             if (n > 0) {
-                hc_buf_append(&x->head, c->in.data, (size_t)n);
+                if (hc_buf_append(&x->head, c->in.data, (size_t)n) != 0) {
+                    c->close_after = true;
+                    send_error(c, NULL, 500, "out_of_memory", "the gateway is out of memory");
+                    return HC_ENOMEM;
+                }
                 hc_buf_consume(&c->in, (size_t)n);
                 hc_http_parse_request(x->head.data, x->head.len, &x->req);
                 c->client->timeout_ms = c->core->cfg.connect_timeout_ms;
@@ -316,7 +333,8 @@ static int read_request_body(struct conn *c, struct exch *x)
                 x->body_left = want - x->body.len;
                 return 0;
             }
-            hc_buf_append(&x->body, c->in.data, take);
+            if (hc_buf_append(&x->body, c->in.data, take) != 0)
+                return HC_ENOMEM;
             hc_capture_request_body(&x->cap, c->in.data, take);
             hc_buf_consume(&c->in, take);
         }
@@ -337,13 +355,15 @@ static int read_request_body(struct conn *c, struct exch *x)
             if (dlen) {
                 if (x->body.len + dlen > max) {
                     /* Keep the undecoded rest in c->in; the streaming path re-reads it. */
-                    hc_buf_append(&x->body, c->in.data + doff, dlen);
+                    if (hc_buf_append(&x->body, c->in.data + doff, dlen) != 0)
+                        return HC_ENOMEM;
                     hc_capture_request_body(&x->cap, c->in.data + doff, dlen);
                     hc_buf_consume(&c->in, (size_t)n);
                     x->streaming = true;
                     return 0;
                 }
-                hc_buf_append(&x->body, c->in.data + doff, dlen);
+                if (hc_buf_append(&x->body, c->in.data + doff, dlen) != 0)
+                    return HC_ENOMEM;
                 hc_capture_request_body(&x->cap, c->in.data + doff, dlen);
             }
             hc_buf_consume(&c->in, (size_t)n);
@@ -396,8 +416,9 @@ static bool is_credential_header(const char *n, size_t l)
            hc_span_ieq(n, l, "x-goog-api-key");
 }
 
-/* The request head as sent upstream. */
-static void build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out, size_t body_len)
+/* The request head as sent upstream. 0, or the buffer's error (out of
+ * memory): then the head is incomplete and must not be sent. */
+static int build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out, size_t body_len)
 {
     const hc_http_head *h = &x->req;
     bool upgrade = hc_http_header(h, "upgrade") != NULL;
@@ -458,6 +479,7 @@ static void build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out
         hc_buf_printf(out, "Content-Length: %zu\r\n", body_len);
     }
     hc_buf_puts(out, "\r\n");
+    return hc_buf_error(out);
 }
 
 /* Pipe the rest of a streaming request body from the app to the upstream. */
@@ -557,8 +579,8 @@ static bool is_framing_header(const char *n, size_t l)
  * `closing` replaces the connection headers with "Connection: close". When
  * the answer may be cached, cache_head gets the same head minus framing,
  * helicone-* and Set-Cookie headers (a cookie is not for other requests). */
-static void build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool closing, hc_buf *out,
-                              hc_buf *cache_head)
+static int build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool closing, hc_buf *out,
+                             hc_buf *cache_head)
 {
     const char *eol = memchr(raw, '\n', MAX_HEAD);
     hc_buf_append(out, raw, (size_t)(eol - raw) + 1);
@@ -589,9 +611,9 @@ static void build_client_head(struct exch *x, const hc_http_head *h, const char 
     if (closing)
         hc_buf_puts(out, "Connection: close\r\n");
     hc_buf_printf(out, "helicone-id: %s\r\n", x->opts.request_id[0] ? x->opts.request_id : x->id);
-    if (x->resp_extra.len)
-        hc_buf_append(out, x->resp_extra.data, x->resp_extra.len);
+    hc_buf_append_buf(out, &x->resp_extra);
     hc_buf_puts(out, "\r\n");
+    return hc_buf_error(out);
 }
 
 /* Write one chunk (chunked framing) to the app. */
@@ -657,6 +679,8 @@ static int translate_data(struct conn *c, struct exch *x, const char *p, size_t 
     }
     hc_buf out = HC_BUF_INIT;
     int rc = hc_xa_stream_feed(&x->xs, p, n, &out);
+    if (rc == 0)
+        rc = hc_buf_error(&out);
     if (rc == 0 && out.len) {
         cache_keep(c, x, out.data, out.len);
         rc = emit(c, x, out.data, out.len);
@@ -673,8 +697,8 @@ static int translate_end(struct conn *c, struct exch *x)
     else if (hc_xa_response(x->xa_body.data ? x->xa_body.data : "", x->xa_body.len, x->cap.rec.status,
                             hc_now_us() / 1000000, &out) != 0)
         hc_buf_append(&out, x->xa_body.data ? x->xa_body.data : "", x->xa_body.len); /* not JSON: as it came */
-    int rc = 0;
-    if (out.len) {
+    int rc = hc_buf_error(&out);
+    if (rc == 0 && out.len) {
         cache_keep(c, x, out.data, out.len);
         rc = emit(c, x, out.data, out.len);
     }
@@ -695,6 +719,8 @@ static int on_body_data(struct conn *c, struct exch *x, hc_sse_filter *f, const 
     }
     hc_buf out = HC_BUF_INIT;
     int rc = hc_sse_filter_feed(f, p, n, &out);
+    if (rc == 0)
+        rc = hc_buf_error(&out);
     if (rc == 0) {
         cache_keep(c, x, out.data ? out.data : "", out.len);
         rc = emit(c, x, out.data, out.len);
@@ -800,8 +826,11 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
     if (f) {
         hc_buf out = HC_BUF_INIT;
         hc_sse_filter_finish(f, &out);
-        cache_keep(c, x, out.data ? out.data : "", out.len);
-        int rc = emit(c, x, out.data, out.len);
+        int rc = hc_buf_error(&out);
+        if (rc == 0) {
+            cache_keep(c, x, out.data ? out.data : "", out.len);
+            rc = emit(c, x, out.data, out.len);
+        }
         hc_buf_free(&out);
         if (rc)
             return HC_ECANCELED;
@@ -819,8 +848,13 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
     const char *body = x->sendbody.data ? x->sendbody.data : x->body.data;
     size_t blen = x->sendbody.data ? x->sendbody.len : x->body.len;
     hc_buf head = HC_BUF_INIT;
-    build_upstream_head(c->core, x, &head, blen);
-    int rc = HC_ECONNECT;
+    int rc = build_upstream_head(c->core, x, &head, blen);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory while building the request for %s", x->target.url);
+        hc_buf_free(&head);
+        return rc;
+    }
+    rc = HC_ECONNECT;
     for (int attempt = 0; attempt < 2; attempt++) {
         c->up.can_resend = !x->streaming; /* a piped body cannot be sent twice */
         rc = hc_upstream_open(c->core, &c->up, &x->target, c->client->fd, err, errlen);
@@ -831,9 +865,9 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
         if (!x->streaming && blen && head.len + blen <= 16384) {
             /* One write for head and small body: one TLS record, one packet. */
             hc_buf one = HC_BUF_INIT;
-            hc_buf_append(&one, head.data, head.len);
+            hc_buf_append_buf(&one, &head);
             hc_buf_append(&one, body, blen);
-            w = hc_io_write(&c->up.io, one.data, one.len);
+            w = hc_io_write_buf(&c->up.io, &one);
             hc_buf_free(&one);
         } else {
             w = hc_io_write(&c->up.io, head.data, head.len);
@@ -850,7 +884,7 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
         } else {
             rc = w;
         }
-        if (rc == HC_ECANCELED)
+        if (rc == HC_ECANCELED || rc == HC_ENOMEM)
             break;
         hc_upstream_close(&c->up);
         if (!reused || x->streaming) {
@@ -1001,7 +1035,7 @@ static bool stored_coding(const char *head, size_t len, char *out, size_t size)
     hc_buf_puts(&tmp, "\r\n");
     hc_http_head h;
     bool found = false;
-    if (hc_http_parse_response(tmp.data, tmp.len, &h) > 0) {
+    if (!hc_buf_error(&tmp) && hc_http_parse_response(tmp.data, tmp.len, &h) > 0) {
         const hc_header *ce = hc_http_header(&h, "content-encoding");
         if (ce && ce->value_len && ce->value_len < size && !hc_span_ieq(ce->value, ce->value_len, "identity")) {
             memcpy(out, ce->value, ce->value_len);
@@ -1134,9 +1168,14 @@ static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
         hc_buf_printf(&head, "Content-Length: %zu\r\n", body_len);
     hc_buf_printf(&head, "helicone-id: %s\r\nHelicone-Cache: HIT\r\nHelicone-Cache-Bucket-Idx: %d\r\n",
                   x->opts.request_id[0] ? x->opts.request_id : x->id, bucket);
-    if (x->resp_extra.len)
-        hc_buf_append(&head, x->resp_extra.data, x->resp_extra.len);
+    hc_buf_append_buf(&head, &x->resp_extra);
     hc_buf_puts(&head, "\r\n");
+    if (hc_buf_error(&head)) { /* no memory for the answer: ask the upstream, as on a miss (fail open) */
+        hc_buf_free(&head);
+        hc_buf_free(&plain);
+        hc_buf_free(&storage);
+        return false;
+    }
     hc_http_head h;
     bool ok = hc_http_parse_response(head.data, head.len, &h) > 0;
     if (ok) {
@@ -1180,7 +1219,7 @@ static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
 /* Store the answer the app just received. */
 static void cache_store(struct conn *c, struct exch *x, int status, int64_t now_us)
 {
-    if (!x->cache_on || !x->cache_body_ok || status < 200 || status > 299)
+    if (!x->cache_on || !x->cache_body_ok || status < 200 || status > 299 || hc_buf_error(&x->cache_head))
         return;
     hc_store *s = hc_core_store(c->core);
     if (!s)
@@ -1229,7 +1268,7 @@ static int prepare_body(struct exch *x)
         hc_buf_puts(&q, "\"");
         json_escape(&q, u->model);
         hc_buf_puts(&q, "\"");
-        int rc = hc_json_set(b, n, "model", q.data, &over);
+        int rc = hc_buf_error(&q) ? hc_buf_error(&q) : hc_json_set(b, n, "model", q.data, &over);
         hc_buf_free(&q);
         if (rc == 0) {
             b = over.data;
@@ -1413,7 +1452,7 @@ static void settle(struct conn *c, struct exch *x, int status, const char *error
     int64_t cost = hc_capture_settle(&x->cap);
     if (!error)
         cache_store(c, x, status, now);
-    if (!error && x->replay.record && x->cache_body_ok)
+    if (!error && x->replay.record && x->cache_body_ok && !hc_buf_error(&x->cache_head))
         hc_replay_save(&x->replay, &x->cap, status, x->cache_head.data, x->cache_head.len, x->cache_body.data,
                        x->cache_body.len);
     if (x->rl_on && x->rl.cents && cost > 0) {
@@ -1497,6 +1536,9 @@ static bool take_request(struct conn *c, struct exch *x)
         c->close_after = true;
         if (rc == HC_EPARSE) {
             send_error(c, x, 400, "bad_request", "malformed chunked request body");
+            hc_capture_finish(&x->cap, NULL, 0);
+        } else if (rc == HC_ENOMEM) {
+            send_error(c, x, 500, "out_of_memory", "the gateway is out of memory");
             hc_capture_finish(&x->cap, NULL, 0);
         } else {
             hc_capture_finish(&x->cap, "the app closed the connection while sending the request", HC_REC_CLIENT_ABORT);
@@ -1663,13 +1705,19 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
     if (fr == HC_BODY_CLOSE)
         x->cache_on = false; /* its end cannot be told from a failure; rare */
     hc_buf ch = HC_BUF_INIT;
-    build_client_head(x, rh, c->up.in.data, c->close_after, &ch,
-                      x->cache_on || x->replay.record ? &x->cache_head : NULL);
+    if (build_client_head(x, rh, c->up.in.data, c->close_after, &ch,
+                          x->cache_on || x->replay.record ? &x->cache_head : NULL) != 0) {
+        hc_buf_free(&ch);
+        hc_upstream_close(&c->up);
+        send_error(c, x, 500, "out_of_memory", "the gateway is out of memory");
+        settle(c, x, 500, NULL, 0);
+        return;
+    }
     hc_capture_response_head(&x->cap, rh);
     hc_buf_consume(&c->up.in, (size_t)hlen);
     size_t presend = x->cf == CF_RAW && rh->status != 101 ? body_bytes_buffered(c, fr, clen) : 0;
     hc_buf_append(&ch, c->up.in.data, presend);
-    int wrc = hc_io_write(c->client, ch.data, ch.len);
+    int wrc = hc_io_write_buf(c->client, &ch);
     hc_buf_free(&ch);
     x->head_sent = true;
     if (wrc != 0) {
@@ -1722,6 +1770,7 @@ static const char *upstream_error_code(int hlen)
     case HC_ECLOSED:
     case HC_EIO:       return "upstream_closed";
     case HC_EINVAL:    return "invalid_fallback";
+    case HC_ENOMEM:    return "out_of_memory";
     default:           return "upstream_unreachable";
     }
 }
@@ -1769,7 +1818,7 @@ static void exchange(struct conn *c, struct exch *x)
             return;
         }
         bool bad_body = hlen == HC_EINVAL && x->cur_uni && x->cur_uni->anthropic;
-        send_error(c, x, bad_body ? 400 : hlen == HC_ETIMEDOUT ? 504 : 502,
+        send_error(c, x, bad_body ? 400 : hlen == HC_ETIMEDOUT ? 504 : hlen == HC_ENOMEM ? 500 : 502,
                    bad_body ? "bad_request" : upstream_error_code(hlen), "%s", err[0] ? err : hc_strerror(hlen));
         hc_capture_finish(&x->cap, NULL, 0);
         return;

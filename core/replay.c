@@ -134,6 +134,8 @@ int hc_replay_key(const char *host, const char *method, const char *path, const 
     } else if (re) {
         apply_re(re, canon);
     }
+    if (hc_buf_error(canon))
+        return hc_buf_error(canon); /* an incomplete canonical form would key wrongly */
     uint8_t d[32];
     unsigned int dn = 0;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -302,7 +304,7 @@ static int parse_line(const char *s, size_t n, int line, entry *e)
     }
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "cost_nusd");
     e->cost_nusd = cJSON_IsNumber(c) ? (int64_t)c->valuedouble : 0;
-    rc = e->host && e->method && e->path && e->model && e->canon ? 0 : HC_ENOMEM;
+    rc = e->host && e->method && e->path && e->model && e->canon && !hc_buf_error(&e->head) ? 0 : HC_ENOMEM;
 cleanup:
     cJSON_Delete(o);
     if (rc)
@@ -404,11 +406,11 @@ static void refuse(hc_io *client, hc_capture *cap, const char *host, const char 
                       "x-should-retry: false\r\nhelicone-id: %s\r\nHelicone-Replay: MISS\r\n\r\n", tl, id);
     hc_buf_append(&b, txt ? txt : "", tl);
     hc_http_head h;
-    if (hc_http_parse_response(b.data, b.len, &h) > 0)
+    if (!hc_buf_error(&b) && hc_http_parse_response(b.data, b.len, &h) > 0)
         hc_capture_response_head(cap, &h);
     hc_capture_set_upstream(cap, "replay");
     hc_capture_response_data(cap, txt ? txt : "", tl);
-    int w = hc_io_write(client, b.data, b.len);
+    int w = hc_io_write_buf(client, &b);
     free(txt);
     hc_buf_free(&b);
     hc_capture_finish(cap, "replay: no recorded answer for this request", w ? HC_REC_CLIENT_ABORT : 0);
@@ -426,14 +428,14 @@ static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *i
         hc_buf_printf(&head, "Content-Length: %zu\r\n", e->body.len);
     hc_buf_printf(&head, "helicone-id: %s\r\nHelicone-Replay: HIT\r\n\r\n", id);
     hc_http_head h;
-    if (hc_http_parse_response(head.data, head.len, &h) > 0) {
+    if (!hc_buf_error(&head) && hc_http_parse_response(head.data, head.len, &h) > 0) {
         hc_capture_response_head(cap, &h);
         hc_capture_drop_ratelimit(cap);
     }
     hc_capture_set_upstream(cap, "replay");
     hc_capture_attempt(cap, e->status, 0);
     const char *body = e->body.data ? e->body.data : "";
-    int w = hc_io_write(client, head.data, head.len);
+    int w = hc_io_write_buf(client, &head);
     if (w == 0 && e->body.len) {
         if (chunked) {
             char hdr[32];
