@@ -44,6 +44,11 @@ int hc_io_write(hc_io *io, const void *buf, size_t n);
  * never sent. Otherwise as hc_io_write. */
 int hc_io_write_buf(hc_io *io, const hc_buf *b);
 
+/* Write n bytes as one chunk of chunked framing ("%zx\r\n", data, "\r\n"),
+ * in one write. n == 0 writes nothing (a zero chunk would end the body).
+ * 0, HC_ENOMEM, or as hc_io_write. */
+int hc_io_write_chunk(hc_io *io, const char *p, size_t n);
+
 /* Bytes already decrypted and buffered (TLS) — readable without waiting. */
 bool hc_io_pending(hc_io *io);
 

@@ -455,21 +455,7 @@ static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *i
     hc_buf_free(&head);
     /* Like a cache hit: nothing spent, the recorded cost saved; the usage is
      * the recorded one (a stream may not carry it). */
-    hc_capture_settle(cap);
-    hc_record *r = &cap->rec;
-    if (e->tok[0] || e->tok[1]) {
-        r->tok_in = e->tok[0];
-        r->tok_out = e->tok[1];
-        r->tok_cached = e->tok[2];
-        r->tok_cw5m = e->tok[3];
-        r->tok_cw1h = e->tok[4];
-        r->tok_reasoning = e->tok[5];
-        r->cost_flags = e->cost_nusd > 0 ? HC_COST_PRICED : r->cost_flags & ~HC_COST_NO_USAGE;
-    }
-    if (!cap->model_resp[0])
-        hc_strlcpy(cap->model_resp, sizeof cap->model_resp, e->model);
-    r->saved_nusd = e->cost_nusd > 0 ? e->cost_nusd : r->cost_nusd;
-    r->cost_nusd = 0;
+    hc_capture_stored_answer(cap, e->tok, e->cost_nusd, e->model);
     hc_capture_finish(cap, w ? "the app went away" : NULL, HC_REC_REPLAYED | (w ? HC_REC_CLIENT_ABORT : 0));
 }
 
