@@ -405,9 +405,8 @@ static void refuse(hc_io *client, hc_capture *cap, const char *host, const char 
     hc_buf_printf(&b, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                       "x-should-retry: false\r\nhelicone-id: %s\r\nHelicone-Replay: MISS\r\n\r\n", tl, id);
     hc_buf_append(&b, txt ? txt : "", tl);
-    hc_http_head h;
-    if (!hc_buf_error(&b) && hc_http_parse_response(b.data, b.len, &h) > 0)
-        hc_capture_response_head(cap, &h);
+    static const hc_header json_ct[] = { { "Content-Type", 12, "application/json", 16 } };
+    hc_capture_response(cap, 404, json_ct, 1); /* as values: nothing written here is parsed back */
     hc_capture_set_upstream(cap, "replay");
     hc_capture_response_data(cap, txt ? txt : "", tl);
     int w = hc_io_write_buf(client, &b);
@@ -427,11 +426,17 @@ static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *i
     else
         hc_buf_printf(&head, "Content-Length: %zu\r\n", e->body.len);
     hc_buf_printf(&head, "helicone-id: %s\r\nHelicone-Replay: HIT\r\n\r\n", id);
+    /* The capture gets the recorded head's status and headers: parsed from
+     * the cassette's lines, not from the head written above. */
+    hc_buf stored = HC_BUF_INIT;
+    hc_buf_append(&stored, e->head.data ? e->head.data : "", e->head.len);
+    hc_buf_puts(&stored, "\r\n");
     hc_http_head h;
-    if (!hc_buf_error(&head) && hc_http_parse_response(head.data, head.len, &h) > 0) {
+    if (!hc_buf_error(&stored) && hc_http_parse_response(stored.data, stored.len, &h) > 0) {
         hc_capture_response_head(cap, &h);
         hc_capture_drop_ratelimit(cap);
     }
+    hc_buf_free(&stored);
     hc_capture_set_upstream(cap, "replay");
     hc_capture_attempt(cap, e->status, 0);
     const char *body = e->body.data ? e->body.data : "";
