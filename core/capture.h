@@ -9,6 +9,11 @@
  * long the response. hc_capture_finish() computes the cost, encodes the
  * record and hands everything to the recorder.
  *
+ * The functions below are the whole interface for feeding a capture: callers
+ * may read its fields (the request's model, its API) but never write them,
+ * and what the gateway answers by itself (an error, a cache hit) is given
+ * as values (hc_capture_response), never as text to be parsed back.
+ *
  * Secrets: the capture never looks at request headers other than the ones it
  * names (Helicone options come in already parsed as hc_opts); credentials
  * cannot reach the record.
