@@ -807,7 +807,7 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
             w = hc_io_write_buf(&c->up.io, &one);
             hc_buf_free(&one);
         } else {
-            w = hc_io_write(&c->up.io, head.data, head.len);
+            w = hc_io_write_buf(&c->up.io, &head);
             if (!w && !x->rb.streaming && blen)
                 w = hc_io_write(&c->up.io, body, blen);
             else if (!w && x->rb.streaming)
