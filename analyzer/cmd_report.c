@@ -124,7 +124,7 @@ static int on_record(void *ctx, const hc_record *r)
         if (l)
             hc_buf_append(&rp->key, "", 1); /* NUL separates levels */
         hc_buf_puts(&rp->key, dim_value(&rp->by[l], r, tmp, sizeof tmp));
-        agg_acc *g = agg_group(&rp->level[l], rp->key.data, rp->key.len);
+        agg_acc *g = hc_buf_error(&rp->key) ? NULL : agg_group(&rp->level[l], rp->key.data, rp->key.len);
         if (!g || agg_acc_add(g, r))
             rp->oom = 1;
     }
@@ -225,8 +225,8 @@ static void group_row(struct out *o, int level, agg_acc *a, const char *key, siz
         hc_buf name_safe = HC_BUF_INIT;
         const char *v = shown(last_part(key, klen));
         fmt_term(&name_safe, v, strlen(v), 0);
-        hc_buf_puts(&name, name_safe.data);
-        table_cell(o->t, name.data);
+        hc_buf_append_buf(&name, &name_safe);
+        table_cell(o->t, fmt_built(&name));
         hc_buf_free(&name);
         hc_buf_free(&name_safe);
     }
@@ -459,7 +459,7 @@ int cmd_report(int argc, char **argv)
             hc_buf title = HC_BUF_INIT;
             for (int l = 0; l < rp.nby; l++)
                 hc_buf_printf(&title, "%s%s", l ? " / " : "", rp.by[l].spec);
-            table_textf(stdout, 3, "\nBy %s\n", title.data);
+            table_textf(stdout, 3, "\nBy %s\n", fmt_built(&title));
             table_col cols[] = {
                 { title.data, "key", TBL_SHRINK }, { "REQUESTS", "requests", TBL_RIGHT },
                 { "IN", "tok_in", TBL_RIGHT | TBL_DROP }, { "OUT", "tok_out", TBL_RIGHT | TBL_DROP },

@@ -137,6 +137,11 @@ int httpc_request_max(const char *host, int port, const char *method, const char
             goto fail;
         }
     }
+    if ((rc = hc_buf_error(&in)) != 0) { /* out of memory: the answer is incomplete */
+        if (err)
+            snprintf(err, errlen, "%s:%d: out of memory reading the answer", host, port);
+        goto cleanup;
+    }
     {
         const char *d = in.data ? in.data : "";
         int code = 0;

@@ -325,7 +325,8 @@ static void alert(const hc_budget *b, const char *scope, uint64_t after, int64_t
         hc_buf_puts(&j, ",\"request_id\":");
         json_str(&j, request_id);
         hc_buf_puts(&j, "}");
-        hc_webhook_post(b->webhook, j.data);
+        if (!hc_buf_error(&j)) /* an incomplete document is not sent */
+            hc_webhook_post(b->webhook, j.data);
         hc_buf_free(&j);
     }
 }

@@ -82,7 +82,7 @@ static int send_post(const struct post *p, char *err, size_t errlen)
                       r.prefix[0] ? r.prefix : "/", r.authority, strlen(p->json), p->json);
         char line[64];
         long n;
-        if (hc_io_write(&io, req.data, req.len) != 0 || (n = hc_io_read(&io, line, sizeof line - 1)) <= 0) {
+        if (hc_io_write_buf(&io, &req) != 0 || (n = hc_io_read(&io, line, sizeof line - 1)) <= 0) {
             snprintf(err, errlen, "no answer");
             rc = HC_EIO;
         } else {
