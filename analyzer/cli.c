@@ -4,11 +4,13 @@
 #include "err.h"
 #include "pricing.h"
 #include "reprice.h"
+#include "source_ch.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,16 +179,109 @@ int cli_store_path(const ana_ctx *c, char *out, size_t size)
     return 0;
 }
 
+/* Temporary stores filled from ClickHouse (source_ch.h), removed on close or at exit. */
+static struct {
+    hc_store *s;
+    char      dir[PATH_MAX];
+} spools[8];
+
+/* Killed by a signal (Ctrl-C, a closed pipe as in `requests … | head`):
+ * remove the temporary stores first (they may hold prompts), then die of it.
+ * Only unlink/rmdir on paths made beforehand: async-signal-safe. */
+static char spool_files[8][3][PATH_MAX + 32];
+
+static void spools_on_signal(int sig)
+{
+    for (size_t i = 0; i < sizeof spools / sizeof spools[0]; i++)
+        if (spools[i].dir[0]) {
+            for (int f = 0; f < 3; f++)
+                unlink(spool_files[i][f]);
+            rmdir(spools[i].dir);
+        }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void spools_guard(size_t slot)
+{
+    static const char *const names[3] = { "data.mdb", "lock.mdb", "verified.memo" };
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+    for (int f = 0; f < 3; f++)
+        snprintf(spool_files[slot][f], sizeof spool_files[slot][f], "%s/%s", spools[slot].dir, names[f]);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+            signal(sigs[i], spools_on_signal);
+    }
+}
+
+static void spools_remove(void)
+{
+    for (size_t i = 0; i < sizeof spools / sizeof spools[0]; i++)
+        if (spools[i].dir[0]) {
+            source_ch_remove(spools[i].dir);
+            spools[i].dir[0] = '\0';
+        }
+}
+
 void cli_close_store(hc_store *s)
 {
-    if (s)
-        hc_store_close(s);
+    if (!s)
+        return;
+    hc_store_close(s);
+    for (size_t i = 0; i < sizeof spools / sizeof spools[0]; i++)
+        if (spools[i].s == s && spools[i].dir[0]) {
+            source_ch_remove(spools[i].dir);
+            spools[i].dir[0] = '\0';
+            spools[i].s = NULL;
+        }
+}
+
+/* --db clickhouse://…: fill a temporary store from the server with what the
+ * command's filter selects (pushed down, except for serve, whose pages filter
+ * anew per request), open it like a local one, and name it by the URL. */
+static int open_clickhouse(const ana_ctx *c, hc_store **s)
+{
+    static bool registered;
+    size_t slot = sizeof spools / sizeof spools[0];
+    for (size_t i = 0; i < slot; i++)
+        if (!spools[i].dir[0]) {
+            slot = i;
+            break;
+        }
+    if (slot == sizeof spools / sizeof spools[0])
+        return cli_misuse("--db: at most %zu ClickHouse stores open at once", sizeof spools / sizeof spools[0]);
+    if (!registered && atexit(spools_remove) == 0)
+        registered = true;
+    spools[slot].dir[0] = '\0';
+    char label[512];
+    char dir[PATH_MAX];
+    int rc = source_ch_fill(c->db, &c->filter, strcmp(c->cmd, "serve") != 0, dir, sizeof dir, label, sizeof label);
+    if (rc)
+        return rc;
+    memcpy(spools[slot].dir, dir, sizeof dir);
+    spools_guard(slot);
+    uint64_t prefiltered = query_prefiltered;
+    ana_ctx local = *c;
+    local.db = spools[slot].dir;
+    if ((rc = cli_open_store(&local, s)) != 0) {
+        source_ch_remove(spools[slot].dir);
+        spools[slot].dir[0] = '\0';
+        return rc;
+    }
+    query_prefiltered = prefiltered;
+    spools[slot].s = *s;
+    hc_store_set_label(*s, label);
+    return 0;
 }
 
 int cli_open_store(const ana_ctx *c, hc_store **s)
 {
     char path[PATH_MAX], err[PATH_MAX + 256];
     *s = NULL;
+    if (ch_url_is(c->db))
+        return open_clickhouse(c, s);
+    query_prefiltered = 0;
     if (cli_store_path(c, path, sizeof path) != 0)
         return CLI_EXIT_MISUSE;
     err[0] = '\0';

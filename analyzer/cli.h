@@ -72,7 +72,8 @@ enum { OPT_RUN = OPT_CMD - 1 };
 #define CLI_HELP_DB                                                                       \
     "  --db PATH          store directory; default: $HC_DB, else\n"                       \
     "                     $XDG_DATA_HOME/hcshim/store, else\n"                            \
-    "                     ~/.local/share/hcshim/store\n"
+    "                     ~/.local/share/hcshim/store; commands that only read\n"  \
+    "                     also take clickhouse://HOST:PORT/DB (docs/FLEET.md)\n"
 #define CLI_HELP_COMMON                                                                   \
     CLI_HELP_DB                                                                           \
     "  --json             one JSON document on stdout\n"                                \

@@ -144,6 +144,10 @@ static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         hc_buf_append(&b, chunk, n);
     fclose(f);
+    if (hc_buf_error(&b)) {
+        hc_buf_free(&b);
+        return cli_misuse("--baseline: %s: out of memory reading it", path);
+    }
     cJSON *doc = b.data ? cJSON_ParseWithLength(b.data, b.len) : NULL;
     hc_buf_free(&b);
     /* Like with like: the baseline JSON says how its records were selected

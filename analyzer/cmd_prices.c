@@ -294,7 +294,7 @@ static int on_record(void *ctx, const hc_record *r)
     hc_buf_puts(&k, r->provider);
     hc_buf_append(&k, "", 1);
     hc_buf_puts(&k, query_model_of(r));
-    agg_acc *a = k.data ? agg_group(&s->g, k.data, k.len) : NULL;
+    agg_acc *a = k.data && !hc_buf_error(&k) ? agg_group(&s->g, k.data, k.len) : NULL;
     if (!a)
         s->oom = true;
     else

@@ -236,7 +236,7 @@ static int on_record(void *vctx, const hc_record *r)
             hc_buf_append(&c->key, "", 1); /* NUL separates dimensions */
         hc_buf_puts(&c->key, dim_value(c->by[i], r));
     }
-    struct rl *g = group_rl(&c->groups, c->key.data ? c->key.data : "", c->key.len);
+    struct rl *g = hc_buf_error(&c->key) ? NULL : group_rl(&c->groups, c->key.data ? c->key.data : "", c->key.len);
     if (!g) {
         c->oom = true;
         return 1;

@@ -3,8 +3,12 @@
  * One pass over the records (zero-copy decode, never the bodies table) feeds
  * the total accumulator, one group table per --by level (keyed by the prefix
  * of dimension values joined with NUL) and the trend buckets. Percentiles
- * are exact (agg.h). */
+ * are exact (agg.h). With --db clickhouse://… the server computes the same
+ * accumulators (agg_ch.h) when it can say the whole selection in SQL; a
+ * group's percentiles then come with it (acc->user). */
 #include "agg.h"
+#include "agg_ch.h"
+#include "chdest.h"
 #include "cli.h"
 #include "cmds.h"
 #include "fmt.h"
@@ -126,7 +130,7 @@ static int on_record(void *ctx, const hc_record *r)
         if (l)
             hc_buf_append(&rp->key, "", 1); /* NUL separates levels */
         hc_buf_puts(&rp->key, dim_value(&rp->by[l], r, tmp, sizeof tmp));
-        agg_acc *g = agg_group(&rp->level[l], rp->key.data, rp->key.len);
+        agg_acc *g = hc_buf_error(&rp->key) ? NULL : agg_group(&rp->level[l], rp->key.data, rp->key.len);
         if (!g || agg_acc_add(g, r))
             rp->oom = 1;
     }
@@ -179,7 +183,12 @@ static void group_row(struct out *o, int level, agg_acc *a, const char *key, siz
     char b[6][FMT_NUM], cost[128];
     static const unsigned ps[] = { 50, 95 };
     int64_t pv[2];
-    agg_percentiles(&a->lat, ps, 2, pv);
+    if (a->user) { /* computed by ClickHouse (agg_ch.h) */
+        pv[0] = ((const agg_ch_pct *)a->user)->p50;
+        pv[1] = ((const agg_ch_pct *)a->user)->p95;
+    } else {
+        agg_percentiles(&a->lat, ps, 2, pv);
+    }
     int64_t p50 = pv[0], p95 = pv[1];
     if (o->fmt == CLI_JSON) {
         jw_kstr(o->w, "key", last_part(key, klen));
@@ -222,8 +231,8 @@ static void group_row(struct out *o, int level, agg_acc *a, const char *key, siz
         hc_buf name_safe = HC_BUF_INIT;
         const char *v = shown(last_part(key, klen));
         fmt_term(&name_safe, v, strlen(v), 0);
-        hc_buf_puts(&name, name_safe.data);
-        table_cell(o->t, name.data);
+        hc_buf_append_buf(&name, &name_safe);
+        table_cell(o->t, fmt_built(&name));
         hc_buf_free(&name);
         hc_buf_free(&name_safe);
     }
@@ -357,14 +366,26 @@ int cmd_report(int argc, char **argv)
     for (int l = 0; l < rp.nby; l++)
         agg_groups_init(&rp.level[l], AGG_LATENCY);
     agg_groups_init(&rp.buckets, 0);
-    if ((rc = cli_scan_run(&c, &sc)))
-        goto out_agg;
+    summary_pct pct;
+    if (ch_url_is(c.db) && agg_ch_usable(&c.filter)) {
+        /* Aggregated by ClickHouse: a few rows per group, not every record. */
+        const char *dims[MAX_BY];
+        for (int l = 0; l < rp.nby; l++)
+            dims[l] = rp.by[l].spec;
+        agg_ch_req q = { .url = c.db, .f = &c.filter, .dims = dims, .ndims = rp.nby, .trend = rp.trend };
+        agg_ch_pct cp;
+        if ((rc = agg_ch_report(&q, &rp.total, &cp, rp.level, &rp.buckets, &sc.st, sc.path, sizeof sc.path)))
+            goto out_agg;
+        pct = (summary_pct){ cp.p50, cp.p95, cp.p99, cp.ttft_p50, cp.ttft_p95 };
+    } else {
+        if ((rc = cli_scan_run(&c, &sc)))
+            goto out_agg;
+        summary_percentiles(&rp.total, &pct);
+    }
     if (rp.oom) {
         rc = cli_misuse("report: out of memory");
         goto out_agg;
     }
-    summary_pct pct;
-    summary_percentiles(&rp.total, &pct);
     for (int l = 0; l < rp.nby; l++) {
         o.order[l] = malloc((rp.level[l].n + 1) * sizeof(size_t));
         o.scratch[l] = malloc((rp.level[l].n + 1) * sizeof(size_t));
@@ -444,7 +465,7 @@ int cmd_report(int argc, char **argv)
             hc_buf title = HC_BUF_INIT;
             for (int l = 0; l < rp.nby; l++)
                 hc_buf_printf(&title, "%s%s", l ? " / " : "", rp.by[l].spec);
-            table_textf(stdout, 3, "\nBy %s\n", title.data);
+            table_textf(stdout, 3, "\nBy %s\n", fmt_built(&title));
             table_col cols[] = {
                 { title.data, "key", TBL_SHRINK }, { "REQUESTS", "requests", TBL_RIGHT },
                 { "IN", "tok_in", TBL_RIGHT | TBL_DROP }, { "OUT", "tok_out", TBL_RIGHT | TBL_DROP },
@@ -466,8 +487,12 @@ out_agg:
     for (int l = 0; l < MAX_BY; l++) {
         free(o.order[l]);
         free(o.scratch[l]);
+        for (size_t i = 0; i < rp.level[l].n; i++)
+            free(rp.level[l].accs[i].user);
         agg_groups_free(&rp.level[l]);
     }
+    for (size_t i = 0; i < rp.buckets.n; i++)
+        free(rp.buckets.accs[i].user);
     agg_groups_free(&rp.buckets);
     agg_acc_free(&rp.total);
 out:

@@ -105,7 +105,7 @@ static int one(void *vctx, const hc_record *r)
         const char *k, *v;
         while (hc_pairs_next(&r->props, &pos, &k, &v))
             hc_buf_printf(&x->tmp, "%s%s=%s", x->tmp.len ? " " : "", k, v);
-        table_cell(x->t, x->tmp.data ? x->tmp.data : "");
+        table_cell(x->t, fmt_built(&x->tmp));
     }
     x->shown++;
     return x->limit && x->shown >= x->limit;

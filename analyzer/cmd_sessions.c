@@ -188,11 +188,11 @@ static void tree_rows(table *t, const struct node *nd, hc_buf *prefix, bool last
     } else {
         hc_buf line = HC_BUF_INIT;
         if (depth > 0) {
-            hc_buf_append(&line, prefix->data, prefix->len);
+            hc_buf_append_buf(&line, prefix);
             hc_buf_puts(&line, last ? "└─ " : "├─ ");
         }
         fmt_term(&line, nd->name, strlen(nd->name), 0);
-        table_cell(t, line.data);
+        table_cell(t, fmt_built(&line));
         hc_buf_free(&line);
     }
     snprintf(b1, sizeof b1, "%" PRIu64, nd->acc.requests);
@@ -273,9 +273,9 @@ static int show_tree(ana_ctx *c, const char *sid)
             hc_buf_printf(&head, "Session %s", sid);
             if (st.name_copy)
                 hc_buf_printf(&head, " \"%s\"", st.name_copy);
-            fmt_term(&safe, head.data, head.len, 0);
+            fmt_term(&safe, fmt_built(&head), head.len, 0);
             summary_cost_text(cost, sizeof cost, a->cost_nusd, a->unpriced, a->requests);
-            table_textf(stdout, 2, "%s: %s requests, %s, %" PRIu64 " errors, duration %s\n\n", safe.data,
+            table_textf(stdout, 2, "%s: %s requests, %s, %" PRIu64 " errors, duration %s\n\n", fmt_built(&safe),
                         fmt_int(b1, (int64_t)a->requests), cost, a->errors, fmt_dur(b2, a->last_us - a->first_us));
             hc_buf_free(&head);
             hc_buf_free(&safe);

@@ -33,6 +33,7 @@
  *   cursor's name. Records hold no credentials (record.h); bodies are sent
  *   only with --bodies.
  */
+#include "chdest.h"
 #include "cli.h"
 #include "clock.h"
 #include "cmds.h"
@@ -102,130 +103,8 @@ static const cli_opt opts[] = {
     { 0 },
 };
 
-struct dest {
-    char host[256];
-    int  port;
-    char db[128];
-    char name[512];     /* clickhouse://host:port/db — no credentials; the cursor's key */
-    char headers[768];  /* X-ClickHouse-User / -Key lines, or "" */
-    int  timeout_ms;
-};
-
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
-
-static bool ident_ok(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_')
-            return false;
-    return true;
-}
-
-/* Parse clickhouse://[user[:pass]@]host[:port]/db. Prints the misuse (never
- * the password) and returns CLI_EXIT_MISUSE, or 0. */
-static int parse_dest(const char *url, struct dest *d)
-{
-    static const char scheme[] = "clickhouse://";
-    char user[128] = "", pass[256] = "", hostport[300];
-    const char *expect = "expected clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DB";
-    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-        return cli_misuse("ship: --to: %s, got a URL without that scheme", expect);
-    const char *p = url + sizeof scheme - 1, *slash = strchr(p, '/');
-    if (!slash)
-        return cli_misuse("ship: --to: %s (no /DB)", expect);
-    const char *at = memchr(p, '@', (size_t)(slash - p));
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        size_t ul = (size_t)((colon ? colon : at) - p);
-        if (ul == 0 || ul >= sizeof user)
-            return cli_misuse("ship: --to: %s (bad user name)", expect);
-        memcpy(user, p, ul);
-        if (colon) {
-            size_t pl = (size_t)(at - colon - 1);
-            if (pl >= sizeof pass)
-                return cli_misuse("ship: --to: password too long");
-            memcpy(pass, colon + 1, pl);
-        }
-        p = at + 1;
-    }
-    size_t hl = (size_t)(slash - p);
-    if (hl == 0 || hl >= sizeof hostport)
-        return cli_misuse("ship: --to: %s (no HOST)", expect);
-    memcpy(hostport, p, hl);
-    hostport[hl] = '\0';
-    d->port = 8123;
-    char *h = hostport, *port = NULL;
-    if (*h == '[') {                           /* [v6addr]:port */
-        char *e = strchr(h, ']');
-        if (!e)
-            return cli_misuse("ship: --to: %s (unclosed '[' in HOST)", expect);
-        *e = '\0';
-        h++;
-        if (e[1] == ':')
-            port = e + 2;
-        else if (e[1])
-            return cli_misuse("ship: --to: %s (junk after ']')", expect);
-    } else if ((port = strrchr(h, ':')) != NULL) {
-        *port++ = '\0';
-    }
-    if (port) {
-        char *end;
-        long v = strtol(port, &end, 10);
-        if (!*port || *end || v < 1 || v > 65535)
-            return cli_misuse("ship: --to: PORT: expected 1..65535, got '%s'", port);
-        d->port = (int)v;
-    }
-    if (!*h || strlen(h) >= sizeof d->host)
-        return cli_misuse("ship: --to: %s (no HOST)", expect);
-    strcpy(d->host, h);
-    const char *db = slash + 1;
-    if (!ident_ok(db) || strlen(db) >= sizeof d->db)
-        return cli_misuse("ship: --to: DB: expected a database name of letters, digits and '_', got '%s'", db);
-    strcpy(d->db, db);
-    snprintf(d->name, sizeof d->name, "clickhouse://%s%s%s:%d/%s", strchr(d->host, ':') ? "[" : "", d->host,
-             strchr(d->host, ':') ? "]" : "", d->port, d->db);
-    const char *envpass = getenv("HC_CLICKHOUSE_PASSWORD");
-    if (!*pass && envpass && strlen(envpass) < sizeof pass)
-        strcpy(pass, envpass);
-    d->headers[0] = '\0';
-    if (*user || *pass) {
-        for (const char *c = pass; *c; c++)
-            if (*c == '\r' || *c == '\n')
-                return cli_misuse("ship: the ClickHouse password contains a line break");
-        snprintf(d->headers, sizeof d->headers, "X-ClickHouse-User: %s\r\n%s%s%s", *user ? user : "default",
-                 *pass ? "X-ClickHouse-Key: " : "", pass, *pass ? "\r\n" : "");
-    }
-    memset(pass, 0, sizeof pass);
-    return 0;
-}
-
-/* Run one statement. `sql` goes in the body unless `query` (URL-encoded)
- * is given, then the body is data. 0 on HTTP 200 (answer in *out if
- * non-NULL); else HC_E* with a one-line reason in err (the server's first
- * line for an HTTP error). */
-static int ch_exec(const struct dest *d, const char *query, const void *body, size_t len, hc_buf *out,
-                   char *err, size_t errlen)
-{
-    char target[600];
-    snprintf(target, sizeof target, "/%s%s", query ? "?query=" : "", query ? query : "");
-    hc_buf resp = { 0 };
-    int status = 0;
-    int rc = httpc_request(d->host, d->port, "POST", target, d->headers, body, len, d->timeout_ms, &status, &resp,
-                           err, errlen);
-    if (rc == 0 && status != 200) {
-        const char *m = resp.data ? resp.data : "";
-        size_t ml = strcspn(m, "\r\n");
-        snprintf(err, errlen, "HTTP %d: %.*s", status, (int)(ml > 300 ? 300 : ml), m);
-        rc = HC_EIO;
-    }
-    if (rc == 0 && out)
-        rc = hc_buf_append(out, resp.data ? resp.data : "", resp.len);
-    hc_buf_free(&resp);
-    return rc;
-}
 
 /* The schema (docs/FLEET.md is its documentation; keep both in step). Every
  * record.h field has a column of the same name; the pairs fields (props,
@@ -245,24 +124,50 @@ static const char *const schema_sql[] = {
     " flags UInt32, retries Int32, fallback_idx Int32, attempts String,"
     " ratelimit Nested(name String, value String), ratelimit_wait_us Int64,"
     " pid Int32, program String, req_bytes Int64, resp_bytes Int64, cache_key String, budget String,"
-    " has_bodies UInt8, req_body String, resp_body String, ver UInt64"
+    " has_bodies UInt8, req_body String, resp_body String, ver UInt64, run_id String"
     ") ENGINE = ReplacingMergeTree(ver) PARTITION BY toYYYYMM(day) ORDER BY id",
     "CREATE VIEW IF NOT EXISTS %s.records AS SELECT * FROM %s.hc_records FINAL",
 };
 
+/* Columns added after version 1 (ADD COLUMN, no IF NOT EXISTS on 18.16):
+ * added when missing; a host racing us to it is fine (checked again). */
+static int add_columns(const ch_dest *d, char *err, size_t errlen)
+{
+    static const char *const added[][2] = { { "run_id", "String" } };
+    char sql[512];
+    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
+        for (int attempt = 0; attempt < 2; attempt++) {
+            hc_buf out = { 0 };
+            snprintf(sql, sizeof sql, "SELECT count() FROM system.columns WHERE database = '%s' AND "
+                     "table = 'hc_records' AND name = '%s'", d->db, added[i][0]);
+            int rc = ch_exec(d, NULL, sql, strlen(sql), 0, &out, err, errlen);
+            long have = rc == 0 && out.data ? strtol(out.data, NULL, 10) : 0;
+            hc_buf_free(&out);
+            if (rc)
+                return rc;
+            if (have)
+                break;
+            snprintf(sql, sizeof sql, "ALTER TABLE %s.hc_records ADD COLUMN %s %s", d->db, added[i][0], added[i][1]);
+            if ((rc = ch_exec(d, NULL, sql, strlen(sql), 0, NULL, err, errlen)) != 0 && attempt == 1)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* 0 ready; HC_ESCHEMA (fatal: newer schema on the server); else retryable. */
-static int ensure_schema(const struct dest *d, char *err, size_t errlen)
+static int ensure_schema(const ch_dest *d, char *err, size_t errlen)
 {
     char sql[2048];
     int rc;
     for (size_t i = 0; i < 2; i++) {
         snprintf(sql, sizeof sql, schema_sql[i], d->db, d->db);
-        if ((rc = ch_exec(d, NULL, sql, strlen(sql), NULL, err, errlen)) != 0)
+        if ((rc = ch_exec(d, NULL, sql, strlen(sql), 0, NULL, err, errlen)) != 0)
             return rc;
     }
     hc_buf out = { 0 };
     snprintf(sql, sizeof sql, "SELECT max(version) FROM %s.hc_schema", d->db);
-    rc = ch_exec(d, NULL, sql, strlen(sql), &out, err, errlen);
+    rc = ch_exec(d, NULL, sql, strlen(sql), 0, &out, err, errlen);
     long v = rc == 0 && out.data ? strtol(out.data, NULL, 10) : 0;
     hc_buf_free(&out);
     if (rc)
@@ -274,12 +179,14 @@ static int ensure_schema(const struct dest *d, char *err, size_t errlen)
     }
     for (size_t i = 2; i < sizeof schema_sql / sizeof *schema_sql; i++) {
         snprintf(sql, sizeof sql, schema_sql[i], d->db, d->db);
-        if ((rc = ch_exec(d, NULL, sql, strlen(sql), NULL, err, errlen)) != 0)
+        if ((rc = ch_exec(d, NULL, sql, strlen(sql), 0, NULL, err, errlen)) != 0)
             return rc;
     }
+    if ((rc = add_columns(d, err, errlen)) != 0)
+        return rc;
     if (v == 0) {
         snprintf(sql, sizeof sql, "INSERT INTO %s.hc_schema VALUES (%d, now())", d->db, SHIP_SCHEMA_VERSION);
-        rc = ch_exec(d, NULL, sql, strlen(sql), NULL, err, errlen);
+        rc = ch_exec(d, NULL, sql, strlen(sql), 0, NULL, err, errlen);
     }
     return rc;
 }
@@ -379,6 +286,7 @@ static void write_row(jw *w, hc_store *s, MDB_txn *txn, const hc_record *r, cons
         jw_kstr(w, "resp_body", "");
     }
     jw_kuint(w, "ver", ver);
+    jw_kstr(w, "run_id", r->run_id);
     jw_obj_end(w);
     jw_end_doc(w);
 }
@@ -513,7 +421,7 @@ int cmd_ship(int argc, char **argv)
     int64_t interval = 2000000, settle = 3600000000LL, retry_for = 120000000LL, timeout = 30000000LL;
     int id, rc = CLI_EXIT_MISUSE;
     hc_store *s = NULL;
-    struct dest d = { 0 };
+    ch_dest d = { 0 };
     struct idset sent = { 0 };
     struct batch b = { 0 };
     char host[256], err[512], path[PATH_MAX];
@@ -566,7 +474,7 @@ int cmd_ship(int argc, char **argv)
         cli_misuse("ship: --to clickhouse://HOST:PORT/DB is required");
         goto out;
     }
-    if (parse_dest(to, &d))
+    if (ch_dest_parse(to, "ship: --to", &d))
         goto out;
     d.timeout_ms = timeout / 1000 > 3600000 ? 3600000 : (int)(timeout / 1000);
     if (!origin) {
@@ -623,7 +531,7 @@ int cmd_ship(int argc, char **argv)
                     need_schema = false;
                     char q[256];
                     snprintf(q, sizeof q, "INSERT%%20INTO%%20%s.hc_records%%20FORMAT%%20JSONEachRow", d.db);
-                    e = ch_exec(&d, q, b.rows.data, b.rows.len, NULL, err, sizeof err);
+                    e = ch_exec(&d, q, b.rows.data, b.rows.len, 0, NULL, err, sizeof err);
                 }
                 if (e == 0)
                     break;

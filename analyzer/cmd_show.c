@@ -68,7 +68,7 @@ static void field(const char *name, const char *value)
 {
     hc_buf b = HC_BUF_INIT;
     fmt_term(&b, value, strlen(value), 0);
-    printf("%-18s %s\n", name, b.data && *b.data ? b.data : "—");
+    printf("%-18s %s\n", name, *fmt_built(&b) ? b.data : "—");
     hc_buf_free(&b);
 }
 
@@ -162,7 +162,7 @@ static void print_text_record(const hc_record *r)
     if (*r->attempts) {
         hc_buf at = HC_BUF_INIT;
         attempts_text(r->attempts, &at);
-        field("attempts", at.data);
+        field("attempts", fmt_built(&at));
         hc_buf_free(&at);
     }
     if (r->fallback_idx >= 0)
@@ -186,14 +186,14 @@ static void print_text_record(const hc_record *r)
     while (hc_pairs_next(&r->props, &pos, &k, &v)) {
         hc_buf kv = HC_BUF_INIT;
         hc_buf_printf(&kv, "%s = %s", k, v);
-        field("property", kv.data);
+        field("property", fmt_built(&kv));
         hc_buf_free(&kv);
     }
     pos = 0;
     while (hc_pairs_next(&r->ratelimit, &pos, &k, &v)) {
         hc_buf kv = HC_BUF_INIT;
         hc_buf_printf(&kv, "%s: %s", k, v);
-        field("rate-limit header", kv.data);
+        field("rate-limit header", fmt_built(&kv));
         hc_buf_free(&kv);
     }
 }
@@ -211,7 +211,7 @@ static void print_text_body(const char *title, const struct body *b, bool omitte
     }
     printf(" (%zu bytes%s) ──\n", b->data.len, b->truncated ? ", truncated at the capture bound" : "");
     if (raw) {
-        fwrite(b->data.data, 1, b->data.len, stdout);
+        fwrite(fmt_built(&b->data), 1, b->data.len, stdout);
         if (b->data.len && b->data.data[b->data.len - 1] != '\n')
             putchar('\n');
         return;
@@ -234,11 +234,11 @@ static void print_text_body(const char *title, const struct body *b, bool omitte
         cJSON_free(pretty);
         pretty = NULL;
     }
-    const char *s = spaced.data ? spaced.data : b->data.data;
+    const char *s = spaced.data ? fmt_built(&spaced) : fmt_built(&b->data);
     size_t n = spaced.data ? spaced.len : b->data.len;
     hc_buf out = HC_BUF_INIT;
     fmt_term(&out, s, n, FMT_KEEP_NL);
-    fputs(out.data, stdout);
+    fputs(fmt_built(&out), stdout);
     if (out.len && out.data[out.len - 1] != '\n')
         putchar('\n');
     hc_buf_free(&out);
@@ -386,13 +386,13 @@ int cmd_show(int argc, char **argv)
         while (hc_pairs_next(&r.props, &pos, &pk, &pv)) {
             hc_buf_reset(&name);
             hc_buf_printf(&name, "props.%s", pk);
-            ROWS(name.data, pv);
+            ROWS(fmt_built(&name), pv);
         }
         pos = 0;
         while (hc_pairs_next(&r.ratelimit, &pos, &pk, &pv)) {
             hc_buf_reset(&name);
             hc_buf_printf(&name, "ratelimit.%s", pk);
-            ROWS(name.data, pv);
+            ROWS(fmt_built(&name), pv);
         }
         hc_buf_free(&name);
         ROWS("request_body", req.present ? req.data.data : "");
@@ -408,11 +408,11 @@ int cmd_show(int argc, char **argv)
         if (pieces && kind != HC_STREAM_NONE) {
             printf("\n── response text (reassembled from %s) ──\n", kind_name(kind));
             if (a.raw)
-                fwrite(text.data, 1, text.len, stdout);
+                fwrite(fmt_built(&text), 1, text.len, stdout);
             else {
                 hc_buf out = HC_BUF_INIT;
                 fmt_term(&out, text.data, text.len, FMT_KEEP_NL);
-                fputs(out.data, stdout);
+                fputs(fmt_built(&out), stdout);
                 hc_buf_free(&out);
             }
             putchar('\n');

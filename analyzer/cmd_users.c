@@ -150,7 +150,7 @@ int cmd_users(int argc, char **argv)
         }
         if (c.fmt != CLI_CSV && a->nmodels > 3)
             hc_buf_printf(&models, ", +%zu", a->nmodels - 3);
-        table_cell(t, models.data ? models.data : "");
+        table_cell(t, fmt_built(&models));
         hc_buf_free(&models);
         table_cell2(t, fmt_time(t1, a->first_us), fmt_time_iso(t2, a->first_us));
         table_cell2(t, fmt_time(t1, a->last_start_us), fmt_time_iso(t2, a->last_start_us));

@@ -405,7 +405,7 @@ static int on_main(void *ctx, const hc_record *r)
         hc_buf_reset(&d->key);
         hc_buf_append(&d->key, k, n + 1); /* with the NUL separator */
         hc_buf_puts(&d->key, model);
-        if (!d->key.data)
+        if (!d->key.data || hc_buf_error(&d->key))
             d->oom = 1;
         else
             add_to(d, &d->bmodel, d->key.data, d->key.len, r);
@@ -652,7 +652,7 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
                 hc_buf_reset(&d->key);
                 hc_buf_append(&d->key, k, kn + 1);
                 hc_buf_append(&d->key, d->by_model.keys[mo[i]], d->by_model.klens[mo[i]]);
-                long mi = d->key.data ? agg_group_find(&d->bmodel, d->key.data, d->key.len) : -1;
+                long mi = d->key.data && !hc_buf_error(&d->key) ? agg_group_find(&d->bmodel, d->key.data, d->key.len) : -1;
                 if (mi >= 0)
                     c = d->bmodel.accs[mi].cost_nusd;
             }
@@ -810,9 +810,11 @@ static void load_body(const dash_src *src, const uint8_t *id, char which, struct
         hc_buf_reset(&b->data);
         return; /* a corrupt body is shown as absent */
     }
+    if (!b->data.data && hc_buf_append(&b->data, "", 0) != 0) {
+        hc_buf_free(&b->data);
+        return; /* out of memory: shown as absent, never empty */
+    }
     b->present = true;
-    if (!b->data.data)
-        hc_buf_append(&b->data, "", 0);
 }
 
 /* Length of the longest prefix of s (n bytes) of at most max bytes that does

@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -255,4 +256,13 @@ int fmt_term(hc_buf *out, const char *s, size_t n, unsigned flags)
     if (!out->data && hc_buf_append(out, "", 0))
         return HC_ENOMEM;
     return 0;
+}
+
+const char *fmt_built(const hc_buf *b)
+{
+    if (hc_buf_error(b)) {
+        fprintf(stderr, "hc-analyze: out of memory while building the output\n");
+        exit(1);
+    }
+    return b->data ? b->data : "";
 }

@@ -58,5 +58,10 @@ enum {
 int fmt_term(hc_buf *out, const char *s, size_t n, unsigned flags);
 /* Does s (n bytes) need fmt_term() at all? (fast path) */
 bool fmt_term_safe(const char *s, size_t n);
+/* The text built in b ("" when nothing was), to print or to use as a key.
+ * A buffer whose building failed (buf.h: out of memory) is never used in
+ * part: hc-analyze says so on stderr and exits 1, as for any allocation
+ * failure of a command. */
+const char *fmt_built(const hc_buf *b);
 
 #endif

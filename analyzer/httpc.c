@@ -100,6 +100,14 @@ int httpc_request(const char *host, int port, const char *method, const char *ta
                   const char *headers, const void *body, size_t len, int timeout_ms,
                   int *status, hc_buf *resp, char *err, size_t errlen)
 {
+    return httpc_request_max(host, port, method, target, headers, body, len, timeout_ms, HTTPC_MAX_RESPONSE,
+                             status, resp, err, errlen);
+}
+
+int httpc_request_max(const char *host, int port, const char *method, const char *target,
+                      const char *headers, const void *body, size_t len, int timeout_ms, size_t max,
+                      int *status, hc_buf *resp, char *err, size_t errlen)
+{
     int64_t deadline = hc_mono_us() + (int64_t)timeout_ms * 1000;
     hc_buf head = { 0 }, in = { 0 };
     int rc, fd = connect_to(host, port, deadline, err, errlen);
@@ -113,12 +121,12 @@ int httpc_request(const char *host, int port, const char *method, const char *ta
     if ((rc = write_all(fd, head.data, head.len, deadline)) != 0 ||
         (len && (rc = write_all(fd, body, len, deadline)) != 0))
         goto fail;
-    /* Read to EOF; keep the head and at most HTTPC_MAX_RESPONSE of the body. */
+    /* Read to EOF; keep the head and at most max bytes of the body. */
     for (;;) {
         char chunk[16384];
         ssize_t r = recv(fd, chunk, sizeof chunk, 0);
         if (r > 0) {
-            hc_buf_append_capped(&in, chunk, (size_t)r, HTTPC_MAX_RESPONSE + 65536);
+            hc_buf_append_capped(&in, chunk, (size_t)r, max + 65536);
         } else if (r == 0) {
             break;
         } else if (errno == EAGAIN || errno == EINTR) {
@@ -128,6 +136,11 @@ int httpc_request(const char *host, int port, const char *method, const char *ta
             rc = HC_EIO;
             goto fail;
         }
+    }
+    if ((rc = hc_buf_error(&in)) != 0) { /* out of memory: the answer is incomplete */
+        if (err)
+            snprintf(err, errlen, "%s:%d: out of memory reading the answer", host, port);
+        goto cleanup;
     }
     {
         const char *d = in.data ? in.data : "";

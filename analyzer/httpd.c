@@ -139,6 +139,16 @@ static void queue(struct conn *c, int status, const httpd_resp *resp, bool head_
                   resp->headers.data ? resp->headers.data : "", close_after ? "Connection: close\r\n" : "");
     if (!head_only && resp->body.len)
         hc_buf_append(&c->out, resp->body.data, resp->body.len);
+    if (hc_buf_error(&c->out) || hc_buf_error(&resp->body) || hc_buf_error(&resp->headers)) {
+        /* Building the answer ran out of memory (buf.h): never send a part
+         * of it; a bare 500 needs no memory beyond the buffer's own. */
+        static const char bare[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                                   "Connection: close\r\n\r\n";
+        hc_buf_reset(&c->out);
+        if (c->out.cap > sizeof bare)
+            hc_buf_append(&c->out, bare, sizeof bare - 1);
+        close_after = true;
+    }
     c->out_off = 0;
     c->close_after = close_after;
     c->deadline = now_ms() + HTTPD_WRITE_TIMEOUT_MS;

@@ -233,5 +233,5 @@ int metrics_write(MDB_txn *txn, MDB_dbi dbi, hc_buf *o)
     }
 out:
     free(a.s);
-    return rc;
+    return rc ? rc : hc_buf_error(o);
 }

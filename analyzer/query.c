@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+uint64_t query_prefiltered;
+
 int query_parse_time(const char *s, int64_t now_us, int64_t *out_us)
 {
     if (!s || !*s)
@@ -324,6 +326,7 @@ int query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_fir
         rc = mdb_cursor_get(cur, &k, &v, next);
     }
     mdb_cursor_close(cur);
+    st->scanned += query_prefiltered;
     return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : HC_ESTORE;
 }
 

@@ -93,6 +93,13 @@ bool query_filter_empty(const query_filter *f);
 /* Does r pass every term of f? Reads only r. */
 bool query_match(const query_filter *f, const hc_record *r);
 
+/* Records a record source left out before they reached the store being
+ * scanned (the ClickHouse source's pushed-down filter, source_ch.h); every
+ * query_scan() adds them to st->scanned, so "records scanned" reads as on a
+ * store holding them all. Set when a store is opened (cli_open_store), 0 for
+ * a local store. */
+extern uint64_t query_prefiltered;
+
 /* Called for each matching record; return non-zero to stop the scan. */
 typedef int (*query_cb)(void *ctx, const hc_record *r);
 

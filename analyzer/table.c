@@ -332,6 +332,7 @@ static void print_line(table *t)
     hc_buf *b = &t->line;
     if (!b->data)
         return;
+    fmt_built(b); /* never a line with a piece missing */
     if (t->term > 0 && utf8_width(b->data) > (size_t)t->term) {
         fwrite(b->data, 1, utf8_prefix(b->data, (size_t)t->term - 1), t->f);
         fputs("…", t->f);
@@ -452,6 +453,7 @@ void table_cell2(table *t, const char *text, const char *csv)
     } else {
         hc_buf b = HC_BUF_INIT;
         fmt_term(&b, text, strlen(text), 0);
+        fmt_built(&b);
         copy = b.data;
     }
     t->cur[t->col] = copy ? copy : strdup("");
@@ -499,7 +501,7 @@ void table_end(table *t)
                 hc_buf_printf(&names, "%s%s", n++ ? ", " : "", t->cols[c].title);
         if (n)
             table_textf(t->f, 1, "(%zu column%s left out to fit %d columns: %s; pipe through 'less -S', "
-                        "or use --csv or --json, to see every column)\n", n, n == 1 ? "" : "s", t->term, names.data);
+                        "or use --csv or --json, to see every column)\n", n, n == 1 ? "" : "s", t->term, fmt_built(&names));
         hc_buf_free(&names);
     }
     for (size_t c = 0; c < t->ncols; c++)

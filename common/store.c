@@ -102,6 +102,7 @@ struct hc_store {
     int64_t          memo_backoff;  /* atomic: CLOCK_MONOTONIC ms before which commits skip the memo */
     char             damage[320];   /* why (written before damaged is set) */
     char             path[PATH_MAX];
+    char             label[512];    /* what hc_store_path() reports when set, else path */
 };
 
 static void (*assert_hook)(const char *path, const char *msg);
@@ -709,7 +710,8 @@ void hc_store_close(hc_store *s)
 MDB_env *hc_store_env(hc_store *s) { return s->env; }
 int hc_store_verified_by(const hc_store *s) { return s->verified_by; }
 MDB_dbi hc_store_dbi(hc_store *s, enum hc_table t) { return s->dbi[t]; }
-const char *hc_store_path(const hc_store *s) { return s->path; }
+const char *hc_store_path(const hc_store *s) { return s->label[0] ? s->label : s->path; }
+void hc_store_set_label(hc_store *s, const char *label) { hc_strlcpy(s->label, sizeof s->label, label); }
 const char *hc_store_strerror(int mdb_rc) { return mdb_strerror(mdb_rc); }
 
 int hc_store_reader_check(hc_store *s)

@@ -83,6 +83,10 @@ int hc_store_verified_by(const hc_store *s);
 MDB_env    *hc_store_env(hc_store *s);
 MDB_dbi     hc_store_dbi(hc_store *s, enum hc_table t);
 const char *hc_store_path(const hc_store *s);
+/* Make hc_store_path() report `label` (copied; at most 511 bytes) instead of
+ * the directory, e.g. the ClickHouse URL a temporary store was filled from
+ * (analyzer/source_ch.h). The store itself still uses its directory. */
+void        hc_store_set_label(hc_store *s, const char *label);
 
 /* Transactions with the store's resize protocol applied. begin adopts a map
  * grown by another process (MDB_MAP_RESIZED) transparently. commit returns 0,

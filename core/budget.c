@@ -1,6 +1,7 @@
 /* budget.c — see budget.h. */
 #include "budget.h"
 #include "alert.h"
+#include "shared.h"
 #include "buf.h"
 #include "clock.h"
 #include "err.h"
@@ -324,6 +325,39 @@ int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, 
     return -1;
 }
 
+int hc_budget_gate_shared(const hc_budget *b, int n, const hc_opts *o, int64_t now_us, const char *wkey,
+                          int64_t window_us, uint64_t quota, uint64_t amount, bool *allowed, uint64_t *used)
+{
+    char keys[8][600];
+    const char *kp[8];
+    uint64_t limits[8];
+    int nk = 0;
+    for (int i = 0; i < n; i++) {
+        if (!b[i].block || !scope_value(&b[i], o))
+            continue;
+        if (b[i].period == HC_PERIOD_PROCESS) {
+            char key[600];
+            uint64_t t = 0;
+            budget_key(&b[i], scope_value(&b[i], o), now_us, key, sizeof key);
+            if (spent_of(NULL, &b[i], key, &t) == 0 && t >= b[i].limit_nusd)
+                return HC_EDISABLED; /* blocked in this process: the usual path says so */
+            continue;
+        }
+        if (nk == 8)
+            return HC_EDISABLED;
+        budget_key(&b[i], scope_value(&b[i], o), now_us, keys[nk], sizeof keys[nk]);
+        kp[nk] = keys[nk];
+        limits[nk++] = b[i].limit_nusd;
+    }
+    if (nk == 0)
+        return HC_EDISABLED;
+    int blocked = -1;
+    uint64_t spent = 0;
+    if (hc_shared_gate(nk, kp, limits, wkey, window_us, quota, amount, now_us, &blocked, &spent, allowed, used) != 0)
+        return HC_EDISABLED;
+    return blocked >= 0 ? 1 : 0;
+}
+
 static void json_str(hc_buf *j, const char *s)
 {
     hc_buf_puts(j, "\"");
@@ -359,7 +393,8 @@ static void alert(const hc_budget *b, const char *scope, uint64_t after, int64_t
         hc_buf_puts(&j, ",\"request_id\":");
         json_str(&j, request_id);
         hc_buf_puts(&j, "}");
-        hc_webhook_post(b->webhook, j.data);
+        if (!hc_buf_error(&j)) /* an incomplete document is not sent */
+            hc_webhook_post(b->webhook, j.data);
         hc_buf_free(&j);
     }
 }

@@ -77,6 +77,16 @@ int64_t hc_period_start(enum hc_period p, int64_t now_us);
  * down under HC_SHARED_ON_ERROR=fail-closed, shared.h). */
 int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, int64_t now_us, uint64_t *spent);
 
+/* With HC_SHARED: the blocking budgets applicable to o and the rate-limit
+ * window wkey (hc_window_take's arguments) checked in one Redis round trip
+ * (hc_shared_gate). 0: no budget is spent and the window answered
+ * (*allowed, *used); 1: a budget is spent (the window untouched; the caller
+ * refuses through hc_budget_blocked(), which names it); HC_EDISABLED: not
+ * answered here (no shared budget applies, a "process" budget is spent, or
+ * Redis did not answer): take the usual path. */
+int hc_budget_gate_shared(const hc_budget *b, int n, const hc_opts *o, int64_t now_us, const char *wkey,
+                          int64_t window_us, uint64_t quota, uint64_t amount, bool *allowed, uint64_t *used);
+
 /* Account a completed request's cost. For each budget crossed by it, warns
  * and/or posts the webhook (asynchronously). Returns true if a warn or
  * webhook budget was crossed (the record gets HC_REC_BUDGET_WARN); spec_out

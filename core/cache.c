@@ -1,8 +1,10 @@
 /* cache.c — see cache.h. */
 #include "cache.h"
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
+#include "shared.h"
 
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
@@ -140,6 +142,34 @@ static bool live(const MDB_val *v, int64_t now_us, hc_cache_entry *e, hc_buf *st
     return hc_cache_entry_decode(v->mv_data, v->mv_size, e, storage) == 0 && e->expires_us > now_us;
 }
 
+/* The Redis key of bucket b: "cache:" + hex of its store key (shared.h adds "hcshim:"). */
+static void shared_key(const hc_cache_ctx *c, int b, char out[6 + 65])
+{
+    uint8_t k[32];
+    hc_cache_bucket_key(c, b, k);
+    memcpy(out, "cache:", 6);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 6 + 2 * i, 3, "%02x", k[i]);
+}
+
+/* A miss here: the answer another process put in Redis (HC_SHARED_CACHE=1,
+ * one bucket only). Fails open: any Redis trouble is a miss. */
+static bool shared_lookup(const hc_cache_ctx *c, int64_t now_us, hc_cache_entry *e, hc_buf *storage)
+{
+    if (c->buckets != 1 || !hc_shared_cache_on())
+        return false;
+    char key[6 + 65];
+    shared_key(c, 0, key);
+    hc_buf blob = HC_BUF_INIT;
+    bool hit = false;
+    if (hc_shared_blob_get(key, &blob) == 0) {
+        MDB_val v = { blob.len, blob.data };
+        hit = live(&v, now_us, e, storage);
+    }
+    hc_buf_free(&blob);
+    return hit;
+}
+
 int hc_cache_lookup(hc_store *s, const hc_cache_ctx *c, int64_t now_us, hc_cache_entry *e, hc_buf *storage,
                     int *bucket)
 {
@@ -163,7 +193,7 @@ int hc_cache_lookup(hc_store *s, const hc_cache_ctx *c, int64_t now_us, hc_cache
     hc_store_txn_abort(s, txn);
     if (nlive < c->buckets) {
         *bucket = free_idx;
-        return HC_CACHE_MISS;
+        return shared_lookup(c, now_us, e, storage) ? HC_CACHE_HIT : HC_CACHE_MISS;
     }
 
     /* All buckets live: serve them round-robin. The counter update is its
@@ -233,6 +263,12 @@ int hc_cache_put(hc_store *s, const hc_cache_ctx *c, int bucket, const hc_cache_
         }
         if (hc_store_grow(s) != 0)
             break;
+    }
+    /* Shared too when asked (one bucket; size-capped; expires with the entry). */
+    if (c->buckets == 1 && hc_shared_cache_on() && val.len <= hc_shared_cache_max()) {
+        char key[6 + 65];
+        shared_key(c, bucket, key);
+        hc_shared_blob_set(key, val.data, val.len, (e->expires_us - hc_now_us()) / 1000);
     }
     hc_buf_free(&val);
     return rc;

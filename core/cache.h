@@ -17,6 +17,13 @@
  * headers, and the body (de-chunked, as encoded by the provider), so a hit —
  * streamed or not — replays the same bytes.
  *
+ * Shared (HC_SHARED_CACHE=1 with HC_SHARED, shared.h): a stored entry is
+ * also SET in Redis under "hcshim:cache:" + hex of its bucket key, expiring
+ * with it, if it is at most HC_SHARED_CACHE_MAX bytes; a local miss then
+ * asks Redis, so a process with another store (another machine) gets the
+ * hit. Bucket size 1 only (the rotation of N buckets stays local). Any Redis
+ * trouble reads as a miss.
+ *
  * Thread-safe (LMDB).
  */
 #ifndef HC_CORE_CACHE_H

@@ -91,10 +91,10 @@ static bool is_ratelimit_header(const char *n, size_t l)
            hc_span_iprefix(n, l, "x-ratelimit");
 }
 
-static void keep_ratelimit(hc_capture *c, const hc_http_head *h)
+static void keep_ratelimit(hc_capture *c, const hc_header *hd, size_t nh)
 {
-    for (size_t i = 0; i < h->nheaders; i++) {
-        const hc_header *x = &h->headers[i];
+    for (size_t i = 0; i < nh; i++) {
+        const hc_header *x = &hd[i];
         if (!is_ratelimit_header(x->name, x->name_len))
             continue;
         char n[96], v[256];
@@ -108,7 +108,7 @@ static void keep_ratelimit(hc_capture *c, const hc_http_head *h)
 
 void hc_capture_attempt_headers(hc_capture *c, const hc_http_head *h)
 {
-    keep_ratelimit(c, h);
+    keep_ratelimit(c, h->headers, h->nheaders);
 }
 
 void hc_capture_drop_ratelimit(hc_capture *c)
@@ -118,11 +118,16 @@ void hc_capture_drop_ratelimit(hc_capture *c)
 
 void hc_capture_response_head(hc_capture *c, const hc_http_head *h)
 {
-    c->rec.status = h->status;
-    keep_ratelimit(c, h);
+    hc_capture_response(c, h->status, h->headers, h->nheaders);
+}
+
+void hc_capture_response(hc_capture *c, int status, const hc_header *hd, size_t nh)
+{
+    c->rec.status = status;
+    keep_ratelimit(c, hd, nh);
     const hc_header *ce = NULL, *ct = NULL;
-    for (size_t i = 0; i < h->nheaders; i++) {
-        const hc_header *x = &h->headers[i];
+    for (size_t i = 0; i < nh; i++) {
+        const hc_header *x = &hd[i];
         if (hc_span_ieq(x->name, x->name_len, "content-encoding"))
             ce = x;
         else if (hc_span_ieq(x->name, x->name_len, "content-type"))
@@ -270,6 +275,61 @@ void hc_capture_set_provider(hc_capture *c, const char *provider)
     hc_strlcpy(c->provider, sizeof c->provider, provider);
 }
 
+void hc_capture_set_may_wait(hc_capture *c, bool may_wait)
+{
+    c->may_wait = may_wait;
+}
+
+void hc_capture_set_error(hc_capture *c, const char *error)
+{
+    hc_strlcpy(c->error, sizeof c->error, error);
+}
+
+void hc_capture_set_budget(hc_capture *c, const char *name)
+{
+    hc_strlcpy(c->budget, sizeof c->budget, name);
+}
+
+void hc_capture_set_cache_key(hc_capture *c, const char *key_hex)
+{
+    hc_strlcpy(c->cache_key, sizeof c->cache_key, key_hex);
+}
+
+void hc_capture_add_flags(hc_capture *c, uint32_t flags)
+{
+    c->rec.flags |= flags;
+}
+
+void hc_capture_retry(hc_capture *c)
+{
+    c->rec.retries++;
+}
+
+void hc_capture_set_route(hc_capture *c, int fallback_idx, int64_t waited_us)
+{
+    c->rec.fallback_idx = fallback_idx;
+    c->rec.ratelimit_wait_us = waited_us;
+}
+
+void hc_capture_stored_answer(hc_capture *c, const int64_t tok[6], int64_t orig_cost_nusd, const char *model)
+{
+    hc_capture_settle(c);
+    hc_record *r = &c->rec;
+    if (tok[0] || tok[1]) {
+        r->tok_in = tok[0];
+        r->tok_out = tok[1];
+        r->tok_cached = tok[2];
+        r->tok_cw5m = tok[3];
+        r->tok_cw1h = tok[4];
+        r->tok_reasoning = tok[5];
+        r->cost_flags = orig_cost_nusd > 0 ? HC_COST_PRICED : r->cost_flags & ~HC_COST_NO_USAGE;
+    }
+    if (!c->model_resp[0])
+        hc_strlcpy(c->model_resp, sizeof c->model_resp, model);
+    r->saved_nusd = orig_cost_nusd > 0 ? orig_cost_nusd : r->cost_nusd;
+    r->cost_nusd = 0;
+}
+
 int64_t hc_capture_settle(hc_capture *c)
 {
     if (!c->settled) {
@@ -279,6 +339,13 @@ int64_t hc_capture_settle(hc_capture *c)
         finish_cost(c);
     }
     return c->rec.cost_nusd;
+}
+
+/* A text the capture built, or "" if building it failed (buf.h): a record
+ * never holds an incomplete list. */
+static const char *built_text(const hc_buf *b)
+{
+    return b->data && !hc_buf_error(b) ? b->data : "";
 }
 
 void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
@@ -298,7 +365,7 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->provider = c->provider;
     r->api = hc_api_name(c->api);
     r->method = c->method;
-    r->path = c->path.data ? c->path.data : "";
+    r->path = built_text(&c->path);
     r->upstream = c->upstream;
     r->model_req = c->model_req;
     r->model_resp = c->model_resp;
@@ -310,9 +377,9 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
         r->flags |= HC_REC_REQ_TRUNC;
     if (c->resp_trunc)
         r->flags |= HC_REC_RESP_TRUNC;
-    r->ratelimit.p = c->ratelimit.data;
-    r->ratelimit.len = (uint32_t)c->ratelimit.len;
-    r->attempts = c->attempts.data ? c->attempts.data : "";
+    r->ratelimit.p = hc_buf_error(&c->ratelimit) ? NULL : c->ratelimit.data;
+    r->ratelimit.len = hc_buf_error(&c->ratelimit) ? 0 : (uint32_t)c->ratelimit.len;
+    r->attempts = built_text(&c->attempts);
     r->budget = c->budget;
     r->cache_key = c->cache_key;
     r->pid = (int32_t)core->pid; /* a forked child has its own core (core.c) */

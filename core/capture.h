@@ -9,6 +9,11 @@
  * long the response. hc_capture_finish() computes the cost, encodes the
  * record and hands everything to the recorder.
  *
+ * The functions below are the whole interface for feeding a capture: callers
+ * may read its fields (the request's model, its API) but never write them,
+ * and what the gateway answers by itself (an error, a cache hit) is given
+ * as values (hc_capture_response), never as text to be parsed back.
+ *
  * Secrets: the capture never looks at request headers other than the ones it
  * names (Helicone options come in already parsed as hc_opts); credentials
  * cannot reach the record.
@@ -73,6 +78,11 @@ void hc_capture_attempt(hc_capture *c, int status, int64_t wait_ms);
 /* The response head the app receives. Its rate-limit headers are added to
  * those kept from earlier attempts. */
 void hc_capture_response_head(hc_capture *c, const hc_http_head *h);
+/* The same, as values: for an answer the gateway wrote itself (an error, a
+ * cache hit), so that nothing it formatted is parsed back. headers[0..n)
+ * are borrowed for the call; of them the capture reads Content-Type,
+ * Content-Encoding and the rate-limit headers. */
+void hc_capture_response(hc_capture *c, int status, const hc_header *headers, size_t n);
 /* Keep the rate-limit headers of a failed attempt (a retried 429's
  * remaining-requests: 0 is the interesting one). */
 void hc_capture_attempt_headers(hc_capture *c, const hc_http_head *h);
@@ -86,6 +96,32 @@ void hc_capture_set_provider(hc_capture *c, const char *provider);
  * request (an OpenAI chat request answered by Anthropic Messages). Call
  * before the response head. */
 void hc_capture_set_api(hc_capture *c, enum hc_api api);
+/* The exchange is settled from a gateway thread, after the app has its
+ * answer: it may wait for room in the recorder's queue (recorder.h). */
+void hc_capture_set_may_wait(hc_capture *c, bool may_wait);
+/* What went wrong, as the record shows it (copied; cut at 399 bytes).
+ * hc_capture_finish's error argument, when not NULL, replaces it. */
+void hc_capture_set_error(hc_capture *c, const char *error);
+/* The budget this exchange was blocked by or crossed (copied). */
+void hc_capture_set_budget(hc_capture *c, const char *name);
+/* The cache key (hex) this exchange looked up (copied). */
+void hc_capture_set_cache_key(hc_capture *c, const char *key_hex);
+/* Add HC_REC_* flags to the record (e.g. HC_REC_RATE_LIMITED,
+ * HC_REC_USAGE_INJECTED, HC_REC_CACHE_STORED). */
+void hc_capture_add_flags(hc_capture *c, uint32_t flags);
+/* One more retry of an upstream attempt. */
+void hc_capture_retry(hc_capture *c);
+/* Which fallback answered (-1: the original target) and how long retry
+ * backoffs waited in total (µs). */
+void hc_capture_set_route(hc_capture *c, int fallback_idx, int64_t waited_us);
+/* The answer was a stored one (a cache hit, a replayed cassette entry):
+ * settle now, then take the stored usage tok[6] (in, out, cached, cw5m,
+ * cw1h, reasoning; used when in or out is non-zero: a replayed stream may
+ * not carry its usage), the answering model when the body named none, and
+ * account the cost as saved: saved_nusd = orig_cost_nusd (or the computed
+ * cost when the stored one is 0), cost_nusd = 0. Call after the body's
+ * bytes were fed and before hc_capture_finish. */
+void hc_capture_stored_answer(hc_capture *c, const int64_t tok[6], int64_t orig_cost_nusd, const char *model);
 /* Compute usage and cost now (idempotent; finish does it if nobody did).
  * Returns cost_nusd (0 when unpriced or no usage). */
 int64_t hc_capture_settle(hc_capture *c);

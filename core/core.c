@@ -5,7 +5,8 @@
  *   it only records the hooks' table. The first redirected connect() starts
  *   the core (hc_core_start): configuration, pricing table, CA, TLS contexts,
  *   gateway listener and accept thread. The recorder thread starts with the
- *   first finished exchange.
+ *   first finished exchange. A Node/Bun runtime needs the CA before main
+ *   (api_ca_file): only the CA is made then, and the start adopts it.
  * - If anything in the start fails, the core stays off for this process and
  *   every connect() goes to its original destination: fail open, logged once.
  * - Fork: the child's hc_core pointer is cleared (atfork_child) and the
@@ -64,6 +65,7 @@ static hc_core *current;                     /* atomic; NULL before start / afte
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 static int start_failed_pid;                 /* guarded by start_lock: pid whose start failed */
 static int atexit_pid;                       /* guarded by start_lock: pid that registered atexit */
+static hc_ca *early_ca;                      /* guarded by start_lock: made by api_ca_file before the start */
 
 hc_core *hc_core_get(void) { return __atomic_load_n(&current, __ATOMIC_ACQUIRE); }
 const hc_shim_api *hc_core_shim(void) { return shim; }
@@ -359,7 +361,10 @@ static hc_core *start(void)
             goto fail;
         }
     } else {
-        if (!(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
+        /* The CA a Node/Bun runtime was told to trust before main (api_ca_file). */
+        c->ca = early_ca;
+        early_ca = NULL;
+        if (!c->ca && !(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
             hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
             goto fail;
         }
@@ -555,13 +560,37 @@ static void remove_stale_ca_files(const char *dir)
     closedir(d);
 }
 
+/* The CA alone, without the rest of the start (configuration, prices, TLS
+ * contexts, gateway thread, recorder): a Node/Bun process that never calls an
+ * LLM pays for OpenSSL and one CA, not for a gateway. start() adopts it. */
+static hc_ca *ca_for_node(void)
+{
+    hc_core *c = hc_core_get();
+    if (c)
+        return c->ca;
+    char err[512];
+    hc_ca *ca = NULL;
+    pthread_mutex_lock(&start_lock);
+    if ((c = hc_core_get()) != NULL) {
+        ca = c->ca;
+    } else if (early_ca) {
+        ca = early_ca;
+    } else if (shim && OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL) == 1) {
+        if (!(early_ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err)))
+            hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
+        ca = early_ca;
+    }
+    pthread_mutex_unlock(&start_lock);
+    return ca;
+}
+
 static const char *api_ca_file(void)
 {
-    hc_core *c = hc_core_start();
-    if (!c || !c->ca)
-        return NULL;
     if (ca_path[0])
         return ca_path;
+    hc_ca *ca = ca_for_node();
+    if (!ca)
+        return NULL;
     const char *dir = getenv("XDG_RUNTIME_DIR");
     if (!dir || !*dir)
         dir = getenv("TMPDIR");
@@ -592,7 +621,7 @@ static const char *api_ca_file(void)
             fputc('\n', f);
         }
     }
-    if (!f || PEM_write_X509(f, hc_ca_cert(c->ca)) != 1) {
+    if (!f || PEM_write_X509(f, hc_ca_cert(ca)) != 1) {
         if (f)
             fclose(f);
         else
@@ -615,6 +644,7 @@ static void api_atfork_child(void)
     hc_webhook_atfork_child();
     hc_observe_atfork_child();
     ca_path[0] = '\0'; /* the parent owns (and removes) its file */
+    early_ca = NULL;   /* its lock may be held by a parent's thread: left, never freed */
     if (c) {
         hc_gateway_abandon(c->gw);
         hc_recorder_abandon(c->rec);

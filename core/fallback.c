@@ -252,10 +252,8 @@ int hc_fallback_body(const hc_fallback *f, const char *body, size_t len, hc_buf 
         next = tmp;
     }
     cJSON_Delete(ov);
-    if (rc == 0) {
-        hc_buf_append(out, cur.data, cur.len);
-        rc = 1;
-    }
+    if (rc == 0)
+        rc = hc_buf_append_buf(out, &cur) ? HC_ENOMEM : 1;
     hc_buf_free(&cur);
     hc_buf_free(&next);
     return rc;

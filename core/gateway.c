@@ -617,115 +617,158 @@ fail:
     return HC_EIO;
 }
 
+/* Where to send a socket connecting to dst: the listener of the same
+ * family if we can; an AF_INET6 socket without [::1] goes to the v4
+ * listener through a v4-mapped address, unless the socket is IPV6_V6ONLY
+ * (then false: it cannot reach the gateway). *fam: the listener's family. */
+static bool listener_for(const hc_gateway *gw, int fd, const struct sockaddr *dst, struct sockaddr_storage *gwa,
+                         socklen_t *gwl, int *fam)
+{
+    memset(gwa, 0, sizeof *gwa);
+    if (dst->sa_family == AF_INET) {
+        memcpy(gwa, &gw->addr4, sizeof gw->addr4);
+        *gwl = sizeof gw->addr4;
+        *fam = AF_INET;
+    } else if (gw->have6) {
+        memcpy(gwa, &gw->addr6, sizeof gw->addr6);
+        *gwl = sizeof gw->addr6;
+        *fam = AF_INET6;
+    } else {
+        int v6only = 0;
+        socklen_t ol = sizeof v6only;
+        getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
+        if (v6only)
+            return false;
+        struct sockaddr_in6 *m = (struct sockaddr_in6 *)gwa;
+        m->sin6_family = AF_INET6;
+        m->sin6_port = gw->addr4.sin_port;
+        m->sin6_addr.s6_addr[10] = m->sin6_addr.s6_addr[11] = 0xff;
+        memcpy(&m->sin6_addr.s6_addr[12], &gw->addr4.sin_addr, 4);
+        *gwl = sizeof *m;
+        *fam = AF_INET;
+    }
+    return true;
+}
+
+/* Bind fd to a loopback ephemeral port unless the app bound the socket, so
+ * that the registry entry exists before the connection does. True with
+ * *local = the socket's address when it is bound (by us or the app). */
+static bool bind_early(int fd, int fam, struct sockaddr_storage *local)
+{
+    socklen_t ll = sizeof *local;
+    int lf;
+    unsigned char la[16];
+    uint16_t lp;
+    if (getsockname(fd, (struct sockaddr *)local, &ll) != 0 || !addr_key((struct sockaddr *)local, &lf, la, &lp))
+        return false;
+    if (lp != 0)
+        return true; /* bound by the app already */
+    struct sockaddr_storage b;
+    memset(&b, 0, sizeof b);
+    socklen_t bl;
+    if (local->ss_family == AF_INET) {
+        struct sockaddr_in *b4 = (struct sockaddr_in *)&b;
+        b4->sin_family = AF_INET;
+        b4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bl = sizeof *b4;
+    } else {
+        struct sockaddr_in6 *b6 = (struct sockaddr_in6 *)&b;
+        b6->sin6_family = AF_INET6;
+        if (fam == AF_INET6) {
+            b6->sin6_addr = in6addr_loopback;
+        } else { /* v4-mapped 127.0.0.1 */
+            b6->sin6_addr.s6_addr[10] = b6->sin6_addr.s6_addr[11] = 0xff;
+            b6->sin6_addr.s6_addr[12] = 127;
+            b6->sin6_addr.s6_addr[15] = 1;
+        }
+        bl = sizeof *b6;
+    }
+    ll = sizeof *local;
+    return bind(fd, (struct sockaddr *)&b, bl) == 0 && getsockname(fd, (struct sockaddr *)local, &ll) == 0;
+}
+
+/* Register r under the socket's bound address local (before connecting).
+ * True if r is consumed (registered, or freed: a second connect() on the
+ * same socket finds its entry); false if local has no usable key. */
+static bool register_early(hc_gateway *gw, struct reg *r, const struct sockaddr_storage *local, int fam)
+{
+    if (!addr_key((const struct sockaddr *)local, &r->family, r->addr, &r->port))
+        return false;
+    static const unsigned char any[16];
+    if (memcmp(r->addr, any, 16) == 0) {
+        /* Bound by the app to the wildcard address (curl --local-port,
+         * httpx local_address="0.0.0.0", Python source_address): the
+         * connection to the loopback listener comes from the loopback
+         * address of the listener's family, with the app's port. */
+        r->family = fam;
+        if (fam == AF_INET) {
+            r->addr[0] = 127;
+            r->addr[3] = 1;
+        } else {
+            r->addr[15] = 1; /* ::1 */
+        }
+    }
+    pthread_mutex_lock(&gw->lock);
+    if (!find_reg(gw, r->family, r->addr, r->port)) {
+        r->next = gw->regs;
+        gw->regs = r;
+        r = NULL; /* owned by the registry now */
+    }
+    pthread_mutex_unlock(&gw->lock);
+    free(r); /* a second connect() on the same socket: the entry exists */
+    return true;
+}
+
+/* Late entry (the socket could not be bound first): register r under the
+ * address the connect gave fd, and wake an accept waiting for it. r is
+ * consumed. */
+static void register_late(hc_gateway *gw, int fd, struct reg *r)
+{
+    struct sockaddr_storage local;
+    socklen_t ll = sizeof local;
+    if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0 ||
+        !addr_key((struct sockaddr *)&local, &r->family, r->addr, &r->port)) {
+        free(r);
+        return;
+    }
+    pthread_mutex_lock(&gw->lock);
+    if (find_reg(gw, r->family, r->addr, r->port)) {
+        free(r);
+    } else {
+        r->next = gw->regs;
+        gw->regs = r;
+        pthread_cond_broadcast(&gw->cond);
+    }
+    pthread_mutex_unlock(&gw->lock);
+}
+
+static int port_of(const struct sockaddr *a)
+{
+    return a->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)a)->sin_port)
+                                   : ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
 int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len, const char *host)
 {
     const hc_shim_api *shim = gw->core->shim;
     if (hc_gateway_lost(gw))
         return shim->connect(fd, dst, len); /* fail open (core.c normally starts a new gateway first) */
+    struct sockaddr_storage gwa, local;
+    socklen_t gwl;
+    int fam;
     struct reg *r = calloc(1, sizeof *r);
     if (!r)
         return shim->connect(fd, dst, len);
-
-    /* Where to send this socket: same family if we can; an AF_INET6 socket
-     * without [::1] goes to the v4 listener through a v4-mapped address,
-     * unless the socket is IPV6_V6ONLY. */
-    struct sockaddr_storage gwa;
-    socklen_t gwl;
-    memset(&gwa, 0, sizeof gwa);
-    int fam;
-    if (dst->sa_family == AF_INET) {
-        memcpy(&gwa, &gw->addr4, sizeof gw->addr4);
-        gwl = sizeof gw->addr4;
-        fam = AF_INET;
-    } else if (gw->have6) {
-        memcpy(&gwa, &gw->addr6, sizeof gw->addr6);
-        gwl = sizeof gw->addr6;
-        fam = AF_INET6;
-    } else {
-        int v6only = 0;
-        socklen_t ol = sizeof v6only;
-        getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
-        if (v6only) {
-            free(r);
-            return shim->connect(fd, dst, len);
-        }
-        struct sockaddr_in6 *m = (struct sockaddr_in6 *)&gwa;
-        m->sin6_family = AF_INET6;
-        m->sin6_port = gw->addr4.sin_port;
-        m->sin6_addr.s6_addr[10] = m->sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&m->sin6_addr.s6_addr[12], &gw->addr4.sin_addr, 4);
-        gwl = sizeof *m;
-        fam = AF_INET;
+    if (!listener_for(gw, fd, dst, &gwa, &gwl, &fam)) {
+        free(r);
+        return shim->connect(fd, dst, len);
     }
-
     memcpy(&r->origin.dst, dst, len < sizeof r->origin.dst ? len : sizeof r->origin.dst);
     r->origin.dstlen = len;
     hc_strlcpy(r->origin.host, sizeof r->origin.host, host);
-    r->origin.port = dst->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)dst)->sin_port)
-                                               : ntohs(((const struct sockaddr_in6 *)dst)->sin6_port);
-
-    /* Bind to a loopback ephemeral port unless the app bound the socket, so
-     * that the entry exists before the connection does. */
-    struct sockaddr_storage local;
-    socklen_t ll = sizeof local;
-    bool early = false;
-    if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0) {
-        int lf;
-        unsigned char la[16];
-        uint16_t lp;
-        if (addr_key((struct sockaddr *)&local, &lf, la, &lp) && lp == 0) {
-            struct sockaddr_storage b;
-            memset(&b, 0, sizeof b);
-            socklen_t bl;
-            if (local.ss_family == AF_INET) {
-                struct sockaddr_in *b4 = (struct sockaddr_in *)&b;
-                b4->sin_family = AF_INET;
-                b4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-                bl = sizeof *b4;
-            } else {
-                struct sockaddr_in6 *b6 = (struct sockaddr_in6 *)&b;
-                b6->sin6_family = AF_INET6;
-                if (fam == AF_INET6) {
-                    b6->sin6_addr = in6addr_loopback;
-                } else { /* v4-mapped 127.0.0.1 */
-                    b6->sin6_addr.s6_addr[10] = b6->sin6_addr.s6_addr[11] = 0xff;
-                    b6->sin6_addr.s6_addr[12] = 127;
-                    b6->sin6_addr.s6_addr[15] = 1;
-                }
-                bl = sizeof *b6;
-            }
-            ll = sizeof local;
-            if (bind(fd, (struct sockaddr *)&b, bl) == 0 && getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
-                early = true;
-        } else if (lp != 0) {
-            early = true; /* bound by the app already */
-        }
-    }
-    if (early && addr_key((struct sockaddr *)&local, &r->family, r->addr, &r->port)) {
-        static const unsigned char any[16];
-        if (memcmp(r->addr, any, 16) == 0) {
-            /* Bound by the app to the wildcard address (curl --local-port,
-             * httpx local_address="0.0.0.0", Python source_address): the
-             * connection to the loopback listener comes from the loopback
-             * address of the listener's family, with the app's port. */
-            r->family = fam;
-            if (fam == AF_INET) {
-                r->addr[0] = 127;
-                r->addr[3] = 1;
-            } else {
-                r->addr[15] = 1; /* ::1 */
-            }
-        }
-        pthread_mutex_lock(&gw->lock);
-        if (!find_reg(gw, r->family, r->addr, r->port)) {
-            r->next = gw->regs;
-            gw->regs = r;
-            r = NULL; /* owned by the registry now */
-        }
-        pthread_mutex_unlock(&gw->lock);
-        free(r); /* a second connect() on the same socket: the entry exists */
+    r->origin.port = port_of(dst);
+    if (bind_early(fd, fam, &local) && register_early(gw, r, &local, fam))
         r = NULL;
-    }
 
     int rc = shim->connect(fd, (struct sockaddr *)&gwa, gwl);
     int saved = errno;
@@ -738,28 +781,9 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
         errno = saved;
         return rc;
     }
-    if (r) {
-        /* Late entry (the socket could not be bound first). */
-        ll = sizeof local;
-        if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0 ||
-            !addr_key((struct sockaddr *)&local, &r->family, r->addr, &r->port)) {
-            free(r);
-            errno = saved;
-            return rc;
-        }
-        pthread_mutex_lock(&gw->lock);
-        if (find_reg(gw, r->family, r->addr, r->port)) {
-            free(r);
-        } else {
-            r->next = gw->regs;
-            gw->regs = r;
-            pthread_cond_broadcast(&gw->cond);
-        }
-        pthread_mutex_unlock(&gw->lock);
-    }
-    hc_log_debug("redirected connection to %s:%d into the gateway", host,
-                 dst->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)dst)->sin_port)
-                                           : ntohs(((const struct sockaddr_in6 *)dst)->sin6_port));
+    if (r)
+        register_late(gw, fd, r);
+    hc_log_debug("redirected connection to %s:%d into the gateway", host, port_of(dst));
     errno = saved;
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -283,4 +284,26 @@ int hc_io_connect(const struct sockaddr *addr, socklen_t len, int timeout_ms, in
         return HC_ECONNECT;
     }
     return fd;
+}
+
+int hc_io_write_buf(hc_io *io, const hc_buf *b)
+{
+    if (hc_buf_error(b))
+        return hc_buf_error(b);
+    return hc_io_write(io, b->data, b->len);
+}
+
+int hc_io_write_chunk(hc_io *io, const char *p, size_t n)
+{
+    if (!n)
+        return 0;
+    char hdr[32];
+    int hn = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
+    hc_buf b = HC_BUF_INIT;
+    hc_buf_append(&b, hdr, (size_t)hn);
+    hc_buf_append(&b, p, n);
+    hc_buf_append(&b, "\r\n", 2);
+    int rc = hc_io_write_buf(io, &b);
+    hc_buf_free(&b);
+    return rc;
 }

@@ -12,6 +12,8 @@
 #ifndef HC_CORE_IO_H
 #define HC_CORE_IO_H
 
+#include "buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -36,6 +38,16 @@ long hc_io_read(hc_io *io, void *buf, size_t n);
 
 /* Write all n bytes. 0, or HC_ETIMEDOUT / HC_EIO / HC_ETLS / HC_ECLOSED. */
 int hc_io_write(hc_io *io, const void *buf, size_t n);
+
+/* Write what was built in b (buf.h). The buffer's sticky error, if any, is
+ * returned instead and nothing is written: an incomplete head or body is
+ * never sent. Otherwise as hc_io_write. */
+int hc_io_write_buf(hc_io *io, const hc_buf *b);
+
+/* Write n bytes as one chunk of chunked framing ("%zx\r\n", data, "\r\n"),
+ * in one write. n == 0 writes nothing (a zero chunk would end the body).
+ * 0, HC_ENOMEM, or as hc_io_write. */
+int hc_io_write_chunk(hc_io *io, const char *p, size_t n);
 
 /* Bytes already decrypted and buffered (TLS) — readable without waiting. */
 bool hc_io_pending(hc_io *io);

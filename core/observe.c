@@ -286,7 +286,7 @@ static int start_response(hc_observer *o, size_t head_len)
     hc_capture_response_head(&p->cap, &h);
     hc_capture_attempt(&p->cap, h.status, 0);
     if (h.status == 429)
-        p->cap.rec.flags |= HC_REC_RATE_LIMITED;
+        hc_capture_add_flags(&p->cap, HC_REC_RATE_LIMITED);
     if (hc_http_framing(&h, true, p->req.method, p->req.method_len, &o->in.framing, &o->in.left) != 0) {
         hc_buf_consume(&o->in.buf, head_len);
         finish(o, p, "the response has invalid framing");

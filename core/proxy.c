@@ -7,6 +7,17 @@
  *     → upstream attempts (retries within a target, fallbacks across targets)
  *     → response → settle (cache store, spend accounting, record)
  *   Each step either passes the exchange on or answers the app itself.
+ * - This file is the pipeline only; each step's policy lives in its module:
+ *   gate.c (budgets, rate limits), cachereply.c (a cache hit's answer, an
+ *   answer's storing), replay.c (cassettes), fallback.c and unified.c (the
+ *   targets), gwerror.c (the error answers and their table). The record is
+ *   built by capture.c, fed only through its API, with values (status,
+ *   headers, body) — never by parsing back a text the gateway wrote.
+ * - struct exch groups an exchange's state by concern: the request body
+ *   (rb), the route through the targets (rt), the answer as the app gets it
+ *   (ans), and the modules' own state (cap, cache, replay, gate).
+ * - Buffers built here are checked before they are sent (buf.h: sticky
+ *   errors); out of memory fails the exchange with the gateway's 500.
  * - Buffers: the app's bytes accumulate in conn.in (a request head is parsed
  *   from there, then copied so the parse survives reallocation); the request
  *   body is buffered up to HC_MAX_REQUEST so that it can be inspected,
@@ -34,16 +45,15 @@
  */
 #include "proxy.h"
 #include "buf.h"
-#include "budget.h"
-#include "cache.h"
+#include "cachereply.h"
 #include "capture.h"
 #include "clock.h"
-#include "decode.h"
 #include "err.h"
 #include "redact.h"
 #include "fallback.h"
 #include "http.h"
-#include "counters.h"
+#include "gate.h"
+#include "gwerror.h"
 #include "jsonedit.h"
 #include "log.h"
 #include "options.h"
@@ -80,45 +90,23 @@ struct conn {
     bool             close_after;  /* close the app connection after this exchange */
 };
 
-struct exch {
-    hc_buf           head;         /* request head bytes (owned copy) */
-    hc_http_head     req;          /* parsed from head */
-    char             host[256];    /* host this request is for */
+/* The request body: how the app frames it, what was buffered, and, for one
+ * too large to buffer, the state of piping the rest. */
+struct reqbody {
     enum hc_framing  framing;
     uint64_t         clen;
     hc_buf           body;         /* request body as read (buffered part) */
     hc_buf           sendbody;     /* body as sent upstream to the current target */
     bool             streaming;    /* the body did not fit: the rest is piped */
     bool             continued;    /* we answered the app's Expect: 100-continue ourselves */
-    uint64_t         body_left;    /* LENGTH streaming: bytes still to pipe */
+    uint64_t         left;         /* LENGTH streaming: bytes still to pipe */
     hc_chunked       chunk;        /* CHUNKED: decoder state of the app's body */
-    hc_opts          opts;
-    hc_capture       cap;
+};
+
+/* Where the request goes: the targets tried in order (the request's own,
+ * each model of a Helicone host's plan, then the fallbacks). */
+struct route {
     hc_target        target;       /* the current target */
-    bool             inject;       /* include_usage should be injected (app did not ask) */
-    bool             injected;     /* ... and was, into the current target's body: filter the stream */
-    bool             head_sent;    /* the response head reached the app */
-    enum {
-        CF_RAW,                    /* the upstream's body bytes, framing included, as they come */
-        CF_CHUNKED,                /* de-chunked data re-chunked by us (a filtered stream) */
-        CF_CLOSE,                  /* de-chunked data, delimited by closing (an HTTP/1.0 app) */
-    }                cf;           /* how the answer's body is framed for the app */
-    char             id[HC_UUID_STRLEN + 1];
-    hc_buf           resp_extra;   /* helicone-* headers the features add to the answer */
-    hc_buf           out;          /* body bytes for the app, gathered while one read is processed */
-    bool             gather;       /* emit() appends to out; forward_body sends it once per read */
-    /* cache */
-    bool             cache_on;     /* may be answered from / stored in the cache */
-    hc_cache_ctx     cache;
-    int              cache_bucket; /* free bucket to store the answer into */
-    hc_buf           cache_head, cache_body;
-    bool             cache_body_ok;
-    hc_replay_ctx    replay;       /* HC_REPLAY: record this answer to the cassette */
-    /* rate limit */
-    bool             rl_on;
-    hc_ratelimit     rl;
-    char             rl_key[512];
-    /* fallbacks */
     hc_fallback     *fb;           /* HC_MAX_FALLBACKS, allocated only for a request that has any */
     int              nfb;
     const hc_fallback *cur_fb;     /* the fallback being tried (NULL: the original target) */
@@ -128,12 +116,44 @@ struct exch {
     hc_unified      *uni;          /* the plans, allocated only for a request to a Helicone host */
     int              nuni;
     const hc_unified *cur_uni;     /* the plan being tried (NULL: not unified, or a fallback target) */
-    enum hc_api      app_api;      /* the API the app spoke */
-    bool             xa;           /* the current answer is translated from Anthropic Messages */
+    hc_codes         uni_codes;    /* statuses that move on to the next model of the list */
+};
+
+/* The answer as the app receives it. */
+struct answer {
+    bool             head_sent;    /* the response head reached the app */
+    enum {
+        CF_RAW,                    /* the upstream's body bytes, framing included, as they come */
+        CF_CHUNKED,                /* de-chunked data re-chunked by us (a filtered stream) */
+        CF_CLOSE,                  /* de-chunked data, delimited by closing (an HTTP/1.0 app) */
+    }                cf;           /* how the answer's body is framed for the app */
+    hc_buf           extra;        /* helicone-* headers the features add to the answer */
+    hc_buf           out;          /* body bytes for the app, gathered while one read is processed */
+    bool             gather;       /* emit() appends to out; forward_body sends it once per read */
+    bool             inject;       /* include_usage should be injected (app did not ask) */
+    bool             injected;     /* ... and was, into the current target's body: filter the stream */
+    /* translation: an Anthropic Messages answer for an app that spoke chat completions */
+    bool             xa;           /* the current answer is translated */
     bool             xa_stream;    /* ... and is an SSE stream */
     hc_xa_stream     xs;
     hc_buf           xa_body;      /* a whole Anthropic answer being gathered */
-    hc_codes         uni_codes;    /* statuses that move on to the next model of the list */
+};
+
+/* One exchange: a request and its answer, grouped by concern. */
+struct exch {
+    hc_buf           head;         /* request head bytes (owned copy) */
+    hc_http_head     req;          /* parsed from head */
+    char             host[256];    /* host this request is for */
+    char             id[HC_UUID_STRLEN + 1];
+    enum hc_api      app_api;      /* the API the app spoke */
+    hc_opts          opts;
+    struct reqbody   rb;
+    struct route     rt;
+    struct answer    ans;
+    hc_capture       cap;
+    hc_cachereply    cache;        /* cache lookup, and the answer kept for the cache or a cassette */
+    hc_replay_ctx    replay;       /* HC_REPLAY: record this answer to the cassette */
+    hc_gate          gate;         /* budgets and rate limits */
 };
 
 bool hc_proxy_looks_like_http(const unsigned char *p, size_t n)
@@ -146,52 +166,15 @@ bool hc_proxy_looks_like_http(const unsigned char *p, size_t n)
 
 /* ---- small helpers --------------------------------------------------- */
 
-static void json_escape(hc_buf *b, const char *s)
+/* The helicone-id of the answer: the app's Helicone-Request-Id, or ours. */
+static const char *answer_id(const struct exch *x)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            hc_buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            hc_buf_printf(b, "\\u%04x", c);
-        else
-            hc_buf_append(b, s, 1);
-    }
+    return x->opts.request_id[0] ? x->opts.request_id : x->id;
 }
 
-static const char *reason_of(int status)
-{
-    switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
-    }
-}
-
-/* The error "type" of a gateway answer, by its code. */
-static const char *error_type(const char *code)
-{
-    if (strcmp(code, "budget_exceeded") == 0)
-        return "hcshim_budget";
-    if (strcmp(code, "rate_limited") == 0)
-        return "hcshim_rate_limit";
-    if (strncmp(code, "upstream_", 9) == 0)
-        return "hcshim_upstream";
-    return "hcshim_error";
-}
-
-/* Answer the app with a gateway error in the OpenAI error shape (which
- * every SDK surfaces), and record it. */
+/* Answer the app with a gateway error (gwerror.h), and give the capture
+ * what was sent: its status, headers and body as values. x is NULL before
+ * an exchange exists (nothing is recorded). */
 static void send_error(struct conn *c, struct exch *x, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static void send_error(struct conn *c, struct exch *x, int status, const char *code, const char *fmt, ...)
@@ -201,31 +184,18 @@ static void send_error(struct conn *c, struct exch *x, int status, const char *c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    hc_buf body = HC_BUF_INIT, out = HC_BUF_INIT;
-    hc_buf_puts(&body, "{\"error\":{\"message\":\"hcshim: ");
-    json_escape(&body, msg);
-    hc_buf_printf(&body, "\",\"type\":\"%s\",\"code\":\"%s\"}}\n", error_type(code), code);
-    hc_buf_printf(&out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n",
-                  status, reason_of(status), body.len);
-    if (x) {
-        hc_buf_printf(&out, "helicone-id: %s\r\n", x->opts.request_id[0] ? x->opts.request_id : x->id);
-        if (x->resp_extra.len)
-            hc_buf_append(&out, x->resp_extra.data, x->resp_extra.len);
-    }
-    hc_buf_printf(&out, "%s\r\n", c->close_after ? "Connection: close\r\n" : "");
-    hc_buf_append(&out, body.data, body.len);
-    if (hc_io_write(c->client, out.data, out.len) != 0)
+    hc_gwerror e = { .status = status, .code = code, .message = msg, .request_id = x ? answer_id(x) : NULL,
+                     .extra = x ? &x->ans.extra : NULL, .closing = c->close_after };
+    hc_gwerror_sent sent;
+    if (hc_gwerror_send(c->client, &e, &sent) != 0)
         c->close_after = true;
     if (x) {
-        x->head_sent = true;
-        hc_http_head h;
-        if (hc_http_parse_response(out.data, out.len - body.len, &h) > 0)
-            hc_capture_response_head(&x->cap, &h);
-        hc_capture_response_data(&x->cap, body.data, body.len);
-        hc_strlcpy(x->cap.error, sizeof x->cap.error, msg);
+        x->ans.head_sent = true;
+        hc_capture_response(&x->cap, sent.status, sent.headers, sent.nheaders);
+        hc_capture_response_data(&x->cap, sent.body.data, sent.body.len);
+        hc_capture_set_error(&x->cap, msg);
     }
-    hc_buf_free(&body);
-    hc_buf_free(&out);
+    hc_buf_free(&sent.body);
 }
 
 /* Read more from the app into c->in. > 0 bytes, 0 EOF, < 0 error. */
@@ -264,7 +234,11 @@ static int read_request_head(struct conn *c, struct exch *x)
         if (c->in.len) {
             int n = hc_http_parse_request(c->in.data, c->in.len, &x->req);
             if (n > 0) {
-                hc_buf_append(&x->head, c->in.data, (size_t)n);
+                if (hc_buf_append(&x->head, c->in.data, (size_t)n) != 0) {
+                    c->close_after = true;
+                    send_error(c, NULL, 500, "out_of_memory", "the gateway is out of memory");
+                    return HC_ENOMEM;
+                }
                 hc_buf_consume(&c->in, (size_t)n);
                 hc_http_parse_request(x->head.data, x->head.len, &x->req);
                 c->client->timeout_ms = c->core->cfg.connect_timeout_ms;
@@ -295,55 +269,58 @@ static int read_request_head(struct conn *c, struct exch *x)
     }
 }
 
-/* Read the body into x->body, up to the buffering bound. 0 complete (or
- * x->streaming with the buffered part in x->body), < 0 error. */
+/* Read the body into x->rb.body, up to the buffering bound. 0 complete (or
+ * x->rb.streaming with the buffered part in x->rb.body), < 0 error. */
 static int read_request_body(struct conn *c, struct exch *x)
 {
     size_t max = c->core->cfg.max_req_buffer;
-    if (x->framing == HC_BODY_LENGTH) {
-        uint64_t want = x->clen;
-        while ((uint64_t)x->body.len < want) {
+    if (x->rb.framing == HC_BODY_LENGTH) {
+        uint64_t want = x->rb.clen;
+        while ((uint64_t)x->rb.body.len < want) {
             if (!c->in.len) {
                 long r = fill_client(c);
                 if (r <= 0)
                     return r == 0 ? HC_ECLOSED : (int)r;
             }
             size_t take = c->in.len;
-            if ((uint64_t)take > want - x->body.len)
-                take = (size_t)(want - x->body.len);
-            if (x->body.len + take > max) {
-                x->streaming = true;
-                x->body_left = want - x->body.len;
+            if ((uint64_t)take > want - x->rb.body.len)
+                take = (size_t)(want - x->rb.body.len);
+            if (x->rb.body.len + take > max) {
+                x->rb.streaming = true;
+                x->rb.left = want - x->rb.body.len;
                 return 0;
             }
-            hc_buf_append(&x->body, c->in.data, take);
+            if (hc_buf_append(&x->rb.body, c->in.data, take) != 0)
+                return HC_ENOMEM;
             hc_capture_request_body(&x->cap, c->in.data, take);
             hc_buf_consume(&c->in, take);
         }
         return 0;
     }
-    if (x->framing == HC_BODY_CHUNKED) {
-        hc_chunked_init(&x->chunk);
-        while (!x->chunk.done) {
+    if (x->rb.framing == HC_BODY_CHUNKED) {
+        hc_chunked_init(&x->rb.chunk);
+        while (!x->rb.chunk.done) {
             if (!c->in.len) {
                 long r = fill_client(c);
                 if (r <= 0)
                     return r == 0 ? HC_ECLOSED : (int)r;
             }
             size_t doff, dlen;
-            long n = hc_chunked_next(&x->chunk, c->in.data, c->in.len, &doff, &dlen);
+            long n = hc_chunked_next(&x->rb.chunk, c->in.data, c->in.len, &doff, &dlen);
             if (n < 0)
                 return HC_EPARSE;
             if (dlen) {
-                if (x->body.len + dlen > max) {
+                if (x->rb.body.len + dlen > max) {
                     /* Keep the undecoded rest in c->in; the streaming path re-reads it. */
-                    hc_buf_append(&x->body, c->in.data + doff, dlen);
+                    if (hc_buf_append(&x->rb.body, c->in.data + doff, dlen) != 0)
+                        return HC_ENOMEM;
                     hc_capture_request_body(&x->cap, c->in.data + doff, dlen);
                     hc_buf_consume(&c->in, (size_t)n);
-                    x->streaming = true;
+                    x->rb.streaming = true;
                     return 0;
                 }
-                hc_buf_append(&x->body, c->in.data + doff, dlen);
+                if (hc_buf_append(&x->rb.body, c->in.data + doff, dlen) != 0)
+                    return HC_ENOMEM;
                 hc_capture_request_body(&x->cap, c->in.data + doff, dlen);
             }
             hc_buf_consume(&c->in, (size_t)n);
@@ -378,9 +355,9 @@ static bool is_hop_header(const char *n, size_t l, bool upgrade)
 /* True if the current fallback replaces the request header `name`. */
 static bool overridden(const struct exch *x, const char *name, size_t len)
 {
-    if (!x->cur_fb)
+    if (!x->rt.cur_fb)
         return false;
-    hc_pairs pl = { x->cur_fb->headers.data, (uint32_t)x->cur_fb->headers.len };
+    hc_pairs pl = { x->rt.cur_fb->headers.data, (uint32_t)x->rt.cur_fb->headers.len };
     uint32_t pos = 0;
     const char *n, *v;
     while (hc_pairs_next(&pl, &pos, &n, &v))
@@ -396,16 +373,17 @@ static bool is_credential_header(const char *n, size_t l)
            hc_span_ieq(n, l, "x-goog-api-key");
 }
 
-/* The request head as sent upstream. */
-static void build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out, size_t body_len)
+/* The request head as sent upstream. 0, or the buffer's error (out of
+ * memory): then the head is incomplete and must not be sent. */
+static int build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out, size_t body_len)
 {
     const hc_http_head *h = &x->req;
     bool upgrade = hc_http_header(h, "upgrade") != NULL;
-    const hc_unified *u = x->cur_uni;
+    const hc_unified *u = x->rt.cur_uni;
     if (u)
-        hc_buf_printf(out, "%.*s %s%s HTTP/1.1\r\n", (int)h->method_len, h->method, x->target.prefix, u->path);
+        hc_buf_printf(out, "%.*s %s%s HTTP/1.1\r\n", (int)h->method_len, h->method, x->rt.target.prefix, u->path);
     else
-        hc_buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\n", (int)h->method_len, h->method, x->target.prefix,
+        hc_buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\n", (int)h->method_len, h->method, x->rt.target.prefix,
                       (int)h->target_len, h->target);
     bool have_host = false, have_version = false;
     for (size_t i = 0; i < h->nheaders; i++) {
@@ -414,11 +392,11 @@ static void build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out
             is_hop_header(hd->name, hd->name_len, upgrade) ||
             overridden(x, hd->name, hd->name_len))
             continue;
-        if ((x->inject || (u && u->anthropic)) && hc_span_ieq(hd->name, hd->name_len, "accept-encoding"))
+        if ((x->ans.inject || (u && u->anthropic)) && hc_span_ieq(hd->name, hd->name_len, "accept-encoding"))
             continue;
         if (u && u->own_auth && is_credential_header(hd->name, hd->name_len))
             continue; /* the Helicone key: the provider's own key replaces it */
-        if (!u && x->cur_fb && x->nuni && x->uni[0].own_auth && is_credential_header(hd->name, hd->name_len))
+        if (!u && x->rt.cur_fb && x->rt.nuni && x->rt.uni[0].own_auth && is_credential_header(hd->name, hd->name_len))
             continue; /* a fallback target of a unified request: the app's key is Helicone's, not this host's */
         if (core->private_header && core->private_header(hd->name, hd->name_len, hd->value, hd->value_len))
             continue; /* hc-gateway's own token: it is for the gateway, not the provider */
@@ -426,8 +404,8 @@ static void build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out
             have_version = true;
         if (hc_span_ieq(hd->name, hd->name_len, "host")) {
             have_host = true;
-            if (x->target.authority[0]) {
-                hc_buf_printf(out, "Host: %s\r\n", x->target.authority);
+            if (x->rt.target.authority[0]) {
+                hc_buf_printf(out, "Host: %s\r\n", x->rt.target.authority);
                 continue;
             }
         }
@@ -437,46 +415,47 @@ static void build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out
         hc_buf_puts(out, "\r\n");
     }
     if (!have_host)
-        hc_buf_printf(out, "Host: %s\r\n", x->target.authority[0] ? x->target.authority : x->host);
+        hc_buf_printf(out, "Host: %s\r\n", x->rt.target.authority[0] ? x->rt.target.authority : x->host);
     if (u && u->own_auth)
         hc_buf_printf(out, "%s: %s\r\n", u->auth_name, u->auth_value);
     if (u && u->anthropic && !have_version)
         hc_buf_puts(out, "anthropic-version: 2023-06-01\r\n");
-    if (x->cur_fb) {
-        hc_pairs pl = { x->cur_fb->headers.data, (uint32_t)x->cur_fb->headers.len };
+    if (x->rt.cur_fb) {
+        hc_pairs pl = { x->rt.cur_fb->headers.data, (uint32_t)x->rt.cur_fb->headers.len };
         uint32_t pos = 0;
         const char *n, *v;
         while (hc_pairs_next(&pl, &pos, &n, &v))
             hc_buf_printf(out, "%s: %s\r\n", n, v);
     }
-    if (x->streaming) {
-        if (x->framing == HC_BODY_CHUNKED)
+    if (x->rb.streaming) {
+        if (x->rb.framing == HC_BODY_CHUNKED)
             hc_buf_puts(out, "Transfer-Encoding: chunked\r\n");
         else
-            hc_buf_printf(out, "Content-Length: %llu\r\n", (unsigned long long)x->clen);
-    } else if (x->framing != HC_BODY_NONE || body_len) {
+            hc_buf_printf(out, "Content-Length: %llu\r\n", (unsigned long long)x->rb.clen);
+    } else if (x->rb.framing != HC_BODY_NONE || body_len) {
         hc_buf_printf(out, "Content-Length: %zu\r\n", body_len);
     }
     hc_buf_puts(out, "\r\n");
+    return hc_buf_error(out);
 }
 
 /* Pipe the rest of a streaming request body from the app to the upstream. */
 static int pipe_request_body(struct conn *c, struct exch *x)
 {
-    bool chunked = x->framing == HC_BODY_CHUNKED;
-    if (chunked && x->body.len) {
+    bool chunked = x->rb.framing == HC_BODY_CHUNKED;
+    if (chunked && x->rb.body.len) {
         char hdr[32];
-        int n = snprintf(hdr, sizeof hdr, "%zx\r\n", x->body.len);
-        if (hc_io_write(&c->up.io, hdr, (size_t)n) || hc_io_write(&c->up.io, x->body.data, x->body.len) ||
+        int n = snprintf(hdr, sizeof hdr, "%zx\r\n", x->rb.body.len);
+        if (hc_io_write(&c->up.io, hdr, (size_t)n) || hc_io_write(&c->up.io, x->rb.body.data, x->rb.body.len) ||
             hc_io_write(&c->up.io, "\r\n", 2))
             return HC_EIO;
-    } else if (x->body.len && hc_io_write(&c->up.io, x->body.data, x->body.len)) {
+    } else if (x->rb.body.len && hc_io_write(&c->up.io, x->rb.body.data, x->rb.body.len)) {
         return HC_EIO;
     }
     for (;;) {
-        if (!chunked && x->body_left == 0)
+        if (!chunked && x->rb.left == 0)
             return 0;
-        if (chunked && x->chunk.done)
+        if (chunked && x->rb.chunk.done)
             return hc_io_write(&c->up.io, "0\r\n\r\n", 5) ? HC_EIO : 0;
         if (!c->in.len) {
             long r = fill_client(c);
@@ -485,16 +464,16 @@ static int pipe_request_body(struct conn *c, struct exch *x)
         }
         if (!chunked) {
             size_t take = c->in.len;
-            if ((uint64_t)take > x->body_left)
-                take = (size_t)x->body_left;
+            if ((uint64_t)take > x->rb.left)
+                take = (size_t)x->rb.left;
             if (hc_io_write(&c->up.io, c->in.data, take))
                 return HC_EIO;
             hc_capture_request_body(&x->cap, c->in.data, take);
             hc_buf_consume(&c->in, take);
-            x->body_left -= take;
+            x->rb.left -= take;
         } else {
             size_t doff, dlen;
-            long n = hc_chunked_next(&x->chunk, c->in.data, c->in.len, &doff, &dlen);
+            long n = hc_chunked_next(&x->rb.chunk, c->in.data, c->in.len, &doff, &dlen);
             if (n < 0)
                 return HC_EPARSE;
             if (dlen) {
@@ -524,7 +503,7 @@ static int read_response_head(struct conn *c, const struct exch *x, hc_http_head
             int n = hc_http_parse_response(c->up.in.data, c->up.in.len, h);
             if (n > 0) {
                 if (h->status >= 100 && h->status < 200 && h->status != 101) {
-                    if (x->req.minor_version == 1 && !(h->status == 100 && x->continued) &&
+                    if (x->req.minor_version == 1 && !(h->status == 100 && x->rb.continued) &&
                         hc_io_write(c->client, c->up.in.data, (size_t)n) != 0)
                         return HC_ECANCELED; /* the app went away */
                     hc_buf_consume(&c->up.in, (size_t)n);
@@ -553,12 +532,12 @@ static bool is_framing_header(const char *n, size_t l)
 }
 
 /* The response head for the app: the upstream's lines exactly as sent, plus
- * helicone-id and the features' headers. The framing headers follow x->cf;
+ * helicone-id and the features' headers. The framing headers follow x->ans.cf;
  * `closing` replaces the connection headers with "Connection: close". When
  * the answer may be cached, cache_head gets the same head minus framing,
  * helicone-* and Set-Cookie headers (a cookie is not for other requests). */
-static void build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool closing, hc_buf *out,
-                              hc_buf *cache_head)
+static int build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool closing, hc_buf *out,
+                             hc_buf *cache_head)
 {
     const char *eol = memchr(raw, '\n', MAX_HEAD);
     hc_buf_append(out, raw, (size_t)(eol - raw) + 1);
@@ -573,7 +552,7 @@ static void build_client_head(struct exch *x, const hc_http_head *h, const char 
                             hc_span_ieq(hd->name, hd->name_len, "transfer-encoding");
         bool conn = hc_span_ieq(hd->name, hd->name_len, "connection") ||
                     hc_span_ieq(hd->name, hd->name_len, "keep-alive");
-        if (!(x->cf != CF_RAW && body_framing) && !(closing && conn))
+        if (!(x->ans.cf != CF_RAW && body_framing) && !(closing && conn))
             hc_buf_append(out, ls, ll);
         if (cache_head && !framing && !hc_is_helicone_header(hd->name, hd->name_len) &&
             !hc_span_ieq(hd->name, hd->name_len, "set-cookie"))
@@ -584,50 +563,30 @@ static void build_client_head(struct exch *x, const hc_http_head *h, const char 
         if (cache_head)
             hc_buf_append(cache_head, h->extra, h->extra_len);
     }
-    if (x->cf == CF_CHUNKED)
+    if (x->ans.cf == CF_CHUNKED)
         hc_buf_puts(out, "Transfer-Encoding: chunked\r\n");
     if (closing)
         hc_buf_puts(out, "Connection: close\r\n");
-    hc_buf_printf(out, "helicone-id: %s\r\n", x->opts.request_id[0] ? x->opts.request_id : x->id);
-    if (x->resp_extra.len)
-        hc_buf_append(out, x->resp_extra.data, x->resp_extra.len);
+    hc_buf_printf(out, "helicone-id: %s\r\n", answer_id(x));
+    hc_buf_append_buf(out, &x->ans.extra);
     hc_buf_puts(out, "\r\n");
-}
-
-/* Write one chunk (chunked framing) to the app. */
-static int write_chunk(struct conn *c, const char *p, size_t n)
-{
-    if (!n)
-        return 0;
-    char hdr[32];
-    int hn = snprintf(hdr, sizeof hdr, "%zx\r\n", n);
-    hc_buf b = HC_BUF_INIT;
-    int rc = hc_buf_append(&b, hdr, (size_t)hn) || hc_buf_append(&b, p, n) || hc_buf_append(&b, "\r\n", 2)
-                 ? HC_ENOMEM
-                 : hc_io_write(c->client, b.data, b.len);
-    hc_buf_free(&b);
-    return rc;
+    return hc_buf_error(out);
 }
 
 /* Keep what the app receives (de-chunked) for the cache, within the body bound. */
 static void cache_keep(struct conn *c, struct exch *x, const char *p, size_t n)
 {
-    if (!x->cache_body_ok)
-        return;
-    if (x->cache_body.len + n > c->core->cfg.max_body || hc_buf_append(&x->cache_body, p, n)) {
-        x->cache_body_ok = false; /* too large to cache; the answer still flows */
-        hc_buf_free(&x->cache_body);
-    }
+    hc_cachereply_keep(&x->cache, c->core->cfg.max_body, p, n);
 }
 
-/* Body data for the app when we frame it ourselves (x->cf != CF_RAW). */
+/* Body data for the app when we frame it ourselves (x->ans.cf != CF_RAW). */
 static int emit(struct conn *c, struct exch *x, const char *p, size_t n)
 {
     if (!n)
         return 0;
-    if (x->gather)
-        return hc_buf_append(&x->out, p, n) ? HC_ENOMEM : 0;
-    return x->cf == CF_CHUNKED ? write_chunk(c, p, n) : hc_io_write(c->client, p, n);
+    if (x->ans.gather)
+        return hc_buf_append(&x->ans.out, p, n) ? HC_ENOMEM : 0;
+    return x->ans.cf == CF_CHUNKED ? hc_io_write_chunk(c->client, p, n) : hc_io_write(c->client, p, n);
 }
 
 /* Send what emit() gathered from one read of the upstream: a read holding
@@ -635,13 +594,13 @@ static int emit(struct conn *c, struct exch *x, const char *p, size_t n)
  * one per event; nothing waits for the next read. */
 static int emit_gathered(struct conn *c, struct exch *x)
 {
-    if (!x->out.len)
+    if (!x->ans.out.len)
         return 0;
-    bool g = x->gather;
-    x->gather = false;
-    int rc = emit(c, x, x->out.data, x->out.len);
-    x->gather = g;
-    hc_buf_reset(&x->out);
+    bool g = x->ans.gather;
+    x->ans.gather = false;
+    int rc = emit(c, x, x->ans.out.data, x->ans.out.len);
+    x->ans.gather = g;
+    hc_buf_reset(&x->ans.out);
     return rc;
 }
 
@@ -650,13 +609,15 @@ static int emit_gathered(struct conn *c, struct exch *x)
  * translated at its end (translate_end). */
 static int translate_data(struct conn *c, struct exch *x, const char *p, size_t n)
 {
-    if (!x->xa_stream) {
-        if (x->xa_body.len + n > c->core->cfg.max_req_buffer)
+    if (!x->ans.xa_stream) {
+        if (x->ans.xa_body.len + n > c->core->cfg.max_req_buffer)
             return HC_ETOOBIG;
-        return hc_buf_append(&x->xa_body, p, n) ? HC_ENOMEM : 0;
+        return hc_buf_append(&x->ans.xa_body, p, n) ? HC_ENOMEM : 0;
     }
     hc_buf out = HC_BUF_INIT;
-    int rc = hc_xa_stream_feed(&x->xs, p, n, &out);
+    int rc = hc_xa_stream_feed(&x->ans.xs, p, n, &out);
+    if (rc == 0)
+        rc = hc_buf_error(&out);
     if (rc == 0 && out.len) {
         cache_keep(c, x, out.data, out.len);
         rc = emit(c, x, out.data, out.len);
@@ -668,13 +629,13 @@ static int translate_data(struct conn *c, struct exch *x, const char *p, size_t 
 static int translate_end(struct conn *c, struct exch *x)
 {
     hc_buf out = HC_BUF_INIT;
-    if (x->xa_stream)
-        hc_xa_stream_finish(&x->xs, &out);
-    else if (hc_xa_response(x->xa_body.data ? x->xa_body.data : "", x->xa_body.len, x->cap.rec.status,
+    if (x->ans.xa_stream)
+        hc_xa_stream_finish(&x->ans.xs, &out);
+    else if (hc_xa_response(x->ans.xa_body.data ? x->ans.xa_body.data : "", x->ans.xa_body.len, x->cap.rec.status,
                             hc_now_us() / 1000000, &out) != 0)
-        hc_buf_append(&out, x->xa_body.data ? x->xa_body.data : "", x->xa_body.len); /* not JSON: as it came */
-    int rc = 0;
-    if (out.len) {
+        hc_buf_append(&out, x->ans.xa_body.data ? x->ans.xa_body.data : "", x->ans.xa_body.len); /* not JSON: as it came */
+    int rc = hc_buf_error(&out);
+    if (rc == 0 && out.len) {
         cache_keep(c, x, out.data, out.len);
         rc = emit(c, x, out.data, out.len);
     }
@@ -687,14 +648,16 @@ static int translate_end(struct conn *c, struct exch *x)
 static int on_body_data(struct conn *c, struct exch *x, hc_sse_filter *f, const char *p, size_t n)
 {
     hc_capture_response_data(&x->cap, p, n);
-    if (x->xa)
+    if (x->ans.xa)
         return translate_data(c, x, p, n);
     if (!f) {
         cache_keep(c, x, p, n);
-        return x->cf == CF_RAW ? 0 : emit(c, x, p, n);
+        return x->ans.cf == CF_RAW ? 0 : emit(c, x, p, n);
     }
     hc_buf out = HC_BUF_INIT;
     int rc = hc_sse_filter_feed(f, p, n, &out);
+    if (rc == 0)
+        rc = hc_buf_error(&out);
     if (rc == 0) {
         cache_keep(c, x, out.data ? out.data : "", out.len);
         rc = emit(c, x, out.data, out.len);
@@ -742,7 +705,7 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
     uint64_t left = clen;
     hc_chunked ch;
     hc_chunked_init(&ch);
-    x->gather = x->cf != CF_RAW;
+    x->ans.gather = x->ans.cf != CF_RAW;
     for (;;) {
         if (fr == HC_BODY_NONE || (fr == HC_BODY_LENGTH && left == 0) || (fr == HC_BODY_CHUNKED && ch.done))
             break;
@@ -780,7 +743,7 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
         } else if (on_body_data(c, x, f, p, used)) {
             return HC_ECANCELED;
         }
-        if (x->cf == CF_RAW) {
+        if (x->ans.cf == CF_RAW) {
             size_t s = present < used ? present : used; /* went out with the head already */
             present -= s;
             if (used > s && hc_io_write(c->client, p + s, used - s))
@@ -792,21 +755,24 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
             left -= used;
         hc_buf_consume(&c->up.in, used);
     }
-    x->gather = false;
+    x->ans.gather = false;
     if (emit_gathered(c, x))
         return HC_ECANCELED;
-    if (x->xa && translate_end(c, x))
+    if (x->ans.xa && translate_end(c, x))
         return HC_ECANCELED;
     if (f) {
         hc_buf out = HC_BUF_INIT;
         hc_sse_filter_finish(f, &out);
-        cache_keep(c, x, out.data ? out.data : "", out.len);
-        int rc = emit(c, x, out.data, out.len);
+        int rc = hc_buf_error(&out);
+        if (rc == 0) {
+            cache_keep(c, x, out.data ? out.data : "", out.len);
+            rc = emit(c, x, out.data, out.len);
+        }
         hc_buf_free(&out);
         if (rc)
             return HC_ECANCELED;
     }
-    if (x->cf == CF_CHUNKED && hc_io_write(c->client, "0\r\n\r\n", 5))
+    if (x->ans.cf == CF_CHUNKED && hc_io_write(c->client, "0\r\n\r\n", 5))
         return HC_ECANCELED;
     return 0;
 }
@@ -816,30 +782,35 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
  * < 0 with err set. */
 static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *err, size_t errlen)
 {
-    const char *body = x->sendbody.data ? x->sendbody.data : x->body.data;
-    size_t blen = x->sendbody.data ? x->sendbody.len : x->body.len;
+    const char *body = x->rb.sendbody.data ? x->rb.sendbody.data : x->rb.body.data;
+    size_t blen = x->rb.sendbody.data ? x->rb.sendbody.len : x->rb.body.len;
     hc_buf head = HC_BUF_INIT;
-    build_upstream_head(c->core, x, &head, blen);
-    int rc = HC_ECONNECT;
+    int rc = build_upstream_head(c->core, x, &head, blen);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory while building the request for %s", x->rt.target.url);
+        hc_buf_free(&head);
+        return rc;
+    }
+    rc = HC_ECONNECT;
     for (int attempt = 0; attempt < 2; attempt++) {
-        c->up.can_resend = !x->streaming; /* a piped body cannot be sent twice */
-        rc = hc_upstream_open(c->core, &c->up, &x->target, c->client->fd, err, errlen);
+        c->up.can_resend = !x->rb.streaming; /* a piped body cannot be sent twice */
+        rc = hc_upstream_open(c->core, &c->up, &x->rt.target, c->client->fd, err, errlen);
         if (rc)
             break;
         bool reused = c->up.reused;
         int w;
-        if (!x->streaming && blen && head.len + blen <= 16384) {
+        if (!x->rb.streaming && blen && head.len + blen <= 16384) {
             /* One write for head and small body: one TLS record, one packet. */
             hc_buf one = HC_BUF_INIT;
-            hc_buf_append(&one, head.data, head.len);
+            hc_buf_append_buf(&one, &head);
             hc_buf_append(&one, body, blen);
-            w = hc_io_write(&c->up.io, one.data, one.len);
+            w = hc_io_write_buf(&c->up.io, &one);
             hc_buf_free(&one);
         } else {
-            w = hc_io_write(&c->up.io, head.data, head.len);
-            if (!w && !x->streaming && blen)
+            w = hc_io_write_buf(&c->up.io, &head);
+            if (!w && !x->rb.streaming && blen)
                 w = hc_io_write(&c->up.io, body, blen);
-            else if (!w && x->streaming)
+            else if (!w && x->rb.streaming)
                 w = pipe_request_body(c, x);
         }
         if (w == 0) {
@@ -850,11 +821,11 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
         } else {
             rc = w;
         }
-        if (rc == HC_ECANCELED)
+        if (rc == HC_ECANCELED || rc == HC_ENOMEM)
             break;
         hc_upstream_close(&c->up);
-        if (!reused || x->streaming) {
-            snprintf(err, errlen, "%s %s", x->target.url,
+        if (!reused || x->rb.streaming) {
+            snprintf(err, errlen, "%s %s", x->rt.target.url,
                      rc == 0 ? "closed the connection without answering"
                      : rc == HC_ETIMEDOUT ? "did not answer in time"
                      : rc == HC_EPARSE ? "sent a response that is not HTTP/1.x"
@@ -909,302 +880,31 @@ static void request_host(struct conn *c, struct exch *x)
         hc_strlcpy(x->host, sizeof x->host, name);
 }
 
-/* ---- policies: budgets and rate limits ---------------------------------- */
-
-static void add_ratelimit_headers(struct exch *x, uint64_t used)
-{
-    const hc_ratelimit *rl = &x->rl;
-    uint64_t left = used >= rl->quota ? 0 : rl->quota - used;
-    if (rl->cents)
-        hc_buf_printf(&x->resp_extra, "Helicone-RateLimit-Limit: %g\r\nHelicone-RateLimit-Remaining: %.4f\r\n",
-                      rl->quota_cents, (double)left / 1e7);
-    else
-        hc_buf_printf(&x->resp_extra, "Helicone-RateLimit-Limit: %llu\r\nHelicone-RateLimit-Remaining: %llu\r\n",
-                      (unsigned long long)rl->quota, (unsigned long long)left);
-    hc_buf_printf(&x->resp_extra, "Helicone-RateLimit-Policy: %s\r\n", rl->text);
-}
-
-static const char *segment_value(const struct exch *x, const char *segment)
-{
-    if (!segment[0])
-        return "";
-    if (strcasecmp(segment, "user") == 0)
-        return x->opts.user;
-    hc_pairs pl = { x->opts.props.data, (uint32_t)x->opts.props.len };
-    uint32_t pos = 0;
-    const char *n, *v;
-    while (hc_pairs_next(&pl, &pos, &n, &v))
-        if (strcasecmp(n, segment) == 0)
-            return v;
-    return "";
-}
+/* ---- policies and cache (gate.h, cachereply.h) ----------------------------- */
 
 /* Budgets, then rate limits. Returns true if the request was answered (429). */
 static bool policy_gate(struct conn *c, struct exch *x, int64_t now_us)
 {
-    hc_core *core = c->core;
-    if (core->nbudgets) {
-        hc_store *s = hc_core_store(core);
-        uint64_t spent = 0;
-        int i = hc_budget_blocked(s, core->budgets, core->nbudgets, &x->opts, now_us, &spent);
-        if (i >= 0) {
-            char sp[32], lim[32];
-            hc_format_usd(spent, sp, sizeof sp);
-            hc_format_usd(core->budgets[i].limit_nusd, lim, sizeof lim);
-            hc_strlcpy(x->cap.budget, sizeof x->cap.budget, core->budgets[i].name);
-            if (spent == UINT64_MAX) /* budget.h: HC_SHARED down under fail-closed */
-                send_error(c, x, 429, "budget_exceeded", "budget %s: the shared spend cannot be read (HC_SHARED "
-                           "unreachable, HC_SHARED_ON_ERROR=fail-closed); no request was sent", core->budgets[i].name);
-            else
-                send_error(c, x, 429, "budget_exceeded", "budget %s exceeded: spent %s of %s; no request was sent",
-                           core->budgets[i].name, sp, lim);
-            hc_capture_finish(&x->cap, NULL, HC_REC_BLOCKED);
-            return true;
-        }
-    }
-    if (x->opts.ratelimit[0]) {
-        char why[200];
-        if (hc_ratelimit_parse(x->opts.ratelimit, &x->rl, why, sizeof why) != 0) {
-            send_error(c, x, 400, "bad_header", "Helicone-RateLimit-Policy: %s (expected QUOTA;w=SECONDS[;u=request|cents][;s=user|PROPERTY])", why);
-            hc_capture_finish(&x->cap, NULL, 0);
-            return true;
-        }
-        hc_store *s = hc_core_store(core);
-        if (!s) {
-            hc_log_warn_once("rl_store", "no store: rate-limit policies are not enforced");
-            return false;
-        }
-        hc_ratelimit_key(&x->rl, segment_value(x, x->rl.segment), x->rl_key, sizeof x->rl_key);
-        bool allowed = true;
-        uint64_t used = 0;
-        if (hc_window_take(s, x->rl_key, x->rl.window_us, x->rl.quota, x->rl.cents ? 0 : 1, now_us, &allowed,
-                           &used) != 0)
-            return false; /* the store failed: fail open */
-        x->rl_on = true;
-        add_ratelimit_headers(x, used);
-        if (!allowed) {
-            send_error(c, x, 429, "rate_limited", "rate limit %s reached; no request was sent", x->rl.text);
-            hc_capture_finish(&x->cap, NULL, HC_REC_BLOCKED);
-            return true;
-        }
-    }
-    return false;
-}
-
-/* ---- cache ----------------------------------------------------------------- */
-
-/* The Content-Encoding of a stored head, if any. */
-static bool stored_coding(const char *head, size_t len, char *out, size_t size)
-{
-    hc_buf tmp = HC_BUF_INIT;
-    hc_buf_append(&tmp, head, len);
-    hc_buf_puts(&tmp, "\r\n");
-    hc_http_head h;
-    bool found = false;
-    if (hc_http_parse_response(tmp.data, tmp.len, &h) > 0) {
-        const hc_header *ce = hc_http_header(&h, "content-encoding");
-        if (ce && ce->value_len && ce->value_len < size && !hc_span_ieq(ce->value, ce->value_len, "identity")) {
-            memcpy(out, ce->value, ce->value_len);
-            out[ce->value_len] = '\0';
-            found = true;
-        }
-    }
-    hc_buf_free(&tmp);
-    return found;
-}
-
-/* Does the request's Accept-Encoding allow `coding`? (q=0 excludes it.) */
-static bool accepts_coding(const hc_http_head *req, const char *coding)
-{
-    for (size_t i = 0; i < req->nheaders; i++) {
-        const hc_header *h = &req->headers[i];
-        if (!hc_span_ieq(h->name, h->name_len, "accept-encoding"))
-            continue;
-        const char *v = h->value, *end = v + h->value_len;
-        while (v < end) {
-            while (v < end && (*v == ' ' || *v == ','))
-                v++;
-            const char *t = v;
-            while (v < end && *v != ',' && *v != ';' && *v != ' ')
-                v++;
-            size_t tl = (size_t)(v - t);
-            const char *params = v;
-            while (v < end && *v != ',')
-                v++;
-            bool q0 = memmem(params, (size_t)(v - params), "q=0", 3) && !memmem(params, (size_t)(v - params), "q=0.", 4);
-            if (!q0 && (hc_span_ieq(t, tl, coding) || hc_span_ieq(t, tl, "*")))
-                return true;
-        }
-    }
-    return false;
-}
-
-struct plain_out {
-    hc_buf *buf;
-    size_t  cap;
-    bool    over;
-};
-
-static void append_plain(void *ctx, const char *p, size_t n)
-{
-    struct plain_out *o = ctx;
-    if (o->over || o->buf->len + n > o->cap || hc_buf_append(o->buf, p, n))
-        o->over = true;
-}
-
-/* Decode a stored body for an app that did not ask for its coding; at most
- * cap decoded bytes (a compression bomb is not unpacked: HC_EINVAL). */
-static int decode_all(const char *coding, const char *p, size_t n, hc_buf *out, size_t cap)
-{
-    bool unsupported;
-    hc_decoder *d = hc_decoder_new(coding, strlen(coding), &unsupported);
-    if (!d)
-        return HC_EINVAL;
-    struct plain_out o = { out, cap, false };
-    int rc = hc_decoder_feed(d, p, n, append_plain, &o);
-    hc_decoder_free(d);
-    return rc ? rc : o.over ? HC_EINVAL : 0;
-}
-
-/* Copy head lines except header `name`. */
-static void append_without_header(hc_buf *out, const char *head, size_t len, const char *name)
-{
-    size_t nl = strlen(name);
-    const char *p = head, *end = head + len;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *next = eol ? eol + 1 : end;
-        if (!((size_t)(next - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':'))
-            hc_buf_append(out, p, (size_t)(next - p));
-        p = next;
-    }
+    hc_gate_refusal why;
+    if (!hc_gate_check(&x->gate, c->core, &x->opts, &x->cap, &x->ans.extra, now_us, &why))
+        return false;
+    send_error(c, x, why.status, why.code, "%s", why.message);
+    hc_capture_finish(&x->cap, NULL, why.flags);
+    return true;
 }
 
 /* Answer from the cache. Returns true if the app was answered. */
 static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
 {
-    if (!x->opts.cache || x->streaming || hc_span_ieq(x->req.method, x->req.method_len, "HEAD"))
+    hc_cachereply_req rq = { .opts = &x->opts, .host = x->host, .req = &x->req, .body = x->rb.body.data,
+                             .len = x->rb.body.len, .streaming = x->rb.streaming, .id = answer_id(x),
+                             .resp_extra = &x->ans.extra };
+    bool gone = false;
+    if (!hc_cachereply_gate(&x->cache, c->core, c->client, &x->cap, &rq, now_us, &gone))
         return false;
-    hc_store *s = hc_core_store(c->core);
-    if (!s)
-        return false;
-    /* The raw target (a ?key= credential included: two keys never share an
-     * answer) goes into the hash only; what is stored is the redacted path. */
-    char target[4096];
-    snprintf(target, sizeof target, "%.*s", (int)x->req.target_len, x->req.target);
-    if (hc_cache_prepare(&x->cache, &x->opts, x->host, target, &x->req, x->body.data ? x->body.data : "",
-                         x->body.len) != 0)
-        return false;
-    hc_strlcpy(x->cap.cache_key, sizeof x->cap.cache_key, x->cache.key_hex);
-    hc_cache_entry e;
-    hc_buf storage = HC_BUF_INIT;
-    int bucket = 0;
-    int rc = hc_cache_lookup(s, &x->cache, now_us, &e, &storage, &bucket);
-    if (rc < 0) {
-        hc_buf_free(&storage);
-        return false;
-    }
-    if (rc == HC_CACHE_MISS) {
-        x->cache_on = true;
-        x->cache_bucket = bucket;
-        x->cache_body_ok = true;
-        hc_buf_puts(&x->resp_extra, "Helicone-Cache: MISS\r\n");
-        hc_buf_free(&storage);
-        return false;
-    }
-    /* HIT: the stored head, our framing, helicone headers, the stored body —
-     * decoded first if it is compressed in a way this app did not ask for. */
-    hc_buf head = HC_BUF_INIT, plain = HC_BUF_INIT;
-    const char *body = e.body;
-    size_t body_len = e.body_len;
-    size_t head_len = e.head_len;
-    char coding[32];
-    if (stored_coding(e.head, e.head_len, coding, sizeof coding) && !accepts_coding(&x->req, coding) &&
-        decode_all(coding, e.body, e.body_len, &plain, 2 * c->core->cfg.max_body) == 0) {
-        body = plain.data ? plain.data : "";
-        body_len = plain.len;
-        append_without_header(&head, e.head, e.head_len, "content-encoding");
-        head_len = 0;
-    }
-    if (head_len)
-        hc_buf_append(&head, e.head, e.head_len);
-    if (e.streamed)
-        hc_buf_puts(&head, "Transfer-Encoding: chunked\r\n");
-    else
-        hc_buf_printf(&head, "Content-Length: %zu\r\n", body_len);
-    hc_buf_printf(&head, "helicone-id: %s\r\nHelicone-Cache: HIT\r\nHelicone-Cache-Bucket-Idx: %d\r\n",
-                  x->opts.request_id[0] ? x->opts.request_id : x->id, bucket);
-    if (x->resp_extra.len)
-        hc_buf_append(&head, x->resp_extra.data, x->resp_extra.len);
-    hc_buf_puts(&head, "\r\n");
-    hc_http_head h;
-    bool ok = hc_http_parse_response(head.data, head.len, &h) > 0;
-    if (ok) {
-        hc_capture_response_head(&x->cap, &h);
-        hc_capture_drop_ratelimit(&x->cap); /* the stored answer's, not today's */
-    }
-    hc_capture_set_upstream(&x->cap, "cache");
-    hc_capture_attempt(&x->cap, e.status, 0);
-    int w = hc_io_write(c->client, head.data, head.len);
-    if (w == 0 && body_len)
-        w = e.streamed ? write_chunk(c, body, body_len) : hc_io_write(c->client, body, body_len);
-    if (w == 0 && e.streamed)
-        w = hc_io_write(c->client, "0\r\n\r\n", 5);
-    hc_capture_response_data(&x->cap, body, body_len);
-    if (w != 0)
+    if (gone)
         c->close_after = true;
-    /* A hit costs nothing; it saves what the original answer cost. Its
-     * usage is the original's (a replayed stream may not carry it). */
-    hc_capture_settle(&x->cap);
-    hc_record *r = &x->cap.rec;
-    if (e.tok[0] || e.tok[1]) {
-        r->tok_in = e.tok[0];
-        r->tok_out = e.tok[1];
-        r->tok_cached = e.tok[2];
-        r->tok_cw5m = e.tok[3];
-        r->tok_cw1h = e.tok[4];
-        r->tok_reasoning = e.tok[5];
-        r->cost_flags = e.cost_nusd > 0 ? HC_COST_PRICED : r->cost_flags & ~HC_COST_NO_USAGE;
-    }
-    if (!x->cap.model_resp[0])
-        hc_strlcpy(x->cap.model_resp, sizeof x->cap.model_resp, e.model);
-    r->saved_nusd = e.cost_nusd > 0 ? e.cost_nusd : r->cost_nusd;
-    r->cost_nusd = 0;
-    hc_capture_finish(&x->cap, w ? "the app went away" : NULL, HC_REC_CACHE_HIT | (w ? HC_REC_CLIENT_ABORT : 0));
-    hc_buf_free(&head);
-    hc_buf_free(&plain);
-    hc_buf_free(&storage);
     return true;
-}
-
-/* Store the answer the app just received. */
-static void cache_store(struct conn *c, struct exch *x, int status, int64_t now_us)
-{
-    if (!x->cache_on || !x->cache_body_ok || status < 200 || status > 299)
-        return;
-    hc_store *s = hc_core_store(c->core);
-    if (!s)
-        return;
-    hc_cache_entry e;
-    memset(&e, 0, sizeof e);
-    e.created_us = now_us;
-    e.expires_us = now_us + x->cache.ttl_us;
-    memcpy(e.orig_id, x->cap.rec.id, HC_UUID_LEN);
-    e.cost_nusd = x->cap.rec.cost_nusd;
-    e.status = status;
-    e.streamed = (x->cap.rec.flags & HC_REC_STREAM) != 0;
-    const hc_record *r = &x->cap.rec;
-    int64_t tok[6] = { r->tok_in, r->tok_out, r->tok_cached, r->tok_cw5m, r->tok_cw1h, r->tok_reasoning };
-    memcpy(e.tok, tok, sizeof tok);
-    e.host = x->host;
-    e.model = x->cap.model_resp[0] ? x->cap.model_resp : x->cap.model_req;
-    e.path = x->cap.path.data ? x->cap.path.data : "";
-    e.head = x->cache_head.data ? x->cache_head.data : "";
-    e.head_len = x->cache_head.len;
-    e.body = x->cache_body.data ? x->cache_body.data : "";
-    e.body_len = x->cache_body.len;
-    if (hc_cache_put(s, &x->cache, x->cache_bucket, &e) == 0)
-        x->cap.rec.flags |= HC_REC_CACHE_STORED;
 }
 
 /* ---- upstream attempts: retries and fallbacks ------------------------------- */
@@ -1212,24 +912,24 @@ static void cache_store(struct conn *c, struct exch *x, int status, int64_t now_
 /* The body for the current target: fallback overrides, then include_usage. */
 static int prepare_body(struct exch *x)
 {
-    hc_buf_free(&x->sendbody);
+    hc_buf_free(&x->rb.sendbody);
     hc_buf over = HC_BUF_INIT;
-    const char *b = x->body.data ? x->body.data : "";
-    size_t n = x->body.len;
+    const char *b = x->rb.body.data ? x->rb.body.data : "";
+    size_t n = x->rb.body.len;
     bool changed = false;
-    const hc_unified *u = x->cur_uni;
+    const hc_unified *u = x->rt.cur_uni;
     if (u && u->anthropic) {
         char why[200];
-        x->injected = false;
-        return hc_xa_request(b, n, u->model, &x->sendbody, why, sizeof why) == 0 ? 0 : HC_EPARSE;
+        x->ans.injected = false;
+        return hc_xa_request(b, n, u->model, &x->rb.sendbody, why, sizeof why) == 0 ? 0 : HC_EPARSE;
     }
     if (u && u->model[0] && strcmp(u->model, x->cap.model_req) != 0) {
         /* "gpt-4o/openai" or a model list: the provider gets its own name. */
         hc_buf q = HC_BUF_INIT;
         hc_buf_puts(&q, "\"");
-        json_escape(&q, u->model);
+        hc_json_escape(&q, u->model);
         hc_buf_puts(&q, "\"");
-        int rc = hc_json_set(b, n, "model", q.data, &over);
+        int rc = hc_buf_error(&q) ? hc_buf_error(&q) : hc_json_set(b, n, "model", q.data, &over);
         hc_buf_free(&q);
         if (rc == 0) {
             b = over.data;
@@ -1239,8 +939,8 @@ static int prepare_body(struct exch *x)
             hc_buf_free(&over);
         }
     }
-    if (x->cur_fb) {
-        int rc = hc_fallback_body(x->cur_fb, b, n, &over);
+    if (x->rt.cur_fb) {
+        int rc = hc_fallback_body(x->rt.cur_fb, b, n, &over);
         if (rc < 0) {
             hc_buf_free(&over);
             return rc;
@@ -1251,65 +951,65 @@ static int prepare_body(struct exch *x)
             changed = true;
         }
     }
-    x->injected = false;
-    if (x->inject && (!u || accepts_stream_options(u->provider)) && hc_inject_include_usage(b, n, &x->sendbody) == 1) {
-        x->injected = true;
+    x->ans.injected = false;
+    if (x->ans.inject && (!u || accepts_stream_options(u->provider)) && hc_inject_include_usage(b, n, &x->rb.sendbody) == 1) {
+        x->ans.injected = true;
         hc_buf_free(&over);
         return 0;
     }
-    hc_buf_free(&x->sendbody);
+    hc_buf_free(&x->rb.sendbody);
     if (changed) {
-        x->sendbody = over; /* take it */
+        x->rb.sendbody = over; /* take it */
         return 0;
     }
     hc_buf_free(&over);
     return 0;
 }
 
-/* Point x->target at fallback f (NULL: the original target). */
+/* Point x->rt.target at fallback f (NULL: the original target). */
 static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
 {
-    x->cur_fb = f;
-    hc_capture_set_api(&x->cap, x->cur_uni && x->cur_uni->anthropic ? HC_API_MESSAGES : x->app_api);
-    if (x->cur_uni) {
+    x->rt.cur_fb = f;
+    hc_capture_set_api(&x->cap, x->rt.cur_uni && x->rt.cur_uni->anthropic ? HC_API_MESSAGES : x->app_api);
+    if (x->rt.cur_uni) {
         /* A Helicone host: the plan's provider, routed like any other host (HC_ROUTE). */
-        const hc_unified *u = x->cur_uni;
+        const hc_unified *u = x->rt.cur_uni;
         const hc_route *r = hc_config_route(&c->core->cfg, u->host);
         hc_route hr;
         const char *hu = u->passthrough ? getenv("HC_HELICONE_URL") : NULL;
         if (hu && *hu && hc_route_parse_url(hu, &hr) == 0)
             r = &hr;
-        memset(&x->target, 0, sizeof x->target);
-        x->target.routed = true;
-        x->target.tls = r ? r->tls : true;
-        x->target.port = r ? r->port : 443;
-        hc_strlcpy(x->target.name, sizeof x->target.name, r ? r->target : u->host);
-        hc_strlcpy(x->target.authority, sizeof x->target.authority, r ? r->authority : u->host);
-        hc_strlcpy(x->target.prefix, sizeof x->target.prefix, r ? r->prefix : "");
-        snprintf(x->target.url, sizeof x->target.url, "%s://%s%s", x->target.tls ? "https" : "http",
-                 x->target.authority, x->target.prefix);
+        memset(&x->rt.target, 0, sizeof x->rt.target);
+        x->rt.target.routed = true;
+        x->rt.target.tls = r ? r->tls : true;
+        x->rt.target.port = r ? r->port : 443;
+        hc_strlcpy(x->rt.target.name, sizeof x->rt.target.name, r ? r->target : u->host);
+        hc_strlcpy(x->rt.target.authority, sizeof x->rt.target.authority, r ? r->authority : u->host);
+        hc_strlcpy(x->rt.target.prefix, sizeof x->rt.target.prefix, r ? r->prefix : "");
+        snprintf(x->rt.target.url, sizeof x->rt.target.url, "%s://%s%s", x->rt.target.tls ? "https" : "http",
+                 x->rt.target.authority, x->rt.target.prefix);
         hc_capture_set_provider(&x->cap, u->provider);
     } else if (!f || !f->has_target) {
-        hc_target_for(c->core, c->origin, x->host, c->tls, &x->target);
+        hc_target_for(c->core, c->origin, x->host, c->tls, &x->rt.target);
         hc_capture_set_provider(&x->cap, hc_provider_for_host(x->host, 0));
     } else {
         /* The fallback's host is routed like any other (HC_ROUTE). */
         const hc_route *r = hc_config_route(&c->core->cfg, f->target.host);
         const hc_route *use = r ? r : &f->target;
-        memset(&x->target, 0, sizeof x->target);
-        x->target.tls = use->tls;
-        x->target.routed = true;
-        x->target.port = use->port;
-        hc_strlcpy(x->target.name, sizeof x->target.name, use->target);
-        hc_strlcpy(x->target.authority, sizeof x->target.authority, use->authority);
-        snprintf(x->target.prefix, sizeof x->target.prefix, "%s%s", r ? r->prefix : "", f->target.prefix);
-        char url[sizeof x->target.url];
-        snprintf(url, sizeof url, "%s://%s%s", x->target.tls ? "https" : "http", x->target.authority,
-                 x->target.prefix);
-        hc_url_redact(x->target.url, sizeof x->target.url, url); /* shown, never a credential */
+        memset(&x->rt.target, 0, sizeof x->rt.target);
+        x->rt.target.tls = use->tls;
+        x->rt.target.routed = true;
+        x->rt.target.port = use->port;
+        hc_strlcpy(x->rt.target.name, sizeof x->rt.target.name, use->target);
+        hc_strlcpy(x->rt.target.authority, sizeof x->rt.target.authority, use->authority);
+        snprintf(x->rt.target.prefix, sizeof x->rt.target.prefix, "%s%s", r ? r->prefix : "", f->target.prefix);
+        char url[sizeof x->rt.target.url];
+        snprintf(url, sizeof url, "%s://%s%s", x->rt.target.tls ? "https" : "http", x->rt.target.authority,
+                 x->rt.target.prefix);
+        hc_url_redact(x->rt.target.url, sizeof x->rt.target.url, url); /* shown, never a credential */
         hc_capture_set_provider(&x->cap, hc_provider_for_host(f->target.host, 0));
     }
-    hc_capture_set_upstream(&x->cap, x->target.url);
+    hc_capture_set_upstream(&x->cap, x->rt.target.url);
 }
 
 /* Wait us microseconds unless the app hangs up first (then HC_ECANCELED). */
@@ -1331,7 +1031,7 @@ static int backoff_wait(struct conn *c, int64_t us)
  * Returns the head length (> 0) with *rh filled, or < 0 with err set. */
 static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char *err, size_t errlen)
 {
-    hc_retry_policy pol = { x->streaming ? 0 : x->opts.retries, x->opts.retry_factor, x->opts.retry_min_us,
+    hc_retry_policy pol = { x->rb.streaming ? 0 : x->opts.retries, x->opts.retry_factor, x->opts.retry_min_us,
                             x->opts.retry_max_us };
     int64_t waited = 0;
     for (int k = 0;; k++) {
@@ -1339,7 +1039,7 @@ static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char
         int status = hlen > 0 ? rh->status : 0;
         hc_capture_attempt(&x->cap, status, waited / 1000);
         if (status == 429)
-            x->cap.rec.flags |= HC_REC_RATE_LIMITED;
+            hc_capture_add_flags(&x->cap, HC_REC_RATE_LIMITED);
         if (hlen == HC_ECANCELED)
             return hlen;
         bool retryable = hc_retry_status(status) && hlen != HC_ETLS; /* a certificate does not heal */
@@ -1350,9 +1050,9 @@ static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char
             hc_capture_attempt_headers(&x->cap, rh);
             hc_upstream_close(&c->up); /* discard the failed answer unread */
         }
-        x->cap.rec.retries++;
-        x->waited_us += waited;
-        hc_log_debug("retry %d of %s in %lld ms (status %d)", k + 1, x->target.url, (long long)(waited / 1000), status);
+        hc_capture_retry(&x->cap);
+        x->rt.waited_us += waited;
+        hc_log_debug("retry %d of %s in %lld ms (status %d)", k + 1, x->rt.target.url, (long long)(waited / 1000), status);
         if (backoff_wait(c, waited) != 0)
             return HC_ECANCELED;
     }
@@ -1364,42 +1064,41 @@ static int upstream_answer(struct conn *c, struct exch *x, hc_http_head *rh, cha
 {
     /* Candidates in order: the request's own target (for a Helicone host:
      * each model of its list), then the configured fallback targets. */
-    int nown = x->nuni ? x->nuni : 1, total = nown + x->nfb;
+    int nown = x->rt.nuni ? x->rt.nuni : 1, total = nown + x->rt.nfb;
     int hlen = HC_ECONNECT, status = 0;
     for (int k = 0; k < total; k++) {
-        const hc_fallback *f = k >= nown ? &x->fb[k - nown] : NULL;
+        const hc_fallback *f = k >= nown ? &x->rt.fb[k - nown] : NULL;
         if (k > 0) {
-            const hc_codes *codes = f ? &f->codes : &x->uni_codes;
-            if (x->streaming || (status != 0 && !hc_codes_has(codes, status)))
+            const hc_codes *codes = f ? &f->codes : &x->rt.uni_codes;
+            if (x->rb.streaming || (status != 0 && !hc_codes_has(codes, status)))
                 break;
             if (hlen > 0)
                 hc_upstream_close(&c->up); /* discard the previous target's failure */
         }
-        x->cur_uni = x->nuni && k < nown ? &x->uni[k] : NULL;
+        x->rt.cur_uni = x->rt.nuni && k < nown ? &x->rt.uni[k] : NULL;
         select_target(c, x, f);
         if (prepare_body(x) != 0) {
-            snprintf(err, errlen, x->cur_uni && x->cur_uni->anthropic
+            snprintf(err, errlen, x->rt.cur_uni && x->rt.cur_uni->anthropic
                                       ? "the request body is not a chat completions request to translate for Anthropic"
                                       : "fallback %d: the request body is not a JSON object to override", k - 1);
             return HC_EINVAL;
         }
-        x->fallback_idx = k - 1;
+        x->rt.fallback_idx = k - 1;
         hlen = attempt_target(c, x, rh, err, errlen);
         if (hlen == HC_ECANCELED)
             return hlen;
         status = hlen > 0 ? rh->status : 0;
         if (hlen > 0 && k + 1 < total) {
-            const hc_codes *next = k + 1 >= nown ? &x->fb[k + 1 - nown].codes : &x->uni_codes;
+            const hc_codes *next = k + 1 >= nown ? &x->rt.fb[k + 1 - nown].codes : &x->rt.uni_codes;
             if (!hc_codes_has(next, status))
                 break;
         } else if (hlen > 0) {
             break;
         }
     }
-    x->cap.rec.fallback_idx = x->fallback_idx;
-    x->cap.rec.ratelimit_wait_us = x->waited_us;
-    if (x->fallback_idx >= 0 && hlen > 0)
-        hc_buf_printf(&x->resp_extra, "Helicone-Fallback-Index: %d\r\n", x->fallback_idx);
+    hc_capture_set_route(&x->cap, x->rt.fallback_idx, x->rt.waited_us);
+    if (x->rt.fallback_idx >= 0 && hlen > 0)
+        hc_buf_printf(&x->ans.extra, "Helicone-Fallback-Index: %d\r\n", x->rt.fallback_idx);
     return hlen;
 }
 
@@ -1412,20 +1111,11 @@ static void settle(struct conn *c, struct exch *x, int status, const char *error
     int64_t now = hc_now_us();
     int64_t cost = hc_capture_settle(&x->cap);
     if (!error)
-        cache_store(c, x, status, now);
-    if (!error && x->replay.record && x->cache_body_ok)
-        hc_replay_save(&x->replay, &x->cap, status, x->cache_head.data, x->cache_head.len, x->cache_body.data,
-                       x->cache_body.len);
-    if (x->rl_on && x->rl.cents && cost > 0) {
-        hc_store *s = hc_core_store(core);
-        uint64_t used;
-        if (s)
-            hc_window_add(s, x->rl_key, x->rl.window_us, (uint64_t)cost, now, &used);
-    }
-    if (core->nbudgets && cost > 0 &&
-        hc_budget_account(hc_core_store(core), core->budgets, core->nbudgets, &x->opts, cost, now, x->id,
-                          x->cap.budget, sizeof x->cap.budget))
-        flags |= HC_REC_BUDGET_WARN;
+        hc_cachereply_store(&x->cache, core, &x->cap, x->host, status, now);
+    if (!error && x->replay.record && x->cache.body_ok && !hc_buf_error(&x->cache.head))
+        hc_replay_save(&x->replay, &x->cap, status, x->cache.head.data, x->cache.head.len, x->cache.body.data,
+                       x->cache.body.len);
+    flags |= hc_gate_account(&x->gate, core, &x->opts, &x->cap, cost, now, x->id);
     hc_capture_finish(&x->cap, error, flags);
 }
 
@@ -1442,12 +1132,12 @@ static bool headers_ok(struct conn *c, struct exch *x, bool body_unread)
         snprintf(err, sizeof err, "%s: %s", x->opts.bad_header, x->opts.bad_reason);
     else if (x->opts.fallback_on_header && !x->opts.fallback_model[0])
         snprintf(err, sizeof err, "Helicone-Fallback-OnCodes needs Helicone-Fallback-Model (the model to fall back to)");
-    else if ((x->opts.fallback_model[0] || x->opts.fallbacks) && !x->fb &&
-             !(x->fb = calloc(HC_MAX_FALLBACKS, sizeof *x->fb))) {
+    else if ((x->opts.fallback_model[0] || x->opts.fallbacks) && !x->rt.fb &&
+             !(x->rt.fb = calloc(HC_MAX_FALLBACKS, sizeof *x->rt.fb))) {
         snprintf(err, sizeof err, "the gateway is out of memory");
         status = 503;
         code = "out_of_memory";
-    } else if (x->fb && !x->nfb && hc_fallbacks_build(&x->opts, x->fb, HC_MAX_FALLBACKS, &x->nfb, err, sizeof err) != 0)
+    } else if (x->rt.fb && !x->rt.nfb && hc_fallbacks_build(&x->opts, x->rt.fb, HC_MAX_FALLBACKS, &x->rt.nfb, err, sizeof err) != 0)
         ;
     else
         return true;
@@ -1472,13 +1162,13 @@ static bool take_request(struct conn *c, struct exch *x)
     hc_capture_set_opts(&x->cap, &x->opts);
     if (request_wants_close(&x->req))
         c->close_after = true;
-    if (hc_http_framing(&x->req, false, NULL, 0, &x->framing, &x->clen) != 0) {
+    if (hc_http_framing(&x->req, false, NULL, 0, &x->rb.framing, &x->rb.clen) != 0) {
         c->close_after = true;
         send_error(c, x, 400, "bad_request", "invalid Content-Length or Transfer-Encoding");
         hc_capture_finish(&x->cap, NULL, 0);
         return false;
     }
-    bool expect = hc_http_header_has_token(&x->req, "expect", "100-continue") && x->framing != HC_BODY_NONE;
+    bool expect = hc_http_header_has_token(&x->req, "expect", "100-continue") && x->rb.framing != HC_BODY_NONE;
     if (expect) {
         /* The app waits for our word before it sends the body: a request we
          * refuse gets its final answer now, without a 100 (RFC 9110 §10.1.1),
@@ -1490,13 +1180,16 @@ static bool take_request(struct conn *c, struct exch *x)
             hc_capture_discard(&x->cap);
             return false;
         }
-        x->continued = true;
+        x->rb.continued = true;
     }
     int rc = read_request_body(c, x);
     if (rc != 0) {
         c->close_after = true;
         if (rc == HC_EPARSE) {
             send_error(c, x, 400, "bad_request", "malformed chunked request body");
+            hc_capture_finish(&x->cap, NULL, 0);
+        } else if (rc == HC_ENOMEM) {
+            send_error(c, x, 500, "out_of_memory", "the gateway is out of memory");
             hc_capture_finish(&x->cap, NULL, 0);
         } else {
             hc_capture_finish(&x->cap, "the app closed the connection while sending the request", HC_REC_CLIENT_ABORT);
@@ -1507,7 +1200,7 @@ static bool take_request(struct conn *c, struct exch *x)
     if (!expect && !headers_ok(c, x, false))
         return false;
     const hc_request_info *ri = &x->cap.reqinfo;
-    x->inject = !x->streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
+    x->ans.inject = !x->rb.streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
                 (x->cap.api == HC_API_CHAT || x->cap.api == HC_API_COMPLETIONS) &&
                 accepts_stream_options(x->cap.provider);
     return true;
@@ -1521,31 +1214,31 @@ static bool unified_gate(struct conn *c, struct exch *x)
 {
     char err[400];
     int status = 0;
-    x->uni = calloc(HC_UNIFIED_MAX, sizeof *x->uni);
-    if (!x->uni) {
+    x->rt.uni = calloc(HC_UNIFIED_MAX, sizeof *x->rt.uni);
+    if (!x->rt.uni) {
         send_error(c, x, 503, "out_of_memory", "the gateway is out of memory");
         hc_capture_finish(&x->cap, NULL, 0);
         return true;
     }
-    int rc = hc_unified_plan(x->host, &x->req, x->body.data ? x->body.data : "", x->body.len, x->uni, &x->nuni,
+    int rc = hc_unified_plan(x->host, &x->req, x->rb.body.data ? x->rb.body.data : "", x->rb.body.len, x->rt.uni, &x->rt.nuni,
                              &status, err, sizeof err);
-    if (rc == 0 && x->nuni && x->uni[0].own_auth && x->fb) {
+    if (rc == 0 && x->rt.nuni && x->rt.uni[0].own_auth && x->rt.fb) {
         int keep = 0;
-        for (int i = 0; i < x->nfb; i++) {
-            if (x->fb[i].has_target) {
-                x->fb[keep++] = x->fb[i];
+        for (int i = 0; i < x->rt.nfb; i++) {
+            if (x->rt.fb[i].has_target) {
+                x->rt.fb[keep++] = x->rt.fb[i];
                 continue;
             }
-            cJSON *o = x->fb[i].override ? cJSON_Parse(x->fb[i].override) : NULL;
+            cJSON *o = x->rt.fb[i].override ? cJSON_Parse(x->rt.fb[i].override) : NULL;
             const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "model");
             int st = 0;
             char e2[400];
             if (cJSON_IsString(m))
-                hc_unified_plan_spec(&x->req, m->valuestring, x->uni, &x->nuni, &st, e2, sizeof e2);
+                hc_unified_plan_spec(&x->req, m->valuestring, x->rt.uni, &x->rt.nuni, &st, e2, sizeof e2);
             cJSON_Delete(o);
-            hc_fallbacks_free(&x->fb[i], 1);
+            hc_fallbacks_free(&x->rt.fb[i], 1);
         }
-        x->nfb = keep;
+        x->rt.nfb = keep;
     }
     if (rc != 0 && (status == 401 || status == 404 || status == 405 || status == 415) &&
         hc_provider_is_helicone(x->host)) {
@@ -1557,20 +1250,20 @@ static bool unified_gate(struct conn *c, struct exch *x)
          * Authorization and Helicone-* headers, TLS verified as always) and
          * is recorded like any other exchange. HC_HELICONE_URL replaces
          * Helicone's address (a self-hosted Helicone, or a test's mock). */
-        hc_unified *pu = &x->uni[0];
+        hc_unified *pu = &x->rt.uni[0];
         memset(pu, 0, sizeof *pu);
         pu->passthrough = true;
         hc_strlcpy(pu->host, sizeof pu->host, x->host);
         snprintf(pu->path, sizeof pu->path, "%.*s", (int)x->req.target_len, x->req.target);
         const char *pid = hc_unified_provider_of(x->cap.model_req);
         hc_strlcpy(pu->provider, sizeof pu->provider, pid);
-        x->nuni = 1;
+        x->rt.nuni = 1;
         hc_log_warn_once("helicone_passthrough", "%s: %s; such requests are passed to Helicone as sent (its key, "
                                                  "Helicone's service)", x->host, err);
         hc_capture_set_provider(&x->cap, pu->provider);
         return false;
     }
-    if (rc != 0 || !x->nuni) {
+    if (rc != 0 || !x->rt.nuni) {
         send_error(c, x, status ? status : 400,
                    status == 401   ? "no_provider_key"
                    : status == 404 ? "unsupported_path"
@@ -1581,18 +1274,18 @@ static bool unified_gate(struct conn *c, struct exch *x)
         hc_capture_finish(&x->cap, NULL, 0);
         return true;
     }
-    if (hc_codes_parse(x->opts.fallback_on[0] ? x->opts.fallback_on : "429,500,502,503,504", &x->uni_codes) != 0)
-        hc_codes_parse("429,500,502,503,504", &x->uni_codes);
-    const hc_unified *u = &x->uni[0];
+    if (hc_codes_parse(x->opts.fallback_on[0] ? x->opts.fallback_on : "429,500,502,503,504", &x->rt.uni_codes) != 0)
+        hc_codes_parse("429,500,502,503,504", &x->rt.uni_codes);
+    const hc_unified *u = &x->rt.uni[0];
     if (hc_provider_is_helicone(x->host))
         hc_log_warn_once("helicone_local", "%s is answered locally: requests go straight to the providers, none to "
                                            "Helicone (HC_HELICONE=cloud to reach Helicone's service)", x->host);
     hc_capture_set_provider(&x->cap, u->provider);
     const hc_request_info *ri = &x->cap.reqinfo;
-    x->inject = !x->streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
+    x->ans.inject = !x->rb.streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
                 (x->app_api == HC_API_CHAT || x->app_api == HC_API_COMPLETIONS);
     hc_log_debug("%s%.*s: model list planned as %d target(s), first %s via %s", x->host, (int)x->req.target_len,
-                 x->req.target, x->nuni, u->provider, u->host);
+                 x->req.target, x->rt.nuni, u->provider, u->host);
     return false;
 }
 
@@ -1625,53 +1318,89 @@ static size_t body_bytes_buffered(struct conn *c, enum hc_framing fr, uint64_t c
     }
 }
 
-/* Forward the answer whose head is in c->up.in[0..hlen). */
-static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int hlen)
+/* How the answer's body reaches the app (x->ans.cf), given the upstream's
+ * framing fr: as it comes, or re-framed by us when we filter the stream
+ * (include_usage injected) or translate it (Anthropic for a chat app).
+ * Returns true if the usage-only chunk must be filtered out. */
+static bool choose_framing(struct conn *c, struct exch *x, const hc_http_head *rh, enum hc_framing fr)
 {
-    hc_core *core = c->core;
-    enum hc_framing fr;
-    uint64_t clen;
-    bool close_up = false;
-    if (hc_http_framing(rh, true, x->req.method, x->req.method_len, &fr, &clen) != 0) {
-        hc_upstream_close(&c->up);
-        send_error(c, x, 502, "upstream_protocol", "%s sent an invalid Content-Length/Transfer-Encoding", x->target.url);
-        settle(c, x, 502, NULL, 0);
-        return;
-    }
-    if (fr == HC_BODY_CLOSE || hc_http_header_has_token(rh, "connection", "close") || rh->minor_version == 0)
-        close_up = true;
-    if (x->injected)
-        x->cap.rec.flags |= HC_REC_USAGE_INJECTED;
-    bool filtered = x->injected && rh->status == 200 && fr != HC_BODY_NONE && fr != HC_BODY_CLOSE &&
+    if (x->ans.injected)
+        hc_capture_add_flags(&x->cap, HC_REC_USAGE_INJECTED);
+    bool filtered = x->ans.injected && rh->status == 200 && fr != HC_BODY_NONE && fr != HC_BODY_CLOSE &&
                     !hc_http_header(rh, "content-encoding");
     /* An HTTP/1.0 app cannot read chunked framing: it gets the data and the close. */
     bool http10 = x->req.minor_version == 0;
-    x->xa = x->cur_uni && x->cur_uni->anthropic && rh->status != 101 && !hc_http_header(rh, "content-encoding");
-    if (x->xa) {
+    x->ans.xa = x->rt.cur_uni && x->rt.cur_uni->anthropic && rh->status != 101 && !hc_http_header(rh, "content-encoding");
+    if (x->ans.xa) {
         const hc_header *ct = hc_http_header(rh, "content-type");
-        x->xa_stream = rh->status == 200 && ct && hc_stream_kind_for(ct->value, ct->value_len, "") == HC_STREAM_SSE;
-        if (x->xa_stream)
-            hc_xa_stream_init(&x->xs, x->cap.reqinfo.include_usage, hc_now_us() / 1000000);
+        x->ans.xa_stream = rh->status == 200 && ct && hc_stream_kind_for(ct->value, ct->value_len, "") == HC_STREAM_SSE;
+        if (x->ans.xa_stream)
+            hc_xa_stream_init(&x->ans.xs, x->cap.reqinfo.include_usage, hc_now_us() / 1000000);
         filtered = false;
     }
-    if (filtered || x->xa)
-        x->cf = http10 ? CF_CLOSE : CF_CHUNKED;
+    if (filtered || x->ans.xa)
+        x->ans.cf = http10 ? CF_CLOSE : CF_CHUNKED;
     else
-        x->cf = http10 && fr == HC_BODY_CHUNKED ? CF_CLOSE : CF_RAW;
-    if (x->cf == CF_CLOSE || fr == HC_BODY_CLOSE)
+        x->ans.cf = http10 && fr == HC_BODY_CHUNKED ? CF_CLOSE : CF_RAW;
+    if (x->ans.cf == CF_CLOSE || fr == HC_BODY_CLOSE)
         c->close_after = true;
     if (fr == HC_BODY_CLOSE)
-        x->cache_on = false; /* its end cannot be told from a failure; rare */
+        x->cache.on = false; /* its end cannot be told from a failure; rare */
+    return filtered;
+}
+
+/* The body was forwarded with result rc (forward_body): settle the exchange. */
+static void body_done(struct conn *c, struct exch *x, int status, int rc, bool close_up)
+{
+    if (rc == 0) {
+        if (close_up)
+            hc_upstream_close(&c->up);
+        settle(c, x, status, NULL, 0);
+        return;
+    }
+    hc_upstream_close(&c->up);
+    c->close_after = true;
+    x->cache.on = false;
+    if (rc == HC_ECANCELED) {
+        settle(c, x, status, "the app closed the connection during the response", HC_REC_CLIENT_ABORT);
+    } else {
+        /* The app must see that its answer was cut: no clean end. */
+        c->client->abort_close = true;
+        settle(c, x, status, rc == HC_ETIMEDOUT ? "the upstream stopped sending (timeout) mid-response"
+                                                : "the upstream connection failed mid-response", 0);
+    }
+}
+
+/* Forward the answer whose head is in c->up.in[0..hlen). */
+static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int hlen)
+{
+    enum hc_framing fr;
+    uint64_t clen;
+    if (hc_http_framing(rh, true, x->req.method, x->req.method_len, &fr, &clen) != 0) {
+        hc_upstream_close(&c->up);
+        send_error(c, x, 502, "upstream_protocol", "%s sent an invalid Content-Length/Transfer-Encoding", x->rt.target.url);
+        settle(c, x, 502, NULL, 0);
+        return;
+    }
+    bool close_up = fr == HC_BODY_CLOSE || hc_http_header_has_token(rh, "connection", "close") ||
+                    rh->minor_version == 0;
+    bool filtered = choose_framing(c, x, rh, fr);
     hc_buf ch = HC_BUF_INIT;
-    build_client_head(x, rh, c->up.in.data, c->close_after, &ch,
-                      x->cache_on || x->replay.record ? &x->cache_head : NULL);
+    if (build_client_head(x, rh, c->up.in.data, c->close_after, &ch,
+                          x->cache.on || x->replay.record ? &x->cache.head : NULL) != 0) {
+        hc_buf_free(&ch);
+        hc_upstream_close(&c->up);
+        send_error(c, x, 500, "out_of_memory", "the gateway is out of memory");
+        settle(c, x, 500, NULL, 0);
+        return;
+    }
     hc_capture_response_head(&x->cap, rh);
     hc_buf_consume(&c->up.in, (size_t)hlen);
-    size_t presend = x->cf == CF_RAW && rh->status != 101 ? body_bytes_buffered(c, fr, clen) : 0;
+    size_t presend = x->ans.cf == CF_RAW && rh->status != 101 ? body_bytes_buffered(c, fr, clen) : 0;
     hc_buf_append(&ch, c->up.in.data, presend);
-    int wrc = hc_io_write(c->client, ch.data, ch.len);
+    int wrc = hc_io_write_buf(c->client, &ch);
     hc_buf_free(&ch);
-    x->head_sent = true;
+    x->ans.head_sent = true;
     if (wrc != 0) {
         hc_upstream_close(&c->up);
         c->close_after = true;
@@ -1687,43 +1416,10 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
     }
     hc_sse_filter filter;
     hc_sse_filter_init(&filter);
-    c->client->timeout_ms = core->cfg.upstream_timeout_ms;
+    c->client->timeout_ms = c->core->cfg.upstream_timeout_ms;
     int rc = forward_body(c, x, fr, clen, filtered ? &filter : NULL, presend, &close_up);
     hc_sse_filter_free(&filter);
-    if (rc != 0) {
-        hc_upstream_close(&c->up);
-        c->close_after = true;
-        x->cache_on = false;
-        if (rc == HC_ECANCELED) {
-            settle(c, x, rh->status, "the app closed the connection during the response", HC_REC_CLIENT_ABORT);
-        } else {
-            /* The app must see that its answer was cut: no clean end. */
-            c->client->abort_close = true;
-            settle(c, x, rh->status, rc == HC_ETIMEDOUT ? "the upstream stopped sending (timeout) mid-response"
-                                                         : "the upstream connection failed mid-response", 0);
-        }
-        return;
-    }
-    if (close_up)
-        hc_upstream_close(&c->up);
-    settle(c, x, rh->status, NULL, 0);
-}
-
-/* The machine-readable code of a 502/504 the gateway answers itself: it tells
- * the app (and hc-analyze) whether the upstream was never reached, reached
- * but spoke something other than HTTP, hung up, or was too slow. */
-static const char *upstream_error_code(int hlen)
-{
-    switch (hlen) {
-    case HC_ETIMEDOUT: return "upstream_timeout";
-    case HC_ETLS:      return "upstream_tls";
-    case HC_EPARSE:
-    case HC_ETOOBIG:   return "upstream_protocol";
-    case HC_ECLOSED:
-    case HC_EIO:       return "upstream_closed";
-    case HC_EINVAL:    return "invalid_fallback";
-    default:           return "upstream_unreachable";
-    }
+    body_done(c, x, rh->status, rc, close_up);
 }
 
 static void exchange(struct conn *c, struct exch *x)
@@ -1740,9 +1436,9 @@ static void exchange(struct conn *c, struct exch *x)
     }
     request_host(c, x);
     hc_capture_begin(&x->cap, core, x->host, &x->req, start_us, t0);
-    x->cap.may_wait = true; /* settled after the app has its answer: see recorder.c */
+    hc_capture_set_may_wait(&x->cap, true); /* settled after the app has its answer: see recorder.c */
     hc_uuid_format(x->cap.rec.id, x->id);
-    x->fallback_idx = -1;
+    x->rt.fallback_idx = -1;
 
     x->app_api = x->cap.api;
     if (!take_request(c, x))
@@ -1752,10 +1448,10 @@ static void exchange(struct conn *c, struct exch *x)
     if (policy_gate(c, x, start_us))
         return;
     if (hc_replay_gate(&x->replay, c->client, &x->cap, x->host, &x->req,
-                       x->streaming ? NULL : x->body.data ? x->body.data : "", x->body.len,
-                       x->opts.request_id[0] ? x->opts.request_id : x->id))
+                       x->rb.streaming ? NULL : x->rb.body.data ? x->rb.body.data : "", x->rb.body.len,
+                       answer_id(x)))
         return;
-    x->cache_body_ok = x->replay.record;
+    x->cache.body_ok = x->replay.record;
     if (cache_gate(c, x, start_us))
         return;
 
@@ -1768,9 +1464,9 @@ static void exchange(struct conn *c, struct exch *x)
             hc_capture_finish(&x->cap, "the app went away before the upstream answered", HC_REC_CLIENT_ABORT);
             return;
         }
-        bool bad_body = hlen == HC_EINVAL && x->cur_uni && x->cur_uni->anthropic;
-        send_error(c, x, bad_body ? 400 : hlen == HC_ETIMEDOUT ? 504 : 502,
-                   bad_body ? "bad_request" : upstream_error_code(hlen), "%s", err[0] ? err : hc_strerror(hlen));
+        bool bad_body = hlen == HC_EINVAL && x->rt.cur_uni && x->rt.cur_uni->anthropic;
+        send_error(c, x, bad_body ? 400 : hlen == HC_ETIMEDOUT ? 504 : hlen == HC_ENOMEM ? 500 : 502,
+                   bad_body ? "bad_request" : hc_gwerror_upstream_code(hlen), "%s", err[0] ? err : hc_strerror(hlen));
         hc_capture_finish(&x->cap, NULL, 0);
         return;
     }
@@ -1780,23 +1476,22 @@ static void exchange(struct conn *c, struct exch *x)
 static void exch_free(struct exch *x)
 {
     hc_buf_free(&x->head);
-    hc_buf_free(&x->body);
-    hc_buf_free(&x->sendbody);
-    hc_buf_free(&x->resp_extra);
-    hc_buf_free(&x->out);
-    hc_buf_free(&x->cache_head);
-    hc_buf_free(&x->cache_body);
+    hc_buf_free(&x->rb.body);
+    hc_buf_free(&x->rb.sendbody);
+    hc_buf_free(&x->ans.extra);
+    hc_buf_free(&x->ans.out);
+    hc_cachereply_free(&x->cache);
     hc_replay_free(&x->replay);
-    if (x->fb) {
-        hc_fallbacks_free(x->fb, x->nfb);
-        free(x->fb);
+    if (x->rt.fb) {
+        hc_fallbacks_free(x->rt.fb, x->rt.nfb);
+        free(x->rt.fb);
     }
-    if (x->uni) {
-        explicit_bzero(x->uni, HC_UNIFIED_MAX * sizeof *x->uni); /* provider keys */
-        free(x->uni);
+    if (x->rt.uni) {
+        explicit_bzero(x->rt.uni, HC_UNIFIED_MAX * sizeof *x->rt.uni); /* provider keys */
+        free(x->rt.uni);
     }
-    hc_xa_stream_free(&x->xs);
-    hc_buf_free(&x->xa_body);
+    hc_xa_stream_free(&x->ans.xs);
+    hc_buf_free(&x->ans.xa_body);
     hc_opts_free(&x->opts);
 }
 
@@ -1814,7 +1509,7 @@ void hc_proxy_serve(hc_core *core, hc_io *client, const hc_origin *origin, const
     if (!c.iobuf)
         return;
     /* One exchange struct per connection, cleared for each request: it is
-     * 26 KiB, and a fresh allocation of that size per request made glibc
+     * about 14 KiB, and a fresh allocation of that size per request made glibc
      * consolidate its fast bins every time (a profile's third-largest cost). */
     struct exch *x = malloc(sizeof *x);
     while (x && !c.close_after) {

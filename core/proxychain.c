@@ -231,7 +231,7 @@ int hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host
     hc_io io;
     hc_io_init(&io, fd, NULL, timeout_ms);
     io.cancel_fd = cancel_fd;
-    int rc = hc_io_write(&io, req.data, req.len);
+    int rc = hc_io_write_buf(&io, &req);
     if (req.data)
         memset(req.data, 0, req.len); /* it may hold the proxy's credentials */
     hc_buf_free(&req);

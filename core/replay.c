@@ -134,6 +134,8 @@ int hc_replay_key(const char *host, const char *method, const char *path, const 
     } else if (re) {
         apply_re(re, canon);
     }
+    if (hc_buf_error(canon))
+        return hc_buf_error(canon); /* an incomplete canonical form would key wrongly */
     uint8_t d[32];
     unsigned int dn = 0;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -302,7 +304,7 @@ static int parse_line(const char *s, size_t n, int line, entry *e)
     }
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "cost_nusd");
     e->cost_nusd = cJSON_IsNumber(c) ? (int64_t)c->valuedouble : 0;
-    rc = e->host && e->method && e->path && e->model && e->canon ? 0 : HC_ENOMEM;
+    rc = e->host && e->method && e->path && e->model && e->canon && !hc_buf_error(&e->head) ? 0 : HC_ENOMEM;
 cleanup:
     cJSON_Delete(o);
     if (rc)
@@ -403,12 +405,11 @@ static void refuse(hc_io *client, hc_capture *cap, const char *host, const char 
     hc_buf_printf(&b, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                       "x-should-retry: false\r\nhelicone-id: %s\r\nHelicone-Replay: MISS\r\n\r\n", tl, id);
     hc_buf_append(&b, txt ? txt : "", tl);
-    hc_http_head h;
-    if (hc_http_parse_response(b.data, b.len, &h) > 0)
-        hc_capture_response_head(cap, &h);
+    static const hc_header json_ct[] = { { "Content-Type", 12, "application/json", 16 } };
+    hc_capture_response(cap, 404, json_ct, 1); /* as values: nothing written here is parsed back */
     hc_capture_set_upstream(cap, "replay");
     hc_capture_response_data(cap, txt ? txt : "", tl);
-    int w = hc_io_write(client, b.data, b.len);
+    int w = hc_io_write_buf(client, &b);
     free(txt);
     hc_buf_free(&b);
     hc_capture_finish(cap, "replay: no recorded answer for this request", w ? HC_REC_CLIENT_ABORT : 0);
@@ -425,15 +426,21 @@ static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *i
     else
         hc_buf_printf(&head, "Content-Length: %zu\r\n", e->body.len);
     hc_buf_printf(&head, "helicone-id: %s\r\nHelicone-Replay: HIT\r\n\r\n", id);
+    /* The capture gets the recorded head's status and headers: parsed from
+     * the cassette's lines, not from the head written above. */
+    hc_buf stored = HC_BUF_INIT;
+    hc_buf_append(&stored, e->head.data ? e->head.data : "", e->head.len);
+    hc_buf_puts(&stored, "\r\n");
     hc_http_head h;
-    if (hc_http_parse_response(head.data, head.len, &h) > 0) {
+    if (!hc_buf_error(&stored) && hc_http_parse_response(stored.data, stored.len, &h) > 0) {
         hc_capture_response_head(cap, &h);
         hc_capture_drop_ratelimit(cap);
     }
+    hc_buf_free(&stored);
     hc_capture_set_upstream(cap, "replay");
     hc_capture_attempt(cap, e->status, 0);
     const char *body = e->body.data ? e->body.data : "";
-    int w = hc_io_write(client, head.data, head.len);
+    int w = hc_io_write_buf(client, &head);
     if (w == 0 && e->body.len) {
         if (chunked) {
             char hdr[32];
@@ -453,21 +460,7 @@ static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *i
     hc_buf_free(&head);
     /* Like a cache hit: nothing spent, the recorded cost saved; the usage is
      * the recorded one (a stream may not carry it). */
-    hc_capture_settle(cap);
-    hc_record *r = &cap->rec;
-    if (e->tok[0] || e->tok[1]) {
-        r->tok_in = e->tok[0];
-        r->tok_out = e->tok[1];
-        r->tok_cached = e->tok[2];
-        r->tok_cw5m = e->tok[3];
-        r->tok_cw1h = e->tok[4];
-        r->tok_reasoning = e->tok[5];
-        r->cost_flags = e->cost_nusd > 0 ? HC_COST_PRICED : r->cost_flags & ~HC_COST_NO_USAGE;
-    }
-    if (!cap->model_resp[0])
-        hc_strlcpy(cap->model_resp, sizeof cap->model_resp, e->model);
-    r->saved_nusd = e->cost_nusd > 0 ? e->cost_nusd : r->cost_nusd;
-    r->cost_nusd = 0;
+    hc_capture_stored_answer(cap, e->tok, e->cost_nusd, e->model);
     hc_capture_finish(cap, w ? "the app went away" : NULL, HC_REC_REPLAYED | (w ? HC_REC_CLIENT_ABORT : 0));
 }
 

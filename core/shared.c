@@ -9,6 +9,8 @@
  *   parsed are integers, simple strings, errors, bulk strings (a number, or
  *   nil) and one level of array of integers. That is all the three
  *   operations need; anything else is a protocol error (connection dropped).
+ *   The shared response cache (HC_SHARED_CACHE) adds GET/SET of one bulk
+ *   string of bytes (struct reply's blob).
  * - Every wait is bounded by HC_SHARED_TIMEOUT_MS (hc_io's per-wait timeout),
  *   and a whole round trip by twice that (a server dribbling a byte per wait
  *   would otherwise hold g.lock for minutes), so a stalled Redis costs a
@@ -61,6 +63,29 @@ static const char window_lua[] =
     "redis.call('PEXPIRE',KEYS[1],math.floor(w/1000)+1000)\n"
     "return {ok,used}\n";
 
+/* A request's whole gate in one step: the blocking budgets' totals (KEYS[1..nb]
+ * against ARGV[2..nb+1]), then, if none is spent, the window (the last key;
+ * window_lua's arguments follow). {-i, total}: budget i is spent, the window
+ * untouched; else window_lua's {ok, used}. */
+static const char gate_lua[] =
+    "local nb=tonumber(ARGV[1])\n"
+    "for i=1,nb do local v=tonumber(redis.call('GET',KEYS[i]) or '0')\n"
+    "  if v>=tonumber(ARGV[1+i]) then return {-i,v} end end\n"
+    "local o=nb+1 local k=KEYS[nb+1]\n"
+    "local w=tonumber(ARGV[o+1]) local q=tonumber(ARGV[o+2]) local a=tonumber(ARGV[o+3])\n"
+    "local now=tonumber(ARGV[o+4])\n"
+    "local sw=math.floor(w/64) if sw<1 then sw=1 end\n"
+    "local cur=math.floor(now/sw)\n"
+    "local h=redis.call('HGETALL',k)\n"
+    "local used=0\n"
+    "for i=1,#h,2 do local s=tonumber(h[i])\n"
+    "  if s<=cur-64 then redis.call('HDEL',k,h[i]) else used=used+tonumber(h[i+1]) end end\n"
+    "local ok=1\n"
+    "if a>0 then if used+a>q then ok=0 end elseif used>=q then ok=0 end\n"
+    "if ok==1 and a>0 then redis.call('HINCRBY',k,string.format('%d',cur),ARGV[o+3]) used=used+a end\n"
+    "redis.call('PEXPIRE',k,math.floor(w/1000)+1000)\n"
+    "return {ok,used}\n";
+
 static struct {
     pthread_mutex_t lock;
     bool     inited;           /* config read (guarded by lock) */
@@ -70,12 +95,15 @@ static struct {
     char     host[256];
     int      port, db, timeout_ms;
     char     sha[41];          /* of window_lua */
+    char     gate_sha[41];     /* of gate_lua */
     int      fd;               /* -1: not connected */
     pid_t    pid;              /* owner of fd */
     int64_t  down_until_us;    /* no attempt before this (monotonic µs) */
     struct sockaddr_storage addr; /* g.host resolved (addrlen 0: not yet) */
     socklen_t addrlen;
     bool     was_down;
+    bool     cache;            /* HC_SHARED_CACHE=1: the response cache too */
+    size_t   cache_max;        /* HC_SHARED_CACHE_MAX: largest entry shared */
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
 static int64_t mono_us(void)
@@ -158,10 +186,27 @@ static void init_locked(void)
         else
             hc_log_error("HC_SHARED_ON_ERROR=%s: expected local or fail-closed; using local", pol);
     }
+    const char *sc = getenv("HC_SHARED_CACHE");
+    g.cache = sc && strcmp(sc, "1") == 0;
+    if (sc && *sc && strcmp(sc, "0") != 0 && strcmp(sc, "1") != 0)
+        hc_log_error("HC_SHARED_CACHE=%s: expected 1 or 0; the response cache stays local", sc);
+    g.cache_max = 1u << 20;
+    const char *cm = getenv("HC_SHARED_CACHE_MAX");
+    if (cm && *cm) {
+        char *end;
+        long long v = strtoll(cm, &end, 10);
+        if (*end || v < 1 || v > (64ll << 20))
+            hc_log_error("HC_SHARED_CACHE_MAX=%s: expected 1..67108864 bytes; using 1048576", cm);
+        else
+            g.cache_max = (size_t)v;
+    }
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)window_lua, strlen(window_lua), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         snprintf(g.sha + 2 * i, 3, "%02x", md[i]);
+    SHA1((const unsigned char *)gate_lua, strlen(gate_lua), md);
+    for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+        snprintf(g.gate_sha + 2 * i, 3, "%02x", md[i]);
     pthread_atfork(NULL, NULL, atfork_child);
     g.enabled = true;
 }
@@ -172,6 +217,8 @@ struct reply {
     int     n;           /* integers in an array; 1 for ':' and a numeric '$' */
     bool    nil;
     char    err[96];
+    hc_buf *blob;        /* set by the caller: a top-level '$' reply's bytes go here */
+    size_t  blob_max;    /* larger bulk replies: a protocol error (connection dropped) */
 };
 
 /* One CRLF-terminated line at p: its length without CRLF, or -2 partial. */
@@ -196,7 +243,11 @@ static long parse_reply(const char *p, size_t len, struct reply *r, int depth)
     long used = ll + 2;
     char type = p[0];
     if (depth == 0) {
+        hc_buf *blob = r->blob;
+        size_t blob_max = r->blob_max;
         memset(r, 0, sizeof *r);
+        r->blob = blob;
+        r->blob_max = blob_max;
         r->type = type;
     }
     switch (type) {
@@ -216,6 +267,14 @@ static long parse_reply(const char *p, size_t len, struct reply *r, int depth)
         if (n < 0) {
             r->nil = true;
             return used;
+        }
+        if (depth == 0 && r->blob) {
+            if ((size_t)n > r->blob_max)
+                return -1;
+            if ((size_t)used + (size_t)n + 2 > len)
+                return -2;
+            hc_buf_reset(r->blob);
+            return hc_buf_append(r->blob, p + used, (size_t)n) ? -1 : used + n + 2;
         }
         if ((size_t)used + (size_t)n + 2 > len)
             return -2;
@@ -283,7 +342,7 @@ static int roundtrip_locked(int argc, const char *const *argv, const size_t *len
             rc = n == HC_ETIMEDOUT ? HC_ETIMEDOUT : HC_EIO;
             break;
         }
-        if (hc_buf_append(&in, chunk, (size_t)n) != 0 || in.len > 4096) {
+        if (hc_buf_append(&in, chunk, (size_t)n) != 0 || in.len > 4096 + (r->blob ? r->blob_max : 0)) {
             rc = HC_EPARSE;
             break;
         }
@@ -457,7 +516,7 @@ int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_
     pthread_mutex_unlock(&g.lock);
     const char *av[] = { "EVALSHA", sha, "1", k, a1, a2, a3, a4, check ? "1" : "0" };
     size_t al[] = { 7, strlen(sha), 1, kl, strlen(a1), strlen(a2), strlen(a3), strlen(a4), 1 };
-    struct reply r;
+    struct reply r = { 0 };
     int rc = call(9, av, al, &r);
     if (rc == 0 && r.type == '-' && strncmp(r.err, "NOSCRIPT", 8) == 0) {
         av[0] = "EVAL";
@@ -498,7 +557,7 @@ int hc_shared_total_get(const char *key, uint64_t *total)
         return HC_EDISABLED;
     const char *av[] = { "GET", k };
     size_t al[] = { 3, kl };
-    struct reply r;
+    struct reply r = { 0 };
     int rc = call(2, av, al, &r);
     free(k);
     if (rc != 0)
@@ -519,7 +578,7 @@ int hc_shared_total_add(const char *key, uint64_t amount, uint64_t *before, uint
     snprintf(a, sizeof a, "%llu", (unsigned long long)amount);
     const char *av[] = { "INCRBY", k, a };
     size_t al[] = { 6, kl, strlen(a) };
-    struct reply r;
+    struct reply r = { 0 };
     int rc = call(3, av, al, &r);
     free(k);
     if (rc != 0)
@@ -531,6 +590,114 @@ int hc_shared_total_add(const char *key, uint64_t amount, uint64_t *before, uint
         *after = v;
     if (before)
         *before = v >= amount ? v - amount : 0;
+    return 0;
+}
+
+bool hc_shared_cache_on(void)
+{
+    pthread_mutex_lock(&g.lock);
+    if (!g.inited)
+        init_locked();
+    bool on = g.enabled && g.cache;
+    pthread_mutex_unlock(&g.lock);
+    return on;
+}
+
+size_t hc_shared_cache_max(void)
+{
+    return g.cache_max;
+}
+
+int hc_shared_blob_get(const char *key, hc_buf *out)
+{
+    size_t kl;
+    char *k = prefixed(key, &kl);
+    if (!k)
+        return HC_EDISABLED;
+    const char *av[] = { "GET", k };
+    size_t al[] = { 3, kl };
+    /* Read up to the largest any process may share, so that a peer with a
+     * larger HC_SHARED_CACHE_MAX is not a protocol error; use up to ours. */
+    struct reply r = { .blob = out, .blob_max = 64u << 20 };
+    int rc = call(2, av, al, &r);
+    free(k);
+    if (rc != 0 || r.type != '$')
+        return HC_EDISABLED;
+    return r.nil || out->len > g.cache_max ? HC_ENOTFOUND : 0;
+}
+
+int hc_shared_blob_set(const char *key, const void *p, size_t len, int64_t ttl_ms)
+{
+    if (len > g.cache_max || ttl_ms < 1)
+        return HC_ETOOBIG;
+    size_t kl;
+    char *k = prefixed(key, &kl);
+    if (!k)
+        return HC_EDISABLED;
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    const char *av[] = { "SET", k, p, "PX", ttl };
+    size_t al[] = { 3, kl, len, 2, strlen(ttl) };
+    struct reply r = { 0 };
+    int rc = call(5, av, al, &r);
+    free(k);
+    return rc == 0 && r.type == '+' ? 0 : HC_EDISABLED;
+}
+
+int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey, int64_t window_us,
+                   uint64_t quota, uint64_t amount, int64_t now_us, int *blocked, uint64_t *spent, bool *allowed,
+                   uint64_t *used)
+{
+    enum { MAXB = 8 };
+    if (nb < 1 || nb > MAXB)
+        return HC_EDISABLED;
+    const char *av[3 + 2 * MAXB + 2 + 5];
+    size_t al[sizeof av / sizeof av[0]];
+    char *keys[MAXB + 1] = { 0 }, nums[MAXB + 5][24], sha[41];
+    int ac = 0, rc = 0;
+    pthread_mutex_lock(&g.lock);
+    memcpy(sha, g.gate_sha, sizeof sha);
+    pthread_mutex_unlock(&g.lock);
+    av[ac++] = "EVALSHA", av[ac++] = sha;
+    snprintf(nums[0], sizeof nums[0], "%d", nb + 1);
+    av[ac++] = nums[0];
+    for (int i = 0; i <= nb && rc == 0; i++) {
+        size_t kl;
+        if (!(keys[i] = prefixed(i < nb ? bkeys[i] : wkey, &kl)))
+            rc = HC_EDISABLED;
+        al[ac] = kl;
+        av[ac++] = keys[i];
+    }
+    snprintf(nums[1], sizeof nums[1], "%d", nb);
+    av[ac++] = nums[1];
+    for (int i = 0; i < nb; i++) {
+        snprintf(nums[5 + i], sizeof nums[5 + i], "%llu", (unsigned long long)blimits[i]);
+        av[ac++] = nums[5 + i];
+    }
+    snprintf(nums[2], sizeof nums[2], "%lld", (long long)window_us);
+    snprintf(nums[3], sizeof nums[3], "%llu", (unsigned long long)quota);
+    snprintf(nums[4], sizeof nums[4], "%llu", (unsigned long long)amount);
+    char nowt[24];
+    snprintf(nowt, sizeof nowt, "%lld", (long long)now_us);
+    av[ac++] = nums[2], av[ac++] = nums[3], av[ac++] = nums[4], av[ac++] = nowt;
+    for (int i = 0; i < ac; i++)
+        if (i < 3 || i > 3 + nb)
+            al[i] = strlen(av[i]);
+    struct reply r = { 0 };
+    if (rc == 0)
+        rc = call(ac, av, al, &r);
+    if (rc == 0 && r.type == '-' && strncmp(r.err, "NOSCRIPT", 8) == 0) {
+        av[0] = "EVAL", al[0] = 4, av[1] = gate_lua, al[1] = strlen(gate_lua);
+        rc = call(ac, av, al, &r);
+    }
+    for (int i = 0; i <= nb; i++)
+        free(keys[i]);
+    if (rc != 0 || r.type != '*' || r.n != 2)
+        return HC_EDISABLED; /* the caller takes the usual path, with its policies */
+    *blocked = r.ints[0] < 0 ? (int)(-r.ints[0] - 1) : -1;
+    *spent = r.ints[0] < 0 && r.ints[1] > 0 ? (uint64_t)r.ints[1] : 0;
+    *allowed = r.ints[0] == 1;
+    *used = r.ints[0] >= 0 && r.ints[1] > 0 ? (uint64_t)r.ints[1] : 0;
     return 0;
 }
 
@@ -552,7 +719,7 @@ int hc_shared_state_cas(const char *key, uint64_t expect, uint64_t newv, bool *w
     snprintf(a2, sizeof a2, "%llu", (unsigned long long)newv);
     const char *av[] = { "EVAL", cas_lua, "1", k, a1, a2 };
     size_t al[] = { 4, strlen(cas_lua), 1, kl, strlen(a1), strlen(a2) };
-    struct reply r;
+    struct reply r = { 0 };
     int rc = call(6, av, al, &r);
     free(k);
     if (rc != 0 || r.type != ':' || r.n != 1)

@@ -9,6 +9,9 @@
  *       fail-closed: while Redis is unreachable, every blocking budget blocks
  *       (requests get the budget 429); rate limits still fall back to the store.
  *
+ *   HC_SHARED_CACHE=1                   the response cache (cache.h) too
+ *   HC_SHARED_CACHE_MAX=1048576         largest entry shared, in bytes (1..64 MiB)
+ *
  * Each operation is one Redis round trip running one Lua script (EVALSHA,
  * EVAL on NOSCRIPT), so check-and-take of a window and the add of a total are
  * atomic across the fleet; INCRBY's before/after makes a budget crossing
@@ -27,7 +30,10 @@
 #define HC_CORE_SHARED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "buf.h"
 
 /* Read HC_SHARED* now (core start-up, on the app's thread) rather than on
  * the first gateway request: getenv there races with the app's setenv.
@@ -50,5 +56,32 @@ int hc_shared_total_add(const char *key, uint64_t amount, uint64_t *before, uint
  * it to newv; *won says whether this call changed it. 0 answered by Redis;
  * HC_EDISABLED: use the local store. */
 int hc_shared_state_cas(const char *key, uint64_t expect, uint64_t newv, bool *won);
+
+/* A request subject to blocking budgets and a rate limit, in ONE round trip
+ * (one script, atomic): the nb budget totals bkeys[i] against blimits[i]
+ * (nano-USD; 1..8 budgets), then, if none is spent, the window check-and-take
+ * of wkey (hc_shared_window's arguments). 0 answered: *blocked is the index
+ * of the first spent budget (its total in *spent; the window untouched) or
+ * -1, then *allowed and *used are the window's. HC_EDISABLED: not answered
+ * (HC_SHARED off or down, a broken answer): the caller takes the usual path
+ * (budgets, then the window), which applies the failure policy. */
+int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey, int64_t window_us,
+                   uint64_t quota, uint64_t amount, int64_t now_us, int *blocked, uint64_t *spent, bool *allowed,
+                   uint64_t *used);
+
+/* The response cache through Redis: is it asked for (HC_SHARED_CACHE=1 with
+ * a valid HC_SHARED)? Thread-safe. */
+bool   hc_shared_cache_on(void);
+/* The largest entry shared (HC_SHARED_CACHE_MAX, default 1 MiB). */
+size_t hc_shared_cache_max(void);
+
+/* GET key (prefixed like every key) into out (reset first; at most
+ * hc_shared_cache_max() bytes, a larger value reads as an error). 0 found;
+ * HC_ENOTFOUND none; HC_EDISABLED off, unreachable or a broken answer (the
+ * caller goes on without it: fail-open). One round trip. */
+int    hc_shared_blob_get(const char *key, hc_buf *out);
+/* SET key to len bytes at p, expiring after ttl_ms. 0, HC_ETOOBIG (over
+ * hc_shared_cache_max() or no TTL left: not sent), HC_EDISABLED. */
+int    hc_shared_blob_set(const char *key, const void *p, size_t len, int64_t ttl_ms);
 
 #endif

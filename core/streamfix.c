@@ -90,7 +90,7 @@ static int emit_event(hc_sse_filter *f, const char *ev, size_t n, hc_buf *out)
         f->dropped++;
     } else {
         size_t pre = (size_t)(d - ev), post = pre + dl;
-        rc = hc_buf_append(out, ev, pre) || hc_buf_append(out, j.data, j.len) ||
+        rc = hc_buf_append(out, ev, pre) || hc_buf_append_buf(out, &j) ||
                      hc_buf_append(out, ev + post, n - post) ? HC_ENOMEM : 0;
     }
     hc_buf_free(&j);

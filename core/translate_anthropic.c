@@ -209,7 +209,7 @@ int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, ch
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(in, "model");
     cJSON_AddStringToObject(o, "model", model ? model : cJSON_IsString(m) ? m->valuestring : "");
 
-    hc_buf system = HC_BUF_INIT;
+    hc_buf system = HC_BUF_INIT; /* its error (buf.h) also stands for the other texts built here */
     cJSON *msgs = cJSON_CreateArray();
     const cJSON *msg;
     cJSON_ArrayForEach(msg, messages) {
@@ -219,16 +219,16 @@ int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, ch
         if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0) {
             hc_buf t = HC_BUF_INIT;
             content_text(content, &t);
-            if (t.len) {
-                if (system.len)
-                    hc_buf_puts(&system, "\n\n");
-                hc_buf_append(&system, t.data, t.len);
-            }
+            if (t.len && system.len)
+                hc_buf_puts(&system, "\n\n");
+            hc_buf_append_buf(&system, &t);
             hc_buf_free(&t);
         } else if (strcmp(r, "tool") == 0) {
             const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "tool_call_id");
             hc_buf t = HC_BUF_INIT;
             content_text(content, &t);
+            if (hc_buf_error(&t))
+                hc_buf_append_buf(&system, &t); /* marks the translation failed */
             cJSON *b = cJSON_CreateObject();
             cJSON_AddStringToObject(b, "type", "tool_result");
             cJSON_AddStringToObject(b, "tool_use_id", cJSON_IsString(id) ? id->valuestring : "");
@@ -261,6 +261,7 @@ int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, ch
             }
         }
     }
+    int failed = hc_buf_error(&system);
     if (system.len)
         cJSON_AddStringToObject(o, "system", system.data);
     hc_buf_free(&system);
@@ -307,7 +308,7 @@ int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, ch
             cJSON_AddItemToObject(o, "tool_choice", translate_tool_choice(tc, par));
     }
     char *s = cJSON_PrintUnformatted(o);
-    int rc = s && hc_buf_puts(out, s) == 0 ? 0 : HC_ENOMEM;
+    int rc = !failed && s && hc_buf_puts(out, s) == 0 ? 0 : HC_ENOMEM;
     free(s);
     cJSON_Delete(o);
     cJSON_Delete(in);
@@ -378,6 +379,7 @@ int hc_xa_response(const char *body, size_t n, int status, int64_t created, hc_b
         return HC_EINVAL;
     }
     cJSON *o;
+    int failed = 0;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(in, "type");
     if (status >= 400 || (cJSON_IsString(type) && strcmp(type->valuestring, "error") == 0)) {
         o = openai_error(cJSON_GetObjectItemCaseSensitive(in, "error"), "the provider answered with an error");
@@ -418,6 +420,7 @@ int hc_xa_response(const char *body, size_t n, int status, int64_t created, hc_b
             cJSON_AddStringToObject(msg, "content", text.data ? text.data : "");
         else
             cJSON_AddNullToObject(msg, "content");
+        failed = hc_buf_error(&text);
         hc_buf_free(&text);
         if (cJSON_GetArraySize(calls))
             cJSON_AddItemToObject(msg, "tool_calls", calls);
@@ -436,7 +439,7 @@ int hc_xa_response(const char *body, size_t n, int status, int64_t created, hc_b
                                                        num(u, "cache_read_input_tokens"),
                                                        num(u, "cache_creation_input_tokens")));
     }
-    int rc = print_into(o, out);
+    int rc = failed ? failed : print_into(o, out);
     cJSON_Delete(o);
     cJSON_Delete(in);
     return rc;

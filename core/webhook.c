@@ -110,7 +110,7 @@ static int send_post(const struct post *p, char *err, size_t errlen)
         if (brc != 0) {
             snprintf(err, errlen, "out of memory");
             rc = HC_ENOMEM;
-        } else if (hc_io_write(&io, req.data, req.len) != 0 || (n = hc_io_read(&io, line, sizeof line - 1)) <= 0) {
+        } else if (hc_io_write_buf(&io, &req) != 0 || (n = hc_io_read(&io, line, sizeof line - 1)) <= 0) {
             snprintf(err, errlen, "no answer");
             rc = HC_EIO;
         } else {

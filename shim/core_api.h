@@ -99,9 +99,11 @@ typedef struct hc_core_api {
     /* Bytes on a followed fd; false: stop sending them (not HTTP/1.x). */
     bool (*observe_fd)(int fd, bool out, const void *p, size_t n);
     void (*observe_fd_close)(int fd);
-    /* Gateway mode for programs with their own OpenSSL (Node): start the
-     * gateway now and write its CA certificate (public part only) to a file
-     * readable by this user; returns its path (static storage) or NULL. */
+    /* Gateway mode for programs with their own TLS (Node, Bun): make the
+     * gateway's CA now (only the CA: the gateway itself starts at the first
+     * LLM connection, with this CA) and write its certificate (public part
+     * only) to a file readable by this user; returns its path (static
+     * storage) or NULL. */
     const char *(*ca_file)(void);
     /* After fork, in the child (from the atfork handler): forget the parent's
      * threads, listener, store handle and locks; restart lazily on next use. */

@@ -27,7 +27,7 @@
  * fork (hc_proc_resolve from the atfork prepare handler): a forked child of a
  * threaded program must not call dlsym (another thread may have held the
  * loader's lock at the fork), and children are where exec happens. */
-static void (*real__exit)(int), (*real__Exit)(int), (*real_quick_exit)(int);
+static void (*real__exit)(int) HC_STARTUP_VAR, (*real__Exit)(int) HC_STARTUP_VAR, (*real_quick_exit)(int) HC_STARTUP_VAR;
 static int (*real_execve)(const char *, char *const[], char *const[]);
 static int (*real_execv)(const char *, char *const[]);
 static int (*real_execvp)(const char *, char *const[]);

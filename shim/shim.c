@@ -6,7 +6,8 @@
  *   registers the atfork handlers and, in gateway mode, looks for the N-API in
  *   the main program's symbol table (trust.c: no dlsym, no allocation). No
  *   thread, no dlopen — except in a Node/Bun runtime, whose trust must be set
- *   before main (prepare_node_trust).
+ *   before main (prepare_node_trust): the core is loaded and makes the CA
+ *   only; still no thread, no store, until the first LLM connection.
  * - Runs: every record carries HC_RUN_ID. hc-run sets it; in a bare
  *   LD_PRELOAD tree the first process without one (the top of the tree)
  *   makes one up and puts it in its environment, so every descendant
@@ -39,12 +40,12 @@
 #include <sys/random.h> /* getrandom: the run id of a bare tree */
 #include <time.h>
 
-static enum hc_mode mode = HC_MODE_GATEWAY;
+static enum hc_mode mode HC_STARTUP_VAR = HC_MODE_GATEWAY;
 static __thread int guard __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
 static int core_state;                      /* 0 untried, 1 loaded, -1 failed; guarded by core_lock */
-static const hc_core_api *core;             /* set once, read atomically */
+static const hc_core_api *core HC_STARTUP_VAR; /* set once, read atomically (exit hooks) */
 
 enum hc_mode hc_shim_mode(void) { return mode; }
 bool hc_shim_guarded(void) { return guard != 0 || mode == HC_MODE_OFF; }
@@ -182,10 +183,12 @@ static void atfork_child(void)
 }
 
 /* Programs that carry their own TLS (Node, Bun) cannot be taught to trust the
- * gateway through X509_verify_cert; they read NODE_EXTRA_CA_CERTS once at
- * start-up. For them the gateway starts here, before main(), and the CA
- * certificate (public part only) is handed over that way. Whether the program
- * is such a runtime is judged by what the binary is (trust.c), not its name. */
+ * gateway through X509_verify_cert; they read NODE_EXTRA_CA_CERTS once (Node
+ * 20 at start-up, before any script runs; Bun at its first TLS context, with a
+ * raw system call no hook sees). For them the gateway's CA is made here,
+ * before main(), and its certificate (public part only) handed over that way;
+ * the gateway itself starts at the first LLM connection (core.c). Whether the
+ * program is such a runtime is judged by what the binary is (trust.c). */
 static void prepare_node_trust(void)
 {
     const char *off = getenv("HC_NODE_CA");

@@ -14,6 +14,12 @@
 
 #define HC_EXPORT __attribute__((visibility("default")))
 
+/* For the few variables every process reads or writes at start or exit: kept
+ * in .data, on the page the loader has written already (it zeroes the start
+ * of .bss there), rather than on .bss pages of their own, each of which costs
+ * every process a page fault to read (the zero page) and another to write. */
+#define HC_STARTUP_VAR __attribute__((section(".data.hc_startup")))
+
 enum hc_mode {
     HC_MODE_GATEWAY = 0,  /* default: redirect LLM connections into the in-process gateway */
     HC_MODE_OBSERVE = 1,  /* passive capture on the app's own TLS and sockets */

@@ -1,5 +1,6 @@
 /* summary.c — see summary.h. */
 #include "summary.h"
+#include "shim.h" /* HC_STARTUP_VAR */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,7 @@
  * A pid, not a flag: fork() copies it and vfork() shares it, and a child that
  * exits without exec (a shell's $(...) or pipeline stage, os.fork() + os._exit)
  * must not print the tree's line and remove its file before the owner does. */
-static pid_t owner_pid;
+static pid_t owner_pid HC_STARTUP_VAR; /* read by every process's exit */
 static int done;   /* atomic: printed (or given up) */
 
 /* Copied at init: hc_summary_finish runs from _exit, possibly in a signal

@@ -22,6 +22,7 @@
  */
 #include "trust.h"
 #include "log.h"
+#include "shim.h" /* HC_STARTUP_VAR */
 
 #include <dlfcn.h>
 #include <errno.h> /* program_invocation_name */
@@ -158,7 +159,7 @@ static int find_napi(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-static int node_state; /* atomic: 0 not judged yet, 1 not a runtime, 2 a runtime */
+static int node_state HC_STARTUP_VAR; /* atomic: 0 not judged yet, 1 not a runtime, 2 a runtime */
 
 bool hc_trust_is_node_runtime(void)
 {

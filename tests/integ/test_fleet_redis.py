@@ -18,6 +18,14 @@ Every request is gpt-4o-mini with a 3-word prompt: $0.00000825 (8250 nano-USD).
 - HC_SHARED_ON_ERROR=fail-closed with Redis down: a blocking budget blocks
   (429, no upstream call); the default policy lets the request through.
 - A malformed HC_SHARED: traffic flows, one stderr line names it.
+- A rate limit and a budget together: one round trip per request before
+  upstream (one EVALSHA, no GET: Redis INFO commandstats), the quota exact;
+  a spent budget refuses without using the rate-limit window.
+- HC_SHARED_CACHE=1: a second process with another store gets the first
+  one's cached answer (HIT, same bytes, one upstream call); the Redis key
+  expires with the entry's max-age; an entry over HC_SHARED_CACHE_MAX is not
+  shared; without HC_SHARED_CACHE nothing is shared; Redis unreachable: the
+  request is answered (a miss).
 """
 import os
 import shutil
@@ -140,6 +148,101 @@ def shared_budget(t, w):
     t.eq(fifth.statuses(), [429], "a fifth process with a fresh store is refused from its first request", fifth.detail())
 
 
+ON = {"Helicone-Cache-Enabled": "true"}
+
+
+def monitor_start():
+    """redis-cli MONITOR: every command Redis runs, a client's marked with its
+    address, a script's with "lua" (so round trips are counted exactly)."""
+    p = subprocess.Popen([CLI, "-p", str(R.port), "MONITOR"], stdout=subprocess.PIPE, text=True)
+    p.stdout.readline()  # "OK"
+    return p
+
+
+def monitor_stop(p):
+    time.sleep(0.3)
+    p.terminate()
+    out = p.communicate(timeout=10)[0]
+    calls = {}
+    for line in out.splitlines():
+        m = __import__("re").match(r'[0-9.]+ \[\d+ (\S+)\] "(\w+)"', line)
+        if m and m.group(1) != "lua":
+            calls[m.group(2).upper()] = calls.get(m.group(2).upper(), 0) + 1
+    return calls
+
+
+def window_used(db):
+    """Sum of the shared rate-limit windows' slots (hashes hcshim:rl…), counted by Redis."""
+    lua = ("local t=0 for _,k in ipairs(redis.call('KEYS','hcshim:rl*')) do "
+           "for _,v in ipairs(redis.call('HVALS',k)) do t=t+tonumber(v) end end return t")
+    out = R.cli("-n", str(db), "EVAL", lua, "0")
+    return int(out) if out.lstrip("-").isdigit() else out
+
+
+def gate_one_trip(t, w):
+    w.mock.reset()
+    R.cli("SCRIPT", "FLUSH")
+    env = dict(HC_SHARED=R.url(6), HC_SHARED_TIMEOUT_MS=SLOW_OK, HC_RATELIMIT="3;w=600", HC_BUDGET="1/day:block")
+    mon = monitor_start()
+    r = call(w, reqs(5), HC_DB=os.path.join(w.dir, "gate-store"), **env)
+    st = monitor_stop(mon)
+    t.eq(r.statuses(), [200, 200, 200, 429, 429], "rate limit 3 and a budget: 3 answered, 2 refused", r.detail())
+    evals = st.get("EVALSHA", 0) + st.get("EVAL", 0)
+    t.ok(st.get("GET", 0) == 0 and 5 <= evals <= 6,
+         "one round trip per request before upstream: %d EVALSHA/EVAL from the client (one NOSCRIPT retry "
+         "allowed), %d GET" % (evals, st.get("GET", 0)), st)
+    t.eq(st.get("INCRBY", 0), 3, "the spend of the 3 answered requests added after their answers (3 INCRBY)")
+    t.eq(window_used(6), 3, "the shared window holds the 3 requests answered")
+    # A budget spent first: refused (budget 429) without taking the window.
+    w.mock.reset()
+    env = dict(HC_SHARED=R.url(7), HC_SHARED_TIMEOUT_MS=SLOW_OK, HC_RATELIMIT="10;w=600",
+               HC_BUDGET="0.00001/day:block")
+    r = call(w, reqs(4), HC_DB=os.path.join(w.dir, "gate-store2"), **env)
+    msgs = [x.json.get("error", {}).get("message", "") if isinstance(x.json, dict) else "" for x in r.res]
+    t.ok(r.statuses() == [200, 200, 429, 429] and all("budget" in m for m in msgs[2:]),
+         "budget 0.00001/day crossed by the 2nd request: the next two get the budget 429", r.detail())
+    t.eq(window_used(7), 2, "the refused requests did not use the rate-limit window (2, not 4)")
+
+
+def shared_cache(t, w):
+    w.mock.reset()
+    env = dict(HC_SHARED=R.url(5), HC_SHARED_CACHE="1", HC_SHARED_TIMEOUT_MS=SLOW_OK)
+    body = chat("shared cache across machines")
+    dbs = stores(w, "sc", 4)
+    a = call(w, [rq(body, ON)], HC_DB=dbs[0], **env)
+    b = call(w, [rq(body, ON)], HC_DB=dbs[1], **env)
+    t.eq(a.statuses() + b.statuses(), [200, 200], "shared cache: both processes answered", [a.detail(), b.detail()])
+    t.eq([r.h("helicone-cache") for r in a.res + b.res], ["MISS", "HIT"],
+         "the second process, with its own store, gets a HIT from Redis")
+    t.ok(a.res[0].body and a.res[0].body == b.res[0].body, "the hit is byte for byte the first answer")
+    t.eq(w.mock.count(), 1, "one upstream call for the two processes")
+    hits = [r for r in recs_of(dbs[1]) if r.get("flags", 0) & 2]
+    t.eq(len(hits), 1, "the second store records the request as a cache hit")
+    keys = [k for k in R.cli("-n", "5", "KEYS", "hcshim:cache:*").splitlines() if k]
+    ttl = int(R.cli("-n", "5", "PTTL", keys[0])) if len(keys) == 1 else -9
+    t.ok(len(keys) == 1 and 0 < ttl, "one Redis key hcshim:cache:<key hash>, expiring (PTTL %d ms)" % ttl)
+    off = call(w, [rq(body, ON)], HC_DB=dbs[2], HC_SHARED=R.url(5))
+    t.eq(([r.h("helicone-cache") for r in off.res], w.mock.count()), (["MISS"], 2),
+         "without HC_SHARED_CACHE a third store misses (the cache stays local)")
+    # TTL: max-age=1 is honoured in Redis.
+    short = dict(ON, **{"Cache-Control": "max-age=1"})
+    body2 = chat("shared cache short ttl")
+    call(w, [rq(body2, short)], HC_DB=dbs[0], **env)
+    time.sleep(1.5)
+    late = call(w, [rq(body2, short)], HC_DB=dbs[3], **env)
+    t.eq([r.h("helicone-cache") for r in late.res], ["MISS"], "after max-age=1 has passed, another store misses")
+    # Size cap: an entry larger than HC_SHARED_CACHE_MAX is not shared.
+    body3 = chat("shared cache too big")
+    call(w, [rq(body3, ON)], HC_DB=dbs[0], HC_SHARED_CACHE_MAX="100", **env)
+    n0 = w.mock.count()
+    big = call(w, [rq(body3, ON)], HC_DB=dbs[3], **env)
+    t.eq(([r.h("helicone-cache") for r in big.res], w.mock.count() - n0), (["MISS"], 1),
+         "an entry over HC_SHARED_CACHE_MAX=100 bytes is not shared")
+    down = call(w, [rq(body, ON)], HC_DB=os.path.join(w.dir, "sc-down"), HC_SHARED_CACHE="1",
+                HC_SHARED="redis://127.0.0.1:%d/0" % free_port(), HC_SHARED_TIMEOUT_MS="50")
+    t.eq(down.statuses(), [200], "Redis unreachable with HC_SHARED_CACHE=1: the request is answered", down.detail())
+
+
 def redis_stops(t, w):
     w.mock.reset()
     db = os.path.join(w.dir, "stop-store")
@@ -184,7 +287,7 @@ def all_blocks(t, w):
         skip(t, "redis-server cannot be started on this machine")
         return
     try:
-        for fn in (shared_ratelimit, shared_budget, redis_stops, fail_closed, bad_url):
+        for fn in (shared_ratelimit, shared_budget, gate_one_trip, shared_cache, redis_stops, fail_closed, bad_url):
             t0 = time.monotonic()
             fn(t, w)
             t.diag("%s: %.1fs" % (fn.__name__, time.monotonic() - t0))

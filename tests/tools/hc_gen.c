@@ -235,6 +235,8 @@ static void stream_body(hc_buf *out, const struct model *m, const char *text, co
         else
             hc_buf_printf(out, "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"model\":\"%s\","
                           "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\n\n", r->model_resp, pc);
+        if (hc_buf_error(&piece))
+            hc_buf_append_buf(out, &piece); /* marks out failed: checked by the caller */
         hc_buf_free(&piece);
         p += n;
     }
@@ -308,6 +310,10 @@ static void bodies_for(const struct model *m, const hc_record *r, int hostile, h
                       "\"stop\"}],\"usage\":{\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64 "}}",
                       r->model_resp, ea.data, r->tok_in, r->tok_out);
     }
+    const hc_buf *parts[] = { &prompt, &answer, &ep, &ea };
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
+        if (hc_buf_error(parts[k]))
+            hc_buf_append_buf(req, parts[k]); /* marks req failed: checked by the caller */
     hc_buf_free(&prompt);
     hc_buf_free(&answer);
     hc_buf_free(&ep);
@@ -717,6 +723,12 @@ int main(int argc, char **argv)
         } else {
             r.req_bytes = range(100, 20000);
             r.resp_bytes = r.status ? range(50, 40000) : 0;
+        }
+        if (hc_buf_error(&props) || hc_buf_error(&rl) || hc_buf_error(&strs) || hc_buf_error(&req) ||
+            hc_buf_error(&resp)) {
+            fprintf(stderr, "hc_gen: out of memory building record %llu\n", (unsigned long long)i);
+            rc = 2;
+            goto done;
         }
         if (i % g.shard_n != g.shard_k)
             continue;

@@ -5,11 +5,16 @@
  * The unit-test build links common/ objects only, so the analyzer modules
  * under test are compiled into this binary by including their sources. */
 #include "analyzer/agg.c"
+#include "analyzer/agg_ch.c"
+#include "analyzer/batch.c"
+#include "analyzer/chdest.c"
 #include "analyzer/cli.c"
 #include "analyzer/fmt.c"
+#include "analyzer/httpc.c"
 #include "analyzer/jsonw.c"
 #include "analyzer/query.c"
 #include "analyzer/reprice.c"
+#include "analyzer/source_ch.c"
 #include "analyzer/table.c"
 #include "analyzer/timebucket.c"
 #include "analyzer/utf8.c"
@@ -273,6 +278,48 @@ static void test_timebuckets(void)
     T_CHECK(tb_parse("none", &u) != 0 && tb_parse("fortnight", &u) != 0, "unknown units refused");
 }
 
+/* source_ch.c: the WHERE clause pushed to ClickHouse, and decoding pairs. */
+static void test_source_ch(void)
+{
+    query_filter f;
+    memset(&f, 0, sizeof f);
+    hc_buf w = HC_BUF_INIT;
+    bool exact = false;
+    T_CHECK(source_ch_where(&f, NULL, &w, &exact) == 0 && exact, "empty filter: exact");
+    T_EQ_STR(w.data, "1", "empty filter: WHERE 1");
+    char err[200];
+    query_filter_set(&f, "user", "a'b", 0, err, sizeof err);
+    query_filter_set(&f, "model", "gpt-4o*", 0, err, sizeof err);
+    query_filter_set(&f, "status", "error", 0, err, sizeof err);
+    query_filter_set(&f, "where", "Env=pr'od", 0, err, sizeof err);
+    hc_buf_reset(&w);
+    T_CHECK(source_ch_where(&f, NULL, &w, &exact) == 0 && exact, "user, model glob, status, property: exact");
+    T_CHECK(strstr(w.data, "user = unhex('612762')") != NULL, "a quote travels as hex: %s", w.data);
+    T_CHECK(strstr(w.data, "model_req LIKE 'gpt-4o%'") != NULL, "a * glob becomes LIKE %%: %s", w.data);
+    T_CHECK(strstr(w.data, "(status >= 400 OR status <= 0)") != NULL, "status error: %s", w.data);
+    T_CHECK(strstr(w.data, "props.value[indexOf(props.name, unhex('456E76'))] = unhex('7072276F64')") != NULL,
+            "property term: %s", w.data);
+    query_filter_free(&f);
+    memset(&f, 0, sizeof f);
+    query_filter_set(&f, "model", "claude-[35]*", 0, err, sizeof err);
+    query_filter_set(&f, "run", "last", 0, err, sizeof err);
+    hc_buf_reset(&w);
+    T_CHECK(source_ch_where(&f, "", &w, &exact) == 0 && !exact, "a [..] glob is left to the client (not exact)");
+    T_CHECK(!strstr(w.data, "LIKE") && strstr(w.data, " AND 0"), "no LIKE; --run last with no run: nothing: %s",
+            w.data);
+    hc_buf_free(&w);
+
+    hc_buf pl = HC_BUF_INIT;
+    char n1[] = "4142,43", v1[] = "31,", n2[] = "", v2[] = "", n3[] = "41,42", v3[] = "31";
+    T_CHECK(pairs_from(n1, v1, &pl) == 0, "two pairs, one value empty");
+    hc_pairs pp = { pl.data, (uint32_t)pl.len };
+    T_EQ_STR(hc_pairs_get(&pp, "AB"), "1", "pair AB=1");
+    T_EQ_STR(hc_pairs_get(&pp, "C"), "", "pair C=''");
+    T_CHECK(pairs_from(n2, v2, &pl) == 0 && pl.len == 0, "no names: no pairs");
+    T_CHECK(pairs_from(n3, v3, &pl) == HC_EPARSE, "fewer values than names: refused");
+    hc_buf_free(&pl);
+}
+
 int main(void)
 {
     test_percentiles();
@@ -284,5 +331,6 @@ int main(void)
     test_filter();
     test_csv_and_values();
     test_timebuckets();
+    test_source_ch();
     return t_done();
 }
