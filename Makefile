@@ -144,6 +144,7 @@ bench:
 	$(MAKE) all
 	/usr/bin/python3 tests/bench/bench.py --build $(B)
 	/usr/bin/python3 tests/bench/bench_fleet.py --build $(B)
+	/usr/bin/python3 tests/bench/bench_alerts.py --build $(B)
 
 # Lint: scripts/checksrc (line length, banned functions, unchecked buffer appends,
 # function length; docs/DESIGN.md "House style") and clang-format --dry-run. Until

@@ -13,6 +13,7 @@
 #include "jsonw.h"
 #include "summary.h"
 #include "table.h"
+#include "testcost.h"
 #include "utf8.h"
 
 #include <cjson/cJSON.h>
@@ -41,7 +42,9 @@ static const char usage[] =
     "                         `report --json` printed; refused when that JSON\n"
     "                         selected its records differently (e.g. one run\n"
     "                         against a whole store)\n"
-    "  --max-increase R       with --baseline: cost may grow at most R (10% or 0.1)\n"
+    "  --max-increase R       with --baseline: cost may grow at most R (10% or 0.1);\n"
+    "                         the pytest tests (PYTEST_CURRENT_TEST) whose cost grew\n"
+    "                         more than R, or that are new, are named in every output\n"
     "  --junit FILE           also write a JUnit XML report (one testcase per check)\n"
     "  --markdown FILE        also write a Markdown table (appends; for CI summaries)\n"
     CLI_HELP_COMMON
@@ -77,22 +80,36 @@ struct audit {
     const char *baseline, *junit, *markdown;
     struct check checks[MAX_CHECKS];
     int         n;
+    agg_groups  tests, base_tests;   /* cost per pytest test (testcost.h) */
+    bool        base_has_tests;      /* the baseline says its cost per test */
+    tc_grown   *grown;               /* tests whose cost grew (with --baseline) */
+    size_t      ngrown;
+};
+
+struct scan {
+    agg_acc    *a;
+    agg_groups *tests;
 };
 
 static int on_record(void *ctx, const hc_record *r)
 {
-    agg_acc_add(ctx, r);
+    struct scan *sc = ctx;
+    agg_acc_add(sc->a, r);
+    tc_add(sc->tests, r);
     return 0;
 }
 
-/* Scan a store into a (c->db, or path when given). 0 or CLI_EXIT_MISUSE (printed).
- * The undecodable records of the audited store are reported, not the baseline's. */
-static int scan_store(ana_ctx *c, const char *path, agg_acc *a, query_stats *st, char *store_path, size_t splen)
+/* Scan a store into a and tests (c->db, or path when given). 0 or
+ * CLI_EXIT_MISUSE (printed). The undecodable records of the audited store are
+ * reported, not the baseline's. */
+static int scan_store(ana_ctx *c, const char *path, agg_acc *a, agg_groups *tests, query_stats *st,
+                      char *store_path, size_t splen)
 {
+    struct scan acc = { a, tests };
     ana_ctx bc = *c;
     if (path)
         bc.db = path;
-    cli_scan sc = { .on_record = on_record, .self = a, .quiet = path != NULL };
+    cli_scan sc = { .on_record = on_record, .self = &acc, .quiet = path != NULL };
     int rc = cli_scan_run(&bc, &sc);
     *st = sc.st;
     if (store_path)
@@ -101,7 +118,8 @@ static int scan_store(ana_ctx *c, const char *path, agg_acc *a, query_stats *st,
 }
 
 /* Baseline cost from a store directory or a JSON file. */
-static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *unpriced)
+static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *unpriced, agg_groups *tests,
+                         bool *has_tests)
 {
     struct stat stt;
     if (stat(path, &stt) != 0)
@@ -110,7 +128,8 @@ static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *
         agg_acc a;
         query_stats st;
         agg_acc_init(&a, 0);
-        int rc = scan_store(c, path, &a, &st, NULL, 0);
+        int rc = scan_store(c, path, &a, tests, &st, NULL, 0);
+        *has_tests = true;
         *nusd = a.cost_nusd;
         *unpriced = a.unpriced;
         agg_acc_free(&a);
@@ -157,6 +176,7 @@ static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *
     else {
         *nusd = (int64_t)cost->valuedouble;
         *unpriced = cJSON_IsNumber(unp) ? (uint64_t)unp->valuedouble : 0;
+        *has_tests = tc_from_json(doc, tests) >= 0;
     }
     cJSON_Delete(doc);
     return rc;
@@ -248,8 +268,15 @@ static void run_checks(struct audit *au, agg_acc *a, const summary_pct *pct, boo
             snprintf(k->actual, sizeof k->actual, "%s%s (%s → %s)", inc >= 0 ? "+" : "", fmt_rate(b1, inc),
                      fmt_usd(b2, base_nusd), cost);
         }
-        set_message(k, "cost change", "is within the allowed increase", "exceeds the allowed increase",
-                    base_unpriced ? " (the baseline has unpriced requests)" : "");
+        char extra[200] = "";
+        if (au->ngrown) {
+            char g[160];
+            tc_grown_text(&au->grown[0], g, sizeof g);
+            snprintf(extra, sizeof extra, "; grew most: %s%s", g, au->ngrown > 1 ? " (and others)" : "");
+        }
+        if (base_unpriced)
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " (the baseline has unpriced requests)");
+        set_message(k, "cost change", "is within the allowed increase", "exceeds the allowed increase", extra);
     }
 }
 
@@ -282,6 +309,18 @@ static void xml_text(FILE *f, const char *s)
     }
 }
 
+/* "\ntests whose cost grew:\n  TEST …" for the max-increase testcase. */
+static void grown_xml(FILE *f, const struct audit *au)
+{
+    xml_text(f, "\ntests whose cost grew:");
+    for (size_t i = 0; i < au->ngrown; i++) {
+        char g[600];
+        tc_grown_text(&au->grown[i], g, sizeof g);
+        xml_text(f, "\n  ");
+        xml_text(f, g);
+    }
+}
+
 static int write_junit(const char *path, const struct audit *au, const char *store, const agg_acc *a)
 {
     FILE *f = fopen(path, "w");
@@ -306,9 +345,12 @@ static int write_junit(const char *path, const struct audit *au, const char *sto
     for (int i = 0; i < au->n; i++) {
         const struct check *k = &au->checks[i];
         fprintf(f, "    <testcase name=\"%s\" classname=\"hc-analyze.audit\" time=\"0\"", k->name);
+        bool inc = strcmp(k->name, "max-increase") == 0 && au->ngrown;
         if (k->pass) {
             fprintf(f, ">\n      <system-out>");
             xml_text(f, k->message);
+            if (inc)
+                grown_xml(f, au);
             fprintf(f, "</system-out>\n    </testcase>\n");
             continue;
         }
@@ -318,6 +360,8 @@ static int write_junit(const char *path, const struct audit *au, const char *sto
         xml_text(f, k->limit);
         fprintf(f, "\nactual: ");
         xml_text(f, k->actual);
+        if (inc)
+            grown_xml(f, au);
         fprintf(f, "</failure>\n    </testcase>\n");
     }
     fprintf(f, "  </testsuite>\n</testsuites>\n");
@@ -356,6 +400,15 @@ static int write_markdown(const char *path, const struct audit *au, const char *
         fprintf(f, " | ");
         md_cell(f, k->actual);
         fprintf(f, " | %s |\n", k->pass ? "✅ pass" : "❌ FAIL");
+    }
+    if (au->ngrown)
+        fprintf(f, "\nTests whose cost grew:\n\n");
+    for (size_t i = 0; i < au->ngrown; i++) {
+        char g[600];
+        tc_grown_text(&au->grown[i], g, sizeof g);
+        fprintf(f, "- ");
+        md_cell(f, g);
+        fprintf(f, "\n");
     }
     summary_cost_text(cost, sizeof cost, a->cost_nusd, a->unpriced, a->requests);
     fprintf(f, "\n%s requests, ", fmt_int(b1, (int64_t)a->requests));
@@ -410,6 +463,8 @@ int cmd_audit(int argc, char **argv)
     memset(&au, 0, sizeof au);
     agg_acc a;
     agg_acc_init(&a, AGG_LATENCY | AGG_TTFT);
+    agg_groups_init(&au.tests, 0);
+    agg_groups_init(&au.base_tests, 0);
 
     int rc = cli_parse(&c, &cmd, argc, argv, &au);
     if (rc || c.help)
@@ -427,12 +482,17 @@ int cmd_audit(int argc, char **argv)
     }
     char store[PATH_MAX];
     query_stats st;
-    if ((rc = scan_store(&c, NULL, &a, &st, store, sizeof store)))
+    if ((rc = scan_store(&c, NULL, &a, &au.tests, &st, store, sizeof store)))
         goto out;
     int64_t base_nusd = 0;
     uint64_t base_unpriced = 0;
-    if (au.baseline && (rc = baseline_cost(&c, au.baseline, &base_nusd, &base_unpriced)))
+    if (au.baseline && (rc = baseline_cost(&c, au.baseline, &base_nusd, &base_unpriced, &au.base_tests,
+                                           &au.base_has_tests)))
         goto out;
+    if (au.baseline && au.base_has_tests && tc_grown_list(&au.tests, &au.base_tests, au.max_inc, &au.grown, &au.ngrown)) {
+        rc = cli_misuse("audit: out of memory");
+        goto out;
+    }
     summary_pct pct;
     summary_percentiles(&a, &pct);
     run_checks(&au, &a, &pct, au.baseline != NULL, base_nusd, base_unpriced);
@@ -478,8 +538,23 @@ int cmd_audit(int argc, char **argv)
             jw_kstr(&w, "source", au.baseline);
             jw_kint(&w, "cost_nusd", base_nusd);
             jw_kuint(&w, "unpriced_requests", base_unpriced);
+            jw_kbool(&w, "has_tests", au.base_has_tests);
             jw_obj_end(&w);
+            jw_key(&w, "tests_grown");
+            jw_arr(&w);
+            for (size_t i = 0; i < au.ngrown; i++) {
+                jw_obj(&w);
+                jw_kstr(&w, "test", au.grown[i].test);
+                jw_kint(&w, "baseline_cost_nusd", au.grown[i].base_nusd);
+                jw_kint(&w, "cost_nusd", au.grown[i].cur_nusd);
+                jw_kuint(&w, "baseline_requests", au.grown[i].base_req);
+                jw_kuint(&w, "requests", au.grown[i].cur_req);
+                jw_kbool(&w, "new", au.grown[i].is_new);
+                jw_obj_end(&w);
+            }
+            jw_arr_end(&w);
         }
+        tc_json(&w, &au.tests);
         jw_kuint(&w, "undecodable", st.undecodable);
         jw_key(&w, "summary");
         jw_obj(&w);
@@ -534,11 +609,27 @@ int cmd_audit(int argc, char **argv)
             bool split = term > 0 && 14 + strlen(rest) > (size_t)term;
             printf("%sverdict: %s%s%s", on, pass ? "PASS" : "FAIL", off, split ? "\n" : " ");
             table_textf(stdout, 0, "%s\n", rest);
+            if (au.baseline && !au.base_has_tests)
+                table_textf(stdout, 0, "the baseline has no cost per test (not an 'audit --json' of this version)\n");
+            char rb[FMT_NUM];
+            if (au.ngrown)
+                table_textf(stdout, 0, "tests whose cost grew more than +%s:\n", fmt_rate(rb, au.max_inc));
+            for (size_t i = 0; i < au.ngrown; i++) {
+                char g[600];
+                hc_buf safe = HC_BUF_INIT;
+                tc_grown_text(&au.grown[i], g, sizeof g);
+                fmt_term(&safe, g, strlen(g), 0);
+                table_textf(stdout, 2, "%s\n", safe.data ? safe.data : "");
+                hc_buf_free(&safe);
+            }
         }
     }
     rc = pass ? CLI_EXIT_OK : CLI_EXIT_NO;
 out:
     agg_acc_free(&a);
+    agg_groups_free(&au.tests);
+    agg_groups_free(&au.base_tests);
+    free(au.grown);
     query_filter_free(&c.filter);
     return rc;
 }

@@ -30,7 +30,8 @@ static const char usage[] =
     "retries and fallbacks; then a breakdown and optionally a time series.\n"
     "\n"
     "  --by DIM           group by model (default), provider, user, session, program,\n"
-    "                     status, api, host or property:NAME; repeat to nest\n"
+    "                     status, api, host, test (the pytest test) or\n"
+    "                     property:NAME; repeat to nest\n"
     "                     (--by property:Workflow --by property:Step)\n"
     "  --trend UNIT       add a time series by hour, day, week (ISO) or month (UTC)\n"
     "  --top N            show at most N groups per level (default: all)\n"
@@ -89,7 +90,12 @@ static int parse_dim(const char *s, struct dim *d)
         d->prop = s + 9;
         return 0;
     }
-    return cli_misuse("--by: expected model, provider, user, session, program, status, api, host "
+    if (strcmp(s, "test") == 0) { /* the pytest test (PYTEST_CURRENT_TEST, core/context.h) */
+        d->kind = D_PROPERTY;
+        d->prop = "test";
+        return 0;
+    }
+    return cli_misuse("--by: expected model, provider, user, session, program, status, api, host, test "
                       "or property:NAME, got '%s'", s);
 }
 

@@ -155,17 +155,20 @@ static int guard(hc_store *s)
     char p[PATH_MAX + 16];
     struct stat st;
     snprintf(p, sizeof p, "%s/data.mdb", s->path);
+    /* Read the size seen before stat(): read after, it may come from another
+     * thread's later stat() of the grown file, and this thread's older size
+     * would look like a truncation. */
+    uint64_t seen = __atomic_load_n(&s->min_size, __ATOMIC_ACQUIRE);
     if (stat(p, &st) != 0 || (uint64_t)st.st_ino != s->ino || (uint64_t)st.st_dev != s->dev) {
         mark_damaged(s, "%s: data.mdb was removed or replaced while in use", s->path);
         return HC_EPARSE;
     }
-    uint64_t seen = __atomic_load_n(&s->min_size, __ATOMIC_RELAXED);
     if ((uint64_t)st.st_size < seen) {
         mark_damaged(s, "%s: data.mdb shrank while in use (truncated)", s->path);
         return HC_EPARSE;
     }
-    if ((uint64_t)st.st_size > seen)
-        __atomic_store_n(&s->min_size, (uint64_t)st.st_size, __ATOMIC_RELAXED);
+    if ((uint64_t)st.st_size > seen) /* a racing smaller store loses nothing: sizes only grow */
+        __atomic_store_n(&s->min_size, (uint64_t)st.st_size, __ATOMIC_RELEASE);
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* budget.c — see budget.h. */
 #include "budget.h"
+#include "alert.h"
 #include "shared.h"
 #include "buf.h"
 #include "clock.h"
@@ -48,6 +49,42 @@ static int parse_usd(const char *s, size_t n, uint64_t *out)
         frac *= 10;
     *out = whole * 1000000000ull + frac;
     return *out ? 0 : HC_EINVAL;
+}
+
+int hc_budget_fractions_parse(const char *text, char sep, uint16_t *at, int *nat, char *err, size_t errlen)
+{
+    *nat = 0;
+    const char *p = text;
+    for (;;) {
+        char *end = NULL;
+        long v = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -1;
+        if (v < 1 || v > 1000 || !end || (*end && *end != sep && *end != '%')) {
+            snprintf(err, errlen, "'%s': expected percentages of the limit separated by '%c' (1..1000), e.g. 50%c80%c100",
+                     text, sep, sep, sep);
+            return HC_EINVAL;
+        }
+        if (*end == '%')
+            end++;
+        if (*nat == 8) {
+            snprintf(err, errlen, "'%s': at most 8 percentages", text);
+            return HC_EINVAL;
+        }
+        int i = *nat;
+        while (i > 0 && at[i - 1] > v) { /* insertion: ascending */
+            at[i] = at[i - 1];
+            i--;
+        }
+        if (i > 0 && at[i - 1] == v) {   /* a duplicate: undo the shift */
+            for (; i < *nat; i++)
+                at[i] = at[i + 1];
+        } else {
+            at[i] = (uint16_t)v;
+            (*nat)++;
+        }
+        if (*end != sep)
+            return *end ? HC_EINVAL : 0;
+        p = end + 1;
+    }
 }
 
 static int parse_one(const char *item, hc_budget *b, char *err, size_t errlen)
@@ -102,6 +139,16 @@ static int parse_one(const char *item, hc_budget *b, char *err, size_t errlen)
         char *next = strchr(a, ':');
         if (next)
             *next++ = '\0';
+        if (strncmp(a, "at=", 3) == 0) {
+            char why[200];
+            if (hc_budget_fractions_parse(a + 3, '+', b->at, &b->nat, why, sizeof why) != 0) {
+                snprintf(err, errlen, "%s: at=%s", item, why);
+                return HC_EINVAL;
+            }
+            b->at_chosen = true;
+            a = next;
+            continue;
+        }
         if (strcmp(a, "warn") == 0)
             b->warn = true;
         else if (strcmp(a, "block") == 0)
@@ -123,6 +170,22 @@ static int parse_one(const char *item, hc_budget *b, char *err, size_t errlen)
 
 int hc_budgets_parse(const char *text, hc_budget *out, int max, int *n, char *err, size_t errlen)
 {
+    uint16_t def[8] = { 80, 100 };
+    int ndef = 2;
+    bool def_chosen = false;
+    const char *env = getenv("HC_BUDGET_ALERT_AT");
+    if (env && *env) {
+        char why[200];
+        uint16_t at[8];
+        int nat;
+        if (hc_budget_fractions_parse(env, ',', at, &nat, why, sizeof why) != 0)
+            hc_log_error("HC_BUDGET_ALERT_AT: %s; using 80,100", why);
+        else {
+            memcpy(def, at, sizeof def);
+            ndef = nat;
+            def_chosen = true;
+        }
+    }
     *n = 0;
     const char *p = text;
     while (*p) {
@@ -149,6 +212,11 @@ int hc_budgets_parse(const char *text, hc_budget *out, int max, int *n, char *er
         if (parse_one(item, &out[*n], err, errlen) != 0) {
             *n = 0;
             return HC_EINVAL;
+        }
+        if (!out[*n].nat) {
+            memcpy(out[*n].at, def, sizeof def);
+            out[*n].nat = ndef;
+            out[*n].at_chosen = def_chosen;
         }
         (*n)++;
         p += len;
@@ -331,6 +399,45 @@ static void alert(const hc_budget *b, const char *scope, uint64_t after, int64_t
     }
 }
 
+/* The warnings at percentages of the limit crossed by before → after. */
+static void fractions(const hc_budget *b, const char *scope, uint64_t before, uint64_t after, int64_t now_us,
+                      const char *request_id)
+{
+    for (int k = 0; k < b->nat; k++) {
+        uint64_t th = b->limit_nusd / 100 * b->at[k] + b->limit_nusd % 100 * b->at[k] / 100;
+        if (!(before < th && after >= th))
+            continue;
+        char start[40] = "";
+        if (b->period != HC_PERIOD_TOTAL && b->period != HC_PERIOD_PROCESS)
+            hc_format_time_utc(hc_period_start(b->period, now_us), start, sizeof start);
+        if (b->at[k] != 100 && b->warn) {
+            char spent[32], limit[32];
+            hc_format_usd(after, spent, sizeof spent);
+            hc_format_usd(b->limit_nusd, limit, sizeof limit);
+            hc_log_error("budget %s reached %d%%%s%s: spent %s of %s", b->name, b->at[k], scope[0] ? " for " : "",
+                         scope, spent, limit);
+        }
+        if (b->at[k] != 100 && b->webhook[0] && b->at_chosen) {
+            hc_buf j = HC_BUF_INIT;
+            int rc = hc_buf_puts(&j, "{\"budget\":");
+            json_str(&j, b->name);
+            rc = rc ? rc : hc_buf_puts(&j, ",\"scope\":");
+            json_str(&j, scope);
+            rc = rc ? rc : hc_buf_printf(&j, ",\"fraction_pct\":%d,\"spent_usd\":%.9f,\"limit_usd\":%.9f,\"period_start\":",
+                                         b->at[k], (double)after / 1e9, (double)b->limit_nusd / 1e9);
+            json_str(&j, start);
+            rc = rc ? rc : hc_buf_puts(&j, ",\"request_id\":");
+            json_str(&j, request_id);
+            rc = rc ? rc : hc_buf_puts(&j, "}");
+            if (rc == 0 && j.data)
+                hc_webhook_post(b->webhook, j.data);
+            hc_buf_free(&j);
+        }
+        if (hc_alerts_have_destinations())
+            hc_alert_budget(b->name, scope, b->at[k], after, b->limit_nusd, start, request_id);
+    }
+}
+
 bool hc_budget_account(hc_store *s, const hc_budget *b, int n, const hc_opts *o, int64_t cost_nusd,
                        int64_t now_us, const char *request_id, char *spec_out, size_t spec_size)
 {
@@ -362,6 +469,7 @@ bool hc_budget_account(hc_store *s, const hc_budget *b, int n, const hc_opts *o,
             crossed = true;
             alert(&b[i], scope, after, now_us, request_id);
         }
+        fractions(&b[i], scope, before, after, now_us, request_id);
     }
     return crossed;
 }

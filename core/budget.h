@@ -7,7 +7,9 @@
  *     ACTION  warn (the default: one stderr line when the budget is crossed),
  *             block (requests that start while the budget is spent get a 429
  *             and make no upstream call), webhook=URL (a JSON POST when the
- *             budget is crossed; must be the last action). Several: "5/day:block:webhook=…"
+ *             budget is crossed; must be the last action), at=P+P… (warn at
+ *             these percentages of the limit too, e.g. at=50+80+100; default
+ *             HC_BUDGET_ALERT_AT, else 80 and 100). Several: "5/day:block:webhook=…"
  *     SCOPE   user, or property:NAME — one budget per user / per value of the
  *             property; default: one budget for everything.
  *   e.g. HC_BUDGET="50/day:warn,5/hour:block@user,2/process:block"
@@ -17,6 +19,14 @@
  * the store sees it. A crossing — the request whose cost takes the total from
  * below the limit to at or above it — is unique across processes (one LMDB
  * transaction makes it), which is what makes "one alert per crossing" exact.
+ *
+ * Warnings at fractions: each percentage P of the budget's list is crossed
+ * once per period, by the request that takes the total from below P% of the
+ * limit to at or above it (unique for the same reason). It prints one stderr
+ * line (warn budgets) and goes to the alert destinations (alert.h:
+ * HC_ALERT_WEBHOOK, _SLACK, _COMMAND); webhook=URL gets the fractions below
+ * 100% only when they were chosen (at= or HC_BUDGET_ALERT_AT), so a plain
+ * webhook budget still posts once, at the crossing.
  *
  * Thread-safe.
  */
@@ -43,9 +53,18 @@ typedef struct hc_budget {
     char            webhook[512];    /* "" = none */
     bool            per_user;
     char            prop[128];       /* per value of this property ("" = not) */
+    uint16_t        at[8];           /* warn at these percentages of the limit (ascending) */
+    int             nat;
+    bool            at_chosen;       /* at= or HC_BUDGET_ALERT_AT, not the default */
 } hc_budget;
 
-/* Parse HC_BUDGET. 0, or HC_EINVAL with "item: reason" in err (nothing is
+/* Parse a list of percentages "50,80,100" (sep ',') or "50+80+100" (sep
+ * '+'), each 1..1000, at most 8, into at (ascending, no duplicates). 0 or
+ * HC_EINVAL with the reason in err. */
+int hc_budget_fractions_parse(const char *text, char sep, uint16_t *at, int *nat, char *err, size_t errlen);
+
+/* Parse HC_BUDGET (and HC_BUDGET_ALERT_AT, read here: a bad one is one
+ * stderr line and the default 80,100). 0, or HC_EINVAL with "item: reason" in err (nothing is
  * returned then: a half-understood budget is worse than a loud refusal). */
 int hc_budgets_parse(const char *text, hc_budget *out, int max, int *n, char *err, size_t errlen);
 

@@ -25,6 +25,7 @@
  *   the app does not use OpenSSL itself nothing cleans it up under our threads.
  */
 #include "core.h"
+#include "alert.h"
 #include "buf.h"
 #include "capture.h"
 #include "err.h"
@@ -301,6 +302,16 @@ static bool reopen(hc_core *c, hc_gateway *gw)
     return ok;
 }
 
+
+/* The modules' environment, read here on the app's thread, not by the first
+ * request on a gateway thread (getenv races with the app's setenv). */
+static void read_env_now(void)
+{
+    hc_replay_mode();
+    hc_shared_init();
+    hc_alerts_init();
+}
+
 static hc_core *start(void)
 {
     char err[512];
@@ -312,10 +323,7 @@ static hc_core *start(void)
     hc_tally_init(&c->tally);
     pthread_mutex_init(&c->store_lock, NULL);
     hc_config_load(&c->cfg);
-    /* The environment is read here, on the app's thread, not by the first
-     * request on a gateway thread (getenv races with the app's setenv). */
-    hc_replay_mode();
-    hc_shared_init();
+    read_env_now();
     if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
         hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);

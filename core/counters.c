@@ -156,6 +156,19 @@ static int window_op(hc_store *s, const char *key, int64_t window_us, uint64_t q
     return HC_EFULL;
 }
 
+int hc_window_add_in(MDB_txn *txn, MDB_dbi dbi, const char *key, int64_t window_us, uint64_t amount,
+                     int64_t now_us, uint64_t *used)
+{
+    MDB_val k = { strlen(key), (void *)key };
+    struct window w;
+    int64_t cur = slot_of(now_us, window_us);
+    load_window(txn, dbi, &k, &w, cur);
+    w.count[cur % SLOTS] += amount;
+    *used = window_sum(&w);
+    MDB_val v = { sizeof w, &w };
+    return mdb_put(txn, dbi, &k, &v, 0);
+}
+
 int hc_window_take(hc_store *s, const char *key, int64_t window_us, uint64_t quota, uint64_t amount,
                    int64_t now_us, bool *allowed, uint64_t *used)
 {

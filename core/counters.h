@@ -51,6 +51,13 @@ int hc_window_take(hc_store *s, const char *key, int64_t window_us, uint64_t quo
  * *used gets the total after. 0 or HC_ESTORE / HC_EFULL. */
 int hc_window_add(hc_store *s, const char *key, int64_t window_us, uint64_t amount, int64_t now_us, uint64_t *used);
 
+/* hc_window_add inside the caller's write transaction on the counters table
+ * (dbi), always the local store: for callers that update many windows at
+ * once (alert.c, one transaction per recorder batch). Returns mdb_put's code
+ * (MDB_MAP_FULL: abort, grow the store, redo). */
+int hc_window_add_in(MDB_txn *txn, MDB_dbi dbi, const char *key, int64_t window_us, uint64_t amount,
+                     int64_t now_us, uint64_t *used);
+
 /* Period totals (budgets): total under key, which names the period.
  * hc_total_add adds atomically and returns the totals before and after.
  * With HC_SHARED, hc_total_get returns HC_ECONNECT while Redis is down under

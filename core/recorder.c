@@ -36,6 +36,7 @@
  *   the price of never holding a process's exit hostage.
  */
 #include "recorder.h"
+#include "alert.h"
 #include "clock.h"
 #include "err.h"
 #include "gateway.h"
@@ -60,7 +61,7 @@ struct hc_recorder {
     pthread_cond_t  space_cond;    /* the thread took the queue: there is room */
     hc_rec_item    *head, *tail;
     size_t          queued, queued_bytes;
-    int             busy;          /* the thread holds items it has not written yet */
+    int             busy;          /* the thread holds items it has not written yet, or alert sums (alert.h) */
     int             idle;          /* the thread sleeps on an empty queue */
     int             flushing;      /* flushers waiting: do not linger */
     int             stalled;       /* a backpressure wait ran out: drop, don't wait */
@@ -183,6 +184,48 @@ static void deadline_us(clockid_t clk, int64_t us, struct timespec *until)
     }
 }
 
+/* The batch's records to the alert rules (alert.h), off the app's path. */
+static void feed_alerts(hc_rec_item **batch, size_t n)
+{
+    const char *recs[BATCH];
+    size_t lens[BATCH];
+    for (size_t i = 0; i < n; i++) {
+        recs[i] = batch[i]->rec;
+        lens[i] = batch[i]->rec_len;
+    }
+    hc_alerts_add_encoded(recs, lens, n);
+}
+
+/* Alert sums pending and nothing queued (r->lock held, r->busy set): wait
+ * for items until the sums are due, or a flush asks, then evaluate them
+ * (alert.h). Returns with r->lock held. */
+static void idle_with_alerts(hc_recorder *r)
+{
+    struct timespec due;
+    deadline_us(CLOCK_MONOTONIC, HC_ALERT_COALESCE_US, &due);
+    if (!r->flushing && pthread_cond_timedwait(&r->cond, &r->lock, &due) == 0)
+        return; /* woken: items, or a flush */
+    if (r->head)
+        return;
+    pthread_mutex_unlock(&r->lock);
+    hc_alerts_evaluate(r->store);
+    pthread_mutex_lock(&r->lock);
+    r->busy = 0;
+    pthread_cond_broadcast(&r->done_cond);
+}
+
+/* After a batch: evaluate the alert sums if due. Returns whether some are
+ * still pending (r->busy: a flush waits for them). */
+static bool alerts_after_batch(hc_recorder *r)
+{
+    if (!r->store || !hc_alerts_pending())
+        return false;
+    if (!hc_alerts_due())
+        return true;
+    hc_alerts_evaluate(r->store);
+    return false;
+}
+
 static void *recorder_main(void *arg)
 {
     hc_recorder *r = arg;
@@ -196,7 +239,10 @@ static void *recorder_main(void *arg)
     for (;;) {
         while (!r->head) {
             r->idle = 1;
-            pthread_cond_wait(&r->cond, &r->lock);
+            if (r->busy)
+                idle_with_alerts(r);
+            else
+                pthread_cond_wait(&r->cond, &r->lock);
         }
         r->idle = 0;
         if (r->queued < BATCH && !r->flushing && !r->disabled) {
@@ -246,17 +292,19 @@ static void *recorder_main(void *arg)
                 }
                 written += w;
                 dropped += n - w;
+                feed_alerts(batch, n);
                 for (size_t i = 0; i < n; i++)
                     free(batch[i]);
             }
         }
+        bool alerts = alerts_after_batch(r);
         pthread_mutex_lock(&r->lock);
         r->st.written += written;
         r->st.dropped_store += dropped;
         r->writing = 0;
         if (written)
             r->stalled = 0;
-        r->busy = 0;
+        r->busy = alerts;
         pthread_cond_broadcast(&r->done_cond);
     }
     return NULL;

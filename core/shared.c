@@ -700,3 +700,30 @@ int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, co
     *used = r.ints[0] >= 0 && r.ints[1] > 0 ? (uint64_t)r.ints[1] : 0;
     return 0;
 }
+
+/* Compare-and-set of a small state value (alert.h): SET key to newv only if
+ * it holds expect (absent counts as 0). One EVAL: the script is two lines,
+ * not worth an EVALSHA cache. */
+static const char cas_lua[] =
+    "local v = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "if v == tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0";
+
+int hc_shared_state_cas(const char *key, uint64_t expect, uint64_t newv, bool *won)
+{
+    size_t kl;
+    char *k = prefixed(key, &kl);
+    if (!k)
+        return HC_EDISABLED;
+    char a1[24], a2[24];
+    snprintf(a1, sizeof a1, "%llu", (unsigned long long)expect);
+    snprintf(a2, sizeof a2, "%llu", (unsigned long long)newv);
+    const char *av[] = { "EVAL", cas_lua, "1", k, a1, a2 };
+    size_t al[] = { 4, strlen(cas_lua), 1, kl, strlen(a1), strlen(a2) };
+    struct reply r = { 0 };
+    int rc = call(6, av, al, &r);
+    free(k);
+    if (rc != 0 || r.type != ':' || r.n != 1)
+        return HC_EDISABLED;
+    *won = r.ints[0] == 1;
+    return 0;
+}

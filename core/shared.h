@@ -52,6 +52,11 @@ int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_
 int hc_shared_total_get(const char *key, uint64_t *total);
 int hc_shared_total_add(const char *key, uint64_t amount, uint64_t *before, uint64_t *after);
 
+/* Alert state (alert.h): if the value under key is expect (absent: 0), set
+ * it to newv; *won says whether this call changed it. 0 answered by Redis;
+ * HC_EDISABLED: use the local store. */
+int hc_shared_state_cas(const char *key, uint64_t expect, uint64_t newv, bool *won);
+
 /* A request subject to blocking budgets and a rate limit, in ONE round trip
  * (one script, atomic): the nb budget totals bkeys[i] against blimits[i]
  * (nano-USD; 1..8 budgets), then, if none is spent, the window check-and-take

@@ -7,20 +7,34 @@
 #include "io.h"
 #include "log.h"
 
+#include <errno.h>
 #include <netdb.h>
+#include <openssl/hmac.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define WEBHOOK_TIMEOUT_MS 10000
+#define COMMAND_TIMEOUT_MS 10000
+
+extern char **environ;
 
 struct post {
     char *url, *json;
+    char *secret;       /* HMAC key ("" none); wiped before it is freed */
+    char *cmd;          /* a command instead of a POST (url unused) */
+    char **env;         /* the command's extra NAME=VALUE strings, NULL-terminated */
+    int attempts;
+    char what[32];      /* names the delivery in messages */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -77,12 +91,26 @@ static int send_post(const struct post *p, char *err, size_t errlen)
         rc = HC_ETLS;
     } else {
         hc_buf req = HC_BUF_INIT;
-        hc_buf_printf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                            "User-Agent: hcshim\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                      r.prefix[0] ? r.prefix : "/", r.authority, strlen(p->json), p->json);
+        char sig[100] = "";
+        if (p->secret && p->secret[0]) {
+            unsigned char md[32];
+            unsigned int mdlen = 0;
+            HMAC(EVP_sha256(), p->secret, (int)strlen(p->secret), (const unsigned char *)p->json, strlen(p->json),
+                 md, &mdlen);
+            int o = snprintf(sig, sizeof sig, "X-Hcshim-Signature: sha256=");
+            for (unsigned int i = 0; i < mdlen && o + 3 < (int)sizeof sig; i++)
+                o += snprintf(sig + o, sizeof sig - (size_t)o, "%02x", md[i]);
+            snprintf(sig + o, sizeof sig - (size_t)o, "\r\n");
+        }
+        int brc = hc_buf_printf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                                      "User-Agent: hcshim\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                                r.prefix[0] ? r.prefix : "/", r.authority, sig, strlen(p->json), p->json);
         char line[64];
         long n;
-        if (hc_io_write_buf(&io, &req) != 0 || (n = hc_io_read(&io, line, sizeof line - 1)) <= 0) {
+        if (brc != 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = HC_ENOMEM;
+        } else if (hc_io_write_buf(&io, &req) != 0 || (n = hc_io_read(&io, line, sizeof line - 1)) <= 0) {
             snprintf(err, errlen, "no answer");
             rc = HC_EIO;
         } else {
@@ -98,6 +126,116 @@ static int send_post(const struct post *p, char *err, size_t errlen)
     return rc;
 }
 
+/* Run p->cmd (no shell) with p->json on stdin and p->env added to the
+ * environment; wait for it, bounded. Its stdin is a socket, not a pipe:
+ * writing with MSG_NOSIGNAL cannot raise SIGPIPE in the app when the command
+ * does not read. */
+static int run_command(const struct post *p, char *err, size_t errlen)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        snprintf(err, errlen, "socketpair: %s", strerror(errno));
+        return HC_EIO;
+    }
+    size_t ne = 0, nx = 0;
+    while (environ && environ[ne])
+        ne++;
+    while (p->env && p->env[nx])
+        nx++;
+    char **envp = calloc(ne + nx + 1, sizeof *envp);
+    posix_spawn_file_actions_t fa;
+    int rc = 0;
+    pid_t pid = -1;
+    if (!envp) {
+        close(sv[0]);
+        close(sv[1]);
+        snprintf(err, errlen, "out of memory");
+        return HC_ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nx; i++)
+        envp[k++] = p->env[i];
+    for (size_t i = 0; i < ne; i++)   /* ours first: a name the app set as well is ours */
+        if (strncmp(environ[i], "HC_ALERT_", 9) != 0)
+            envp[k++] = environ[i];
+    envp[k] = NULL;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+    char *argv[] = { p->cmd, NULL };
+    int e = posix_spawn(&pid, p->cmd, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    free(envp);
+    close(sv[1]);
+    if (e != 0) {
+        close(sv[0]);
+        snprintf(err, errlen, "cannot run: %s", strerror(e));
+        return HC_EIO;
+    }
+    size_t len = strlen(p->json), off = 0;
+    while (off < len) {
+        ssize_t w = send(sv[0], p->json + off, len - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;          /* the command does not read its stdin: its business */
+        off += (size_t)w;
+    }
+    close(sv[0]);
+    int status = 0;
+    int64_t until = hc_mono_us() + COMMAND_TIMEOUT_MS * 1000LL;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0) {        /* the app reaped it (waitpid(-1)): nothing more to know */
+            status = 0;
+            break;
+        }
+        if (hc_mono_us() > until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            snprintf(err, errlen, "still running after %d s: killed", COMMAND_TIMEOUT_MS / 1000);
+            return HC_ETIMEDOUT;
+        }
+        usleep(20000);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        rc = HC_EIO;
+    }
+    return rc;
+}
+
+static void free_post(struct post *p)
+{
+    if (!p)
+        return;
+    if (p->secret) {
+        OPENSSL_cleanse(p->secret, strlen(p->secret));
+        free(p->secret);
+    }
+    for (size_t i = 0; p->env && p->env[i]; i++)
+        free(p->env[i]);
+    free(p->env);
+    free(p->url);
+    free(p->cmd);
+    free(p->json);
+    free(p);
+}
+
+/* The destination for messages: a command's path, or a URL's scheme and
+ * host only (a Slack URL's path is its secret). */
+static void where(const struct post *p, char *out, size_t size)
+{
+    if (p->cmd) {
+        snprintf(out, size, "%s", p->cmd);
+        return;
+    }
+    const char *h = strstr(p->url, "://");
+    h = h ? h + 3 : p->url;
+    snprintf(out, size, "%.*s", (int)(h - p->url + (long)strcspn(h, "/?#")), p->url);
+}
+
 static void *post_main(void *arg)
 {
     struct post *p = arg;
@@ -105,34 +243,76 @@ static void *post_main(void *arg)
     if (core)
         core->shim->guard_thread();
     char err[160] = "";
-    if (send_post(p, err, sizeof err) != 0)
-        hc_log_error("budget webhook %s failed: %s", p->url, err);
-    free(p->url);
-    free(p->json);
-    free(p);
+    int rc = -1;
+    for (int i = 0; i < p->attempts && rc != 0; i++) {
+        if (i)
+            usleep((useconds_t)(500000u << (i - 1))); /* 0.5 s, 1 s, 2 s… */
+        err[0] = '\0';
+        rc = p->cmd ? run_command(p, err, sizeof err) : send_post(p, err, sizeof err);
+    }
+    if (rc != 0) {
+        char w[300];
+        where(p, w, sizeof w);
+        hc_log_error("%s %s failed%s: %s", p->what, w, p->attempts > 1 ? " (every attempt)" : "", err);
+    }
+    free_post(p);
     finish();
     return NULL;
+}
+
+static void start(struct post *p)
+{
+    pthread_mutex_lock(&lock);
+    inflight++;
+    pthread_mutex_unlock(&lock);
+    if (hc_thread_spawn(post_main, p) != 0) {
+        free_post(p);
+        finish();
+    }
 }
 
 void hc_webhook_post(const char *url, const char *json)
 {
     struct post *p = calloc(1, sizeof *p);
     if (!p || !(p->url = strdup(url)) || !(p->json = strdup(json))) {
-        if (p) {
-            free(p->url);
-            free(p);
-        }
+        free_post(p);
         return;
     }
-    pthread_mutex_lock(&lock);
-    inflight++;
-    pthread_mutex_unlock(&lock);
-    if (hc_thread_spawn(post_main, p) != 0) {
-        free(p->url);
-        free(p->json);
-        free(p);
-        finish();
+    p->attempts = 1;
+    hc_strlcpy(p->what, sizeof p->what, "budget webhook");
+    start(p);
+}
+
+void hc_deliver_post(const char *url, const char *json, const char *secret, const char *what)
+{
+    struct post *p = calloc(1, sizeof *p);
+    if (!p || !(p->url = strdup(url)) || !(p->json = strdup(json)) || (secret && !(p->secret = strdup(secret)))) {
+        free_post(p);
+        return;
     }
+    p->attempts = HC_DELIVERY_ATTEMPTS;
+    hc_strlcpy(p->what, sizeof p->what, what);
+    start(p);
+}
+
+void hc_deliver_command(const char *path, const char *json, const char *const *env)
+{
+    struct post *p = calloc(1, sizeof *p);
+    size_t n = 0;
+    while (env && env[n])
+        n++;
+    if (!p || !(p->cmd = strdup(path)) || !(p->json = strdup(json)) || !(p->env = calloc(n + 1, sizeof *p->env))) {
+        free_post(p);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(p->env[i] = strdup(env[i]))) {
+            free_post(p);
+            return;
+        }
+    p->attempts = 1;   /* a command may have acted before it failed: not run twice */
+    hc_strlcpy(p->what, sizeof p->what, "alert command");
+    start(p);
 }
 
 void hc_webhook_flush(int timeout_ms)
