@@ -28,7 +28,7 @@ static const struct jfield {
     F(request_id, J_STR), F(flags, J_U32), F(retries, J_I32), F(fallback_idx, J_I32),
     F(attempts, J_STR), F(ratelimit, J_PAIRS), F(ratelimit_wait_us, J_I64), F(pid, J_I32),
     F(program, J_STR), F(req_bytes, J_I64), F(resp_bytes, J_I64), F(cache_key, J_STR),
-    F(budget, J_STR),
+    F(budget, J_STR), F(response_id, J_STR), F(finish_reasons, J_STR),
     F(run_id, J_STR), /* run fields (record.h) */
 #undef F
 };

@@ -339,6 +339,7 @@ static void openai_finish(const hc_jf_node *root, hc_usage *u)
 static void apply_openai(const hc_jf_node *root, hc_usage *u, bool total_rule)
 {
     set_text(u->model, sizeof u->model, str_of(root, "model"));
+    set_text(u->response_id, sizeof u->response_id, str_of(root, "id"));
     openai_finish(root, u);
     const hc_jf_node *us = obj_of(root, "usage");
     if (!(us && openai_usage(us, u, total_rule)))
@@ -349,6 +350,7 @@ static void apply_openai(const hc_jf_node *root, hc_usage *u, bool total_rule)
 static void apply_response_obj(const hc_jf_node *resp, hc_usage *u)
 {
     set_text(u->model, sizeof u->model, str_of(resp, "model"));
+    set_text(u->response_id, sizeof u->response_id, str_of(resp, "id"));
     const hc_jf_node *reason = str_of(obj_of(resp, "incomplete_details"), "reason");
     const hc_jf_node *status = str_of(resp, "status");
     if (reason && reason->vlen)
@@ -361,6 +363,7 @@ static void apply_response_obj(const hc_jf_node *resp, hc_usage *u)
 static void apply_anthropic_msg(const hc_jf_node *msg, hc_usage *u)
 {
     set_text(u->model, sizeof u->model, str_of(msg, "model"));
+    set_text(u->response_id, sizeof u->response_id, str_of(msg, "id"));
     set_text(u->finish, sizeof u->finish, str_of(msg, "stop_reason"));
     anthropic_usage(obj_of(msg, "usage"), u);
 }
@@ -368,6 +371,7 @@ static void apply_anthropic_msg(const hc_jf_node *msg, hc_usage *u)
 static void apply_gemini(const hc_jf_node *root, hc_usage *u)
 {
     set_text(u->model, sizeof u->model, str_of(root, "modelVersion"));
+    set_text(u->response_id, sizeof u->response_id, str_of(root, "responseId"));
     const hc_jf_node *cands = hc_jf_get(root, "candidates");
     if (cands && cands->type == HC_JF_ARRAY)
         set_text(u->finish, sizeof u->finish, str_of(hc_jf_child(cands), "finishReason"));

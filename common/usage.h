@@ -44,7 +44,8 @@
  *     taken too when present).
  *   gemini: in = promptTokenCount + toolUsePromptTokenCount; cached =
  *     cachedContentTokenCount; out = candidatesTokenCount + thoughtsTokenCount;
- *     reasoning = thoughtsTokenCount; model = modelVersion. Streamed: each chunk's
+ *     reasoning = thoughtsTokenCount; model = modelVersion; response id =
+ *     responseId. Streamed: each chunk's
  *     usageMetadata is a running total; the last one wins.
  *   ollama-chat / ollama-generate: the done:true object: in = prompt_eval_count,
  *     out = eval_count, finish = done_reason. ollama-embed: in = prompt_eval_count.
@@ -82,6 +83,8 @@ typedef struct hc_usage {
     bool    found;          /* some usage object was seen */
     char    model[128];     /* model named by the response ("" if none); truncated on a UTF-8 boundary */
     char    finish[32];     /* finish/stop reason if seen ("" if none) */
+    char    response_id[128]; /* the answer's id ("" if none): chat/responses/embeddings "id",
+                               Anthropic message "id", Gemini "responseId"; cut at 127 bytes */
 } hc_usage;
 
 typedef struct hc_request_info {

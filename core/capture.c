@@ -301,6 +301,8 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->upstream = c->upstream;
     r->model_req = c->model_req;
     r->model_resp = c->model_resp;
+    r->response_id = c->usage.response_id;
+    r->finish_reasons = c->usage.finish;
     if (error)
         hc_strlcpy(c->error, sizeof c->error, error);
     r->error = c->error;
