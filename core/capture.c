@@ -5,6 +5,7 @@
 #include "decode.h"
 #include "err.h"
 #include "log.h"
+#include "otlp_push.h"
 #include "pricing.h"
 #include "provider.h"
 #include "tally.h"
@@ -336,6 +337,8 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     if (omit_resp)
         r->flags |= HC_REC_RESP_OMITTED;
     hc_tally_add(&core->tally, r); /* this process's totals for the exit summary (tally.h) */
+    if (core->otlp)
+        hc_otlp_push_record(core->otlp, r); /* OpenTelemetry span + metrics, queued (otlp_push.h) */
 
     if (core->on_record)
         core->on_record(r);
