@@ -8,9 +8,11 @@
 #include "err.h"
 #include "uuid.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct w {
@@ -263,6 +265,69 @@ int hc_otlp_traces_open(hc_buf *out, const hc_otlp_resource *res)
 int hc_otlp_traces_close(hc_buf *out)
 {
     return hc_buf_puts(out, "]}]}]}") ? HC_ENOMEM : 0;
+}
+
+/* ---- OTEL_EXPORTER_OTLP_HEADERS ------------------------------------------ */
+
+static bool is_token_char(int c)
+{
+    return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool pct_decode_buf(const char *s, size_t n, hc_buf *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            char h[3] = { 0 };
+            if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) || !isxdigit((unsigned char)s[i + 2]))
+                return false;
+            memcpy(h, s + i + 1, 2);
+            c = (int)strtol(h, NULL, 16);
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return false; /* no CR/LF: a value cannot add a header line */
+        char ch = (char)c;
+        if (hc_buf_append(out, &ch, 1) != 0)
+            return false;
+    }
+    return true;
+}
+
+int hc_otlp_parse_headers(const char *s, hc_buf *out, int *bad)
+{
+    int k = 0;
+    for (const char *p = s; p && *p;) {
+        size_t n = strcspn(p, ",");
+        k++;
+        const char *eq = memchr(p, '=', n);
+        const char *name = p, *val = eq ? eq + 1 : NULL;
+        size_t nn = eq ? (size_t)(eq - p) : 0, vn = eq ? n - nn - 1 : 0;
+        while (nn && isspace((unsigned char)*name))
+            name++, nn--;
+        while (nn && isspace((unsigned char)name[nn - 1]))
+            nn--;
+        while (vn && isspace((unsigned char)*val))
+            val++, vn--;
+        while (vn && isspace((unsigned char)val[vn - 1]))
+            vn--;
+        bool ok = eq && nn;
+        for (size_t i = 0; ok && i < nn; i++)
+            ok = is_token_char((unsigned char)name[i]);
+        if (ok)
+            ok = hc_buf_append(out, name, nn) == 0 && hc_buf_puts(out, ": ") == 0 && pct_decode_buf(val, vn, out) &&
+                 hc_buf_puts(out, "\r\n") == 0;
+        if (!ok) {
+            if (bad)
+                *bad = k;
+            return HC_EINVAL;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
 }
 
 /* ---- spans --------------------------------------------------------------- */

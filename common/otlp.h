@@ -103,4 +103,10 @@ void hc_otlp_metrics_add(hc_otlp_metrics *m, const hc_record *r);
  * from m->start_ns to now_ns. A metric with no series is left out. */
 int hc_otlp_metrics_encode(hc_buf *out, const hc_otlp_metrics *m, const hc_otlp_resource *res, int64_t now_ns);
 
+/* Parse an OTEL_EXPORTER_OTLP_HEADERS value into "Name: value\r\n" lines
+ * appended to out. 0, or HC_EINVAL (a pair without '=', a bad %-escape, a
+ * name that is not an HTTP token, a control byte in a value), with the
+ * 1-based number of the bad pair in *bad. Shared by the core's push and `hc-analyze ship --to otlp://`. */
+int hc_otlp_parse_headers(const char *s, hc_buf *out, int *bad);
+
 #endif

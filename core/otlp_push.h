@@ -67,10 +67,4 @@ typedef struct hc_otlp_push_stats {
 } hc_otlp_push_stats;
 void hc_otlp_push_stats_get(hc_otlp_push *p, hc_otlp_push_stats *st);
 
-/* Parse an OTEL_EXPORTER_OTLP_HEADERS value into "Name: value\r\n" lines
- * appended to out. 0, or HC_EINVAL (a pair without '=', a bad %-escape, a
- * name that is not an HTTP token, a control byte in a value), with the
- * 1-based number of the bad pair in *bad. Exposed for tests. */
-int hc_otlp_parse_headers(const char *s, hc_buf *out, int *bad);
-
 #endif

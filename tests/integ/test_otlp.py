@@ -314,6 +314,32 @@ def export(t):
              all(x.get("gen_ai.response.finish_reasons") for x in a),
              "export --format otlp: response id and finish reasons on every span")
 
+        # ship --to otlp://: the same spans, in batches, then the metrics.
+        rcv = Receiver()
+        port = rcv.url.rsplit(":", 1)[1]
+        r = w.analyze("ship", "--to", "otlp://127.0.0.1:" + port, "--batch", "3", check=False)
+        t.eq(r.returncode, 0, "ship --to otlp://: exit 0", )
+        with rcv.lock:
+            posts = list(rcv.posts)
+        t.eq([p for p, h, b in posts], ["/v1/traces", "/v1/traces", "/v1/metrics"],
+             "ship --to otlp://: two batches of spans (--batch 3), then the metrics")
+        validate(t, [("traces" if p.endswith("traces") else "metrics", b.decode()) for p, h, b in posts],
+                 "ship --to otlp://")
+        shipped = [sp for p, h, b in posts if p == "/v1/traces"
+                   for sp in json.loads(b)["resourceSpans"][0]["scopeSpans"][0]["spans"]]
+        t.eq(sorted(json.dumps(x, sort_keys=True) for x in shipped), sorted(json.dumps(x, sort_keys=True) for x in spans),
+             "ship --to otlp://: the spans export --format otlp writes (one encoder)")
+        r = w.analyze("ship", "--to", "http://127.0.0.1:%s/otel/v1/traces" % port, "--run", "last", check=False)
+        t.eq((r.returncode, [p for p, h, b in rcv.posts[3:]]), (0, ["/otel/v1/traces", "/otel/v1/metrics"]),
+             "ship --to http://…/v1/traces: that path and its /v1/metrics sibling")
+        rcv.close()
+        r = w.analyze("ship", "--to", "otlp://127.0.0.1:%d" % closed_port(), check=False)
+        t.ok(r.returncode == 1 and "0 spans were sent" in r.stderr, "ship: collector down: exit 1, says what was sent",
+             detail=r.stderr)
+        r = w.analyze("ship", "--to", "otlp://127.0.0.1:99999", check=False)
+        t.ok(r.returncode == 2 and "--to otlp://127.0.0.1:99999" in r.stderr and "port" in r.stderr,
+             "ship: a bad port: exit 2 naming the value", detail=r.stderr)
+
 
 def main():
     t = TAP()
