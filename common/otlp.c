@@ -67,6 +67,11 @@ static void str(struct w *w, const char *s)
     const unsigned char *end = p + n;
     put(w, "\"", 1);
     while (p < end) {
+        /* Most text is printable ASCII: skip it in a tight loop. */
+        while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+            p++;
+        if (p == end)
+            break;
         unsigned c = *p;
         const char *esc = NULL;
         char u[8];
@@ -536,6 +541,8 @@ int hc_otlp_span(hc_buf *out, const hc_record *r)
 {
     struct w w = { out, 0 };
     bool first = true;
+    if (hc_buf_reserve(out, 2048) != 0) /* a span is ~1.5 KiB: grow once */
+        return HC_ENOMEM;
     span_head(&w, r);
     puts_(&w, ",\"attributes\":[");
     genai_attrs(&w, &first, r);

@@ -47,12 +47,15 @@ struct hc_otlp_push {
     pthread_cond_t  wake;            /* the sender has work (batch full, flush) */
     pthread_cond_t  done;            /* a flush request was served */
     struct item    *head, *tail;
-    int             nqueued;
+    int             nqueued;         /* written under lock, atomically: peeked without it */
     uint64_t        flush_req, flush_done;
     hc_otlp_metrics m;               /* cumulative since start */
     uint64_t        m_sent_records;  /* m.records at the last metrics post */
     hc_otlp_push_stats st;
     uint64_t        reported;        /* drops already said on stderr */
+    int64_t         down_until;      /* hc_mono_us: the collector failed, drop spans unencoded until then
+                                      * (written under lock, atomically: peeked without it) */
+    int64_t         backoff_us;      /* the next wait after a failure: 1 s doubling to 30 s */
     char            last_err[160];
 };
 
@@ -273,10 +276,16 @@ static void send_spans(hc_otlp_push *p, struct item *list, int n)
     }
     pthread_mutex_lock(&p->lock);
     if (rc) {
+        /* A collector that is down costs one attempt per backoff period, not
+         * one per batch: meanwhile spans are dropped before they are encoded. */
         p->st.dropped += (uint64_t)n;
         snprintf(p->last_err, sizeof p->last_err, "%s", err);
+        p->backoff_us = p->backoff_us ? (p->backoff_us * 2 > 30000000 ? 30000000 : p->backoff_us * 2) : 1000000;
+        __atomic_store_n(&p->down_until, hc_mono_us() + p->backoff_us, __ATOMIC_RELAXED);
     } else {
         p->st.sent += (uint64_t)n;
+        p->backoff_us = 0;
+        __atomic_store_n(&p->down_until, 0, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&p->lock);
     if (rc)
@@ -328,7 +337,7 @@ static void *sender_main(void *arg)
             if (!p->head)
                 p->tail = NULL;
             last->next = NULL;
-            p->nqueued -= n;
+            __atomic_sub_fetch(&p->nqueued, n, __ATOMIC_RELAXED);
             pthread_mutex_unlock(&p->lock);
             send_spans(p, list, n);
             pthread_mutex_lock(&p->lock);
@@ -394,7 +403,11 @@ off:
 void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r)
 {
     struct item *it = NULL;
-    if (p->traces.on) {
+    /* An unlocked peek (a stale value only moves the switch by a span):
+     * while the collector is down, or the queue is full, do not encode. */
+    int64_t down = __atomic_load_n(&p->down_until, __ATOMIC_RELAXED);
+    bool skip = __atomic_load_n(&p->nqueued, __ATOMIC_RELAXED) >= p->max_queue || (down && hc_mono_us() < down);
+    if (p->traces.on && !skip) {
         hc_buf b = HC_BUF_INIT;
         if (hc_otlp_span(&b, r) == 0 && (it = malloc(sizeof *it + b.len))) {
             it->next = NULL;
@@ -410,7 +423,7 @@ void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r)
         p->st.queued++;
         if (!it || p->nqueued >= p->max_queue) {
             p->st.dropped++;
-            if (it)
+            if (p->nqueued >= p->max_queue)
                 snprintf(p->last_err, sizeof p->last_err, "queue full (OTEL_BSP_MAX_QUEUE_SIZE %d)", p->max_queue);
             free(it);
         } else {
@@ -419,7 +432,7 @@ void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r)
             else
                 p->head = it;
             p->tail = it;
-            if (++p->nqueued == p->batch)
+            if (__atomic_add_fetch(&p->nqueued, 1, __ATOMIC_RELAXED) == p->batch)
                 pthread_cond_signal(&p->wake);
         }
     }
