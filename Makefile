@@ -142,6 +142,7 @@ bench:
 	$(MAKE) all
 	/usr/bin/python3 tests/bench/bench.py --build $(B)
 	/usr/bin/python3 tests/bench/bench_fleet.py --build $(B)
+	/usr/bin/python3 tests/bench/bench_otlp.py --build $(B)
 
 fuzz: deps
 	scripts/fuzz.sh
