@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -186,8 +187,19 @@ static int post(hc_otlp_push *p, const struct target *t, const hc_buf *body, cha
             snprintf(err, errlen, "no TLS client");
             return HC_ETLS;
         }
-        SSL_set_tlsext_host_name(ssl, t->r.target);
-        X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), t->r.target, 0);
+        /* As upstream.c: an IP literal is checked against the certificate's
+         * IP addresses (and sends no SNI), a name against its DNS names. */
+        unsigned char ip[16];
+        bool is_ip = inet_pton(AF_INET, t->r.target, ip) == 1 || inet_pton(AF_INET6, t->r.target, ip) == 1;
+        X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if ((!is_ip && SSL_set_tlsext_host_name(ssl, t->r.target) != 1) ||
+            (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, t->r.target) : X509_VERIFY_PARAM_set1_host(vp, t->r.target, 0)) != 1) {
+            SSL_free(ssl);
+            close(fd);
+            snprintf(err, errlen, "cannot set the name to verify (%s)", t->r.target);
+            return HC_ETLS;
+        }
         SSL_set_fd(ssl, fd);
     }
     hc_io io;

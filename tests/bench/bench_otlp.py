@@ -9,7 +9,7 @@ interleaved round by round so drift on the shared machine hits each alike:
   push       the push on, to a local OTLP/HTTP receiver (python, in this process)
   down       the push on, the collector down (a closed port): every batch fails
              and is dropped
-at 1 and 16 client threads. Printed: p50/p99 µs, req/s, and the push/off and
+at 1 and 16 client threads, the order rotating each round. Printed: p50/p99 µs, req/s, and the push/off and
 down/off ratios of the median p50 (target: at most 1.10, i.e. within the
 noise of a shared machine); the app process's CPU time per request (its
 gateway and sender threads included: the push's whole cost, and far less
@@ -96,9 +96,11 @@ def main():
         print("== OTLP push: keep-alive HTTPS through the shim (loadgen → fastmock), %d rounds of %.1f s per "
               "configuration, interleaved; medians over rounds" % (rounds, dur))
         res, sent = {}, 0
-        for _ in range(rounds):
+        for rnd in range(rounds):
             for conc in (1, 16):
-                for name, env in cfgs:
+                # The order rotates each round: whatever runs right after the
+                # push (the receiver still busy) is not always the same one.
+                for name, env in cfgs[rnd % 3:] + cfgs[:rnd % 3]:
                     before = sink.spans
                     out = b.loadgen_run(["--host", "api.openai.com", "--conc", conc, "--duration", dur,
                                          "--warmup", warm], env=env, timeout=120)

@@ -31,6 +31,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from hctest import PYTHON, ROOT, TAP, World  # noqa: E402
+from pki import make_pki  # noqa: E402
 
 VALIDATOR = os.path.join(ROOT, "tests", "integ", "clients", "otlp_validate.js")
 NODE_OK = os.path.isdir(os.path.join(ROOT, "tests", "node", "node_modules", "@opentelemetry", "otlp-transformer",
@@ -64,7 +66,7 @@ PY_ANTHROPIC = ("import json, sys, urllib.request\n"
 class Receiver:
     """An OTLP/HTTP receiver: keeps every POST (path, headers, body)."""
 
-    def __init__(self, hang=False):
+    def __init__(self, hang=False, tls=None):
         self.posts = []
         self.lock = threading.Lock()
         outer = self
@@ -89,7 +91,13 @@ class Receiver:
 
         self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.srv.daemon_threads = True
-        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        scheme = "http"
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+            scheme = "https"
+        self.url = "%s://127.0.0.1:%d" % (scheme, self.srv.server_address[1])
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
     def docs(self, path):
@@ -287,6 +295,20 @@ def down(t):
              "slow collector: the app's output and exit status are unchanged")
         t.ok(took < 20, "slow collector: the process still ends (exit flush bounded; took %.1f s)" % took)
         slow.close()
+
+        # https: verified like any upstream (the test CA is trusted through HC_CA_FILE).
+        rcv = Receiver(tls=(w.pki["cert"], w.pki["key"]))
+        r = w.run(argv_of(BASES[name]), OTEL_EXPORTER_OTLP_ENDPOINT=rcv.url)
+        t.eq((r.returncode, [p for p, h, b in rcv.posts]), (0, ["/v1/traces", "/v1/metrics"]),
+             "https collector with a trusted certificate: spans and metrics sent")
+        rcv.close()
+        other = make_pki(os.path.join(w.dir, "other-pki"))
+        rcv = Receiver(tls=(other["cert"], other["key"]))
+        r = w.run(argv_of(BASES[name]), OTEL_EXPORTER_OTLP_ENDPOINT=rcv.url)
+        t.ok(r.returncode == 0 and not rcv.posts and "not sent" in r.stderr and "TLS" in r.stderr,
+             "https collector with an untrusted certificate: nothing sent (TLS never weakened), said at exit",
+             detail=r.stderr)
+        rcv.close()
 
         rcv = Receiver()
         r = w.run(argv_of(BASES[name]), OTEL_EXPORTER_OTLP_ENDPOINT=rcv.url, HC_OTLP="0")
