@@ -337,13 +337,13 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     if (omit_resp)
         r->flags |= HC_REC_RESP_OMITTED;
     hc_tally_add(&core->tally, r); /* this process's totals for the exit summary (tally.h) */
-    if (core->otlp)
-        hc_otlp_push_record(core->otlp, r); /* OpenTelemetry span + metrics, queued (otlp_push.h) */
 
     if (core->on_record)
         core->on_record(r);
     hc_buf enc = HC_BUF_INIT;
     if (hc_record_encode(r, &enc) == 0) {
+        if (core->otlp) /* OpenTelemetry span + metrics, queued (otlp_push.h) */
+            hc_otlp_push_record(core->otlp, r, enc.data, enc.len);
         hc_rec_item *it = hc_rec_item_new(r->id, enc.data, enc.len, c->req_body.data, c->req_body.len, !omit_req,
                                           c->resp_body.data, c->resp_body.len, !omit_resp && r->status != 0);
         if (it) {

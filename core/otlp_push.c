@@ -24,10 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A queued exchange: the record in its wire form (record.h), which the
+ * gateway thread has already made for the recorder; the sender decodes it
+ * and writes the span, so the JSON is never built on the exchange's thread. */
 struct item {
     struct item *next;
+    uint8_t      id[HC_UUID_LEN];
     size_t       len;
-    char         json[];
+    char         wire[];
 };
 
 struct target {
@@ -272,8 +276,15 @@ static void send_spans(hc_otlp_push *p, struct item *list, int n)
     hc_buf body = HC_BUF_INIT;
     char err[200] = "";
     int rc = hc_otlp_traces_open(&body, &res);
-    for (struct item *it = list; it && !rc; it = it->next)
-        rc = (it != list && hc_buf_append(&body, ",", 1)) || hc_buf_append(&body, it->json, it->len) ? HC_ENOMEM : 0;
+    bool first = true;
+    for (struct item *it = list; it && !rc; it = it->next) {
+        hc_record r;
+        if (hc_record_decode(it->wire, it->len, &r) != 0)
+            continue; /* cannot happen: we encoded it */
+        memcpy(r.id, it->id, sizeof r.id);
+        rc = (!first && hc_buf_append(&body, ",", 1)) || hc_otlp_span(&body, &r) ? HC_ENOMEM : 0;
+        first = false;
+    }
     if (!rc)
         rc = hc_otlp_traces_close(&body);
     if (rc)
@@ -412,21 +423,18 @@ off:
     return NULL;
 }
 
-void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r)
+void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r, const void *wire, size_t wire_len)
 {
     struct item *it = NULL;
     /* An unlocked peek (a stale value only moves the switch by a span):
-     * while the collector is down, or the queue is full, do not encode. */
+     * while the collector is down, or the queue is full, do not copy. */
     int64_t down = __atomic_load_n(&p->down_until, __ATOMIC_RELAXED);
     bool skip = __atomic_load_n(&p->nqueued, __ATOMIC_RELAXED) >= p->max_queue || (down && hc_mono_us() < down);
-    if (p->traces.on && !skip) {
-        hc_buf b = HC_BUF_INIT;
-        if (hc_otlp_span(&b, r) == 0 && (it = malloc(sizeof *it + b.len))) {
-            it->next = NULL;
-            it->len = b.len;
-            memcpy(it->json, b.data, b.len);
-        }
-        hc_buf_free(&b);
+    if (p->traces.on && !skip && (it = malloc(sizeof *it + wire_len))) {
+        it->next = NULL;
+        memcpy(it->id, r->id, sizeof it->id);
+        it->len = wire_len;
+        memcpy(it->wire, wire, wire_len);
     }
     pthread_mutex_lock(&p->lock);
     if (p->metrics.on)

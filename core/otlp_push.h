@@ -21,9 +21,11 @@
  *
  * DESIGN
  * - Off the app's path: hc_otlp_push_record runs on the exchange's gateway
- *   thread after the app has the whole answer; it encodes the span (a few
- *   µs), then holds a mutex only to append it to a bounded queue and add the
- *   metric data points. It never waits for the network.
+ *   thread after the app has the whole answer; it copies the record's wire
+ *   form (already made for the recorder, a few hundred bytes), then holds a
+ *   mutex only to append it to a bounded queue and add the metric data
+ *   points. The span's JSON is written by the sender thread. Nothing waits
+ *   for the network.
  * - One sender thread (started with the push) takes up to a batch of spans
  *   when a batch is full or the schedule delay passed, and POSTs them as one
  *   ExportTraceServiceRequest; metrics go every export interval (and at
@@ -52,9 +54,11 @@ typedef struct hc_otlp_push hc_otlp_push;
  * on stderr, naming the variable; the app is unaffected). */
 hc_otlp_push *hc_otlp_push_new(hc_core *core);
 
-/* Queue r's span and add its metric data points. Never blocks on I/O; r is
- * not kept. Thread-safe. */
-void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r);
+/* Queue r's span and add its metric data points. wire/wire_len: r in its
+ * wire form (hc_record_encode, as made for the recorder), copied: the sender
+ * thread decodes it and writes the span. Never blocks on I/O; nothing is
+ * kept after the call. Thread-safe. */
+void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r, const void *wire, size_t wire_len);
 
 /* Send everything queued and the metrics now; wait up to timeout_ms. Then
  * say once on stderr how many spans were dropped, if any. Thread-safe;
