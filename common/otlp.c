@@ -448,6 +448,27 @@ static void error_type(const hc_record *r, char *b, size_t size)
         snprintf(b, size, "connection_error");
 }
 
+/* gen_ai.request.*: integers as intValue, the rest as doubleValue. */
+static void request_params(struct w *w, bool *f, const hc_record *r)
+{
+    uint32_t pos = 0;
+    const char *k, *v;
+    while (hc_pairs_next(&r->req_params, &pos, &k, &v)) {
+        char key[96], *end;
+        snprintf(key, sizeof key, "gen_ai.request.%s", k);
+        bool integer = !strcmp(k, "max_tokens") || !strcmp(k, "seed") || !strcmp(k, "choice.count");
+        if (integer && !strpbrk(v, ".eE")) {
+            long long n = strtoll(v, &end, 10);
+            if (!*end)
+                attr_int(w, f, key, n);
+            continue;
+        }
+        double d = strtod(v, &end);
+        if (!*end && isfinite(d))
+            attr_double(w, f, key, d);
+    }
+}
+
 static void genai_attrs(struct w *w, bool *f, const hc_record *r)
 {
     attr_str(w, f, "gen_ai.operation.name", otel_operation(r->api));
@@ -456,6 +477,7 @@ static void genai_attrs(struct w *w, bool *f, const hc_record *r)
         attr_str(w, f, "gen_ai.request.model", r->model_req);
     if (*r->model_resp)
         attr_str(w, f, "gen_ai.response.model", r->model_resp);
+    request_params(w, f, r);
     if (*r->response_id)
         attr_str(w, f, "gen_ai.response.id", r->response_id);
     if (*r->finish_reasons)

@@ -76,6 +76,10 @@
  *                             "end_turn", "STOP", "length", …), several joined by ','
  *                             (one per choice); "" if none. Fields 41-42 were added with
  *                             issue 18: older records decode them as ""
+ * 43  req_params     pairs    sampling parameters the request set (usage.h hc_request_info.params):
+ *                             GenAI conventions names without "gen_ai.request." (temperature,
+ *                             top_p, top_k, max_tokens, frequency_penalty, presence_penalty,
+ *                             seed, choice.count) and the JSON number as sent; issue 18
  *
  * Run fields (numbered from 64, apart from the fields above, so additions there
  * and here never collide):
@@ -155,6 +159,7 @@ typedef struct hc_record {
     const char *cache_key;
     const char *budget;
     const char *response_id, *finish_reasons;
+    hc_pairs    req_params;
 
     /* run fields (64…) */
     const char *run_id;

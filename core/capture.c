@@ -304,6 +304,8 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->model_resp = c->model_resp;
     r->response_id = c->usage.response_id;
     r->finish_reasons = c->usage.finish;
+    r->req_params.p = c->reqinfo.params;
+    r->req_params.len = c->reqinfo.params_len;
     if (error)
         hc_strlcpy(c->error, sizeof c->error, error);
     r->error = c->error;

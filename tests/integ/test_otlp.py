@@ -39,7 +39,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from hctest import PYTHON, ROOT, TAP, World  # noqa: E402
+from hctest import ANALYZE, PYTHON, ROOT, TAP, World  # noqa: E402
 from pki import make_pki  # noqa: E402
 
 VALIDATOR = os.path.join(ROOT, "tests", "integ", "clients", "otlp_validate.js")
@@ -49,7 +49,8 @@ TOKEN = "otlp-sekret-token-4711"
 TOK_BOUNDS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]
 DUR_BOUNDS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
 
-CHAT = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "say something short"}]})
+CHAT = json.dumps({"model": "gpt-4o-mini", "temperature": 0.25, "max_completion_tokens": 64, "seed": 7,
+                   "messages": [{"role": "user", "content": "say something short"}]})
 PY_STREAM = ("import json, sys, urllib.request\n"
              "b = json.dumps({'model': 'gpt-4o-mini', 'stream': True, 'messages': [{'role': 'user', 'content': 'stream me'}]})\n"
              "r = urllib.request.Request(sys.argv[1] + '/v1/chat/completions', data=b.encode(), headers={\n"
@@ -232,6 +233,15 @@ def live(t):
             t.eq("gen_ai.response.time_to_first_chunk" in a, bool(rec["flags"] & 1),
                  "%s: time to first chunk exactly on streams" % what)
             t.eq((s["kind"], s["startTimeUnixNano"]), (3, str(rec["start_us"] * 1000)), "%s: CLIENT span, start" % what)
+        # Request parameters, as the conventions name and type them.
+        params = {}
+        for s in spans:
+            a = attrs(s["attributes"])
+            params[s["name"] + (" stream" if a.get("hcshim.stream") else "")] = {k: v for k, v in a.items() if k.startswith("gen_ai.request.") and k != "gen_ai.request.model"}
+        t.eq((params.get("chat gpt-4o-mini"), params.get("chat claude-3-5-haiku-20241022")),  # curl, python
+             ({"gen_ai.request.temperature": 0.25, "gen_ai.request.max_tokens": "64", "gen_ai.request.seed": "7"},
+              {"gen_ai.request.max_tokens": "50"}),
+             "request parameters: gen_ai.request.temperature (double), max_tokens and seed (int)")
         # The id the app itself received is the span's gen_ai.response.id.
         got_ids = {attrs(s["attributes"]).get("gen_ai.response.id") for s in spans}
         app_ids = set()
@@ -335,6 +345,18 @@ def export(t):
         t.ok(len(spans) == 4 and all(x.get("gen_ai.response.id") for x in a) and
              all(x.get("gen_ai.response.finish_reasons") for x in a),
              "export --format otlp: response id and finish reasons on every span")
+
+        # The new record fields survive export -> import -> export (JSON Lines).
+        jl = w.analyze("export").stdout
+        t.ok('"req_params":{"temperature":"0.25","max_tokens":"64","seed":"7"}' in jl and '"response_id":"chatcmpl-' in jl,
+             "export jsonl: req_params, response_id, finish_reasons")
+        src = os.path.join(w.dir, "records.jsonl")
+        with open(src, "w") as f:
+            f.write(jl)
+        other = os.path.join(w.dir, "other-store")
+        r = subprocess.run([ANALYZE, "import", "--db", other, src], capture_output=True, text=True)
+        r2 = subprocess.run([ANALYZE, "export", "--db", other], capture_output=True, text=True)
+        t.eq((r.returncode, r2.stdout), (0, jl), "export -> import -> export keeps them byte for byte")
 
         # ship --to otlp://: the same spans, in batches, then the metrics.
         rcv = Receiver()

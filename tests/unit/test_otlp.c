@@ -10,6 +10,7 @@
 #include "otlp.h"
 #include "record.h"
 #include "t.h"
+#include "usage.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -240,9 +241,36 @@ static void record_fields(void)
     hc_buf_free(&enc);
 }
 
+static void params(void)
+{
+    static const char body[] = "{\"model\":\"m\",\"temperature\": 0.7 ,\"max_output_tokens\":100,"
+                               "\"top_p\":null,\"n\":2,\"seed\":\"x\",\"messages\":[{\"temperature\":9}]}";
+    hc_request_info info;
+    T_EQ_INT(hc_request_info_parse(HC_API_RESPONSES, NULL, 0, body, sizeof body - 1, &info), 0, "request parses");
+    hc_pairs pl = { info.params, info.params_len };
+    T_CHECK(!strcmp(hc_pairs_get(&pl, "temperature") ? hc_pairs_get(&pl, "temperature") : "", "0.7") &&
+            !strcmp(hc_pairs_get(&pl, "max_tokens") ? hc_pairs_get(&pl, "max_tokens") : "", "100") &&
+            !strcmp(hc_pairs_get(&pl, "choice.count") ? hc_pairs_get(&pl, "choice.count") : "", "2") &&
+            !hc_pairs_get(&pl, "top_p") && !hc_pairs_get(&pl, "seed"),
+            "params: top-level numbers kept under the conventions' names; null, strings and nested keys not");
+    hc_record r = base();
+    r.req_params = pl;
+    hc_buf b = HC_BUF_INIT;
+    T_EQ_INT(hc_otlp_span(&b, &r), 0, "span with params");
+    cJSON *j = cJSON_Parse(b.data);
+    const cJSON *t = attr(j, "gen_ai.request.temperature");
+    T_CHECK(t && cJSON_GetObjectItem(t, "doubleValue") && cJSON_GetObjectItem(t, "doubleValue")->valuedouble == 0.7,
+            "gen_ai.request.temperature: a double");
+    T_EQ_STR(sval(j, "gen_ai.request.max_tokens"), "100", "gen_ai.request.max_tokens: an int");
+    T_EQ_STR(sval(j, "gen_ai.request.choice.count"), "2", "gen_ai.request.choice.count from n");
+    cJSON_Delete(j);
+    hc_buf_free(&b);
+}
+
 int main(void)
 {
     spans();
+    params();
     resource();
     headers();
     metrics();
