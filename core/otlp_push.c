@@ -56,7 +56,7 @@ struct hc_otlp_push {
     uint64_t        flush_req, flush_done;
     hc_otlp_metrics m;               /* cumulative since start */
     uint64_t        m_sent_records;  /* m.records at the last metrics post */
-    hc_otlp_push_stats st;
+    struct { uint64_t queued, sent, dropped, metric_posts, metric_failures; } st;
     uint64_t        reported;        /* drops already said on stderr */
     int64_t         down_until;      /* hc_mono_us: the collector failed, drop spans unencoded until then
                                       * (written under lock, atomically: peeked without it) */
@@ -482,12 +482,5 @@ void hc_otlp_push_flush(hc_otlp_push *p, int timeout_ms)
                      (unsigned long long)p->st.queued, p->traces.url,
                      p->nqueued && !p->last_err[0] ? "still queued at exit" : p->last_err);
     }
-    pthread_mutex_unlock(&p->lock);
-}
-
-void hc_otlp_push_stats_get(hc_otlp_push *p, hc_otlp_push_stats *st)
-{
-    pthread_mutex_lock(&p->lock);
-    *st = p->st;
     pthread_mutex_unlock(&p->lock);
 }

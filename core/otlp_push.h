@@ -65,10 +65,4 @@ void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r, const void *wire, 
  * called from exit handlers (takes its lock with a deadline). */
 void hc_otlp_push_flush(hc_otlp_push *p, int timeout_ms);
 
-/* Counters, for tests and the summary. */
-typedef struct hc_otlp_push_stats {
-    uint64_t queued, sent, dropped, metric_posts, metric_failures;
-} hc_otlp_push_stats;
-void hc_otlp_push_stats_get(hc_otlp_push *p, hc_otlp_push_stats *st);
-
 #endif
