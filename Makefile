@@ -145,6 +145,7 @@ bench:
 	/usr/bin/python3 tests/bench/bench.py --build $(B)
 	/usr/bin/python3 tests/bench/bench_fleet.py --build $(B)
 	/usr/bin/python3 tests/bench/bench_alerts.py --build $(B)
+	/usr/bin/python3 tests/bench/bench_otlp.py --build $(B)
 
 # Lint: scripts/checksrc (line length, banned functions, unchecked buffer appends,
 # function length; docs/DESIGN.md "House style") and clang-format --dry-run. Until

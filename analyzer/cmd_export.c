@@ -12,6 +12,7 @@
 #include "cmds.h"
 #include "fmt.h"
 #include "jsonw.h"
+#include "otlp.h"
 #include "recjson.h"
 #include "table.h"
 
@@ -75,6 +76,7 @@ struct ctx {
     MDB_dbi   bodies_dbi;
     hc_buf    tmp;
     uint64_t  n;
+    bool      oom;      /* a span could not be encoded (out of memory) */
 };
 
 static void body_field(struct ctx *x, const hc_record *r, char which, const char *key, const char *tkey)
@@ -94,230 +96,17 @@ static void body_field(struct ctx *x, const hc_record *r, char which, const char
     jw_kbool(&x->w, tkey, trunc);
 }
 
-static const char *otel_provider(const char *p)
+/* One span, by the shared encoder (common/otlp.h); spans separated by commas. */
+static void otlp_span(struct ctx *x, const hc_record *r)
 {
-    static const char *const map[][2] = {
-        { "google", "gcp.gemini" }, { "vertex", "gcp.vertex_ai" }, { "mistral", "mistral_ai" },
-        { "xai", "x_ai" }, { "bedrock", "aws.bedrock" }, { "azure", "azure.ai.openai" },
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strcmp(p, map[i][0]) == 0)
-            return map[i][1];
-    return *p ? p : "_OTHER";
-}
-
-static const char *otel_operation(const char *api)
-{
-    if (strcmp(api, "completions") == 0)
-        return "text_completion";
-    if (strcmp(api, "embeddings") == 0)
-        return "embeddings";
-    if (strcmp(api, "gemini") == 0)
-        return "generate_content";
-    return "chat";
-}
-
-static void attr_str(jw *w, const char *k, const char *v)
-{
-    jw_obj(w);
-    jw_kstr(w, "key", k);
-    jw_key(w, "value");
-    jw_obj(w);
-    jw_kstr(w, "stringValue", v);
-    jw_obj_end(w);
-    jw_obj_end(w);
-}
-
-static void attr_int(jw *w, const char *k, int64_t v)
-{
-    char b[32];
-    snprintf(b, sizeof b, "%" PRId64, v);
-    jw_obj(w);
-    jw_kstr(w, "key", k);
-    jw_key(w, "value");
-    jw_obj(w);
-    jw_kstr(w, "intValue", b); /* OTLP/JSON: 64-bit integers are strings */
-    jw_obj_end(w);
-    jw_obj_end(w);
-}
-
-static void attr_double(jw *w, const char *k, double v)
-{
-    jw_obj(w);
-    jw_kstr(w, "key", k);
-    jw_key(w, "value");
-    jw_obj(w);
-    jw_kdouble(w, "doubleValue", v);
-    jw_obj_end(w);
-    jw_obj_end(w);
-}
-
-static void attr_bool(jw *w, const char *k, bool v)
-{
-    jw_obj(w);
-    jw_kstr(w, "key", k);
-    jw_key(w, "value");
-    jw_obj(w);
-    jw_kbool(w, "boolValue", v);
-    jw_obj_end(w);
-    jw_obj_end(w);
-}
-
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char h[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = h[p[i] >> 4];
-        out[2 * i + 1] = h[p[i] & 15];
+    hc_buf_reset(&x->tmp);
+    if (hc_otlp_span(&x->tmp, r) != 0) {
+        x->oom = true;
+        return;
     }
-    out[2 * n] = '\0';
-}
-
-/* Trace id: the session's (so a session's exchanges form one trace), else the record's. */
-static void trace_id(const hc_record *r, char out[33])
-{
-    uint8_t t[16];
-    if (!*r->session_id) {
-        memcpy(t, r->id, 16);
-    } else if (hc_uuid_parse(r->session_id, t) != 0) {
-        /* Not a UUID: two FNV-1a passes give 128 stable bits. */
-        uint64_t h1 = 1469598103934665603ull, h2 = 0x6c62272e07bb0142ull;
-        for (const unsigned char *p = (const unsigned char *)r->session_id; *p; p++) {
-            h1 = (h1 ^ *p) * 1099511628211ull;
-            h2 = (h2 ^ *p) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
-        }
-        for (int i = 0; i < 8; i++) {
-            t[i] = (uint8_t)(h1 >> (56 - 8 * i));
-            t[8 + i] = (uint8_t)(h2 >> (56 - 8 * i));
-        }
-    }
-    hex(t, 16, out);
-}
-
-/* n lower-case hex digits, not all zero: a trace or span id as context.h stores them. */
-static bool is_otel_id(const char *s, size_t n)
-{
-    if (!s || strlen(s) != n || strspn(s, "0123456789abcdef") != n)
-        return false;
-    return strspn(s, "0") != n;
-}
-
-static void otlp_span(jw *w, const hc_record *r)
-{
-    char tid[33], sid[17], b[64], name[320];
-    /* A process started under a trace (TRACEPARENT, recorded as the trace_id and
-     * parent_span_id properties, core/context.h) puts its spans in that trace,
-     * under that span; otherwise the session (or the record) is the trace. */
-    const char *ptid = hc_pairs_get(&r->props, "trace_id"), *psid = hc_pairs_get(&r->props, "parent_span_id");
-    bool parented = is_otel_id(ptid, 32) && is_otel_id(psid, 16);
-    if (parented)
-        memcpy(tid, ptid, 33);
-    else
-        trace_id(r, tid);
-    hex(r->id + 8, 8, sid); /* the id's random half: unique, never zero (variant bits) */
-    jw_obj(w);
-    jw_kstr(w, "traceId", tid);
-    jw_kstr(w, "spanId", sid);
-    if (parented) {
-        jw_kstr(w, "parentSpanId", psid);
-        const char *ts = hc_pairs_get(&r->props, "tracestate");
-        if (ts && *ts)
-            jw_kstr(w, "traceState", ts);
-    }
-    snprintf(name, sizeof name, "%s %s", otel_operation(r->api), *r->model_req ? r->model_req : r->model_resp);
-    jw_kstr(w, "name", name);
-    jw_kint(w, "kind", 3); /* SPAN_KIND_CLIENT */
-    snprintf(b, sizeof b, "%" PRId64 "000", r->start_us);
-    jw_kstr(w, "startTimeUnixNano", b);
-    snprintf(b, sizeof b, "%" PRId64 "000", r->start_us + (r->latency_us > 0 ? r->latency_us : 0));
-    jw_kstr(w, "endTimeUnixNano", b);
-    jw_key(w, "attributes");
-    jw_arr(w);
-    attr_str(w, "gen_ai.operation.name", otel_operation(r->api));
-    attr_str(w, "gen_ai.provider.name", otel_provider(r->provider));
-    if (*r->model_req)
-        attr_str(w, "gen_ai.request.model", r->model_req);
-    if (*r->model_resp)
-        attr_str(w, "gen_ai.response.model", r->model_resp);
-    attr_int(w, "gen_ai.usage.input_tokens", r->tok_in);
-    attr_int(w, "gen_ai.usage.output_tokens", r->tok_out);
-    if (r->tok_cached)
-        attr_int(w, "gen_ai.usage.cache_read.input_tokens", r->tok_cached);
-    if (r->tok_cw5m + r->tok_cw1h)
-        attr_int(w, "gen_ai.usage.cache_creation.input_tokens", r->tok_cw5m + r->tok_cw1h);
-    if (r->tok_reasoning)
-        attr_int(w, "gen_ai.usage.reasoning.output_tokens", r->tok_reasoning);
-    if (r->ttft_us >= 0 && (r->flags & HC_REC_STREAM))
-        attr_double(w, "gen_ai.response.time_to_first_chunk", (double)r->ttft_us / 1e6); /* seconds */
-    if (*r->session_id)
-        attr_str(w, "gen_ai.conversation.id", r->session_id);
-    if (r->status)
-        attr_int(w, "http.response.status_code", r->status);
-    if (*r->method)
-        attr_str(w, "http.request.method", r->method);
-    if (*r->host)
-        attr_str(w, "server.address", r->host);
-    if (*r->path)
-        attr_str(w, "url.path", r->path);
-    if (query_is_error(r)) {
-        if (r->status)
-            snprintf(b, sizeof b, "%d", r->status);
-        attr_str(w, "error.type", r->status ? b : "connection_error");
-    }
-    if (*r->user)
-        attr_str(w, "user.id", r->user);
-    if (*r->program)
-        attr_str(w, "process.executable.name", r->program);
-    if (r->pid)
-        attr_int(w, "process.pid", r->pid);
-    char id[HC_UUID_STRLEN + 1];
-    hc_uuid_format(r->id, id);
-    attr_str(w, "hcshim.id", id);
-    if (*r->run_id)
-        attr_str(w, "hcshim.run_id", r->run_id);
-    if (!(r->cost_flags & HC_COST_UNPRICED)) {
-        attr_int(w, "hcshim.cost_nusd", r->cost_nusd);
-        attr_double(w, "hcshim.cost_usd", (double)r->cost_nusd / 1e9);
-    } else {
-        attr_bool(w, "hcshim.unpriced", true);
-    }
-    if (r->ttft_us >= 0)
-        attr_int(w, "hcshim.ttft_us", r->ttft_us);
-    if (r->flags & HC_REC_STREAM)
-        attr_bool(w, "hcshim.stream", true);
-    if (r->flags & HC_REC_CACHE_HIT)
-        attr_bool(w, "hcshim.cache_hit", true);
-    if (r->retries)
-        attr_int(w, "hcshim.retries", r->retries);
-    if (r->fallback_idx >= 0)
-        attr_int(w, "hcshim.fallback_index", r->fallback_idx);
-    if (*r->session_path)
-        attr_str(w, "hcshim.session.path", r->session_path);
-    if (*r->session_name)
-        attr_str(w, "hcshim.session.name", r->session_name);
-    if (*r->request_id)
-        attr_str(w, "hcshim.request_id", r->request_id);
-    uint32_t pos = 0;
-    const char *k, *v;
-    while (hc_pairs_next(&r->props, &pos, &k, &v)) {
-        char key[256];
-        snprintf(key, sizeof key, "hcshim.property.%s", k);
-        attr_str(w, key, v);
-    }
-    jw_arr_end(w);
-    jw_key(w, "status");
-    jw_obj(w);
-    if (query_is_error(r)) {
-        jw_kint(w, "code", 2); /* STATUS_CODE_ERROR */
-        if (*r->error)
-            jw_kstr(w, "message", r->error);
-        else {
-            snprintf(b, sizeof b, "HTTP %d", r->status);
-            jw_kstr(w, "message", b);
-        }
-    }
-    jw_obj_end(w);
-    jw_obj_end(w);
+    if (x->n > 1)
+        fputc(',', x->f);
+    fwrite(x->tmp.data, 1, x->tmp.len, x->f);
 }
 
 static void csv_row(struct ctx *x, const hc_record *r)
@@ -374,7 +163,7 @@ static int one(void *vctx, const hc_record *r)
         if (x->fmt == X_JSONL)
             jw_end_doc(&x->w);
         break;
-    case X_OTLP: otlp_span(&x->w, r); break;
+    case X_OTLP: otlp_span(x, r); break;
     case X_CSV: csv_row(x, r); break;
     }
     return ferror(x->f) ? 1 : 0;
@@ -389,27 +178,12 @@ static void head(struct ctx *x)
         jw_key(&x->w, "records");
         jw_arr(&x->w);
     } else if (x->fmt == X_OTLP) {
-        jw_obj(&x->w);
-        jw_key(&x->w, "resourceSpans");
-        jw_arr(&x->w);
-        jw_obj(&x->w);
-        jw_key(&x->w, "resource");
-        jw_obj(&x->w);
-        jw_key(&x->w, "attributes");
-        jw_arr(&x->w);
-        attr_str(&x->w, "service.name", "hcshim");
-        attr_str(&x->w, "telemetry.sdk.name", "hcshim");
-        jw_arr_end(&x->w);
-        jw_obj_end(&x->w);
-        jw_key(&x->w, "scopeSpans");
-        jw_arr(&x->w);
-        jw_obj(&x->w);
-        jw_key(&x->w, "scope");
-        jw_obj(&x->w);
-        jw_kstr(&x->w, "name", "hcshim.hc-analyze");
-        jw_obj_end(&x->w);
-        jw_key(&x->w, "spans");
-        jw_arr(&x->w);
+        hc_otlp_resource res = { .service = "hcshim", .scope = "hcshim.hc-analyze" };
+        hc_buf_reset(&x->tmp);
+        if (hc_otlp_traces_open(&x->tmp, &res) != 0)
+            x->oom = true;
+        else
+            fwrite(x->tmp.data, 1, x->tmp.len, x->f);
     } else if (x->fmt == X_CSV) {
         x->t = table_new(x->f, CLI_CSV, csv_cols, sizeof csv_cols / sizeof csv_cols[0]);
     }
@@ -425,13 +199,7 @@ static void tail(struct ctx *x, const query_stats *st)
         jw_obj_end(&x->w);
         jw_end_doc(&x->w);
     } else if (x->fmt == X_OTLP) {
-        jw_arr_end(&x->w);
-        jw_obj_end(&x->w);
-        jw_arr_end(&x->w);
-        jw_obj_end(&x->w);
-        jw_arr_end(&x->w);
-        jw_obj_end(&x->w);
-        jw_end_doc(&x->w);
+        fputs("]}]}]}\n", x->f); /* hc_otlp_traces_close */
     } else if (x->fmt == X_CSV) {
         table_end(x->t);
     }

@@ -43,6 +43,7 @@
 #include "jsonw.h"
 #include "record.h"
 #include "shipcur.h"
+#include "ship_otlp.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -70,7 +71,8 @@ static const char usage[] =
     "counts once. The cursor in the local store moves only after the server\n"
     "acknowledged; `prune --shipped` then deletes only what every destination has.\n"
     "ClickHouse down, slow or failing: retried with backoff, nothing lost.\n"
-    "See docs/FLEET.md.\n"
+    "See docs/FLEET.md. --to otlp://HOST[:PORT] sends OpenTelemetry spans and\n"
+    "metrics instead (hc-analyze ship --to otlp://x -h).\n"
     "\n"
     "  --to URL           clickhouse://[USER[:PASSWORD]@]HOST[:PORT]/DB; the password\n"
     "                     may instead come from $HC_CLICKHOUSE_PASSWORD\n"
@@ -413,6 +415,11 @@ static int parse_dur(const char *opt, const char *arg, int64_t *out)
 
 int cmd_ship(int argc, char **argv)
 {
+    /* --to otlp://… (or an OTLP http:// URL): OpenTelemetry, ship_otlp.c. */
+    for (int i = 1; i < argc; i++)
+        if ((strcmp(argv[i], "--to") == 0 && i + 1 < argc && ship_otlp_wanted(argv[i + 1])) ||
+            (strncmp(argv[i], "--to=", 5) == 0 && ship_otlp_wanted(argv[i] + 5)))
+            return ship_otlp(argc, argv);
     ana_ctx c = { .cmd = "ship" };
     cli_parser p;
     const char *arg, *to = NULL, *origin = NULL;

@@ -171,6 +171,10 @@ static void print_text_record(const hc_record *r)
         fieldf("rate-limit wait", "%s", fmt_dur(a, r->ratelimit_wait_us));
     if (*r->budget)
         field("budget", r->budget);
+    if (*r->response_id)
+        field("response id", r->response_id);
+    if (*r->finish_reasons)
+        field("finish", r->finish_reasons);
     if (*r->cache_key)
         field("cache key", r->cache_key);
     field("user", r->user);

@@ -28,7 +28,7 @@ static const struct jfield {
     F(request_id, J_STR), F(flags, J_U32), F(retries, J_I32), F(fallback_idx, J_I32),
     F(attempts, J_STR), F(ratelimit, J_PAIRS), F(ratelimit_wait_us, J_I64), F(pid, J_I32),
     F(program, J_STR), F(req_bytes, J_I64), F(resp_bytes, J_I64), F(cache_key, J_STR),
-    F(budget, J_STR),
+    F(budget, J_STR), F(response_id, J_STR), F(finish_reasons, J_STR), F(req_params, J_PAIRS),
     F(run_id, J_STR), /* run fields (record.h) */
 #undef F
 };
@@ -81,6 +81,7 @@ int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimi
         return bad(err, errlen, "id", "a UUID");
     hc_buf_reset(props);
     hc_buf_reset(ratelimit);
+    size_t pair_from[3] = { 0, 0, 0 }; /* where props, ratelimit, req_params start in their buffer */
     for (size_t i = 0; i < sizeof jfields / sizeof jfields[0]; i++) {
         const struct jfield *f = &jfields[i];
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, f->name);
@@ -117,7 +118,11 @@ int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimi
         case J_PAIRS: {
             if (!cJSON_IsObject(it))
                 return bad(err, errlen, f->name, "an object of strings");
+            /* props in its buffer; ratelimit and then req_params share the
+             * other (their pointers are set once both are packed: an append
+             * may move the bytes). */
             hc_buf *b = (f->off == offsetof(hc_record, props)) ? props : ratelimit;
+            size_t from = b->len;
             const cJSON *p;
             cJSON_ArrayForEach(p, it) {
                 if (!cJSON_IsString(p) || !p->string)
@@ -125,12 +130,16 @@ int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimi
                 if (hc_pairs_add(b, p->string, p->valuestring))
                     return HC_ENOMEM;
             }
-            hc_pairs *pl = (hc_pairs *)m;
-            pl->p = b->data ? b->data : "";
-            pl->len = (uint32_t)b->len;
+            pair_from[f->off == offsetof(hc_record, props) ? 0 : f->off == offsetof(hc_record, ratelimit) ? 1 : 2] = from;
+            ((hc_pairs *)m)->len = (uint32_t)(b->len - from);
             break;
         }
         }
+    }
+    hc_pairs *pls[3] = { &r->props, &r->ratelimit, &r->req_params };
+    for (int i = 0; i < 3; i++) {
+        hc_buf *b = i == 0 ? props : ratelimit;
+        pls[i]->p = b->data && pls[i]->len ? b->data + pair_from[i] : "";
     }
     return 0;
 }

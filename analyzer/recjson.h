@@ -29,7 +29,8 @@
 void recjson_fields(jw *w, const hc_record *r);
 
 /* Fill r from a parsed object. Strings in r point into obj (valid while obj
- * lives); props and ratelimit are packed into the two caller buffers (reset
+ * lives); props goes into the first caller buffer, ratelimit and req_params
+ * one after the other into the second (both reset
  * first). Missing keys keep their defaults. The id is required.
  * 0, or HC_EINVAL with a reason in err ("\"id\": expected a UUID"). */
 int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimit,

@@ -28,7 +28,8 @@ static const struct field {
     F(31, T_I32, pid),          F(32, T_STR, program),     F(33, T_I64, req_bytes),
     F(34, T_I64, resp_bytes),   F(35, T_STR, api),         F(36, T_STR, attempts),
     F(37, T_I64, saved_nusd),   F(38, T_STR, cache_key),   F(39, T_I64, ratelimit_wait_us),
-    F(40, T_STR, budget),
+    F(40, T_STR, budget),       F(41, T_STR, response_id), F(42, T_STR, finish_reasons),
+    F(43, T_PAIRS, req_params),
     /* run fields, numbered from 64 (record.h) */
     F(64, T_STR, run_id),
 #undef F

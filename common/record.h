@@ -70,6 +70,16 @@
  * 38  cache_key      str      hex of the cache key used (cache hits and stores)
  * 39  ratelimit_wait_us i64   time spent waiting on retry-after / backoff
  * 40  budget         str      the budget that blocked or warned, e.g. "50/day"
+ * 41  response_id    str      the provider's id of the answer (OpenAI chat "id", Responses
+ *                             "id", Anthropic message "id", Gemini "responseId"); "" if none
+ * 42  finish_reasons str      why the answer ended, as the provider says it ("stop",
+ *                             "end_turn", "STOP", "length", …), several joined by ','
+ *                             (one per choice); "" if none. Fields 41-42 were added with
+ *                             issue 18: older records decode them as ""
+ * 43  req_params     pairs    sampling parameters the request set (usage.h hc_request_info.params):
+ *                             GenAI conventions names without "gen_ai.request." (temperature,
+ *                             top_p, top_k, max_tokens, frequency_penalty, presence_penalty,
+ *                             seed, choice.count) and the JSON number as sent; issue 18
  *
  * Run fields (numbered from 64, apart from the fields above, so additions there
  * and here never collide):
@@ -152,6 +162,8 @@ typedef struct hc_record {
     int64_t     req_bytes, resp_bytes;
     const char *cache_key;
     const char *budget;
+    const char *response_id, *finish_reasons;
+    hc_pairs    req_params;
 
     /* run fields (64…) */
     const char *run_id;

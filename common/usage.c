@@ -339,6 +339,7 @@ static void openai_finish(const hc_jf_node *root, hc_usage *u)
 static void apply_openai(const hc_jf_node *root, hc_usage *u, bool total_rule)
 {
     set_text(u->model, sizeof u->model, str_of(root, "model"));
+    set_text(u->response_id, sizeof u->response_id, str_of(root, "id"));
     openai_finish(root, u);
     const hc_jf_node *us = obj_of(root, "usage");
     if (!(us && openai_usage(us, u, total_rule)))
@@ -349,6 +350,7 @@ static void apply_openai(const hc_jf_node *root, hc_usage *u, bool total_rule)
 static void apply_response_obj(const hc_jf_node *resp, hc_usage *u)
 {
     set_text(u->model, sizeof u->model, str_of(resp, "model"));
+    set_text(u->response_id, sizeof u->response_id, str_of(resp, "id"));
     const hc_jf_node *reason = str_of(obj_of(resp, "incomplete_details"), "reason");
     const hc_jf_node *status = str_of(resp, "status");
     if (reason && reason->vlen)
@@ -361,6 +363,7 @@ static void apply_response_obj(const hc_jf_node *resp, hc_usage *u)
 static void apply_anthropic_msg(const hc_jf_node *msg, hc_usage *u)
 {
     set_text(u->model, sizeof u->model, str_of(msg, "model"));
+    set_text(u->response_id, sizeof u->response_id, str_of(msg, "id"));
     set_text(u->finish, sizeof u->finish, str_of(msg, "stop_reason"));
     anthropic_usage(obj_of(msg, "usage"), u);
 }
@@ -368,6 +371,7 @@ static void apply_anthropic_msg(const hc_jf_node *msg, hc_usage *u)
 static void apply_gemini(const hc_jf_node *root, hc_usage *u)
 {
     set_text(u->model, sizeof u->model, str_of(root, "modelVersion"));
+    set_text(u->response_id, sizeof u->response_id, str_of(root, "responseId"));
     const hc_jf_node *cands = hc_jf_get(root, "candidates");
     if (cands && cands->type == HC_JF_ARRAY)
         set_text(u->finish, sizeof u->finish, str_of(hc_jf_child(cands), "finishReason"));
@@ -801,10 +805,50 @@ struct req_scan {
     char model[128];
 };
 
+/* A top-level sampling parameter: its GenAI conventions name, or NULL. */
+static const char *param_name(const char *kb, const char *ke)
+{
+    static const char *const map[][2] = {
+        { "temperature", "temperature" }, { "top_p", "top_p" }, { "top_k", "top_k" },
+        { "max_tokens", "max_tokens" }, { "max_completion_tokens", "max_tokens" },
+        { "max_output_tokens", "max_tokens" }, { "frequency_penalty", "frequency_penalty" },
+        { "presence_penalty", "presence_penalty" }, { "seed", "seed" }, { "n", "choice.count" },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (key_is(kb, ke, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
+/* Keep a number value of a sampling parameter (its text) in info->params. */
+static void keep_param(hc_request_info *info, const char *name, const char *v, const char *after)
+{
+    size_t nl = strlen(name), vl = (size_t)(after - v);
+    while (vl && is_ws(v[vl - 1]))
+        vl--;
+    if (!vl || vl > 32 || info->params_len + nl + vl + 2 > sizeof info->params)
+        return;
+    for (size_t i = 0; i < vl; i++)
+        if (!strchr("0123456789+-.eE", v[i]))
+            return; /* not a number (null, a string): left out */
+    memcpy(info->params + info->params_len, name, nl + 1);
+    info->params_len += (uint32_t)nl + 1;
+    memcpy(info->params + info->params_len, v, vl);
+    info->params[info->params_len + vl] = '\0';
+    info->params_len += (uint32_t)vl + 1;
+}
+
 static const char *request_member(void *ctx, const char *kb, const char *ke, const char *v, const char *e)
 {
     struct req_scan *rs = ctx;
     bool b;
+    const char *pname = param_name(kb, ke);
+    if (pname && v < e && (*v == '-' || (*v >= '0' && *v <= '9'))) {
+        const char *after = skip_value(v, e);
+        if (after)
+            keep_param(rs->info, pname, v, after);
+        return after;
+    }
     if (key_is(kb, ke, "model") && v < e && *v == '"')
         return hc_json_read_string(v, e, rs->model, sizeof rs->model);
     if (key_is(kb, ke, "stream") && rs->api != HC_API_GEMINI) {

@@ -44,7 +44,8 @@
  *     taken too when present).
  *   gemini: in = promptTokenCount + toolUsePromptTokenCount; cached =
  *     cachedContentTokenCount; out = candidatesTokenCount + thoughtsTokenCount;
- *     reasoning = thoughtsTokenCount; model = modelVersion. Streamed: each chunk's
+ *     reasoning = thoughtsTokenCount; model = modelVersion; response id =
+ *     responseId. Streamed: each chunk's
  *     usageMetadata is a running total; the last one wins.
  *   ollama-chat / ollama-generate: the done:true object: in = prompt_eval_count,
  *     out = eval_count, finish = done_reason. ollama-embed: in = prompt_eval_count.
@@ -82,6 +83,8 @@ typedef struct hc_usage {
     bool    found;          /* some usage object was seen */
     char    model[128];     /* model named by the response ("" if none); truncated on a UTF-8 boundary */
     char    finish[32];     /* finish/stop reason if seen ("" if none) */
+    char    response_id[128]; /* the answer's id ("" if none): chat/responses/embeddings "id",
+                               Anthropic message "id", Gemini "responseId"; cut at 127 bytes */
 } hc_usage;
 
 typedef struct hc_request_info {
@@ -94,6 +97,14 @@ typedef struct hc_request_info {
                                Ollama native chat/generate: stream defaults to TRUE) */
     bool include_usage;     /* stream_options.include_usage is true */
     bool has_stream_options;/* a stream_options object is present at all */
+    /* Sampling parameters the request sets at its top level, as a pairs list
+     * (record.h) of a GenAI conventions name and the JSON number's text:
+     * temperature, top_p, top_k, max_tokens (from max_tokens,
+     * max_completion_tokens or max_output_tokens), frequency_penalty,
+     * presence_penalty, seed, choice.count (from n). Those that do not fit
+     * in the buffer are left out. */
+    char     params[192];
+    uint32_t params_len;
 } hc_request_info;
 
 /* Zero *u (an empty usage: no counts, found false, empty strings). */
@@ -105,7 +116,8 @@ void hc_usage_init(hc_usage *u);
  *   body, len    the request body as sent (JSON); may be NULL/0
  *   out          filled completely (zeroed first)
  * The body is scanned, not parsed into a tree, and never allocated for; only
- * top-level "model", "stream" and "stream_options" are read, so a body cut short
+ * top-level "model", "stream", "stream_options" and the sampling parameters
+ * (params) are read, so a body cut short
  * by a capture bound still yields the fields that precede the cut.
  * Returns 0, or HC_EPARSE if the body is not one complete JSON object (out then
  * holds what the path and the readable part of the body gave). Never crashes on

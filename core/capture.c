@@ -5,6 +5,7 @@
 #include "decode.h"
 #include "err.h"
 #include "log.h"
+#include "otlp_push.h"
 #include "pricing.h"
 #include "provider.h"
 #include "tally.h"
@@ -369,6 +370,10 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     r->upstream = c->upstream;
     r->model_req = c->model_req;
     r->model_resp = c->model_resp;
+    r->response_id = c->usage.response_id;
+    r->finish_reasons = c->usage.finish;
+    r->req_params.p = c->reqinfo.params;
+    r->req_params.len = c->reqinfo.params_len;
     if (error)
         hc_strlcpy(c->error, sizeof c->error, error);
     r->error = c->error;
@@ -407,6 +412,8 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
         core->on_record(r);
     hc_buf enc = HC_BUF_INIT;
     if (hc_record_encode(r, &enc) == 0) {
+        if (core->otlp) /* OpenTelemetry span + metrics, queued (otlp_push.h) */
+            hc_otlp_push_record(core->otlp, r, enc.data, enc.len);
         hc_rec_item *it = hc_rec_item_new(r->id, enc.data, enc.len, c->req_body.data, c->req_body.len, !omit_req,
                                           c->resp_body.data, c->resp_body.len, !omit_resp && r->status != 0);
         if (it) {

@@ -32,6 +32,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "observe.h"
+#include "otlp_push.h"
 #include "pricing.h"
 #include "recorder.h"
 #include "relay.h"
@@ -273,6 +274,8 @@ static void at_exit(void)
         hc_recorder_stats st = { 0 };
         hc_recorder_flush(c->rec, 2000, &st);
         hc_webhook_flush(2000);
+        if (c->otlp)
+            hc_otlp_push_flush(c->otlp, 2000);
         hc_tally_emit(&c->tally);
         /* Fail open means dropping, never losing silently: say how many (when
          * there was no store at all, the shim said so already). */
@@ -354,6 +357,7 @@ static hc_core *start(void)
         hc_log_warn_once("recorder", "cannot create the recorder; LLM calls pass through unrecorded");
         goto fail;
     }
+    c->otlp = hc_otlp_push_new(c); /* OTEL_EXPORTER_OTLP_*: read here, on the app's thread */
     if (c->cfg.observe) {
         /* Observe mode: no CA, no listener; the recorder is all we need. */
         if (hc_observe_init() != 0) {
@@ -488,6 +492,8 @@ static void api_flush(int timeout_ms)
     if (c && c->pid == getpid() && c->rec) {
         hc_recorder_flush(c->rec, timeout_ms, NULL); /* may be in a signal handler: no report */
         hc_webhook_flush(timeout_ms);
+        if (c->otlp)
+            hc_otlp_push_flush(c->otlp, timeout_ms);
         hc_tally_emit(&c->tally);
     }
 }

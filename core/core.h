@@ -40,6 +40,7 @@ typedef struct hc_core {
                                       * (under start_lock) when the app takes its listener */
     struct hc_gateway  *gw_prev;     /* the replaced one (its connections' getpeername) */
     struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
+    struct hc_otlp_push *otlp;       /* immutable pointer (NULL: no OpenTelemetry export); locked inside */
     /* Set once before traffic by hc-gateway (its exchange log), NULL in the
      * shim: called on the exchange's thread with each finished record, just
      * before it is queued. Must not block or keep r. */

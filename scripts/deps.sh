@@ -45,6 +45,9 @@ node_deps() {
     # OpenAI's Codex CLI, for test_hc_run_proxy.py (a static binary through hc-run --proxy).
     [ -f "$dir/node_modules/@openai/codex/package.json" ] ||
         npm install --prefix "$dir" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
+    # The OTLP protobuf schema test_otlp.py validates against (otlp_validate.js).
+    [ -f "$dir/node_modules/@opentelemetry/otlp-transformer/build/src/generated/root.js" ] ||
+        npm install --prefix "$dir" --no-audit --no-fund --no-package-lock --loglevel=error >/dev/null
 }
 
 missing=""
