@@ -18,10 +18,8 @@ bool reprice_record(hc_record *r)
     int64_t cost = 0;
     uint32_t flags = (r->cost_flags & HC_COST_ESTIMATED) | (p ? HC_COST_PRICED : HC_COST_UNPRICED);
     if (p) {
-        hc_tokens t = { .in = r->tok_in, .out = r->tok_out, .cached = r->tok_cached, .cw5m = r->tok_cw5m,
-                        .cw1h = r->tok_cw1h, .reasoning = r->tok_reasoning };
-        cost = hc_cost_nusd(p, &t);
-        if (hc_cost_long_tier(p, &t))
+        cost = hc_cost_nusd(p, &r->tok);
+        if (hc_cost_long_tier(p, &r->tok))
             flags |= HC_COST_LONG_CTX;
     }
     int64_t *slot = (r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)) ? &r->saved_nusd : &r->cost_nusd;

@@ -222,12 +222,7 @@ static void finish_cost(hc_capture *c)
         r->cost_flags = HC_COST_NO_USAGE;
         return;
     }
-    r->tok_in = c->usage.in;
-    r->tok_out = c->usage.out;
-    r->tok_cached = c->usage.cached;
-    r->tok_cw5m = c->usage.cw5m;
-    r->tok_cw1h = c->usage.cw1h;
-    r->tok_reasoning = c->usage.reasoning;
+    r->tok = c->usage.tok;
     const char *model = c->model_resp[0] ? c->model_resp : c->model_req;
     const hc_price *p = model[0] ? hc_price_lookup(c->provider, model) : NULL;
     if (!p && c->model_req[0] && model != c->model_req)
@@ -236,10 +231,8 @@ static void finish_cost(hc_capture *c)
         r->cost_flags = HC_COST_UNPRICED;
         return;
     }
-    hc_tokens t = { .in = r->tok_in, .out = r->tok_out, .cached = r->tok_cached, .cw5m = r->tok_cw5m,
-                    .cw1h = r->tok_cw1h, .reasoning = r->tok_reasoning };
-    r->cost_nusd = hc_cost_nusd(p, &t);
-    r->cost_flags = HC_COST_PRICED | (hc_cost_long_tier(p, &t) ? HC_COST_LONG_CTX : 0);
+    r->cost_nusd = hc_cost_nusd(p, &r->tok);
+    r->cost_flags = HC_COST_PRICED | (hc_cost_long_tier(p, &r->tok) ? HC_COST_LONG_CTX : 0);
 }
 
 static void free_parts(hc_capture *c)

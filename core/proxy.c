@@ -1157,13 +1157,8 @@ static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
      * usage is the original's (a replayed stream may not carry it). */
     hc_capture_settle(&x->cap);
     hc_record *r = &x->cap.rec;
-    if (e.tok[0] || e.tok[1]) {
-        r->tok_in = e.tok[0];
-        r->tok_out = e.tok[1];
-        r->tok_cached = e.tok[2];
-        r->tok_cw5m = e.tok[3];
-        r->tok_cw1h = e.tok[4];
-        r->tok_reasoning = e.tok[5];
+    if (hc_tokens_any(&e.tok)) {
+        r->tok = e.tok;
         r->cost_flags = e.cost_nusd > 0 ? HC_COST_PRICED : r->cost_flags & ~HC_COST_NO_USAGE;
     }
     if (!x->cap.model_resp[0])
@@ -1194,8 +1189,7 @@ static void cache_store(struct conn *c, struct exch *x, int status, int64_t now_
     e.status = status;
     e.streamed = (x->cap.rec.flags & HC_REC_STREAM) != 0;
     const hc_record *r = &x->cap.rec;
-    int64_t tok[6] = { r->tok_in, r->tok_out, r->tok_cached, r->tok_cw5m, r->tok_cw1h, r->tok_reasoning };
-    memcpy(e.tok, tok, sizeof tok);
+    e.tok = r->tok;
     e.host = x->host;
     e.model = x->cap.model_resp[0] ? x->cap.model_resp : x->cap.model_req;
     e.path = x->cap.path.data ? x->cap.path.data : "";
