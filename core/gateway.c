@@ -48,6 +48,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "relay.h"
+#include "sockaddr.h"
 #include "tlsca.h"
 
 #include <arpa/inet.h>
@@ -117,30 +118,16 @@ struct conn_start {
 };
 
 /* (family, address bytes, port) of a socket address, v4-mapped IPv6 folded
- * to IPv4 (that is how the v4 listener sees such a peer). */
+ * to IPv4 (that is how the v4 listener sees such a peer): hc_sa_key_of,
+ * unpacked into the fields the registrations keep. */
 static bool addr_key(const struct sockaddr *a, int *family, unsigned char addr[16], uint16_t *port)
 {
-    memset(addr, 0, 16);
-    if (a->sa_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
-        *family = AF_INET;
-        memcpy(addr, &v4->sin_addr, 4);
-        *port = ntohs(v4->sin_port);
-        return true;
-    }
-    if (a->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
-        *port = ntohs(v6->sin6_port);
-        if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
-            *family = AF_INET;
-            memcpy(addr, &v6->sin6_addr.s6_addr[12], 4);
-        } else {
-            *family = AF_INET6;
-            memcpy(addr, &v6->sin6_addr, 16);
-        }
-        return true;
-    }
-    return false;
+    hc_sa_key k;
+    bool ok = hc_sa_key_of(a, sizeof(struct sockaddr_storage), &k);
+    memcpy(addr, k.addr, 16);
+    *family = k.family; /* all 0 when not an inet address */
+    *port = k.port;
+    return ok;
 }
 
 int hc_thread_spawn(void *(*fn)(void *), void *arg)
@@ -649,20 +636,14 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
             free(r);
             return shim->connect(fd, dst, len);
         }
-        struct sockaddr_in6 *m = (struct sockaddr_in6 *)&gwa;
-        m->sin6_family = AF_INET6;
-        m->sin6_port = gw->addr4.sin_port;
-        m->sin6_addr.s6_addr[10] = m->sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&m->sin6_addr.s6_addr[12], &gw->addr4.sin_addr, 4);
-        gwl = sizeof *m;
+        gwl = hc_sa_v4mapped(&gw->addr4, (struct sockaddr_in6 *)&gwa);
         fam = AF_INET;
     }
 
     memcpy(&r->origin.dst, dst, len < sizeof r->origin.dst ? len : sizeof r->origin.dst);
     r->origin.dstlen = len;
     hc_strlcpy(r->origin.host, sizeof r->origin.host, host);
-    r->origin.port = dst->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)dst)->sin_port)
-                                               : ntohs(((const struct sockaddr_in6 *)dst)->sin6_port);
+    r->origin.port = hc_sa_port(dst);
 
     /* Bind to a loopback ephemeral port unless the app bound the socket, so
      * that the entry exists before the connection does. */
@@ -675,25 +656,8 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
         uint16_t lp;
         if (addr_key((struct sockaddr *)&local, &lf, la, &lp) && lp == 0) {
             struct sockaddr_storage b;
-            memset(&b, 0, sizeof b);
-            socklen_t bl;
-            if (local.ss_family == AF_INET) {
-                struct sockaddr_in *b4 = (struct sockaddr_in *)&b;
-                b4->sin_family = AF_INET;
-                b4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-                bl = sizeof *b4;
-            } else {
-                struct sockaddr_in6 *b6 = (struct sockaddr_in6 *)&b;
-                b6->sin6_family = AF_INET6;
-                if (fam == AF_INET6) {
-                    b6->sin6_addr = in6addr_loopback;
-                } else { /* v4-mapped 127.0.0.1 */
-                    b6->sin6_addr.s6_addr[10] = b6->sin6_addr.s6_addr[11] = 0xff;
-                    b6->sin6_addr.s6_addr[12] = 127;
-                    b6->sin6_addr.s6_addr[15] = 1;
-                }
-                bl = sizeof *b6;
-            }
+            /* An AF_INET6 socket bound for the v4 listener: v4-mapped 127.0.0.1. */
+            socklen_t bl = hc_sa_loopback(local.ss_family == AF_INET ? AF_INET : AF_INET6, fam != AF_INET6, &b);
             ll = sizeof local;
             if (bind(fd, (struct sockaddr *)&b, bl) == 0 && getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
                 early = true;
@@ -757,9 +721,7 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
         }
         pthread_mutex_unlock(&gw->lock);
     }
-    hc_log_debug("redirected connection to %s:%d into the gateway", host,
-                 dst->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)dst)->sin_port)
-                                           : ntohs(((const struct sockaddr_in6 *)dst)->sin6_port));
+    hc_log_debug("redirected connection to %s:%d into the gateway", host, hc_sa_port(dst));
     errno = saved;
     return rc;
 }
