@@ -3,7 +3,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "err.h"
-#include "counters.h"
+#include "ratelimit.h"
 #include "log.h"
 #include "record.h"
 #include "webhook.h"

@@ -13,7 +13,7 @@
  *   e.g. HC_BUDGET="50/day:warn,5/hour:block@user,2/process:block"
  *
  * Spend is the sum of the recorded cost of completed requests in the period,
- * kept as a total in the store's counters table (counters.h), so every process writing to
+ * kept as a total in the store's counters table (ratelimit.h), so every process writing to
  * the store sees it. A crossing — the request whose cost takes the total from
  * below the limit to at or above it — is unique across processes (one LMDB
  * transaction makes it), which is what makes "one alert per crossing" exact.

@@ -2,7 +2,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "context.h"
-#include "counters.h"
+#include "ratelimit.h"
 #include "err.h"
 #include "redact.h"
 #include "fallback.h"

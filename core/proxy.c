@@ -43,7 +43,7 @@
 #include "redact.h"
 #include "fallback.h"
 #include "http.h"
-#include "counters.h"
+#include "ratelimit.h"
 #include "jsonedit.h"
 #include "log.h"
 #include "options.h"

@@ -1,5 +1,5 @@
-/* counters.c — see counters.h. */
-#include "counters.h"
+/* ratelimit.c — see ratelimit.h. */
+#include "ratelimit.h"
 #include "buf.h"
 #include "err.h"
 #include "shared.h"
