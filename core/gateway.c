@@ -49,6 +49,7 @@
 #include "proxy.h"
 #include "relay.h"
 #include "sockaddr.h"
+#include "thread.h"
 #include "tlsca.h"
 
 #include <arpa/inet.h>
@@ -60,7 +61,6 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +69,6 @@
 
 #define REG_WAIT_MS     2000
 #define PEEK_TIMEOUT_MS 30000
-#define THREAD_STACK    (512 * 1024)
 #define MAX_STRANGERS   16     /* connections waiting for a registration at once */
 
 struct reg {
@@ -128,22 +127,6 @@ static bool addr_key(const struct sockaddr *a, int *family, unsigned char addr[1
     *family = k.family; /* all 0 when not an inet address */
     *port = k.port;
     return ok;
-}
-
-int hc_thread_spawn(void *(*fn)(void *), void *arg)
-{
-    pthread_attr_t attr;
-    sigset_t all, old;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, THREAD_STACK);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&t, &attr, fn, arg);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    return rc ? HC_ENOMEM : 0;
 }
 
 static struct reg *find_reg(hc_gateway *gw, int family, const unsigned char *addr, uint16_t port)

@@ -38,9 +38,9 @@
 #include "recorder.h"
 #include "clock.h"
 #include "err.h"
-#include "gateway.h"
 #include "log.h"
 #include "store.h"
+#include "thread.h"
 
 #include <pthread.h>
 #include <stdlib.h>
