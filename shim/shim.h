@@ -11,16 +11,11 @@
 #include <stddef.h>
 
 #include "core_api.h"
+#include "mode.h"
 
 #define HC_EXPORT __attribute__((visibility("default")))
 
-enum hc_mode {
-    HC_MODE_GATEWAY = 0,  /* default: redirect LLM connections into the in-process gateway */
-    HC_MODE_OBSERVE = 1,  /* passive capture on the app's own TLS and sockets */
-    HC_MODE_OFF     = 2,  /* every hook passes through; nothing is loaded */
-};
-
-/* The mode from HC_MODE (read once by the constructor). */
+/* The mode from HC_MODE (mode.h; read once by the constructor). */
 enum hc_mode hc_shim_mode(void);
 
 /* True when hooks must pass through on this thread: the thread belongs to the
