@@ -69,4 +69,9 @@ bool hc_budget_account(hc_store *s, const hc_budget *b, int n, const hc_opts *o,
 /* Format nano-USD as "$1.234567" into out. */
 void hc_format_usd(uint64_t nusd, char *out, size_t size);
 
+/* After fork, in the child (core.c's fork handler, with its siblings): the
+ * lock of the "process" budgets is reset (another thread of the parent may
+ * have held it) and the child's process totals start from zero. */
+void hc_budget_atfork_child(void);
+
 #endif

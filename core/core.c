@@ -25,6 +25,7 @@
  */
 #include "core.h"
 #include "buf.h"
+#include "budget.h"
 #include "capture.h"
 #include "err.h"
 #include "gateway.h"
@@ -606,6 +607,7 @@ static void api_atfork_child(void)
     pthread_mutex_init(&start_lock, NULL);
     hc_webhook_atfork_child();
     hc_observe_atfork_child();
+    hc_budget_atfork_child();
     ca_path[0] = '\0'; /* the parent owns (and removes) its file */
     if (c) {
         hc_gateway_abandon(c->gw);
