@@ -300,16 +300,10 @@ static bool reopen(hc_core *c, hc_gateway *gw)
     return ok;
 }
 
-static hc_core *start(void)
+/* Everything start() reads from the environment, on the app's thread. */
+static void read_settings(hc_core *c)
 {
     char err[512];
-    hc_core *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->pid = getpid();
-    c->shim = shim;
-    hc_tally_init(&c->tally);
-    pthread_mutex_init(&c->store_lock, NULL);
     hc_config_load(&c->cfg);
     /* The environment is read here, on the app's thread, not by the first
      * request on a gateway thread (getenv races with the app's setenv). */
@@ -326,6 +320,43 @@ static hc_core *start(void)
         if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
               strchr("._-:+", *q)))
             *q = '_';
+}
+
+/* Gateway mode: the CA, both TLS contexts and the listener. False (said
+ * once) when one cannot be made; nothing started a thread then. */
+static bool start_gateway_parts(hc_core *c)
+{
+    char err[512];
+    if (!(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
+        hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
+        return false;
+    }
+    if (!(c->server_ctx = server_ctx_new())) {
+        hc_log_warn_once("server_ctx", "cannot create the TLS server context; LLM calls pass through unrecorded");
+        return false;
+    }
+    if (!(c->client_ctx = hc_upstream_ctx_new(&c->cfg, err, sizeof err))) {
+        hc_log_warn_once("client_ctx", "cannot create the TLS client context (%s); LLM calls pass through unrecorded", err);
+        return false;
+    }
+    if (hc_gateway_start(c, &c->gw, err, sizeof err) != 0) {
+        hc_log_warn_once("gateway", "cannot start the gateway (%s); LLM calls pass through unrecorded", err);
+        return false;
+    }
+    return true;
+}
+
+static hc_core *start(void)
+{
+    char err[512];
+    hc_core *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->pid = getpid();
+    c->shim = shim;
+    hc_tally_init(&c->tally);
+    pthread_mutex_init(&c->store_lock, NULL);
+    read_settings(c);
 
     /* OpenSSL first, so that its atexit cleanup (if the app's own use of
      * OpenSSL registered one) is registered before ours and therefore runs
@@ -351,23 +382,8 @@ static hc_core *start(void)
             hc_log_warn_once("observe", "cannot set up observe mode; LLM calls are not recorded");
             goto fail;
         }
-    } else {
-        if (!(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
-            hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
-            goto fail;
-        }
-        if (!(c->server_ctx = server_ctx_new())) {
-            hc_log_warn_once("server_ctx", "cannot create the TLS server context; LLM calls pass through unrecorded");
-            goto fail;
-        }
-        if (!(c->client_ctx = hc_upstream_ctx_new(&c->cfg, err, sizeof err))) {
-            hc_log_warn_once("client_ctx", "cannot create the TLS client context (%s); LLM calls pass through unrecorded", err);
-            goto fail;
-        }
-        if (hc_gateway_start(c, &c->gw, err, sizeof err) != 0) {
-            hc_log_warn_once("gateway", "cannot start the gateway (%s); LLM calls pass through unrecorded", err);
-            goto fail;
-        }
+    } else if (!start_gateway_parts(c)) {
+        goto fail;
     }
     if (atexit_pid != c->pid) {
         atexit(at_exit);
