@@ -718,22 +718,18 @@ int hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, sockle
         return 1;
     uint16_t lport;
     int fam;
-    if (peer.ss_family == AF_INET) {
-        const struct sockaddr_in *p = (struct sockaddr_in *)&peer;
-        if (p->sin_port != gw->addr4.sin_port || p->sin_addr.s_addr != gw->addr4.sin_addr.s_addr)
-            return 1;
-        fam = AF_INET;
-    } else if (peer.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *p = (struct sockaddr_in6 *)&peer;
-        if (IN6_IS_ADDR_V4MAPPED(&p->sin6_addr) && p->sin6_port == gw->addr4.sin_port)
-            fam = AF_INET;
-        else if (gw->have6 && p->sin6_port == gw->addr6.sin6_port && IN6_IS_ADDR_LOOPBACK(&p->sin6_addr))
-            fam = AF_INET6;
-        else
-            return 1;
-    } else {
+    /* The peer must be one of the gateway's listeners (a v4-mapped peer: the v4 one). */
+    hc_sa_key pk, g4, g6;
+    if (!hc_sa_key_of((struct sockaddr *)&peer, pl, &pk))
         return 1;
-    }
+    hc_sa_key_of((const struct sockaddr *)&gw->addr4, sizeof gw->addr4, &g4);
+    hc_sa_key_of((const struct sockaddr *)&gw->addr6, sizeof gw->addr6, &g6);
+    if (hc_sa_key_eq(&pk, &g4))
+        fam = AF_INET;
+    else if (gw->have6 && hc_sa_key_eq(&pk, &g6))
+        fam = AF_INET6;
+    else
+        return 1;
     int lfam;
     unsigned char laddr[16];
     if (!addr_key((struct sockaddr *)&local, &lfam, laddr, &lport) || lfam != fam)
