@@ -37,7 +37,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(patsubst %.S,$(B)/obj/%.o,$(1)))
 
 COMMON_OBJ   := $(call obj,$(COMMON_SRC) $(COMMON_ASM))
 # libhcshim.so links only libc: its few common modules must not need more.
-SHIM_OBJ     := $(call obj,$(SHIM_SRC) common/log.c common/provider.c)
+SHIM_OBJ     := $(call obj,$(SHIM_SRC) common/log.c common/mode.c common/provider.c common/sockaddr.c)
 CORE_OBJ     := $(call obj,$(CORE_SRC))
 ANALYZER_OBJ := $(call obj,$(ANALYZER_SRC))
 UNIT_BIN     := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))

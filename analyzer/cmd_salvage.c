@@ -68,35 +68,31 @@ typedef struct salv {
     hc_buf    scratch;
 } salv;
 
+/* One attempt of flush (hc_store_write_fn): put every pending entry. */
+static int flush_attempt(hc_store *out, MDB_txn *txn, void *ctx)
+{
+    const salv *s = ctx;
+    int rc = 0;
+    for (size_t i = 0; i < s->npend && !rc; i++) {
+        pending *p = s->pend[i];
+        MDB_val k = { p->klen, p->data }, v = { p->vlen, p->data + p->klen };
+        rc = mdb_put(txn, hc_store_dbi(out, p->t), &k, &v, 0);
+    }
+    return hc_store_mdb_rc(rc);
+}
+
 static int flush(salv *s)
 {
-    for (int attempt = 0; attempt < 8 && s->npend; attempt++) {
-        MDB_txn *txn;
-        if (hc_store_txn_begin(s->out, true, &txn) != 0)
-            return HC_ESTORE;
-        int rc = 0;
-        for (size_t i = 0; i < s->npend && !rc; i++) {
-            pending *p = s->pend[i];
-            MDB_val k = { p->klen, p->data }, v = { p->vlen, p->data + p->klen };
-            rc = mdb_put(txn, hc_store_dbi(s->out, p->t), &k, &v, 0);
-        }
-        if (rc) {
-            hc_store_txn_abort(s->out, txn);
-            if (rc != MDB_MAP_FULL || hc_store_grow(s->out) != 0)
-                return HC_ESTORE;
-            continue;
-        }
-        rc = hc_store_txn_commit(s->out, txn);
-        if (rc == HC_EFULL && hc_store_grow(s->out) == 0)
-            continue;
-        if (rc)
-            return rc;
-        for (size_t i = 0; i < s->npend; i++)
-            free(s->pend[i]);
-        s->npend = 0;
-        s->pbytes = 0;
-    }
-    return s->npend ? HC_EFULL : 0;
+    if (!s->npend)
+        return 0;
+    int rc = hc_store_write(s->out, 8, flush_attempt, s);
+    if (rc)
+        return rc == HC_EFULL ? HC_EFULL : HC_ESTORE;
+    for (size_t i = 0; i < s->npend; i++)
+        free(s->pend[i]);
+    s->npend = 0;
+    s->pbytes = 0;
+    return 0;
 }
 
 static int add(salv *s, enum hc_table t, const void *k, size_t kl, const void *v, size_t vl)

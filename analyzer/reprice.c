@@ -18,10 +18,8 @@ bool reprice_record(hc_record *r)
     int64_t cost = 0;
     uint32_t flags = (r->cost_flags & HC_COST_ESTIMATED) | (p ? HC_COST_PRICED : HC_COST_UNPRICED);
     if (p) {
-        hc_tokens t = { .in = r->tok_in, .out = r->tok_out, .cached = r->tok_cached, .cw5m = r->tok_cw5m,
-                        .cw1h = r->tok_cw1h, .reasoning = r->tok_reasoning };
-        cost = hc_cost_nusd_at(p, &t, r->start_us);
-        if (hc_cost_long_tier(p, &t))
+        cost = hc_cost_nusd_at(p, &r->tok, r->start_us);
+        if (hc_cost_long_tier(p, &r->tok))
             flags |= HC_COST_LONG_CTX;
         if (hc_cost_peak(p, r->start_us))
             flags |= HC_COST_PEAK;

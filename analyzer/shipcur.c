@@ -33,35 +33,31 @@ int shipcur_get(hc_store *s, const char *dest, uint8_t id[HC_UUID_LEN])
     return rc;
 }
 
+struct advance_args {
+    const char    *key;
+    const uint8_t *id;
+};
+
+/* One attempt of shipcur_advance (hc_store_write_fn): the cursor only moves forward. */
+static int advance_attempt(hc_store *s, MDB_txn *txn, void *ctx)
+{
+    const struct advance_args *a = ctx;
+    MDB_dbi meta = hc_store_dbi(s, HC_T_META);
+    MDB_val k = { strlen(a->key), (void *)a->key }, v;
+    if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == HC_UUID_LEN && memcmp(v.mv_data, a->id, HC_UUID_LEN) >= 0)
+        return HC_STORE_WRITE_SKIP;
+    MDB_val nv = { HC_UUID_LEN, (void *)a->id };
+    return hc_store_mdb_rc(mdb_put(txn, meta, &k, &nv, 0));
+}
+
 int shipcur_advance(hc_store *s, const char *dest, const uint8_t id[HC_UUID_LEN])
 {
     char key[512];
     if (key_of(dest, key, sizeof key))
         return HC_EINVAL;
-    for (;;) {
-        MDB_txn *txn;
-        if (hc_store_txn_begin(s, true, &txn))
-            return HC_ESTORE;
-        MDB_dbi meta = hc_store_dbi(s, HC_T_META);
-        MDB_val k = { strlen(key), key }, v;
-        if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == HC_UUID_LEN &&
-            memcmp(v.mv_data, id, HC_UUID_LEN) >= 0) {
-            hc_store_txn_abort(s, txn);
-            return 0;
-        }
-        MDB_val nv = { HC_UUID_LEN, (void *)id };
-        int mrc = mdb_put(txn, meta, &k, &nv, 0);
-        if (mrc) {
-            hc_store_txn_abort(s, txn);
-            if (mrc == MDB_MAP_FULL && hc_store_grow(s) == 0)
-                continue;
-            return HC_ESTORE;
-        }
-        int rc = hc_store_txn_commit(s, txn);
-        if (rc == HC_EFULL && hc_store_grow(s) == 0)
-            continue;
-        return rc;
-    }
+    /* Until the map cannot grow (each attempt that is full doubles it). */
+    struct advance_args a = { key, id };
+    return hc_store_write(s, 64, advance_attempt, &a);
 }
 
 int shipcur_min(hc_store *s, uint8_t id[HC_UUID_LEN])

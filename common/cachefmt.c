@@ -24,8 +24,8 @@ int hc_cache_entry_encode(const hc_cache_entry *e, hc_buf *out)
         put_varint(out, (uint64_t)e->expires_us) || hc_buf_append(out, e->orig_id, HC_UUID_LEN) ||
         put_varint(out, zz) || put_varint(out, (uint64_t)e->status) || hc_buf_append(out, &flags, 1))
         return HC_ENOMEM;
-    for (int i = 0; i < 6; i++)
-        if (put_varint(out, (uint64_t)(e->tok[i] > 0 ? e->tok[i] : 0)))
+    for (int i = 0; i < HC_TOKENS_N; i++)
+        if (put_varint(out, (uint64_t)(e->tok.v[i] > 0 ? e->tok.v[i] : 0)))
             return HC_ENOMEM;
     if (put_str(out, e->host, strlen(e->host)) || put_str(out, e->model, strlen(e->model)) ||
         put_str(out, e->path, strlen(e->path)) || put_str(out, e->head, e->head_len))
@@ -82,11 +82,11 @@ int hc_cache_entry_decode(const void *p, size_t n, hc_cache_entry *e, hc_buf *st
     e->cost_nusd = (int64_t)(zz >> 1) ^ -(int64_t)(zz & 1);
     e->status = (int)status;
     e->streamed = *r.p++ & 1;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < HC_TOKENS_N; i++) {
         uint64_t t;
         if (get_varint(&r, &t) || t > (1ull << 50))
             return HC_EPARSE;
-        e->tok[i] = (int64_t)t;
+        e->tok.v[i] = (int64_t)t;
     }
     size_t off[4], len[4];
     for (int i = 0; i < 4; i++)

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "tokens.h"
 #include "uuid.h"
 
 #define HC_CACHE_FORMAT 1
@@ -38,7 +39,7 @@ typedef struct hc_cache_entry {
     int64_t     cost_nusd;
     int         status;
     bool        streamed;
-    int64_t     tok[6];                     /* in, out, cached, cw5m, cw1h, reasoning */
+    hc_tokens   tok;                        /* the answer's usage; encoded in tok.v order */
     const char *host, *model, *path;       /* NUL-terminated copies in the decode buffer */
     const char *head;  size_t head_len;     /* not NUL-terminated */
     const char *body;  size_t body_len;     /* decoded body */

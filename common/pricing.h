@@ -31,14 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct hc_tokens {        /* normalised token counts of one exchange */
-    int64_t in;        /* all input tokens, INCLUDING cached reads and cache writes */
-    int64_t out;       /* all output tokens, INCLUDING reasoning */
-    int64_t cached;    /* input tokens read from the prompt cache */
-    int64_t cw5m;      /* input tokens written to cache, 5-minute TTL (Anthropic; OpenAI: 0) */
-    int64_t cw1h;      /* input tokens written to cache, 1-hour TTL */
-    int64_t reasoning; /* reasoning tokens (part of out) */
-} hc_tokens;
+#include "tokens.h"   /* hc_tokens: the counts a cost is computed from */
 
 /* Most time-of-day windows one row can name ("01:00-04:00,06:00-10:00" is two). */
 #define HC_PEAK_MAX 4

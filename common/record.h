@@ -95,6 +95,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "tokens.h"
 #include "uuid.h"
 
 #define HC_SCHEMA_VERSION 1
@@ -147,7 +148,12 @@ typedef struct hc_record {
     const char *model_req, *model_resp;
     int32_t     status;
     const char *error;
-    int64_t     tok_in, tok_out, tok_cached, tok_cw5m, tok_cw1h, tok_reasoning;
+    union {                        /* the exchange's token counts (tokens.h) ... */
+        hc_tokens tok;
+        struct {                   /* ... under the names of fields 13..18 */
+            int64_t tok_in, tok_out, tok_cached, tok_cw5m, tok_cw1h, tok_reasoning;
+        };
+    };
     int64_t     cost_nusd, saved_nusd;
     uint32_t    cost_flags;
     hc_pairs    props;

@@ -916,39 +916,44 @@ static int put_items(hc_store *s, MDB_txn *txn, const hc_store_item *it, size_t 
     return 0;
 }
 
-size_t hc_store_put_items(hc_store *s, const hc_store_item *items, size_t n, int *err)
+int hc_store_write(hc_store *s, int attempts, hc_store_write_fn *fn, void *ctx)
 {
-    *err = 0;
-    for (int attempt = 0; attempt < 8; attempt++) {
+    for (int attempt = 0; attempt < attempts; attempt++) {
         MDB_txn *txn;
         int rc = hc_store_txn_begin(s, true, &txn);
-        if (rc) {
-            *err = rc;
-            return 0;
-        }
-        int mrc = put_items(s, txn, items, n);
-        if (mrc == 0) {
+        if (rc)
+            return rc;
+        rc = fn(s, txn, ctx);
+        if (rc == 0)
             rc = hc_store_txn_commit(s, txn);
-            if (rc == 0)
-                return n;
-            if (rc != HC_EFULL) {
-                *err = rc;
-                return 0;
-            }
-        } else {
+        else
             hc_store_txn_abort(s, txn);
-            if (mrc != MDB_MAP_FULL) {
-                *err = HC_ESTORE;
-                return 0;
-            }
-        }
-        if (hc_store_grow(s) != 0) {
-            *err = HC_EFULL;
+        if (rc == HC_STORE_WRITE_SKIP)
             return 0;
-        }
+        if (rc != HC_EFULL)
+            return rc;
+        if (hc_store_grow(s) != 0)
+            return HC_EFULL;
     }
-    *err = HC_EFULL;
-    return 0;
+    return HC_EFULL;
+}
+
+struct put_items_args {
+    const hc_store_item *items;
+    size_t               n;
+};
+
+static int put_items_attempt(hc_store *s, MDB_txn *txn, void *ctx)
+{
+    const struct put_items_args *a = ctx;
+    return hc_store_mdb_rc(put_items(s, txn, a->items, a->n));
+}
+
+size_t hc_store_put_items(hc_store *s, const hc_store_item *items, size_t n, int *err)
+{
+    struct put_items_args a = { items, n };
+    *err = hc_store_write(s, 8, put_items_attempt, &a);
+    return *err ? 0 : n;
 }
 
 /* ---- compaction ------------------------------------------------------------- */

@@ -15,7 +15,7 @@
  *               varint   original length in bytes (before compression, after truncation)
  *               rest     the (compressed) bytes, content-decoded (gzip/br undone)
  *   cache     32-byte cache key → cached response (core/cache.h)
- *   counters  text key → counter window state (budgets and rate limits, core/counters.h)
+ *   counters  text key → counter window state (budgets and rate limits, core/ratelimit.h)
  *
  * Durability: by default the environment is opened MDB_NOSYNC — a committed
  * transaction survives the death of the process at any point, but the last
@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "err.h"
 #include "storecheck.h"
 #include "uuid.h"
 
@@ -99,6 +100,31 @@ void hc_store_txn_abort(hc_store *s, MDB_txn *txn);
 /* Double the map (up to HC_DB_MAX_MB) after MDB_MAP_FULL from a put or commit;
  * the caller's txn must already be aborted. 0 grown (redo), HC_EFULL at max. */
 int  hc_store_grow(hc_store *s);
+
+/* One attempt of a write: do the puts/deletes in txn (a write transaction of
+ * s; do not commit or abort it). Return 0 to commit; HC_EFULL when the map
+ * is full (a put said MDB_MAP_FULL: hc_store_mdb_rc maps an LMDB code); another
+ * negative HC_E* to abort with that error; or HC_STORE_WRITE_SKIP to abort with
+ * success (nothing to write). An attempt may be run again on a fresh txn, so
+ * everything it reads must be read from txn and every output it sets must be
+ * set again. */
+typedef int hc_store_write_fn(hc_store *s, MDB_txn *txn, void *ctx);
+#define HC_STORE_WRITE_SKIP 1
+
+/* Run fn in a write transaction and commit it. When the map is full (fn's
+ * puts or the commit), abort, grow it (hc_store_grow) and run fn again, at most
+ * `attempts` times in all. Returns 0 (committed, or fn skipped), HC_EFULL (the
+ * map cannot grow, or attempts ran out), HC_ESTORE, hc_store_txn_begin's error,
+ * or fn's own error. Thread-safe as hc_store_txn_begin is (one transaction per
+ * thread at a time). */
+int hc_store_write(hc_store *s, int attempts, hc_store_write_fn *fn, void *ctx);
+
+/* An LMDB return code as the HC_E* a hc_store_write_fn returns: 0 -> 0,
+ * MDB_MAP_FULL -> HC_EFULL, anything else -> HC_ESTORE. */
+static inline int hc_store_mdb_rc(int mdb_rc)
+{
+    return mdb_rc == 0 ? 0 : mdb_rc == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
+}
 
 /* Encode a body blob (header + zstd when it helps) into out. 0 or HC_ENOMEM. */
 int hc_body_encode(const void *p, size_t len, bool truncated, hc_buf *out);

@@ -23,7 +23,7 @@ void hc_stream_init(hc_stream *s, enum hc_stream_kind kind, size_t max_msg)
     memset(s, 0, sizeof *s);
     s->kind = kind;
     s->max_msg = max_msg ? max_msg : (1u << 20);
-    s->line_blank = true;
+    hc_sse_lines_init(&s->lines);
 }
 
 void hc_stream_free(hc_stream *s)
@@ -36,8 +36,7 @@ static void reset_msg(hc_stream *s)
 {
     hc_buf_reset(&s->cur);
     s->line_start = 0;
-    s->line_len = 0;
-    s->line_blank = true;
+    hc_sse_lines_init(&s->lines);
     hc_buf_reset(&s->data);
     s->event[0] = '\0';
     s->skipping = false;
@@ -55,32 +54,65 @@ static int keep(hc_stream *s, char c)
     return hc_buf_append(&s->cur, &c, 1);
 }
 
-/* SSE: the line [b, e) (without EOL) of the current block is complete. */
-static int sse_line(hc_stream *s, const char *b, const char *e)
+void hc_sse_lines_init(hc_sse_lines *l)
+{
+    l->len = 0;
+    l->blank = true;
+}
+
+size_t hc_sse_lines_next(hc_sse_lines *l, const char *p, size_t n, bool *eol, bool *blank)
+{
+    const char *nl = memchr(p, '\n', n);
+    size_t run = nl ? (size_t)(nl - p) + 1 : n;
+    size_t content = nl ? run - 1 : run;
+    for (size_t i = 0; i < content; i++)
+        if (p[i] != '\r')
+            l->blank = false;
+    l->len += content;
+    *eol = nl != NULL;
+    *blank = nl && (l->len == 0 || (l->len == 1 && l->blank));
+    if (nl)
+        hc_sse_lines_init(l);
+    return run;
+}
+
+bool hc_sse_field(const char *b, const char *e, const char **name, size_t *name_len, const char **val,
+                  size_t *val_len)
 {
     if (e > b && e[-1] == '\r')
         e--;
     if (b == e || *b == ':')
-        return 0;
+        return false;
     const char *colon = memchr(b, ':', (size_t)(e - b));
-    const char *name_end = colon ? colon : e;
     const char *v = colon ? colon + 1 : e;
     if (v < e && *v == ' ')
         v++;
-    size_t nl = (size_t)(name_end - b);
-    if (nl == 4 && memcmp(b, "data", 4) == 0) {
+    *name = b;
+    *name_len = (size_t)((colon ? colon : e) - b);
+    *val = v;
+    *val_len = (size_t)(e - v);
+    return true;
+}
+
+/* SSE: the line [b, e) (without EOL) of the current block is complete. */
+static int sse_line(hc_stream *s, const char *b, const char *e)
+{
+    const char *name, *v;
+    size_t nl, vl;
+    if (!hc_sse_field(b, e, &name, &nl, &v, &vl))
+        return 0;
+    if (nl == 4 && memcmp(name, "data", 4) == 0) {
         if (s->data.len && hc_buf_append(&s->data, "\n", 1))
             return HC_ENOMEM;
-        if (hc_buf_append(&s->data, v, (size_t)(e - v)))
+        if (hc_buf_append(&s->data, v, vl))
             return HC_ENOMEM;
         if (!s->data.data && hc_buf_append(&s->data, "", 0))
             return HC_ENOMEM;
-    } else if (nl == 5 && memcmp(b, "event", 5) == 0) {
-        size_t n = (size_t)(e - v);
-        if (n >= sizeof s->event)
-            n = sizeof s->event - 1;
-        memcpy(s->event, v, n);
-        s->event[n] = '\0';
+    } else if (nl == 5 && memcmp(name, "event", 5) == 0) {
+        if (vl >= sizeof s->event)
+            vl = sizeof s->event - 1;
+        memcpy(s->event, v, vl);
+        s->event[vl] = '\0';
     }
     return 0;
 }
@@ -98,14 +130,9 @@ static void emit(hc_stream *s, hc_stream_cb cb, void *ctx, const char *data, siz
 static int feed_sse(hc_stream *s, const char *p, size_t n, hc_stream_cb cb, void *ctx)
 {
     while (n) {
-        const char *nl = memchr(p, '\n', n);
-        size_t run = nl ? (size_t)(nl - p) + 1 : n;
+        bool eol, blank;
         /* Blank-line detection works on counts, so it survives skipping. */
-        size_t content = nl ? run - 1 : run;
-        for (size_t i = 0; i < content; i++)
-            if (p[i] != '\r')
-                s->line_blank = false;
-        s->line_len += content;
+        size_t run = hc_sse_lines_next(&s->lines, p, n, &eol, &blank);
         if (!s->skipping) {
             if (s->cur.len + run > s->max_msg)
                 s->skipping = true;
@@ -114,9 +141,8 @@ static int feed_sse(hc_stream *s, const char *p, size_t n, hc_stream_cb cb, void
         }
         p += run;
         n -= run;
-        if (!nl)
+        if (!eol)
             break;
-        bool blank = s->line_len == 0 || (s->line_len == 1 && s->line_blank);
         if (blank) {
             /* Dispatch the block (comment-only blocks too, so that a consumer
              * forwarding raw bytes sees every byte). */
@@ -128,8 +154,6 @@ static int feed_sse(hc_stream *s, const char *p, size_t n, hc_stream_cb cb, void
                 return HC_ENOMEM;
         }
         s->line_start = s->cur.len;
-        s->line_len = 0;
-        s->line_blank = true;
     }
     return 0;
 }

@@ -34,6 +34,12 @@ enum hc_stream_kind { HC_STREAM_NONE, HC_STREAM_SSE, HC_STREAM_NDJSON, HC_STREAM
 typedef void (*hc_stream_cb)(void *ctx, const char *event, const char *data, size_t data_len,
                              const char *raw, size_t raw_len);
 
+/* SSE line state: see hc_sse_lines_next below. */
+typedef struct hc_sse_lines {
+    size_t len;      /* bytes of the current line so far (LF excluded) */
+    bool   blank;    /* the current line holds nothing but CR so far */
+} hc_sse_lines;
+
 typedef struct hc_stream {
     enum hc_stream_kind kind;
     size_t   max_msg;
@@ -42,8 +48,7 @@ typedef struct hc_stream {
     char     event[64];    /* SSE: current event name */
     bool     skipping;     /* current message exceeded max_msg */
     size_t   line_start;   /* SSE: offset in cur of the line being read */
-    size_t   line_len;     /* SSE: its length so far (without the LF) */
-    bool     line_blank;   /* SSE: it holds nothing but CR so far */
+    hc_sse_lines lines;    /* SSE: the line being read */
     /* JSON array scanner state */
     int      depth;
     bool     in_str, esc;
@@ -61,5 +66,30 @@ int  hc_stream_feed(hc_stream *s, const char *p, size_t n, hc_stream_cb cb, void
  * without '\n', SSE event without blank line). */
 void hc_stream_finish(hc_stream *s, hc_stream_cb cb, void *ctx);
 void hc_stream_free(hc_stream *s);
+
+/* ---- SSE lines: the one line splitter of every event-stream reader ---------
+ * Used by hc_stream_feed (HC_STREAM_SSE) and by the gateway's usage-chunk
+ * filter (core/streamfix.c), so both agree on where a line and an event end.
+ * A line ends at LF (a CR before it is part of no field); a blank line (empty,
+ * or a lone CR) ends an event. State is counts only, so a caller may drop the
+ * bytes of an oversized line and still find the event's end.
+ * Not thread-safe (one per stream); no allocation. */
+
+/* Start: no line begun. */
+void hc_sse_lines_init(hc_sse_lines *l);
+
+/* Take the next run of p[0..n) (n > 0): the bytes up to and including the
+ * first LF, or all n when there is none. Returns the run's length (>= 1).
+ * *eol is set when the run completes a line, and *blank when that line was
+ * blank (the end of an event); both false otherwise. */
+size_t hc_sse_lines_next(hc_sse_lines *l, const char *p, size_t n, bool *eol, bool *blank);
+
+/* One complete line [b, e) (LF excluded; a trailing CR is ignored) as an SSE
+ * field: *name, *name_len the field name (the whole line when it has no
+ * colon), *val, *val_len its value (after the colon and one optional space;
+ * empty without a colon). Returns false (outputs unset) for an empty line or a
+ * comment (leading ':'). Pointers are into [b, e). Pure function. */
+bool hc_sse_field(const char *b, const char *e, const char **name, size_t *name_len, const char **val,
+                  size_t *val_len);
 
 #endif

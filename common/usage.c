@@ -205,12 +205,12 @@ static bool openai_usage(const hc_jf_node *us, hc_usage *u, bool total_rule)
         c += gap;
         r = (gap == r) ? r : r + gap;
     }
-    u->in = clamp_tokens(p);
-    u->out = clamp_tokens(c);
-    u->cached = clamp_tokens(cached);
-    u->cw5m = clamp_tokens(cw);
-    u->cw1h = 0;
-    u->reasoning = clamp_tokens(r);
+    u->tok.in = clamp_tokens(p);
+    u->tok.out = clamp_tokens(c);
+    u->tok.cached = clamp_tokens(cached);
+    u->tok.cw5m = clamp_tokens(cw);
+    u->tok.cw1h = 0;
+    u->tok.reasoning = clamp_tokens(r);
     u->found = true;
     return true;
 }
@@ -231,29 +231,29 @@ static bool anthropic_usage(const hc_jf_node *us, hc_usage *u)
     if (!h_in && !h_cr && !h_cc && !h_e5 && !h_e1 && !h_out)
         return false;
 
-    int64_t uncached = u->in - u->cached - u->cw5m - u->cw1h;
+    int64_t uncached = u->tok.in - u->tok.cached - u->tok.cw5m - u->tok.cw1h;
     if (uncached < 0)
         uncached = 0;
     if (h_in)
         uncached = inp;
     if (h_cr)
-        u->cached = cr;
+        u->tok.cached = cr;
     if (h_cc || h_e5 || h_e1) {
-        int64_t w5 = h_e5 ? e5 : (h_cc ? 0 : u->cw5m);
-        int64_t w1 = h_e1 ? e1 : (h_cc ? 0 : u->cw1h);
+        int64_t w5 = h_e5 ? e5 : (h_cc ? 0 : u->tok.cw5m);
+        int64_t w1 = h_e1 ? e1 : (h_cc ? 0 : u->tok.cw1h);
         if (h_cc && !h_e5 && !h_e1) {
             /* No split in this event: keep the 1h part an earlier event reported. */
-            w1 = u->cw1h < cc ? u->cw1h : cc;
+            w1 = u->tok.cw1h < cc ? u->tok.cw1h : cc;
             w5 = cc - w1;
         } else if (h_cc && w5 + w1 < cc) {
             w5 += cc - (w5 + w1);   /* uncovered writes: the default TTL */
         }
-        u->cw5m = clamp_tokens(w5);
-        u->cw1h = clamp_tokens(w1);
+        u->tok.cw5m = clamp_tokens(w5);
+        u->tok.cw1h = clamp_tokens(w1);
     }
-    u->in = clamp_tokens(uncached + u->cached + u->cw5m + u->cw1h);
+    u->tok.in = clamp_tokens(uncached + u->tok.cached + u->tok.cw5m + u->tok.cw1h);
     if (h_out)
-        u->out = out;
+        u->tok.out = out;
     u->found = true;
     return true;
 }
@@ -270,11 +270,11 @@ static bool gemini_usage(const hc_jf_node *um, hc_usage *u)
     bool htot = count_of(um, "totalTokenCount", &tot);
     if (!hp && !htool && !hcached && !hcand && !hth && !htot)
         return false;
-    u->in = clamp_tokens(p + tool);
-    u->cached = clamp_tokens(cached);
-    u->out = clamp_tokens(cand + th);
-    u->reasoning = clamp_tokens(th);
-    u->cw5m = u->cw1h = 0;
+    u->tok.in = clamp_tokens(p + tool);
+    u->tok.cached = clamp_tokens(cached);
+    u->tok.out = clamp_tokens(cand + th);
+    u->tok.reasoning = clamp_tokens(th);
+    u->tok.cw5m = u->tok.cw1h = 0;
     u->found = true;
     return true;
 }
@@ -290,9 +290,9 @@ static bool cohere_usage(const hc_jf_node *us, hc_usage *u)
     bool ho = count_of(src, "output_tokens", &out);
     if (!hi && !ho)
         return false;
-    u->in = in;
-    u->out = out;
-    u->cached = u->cw5m = u->cw1h = u->reasoning = 0;
+    u->tok.in = in;
+    u->tok.out = out;
+    u->tok.cached = u->tok.cw5m = u->tok.cw1h = u->tok.reasoning = 0;
     u->found = true;
     return true;
 }
@@ -305,9 +305,9 @@ static bool ollama_counts(const hc_jf_node *o, hc_usage *u)
     bool he = count_of(o, "eval_count", &e);
     if (!hp && !he)
         return false;
-    u->in = p;
-    u->out = e;
-    u->cached = u->cw5m = u->cw1h = u->reasoning = 0;
+    u->tok.in = p;
+    u->tok.out = e;
+    u->tok.cached = u->tok.cw5m = u->tok.cw1h = u->tok.reasoning = 0;
     u->found = true;
     return true;
 }
@@ -998,9 +998,9 @@ int hc_usage_from_tail(enum hc_api api, const char *tail, size_t len, hc_usage *
                   tail_count(v, e, &ev);
         if (!hp && !he)
             return HC_ENOTFOUND;
-        u->in = p;
-        u->out = ev;
-        u->cached = u->cw5m = u->cw1h = u->reasoning = 0;
+        u->tok.in = p;
+        u->tok.out = ev;
+        u->tok.cached = u->tok.cw5m = u->tok.cw1h = u->tok.reasoning = 0;
         u->found = true;
         tail_string(b, e, "done_reason", u->finish, sizeof u->finish);
         return 0;

@@ -8,7 +8,7 @@
  *     by stream.h (hc_usage_from_message), or from the tail of a body too large
  *     to keep (hc_usage_from_tail).
  *
- * Normalisation (the record's tok_* fields, record.h):
+ * Normalisation (hc_tokens, tokens.h; the record keeps the same type):
  *   in        ALL input tokens: uncached + cache reads + cache writes
  *   out       ALL output tokens, reasoning included
  *   cached    input tokens read from the provider's prompt cache
@@ -71,6 +71,7 @@
 #include <stdint.h>
 
 #include "provider.h"
+#include "tokens.h"
 
 /* Every count is clamped to this (1e15): sums of a few counts cannot overflow. */
 #define HC_USAGE_MAX_TOKENS 1000000000000000LL
@@ -79,7 +80,7 @@
 #define HC_USAGE_TAIL_MAX (64u * 1024u)
 
 typedef struct hc_usage {
-    int64_t in, out, cached, cw5m, cw1h, reasoning;  /* normalised, see above */
+    hc_tokens tok;          /* normalised counts, see above */
     bool    found;          /* some usage object was seen */
     char    model[128];     /* model named by the response ("" if none); truncated on a UTF-8 boundary */
     char    finish[32];     /* finish/stop reason if seen ("" if none) */

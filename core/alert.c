@@ -19,7 +19,7 @@
 #include "budget.h"
 #include "buf.h"
 #include "clock.h"
-#include "counters.h"
+#include "ratelimit.h"
 #include "err.h"
 #include "log.h"
 #include "shared.h"

@@ -5,7 +5,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "err.h"
-#include "counters.h"
+#include "ratelimit.h"
 #include "log.h"
 #include "record.h"
 #include "webhook.h"
@@ -224,23 +224,55 @@ int hc_budgets_parse(const char *text, hc_budget *out, int max, int *n, char *er
     return 0;
 }
 
+/* Days since 1970-01-01 of the UTC date y-m-d, and back (H. Hinnant's
+ * civil-date algorithms). Pure arithmetic on purpose: glibc's gmtime_r and
+ * timegm take its tzset lock, which a child forked while another thread held
+ * it inherits locked, so a budget checked in that child would hang forever. */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
 int64_t hc_period_start(enum hc_period p, int64_t now_us)
 {
-    time_t t = (time_t)(now_us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    tm.tm_sec = 0;
+    int64_t t = now_us / 1000000;
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    int64_t sod = t - days * 86400, start;
     switch (p) {
-    case HC_PERIOD_HOUR: tm.tm_min = 0; break;
-    case HC_PERIOD_DAY: tm.tm_min = tm.tm_hour = 0; break;
-    case HC_PERIOD_WEEK:
-        tm.tm_min = tm.tm_hour = 0;
-        tm.tm_mday -= (tm.tm_wday + 6) % 7; /* back to Monday; timegm normalises */
+    case HC_PERIOD_HOUR: start = days * 86400 + sod / 3600 * 3600; break;
+    case HC_PERIOD_DAY: start = days * 86400; break;
+    case HC_PERIOD_WEEK: { /* back to Monday; 1970-01-01 was a Thursday */
+        int64_t wday = ((days + 4) % 7 + 7) % 7; /* 0 = Sunday, as tm_wday */
+        start = (days - (wday + 6) % 7) * 86400;
         break;
-    case HC_PERIOD_MONTH: tm.tm_min = tm.tm_hour = 0; tm.tm_mday = 1; break;
+    }
+    case HC_PERIOD_MONTH: {
+        int64_t y;
+        unsigned m;
+        civil_from_days(days, &y, &m);
+        start = days_from_civil(y, m, 1) * 86400;
+        break;
+    }
     default: return 0;
     }
-    return (int64_t)timegm(&tm) * 1000000;
+    return start * 1000000;
 }
 
 /* The scope value of budget b for a request (NULL: b does not apply). */
@@ -268,6 +300,16 @@ static struct proc_total {
     uint64_t total;
 } *proc_totals;                 /* guarded by proc_lock */
 static pid_t proc_pid;          /* guarded by proc_lock: totals belong to this pid */
+
+void hc_budget_atfork_child(void)
+{
+    /* Another thread of the parent may have held proc_lock at fork: the
+     * child's copy would stay locked for good. The parent's totals stay with
+     * the parent (its list is leaked, not freed: it may be mid-update). */
+    pthread_mutex_init(&proc_lock, NULL);
+    proc_totals = NULL;
+    proc_pid = getpid();
+}
 
 static uint64_t *proc_slot(const char *key)
 {

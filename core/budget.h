@@ -15,7 +15,7 @@
  *   e.g. HC_BUDGET="50/day:warn,5/hour:block@user,2/process:block"
  *
  * Spend is the sum of the recorded cost of completed requests in the period,
- * kept as a total in the store's counters table (counters.h), so every process writing to
+ * kept as a total in the store's counters table (ratelimit.h), so every process writing to
  * the store sees it. A crossing — the request whose cost takes the total from
  * below the limit to at or above it — is unique across processes (one LMDB
  * transaction makes it), which is what makes "one alert per crossing" exact.
@@ -97,5 +97,10 @@ bool hc_budget_account(hc_store *s, const hc_budget *b, int n, const hc_opts *o,
 
 /* Format nano-USD as "$1.234567" into out. */
 void hc_format_usd(uint64_t nusd, char *out, size_t size);
+
+/* After fork, in the child (core.c's fork handler, with its siblings): the
+ * lock of the "process" budgets is reset (another thread of the parent may
+ * have held it) and the child's process totals start from zero. */
+void hc_budget_atfork_child(void);
 
 #endif

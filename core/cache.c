@@ -235,6 +235,19 @@ int hc_cache_lookup(hc_store *s, const hc_cache_ctx *c, int64_t now_us, hc_cache
     return rc ? rc : HC_CACHE_HIT;
 }
 
+struct put_args {
+    const uint8_t *key;   /* 32 bytes */
+    const hc_buf  *val;
+};
+
+/* One attempt of hc_cache_put (hc_store_write_fn). */
+static int put_attempt(hc_store *s, MDB_txn *txn, void *ctx)
+{
+    const struct put_args *a = ctx;
+    MDB_val key = { 32, (void *)a->key }, v = { a->val->len, a->val->data };
+    return hc_store_mdb_rc(mdb_put(txn, hc_store_dbi(s, HC_T_CACHE), &key, &v, 0));
+}
+
 int hc_cache_put(hc_store *s, const hc_cache_ctx *c, int bucket, const hc_cache_entry *e)
 {
     hc_buf val = HC_BUF_INIT;
@@ -244,26 +257,8 @@ int hc_cache_put(hc_store *s, const hc_cache_ctx *c, int bucket, const hc_cache_
     }
     uint8_t k[32];
     hc_cache_bucket_key(c, bucket, k);
-    int rc = HC_EFULL;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        MDB_txn *txn;
-        if ((rc = hc_store_txn_begin(s, true, &txn)))
-            break;
-        MDB_val key = { 32, k }, v = { val.len, val.data };
-        int mrc = mdb_put(txn, hc_store_dbi(s, HC_T_CACHE), &key, &v, 0);
-        if (mrc == 0) {
-            rc = hc_store_txn_commit(s, txn);
-            if (rc != HC_EFULL)
-                break;
-        } else {
-            hc_store_txn_abort(s, txn);
-            rc = mrc == MDB_MAP_FULL ? HC_EFULL : HC_ESTORE;
-            if (rc != HC_EFULL)
-                break;
-        }
-        if (hc_store_grow(s) != 0)
-            break;
-    }
+    struct put_args a = { k, &val };
+    int rc = hc_store_write(s, 3, put_attempt, &a);
     /* Shared too when asked (one bucket; size-capped; expires with the entry). */
     if (c->buckets == 1 && hc_shared_cache_on() && val.len <= hc_shared_cache_max()) {
         char key[6 + 65];

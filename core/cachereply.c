@@ -176,7 +176,7 @@ static bool answer_hit(hc_core *core, hc_io *client, hc_capture *cap, const hc_c
         *app_gone = w != 0;
         /* A hit costs nothing; it saves what the original answer cost. Its
          * usage is the original's (a replayed stream may not carry it). */
-        hc_capture_stored_answer(cap, e->tok, e->cost_nusd, e->model);
+        hc_capture_stored_answer(cap, &e->tok, e->cost_nusd, e->model);
         hc_capture_finish(cap, w ? "the app went away" : NULL, HC_REC_CACHE_HIT | (w ? HC_REC_CLIENT_ABORT : 0));
     }
     hc_buf_free(&t.stored);
@@ -246,8 +246,7 @@ void hc_cachereply_store(hc_cachereply *cr, hc_core *core, hc_capture *cap, cons
     e.cost_nusd = r->cost_nusd;
     e.status = status;
     e.streamed = (r->flags & HC_REC_STREAM) != 0;
-    int64_t tok[6] = { r->tok_in, r->tok_out, r->tok_cached, r->tok_cw5m, r->tok_cw1h, r->tok_reasoning };
-    memcpy(e.tok, tok, sizeof tok);
+    e.tok = r->tok;
     e.host = host;
     e.model = cap->model_resp[0] ? cap->model_resp : cap->model_req;
     e.path = cap->path.data ? cap->path.data : "";

@@ -228,12 +228,7 @@ static void finish_cost(hc_capture *c)
         r->cost_flags = HC_COST_NO_USAGE;
         return;
     }
-    r->tok_in = c->usage.in;
-    r->tok_out = c->usage.out;
-    r->tok_cached = c->usage.cached;
-    r->tok_cw5m = c->usage.cw5m;
-    r->tok_cw1h = c->usage.cw1h;
-    r->tok_reasoning = c->usage.reasoning;
+    r->tok = c->usage.tok;
     const char *model = c->model_resp[0] ? c->model_resp : c->model_req;
     const hc_price *p = model[0] ? hc_price_lookup(c->provider, model) : NULL;
     if (!p && c->model_req[0] && model != c->model_req)
@@ -242,10 +237,8 @@ static void finish_cost(hc_capture *c)
         r->cost_flags = HC_COST_UNPRICED;
         return;
     }
-    hc_tokens t = { .in = r->tok_in, .out = r->tok_out, .cached = r->tok_cached, .cw5m = r->tok_cw5m,
-                    .cw1h = r->tok_cw1h, .reasoning = r->tok_reasoning };
-    r->cost_nusd = hc_cost_nusd_at(p, &t, r->start_us);
-    r->cost_flags = HC_COST_PRICED | (hc_cost_long_tier(p, &t) ? HC_COST_LONG_CTX : 0) |
+    r->cost_nusd = hc_cost_nusd_at(p, &r->tok, r->start_us);
+    r->cost_flags = HC_COST_PRICED | (hc_cost_long_tier(p, &r->tok) ? HC_COST_LONG_CTX : 0) |
                     (hc_cost_peak(p, r->start_us) ? HC_COST_PEAK : 0);
 }
 
@@ -312,17 +305,12 @@ void hc_capture_set_route(hc_capture *c, int fallback_idx, int64_t waited_us)
     c->rec.ratelimit_wait_us = waited_us;
 }
 
-void hc_capture_stored_answer(hc_capture *c, const int64_t tok[6], int64_t orig_cost_nusd, const char *model)
+void hc_capture_stored_answer(hc_capture *c, const hc_tokens *tok, int64_t orig_cost_nusd, const char *model)
 {
     hc_capture_settle(c);
     hc_record *r = &c->rec;
-    if (tok[0] || tok[1]) {
-        r->tok_in = tok[0];
-        r->tok_out = tok[1];
-        r->tok_cached = tok[2];
-        r->tok_cw5m = tok[3];
-        r->tok_cw1h = tok[4];
-        r->tok_reasoning = tok[5];
+    if (hc_tokens_any(tok)) {
+        r->tok = *tok;
         r->cost_flags = orig_cost_nusd > 0 ? HC_COST_PRICED : r->cost_flags & ~HC_COST_NO_USAGE;
     }
     if (!c->model_resp[0])

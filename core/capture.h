@@ -115,13 +115,12 @@ void hc_capture_retry(hc_capture *c);
  * backoffs waited in total (µs). */
 void hc_capture_set_route(hc_capture *c, int fallback_idx, int64_t waited_us);
 /* The answer was a stored one (a cache hit, a replayed cassette entry):
- * settle now, then take the stored usage tok[6] (in, out, cached, cw5m,
- * cw1h, reasoning; used when in or out is non-zero: a replayed stream may
- * not carry its usage), the answering model when the body named none, and
+ * settle now, then take the stored token counts (used when in or out is
+ * non-zero: a replayed stream may not carry its usage), the answering model when the body named none, and
  * account the cost as saved: saved_nusd = orig_cost_nusd (or the computed
  * cost when the stored one is 0), cost_nusd = 0. Call after the body's
  * bytes were fed and before hc_capture_finish. */
-void hc_capture_stored_answer(hc_capture *c, const int64_t tok[6], int64_t orig_cost_nusd, const char *model);
+void hc_capture_stored_answer(hc_capture *c, const hc_tokens *tok, int64_t orig_cost_nusd, const char *model);
 /* Compute usage and cost now (idempotent; finish does it if nobody did).
  * Returns cost_nusd (0 when unpriced or no usage). */
 int64_t hc_capture_settle(hc_capture *c);

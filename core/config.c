@@ -2,11 +2,12 @@
 #include "buf.h"
 #include "clock.h"
 #include "context.h"
-#include "counters.h"
+#include "ratelimit.h"
 #include "err.h"
 #include "redact.h"
 #include "fallback.h"
 #include "log.h"
+#include "mode.h"
 #include "options.h"
 #include "record.h"
 #include "store.h"
@@ -282,8 +283,7 @@ static void check_header_defaults(hc_config *cfg)
 void hc_config_load(hc_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    const char *mode = getenv("HC_MODE");
-    cfg->observe = mode && strcmp(mode, "observe") == 0;
+    cfg->observe = hc_mode_from_env(NULL) == HC_MODE_OBSERVE;
     if (hc_store_default_path(cfg->db_path, sizeof cfg->db_path) != 0)
         cfg->db_path[0] = '\0';
     cfg->db_sync = hc_env_bool("HC_DB_SYNC", false);

@@ -27,6 +27,7 @@
 #include "core.h"
 #include "alert.h"
 #include "buf.h"
+#include "budget.h"
 #include "capture.h"
 #include "err.h"
 #include "gateway.h"
@@ -305,7 +306,6 @@ static bool reopen(hc_core *c, hc_gateway *gw)
     return ok;
 }
 
-
 /* The modules' environment, read here on the app's thread, not by the first
  * request on a gateway thread (getenv races with the app's setenv). */
 static void read_env_now(void)
@@ -315,16 +315,10 @@ static void read_env_now(void)
     hc_alerts_init();
 }
 
-static hc_core *start(void)
+/* Everything start() reads from the environment, on the app's thread. */
+static void read_settings(hc_core *c)
 {
     char err[512];
-    hc_core *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->pid = getpid();
-    c->shim = shim;
-    hc_tally_init(&c->tally);
-    pthread_mutex_init(&c->store_lock, NULL);
     hc_config_load(&c->cfg);
     read_env_now();
     if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
@@ -338,6 +332,46 @@ static hc_core *start(void)
         if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
               strchr("._-:+", *q)))
             *q = '_';
+}
+
+/* Gateway mode: the CA, both TLS contexts and the listener. False (said
+ * once) when one cannot be made; nothing started a thread then. */
+static bool start_gateway_parts(hc_core *c)
+{
+    char err[512];
+    /* The CA a Node/Bun runtime was told to trust before main (api_ca_file). */
+    c->ca = early_ca;
+    early_ca = NULL;
+    if (!c->ca && !(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
+        hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
+        return false;
+    }
+    if (!(c->server_ctx = server_ctx_new())) {
+        hc_log_warn_once("server_ctx", "cannot create the TLS server context; LLM calls pass through unrecorded");
+        return false;
+    }
+    if (!(c->client_ctx = hc_upstream_ctx_new(&c->cfg, err, sizeof err))) {
+        hc_log_warn_once("client_ctx", "cannot create the TLS client context (%s); LLM calls pass through unrecorded", err);
+        return false;
+    }
+    if (hc_gateway_start(c, &c->gw, err, sizeof err) != 0) {
+        hc_log_warn_once("gateway", "cannot start the gateway (%s); LLM calls pass through unrecorded", err);
+        return false;
+    }
+    return true;
+}
+
+static hc_core *start(void)
+{
+    char err[512];
+    hc_core *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->pid = getpid();
+    c->shim = shim;
+    hc_tally_init(&c->tally);
+    pthread_mutex_init(&c->store_lock, NULL);
+    read_settings(c);
 
     /* OpenSSL first, so that its atexit cleanup (if the app's own use of
      * OpenSSL registered one) is registered before ours and therefore runs
@@ -364,26 +398,8 @@ static hc_core *start(void)
             hc_log_warn_once("observe", "cannot set up observe mode; LLM calls are not recorded");
             goto fail;
         }
-    } else {
-        /* The CA a Node/Bun runtime was told to trust before main (api_ca_file). */
-        c->ca = early_ca;
-        early_ca = NULL;
-        if (!c->ca && !(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
-            hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
-            goto fail;
-        }
-        if (!(c->server_ctx = server_ctx_new())) {
-            hc_log_warn_once("server_ctx", "cannot create the TLS server context; LLM calls pass through unrecorded");
-            goto fail;
-        }
-        if (!(c->client_ctx = hc_upstream_ctx_new(&c->cfg, err, sizeof err))) {
-            hc_log_warn_once("client_ctx", "cannot create the TLS client context (%s); LLM calls pass through unrecorded", err);
-            goto fail;
-        }
-        if (hc_gateway_start(c, &c->gw, err, sizeof err) != 0) {
-            hc_log_warn_once("gateway", "cannot start the gateway (%s); LLM calls pass through unrecorded", err);
-            goto fail;
-        }
+    } else if (!start_gateway_parts(c)) {
+        goto fail;
     }
     if (atexit_pid != c->pid) {
         atexit(at_exit);
@@ -649,6 +665,7 @@ static void api_atfork_child(void)
     pthread_mutex_init(&start_lock, NULL);
     hc_webhook_atfork_child();
     hc_observe_atfork_child();
+    hc_budget_atfork_child();
     ca_path[0] = '\0'; /* the parent owns (and removes) its file */
     early_ca = NULL;   /* its lock may be held by a parent's thread: left, never freed */
     if (c) {

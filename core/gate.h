@@ -23,7 +23,7 @@
 #include "buf.h"
 #include "capture.h"
 #include "core.h"
-#include "counters.h"
+#include "ratelimit.h"
 #include "options.h"
 
 typedef struct hc_gate {

@@ -48,6 +48,8 @@
 #include "log.h"
 #include "proxy.h"
 #include "relay.h"
+#include "sockaddr.h"
+#include "thread.h"
 #include "tlsca.h"
 
 #include <arpa/inet.h>
@@ -59,7 +61,6 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,6 @@
 
 #define REG_WAIT_MS     2000
 #define PEEK_TIMEOUT_MS 30000
-#define THREAD_STACK    (512 * 1024)
 #define MAX_STRANGERS   16     /* connections waiting for a registration at once */
 
 struct reg {
@@ -117,46 +117,16 @@ struct conn_start {
 };
 
 /* (family, address bytes, port) of a socket address, v4-mapped IPv6 folded
- * to IPv4 (that is how the v4 listener sees such a peer). */
+ * to IPv4 (that is how the v4 listener sees such a peer): hc_sa_key_of,
+ * unpacked into the fields the registrations keep. */
 static bool addr_key(const struct sockaddr *a, int *family, unsigned char addr[16], uint16_t *port)
 {
-    memset(addr, 0, 16);
-    if (a->sa_family == AF_INET) {
-        const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
-        *family = AF_INET;
-        memcpy(addr, &v4->sin_addr, 4);
-        *port = ntohs(v4->sin_port);
-        return true;
-    }
-    if (a->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
-        *port = ntohs(v6->sin6_port);
-        if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
-            *family = AF_INET;
-            memcpy(addr, &v6->sin6_addr.s6_addr[12], 4);
-        } else {
-            *family = AF_INET6;
-            memcpy(addr, &v6->sin6_addr, 16);
-        }
-        return true;
-    }
-    return false;
-}
-
-int hc_thread_spawn(void *(*fn)(void *), void *arg)
-{
-    pthread_attr_t attr;
-    sigset_t all, old;
-    pthread_t t;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, THREAD_STACK);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&t, &attr, fn, arg);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    return rc ? HC_ENOMEM : 0;
+    hc_sa_key k;
+    bool ok = hc_sa_key_of(a, sizeof(struct sockaddr_storage), &k);
+    memcpy(addr, k.addr, 16);
+    *family = k.family; /* all 0 when not an inet address */
+    *port = k.port;
+    return ok;
 }
 
 static struct reg *find_reg(hc_gateway *gw, int family, const unsigned char *addr, uint16_t port)
@@ -639,12 +609,7 @@ static bool listener_for(const hc_gateway *gw, int fd, const struct sockaddr *ds
         getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
         if (v6only)
             return false;
-        struct sockaddr_in6 *m = (struct sockaddr_in6 *)gwa;
-        m->sin6_family = AF_INET6;
-        m->sin6_port = gw->addr4.sin_port;
-        m->sin6_addr.s6_addr[10] = m->sin6_addr.s6_addr[11] = 0xff;
-        memcpy(&m->sin6_addr.s6_addr[12], &gw->addr4.sin_addr, 4);
-        *gwl = sizeof *m;
+        *gwl = hc_sa_v4mapped(&gw->addr4, (struct sockaddr_in6 *)gwa);
         *fam = AF_INET;
     }
     return true;
@@ -664,25 +629,8 @@ static bool bind_early(int fd, int fam, struct sockaddr_storage *local)
     if (lp != 0)
         return true; /* bound by the app already */
     struct sockaddr_storage b;
-    memset(&b, 0, sizeof b);
-    socklen_t bl;
-    if (local->ss_family == AF_INET) {
-        struct sockaddr_in *b4 = (struct sockaddr_in *)&b;
-        b4->sin_family = AF_INET;
-        b4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bl = sizeof *b4;
-    } else {
-        struct sockaddr_in6 *b6 = (struct sockaddr_in6 *)&b;
-        b6->sin6_family = AF_INET6;
-        if (fam == AF_INET6) {
-            b6->sin6_addr = in6addr_loopback;
-        } else { /* v4-mapped 127.0.0.1 */
-            b6->sin6_addr.s6_addr[10] = b6->sin6_addr.s6_addr[11] = 0xff;
-            b6->sin6_addr.s6_addr[12] = 127;
-            b6->sin6_addr.s6_addr[15] = 1;
-        }
-        bl = sizeof *b6;
-    }
+    /* An AF_INET6 socket bound for the v4 listener: v4-mapped 127.0.0.1. */
+    socklen_t bl = hc_sa_loopback(local->ss_family == AF_INET ? AF_INET : AF_INET6, fam != AF_INET6, &b);
     ll = sizeof *local;
     return bind(fd, (struct sockaddr *)&b, bl) == 0 && getsockname(fd, (struct sockaddr *)local, &ll) == 0;
 }
@@ -742,12 +690,6 @@ static void register_late(hc_gateway *gw, int fd, struct reg *r)
     pthread_mutex_unlock(&gw->lock);
 }
 
-static int port_of(const struct sockaddr *a)
-{
-    return a->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)a)->sin_port)
-                                   : ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
-}
-
 int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len, const char *host)
 {
     const hc_shim_api *shim = gw->core->shim;
@@ -766,7 +708,7 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
     memcpy(&r->origin.dst, dst, len < sizeof r->origin.dst ? len : sizeof r->origin.dst);
     r->origin.dstlen = len;
     hc_strlcpy(r->origin.host, sizeof r->origin.host, host);
-    r->origin.port = port_of(dst);
+    r->origin.port = hc_sa_port(dst);
     if (bind_early(fd, fam, &local) && register_early(gw, r, &local, fam))
         r = NULL;
 
@@ -783,7 +725,7 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
     }
     if (r)
         register_late(gw, fd, r);
-    hc_log_debug("redirected connection to %s:%d into the gateway", host, port_of(dst));
+    hc_log_debug("redirected connection to %s:%d into the gateway", host, hc_sa_port(dst));
     errno = saved;
     return rc;
 }
@@ -797,22 +739,18 @@ int hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, sockle
         return 1;
     uint16_t lport;
     int fam;
-    if (peer.ss_family == AF_INET) {
-        const struct sockaddr_in *p = (struct sockaddr_in *)&peer;
-        if (p->sin_port != gw->addr4.sin_port || p->sin_addr.s_addr != gw->addr4.sin_addr.s_addr)
-            return 1;
-        fam = AF_INET;
-    } else if (peer.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *p = (struct sockaddr_in6 *)&peer;
-        if (IN6_IS_ADDR_V4MAPPED(&p->sin6_addr) && p->sin6_port == gw->addr4.sin_port)
-            fam = AF_INET;
-        else if (gw->have6 && p->sin6_port == gw->addr6.sin6_port && IN6_IS_ADDR_LOOPBACK(&p->sin6_addr))
-            fam = AF_INET6;
-        else
-            return 1;
-    } else {
+    /* The peer must be one of the gateway's listeners (a v4-mapped peer: the v4 one). */
+    hc_sa_key pk, g4, g6;
+    if (!hc_sa_key_of((struct sockaddr *)&peer, pl, &pk))
         return 1;
-    }
+    hc_sa_key_of((const struct sockaddr *)&gw->addr4, sizeof gw->addr4, &g4);
+    hc_sa_key_of((const struct sockaddr *)&gw->addr6, sizeof gw->addr6, &g6);
+    if (hc_sa_key_eq(&pk, &g4))
+        fam = AF_INET;
+    else if (gw->have6 && hc_sa_key_eq(&pk, &g6))
+        fam = AF_INET6;
+    else
+        return 1;
     int lfam;
     unsigned char laddr[16];
     if (!addr_key((struct sockaddr *)&local, &lfam, laddr, &lport) || lfam != fam)

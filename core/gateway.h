@@ -71,8 +71,4 @@ bool hc_gateway_closing(hc_gateway *gw);
  * Thread-safe. */
 void hc_gateway_reopen(hc_gateway *gw);
 
-/* Spawn a detached thread with all signals blocked (signals belong to the
- * app's threads) and a modest stack. 0 or HC_ENOMEM. */
-int  hc_thread_spawn(void *(*fn)(void *), void *arg);
-
 #endif

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "options.h"
+#include "sockaddr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -450,17 +451,9 @@ static bool peer_of(hc_core *core, int fd, char *host, size_t size, int *port)
     socklen_t sl = sizeof ss;
     if (fd < 0 || core->shim->getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
         return false;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, (socklen_t)size);
-        *port = ntohs(a->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, (socklen_t)size);
-        *port = ntohs(a->sin6_port);
-    } else {
+    if (!hc_sa_host((struct sockaddr *)&ss, host, size))
         return false;
-    }
+    *port = hc_sa_port((struct sockaddr *)&ss);
     return true;
 }
 

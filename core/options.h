@@ -22,7 +22,7 @@
  *   Helicone-Fallback-Model: M     on failure, retry with model M (HC_FALLBACK_MODEL)
  *     Helicone-Fallback-OnCodes: 429,500-599   which statuses fall back (HC_FALLBACK_ON)
  *   Helicone-Fallbacks: [JSON]     ordered fallback targets (HC_FALLBACKS), see fallback.h
- *   Helicone-RateLimit-Policy: Q;w=S;u=request|cents;s=user|Prop   (HC_RATELIMIT), see counters.h
+ *   Helicone-RateLimit-Policy: Q;w=S;u=request|cents;s=user|Prop   (HC_RATELIMIT), see ratelimit.h
  *
  * Every header whose name starts with "Helicone-" is removed before the
  * request goes upstream (hc_is_helicone_header).

@@ -1,5 +1,6 @@
 /* otlp_push.c — see otlp_push.h (the DESIGN is there). */
 #include "otlp_push.h"
+#include "thread.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"

@@ -39,9 +39,9 @@
 #include "alert.h"
 #include "clock.h"
 #include "err.h"
-#include "gateway.h"
 #include "log.h"
 #include "store.h"
+#include "thread.h"
 
 #include <pthread.h>
 #include <stdlib.h>

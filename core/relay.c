@@ -1,6 +1,7 @@
 #include "relay.h"
 #include "io.h"
 #include "log.h"
+#include "sockaddr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,14 +18,8 @@
 
 bool hc_is_synthetic_addr(const struct sockaddr *a)
 {
-    uint32_t ip;
-    if (a->sa_family == AF_INET)
-        ip = ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr);
-    else if (a->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)a)->sin6_addr))
-        ip = ntohl(*(const uint32_t *)&((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr[12]);
-    else
-        return false;
-    return (ip & HC_SYNTHETIC_MASK) == HC_SYNTHETIC_NET;
+    struct in_addr ip;
+    return hc_sa_ipv4(a, &ip) && (ntohl(ip.s_addr) & HC_SYNTHETIC_MASK) == HC_SYNTHETIC_NET;
 }
 
 /* One direction's state: bytes read from `from` not yet written to `to`. */

@@ -37,7 +37,8 @@ typedef struct entry {
     int    status;
     char  *host, *method, *path, *model, *canon;   /* owned */
     hc_buf head, body;
-    int64_t tok[6], cost_nusd;
+    hc_tokens tok;
+    int64_t cost_nusd;
 } entry;
 
 static struct {
@@ -298,9 +299,9 @@ static int parse_line(const char *s, size_t n, int line, entry *e)
     if ((rc = get_bytes(o, "body", &e->body)))
         goto cleanup;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "tok");
-    for (int i = 0; i < 6 && cJSON_IsArray(t); i++) {
+    for (int i = 0; i < HC_TOKENS_N && cJSON_IsArray(t); i++) {
         const cJSON *v = cJSON_GetArrayItem(t, i);
-        e->tok[i] = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+        e->tok.v[i] = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
     }
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "cost_nusd");
     e->cost_nusd = cJSON_IsNumber(c) ? (int64_t)c->valuedouble : 0;
@@ -460,7 +461,7 @@ static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *i
     hc_buf_free(&head);
     /* Like a cache hit: nothing spent, the recorded cost saved; the usage is
      * the recorded one (a stream may not carry it). */
-    hc_capture_stored_answer(cap, e->tok, e->cost_nusd, e->model);
+    hc_capture_stored_answer(cap, &e->tok, e->cost_nusd, e->model);
     hc_capture_finish(cap, w ? "the app went away" : NULL, HC_REC_REPLAYED | (w ? HC_REC_CLIENT_ABORT : 0));
 }
 
@@ -573,9 +574,10 @@ void hc_replay_save(hc_replay_ctx *r, const hc_capture *cap, int status, const c
     }
     add_bytes(o, "body", body, body_len);
     const hc_record *rec = &cap->rec;
-    double tok[6] = { (double)rec->tok_in, (double)rec->tok_out, (double)rec->tok_cached, (double)rec->tok_cw5m,
-                      (double)rec->tok_cw1h, (double)rec->tok_reasoning };
-    cJSON_AddItemToObject(o, "tok", cJSON_CreateDoubleArray(tok, 6));
+    double tok[HC_TOKENS_N];
+    for (int i = 0; i < HC_TOKENS_N; i++)
+        tok[i] = (double)rec->tok.v[i];
+    cJSON_AddItemToObject(o, "tok", cJSON_CreateDoubleArray(tok, HC_TOKENS_N));
     cJSON_AddNumberToObject(o, "cost_nusd", (double)rec->cost_nusd);
     char *txt = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

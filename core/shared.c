@@ -47,7 +47,7 @@
 
 #include "../shim/core_api.h"
 
-/* The sliding window: the same 64 slots as counters.c, as a hash slot → amount. */
+/* The sliding window: the same 64 slots as ratelimit.c, as a hash slot → amount. */
 static const char window_lua[] =
     "local w=tonumber(ARGV[1]) local q=tonumber(ARGV[2]) local a=tonumber(ARGV[3])\n"
     "local now=tonumber(ARGV[4]) local chk=ARGV[5]=='1'\n"

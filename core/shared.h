@@ -5,7 +5,7 @@
  *   HC_SHARED_TIMEOUT_MS=50             per round trip, 1..5000
  *   HC_SHARED_ON_ERROR=local|fail-closed
  *       local (default): while Redis is unreachable, limits and budgets use this
- *       machine's store (counters.h), as without HC_SHARED; said once on stderr.
+ *       machine's store (ratelimit.h), as without HC_SHARED; said once on stderr.
  *       fail-closed: while Redis is unreachable, every blocking budget blocks
  *       (requests get the budget 429); rate limits still fall back to the store.
  *
@@ -40,13 +40,13 @@
  * Optional: the first call reads them otherwise. Thread-safe. */
 void hc_shared_init(void);
 
-/* Window check-and-take / add (counters.h hc_window_take/hc_window_add
+/* Window check-and-take / add (ratelimit.h hc_window_take/hc_window_add
  * semantics). 0 answered by Redis; HC_EDISABLED: HC_SHARED is unset, invalid
  * or Redis is unreachable — use the local store. */
 int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_t amount, int64_t now_us,
                      bool check, bool *allowed, uint64_t *used);
 
-/* Period totals (counters.h hc_total_get/hc_total_add). 0 answered by Redis;
+/* Period totals (ratelimit.h hc_total_get/hc_total_add). 0 answered by Redis;
  * HC_EDISABLED: use the local store; HC_ECONNECT: Redis is unreachable and
  * HC_SHARED_ON_ERROR=fail-closed (the caller treats the budget as spent). */
 int hc_shared_total_get(const char *key, uint64_t *total);

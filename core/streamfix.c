@@ -70,14 +70,13 @@ static int emit_event(hc_sse_filter *f, const char *ev, size_t n, hc_buf *out)
     while (i < n) {
         const char *nl = memchr(ev + i, '\n', n - i);
         size_t le = nl ? (size_t)(nl - ev) : n;
-        size_t ce = le > i && ev[le - 1] == '\r' ? le - 1 : le;
-        if (ce - i >= 5 && memcmp(ev + i, "data:", 5) == 0) {
+        const char *name, *v;
+        size_t name_len, vl;
+        if (hc_sse_field(ev + i, ev + le, &name, &name_len, &v, &vl) && name_len == 4 &&
+            memcmp(name, "data", 4) == 0) {
             data_lines++;
-            size_t v = i + 5;
-            if (v < ce && ev[v] == ' ')
-                v++;
-            d = ev + v;
-            dl = ce - v;
+            d = v;
+            dl = vl;
         }
         i = le + 1;
     }
@@ -100,19 +99,14 @@ static int emit_event(hc_sse_filter *f, const char *ev, size_t n, hc_buf *out)
 void hc_sse_filter_init(hc_sse_filter *f)
 {
     memset(f, 0, sizeof *f);
-    f->line_blank = true;
+    hc_sse_lines_init(&f->lines);
 }
 
 int hc_sse_filter_feed(hc_sse_filter *f, const char *p, size_t n, hc_buf *out)
 {
     while (n) {
-        const char *nl = memchr(p, '\n', n);
-        size_t run = nl ? (size_t)(nl - p) + 1 : n;
-        size_t content = nl ? run - 1 : run;
-        for (size_t i = 0; i < content; i++)
-            if (p[i] != '\r')
-                f->line_blank = false;
-        f->line_len += content;
+        bool eol, blank;
+        size_t run = hc_sse_lines_next(&f->lines, p, n, &eol, &blank);
         if (f->passthrough) {
             if (hc_buf_append(out, p, run))
                 return HC_ENOMEM;
@@ -126,11 +120,6 @@ int hc_sse_filter_feed(hc_sse_filter *f, const char *p, size_t n, hc_buf *out)
         }
         p += run;
         n -= run;
-        if (!nl)
-            break;
-        bool blank = f->line_len == 0 || (f->line_len == 1 && f->line_blank);
-        f->line_len = 0;
-        f->line_blank = true;
         if (!blank)
             continue;
         if (f->passthrough) {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "stream.h"
 
 /* If body is a JSON object with "stream": true whose stream_options does not
  * already ask for usage, write into out a body that does and return 1.
@@ -27,8 +28,7 @@ int hc_inject_include_usage(const char *body, size_t len, hc_buf *out);
 typedef struct hc_sse_filter {
     hc_buf pending;      /* bytes of the event being assembled */
     bool   passthrough;  /* the current event exceeded the bound: forwarding as it comes */
-    size_t line_len;     /* bytes of the current line so far (no LF) */
-    bool   line_blank;   /* the current line holds nothing but CR so far */
+    hc_sse_lines lines;  /* where the current line and event end (stream.h) */
     size_t dropped;      /* usage-only events removed */
 } hc_sse_filter;
 

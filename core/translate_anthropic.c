@@ -196,77 +196,68 @@ static cJSON *tool_use_block(const cJSON *call)
     return b;
 }
 
-int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, char *err, size_t errlen)
+/* A user turn; content "" stays "" (as the app sent it) unless it can join
+ * the user turn before it: content [] is a request Anthropic rejects for a
+ * reason the app never wrote. */
+static void user_turn(cJSON *msgs, const cJSON *content)
 {
-    cJSON *in = cJSON_ParseWithLength(body, n);
-    const cJSON *messages = in ? cJSON_GetObjectItemCaseSensitive(in, "messages") : NULL;
-    if (!cJSON_IsObject(in) || !cJSON_IsArray(messages)) {
-        snprintf(err, errlen, "the request body is not a chat completions request (a JSON object with \"messages\")");
-        cJSON_Delete(in);
-        return HC_EINVAL;
+    cJSON *blocks = content_blocks(content);
+    cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
+    const cJSON *lr = last ? cJSON_GetObjectItemCaseSensitive(last, "role") : NULL;
+    if (cJSON_GetArraySize(blocks) == 0 && cJSON_IsString(content) &&
+        !(cJSON_IsString(lr) && strcmp(lr->valuestring, "user") == 0)) {
+        cJSON_Delete(blocks);
+        cJSON *um = cJSON_CreateObject();
+        cJSON_AddStringToObject(um, "role", "user");
+        cJSON_AddStringToObject(um, "content", content->valuestring);
+        cJSON_AddItemToArray(msgs, um);
+    } else {
+        push_turn(msgs, "user", blocks);
     }
-    cJSON *o = cJSON_CreateObject();
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(in, "model");
-    cJSON_AddStringToObject(o, "model", model ? model : cJSON_IsString(m) ? m->valuestring : "");
+}
 
-    hc_buf system = HC_BUF_INIT; /* its error (buf.h) also stands for the other texts built here */
-    cJSON *msgs = cJSON_CreateArray();
-    const cJSON *msg;
-    cJSON_ArrayForEach(msg, messages) {
-        const cJSON *role = cJSON_GetObjectItemCaseSensitive(msg, "role");
-        const char *r = cJSON_IsString(role) ? role->valuestring : "";
-        const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
-        if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0) {
-            hc_buf t = HC_BUF_INIT;
-            content_text(content, &t);
-            if (t.len && system.len)
-                hc_buf_puts(&system, "\n\n");
-            hc_buf_append_buf(&system, &t);
-            hc_buf_free(&t);
-        } else if (strcmp(r, "tool") == 0) {
-            const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "tool_call_id");
-            hc_buf t = HC_BUF_INIT;
-            content_text(content, &t);
-            if (hc_buf_error(&t))
-                hc_buf_append_buf(&system, &t); /* marks the translation failed */
-            cJSON *b = cJSON_CreateObject();
-            cJSON_AddStringToObject(b, "type", "tool_result");
-            cJSON_AddStringToObject(b, "tool_use_id", cJSON_IsString(id) ? id->valuestring : "");
-            cJSON_AddStringToObject(b, "content", t.data ? t.data : "");
-            hc_buf_free(&t);
-            cJSON *blocks = cJSON_CreateArray();
-            cJSON_AddItemToArray(blocks, b);
-            push_turn(msgs, "user", blocks);
-        } else if (strcmp(r, "assistant") == 0) {
-            cJSON *blocks = content ? content_blocks(content) : cJSON_CreateArray();
-            const cJSON *calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), *call;
-            cJSON_ArrayForEach(call, calls)
-                cJSON_AddItemToArray(blocks, tool_use_block(call));
-            push_turn(msgs, "assistant", blocks);
-        } else {
-            cJSON *blocks = content_blocks(content);
-            cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
-            const cJSON *lr = last ? cJSON_GetObjectItemCaseSensitive(last, "role") : NULL;
-            if (cJSON_GetArraySize(blocks) == 0 && cJSON_IsString(content) &&
-                !(cJSON_IsString(lr) && strcmp(lr->valuestring, "user") == 0)) {
-                /* "" stays "" (as the app sent it): content [] is a request
-                 * Anthropic rejects for a reason the app never wrote. */
-                cJSON_Delete(blocks);
-                cJSON *um = cJSON_CreateObject();
-                cJSON_AddStringToObject(um, "role", "user");
-                cJSON_AddStringToObject(um, "content", content->valuestring);
-                cJSON_AddItemToArray(msgs, um);
-            } else {
-                push_turn(msgs, "user", blocks);
-            }
-        }
+/* One chat message as Anthropic turns (msgs), or as system text (system).
+ * system's error (buf.h) also stands for the other texts built here. */
+static void add_message(cJSON *msgs, hc_buf *system, const cJSON *msg)
+{
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(msg, "role");
+    const char *r = cJSON_IsString(role) ? role->valuestring : "";
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0) {
+        hc_buf t = HC_BUF_INIT;
+        content_text(content, &t);
+        if (t.len && system->len)
+            hc_buf_puts(system, "\n\n");
+        hc_buf_append_buf(system, &t);
+        hc_buf_free(&t);
+    } else if (strcmp(r, "tool") == 0) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "tool_call_id");
+        hc_buf t = HC_BUF_INIT;
+        content_text(content, &t);
+        if (hc_buf_error(&t))
+            hc_buf_append_buf(system, &t); /* marks the translation failed */
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "type", "tool_result");
+        cJSON_AddStringToObject(b, "tool_use_id", cJSON_IsString(id) ? id->valuestring : "");
+        cJSON_AddStringToObject(b, "content", t.data ? t.data : "");
+        hc_buf_free(&t);
+        cJSON *blocks = cJSON_CreateArray();
+        cJSON_AddItemToArray(blocks, b);
+        push_turn(msgs, "user", blocks);
+    } else if (strcmp(r, "assistant") == 0) {
+        cJSON *blocks = content ? content_blocks(content) : cJSON_CreateArray();
+        const cJSON *calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), *call;
+        cJSON_ArrayForEach(call, calls)
+            cJSON_AddItemToArray(blocks, tool_use_block(call));
+        push_turn(msgs, "assistant", blocks);
+    } else {
+        user_turn(msgs, content);
     }
-    int failed = hc_buf_error(&system);
-    if (system.len)
-        cJSON_AddStringToObject(o, "system", system.data);
-    hc_buf_free(&system);
-    cJSON_AddItemToObject(o, "messages", msgs);
+}
 
+/* max_tokens, temperature, top_p, stop: the sampling settings of in, into o. */
+static void translate_sampling(cJSON *o, const cJSON *in)
+{
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(in, "max_completion_tokens");
     if (!cJSON_IsNumber(mt))
         mt = cJSON_GetObjectItemCaseSensitive(in, "max_tokens");
@@ -290,6 +281,11 @@ int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, ch
     } else if (cJSON_IsArray(stop)) {
         cJSON_AddItemToObject(o, "stop_sequences", cJSON_Duplicate(stop, 1));
     }
+}
+
+/* stream, user (as metadata.user_id), tools and tool_choice of in, into o. */
+static void translate_extras(cJSON *o, const cJSON *in)
+{
     const cJSON *stream = cJSON_GetObjectItemCaseSensitive(in, "stream");
     if (cJSON_IsTrue(stream))
         cJSON_AddTrueToObject(o, "stream");
@@ -307,6 +303,34 @@ int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, ch
         if (tc || cJSON_IsFalse(par))
             cJSON_AddItemToObject(o, "tool_choice", translate_tool_choice(tc, par));
     }
+}
+
+int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, char *err, size_t errlen)
+{
+    cJSON *in = cJSON_ParseWithLength(body, n);
+    const cJSON *messages = in ? cJSON_GetObjectItemCaseSensitive(in, "messages") : NULL;
+    if (!cJSON_IsObject(in) || !cJSON_IsArray(messages)) {
+        snprintf(err, errlen, "the request body is not a chat completions request (a JSON object with \"messages\")");
+        cJSON_Delete(in);
+        return HC_EINVAL;
+    }
+    cJSON *o = cJSON_CreateObject();
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(in, "model");
+    cJSON_AddStringToObject(o, "model", model ? model : cJSON_IsString(m) ? m->valuestring : "");
+
+    hc_buf system = HC_BUF_INIT; /* its error (buf.h) also stands for the other texts built here */
+    cJSON *msgs = cJSON_CreateArray();
+    const cJSON *msg;
+    cJSON_ArrayForEach(msg, messages)
+        add_message(msgs, &system, msg);
+    int failed = hc_buf_error(&system);
+    if (system.len)
+        cJSON_AddStringToObject(o, "system", system.data);
+    hc_buf_free(&system);
+    cJSON_AddItemToObject(o, "messages", msgs);
+    translate_sampling(o, in);
+    translate_extras(o, in);
+
     char *s = cJSON_PrintUnformatted(o);
     int rc = !failed && s && hc_buf_puts(out, s) == 0 ? 0 : HC_ENOMEM;
     free(s);
@@ -487,6 +511,104 @@ static void write_chunk(hc_xa_stream *s, cJSON *delta, const char *finish, cJSON
     cJSON_Delete(o);
 }
 
+/* message_start: the id, model and first usage; the assistant role chunk. */
+static void on_message_start(hc_xa_stream *s, const cJSON *ev)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev, "message");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(m, "model");
+    snprintf(s->id, sizeof s->id, "%s", cJSON_IsString(id) ? id->valuestring : "");
+    snprintf(s->model, sizeof s->model, "%s", cJSON_IsString(model) ? model->valuestring : "");
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(m, "usage");
+    s->in = num(u, "input_tokens");
+    s->cache_read = num(u, "cache_read_input_tokens");
+    s->cache_write = num(u, "cache_creation_input_tokens");
+    s->out_tok = num(u, "output_tokens");
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "role", "assistant");
+    cJSON_AddStringToObject(d, "content", "");
+    write_chunk(s, d, NULL, NULL);
+}
+
+/* content_block_start of block bi: a tool call opens (its index noted), or
+ * the block's initial text. */
+static void on_block_start(hc_xa_stream *s, const cJSON *ev, int bi)
+{
+    const cJSON *cb = cJSON_GetObjectItemCaseSensitive(ev, "content_block");
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(cb, "type");
+    if (cJSON_IsString(ct) && strcmp(ct->valuestring, "tool_use") == 0 && bi >= 0) {
+        int ti = s->ntools++;
+        if (bi < HC_XA_MAX_BLOCKS) {
+            s->tool_of_block[bi] = ti;
+        } else {
+            s->open_block = bi;
+            s->open_tool = ti;
+        }
+        cJSON *call = cJSON_CreateObject(), *fn = cJSON_CreateObject();
+        cJSON_AddNumberToObject(call, "index", ti);
+        copy_item(call, "id", cb, "id");
+        cJSON_AddStringToObject(call, "type", "function");
+        copy_item(fn, "name", cb, "name");
+        cJSON_AddStringToObject(fn, "arguments", "");
+        cJSON_AddItemToObject(call, "function", fn);
+        cJSON *calls = cJSON_CreateArray(), *d = cJSON_CreateObject();
+        cJSON_AddItemToArray(calls, call);
+        cJSON_AddItemToObject(d, "tool_calls", calls);
+        write_chunk(s, d, NULL, NULL);
+    } else if (cJSON_IsString(ct) && strcmp(ct->valuestring, "text") == 0) {
+        const cJSON *tx = cJSON_GetObjectItemCaseSensitive(cb, "text");
+        if (cJSON_IsString(tx) && tx->valuestring[0]) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON_AddStringToObject(d, "content", tx->valuestring);
+            write_chunk(s, d, NULL, NULL);
+        }
+    }
+}
+
+/* content_block_delta of block bi: text, or a tool call's next arguments. */
+static void on_block_delta(hc_xa_stream *s, const cJSON *ev, int bi)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "delta");
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(d, "type");
+    const char *dts = cJSON_IsString(dt) ? dt->valuestring : "";
+    if (strcmp(dts, "text_delta") == 0) {
+        const cJSON *tx = cJSON_GetObjectItemCaseSensitive(d, "text");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "content", cJSON_IsString(tx) ? tx->valuestring : "");
+        write_chunk(s, o, NULL, NULL);
+    } else if (strcmp(dts, "input_json_delta") == 0 && bi >= 0 &&
+               (bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi] : bi == s->open_block ? s->open_tool : -1) >= 0) {
+        const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
+        cJSON *call = cJSON_CreateObject(), *fn = cJSON_CreateObject();
+        cJSON_AddNumberToObject(call, "index", bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi] : s->open_tool);
+        cJSON_AddStringToObject(fn, "arguments", cJSON_IsString(pj) ? pj->valuestring : "");
+        cJSON_AddItemToObject(call, "function", fn);
+        cJSON *calls = cJSON_CreateArray(), *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(calls, call);
+        cJSON_AddItemToObject(o, "tool_calls", calls);
+        write_chunk(s, o, NULL, NULL);
+    }
+    /* thinking and signature deltas have no chat completions form */
+}
+
+/* message_delta: the stop reason and the usage so far; the finish chunk. */
+static void on_message_delta(hc_xa_stream *s, const cJSON *ev)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "delta");
+    const cJSON *sr = cJSON_GetObjectItemCaseSensitive(d, "stop_reason");
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(ev, "usage");
+    if (cJSON_GetObjectItemCaseSensitive(u, "output_tokens"))
+        s->out_tok = num(u, "output_tokens");
+    if (cJSON_GetObjectItemCaseSensitive(u, "input_tokens"))
+        s->in = num(u, "input_tokens");
+    if (cJSON_GetObjectItemCaseSensitive(u, "cache_read_input_tokens"))
+        s->cache_read = num(u, "cache_read_input_tokens");
+    if (cJSON_GetObjectItemCaseSensitive(u, "cache_creation_input_tokens"))
+        s->cache_write = num(u, "cache_creation_input_tokens");
+    snprintf(s->finish, sizeof s->finish, "%s", hc_xa_finish_reason(cJSON_IsString(sr) ? sr->valuestring : NULL));
+    write_chunk(s, cJSON_CreateObject(), s->finish, NULL);
+}
+
 static void on_event(void *ctx, const char *event, const char *data, size_t dlen, const char *raw, size_t rlen)
 {
     hc_xa_stream *s = ctx;
@@ -501,86 +623,13 @@ static void on_event(void *ctx, const char *event, const char *data, size_t dlen
     const cJSON *idx = cJSON_GetObjectItemCaseSensitive(ev, "index");
     int bi = cJSON_IsNumber(idx) ? idx->valueint : -1;
     if (strcmp(t, "message_start") == 0) {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(ev, "message");
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-        const cJSON *model = cJSON_GetObjectItemCaseSensitive(m, "model");
-        snprintf(s->id, sizeof s->id, "%s", cJSON_IsString(id) ? id->valuestring : "");
-        snprintf(s->model, sizeof s->model, "%s", cJSON_IsString(model) ? model->valuestring : "");
-        const cJSON *u = cJSON_GetObjectItemCaseSensitive(m, "usage");
-        s->in = num(u, "input_tokens");
-        s->cache_read = num(u, "cache_read_input_tokens");
-        s->cache_write = num(u, "cache_creation_input_tokens");
-        s->out_tok = num(u, "output_tokens");
-        cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "role", "assistant");
-        cJSON_AddStringToObject(d, "content", "");
-        write_chunk(s, d, NULL, NULL);
+        on_message_start(s, ev);
     } else if (strcmp(t, "content_block_start") == 0) {
-        const cJSON *cb = cJSON_GetObjectItemCaseSensitive(ev, "content_block");
-        const cJSON *ct = cJSON_GetObjectItemCaseSensitive(cb, "type");
-        if (cJSON_IsString(ct) && strcmp(ct->valuestring, "tool_use") == 0 && bi >= 0) {
-            int ti = s->ntools++;
-            if (bi < HC_XA_MAX_BLOCKS) {
-                s->tool_of_block[bi] = ti;
-            } else {
-                s->open_block = bi;
-                s->open_tool = ti;
-            }
-            cJSON *call = cJSON_CreateObject(), *fn = cJSON_CreateObject();
-            cJSON_AddNumberToObject(call, "index", ti);
-            copy_item(call, "id", cb, "id");
-            cJSON_AddStringToObject(call, "type", "function");
-            copy_item(fn, "name", cb, "name");
-            cJSON_AddStringToObject(fn, "arguments", "");
-            cJSON_AddItemToObject(call, "function", fn);
-            cJSON *calls = cJSON_CreateArray(), *d = cJSON_CreateObject();
-            cJSON_AddItemToArray(calls, call);
-            cJSON_AddItemToObject(d, "tool_calls", calls);
-            write_chunk(s, d, NULL, NULL);
-        } else if (cJSON_IsString(ct) && strcmp(ct->valuestring, "text") == 0) {
-            const cJSON *tx = cJSON_GetObjectItemCaseSensitive(cb, "text");
-            if (cJSON_IsString(tx) && tx->valuestring[0]) {
-                cJSON *d = cJSON_CreateObject();
-                cJSON_AddStringToObject(d, "content", tx->valuestring);
-                write_chunk(s, d, NULL, NULL);
-            }
-        }
+        on_block_start(s, ev, bi);
     } else if (strcmp(t, "content_block_delta") == 0) {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "delta");
-        const cJSON *dt = cJSON_GetObjectItemCaseSensitive(d, "type");
-        const char *dts = cJSON_IsString(dt) ? dt->valuestring : "";
-        if (strcmp(dts, "text_delta") == 0) {
-            const cJSON *tx = cJSON_GetObjectItemCaseSensitive(d, "text");
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "content", cJSON_IsString(tx) ? tx->valuestring : "");
-            write_chunk(s, o, NULL, NULL);
-        } else if (strcmp(dts, "input_json_delta") == 0 && bi >= 0 &&
-                   (bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi] : bi == s->open_block ? s->open_tool : -1) >= 0) {
-            const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
-            cJSON *call = cJSON_CreateObject(), *fn = cJSON_CreateObject();
-            cJSON_AddNumberToObject(call, "index", bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi] : s->open_tool);
-            cJSON_AddStringToObject(fn, "arguments", cJSON_IsString(pj) ? pj->valuestring : "");
-            cJSON_AddItemToObject(call, "function", fn);
-            cJSON *calls = cJSON_CreateArray(), *o = cJSON_CreateObject();
-            cJSON_AddItemToArray(calls, call);
-            cJSON_AddItemToObject(o, "tool_calls", calls);
-            write_chunk(s, o, NULL, NULL);
-        }
-        /* thinking and signature deltas have no chat completions form */
+        on_block_delta(s, ev, bi);
     } else if (strcmp(t, "message_delta") == 0) {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(ev, "delta");
-        const cJSON *sr = cJSON_GetObjectItemCaseSensitive(d, "stop_reason");
-        const cJSON *u = cJSON_GetObjectItemCaseSensitive(ev, "usage");
-        if (cJSON_GetObjectItemCaseSensitive(u, "output_tokens"))
-            s->out_tok = num(u, "output_tokens");
-        if (cJSON_GetObjectItemCaseSensitive(u, "input_tokens"))
-            s->in = num(u, "input_tokens");
-        if (cJSON_GetObjectItemCaseSensitive(u, "cache_read_input_tokens"))
-            s->cache_read = num(u, "cache_read_input_tokens");
-        if (cJSON_GetObjectItemCaseSensitive(u, "cache_creation_input_tokens"))
-            s->cache_write = num(u, "cache_creation_input_tokens");
-        snprintf(s->finish, sizeof s->finish, "%s", hc_xa_finish_reason(cJSON_IsString(sr) ? sr->valuestring : NULL));
-        write_chunk(s, cJSON_CreateObject(), s->finish, NULL);
+        on_message_delta(s, ev);
     } else if (strcmp(t, "message_stop") == 0) {
         if (s->include_usage)
             write_chunk(s, NULL, NULL, usage_object(s->in, s->out_tok, s->cache_read, s->cache_write));

@@ -3,9 +3,9 @@
 #include "config.h"
 #include "core.h"
 #include "err.h"
-#include "gateway.h"
 #include "io.h"
 #include "log.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <netdb.h>

@@ -58,6 +58,7 @@
 #include "record.h"
 #include "uuid.h"
 #include "relay.h"
+#include "thread.h"
 #include "tlsca.h"
 #include "unified.h"
 #include "shim/hosts.h"

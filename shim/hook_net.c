@@ -26,6 +26,7 @@
 #include "hosts.h"
 #include "real.h"
 #include "shim.h"
+#include "sockaddr.h"
 
 void hc_io_watch(int fd, const char *host, int port); /* hook_io.c */
 
@@ -63,11 +64,12 @@ static int lookup_routed(const char *node, const struct sockaddr_in *fake, const
         h = *hints;
     h.ai_flags |= AI_NUMERICHOST;
     h.ai_flags &= ~AI_ADDRCONFIG; /* a loopback-only machine must still get an answer */
-    inet_ntop(AF_INET, &fake->sin_addr, num, sizeof num);
-    if (h.ai_family == AF_INET6) {
-        char mapped[80];
-        snprintf(mapped, sizeof mapped, "::ffff:%s", num);
-        memcpy(num, mapped, sizeof num);
+    if (h.ai_family == AF_INET6) { /* the v4-mapped form: an AF_INET6 lookup takes only IPv6 text */
+        struct sockaddr_in6 mapped;
+        hc_sa_v4mapped(fake, &mapped);
+        hc_sa_host((const struct sockaddr *)&mapped, num, sizeof num);
+    } else {
+        inet_ntop(AF_INET, &fake->sin_addr, num, sizeof num);
     }
     int rc = real(num, service, &h, res);
     if (rc == 0 && (h.ai_flags & AI_CANONNAME) && *res) {
@@ -167,8 +169,7 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         int rc = real(fd, addr, len);
         int e = errno;
         if (rc == 0 || e == EINPROGRESS)
-            hc_io_watch(fd, host, a->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)a)->sin_port)
-                                                          : ntohs(((const struct sockaddr_in6 *)a)->sin6_port));
+            hc_io_watch(fd, host, hc_sa_port(a));
         errno = e;
         return rc;
     }

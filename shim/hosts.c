@@ -26,6 +26,7 @@
 #include "core_api.h"
 #include "log.h"
 #include "provider.h"
+#include "sockaddr.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -361,27 +362,11 @@ static bool match_synthetic(const unsigned char *bytes, int port, char *name, si
 
 bool hc_hosts_match_addr(const struct sockaddr *addr, socklen_t len, char *name, size_t size)
 {
-    int fam;
-    const unsigned char *bytes;
-    int port;
-    if (addr->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
-        fam = AF_INET;
-        bytes = (const unsigned char *)&a->sin_addr;
-        port = ntohs(a->sin_port);
-    } else if (addr->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
-        port = ntohs(a->sin6_port);
-        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-            fam = AF_INET;
-            bytes = (const unsigned char *)&a->sin6_addr + 12;
-        } else {
-            fam = AF_INET6;
-            bytes = (const unsigned char *)&a->sin6_addr;
-        }
-    } else {
+    hc_sa_key k;
+    if (!hc_sa_key_of(addr, len, &k))
         return false;
-    }
+    int fam = k.family, port = k.port;
+    const unsigned char *bytes = k.addr;
     if (fam == AF_INET && match_synthetic(bytes, port, name, size))
         return true;
     if (__atomic_load_n(&table_count, __ATOMIC_ACQUIRE) == 0)

@@ -241,15 +241,10 @@ static void ensure_run_id(void)
 
 __attribute__((constructor)) static void hc_shim_init(void)
 {
-    const char *m = getenv("HC_MODE");
-    if (m && *m) {
-        if (strcmp(m, "off") == 0 || strcmp(m, "0") == 0)
-            mode = HC_MODE_OFF;
-        else if (strcmp(m, "observe") == 0)
-            mode = HC_MODE_OBSERVE;
-        else if (strcmp(m, "gateway") != 0)
-            hc_log_warn_once("hc_mode", "HC_MODE=%s: expected gateway, observe or off; using gateway", m);
-    }
+    bool unknown;
+    mode = hc_mode_from_env(&unknown);
+    if (unknown)
+        hc_log_warn_once("hc_mode", "HC_MODE=%s: expected gateway, observe or off; using gateway", getenv("HC_MODE"));
     if (mode == HC_MODE_OFF)
         return;
     ensure_run_id();

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "core_api.h"
+#include "mode.h"
 
 #define HC_EXPORT __attribute__((visibility("default")))
 
@@ -20,13 +21,7 @@
  * every process a page fault to read (the zero page) and another to write. */
 #define HC_STARTUP_VAR __attribute__((section(".data.hc_startup")))
 
-enum hc_mode {
-    HC_MODE_GATEWAY = 0,  /* default: redirect LLM connections into the in-process gateway */
-    HC_MODE_OBSERVE = 1,  /* passive capture on the app's own TLS and sockets */
-    HC_MODE_OFF     = 2,  /* every hook passes through; nothing is loaded */
-};
-
-/* The mode from HC_MODE (read once by the constructor). */
+/* The mode from HC_MODE (mode.h; read once by the constructor). */
 enum hc_mode hc_shim_mode(void);
 
 /* True when hooks must pass through on this thread: the thread belongs to the

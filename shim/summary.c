@@ -3,6 +3,7 @@
 #include "shim.h" /* HC_STARTUP_VAR */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -200,16 +201,13 @@ static void add_line(totals *t, const char *line)
     t->tin += v[5], t->tout += v[6], t->cost += v[7];
 }
 
-void hc_summary_finish(void)
+/* Sum every line of the tree's file into *t, then remove the file.
+ * Returns false when the file is gone (not our tree's, or removed). */
+static bool read_totals(totals *t)
 {
-    /* getpid() is a real system call (glibc >= 2.25 caches nothing), so a
-     * vfork() child sharing owner_pid is not the owner either. */
-    if (owner_pid == 0 || owner_pid != getpid() || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
-        return;
-    totals t = {0};
     int fd = open(sum_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return; /* gone: not our tree's file (a reused pid inherited the variables), or removed */
+        return false; /* gone: not our tree's file (a reused pid inherited the variables), or removed */
     char buf[4096], line[256];
     size_t ll = 0;
     int skipping = 0; /* the current line is longer than any of ours */
@@ -224,7 +222,7 @@ void hc_summary_finish(void)
             if (buf[i] == '\n') {
                 line[ll] = 0;
                 if (!skipping)
-                    add_line(&t, line);
+                    add_line(t, line);
                 ll = 0, skipping = 0;
             } else if (ll + 1 < sizeof line) {
                 line[ll++] = buf[i];
@@ -235,63 +233,87 @@ void hc_summary_finish(void)
     }
     if (ll && !skipping) {
         line[ll] = 0;
-        add_line(&t, line);
+        add_line(t, line);
     }
     close(fd);
     unlink(sum_path);
+    return true;
+}
 
-    char msg[1536];
-    sbuf b = {msg, sizeof msg, 0};
-    msg[0] = 0;
-    put(&b, "hcshim: ");
-    put_grouped(&b, t.calls);
-    put(&b, t.calls == 1 ? " LLM call" : " LLM calls");
-    if (t.calls) {
-        put(&b, ", ");
-        put_grouped(&b, (uint64_t)(t.tin + t.tout));
-        put(&b, " tokens (");
-        put_grouped(&b, (uint64_t)t.tin);
-        put(&b, " in, ");
-        put_grouped(&b, (uint64_t)t.tout);
-        put(&b, " out), ");
-        put_money(&b, t.cost);
-        if (t.unpriced) {
-            put(&b, " + ");
-            put_u64(&b, t.unpriced, 1);
-            put(&b, " unpriced");
-        }
-        put(&b, ", ");
-        put_u64(&b, t.errors, 1);
-        put(&b, t.errors == 1 ? " error" : " errors");
-        if (t.blocked) {
-            put(&b, ", ");
-            put_u64(&b, t.blocked, 1);
-            put(&b, " blocked");
-        }
-        if (t.hits) {
-            put(&b, ", ");
-            put_u64(&b, t.hits, 1);
-            put(&b, t.hits == 1 ? " cache hit" : " cache hits");
-        }
+/* "N LLM calls, T tokens (I in, O out), $C[ + U unpriced], E errors[, B blocked][, H cache hits]". */
+static void put_totals(sbuf *b, const totals *t)
+{
+    put_grouped(b, t->calls);
+    put(b, t->calls == 1 ? " LLM call" : " LLM calls");
+    if (!t->calls)
+        return;
+    put(b, ", ");
+    put_grouped(b, (uint64_t)(t->tin + t->tout));
+    put(b, " tokens (");
+    put_grouped(b, (uint64_t)t->tin);
+    put(b, " in, ");
+    put_grouped(b, (uint64_t)t->tout);
+    put(b, " out), ");
+    put_money(b, t->cost);
+    if (t->unpriced) {
+        put(b, " + ");
+        put_u64(b, t->unpriced, 1);
+        put(b, " unpriced");
     }
+    put(b, ", ");
+    put_u64(b, t->errors, 1);
+    put(b, t->errors == 1 ? " error" : " errors");
+    if (t->blocked) {
+        put(b, ", ");
+        put_u64(b, t->blocked, 1);
+        put(b, " blocked");
+    }
+    if (t->hits) {
+        put(b, ", ");
+        put_u64(b, t->hits, 1);
+        put(b, t->hits == 1 ? " cache hit" : " cache hits");
+    }
+}
+
+/* " · more: hc-analyze report [--db DB] [--run ID]", printing no terminal
+ * bytes from either value. */
+static void put_more(sbuf *b)
+{
     const char *run = sum_run, *db = sum_db;
     if (run[strspn(run, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:+-")])
         run = ""; /* not a run id hc-run would make: print no terminal bytes from it */
     for (const char *q = db; *q; q++)
         if ((unsigned char)*q < 0x20 || *q == 0x7f || *q == '\'')
             db = "";
-    put(&b, " · more: hc-analyze report");
+    put(b, " · more: hc-analyze report");
     if (*db) {
         int quote = strpbrk(db, " \"$`;&|<>()*?[]#~") != NULL;
-        put(&b, quote ? " --db '" : " --db ");
-        put(&b, db);
+        put(b, quote ? " --db '" : " --db ");
+        put(b, db);
         if (quote)
-            put(&b, "'");
+            put(b, "'");
     }
     if (*run) {
-        put(&b, " --run ");
-        put(&b, run);
+        put(b, " --run ");
+        put(b, run);
     }
+}
+
+void hc_summary_finish(void)
+{
+    /* getpid() is a real system call (glibc >= 2.25 caches nothing), so a
+     * vfork() child sharing owner_pid is not the owner either. */
+    if (owner_pid == 0 || owner_pid != getpid() || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+        return;
+    totals t = {0};
+    if (!read_totals(&t))
+        return;
+    char msg[1536];
+    sbuf b = {msg, sizeof msg, 0};
+    msg[0] = 0;
+    put(&b, "hcshim: ");
+    put_totals(&b, &t);
+    put_more(&b);
     /* Only onto the stderr the program started with: an app that closed fd 2
      * may have opened one of its own files there since. */
     struct stat st;

@@ -29,7 +29,7 @@ CORE_jsonedit      := core/jsonedit.c
 CORE_decode        := core/decode.c
 CORE_record        :=
 CORE_cachefmt      :=
-CORE_header        := core/retry.c core/counters.c core/fallback.c core/budget.c core/options.c \
+CORE_header        := core/retry.c core/ratelimit.c core/fallback.c core/budget.c core/options.c \
                       core/config.c core/jsonedit.c core/cache.c core/context.c
 CORE_pricing       :=
 CORE_jsonflat      :=

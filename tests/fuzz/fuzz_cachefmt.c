@@ -27,7 +27,7 @@ static void same_entry(const hc_cache_entry *a, const hc_cache_entry *b)
     FUZZ_CHECK(memcmp(a->orig_id, b->orig_id, sizeof a->orig_id) == 0);
     FUZZ_CHECK(a->cost_nusd == b->cost_nusd && a->status == b->status && a->streamed == b->streamed);
     for (int i = 0; i < 6; i++)
-        FUZZ_CHECK(a->tok[i] == b->tok[i]);
+        FUZZ_CHECK(a->tok.v[i] == b->tok.v[i]);
     FUZZ_CHECK(strcmp(a->host, b->host) == 0 && strcmp(a->model, b->model) == 0 && strcmp(a->path, b->path) == 0);
     FUZZ_CHECK(a->head_len == b->head_len && memcmp(a->head, b->head, a->head_len) == 0);
     FUZZ_CHECK(a->body_len == b->body_len && memcmp(a->body, b->body, a->body_len) == 0);
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_in(&st, e.head, e.head_len);
         check_in(&st, e.body, e.body_len);
         for (int i = 0; i < 6; i++)
-            FUZZ_CHECK(e.tok[i] >= 0);
+            FUZZ_CHECK(e.tok.v[i] >= 0);
 
         hc_buf enc = HC_BUF_INIT, st2 = HC_BUF_INIT;
         FUZZ_CHECK(hc_cache_entry_encode(&e, &enc) == 0);

@@ -3,7 +3,7 @@
  *
  *   0  Go durations (x-ratelimit-reset-*)          hc_parse_go_duration   core/retry.c
  *   1  retry-after / retry-after-ms / reset heads  hc_retry_after_us      core/retry.c
- *   2  Helicone-RateLimit-Policy / HC_RATELIMIT    hc_ratelimit_parse     core/counters.c
+ *   2  Helicone-RateLimit-Policy / HC_RATELIMIT    hc_ratelimit_parse     core/ratelimit.c
  *   3  Helicone-Fallback-OnCodes / HC_FALLBACK_ON  hc_codes_parse         core/fallback.c
  *   4  Helicone-Fallbacks JSON / HC_FALLBACKS      hc_fallbacks_build, hc_fallback_body
  *   5  HC_BUDGET                                   hc_budgets_parse       core/budget.c
@@ -25,7 +25,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "config.h"
-#include "counters.h"
+#include "ratelimit.h"
 #include "err.h"
 #include "fallback.h"
 #include "http.h"

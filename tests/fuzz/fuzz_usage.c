@@ -23,14 +23,14 @@ static void check_text(const char *s, size_t size)
 
 static void check_usage(const hc_usage *u)
 {
-    const int64_t v[6] = { u->in, u->out, u->cached, u->cw5m, u->cw1h, u->reasoning };
+    const int64_t v[6] = { u->tok.in, u->tok.out, u->tok.cached, u->tok.cw5m, u->tok.cw1h, u->tok.reasoning };
     for (int i = 0; i < 6; i++)
         FUZZ_CHECK(v[i] >= 0 && v[i] <= HC_USAGE_MAX_TOKENS);
     check_text(u->model, sizeof u->model);
     check_text(u->finish, sizeof u->finish);
     if (!u->found)
-        FUZZ_CHECK(u->in == 0 && u->out == 0 && u->cached == 0 && u->cw5m == 0 && u->cw1h == 0 &&
-                   u->reasoning == 0);
+        FUZZ_CHECK(u->tok.in == 0 && u->tok.out == 0 && u->tok.cached == 0 && u->tok.cw5m == 0 && u->tok.cw1h == 0 &&
+                   u->tok.reasoning == 0);
 }
 
 struct sctx {

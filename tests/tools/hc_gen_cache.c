@@ -366,8 +366,7 @@ static void gen_group(int gi)
         e.cost_nusd = o->cost_nusd;
         e.status = 200;
         e.streamed = chance(300);
-        int64_t tok[6] = { o->tok_in, o->tok_out, 0, 0, 0, 0 };
-        memcpy(e.tok, tok, sizeof tok);
+        e.tok = (hc_tokens){ .in = o->tok_in, .out = o->tok_out };
         e.host = o->host;
         e.model = *o->model_resp ? o->model_resp : o->model_req;
         e.path = o->path;

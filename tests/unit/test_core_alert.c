@@ -3,7 +3,7 @@
  * scopes, min=, and the errors a user sees for a bad rule. */
 #include "alert.h"
 #include "budget.h"
-#include "counters.h"
+#include "ratelimit.h"
 #include "err.h"
 #include "store.h"
 #include "t.h"

@@ -154,8 +154,8 @@ static void put(hc_store *s, const hc_cache_ctx *c, int bucket, const char *body
     e.created_us = NOW - SEC;
     e.expires_us = expires;
     e.status = 200;
-    e.tok[0] = 11;
-    e.tok[1] = 7;
+    e.tok.in = 11;
+    e.tok.out = 7;
     e.cost_nusd = 1234;
     e.host = "api.openai.com";
     e.model = "gpt-4o";
@@ -201,7 +201,7 @@ static void test_store(hc_store *s)
     hc_cache_entry e;
     hc_buf st = HC_BUF_INIT;
     T_EQ_INT(hc_cache_lookup(s, &c, NOW, &e, &st, &b), HC_CACHE_HIT, "the stored answer hits");
-    T_CHECK(b == 0 && e.status == 200 && e.tok[0] == 11 && e.tok[1] == 7 && e.cost_nusd == 1234,
+    T_CHECK(b == 0 && e.status == 200 && e.tok.in == 11 && e.tok.out == 7 && e.cost_nusd == 1234,
             "…bucket 0, status, tokens and cost read back");
     T_CHECK(e.head_len > 0 && strncmp(e.head, "HTTP/1.1 200 OK\r\n", 17) == 0 && e.body_len == 8,
             "…head and body read back");

@@ -226,8 +226,8 @@ static void test_stored_answer(void)
     hc_capture_set_upstream(&c, "cache");
     hc_capture_attempt(&c, 200, 0);
     hc_capture_response_data(&c, body, sizeof body - 1);
-    const int64_t tok[6] = { 7, 3, 2, 0, 0, 1 };
-    hc_capture_stored_answer(&c, tok, 12345, "gpt-4o-mini-2024-07-18");
+    const hc_tokens tok = { .in = 7, .out = 3, .cached = 2, .reasoning = 1 };
+    hc_capture_stored_answer(&c, &tok, 12345, "gpt-4o-mini-2024-07-18");
     hc_capture_finish(&c, NULL, HC_REC_CACHE_HIT);
     T_CHECK(last.flags & HC_REC_CACHE_HIT, "cache-hit flag");
     T_EQ_INT(last.cost_nusd, 0, "a hit costs nothing");
@@ -247,8 +247,8 @@ static void test_stored_answer(void)
     begin(&c, "api.openai.com", "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", &keep);
     hc_capture_response(&c, 200, json_ct, 1);
     hc_capture_response_data(&c, body, sizeof body - 1);
-    const int64_t none[6] = { 0 };
-    hc_capture_stored_answer(&c, none, 0, "m");
+    const hc_tokens none = { .in = 0 };
+    hc_capture_stored_answer(&c, &none, 0, "m");
     hc_capture_finish(&c, NULL, HC_REC_CACHE_HIT);
     T_EQ_INT(last.saved_nusd, 0, "nothing known: nothing saved");
     T_CHECK(last.cost_flags & HC_COST_NO_USAGE, "and the record says there was no usage");

@@ -5,7 +5,7 @@
  * wholly, a clock that goes back, check-only takes, cents amounts, and state
  * that outlives the store handle. The local store only: HC_SHARED is unset
  * (test_core_shared.c covers Redis). */
-#include "counters.h"
+#include "ratelimit.h"
 #include "err.h"
 #include "store.h"
 #include "t.h"

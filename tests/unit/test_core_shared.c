@@ -1,4 +1,4 @@
-/* test_core_shared.c — core/shared.c (HC_SHARED) through counters.h, against a
+/* test_core_shared.c — core/shared.c (HC_SHARED) through ratelimit.h, against a
  * real redis-server started here on 127.0.0.1 (own port, no persistence).
  *
  * - A window of quota 5 shared by this process and a forked child with its own
@@ -16,7 +16,7 @@
  * window operation in the local store and through Redis, and a bare PING.
  * Skips (TAP SKIP) when redis-server cannot be started.
  */
-#include "counters.h"
+#include "ratelimit.h"
 #include "err.h"
 #include "store.h"
 #include "t.h"

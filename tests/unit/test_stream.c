@@ -42,8 +42,78 @@ static void every_split(const char *name, enum hc_stream_kind k, const char *in,
     T_EQ_INT(bad, 0, "%s: same messages at every split", name);
 }
 
+/* The SSE line splitter shared with core/streamfix.c: feed `in` in runs of at
+ * most `step` bytes; log each line end as 'L' and each event end as 'E'. */
+static int lines_log(const char *in, size_t step, char *log, size_t cap)
+{
+    hc_sse_lines l;
+    hc_sse_lines_init(&l);
+    size_t n = strlen(in), k = 0, bytes = 0;
+    for (size_t i = 0; i < n; i += step) {
+        const char *p = in + i;
+        size_t m = n - i < step ? n - i : step;
+        while (m) {
+            bool eol, blank;
+            size_t run = hc_sse_lines_next(&l, p, m, &eol, &blank);
+            if (run == 0 || run > m || (blank && !eol))
+                return -1;
+            bytes += run;
+            if (eol && k + 1 < cap)
+                log[k++] = blank ? 'E' : 'L';
+            p += run;
+            m -= run;
+        }
+    }
+    log[k] = '\0';
+    return bytes == n ? 0 : -1;
+}
+
+static void sse_lines_cases(void)
+{
+    static const struct { const char *in, *want; } c[] = {
+        { "data: x\n\n", "LE" },
+        { "data: x\r\n\r\n", "LE" },          /* a lone CR line is blank */
+        { "a\n\r\r\n\n", "LLE" },           /* two CRs are a line, not a blank one */
+        { "\n\n", "EE" },
+        { "event: e\ndata: 1\ndata: 2\n\ntail", "LLLE" },   /* no LF: no line end */
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        int bad = 0;
+        for (size_t step = 1; step <= strlen(c[i].in); step++) {
+            char log[32];
+            if (lines_log(c[i].in, step, log, sizeof log) || strcmp(log, c[i].want) != 0)
+                bad++;
+        }
+        T_EQ_INT(bad, 0, "sse lines %zu: line and event ends are the same at every split", i);
+    }
+}
+
+static void sse_field_case(const char *line, bool want_ok, const char *want_name, const char *want_val)
+{
+    const char *name = NULL, *val = NULL;
+    size_t nl = 0, vl = 0;
+    bool ok = hc_sse_field(line, line + strlen(line), &name, &nl, &val, &vl);
+    if (!want_ok) {
+        T_CHECK(!ok, "sse field \"%s\": not a field", line);
+        return;
+    }
+    T_CHECK(ok && nl == strlen(want_name) && memcmp(name, want_name, nl) == 0 && vl == strlen(want_val) &&
+                memcmp(val, want_val, vl) == 0,
+            "sse field \"%s\": name \"%s\", value \"%s\"", line, want_name, want_val);
+}
+
 int main(void)
 {
+    sse_lines_cases();
+    sse_field_case("data: {\"a\":1}", true, "data", "{\"a\":1}");
+    sse_field_case("data:{\"a\":1}\r", true, "data", "{\"a\":1}");
+    sse_field_case("data:  two spaces", true, "data", " two spaces");
+    sse_field_case("data", true, "data", "");
+    sse_field_case("event: message_start", true, "event", "message_start");
+    sse_field_case("id: 7: x", true, "id", "7: x");
+    sse_field_case(": ping", false, NULL, NULL);
+    sse_field_case("", false, NULL, NULL);
+    sse_field_case("\r", false, NULL, NULL);
     every_split("sse openai", HC_STREAM_SSE,
                 "data: {\"a\":1}\n\ndata: {\"b\":2}\n\ndata: [DONE]\n\n",
                 "[|{\"a\":1}][|{\"b\":2}][|[DONE]]", 0, true);

@@ -123,16 +123,16 @@ static bool jbool(const cJSON *o, const char *k, bool dflt)
 
 static bool usage_eq(const hc_usage *a, const hc_usage *b)
 {
-    return a->in == b->in && a->out == b->out && a->cached == b->cached && a->cw5m == b->cw5m &&
-           a->cw1h == b->cw1h && a->reasoning == b->reasoning && a->found == b->found &&
+    return a->tok.in == b->tok.in && a->tok.out == b->tok.out && a->tok.cached == b->tok.cached && a->tok.cw5m == b->tok.cw5m &&
+           a->tok.cw1h == b->tok.cw1h && a->tok.reasoning == b->tok.reasoning && a->found == b->found &&
            strcmp(a->model, b->model) == 0 && strcmp(a->finish, b->finish) == 0;
 }
 
 static void print_usage(const char *what, const hc_usage *u)
 {
     printf("#   %s: found=%d in=%lld out=%lld cached=%lld cw5m=%lld cw1h=%lld reasoning=%lld model=\"%s\" finish=\"%s\"\n",
-           what, u->found, (long long)u->in, (long long)u->out, (long long)u->cached, (long long)u->cw5m,
-           (long long)u->cw1h, (long long)u->reasoning, u->model, u->finish);
+           what, u->found, (long long)u->tok.in, (long long)u->tok.out, (long long)u->tok.cached, (long long)u->tok.cw5m,
+           (long long)u->tok.cw1h, (long long)u->tok.reasoning, u->model, u->finish);
 }
 
 /* ---- streams -------------------------------------------------------------- */
@@ -183,12 +183,12 @@ static int run_stream(enum hc_stream_kind kind, enum hc_api api, const char *bod
 static void check_usage(const char *name, const char *how, const hc_usage *u, const cJSON *ex)
 {
     T_EQ_INT(u->found, jbool(ex, "found", true), "%s: %s: usage found", name, how);
-    T_EQ_INT(u->in, jnum(ex, "in", -1), "%s: %s: in", name, how);
-    T_EQ_INT(u->out, jnum(ex, "out", -1), "%s: %s: out", name, how);
-    T_EQ_INT(u->cached, jnum(ex, "cached", -1), "%s: %s: cached", name, how);
-    T_EQ_INT(u->cw5m, jnum(ex, "cw5m", -1), "%s: %s: cw5m", name, how);
-    T_EQ_INT(u->cw1h, jnum(ex, "cw1h", -1), "%s: %s: cw1h", name, how);
-    T_EQ_INT(u->reasoning, jnum(ex, "reasoning", -1), "%s: %s: reasoning", name, how);
+    T_EQ_INT(u->tok.in, jnum(ex, "in", -1), "%s: %s: in", name, how);
+    T_EQ_INT(u->tok.out, jnum(ex, "out", -1), "%s: %s: out", name, how);
+    T_EQ_INT(u->tok.cached, jnum(ex, "cached", -1), "%s: %s: cached", name, how);
+    T_EQ_INT(u->tok.cw5m, jnum(ex, "cw5m", -1), "%s: %s: cw5m", name, how);
+    T_EQ_INT(u->tok.cw1h, jnum(ex, "cw1h", -1), "%s: %s: cw1h", name, how);
+    T_EQ_INT(u->tok.reasoning, jnum(ex, "reasoning", -1), "%s: %s: reasoning", name, how);
     T_EQ_STR(u->model, jstr(ex, "model", ""), "%s: %s: model", name, how);
     T_EQ_STR(u->finish, jstr(ex, "finish", ""), "%s: %s: finish", name, how);
 }
@@ -228,9 +228,7 @@ static void check_cost(const char *name, const char *provider, const char *model
     T_EQ_STR(p->provider, jstr(ex, "price_provider", "?"), "%s: \"%s\" is priced by the row of provider", name,
              model);
     T_EQ_STR(p->model, jstr(ex, "price_model", "?"), "%s: \"%s\" is priced by the row of model", name, model);
-    hc_tokens t = { .in = u->in, .out = u->out, .cached = u->cached, .cw5m = u->cw5m, .cw1h = u->cw1h,
-                    .reasoning = u->reasoning };
-    T_EQ_INT(hc_cost_nusd(p, &t), (long long)want->valuedouble, "%s: cost in nano-USD", name);
+    T_EQ_INT(hc_cost_nusd(p, &u->tok), (long long)want->valuedouble, "%s: cost in nano-USD", name);
 }
 
 static const struct {
@@ -310,8 +308,8 @@ static int run_case(const char *provider, const char *cname)
             hc_usage_init(&t);
             rc = hc_usage_from_tail(api, resp, resplen, &t);
             T_EQ_INT(rc, 0, "%s: tail scan finds usage", name);
-            T_CHECK(t.in == u.in && t.out == u.out && t.cached == u.cached && t.cw5m == u.cw5m &&
-                    t.cw1h == u.cw1h && t.reasoning == u.reasoning, "%s: tail scan gives the same tokens", name);
+            T_CHECK(t.tok.in == u.tok.in && t.tok.out == u.tok.out && t.tok.cached == u.tok.cached && t.tok.cw5m == u.tok.cw5m &&
+                    t.tok.cw1h == u.tok.cw1h && t.tok.reasoning == u.tok.reasoning, "%s: tail scan gives the same tokens", name);
         }
     } else {
         int messages = 0;
@@ -776,9 +774,9 @@ static void usage_table(void)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         int rc;
         hc_usage u = body_usage(t[i].api, t[i].body, &rc);
-        bool ok = rc == t[i].rc && u.found == t[i].found && u.in == t[i].in && u.out == t[i].out &&
-                  u.cached == t[i].cached && u.cw5m == t[i].cw5m && u.cw1h == t[i].cw1h &&
-                  u.reasoning == t[i].reasoning;
+        bool ok = rc == t[i].rc && u.found == t[i].found && u.tok.in == t[i].in && u.tok.out == t[i].out &&
+                  u.tok.cached == t[i].cached && u.tok.cw5m == t[i].cw5m && u.tok.cw1h == t[i].cw1h &&
+                  u.tok.reasoning == t[i].reasoning;
         T_CHECK(ok, "usage %zu (%s %s) rc=%d", i, hc_api_name(t[i].api), t[i].body, rc);
         if (!ok)
             print_usage("got", &u);
@@ -806,10 +804,10 @@ static void message_semantics(void)
     feed(HC_API_CHAT, "", "{\"model\":\"\",\"choices\":[{\"finish_reason\":null}],\"usage\":null}", &u, &errs);
     feed(HC_API_CHAT, "", " [DONE] ", &u, &errs);
     feed(HC_API_CHAT, "", "", &u, &errs);
-    T_CHECK(errs == 0 && u.found && u.in == 5 && u.out == 6 && strcmp(u.model, "gpt-4o") == 0,
+    T_CHECK(errs == 0 && u.found && u.tok.in == 5 && u.tok.out == 6 && strcmp(u.model, "gpt-4o") == 0,
             "chat: null usage, empty model and [DONE] after the usage chunk change nothing");
     T_EQ_INT(hc_usage_from_message(HC_API_CHAT, "", "{oops", 5, &u), HC_EPARSE, "chat: a non-JSON message is HC_EPARSE");
-    T_CHECK(u.in == 5 && u.out == 6, "chat: ... and leaves the usage as it was");
+    T_CHECK(u.tok.in == 5 && u.tok.out == 6, "chat: ... and leaves the usage as it was");
     T_EQ_INT(hc_usage_from_message(HC_API_CHAT, NULL, NULL, 0, &u), 0, "NULL message is ignored");
 
     /* Anthropic: a delta with only input_tokens keeps the cache counts of message_start. */
@@ -820,23 +818,23 @@ static void message_semantics(void)
          "\"cache_read_input_tokens\":100,\"cache_creation_input_tokens\":50,"
          "\"cache_creation\":{\"ephemeral_5m_input_tokens\":20,\"ephemeral_1h_input_tokens\":30},\"output_tokens\":1}}}",
          &u, &errs);
-    T_CHECK(u.in == 160 && u.cached == 100 && u.cw5m == 20 && u.cw1h == 30 && u.out == 1, "messages: message_start");
+    T_CHECK(u.tok.in == 160 && u.tok.cached == 100 && u.tok.cw5m == 20 && u.tok.cw1h == 30 && u.tok.out == 1, "messages: message_start");
     feed(HC_API_MESSAGES, "message_delta",
          "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":{\"input_tokens\":12,\"output_tokens\":40}}",
          &u, &errs);
-    T_CHECK(u.in == 162 && u.cached == 100 && u.cw5m == 20 && u.cw1h == 30 && u.out == 40 &&
+    T_CHECK(u.tok.in == 162 && u.tok.cached == 100 && u.tok.cw5m == 20 && u.tok.cw1h == 30 && u.tok.out == 40 &&
                 strcmp(u.finish, "max_tokens") == 0, "messages: delta with input_tokens only keeps cache counts");
     feed(HC_API_MESSAGES, "message_delta",
          "{\"type\":\"message_delta\",\"delta\":{},\"usage\":{\"cache_creation_input_tokens\":50,\"output_tokens\":41}}",
          &u, &errs);
-    T_CHECK(u.in == 162 && u.cw5m == 20 && u.cw1h == 30 && u.out == 41,
+    T_CHECK(u.tok.in == 162 && u.tok.cw5m == 20 && u.tok.cw1h == 30 && u.tok.out == 41,
             "messages: repeated cache_creation total without a split keeps the split");
     /* A content delta named by event is skipped before parsing (even if malformed). */
     T_EQ_INT(hc_usage_from_message(HC_API_MESSAGES, "content_block_delta", "{bad", 4, &u), 0,
              "messages: content deltas are skipped by event name");
     feed(HC_API_MESSAGES, "", "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
          &u, &errs);
-    T_CHECK(errs == 0 && u.out == 41, "messages: an error event changes nothing");
+    T_CHECK(errs == 0 && u.tok.out == 41, "messages: an error event changes nothing");
 
     /* Responses: usage only in the final event; created/in_progress name the model. */
     hc_usage_init(&u);
@@ -851,7 +849,7 @@ static void message_semantics(void)
          "\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":100,"
          "\"output_tokens_details\":{\"reasoning_tokens\":100},\"total_tokens\":109}}}",
          &u, &errs);
-    T_CHECK(errs == 0 && u.found && u.in == 9 && u.out == 100 && u.reasoning == 100 &&
+    T_CHECK(errs == 0 && u.found && u.tok.in == 9 && u.tok.out == 100 && u.tok.reasoning == 100 &&
                 strcmp(u.finish, "max_output_tokens") == 0, "responses: incomplete carries usage and reason");
 
     /* Gemini: the last usageMetadata wins. */
@@ -860,7 +858,7 @@ static void message_semantics(void)
     feed(HC_API_GEMINI, "", "{\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":9,\"thoughtsTokenCount\":4}}",
          &u, &errs);
     feed(HC_API_GEMINI, "", "{\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":12}}", &u, &errs);
-    T_CHECK(errs == 0 && u.in == 5 && u.out == 12 && u.reasoning == 0, "gemini: each usageMetadata is a snapshot");
+    T_CHECK(errs == 0 && u.tok.in == 5 && u.tok.out == 12 && u.tok.reasoning == 0, "gemini: each usageMetadata is a snapshot");
 
     /* Ollama: the done object of a stream. */
     hc_usage_init(&u);
@@ -884,7 +882,7 @@ static void tail_tests(void)
     hc_usage_init(&u);
     rc = hc_usage_from_tail(HC_API_CHAT, b, n, &u);
     free(b);
-    T_CHECK(rc == 0 && u.in == 5 && u.out == 3, "tail: escaped look-alike inside a string is skipped");
+    T_CHECK(rc == 0 && u.tok.in == 5 && u.tok.out == 3, "tail: escaped look-alike inside a string is skipped");
 
     /* A later key that merely ends in \"usage (escaped quote) is another key. */
     const char *s1b = "{\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3},\"x\\\"usage\":{\"prompt_tokens\":999}}";
@@ -893,7 +891,7 @@ static void tail_tests(void)
     hc_usage_init(&u);
     rc = hc_usage_from_tail(HC_API_CHAT, b, n, &u);
     free(b);
-    T_CHECK(rc == 0 && u.in == 5 && u.out == 3, "tail: a key ending in an escaped quote + usage is not usage");
+    T_CHECK(rc == 0 && u.tok.in == 5 && u.tok.out == 3, "tail: a key ending in an escaped quote + usage is not usage");
     /* ... while an escaped backslash before the quote does not escape it. */
     const char *s1c = "{\"k\":\"\\\\\",\"usage\":{\"prompt_tokens\":6,\"completion_tokens\":1}}";
     n = strlen(s1c);
@@ -901,7 +899,7 @@ static void tail_tests(void)
     hc_usage_init(&u);
     rc = hc_usage_from_tail(HC_API_CHAT, b, n, &u);
     free(b);
-    T_CHECK(rc == 0 && u.in == 6 && u.out == 1, "tail: an even run of backslashes does not escape the quote");
+    T_CHECK(rc == 0 && u.tok.in == 6 && u.tok.out == 1, "tail: an even run of backslashes does not escape the quote");
 
     /* Anthropic: a tool input object named usage comes before the top-level one. */
     const char *s2 = "\"type\":\"tool_use\",\"input\":{\"usage\":{\"input_tokens\":777}}}],\"stop_reason\":\"tool_use\","
@@ -911,17 +909,17 @@ static void tail_tests(void)
     hc_usage_init(&u);
     rc = hc_usage_from_tail(HC_API_MESSAGES, b, n, &u);
     free(b);
-    T_CHECK(rc == 0 && u.in == 42 && u.cached == 30 && u.out == 44, "tail: the last usage object wins");
+    T_CHECK(rc == 0 && u.tok.in == 42 && u.tok.cached == 30 && u.tok.out == 44, "tail: the last usage object wins");
 
     /* Cut inside the usage object, with no earlier one: not found, u untouched. */
     const char *s3 = "tokens\":1}],\"usage\":{\"prompt_tokens\":5,\"completion_tok";
     n = strlen(s3);
     b = dup_exact(s3, n);
     hc_usage_init(&u);
-    u.in = 77;
+    u.tok.in = 77;
     rc = hc_usage_from_tail(HC_API_CHAT, b, n, &u);
     free(b);
-    T_CHECK(rc == HC_ENOTFOUND && u.in == 77 && !u.found, "tail: a cut usage object is not used");
+    T_CHECK(rc == HC_ENOTFOUND && u.tok.in == 77 && !u.found, "tail: a cut usage object is not used");
 
     /* A tail starting inside an earlier string: the first quote may be a closing one. */
     const char *s4 = "ay\":\"usage\",\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}";
@@ -930,7 +928,7 @@ static void tail_tests(void)
     hc_usage_init(&u);
     rc = hc_usage_from_tail(HC_API_CHAT, b, n, &u);
     free(b);
-    T_CHECK(rc == 0 && u.in == 2 && u.out == 1, "tail: \"usage\" as a string value is not a key");
+    T_CHECK(rc == 0 && u.tok.in == 2 && u.tok.out == 1, "tail: \"usage\" as a string value is not a key");
 
     /* Gemini tail reads usageMetadata and modelVersion. */
     const char *s5 = "\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":6,"
@@ -940,7 +938,7 @@ static void tail_tests(void)
     hc_usage_init(&u);
     rc = hc_usage_from_tail(HC_API_GEMINI, b, n, &u);
     free(b);
-    T_CHECK(rc == 0 && u.in == 4 && u.out == 6 && strcmp(u.model, "gemini-2.0-flash") == 0, "tail: gemini");
+    T_CHECK(rc == 0 && u.tok.in == 4 && u.tok.out == 6 && strcmp(u.model, "gemini-2.0-flash") == 0, "tail: gemini");
 
     /* Ollama tail: scalar counts; a count cut at the very end is not used. */
     const char *s6 = "t\":\"x\"},\"done_reason\":\"stop\",\"done\":true,\"prompt_eval_count\":26,\"eval_count\":16,"
@@ -950,14 +948,14 @@ static void tail_tests(void)
     hc_usage_init(&u);
     rc = hc_usage_from_tail(HC_API_OLLAMA_CHAT, b, n, &u);
     free(b);
-    T_CHECK(rc == 0 && u.in == 26 && u.out == 16 && strcmp(u.finish, "stop") == 0, "tail: ollama");
+    T_CHECK(rc == 0 && u.tok.in == 26 && u.tok.out == 16 && strcmp(u.finish, "stop") == 0, "tail: ollama");
     const char *s7 = "\"prompt_eval_count\":26,\"eval_count\":16";
     n = strlen(s7);
     b = dup_exact(s7, n);
     hc_usage_init(&u);
     rc = hc_usage_from_tail(HC_API_OLLAMA_CHAT, b, n, &u);
     free(b);
-    T_CHECK(rc == 0 && u.in == 26 && u.out == 0, "tail: ollama count cut at the end is ignored");
+    T_CHECK(rc == 0 && u.tok.in == 26 && u.tok.out == 0, "tail: ollama count cut at the end is ignored");
 
     /* Only the last 64 KiB are read. */
     size_t big = 200 * 1024;
@@ -975,7 +973,7 @@ static void tail_tests(void)
     memcpy(body + big - strlen(late) - 1, late, strlen(late));
     hc_usage_init(&u);
     rc = hc_usage_from_tail(HC_API_CHAT, body, big, &u);
-    T_CHECK(rc == 0 && u.in == 321 && u.out == 9, "tail: usage inside the window is found");
+    T_CHECK(rc == 0 && u.tok.in == 321 && u.tok.out == 9, "tail: usage inside the window is found");
     free(body);
 
     /* A large embeddings body is read from its tail (model and usage come last). */
@@ -992,7 +990,7 @@ static void tail_tests(void)
     b = dup_exact(e.data, e.len);
     hc_usage_init(&u);
     rc = hc_usage_from_body(HC_API_EMBEDDINGS, b, e.len, &u);
-    T_CHECK(rc == 0 && u.found && u.in == 333 && u.out == 0 && strcmp(u.model, "text-embedding-3-large") == 0,
+    T_CHECK(rc == 0 && u.found && u.tok.in == 333 && u.tok.out == 0 && strcmp(u.model, "text-embedding-3-large") == 0,
             "large embeddings body: usage and model from the tail");
     free(b);
     hc_buf_free(&e);
@@ -1034,7 +1032,7 @@ static void hostile(void)
             (void)hc_request_info_parse((enum hc_api)a, b, n, b, n, &info);
             (void)hc_api_detect("POST", b, n);
             free(b);
-            if (u.in < 0 || u.out < 0 || u.in > HC_USAGE_MAX_TOKENS * 3 || memchr(u.model, 0x1b, sizeof u.model))
+            if (u.tok.in < 0 || u.tok.out < 0 || u.tok.in > HC_USAGE_MAX_TOKENS * 3 || memchr(u.model, 0x1b, sizeof u.model))
                 out_of_range++;
         }
     }
@@ -1073,7 +1071,7 @@ static void hostile(void)
     hc_usage u;
     hc_usage_init(&u);
     int rc = hc_usage_from_body(HC_API_MESSAGES, real, sizeof real - 1, &u);
-    T_CHECK(rc == 0 && u.in == 17 && u.cached == 2 && u.cw5m == 2 && u.cw1h == 3 && u.out == 7,
+    T_CHECK(rc == 0 && u.tok.in == 17 && u.tok.cached == 2 && u.tok.cw5m == 2 && u.tok.cw1h == 3 && u.tok.out == 7,
             "the whole body reads right");
 
     /* Deep nesting: cJSON refuses it (its nesting limit); we survive. */

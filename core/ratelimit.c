@@ -1,5 +1,5 @@
-/* counters.c — see counters.h. */
-#include "counters.h"
+/* ratelimit.c — see ratelimit.h. */
+#include "ratelimit.h"
 #include "buf.h"
 #include "err.h"
 #include "shared.h"
@@ -113,47 +113,46 @@ static uint64_t window_sum(const struct window *w)
     return t;
 }
 
+struct window_args {
+    const char *key;
+    int64_t     window_us, now_us;
+    uint64_t    quota, amount;
+    bool        check;
+    bool       *allowed;
+    uint64_t   *used;
+};
+
+/* One attempt of window_op (hc_store_write_fn): read, count, write back. */
+static int window_attempt(hc_store *s, MDB_txn *txn, void *ctx)
+{
+    const struct window_args *a = ctx;
+    MDB_dbi dbi = hc_store_dbi(s, HC_T_COUNTERS);
+    MDB_val k = { strlen(a->key), (void *)a->key };
+    struct window w;
+    int64_t cur = slot_of(a->now_us, a->window_us);
+    load_window(txn, dbi, &k, &w, cur);
+    uint64_t sum = window_sum(&w);
+    bool ok = !a->check || (a->amount ? sum + a->amount <= a->quota : sum < a->quota);
+    if (ok && a->amount) {
+        w.count[cur % SLOTS] += a->amount;
+        sum += a->amount;
+    }
+    if (a->allowed)
+        *a->allowed = ok;
+    if (a->used)
+        *a->used = sum;
+    MDB_val v = { sizeof w, &w };
+    return hc_store_mdb_rc(mdb_put(txn, dbi, &k, &v, 0));
+}
+
 static int window_op(hc_store *s, const char *key, int64_t window_us, uint64_t quota, uint64_t amount,
                      int64_t now_us, bool check, bool *allowed, uint64_t *used)
 {
     /* HC_SHARED: the fleet's window in Redis; the local one when unset or down. */
     if (hc_shared_window(key, window_us, quota, amount, now_us, check, allowed, used) == 0)
         return 0;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        MDB_txn *txn;
-        int rc = hc_store_txn_begin(s, true, &txn);
-        if (rc)
-            return rc;
-        MDB_dbi dbi = hc_store_dbi(s, HC_T_COUNTERS);
-        MDB_val k = { strlen(key), (void *)key };
-        struct window w;
-        int64_t cur = slot_of(now_us, window_us);
-        load_window(txn, dbi, &k, &w, cur);
-        uint64_t sum = window_sum(&w);
-        bool ok = !check || (amount ? sum + amount <= quota : sum < quota);
-        if (ok && amount) {
-            w.count[cur % SLOTS] += amount;
-            sum += amount;
-        }
-        if (allowed)
-            *allowed = ok;
-        if (used)
-            *used = sum;
-        MDB_val v = { sizeof w, &w };
-        int mrc = mdb_put(txn, dbi, &k, &v, 0);
-        if (mrc == 0) {
-            rc = hc_store_txn_commit(s, txn);
-            if (rc != HC_EFULL)
-                return rc;
-        } else {
-            hc_store_txn_abort(s, txn);
-            if (mrc != MDB_MAP_FULL)
-                return HC_ESTORE;
-        }
-        if (hc_store_grow(s) != 0)
-            return HC_EFULL;
-    }
-    return HC_EFULL;
+    struct window_args a = { key, window_us, now_us, quota, amount, check, allowed, used };
+    return hc_store_write(s, 3, window_attempt, &a);
 }
 
 int hc_window_add_in(MDB_txn *txn, MDB_dbi dbi, const char *key, int64_t window_us, uint64_t amount,
@@ -197,40 +196,36 @@ int hc_total_get(hc_store *s, const char *key, uint64_t *total)
     return 0;
 }
 
+struct total_args {
+    const char *key;
+    uint64_t    amount;
+    uint64_t   *before, *after;
+};
+
+/* One attempt of hc_total_add (hc_store_write_fn). */
+static int total_attempt(hc_store *s, MDB_txn *txn, void *ctx)
+{
+    const struct total_args *a = ctx;
+    MDB_dbi dbi = hc_store_dbi(s, HC_T_COUNTERS);
+    MDB_val k = { strlen(a->key), (void *)a->key }, v;
+    uint64_t t = 0;
+    if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
+        memcpy(&t, v.mv_data, 8);
+    if (a->before)
+        *a->before = t;
+    t += a->amount;
+    if (a->after)
+        *a->after = t;
+    v.mv_size = 8;
+    v.mv_data = &t;
+    return hc_store_mdb_rc(mdb_put(txn, dbi, &k, &v, 0));
+}
+
 int hc_total_add(hc_store *s, const char *key, uint64_t amount, uint64_t *before, uint64_t *after)
 {
     /* Redis down: the spend is still counted in the local store. */
     if (hc_shared_total_add(key, amount, before, after) == 0)
         return 0;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        MDB_txn *txn;
-        int rc = hc_store_txn_begin(s, true, &txn);
-        if (rc)
-            return rc;
-        MDB_dbi dbi = hc_store_dbi(s, HC_T_COUNTERS);
-        MDB_val k = { strlen(key), (void *)key }, v;
-        uint64_t t = 0;
-        if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8)
-            memcpy(&t, v.mv_data, 8);
-        if (before)
-            *before = t;
-        t += amount;
-        if (after)
-            *after = t;
-        v.mv_size = 8;
-        v.mv_data = &t;
-        int mrc = mdb_put(txn, dbi, &k, &v, 0);
-        if (mrc == 0) {
-            rc = hc_store_txn_commit(s, txn);
-            if (rc != HC_EFULL)
-                return rc;
-        } else {
-            hc_store_txn_abort(s, txn);
-            if (mrc != MDB_MAP_FULL)
-                return HC_ESTORE;
-        }
-        if (hc_store_grow(s) != 0)
-            return HC_EFULL;
-    }
-    return HC_EFULL;
+    struct total_args a = { key, amount, before, after };
+    return hc_store_write(s, 3, total_attempt, &a);
 }

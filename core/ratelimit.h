@@ -1,5 +1,5 @@
-/* counters.h — counters shared by every process using the store: client-side
- * rate limits (Helicone-RateLimit-Policy / HC_RATELIMIT) and budget spend.
+/* ratelimit.h — rate limits (Helicone-RateLimit-Policy / HC_RATELIMIT) and the store counters
+ * they and budgets count in, shared by every process using the store.
  *
  * Policy syntax (Helicone's): "QUOTA;w=SECONDS[;u=request|cents][;s=user|NAME]"
  *   QUOTA   requests (u=request, the default) or US cents (u=cents, may be
@@ -17,8 +17,8 @@
  *
  * Thread-safe (LMDB serialises writers).
  */
-#ifndef HC_CORE_COUNTERS_H
-#define HC_CORE_COUNTERS_H
+#ifndef HC_CORE_RATELIMIT_H
+#define HC_CORE_RATELIMIT_H
 
 #include <stdbool.h>
 #include <stdint.h>
