@@ -58,7 +58,8 @@ static int dim_sql(hc_buf *o, const char *spec)
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         if (strcmp(spec, plain[i][0]) == 0)
             return hc_buf_printf(o, "hex(%s)", plain[i][1]);
-    const char *k = strchr(spec, ':') ? strchr(spec, ':') + 1 : "";
+    /* "test" is the property the pytest test is recorded under (report's --by test). */
+    const char *k = strcmp(spec, "test") == 0 ? "test" : strchr(spec, ':') ? strchr(spec, ':') + 1 : "";
     int rc = hc_buf_puts(o, "hex(if(indexOf(props.name, unhex('");
     for (const unsigned char *p = (const unsigned char *)k; *p && !rc; p++)
         rc = hc_buf_printf(o, "%02X", *p);

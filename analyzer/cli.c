@@ -253,14 +253,21 @@ static int open_clickhouse(const ana_ctx *c, hc_store **s)
         return cli_misuse("--db: at most %zu ClickHouse stores open at once", sizeof spools / sizeof spools[0]);
     if (!registered && atexit(spools_remove) == 0)
         registered = true;
-    spools[slot].dir[0] = '\0';
     char label[512];
-    char dir[PATH_MAX];
-    int rc = source_ch_fill(c->db, &c->filter, strcmp(c->cmd, "serve") != 0, dir, sizeof dir, label, sizeof label);
-    if (rc)
-        return rc;
-    memcpy(spools[slot].dir, dir, sizeof dir);
+    /* The directory is made and guarded first: a Ctrl-C or a closed pipe
+     * during the download removes the partial store (it may hold prompts). */
+    if (source_ch_mkdir(spools[slot].dir, sizeof spools[slot].dir) != 0) {
+        int e = errno;
+        spools[slot].dir[0] = '\0';
+        return cli_misuse("--db: cannot make a temporary store: %s", strerror(e));
+    }
     spools_guard(slot);
+    int rc = source_ch_fill(c->db, &c->filter, strcmp(c->cmd, "serve") != 0, spools[slot].dir,
+                            sizeof spools[slot].dir, label, sizeof label);
+    if (rc) {
+        spools[slot].dir[0] = '\0'; /* source_ch_fill removed it */
+        return rc;
+    }
     uint64_t prefiltered = query_prefiltered;
     ana_ctx local = *c;
     local.db = spools[slot].dir;

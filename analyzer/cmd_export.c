@@ -77,6 +77,7 @@ struct ctx {
     hc_buf    tmp;
     uint64_t  n;
     bool      oom;      /* a span could not be encoded (out of memory) */
+    uint64_t  spans;    /* spans written (otlp), for the separating commas */
 };
 
 static void body_field(struct ctx *x, const hc_record *r, char which, const char *key, const char *tkey)
@@ -104,7 +105,7 @@ static void otlp_span(struct ctx *x, const hc_record *r)
         x->oom = true;
         return;
     }
-    if (x->n > 1)
+    if (x->spans++)
         fputc(',', x->f);
     fwrite(x->tmp.data, 1, x->tmp.len, x->f);
 }
@@ -294,6 +295,8 @@ int cmd_export(int argc, char **argv)
     if (!sc.begun)
         goto out;
     tail(&x, &sc.st);
+    if (rc == 0 && x.oom) /* an OTLP span or the document's head could not be encoded */
+        rc = cli_misuse("export: out of memory");
     if (rc == 0 && (fflush(x.f) != 0 || ferror(x.f)))
         rc = cli_misuse("%s: write error: %s", a.output ? a.output : "stdout", strerror(errno));
     if (a.output) {

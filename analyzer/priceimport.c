@@ -438,7 +438,9 @@ static void gp_peak(ctx *c, const char *who, const cJSON *con, const cJSON *tp, 
                  : snprintf(peak, size, "%ldx daily ", milli / 1000);
     if (n < 0 || (size_t)n >= size)
         return;
-    if (from < to)
+    if (to == 0)        /* ends at midnight */
+        snprintf(peak + n, size - (size_t)n, "%02d:%02d-24:00", from / 60, from % 60);
+    else if (from < to)
         snprintf(peak + n, size - (size_t)n, "%02d:%02d-%02d:%02d", from / 60, from % 60, to / 60, to % 60);
     else    /* across midnight: two windows */
         snprintf(peak + n, size - (size_t)n, "00:00-%02d:%02d,%02d:%02d-24:00", to / 60, to % 60, from / 60,

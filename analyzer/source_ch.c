@@ -419,14 +419,26 @@ static int fill(const ch_dest *d, const query_filter *f, bool push, const char *
     return rc;
 }
 
+int source_ch_mkdir(char *dir, size_t size)
+{
+    const char *tmp = getenv("TMPDIR");
+    if ((size_t)snprintf(dir, size, "%s/hc-analyze-ch.XXXXXX", tmp && *tmp ? tmp : "/tmp") >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return mkdtemp(dir) ? 0 : -1;
+}
+
 int source_ch_fill(const char *url, const query_filter *f, bool push, char *dir, size_t size, char *label,
                    size_t lsize)
 {
     ch_dest d = { .timeout_ms = 300000 };
-    if (ch_dest_parse(url, "--db", &d))
+    if (ch_dest_parse(url, "--db", &d)) {
+        if (dir[0])
+            source_ch_remove(dir); /* the caller's, made for us: removed on every failure */
         return CLI_EXIT_MISUSE;
-    const char *tmp = getenv("TMPDIR");
-    if ((size_t)snprintf(dir, size, "%s/hc-analyze-ch.XXXXXX", tmp && *tmp ? tmp : "/tmp") >= size || !mkdtemp(dir))
+    }
+    if (!dir[0] && source_ch_mkdir(dir, size) != 0)
         return cli_misuse("--db %s: cannot make a temporary store: %s", d.name, strerror(errno));
     snprintf(label, lsize, "%s", d.name);
     char err[512] = "";

@@ -36,7 +36,13 @@
 #include "chdest.h"
 #include "query.h"
 
-/* Fill a new temporary store from the server named by url (a --db value):
+/* Make a new private (0700) temporary directory for a store in dir: 0, or -1
+ * with errno. */
+int  source_ch_mkdir(char *dir, size_t size);
+
+/* Fill a new temporary store from the server named by url (a --db value),
+ * in dir when the caller made it already (source_ch_mkdir(): so that it can
+ * guard it against signals before the long download), else in a new one:
  * the records f selects (f NULL or push false: every record). On success 0
  * with the store's directory in dir (caller removes it with
  * source_ch_remove()) and the server's name without credentials

@@ -211,6 +211,8 @@ static int day_index(const char *s)
 /* "HH:MM" (00:00 .. 24:00) at s to minutes, or -1. */
 static int hhmm(const char *s)
 {
+    if (strnlen(s, 5) < 5)
+        return -1;
     int h = digits(s, 2), m = digits(s + 3, 2);
     if (s[2] != ':' || h < 0 || m < 0 || m > 59 || h * 60 + m > 24 * 60)
         return -1;

@@ -332,6 +332,7 @@ void hc_alerts_init(void)
                          c);
         else
             hc_strlcpy(g.command, sizeof g.command, c);
+        hc_deliver_snapshot_env(); /* here, on the app's thread (webhook.h) */
     }
     const char *sec = getenv("HC_ALERT_SECRET");
     if (sec && *sec)

@@ -391,7 +391,6 @@ static hc_core *start(void)
         hc_log_warn_once("recorder", "cannot create the recorder; LLM calls pass through unrecorded");
         goto fail;
     }
-    c->otlp = hc_otlp_push_new(c); /* OTEL_EXPORTER_OTLP_*: read here, on the app's thread */
     if (c->cfg.observe) {
         /* Observe mode: no CA, no listener; the recorder is all we need. */
         if (hc_observe_init() != 0) {
@@ -401,6 +400,9 @@ static hc_core *start(void)
     } else if (!start_gateway_parts(c)) {
         goto fail;
     }
+    /* OTEL_EXPORTER_OTLP_*: read here, on the app's thread. Its sender thread
+     * starts only now, when nothing can fail any more (fail: frees c). */
+    c->otlp = hc_otlp_push_new(c);
     if (atexit_pid != c->pid) {
         atexit(at_exit);
         atexit_pid = c->pid;

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "otlp.h"
 #include "redact.h"
+#include "upstream.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -45,6 +46,8 @@ struct target {
 
 struct hc_otlp_push {
     hc_core        *core;            /* immutable */
+    SSL_CTX        *tls;             /* immutable: the core's verifying client context, or in
+                                      * observe mode (the core has none) one of our own */
     struct target   traces, metrics; /* immutable after new */
     char            service[256];    /* immutable */
     char           *res_attrs;       /* immutable, owned */
@@ -187,7 +190,7 @@ static int post(hc_otlp_push *p, const struct target *t, const hc_buf *body, cha
     }
     SSL *ssl = NULL;
     if (t->r.tls) {
-        if (!core->client_ctx || !(ssl = SSL_new(core->client_ctx))) {
+        if (!p->tls || !(ssl = SSL_new(p->tls))) {
             close(fd);
             snprintf(err, errlen, "no TLS client");
             return HC_ETLS;
@@ -405,6 +408,14 @@ hc_otlp_push *hc_otlp_push_new(hc_core *core)
     p->core = core;
     if (!config(p))
         goto off;
+    p->tls = core->client_ctx;
+    if (!p->tls && ((p->traces.on && p->traces.r.tls) || (p->metrics.on && p->metrics.r.tls))) {
+        /* Observe mode starts no gateway, so no client context: the same
+         * verifying one (system trust, SSL_CERT_*, HC_CA_FILE), ours. */
+        char err[256];
+        if (!(p->tls = hc_upstream_ctx_new(&core->cfg, err, sizeof err)))
+            hc_log_warn_once("otlp_tls", "OpenTelemetry over https: no TLS client (%s); nothing is sent", err);
+    }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -417,6 +428,8 @@ hc_otlp_push *hc_otlp_push_new(hc_core *core)
                  p->metrics.on ? p->metrics.url : "(off)");
     return p;
 off:
+    if (p->tls && p->tls != core->client_ctx)
+        SSL_CTX_free(p->tls);
     hc_buf_free(&p->traces.headers);
     hc_buf_free(&p->metrics.headers);
     free(p->res_attrs);

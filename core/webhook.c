@@ -130,6 +130,36 @@ static int send_post(const struct post *p, char *err, size_t errlen)
  * environment; wait for it, bounded. Its stdin is a socket, not a pipe:
  * writing with MSG_NOSIGNAL cannot raise SIGPIPE in the app when the command
  * does not read. */
+/* The environment commands run with: a copy taken on the app's thread
+ * (hc_deliver_snapshot_env), so that the delivery thread never walks
+ * `environ` while the app's setenv may be reallocating it. */
+static char **env_snap;
+
+void hc_deliver_snapshot_env(void)
+{
+    size_t n = 0, k = 0;
+    while (environ && environ[n])
+        n++;
+    char **v = calloc(n + 1, sizeof *v);
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(environ[i], "HC_ALERT_", 9) == 0)
+            continue;
+        if (!(v[k] = strdup(environ[i])))
+            break; /* out of memory: the variables copied so far */
+        k++;
+    }
+    v[k] = NULL;
+    char **old = env_snap;
+    env_snap = v; /* once per process in practice; an older copy is freed */
+    if (old) {
+        for (size_t i = 0; old[i]; i++)
+            free(old[i]);
+        free(old);
+    }
+}
+
 static int run_command(const struct post *p, char *err, size_t errlen)
 {
     int sv[2];
@@ -137,8 +167,9 @@ static int run_command(const struct post *p, char *err, size_t errlen)
         snprintf(err, errlen, "socketpair: %s", strerror(errno));
         return HC_EIO;
     }
+    char *const *base = env_snap ? env_snap : (char *const *)(char *[]){ NULL };
     size_t ne = 0, nx = 0;
-    while (environ && environ[ne])
+    while (base[ne])
         ne++;
     while (p->env && p->env[nx])
         nx++;
@@ -156,13 +187,25 @@ static int run_command(const struct post *p, char *err, size_t errlen)
     for (size_t i = 0; i < nx; i++)
         envp[k++] = p->env[i];
     for (size_t i = 0; i < ne; i++)   /* ours first: a name the app set as well is ours */
-        if (strncmp(environ[i], "HC_ALERT_", 9) != 0)
-            envp[k++] = environ[i];
+        envp[k++] = base[i];
     envp[k] = NULL;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+    /* The command starts with no signal blocked and every handler at its
+     * default: core threads block all signals (thread.h), and the app may
+     * ignore some; neither is the command's business (its timeout, a pipe,
+     * Ctrl-C must work as in a shell). */
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = { p->cmd, NULL };
-    int e = posix_spawn(&pid, p->cmd, &fa, NULL, argv, envp);
+    int e = posix_spawn(&pid, p->cmd, &fa, &at, argv, envp);
+    posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
     free(envp);
     close(sv[1]);

@@ -27,6 +27,10 @@ void hc_deliver_post(const char *url, const char *json, const char *secret, cons
  * NULL) added to the process environment. Run once, waited for up to 10 s
  * (then killed); a non-zero exit is one stderr line. */
 void hc_deliver_command(const char *path, const char *json, const char *const *env);
+/* Copy the environment commands run with (HC_ALERT_* names left out). Call on
+ * the app's thread (at core start), never on a delivery thread. Not
+ * thread-safe against a concurrent delivery: call before the first one. */
+void hc_deliver_snapshot_env(void);
 
 /* Wait up to timeout_ms for posts and commands in flight. */
 void hc_webhook_flush(int timeout_ms);

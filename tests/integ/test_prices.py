@@ -81,6 +81,7 @@ want = [
     # a window across midnight is two; prices not scaled by one multiplier: reported, base only
     row("acme", "acme-chat", "0.135", "0.55", src=A) + ["2x daily 00:30-16:30"],
     row("acme", "acme-night", "0.2", "0.8", src=A) + ["1.5x daily 00:00-02:00,22:00-24:00"],
+    row("acme", "acme-late", "0.1", "0.4", src=A) + ["2x daily 20:00-24:00"],   # ends at midnight
     row("acme", "acme-think", "0.1", "0.4", src=A),
     row("acme", "acme-free", "0", "0", src=A),                         # empty prices: free
     row("acme", "acme-voice", "2.5", "10", src=A),                     # contains: the exact name
@@ -97,7 +98,7 @@ for what, needle in [("time-of-day prices not one multiplier", "acme/acme-think:
                      ("unknown model field", "acme/acme-nf: unknown field 'mystery'"),
                      ("unknown provider field", "x-ai: unknown provider field 'billing_notes'")]:
     t.ok(needle in err, "genai-prices: reported, not dropped silently: " + what, err)
-t.ok("13 models -> 14 rows, 3 providers" in err and "6 things not imported" in err, "genai-prices summary line", err)
+t.ok("14 models -> 15 rows, 3 providers" in err and "6 things not imported" in err, "genai-prices summary line", err)
 
 rc, out, err = run("prices", "--import", os.path.join(FIX, "genai-prices-sample.json"), "--out", "-",
                    "--date", "2027-02-01")
@@ -139,7 +140,7 @@ rc, _, err = run("prices", "--import", os.path.join(FIX, "genai-prices-sample.js
                  "--date", "2026-09-01")
 rc2, _, err2 = run("prices", "--import", os.path.join(FIX, "litellm-sample.json"), "--overrides", gp,
                    "--out", both, "--date", "2026-09-01")
-t.ok(rc == 0 and rc2 == 0 and len(data_rows(open(both).read())) == 22, "--overrides: one file of both imports",
+t.ok(rc == 0 and rc2 == 0 and len(data_rows(open(both).read())) == 23, "--overrides: one file of both imports",
      err + err2)
 rc, out, err = run("prices", "--check", both)
 t.eq(rc, 0, "the written price file passes --check")
@@ -262,7 +263,7 @@ t.ok(rc == 1 and "unpriced" in out, "without it the model is unpriced (exit 1)",
 rc, out, err = run("prices", "--check", gp, "--max-age", "100000")
 t.eq(rc, 0, "--max-age: nothing older than 100000 days")
 rc, out, err = run("prices", "--check", gp, "--max-age", "1")
-t.ok(rc == 1 and "acme acme-large: dated 2026-09-01" in out and "14 of 14 rows older than 1 days" in err,
+t.ok(rc == 1 and "acme acme-large: dated 2026-09-01" in out and "15 of 15 rows older than 1 days" in err,
      "--max-age 1 flags every row with its line and age (exit 1)", out + err)
 rc, out, err = run("prices", "--max-age", "36500")
 t.ok(rc == 0 and "0 of" in err, "--max-age on the built-in table", err)

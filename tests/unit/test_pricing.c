@@ -583,6 +583,7 @@ static void test_peak_files(void)
         { "2x mon 04:00-01:00", "windows: a window must end after it starts" },
         { "2x mon 01:00-25:00", "windows: expected HH:MM-HH:MM" },
         { "2x mon 01:00-02:00;", "windows: expected ','" },
+        { "2x daily 1", "windows: expected HH:MM-HH:MM" },
         { "2x mon 01:00-02:00,02:00-03:00,03:00-04:00,04:00-05:00,05:00-06:00", "windows: more than 4" },
     };
     int nbad = 0;
