@@ -198,6 +198,17 @@ static void send_error(struct conn *c, struct exch *x, int status, const char *c
     hc_buf_free(&sent.body);
 }
 
+/* Before the first read from a peer that cannot have answered yet (the app
+ * between requests, the upstream right after a request): poll instead of a
+ * read that fails with EAGAIN and then a poll — one system call less, same
+ * outcome. True only if io's timeout passed with nothing to read; anything
+ * else (readable, hang-up, the cancel socket, a failed poll) is left to the
+ * read that follows, which reports it exactly as before. */
+static bool idle_wait(hc_io *io)
+{
+    return io->timeout_ms > 0 && hc_io_wait_readable(io, io->timeout_ms) == 0;
+}
+
 /* Read more from the app into c->in. > 0 bytes, 0 EOF, < 0 error. */
 static long fill_client(struct conn *c)
 {
@@ -259,6 +270,13 @@ static int read_request_head(struct conn *c, struct exch *x)
                 send_error(c, NULL, 431, "head_too_large", "request head larger than %d bytes", MAX_HEAD);
                 return HC_ETOOBIG;
             }
+        }
+        if (!c->in.len) {
+            /* Between requests the app has almost never sent the next one
+             * yet: wait first, rather than read, fail with EAGAIN and then
+             * wait (one system call less per request; same outcomes). */
+            if (idle_wait(c->client))
+                return HC_ETIMEDOUT;
         }
         long r = fill_client(c);
         if (r == 0)
@@ -517,6 +535,12 @@ static int read_response_head(struct conn *c, const struct exch *x, hc_http_head
                 return HC_ETOOBIG;
         }
         bool empty = c->up.in.len == 0;
+        if (empty) {
+            /* The request was just sent: the answer cannot be there yet.
+             * Wait first (one failed read less per request). */
+            if (idle_wait(&c->up.io))
+                return HC_ETIMEDOUT;
+        }
         long r = fill_upstream(c);
         if (r == 0 || r == HC_ECLOSED)
             return empty ? 0 : HC_ECLOSED;
