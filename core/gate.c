@@ -108,9 +108,11 @@ static bool ratelimit_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf 
 static int shared_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf *resp_extra, int64_t now_us,
                         hc_gate_refusal *why)
 {
+    if (!core->nbudgets || !o->ratelimit[0])
+        return -1; /* the common case: no store access at all (it costs a lock and fstats) */
     hc_store *s = hc_core_store(core);
     char err[200];
-    if (!core->nbudgets || !o->ratelimit[0] || !s || hc_ratelimit_parse(o->ratelimit, &g->rl, err, sizeof err) != 0)
+    if (!s || hc_ratelimit_parse(o->ratelimit, &g->rl, err, sizeof err) != 0)
         return -1;
     hc_ratelimit_key(&g->rl, segment_value(o, g->rl.segment), g->rl_key, sizeof g->rl_key);
     bool allowed = true;

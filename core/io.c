@@ -88,11 +88,17 @@ int hc_io_wait_readable(hc_io *io, int timeout_ms)
     return r;
 }
 
-long hc_io_read(hc_io *io, void *buf, size_t n)
+static long io_read(hc_io *io, void *buf, size_t n, bool wait_first)
 {
     int64_t deadline = deadline_of(io->timeout_ms);
     if (n > INT32_MAX)
         n = INT32_MAX;
+    /* Only a timeout ends it here: readable, a hang-up, the cancel socket or
+     * a failed poll are left to the read below, which reports them as it
+     * always does (the cancel socket wins only when nothing can be read). A
+     * zero timeout keeps its meaning: one read attempt, no wait. */
+    if (wait_first && io->timeout_ms != 0 && !hc_io_pending(io) && wait_fd(io, POLLIN, deadline) == 0)
+        return HC_ETIMEDOUT;
     for (;;) {
         short want;
         if (io->ssl) {
@@ -141,6 +147,10 @@ long hc_io_read(hc_io *io, void *buf, size_t n)
             return w;
     }
 }
+
+long hc_io_read(hc_io *io, void *buf, size_t n) { return io_read(io, buf, n, false); }
+
+long hc_io_read_idle(hc_io *io, void *buf, size_t n) { return io_read(io, buf, n, true); }
 
 int hc_io_write(hc_io *io, const void *vbuf, size_t n)
 {

@@ -198,12 +198,14 @@ static void send_error(struct conn *c, struct exch *x, int status, const char *c
     hc_buf_free(&sent.body);
 }
 
-/* Read more from the app into c->in. > 0 bytes, 0 EOF, < 0 error. */
-static long fill_client(struct conn *c)
+/* Read more from the app into c->in. > 0 bytes, 0 EOF, < 0 error. idle:
+ * nothing of a request is buffered yet (hc_io_read_idle: poll first). */
+static long fill_client(struct conn *c, bool idle)
 {
     if (hc_buf_reserve(&c->in, IOBUF))
         return HC_ENOMEM;
-    long n = hc_io_read(c->client, c->in.data + c->in.len, IOBUF);
+    char *at = c->in.data + c->in.len;
+    long n = idle ? hc_io_read_idle(c->client, at, IOBUF) : hc_io_read(c->client, at, IOBUF);
     if (n > 0) {
         c->in.len += (size_t)n;
         c->in.data[c->in.len] = '\0';
@@ -211,12 +213,14 @@ static long fill_client(struct conn *c)
     return n;
 }
 
-/* Read more from the upstream into c->up.in. */
-static long fill_upstream(struct conn *c)
+/* Read more from the upstream into c->up.in. idle: the request was just
+ * sent and nothing of the answer is buffered (poll first). */
+static long fill_upstream(struct conn *c, bool idle)
 {
     if (hc_buf_reserve(&c->up.in, IOBUF))
         return HC_ENOMEM;
-    long n = hc_io_read(&c->up.io, c->up.in.data + c->up.in.len, IOBUF);
+    char *at = c->up.in.data + c->up.in.len;
+    long n = idle ? hc_io_read_idle(&c->up.io, at, IOBUF) : hc_io_read(&c->up.io, at, IOBUF);
     if (n > 0) {
         c->up.in.len += (size_t)n;
         c->up.in.data[c->up.in.len] = '\0';
@@ -260,7 +264,7 @@ static int read_request_head(struct conn *c, struct exch *x)
                 return HC_ETOOBIG;
             }
         }
-        long r = fill_client(c);
+        long r = fill_client(c, c->in.len == 0);
         if (r == 0)
             return c->in.len ? HC_ECLOSED : 1;
         if (r < 0)
@@ -278,7 +282,7 @@ static int read_request_body(struct conn *c, struct exch *x)
         uint64_t want = x->rb.clen;
         while ((uint64_t)x->rb.body.len < want) {
             if (!c->in.len) {
-                long r = fill_client(c);
+                long r = fill_client(c, false);
                 if (r <= 0)
                     return r == 0 ? HC_ECLOSED : (int)r;
             }
@@ -301,7 +305,7 @@ static int read_request_body(struct conn *c, struct exch *x)
         hc_chunked_init(&x->rb.chunk);
         while (!x->rb.chunk.done) {
             if (!c->in.len) {
-                long r = fill_client(c);
+                long r = fill_client(c, false);
                 if (r <= 0)
                     return r == 0 ? HC_ECLOSED : (int)r;
             }
@@ -458,7 +462,7 @@ static int pipe_request_body(struct conn *c, struct exch *x)
         if (chunked && x->rb.chunk.done)
             return hc_io_write(&c->up.io, "0\r\n\r\n", 5) ? HC_EIO : 0;
         if (!c->in.len) {
-            long r = fill_client(c);
+            long r = fill_client(c, false);
             if (r <= 0)
                 return r == 0 ? HC_ECLOSED : (int)r;
         }
@@ -517,7 +521,7 @@ static int read_response_head(struct conn *c, const struct exch *x, hc_http_head
                 return HC_ETOOBIG;
         }
         bool empty = c->up.in.len == 0;
-        long r = fill_upstream(c);
+        long r = fill_upstream(c, empty);
         if (r == 0 || r == HC_ECLOSED)
             return empty ? 0 : HC_ECLOSED;
         if (r < 0)
@@ -710,7 +714,7 @@ static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint
         if (fr == HC_BODY_NONE || (fr == HC_BODY_LENGTH && left == 0) || (fr == HC_BODY_CHUNKED && ch.done))
             break;
         if (!c->up.in.len) {
-            long r = fill_upstream(c);
+            long r = fill_upstream(c, false);
             if (r == 0 || r == HC_ECLOSED) {
                 *close_up = true;
                 if (fr == HC_BODY_CLOSE)
