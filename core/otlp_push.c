@@ -228,7 +228,7 @@ static int post(hc_otlp_push *p, const struct target *t, const hc_buf *body, cha
         rc = HC_ENOMEM;
         goto out;
     }
-    if (hc_io_write(&io, head.data, head.len) != 0 || hc_io_write(&io, body->data, body->len) != 0) {
+    if (hc_io_write_buf(&io, &head) != 0 || hc_io_write_buf(&io, body) != 0) {
         snprintf(err, errlen, "%s: write failed", t->r.authority);
         rc = HC_EIO;
         goto out;

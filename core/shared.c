@@ -327,7 +327,7 @@ static int roundtrip_locked(int argc, const char *const *argv, const size_t *len
     hc_io_init(&io, g.fd, NULL, g.timeout_ms);
     /* Each wait is bounded by timeout_ms; the whole round trip by twice that. */
     int64_t deadline = mono_us() + 2 * (int64_t)g.timeout_ms * 1000;
-    if (rc == 0 && hc_io_write(&io, out.data, out.len) != 0)
+    if (rc == 0 && hc_io_write_buf(&io, &out) != 0)
         rc = HC_EIO;
     while (rc == 0) {
         int64_t left_ms = (deadline - mono_us()) / 1000;
