@@ -56,7 +56,8 @@ typedef struct agg_acc {
     uint64_t requests;
     uint64_t errors;          /* status >= 400 or 0 */
     uint64_t unpriced;        /* cost_flags & HC_COST_UNPRICED */
-    uint64_t no_usage;        /* 2xx answers (not cache hits, not unpriced) that carried no usage: cost unknown */
+    /* 2xx answers (not cache hits, not unpriced) that carried no usage: cost unknown */
+    uint64_t no_usage;
     uint64_t estimated;       /* cost_flags & HC_COST_ESTIMATED */
     uint64_t cache_hits;      /* flags & HC_REC_CACHE_HIT */
     uint64_t retried;         /* requests with retries > 0 */

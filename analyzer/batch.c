@@ -131,7 +131,8 @@ static int del_batch(const batch_del *d, hc_buf *from, bool *done)
     hc_buf keys = HC_BUF_INIT; /* the victims' keys, one after the other */
     size_t *lens = malloc(BATCH_DEL_MAX * sizeof *lens), nv = 0;
     MDB_val k = { from->len, from->data }, v;
-    int mrc = lens ? mdb_cursor_get(cur, &k, &v, from->len ? MDB_SET_RANGE : MDB_FIRST) : MDB_NOTFOUND;
+    int mrc =
+        lens ? mdb_cursor_get(cur, &k, &v, from->len ? MDB_SET_RANGE : MDB_FIRST) : MDB_NOTFOUND;
     rc = lens ? 0 : HC_ENOMEM;
     *done = true;
     for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {

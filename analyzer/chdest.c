@@ -82,16 +82,16 @@ int ch_dest_parse(const char *url, const char *what, ch_dest *d)
     }
     if (!*h || strlen(h) >= sizeof d->host)
         return cli_misuse("%s: %s (no HOST)", what, expect);
-    strcpy(d->host, h);
+    hc_strlcpy(d->host, sizeof d->host, h);
     const char *db = slash + 1;
     if (!ident_ok(db) || strlen(db) >= sizeof d->db)
         return cli_misuse("%s: DB: expected a database name of letters, digits and '_', got '%s'", what, db);
-    strcpy(d->db, db);
+    hc_strlcpy(d->db, sizeof d->db, db);
     snprintf(d->name, sizeof d->name, "clickhouse://%s%s%s:%d/%s", strchr(d->host, ':') ? "[" : "", d->host,
              strchr(d->host, ':') ? "]" : "", d->port, d->db);
     const char *envpass = getenv("HC_CLICKHOUSE_PASSWORD");
     if (!*pass && envpass && strlen(envpass) < sizeof pass)
-        strcpy(pass, envpass);
+        hc_strlcpy(pass, sizeof pass, envpass);
     d->headers[0] = '\0';
     if (*user || *pass) {
         for (const char *c = pass; *c; c++)

@@ -107,7 +107,7 @@ static void otlp_span(struct ctx *x, const hc_record *r)
     }
     if (x->spans++)
         fputc(',', x->f);
-    fwrite(x->tmp.data, 1, x->tmp.len, x->f);
+    fwrite(fmt_built(&x->tmp), 1, x->tmp.len, x->f);
 }
 
 static void csv_row(struct ctx *x, const hc_record *r)
@@ -184,7 +184,7 @@ static void head(struct ctx *x)
         if (hc_otlp_traces_open(&x->tmp, &res) != 0)
             x->oom = true;
         else
-            fwrite(x->tmp.data, 1, x->tmp.len, x->f);
+            fwrite(fmt_built(&x->tmp), 1, x->tmp.len, x->f);
     } else if (x->fmt == X_CSV) {
         x->t = table_new(x->f, CLI_CSV, csv_cols, sizeof csv_cols / sizeof csv_cols[0]);
     }

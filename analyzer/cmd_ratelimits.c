@@ -350,7 +350,7 @@ static void summary_text(FILE *o, const struct rl *a)
         char tmp[sizeof l->header + sizeof l->host + sizeof l->model + 4];
         snprintf(tmp, sizeof tmp, "%s, %s %s", l->header, *l->host ? l->host : "(none)", *l->model ? l->model : "(none)");
         fmt_term(&where, tmp, strlen(tmp), 0);
-        fprintf(o, "%-18s%s %s (%s, %s UTC)\n", label, kinds[k], fmt_int(b1, l->value), where.data ? where.data : "",
+        fprintf(o, "%-18s%s %s (%s, %s UTC)\n", label, kinds[k], fmt_int(b1, l->value), fmt_built(&where),
                 fmt_time(t1, l->time_us));
         hc_buf_free(&where);
     }

@@ -28,9 +28,9 @@
  * loopback and refuses another --bind unless --allow-remote is given. On
  * loopback it serves only its own user: a connection whose other end is a
  * socket of another uid (the kernel's socket table says whose) gets a 403
- * before a byte is read (httpd_owner_only); no token to leak or type. Against DNS rebinding (a web page whose host name
- * resolves to 127.0.0.1 reading the API), requests must name the server in
- * their Host header (127.0.0.1, localhost, [::1] or the bind address), else
+ * before a byte is read (httpd_owner_only); no token to leak or type. Against DNS rebinding (a
+ * web page whose host name resolves to 127.0.0.1 reading the API), requests must name the
+ * server in their Host header (127.0.0.1, localhost, [::1] or the bind address), else
  * 421; --allow-remote lifts that too. No CORS headers are sent.
  *
  * A /api/dashboard answer is kept for reuse while the store's transaction id

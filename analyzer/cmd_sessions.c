@@ -232,7 +232,7 @@ static int show_tree(ana_ctx *c, const char *sid)
     if (st.root->acc.requests == 0) {
         hc_buf safe = HC_BUF_INIT;
         fmt_term(&safe, sid, strlen(sid), 0);
-        fprintf(stderr, "hc-analyze: sessions: no records for session '%s'\n", safe.data);
+        fprintf(stderr, "hc-analyze: sessions: no records for session '%s'\n", fmt_built(&safe));
         hc_buf_free(&safe);
         rc = CLI_EXIT_NO;
         goto out;

@@ -56,8 +56,9 @@
 #include <unistd.h>
 
 /* The version of the ClickHouse schema below (docs/FLEET.md). Changes only
- * when an existing column changes meaning; new columns are added with
- * ALTER TABLE … ADD COLUMN IF NOT EXISTS and do not change it. */
+ * when an existing column changes meaning; new columns are added to an older
+ * table when missing (add_columns: ALTER TABLE … ADD COLUMN) and do not change
+ * it: a reader of version 1 that does not know them still reads every row. */
 #define SHIP_SCHEMA_VERSION 1
 #define SHIP_MAX_BATCH_BYTES (16u << 20)
 
@@ -126,16 +127,24 @@ static const char *const schema_sql[] = {
     " flags UInt32, retries Int32, fallback_idx Int32, attempts String,"
     " ratelimit Nested(name String, value String), ratelimit_wait_us Int64,"
     " pid Int32, program String, req_bytes Int64, resp_bytes Int64, cache_key String, budget String,"
-    " has_bodies UInt8, req_body String, resp_body String, ver UInt64, run_id String"
+    " has_bodies UInt8, req_body String, resp_body String, ver UInt64, run_id String,"
+    " response_id String, finish_reasons String, req_params Nested(name String, value String)"
     ") ENGINE = ReplacingMergeTree(ver) PARTITION BY toYYYYMM(day) ORDER BY id",
     "CREATE VIEW IF NOT EXISTS %s.records AS SELECT * FROM %s.hc_records FINAL",
 };
 
 /* Columns added after version 1 (ADD COLUMN, no IF NOT EXISTS on 18.16):
- * added when missing; a host racing us to it is fine (checked again). */
+ * added when missing; a host racing us to it is fine (checked again). A
+ * Nested column is its arrays, one column each (as CREATE TABLE makes them). */
 static int add_columns(const ch_dest *d, char *err, size_t errlen)
 {
-    static const char *const added[][2] = { { "run_id", "String" } };
+    static const char *const added[][2] = {
+        { "run_id", "String" },
+        { "response_id", "String" },
+        { "finish_reasons", "String" },
+        { "req_params.name", "Array(String)" },
+        { "req_params.value", "Array(String)" },
+    };
     char sql[512];
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
         for (int attempt = 0; attempt < 2; attempt++) {
@@ -149,7 +158,8 @@ static int add_columns(const ch_dest *d, char *err, size_t errlen)
                 return rc;
             if (have)
                 break;
-            snprintf(sql, sizeof sql, "ALTER TABLE %s.hc_records ADD COLUMN %s %s", d->db, added[i][0], added[i][1]);
+            snprintf(sql, sizeof sql, "ALTER TABLE %s.hc_records ADD COLUMN `%s` %s", d->db, added[i][0],
+                     added[i][1]);
             if ((rc = ch_exec(d, NULL, sql, strlen(sql), 0, NULL, err, errlen)) != 0 && attempt == 1)
                 return rc;
         }
@@ -289,6 +299,9 @@ static void write_row(jw *w, hc_store *s, MDB_txn *txn, const hc_record *r, cons
     }
     jw_kuint(w, "ver", ver);
     jw_kstr(w, "run_id", r->run_id);
+    jw_kstr(w, "response_id", r->response_id);
+    jw_kstr(w, "finish_reasons", r->finish_reasons);
+    pairs_arrays(w, "req_params", &r->req_params);
     jw_obj_end(w);
     jw_end_doc(w);
 }

@@ -202,7 +202,7 @@ int cmd_stats(int argc, char **argv)
             FILE *o = table_text_begin(&tt, stdout, 12);
             hc_buf safe = HC_BUF_INIT;
             fmt_term(&safe, in.path, strlen(in.path), 0);
-            fprintf(o, "Store       %s\n", safe.data);
+            fprintf(o, "Store       %s\n", fmt_built(&safe));
             hc_buf_free(&safe);
             fprintf(o, "File        data.mdb %s, map %s, page size %" PRIu64 "\n", fmt_bytes(b1, in.file_bytes),
                     fmt_bytes(b2, in.map_bytes), in.page_size);

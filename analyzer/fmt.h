@@ -34,7 +34,8 @@ const char *fmt_usd_exact(char out[FMT_NUM], int64_t nusd);
 /* Thousands separators: "1,234,567". */
 const char *fmt_int(char out[FMT_NUM], int64_t v);
 /* The one duration format of text output (latency, p95 in report and audit,
- * waits). Microseconds as a short duration: "-" (< 0), "850 µs"→"0.85 ms", "812 ms", "2.41 s", "3m 12s", "2h 05m". */
+ * waits). Microseconds as a short duration: "-" (< 0), "850 µs"→"0.85 ms", "812 ms", "2.41 s",
+ * "3m 12s", "2h 05m". */
 const char *fmt_dur(char out[FMT_NUM], int64_t us);
 /* Microseconds as milliseconds with 3 decimals ("812.345"), for CSV; "" when < 0. */
 const char *fmt_ms_exact(char out[FMT_NUM], int64_t us);

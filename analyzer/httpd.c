@@ -229,6 +229,10 @@ static void process(struct conn *c, httpd_handler fn, void *ctx)
 
 static void on_writable(httpd *h, struct conn *c, httpd_handler fn, void *ctx)
 {
+    if (hc_buf_error(&c->out)) { /* even the bare 500 did not fit: never send a piece */
+        conn_close(h, c);
+        return;
+    }
     while (c->out_off < c->out.len) {
         ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (w > 0) {

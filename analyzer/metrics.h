@@ -5,7 +5,8 @@
  * while records are added — prune/compact reset them, which Prometheus
  * handles as a counter reset):
  *   hcshim_requests_total{provider,model,status}            counter
- *   hcshim_tokens_total{provider,model,type}                counter, type = input|output|cached|reasoning
+ *   hcshim_tokens_total{provider,model,type}                counter,
+ *       type = input|output|cached|reasoning
  *   hcshim_cost_usd_total{provider,model}                   counter (priced requests)
  *   hcshim_unpriced_requests_total{provider,model}          counter
  *   gen_ai_client_operation_duration_seconds{provider,model} histogram, the GenAI

@@ -34,7 +34,7 @@ int shipcur_get(hc_store *s, const char *dest, uint8_t id[HC_UUID_LEN])
 }
 
 struct advance_args {
-    const char    *key;
+    const char *key;
     const uint8_t *id;
 };
 
@@ -44,7 +44,8 @@ static int advance_attempt(hc_store *s, MDB_txn *txn, void *ctx)
     const struct advance_args *a = ctx;
     MDB_dbi meta = hc_store_dbi(s, HC_T_META);
     MDB_val k = { strlen(a->key), (void *)a->key }, v;
-    if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == HC_UUID_LEN && memcmp(v.mv_data, a->id, HC_UUID_LEN) >= 0)
+    if (mdb_get(txn, meta, &k, &v) == 0 && v.mv_size == HC_UUID_LEN &&
+        memcmp(v.mv_data, a->id, HC_UUID_LEN) >= 0)
         return HC_STORE_WRITE_SKIP;
     MDB_val nv = { HC_UUID_LEN, (void *)a->id };
     return hc_store_mdb_rc(mdb_put(txn, meta, &k, &nv, 0));

@@ -33,8 +33,11 @@ static const char columns[] =
     " arrayStringConcat(arrayMap(x -> hex(x), ratelimit.name), ','),"
     " arrayStringConcat(arrayMap(x -> hex(x), ratelimit.value), ','),"
     " ratelimit_wait_us, pid, hex(program), req_bytes, resp_bytes, hex(cache_key), hex(budget), hex(run_id),"
+    " hex(response_id), hex(finish_reasons),"
+    " arrayStringConcat(arrayMap(x -> hex(x), req_params.name), ','),"
+    " arrayStringConcat(arrayMap(x -> hex(x), req_params.value), ','),"
     " has_bodies, if(has_bodies != 0, hex(req_body), ''), if(has_bodies != 0, hex(resp_body), '')";
-enum { NCOLS = 47 };
+enum { NCOLS = 51, COL_HAS_BODIES = 48 };
 #define AFTER_MAX 512 /* the last id read (ids are UUID text; others are kept whole up to this) */
 
 /* ---- the WHERE clause ---- */
@@ -207,7 +210,7 @@ static int pairs_from(char *names, char *values, hc_buf *out)
 
 struct row {
     char  *col[NCOLS];
-    hc_buf props, rl, enc, req, resp;
+    hc_buf props, rl, params, enc, req, resp;
 };
 
 static int64_t num(const char *s) { return strtoll(s, NULL, 10); }
@@ -250,9 +253,11 @@ static int row_record(struct row *w, hc_record *r)
     r->ratelimit_wait_us = num(c[36]), r->pid = (int32_t)num(c[37]);
     rc = rc ? rc : str(c[38], &r->program);
     r->req_bytes = num(c[39]), r->resp_bytes = num(c[40]);
-    const char **s3[] = { &r->cache_key, &r->budget, &r->run_id };
-    for (int i = 0; i < 3 && !rc; i++)
+    const char **s3[] = { &r->cache_key, &r->budget, &r->run_id, &r->response_id, &r->finish_reasons };
+    for (int i = 0; i < 5 && !rc; i++)
         rc = str(c[41 + i], s3[i]);
+    rc = rc ? rc : pairs_from(c[46], c[47], &w->params);
+    r->req_params = (hc_pairs){ w->params.data, (uint32_t)w->params.len };
     return rc;
 }
 
@@ -283,10 +288,10 @@ static int add_row(char *line, struct row *w, batch *b, char *last_id)
         return HC_EPARSE;
     hc_record r;
     int rc = row_record(w, &r), hq = 0, hr = 0;
-    if (!rc && num(w->col[44]))
-        rc = row_body(w->col[45], r.flags & HC_REC_REQ_TRUNC, &w->req, &hq);
-    if (!rc && num(w->col[44]))
-        rc = row_body(w->col[46], r.flags & HC_REC_RESP_TRUNC, &w->resp, &hr);
+    if (!rc && num(w->col[COL_HAS_BODIES]))
+        rc = row_body(w->col[COL_HAS_BODIES + 1], r.flags & HC_REC_REQ_TRUNC, &w->req, &hq);
+    if (!rc && num(w->col[COL_HAS_BODIES]))
+        rc = row_body(w->col[COL_HAS_BODIES + 2], r.flags & HC_REC_RESP_TRUNC, &w->resp, &hr);
     hc_buf_reset(&w->enc);
     if (!rc)
         rc = hc_record_encode(&r, &w->enc);
@@ -356,7 +361,8 @@ static int copy_rows(const ch_dest *d, const char *where, batch *b, uint64_t *go
         if (n < rows)
             break;
     }
-    hc_buf_free(&ans), hc_buf_free(&w.props), hc_buf_free(&w.rl), hc_buf_free(&w.enc);
+    hc_buf_free(&ans), hc_buf_free(&w.props), hc_buf_free(&w.rl), hc_buf_free(&w.params);
+    hc_buf_free(&w.enc);
     hc_buf_free(&w.req), hc_buf_free(&w.resp);
     return rc;
 }

@@ -440,6 +440,18 @@ static void kstr(struct w *w, const char *k, const char *v)
     str(w, v);
 }
 
+/* Microseconds us as the decimal nanoseconds OTLP wants ("<us>000") into b[24+3];
+ * returns b. */
+static const char *ns_text(char b[27], int64_t us)
+{
+    char nb[24];
+    const char *d = i64s(nb, us);
+    size_t n = strlen(d);
+    memcpy(b, d, n);
+    memcpy(b + n, "000", 4);
+    return b;
+}
+
 static void span_head(struct w *w, const hc_record *r)
 {
     char tid[33], sid[17], b[64], name[320];
@@ -466,13 +478,8 @@ static void span_head(struct w *w, const hc_record *r)
     hc_strlcpy(name + ol + 1, sizeof name - ol - 1, model);
     kstr(w, "name", name);
     puts_(w, ",\"kind\":3"); /* SPAN_KIND_CLIENT */
-    char nb[24];
-    hc_strlcpy(b, sizeof b - 3, i64s(nb, r->start_us));
-    strcat(b, "000"); /* µs to ns */
-    kstr(w, "startTimeUnixNano", b);
-    hc_strlcpy(b, sizeof b - 3, i64s(nb, r->start_us + (r->latency_us > 0 ? r->latency_us : 0)));
-    strcat(b, "000");
-    kstr(w, "endTimeUnixNano", b);
+    kstr(w, "startTimeUnixNano", ns_text(b, r->start_us));
+    kstr(w, "endTimeUnixNano", ns_text(b, r->start_us + (r->latency_us > 0 ? r->latency_us : 0)));
 }
 
 static void error_type(const hc_record *r, char *b, size_t size)

@@ -106,7 +106,8 @@ int hc_otlp_metrics_encode(hc_buf *out, const hc_otlp_metrics *m, const hc_otlp_
 /* Parse an OTEL_EXPORTER_OTLP_HEADERS value into "Name: value\r\n" lines
  * appended to out. 0, or HC_EINVAL (a pair without '=', a bad %-escape, a
  * name that is not an HTTP token, a control byte in a value), with the
- * 1-based number of the bad pair in *bad. Shared by the core's push and `hc-analyze ship --to otlp://`. */
+ * 1-based number of the bad pair in *bad. Shared by the core's push and
+ * `hc-analyze ship --to otlp://`. */
 int hc_otlp_parse_headers(const char *s, hc_buf *out, int *bad);
 
 #endif

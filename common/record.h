@@ -63,9 +63,11 @@
  * 32  program        str      program name (basename of the executable)
  * 33  req_bytes      i64      request body bytes as sent by the app
  * 34  resp_bytes     i64      response body bytes as received by the app (encoded)
- * 35  api            str      chat, responses, embeddings, completions, messages, gemini, gemini-embed,
- *                             ollama-chat, ollama-generate, ollama-embed, cohere-chat (provider.h)
- * 36  attempts       str      one entry per upstream attempt: "status:wait_ms" joined by ',' (e.g. "429:0,429:612,200:1350")
+ * 35  api            str      chat, responses, embeddings, completions, messages, gemini,
+ *                             gemini-embed, ollama-chat, ollama-generate, ollama-embed,
+ *                             cohere-chat (provider.h)
+ * 36  attempts       str      one entry per upstream attempt: "status:wait_ms" joined by ','
+ *                             (e.g. "429:0,429:612,200:1350")
  * 37  saved_nusd     i64      cost avoided by a cache hit (the original answer's cost)
  * 38  cache_key      str      hex of the cache key used (cache hits and stores)
  * 39  ratelimit_wait_us i64   time spent waiting on retry-after / backoff

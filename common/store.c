@@ -23,8 +23,8 @@
  *   process that makes an LLM call) when nothing but LMDB has written the
  *   file since a walk found it sound. verified.memo in the store directory
  *   (0600, created by rename, rewritten in place under the flock below,
- *   ignored unless ours, regular, 88 bytes with a valid checksum) holds data.mdb's dev, inode, size, mtime and
- *   ctime (ns), newest txnid and a hash of both meta pages. It is trusted only
+ *   ignored unless ours, regular, 88 bytes with a valid checksum) holds data.mdb's dev, inode,
+ *   size, mtime and ctime (ns), newest txnid and a hash of both meta pages. It is trusted only
  *   when ALL of these equal the file's state now; then only the cheap checks
  *   run (regular file, both meta pages, roots within the last page). Why that
  *   is sound: any write to the file changes its ctime (the kernel sets it;
@@ -438,7 +438,8 @@ static int walk_pinned(hc_store *s, int fd, char *errbuf, size_t errlen)
         s->min_size = res.file_size;
         return 0;
     }
-    return 0; /* writers commit so fast that no snapshot stays still: they opened it, it is in use */
+    /* writers commit so fast that no snapshot stays still: they opened it, it is in use */
+    return 0;
 }
 
 
@@ -627,8 +628,9 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
             break;
         mdb_env_close(s->env);
         s->env = NULL;
+        /* the lock file was emptied by an in-place compaction: the path names the new store now */
         if (attempt == 0 && rc == EINVAL)
-            continue; /* the lock file was emptied by an in-place compaction: the path names the new store now */
+            continue;
         if (ro && attempt == 0 && (rc == EACCES || rc == EROFS || rc == EPERM)) {
             env_flags |= MDB_NOLOCK; /* read-only directory: readers need no lock */
             continue;
@@ -651,7 +653,8 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
     }
     struct stat cst;
     if (cfd >= 0 && fstat(cfd, &cst) == 0 && ((uint64_t)cst.st_ino != s->ino || (uint64_t)cst.st_dev != s->dev)) {
-        close(cfd); /* an in-place compaction swapped the store while mdb_env_open waited: check the new one */
+        /* an in-place compaction swapped the store while mdb_env_open waited: check the new one */
+        close(cfd);
         cfd = -1;
     }
     if (cfd < 0 && s->min_size > 0) /* LMDB just initialised an empty file, or the file is new: check it */

@@ -76,8 +76,8 @@ size_t hc_sse_lines_next(hc_sse_lines *l, const char *p, size_t n, bool *eol, bo
     return run;
 }
 
-bool hc_sse_field(const char *b, const char *e, const char **name, size_t *name_len, const char **val,
-                  size_t *val_len)
+bool hc_sse_field(const char *b, const char *e, const char **name, size_t *name_len,
+                  const char **val, size_t *val_len)
 {
     if (e > b && e[-1] == '\r')
         e--;

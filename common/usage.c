@@ -18,7 +18,7 @@
  *     https://cloud.google.com/vertex-ai/generative-ai/docs/partner-models/claude
  *   Gemini generateContent / streamGenerateContent, UsageMetadata:
  *     https://ai.google.dev/api/generate-content#UsageMetadata
- *     https://cloud.google.com/vertex-ai/generative-ai/docs/reference/rest/v1/GenerateContentResponse
+ *     cloud.google.com/vertex-ai/generative-ai/docs/reference/rest/v1/GenerateContentResponse
  *   Gemini's OpenAI-compatible endpoint leaves thinking tokens out of completion_tokens
  *   (total_tokens includes them):
  *     https://discuss.ai.google.dev/t/question-with-usage-in-openai-compatibility/98760

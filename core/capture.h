@@ -116,8 +116,8 @@ void hc_capture_retry(hc_capture *c);
 void hc_capture_set_route(hc_capture *c, int fallback_idx, int64_t waited_us);
 /* The answer was a stored one (a cache hit, a replayed cassette entry):
  * settle now, then take the stored token counts (used when in or out is
- * non-zero: a replayed stream may not carry its usage), the answering model when the body named none, and
- * account the cost as saved: saved_nusd = orig_cost_nusd (or the computed
+ * non-zero: a replayed stream may not carry its usage), the answering model when the body named
+ * none, and account the cost as saved: saved_nusd = orig_cost_nusd (or the computed
  * cost when the stored one is 0), cost_nusd = 0. Call after the body's
  * bytes were fed and before hc_capture_finish. */
 void hc_capture_stored_answer(hc_capture *c, const hc_tokens *tok, int64_t orig_cost_nusd, const char *model);

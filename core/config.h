@@ -44,7 +44,8 @@ typedef struct hc_config {
     int      upstream_timeout_ms;  /* HC_UPSTREAM_TIMEOUT: silence from upstream (default 600s) */
     int      idle_timeout_ms;      /* HC_IDLE_TIMEOUT: idle client connection (default 900s) */
     size_t   queue_max;            /* HC_QUEUE_MAX: exchanges waiting for the recorder (4096) */
-    int      queue_wait_ms;        /* HC_QUEUE_WAIT_MS: a gateway thread's wait for room in a full queue (2000) */
+    /* HC_QUEUE_WAIT_MS: a gateway thread's wait for room in a full queue (2000) */
+    int      queue_wait_ms;
     bool     stream_usage;         /* HC_STREAM_USAGE (default on): inject include_usage */
     bool     debug;                /* HC_DEBUG */
 

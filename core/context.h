@@ -13,7 +13,8 @@
  *                       is not a token, or a value over 256 bytes, is skipped)
  *   CI (first that is present: GitHub Actions, GitLab CI, Buildkite, Jenkins)
  *       ci          github, gitlab, buildkite or jenkins
- *       ci_run_id   GITHUB_RUN_ID[-GITHUB_RUN_ATTEMPT] | CI_PIPELINE_ID | BUILDKITE_BUILD_ID | BUILD_TAG
+ *       ci_run_id   GITHUB_RUN_ID[-GITHUB_RUN_ATTEMPT] | CI_PIPELINE_ID | BUILDKITE_BUILD_ID
+ *                   | BUILD_TAG
  *       ci_job      GITHUB_JOB | CI_JOB_NAME | BUILDKITE_LABEL | JOB_NAME
  *       ci_commit   GITHUB_SHA | CI_COMMIT_SHA | BUILDKITE_COMMIT | GIT_COMMIT
  * At request time (hc_context_request):

@@ -21,8 +21,9 @@
  *   (glibc runs a handler registered during exit next, so still before
  *   OpenSSL's cleanup) and reopens the gateway, and is served and recorded
  *   as any other. If it cannot be registered, the call goes to its
- *   destination directly, or is refused at connect() for a routed host. OpenSSL is initialised with OPENSSL_INIT_NO_ATEXIT, so when
- *   the app does not use OpenSSL itself nothing cleans it up under our threads.
+ *   destination directly, or is refused at connect() for a routed host. OpenSSL is initialised
+ *   with OPENSSL_INIT_NO_ATEXIT, so when the app does not use OpenSSL itself nothing cleans it
+ *   up under our threads.
  */
 #include "core.h"
 #include "alert.h"

@@ -177,7 +177,8 @@ int hc_fallbacks_build(const hc_opts *o, hc_fallback *out, int max, int *n, char
         hc_fallback *f = &out[(*n)++];
         memset(f, 0, sizeof *f);
         if (hc_codes_parse(o->fallback_on, &f->codes) != 0) {
-            snprintf(err, errlen, "Helicone-Fallback-OnCodes: expected codes like 429,500-599"); /* value not echoed */
+            /* value not echoed */
+            snprintf(err, errlen, "Helicone-Fallback-OnCodes: expected codes like 429,500-599");
             return HC_EINVAL;
         }
         cJSON *obj = cJSON_CreateObject();

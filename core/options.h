@@ -8,7 +8,7 @@
  *   Helicone-Session-Id/-Path/-Name  session (HC_SESSION_ID/_PATH/_NAME)
  *   Helicone-Request-Id            the app's own id for this request
  *   Helicone-Omit-Request/-Response  do not store that body (HC_OMIT_REQUEST/_RESPONSE)
- *   Helicone-Stream-Usage          inject stream_options.include_usage (HC_STREAM_USAGE, default on)
+ *   Helicone-Stream-Usage          add stream_options.include_usage (HC_STREAM_USAGE, default on)
  *   Helicone-Auth                  accepted and ignored (no hosted service)
  *
  *   Helicone-Cache-Enabled: true   answer identical requests from the cache (HC_CACHE)

@@ -1,5 +1,6 @@
 /* otlp_push.c — see otlp_push.h (the DESIGN is there). */
 #include "otlp_push.h"
+#include "upstream.h"
 #include "thread.h"
 #include "buf.h"
 #include "clock.h"
@@ -190,25 +191,11 @@ static int post(hc_otlp_push *p, const struct target *t, const hc_buf *body, cha
     }
     SSL *ssl = NULL;
     if (t->r.tls) {
-        if (!p->tls || !(ssl = SSL_new(p->tls))) {
+        ssl = hc_upstream_tls_session(p->tls, fd, t->r.target, err, errlen);
+        if (!ssl) {
             close(fd);
-            snprintf(err, errlen, "no TLS client");
             return HC_ETLS;
         }
-        /* As upstream.c: an IP literal is checked against the certificate's
-         * IP addresses (and sends no SNI), a name against its DNS names. */
-        unsigned char ip[16];
-        bool is_ip = inet_pton(AF_INET, t->r.target, ip) == 1 || inet_pton(AF_INET6, t->r.target, ip) == 1;
-        X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if ((!is_ip && SSL_set_tlsext_host_name(ssl, t->r.target) != 1) ||
-            (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, t->r.target) : X509_VERIFY_PARAM_set1_host(vp, t->r.target, 0)) != 1) {
-            SSL_free(ssl);
-            close(fd);
-            snprintf(err, errlen, "cannot set the name to verify (%s)", t->r.target);
-            return HC_ETLS;
-        }
-        SSL_set_fd(ssl, fd);
     }
     hc_io io;
     hc_io_init(&io, fd, ssl, p->timeout_ms);
@@ -231,7 +218,7 @@ static int post(hc_otlp_push *p, const struct target *t, const hc_buf *body, cha
         rc = HC_ENOMEM;
         goto out;
     }
-    if (hc_io_write(&io, head.data, head.len) != 0 || hc_io_write(&io, body->data, body->len) != 0) {
+    if (hc_io_write_buf(&io, &head) != 0 || hc_io_write_buf(&io, body) != 0) {
         snprintf(err, errlen, "%s: write failed", t->r.authority);
         rc = HC_EIO;
         goto out;

@@ -33,7 +33,8 @@ int hc_ratelimit_parse(const char *text, hc_ratelimit *rl, char *err, size_t err
     while (*end == ' ')
         end++;
     if (end == part || *end || !(q > 0) || q > 1e12) {
-        snprintf(err, errlen, "the quota (first field) is not a positive number"); /* a header value is never echoed */
+        /* a header value is never echoed */
+        snprintf(err, errlen, "the quota (first field) is not a positive number");
         return HC_EINVAL;
     }
     bool have_w = false;

@@ -121,25 +121,22 @@ static void atfork_child(void)
     g.fd = -1;
 }
 
-/* Read HC_SHARED* once. Called with g.lock held. */
-static void init_locked(void)
+/* HC_SHARED=redis://HOST[:PORT][/N] into g.url, g.host, g.port, g.db. 0, or -1 after
+ * saying once on stderr why the local store is used instead. */
+static int parse_url(const char *u)
 {
-    g.inited = true;
-    const char *u = getenv("HC_SHARED");
-    if (!u || !*u)
-        return;
     hc_strlcpy(g.url, sizeof g.url, u);
     const char *p = u + 8;
     if (strncmp(u, "redis://", 8) != 0 || strchr(p, '@')) {
         hc_log_error("HC_SHARED=%s: expected redis://HOST[:PORT][/N] (no user or password); "
                      "limits and budgets use this machine's store", strncmp(u, "redis://", 8) ? u : "redis://…");
-        return;
+        return -1;
     }
     char hp[300];
     size_t hl = strcspn(p, "/");
     if (hl == 0 || hl >= sizeof hp) {
         hc_log_error("HC_SHARED=%s: no HOST; limits and budgets use this machine's store", u);
-        return;
+        return -1;
     }
     memcpy(hp, p, hl);
     hp[hl] = '\0';
@@ -151,7 +148,7 @@ static void init_locked(void)
         long v = strtol(colon + 1, &end, 10);
         if (*end || v < 1 || v > 65535) {
             hc_log_error("HC_SHARED=%s: PORT must be 1..65535; limits and budgets use this machine's store", u);
-            return;
+            return -1;
         }
         g.port = (int)v;
     }
@@ -165,10 +162,16 @@ static void init_locked(void)
         long v = strtol(p + hl + 1, &end, 10);
         if (*end || v < 0 || v > 1000000) {
             hc_log_error("HC_SHARED=%s: /N must be a database number; limits and budgets use this machine's store", u);
-            return;
+            return -1;
         }
         g.db = (int)v;
     }
+    return 0;
+}
+
+/* The HC_SHARED_* tuning variables; a bad value is named and its default used. */
+static void read_tuning(void)
+{
     g.timeout_ms = 50;
     const char *t = getenv("HC_SHARED_TIMEOUT_MS");
     if (t && *t) {
@@ -200,6 +203,16 @@ static void init_locked(void)
         else
             g.cache_max = (size_t)v;
     }
+}
+
+/* Read HC_SHARED* once. Called with g.lock held. */
+static void init_locked(void)
+{
+    g.inited = true;
+    const char *u = getenv("HC_SHARED");
+    if (!u || !*u || parse_url(u) != 0)
+        return;
+    read_tuning();
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)window_lua, strlen(window_lua), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
@@ -327,7 +340,7 @@ static int roundtrip_locked(int argc, const char *const *argv, const size_t *len
     hc_io_init(&io, g.fd, NULL, g.timeout_ms);
     /* Each wait is bounded by timeout_ms; the whole round trip by twice that. */
     int64_t deadline = mono_us() + 2 * (int64_t)g.timeout_ms * 1000;
-    if (rc == 0 && hc_io_write(&io, out.data, out.len) != 0)
+    if (rc == 0 && hc_io_write_buf(&io, &out) != 0)
         rc = HC_EIO;
     while (rc == 0) {
         int64_t left_ms = (deadline - mono_us()) / 1000;

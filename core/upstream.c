@@ -251,6 +251,27 @@ static int connect_any(hc_core *core, const hc_target *t, int cancel_fd, char *e
     return fd;
 }
 
+SSL *hc_upstream_tls_session(SSL_CTX *ctx, int fd, const char *name, char *err, size_t errlen)
+{
+    SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+    if (!ssl) {
+        snprintf(err, errlen, "cannot create a TLS session");
+        return NULL;
+    }
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, name)
+                   : SSL_set_tlsext_host_name(ssl, name) == 1 && X509_VERIFY_PARAM_set1_host(vp, name, 0);
+    if (ok != 1 || SSL_set_fd(ssl, fd) != 1) {
+        SSL_free(ssl);
+        snprintf(err, errlen, "cannot set the name to verify (%s)", name);
+        return NULL;
+    }
+    return ssl;
+}
+
 int hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int cancel_fd, char *err, size_t errlen)
 {
     err[0] = '\0';
@@ -275,25 +296,11 @@ int hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int canc
         return fd == HC_ECANCELED ? HC_ECANCELED : fd == HC_ETIMEDOUT ? HC_ETIMEDOUT : HC_ECONNECT;
     SSL *ssl = NULL;
     if (t->tls) {
-        ssl = SSL_new(core->client_ctx);
+        ssl = hc_upstream_tls_session(core->client_ctx, fd, t->name, err, errlen);
         if (!ssl) {
             close(fd);
-            snprintf(err, errlen, "cannot create a TLS session");
             return HC_ETLS;
         }
-        unsigned char ip[16];
-        bool is_ip = inet_pton(AF_INET, t->name, ip) == 1 || inet_pton(AF_INET6, t->name, ip) == 1;
-        if (!is_ip)
-            SSL_set_tlsext_host_name(ssl, t->name);
-        X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, t->name) != 1 : X509_VERIFY_PARAM_set1_host(vp, t->name, 0) != 1) {
-            SSL_free(ssl);
-            close(fd);
-            snprintf(err, errlen, "cannot set the name to verify (%s)", t->name);
-            return HC_ETLS;
-        }
-        SSL_set_fd(ssl, fd);
     }
     hc_io_init(&u->io, fd, ssl, core->cfg.connect_timeout_ms);
     u->io.cancel_fd = cancel_fd;

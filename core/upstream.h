@@ -56,6 +56,16 @@ int  hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int can
 void hc_upstream_close(hc_upstream *u);
 void hc_upstream_free(hc_upstream *u);
 
+/* A client TLS session on the connected socket fd, from ctx (hc_upstream_ctx_new),
+ * that verifies the server as `name`: a host name is sent as SNI and checked against
+ * the certificate's DNS names (no partial wildcards); an IP literal ("127.0.0.1",
+ * "::1", no brackets) sends no SNI (RFC 6066) and is checked against its IP address
+ * entries. The one place the gateway, OTLP push and webhooks set what they verify.
+ * Returns the session (the caller owns it; fd stays the caller's to close), or NULL
+ * with a reason in err (no session, or a name OpenSSL refuses: never connect then).
+ * Thread-safe. */
+SSL *hc_upstream_tls_session(SSL_CTX *ctx, int fd, const char *name, char *err, size_t errlen);
+
 /* Create the verifying client SSL_CTX (config: HC_CA_FILE). NULL on failure. */
 SSL_CTX *hc_upstream_ctx_new(const hc_config *cfg, char *err, size_t errlen);
 

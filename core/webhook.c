@@ -6,6 +6,7 @@
 #include "io.h"
 #include "log.h"
 #include "thread.h"
+#include "upstream.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -73,14 +74,11 @@ static int send_post(const struct post *p, char *err, size_t errlen)
     }
     SSL *ssl = NULL;
     if (r.tls) {
-        ssl = SSL_new(core->client_ctx);
+        ssl = hc_upstream_tls_session(core->client_ctx, fd, r.target, err, errlen);
         if (!ssl) {
             close(fd);
             return HC_ETLS;
         }
-        SSL_set_tlsext_host_name(ssl, r.target);
-        X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), r.target, 0);
-        SSL_set_fd(ssl, fd);
     }
     hc_io io;
     hc_io_init(&io, fd, ssl, WEBHOOK_TIMEOUT_MS);

@@ -364,8 +364,9 @@ static int peek_head(int fd, char *buf, size_t size, hc_http_head *h)
             return r;
         if (r != HC_PARTIAL || (size_t)n >= size - 1)
             return -1;
+        /* the bytes we have are still readable: poll returns at once; wait for more */
         if ((size_t)n == have)
-            usleep(5000); /* the bytes we have are still readable: poll returns at once; wait for more */
+            usleep(5000);
         have = (size_t)n;
     }
 }
@@ -841,7 +842,8 @@ int main(int argc, char **argv)
                                  ? ((struct sockaddr_in *)&pr)->sin_addr.s_addr == ((struct sockaddr_in *)&ss)->sin_addr.s_addr
                                  : memcmp(&((struct sockaddr_in6 *)&pr)->sin6_addr, &((struct sockaddr_in6 *)&ss)->sin6_addr,
                                           16) == 0);
-                /* this port, and our address (or this host's loopback when we listen there or everywhere) */
+                /* this port, and our address (or this host's loopback when we listen there or
+                 * everywhere) */
                 self = upx.port == G.port && (same || (local_only_addr(&pr) && (loopback || local_only_addr(&ss))));
             }
             freeaddrinfo(res);

@@ -109,8 +109,9 @@ HC_EXPORT int setenv(const char *name, const char *val, int overwrite)
     HC_REAL(real_setenv, "setenv", setenv, NULL);
     __typeof__(real_setenv) real = real_setenv;
     int rc = real(name, val, overwrite); /* rc 0: name was valid (libc refuses NULL with EINVAL) */
+    /* no getenv: outside libc's lock, a concurrent setenv may move environ under it */
     if (rc == 0 && strcmp(name, VAR) == 0 && (overwrite || !present))
-        store(val); /* no getenv: outside libc's lock, a concurrent setenv may move environ under it */
+        store(val);
     return rc;
 }
 

@@ -135,7 +135,8 @@ HC_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
     if (!addr || hc_shim_guarded() || hc_shim_mode() == HC_MODE_OFF)
         return real(fd, addr, len);
     int saved = errno;
-    hc_hosts_init(); /* HC_HOSTS literals count even when no lookup happened (curl skips it for IPs) */
+    /* HC_HOSTS literals count even when no lookup happened (curl skips it for IPs) */
+    hc_hosts_init();
     /* No LLM address known (the common case), or not an exact INET/INET6
      * address: nothing to look at; the kernel judges the arguments. */
     if (!hc_hosts_any() || low_pointer(addr) || len < sizeof(sa_family_t)) {

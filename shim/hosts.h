@@ -16,8 +16,9 @@
  * alone proves nothing (CDNs share addresses), so the gateway later checks
  * the TLS SNI or HTTP Host and relays anything else untouched.
  *
- * Thread-safe; the lookups connect() makes are also async-signal-safe. After fork the child keeps the table (addresses stay valid)
- * but must call hc_hosts_atfork_child() to reset the lock.
+ * Thread-safe; the lookups connect() makes are also async-signal-safe. After fork the child
+ * keeps the table (addresses stay valid) but must call hc_hosts_atfork_child() to reset the
+ * lock.
  */
 #ifndef HC_SHIM_HOSTS_H
 #define HC_SHIM_HOSTS_H

@@ -206,8 +206,9 @@ static void add_line(totals *t, const char *line)
 static bool read_totals(totals *t)
 {
     int fd = open(sum_path, O_RDONLY | O_CLOEXEC);
+    /* gone: not our tree's file (a reused pid inherited the variables), or removed */
     if (fd < 0)
-        return false; /* gone: not our tree's file (a reused pid inherited the variables), or removed */
+        return false;
     char buf[4096], line[256];
     size_t ll = 0;
     int skipping = 0; /* the current line is longer than any of ours */
@@ -240,7 +241,9 @@ static bool read_totals(totals *t)
     return true;
 }
 
-/* "N LLM calls, T tokens (I in, O out), $C[ + U unpriced], E errors[, B blocked][, H cache hits]". */
+/* The totals line:
+ *   N LLM calls, T tokens (I in, O out), $C[ + U unpriced], E errors[, B blocked][, H cache hits]
+ */
 static void put_totals(sbuf *b, const totals *t)
 {
     put_grouped(b, t->calls);

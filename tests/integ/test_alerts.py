@@ -20,6 +20,9 @@ a command (a Python script) that appends its stdin and environment to a file.
 - delivery: a webhook answering 503 once gets the same body again (bounded
   retries); an unreachable Slack URL is one stderr line naming its host, never
   its secret path; HC_ALERTS=@FILE rules; a missing file is one line.
+- https: a webhook at https://127.0.0.1 whose certificate (from the trusted
+  test CA) names that IP gets the alert; one whose certificate comes from
+  another CA gets nothing and the stderr line says TLS.
 - a bad HC_ALERTS: one stderr line naming HC_ALERTS and the bad rule, the
   good rule still works, the answers are those of the run without HC_ALERTS.
 """
@@ -30,6 +33,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -40,6 +44,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients"))
 from feat_lib import PYTHON, brief, call, chat, collect, main, records, rq, skip, spawn  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from pki import make_pki  # noqa: E402
+
 PROMPT = "spend a little"
 COST_NUSD = 8250
 PAUSE = 0.1
@@ -49,7 +56,7 @@ SECRET = "alert-secret-0123"
 class Receiver:
     """An HTTP receiver on 127.0.0.1: records every POST, answers 200."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.posts = []
         self.fail_next = 0          # answer 503 to this many POSTs first
         self.lock = threading.Lock()
@@ -80,7 +87,13 @@ class Receiver:
                 pass
 
         self.srv = S(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d/services/T000/B000/slack-secret-path" % self.srv.server_address[1]
+        scheme = "http"
+        if tls:  # (cert, key): the https receiver
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
+            scheme = "https"
+        self.url = "%s://127.0.0.1:%d/services/T000/B000/slack-secret-path" % (scheme, self.srv.server_address[1])
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
     def take(self, settle=0.7):
@@ -293,6 +306,34 @@ def delivery(t, w, d):
     d.commands()
 
 
+def https_webhook(t, w, d):
+    """An https://<IP> webhook is verified against the certificate's IP addresses."""
+    fresh(w)
+    good = Receiver(tls=(w.pki["cert"], w.pki["key"]))
+    other = make_pki(os.path.join(w.dir, "other-pki"))
+    bad = Receiver(tls=(other["cert"], other["key"]))
+    try:
+        for rcv, trusted in ((good, True), (bad, False)):
+            hook = rcv.url.replace("/services/T000/B000/slack-secret-path", "/hook")
+            env = dict(HC_ALERTS="tokens>30/1h", HC_ALERT_WEBHOOK=hook, HC_ALERT_SECRET=SECRET)
+            run = call(w, reqs(2), pause=PAUSE, **env)
+            posts = rcv.take(1.5)
+            lines = [ln for ln in run.stderr.splitlines() if "webhook" in ln.lower()]
+            if trusted:
+                t.ok(run.statuses() == [200] * 2 and states(bodies(posts)) == [("tokens>30/1h", "firing")]
+                     and not lines,
+                     "https://127.0.0.1 webhook, certificate naming that IP: the alert is delivered",
+                     (run.detail(), posts, lines))
+            else:
+                t.ok(run.statuses() == [200] * 2 and not posts and len(lines) == 1 and "TLS" in lines[0],
+                     "https://127.0.0.1 webhook, certificate from another CA: nothing delivered, one line "
+                     "saying TLS (verification never weakened)", (run.detail(), posts, lines))
+            fresh(w)
+    finally:
+        good.close()
+        bad.close()
+
+
 REDIS = shutil.which("redis-server")
 CLI = shutil.which("redis-cli")
 
@@ -337,7 +378,8 @@ def fleet_redis(t, w, d):
 def all_blocks(t, w):
     d = Dest(w)
     try:
-        for fn in (spend_tokens, error_rate, latency, budget_fractions_local, bad_rules, delivery, fleet_redis):
+        for fn in (spend_tokens, error_rate, latency, budget_fractions_local, bad_rules, delivery, https_webhook,
+                   fleet_redis):
             t0 = time.monotonic()
             try:
                 fn(t, w, d)

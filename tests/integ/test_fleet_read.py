@@ -3,7 +3,8 @@
 byte for byte what it prints on a local `merge` of the same stores.
 
 Three hosts (separate stores: hc_gen with hostile text and bodies, hc_gen
-with bodies, and records carrying run ids brought in by `import`) ship to one
+with bodies, and records carrying run ids, response ids, finish reasons and
+request parameters brought in by `import`) ship to one
 clickhouse-server started here (test_fleet_clickhouse.py's fixture); one host
 ships twice (a merge copy of it too) so re-sent rows must collapse. Then
 requests, show, report, users, sessions, audit, ratelimits, html and serve
@@ -42,9 +43,18 @@ def norm(b, names):
     return re.sub(r'"txn":\d+', '"txn":0', s)
 
 
+ANSWER_FIELDS = [  # (response_id, finish_reasons, req_params), hostile bytes included
+    ("chatcmpl-9x2Yb", "stop", {"temperature": "0.2", "max_tokens": "64"}),
+    ("msg_01\tA\u00e9\u2028", "length,tool_calls", {"top_p": "0.9", "stop": "[\"\\n\",\"END\"]"}),
+    ("resp_\u65e5\u672c", "end_turn", {}),
+    ("", "", {"seed": "7", "n": "1", "temperature": "1"}),
+]
+
+
 def run_store(src, seed, tmp):
-    """A store whose records carry run ids (run-a older, run-b newer), made
-    with export/import so the ids and bodies are hc_gen's."""
+    """A store whose records carry run ids (run-a older, run-b newer) and, on
+    three in four, a response id, finish reasons and request parameters
+    (fields 41-43), made with export/import so the ids and bodies are hc_gen's."""
     gen(src, 300, seed, "--with-bodies", "--start", "2026-10-05")
     p = subprocess.run([ANALYZE, "export", "--db", src, "--bodies"], capture_output=True, check=True)
     lines = p.stdout.decode().splitlines()
@@ -52,6 +62,7 @@ def run_store(src, seed, tmp):
     for i, line in enumerate(lines):
         r = json.loads(line)
         r["run_id"] = "run-a" if i < len(lines) // 2 else ("run-b" if i % 3 else "")
+        r["response_id"], r["finish_reasons"], r["req_params"] = ANSWER_FIELDS[i % len(ANSWER_FIELDS)]
         out.append(json.dumps(r))
     path = os.path.join(tmp, "runs.jsonl")
     with open(path, "w") as f:
@@ -142,8 +153,15 @@ def main():
                 .get("sessions", []) if s.get("id")]
         for s in sess[:2]:
             cmds += [["sessions", s["id"]], ["sessions", "--json", s["id"]]]
-        for i in sample:
+        # Records of host2 with a response id, finish reasons and request parameters.
+        answered = [r["id"] for r in (json.loads(x) for x in run(
+            ["export", "--db", h[2], "--format", "jsonl"], env).stdout.decode().split("\n") if x)
+            if r.get("response_id") or r.get("req_params")]
+        t.ok(len(answered) >= 200, "host2 has %d records with fields 41-43 set" % len(answered))
+        for i in sample + answered[:6]:
             cmds += [["show", i], ["show", "--json", i], ["show", "--raw", i]]
+        cmds += [["export", "--format", "jsonl"], ["export", "--format", "jsonl", "--bodies"],
+                 ["export", "--format", "json", "--run", "run-a"]]
         cmds += [["show", "ffffffffffff"]]
         bad = []
         for c in cmds:
@@ -156,8 +174,12 @@ def main():
                     t.diag("first difference: %s\nlocal %d: %s\nclickhouse %d: %s" % (
                         " ".join(c), a.returncode, (a.stdout + a.stderr)[:600], b.returncode,
                         (b.stdout + b.stderr)[:600]))
-        t.eq(bad, [], "%d command lines (requests, show, report, users, sessions, audit, ratelimits; text, "
-             "--json, --csv; filters) print the same on ClickHouse as on the local merge" % len(cmds))
+        t.eq(bad, [], "%d command lines (requests, show, export, report, users, sessions, audit, ratelimits; "
+             "text, --json, --csv; filters) print the same on ClickHouse as on the local merge" % len(cmds))
+        got = ch.q("SELECT countIf(response_id != ''), countIf(finish_reasons = 'length,tool_calls'), "
+                   "countIf(has(req_params.name, 'seed')) FROM fleet.records").split()
+        t.eq(got, ["225", "75", "75"], "the server holds the response ids, finish reasons and request "
+             "parameters as columns (%s)" % got)
         rep = json.loads(run(["report", "--json", "--db", url], env).stdout)
         t.eq(rep["summary"]["requests"], 700 + 900 + 300, "every record counted once (re-sent rows collapsed)")
         runs = [json.loads(run(["report", "--json", "--db", url] + f, env).stdout)["summary"]["requests"]
@@ -239,18 +261,25 @@ def main():
         t.ok(p.returncode == 0 and b"1 row could not be decoded" in p.stderr and
              len(json.loads(p.stdout)["requests"]) == 1900,
              "a row ship did not write: skipped with one warning, the others listed")
-        # A table made before run_id existed: ship adds the column.
-        ch.q("ALTER TABLE fleet.hc_records DROP COLUMN run_id")
+        # A table made before run_id and fields 41-43 existed: ship adds the columns.
+        for col in ("run_id", "response_id", "finish_reasons", "`req_params.name`", "`req_params.value`"):
+            ch.q("ALTER TABLE fleet.hc_records DROP COLUMN " + col)
         copy2 = os.path.join(tmp, "copy2")
         run(["merge", copy2, h[2]], env)
         p = run(["ship", "--db", copy2, "--to", url, "--bodies"], env)
         cols = ch.q("SELECT count() FROM system.columns WHERE database = 'fleet' AND table = 'hc_records' "
-                    "AND name = 'run_id'").strip()
+                    "AND name IN ('run_id', 'response_id', 'finish_reasons', 'req_params.name', "
+                    "'req_params.value')").strip()
         r = run(["report", "--json", "--db", url, "--run", "run-a"], env)
         n = json.loads(r.stdout)["summary"]["requests"] if r.returncode == 0 else r.stderr
-        t.ok(p.returncode == 0 and cols == "1" and n == 150,
-             "an hc_records without run_id: ship adds the column, the re-sent rows carry it (run-a: %s)" % n,
-             p.stderr)
+        t.ok(p.returncode == 0 and cols == "5" and n == 150,
+             "an hc_records without run_id and fields 41-43: ship adds the 5 columns, the re-sent rows "
+             "carry them (run-a: %s)" % n, p.stderr)
+        a = run(["show", "--json", answered[1], "--db", copy2], env)
+        b = run(["show", "--json", answered[1], "--db", url], env)
+        t.ok(a.returncode == 0 and b"length,tool_calls" in a.stdout and
+             norm(a.stdout, [copy2]) == norm(b.stdout, [url]),
+             "…and a re-sent record reads back with its finish reasons and parameters", b.stdout[:300])
     finally:
         for p in servers:
             p.kill()

@@ -22,12 +22,21 @@ static int f(hc_buf *b, char *d, const char *s)
     strcpy(d, s); /* strcpy( in a comment is fine */
     const char *t = "sprintf( in a string is fine";
     hc_buf_puts(b, "x");
-    if (hc_buf_puts(b, "y"))
+    fwrite(b->data, 1, b->len, stdout);
+    if (hc_buf_error(b))
         return -1;
-    int rc = hc_buf_append(b, "z", 1);
+    int rc = hc_io_write(io, b->data, b->len);
     if (rc)
         hc_buf_printf(b, "%d", atoi(s));
     return rc + t[0];TRAILING
+}
+
+static void h(hc_io *io, hc_buf *b, int fd)
+{
+    hc_io_write_buf(io, b);
+    send(fd, b->data, b->len, 0);
+    puts(fmt_built(b));
+    fwrite(fmt_built(b), 1, b->len, stdout);
 }
 """.replace("TRAILING", " ")
 
@@ -59,18 +68,19 @@ def test_rules(t, tree):
     t.eq(rc, 1, "problems: exit 1")
     want = [
         "core/probe.c:3: banned: strcpy()",
-        "core/probe.c:5: unchecked-buf: the result of hc_buf_puts()",
-        "core/probe.c:10: banned: atoi()",
-        "core/probe.c:10: unchecked-buf: the result of hc_buf_printf()",
-        "core/probe.c:11: whitespace:",
+        "core/probe.c:6: unchecked-buf: fwrite() writes out b.data with no hc_buf_error(b)",
+        "core/probe.c:11: banned: atoi()",
+        "core/probe.c:12: whitespace:",
+        "core/probe.c:18: unchecked-buf: send() writes out b.data",
         "core/long.c:3: long-function: g() is 81 lines long",
         "core/long.c:85: long-line: 106 columns",
         "core/long.c:1: layout: not named in README.md's Layout table",
     ]
     for w in want:
         t.ok(w in out, "reported: " + w, out)
-    t.ok("probe.c:4:" not in out and "probe.c:6:" not in out and "probe.c:8:" not in out,
-         "no report for a string, a checked append or an assigned result", out)
+    t.ok(all("probe.c:%d:" % n not in out for n in (4, 5, 9, 17, 19, 20)),
+         "no report for a string, an append, a write after hc_buf_error, hc_io_write_buf or "
+         "fmt_built", out)
     t.ok("checksrc: 8 problem(s)" in out, "8 problems counted", out)
 
 
@@ -100,7 +110,7 @@ def test_allow(t, tree):
         f.write(text.replace("unchecked-buf core/probe.c 2", "unchecked-buf core/probe.c 1"))
     rc, out = run(tree, "--allow", allow)
     t.ok(rc == 1 and "unchecked-buf core/probe.c: 2, allowed 1" in out, "one more than allowed fails", out)
-    t.ok("core/probe.c:5: unchecked-buf" in out and "core/probe.c:10: unchecked-buf" in out,
+    t.ok("core/probe.c:6: unchecked-buf" in out and "core/probe.c:18: unchecked-buf" in out,
          "…and lists every hit of that entry", out)
     t.ok("note: long-line core/probe.c can be removed (now 0, allowed 3)" in out,
          "an entry above the count is a note to lower it", out)

@@ -400,7 +400,8 @@ static void test_lying_lengths(void)
     /* Each length field set to more than what follows (or to its maximum). */
     static const struct {
         const char *name;
-        int         field; /* 0 sid (1 byte), 1 cs, 2 comp (1 byte), 3 ext, 4 sni ext, 5 sni list, 6 sni name */
+        /* 0 sid (1 byte), 1 cs, 2 comp (1 byte), 3 ext, 4 sni ext, 5 sni list, 6 sni name */
+        int         field;
         int         delta; /* added to the real value; 0 = set to the field's maximum */
     } lies[] = {
         { "session id length 255", 0, 0 },

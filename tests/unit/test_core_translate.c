@@ -36,7 +36,8 @@ static const struct {
       "claude-sonnet-4-0",
       "{\"model\":\"claude-sonnet-4-0\",\"system\":\"be brief\",\"messages\":[{\"role\":\"user\",\"content\":"
       "[{\"type\":\"text\",\"text\":\"hi\"}]}],\"max_tokens\":4096}" },
-    /* developer + system joined; max_completion_tokens wins; stop string; stream; user → metadata */
+    /* developer + system joined; max_completion_tokens wins; stop string; stream;
+     * user → metadata */
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"a\"}]},"
       "{\"role\":\"system\",\"content\":\"b\"},{\"role\":\"user\",\"content\":\"q\"}],\"max_tokens\":5,"
       "\"max_completion_tokens\":7,\"temperature\":0.5,\"stop\":\"END\",\"stream\":true,"
@@ -53,7 +54,8 @@ static const struct {
       "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"see\"},"
       "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":\"AAAA\"}},"
       "{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":\"https://x.test/a.jpg\"}}]}],\"max_tokens\":4096}" },
-    /* a tool round trip: tools, tool_choice, assistant tool_calls, two tool results in one user turn */
+    /* a tool round trip: tools, tool_choice, assistant tool_calls, two tool results in
+     * one user turn */
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"},"
       "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
       "\"function\":{\"name\":\"w\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},{\"id\":\"c2\",\"type\":\"function\","
@@ -77,7 +79,8 @@ static const struct {
       "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"x\"}]}],"
       "\"max_tokens\":4096,\"tools\":[{\"name\":\"f\",\"input_schema\":{\"type\":\"object\",\"properties\":{}}}],"
       "\"tool_choice\":{\"type\":\"any\"}}" },
-    /* temperature above Anthropic's 1 is sent as 1; an empty user string stays a string (not content []) */
+    /* temperature above Anthropic's 1 is sent as 1; an empty user string stays a string
+     * (not content []) */
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\"}],\"temperature\":1.7}",
       NULL,
       "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\"}],\"max_tokens\":4096,\"temperature\":1}" },
@@ -335,7 +338,7 @@ static void test_unified(void)
             "claude-sonnet-4/anthropic → Messages API with x-api-key");
     T_CHECK(!strcmp(p[1].provider, "google") && !strcmp(p[1].path, "/v1beta/openai/chat/completions?x=1") &&
                 !strcmp(p[1].auth_value, "Bearer g-key") && !strcmp(p[1].model, "gemini-2.0-flash"),
-            "gemini → Google's OpenAI-compatible API with GOOGLE_API_KEY when GEMINI_API_KEY is unset");
+            "gemini → Google's OpenAI-compatible API, GOOGLE_API_KEY when GEMINI_API_KEY is unset");
     T_CHECK(!strcmp(p[2].host, "api.groq.com") && !strcmp(p[2].path, "/openai/v1/chat/completions?x=1") &&
                 !strcmp(p[2].auth_value, "Bearer gk") && !strcmp(p[2].model, "llama-3.3-70b-versatile"),
             "MODEL/groq → Groq with the key from HC_PROVIDER_KEYS");

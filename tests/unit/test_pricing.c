@@ -343,8 +343,8 @@ static void cost_case(const char *what, const char *prov, const char *model, hc_
 
 static void test_costs(void)
 {
-    /* 1. OpenAI cached input. gpt-4o-mini: in 0.15 -> 150000, cached 0.075 -> 75000, out 0.6 -> 600000.
-     *    uncached 6000*150000 = 900,000,000; cached 4000*75000 = 300,000,000;
+    /* 1. OpenAI cached input. gpt-4o-mini: in 0.15 -> 150000, cached 0.075 -> 75000, out 0.6 ->
+     *    600000. uncached 6000*150000 = 900,000,000; cached 4000*75000 = 300,000,000;
      *    out 500*600000 = 300,000,000; sum 1,500,000,000 pUSD = 1,500,000 nUSD ($0.0015). */
     cost_case("gpt-4o-mini, 4000 of 10000 input cached", "openai", "gpt-4o-mini-2024-07-18",
               (hc_tokens){ .in = 10000, .out = 500, .cached = 4000 }, 1500000);
@@ -364,14 +364,15 @@ static void test_costs(void)
     cost_case("claude-sonnet-4-5, reads + 5m + 1h writes", "anthropic", "claude-sonnet-4-5-20250929",
               (hc_tokens){ .in = 50000, .out = 2000, .cached = 20000, .cw5m = 10000, .cw1h = 5000 }, 148500000);
 
-    /* 4. claude-haiku-4-5, whole prompt written to the 5m cache: cw5m 1.25 -> 1,250,000; out 5 -> 5e6.
-     *    2048*1,250,000 = 2,560,000,000; 1*5,000,000 = 5,000,000; sum 2,565,000,000 pUSD = 2,565,000 nUSD. */
+    /* 4. claude-haiku-4-5, whole prompt written to the 5m cache: cw5m 1.25 -> 1,250,000; out 5 ->
+     *    5e6. 2048*1,250,000 = 2,560,000,000; 1*5,000,000 = 5,000,000; sum 2,565,000,000 pUSD =
+     *    2,565,000 nUSD. */
     cost_case("claude-haiku-4-5, 5m cache write", "anthropic", "claude-haiku-4-5",
               (hc_tokens){ .in = 2048, .out = 1, .cw5m = 2048 }, 2565000);
 
-    /* 5. claude-3-haiku cache reads: in 0.25 -> 250,000, cached 0.03 -> 30,000, out 1.25 -> 1,250,000.
-     *    10,000*250,000 = 2,500,000,000; 90,000*30,000 = 2,700,000,000; 1000*1,250,000 = 1,250,000,000;
-     *    sum 6,450,000,000 pUSD = 6,450,000 nUSD. */
+    /* 5. claude-3-haiku cache reads: in 0.25 -> 250,000, cached 0.03 -> 30,000, out 1.25 ->
+     *    1,250,000. 10,000*250,000 = 2,500,000,000; 90,000*30,000 = 2,700,000,000; 1000*1,250,000
+     *    = 1,250,000,000; sum 6,450,000,000 pUSD = 6,450,000 nUSD. */
     cost_case("claude-3-haiku, 90% cache hit", "anthropic", "claude-3-haiku-20240307",
               (hc_tokens){ .in = 100000, .out = 1000, .cached = 90000 }, 6450000);
 
@@ -402,15 +403,16 @@ static void test_costs(void)
               (hc_tokens){ .in = 20000, .out = 3000, .cached = 15000, .reasoning = 2500 }, 38125000);
 
     /* 10. Reasoning without a price of its own is priced as output. sonar-deep-research now comes
-     *     from the genai-prices snapshot, which has no reasoning price (the old row's $3 cited a file
-     *     that never had it; issue 17): in 2 -> 2e6, out 8 -> 8e6.
-     *     1000*2e6 = 2,000,000,000; 10000*8e6 = 80,000,000,000; sum 82,000,000,000 pUSD = 82,000,000 nUSD. */
+     *     from the genai-prices snapshot, which has no reasoning price (the old row's $3 cited a
+     *     file that never had it; issue 17): in 2 -> 2e6, out 8 -> 8e6.
+     *     1000*2e6 = 2,000,000,000; 10000*8e6 = 80,000,000,000; sum 82,000,000,000 pUSD =
+     *     82,000,000 nUSD. */
     cost_case("sonar-deep-research, reasoning priced as output", "perplexity", "sonar-deep-research",
               (hc_tokens){ .in = 1000, .out = 10000, .reasoning = 8000 }, 82000000);
 
-    /* 11. Gemini long context (> 200k): gemini-2.5-pro in 2.5 -> 2.5e6, out 15 -> 15e6, cached 0.25 -> 250,000.
-     *     200,000*2.5e6 = 500,000,000,000; 100,000*250,000 = 25,000,000,000; 20,000*15e6 = 300,000,000,000;
-     *     sum 825,000,000,000 pUSD = 825,000,000 nUSD ($0.825). */
+    /* 11. Gemini long context (> 200k): gemini-2.5-pro in 2.5 -> 2.5e6, out 15 -> 15e6, cached
+     *     0.25 -> 250,000. 200,000*2.5e6 = 500,000,000,000; 100,000*250,000 = 25,000,000,000;
+     *     20,000*15e6 = 300,000,000,000; sum 825,000,000,000 pUSD = 825,000,000 nUSD ($0.825). */
     cost_case("gemini-2.5-pro, 300k input (long tier)", "google", "models/gemini-2.5-pro",
               (hc_tokens){ .in = 300000, .out = 20000, .cached = 100000, .reasoning = 15000 }, 825000000);
     /* 12. ... and below it: 100,000*1.25e6 = 125,000,000,000 + 1000*1e7 = 10,000,000,000
@@ -418,15 +420,16 @@ static void test_costs(void)
     cost_case("gemini-2.5-pro, 100k input (base tier)", "google", "gemini-2.5-pro",
               (hc_tokens){ .in = 100000, .out = 1000 }, 135000000);
 
-    /* 13. Per-request price. sonar: in 1 -> 1e6, out 1 -> 1e6: 800*1e6 = 800,000,000 pUSD = 800,000 nUSD,
-     *     + the snapshot's request fee, $12 per 1000 requests (it takes the highest search-context
-     *     fee; the old row's $5 "low" fee cited a file that never had it; issue 17) = 12,000,000 nUSD;
-     *     total 12,800,000 nUSD. */
+    /* 13. Per-request price. sonar: in 1 -> 1e6, out 1 -> 1e6: 800*1e6 = 800,000,000 pUSD =
+     *     800,000 nUSD, + the snapshot's request fee, $12 per 1000 requests (it takes the highest
+     *     search-context fee; the old row's $5 "low" fee cited a file that never had it; issue
+     *     17) = 12,000,000 nUSD; total 12,800,000 nUSD. */
     cost_case("sonar, request fee", "perplexity", "sonar",
               (hc_tokens){ .in = 500, .out = 300 }, 12800000);
 
     /* 14. Groq. llama-3.3-70b-versatile: in 0.59 -> 590,000, out 0.79 -> 790,000.
-     *     3000*590,000 = 1,770,000,000; 700*790,000 = 553,000,000; sum 2,323,000,000 pUSD = 2,323,000 nUSD. */
+     *     3000*590,000 = 1,770,000,000; 700*790,000 = 553,000,000; sum 2,323,000,000 pUSD =
+     *     2,323,000 nUSD. */
     cost_case("groq llama-3.3-70b-versatile", "groq", "llama-3.3-70b-versatile",
               (hc_tokens){ .in = 3000, .out = 700 }, 2323000);
 
@@ -435,16 +438,17 @@ static void test_costs(void)
     cost_case("together Llama-3.3-70B-Instruct-Turbo, 1M in + 1M out", "together",
               "meta-llama/Llama-3.3-70B-Instruct-Turbo", (hc_tokens){ .in = 1000000, .out = 1000000 }, 1760000000);
 
-    /* 16. DeepSeek cache hit. deepseek-flash: in 0.15 -> 150,000, hit 0.003 -> 3,000, out 0.6 -> 600,000.
-     *     10,000*150,000 = 1,500,000,000; 90,000*3,000 = 270,000,000; 2000*600,000 = 1,200,000,000;
-     *     sum 2,970,000,000 pUSD = 2,970,000 nUSD. */
+    /* 16. DeepSeek cache hit. deepseek-flash: in 0.15 -> 150,000, hit 0.003 -> 3,000, out 0.6 ->
+     *     600,000. 10,000*150,000 = 1,500,000,000; 90,000*3,000 = 270,000,000; 2000*600,000 =
+     *     1,200,000,000; sum 2,970,000,000 pUSD = 2,970,000 nUSD. */
     cost_case("deepseek-flash, 90% cache hit", "deepseek", "deepseek-flash",
               (hc_tokens){ .in = 100000, .out = 2000, .cached = 90000 }, 2970000);
 
-    /* 17. OpenAI long context with a cache write: gpt-6.1-terra above 272k: in 2 -> 2e6, cached_long 0.1 -> 1e5,
-     *     30-minute write 1.25 scaled x2 -> 2.5e6, out 7.5 -> 7.5e6.
-     *     150,000*2e6 = 300,000,000,000; 100,000*100,000 = 10,000,000,000; 50,000*2.5e6 = 125,000,000,000;
-     *     10,000*7.5e6 = 75,000,000,000; sum 510,000,000,000 pUSD = 510,000,000 nUSD. */
+    /* 17. OpenAI long context with a cache write: gpt-6.1-terra above 272k: in 2 -> 2e6,
+     *     cached_long 0.1 -> 1e5, 30-minute write 1.25 scaled x2 -> 2.5e6, out 7.5 -> 7.5e6.
+     *     150,000*2e6 = 300,000,000,000; 100,000*100,000 = 10,000,000,000; 50,000*2.5e6 =
+     *     125,000,000,000; 10,000*7.5e6 = 75,000,000,000; sum 510,000,000,000 pUSD = 510,000,000
+     *     nUSD. */
     cost_case("gpt-6.1-terra, 300k input with cache write (long tier)", "openai", "gpt-6.1-terra",
               (hc_tokens){ .in = 300000, .out = 10000, .cached = 100000, .cw5m = 50000 }, 510000000);
 
@@ -459,8 +463,8 @@ static void test_costs(void)
     cost_case("text-embedding-3-large", "openai", "text-embedding-3-large",
               (hc_tokens){ .in = 1000, .out = 5 }, 130000);
 
-    /* 20. Half-up rounding of a fraction of a nano: gemini-1.5-flash-8b input 0.0375 -> 37,500 pUSD:
-     *     3*37,500 = 112,500 pUSD = 112.5 nUSD -> 113. */
+    /* 20. Half-up rounding of a fraction of a nano: gemini-1.5-flash-8b input 0.0375 -> 37,500
+     *     pUSD: 3*37,500 = 112,500 pUSD = 112.5 nUSD -> 113. */
     cost_case("gemini-1.5-flash-8b, 3 tokens rounds half up", "google", "gemini-1.5-flash-8b",
               (hc_tokens){ .in = 3 }, 113);
 }
@@ -470,9 +474,9 @@ static void test_cost_rules(void)
     hc_price p;
     hc_tokens t;
 
-    /* Fallbacks. in 1e6, out 2e6, cached not offered (-> in), cw5m 1.25e6, cw1h not offered (-> cw5m),
-     * reasoning not offered (-> out). Tokens: in 100 = 40 uncached + 10 cached + 20 cw5m + 30 cw1h;
-     * out 10 (5 reasoning).
+    /* Fallbacks. in 1e6, out 2e6, cached not offered (-> in), cw5m 1.25e6, cw1h not offered (->
+     * cw5m), reasoning not offered (-> out). Tokens: in 100 = 40 uncached + 10 cached + 20 cw5m +
+     * 30 cw1h; out 10 (5 reasoning).
      * 40*1e6 + 10*1e6 + 20*1.25e6 + 30*1.25e6 + 10*2e6 = 40e6+10e6+25e6+37.5e6+20e6 = 132.5e6 pUSD
      * = 132,500 nUSD. */
     memset(&p, 0, sizeof p);
@@ -484,7 +488,8 @@ static void test_cost_rules(void)
     t = (hc_tokens){ .in = 100, .out = 10, .cached = 10, .cw5m = 20, .cw1h = 30, .reasoning = 5 };
     T_EQ_INT(hc_cost_nusd(&p, &t), 132500, "fallbacks: cached->in, cw1h->cw5m, reasoning->out");
     p.cw5m = -1;
-    /* cw5m -> in, cw1h -> cw5m -> in: everything input at 1e6: 100*1e6 + 10*2e6 = 120e6 pUSD = 120,000 nUSD. */
+    /* cw5m -> in, cw1h -> cw5m -> in: everything input at 1e6: 100*1e6 + 10*2e6 = 120e6 pUSD =
+     * 120,000 nUSD. */
     T_EQ_INT(hc_cost_nusd(&p, &t), 120000, "fallbacks: cw5m->in, cw1h->in");
 
     /* One rounding at the end: in 500 pUSD, out 500 pUSD, one token each = 1000 pUSD = 1 nUSD
@@ -496,9 +501,10 @@ static void test_cost_rules(void)
     T_EQ_INT(hc_cost_nusd(&p, &(hc_tokens){ .in = 1 }), 1, "0.5 nUSD rounds up");
     T_EQ_INT(hc_cost_nusd(&p, &(hc_tokens){ .in = 0 }), 0, "no tokens, no cost");
 
-    /* Clamping. cached + writes > in: uncached is 0, the rest is billed as reported; negative counts
-     * are 0; reasoning beyond out is cut to out. in 1e6, out 2e6, cached 1e5.
-     * cached 80*1e5 = 8e6, cw5m 40 at in = 40e6, out 10 (all reasoning) at out = 20e6: 68e6 pUSD = 68,000 nUSD. */
+    /* Clamping. cached + writes > in: uncached is 0, the rest is billed as reported; negative
+     * counts are 0; reasoning beyond out is cut to out. in 1e6, out 2e6, cached 1e5.
+     * cached 80*1e5 = 8e6, cw5m 40 at in = 40e6, out 10 (all reasoning) at out = 20e6: 68e6 pUSD
+     * = 68,000 nUSD. */
     p.in = 1000000;
     p.out = 2000000;
     p.cached = 100000;
@@ -778,7 +784,8 @@ static void test_rules(void)
     cost_case("gpt-5.6, long tier", "openai", "gpt-5.6",
               (hc_tokens){ .in = 300000, .out = 1000, .cached = 100000 }, 2145000000);
     /* claude-fable-5-2: in 8, out 40, cache read 0.2. 10,000 in (2,000 cached), 1,000 out:
-     *   8000*8e6 = 6.4e10; 2000*2e5 = 4e8; 1000*4e7 = 4e10; sum 1.044e11 pUSD = 104,400,000 nUSD. */
+     *   8000*8e6 = 6.4e10; 2000*2e5 = 4e8; 1000*4e7 = 4e10; sum 1.044e11 pUSD = 104,400,000 nUSD.
+     *   */
     cost_case("claude-fable-5-2, cache read", "anthropic", "claude-fable-5-2",
               (hc_tokens){ .in = 10000, .out = 1000, .cached = 2000 }, 104400000);
     /* Gemini 3.x cache reads are priced (snapshot): gemini-3.5-flash in 1.5, cached 0.15, out 9.
@@ -786,7 +793,8 @@ static void test_rules(void)
     cost_case("gemini-3.5-flash, cached tokens at the cache price", "google", "gemini-3.5-flash",
               (hc_tokens){ .in = 10000, .out = 100, .cached = 8000 }, 5100000);
     /* gemini-3.1-pro-preview long tier with its cache price: above 200K in 4, out 18, cached 0.4.
-     *   150,000*4e6 = 6e11; 100,000*4e5 = 4e10; 1000*18e6 = 1.8e10; sum 6.58e11 pUSD = 658,000,000 nUSD. */
+     *   150,000*4e6 = 6e11; 100,000*4e5 = 4e10; 1000*18e6 = 1.8e10; sum 6.58e11 pUSD =
+     *   658,000,000 nUSD. */
     cost_case("gemini-3.1-pro-preview, long tier, cached", "google", "gemini-3.1-pro-preview",
               (hc_tokens){ .in = 250000, .out = 1000, .cached = 100000 }, 658000000);
 }
