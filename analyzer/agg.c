@@ -135,8 +135,8 @@ int agg_acc_add(agg_acc *a, const hc_record *r)
     /* An unpriced request is counted as unpriced only (the recorder never sets
      * both flags, an imported record may): priced = requests - unpriced -
      * no_usage must not count it twice. */
-    if ((r->cost_flags & HC_COST_NO_USAGE) && !(r->cost_flags & HC_COST_UNPRICED) && r->status >= 200 &&
-        r->status < 300 && !(r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)))
+    if ((r->cost_flags & HC_COST_NO_USAGE) && !(r->cost_flags & HC_COST_UNPRICED) &&
+        r->status >= 200 && r->status < 300 && !(r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)))
         a->no_usage++;
     if (r->flags & HC_REC_CACHE_HIT)
         a->cache_hits++;
@@ -148,8 +148,14 @@ int agg_acc_add(agg_acc *a, const hc_record *r)
         a->fallbacks++;
     switch (agg_limit_of(r)) {
     case AGG_LIMIT_PROVIDER_429: a->rate_limited++; break;
-    case AGG_LIMIT_RATELIMIT_BLOCK: a->ratelimit_blocked++; a->blocked++; break;
-    case AGG_LIMIT_BUDGET_BLOCK: a->budget_blocked++; a->blocked++; break;
+    case AGG_LIMIT_RATELIMIT_BLOCK:
+        a->ratelimit_blocked++;
+        a->blocked++;
+        break;
+    case AGG_LIMIT_BUDGET_BLOCK:
+        a->budget_blocked++;
+        a->blocked++;
+        break;
     default: break;
     }
     if (r->flags & HC_REC_STREAM)
@@ -341,7 +347,8 @@ enum agg_limit agg_limit_of(const hc_record *r)
     /* core/proxy.c answers a policy block with 429 and the error "rate limit
      * … reached", a budget block with "budget … exceeded" (and the budget). */
     if (r->flags & HC_REC_BLOCKED)
-        return strncmp(r->error, "rate limit", 10) == 0 ? AGG_LIMIT_RATELIMIT_BLOCK : AGG_LIMIT_BUDGET_BLOCK;
+        return strncmp(r->error, "rate limit", 10) == 0 ? AGG_LIMIT_RATELIMIT_BLOCK
+                                                        : AGG_LIMIT_BUDGET_BLOCK;
     if ((r->flags & HC_REC_RATE_LIMITED) || r->status == 429)
         return AGG_LIMIT_PROVIDER_429;
     return AGG_LIMIT_NONE;
@@ -359,13 +366,13 @@ char *agg_limits_text(char *out, size_t size, const agg_acc *a)
  * prints, and the letter of the FLAGS column (0: not shown there). */
 static const struct {
     const char *name;
-    char        letter;
+    char letter;
 } rec_flags[] = {
-    { "stream", 'S' },         { "cache_hit", 'C' },      { "request_truncated", 0 },
+    { "stream", 'S' },           { "cache_hit", 'C' },     { "request_truncated", 0 },
     { "response_truncated", 0 }, { "request_omitted", 0 }, { "response_omitted", 0 },
-    { "observed", 0 },         { "blocked", 0 },          { "client_abort", 0 },
-    { "usage_injected", 0 },   { "cache_stored", 0 },     { "rate_limited", 0 },
-    { "budget_warn", 0 },      { "replayed", 'Y' },
+    { "observed", 0 },           { "blocked", 0 },         { "client_abort", 0 },
+    { "usage_injected", 0 },     { "cache_stored", 0 },    { "rate_limited", 0 },
+    { "budget_warn", 0 },        { "replayed", 'Y' },
 };
 
 void agg_flags_text(const hc_record *r, char *out, size_t size)
@@ -376,8 +383,10 @@ void agg_flags_text(const hc_record *r, char *out, size_t size)
     for (size_t i = 0; i < sizeof rec_flags / sizeof rec_flags[0]; i++)
         if (rec_flags[i].letter && (r->flags & (1u << i)))
             ADD("%c", rec_flags[i].letter);
-    if (r->retries > 0) ADD("R%d", r->retries);
-    if (r->fallback_idx >= 0) ADD("F%d", r->fallback_idx);
+    if (r->retries > 0)
+        ADD("R%d", r->retries);
+    if (r->fallback_idx >= 0)
+        ADD("F%d", r->fallback_idx);
     switch (agg_limit_of(r)) {
     case AGG_LIMIT_PROVIDER_429: ADD("L"); break;
     case AGG_LIMIT_RATELIMIT_BLOCK: ADD("P"); break;

@@ -20,7 +20,8 @@
 #define RANK(p, n) "toUInt64(greatest(1, intDiv(" #p " * " n " + 99, 100)))"
 static const char aggs[] =
     "count() AS hc_n, countIf(status >= 400 OR status <= 0), countIf(bitAnd(cost_flags, 2) != 0),"
-    " countIf(bitAnd(cost_flags, 8) != 0 AND bitAnd(cost_flags, 2) = 0 AND status >= 200 AND status < 300"
+    " countIf(bitAnd(cost_flags, 8) != 0 AND bitAnd(cost_flags, 2) = 0 AND status >= 200 AND "
+    "status < 300"
     " AND bitAnd(flags, 8194) = 0),"
     " countIf(bitAnd(cost_flags, 4) != 0), countIf(bitAnd(flags, 2) != 0), countIf(retries > 0),"
     " sumIf(retries, retries > 0), countIf(fallback_idx >= 0),"
@@ -29,13 +30,24 @@ static const char aggs[] =
     " countIf(bitAnd(flags, 128) != 0 AND substring(error, 1, 10) != 'rate limit'),"
     " countIf(bitAnd(flags, 1) != 0),"
     " sum(tok_in), sum(tok_out), sum(tok_cached), sum(tok_reasoning), sum(tok_cw5m), sum(tok_cw1h),"
-    " sum(cost_nusd), sum(saved_nusd), sum(" L "), min(start_us), max(start_us + " L "), max(start_us),"
-    " if(hc_n = 0, -1, arrayElement(arraySort(groupArray(" L ")) AS hc_sl, " RANK(50, "hc_n") ")),"
-    " if(hc_n = 0, -1, arrayElement(hc_sl, " RANK(95, "hc_n") ")),"
-    " if(hc_n = 0, -1, arrayElement(hc_sl, " RANK(99, "hc_n") ")),"
-    " if((countIf(ttft_us >= 0) AS hc_tn) = 0, -1,"
-    " arrayElement(arraySort(groupArrayIf(ttft_us, ttft_us >= 0)) AS hc_st, " RANK(50, "hc_tn") ")),"
-    " if(hc_tn = 0, -1, arrayElement(hc_st, " RANK(95, "hc_tn") "))";
+    " sum(cost_nusd), sum(saved_nusd), sum(" L "), min(start_us), max(start_us + " L
+    "), max(start_us),"
+    " if(hc_n = 0, -1, arrayElement(arraySort(groupArray(" L ")) AS hc_sl, " RANK(
+        50,
+        "hc_n") ")),"
+                " if(hc_n = 0, -1, arrayElement(hc_sl, " RANK(
+                    95,
+                    "hc_n") ")),"
+                            " if(hc_n = 0, -1, arrayElement(hc_sl, " RANK(
+                                99,
+                                "hc_n") ")),"
+                                        " if((countIf(ttft_us >= 0) AS hc_tn) = 0, -1,"
+                                        " arrayElement(arraySort(groupArrayIf(ttft_us, ttft_us >= "
+                                        "0)) AS hc_st, " RANK(
+                                            50,
+                                            "hc_tn") ")),"
+                                                     " if(hc_tn = 0, -1, arrayElement(hc_st, " RANK(
+                                                         95, "hc_tn") "))";
 enum { NAGG = 30 };
 
 bool agg_ch_usable(const query_filter *f)
@@ -51,15 +63,22 @@ bool agg_ch_usable(const query_filter *f)
 static int dim_sql(hc_buf *o, const char *spec)
 {
     static const char *const plain[][2] = {
-        { "model", "if(model_req != '', model_req, model_resp)" }, { "provider", "provider" },
-        { "user", "user" }, { "session", "session_id" }, { "program", "program" },
-        { "status", "toString(status)" }, { "api", "api" }, { "host", "host" },
+        { "model", "if(model_req != '', model_req, model_resp)" },
+        { "provider", "provider" },
+        { "user", "user" },
+        { "session", "session_id" },
+        { "program", "program" },
+        { "status", "toString(status)" },
+        { "api", "api" },
+        { "host", "host" },
     };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         if (strcmp(spec, plain[i][0]) == 0)
             return hc_buf_printf(o, "hex(%s)", plain[i][1]);
     /* "test" is the property the pytest test is recorded under (report's --by test). */
-    const char *k = strcmp(spec, "test") == 0 ? "test" : strchr(spec, ':') ? strchr(spec, ':') + 1 : "";
+    const char *k = strcmp(spec, "test") == 0 ? "test"
+                    : strchr(spec, ':')       ? strchr(spec, ':') + 1
+                                              : "";
     int rc = hc_buf_puts(o, "hex(if(indexOf(props.name, unhex('");
     for (const unsigned char *p = (const unsigned char *)k; *p && !rc; p++)
         rc = hc_buf_printf(o, "%02X", *p);
@@ -74,13 +93,14 @@ static int dim_sql(hc_buf *o, const char *spec)
 static const char *trend_sql(int unit)
 {
 #define FDIV(x, d) "intDiv(" x " - if(" x " < 0, " d " - 1, 0), " d ")"
-#define SECS FDIV("start_us", "1000000")
-#define DAYS FDIV(SECS, "86400")
+#define SECS       FDIV("start_us", "1000000")
+#define DAYS       FDIV(SECS, "86400")
     switch (unit) {
     case TB_HOUR: return "toString(" FDIV(SECS, "3600") " * 3600000000)";
     case TB_DAY: return "toString(" DAYS " * 86400000000)";
     case TB_WEEK: return "toString((" DAYS " - ((" DAYS " + 3) % 7 + 7) % 7) * 86400000000)";
-    case TB_MONTH: return "toString(toInt64(toStartOfMonth(toDate(toUInt16(" DAYS ")))) * 86400000000)";
+    case TB_MONTH:
+        return "toString(toInt64(toStartOfMonth(toDate(toUInt16(" DAYS ")))) * 86400000000)";
     default: return NULL;
     }
 }
@@ -101,8 +121,10 @@ static void row_acc(char **c, agg_acc *a, agg_ch_pct *p)
 {
 #define U(i) strtoull(c[i], NULL, 10)
 #define I(i) strtoll(c[i], NULL, 10)
-    a->requests = U(0), a->errors = U(1), a->unpriced = U(2), a->no_usage = U(3), a->estimated = U(4);
-    a->cache_hits = U(5), a->retried = U(6), a->retries = U(7), a->fallbacks = U(8), a->rate_limited = U(9);
+    a->requests = U(0), a->errors = U(1), a->unpriced = U(2), a->no_usage = U(3),
+    a->estimated = U(4);
+    a->cache_hits = U(5), a->retried = U(6), a->retries = U(7), a->fallbacks = U(8),
+    a->rate_limited = U(9);
     a->ratelimit_blocked = U(10), a->budget_blocked = U(11), a->streamed = U(12);
     a->blocked = a->ratelimit_blocked + a->budget_blocked;
     a->tok_in = I(13), a->tok_out = I(14), a->tok_cached = I(15), a->tok_reasoning = I(16);
@@ -119,8 +141,9 @@ static void row_acc(char **c, agg_acc *a, agg_ch_pct *p)
  * key), then the aggregates. g NULL: the total (one row) into total/pct.
  * total non-NULL with g: also the total, WITH TOTALS (one scan for both;
  * ClickHouse writes it after an empty line). */
-static int one_query(const ch_dest *d, const char *where, const char *const *keys, int nkeys, bool hexkeys,
-                     agg_groups *g, agg_acc *total, agg_ch_pct *pct, char *err, size_t errlen)
+static int one_query(const ch_dest *d, const char *where, const char *const *keys, int nkeys,
+                     bool hexkeys, agg_groups *g, agg_acc *total, agg_ch_pct *pct, char *err,
+                     size_t errlen)
 {
     hc_buf sql = { 0 }, ans = { 0 }, key = { 0 };
     int rc = hc_buf_puts(&sql, "SELECT ");
@@ -131,7 +154,8 @@ static int one_query(const ch_dest *d, const char *where, const char *const *key
     for (int i = 0; i < nkeys && !rc; i++)
         rc = hc_buf_printf(&sql, "%sk%d", i ? ", " : " GROUP BY ", i);
     if (!rc)
-        rc = hc_buf_puts(&sql, g && total ? " WITH TOTALS FORMAT TabSeparated" : " FORMAT TabSeparated");
+        rc = hc_buf_puts(&sql,
+                         g && total ? " WITH TOTALS FORMAT TabSeparated" : " FORMAT TabSeparated");
     if (!rc)
         rc = ch_exec(d, NULL, sql.data, sql.len, 0, &ans, err, errlen);
     bool totals = !g;
@@ -181,8 +205,9 @@ static int one_query(const ch_dest *d, const char *where, const char *const *key
     return rc;
 }
 
-static int run_all(const agg_ch_req *q, const ch_dest *d, agg_acc *total, agg_ch_pct *pct, agg_groups *levels,
-                   agg_groups *buckets, query_stats *st, char *err, size_t errlen)
+static int run_all(const agg_ch_req *q, const ch_dest *d, agg_acc *total, agg_ch_pct *pct,
+                   agg_groups *levels, agg_groups *buckets, query_stats *st, char *err,
+                   size_t errlen)
 {
     hc_buf where = { 0 }, dims[8] = { { 0 } };
     const char *keys[8];
@@ -198,8 +223,8 @@ static int run_all(const agg_ch_req *q, const ch_dest *d, agg_acc *total, agg_ch
     for (int l = 0; l < q->ndims && l < 8 && !rc; l++) {
         if ((rc = dim_sql(&dims[l], q->dims[l])) == 0) {
             keys[l] = dims[l].data;
-            rc = one_query(d, where.data, keys, l + 1, true, &levels[l], l ? NULL : total, l ? NULL : pct, err,
-                           errlen);
+            rc = one_query(d, where.data, keys, l + 1, true, &levels[l], l ? NULL : total,
+                           l ? NULL : pct, err, errlen);
         }
     }
     st->matched = total->requests;
@@ -217,8 +242,8 @@ static int run_all(const agg_ch_req *q, const ch_dest *d, agg_acc *total, agg_ch
     return rc;
 }
 
-int agg_ch_report(const agg_ch_req *q, agg_acc *total, agg_ch_pct *pct, agg_groups *levels, agg_groups *buckets,
-                  query_stats *st, char *label, size_t lsize)
+int agg_ch_report(const agg_ch_req *q, agg_acc *total, agg_ch_pct *pct, agg_groups *levels,
+                  agg_groups *buckets, query_stats *st, char *label, size_t lsize)
 {
     ch_dest d = { .timeout_ms = 600000 };
     memset(st, 0, sizeof *st);

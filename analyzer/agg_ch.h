@@ -53,7 +53,7 @@ bool agg_ch_usable(const query_filter *f);
  * and the resolved --run last. label gets the server's name without
  * credentials. The tables must be initialised by the caller. Errors print
  * one line "hc-analyze: --db …: why" and return 2. */
-int  agg_ch_report(const agg_ch_req *q, agg_acc *total, agg_ch_pct *pct, agg_groups *levels, agg_groups *buckets,
-                   query_stats *st, char *label, size_t lsize);
+int agg_ch_report(const agg_ch_req *q, agg_acc *total, agg_ch_pct *pct, agg_groups *levels,
+                  agg_groups *buckets, query_stats *st, char *label, size_t lsize);
 
 #endif

@@ -60,7 +60,7 @@ int ch_dest_parse(const char *url, const char *what, ch_dest *d)
     hostport[hl] = '\0';
     d->port = 8123;
     char *h = hostport, *port = NULL;
-    if (*h == '[') {                           /* [v6addr]:port */
+    if (*h == '[') { /* [v6addr]:port */
         char *e = strchr(h, ']');
         if (!e)
             return cli_misuse("%s: %s (unclosed '[' in HOST)", what, expect);
@@ -85,10 +85,11 @@ int ch_dest_parse(const char *url, const char *what, ch_dest *d)
     hc_strlcpy(d->host, sizeof d->host, h);
     const char *db = slash + 1;
     if (!ident_ok(db) || strlen(db) >= sizeof d->db)
-        return cli_misuse("%s: DB: expected a database name of letters, digits and '_', got '%s'", what, db);
+        return cli_misuse("%s: DB: expected a database name of letters, digits and '_', got '%s'",
+                          what, db);
     hc_strlcpy(d->db, sizeof d->db, db);
-    snprintf(d->name, sizeof d->name, "clickhouse://%s%s%s:%d/%s", strchr(d->host, ':') ? "[" : "", d->host,
-             strchr(d->host, ':') ? "]" : "", d->port, d->db);
+    snprintf(d->name, sizeof d->name, "clickhouse://%s%s%s:%d/%s", strchr(d->host, ':') ? "[" : "",
+             d->host, strchr(d->host, ':') ? "]" : "", d->port, d->db);
     const char *envpass = getenv("HC_CLICKHOUSE_PASSWORD");
     if (!*pass && envpass && strlen(envpass) < sizeof pass)
         hc_strlcpy(pass, sizeof pass, envpass);
@@ -97,8 +98,9 @@ int ch_dest_parse(const char *url, const char *what, ch_dest *d)
         for (const char *c = pass; *c; c++)
             if (*c == '\r' || *c == '\n')
                 return cli_misuse("%s: the ClickHouse password contains a line break", what);
-        snprintf(d->headers, sizeof d->headers, "X-ClickHouse-User: %s\r\n%s%s%s", *user ? user : "default",
-                 *pass ? "X-ClickHouse-Key: " : "", pass, *pass ? "\r\n" : "");
+        snprintf(d->headers, sizeof d->headers, "X-ClickHouse-User: %s\r\n%s%s%s",
+                 *user ? user : "default", *pass ? "X-ClickHouse-Key: " : "", pass,
+                 *pass ? "\r\n" : "");
     }
     memset(pass, 0, sizeof pass);
     return 0;
@@ -108,15 +110,16 @@ int ch_dest_parse(const char *url, const char *what, ch_dest *d)
  * is given, then the body is data. 0 on HTTP 200 (answer in *out if
  * non-NULL); else HC_E* with a one-line reason in err (the server's first
  * line for an HTTP error). */
-int ch_exec(const ch_dest *d, const char *query, const void *body, size_t len, size_t max, hc_buf *out,
-            char *err, size_t errlen)
+int ch_exec(const ch_dest *d, const char *query, const void *body, size_t len, size_t max,
+            hc_buf *out, char *err, size_t errlen)
 {
     char target[600];
     snprintf(target, sizeof target, "/%s%s", query ? "?query=" : "", query ? query : "");
     hc_buf resp = { 0 };
     int status = 0;
-    int rc = httpc_request_max(d->host, d->port, "POST", target, d->headers, body, len, d->timeout_ms,
-                               max ? max : HTTPC_MAX_RESPONSE, &status, &resp, err, errlen);
+    int rc =
+        httpc_request_max(d->host, d->port, "POST", target, d->headers, body, len, d->timeout_ms,
+                          max ? max : HTTPC_MAX_RESPONSE, &status, &resp, err, errlen);
     if (rc == 0 && status != 200) {
         const char *m = resp.data ? resp.data : "";
         size_t ml = strcspn(m, "\r\n");
@@ -128,4 +131,3 @@ int ch_exec(const ch_dest *d, const char *query, const void *body, size_t len, s
     hc_buf_free(&resp);
     return rc;
 }
-

@@ -19,11 +19,11 @@
 
 typedef struct ch_dest {
     char host[256];
-    int  port;
+    int port;
     char db[128];
-    char name[512];     /* clickhouse://host:port/db — no credentials; a cursor's key */
-    char headers[768];  /* X-ClickHouse-User / -Key lines, or "" */
-    int  timeout_ms;    /* per statement; the caller sets it */
+    char name[512];    /* clickhouse://host:port/db — no credentials; a cursor's key */
+    char headers[768]; /* X-ClickHouse-User / -Key lines, or "" */
+    int timeout_ms;    /* per statement; the caller sets it */
 } ch_dest;
 
 /* True when s names a ClickHouse server (starts with "clickhouse://"). */
@@ -39,7 +39,7 @@ int ch_dest_parse(const char *url, const char *what, ch_dest *d);
  * httpc's default, HTTPC_MAX_RESPONSE). 0 on HTTP 200 with the answer
  * appended to out (if non-NULL); else HC_E* with a one-line reason in err
  * (the server's first line for an HTTP error; never the headers). */
-int ch_exec(const ch_dest *d, const char *query, const void *body, size_t len, size_t max, hc_buf *out,
-            char *err, size_t errlen);
+int ch_exec(const ch_dest *d, const char *query, const void *body, size_t len, size_t max,
+            hc_buf *out, char *err, size_t errlen);
 
 #endif

@@ -106,8 +106,8 @@ int cli_next(cli_parser *p, const cli_opt *opts, const char **arg)
 int cli_common(ana_ctx *c, int id, const char *arg)
 {
     static const char *const filter_names[] = {
-        [OPT_SINCE] = "since", [OPT_UNTIL] = "until", [OPT_WHERE] = "where",
-        [OPT_MODEL] = "model", [OPT_USER] = "user", [OPT_SESSION] = "session",
+        [OPT_SINCE] = "since",   [OPT_UNTIL] = "until", [OPT_WHERE] = "where",
+        [OPT_MODEL] = "model",   [OPT_USER] = "user",   [OPT_SESSION] = "session",
         [OPT_STATUS] = "status", [OPT_CACHE] = "cache", [OPT_PROVIDER] = "provider",
     };
     /* Contradictory output formats: refused, not "the last one wins". */
@@ -129,7 +129,8 @@ int cli_common(ana_ctx *c, int id, const char *arg)
     case OPT_PRICES: {
         char err[512] = "";
         if (!*arg || access(arg, R_OK) != 0) {
-            cli_misuse("--prices: cannot read '%s': %s", arg, *arg ? strerror(errno) : "empty path");
+            cli_misuse("--prices: cannot read '%s': %s", arg,
+                       *arg ? strerror(errno) : "empty path");
             return CLI_ERR;
         }
         if (hc_pricing_init(arg, err, sizeof err) != 0) {
@@ -182,7 +183,7 @@ int cli_store_path(const ana_ctx *c, char *out, size_t size)
 /* Temporary stores filled from ClickHouse (source_ch.h), removed on close or at exit. */
 static struct {
     hc_store *s;
-    char      dir[PATH_MAX];
+    char dir[PATH_MAX];
 } spools[8];
 
 /* Killed by a signal (Ctrl-C, a closed pipe as in `requests … | head`):
@@ -207,7 +208,8 @@ static void spools_guard(size_t slot)
     static const char *const names[3] = { "data.mdb", "lock.mdb", "verified.memo" };
     static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
     for (int f = 0; f < 3; f++)
-        snprintf(spool_files[slot][f], sizeof spool_files[slot][f], "%s/%s", spools[slot].dir, names[f]);
+        snprintf(spool_files[slot][f], sizeof spool_files[slot][f], "%s/%s", spools[slot].dir,
+                 names[f]);
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         struct sigaction old;
         if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
@@ -250,7 +252,8 @@ static int open_clickhouse(const ana_ctx *c, hc_store **s)
             break;
         }
     if (slot == sizeof spools / sizeof spools[0])
-        return cli_misuse("--db: at most %zu ClickHouse stores open at once", sizeof spools / sizeof spools[0]);
+        return cli_misuse("--db: at most %zu ClickHouse stores open at once",
+                          sizeof spools / sizeof spools[0]);
     if (!registered && atexit(spools_remove) == 0)
         registered = true;
     char label[512];
@@ -295,9 +298,10 @@ int cli_open_store(const ana_ctx *c, hc_store **s)
     struct stat st;
     if (stat(path, &st) != 0 && errno == ENOENT)
         /* The first thing a new user meets: say what a store is and how one is made. */
-        return cli_misuse("%s: no store%s (nothing recorded there yet): record with 'hc-run -- CMD' "
-                          "(or try 'hc-mock -- CMD', no keys needed), or name the store with --db PATH", path,
-                          c->db ? "" : " at the default path");
+        return cli_misuse(
+            "%s: no store%s (nothing recorded there yet): record with 'hc-run -- CMD' "
+            "(or try 'hc-mock -- CMD', no keys needed), or name the store with --db PATH",
+            path, c->db ? "" : " at the default path");
     if (hc_store_open(path, HC_STORE_RDONLY, s, err, sizeof err) != 0)
         return cli_misuse("%s", err[0] ? err : path);
     return 0;
@@ -388,8 +392,8 @@ int cli_parse_rate(const char *opt, const char *arg, double max_fraction, double
     if (!pct && *end)
         goto bad;
     if ((pct ? v / 100.0 : v) > max_fraction)
-        return cli_misuse("%s: expected a rate from 0%% to %g%% (0 to %g), got '%s'", opt, max_fraction * 100,
-                          max_fraction, arg);
+        return cli_misuse("%s: expected a rate from 0%% to %g%% (0 to %g), got '%s'", opt,
+                          max_fraction * 100, max_fraction, arg);
     *out = pct ? v / 100.0 : v;
     return 0;
 bad:
@@ -399,7 +403,8 @@ bad:
 void cli_report_undecodable(const query_stats *st)
 {
     if (st->undecodable)
-        cli_warn("%llu record%s could not be decoded (corrupt or written by a newer hcshim) and %s skipped",
+        cli_warn("%llu record%s could not be decoded (corrupt or written by a newer hcshim) and %s "
+                 "skipped",
                  (unsigned long long)st->undecodable, st->undecodable == 1 ? "" : "s",
                  st->undecodable == 1 ? "was" : "were");
     if (st->run_none)
@@ -445,8 +450,8 @@ int cli_scan_run(const ana_ctx *c, cli_scan *sc)
     if (sc->begin && (rc = sc->begin(sc->self, sc)) != 0)
         goto out_txn;
     sc->begun = true;
-    if (query_scan(sc->txn, hc_store_dbi(s, HC_T_RECORDS), &c->filter, sc->newest_first, sc->on_record,
-                   sc->self, &sc->st))
+    if (query_scan(sc->txn, hc_store_dbi(s, HC_T_RECORDS), &c->filter, sc->newest_first,
+                   sc->on_record, sc->self, &sc->st))
         rc = cli_misuse("%s: reading records failed", sc->path);
     else if (sc->after)
         rc = sc->after(sc->self, sc);

@@ -46,48 +46,60 @@ static const char usage[] =
     "                         the pytest tests (PYTEST_CURRENT_TEST) whose cost grew\n"
     "                         more than R, or that are new, are named in every output\n"
     "  --junit FILE           also write a JUnit XML report (one testcase per check)\n"
-    "  --markdown FILE        also write a Markdown table (appends; for CI summaries)\n"
-    CLI_HELP_COMMON
-    CLI_HELP_FILTERS;
+    "  --markdown FILE        also write a Markdown table (appends; for CI "
+    "summaries)\n" CLI_HELP_COMMON CLI_HELP_FILTERS;
 
-enum { OPT_MAX_COST = OPT_CMD, OPT_MAX_REQ, OPT_MAX_ERR, OPT_MAX_P95, OPT_BASELINE, OPT_MAX_INC,
-       OPT_JUNIT, OPT_MARKDOWN };
+enum {
+    OPT_MAX_COST = OPT_CMD,
+    OPT_MAX_REQ,
+    OPT_MAX_ERR,
+    OPT_MAX_P95,
+    OPT_BASELINE,
+    OPT_MAX_INC,
+    OPT_JUNIT,
+    OPT_MARKDOWN
+};
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS,
-    { "max-cost", 0, true, OPT_MAX_COST }, { "max-requests", 0, true, OPT_MAX_REQ },
-    { "max-error-rate", 0, true, OPT_MAX_ERR }, { "max-p95-ms", 0, true, OPT_MAX_P95 },
-    { "baseline", 0, true, OPT_BASELINE }, { "max-increase", 0, true, OPT_MAX_INC },
-    { "junit", 0, true, OPT_JUNIT }, { "markdown", 0, true, OPT_MARKDOWN },
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
+    { "max-cost", 0, true, OPT_MAX_COST },
+    { "max-requests", 0, true, OPT_MAX_REQ },
+    { "max-error-rate", 0, true, OPT_MAX_ERR },
+    { "max-p95-ms", 0, true, OPT_MAX_P95 },
+    { "baseline", 0, true, OPT_BASELINE },
+    { "max-increase", 0, true, OPT_MAX_INC },
+    { "junit", 0, true, OPT_JUNIT },
+    { "markdown", 0, true, OPT_MARKDOWN },
     { 0 },
 };
 
 #define MAX_CHECKS 8
 
 struct check {
-    const char *name;          /* max-cost, … (also the JUnit testcase name) */
-    char        limit[64], actual[160];
-    double      limit_num, actual_num;   /* natural units: USD, count, fraction, ms */
-    bool        pass;
-    char        message[320];
+    const char *name; /* max-cost, … (also the JUnit testcase name) */
+    char limit[64], actual[160];
+    double limit_num, actual_num; /* natural units: USD, count, fraction, ms */
+    bool pass;
+    char message[320];
 };
 
 struct audit {
-    bool        has_cost, has_req, has_err, has_p95, has_inc;
-    long long   max_cost_nusd;
+    bool has_cost, has_req, has_err, has_p95, has_inc;
+    long long max_cost_nusd;
     unsigned long long max_req, max_p95_ms;
-    double      max_err, max_inc;
+    double max_err, max_inc;
     const char *baseline, *junit, *markdown;
     struct check checks[MAX_CHECKS];
-    int         n;
-    agg_groups  tests, base_tests;   /* cost per pytest test (testcost.h) */
-    bool        base_has_tests;      /* the baseline says its cost per test */
-    tc_grown   *grown;               /* tests whose cost grew (with --baseline) */
-    size_t      ngrown;
+    int n;
+    agg_groups tests, base_tests; /* cost per pytest test (testcost.h) */
+    bool base_has_tests;          /* the baseline says its cost per test */
+    tc_grown *grown;              /* tests whose cost grew (with --baseline) */
+    size_t ngrown;
 };
 
 struct scan {
-    agg_acc    *a;
+    agg_acc *a;
     agg_groups *tests;
 };
 
@@ -118,8 +130,8 @@ static int scan_store(ana_ctx *c, const char *path, agg_acc *a, agg_groups *test
 }
 
 /* Baseline cost from a store directory or a JSON file. */
-static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *unpriced, agg_groups *tests,
-                         bool *has_tests)
+static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *unpriced,
+                         agg_groups *tests, bool *has_tests)
 {
     struct stat stt;
     if (stat(path, &stt) != 0)
@@ -157,12 +169,13 @@ static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *
     const cJSON *sel = cJSON_GetObjectItemCaseSensitive(doc, "selection");
     if (doc && !cJSON_IsString(sel))
         cli_warn("--baseline: %s does not say how its records were selected (written by an older "
-                 "hc-analyze?); the comparison assumes the same filters%s%s", path,
-                 *mine ? " as this audit's: " : "", mine);
+                 "hc-analyze?); the comparison assumes the same filters%s%s",
+                 path, *mine ? " as this audit's: " : "", mine);
     else if (doc && strcmp(sel->valuestring, mine) != 0) {
         int e = cli_misuse("--baseline: %s selected its records with '%s', this audit with '%s': "
                            "compare like with like (give both the same --run and filters)",
-                           path, *sel->valuestring ? sel->valuestring : "no filter", *mine ? mine : "no filter");
+                           path, *sel->valuestring ? sel->valuestring : "no filter",
+                           *mine ? mine : "no filter");
         cJSON_Delete(doc);
         return e;
     }
@@ -172,7 +185,8 @@ static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *
     int rc = 0;
     if (!cJSON_IsNumber(cost))
         rc = cli_misuse("--baseline: %s: expected the JSON of 'audit --json' or 'report --json' "
-                        "(with summary.cost_nusd)", path);
+                        "(with summary.cost_nusd)",
+                        path);
     else {
         *nusd = (int64_t)cost->valuedouble;
         *unpriced = cJSON_IsNumber(unp) ? (uint64_t)unp->valuedouble : 0;
@@ -184,12 +198,14 @@ static int baseline_cost(ana_ctx *c, const char *path, int64_t *nusd, uint64_t *
 
 /* "<what> <actual> <is within|exceeds> <limit><extra>", from copies: the
  * fields live in the same struct as the message. */
-static void set_message(struct check *k, const char *what, const char *ok, const char *bad, const char *extra)
+static void set_message(struct check *k, const char *what, const char *ok, const char *bad,
+                        const char *extra)
 {
     char act[sizeof k->actual], lim[sizeof k->limit];
     memcpy(act, k->actual, sizeof act);
     memcpy(lim, k->limit, sizeof lim);
-    snprintf(k->message, sizeof k->message, "%s %s %s %s%s", what, act, k->pass ? ok : bad, lim, extra);
+    snprintf(k->message, sizeof k->message, "%s %s %s %s%s", what, act, k->pass ? ok : bad, lim,
+             extra);
 }
 
 static struct check *add_check(struct audit *au, const char *name)
@@ -227,8 +243,8 @@ static void run_checks(struct audit *au, agg_acc *a, const summary_pct *pct, boo
         struct check *k = add_check(au, "max-error-rate");
         double rate = a->requests ? (double)a->errors / (double)a->requests : 0.0;
         snprintf(k->limit, sizeof k->limit, "%s", fmt_rate(b1, au->max_err));
-        snprintf(k->actual, sizeof k->actual, "%s (%" PRIu64 " of %" PRIu64 ")", fmt_rate(b2, rate), a->errors,
-                 a->requests);
+        snprintf(k->actual, sizeof k->actual, "%s (%" PRIu64 " of %" PRIu64 ")", fmt_rate(b2, rate),
+                 a->errors, a->requests);
         k->limit_num = au->max_err;
         k->actual_num = rate;
         /* Compare counts, not doubles: errors <= max * requests, with the rate
@@ -259,24 +275,28 @@ static void run_checks(struct audit *au, agg_acc *a, const summary_pct *pct, boo
         if (base_nusd == 0) {
             k->pass = a->cost_nusd == 0;
             k->actual_num = k->pass ? 0.0 : INFINITY;
-            snprintf(k->actual, sizeof k->actual, "%s (baseline $0 → %s)", k->pass ? "+0.0%" : "new cost", cost);
+            snprintf(k->actual, sizeof k->actual, "%s (baseline $0 → %s)",
+                     k->pass ? "+0.0%" : "new cost", cost);
         } else {
             double inc = (double)(a->cost_nusd - base_nusd) / (double)base_nusd;
             k->actual_num = inc;
             /* Exact: cost - base <= max_inc * base, in nano-USD. */
             k->pass = (double)(a->cost_nusd - base_nusd) <= au->max_inc * (double)base_nusd + 1e-6;
-            snprintf(k->actual, sizeof k->actual, "%s%s (%s → %s)", inc >= 0 ? "+" : "", fmt_rate(b1, inc),
-                     fmt_usd(b2, base_nusd), cost);
+            snprintf(k->actual, sizeof k->actual, "%s%s (%s → %s)", inc >= 0 ? "+" : "",
+                     fmt_rate(b1, inc), fmt_usd(b2, base_nusd), cost);
         }
         char extra[200] = "";
         if (au->ngrown) {
             char g[160];
             tc_grown_text(&au->grown[0], g, sizeof g);
-            snprintf(extra, sizeof extra, "; grew most: %s%s", g, au->ngrown > 1 ? " (and others)" : "");
+            snprintf(extra, sizeof extra, "; grew most: %s%s", g,
+                     au->ngrown > 1 ? " (and others)" : "");
         }
         if (base_unpriced)
-            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " (the baseline has unpriced requests)");
-        set_message(k, "cost change", "is within the allowed increase", "exceeds the allowed increase", extra);
+            snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+                     " (the baseline has unpriced requests)");
+        set_message(k, "cost change", "is within the allowed increase",
+                    "exceeds the allowed increase", extra);
     }
 }
 
@@ -289,7 +309,8 @@ static void xml_text(FILE *f, const char *s)
     while (*p) {
         uint32_t cp;
         size_t len = utf8_decode(p, n - (size_t)(p - (const unsigned char *)s), &cp);
-        if (!len || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0xfffe || cp == 0xffff) {
+        if (!len || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0xfffe ||
+            cp == 0xffff) {
             fputs("\xef\xbf\xbd", f);
             p += len ? len : 1;
             continue;
@@ -321,7 +342,8 @@ static void grown_xml(FILE *f, const struct audit *au)
     }
 }
 
-static int write_junit(const char *path, const struct audit *au, const char *store, const agg_acc *a)
+static int write_junit(const char *path, const struct audit *au, const char *store,
+                       const agg_acc *a)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -333,15 +355,23 @@ static int write_junit(const char *path, const struct audit *au, const char *sto
     fmt_time_iso(t2, hc_now_us());
     snprintf(ts, sizeof ts, "%.19s", t2); /* JUnit wants no zone suffix */
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"hc-analyze audit\" tests=\"%d\" failures=\"%d\" errors=\"0\" time=\"0\">\n",
+    fprintf(f,
+            "<testsuites name=\"hc-analyze audit\" tests=\"%d\" failures=\"%d\" errors=\"0\" "
+            "time=\"0\">\n",
             au->n, failures);
-    fprintf(f, "  <testsuite name=\"hc-analyze audit\" tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"0\" "
-            "time=\"0\" timestamp=\"%s\">\n", au->n, failures, ts);
+    fprintf(f,
+            "  <testsuite name=\"hc-analyze audit\" tests=\"%d\" failures=\"%d\" errors=\"0\" "
+            "skipped=\"0\" "
+            "time=\"0\" timestamp=\"%s\">\n",
+            au->n, failures, ts);
     fprintf(f, "    <properties>\n      <property name=\"store\" value=\"");
     xml_text(f, store);
     fprintf(f, "\"/>\n      <property name=\"requests\" value=\"%" PRIu64 "\"/>\n", a->requests);
     fprintf(f, "      <property name=\"cost_nusd\" value=\"%" PRId64 "\"/>\n", a->cost_nusd);
-    fprintf(f, "      <property name=\"unpriced_requests\" value=\"%" PRIu64 "\"/>\n    </properties>\n", a->unpriced);
+    fprintf(f,
+            "      <property name=\"unpriced_requests\" value=\"%" PRIu64
+            "\"/>\n    </properties>\n",
+            a->unpriced);
     for (int i = 0; i < au->n; i++) {
         const struct check *k = &au->checks[i];
         fprintf(f, "    <testcase name=\"%s\" classname=\"hc-analyze.audit\" time=\"0\"", k->name);
@@ -376,14 +406,16 @@ static void md_cell(FILE *f, const char *s)
     hc_buf b = HC_BUF_INIT;
     fmt_term(&b, s, strlen(s), 0);
     for (const char *p = b.data; *p; p++) {
-        if (*p == '|' || *p == '`' || *p == '*' || *p == '_' || *p == '<' || *p == '[' || *p == '\\')
+        if (*p == '|' || *p == '`' || *p == '*' || *p == '_' || *p == '<' || *p == '[' ||
+            *p == '\\')
             fputc('\\', f);
         fputc(*p, f);
     }
     hc_buf_free(&b);
 }
 
-static int write_markdown(const char *path, const struct audit *au, const char *store, const agg_acc *a, bool pass)
+static int write_markdown(const char *path, const struct audit *au, const char *store,
+                          const agg_acc *a, bool pass)
 {
     FILE *f = fopen(path, "a");
     if (!f)
@@ -486,10 +518,11 @@ int cmd_audit(int argc, char **argv)
         goto out;
     int64_t base_nusd = 0;
     uint64_t base_unpriced = 0;
-    if (au.baseline && (rc = baseline_cost(&c, au.baseline, &base_nusd, &base_unpriced, &au.base_tests,
-                                           &au.base_has_tests)))
+    if (au.baseline && (rc = baseline_cost(&c, au.baseline, &base_nusd, &base_unpriced,
+                                           &au.base_tests, &au.base_has_tests)))
         goto out;
-    if (au.baseline && au.base_has_tests && tc_grown_list(&au.tests, &au.base_tests, au.max_inc, &au.grown, &au.ngrown)) {
+    if (au.baseline && au.base_has_tests &&
+        tc_grown_list(&au.tests, &au.base_tests, au.max_inc, &au.grown, &au.ngrown)) {
         rc = cli_misuse("audit: out of memory");
         goto out;
     }
@@ -564,8 +597,10 @@ int cmd_audit(int argc, char **argv)
         jw_end_doc(&w);
     } else {
         static const table_col cols[] = {
-            { "CHECK", "check", 0 }, { "LIMIT", "limit", TBL_RIGHT },
-            { "ACTUAL", "actual", TBL_RIGHT | TBL_SHRINK }, { "RESULT", "result", TBL_RAW },
+            { "CHECK", "check", 0 },
+            { "LIMIT", "limit", TBL_RIGHT },
+            { "ACTUAL", "actual", TBL_RIGHT | TBL_SHRINK },
+            { "RESULT", "result", TBL_RAW },
         };
         bool color = c.fmt == CLI_TEXT && table_color(stdout);
         if (c.fmt == CLI_TEXT) {
@@ -576,8 +611,8 @@ int cmd_audit(int argc, char **argv)
             if (*run) {
                 hc_buf rs = HC_BUF_INIT;
                 fmt_term(&rs, run, strlen(run), 0);
-                table_textf(stdout, 2, "hc-analyze audit — %s, run %s (%s requests)\n", safe.data, rs.data,
-                            fmt_int(b1, (int64_t)a.requests));
+                table_textf(stdout, 2, "hc-analyze audit — %s, run %s (%s requests)\n", safe.data,
+                            rs.data, fmt_int(b1, (int64_t)a.requests));
                 hc_buf_free(&rs);
             } else
                 table_textf(stdout, 2, "hc-analyze audit — %s (%s requests)\n", safe.data,
@@ -596,7 +631,8 @@ int cmd_audit(int argc, char **argv)
         }
         table_end(t);
         if (c.fmt == CLI_TEXT) {
-            const char *on = color ? (pass ? "\033[1;32m" : "\033[1;31m") : "", *off = color ? "\033[0m" : "";
+            const char *on = color ? (pass ? "\033[1;32m" : "\033[1;31m") : "",
+                       *off = color ? "\033[0m" : "";
             char rest[64];
             if (pass)
                 snprintf(rest, sizeof rest, "(%d check%s)", au.n, au.n == 1 ? "" : "s");
@@ -610,10 +646,13 @@ int cmd_audit(int argc, char **argv)
             printf("%sverdict: %s%s%s", on, pass ? "PASS" : "FAIL", off, split ? "\n" : " ");
             table_textf(stdout, 0, "%s\n", rest);
             if (au.baseline && !au.base_has_tests)
-                table_textf(stdout, 0, "the baseline has no cost per test (not an 'audit --json' of this version)\n");
+                table_textf(
+                    stdout, 0,
+                    "the baseline has no cost per test (not an 'audit --json' of this version)\n");
             char rb[FMT_NUM];
             if (au.ngrown)
-                table_textf(stdout, 0, "tests whose cost grew more than +%s:\n", fmt_rate(rb, au.max_inc));
+                table_textf(stdout, 0, "tests whose cost grew more than +%s:\n",
+                            fmt_rate(rb, au.max_inc));
             for (size_t i = 0; i < au.ngrown; i++) {
                 char g[600];
                 hc_buf safe = HC_BUF_INIT;

@@ -36,12 +36,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOP_DEFAULT 10
-#define ROTATION_SIZE 4   /* a rotation counter's value: u32 LE (core/cache.c) */
+#define TOP_DEFAULT   10
+#define ROTATION_SIZE 4 /* a rotation counter's value: u32 LE (core/cache.c) */
 
 static const char usage[] =
     "usage: hc-analyze cache [--top N] [--entries] [options]\n"
-    "       hc-analyze cache clear (--all | --expired | --older-than D | --model M)... [--dry-run]\n"
+    "       hc-analyze cache clear (--all | --expired | --older-than D | --model M)... "
+    "[--dry-run]\n"
     "\n"
     "What the gateway's response cache holds: entries (live, expired, size) by\n"
     "model and host, the oldest and newest, the next expiry. Then, from the\n"
@@ -50,16 +51,15 @@ static const char usage[] =
     "hits (their answers stored and live entries).\n"
     "\n"
     "  --top N            cache keys shown (default 10; 0 = all)\n"
-    "  --entries          list every entry instead, newest first\n"
-    CLI_HELP_COMMON
-    CLI_HELP_FILTERS
+    "  --entries          list every entry instead, newest first\n" CLI_HELP_COMMON CLI_HELP_FILTERS
     "\n"
     "Filters select the records; the entries are always the whole cache table.\n"
     "--csv prints the cache-key table (with --entries: the entry list).\n"
     "Deleting entries: 'hc-analyze cache clear -h'.\n";
 
 static const char usage_clear[] =
-    "usage: hc-analyze cache clear (--all | --expired | --older-than D | --model M)... [--dry-run] [options]\n"
+    "usage: hc-analyze cache clear (--all | --expired | --older-than D | --model M)... [--dry-run] "
+    "[options]\n"
     "\n"
     "Delete response-cache entries (the store is opened read-write; records are\n"
     "never touched) and say how many entries and bytes were removed. At least one\n"
@@ -72,8 +72,7 @@ static const char usage_clear[] =
     "  --model M          entries for model M: a glob (gpt-4o*) on the entry's model\n"
     "                     or on the model requested or answered by the record whose\n"
     "                     answer it holds (repeatable, OR)\n"
-    "  --dry-run          count what would be removed; change nothing\n"
-    CLI_HELP_DB
+    "  --dry-run          count what would be removed; change nothing\n" CLI_HELP_DB
     "  --json, --csv      print the counts as JSON / CSV\n"
     "  -h, --help         this help\n"
     "\n"
@@ -84,15 +83,19 @@ enum { OPT_TOP = OPT_CMD, OPT_ENTRIES };
 enum { OPT_ALL = OPT_CMD, OPT_EXPIRED, OPT_OLDER, OPT_CMODEL, OPT_DRY_RUN };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS,
-    { "top", 0, true, OPT_TOP }, { "entries", 0, false, OPT_ENTRIES },
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
+    { "top", 0, true, OPT_TOP },
+    { "entries", 0, false, OPT_ENTRIES },
     { 0 },
 };
 
 static const cli_opt clear_opts[] = {
     CLI_COMMON_OPTS,
-    { "all", 0, false, OPT_ALL }, { "expired", 0, false, OPT_EXPIRED },
-    { "older-than", 0, true, OPT_OLDER }, { "model", 0, true, OPT_CMODEL },
+    { "all", 0, false, OPT_ALL },
+    { "expired", 0, false, OPT_EXPIRED },
+    { "older-than", 0, true, OPT_OLDER },
+    { "model", 0, true, OPT_CMODEL },
     { "dry-run", 0, false, OPT_DRY_RUN },
     { 0 },
 };
@@ -159,10 +162,11 @@ struct tally {
 /* Lookups of one cache key (group). */
 struct kgroup {
     uint64_t hits, misses, stored;
-    uint64_t entries, live;        /* entries in the table now whose answer came from this group */
-    int64_t  saved_nusd;
-    int64_t  first_us, last_us, last_hit_us;   /* start of the first / last lookup / last hit (0: none) */
-    char    *model, *host;         /* of the first record seen: the key covers host and body */
+    uint64_t entries, live; /* entries in the table now whose answer came from this group */
+    int64_t saved_nusd;
+    int64_t first_us, last_us,
+        last_hit_us;    /* start of the first / last lookup / last hit (0: none) */
+    char *model, *host; /* of the first record seen: the key covers host and body */
 };
 
 static void kgroup_free(void *p)
@@ -174,30 +178,30 @@ static void kgroup_free(void *p)
 
 /* One entry, for --entries. */
 struct erow {
-    char    key[2 * 64 + 1];       /* hex; keys are 32 bytes, longer ones are cut */
-    char    orig[HC_UUID_STRLEN + 1];
-    char   *model, *host, *path, *group;   /* group: cache_key of the original record, or NULL */
+    char key[2 * 64 + 1]; /* hex; keys are 32 bytes, longer ones are cut */
+    char orig[HC_UUID_STRLEN + 1];
+    char *model, *host, *path, *group; /* group: cache_key of the original record, or NULL */
     int64_t created_us, expires_us, cost_nusd;
-    int     status;
-    bool    streamed, live;
+    int status;
+    bool streamed, live;
     uint64_t bytes;
 };
 
 struct view {
-    int64_t    now_us;
-    bool       list;               /* --entries */
-    bool       oom;
+    int64_t now_us;
+    bool list; /* --entries */
+    bool oom;
     /* records */
-    uint64_t   lookups, hits, misses, stored, hits_no_key;
-    int64_t    saved_nusd;
-    agg_groups groups;             /* cache_key -> struct kgroup */
+    uint64_t lookups, hits, misses, stored, hits_no_key;
+    int64_t saved_nusd;
+    agg_groups groups; /* cache_key -> struct kgroup */
     /* entries */
-    uint64_t   entries, live, expired, bytes, live_bytes;
-    uint64_t   rotation, rotation_bytes, bad, bad_bytes;
-    int64_t    oldest_us, newest_us, next_expiry_us, last_expiry_us;
-    agg_groups by_model, by_host;  /* -> struct tally */
+    uint64_t entries, live, expired, bytes, live_bytes;
+    uint64_t rotation, rotation_bytes, bad, bad_bytes;
+    int64_t oldest_us, newest_us, next_expiry_us, last_expiry_us;
+    agg_groups by_model, by_host; /* -> struct tally */
     struct erow *rows;
-    size_t     nrows, caprows;
+    size_t nrows, caprows;
 };
 
 static int on_record(void *ctx, const hc_record *r)
@@ -283,7 +287,8 @@ static int scan_entries(struct view *v, MDB_txn *txn, MDB_dbi cache, MDB_dbi rec
     hc_buf storage = HC_BUF_INIT;
     MDB_val k, val;
     int rc = 0, mrc;
-    for (mrc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); mrc == 0; mrc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
+    for (mrc = mdb_cursor_get(cur, &k, &val, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &val, MDB_NEXT)) {
         if (val.mv_size == ROTATION_SIZE) {
             v->rotation++;
             v->rotation_bytes += val.mv_size;
@@ -313,7 +318,8 @@ static int scan_entries(struct view *v, MDB_txn *txn, MDB_dbi cache, MDB_dbi rec
             v->newest_us = e.created_us;
         if (v->entries == 1 || e.expires_us > v->last_expiry_us)
             v->last_expiry_us = e.expires_us;
-        if (add_tally(&v->by_model, e.model, live, val.mv_size) || add_tally(&v->by_host, e.host, live, val.mv_size)) {
+        if (add_tally(&v->by_model, e.model, live, val.mv_size) ||
+            add_tally(&v->by_host, e.host, live, val.mv_size)) {
             rc = HC_ENOMEM;
             break;
         }
@@ -412,7 +418,8 @@ static size_t *ordered(agg_groups *g, int (*cmp)(const void *, const void *, voi
     return o;
 }
 
-static void emit_tallies_json(jw *w, const char *name, const char *field, agg_groups *g, const size_t *o)
+static void emit_tallies_json(jw *w, const char *name, const char *field, agg_groups *g,
+                              const size_t *o)
 {
     jw_key(w, name);
     jw_arr(w);
@@ -432,8 +439,9 @@ static void emit_tallies_json(jw *w, const char *name, const char *field, agg_gr
 static void emit_tallies_text(const char *title, const char *col, agg_groups *g, const size_t *o)
 {
     table_col cols[] = {
-        { col, "key", TBL_SHRINK }, { "ENTRIES", "entries", TBL_RIGHT }, { "LIVE", "live", TBL_RIGHT },
-        { "EXPIRED", "expired", TBL_RIGHT }, { "SIZE", "bytes", TBL_RIGHT },
+        { col, "key", TBL_SHRINK },     { "ENTRIES", "entries", TBL_RIGHT },
+        { "LIVE", "live", TBL_RIGHT },  { "EXPIRED", "expired", TBL_RIGHT },
+        { "SIZE", "bytes", TBL_RIGHT },
     };
     table_textf(stdout, 2, "\n%s\n", title);
     table *t = table_new(stdout, CLI_TEXT, cols, sizeof cols / sizeof cols[0]);
@@ -451,10 +459,14 @@ static void emit_tallies_text(const char *title, const char *col, agg_groups *g,
 }
 
 static const table_col group_cols[] = {
-    { "KEY", "cache_key", 0 },          { "MODEL", "model", TBL_SHRINK },
-    { "HOST", "host", TBL_SHRINK | TBL_DROP }, { "HITS", "hits", TBL_RIGHT },
-    { "MISSES", "misses", TBL_RIGHT },  { "STORED", "stored", TBL_RIGHT },
-    { "LIVE", "entries_live", TBL_RIGHT }, { "SAVED", "saved_usd", TBL_RIGHT },
+    { "KEY", "cache_key", 0 },
+    { "MODEL", "model", TBL_SHRINK },
+    { "HOST", "host", TBL_SHRINK | TBL_DROP },
+    { "HITS", "hits", TBL_RIGHT },
+    { "MISSES", "misses", TBL_RIGHT },
+    { "STORED", "stored", TBL_RIGHT },
+    { "LIVE", "entries_live", TBL_RIGHT },
+    { "SAVED", "saved_usd", TBL_RIGHT },
     { "LAST HIT", "last_hit", TBL_DROP },
 };
 
@@ -492,7 +504,9 @@ static void emit_groups(struct view *v, enum cli_fmt fmt, jw *w, const size_t *o
         table_cell2(t, short_key(key, sk), key);
         table_cell(t, k->model);
         table_cell(t, k->host);
-#define NUM(x) (snprintf(b1, sizeof b1, "%" PRIu64, (uint64_t)(x)), table_cell2(t, fmt_int(b2, (int64_t)(x)), b1))
+#define NUM(x) \
+    (snprintf(b1, sizeof b1, "%" PRIu64, (uint64_t)(x)), \
+     table_cell2(t, fmt_int(b2, (int64_t)(x)), b1))
         NUM(k->hits);
         NUM(k->misses);
         NUM(k->stored);
@@ -500,7 +514,8 @@ static void emit_groups(struct view *v, enum cli_fmt fmt, jw *w, const size_t *o
 #undef NUM
         table_cell2(t, fmt_usd(b1, k->saved_nusd), fmt_usd_exact(b2, k->saved_nusd));
         if (k->hits)
-            table_cell2(t, fmt_time(tm, k->last_hit_us), fmt_time_iso((char[40]){ 0 }, k->last_hit_us));
+            table_cell2(t, fmt_time(tm, k->last_hit_us),
+                        fmt_time_iso((char[40]){ 0 }, k->last_hit_us));
         else
             table_cell2(t, "-", "");
     }
@@ -511,15 +526,19 @@ static void emit_groups(struct view *v, enum cli_fmt fmt, jw *w, const size_t *o
 
 /* --entries: text shows what fits a terminal; CSV every column, exact. */
 static const table_col entry_cols_text[] = {
-    { "CREATED (UTC)", "created", 0 },  { "EXPIRES (UTC)", "expires", TBL_DROP },
-    { "STATE", "state", 0 },            { "MODEL", "model", TBL_SHRINK },
-    { "HOST", "host", TBL_SHRINK | TBL_DROP }, { "SIZE", "bytes", TBL_RIGHT },
-    { "COST", "cost_usd", TBL_RIGHT },  { "GROUP", "cache_key", TBL_DROP },
+    { "CREATED (UTC)", "created", 0 },
+    { "EXPIRES (UTC)", "expires", TBL_DROP },
+    { "STATE", "state", 0 },
+    { "MODEL", "model", TBL_SHRINK },
+    { "HOST", "host", TBL_SHRINK | TBL_DROP },
+    { "SIZE", "bytes", TBL_RIGHT },
+    { "COST", "cost_usd", TBL_RIGHT },
+    { "GROUP", "cache_key", TBL_DROP },
 };
 static const table_col entry_cols_csv[] = {
-    { "", "created", 0 }, { "", "expires", 0 }, { "", "state", 0 },    { "", "model", 0 },
-    { "", "host", 0 },    { "", "path", 0 },    { "", "status", 0 },   { "", "streamed", 0 },
-    { "", "bytes", 0 },   { "", "cost_usd", 0 }, { "", "key", 0 },     { "", "cache_key", 0 },
+    { "", "created", 0 }, { "", "expires", 0 },  { "", "state", 0 },  { "", "model", 0 },
+    { "", "host", 0 },    { "", "path", 0 },     { "", "status", 0 }, { "", "streamed", 0 },
+    { "", "bytes", 0 },   { "", "cost_usd", 0 }, { "", "key", 0 },    { "", "cache_key", 0 },
     { "", "orig_id", 0 },
 };
 
@@ -562,8 +581,10 @@ static void emit_entry_list(struct view *v, enum cli_fmt fmt, const char *store)
         return;
     }
     bool csv = fmt == CLI_CSV;
-    table *t = csv ? table_new(stdout, fmt, entry_cols_csv, sizeof entry_cols_csv / sizeof entry_cols_csv[0])
-                   : table_new(stdout, fmt, entry_cols_text, sizeof entry_cols_text / sizeof entry_cols_text[0]);
+    table *t = csv ? table_new(stdout, fmt, entry_cols_csv,
+                               sizeof entry_cols_csv / sizeof entry_cols_csv[0])
+                   : table_new(stdout, fmt, entry_cols_text,
+                               sizeof entry_cols_text / sizeof entry_cols_text[0]);
     for (size_t i = 0; i < v->nrows; i++) {
         const struct erow *r = &v->rows[i];
         table_cell2(t, fmt_time(t1, r->created_us), fmt_time_iso(t2, r->created_us));
@@ -590,7 +611,9 @@ static void emit_entry_list(struct view *v, enum cli_fmt fmt, const char *store)
     }
     table_end(t);
     if (fmt == CLI_TEXT && (v->rotation || v->bad)) {
-        table_textf(stdout, 2, "(and %" PRIu64 " rotation counter%s, %" PRIu64 " undecodable value%s: not entries)\n",
+        table_textf(stdout, 2,
+                    "(and %" PRIu64 " rotation counter%s, %" PRIu64
+                    " undecodable value%s: not entries)\n",
                     v->rotation, v->rotation == 1 ? "" : "s", v->bad, v->bad == 1 ? "" : "s");
     }
 }
@@ -655,17 +678,20 @@ static void emit_view(struct view *v, enum cli_fmt fmt, const char *store, const
     table_text tt;
     FILE *o = table_text_begin(&tt, stdout, 12);
     fprintf(o, "hcshim cache — %s\n", store);
-    fprintf(o, "Entries     %s: %s live, %s expired, %s (the whole cache table)\n", fmt_int(b1, (int64_t)v->entries),
-            fmt_int(b2, (int64_t)v->live), fmt_int(b3, (int64_t)v->expired), fmt_bytes((char[FMT_NUM]){ 0 }, v->bytes));
+    fprintf(o, "Entries     %s: %s live, %s expired, %s (the whole cache table)\n",
+            fmt_int(b1, (int64_t)v->entries), fmt_int(b2, (int64_t)v->live),
+            fmt_int(b3, (int64_t)v->expired), fmt_bytes((char[FMT_NUM]){ 0 }, v->bytes));
     if (v->rotation || v->bad)
         fprintf(o, "            also %s rotation counter%s, %s undecodable value%s\n",
-                fmt_int(b1, (int64_t)v->rotation), v->rotation == 1 ? "" : "s", fmt_int(b2, (int64_t)v->bad),
-                v->bad == 1 ? "" : "s");
+                fmt_int(b1, (int64_t)v->rotation), v->rotation == 1 ? "" : "s",
+                fmt_int(b2, (int64_t)v->bad), v->bad == 1 ? "" : "s");
     if (v->entries) {
-        fprintf(o, "Created     oldest %s, newest %s UTC\n", fmt_time(t1, v->oldest_us), fmt_time(t2, v->newest_us));
+        fprintf(o, "Created     oldest %s, newest %s UTC\n", fmt_time(t1, v->oldest_us),
+                fmt_time(t2, v->newest_us));
         if (v->live)
-            fprintf(o, "Expiry      next %s UTC (in %s), last %s UTC\n", fmt_time(t1, v->next_expiry_us),
-                    fmt_dur(b1, v->next_expiry_us - v->now_us), fmt_time(t2, v->last_expiry_us));
+            fprintf(o, "Expiry      next %s UTC (in %s), last %s UTC\n",
+                    fmt_time(t1, v->next_expiry_us), fmt_dur(b1, v->next_expiry_us - v->now_us),
+                    fmt_time(t2, v->last_expiry_us));
         else
             fprintf(o, "Expiry      every entry has expired\n");
     }
@@ -673,10 +699,11 @@ static void emit_view(struct view *v, enum cli_fmt fmt, const char *store, const
         fprintf(o, "Matched     %s of %s records\n", fmt_int(b1, (int64_t)st->matched),
                 fmt_int(b2, (int64_t)st->scanned));
     fprintf(o, "Lookups     %s (records with a cache key): %s hits, %s misses, %s answers stored\n",
-            fmt_int(b1, (int64_t)v->lookups), fmt_int(b2, (int64_t)v->hits), fmt_int(b3, (int64_t)v->misses),
-            fmt_int((char[FMT_NUM]){ 0 }, (int64_t)v->stored));
+            fmt_int(b1, (int64_t)v->lookups), fmt_int(b2, (int64_t)v->hits),
+            fmt_int(b3, (int64_t)v->misses), fmt_int((char[FMT_NUM]){ 0 }, (int64_t)v->stored));
     fprintf(o, "Hit rate    %s (hits / lookups)\n", fmt_pct(b1, v->hits, v->lookups));
-    fprintf(o, "Saved       %s by %s hits\n", fmt_usd(b1, v->saved_nusd), fmt_int(b2, (int64_t)v->hits));
+    fprintf(o, "Saved       %s by %s hits\n", fmt_usd(b1, v->saved_nusd),
+            fmt_int(b2, (int64_t)v->hits));
     table_text_end(&tt);
     if (v->by_model.n)
         emit_tallies_text("Entries by model", "MODEL", &v->by_model, om);
@@ -693,7 +720,7 @@ out:
 }
 
 struct view_args {
-    struct view       *v;
+    struct view *v;
     unsigned long long top;
 };
 
@@ -717,9 +744,12 @@ static const cli_cmd view_cmd = { usage, opts, view_own };
 static int view_after(void *self, cli_scan *sc)
 {
     struct view *v = self;
-    int erc = v->oom ? 0 : scan_entries(v, sc->txn, hc_store_dbi(sc->s, HC_T_CACHE), hc_store_dbi(sc->s, HC_T_RECORDS));
+    int erc = v->oom ? 0
+                     : scan_entries(v, sc->txn, hc_store_dbi(sc->s, HC_T_CACHE),
+                                    hc_store_dbi(sc->s, HC_T_RECORDS));
     if (v->oom || erc)
-        return cli_misuse("%s: %s", sc->path, erc == HC_ESTORE ? "reading the cache table failed" : "out of memory");
+        return cli_misuse("%s: %s", sc->path,
+                          erc == HC_ESTORE ? "reading the cache table failed" : "out of memory");
     return 0;
 }
 
@@ -766,19 +796,19 @@ out:
 /* ---- cache clear ------------------------------------------------------------- */
 
 struct selector {
-    bool        all, expired;
-    const char *older;                     /* --older-than as given */
-    int64_t     cutoff_us;                 /* created before this: older */
+    bool all, expired;
+    const char *older; /* --older-than as given */
+    int64_t cutoff_us; /* created before this: older */
     const char *models[QUERY_MAX_TERMS];
-    int         nmodels;
-    int64_t     now_us;
+    int nmodels;
+    int64_t now_us;
 };
 
 struct cleared {
-    uint64_t scanned;                      /* keys of the table looked at */
-    uint64_t entries, bytes;               /* removed: entries, and the bytes of everything removed */
-    uint64_t rotation, bad;                /* removed (--all only) */
-    uint64_t left;                         /* entries that stay */
+    uint64_t scanned;        /* keys of the table looked at */
+    uint64_t entries, bytes; /* removed: entries, and the bytes of everything removed */
+    uint64_t rotation, bad;  /* removed (--all only) */
+    uint64_t left;           /* entries that stay */
 };
 
 static bool glob_any(const struct selector *sel, const char *model)
@@ -789,7 +819,8 @@ static bool glob_any(const struct selector *sel, const char *model)
     return false;
 }
 
-static bool selected(const struct selector *sel, MDB_txn *txn, MDB_dbi recs, const hc_cache_entry *e)
+static bool selected(const struct selector *sel, MDB_txn *txn, MDB_dbi recs,
+                     const hc_cache_entry *e)
 {
     if (sel->all)
         return true;
@@ -811,9 +842,9 @@ static bool selected(const struct selector *sel, MDB_txn *txn, MDB_dbi recs, con
 
 struct clear_walk {
     const struct selector *sel;
-    struct cleared        *t;
-    MDB_dbi                cache, recs;
-    hc_buf                 storage; /* for decoding entries */
+    struct cleared *t;
+    MDB_dbi cache, recs;
+    hc_buf storage; /* for decoding entries */
 };
 
 /* A cache key to delete: counted by kind (entry, rotation counter, undecodable). */
@@ -848,8 +879,8 @@ static int clear_del(void *self, MDB_txn *txn, const MDB_val *k)
 
 struct clear_args {
     struct selector *sel;
-    int64_t          age;
-    bool             dry;
+    int64_t age;
+    bool dry;
 };
 
 static int clear_own(void *self, int id, const char *arg)
@@ -866,7 +897,8 @@ static int clear_own(void *self, int id, const char *arg)
             return cli_misuse("--older-than: expected an age like 30d, 12h or 2w, got '%s'", arg);
     } else if (id == OPT_CMODEL) {
         if (!*arg || sel->nmodels == QUERY_MAX_TERMS)
-            return cli_misuse(*arg ? "--model: at most %d models" : "--model: expected a model name or glob, got ''",
+            return cli_misuse(*arg ? "--model: at most %d models"
+                                   : "--model: expected a model name or glob, got ''",
                               QUERY_MAX_TERMS);
         sel->models[sel->nmodels++] = arg;
     } else if (id == OPT_DRY_RUN) {
@@ -894,11 +926,13 @@ static int cache_clear(int argc, char **argv)
     bool dry = ca.dry;
     int64_t age = ca.age;
     if (!sel.all && !sel.expired && !sel.older && !sel.nmodels) {
-        cli_misuse("cache clear: say what to delete: --all, --expired, --older-than D or --model M");
+        cli_misuse(
+            "cache clear: say what to delete: --all, --expired, --older-than D or --model M");
         goto out;
     }
     if (sel.all && (sel.expired || sel.older || sel.nmodels)) {
-        cli_misuse("cache clear: --all deletes everything; it does not combine with --expired, --older-than or --model");
+        cli_misuse("cache clear: --all deletes everything; it does not combine with --expired, "
+                   "--older-than or --model");
         goto out;
     }
     char path[PATH_MAX];
@@ -907,13 +941,16 @@ static int cache_clear(int argc, char **argv)
     sel.now_us = hc_now_us();
     sel.cutoff_us = sel.now_us - age;
     struct cleared t = { 0 };
-    struct clear_walk wk = { &sel, &t, hc_store_dbi(s, HC_T_CACHE), hc_store_dbi(s, HC_T_RECORDS), HC_BUF_INIT };
-    batch_del d = { .s = s, .table = HC_T_CACHE, .dry = dry, .pick = clear_pick, .del = clear_del, .self = &wk };
+    struct clear_walk wk = { &sel, &t, hc_store_dbi(s, HC_T_CACHE), hc_store_dbi(s, HC_T_RECORDS),
+                             HC_BUF_INIT };
+    batch_del d = {
+        .s = s, .table = HC_T_CACHE, .dry = dry, .pick = clear_pick, .del = clear_del, .self = &wk
+    };
     int e = batch_del_run(&d);
     hc_buf_free(&wk.storage);
     if (e) {
-        rc = cli_misuse("%s: cache clear failed: %s (what was committed before stays deleted)", path,
-                        hc_strerror(e));
+        rc = cli_misuse("%s: cache clear failed: %s (what was committed before stays deleted)",
+                        path, hc_strerror(e));
         goto out;
     }
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], ct[40];
@@ -949,19 +986,22 @@ static int cache_clear(int argc, char **argv)
         jw_obj_end(&w);
         jw_end_doc(&w);
     } else if (c.fmt == CLI_CSV) {
-        printf("store,dry_run,keys_scanned,entries_removed,rotation_counters_removed,undecodable_removed,"
+        printf("store,dry_run,keys_scanned,entries_removed,rotation_counters_removed,undecodable_"
+               "removed,"
                "bytes_removed,entries_left\r\n");
         table_csv_field(stdout, path);
-        printf(",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", dry, t.scanned,
-               t.entries, t.rotation, t.bad, t.bytes, t.left);
+        printf(",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n",
+               dry, t.scanned, t.entries, t.rotation, t.bad, t.bytes, t.left);
     } else {
         table_text tt;
         FILE *o = table_text_begin(&tt, stdout, 2);
-        fprintf(o, "%s%s: %s %s cache entr%s (%s)", dry ? "dry run: " : "", path, dry ? "would remove" : "removed",
-                fmt_int(b1, (int64_t)t.entries), t.entries == 1 ? "y" : "ies", fmt_bytes(b2, t.bytes));
+        fprintf(o, "%s%s: %s %s cache entr%s (%s)", dry ? "dry run: " : "", path,
+                dry ? "would remove" : "removed", fmt_int(b1, (int64_t)t.entries),
+                t.entries == 1 ? "y" : "ies", fmt_bytes(b2, t.bytes));
         if (t.rotation || t.bad)
-            fprintf(o, ", %s rotation counter%s and %s undecodable value%s", fmt_int(b1, (int64_t)t.rotation),
-                    t.rotation == 1 ? "" : "s", fmt_int(b3, (int64_t)t.bad), t.bad == 1 ? "" : "s");
+            fprintf(o, ", %s rotation counter%s and %s undecodable value%s",
+                    fmt_int(b1, (int64_t)t.rotation), t.rotation == 1 ? "" : "s",
+                    fmt_int(b3, (int64_t)t.bad), t.bad == 1 ? "" : "s");
         fprintf(o, "; %s entr%s %s\n", fmt_int(b1, (int64_t)t.left), t.left == 1 ? "y" : "ies",
                 dry ? "would stay" : "left");
         table_text_end(&tt);

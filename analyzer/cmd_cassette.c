@@ -53,11 +53,16 @@ static const char usage[] =
 enum { OPT_HOST = OPT_CMD, OPT_PATH, OPT_GREP, OPT_OUT, OPT_DEDUPE, OPT_DRY };
 
 static const cli_opt opts[] = {
-    { "help", 'h', false, OPT_HELP }, { "json", 0, false, OPT_JSON },
-    { "host", 0, true, OPT_HOST },    { "model", 0, true, OPT_MODEL },
-    { "path", 0, true, OPT_PATH },    { "status", 0, true, OPT_STATUS },
-    { "grep", 0, true, OPT_GREP },    { "output", 'o', true, OPT_OUT },
-    { "dedupe", 0, false, OPT_DEDUPE }, { "dry-run", 0, false, OPT_DRY },
+    { "help", 'h', false, OPT_HELP },
+    { "json", 0, false, OPT_JSON },
+    { "host", 0, true, OPT_HOST },
+    { "model", 0, true, OPT_MODEL },
+    { "path", 0, true, OPT_PATH },
+    { "status", 0, true, OPT_STATUS },
+    { "grep", 0, true, OPT_GREP },
+    { "output", 'o', true, OPT_OUT },
+    { "dedupe", 0, false, OPT_DEDUPE },
+    { "dry-run", 0, false, OPT_DRY },
     { 0 },
 };
 
@@ -69,11 +74,11 @@ struct filt {
 
 /* A parsed line: its fields point into the cJSON tree (NULL when absent). */
 struct ent {
-    cJSON      *o;
+    cJSON *o;
     const char *host, *path, *model;
-    int         status;
-    bool        streamed;
-    char       *request; /* owned: the request as matched, as text */
+    int status;
+    bool streamed;
+    char *request; /* owned: the request as matched, as text */
 };
 
 static const char *str_of(const cJSON *o, const char *k)
@@ -99,7 +104,9 @@ static bool parse_ent(const char *line, struct ent *e)
     e->status = st->valueint;
     e->streamed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e->o, "streamed"));
     const cJSON *rq = cJSON_GetObjectItemCaseSensitive(e->o, "request");
-    e->request = cJSON_IsString(rq) ? strdup(rq->valuestring) : rq ? cJSON_PrintUnformatted(rq) : strdup("");
+    e->request = cJSON_IsString(rq) ? strdup(rq->valuestring)
+                 : rq               ? cJSON_PrintUnformatted(rq)
+                                    : strdup("");
     return true;
 }
 
@@ -137,7 +144,8 @@ static void prompt_of(const struct ent *e, char *out, size_t size)
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(rq, "input");
     if (cJSON_IsString(in))
         txt = in->valuestring;
-    const cJSON *last = cJSON_IsArray(list) ? cJSON_GetArrayItem(list, cJSON_GetArraySize(list) - 1) : NULL;
+    const cJSON *last =
+        cJSON_IsArray(list) ? cJSON_GetArrayItem(list, cJSON_GetArraySize(list) - 1) : NULL;
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(last, "content");
     if (!c)
         c = cJSON_GetObjectItemCaseSensitive(last, "parts");
@@ -145,7 +153,8 @@ static void prompt_of(const struct ent *e, char *out, size_t size)
         txt = c->valuestring;
     else if (cJSON_IsArray(c)) {
         const cJSON *p;
-        cJSON_ArrayForEach(p, c) {
+        cJSON_ArrayForEach(p, c)
+        {
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(p, "text");
             if (cJSON_IsString(t))
                 txt = t->valuestring;
@@ -240,8 +249,8 @@ static int do_list(const struct filt *flt, bool json, char **files, int nfiles)
         if (rc)
             return rc;
         if (!json && fi == 0)
-            printf("%-28s %-6s %-1s %-28s %-26s %-24s %s\n", "FILE:LINE", "STATUS", "S", "HOST", "PATH", "MODEL",
-                   "PROMPT");
+            printf("%-28s %-6s %-1s %-28s %-26s %-24s %s\n", "FILE:LINE", "STATUS", "S", "HOST",
+                   "PATH", "MODEL", "PROMPT");
         size_t bad = 0;
         for (size_t i = 0; i < n; i++) {
             struct ent e;
@@ -260,8 +269,8 @@ static int do_list(const struct filt *flt, bool json, char **files, int nfiles)
                     const char *base = strrchr(files[fi], '/');
                     snprintf(where, sizeof where, "%.20s:%zu", base ? base + 1 : files[fi], i + 1);
                     prompt_of(&e, prompt, sizeof prompt);
-                    printf("%-28s %-6d %-1s %-28s %-26s %-24s %s\n", where, e.status, e.streamed ? "S" : "",
-                           e.host, e.path, e.model, prompt);
+                    printf("%-28s %-6d %-1s %-28s %-26s %-24s %s\n", where, e.status,
+                           e.streamed ? "S" : "", e.host, e.path, e.model, prompt);
                 }
             }
             free_ent(&e);
@@ -334,7 +343,8 @@ static int do_prune(const struct filt *flt, bool dry, const char *file)
                 keep[i] = false;
                 gone++;
                 if (dry)
-                    printf("would remove line %zu: %d %s%s %s\n", i + 1, e.status, e.host, e.path, e.model);
+                    printf("would remove line %zu: %d %s%s %s\n", i + 1, e.status, e.host, e.path,
+                           e.model);
             }
             free_ent(&e);
         }
@@ -351,8 +361,8 @@ static int do_prune(const struct filt *flt, bool dry, const char *file)
 static int parse_status(const char *s, struct filt *f)
 {
     char *end;
-    if (strlen(s) == 3 && (s[1] == 'x' || s[1] == 'X') && (s[2] == 'x' || s[2] == 'X') && s[0] >= '1' &&
-        s[0] <= '5') {
+    if (strlen(s) == 3 && (s[1] == 'x' || s[1] == 'X') && (s[2] == 'x' || s[2] == 'X') &&
+        s[0] >= '1' && s[0] <= '5') {
         f->status_lo = (s[0] - '0') * 100;
         f->status_hi = f->status_lo + 99;
         return 0;
@@ -362,7 +372,8 @@ static int parse_status(const char *s, struct filt *f)
         f->status_lo = f->status_hi = (int)v;
         return 0;
     }
-    return cli_misuse("cassette: --status: expected a status such as 200 or a class such as 4xx, got '%s'", s);
+    return cli_misuse(
+        "cassette: --status: expected a status such as 200 or a class such as 4xx, got '%s'", s);
 }
 
 int cmd_cassette(int argc, char **argv)
@@ -381,10 +392,22 @@ int cmd_cassette(int argc, char **argv)
         case CLI_ERR: rc = CLI_EXIT_MISUSE; goto cleanup;
         case OPT_HELP: fputs(usage, stdout); goto cleanup;
         case OPT_JSON: json = true; break;
-        case OPT_HOST: flt.host = arg; flt.any = true; break;
-        case OPT_MODEL: flt.model = arg; flt.any = true; break;
-        case OPT_PATH: flt.path = arg; flt.any = true; break;
-        case OPT_GREP: flt.grep = arg; flt.any = true; break;
+        case OPT_HOST:
+            flt.host = arg;
+            flt.any = true;
+            break;
+        case OPT_MODEL:
+            flt.model = arg;
+            flt.any = true;
+            break;
+        case OPT_PATH:
+            flt.path = arg;
+            flt.any = true;
+            break;
+        case OPT_GREP:
+            flt.grep = arg;
+            flt.any = true;
+            break;
         case OPT_STATUS:
             if ((rc = parse_status(arg, &flt)))
                 goto cleanup;
@@ -405,7 +428,8 @@ int cmd_cassette(int argc, char **argv)
     if (!sub) {
         rc = cli_misuse("cassette: expected a subcommand: list, merge or prune (see --help)");
     } else if (strcmp(sub, "list") == 0) {
-        rc = nfiles ? do_list(&flt, json, files, nfiles) : cli_misuse("cassette list: expected a cassette FILE");
+        rc = nfiles ? do_list(&flt, json, files, nfiles)
+                    : cli_misuse("cassette list: expected a cassette FILE");
     } else if (strcmp(sub, "merge") == 0) {
         if (!out)
             rc = cli_misuse("cassette merge: expected -o OUT, the file to write");
@@ -417,8 +441,9 @@ int cmd_cassette(int argc, char **argv)
         if (nfiles != 1)
             rc = cli_misuse("cassette prune: expected exactly one cassette FILE, got %d", nfiles);
         else if (!flt.any)
-            rc = cli_misuse("cassette prune: expected at least one filter (--host, --model, --path, --status, "
-                            "--grep); to remove everything, delete the file");
+            rc = cli_misuse(
+                "cassette prune: expected at least one filter (--host, --model, --path, --status, "
+                "--grep); to remove everything, delete the file");
         else
             rc = do_prune(&flt, dry, files[0]);
     } else {

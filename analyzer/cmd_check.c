@@ -20,9 +20,7 @@ static const char usage[] =
     "depth, page and entry counts, free pages not in use. Prints each problem\n"
     "with its page number and table (the first 100), then a summary.\n"
     "A damaged store can be rescued with 'hc-analyze salvage OUT'.\n"
-    "\n"
-    CLI_HELP_DB
-    "  --json, --csv      print the result as JSON / the problems as CSV\n"
+    "\n" CLI_HELP_DB "  --json, --csv      print the result as JSON / the problems as CSV\n"
     "  -h, --help         this help\n"
     "\n"
     "Exit status 0 if the store is sound, 2 if it is damaged or unreadable.\n";
@@ -34,8 +32,8 @@ static const cli_opt opts[] = {
 
 typedef struct problems {
     enum cli_fmt fmt;
-    const char  *path;
-    jw          *w;
+    const char *path;
+    jw *w;
 } problems;
 
 static void on_problem(void *ctx, const char *msg)
@@ -88,9 +86,12 @@ int cmd_check(int argc, char **argv)
     }
     if (e == HC_EPARSE) {
         if (c.fmt == CLI_TEXT && res.problems > HC_CHECK_MAX_REPORTS)
-            printf("%s: ... and %" PRIu64 " more problems\n", path, res.problems - HC_CHECK_MAX_REPORTS);
-        rc = cli_misuse("%s: damaged store: %" PRIu64 " problem%s, the first: %s (rescue what can be read with "
-                        "'hc-analyze salvage OUT')", path, res.problems, res.problems == 1 ? "" : "s", res.first);
+            printf("%s: ... and %" PRIu64 " more problems\n", path,
+                   res.problems - HC_CHECK_MAX_REPORTS);
+        rc = cli_misuse("%s: damaged store: %" PRIu64
+                        " problem%s, the first: %s (rescue what can be read with "
+                        "'hc-analyze salvage OUT')",
+                        path, res.problems, res.problems == 1 ? "" : "s", res.first);
         goto out;
     }
     if (e) {
@@ -98,7 +99,8 @@ int cmd_check(int argc, char **argv)
         goto out;
     }
     if (c.fmt == CLI_TEXT)
-        printf("%s: ok (%" PRIu64 " pages checked, %" PRIu64 " bytes, page size %u, transaction %" PRIu64 ")\n",
+        printf("%s: ok (%" PRIu64 " pages checked, %" PRIu64
+               " bytes, page size %u, transaction %" PRIu64 ")\n",
                path, res.pages_read, res.file_size, res.psize, res.txnid);
     rc = 0;
 out:

@@ -26,8 +26,7 @@ static const char usage[] =
     "changing nothing, if one does. The swap to the compacted store is atomic.\n"
     "\n"
     "  -o DIR             write a compacted copy into the new directory DIR\n"
-    "                     instead; works while programs record (a snapshot)\n"
-    CLI_HELP_DB
+    "                     instead; works while programs record (a snapshot)\n" CLI_HELP_DB
     "  --json, --csv      print the sizes as JSON / CSV\n"
     "  -h, --help         this help\n"
     "\n"

@@ -36,51 +36,77 @@ static const char usage[] =
     "                     span per exchange (GenAI semantic conventions)\n"
     "  --bodies           jsonl/json: add request_body and response_body\n"
     "  -o, --output FILE  write to FILE instead of stdout (mode 0600: it replaces\n"
-    "                     FILE only once complete)\n"
-    CLI_HELP_DB
+    "                     FILE only once complete)\n" CLI_HELP_DB
     "  --json, --csv      the same as --format json / --format csv\n"
-    "  -h, --help         this help\n"
-    CLI_HELP_FILTERS;
+    "  -h, --help         this help\n" CLI_HELP_FILTERS;
 
 enum { OPT_FORMAT = OPT_CMD, OPT_BODIES, OPT_OUTPUT };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS,
-    { "format", 0, true, OPT_FORMAT }, { "bodies", 0, false, OPT_BODIES }, { "output", 'o', true, OPT_OUTPUT },
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
+    { "format", 0, true, OPT_FORMAT },
+    { "bodies", 0, false, OPT_BODIES },
+    { "output", 'o', true, OPT_OUTPUT },
     { 0 },
 };
 
 enum xfmt { X_JSONL, X_JSON, X_CSV, X_OTLP };
 
 static const table_col csv_cols[] = {
-    { "id", "id", 0 }, { "time", "time", 0 }, { "start_us", "start_us", 0 }, { "latency_us", "latency_us", 0 },
-    { "ttft_us", "ttft_us", 0 }, { "host", "host", 0 }, { "provider", "provider", 0 }, { "api", "api", 0 },
-    { "method", "method", 0 }, { "path", "path", 0 }, { "model_req", "model_req", 0 },
-    { "model_resp", "model_resp", 0 }, { "status", "status", 0 }, { "error", "error", 0 },
-    { "tok_in", "tok_in", 0 }, { "tok_out", "tok_out", 0 }, { "tok_cached", "tok_cached", 0 },
-    { "tok_cw5m", "tok_cw5m", 0 }, { "tok_cw1h", "tok_cw1h", 0 }, { "tok_reasoning", "tok_reasoning", 0 },
-    { "cost_nusd", "cost_nusd", 0 }, { "saved_nusd", "saved_nusd", 0 }, { "cost_flags", "cost_flags", 0 },
-    { "user", "user", 0 }, { "session_id", "session_id", 0 }, { "session_path", "session_path", 0 },
-    { "session_name", "session_name", 0 }, { "request_id", "request_id", 0 }, { "flags", "flags", 0 },
-    { "retries", "retries", 0 }, { "fallback_idx", "fallback_idx", 0 }, { "program", "program", 0 },
-    { "pid", "pid", 0 }, { "props", "props", 0 }, { "run_id", "run_id", 0 },
+    { "id", "id", 0 },
+    { "time", "time", 0 },
+    { "start_us", "start_us", 0 },
+    { "latency_us", "latency_us", 0 },
+    { "ttft_us", "ttft_us", 0 },
+    { "host", "host", 0 },
+    { "provider", "provider", 0 },
+    { "api", "api", 0 },
+    { "method", "method", 0 },
+    { "path", "path", 0 },
+    { "model_req", "model_req", 0 },
+    { "model_resp", "model_resp", 0 },
+    { "status", "status", 0 },
+    { "error", "error", 0 },
+    { "tok_in", "tok_in", 0 },
+    { "tok_out", "tok_out", 0 },
+    { "tok_cached", "tok_cached", 0 },
+    { "tok_cw5m", "tok_cw5m", 0 },
+    { "tok_cw1h", "tok_cw1h", 0 },
+    { "tok_reasoning", "tok_reasoning", 0 },
+    { "cost_nusd", "cost_nusd", 0 },
+    { "saved_nusd", "saved_nusd", 0 },
+    { "cost_flags", "cost_flags", 0 },
+    { "user", "user", 0 },
+    { "session_id", "session_id", 0 },
+    { "session_path", "session_path", 0 },
+    { "session_name", "session_name", 0 },
+    { "request_id", "request_id", 0 },
+    { "flags", "flags", 0 },
+    { "retries", "retries", 0 },
+    { "fallback_idx", "fallback_idx", 0 },
+    { "program", "program", 0 },
+    { "pid", "pid", 0 },
+    { "props", "props", 0 },
+    { "run_id", "run_id", 0 },
 };
 
 struct ctx {
     enum xfmt fmt;
-    bool      bodies;
-    FILE     *f;
-    jw        w;
-    table    *t;
-    MDB_txn  *txn;
-    MDB_dbi   bodies_dbi;
-    hc_buf    tmp;
-    uint64_t  n;
-    bool      oom;      /* a span could not be encoded (out of memory) */
-    uint64_t  spans;    /* spans written (otlp), for the separating commas */
+    bool bodies;
+    FILE *f;
+    jw w;
+    table *t;
+    MDB_txn *txn;
+    MDB_dbi bodies_dbi;
+    hc_buf tmp;
+    uint64_t n;
+    bool oom;       /* a span could not be encoded (out of memory) */
+    uint64_t spans; /* spans written (otlp), for the separating commas */
 };
 
-static void body_field(struct ctx *x, const hc_record *r, char which, const char *key, const char *tkey)
+static void body_field(struct ctx *x, const hc_record *r, char which, const char *key,
+                       const char *tkey)
 {
     uint8_t k[HC_UUID_LEN + 1];
     memcpy(k, r->id, HC_UUID_LEN);
@@ -117,15 +143,37 @@ static void csv_row(struct ctx *x, const hc_record *r)
     table_cell(x->t, id);
     table_cell(x->t, fmt_time_iso(t, r->start_us));
 #define I(v) (snprintf(n, sizeof n, "%" PRId64, (int64_t)(v)), table_cell(x->t, n))
-    I(r->start_us); I(r->latency_us); I(r->ttft_us);
-    table_cell(x->t, r->host); table_cell(x->t, r->provider); table_cell(x->t, r->api);
-    table_cell(x->t, r->method); table_cell(x->t, r->path); table_cell(x->t, r->model_req);
-    table_cell(x->t, r->model_resp); I(r->status); table_cell(x->t, r->error);
-    I(r->tok_in); I(r->tok_out); I(r->tok_cached); I(r->tok_cw5m); I(r->tok_cw1h); I(r->tok_reasoning);
-    I(r->cost_nusd); I(r->saved_nusd); I(r->cost_flags);
-    table_cell(x->t, r->user); table_cell(x->t, r->session_id); table_cell(x->t, r->session_path);
-    table_cell(x->t, r->session_name); table_cell(x->t, r->request_id); I(r->flags); I(r->retries);
-    I(r->fallback_idx); table_cell(x->t, r->program); I(r->pid);
+    I(r->start_us);
+    I(r->latency_us);
+    I(r->ttft_us);
+    table_cell(x->t, r->host);
+    table_cell(x->t, r->provider);
+    table_cell(x->t, r->api);
+    table_cell(x->t, r->method);
+    table_cell(x->t, r->path);
+    table_cell(x->t, r->model_req);
+    table_cell(x->t, r->model_resp);
+    I(r->status);
+    table_cell(x->t, r->error);
+    I(r->tok_in);
+    I(r->tok_out);
+    I(r->tok_cached);
+    I(r->tok_cw5m);
+    I(r->tok_cw1h);
+    I(r->tok_reasoning);
+    I(r->cost_nusd);
+    I(r->saved_nusd);
+    I(r->cost_flags);
+    table_cell(x->t, r->user);
+    table_cell(x->t, r->session_id);
+    table_cell(x->t, r->session_path);
+    table_cell(x->t, r->session_name);
+    table_cell(x->t, r->request_id);
+    I(r->flags);
+    I(r->retries);
+    I(r->fallback_idx);
+    table_cell(x->t, r->program);
+    I(r->pid);
 #undef I
     /* Properties as one JSON object (lossless, one column). */
     char *mem = NULL;
@@ -209,7 +257,7 @@ static void tail(struct ctx *x, const query_stats *st)
 struct args {
     struct ctx *x;
     const char *output; /* -o FILE, or NULL for stdout */
-    char       *tmp;    /* the new file next to it, renamed over it at the end */
+    char *tmp;          /* the new file next to it, renamed over it at the end */
 };
 
 static int own(void *self, int id, const char *arg)
@@ -221,10 +269,14 @@ static int own(void *self, int id, const char *arg)
         return 1; /* shared: applied by cli_common() too */
     }
     if (id == OPT_FORMAT) {
-        if (strcmp(arg, "jsonl") == 0) x->fmt = X_JSONL;
-        else if (strcmp(arg, "json") == 0) x->fmt = X_JSON;
-        else if (strcmp(arg, "csv") == 0) x->fmt = X_CSV;
-        else if (strcmp(arg, "otlp") == 0) x->fmt = X_OTLP;
+        if (strcmp(arg, "jsonl") == 0)
+            x->fmt = X_JSONL;
+        else if (strcmp(arg, "json") == 0)
+            x->fmt = X_JSON;
+        else if (strcmp(arg, "csv") == 0)
+            x->fmt = X_CSV;
+        else if (strcmp(arg, "otlp") == 0)
+            x->fmt = X_OTLP;
         else
             return cli_misuse("--format: expected jsonl, json, csv or otlp, got '%s'", arg);
     } else if (id == OPT_BODIES) {

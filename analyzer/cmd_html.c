@@ -30,14 +30,10 @@ static const char usage[] =
     "rows open the whole prompt and response. No network: open it from disk.\n"
     "\n"
     "  -o, --output FILE  write FILE (created 0600: it holds prompts); without -o or\n"
-    "                     with '-', stdout (refused when stdout is a terminal)\n"
-    DASH_HELP_OPTS
+    "                     with '-', stdout (refused when stdout is a terminal)\n" DASH_HELP_OPTS
     "  --json             print the dashboard's data document (JSON) instead\n"
-    "                     (--csv is refused, exit 2: the page is not a table)\n"
-    CLI_HELP_DB
-    "  -h, --help         this help\n"
-    CLI_HELP_FILTERS
-    "\n"
+    "                     (--csv is refused, exit 2: the page is not a table)\n" CLI_HELP_DB
+    "  -h, --help         this help\n" CLI_HELP_FILTERS "\n"
     "Charts cover every matching record; the table holds the newest --limit of\n"
     "them, each prompt, response and raw body cut at --body-max bytes (so the\n"
     "file stays below about limit x 4 x body-max).\n";
@@ -49,10 +45,10 @@ static const cli_opt opts[] = {
 };
 
 struct job {
-    const dash_src  *src;
+    const dash_src *src;
     const dash_opts *o;
-    dash_result      res;
-    char             err[256];
+    dash_result res;
+    char err[256];
 };
 
 static int write_doc(void *ctx, FILE *json)
@@ -79,7 +75,7 @@ static int produce(FILE *f, bool json, struct job *j)
 }
 
 struct args {
-    dash_opts  *o;
+    dash_opts *o;
     dash_terms *terms;
     const char *output; /* -o FILE; NULL: stdout */
 };
@@ -121,8 +117,9 @@ int cmd_html(int argc, char **argv)
         goto out;
     rc = CLI_EXIT_MISUSE;
     if (c.fmt == CLI_CSV) {
-        cli_misuse("html: --csv does not apply: html writes one HTML page (or, with --json, its data "
-                   "document), not a table");
+        cli_misuse(
+            "html: --csv does not apply: html writes one HTML page (or, with --json, its data "
+            "document), not a table");
         goto out;
     }
     if (!args.output && c.fmt != CLI_JSON && isatty(STDOUT_FILENO)) {
@@ -152,8 +149,12 @@ int cmd_html(int argc, char **argv)
         }
     }
     dash_src src = {
-        .txn = txn, .recs = hc_store_dbi(s, HC_T_RECORDS), .bodies = hc_store_dbi(s, HC_T_BODIES),
-        .store = hc_store_path(s), .f1 = &c.filter, .terms = &terms,
+        .txn = txn,
+        .recs = hc_store_dbi(s, HC_T_RECORDS),
+        .bodies = hc_store_dbi(s, HC_T_BODIES),
+        .store = hc_store_path(s),
+        .f1 = &c.filter,
+        .terms = &terms,
     };
     struct job j = { .src = &src, .o = &o };
     int prc = produce(f ? f : stdout, c.fmt == CLI_JSON, &j);
@@ -167,7 +168,8 @@ int cmd_html(int argc, char **argv)
             unlink(tmp);
     }
     if (prc == HC_EIO)
-        rc = cli_misuse("%s: write error: %s", args.output ? args.output : "stdout", strerror(errno));
+        rc = cli_misuse("%s: write error: %s", args.output ? args.output : "stdout",
+                        strerror(errno));
     else if (prc)
         rc = cli_misuse("html: %s", j.err[0] ? j.err : hc_strerror(prc));
     else {
@@ -176,8 +178,9 @@ int cmd_html(int argc, char **argv)
             struct stat sb = { .st_size = 0 };
             char a[FMT_NUM], b[FMT_NUM], kb[FMT_NUM];
             stat(args.output, &sb);
-            fprintf(stderr, "hc-analyze: wrote %s: %s request%s, %s in the table, %s KiB\n", args.output,
-                    fmt_int(a, (int64_t)j.res.matched), j.res.matched == 1 ? "" : "s", fmt_int(b, (int64_t)j.res.shown),
+            fprintf(stderr, "hc-analyze: wrote %s: %s request%s, %s in the table, %s KiB\n",
+                    args.output, fmt_int(a, (int64_t)j.res.matched), j.res.matched == 1 ? "" : "s",
+                    fmt_int(b, (int64_t)j.res.shown),
                     fmt_int(kb, (int64_t)(sb.st_size + 1023) / 1024));
         }
     }

@@ -28,9 +28,7 @@ static const char usage[] =
     "Add the records of JSON Lines files (as written by `export --format jsonl`,\n"
     "with --bodies if the bodies should come along) to the store, creating it if\n"
     "needed. '-' reads standard input. Ids already present are skipped.\n"
-    "\n"
-    CLI_HELP_DB
-    "  --json, --csv      print the counts as JSON / CSV\n"
+    "\n" CLI_HELP_DB "  --json, --csv      print the counts as JSON / CSV\n"
     "  -h, --help         this help\n";
 
 static const cli_opt opts[] = { CLI_COMMON_OPTS, { 0 } };
@@ -59,7 +57,8 @@ static int import_file(const char *name, batch *b, uint64_t *lines)
     ssize_t n;
     unsigned long lineno = 0;
     int rc = 0;
-    hc_buf props = HC_BUF_INIT, rl = HC_BUF_INIT, enc = HC_BUF_INIT, q = HC_BUF_INIT, r = HC_BUF_INIT;
+    hc_buf props = HC_BUF_INIT, rl = HC_BUF_INIT, enc = HC_BUF_INIT, q = HC_BUF_INIT,
+           r = HC_BUF_INIT;
     while ((n = getline(&line, &cap, f)) > 0) {
         lineno++;
         size_t len = (size_t)n;
@@ -78,7 +77,8 @@ static int import_file(const char *name, batch *b, uint64_t *lines)
         int e = recjson_read(obj, &rec, &props, &rl, err, sizeof err);
         if (e == 0 && (encode_body(obj, "request_body", "request_truncated", &q, &hq) ||
                        encode_body(obj, "response_body", "response_truncated", &r, &hr))) {
-            snprintf(err, sizeof err, "\"request_body\"/\"response_body\": expected a string or null");
+            snprintf(err, sizeof err,
+                     "\"request_body\"/\"response_body\": expected a string or null");
             e = HC_EINVAL;
         }
         if (e == 0) {
@@ -88,10 +88,12 @@ static int import_file(const char *name, batch *b, uint64_t *lines)
         }
         if (e) {
             cJSON_Delete(obj);
-            rc = cli_misuse("import: %s:%lu: %s", name, lineno, e == HC_ENOMEM ? "out of memory" : err);
+            rc = cli_misuse("import: %s:%lu: %s", name, lineno,
+                            e == HC_ENOMEM ? "out of memory" : err);
             break;
         }
-        e = batch_add(b, rec.id, enc.data, enc.len, hq ? q.data : NULL, q.len, hr ? r.data : NULL, r.len);
+        e = batch_add(b, rec.id, enc.data, enc.len, hq ? q.data : NULL, q.len, hr ? r.data : NULL,
+                      r.len);
         cJSON_Delete(obj);
         if (e) {
             rc = cli_misuse("%s: writing failed: %s", hc_store_path(b->s), hc_strerror(e));
@@ -119,7 +121,7 @@ static int import_file(const char *name, batch *b, uint64_t *lines)
 
 struct args {
     const char *files[256];
-    int         nf;
+    int nf;
 };
 
 static int own(void *self, int id, const char *arg)
@@ -179,11 +181,13 @@ int cmd_import(int argc, char **argv)
     } else if (c.fmt == CLI_CSV) {
         printf("store,records,added,skipped,bodies\r\n");
         table_csv_field(stdout, path);
-        printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", lines, b.added, b.skipped, b.bodies);
+        printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", lines, b.added, b.skipped,
+               b.bodies);
     } else {
         char n1[FMT_NUM], n2[FMT_NUM], n3[FMT_NUM];
-        printf("%s: %s records added (%s bodies), %s already present\n", path, fmt_int(n1, (int64_t)b.added),
-               fmt_int(n3, (int64_t)b.bodies), fmt_int(n2, (int64_t)b.skipped));
+        printf("%s: %s records added (%s bodies), %s already present\n", path,
+               fmt_int(n1, (int64_t)b.added), fmt_int(n3, (int64_t)b.bodies),
+               fmt_int(n2, (int64_t)b.skipped));
     }
     rc = 0;
 done:

@@ -89,7 +89,7 @@ out:
 struct args {
     const char *out;      /* the first store named: written */
     const char *ins[256]; /* the others: read */
-    int         nin;
+    int nin;
 };
 
 static int own(void *self, int id, const char *arg)
@@ -170,8 +170,8 @@ int cmd_merge(int argc, char **argv)
             printf(",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", seen, b.added - a0, b.skipped - s0);
         } else {
             char n1[FMT_NUM], n2[FMT_NUM];
-            printf("%s: %s records added, %s already present\n", a.ins[i], fmt_int(n1, (int64_t)(b.added - a0)),
-                   fmt_int(n2, (int64_t)(b.skipped - s0)));
+            printf("%s: %s records added, %s already present\n", a.ins[i],
+                   fmt_int(n1, (int64_t)(b.added - a0)), fmt_int(n2, (int64_t)(b.skipped - s0)));
         }
     }
     if (c.fmt == CLI_JSON) {
@@ -183,8 +183,9 @@ int cmd_merge(int argc, char **argv)
         jw_end_doc(&w);
     } else if (c.fmt == CLI_TEXT) {
         char n1[FMT_NUM], n2[FMT_NUM], n3[FMT_NUM];
-        printf("%s: %s records added (%s bodies), %s skipped\n", a.out, fmt_int(n1, (int64_t)b.added),
-               fmt_int(n3, (int64_t)b.bodies), fmt_int(n2, (int64_t)b.skipped));
+        printf("%s: %s records added (%s bodies), %s skipped\n", a.out,
+               fmt_int(n1, (int64_t)b.added), fmt_int(n3, (int64_t)b.bodies),
+               fmt_int(n2, (int64_t)b.skipped));
     }
     rc = 0;
 done:

@@ -26,7 +26,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: hc-analyze prune [--older-than D] [--shipped] [filters] [--bodies-only] [--dry-run] [options]\n"
+    "usage: hc-analyze prune [--older-than D] [--shipped] [filters] [--bodies-only] [--dry-run] "
+    "[options]\n"
     "\n"
     "Delete records that started more than D ago (30d, 12h, 2w…) and their bodies;\n"
     "with filters, only the records they select (e.g. every record of one user:\n"
@@ -39,19 +40,20 @@ static const char usage[] =
     "  --shipped          only records every `ship` destination has acknowledged\n"
     "                     (behind its cursor; docs/FLEET.md); nothing if none\n"
     "  --bodies-only      delete bodies, keep records\n"
-    "  --dry-run          count what would be removed; change nothing\n"
-    CLI_HELP_DB
+    "  --dry-run          count what would be removed; change nothing\n" CLI_HELP_DB
     "  --json, --csv      print the counts as JSON / CSV\n"
     "  -h, --help         this help\n"
-    "\n"
-    CLI_HELP_FILTERS;
+    "\n" CLI_HELP_FILTERS;
 
 enum { OPT_OLDER = OPT_CMD, OPT_BODIES_ONLY, OPT_DRY_RUN, OPT_SHIPPED };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS,
-    { "older-than", 0, true, OPT_OLDER }, { "bodies-only", 0, false, OPT_BODIES_ONLY },
-    { "dry-run", 0, false, OPT_DRY_RUN }, { "shipped", 0, false, OPT_SHIPPED },
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
+    { "older-than", 0, true, OPT_OLDER },
+    { "bodies-only", 0, false, OPT_BODIES_ONLY },
+    { "dry-run", 0, false, OPT_DRY_RUN },
+    { "shipped", 0, false, OPT_SHIPPED },
     { 0 },
 };
 
@@ -77,11 +79,11 @@ static bool selected(const MDB_val *k, const MDB_val *v, int64_t cutoff, const q
 }
 
 struct walk {
-    hc_store           *s;
-    int64_t             cutoff;
+    hc_store *s;
+    int64_t cutoff;
     const query_filter *f;
-    bool                bodies_only;
-    struct totals      *t;
+    bool bodies_only;
+    struct totals *t;
 };
 
 /* A record to prune: counted with its bodies; with --bodies-only, picked only when it has one. */
@@ -130,8 +132,8 @@ static int del(void *self, MDB_txn *txn, const MDB_val *k)
 
 struct args {
     const char *older; /* --older-than as given */
-    int64_t     age;
-    bool        bodies_only, dry, shipped;
+    int64_t age;
+    bool bodies_only, dry, shipped;
 };
 
 static int own(void *self, int id, const char *arg)
@@ -175,7 +177,8 @@ int cmd_prune(int argc, char **argv)
         goto out;
     }
     if (!a.older && !a.shipped && query_filter_empty(&c.filter)) {
-        cli_misuse("prune: give --older-than D, --shipped or a filter (e.g. --older-than 30d, or --user alice)");
+        cli_misuse("prune: give --older-than D, --shipped or a filter (e.g. --older-than 30d, or "
+                   "--user alice)");
         goto out;
     }
     char path[PATH_MAX];
@@ -191,7 +194,8 @@ int cmd_prune(int argc, char **argv)
             hc_store_txn_abort(s, rt);
         }
         if (qe || !last_run[0]) {
-            rc = cli_misuse("prune: --run last: %s", qe ? "cannot read the store" : "no record in this store has a run id");
+            rc = cli_misuse("prune: --run last: %s",
+                            qe ? "cannot read the store" : "no record in this store has a run id");
             goto out;
         }
         c.filter.run = last_run;
@@ -210,11 +214,18 @@ int cmd_prune(int argc, char **argv)
     static const uint8_t zero[HC_UUID_LEN];
     struct totals t = { 0 };
     struct walk wk = { s, cutoff, &c.filter, a.bodies_only, &t };
-    batch_del d = { .s = s, .table = HC_T_RECORDS, .dry = a.dry, .pick = pick, .del = del, .self = &wk,
-                    .start = zero, .start_len = sizeof zero };
+    batch_del d = { .s = s,
+                    .table = HC_T_RECORDS,
+                    .dry = a.dry,
+                    .pick = pick,
+                    .del = del,
+                    .self = &wk,
+                    .start = zero,
+                    .start_len = sizeof zero };
     int e = batch_del_run(&d);
     if (e) {
-        rc = cli_misuse("%s: prune failed: %s (what was committed before stays deleted)", path, hc_strerror(e));
+        rc = cli_misuse("%s: prune failed: %s (what was committed before stays deleted)", path,
+                        hc_strerror(e));
         goto out;
     }
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], b4[FMT_NUM], ct[40];
@@ -239,16 +250,20 @@ int cmd_prune(int argc, char **argv)
         jw_obj_end(&w);
         jw_end_doc(&w);
     } else if (c.fmt == CLI_CSV) {
-        printf("store,dry_run,bodies_only,cutoff,records_scanned,records_removed,record_bytes,bodies_removed,body_bytes\r\n");
+        printf("store,dry_run,bodies_only,cutoff,records_scanned,records_removed,record_bytes,"
+               "bodies_removed,body_bytes\r\n");
         table_csv_field(stdout, path);
-        printf(",%d,%d,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", a.dry, a.bodies_only,
-               a.older ? fmt_time_iso(ct, cutoff) : "", t.scanned, t.records, t.record_bytes, t.bodies, t.body_bytes);
+        printf(",%d,%d,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n", a.dry,
+               a.bodies_only, a.older ? fmt_time_iso(ct, cutoff) : "", t.scanned, t.records,
+               t.record_bytes, t.bodies, t.body_bytes);
     } else {
         char when[128] = "";
         if (a.older)
-            snprintf(when, sizeof when, " older than %s (before %s UTC)", a.older, fmt_time(ct, cutoff));
-        printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies)%s%s\n", a.dry ? "dry run: " : "", path,
-               a.dry ? "would remove" : "removed", fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies),
+            snprintf(when, sizeof when, " older than %s (before %s UTC)", a.older,
+                     fmt_time(ct, cutoff));
+        printf("%s%s: %s %s records and %s bodies (%s of records, %s of bodies)%s%s\n",
+               a.dry ? "dry run: " : "", path, a.dry ? "would remove" : "removed",
+               fmt_int(b1, (int64_t)t.records), fmt_int(b2, (int64_t)t.bodies),
                fmt_bytes(b3, t.record_bytes), fmt_bytes(b4, t.body_bytes), when,
                query_filter_empty(&c.filter) ? "" : " selected by the filters");
         if (!a.dry && (t.records || t.bodies))

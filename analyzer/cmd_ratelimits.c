@@ -43,9 +43,7 @@ static const char usage[] =
     "  --by DIM           group by host, model or provider; repeat to combine\n"
     "                     (default: --by host --by model)\n"
     "  --trend UNIT       add a time series by hour, day, week (ISO) or month (UTC)\n"
-    "  --top N            show at most N groups (default: all)\n"
-    CLI_HELP_COMMON
-    CLI_HELP_FILTERS
+    "  --top N            show at most N groups (default: all)\n" CLI_HELP_COMMON CLI_HELP_FILTERS
     "\n"
     "Groups are ordered by 429 answers, then rate-limited and blocked requests.\n"
     "--csv prints the group table, or the time series when --trend is given.\n";
@@ -53,8 +51,11 @@ static const char usage[] =
 enum { OPT_BY = OPT_CMD, OPT_TREND, OPT_TOP };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS,
-    { "by", 0, true, OPT_BY }, { "trend", 0, true, OPT_TREND }, { "top", 0, true, OPT_TOP },
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
+    { "by", 0, true, OPT_BY },
+    { "trend", 0, true, OPT_TREND },
+    { "top", 0, true, OPT_TOP },
     { 0 },
 };
 
@@ -62,41 +63,42 @@ enum dim { D_HOST, D_MODEL, D_PROVIDER };
 static const char *const dim_names[] = { "host", "model", "provider" };
 #define MAX_BY 3
 
-
 enum { LEFT_REQ, LEFT_TOK };
 
 /* The lowest value of one kind of "remaining" header, and where it was seen. */
 struct low {
-    bool    has;
+    bool has;
     int64_t value, time_us;
-    char    header[64], host[96], model[128];
+    char header[64], host[96], model[128];
 };
 
 /* What is summed for a set of records (total, a group, a time bucket). */
 struct rl {
     uint64_t requests;
-    uint64_t limited;          /* the provider rate-limited it: RATE_LIMITED, or status 429 without a block */
-    uint64_t answers_429;      /* upstream attempts answered 429 */
-    uint64_t recovered;        /* limited, yet the app finally got a 2xx */
-    uint64_t ratelimit_blocked; /* rate-limit blocks: refused by the client-side policy (agg_limit_of) */
-    uint64_t budget_blocked;   /* budget blocks */
-    uint64_t blocked;          /* both kinds of block */
+    uint64_t
+        limited; /* the provider rate-limited it: RATE_LIMITED, or status 429 without a block */
+    uint64_t answers_429; /* upstream attempts answered 429 */
+    uint64_t recovered;   /* limited, yet the app finally got a 2xx */
+    uint64_t
+        ratelimit_blocked; /* rate-limit blocks: refused by the client-side policy (agg_limit_of) */
+    uint64_t budget_blocked; /* budget blocks */
+    uint64_t blocked;        /* both kinds of block */
     uint64_t retried, retries;
-    int64_t  wait_us, wait_max_us;
-    int64_t  first_429_us, last_429_us;   /* start of the first / last limited request */
-    struct low left[2];        /* LEFT_REQ, LEFT_TOK */
+    int64_t wait_us, wait_max_us;
+    int64_t first_429_us, last_429_us; /* start of the first / last limited request */
+    struct low left[2];                /* LEFT_REQ, LEFT_TOK */
 };
 
 struct ctx {
     unsigned long long top; /* --top */
-    enum dim        by[MAX_BY];
-    int             nby;
+    enum dim by[MAX_BY];
+    int nby;
     enum tb_unit trend;
-    struct rl       total;
-    agg_groups      groups;    /* dims joined with NUL -> struct rl */
-    agg_groups      buckets;   /* bucket start, decimal µs -> struct rl */
-    hc_buf          key;
-    bool            oom;
+    struct rl total;
+    agg_groups groups;  /* dims joined with NUL -> struct rl */
+    agg_groups buckets; /* bucket start, decimal µs -> struct rl */
+    hc_buf key;
+    bool oom;
 };
 
 /* ---- time buckets (UTC; the same as `report --trend`) ------------------------- */
@@ -236,7 +238,9 @@ static int on_record(void *vctx, const hc_record *r)
             hc_buf_append(&c->key, "", 1); /* NUL separates dimensions */
         hc_buf_puts(&c->key, dim_value(c->by[i], r));
     }
-    struct rl *g = hc_buf_error(&c->key) ? NULL : group_rl(&c->groups, c->key.data ? c->key.data : "", c->key.len);
+    struct rl *g = hc_buf_error(&c->key)
+                       ? NULL
+                       : group_rl(&c->groups, c->key.data ? c->key.data : "", c->key.len);
     if (!g) {
         c->oom = true;
         return 1;
@@ -262,7 +266,9 @@ static int by_trouble(const void *a, const void *b, void *vctx)
     const agg_groups *g = vctx;
     size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
     const struct rl *x = g->accs[ia].user, *y = g->accs[ib].user;
-#define DESC(f) if (x->f != y->f) return x->f > y->f ? -1 : 1
+#define DESC(f) \
+    if (x->f != y->f) \
+    return x->f > y->f ? -1 : 1
     DESC(answers_429);
     DESC(limited);
     DESC(blocked);
@@ -325,18 +331,21 @@ static void summary_text(FILE *o, const struct rl *a)
 {
     char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], t1[32], t2[32];
     fprintf(o, "%-18s%s\n", "Requests", fmt_int(b1, (int64_t)a->requests));
-    fprintf(o, "%-18s%s (%s): %s answers 429 (attempts), %s recovered by retrying\n", "Provider 429s",
-            fmt_int(b1, (int64_t)a->limited), fmt_pct(b2, a->limited, a->requests),
-            fmt_int(b3, (int64_t)a->answers_429), fmt_int((char[FMT_NUM]){ 0 }, (int64_t)a->recovered));
+    fprintf(o, "%-18s%s (%s): %s answers 429 (attempts), %s recovered by retrying\n",
+            "Provider 429s", fmt_int(b1, (int64_t)a->limited), fmt_pct(b2, a->limited, a->requests),
+            fmt_int(b3, (int64_t)a->answers_429),
+            fmt_int((char[FMT_NUM]){ 0 }, (int64_t)a->recovered));
     if (a->limited)
-        fprintf(o, "%-18sfirst %s, last %s UTC\n", "", fmt_time(t1, a->first_429_us), fmt_time(t2, a->last_429_us));
+        fprintf(o, "%-18sfirst %s, last %s UTC\n", "", fmt_time(t1, a->first_429_us),
+                fmt_time(t2, a->last_429_us));
     fprintf(o, "%-18s%s (the client-side policy, HC_RATELIMIT; never sent)\n", "Rate-limit blocks",
             fmt_int(b1, (int64_t)a->ratelimit_blocked));
-    fprintf(o, "%-18s%s (HC_BUDGET; never sent)\n", "Budget blocks", fmt_int(b2, (int64_t)a->budget_blocked));
+    fprintf(o, "%-18s%s (HC_BUDGET; never sent)\n", "Budget blocks",
+            fmt_int(b2, (int64_t)a->budget_blocked));
     fprintf(o, "%-18s%s in %s requests\n", "Retries", fmt_int(b1, (int64_t)a->retries),
             fmt_int(b2, (int64_t)a->retried));
-    fprintf(o, "%-18s%s in total on retry-after / backoff, longest %s\n", "Waited", fmt_dur(b1, a->wait_us),
-            fmt_dur(b2, a->wait_max_us));
+    fprintf(o, "%-18s%s in total on retry-after / backoff, longest %s\n", "Waited",
+            fmt_dur(b1, a->wait_us), fmt_dur(b2, a->wait_max_us));
     static const char *const kinds[] = { "requests", "tokens" };
     for (int k = 0; k < 2; k++) {
         const struct low *l = &a->left[k];
@@ -348,10 +357,11 @@ static void summary_text(FILE *o, const struct rl *a)
         /* Host, model and header came from providers: escaped for the terminal. */
         hc_buf where = HC_BUF_INIT;
         char tmp[sizeof l->header + sizeof l->host + sizeof l->model + 4];
-        snprintf(tmp, sizeof tmp, "%s, %s %s", l->header, *l->host ? l->host : "(none)", *l->model ? l->model : "(none)");
+        snprintf(tmp, sizeof tmp, "%s, %s %s", l->header, *l->host ? l->host : "(none)",
+                 *l->model ? l->model : "(none)");
         fmt_term(&where, tmp, strlen(tmp), 0);
-        fprintf(o, "%-18s%s %s (%s, %s UTC)\n", label, kinds[k], fmt_int(b1, l->value), fmt_built(&where),
-                fmt_time(t1, l->time_us));
+        fprintf(o, "%-18s%s %s (%s, %s UTC)\n", label, kinds[k], fmt_int(b1, l->value),
+                fmt_built(&where), fmt_time(t1, l->time_us));
         hc_buf_free(&where);
     }
 }
@@ -371,7 +381,8 @@ static size_t group_cols(const struct ctx *c, enum cli_fmt fmt, table_col *cols)
     cols[n++] = (table_col){ "RL BLOCKS", "ratelimit_blocked", TBL_RIGHT };
     cols[n++] = (table_col){ "BUDGET BLOCKS", "budget_blocked", TBL_RIGHT };
     if (csv)
-        cols[n++] = (table_col){ "", "blocked", 0 }, cols[n++] = (table_col){ "", "retried_requests", 0 };
+        cols[n++] = (table_col){ "", "blocked", 0 },
+        cols[n++] = (table_col){ "", "retried_requests", 0 };
     cols[n++] = (table_col){ "RETRIES", "retries", TBL_RIGHT };
     cols[n++] = (table_col){ "WAITED", "wait_ms", TBL_RIGHT };
     cols[n++] = (table_col){ "MAX WAIT", "wait_max_ms", TBL_RIGHT | TBL_DROP };
@@ -380,7 +391,8 @@ static size_t group_cols(const struct ctx *c, enum cli_fmt fmt, table_col *cols)
         cols[n++] = (table_col){ "", "min_remaining_requests_time", 0 };
     cols[n++] = (table_col){ "MIN TOK LEFT", "min_remaining_tokens", TBL_RIGHT | TBL_DROP };
     if (csv)
-        cols[n++] = (table_col){ "", "min_remaining_tokens_time", 0 }, cols[n++] = (table_col){ "", "first_429", 0 };
+        cols[n++] = (table_col){ "", "min_remaining_tokens_time", 0 },
+        cols[n++] = (table_col){ "", "first_429", 0 };
     cols[n++] = (table_col){ "LAST 429 (UTC)", "last_429", TBL_DROP };
     return n;
 }
@@ -408,7 +420,8 @@ static void cell_time(table *t, int64_t us, bool has)
         table_cell2(t, "-", "");
 }
 
-static void group_row(table *t, enum cli_fmt fmt, const struct ctx *c, const char *key, const struct rl *a)
+static void group_row(table *t, enum cli_fmt fmt, const struct ctx *c, const char *key,
+                      const struct rl *a)
 {
     bool csv = fmt == CLI_CSV;
     char b1[FMT_NUM], b2[FMT_NUM];
@@ -449,10 +462,14 @@ static void group_row(table *t, enum cli_fmt fmt, const struct ctx *c, const cha
 static void emit_trend(struct ctx *c, enum cli_fmt fmt, jw *w)
 {
     static const table_col cols[] = {
-        { "PERIOD", "period", 0 },          { "START (UTC)", "start", TBL_DROP },
-        { "REQUESTS", "requests", TBL_RIGHT }, { "PROVIDER 429", "rate_limited", TBL_RIGHT },
-        { "429S", "answers_429", TBL_RIGHT }, { "BLOCKED", "blocked", TBL_RIGHT },
-        { "RETRIES", "retries", TBL_RIGHT }, { "WAITED", "wait_ms", TBL_RIGHT },
+        { "PERIOD", "period", 0 },
+        { "START (UTC)", "start", TBL_DROP },
+        { "REQUESTS", "requests", TBL_RIGHT },
+        { "PROVIDER 429", "rate_limited", TBL_RIGHT },
+        { "429S", "answers_429", TBL_RIGHT },
+        { "BLOCKED", "blocked", TBL_RIGHT },
+        { "RETRIES", "retries", TBL_RIGHT },
+        { "WAITED", "wait_ms", TBL_RIGHT },
     };
     agg_groups *g = &c->buckets;
     table *t = trend_emit_begin(fmt, w, c->trend, cols, sizeof cols / sizeof cols[0]);

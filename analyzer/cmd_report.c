@@ -34,50 +34,63 @@ static const char usage[] =
     "                     property:NAME; repeat to nest\n"
     "                     (--by property:Workflow --by property:Step)\n"
     "  --trend UNIT       add a time series by hour, day, week (ISO) or month (UTC)\n"
-    "  --top N            show at most N groups per level (default: all)\n"
-    CLI_HELP_COMMON
-    CLI_HELP_FILTERS
-    "\n"
+    "  --top N            show at most N groups per level (default: all)\n" CLI_HELP_COMMON
+        CLI_HELP_FILTERS "\n"
     "The model dimension groups by the model requested, else the model answered.\n"
     "Costs of unpriced models are unknown: totals say \"+ N unpriced\".\n";
 
 enum { OPT_BY = OPT_CMD, OPT_TREND, OPT_TOP };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS,
-    { "by", 0, true, OPT_BY }, { "trend", 0, true, OPT_TREND }, { "top", 0, true, OPT_TOP },
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
+    { "by", 0, true, OPT_BY },
+    { "trend", 0, true, OPT_TREND },
+    { "top", 0, true, OPT_TOP },
     { 0 },
 };
 
 #define MAX_BY 4
 
-enum dim_kind { D_MODEL, D_PROVIDER, D_USER, D_SESSION, D_PROGRAM, D_STATUS, D_API, D_HOST, D_PROPERTY };
+enum dim_kind {
+    D_MODEL,
+    D_PROVIDER,
+    D_USER,
+    D_SESSION,
+    D_PROGRAM,
+    D_STATUS,
+    D_API,
+    D_HOST,
+    D_PROPERTY
+};
 
 struct dim {
     enum dim_kind kind;
-    const char   *prop;    /* D_PROPERTY */
-    const char   *spec;    /* as given, e.g. "property:Step" */
+    const char *prop; /* D_PROPERTY */
+    const char *spec; /* as given, e.g. "property:Step" */
 };
 
-
 struct report {
-    struct dim   by[MAX_BY];
-    int          nby;
+    struct dim by[MAX_BY];
+    int nby;
     enum tb_unit trend;
     unsigned long long top;
-    agg_acc      total;
-    agg_groups   level[MAX_BY];
-    agg_groups   buckets;       /* key: bucket start as decimal µs */
-    hc_buf       key;
-    int          oom;
+    agg_acc total;
+    agg_groups level[MAX_BY];
+    agg_groups buckets; /* key: bucket start as decimal µs */
+    hc_buf key;
+    int oom;
 };
 
 static int parse_dim(const char *s, struct dim *d)
 {
-    static const struct { const char *name; enum dim_kind k; } names[] = {
-        { "model", D_MODEL }, { "provider", D_PROVIDER }, { "user", D_USER },
-        { "session", D_SESSION }, { "program", D_PROGRAM }, { "status", D_STATUS },
-        { "api", D_API }, { "host", D_HOST },
+    static const struct {
+        const char *name;
+        enum dim_kind k;
+    } names[] = {
+        { "model", D_MODEL },     { "provider", D_PROVIDER }, { "user", D_USER },
+        { "session", D_SESSION }, { "program", D_PROGRAM },   { "status", D_STATUS },
+        { "api", D_API },         { "host", D_HOST },
     };
     d->spec = s;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -95,8 +108,10 @@ static int parse_dim(const char *s, struct dim *d)
         d->prop = "test";
         return 0;
     }
-    return cli_misuse("--by: expected model, provider, user, session, program, status, api, host, test "
-                      "or property:NAME, got '%s'", s);
+    return cli_misuse(
+        "--by: expected model, provider, user, session, program, status, api, host, test "
+        "or property:NAME, got '%s'",
+        s);
 }
 
 static const char *dim_value(const struct dim *d, const hc_record *r, char *tmp, size_t size)
@@ -130,7 +145,8 @@ static int on_record(void *ctx, const hc_record *r)
         if (l)
             hc_buf_append(&rp->key, "", 1); /* NUL separates levels */
         hc_buf_puts(&rp->key, dim_value(&rp->by[l], r, tmp, sizeof tmp));
-        agg_acc *g = hc_buf_error(&rp->key) ? NULL : agg_group(&rp->level[l], rp->key.data, rp->key.len);
+        agg_acc *g =
+            hc_buf_error(&rp->key) ? NULL : agg_group(&rp->level[l], rp->key.data, rp->key.len);
         if (!g || agg_acc_add(g, r))
             rp->oom = 1;
     }
@@ -154,7 +170,10 @@ static const char *last_part(const char *key, size_t klen)
     return p;
 }
 
-static const char *shown(const char *v) { return *v ? v : "(none)"; }
+static const char *shown(const char *v)
+{
+    return *v ? v : "(none)";
+}
 
 /* Ordered indexes of level l's groups whose key extends parent (plen bytes). */
 static size_t children(const agg_groups *g, const size_t *order, const char *parent, size_t plen,
@@ -163,7 +182,8 @@ static size_t children(const agg_groups *g, const size_t *order, const char *par
     size_t n = 0;
     for (size_t i = 0; i < g->n; i++) {
         size_t gi = order[i];
-        if (root || (g->klens[gi] > plen && memcmp(g->keys[gi], parent, plen) == 0 && g->keys[gi][plen] == '\0'))
+        if (root || (g->klens[gi] > plen && memcmp(g->keys[gi], parent, plen) == 0 &&
+                     g->keys[gi][plen] == '\0'))
             out[n++] = gi;
     }
     return n;
@@ -171,11 +191,11 @@ static size_t children(const agg_groups *g, const size_t *order, const char *par
 
 struct out {
     struct report *rp;
-    size_t        *order[MAX_BY];
-    size_t        *scratch[MAX_BY];
-    enum cli_fmt   fmt;
-    table         *t;
-    jw            *w;
+    size_t *order[MAX_BY];
+    size_t *scratch[MAX_BY];
+    enum cli_fmt fmt;
+    table *t;
+    jw *w;
 };
 
 static void group_row(struct out *o, int level, agg_acc *a, const char *key, size_t klen)
@@ -201,9 +221,15 @@ static void group_row(struct out *o, int level, agg_acc *a, const char *key, siz
         jw_kint(o->w, "cost_nusd", a->cost_nusd);
         jw_kuint(o->w, "unpriced_requests", a->unpriced);
         jw_key(o->w, "latency_p50_us");
-        if (p50 < 0) jw_null(o->w); else jw_int(o->w, p50);
+        if (p50 < 0)
+            jw_null(o->w);
+        else
+            jw_int(o->w, p50);
         jw_key(o->w, "latency_p95_us");
-        if (p95 < 0) jw_null(o->w); else jw_int(o->w, p95);
+        if (p95 < 0)
+            jw_null(o->w);
+        else
+            jw_int(o->w, p95);
         jw_kuint(o->w, "errors", a->errors);
         jw_kdouble(o->w, "error_rate", a->requests ? (double)a->errors / (double)a->requests : 0.0);
         jw_kuint(o->w, "cache_hits", a->cache_hits);
@@ -289,8 +315,12 @@ static void emit_level(struct out *o, int level, const char *parent, size_t plen
 static void emit_trend(struct report *rp, enum cli_fmt fmt, jw *w)
 {
     static const table_col cols[] = {
-        { "PERIOD", "period", 0 }, { "START (UTC)", "start", TBL_DROP }, { "REQUESTS", "requests", TBL_RIGHT },
-        { "TOKENS", "tokens", TBL_RIGHT }, { "COST", "cost_usd", TBL_RIGHT }, { "ERRORS", "errors", TBL_RIGHT },
+        { "PERIOD", "period", 0 },
+        { "START (UTC)", "start", TBL_DROP },
+        { "REQUESTS", "requests", TBL_RIGHT },
+        { "TOKENS", "tokens", TBL_RIGHT },
+        { "COST", "cost_usd", TBL_RIGHT },
+        { "ERRORS", "errors", TBL_RIGHT },
     };
     agg_groups *g = &rp->buckets;
     table *t = trend_emit_begin(fmt, w, rp->trend, cols, sizeof cols / sizeof cols[0]);
@@ -372,9 +402,12 @@ int cmd_report(int argc, char **argv)
         const char *dims[MAX_BY];
         for (int l = 0; l < rp.nby; l++)
             dims[l] = rp.by[l].spec;
-        agg_ch_req q = { .url = c.db, .f = &c.filter, .dims = dims, .ndims = rp.nby, .trend = rp.trend };
+        agg_ch_req q = {
+            .url = c.db, .f = &c.filter, .dims = dims, .ndims = rp.nby, .trend = rp.trend
+        };
         agg_ch_pct cp;
-        if ((rc = agg_ch_report(&q, &rp.total, &cp, rp.level, &rp.buckets, &sc.st, sc.path, sizeof sc.path)))
+        if ((rc = agg_ch_report(&q, &rp.total, &cp, rp.level, &rp.buckets, &sc.st, sc.path,
+                                sizeof sc.path)))
             goto out_agg;
         pct = (summary_pct){ cp.p50, cp.p95, cp.p99, cp.ttft_p50, cp.ttft_p95 };
     } else {
@@ -455,8 +488,9 @@ int cmd_report(int argc, char **argv)
         if (c.filter.run || sc.st.run[0])
             fprintf(tf, "Run         %s\n", c.filter.run ? c.filter.run : sc.st.run);
         if (!query_filter_empty(&c.filter))
-            fprintf(tf, "Matched     %s of %s records\n", fmt_int((char[FMT_NUM]){0}, (int64_t)sc.st.matched),
-                    fmt_int((char[FMT_NUM]){0}, (int64_t)sc.st.scanned));
+            fprintf(tf, "Matched     %s of %s records\n",
+                    fmt_int((char[FMT_NUM]){ 0 }, (int64_t)sc.st.matched),
+                    fmt_int((char[FMT_NUM]){ 0 }, (int64_t)sc.st.scanned));
         summary_text(tf, &rp.total, &pct);
         if (sc.st.undecodable)
             fprintf(tf, "Undecodable %" PRIu64 " records skipped\n", sc.st.undecodable);
@@ -467,10 +501,14 @@ int cmd_report(int argc, char **argv)
                 hc_buf_printf(&title, "%s%s", l ? " / " : "", rp.by[l].spec);
             table_textf(stdout, 3, "\nBy %s\n", fmt_built(&title));
             table_col cols[] = {
-                { title.data, "key", TBL_SHRINK }, { "REQUESTS", "requests", TBL_RIGHT },
-                { "IN", "tok_in", TBL_RIGHT | TBL_DROP }, { "OUT", "tok_out", TBL_RIGHT | TBL_DROP },
-                { "COST", "cost_usd", TBL_RIGHT }, { "P50", "p50", TBL_RIGHT | TBL_DROP },
-                { "P95", "p95", TBL_RIGHT }, { "ERRORS", "errors", TBL_RIGHT },
+                { title.data, "key", TBL_SHRINK },
+                { "REQUESTS", "requests", TBL_RIGHT },
+                { "IN", "tok_in", TBL_RIGHT | TBL_DROP },
+                { "OUT", "tok_out", TBL_RIGHT | TBL_DROP },
+                { "COST", "cost_usd", TBL_RIGHT },
+                { "P50", "p50", TBL_RIGHT | TBL_DROP },
+                { "P95", "p95", TBL_RIGHT },
+                { "ERRORS", "errors", TBL_RIGHT },
             };
             for (char *q = title.data; *q; q++)
                 *q = (char)(*q >= 'a' && *q <= 'z' ? *q - 32 : *q);

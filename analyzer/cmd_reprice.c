@@ -36,30 +36,29 @@ static const char usage[] =
     "back. Prints, per provider and model, the requests, how many changed, and the\n"
     "cost before and after. Records without usage are left as they are.\n"
     "\n"
-    "  --dry-run          say what would change, write nothing\n"
-    CLI_HELP_COMMON
-    CLI_HELP_FILTERS;
+    "  --dry-run          say what would change, write nothing\n" CLI_HELP_COMMON CLI_HELP_FILTERS;
 
 enum { OPT_DRY = OPT_CMD };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS,
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
     { "dry-run", 'n', false, OPT_DRY },
     { 0 },
 };
 
 typedef struct model_tot {
-    char    *key;                  /* provider NUL model */
-    size_t   klen;
+    char *key; /* provider NUL model */
+    size_t klen;
     uint64_t requests, changed, now_priced, now_unpriced;
-    int64_t  before, after;        /* cost_nusd + saved_nusd of cache hits, nano-USD */
+    int64_t before, after; /* cost_nusd + saved_nusd of cache hits, nano-USD */
 } model_tot;
 
 typedef struct rp {
     model_tot *m;
-    size_t     n, cap;
-    uint64_t   scanned, selected, changed;
-    bool       oom;
+    size_t n, cap;
+    uint64_t scanned, selected, changed;
+    bool oom;
 } rp;
 
 static model_tot *tot_for(rp *x, const hc_record *r)
@@ -67,7 +66,8 @@ static model_tot *tot_for(rp *x, const hc_record *r)
     const char *model = r->model_resp[0] ? r->model_resp : r->model_req;
     size_t pl = strlen(r->provider), ml = strlen(model), kl = pl + 1 + ml;
     for (size_t i = 0; i < x->n; i++)
-        if (x->m[i].klen == kl && !memcmp(x->m[i].key, r->provider, pl) && !strcmp(x->m[i].key + pl + 1, model))
+        if (x->m[i].klen == kl && !memcmp(x->m[i].key, r->provider, pl) &&
+            !strcmp(x->m[i].key + pl + 1, model))
             return &x->m[i];
     if (x->n == x->cap) {
         size_t nc = x->cap ? x->cap * 2 : 32;
@@ -94,7 +94,8 @@ static int64_t cost_of(const hc_record *r)
 }
 
 /* One batch from key `from`; *done at the end of the table. */
-static int batch(hc_store *s, uint8_t from[HC_UUID_LEN], const query_filter *f, bool dry, rp *x, bool *done)
+static int batch(hc_store *s, uint8_t from[HC_UUID_LEN], const query_filter *f, bool dry, rp *x,
+                 bool *done)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
@@ -219,7 +220,7 @@ int cmd_reprice(int argc, char **argv)
             goto out;
         }
     }
-    reprice_on_read = false;   /* this command reads the stored costs itself */
+    reprice_on_read = false; /* this command reads the stored costs itself */
     if ((rc = cli_open_store_for_delete(&c, dry, path, sizeof path, &s)))
         goto out;
     uint8_t from[HC_UUID_LEN] = { 0 };
@@ -227,7 +228,9 @@ int cmd_reprice(int argc, char **argv)
         int brc = batch(s, from, &c.filter, dry, &x, &done);
         if (brc) {
             rc = cli_misuse("%s: %s (batches before this one were written)", path,
-                            brc == HC_ENOMEM ? "out of memory" : brc == HC_EFULL ? "the store is full" : "write failed");
+                            brc == HC_ENOMEM  ? "out of memory"
+                            : brc == HC_EFULL ? "the store is full"
+                                              : "write failed");
             goto out;
         }
     }
@@ -266,9 +269,12 @@ int cmd_reprice(int argc, char **argv)
         jw_end_doc(&w);
     } else {
         static const table_col cols[] = {
-            { "PROVIDER", "provider", 0 }, { "MODEL", "model", TBL_SHRINK },
-            { "REQUESTS", "requests", TBL_RIGHT }, { "CHANGED", "changed", TBL_RIGHT },
-            { "BEFORE", "before_usd", TBL_RIGHT }, { "AFTER", "after_usd", TBL_RIGHT },
+            { "PROVIDER", "provider", 0 },
+            { "MODEL", "model", TBL_SHRINK },
+            { "REQUESTS", "requests", TBL_RIGHT },
+            { "CHANGED", "changed", TBL_RIGHT },
+            { "BEFORE", "before_usd", TBL_RIGHT },
+            { "AFTER", "after_usd", TBL_RIGHT },
             { "NOW PRICED", "now_priced", TBL_RIGHT | TBL_DROP },
             { "NOW UNPRICED", "now_unpriced", TBL_RIGHT | TBL_DROP },
         };
@@ -287,8 +293,9 @@ int cmd_reprice(int argc, char **argv)
         table_end(t);
         if (c.fmt != CLI_CSV)
             table_textf(stdout, 0, "\n%s %" PRIu64 " of %" PRIu64 " selected records: %s -> %s%s\n",
-                        dry ? "Would change" : "Changed", x.changed, x.selected, fmt_usd_exact(b[4], tb),
-                        fmt_usd_exact(b[5], ta), dry ? " (dry run, nothing written)" : "");
+                        dry ? "Would change" : "Changed", x.changed, x.selected,
+                        fmt_usd_exact(b[4], tb), fmt_usd_exact(b[5], ta),
+                        dry ? " (dry run, nothing written)" : "");
     }
     rc = 0;
 out:

@@ -15,9 +15,7 @@ static const char usage[] =
     "\n"
     "One line per exchange, newest first.\n"
     "\n"
-    "  -n, --limit N      at most N lines (default 50; 0 = all)\n"
-    CLI_HELP_COMMON
-    CLI_HELP_FILTERS
+    "  -n, --limit N      at most N lines (default 50; 0 = all)\n" CLI_HELP_COMMON CLI_HELP_FILTERS
     "\n"
     "FLAGS column: S streamed, C cache hit, Y replayed from a cassette, R<n> retried\n"
     "n times, F<i> answered by fallback i, L provider 429, P rate-limit block,\n"
@@ -28,7 +26,10 @@ static const char usage[] =
 enum { OPT_LIMIT = OPT_CMD };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS, { "limit", 'n', true, OPT_LIMIT }, { 0 },
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
+    { "limit", 'n', true, OPT_LIMIT },
+    { 0 },
 };
 
 static const table_col cols[] = {
@@ -47,13 +48,12 @@ static const table_col cols[] = {
 };
 
 struct ctx {
-    ana_ctx           *c;
+    ana_ctx *c;
     unsigned long long limit, shown;
-    table             *t;
-    jw                 w;
-    hc_buf             tmp;
+    table *t;
+    jw w;
+    hc_buf tmp;
 };
-
 
 static int one(void *vctx, const hc_record *r)
 {
@@ -63,7 +63,8 @@ static int one(void *vctx, const hc_record *r)
         recjson_fields(&x->w, r);
         jw_obj_end(&x->w);
     } else {
-        char t[40], id[HC_UUID_STRLEN + 1], n1[FMT_NUM], n2[FMT_NUM], cost[FMT_NUM], lat[FMT_NUM], fl[64];
+        char t[40], id[HC_UUID_STRLEN + 1], n1[FMT_NUM], n2[FMT_NUM], cost[FMT_NUM], lat[FMT_NUM],
+            fl[64];
         hc_uuid_format(r->id, id);
         bool csv = x->c->fmt == CLI_CSV;
         table_cell2(x->t, fmt_time(t, r->start_us), fmt_time_iso(t, r->start_us));

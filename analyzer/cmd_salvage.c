@@ -37,9 +37,7 @@ static const char usage[] =
     "read without mapping it and is not modified. Records deleted by prune\n"
     "stay deleted. The response cache and budget counters are not copied.\n"
     "Then check the copy and use it: hc-analyze check --db OUT.\n"
-    "\n"
-    CLI_HELP_DB
-    "  --json             print the counts as JSON\n"
+    "\n" CLI_HELP_DB "  --json             print the counts as JSON\n"
     "  -h, --help         this help\n"
     "\n"
     "Exit status 0 when the copy was written (even if records were lost),\n"
@@ -56,16 +54,16 @@ static const cli_opt opts[] = {
 typedef struct pending {
     enum hc_table t;
     size_t klen, vlen;
-    uint8_t data[];   /* key then value */
+    uint8_t data[]; /* key then value */
 } pending;
 
 typedef struct salv {
     hc_store *out;
     pending **pend;
-    size_t    npend, cappend, pbytes;
-    uint64_t  saved, bad_records, bodies, bad_bodies;
-    int       err;     /* a write to OUT failed: stop */
-    hc_buf    scratch;
+    size_t npend, cappend, pbytes;
+    uint64_t saved, bad_records, bodies, bad_bodies;
+    int err; /* a write to OUT failed: stop */
+    hc_buf scratch;
 } salv;
 
 /* One attempt of flush (hc_store_write_fn): put every pending entry. */
@@ -120,7 +118,8 @@ static int add(salv *s, enum hc_table t, const void *k, size_t kl, const void *v
     return 0;
 }
 
-static int on_entry(void *ctx, const char *table, const void *key, size_t klen, const void *val, size_t vlen)
+static int on_entry(void *ctx, const char *table, const void *key, size_t klen, const void *val,
+                    size_t vlen)
 {
     salv *s = ctx;
     if (strcmp(table, "records") == 0) {
@@ -136,7 +135,8 @@ static int on_entry(void *ctx, const char *table, const void *key, size_t klen, 
     } else if (strcmp(table, "bodies") == 0) {
         const uint8_t *kb = key;
         hc_buf_reset(&s->scratch);
-        if (klen != HC_UUID_LEN + 1 || (kb[HC_UUID_LEN] != HC_BODY_REQUEST && kb[HC_UUID_LEN] != HC_BODY_RESPONSE) ||
+        if (klen != HC_UUID_LEN + 1 ||
+            (kb[HC_UUID_LEN] != HC_BODY_REQUEST && kb[HC_UUID_LEN] != HC_BODY_RESPONSE) ||
             hc_body_decode(val, vlen, &s->scratch, NULL) != 0) {
             s->bad_bodies++;
             return 0;
@@ -223,7 +223,8 @@ int cmd_salvage(int argc, char **argv)
         goto out;
     }
     if (mkdir(dest, 0700) != 0) {
-        cli_misuse("%s: %s", dest, errno == EEXIST ? "already exists (give a new directory)" : strerror(errno));
+        cli_misuse("%s: %s", dest,
+                   errno == EEXIST ? "already exists (give a new directory)" : strerror(errno));
         goto out;
     }
     if (hc_store_open(dest, 0, &s.out, err, sizeof err) != 0) {
@@ -244,7 +245,8 @@ int cmd_salvage(int argc, char **argv)
     if (e == HC_EPARSE && s.saved == 0 && !s.err) {
         int fd = hc_store_check_open(path, err, sizeof err);
         hc_check_result r2;
-        if (fd >= 0 && hc_store_check_fd(fd, 0, HC_CHECK_OLDER, NULL, on_entry, &s, &r2) != HC_ENOMEM &&
+        if (fd >= 0 &&
+            hc_store_check_fd(fd, 0, HC_CHECK_OLDER, NULL, on_entry, &s, &r2) != HC_ENOMEM &&
             s.saved > 0) {
             older = true;
             if (r2.records > res.records)
@@ -282,15 +284,18 @@ int cmd_salvage(int argc, char **argv)
         jw_obj_end(&w);
         jw_end_doc(&w);
     } else {
-        printf("%s: %s; %" PRIu64 " record%s saved, %" PRIu64 " lost; %" PRIu64 " bodies saved, %" PRIu64
-               " lost; written to %s\n", path, e ? "damaged" : "sound", s.saved, s.saved == 1 ? "" : "s", lost,
+        printf("%s: %s; %" PRIu64 " record%s saved, %" PRIu64 " lost; %" PRIu64
+               " bodies saved, %" PRIu64 " lost; written to %s\n",
+               path, e ? "damaged" : "sound", s.saved, s.saved == 1 ? "" : "s", lost,
                s.bodies - orphans, s.bad_bodies, dest);
         if (e)
-            printf("%s: %" PRIu64 " problem%s, the first: %s\n", path, res.problems, res.problems == 1 ? "" : "s",
-                   res.first);
+            printf("%s: %" PRIu64 " problem%s, the first: %s\n", path, res.problems,
+                   res.problems == 1 ? "" : "s", res.first);
         if (older)
-            printf("%s: the newest transaction was unreadable; saved from the one before it (records deleted by "
-                   "the last transaction may be back)\n", path);
+            printf("%s: the newest transaction was unreadable; saved from the one before it "
+                   "(records deleted by "
+                   "the last transaction may be back)\n",
+                   path);
     }
     rc = 0;
 out:

@@ -72,21 +72,21 @@ static const char usage[] =
     "  --bind ADDR        numeric address to listen on (default 127.0.0.1; ::1 works)\n"
     "  --allow-remote     allow a non-loopback --bind (everyone who can connect sees\n"
     "                     every prompt and response: there is no authentication);\n"
-    "                     without it, other users of this machine are refused (403)\n"
-    DASH_HELP_OPTS
-    CLI_HELP_DB
-    "  -h, --help         this help\n"
+    "                     without it, other users of this machine are refused "
+    "(403)\n" DASH_HELP_OPTS CLI_HELP_DB "  -h, --help         this help\n"
     "  (--json and --csv are refused, exit 2: serve prints only its address; the\n"
-    "  endpoints under /api/ answer JSON)\n"
-    CLI_HELP_FILTERS
-    "\n"
+    "  endpoints under /api/ answer JSON)\n" CLI_HELP_FILTERS "\n"
     "Relative times (--since 1h) slide: they are resolved at every request.\n";
 
 enum { OPT_PORT = OPT_CMD, OPT_BIND, OPT_ALLOW_REMOTE };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS, DASH_CLI_OPTS,
-    { "port", 0, true, OPT_PORT }, { "bind", 0, true, OPT_BIND }, { "allow-remote", 0, false, OPT_ALLOW_REMOTE },
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
+    DASH_CLI_OPTS,
+    { "port", 0, true, OPT_PORT },
+    { "bind", 0, true, OPT_BIND },
+    { "allow-remote", 0, false, OPT_ALLOW_REMOTE },
     { 0 },
 };
 
@@ -97,28 +97,28 @@ static const cli_opt opts[] = {
 #define MAX_PARAMS        64
 
 struct cached {
-    char    *target;   /* path + query */
+    char *target; /* path + query */
     uint64_t txn;
-    int64_t  at_ms;
-    hc_buf   body;
+    int64_t at_ms;
+    hc_buf body;
 };
 
 struct server {
-    hc_store         *s;
+    hc_store *s;
     const dash_terms *terms;
-    dash_opts         o;
-    dash_cache       *excerpts;
-    char              host[64];      /* the bind address as a Host value ("127.0.0.1", "[::1]") */
-    unsigned          port;
-    bool              allow_remote;
-    struct cached     cache[CACHE_SLOTS];
-    unsigned          next_slot;
+    dash_opts o;
+    dash_cache *excerpts;
+    char host[64]; /* the bind address as a Host value ("127.0.0.1", "[::1]") */
+    unsigned port;
+    bool allow_remote;
+    struct cached cache[CACHE_SLOTS];
+    unsigned next_slot;
 };
 
 /* One request's query parameters, decoded; they back the request's filter. */
 struct params {
     hc_buf name[MAX_PARAMS], value[MAX_PARAMS];
-    int    n;
+    int n;
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -136,8 +136,7 @@ static bool is_loopback(const char *addr)
     if (inet_pton(AF_INET, addr, &a4) == 1)
         return (ntohl(a4.s_addr) >> 24) == 127;
     if (inet_pton(AF_INET6, addr, &a6) == 1)
-        return IN6_IS_ADDR_LOOPBACK(&a6) ||
-               (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
     return false;
 }
 
@@ -207,7 +206,8 @@ static bool host_ok(const struct server *sv, const httpd_req *rq)
         const char *n = i < sizeof names / sizeof names[0] ? names[i] : sv->host;
         size_t nl = strlen(n);
         if (h->value_len >= nl && strncasecmp(h->value, n, nl) == 0 &&
-            (h->value_len == nl || (h->value_len == nl + (size_t)pl && memcmp(h->value + nl, port, (size_t)pl) == 0)))
+            (h->value_len == nl ||
+             (h->value_len == nl + (size_t)pl && memcmp(h->value + nl, port, (size_t)pl) == 0)))
             return true;
     }
     return false;
@@ -250,11 +250,11 @@ static int params_parse(const httpd_req *rq, struct params *p, char *err, size_t
 /* What one API request asked for. */
 struct ask {
     struct server *sv;
-    dash_src       src;
-    dash_opts      o;
+    dash_src src;
+    dash_opts o;
     enum dash_unit unit;
-    uint64_t       limit;
-    const char    *id;
+    uint64_t limit;
+    const char *id;
 };
 
 static int do_dashboard(jw *w, void *a, char *err, size_t errlen)
@@ -297,10 +297,11 @@ enum { EP_DASHBOARD, EP_SUMMARY, EP_SERIES, EP_REQUESTS, EP_REQUEST };
 
 /* Apply the query parameters of endpoint ep to k and the request filter f.
  * 0, or a 400 message in err. */
-static int apply_params(struct ask *k, int ep, const struct params *p, query_filter *f, char *err, size_t errlen)
+static int apply_params(struct ask *k, int ep, const struct params *p, query_filter *f, char *err,
+                        size_t errlen)
 {
-    static const char *const filters[] = { "since", "until", "where", "model", "user", "session", "status",
-                                           "cache", "provider", "run" };
+    static const char *const filters[] = { "since",   "until",  "where", "model",    "user",
+                                           "session", "status", "cache", "provider", "run" };
     int64_t now = hc_now_us();
     for (int i = 0; i < p->n; i++) {
         const char *n = p->name[i].data, *v = p->value[i].data;
@@ -309,8 +310,10 @@ static int apply_params(struct ask *k, int ep, const struct params *p, query_fil
             is_filter |= strcmp(n, filters[j]) == 0;
         if (strcmp(n, "property") == 0) {
             if (!strchr(v, '=')) {
-                snprintf(err, errlen, "property: expected NAME=VALUE (a filter), got '%s'; the breakdown is "
-                         "by_property=NAME", v);
+                snprintf(err, errlen,
+                         "property: expected NAME=VALUE (a filter), got '%s'; the breakdown is "
+                         "by_property=NAME",
+                         v);
                 return HC_EINVAL;
             }
             n = "where"; /* property=K=V is the filter where=K=V, as on the command line */
@@ -326,7 +329,8 @@ static int apply_params(struct ask *k, int ep, const struct params *p, query_fil
             k->o.property = *v ? v : k->sv->o.property; /* empty: the default */
         } else if (strcmp(n, "bucket") == 0 && (ep == EP_DASHBOARD || ep == EP_SERIES)) {
             if (dash_parse_unit(v, &k->unit)) {
-                snprintf(err, errlen, "bucket: expected auto, minute, hour, day, week or month, got '%s'", v);
+                snprintf(err, errlen,
+                         "bucket: expected auto, minute, hour, day, week or month, got '%s'", v);
                 return HC_EINVAL;
             }
             k->o.unit = k->unit;
@@ -389,7 +393,9 @@ static void api(struct server *sv, int ep, const char *id, const httpd_req *rq, 
     MDB_txn *txn = NULL;
     memset(&f1, 0, sizeof f1);
     memset(&f2, 0, sizeof f2);
-    struct ask k = { .sv = sv, .o = sv->o, .unit = DASH_AUTO, .limit = DEFAULT_API_LIMIT, .id = id };
+    struct ask k = {
+        .sv = sv, .o = sv->o, .unit = DASH_AUTO, .limit = DEFAULT_API_LIMIT, .id = id
+    };
     if (params_parse(rq, &p, err, sizeof err) || apply_params(&k, ep, &p, &f2, err, sizeof err) ||
         dash_terms_filter(sv->terms, hc_now_us(), &f1, err, sizeof err)) {
         json_error(rs, 400, err);
@@ -407,12 +413,19 @@ static void api(struct server *sv, int ep, const char *id, const httpd_req *rq, 
         goto out;
     }
     k.src = (dash_src){
-        .txn = txn, .recs = hc_store_dbi(sv->s, HC_T_RECORDS), .bodies = hc_store_dbi(sv->s, HC_T_BODIES),
-        .store = hc_store_path(sv->s), .f1 = &f1, .f2 = &f2, .terms = sv->terms, .cache = sv->excerpts,
+        .txn = txn,
+        .recs = hc_store_dbi(sv->s, HC_T_RECORDS),
+        .bodies = hc_store_dbi(sv->s, HC_T_BODIES),
+        .store = hc_store_path(sv->s),
+        .f1 = &f1,
+        .f2 = &f2,
+        .terms = sv->terms,
+        .cache = sv->excerpts,
     };
     int rc = json_body(rs, fns[ep], &k, err, sizeof err);
     if (rc == HC_ENOTFOUND)
-        json_error(rs, 404, "no record has this id (give a full id or a unique prefix of >= 8 hex digits)");
+        json_error(rs, 404,
+                   "no record has this id (give a full id or a unique prefix of >= 8 hex digits)");
     else if (rc == HC_ETOOBIG)
         json_error(rs, 400, err);
     else if (rc)
@@ -468,9 +481,14 @@ static void metrics(struct server *sv, httpd_resp *rs)
 static void handle(void *ctx, const httpd_req *rq, httpd_resp *rs)
 {
     struct server *sv = ctx;
-    static const struct { const char *path; int ep; } eps[] = {
-        { "/api/dashboard", EP_DASHBOARD }, { "/api/summary", EP_SUMMARY },
-        { "/api/timeseries", EP_SERIES }, { "/api/requests", EP_REQUESTS },
+    static const struct {
+        const char *path;
+        int ep;
+    } eps[] = {
+        { "/api/dashboard", EP_DASHBOARD },
+        { "/api/summary", EP_SUMMARY },
+        { "/api/timeseries", EP_SERIES },
+        { "/api/requests", EP_REQUESTS },
     };
     static const char rprefix[] = "/api/request/";
     if (!host_ok(sv, rq)) {
@@ -509,9 +527,9 @@ static void handle(void *ctx, const httpd_req *rq, httpd_resp *rs)
 }
 
 struct args {
-    struct server     *sv;
-    dash_terms        *terms;
-    const char        *bind_addr;
+    struct server *sv;
+    dash_terms *terms;
+    const char *bind_addr;
     unsigned long long port;
 };
 
@@ -556,15 +574,18 @@ int cmd_serve(int argc, char **argv)
         goto out;
     rc = CLI_EXIT_MISUSE;
     if (c.fmt != CLI_TEXT) {
-        cli_misuse(c.fmt == CLI_JSON ? "serve: --json does not apply: serve runs a web server and prints nothing "
-                                       "but its address; its endpoints under /api/ answer JSON"
-                                     : "serve: --csv does not apply: serve runs a web server and prints nothing "
-                                       "but its address; its endpoints answer HTML and JSON, not CSV");
+        cli_misuse(c.fmt == CLI_JSON
+                       ? "serve: --json does not apply: serve runs a web server and prints nothing "
+                         "but its address; its endpoints under /api/ answer JSON"
+                       : "serve: --csv does not apply: serve runs a web server and prints nothing "
+                         "but its address; its endpoints answer HTML and JSON, not CSV");
         goto out;
     }
     if (!is_loopback(a.bind_addr) && !sv.allow_remote) {
-        cli_misuse("serve: --bind %s is not a loopback address; the dashboard shows every prompt and response "
-                   "without authentication, so add --allow-remote to serve it beyond this machine", a.bind_addr);
+        cli_misuse("serve: --bind %s is not a loopback address; the dashboard shows every prompt "
+                   "and response "
+                   "without authentication, so add --allow-remote to serve it beyond this machine",
+                   a.bind_addr);
         goto out;
     }
     if ((rc = cli_open_store(&c, &sv.s)))

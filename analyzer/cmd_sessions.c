@@ -26,28 +26,29 @@ static const char usage[] =
     "With an id: the session's steps as a tree by Helicone-Session-Path, each\n"
     "node with requests, cost, total latency and errors including its children.\n"
     "\n"
-    "  -n, --limit N      at most N sessions in the list (default 50; 0 = all)\n"
-    CLI_HELP_COMMON
-    CLI_HELP_FILTERS;
+    "  -n, --limit N      at most N sessions in the list (default 50; 0 = all)\n" CLI_HELP_COMMON
+        CLI_HELP_FILTERS;
 
 enum { OPT_LIMIT = OPT_CMD };
 
-static const cli_opt opts[] = { CLI_COMMON_OPTS, CLI_FILTER_OPTS, { "limit", 'n', true, OPT_LIMIT }, { 0 } };
+static const cli_opt opts[] = {
+    CLI_COMMON_OPTS, CLI_FILTER_OPTS, { "limit", 'n', true, OPT_LIMIT }, { 0 }
+};
 
 struct node {
-    char         *name;
-    char         *path;
+    char *name;
+    char *path;
     struct node **kids;
-    size_t        nkids;
-    agg_acc       acc;
+    size_t nkids;
+    agg_acc acc;
 };
 
 struct state {
-    agg_groups   list;      /* session id -> acc; acc.user = strdup'd name */
+    agg_groups list; /* session id -> acc; acc.user = strdup'd name */
     struct node *root;
-    const char  *name;      /* tree: the session name (copied) */
-    char        *name_copy;
-    bool         oom;
+    const char *name; /* tree: the session name (copied) */
+    char *name_copy;
+    bool oom;
 };
 
 static struct node *node_new(const char *name, size_t n, const char *parent_path)
@@ -64,8 +65,8 @@ static struct node *node_new(const char *name, size_t n, const char *parent_path
         free(nd);
         return NULL;
     }
-    snprintf(nd->path, pl + n + 2, "%s%s%.*s", parent_path, (pl && parent_path[pl - 1] == '/') ? "" : "/",
-             (int)n, name);
+    snprintf(nd->path, pl + n + 2, "%s%s%.*s", parent_path,
+             (pl && parent_path[pl - 1] == '/') ? "" : "/", (int)n, name);
     agg_acc_init(&nd->acc, 0);
     return nd;
 }
@@ -146,7 +147,8 @@ static struct {
 
 static int newest_first(const void *x, const void *y)
 {
-    const agg_acc *a = &sort_ctx.g->accs[*(const size_t *)x], *b = &sort_ctx.g->accs[*(const size_t *)y];
+    const agg_acc *a = &sort_ctx.g->accs[*(const size_t *)x],
+                  *b = &sort_ctx.g->accs[*(const size_t *)y];
     if (a->first_us != b->first_us)
         return a->first_us > b->first_us ? -1 : 1;
     return strcmp(sort_ctx.g->keys[*(const size_t *)x], sort_ctx.g->keys[*(const size_t *)y]);
@@ -178,7 +180,8 @@ static void tree_json(jw *w, const struct node *nd)
     jw_obj_end(w);
 }
 
-static void tree_rows(table *t, const struct node *nd, hc_buf *prefix, bool last, int depth, bool csv)
+static void tree_rows(table *t, const struct node *nd, hc_buf *prefix, bool last, int depth,
+                      bool csv)
 {
     char b1[FMT_NUM], b2[FMT_NUM], cost[128];
     if (csv) {
@@ -259,12 +262,13 @@ static int show_tree(ana_ctx *c, const char *sid)
     } else {
         static const table_col cols[] = {
             { "STEP", "path", TBL_RAW | TBL_SHRINK }, { "REQUESTS", "requests", TBL_RIGHT },
-            { "COST", "cost_usd", TBL_RIGHT }, { "LATENCY", "latency_ms", TBL_RIGHT },
+            { "COST", "cost_usd", TBL_RIGHT },        { "LATENCY", "latency_ms", TBL_RIGHT },
             { "ERRORS", "errors", TBL_RIGHT },
         };
         static const table_col csv_cols[] = {
-            { "PATH", "path", 0 }, { "DEPTH", "depth", 0 }, { "REQUESTS", "requests", 0 },
-            { "COST", "cost_usd", 0 }, { "LATENCY", "latency_ms", 0 }, { "ERRORS", "errors", 0 },
+            { "PATH", "path", 0 },          { "DEPTH", "depth", 0 },
+            { "REQUESTS", "requests", 0 },  { "COST", "cost_usd", 0 },
+            { "LATENCY", "latency_ms", 0 }, { "ERRORS", "errors", 0 },
         };
         bool csv = c->fmt == CLI_CSV;
         if (!csv) {
@@ -275,12 +279,14 @@ static int show_tree(ana_ctx *c, const char *sid)
                 hc_buf_printf(&head, " \"%s\"", st.name_copy);
             fmt_term(&safe, fmt_built(&head), head.len, 0);
             summary_cost_text(cost, sizeof cost, a->cost_nusd, a->unpriced, a->requests);
-            table_textf(stdout, 2, "%s: %s requests, %s, %" PRIu64 " errors, duration %s\n\n", fmt_built(&safe),
-                        fmt_int(b1, (int64_t)a->requests), cost, a->errors, fmt_dur(b2, a->last_us - a->first_us));
+            table_textf(stdout, 2, "%s: %s requests, %s, %" PRIu64 " errors, duration %s\n\n",
+                        fmt_built(&safe), fmt_int(b1, (int64_t)a->requests), cost, a->errors,
+                        fmt_dur(b2, a->last_us - a->first_us));
             hc_buf_free(&head);
             hc_buf_free(&safe);
         }
-        table *t = csv ? table_new(stdout, CLI_CSV, csv_cols, 6) : table_new(stdout, CLI_TEXT, cols, 5);
+        table *t =
+            csv ? table_new(stdout, CLI_CSV, csv_cols, 6) : table_new(stdout, CLI_TEXT, cols, 5);
         hc_buf prefix = HC_BUF_INIT;
         hc_buf_append(&prefix, "", 0);
         tree_rows(t, st.root, &prefix, true, 0, csv);
@@ -297,9 +303,12 @@ out:
 static int show_list(ana_ctx *c, unsigned long long limit)
 {
     static const table_col cols[] = {
-        { "SESSION", "session_id", TBL_SHRINK }, { "NAME", "name", TBL_SHRINK },
-        { "REQUESTS", "requests", TBL_RIGHT }, { "COST", "cost_usd", TBL_RIGHT },
-        { "ERRORS", "errors", TBL_RIGHT }, { "DURATION", "duration_ms", TBL_RIGHT | TBL_DROP },
+        { "SESSION", "session_id", TBL_SHRINK },
+        { "NAME", "name", TBL_SHRINK },
+        { "REQUESTS", "requests", TBL_RIGHT },
+        { "COST", "cost_usd", TBL_RIGHT },
+        { "ERRORS", "errors", TBL_RIGHT },
+        { "DURATION", "duration_ms", TBL_RIGHT | TBL_DROP },
         { "START (UTC)", "start", TBL_DROP },
     };
     struct state st = { 0 };
@@ -353,7 +362,8 @@ static int show_list(ana_ctx *c, unsigned long long limit)
         table_cell2(t, cost, fmt_usd_exact(b1, a->cost_nusd));
         snprintf(b1, sizeof b1, "%" PRIu64, a->errors);
         table_cell(t, b1);
-        table_cell2(t, fmt_dur(b1, a->last_us - a->first_us), fmt_ms_exact(b2, a->last_us - a->first_us));
+        table_cell2(t, fmt_dur(b1, a->last_us - a->first_us),
+                    fmt_ms_exact(b2, a->last_us - a->first_us));
         table_cell2(t, fmt_time(t1, a->first_us), fmt_time_iso(t2, a->first_us));
     }
     if (c->fmt == CLI_JSON) {
@@ -374,7 +384,7 @@ out:
 }
 
 struct args {
-    const char        *sid; /* the session to show as a tree, or NULL: the list */
+    const char *sid; /* the session to show as a tree, or NULL: the list */
     unsigned long long limit;
 };
 

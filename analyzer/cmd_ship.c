@@ -59,11 +59,12 @@
  * when an existing column changes meaning; new columns are added to an older
  * table when missing (add_columns: ALTER TABLE … ADD COLUMN) and do not change
  * it: a reader of version 1 that does not know them still reads every row. */
-#define SHIP_SCHEMA_VERSION 1
+#define SHIP_SCHEMA_VERSION  1
 #define SHIP_MAX_BATCH_BYTES (16u << 20)
 
 static const char usage[] =
-    "usage: hc-analyze ship --to clickhouse://[USER@]HOST[:PORT]/DB [--follow] [--bodies] [options]\n"
+    "usage: hc-analyze ship --to clickhouse://[USER@]HOST[:PORT]/DB [--follow] [--bodies] "
+    "[options]\n"
     "\n"
     "Send the store's records to ClickHouse (HTTP interface, default port 8123),\n"
     "in batches, from where the last ship to the same destination stopped. The\n"
@@ -86,28 +87,45 @@ static const char usage[] =
     "                     the cursor stays that far behind, a new run re-sends that\n"
     "                     window (the copies collapse)\n"
     "  --retry-for D      without --follow: give up after D of failures (default 2m)\n"
-    "  --timeout D        per request to the server (default 30s)\n"
-    CLI_HELP_DB
+    "  --timeout D        per request to the server (default 30s)\n" CLI_HELP_DB
     "  --json             the summary as JSON\n"
     "  -h, --help         this help\n"
     "\n"
     "Exit status: 0 shipped (or nothing new), 1 the server stayed unreachable or\n"
     "failing (cursor kept), 2 misuse or unreadable store.\n";
 
-enum { OPT_TO = OPT_CMD, OPT_FOLLOW, OPT_BODIES, OPT_ORIGIN, OPT_BATCH, OPT_INTERVAL,
-       OPT_SETTLE, OPT_RETRY_FOR, OPT_TIMEOUT };
+enum {
+    OPT_TO = OPT_CMD,
+    OPT_FOLLOW,
+    OPT_BODIES,
+    OPT_ORIGIN,
+    OPT_BATCH,
+    OPT_INTERVAL,
+    OPT_SETTLE,
+    OPT_RETRY_FOR,
+    OPT_TIMEOUT
+};
 
 static const cli_opt opts[] = {
     CLI_COMMON_OPTS,
-    { "to", 0, true, OPT_TO }, { "follow", 0, false, OPT_FOLLOW }, { "bodies", 0, false, OPT_BODIES },
-    { "origin", 0, true, OPT_ORIGIN }, { "batch", 0, true, OPT_BATCH },
-    { "interval", 0, true, OPT_INTERVAL }, { "settle", 0, true, OPT_SETTLE },
-    { "retry-for", 0, true, OPT_RETRY_FOR }, { "timeout", 0, true, OPT_TIMEOUT },
+    { "to", 0, true, OPT_TO },
+    { "follow", 0, false, OPT_FOLLOW },
+    { "bodies", 0, false, OPT_BODIES },
+    { "origin", 0, true, OPT_ORIGIN },
+    { "batch", 0, true, OPT_BATCH },
+    { "interval", 0, true, OPT_INTERVAL },
+    { "settle", 0, true, OPT_SETTLE },
+    { "retry-for", 0, true, OPT_RETRY_FOR },
+    { "timeout", 0, true, OPT_TIMEOUT },
     { 0 },
 };
 
 static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 /* The schema (docs/FLEET.md is its documentation; keep both in step). Every
  * record.h field has a column of the same name; the pairs fields (props,
@@ -117,16 +135,19 @@ static const char *const schema_sql[] = {
     "CREATE DATABASE IF NOT EXISTS %s",
     "CREATE TABLE IF NOT EXISTS %s.hc_schema (version UInt32, created DateTime) ENGINE = TinyLog",
     "CREATE TABLE IF NOT EXISTS %s.hc_records ("
-    " id String, origin String, day Date, start DateTime, start_us Int64, latency_us Int64, ttft_us Int64,"
+    " id String, origin String, day Date, start DateTime, start_us Int64, latency_us Int64, "
+    "ttft_us Int64,"
     " host String, provider String, api String, method String, path String, upstream String,"
     " model_req String, model_resp String, status Int32, error String,"
-    " tok_in Int64, tok_out Int64, tok_cached Int64, tok_cw5m Int64, tok_cw1h Int64, tok_reasoning Int64,"
+    " tok_in Int64, tok_out Int64, tok_cached Int64, tok_cw5m Int64, tok_cw1h Int64, tok_reasoning "
+    "Int64,"
     " cost_nusd Int64, saved_nusd Int64, cost_flags UInt32,"
     " props Nested(name String, value String),"
     " user String, session_id String, session_path String, session_name String, request_id String,"
     " flags UInt32, retries Int32, fallback_idx Int32, attempts String,"
     " ratelimit Nested(name String, value String), ratelimit_wait_us Int64,"
-    " pid Int32, program String, req_bytes Int64, resp_bytes Int64, cache_key String, budget String,"
+    " pid Int32, program String, req_bytes Int64, resp_bytes Int64, cache_key String, budget "
+    "String,"
     " has_bodies UInt8, req_body String, resp_body String, ver UInt64, run_id String,"
     " response_id String, finish_reasons String, req_params Nested(name String, value String)"
     ") ENGINE = ReplacingMergeTree(ver) PARTITION BY toYYYYMM(day) ORDER BY id",
@@ -149,8 +170,10 @@ static int add_columns(const ch_dest *d, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++) {
         for (int attempt = 0; attempt < 2; attempt++) {
             hc_buf out = { 0 };
-            snprintf(sql, sizeof sql, "SELECT count() FROM system.columns WHERE database = '%s' AND "
-                     "table = 'hc_records' AND name = '%s'", d->db, added[i][0]);
+            snprintf(sql, sizeof sql,
+                     "SELECT count() FROM system.columns WHERE database = '%s' AND "
+                     "table = 'hc_records' AND name = '%s'",
+                     d->db, added[i][0]);
             int rc = ch_exec(d, NULL, sql, strlen(sql), 0, &out, err, errlen);
             long have = rc == 0 && out.data ? strtol(out.data, NULL, 10) : 0;
             hc_buf_free(&out);
@@ -158,9 +181,10 @@ static int add_columns(const ch_dest *d, char *err, size_t errlen)
                 return rc;
             if (have)
                 break;
-            snprintf(sql, sizeof sql, "ALTER TABLE %s.hc_records ADD COLUMN `%s` %s", d->db, added[i][0],
-                     added[i][1]);
-            if ((rc = ch_exec(d, NULL, sql, strlen(sql), 0, NULL, err, errlen)) != 0 && attempt == 1)
+            snprintf(sql, sizeof sql, "ALTER TABLE %s.hc_records ADD COLUMN `%s` %s", d->db,
+                     added[i][0], added[i][1]);
+            if ((rc = ch_exec(d, NULL, sql, strlen(sql), 0, NULL, err, errlen)) != 0 &&
+                attempt == 1)
                 return rc;
         }
     }
@@ -185,7 +209,8 @@ static int ensure_schema(const ch_dest *d, char *err, size_t errlen)
     if (rc)
         return rc;
     if (v > SHIP_SCHEMA_VERSION) {
-        snprintf(err, errlen, "%s.hc_schema says version %ld; this hc-analyze writes version %d (upgrade it)",
+        snprintf(err, errlen,
+                 "%s.hc_schema says version %ld; this hc-analyze writes version %d (upgrade it)",
                  d->db, v, SHIP_SCHEMA_VERSION);
         return HC_ESCHEMA;
     }
@@ -197,7 +222,8 @@ static int ensure_schema(const ch_dest *d, char *err, size_t errlen)
     if ((rc = add_columns(d, err, errlen)) != 0)
         return rc;
     if (v == 0) {
-        snprintf(sql, sizeof sql, "INSERT INTO %s.hc_schema VALUES (%d, now())", d->db, SHIP_SCHEMA_VERSION);
+        snprintf(sql, sizeof sql, "INSERT INTO %s.hc_schema VALUES (%d, now())", d->db,
+                 SHIP_SCHEMA_VERSION);
         rc = ch_exec(d, NULL, sql, strlen(sql), 0, NULL, err, errlen);
     }
     return rc;
@@ -228,15 +254,16 @@ static void body_field(jw *w, hc_store *s, MDB_txn *txn, const uint8_t id[HC_UUI
     bool trunc;
     hc_buf_reset(tmp);
     jw_key(w, key);
-    if (mdb_get(txn, hc_store_dbi(s, HC_T_BODIES), &k, &v) == 0 && hc_body_decode(v.mv_data, v.mv_size, tmp, &trunc) == 0)
+    if (mdb_get(txn, hc_store_dbi(s, HC_T_BODIES), &k, &v) == 0 &&
+        hc_body_decode(v.mv_data, v.mv_size, tmp, &trunc) == 0)
         jw_strn(w, tmp->data ? tmp->data : "", tmp->len);
     else
         jw_str(w, "");
 }
 
 /* One JSONEachRow line for record r. */
-static void write_row(jw *w, hc_store *s, MDB_txn *txn, const hc_record *r, const char *origin, bool bodies,
-                      uint64_t ver, hc_buf *tmp)
+static void write_row(jw *w, hc_store *s, MDB_txn *txn, const hc_record *r, const char *origin,
+                      bool bodies, uint64_t ver, hc_buf *tmp)
 {
     char id[HC_UUID_STRLEN + 1], day[16];
     hc_uuid_format(r->id, id);
@@ -312,7 +339,10 @@ struct idset {
     size_t n, cap;
 };
 
-static int id_cmp(const void *a, const void *b) { return memcmp(a, b, HC_UUID_LEN); }
+static int id_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, HC_UUID_LEN);
+}
 
 static bool idset_has(const struct idset *s, const uint8_t *id)
 {
@@ -332,12 +362,12 @@ static void idset_trim(struct idset *s, const uint8_t *floor)
 }
 
 struct batch {
-    hc_buf   rows;
+    hc_buf rows;
     uint8_t (*ids)[HC_UUID_LEN];
-    size_t   n;
-    uint8_t  last[HC_UUID_LEN];  /* last id examined (shipped, already sent, or undecodable) */
-    bool     examined;           /* at least one record was examined */
-    bool     end;                /* the table end was reached */
+    size_t n;
+    uint8_t last[HC_UUID_LEN]; /* last id examined (shipped, already sent, or undecodable) */
+    bool examined;             /* at least one record was examined */
+    bool end;                  /* the table end was reached */
     uint64_t undecodable;
 };
 
@@ -372,7 +402,8 @@ static int read_batch(hc_store *s, const uint8_t from[HC_UUID_LEN], bool from_ex
     uint64_t ver = (uint64_t)hc_now_us() | (bodies ? 1ull << 62 : 0); /* a row with bodies wins */
     MDB_val k = { HC_UUID_LEN, (void *)from }, v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (mrc == 0 && from_excl && k.mv_size == HC_UUID_LEN && memcmp(k.mv_data, from, HC_UUID_LEN) == 0)
+    if (mrc == 0 && from_excl && k.mv_size == HC_UUID_LEN &&
+        memcmp(k.mv_data, from, HC_UUID_LEN) == 0)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (b->n == max || (size_t)ftell(f) >= SHIP_MAX_BATCH_BYTES)
@@ -422,7 +453,8 @@ static void pause_us(int64_t us)
 static int parse_dur(const char *opt, const char *arg, int64_t *out)
 {
     if (hc_parse_duration_us(arg, out) != 0 || *out <= 0)
-        return cli_misuse("ship: %s: expected a duration like 500ms, 2s, 1m or 1h, got '%s'", opt, arg);
+        return cli_misuse("ship: %s: expected a duration like 500ms, 2s, 1m or 1h, got '%s'", opt,
+                          arg);
     return 0;
 }
 
@@ -438,7 +470,8 @@ int cmd_ship(int argc, char **argv)
     const char *arg, *to = NULL, *origin = NULL;
     bool follow = false, bodies = false;
     unsigned long long batch = 5000;
-    int64_t interval = 2000000, settle = 3600000000LL, retry_for = 120000000LL, timeout = 30000000LL;
+    int64_t interval = 2000000, settle = 3600000000LL, retry_for = 120000000LL,
+            timeout = 30000000LL;
     int id, rc = CLI_EXIT_MISUSE;
     hc_store *s = NULL;
     ch_dest d = { 0 };
@@ -475,8 +508,10 @@ int cmd_ship(int argc, char **argv)
                 cli_misuse("ship: --batch: expected 1..1000000 rows, got '%s'", arg);
                 goto out;
             }
-        } else if (id == OPT_INTERVAL || id == OPT_SETTLE || id == OPT_RETRY_FOR || id == OPT_TIMEOUT) {
-            static const char *const names[] = { "--interval", "--settle", "--retry-for", "--timeout" };
+        } else if (id == OPT_INTERVAL || id == OPT_SETTLE || id == OPT_RETRY_FOR ||
+                   id == OPT_TIMEOUT) {
+            static const char *const names[] = { "--interval", "--settle", "--retry-for",
+                                                 "--timeout" };
             int64_t *dst[] = { &interval, &settle, &retry_for, &timeout };
             if (parse_dur(names[id - OPT_INTERVAL], arg, dst[id - OPT_INTERVAL]))
                 goto out;
@@ -537,7 +572,7 @@ int cmd_ship(int argc, char **argv)
                 rc = cli_misuse("%s: reading records failed: %s", path, hc_strerror(e));
                 goto out;
             }
-            while (b.n > 0) {   /* send until acknowledged */
+            while (b.n > 0) { /* send until acknowledged */
                 if (stop_requested) {
                     rc = follow ? 0 : CLI_EXIT_NO;
                     goto done;
@@ -550,7 +585,8 @@ int cmd_ship(int argc, char **argv)
                 if (e == 0) {
                     need_schema = false;
                     char q[256];
-                    snprintf(q, sizeof q, "INSERT%%20INTO%%20%s.hc_records%%20FORMAT%%20JSONEachRow", d.db);
+                    snprintf(q, sizeof q,
+                             "INSERT%%20INTO%%20%s.hc_records%%20FORMAT%%20JSONEachRow", d.db);
                     e = ch_exec(&d, q, b.rows.data, b.rows.len, 0, NULL, err, sizeof err);
                 }
                 if (e == 0)
@@ -562,12 +598,16 @@ int cmd_ship(int argc, char **argv)
                 if (!fail_since)
                     fail_since = hc_mono_us();
                 if (!follow && hc_mono_us() - fail_since >= retry_for) {
-                    fprintf(stderr, "hc-analyze: ship: %s: %s; gave up after %" PRId64 "s of failures "
-                            "(cursor kept; run ship again to resume)\n", d.name, err, retry_for / 1000000);
+                    fprintf(stderr,
+                            "hc-analyze: ship: %s: %s; gave up after %" PRId64 "s of failures "
+                            "(cursor kept; run ship again to resume)\n",
+                            d.name, err, retry_for / 1000000);
                     rc = CLI_EXIT_NO;
                     goto done;
                 }
-                fprintf(stderr, "hc-analyze: ship: %s: %s; retrying in %.1fs (%zu records waiting, cursor kept)\n",
+                fprintf(stderr,
+                        "hc-analyze: ship: %s: %s; retrying in %.1fs (%zu records waiting, cursor "
+                        "kept)\n",
                         d.name, err, (double)backoff / 1e6, b.n);
                 pause_us(backoff);
                 backoff = backoff * 2 > 30000000 ? 30000000 : backoff * 2;
@@ -605,9 +645,11 @@ int cmd_ship(int argc, char **argv)
                 memcpy(next, horizon, HC_UUID_LEN);
             else
                 memcpy(next, b.last, HC_UUID_LEN);
-            if ((!have_cursor || memcmp(next, cursor, HC_UUID_LEN) > 0) && memcmp(next, (uint8_t[HC_UUID_LEN]){ 0 }, HC_UUID_LEN) != 0) {
+            if ((!have_cursor || memcmp(next, cursor, HC_UUID_LEN) > 0) &&
+                memcmp(next, (uint8_t[HC_UUID_LEN]){ 0 }, HC_UUID_LEN) != 0) {
                 if ((e = shipcur_advance(s, d.name, next)) != 0) {
-                    rc = cli_misuse("%s: cannot save the ship cursor: %s (what was sent collapses when re-sent)",
+                    rc = cli_misuse("%s: cannot save the ship cursor: %s (what was sent collapses "
+                                    "when re-sent)",
                                     path, hc_strerror(e));
                     goto out;
                 }
@@ -628,7 +670,8 @@ int cmd_ship(int argc, char **argv)
     }
 done:
     if (b.undecodable)
-        cli_warn("ship: %" PRIu64 " records could not be decoded and were not shipped", b.undecodable);
+        cli_warn("ship: %" PRIu64 " records could not be decoded and were not shipped",
+                 b.undecodable);
     {
         char ct[40];
         if (c.fmt == CLI_JSON) {
@@ -654,7 +697,8 @@ done:
             char n1[FMT_NUM], n2[FMT_NUM];
             printf("%s: shipped %s records (%s) to %s in %" PRIu64 " batches%s%s\n", path,
                    fmt_int(n1, (int64_t)shipped), fmt_bytes(n2, bytes), d.name, batches,
-                   have_cursor ? "; cursor at " : "", have_cursor ? fmt_time_iso(ct, hc_uuid_time_us(cursor)) : "");
+                   have_cursor ? "; cursor at " : "",
+                   have_cursor ? fmt_time_iso(ct, hc_uuid_time_us(cursor)) : "");
         }
     }
 out:

@@ -34,15 +34,14 @@ static const char usage[] =
     "the app set.\n"
     "\n"
     "  --raw              print bodies byte for byte (no JSON pretty-printing,\n"
-    "                     no escaping of control characters)\n"
-    CLI_HELP_COMMON;
+    "                     no escaping of control characters)\n" CLI_HELP_COMMON;
 
 enum { OPT_RAW = OPT_CMD };
 
 static const cli_opt opts[] = { CLI_COMMON_OPTS, { "raw", 0, false, OPT_RAW }, { 0 } };
 
 struct body {
-    bool   present, truncated, corrupt;
+    bool present, truncated, corrupt;
     hc_buf data;
 };
 
@@ -116,7 +115,8 @@ static void print_text_record(const hc_record *r)
     field("id", id);
     field("time", fmt_time_iso(t, r->start_us));
     if (r->ttft_us >= 0)
-        fieldf("latency", "%s (first token after %s)", fmt_dur(a, r->latency_us), fmt_dur(b, r->ttft_us));
+        fieldf("latency", "%s (first token after %s)", fmt_dur(a, r->latency_us),
+               fmt_dur(b, r->ttft_us));
     else
         fieldf("latency", "%s", fmt_dur(a, r->latency_us));
     if (*r->run_id)
@@ -133,18 +133,21 @@ static void print_text_record(const hc_record *r)
         field("error", r->error);
     /* Prompt-cache writes exist only at Anthropic (and whoever reports them). */
     if (r->tok_cw5m || r->tok_cw1h || strcmp(r->provider, "anthropic") == 0)
-        fieldf("tokens in", "%lld (cached %lld, cache write 5m %lld / 1h %lld)", (long long)r->tok_in,
-               (long long)r->tok_cached, (long long)r->tok_cw5m, (long long)r->tok_cw1h);
+        fieldf("tokens in", "%lld (cached %lld, cache write 5m %lld / 1h %lld)",
+               (long long)r->tok_in, (long long)r->tok_cached, (long long)r->tok_cw5m,
+               (long long)r->tok_cw1h);
     else
         fieldf("tokens in", "%lld (cached %lld)", (long long)r->tok_in, (long long)r->tok_cached);
     if (r->tok_reasoning)
-        fieldf("tokens out", "%lld (reasoning %lld)", (long long)r->tok_out, (long long)r->tok_reasoning);
+        fieldf("tokens out", "%lld (reasoning %lld)", (long long)r->tok_out,
+               (long long)r->tok_reasoning);
     else
         fieldf("tokens out", "%lld", (long long)r->tok_out);
     if (r->cost_flags & HC_COST_UNPRICED)
         field("cost", "unpriced (model not in the price table)");
     else
-        fieldf("cost", "%s (%s USD%s%s%s%s)", fmt_usd(a, r->cost_nusd), fmt_usd_exact(b, r->cost_nusd),
+        fieldf("cost", "%s (%s USD%s%s%s%s)", fmt_usd(a, r->cost_nusd),
+               fmt_usd_exact(b, r->cost_nusd),
                r->cost_flags & HC_COST_LONG_CTX ? ", long-context tier" : "",
                r->cost_flags & HC_COST_PEAK ? ", peak hours" : "",
                r->cost_flags & HC_COST_ESTIMATED ? ", estimated tokens" : "",
@@ -179,12 +182,14 @@ static void print_text_record(const hc_record *r)
         field("cache key", r->cache_key);
     field("user", r->user);
     if (*r->session_id)
-        fieldf("session", "%s%s%s%s%s%s", r->session_id, *r->session_path ? " " : "", r->session_path,
-               *r->session_name ? " (" : "", r->session_name, *r->session_name ? ")" : "");
+        fieldf("session", "%s%s%s%s%s%s", r->session_id, *r->session_path ? " " : "",
+               r->session_path, *r->session_name ? " (" : "", r->session_name,
+               *r->session_name ? ")" : "");
     if (*r->request_id)
         field("request id", r->request_id);
     fieldf("program", "%s (pid %d)", r->program, r->pid);
-    fieldf("bytes", "request %lld, response %lld", (long long)r->req_bytes, (long long)r->resp_bytes);
+    fieldf("bytes", "request %lld, response %lld", (long long)r->req_bytes,
+           (long long)r->resp_bytes);
     uint32_t pos = 0;
     const char *k, *v;
     while (hc_pairs_next(&r->props, &pos, &k, &v)) {
@@ -213,7 +218,8 @@ static void print_text_body(const char *title, const struct body *b, bool omitte
         printf(" ── (stored body is corrupt)\n");
         return;
     }
-    printf(" (%zu bytes%s) ──\n", b->data.len, b->truncated ? ", truncated at the capture bound" : "");
+    printf(" (%zu bytes%s) ──\n", b->data.len,
+           b->truncated ? ", truncated at the capture bound" : "");
     if (raw) {
         fwrite(fmt_built(&b->data), 1, b->data.len, stdout);
         if (b->data.len && b->data.data[b->data.len - 1] != '\n')
@@ -261,7 +267,7 @@ static const char *kind_name(enum hc_stream_kind k)
 
 struct args {
     const char *want; /* the ID asked for */
-    bool        raw;
+    bool raw;
 };
 
 static int own(void *self, int id, const char *arg)
@@ -296,7 +302,8 @@ int cmd_show(int argc, char **argv)
         goto out;
     rc = CLI_EXIT_MISUSE;
     if (!a.want || !*a.want) {
-        cli_misuse("show: expected an ID (record id, prefix or suffix of >= 8 hex digits, or request id)");
+        cli_misuse(
+            "show: expected an ID (record id, prefix or suffix of >= 8 hex digits, or request id)");
         goto out;
     }
     if ((rc = cli_open_store(&c, &s)))
@@ -306,7 +313,10 @@ int cmd_show(int argc, char **argv)
         goto out_store;
     }
     MDB_dbi recs = hc_store_dbi(s, HC_T_RECORDS), bodies = hc_store_dbi(s, HC_T_BODIES);
-    struct { uint8_t id[HC_UUID_LEN]; int n; } f;
+    struct {
+        uint8_t id[HC_UUID_LEN];
+        int n;
+    } f;
     int nn;
     f.n = query_find_id(txn, recs, a.want, f.id, &nn);
     if (f.n == 0) {
@@ -367,23 +377,57 @@ int cmd_show(int argc, char **argv)
         table *t = table_new(stdout, CLI_CSV, cols, 2);
         char idt[HC_UUID_STRLEN + 1], num[FMT_NUM];
         hc_uuid_format(r.id, idt);
-        table_cell(t, "id"); table_cell(t, idt);
-#define ROWI(name, val) do { snprintf(num, sizeof num, "%lld", (long long)(val)); table_cell(t, name); table_cell(t, num); } while (0)
-#define ROWS(name, val) do { table_cell(t, name); table_cell(t, val); } while (0)
-        ROWI("start_us", r.start_us); ROWI("latency_us", r.latency_us); ROWI("ttft_us", r.ttft_us);
-        ROWS("host", r.host); ROWS("provider", r.provider); ROWS("api", r.api);
-        ROWS("method", r.method); ROWS("path", r.path); ROWS("upstream", r.upstream);
-        ROWS("model_req", r.model_req); ROWS("model_resp", r.model_resp); ROWI("status", r.status);
-        ROWS("error", r.error); ROWI("tok_in", r.tok_in); ROWI("tok_out", r.tok_out);
-        ROWI("tok_cached", r.tok_cached); ROWI("tok_cw5m", r.tok_cw5m); ROWI("tok_cw1h", r.tok_cw1h);
-        ROWI("tok_reasoning", r.tok_reasoning); ROWI("cost_nusd", r.cost_nusd);
-        ROWI("saved_nusd", r.saved_nusd); ROWI("cost_flags", r.cost_flags);
-        ROWS("user", r.user); ROWS("session_id", r.session_id); ROWS("session_path", r.session_path);
-        ROWS("session_name", r.session_name); ROWS("request_id", r.request_id);
-        ROWI("flags", r.flags); ROWI("retries", r.retries); ROWI("fallback_idx", r.fallback_idx);
-        ROWS("attempts", r.attempts); ROWI("ratelimit_wait_us", r.ratelimit_wait_us);
-        ROWI("pid", r.pid); ROWS("program", r.program); ROWI("req_bytes", r.req_bytes);
-        ROWI("resp_bytes", r.resp_bytes); ROWS("cache_key", r.cache_key); ROWS("budget", r.budget);
+        table_cell(t, "id");
+        table_cell(t, idt);
+#define ROWI(name, val) \
+    do { \
+        snprintf(num, sizeof num, "%lld", (long long)(val)); \
+        table_cell(t, name); \
+        table_cell(t, num); \
+    } while (0)
+#define ROWS(name, val) \
+    do { \
+        table_cell(t, name); \
+        table_cell(t, val); \
+    } while (0)
+        ROWI("start_us", r.start_us);
+        ROWI("latency_us", r.latency_us);
+        ROWI("ttft_us", r.ttft_us);
+        ROWS("host", r.host);
+        ROWS("provider", r.provider);
+        ROWS("api", r.api);
+        ROWS("method", r.method);
+        ROWS("path", r.path);
+        ROWS("upstream", r.upstream);
+        ROWS("model_req", r.model_req);
+        ROWS("model_resp", r.model_resp);
+        ROWI("status", r.status);
+        ROWS("error", r.error);
+        ROWI("tok_in", r.tok_in);
+        ROWI("tok_out", r.tok_out);
+        ROWI("tok_cached", r.tok_cached);
+        ROWI("tok_cw5m", r.tok_cw5m);
+        ROWI("tok_cw1h", r.tok_cw1h);
+        ROWI("tok_reasoning", r.tok_reasoning);
+        ROWI("cost_nusd", r.cost_nusd);
+        ROWI("saved_nusd", r.saved_nusd);
+        ROWI("cost_flags", r.cost_flags);
+        ROWS("user", r.user);
+        ROWS("session_id", r.session_id);
+        ROWS("session_path", r.session_path);
+        ROWS("session_name", r.session_name);
+        ROWS("request_id", r.request_id);
+        ROWI("flags", r.flags);
+        ROWI("retries", r.retries);
+        ROWI("fallback_idx", r.fallback_idx);
+        ROWS("attempts", r.attempts);
+        ROWI("ratelimit_wait_us", r.ratelimit_wait_us);
+        ROWI("pid", r.pid);
+        ROWS("program", r.program);
+        ROWI("req_bytes", r.req_bytes);
+        ROWI("resp_bytes", r.resp_bytes);
+        ROWS("cache_key", r.cache_key);
+        ROWS("budget", r.budget);
         uint32_t pos = 0;
         const char *pk, *pv;
         hc_buf name = HC_BUF_INIT;

@@ -20,24 +20,23 @@ static const char usage[] =
     "Store path, data.mdb size, map size, page usage per table, record count\n"
     "(and undecodable ones), body count and bytes (stored and original), schema\n"
     "version, creation time, oldest and newest record.\n"
-    "\n"
-    CLI_HELP_COMMON;
+    "\n" CLI_HELP_COMMON;
 
 static const cli_opt opts[] = { CLI_COMMON_OPTS, { 0 } };
 
 static const char *const tables[HC_T__N] = { "meta", "records", "bodies", "cache", "counters" };
 
 struct info {
-    char     path[PATH_MAX];
+    char path[PATH_MAX];
     uint64_t file_bytes, map_bytes, page_size, pages_used, map_pages, readers, max_readers;
     MDB_stat tstat[HC_T__N];
     uint64_t records, undecodable, record_bytes;
     uint64_t bodies, body_bytes, body_raw_bytes, body_truncated, body_compressed;
-    int64_t  oldest_us, newest_us;
-    int      has_schema;
+    int64_t oldest_us, newest_us;
+    int has_schema;
     uint32_t schema;
-    int      has_created;
-    int64_t  created_us;
+    int has_created;
+    int64_t created_us;
 };
 
 /* mdb_reader_list prints a header line, then one line per slot in use. */
@@ -93,7 +92,8 @@ static int gather(hc_store *s, struct info *in)
     int rc = -1;
     if (mdb_cursor_open(txn, hc_store_dbi(s, HC_T_RECORDS), &cur) == 0) {
         hc_record r;
-        for (int m = mdb_cursor_get(cur, &k, &v, MDB_FIRST); m == 0; m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        for (int m = mdb_cursor_get(cur, &k, &v, MDB_FIRST); m == 0;
+             m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             in->records++;
             in->record_bytes += v.mv_size;
             if (k.mv_size != HC_UUID_LEN || hc_record_decode(v.mv_data, v.mv_size, &r) != 0) {
@@ -109,7 +109,8 @@ static int gather(hc_store *s, struct info *in)
         rc = 0;
     }
     if (rc == 0 && mdb_cursor_open(txn, hc_store_dbi(s, HC_T_BODIES), &cur) == 0) {
-        for (int m = mdb_cursor_get(cur, &k, &v, MDB_FIRST); m == 0; m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        for (int m = mdb_cursor_get(cur, &k, &v, MDB_FIRST); m == 0;
+             m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             const uint8_t *p = v.mv_data;
             in->bodies++;
             in->body_bytes += v.mv_size;
@@ -159,9 +160,15 @@ int cmd_stats(int argc, char **argv)
         jw_kuint(&w, "pages_used", in.pages_used);
         jw_kuint(&w, "map_pages", in.map_pages);
         jw_key(&w, "schema");
-        if (in.has_schema) jw_uint(&w, in.schema); else jw_null(&w);
+        if (in.has_schema)
+            jw_uint(&w, in.schema);
+        else
+            jw_null(&w);
         jw_key(&w, "created");
-        if (in.has_created) jw_str(&w, fmt_time_iso(t1, in.created_us)); else jw_null(&w);
+        if (in.has_created)
+            jw_str(&w, fmt_time_iso(t1, in.created_us));
+        else
+            jw_null(&w);
         jw_kuint(&w, "records", in.records);
         jw_kuint(&w, "undecodable", in.undecodable);
         jw_kuint(&w, "record_bytes", in.record_bytes);
@@ -171,9 +178,15 @@ int cmd_stats(int argc, char **argv)
         jw_kuint(&w, "bodies_compressed", in.body_compressed);
         jw_kuint(&w, "bodies_truncated", in.body_truncated);
         jw_key(&w, "oldest");
-        if (any) jw_str(&w, fmt_time_iso(t1, in.oldest_us)); else jw_null(&w);
+        if (any)
+            jw_str(&w, fmt_time_iso(t1, in.oldest_us));
+        else
+            jw_null(&w);
         jw_key(&w, "newest");
-        if (any) jw_str(&w, fmt_time_iso(t2, in.newest_us)); else jw_null(&w);
+        if (any)
+            jw_str(&w, fmt_time_iso(t2, in.newest_us));
+        else
+            jw_null(&w);
         jw_kuint(&w, "readers", in.readers);
         jw_key(&w, "tables");
         jw_obj(&w);
@@ -192,9 +205,13 @@ int cmd_stats(int argc, char **argv)
         jw_end_doc(&w);
     } else {
         static const table_col cols[] = {
-            { "TABLE", "table", 0 }, { "ENTRIES", "entries", TBL_RIGHT }, { "DEPTH", "depth", TBL_RIGHT },
-            { "BRANCH", "branch_pages", TBL_RIGHT }, { "LEAF", "leaf_pages", TBL_RIGHT },
-            { "OVERFLOW", "overflow_pages", TBL_RIGHT }, { "SIZE", "bytes", TBL_RIGHT },
+            { "TABLE", "table", 0 },
+            { "ENTRIES", "entries", TBL_RIGHT },
+            { "DEPTH", "depth", TBL_RIGHT },
+            { "BRANCH", "branch_pages", TBL_RIGHT },
+            { "LEAF", "leaf_pages", TBL_RIGHT },
+            { "OVERFLOW", "overflow_pages", TBL_RIGHT },
+            { "SIZE", "bytes", TBL_RIGHT },
         };
         char b1[FMT_NUM], b2[FMT_NUM], b3[FMT_NUM], b4[FMT_NUM];
         if (c.fmt == CLI_TEXT) {
@@ -204,24 +221,29 @@ int cmd_stats(int argc, char **argv)
             fmt_term(&safe, in.path, strlen(in.path), 0);
             fprintf(o, "Store       %s\n", fmt_built(&safe));
             hc_buf_free(&safe);
-            fprintf(o, "File        data.mdb %s, map %s, page size %" PRIu64 "\n", fmt_bytes(b1, in.file_bytes),
-                    fmt_bytes(b2, in.map_bytes), in.page_size);
-            fprintf(o, "Pages       %s used of %s in the map (%s)\n", fmt_int(b1, (int64_t)in.pages_used),
-                    fmt_int(b2, (int64_t)in.map_pages), fmt_pct(b3, in.pages_used, in.map_pages));
+            fprintf(o, "File        data.mdb %s, map %s, page size %" PRIu64 "\n",
+                    fmt_bytes(b1, in.file_bytes), fmt_bytes(b2, in.map_bytes), in.page_size);
+            fprintf(o, "Pages       %s used of %s in the map (%s)\n",
+                    fmt_int(b1, (int64_t)in.pages_used), fmt_int(b2, (int64_t)in.map_pages),
+                    fmt_pct(b3, in.pages_used, in.map_pages));
             if (in.has_schema)
                 fprintf(o, "Schema      %u%s\n", in.schema, in.has_created ? "" : "");
             if (in.has_created)
                 fprintf(o, "Created     %s UTC\n", fmt_time(t1, in.created_us));
-            fprintf(o, "Records     %s (%s)", fmt_int(b1, (int64_t)in.records), fmt_bytes(b2, in.record_bytes));
+            fprintf(o, "Records     %s (%s)", fmt_int(b1, (int64_t)in.records),
+                    fmt_bytes(b2, in.record_bytes));
             if (in.undecodable)
                 fprintf(o, ", %s undecodable", fmt_int(b3, (int64_t)in.undecodable));
             fputc('\n', o);
             fprintf(o, "Bodies      %s, %s stored, %s original (%s compressed, %s truncated)\n",
-                    fmt_int(b1, (int64_t)in.bodies), fmt_bytes(b2, in.body_bytes), fmt_bytes(b3, in.body_raw_bytes),
-                    fmt_int(b4, (int64_t)in.body_compressed), fmt_int((char[FMT_NUM]){0}, (int64_t)in.body_truncated));
+                    fmt_int(b1, (int64_t)in.bodies), fmt_bytes(b2, in.body_bytes),
+                    fmt_bytes(b3, in.body_raw_bytes), fmt_int(b4, (int64_t)in.body_compressed),
+                    fmt_int((char[FMT_NUM]){ 0 }, (int64_t)in.body_truncated));
             if (any)
-                fprintf(o, "Oldest      %s UTC\nNewest      %s UTC\n", fmt_time(t1, in.oldest_us), fmt_time(t2, in.newest_us));
-            fprintf(o, "Readers     %" PRIu64 " of %" PRIu64 " slots in use\n\n", in.readers, in.max_readers);
+                fprintf(o, "Oldest      %s UTC\nNewest      %s UTC\n", fmt_time(t1, in.oldest_us),
+                        fmt_time(t2, in.newest_us));
+            fprintf(o, "Readers     %" PRIu64 " of %" PRIu64 " slots in use\n\n", in.readers,
+                    in.max_readers);
             table_text_end(&tt);
         }
         table *t = table_new(stdout, c.fmt, cols, sizeof cols / sizeof cols[0]);

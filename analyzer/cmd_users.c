@@ -19,20 +19,25 @@ static const char usage[] =
     "rate, the models used (share of requests) and first/last seen. Records\n"
     "without a user id are grouped under \"(none)\". Sorted by cost.\n"
     "\n"
-    "  --top N            at most N users (default: all)\n"
-    CLI_HELP_COMMON
-    CLI_HELP_FILTERS;
+    "  --top N            at most N users (default: all)\n" CLI_HELP_COMMON CLI_HELP_FILTERS;
 
 enum { OPT_TOP = OPT_CMD };
 
-static const cli_opt opts[] = { CLI_COMMON_OPTS, CLI_FILTER_OPTS, { "top", 0, true, OPT_TOP }, { 0 } };
+static const cli_opt opts[] = {
+    CLI_COMMON_OPTS, CLI_FILTER_OPTS, { "top", 0, true, OPT_TOP }, { 0 }
+};
 
 static const table_col cols[] = {
-    { "USER", "user", TBL_SHRINK },       { "REQUESTS", "requests", TBL_RIGHT },
-    { "COST", "cost_usd", TBL_RIGHT },    { "AVG COST", "avg_cost_usd", TBL_RIGHT | TBL_DROP },
-    { "AVG LAT", "latency_avg_ms", TBL_RIGHT | TBL_DROP }, { "P95 LAT", "latency_p95_ms", TBL_RIGHT },
-    { "ERRORS", "error_rate", TBL_RIGHT }, { "TOP MODELS", "models", TBL_SHRINK | TBL_DROP },
-    { "FIRST SEEN", "first_seen", TBL_DROP }, { "LAST SEEN", "last_seen", TBL_DROP },
+    { "USER", "user", TBL_SHRINK },
+    { "REQUESTS", "requests", TBL_RIGHT },
+    { "COST", "cost_usd", TBL_RIGHT },
+    { "AVG COST", "avg_cost_usd", TBL_RIGHT | TBL_DROP },
+    { "AVG LAT", "latency_avg_ms", TBL_RIGHT | TBL_DROP },
+    { "P95 LAT", "latency_p95_ms", TBL_RIGHT },
+    { "ERRORS", "error_rate", TBL_RIGHT },
+    { "TOP MODELS", "models", TBL_SHRINK | TBL_DROP },
+    { "FIRST SEEN", "first_seen", TBL_DROP },
+    { "LAST SEEN", "last_seen", TBL_DROP },
 };
 
 static bool oom;
@@ -104,12 +109,17 @@ int cmd_users(int argc, char **argv)
             jw_kint(&w, "cost_nusd", a->cost_nusd);
             jw_kuint(&w, "unpriced_requests", a->unpriced);
             jw_key(&w, "avg_cost_nusd");
-            if (priced) jw_double(&w, (double)a->cost_nusd / (double)priced); else jw_null(&w);
-            jw_kdouble(&w, "latency_avg_us", a->requests ? (double)a->latency_sum_us / (double)a->requests : 0.0);
+            if (priced)
+                jw_double(&w, (double)a->cost_nusd / (double)priced);
+            else
+                jw_null(&w);
+            jw_kdouble(&w, "latency_avg_us",
+                       a->requests ? (double)a->latency_sum_us / (double)a->requests : 0.0);
             jw_kint(&w, "latency_p95_us", p95);
             jw_kuint(&w, "errors", a->errors);
             agg_limits_json(&w, a);
-            jw_kdouble(&w, "error_rate", a->requests ? (double)a->errors / (double)a->requests : 0.0);
+            jw_kdouble(&w, "error_rate",
+                       a->requests ? (double)a->errors / (double)a->requests : 0.0);
             jw_key(&w, "models");
             jw_arr(&w);
             for (size_t m = 0; m < a->nmodels; m++) {
@@ -138,12 +148,14 @@ int cmd_users(int argc, char **argv)
         }
         table_cell2(t, fmt_dur(b1, avg_lat), fmt_ms_exact(b2, avg_lat));
         table_cell2(t, fmt_dur(b1, p95), fmt_ms_exact(b2, p95));
-        snprintf(b2, sizeof b2, "%.6f", a->requests ? (double)a->errors / (double)a->requests : 0.0);
+        snprintf(b2, sizeof b2, "%.6f",
+                 a->requests ? (double)a->errors / (double)a->requests : 0.0);
         table_cell2(t, fmt_pct(b1, a->errors, a->requests), b2);
         hc_buf models = HC_BUF_INIT;
         for (size_t m = 0; m < a->nmodels; m++) {
             if (c.fmt == CLI_CSV)
-                hc_buf_printf(&models, "%s%s:%" PRIu64, m ? ";" : "", a->models[m].model, a->models[m].n);
+                hc_buf_printf(&models, "%s%s:%" PRIu64, m ? ";" : "", a->models[m].model,
+                              a->models[m].n);
             else if (m < 3)
                 hc_buf_printf(&models, "%s%s %.0f%%", m ? ", " : "", a->models[m].model,
                               100.0 * (double)a->models[m].n / (double)a->requests);

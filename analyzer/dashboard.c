@@ -82,7 +82,8 @@ int dash_cli_opt(dash_opts *o, int id, const char *arg)
             return 0; /* the filter --where K=V, applied by cli_common() */
         /* --property means one thing everywhere: the filter K=V. */
         cli_misuse("--property: expected NAME=VALUE (a filter, as in every command), got '%s'; "
-                   "the breakdown by a property is --by-property NAME", arg);
+                   "the breakdown by a property is --by-property NAME",
+                   arg);
         return CLI_ERR;
     case OPT_DASH_BY_PROPERTY:
         if (!*arg || strchr(arg, '=')) {
@@ -108,14 +109,13 @@ int dash_cli_opt(dash_opts *o, int id, const char *arg)
             return CLI_ERR;
         }
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
 static const char *const term_names[] = {
-    [OPT_SINCE] = "since", [OPT_UNTIL] = "until", [OPT_WHERE] = "where",
-    [OPT_MODEL] = "model", [OPT_USER] = "user", [OPT_SESSION] = "session",
+    [OPT_SINCE] = "since",   [OPT_UNTIL] = "until", [OPT_WHERE] = "where",
+    [OPT_MODEL] = "model",   [OPT_USER] = "user",   [OPT_SESSION] = "session",
     [OPT_STATUS] = "status", [OPT_CACHE] = "cache", [OPT_PROVIDER] = "provider",
 };
 
@@ -134,7 +134,8 @@ int dash_terms_add(dash_terms *t, int id, const char *arg)
     return 0;
 }
 
-int dash_terms_filter(const dash_terms *t, int64_t now_us, query_filter *f, char *err, size_t errlen)
+int dash_terms_filter(const dash_terms *t, int64_t now_us, query_filter *f, char *err,
+                      size_t errlen)
 {
     memset(f, 0, sizeof *f);
     for (int i = 0; i < t->n; i++) {
@@ -153,9 +154,9 @@ int dash_terms_filter(const dash_terms *t, int64_t now_us, query_filter *f, char
 struct dash_cache {
     struct cent {
         uint8_t id[HC_UUID_LEN];
-        bool    used;
-        char   *text;    /* NULL: the record has no excerpt */
-    } *e;
+        bool used;
+        char *text; /* NULL: the record has no excerpt */
+    } * e;
     size_t cap, n, max;
 };
 
@@ -229,38 +230,38 @@ static enum dash_unit auto_unit(int64_t lo, int64_t hi)
 #define RL_MAX 32
 
 struct rl_min {
-    char    provider[32], header[80], model[96];
-    bool    tokens;
-    int64_t remaining, limit, start_us;   /* limit < 0: unknown */
+    char provider[32], header[80], model[96];
+    bool tokens;
+    int64_t remaining, limit, start_us; /* limit < 0: unknown */
 };
 
 enum { W_GROUPS = 1u << 0, W_SERIES = 1u << 1, W_PROPS = 1u << 2, W_RL = 1u << 3 };
 
 struct dash {
     const dash_src *src;
-    unsigned        what;
-    enum dash_unit  unit;
-    const char     *prop;          /* the breakdown property, or NULL */
-    bool            count_names;   /* the main pass counts property names */
-    agg_acc         total;
-    agg_groups      by_model, by_user, by_prop, names;
-    agg_groups      buckets;       /* key: bucket start as decimal µs */
-    agg_groups      bmodel;        /* key: bucket start, NUL, model */
-    struct rl_min   rl[RL_MAX];
-    size_t          nrl;
-    int64_t         tmin, tmax;    /* pre-pass: period of the matching records */
-    uint64_t        matched;
-    summary_pct     pct;           /* of total, once the passes are done */
-    hc_buf          key;
-    int             oom;
+    unsigned what;
+    enum dash_unit unit;
+    const char *prop; /* the breakdown property, or NULL */
+    bool count_names; /* the main pass counts property names */
+    agg_acc total;
+    agg_groups by_model, by_user, by_prop, names;
+    agg_groups buckets; /* key: bucket start as decimal µs */
+    agg_groups bmodel;  /* key: bucket start, NUL, model */
+    struct rl_min rl[RL_MAX];
+    size_t nrl;
+    int64_t tmin, tmax; /* pre-pass: period of the matching records */
+    uint64_t matched;
+    summary_pct pct; /* of total, once the passes are done */
+    hc_buf key;
+    int oom;
 };
 
 /* query_scan() applies f1; this applies f2 and counts what passed both. */
 struct both {
     const query_filter *f2;
-    query_cb            cb;
-    void               *ctx;
-    uint64_t            matched;
+    query_cb cb;
+    void *ctx;
+    uint64_t matched;
 };
 
 static int both_cb(void *ctx, const hc_record *r)
@@ -458,7 +459,8 @@ static const char *top_name(const agg_groups *names)
     const char *best = NULL;
     uint64_t bn = 0;
     for (size_t i = 0; i < names->n; i++)
-        if (names->accs[i].requests > bn || (names->accs[i].requests == bn && best && strcmp(names->keys[i], best) < 0)) {
+        if (names->accs[i].requests > bn ||
+            (names->accs[i].requests == bn && best && strcmp(names->keys[i], best) < 0)) {
             bn = names->accs[i].requests;
             best = names->keys[i];
         }
@@ -526,8 +528,8 @@ static void group_fields(jw *w, const agg_acc *a)
     jw_kuint(w, "cache_hits", a->cache_hits);
 }
 
-static int emit_groups(jw *w, const char *key, const char *dim, agg_groups *g, const agg_groups *names,
-                       const char *prop)
+static int emit_groups(jw *w, const char *key, const char *dim, agg_groups *g,
+                       const agg_groups *names, const char *prop)
 {
     size_t *o = ordered(g);
     if (!o)
@@ -609,8 +611,10 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
     uint64_t nb = 0;
     for (trend_iter_init(&it, g, (enum tb_unit)d->unit); trend_next(&it, &s, &gi);)
         if (++nb > DASH_MAX_BUCKETS) {
-            snprintf(err, errlen, "%s buckets would be more than %d over this period; choose a larger unit "
-                     "or narrow the time range", unit_name(d->unit), DASH_MAX_BUCKETS);
+            snprintf(err, errlen,
+                     "%s buckets would be more than %d over this period; choose a larger unit "
+                     "or narrow the time range",
+                     unit_name(d->unit), DASH_MAX_BUCKETS);
             return HC_ETOOBIG;
         }
     size_t *mo = ordered(&d->by_model);
@@ -652,7 +656,9 @@ static int emit_series_fields(jw *w, struct dash *d, char *err, size_t errlen)
                 hc_buf_reset(&d->key);
                 hc_buf_append(&d->key, k, kn + 1);
                 hc_buf_append(&d->key, d->by_model.keys[mo[i]], d->by_model.klens[mo[i]]);
-                long mi = d->key.data && !hc_buf_error(&d->key) ? agg_group_find(&d->bmodel, d->key.data, d->key.len) : -1;
+                long mi = d->key.data && !hc_buf_error(&d->key)
+                              ? agg_group_find(&d->bmodel, d->key.data, d->key.len)
+                              : -1;
                 if (mi >= 0)
                     c = d->bmodel.accs[mi].cost_nusd;
             }
@@ -694,12 +700,15 @@ static int emit_latency(jw *w, const struct dash *d)
     const agg_vec *lat = &d->total.lat;
     int64_t mx = 0, mn = INT64_MAX;
     for (size_t i = 0; i < lat->n; i++) {
-        if (lat->v[i] > mx) mx = lat->v[i];
-        if (lat->v[i] < mn) mn = lat->v[i];
+        if (lat->v[i] > mx)
+            mx = lat->v[i];
+        if (lat->v[i] < mn)
+            mn = lat->v[i];
     }
     int64_t edges[64];
     size_t ne = 0;
-    for (int64_t dec = 1; ne + 3 < sizeof edges / sizeof edges[0] && dec <= INT64_MAX / 50; dec *= 10) {
+    for (int64_t dec = 1; ne + 3 < sizeof edges / sizeof edges[0] && dec <= INT64_MAX / 50;
+         dec *= 10) {
         edges[ne++] = dec;
         edges[ne++] = 2 * dec;
         edges[ne++] = 5 * dec;
@@ -791,7 +800,7 @@ static void emit_ratelimits(jw *w, struct dash *d)
 /* ---- rows and details ---------------------------------------------------------------- */
 
 struct body {
-    bool   present, truncated;
+    bool present, truncated;
     hc_buf data;
 };
 
@@ -830,7 +839,8 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
 }
 
 /* key: the text cut at max, and key_cut: whether it was. */
-static void cut_text(jw *w, const char *key, const char *cutkey, const char *s, size_t n, size_t max)
+static void cut_text(jw *w, const char *key, const char *cutkey, const char *s, size_t n,
+                     size_t max)
 {
     size_t k = utf8_cut(s, n, max);
     jw_key(w, key);
@@ -840,15 +850,14 @@ static void cut_text(jw *w, const char *key, const char *cutkey, const char *s, 
 
 struct rows {
     const dash_src *src;
-    size_t          body_max;
-    bool            details;
-    uint64_t        limit, shown;
-    jw             *w;
-    struct body     req, resp;
-    hc_buf          tmp, pairs;
-    int             err;
+    size_t body_max;
+    bool details;
+    uint64_t limit, shown;
+    jw *w;
+    struct body req, resp;
+    hc_buf tmp, pairs;
+    int err;
 };
-
 
 static int collect_msg(void *ctx, const char *role, const char *text, size_t len)
 {
@@ -883,7 +892,9 @@ static void emit_detail(struct rows *x, const hc_record *r)
     /* The prompt as messages, cut so that all texts together stay within max. */
     jw_key(w, "prompt");
     hc_buf_reset(&x->pairs);
-    int n = max && x->req.present ? prompt_messages(x->req.data.data, x->req.data.len, collect_msg, x) : HC_EPARSE;
+    int n = max && x->req.present
+                ? prompt_messages(x->req.data.data, x->req.data.len, collect_msg, x)
+                : HC_EPARSE;
     if (n == HC_ENOMEM)
         x->err = HC_ENOMEM;
     bool prompt_cut = false;
@@ -909,7 +920,11 @@ static void emit_detail(struct rows *x, const hc_record *r)
     }
     jw_kbool(w, "prompt_cut", prompt_cut);
 
-    struct { const char *name; struct body *b; bool omitted; } bs[2] = {
+    struct {
+        const char *name;
+        struct body *b;
+        bool omitted;
+    } bs[2] = {
         { "request", &x->req, (r->flags & HC_REC_REQ_OMITTED) != 0 },
         { "response", &x->resp, (r->flags & HC_REC_RESP_OMITTED) != 0 },
     };
@@ -937,7 +952,8 @@ static void emit_detail(struct rows *x, const hc_record *r)
     hc_buf_reset(&x->tmp);
     enum hc_stream_kind kind = HC_STREAM_NONE;
     int pieces = max && x->resp.present && x->resp.data.len
-                     ? reassemble_text(x->resp.data.data, x->resp.data.len, r->path, &x->tmp, &kind) : 0;
+                     ? reassemble_text(x->resp.data.data, x->resp.data.len, r->path, &x->tmp, &kind)
+                     : 0;
     if (pieces == HC_ENOMEM)
         x->err = HC_ENOMEM;
     if (pieces > 0) {
@@ -1007,8 +1023,9 @@ static int on_row(void *ctx, const hc_record *r)
     jw_kint(w, "saved_nusd", r->saved_nusd); /* a cache hit's cell says what it saved */
     jw_kbool(w, "unpriced", (r->cost_flags & HC_COST_UNPRICED) != 0);
     /* An answer that carried no usage has an unknown cost, not $0 (as in agg.h). */
-    jw_kbool(w, "no_usage", (r->cost_flags & HC_COST_NO_USAGE) && r->status >= 200 && r->status < 300 &&
-                            !(r->flags & HC_REC_CACHE_HIT));
+    jw_kbool(w, "no_usage",
+             (r->cost_flags & HC_COST_NO_USAGE) && r->status >= 200 && r->status < 300 &&
+                 !(r->flags & HC_REC_CACHE_HIT));
     jw_kint(w, "latency_us", r->latency_us);
     jw_kint(w, "ttft_us", r->ttft_us);
     jw_kstr(w, "user", r->user);
@@ -1045,9 +1062,12 @@ static void rows_free(struct rows *x)
 }
 
 /* The rows array (key "rows" or "requests" already written by the caller). */
-static int emit_rows(jw *w, const dash_src *src, uint64_t limit, size_t body_max, bool details, uint64_t *shown)
+static int emit_rows(jw *w, const dash_src *src, uint64_t limit, size_t body_max, bool details,
+                     uint64_t *shown)
 {
-    struct rows x = { .src = src, .body_max = body_max, .details = details, .limit = limit, .w = w };
+    struct rows x = {
+        .src = src, .body_max = body_max, .details = details, .limit = limit, .w = w
+    };
     query_stats st;
     jw_arr(w);
     int rc = scan(src, true, on_row, &x, &st);
@@ -1059,7 +1079,8 @@ static int emit_rows(jw *w, const dash_src *src, uint64_t limit, size_t body_max
 
 /* ---- documents ------------------------------------------------------------------------ */
 
-int dash_document(jw *w, const dash_src *src, const dash_opts *o, dash_result *res, char *err, size_t errlen)
+int dash_document(jw *w, const dash_src *src, const dash_opts *o, dash_result *res, char *err,
+                  size_t errlen)
 {
     struct dash d;
     query_stats st;
@@ -1174,7 +1195,8 @@ int dash_request(jw *w, const dash_src *src, const char *id, size_t body_max)
         return HC_ENOTFOUND;
     MDB_val k = { HC_UUID_LEN, key }, v;
     hc_record r;
-    if (mdb_get(src->txn, src->recs, &k, &v) != 0 || hc_record_decode(v.mv_data, v.mv_size, &r) != 0)
+    if (mdb_get(src->txn, src->recs, &k, &v) != 0 ||
+        hc_record_decode(v.mv_data, v.mv_size, &r) != 0)
         return HC_ENOTFOUND;
     memcpy(r.id, key, HC_UUID_LEN);
     if (reprice_on_read)

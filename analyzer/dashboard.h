@@ -68,44 +68,48 @@
 #include "query.h"
 #include "timebucket.h"
 
-#define DASH_TOP              20      /* groups per breakdown; the rest are summed in "others" */
-#define DASH_STACK            8       /* models stacked in the spend series; the rest are "(other)" */
-#define DASH_DEFAULT_LIMIT    2000    /* rows in the requests table */
-#define DASH_DEFAULT_BODY_MAX 65536   /* bytes per body or text in a detail */
-#define DASH_MAX_BUCKETS      10000   /* a longer series is refused (choose a larger unit) */
-#define DASH_EXCERPT          200     /* bytes of a row's prompt excerpt */
+#define DASH_TOP              20    /* groups per breakdown; the rest are summed in "others" */
+#define DASH_STACK            8     /* models stacked in the spend series; the rest are "(other)" */
+#define DASH_DEFAULT_LIMIT    2000  /* rows in the requests table */
+#define DASH_DEFAULT_BODY_MAX 65536 /* bytes per body or text in a detail */
+#define DASH_MAX_BUCKETS      10000 /* a longer series is refused (choose a larger unit) */
+#define DASH_EXCERPT          200   /* bytes of a row's prompt excerpt */
 
 /* The fixed units are timebucket.h's; DASH_AUTO picks one from the period. */
 enum dash_unit {
-    DASH_AUTO = TB_NONE, DASH_MINUTE = TB_MINUTE, DASH_HOUR = TB_HOUR, DASH_DAY = TB_DAY,
-    DASH_WEEK = TB_WEEK, DASH_MONTH = TB_MONTH,
+    DASH_AUTO = TB_NONE,
+    DASH_MINUTE = TB_MINUTE,
+    DASH_HOUR = TB_HOUR,
+    DASH_DAY = TB_DAY,
+    DASH_WEEK = TB_WEEK,
+    DASH_MONTH = TB_MONTH,
 };
 
 /* The filter terms as given, for display ("filters" in the document). */
 #define DASH_MAX_TERMS 64
 typedef struct dash_terms {
-    const char *name[DASH_MAX_TERMS];   /* "model", "since", … */
+    const char *name[DASH_MAX_TERMS]; /* "model", "since", … */
     const char *value[DASH_MAX_TERMS];
-    int         n;
+    int n;
 } dash_terms;
 
 /* What to show. Zero-initialised plus dash_opts_init() defaults. */
 typedef struct dash_opts {
-    const char    *property;   /* breakdown property; NULL = the most common name */
-    enum dash_unit unit;       /* DASH_AUTO: at most ~240 buckets over the matching period */
-    uint64_t       limit;      /* rows in the requests table, newest first (0 = all) */
-    size_t         body_max;   /* bytes of each body/text in a detail (0 = no bodies) */
-    bool           details;    /* each row carries its detail (the static report) */
+    const char *property; /* breakdown property; NULL = the most common name */
+    enum dash_unit unit;  /* DASH_AUTO: at most ~240 buckets over the matching period */
+    uint64_t limit;       /* rows in the requests table, newest first (0 = all) */
+    size_t body_max;      /* bytes of each body/text in a detail (0 = no bodies) */
+    bool details;         /* each row carries its detail (the static report) */
 } dash_opts;
 
 /* The snapshot to read and how to select records. */
 typedef struct dash_src {
-    MDB_txn            *txn;          /* a read transaction the caller owns */
-    MDB_dbi             recs, bodies;
-    const char         *store;        /* path, for display */
-    const query_filter *f1, *f2;      /* both must match; either may be NULL */
-    const dash_terms   *terms;        /* for display; may be NULL */
-    struct dash_cache  *cache;        /* row excerpts by id (serve); may be NULL */
+    MDB_txn *txn; /* a read transaction the caller owns */
+    MDB_dbi recs, bodies;
+    const char *store;           /* path, for display */
+    const query_filter *f1, *f2; /* both must match; either may be NULL */
+    const dash_terms *terms;     /* for display; may be NULL */
+    struct dash_cache *cache;    /* row excerpts by id (serve); may be NULL */
 } dash_src;
 
 /* Excerpts are decoded from request bodies; serve keeps them between polls,
@@ -113,15 +117,15 @@ typedef struct dash_src {
  * more than max entries. dash_cache_new: NULL on ENOMEM. */
 typedef struct dash_cache dash_cache;
 dash_cache *dash_cache_new(size_t max);
-void        dash_cache_free(dash_cache *c);
+void dash_cache_free(dash_cache *c);
 
 void dash_opts_init(dash_opts *o);
 
 /* Parse a --bucket / ?bucket= value: auto, minute, hour, day, week, month.
  * 0 or HC_EINVAL. */
-int  dash_parse_unit(const char *s, enum dash_unit *out);
+int dash_parse_unit(const char *s, enum dash_unit *out);
 /* Parse a size: "65536", "64K", "64KiB", "1M" (binary units). 0 or HC_EINVAL. */
-int  dash_parse_size(const char *s, size_t *out);
+int dash_parse_size(const char *s, size_t *out);
 
 /* Options both commands take (after CLI_COMMON_OPTS, CLI_FILTER_OPTS). The
  * breakdown's `--property NAME` is the shared filter option OPT_PROPERTY
@@ -129,35 +133,39 @@ int  dash_parse_size(const char *s, size_t *out);
  * (cli_common), without it the property to break costs down by (the command
  * sets ana_ctx.property_name and passes it to dash_cli_opt). */
 enum { OPT_DASH_BUCKET = OPT_CMD + 50, OPT_DASH_LIMIT, OPT_DASH_BODY_MAX, OPT_DASH_BY_PROPERTY };
-#define DASH_CLI_OPTS                                                                    \
+#define DASH_CLI_OPTS \
     { "bucket", 0, true, OPT_DASH_BUCKET }, { "by-property", 0, true, OPT_DASH_BY_PROPERTY }, \
-    { "limit", 'n', true, OPT_DASH_LIMIT }, { "body-max", 0, true, OPT_DASH_BODY_MAX }
-#define DASH_HELP_OPTS                                                                    \
-    "  --by-property NAME break costs down by this custom property (default: the\n"     \
-    "                     most common property name); --property K=V is the filter,\n"  \
-    "                     as in every command\n"                                         \
+        { "limit", 'n', true, OPT_DASH_LIMIT }, \
+    { \
+        "body-max", 0, true, OPT_DASH_BODY_MAX \
+    }
+#define DASH_HELP_OPTS \
+    "  --by-property NAME break costs down by this custom property (default: the\n" \
+    "                     most common property name); --property K=V is the filter,\n" \
+    "                     as in every command\n" \
     "  --bucket UNIT      time series unit: auto (default), minute, hour, day, week, month\n" \
-    "  -n, --limit N      requests in the table, newest first (default 2000; 0 = all)\n"   \
-    "  --body-max SIZE    bytes of each prompt, response and raw body shown in the\n"        \
+    "  -n, --limit N      requests in the table, newest first (default 2000; 0 = all)\n" \
+    "  --body-max SIZE    bytes of each prompt, response and raw body shown in the\n" \
     "                     detail view (default 64K; 0 = no bodies)\n"
 /* Apply one of DASH_CLI_OPTS: 1 handled, 0 not one of them, CLI_ERR after
  * printing the misuse line. */
-int  dash_cli_opt(dash_opts *o, int id, const char *arg);
+int dash_cli_opt(dash_opts *o, int id, const char *arg);
 
 /* Record the filter option `id` (OPT_SINCE…OPT_PROVIDER, OPT_RUN, and OPT_PROPERTY
  * with a K=V value, recorded as "where") with its value in t, for display and
  * for re-parsing; arg must outlive t. 0, or CLI_ERR (printed) beyond
  * DASH_MAX_TERMS. Other ids are ignored. */
-int  dash_terms_add(dash_terms *t, int id, const char *arg);
+int dash_terms_add(dash_terms *t, int id, const char *arg);
 /* Build a filter from t with relative times resolved against now_us (so a
  * long-running server's "--since 1h" slides). 0, or the query_filter_set()
  * error with its message in err. f is the caller's to query_filter_free(). */
-int  dash_terms_filter(const dash_terms *t, int64_t now_us, query_filter *f, char *err, size_t errlen);
+int dash_terms_filter(const dash_terms *t, int64_t now_us, query_filter *f, char *err,
+                      size_t errlen);
 
 /* What a document covered (for messages). */
 typedef struct dash_result {
-    uint64_t matched;   /* records that passed the filters */
-    uint64_t shown;     /* rows in the requests table */
+    uint64_t matched; /* records that passed the filters */
+    uint64_t shown;   /* rows in the requests table */
 } dash_result;
 
 /* Write the dashboard document (as one JSON value) with w; res (may be
@@ -165,7 +173,8 @@ typedef struct dash_result {
  * when an explicit unit would give more than DASH_MAX_BUCKETS buckets. On
  * error a one-line reason is in err and the writer holds a partial
  * document (write into a buffer or a file to be discarded). */
-int dash_document(jw *w, const dash_src *src, const dash_opts *o, dash_result *res, char *err, size_t errlen);
+int dash_document(jw *w, const dash_src *src, const dash_opts *o, dash_result *res, char *err,
+                  size_t errlen);
 
 /* serve's smaller documents, with the same keys as in the dashboard document:
  * {store, txn, records_scanned, records_matched, undecodable, summary} */

@@ -22,7 +22,7 @@
 
 #include "buf.h"
 
-#define FMT_NUM 48   /* enough for any number format below */
+#define FMT_NUM 48 /* enough for any number format below */
 
 /* The one money format of every text output (tables, summaries, audit, show,
  * the dashboard's fmtUsd): cents from $1 up ("$1,234.57", "$2.50"), three
@@ -52,7 +52,7 @@ const char *fmt_time(char out[32], int64_t us);
 const char *fmt_time_iso(char out[40], int64_t us);
 
 enum {
-    FMT_KEEP_NL = 1u << 0,   /* keep '\n' and '\t' (bodies); otherwise they become "\n", "\t" */
+    FMT_KEEP_NL = 1u << 0, /* keep '\n' and '\t' (bodies); otherwise they become "\n", "\t" */
 };
 /* Append s (n bytes) to out with control characters and invalid UTF-8
  * escaped (see above). 0 or HC_ENOMEM. */

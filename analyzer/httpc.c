@@ -97,11 +97,11 @@ static int write_all(int fd, const void *p, size_t n, int64_t deadline)
 }
 
 int httpc_request(const char *host, int port, const char *method, const char *target,
-                  const char *headers, const void *body, size_t len, int timeout_ms,
-                  int *status, hc_buf *resp, char *err, size_t errlen)
+                  const char *headers, const void *body, size_t len, int timeout_ms, int *status,
+                  hc_buf *resp, char *err, size_t errlen)
 {
-    return httpc_request_max(host, port, method, target, headers, body, len, timeout_ms, HTTPC_MAX_RESPONSE,
-                             status, resp, err, errlen);
+    return httpc_request_max(host, port, method, target, headers, body, len, timeout_ms,
+                             HTTPC_MAX_RESPONSE, status, resp, err, errlen);
 }
 
 int httpc_request_max(const char *host, int port, const char *method, const char *target,
@@ -113,9 +113,10 @@ int httpc_request_max(const char *host, int port, const char *method, const char
     int rc, fd = connect_to(host, port, deadline, err, errlen);
     if (fd < 0)
         return fd;
-    rc = hc_buf_printf(&head, "%s %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n"
-                       "Content-Length: %zu\r\n%s\r\n", method, target, host, port, len,
-                       headers ? headers : "");
+    rc = hc_buf_printf(&head,
+                       "%s %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n"
+                       "Content-Length: %zu\r\n%s\r\n",
+                       method, target, host, port, len, headers ? headers : "");
     if (rc)
         goto cleanup;
     if ((rc = write_all(fd, head.data, head.len, deadline)) != 0 ||
@@ -160,7 +161,8 @@ int httpc_request_max(const char *host, int port, const char *method, const char
 fail:
     if (err)
         snprintf(err, errlen, "%s:%d: %s", host, port,
-                 rc == HC_ETIMEDOUT ? "timed out" : "connection failed while talking to the server");
+                 rc == HC_ETIMEDOUT ? "timed out"
+                                    : "connection failed while talking to the server");
 cleanup:
     close(fd);
     hc_buf_free(&head);

@@ -27,8 +27,8 @@
  * HTTP answer), HC_ENOMEM; then err (when non-NULL) holds a one-line reason
  * naming host:port, never the headers. */
 int httpc_request(const char *host, int port, const char *method, const char *target,
-                  const char *headers, const void *body, size_t len, int timeout_ms,
-                  int *status, hc_buf *resp, char *err, size_t errlen);
+                  const char *headers, const void *body, size_t len, int timeout_ms, int *status,
+                  hc_buf *resp, char *err, size_t errlen);
 /* The same, keeping at most `max` bytes of the answer's body instead of
  * HTTPC_MAX_RESPONSE (a reader of many rows; the caller detects a cut answer
  * by resp growing to max). */

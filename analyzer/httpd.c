@@ -22,25 +22,28 @@
 #define LINGER_MS 2000
 
 struct conn {
-    int     fd;              /* -1: free slot */
-    hc_buf  in, out;
-    size_t  out_off;
-    int64_t head_deadline;   /* ms; 0 = no partial head pending */
-    int64_t deadline;        /* idle, write or linger deadline (ms) */
-    bool    close_after;     /* close once out is written */
-    bool    lingering;       /* shut down for writing, draining input */
+    int fd; /* -1: free slot */
+    hc_buf in, out;
+    size_t out_off;
+    int64_t head_deadline; /* ms; 0 = no partial head pending */
+    int64_t deadline;      /* idle, write or linger deadline (ms) */
+    bool close_after;      /* close once out is written */
+    bool lingering;        /* shut down for writing, draining input */
 };
 
 struct httpd {
-    int         lfd;
-    unsigned    port;
-    bool        owner_only;      /* loopback peers of another uid are refused */
-    unsigned long refused;       /* connections refused by owner_only */
+    int lfd;
+    unsigned port;
+    bool owner_only;       /* loopback peers of another uid are refused */
+    unsigned long refused; /* connections refused by owner_only */
     struct conn c[HTTPD_MAX_CONNS];
-    size_t      active;
+    size_t active;
 };
 
-static int64_t now_ms(void) { return hc_mono_us() / 1000; }
+static int64_t now_ms(void)
+{
+    return hc_mono_us() / 1000;
+}
 
 const char *httpd_reason(int status)
 {
@@ -61,12 +64,15 @@ const char *httpd_reason(int status)
 int httpd_open(const char *addr, unsigned port, httpd **out, char *err, size_t errlen)
 {
     struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-                              .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai;
+                              .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM },
+                    *ai;
     char ps[16];
     snprintf(ps, sizeof ps, "%u", port);
     *out = NULL;
     if (port > 65535 || getaddrinfo(addr, ps, &hints, &ai) != 0) {
-        snprintf(err, errlen, "'%s' is not a numeric IP address (or the port is out of range)", addr);
+        snprintf(err, errlen, "'%s' is not a numeric IP address (or the port is out of range)",
+                 addr);
         return HC_EINVAL;
     }
     httpd *h = calloc(1, sizeof *h);
@@ -92,7 +98,8 @@ int httpd_open(const char *addr, unsigned port, httpd **out, char *err, size_t e
     *out = h;
     return 0;
 fail:
-    snprintf(err, errlen, "cannot listen on %s port %u: %s", addr, port, h ? strerror(errno) : "out of memory");
+    snprintf(err, errlen, "cannot listen on %s port %u: %s", addr, port,
+             h ? strerror(errno) : "out of memory");
     if (fd >= 0)
         close(fd);
     free(h);
@@ -100,7 +107,10 @@ fail:
     return HC_EIO;
 }
 
-unsigned httpd_port(const httpd *h) { return h->port; }
+unsigned httpd_port(const httpd *h)
+{
+    return h->port;
+}
 
 static void conn_close(httpd *h, struct conn *c)
 {
@@ -123,7 +133,8 @@ void httpd_close(httpd *h)
 }
 
 /* Queue a response on c: status line, the standard headers, resp's. */
-static void queue(struct conn *c, int status, const httpd_resp *resp, bool head_only, bool close_after)
+static void queue(struct conn *c, int status, const httpd_resp *resp, bool head_only,
+                  bool close_after)
 {
     char date[64];
     time_t t = time(NULL);
@@ -135,8 +146,9 @@ static void queue(struct conn *c, int status, const httpd_resp *resp, bool head_
                   "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
                   "Referrer-Policy: no-referrer\r\nX-Frame-Options: DENY\r\n%s%s\r\n",
                   status, httpd_reason(status), date,
-                  resp->content_type ? resp->content_type : "text/plain; charset=utf-8", resp->body.len,
-                  resp->headers.data ? resp->headers.data : "", close_after ? "Connection: close\r\n" : "");
+                  resp->content_type ? resp->content_type : "text/plain; charset=utf-8",
+                  resp->body.len, resp->headers.data ? resp->headers.data : "",
+                  close_after ? "Connection: close\r\n" : "");
     if (!head_only && resp->body.len)
         hc_buf_append(&c->out, resp->body.data, resp->body.len);
     if (hc_buf_error(&c->out) || hc_buf_error(&resp->body) || hc_buf_error(&resp->headers)) {
@@ -179,22 +191,25 @@ static void answer(struct conn *c, const hc_http_head *hd, httpd_handler fn, voi
     enum hc_framing fr;
     uint64_t len = 0;
     if (hc_http_framing(hd, false, hd->method, hd->method_len, &fr, &len) != 0 ||
-        !(fr == HC_BODY_NONE || (fr == HC_BODY_LENGTH && len == 0)) ||
-        hd->target_len == 0 || hd->target[0] != '/' ||
-        (hd->minor_version == 1 && !hc_http_header(hd, "Host"))) {
+        !(fr == HC_BODY_NONE || (fr == HC_BODY_LENGTH && len == 0)) || hd->target_len == 0 ||
+        hd->target[0] != '/' || (hd->minor_version == 1 && !hc_http_header(hd, "Host"))) {
         queue_error(c, 400, NULL);
         return;
     }
     const char *q = memchr(hd->target, '?', hd->target_len);
     httpd_req req = {
-        .method = "GET", .method_len = 3,
-        .path = hd->target, .path_len = q ? (size_t)(q - hd->target) : hd->target_len,
-        .query = q ? q + 1 : "", .query_len = q ? hd->target_len - (size_t)(q + 1 - hd->target) : 0,
+        .method = "GET",
+        .method_len = 3,
+        .path = hd->target,
+        .path_len = q ? (size_t)(q - hd->target) : hd->target_len,
+        .query = q ? q + 1 : "",
+        .query_len = q ? hd->target_len - (size_t)(q + 1 - hd->target) : 0,
         .head = hd,
     };
     httpd_resp resp = { .status = 200 };
     fn(ctx, &req, &resp);
-    bool close_after = hd->minor_version == 0 || hc_http_header_has_token(hd, "Connection", "close");
+    bool close_after =
+        hd->minor_version == 0 || hc_http_header_has_token(hd, "Connection", "close");
     queue(c, resp.status, &resp, head, close_after);
     hc_buf_free(&resp.body);
     hc_buf_free(&resp.headers);
@@ -278,8 +293,14 @@ static void on_readable(httpd *h, struct conn *c, httpd_handler fn, void *ctx)
         on_writable(h, c, fn, ctx);
 }
 
-void httpd_owner_only(httpd *h, bool on) { h->owner_only = on; }
-unsigned long httpd_refused(const httpd *h) { return h->refused; }
+void httpd_owner_only(httpd *h, bool on)
+{
+    h->owner_only = on;
+}
+unsigned long httpd_refused(const httpd *h)
+{
+    return h->refused;
+}
 
 /* An address as /proc/net/tcp{,6} prints it: the address's 32-bit words in
  * memory order, each as %08X. */
@@ -307,8 +328,9 @@ static bool peer_uid(int fd, uid_t *uid)
 {
     struct sockaddr_storage me, peer;
     socklen_t ml = sizeof me, pl = sizeof peer;
-    if (getsockname(fd, (struct sockaddr *)&me, &ml) != 0 || getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 ||
-        me.ss_family != peer.ss_family || (me.ss_family != AF_INET && me.ss_family != AF_INET6))
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) != 0 ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 || me.ss_family != peer.ss_family ||
+        (me.ss_family != AF_INET && me.ss_family != AF_INET6))
         return false;
     char mh[40], ph[40], lh[40], rh[40], line[512];
     unsigned mp, pp, lp, rp, u;
@@ -319,7 +341,8 @@ static bool peer_uid(int fd, uid_t *uid)
         return false;
     bool found = false;
     while (!found && fgets(line, sizeof line, f))
-        if (sscanf(line, " %*[0-9]: %39[0-9A-F]:%x %39[0-9A-F]:%x %*x %*s %*s %*s %u", lh, &lp, rh, &rp, &u) == 5 &&
+        if (sscanf(line, " %*[0-9]: %39[0-9A-F]:%x %39[0-9A-F]:%x %*x %*s %*s %*s %u", lh, &lp, rh,
+                   &rp, &u) == 5 &&
             lp == pp && rp == mp && strcmp(lh, ph) == 0 && strcmp(rh, mh) == 0) {
             *uid = (uid_t)u;
             found = true;
@@ -333,8 +356,10 @@ static void refuse(httpd *h, int fd)
 {
 #define REFUSED_BODY "this dashboard serves only the user who started it\n"
     char msg[256];
-    int n = snprintf(msg, sizeof msg, "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s", sizeof REFUSED_BODY - 1, REFUSED_BODY);
+    int n = snprintf(msg, sizeof msg,
+                     "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     sizeof REFUSED_BODY - 1, REFUSED_BODY);
     ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
     shutdown(fd, SHUT_WR);
@@ -407,7 +432,8 @@ int httpd_run(httpd *h, httpd_handler fn, void *ctx, volatile sig_atomic_t *stop
     while (!*stop) {
         nfds_t n = 0;
         int64_t now = now_ms(), wake = now + 1000;
-        pfd[n] = (struct pollfd){ .fd = h->lfd, .events = POLLIN }; /* full: on_accept evicts an idle one */
+        pfd[n] = (struct pollfd){ .fd = h->lfd,
+                                  .events = POLLIN }; /* full: on_accept evicts an idle one */
         idx[n++] = -1;
         for (size_t i = 0; i < HTTPD_MAX_CONNS; i++) {
             struct conn *c = &h->c[i];

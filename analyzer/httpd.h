@@ -42,27 +42,30 @@
 #include "buf.h"
 #include "http.h"
 
-#define HTTPD_MAX_HEAD          16384
-#define HTTPD_MAX_CONNS         64
-#define HTTPD_HEAD_TIMEOUT_MS   10000
-#define HTTPD_IDLE_TIMEOUT_MS   60000
-#define HTTPD_WRITE_TIMEOUT_MS  30000
+#define HTTPD_MAX_HEAD         16384
+#define HTTPD_MAX_CONNS        64
+#define HTTPD_HEAD_TIMEOUT_MS  10000
+#define HTTPD_IDLE_TIMEOUT_MS  60000
+#define HTTPD_WRITE_TIMEOUT_MS 30000
 
 /* A parsed request; pointers are valid during the handler call only. */
 typedef struct httpd_req {
-    const char         *method;  size_t method_len;    /* "GET" (HEAD is served as GET) */
-    const char         *path;    size_t path_len;      /* target before '?', not decoded */
-    const char         *query;   size_t query_len;     /* after '?' (not decoded), or "" */
-    const hc_http_head *head;                          /* every header */
+    const char *method;
+    size_t method_len; /* "GET" (HEAD is served as GET) */
+    const char *path;
+    size_t path_len; /* target before '?', not decoded */
+    const char *query;
+    size_t query_len;         /* after '?' (not decoded), or "" */
+    const hc_http_head *head; /* every header */
 } httpd_req;
 
 /* What the handler fills. The server initialises status 200, content_type
  * NULL (then "text/plain; charset=utf-8"), headers empty, body empty. */
 typedef struct httpd_resp {
-    int         status;
-    const char *content_type;    /* static string */
-    hc_buf      headers;         /* extra header lines, each ending in CRLF */
-    hc_buf      body;
+    int status;
+    const char *content_type; /* static string */
+    hc_buf headers;           /* extra header lines, each ending in CRLF */
+    hc_buf body;
 } httpd_resp;
 
 typedef void (*httpd_handler)(void *ctx, const httpd_req *req, httpd_resp *resp);
@@ -72,19 +75,19 @@ typedef struct httpd httpd;
 /* Listen on addr (a numeric IPv4 or IPv6 address) and port (0: any free
  * one). 0 with *out set, or HC_EINVAL (addr is not numeric) / HC_EIO (bind
  * or listen failed) with a one-line reason in err. */
-int      httpd_open(const char *addr, unsigned port, httpd **out, char *err, size_t errlen);
+int httpd_open(const char *addr, unsigned port, httpd **out, char *err, size_t errlen);
 /* The port actually bound. */
 unsigned httpd_port(const httpd *h);
 /* Serve until *stop is non-zero (set it from a signal handler; the loop
  * wakes at least once a second). Returns 0, or HC_EIO if poll() fails. */
-int      httpd_run(httpd *h, httpd_handler fn, void *ctx, volatile sig_atomic_t *stop);
+int httpd_run(httpd *h, httpd_handler fn, void *ctx, volatile sig_atomic_t *stop);
 /* Accept only connections whose other end is a socket of this process's
  * effective uid (see DESIGN); for a loopback listener. Off by default. */
-void     httpd_owner_only(httpd *h, bool on);
+void httpd_owner_only(httpd *h, bool on);
 /* Connections refused by owner_only so far. */
 unsigned long httpd_refused(const httpd *h);
 /* Close the listener and every connection (NULL is fine). */
-void     httpd_close(httpd *h);
+void httpd_close(httpd *h);
 
 /* The reason phrase of a status ("Not Found"); "Unknown" for others. */
 const char *httpd_reason(int status);

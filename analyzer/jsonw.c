@@ -55,10 +55,22 @@ static void close_(jw *w, char c)
     fputc(c, w->f);
 }
 
-void jw_obj(jw *w) { open_(w, '{'); }
-void jw_obj_end(jw *w) { close_(w, '}'); }
-void jw_arr(jw *w) { open_(w, '['); }
-void jw_arr_end(jw *w) { close_(w, ']'); }
+void jw_obj(jw *w)
+{
+    open_(w, '{');
+}
+void jw_obj_end(jw *w)
+{
+    close_(w, '}');
+}
+void jw_arr(jw *w)
+{
+    open_(w, '[');
+}
+void jw_arr_end(jw *w)
+{
+    close_(w, ']');
+}
 
 void jw_escape(FILE *f, const char *s, size_t n)
 {
@@ -168,11 +180,31 @@ void jw_null(jw *w)
     fputs("null", w->f);
 }
 
-void jw_kstr(jw *w, const char *k, const char *s) { jw_key(w, k); jw_str(w, s); }
-void jw_kint(jw *w, const char *k, int64_t v) { jw_key(w, k); jw_int(w, v); }
-void jw_kuint(jw *w, const char *k, uint64_t v) { jw_key(w, k); jw_uint(w, v); }
-void jw_kdouble(jw *w, const char *k, double v) { jw_key(w, k); jw_double(w, v); }
-void jw_kbool(jw *w, const char *k, bool v) { jw_key(w, k); jw_bool(w, v); }
+void jw_kstr(jw *w, const char *k, const char *s)
+{
+    jw_key(w, k);
+    jw_str(w, s);
+}
+void jw_kint(jw *w, const char *k, int64_t v)
+{
+    jw_key(w, k);
+    jw_int(w, v);
+}
+void jw_kuint(jw *w, const char *k, uint64_t v)
+{
+    jw_key(w, k);
+    jw_uint(w, v);
+}
+void jw_kdouble(jw *w, const char *k, double v)
+{
+    jw_key(w, k);
+    jw_double(w, v);
+}
+void jw_kbool(jw *w, const char *k, bool v)
+{
+    jw_key(w, k);
+    jw_bool(w, v);
+}
 
 void jw_end_doc(jw *w)
 {

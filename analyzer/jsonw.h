@@ -23,26 +23,26 @@
 
 typedef struct jw {
     FILE *f;
-    bool  pretty;                  /* newlines and two-space indentation */
-    int   depth;
-    bool  first[JW_MAX_DEPTH];     /* no value written yet at this depth */
-    bool  after_key;               /* a key was written; the value follows */
+    bool pretty; /* newlines and two-space indentation */
+    int depth;
+    bool first[JW_MAX_DEPTH]; /* no value written yet at this depth */
+    bool after_key;           /* a key was written; the value follows */
 } jw;
 
 void jw_init(jw *w, FILE *f, bool pretty);
 
-void jw_obj(jw *w);        /* { */
-void jw_obj_end(jw *w);    /* } */
-void jw_arr(jw *w);        /* [ */
-void jw_arr_end(jw *w);    /* ] */
+void jw_obj(jw *w);     /* { */
+void jw_obj_end(jw *w); /* } */
+void jw_arr(jw *w);     /* [ */
+void jw_arr_end(jw *w); /* ] */
 /* An object key (n bytes, or strlen when n == (size_t)-1). */
 void jw_key(jw *w, const char *k);
 
-void jw_str(jw *w, const char *s);                  /* NULL writes null */
+void jw_str(jw *w, const char *s); /* NULL writes null */
 void jw_strn(jw *w, const char *s, size_t n);
 void jw_int(jw *w, int64_t v);
 void jw_uint(jw *w, uint64_t v);
-void jw_double(jw *w, double v);                    /* non-finite writes null */
+void jw_double(jw *w, double v); /* non-finite writes null */
 void jw_bool(jw *w, bool v);
 void jw_null(jw *w);
 /* Key + value shorthands. */

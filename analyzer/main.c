@@ -21,26 +21,26 @@ static const struct command {
     const char *summary;
 } commands[] = {
     { "requests", cmd_requests, "list exchanges, newest first" },
-    { "show",     cmd_show,     "one exchange in full: fields, prompt, response" },
-    { "report",   cmd_report,   "spend, tokens, latency, errors, cache; breakdowns and trends" },
-    { "users",    cmd_users,    "per-user requests, cost, latency, errors, models" },
+    { "show", cmd_show, "one exchange in full: fields, prompt, response" },
+    { "report", cmd_report, "spend, tokens, latency, errors, cache; breakdowns and trends" },
+    { "users", cmd_users, "per-user requests, cost, latency, errors, models" },
     { "sessions", cmd_sessions, "list sessions, or one session as a tree of steps" },
-    { "audit",    cmd_audit,    "CI checks: cost, requests, error rate, p95, regression" },
-    { "export",   cmd_export,   "records as JSON Lines or OpenTelemetry (OTLP/JSON)" },
-    { "import",   cmd_import,   "add records from JSON Lines (the inverse of export)" },
-    { "merge",    cmd_merge,    "combine stores into one (idempotent)" },
-    { "prune",    cmd_prune,    "delete old records or their bodies" },
-    { "compact",  cmd_compact,  "rewrite the store without free pages (deleted data gone)" },
-    { "stats",    cmd_stats,    "store size, counts, schema, page usage" },
-    { "check",    cmd_check,    "verify the store page by page; say what is damaged where" },
-    { "salvage",  cmd_salvage,  "copy every record still readable into a new store" },
-    { "prices",   cmd_prices,   "the price table and the unpriced models seen" },
-    { "reprice",  cmd_reprice,  "recompute stored costs with the current price table" },
-    { "html",     cmd_html,     "the dashboard as one self-contained HTML file" },
-    { "serve",    cmd_serve,    "the dashboard as a live local web view" },
-    { "cache",    cmd_cache,    "the response cache: entries, hit rate, savings; cache clear" },
+    { "audit", cmd_audit, "CI checks: cost, requests, error rate, p95, regression" },
+    { "export", cmd_export, "records as JSON Lines or OpenTelemetry (OTLP/JSON)" },
+    { "import", cmd_import, "add records from JSON Lines (the inverse of export)" },
+    { "merge", cmd_merge, "combine stores into one (idempotent)" },
+    { "prune", cmd_prune, "delete old records or their bodies" },
+    { "compact", cmd_compact, "rewrite the store without free pages (deleted data gone)" },
+    { "stats", cmd_stats, "store size, counts, schema, page usage" },
+    { "check", cmd_check, "verify the store page by page; say what is damaged where" },
+    { "salvage", cmd_salvage, "copy every record still readable into a new store" },
+    { "prices", cmd_prices, "the price table and the unpriced models seen" },
+    { "reprice", cmd_reprice, "recompute stored costs with the current price table" },
+    { "html", cmd_html, "the dashboard as one self-contained HTML file" },
+    { "serve", cmd_serve, "the dashboard as a live local web view" },
+    { "cache", cmd_cache, "the response cache: entries, hit rate, savings; cache clear" },
     { "ratelimits", cmd_ratelimits, "429s, rate-limit headroom, waits, retries, policy blocks" },
-    { "ship",     cmd_ship,     "send records to ClickHouse (a fleet's records in one place)" },
+    { "ship", cmd_ship, "send records to ClickHouse (a fleet's records in one place)" },
     { "cassette", cmd_cassette, "HC_REPLAY cassettes: list, filter, merge, prune" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -55,7 +55,8 @@ static void usage(FILE *f)
           "which refuses --csv (it writes a page; --json gives its data), and serve,\n"
           "which refuses both (it runs a web server; its /api/ endpoints answer JSON).\n"
           "See 'hc-analyze <command> -h'.\n"
-          "Exit status: 0 ok, 1 audit failed / not found, 2 misuse or unreadable store.\n", f);
+          "Exit status: 0 ok, 1 audit failed / not found, 2 misuse or unreadable store.\n",
+          f);
 }
 
 /* Last line of defence against a damaged store (common/store.c DESIGN):
@@ -102,7 +103,8 @@ static void install_guards(void)
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGSEGV, &sa, NULL);
     hc_store_set_assert_hook(lmdb_assert);
-    hc_store_set_check_mapped(true); /* the walk may fault only where the handler above catches it */
+    hc_store_set_check_mapped(
+        true); /* the walk may fault only where the handler above catches it */
 }
 
 int main(int argc, char **argv)

@@ -11,31 +11,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double dur_bounds[] = { 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
-                                     40.96, 81.92 };
+static const double dur_bounds[] = { 0.01, 0.02, 0.04, 0.08,  0.16,  0.32,  0.64,
+                                     1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92 };
 #define NDUR (sizeof dur_bounds / sizeof dur_bounds[0])
-static const int64_t tok_bounds[] = { 1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
-                                      16777216, 67108864 };
-#define NTOK (sizeof tok_bounds / sizeof tok_bounds[0])
+static const int64_t tok_bounds[] = { 1,     4,     16,     64,      256,     1024,     4096,
+                                      16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864 };
+#define NTOK    (sizeof tok_bounds / sizeof tok_bounds[0])
 #define NSTATUS 8
 
 struct series {
-    char     provider[64], model[128];
-    uint64_t status_code[NSTATUS];          /* distinct statuses seen, and their counts */
+    char provider[64], model[128];
+    uint64_t status_code[NSTATUS]; /* distinct statuses seen, and their counts */
     uint64_t status_n[NSTATUS];
-    uint64_t status_other;                  /* past NSTATUS distinct statuses */
-    int64_t  tok_in, tok_out, tok_cached, tok_reasoning, cost_nusd;
+    uint64_t status_other; /* past NSTATUS distinct statuses */
+    int64_t tok_in, tok_out, tok_cached, tok_reasoning, cost_nusd;
     uint64_t unpriced;
-    uint64_t dur[NDUR + 1], dur_count;      /* dur[NDUR]: +Inf only */
-    double   dur_sum;
+    uint64_t dur[NDUR + 1], dur_count; /* dur[NDUR]: +Inf only */
+    double dur_sum;
     uint64_t tin[NTOK + 1], tout[NTOK + 1], tok_count;
-    int64_t  tin_sum, tout_sum;
+    int64_t tin_sum, tout_sum;
 };
 
 struct agg {
     struct series *s;
-    size_t         n, cap;
-    int            oom;
+    size_t n, cap;
+    int oom;
 };
 
 static struct series *find(struct agg *a, const char *provider, const char *model)
@@ -143,14 +143,16 @@ int metrics_write(MDB_txn *txn, MDB_dbi dbi, hc_buf *o)
         rc = HC_ENOMEM;
     if (rc)
         goto out;
-    hc_buf_puts(o, "# HELP hcshim_requests_total LLM requests recorded, by HTTP status (0: no answer).\n"
-                   "# TYPE hcshim_requests_total counter\n");
+    hc_buf_puts(
+        o, "# HELP hcshim_requests_total LLM requests recorded, by HTTP status (0: no answer).\n"
+           "# TYPE hcshim_requests_total counter\n");
     for (size_t i = 0; i < a.n; i++) {
         const struct series *s = &a.s[i];
         for (size_t k = 0; k < NSTATUS && s->status_n[k]; k++) {
             hc_buf_puts(o, "hcshim_requests_total{");
             pm(o, s, true);
-            hc_buf_printf(o, "status=\"%" PRIu64 "\"} %" PRIu64 "\n", s->status_code[k], s->status_n[k]);
+            hc_buf_printf(o, "status=\"%" PRIu64 "\"} %" PRIu64 "\n", s->status_code[k],
+                          s->status_n[k]);
         }
         if (s->status_other) {
             hc_buf_puts(o, "hcshim_requests_total{");
@@ -158,13 +160,18 @@ int metrics_write(MDB_txn *txn, MDB_dbi dbi, hc_buf *o)
             hc_buf_printf(o, "status=\"other\"} %" PRIu64 "\n", s->status_other);
         }
     }
-    hc_buf_puts(o, "# HELP hcshim_tokens_total Tokens recorded (cached is part of input, reasoning part of output).\n"
+    hc_buf_puts(o, "# HELP hcshim_tokens_total Tokens recorded (cached is part of input, reasoning "
+                   "part of output).\n"
                    "# TYPE hcshim_tokens_total counter\n");
     for (size_t i = 0; i < a.n; i++) {
         const struct series *s = &a.s[i];
-        const struct { const char *t; int64_t v; } tk[] = { { "input", s->tok_in }, { "output", s->tok_out },
-                                                            { "cached", s->tok_cached },
-                                                            { "reasoning", s->tok_reasoning } };
+        const struct {
+            const char *t;
+            int64_t v;
+        } tk[] = { { "input", s->tok_in },
+                   { "output", s->tok_out },
+                   { "cached", s->tok_cached },
+                   { "reasoning", s->tok_reasoning } };
         for (size_t k = 0; k < 4; k++) {
             hc_buf_puts(o, "hcshim_tokens_total{");
             pm(o, s, true);
@@ -176,7 +183,8 @@ int metrics_write(MDB_txn *txn, MDB_dbi dbi, hc_buf *o)
     for (size_t i = 0; i < a.n; i++) {
         hc_buf_puts(o, "hcshim_cost_usd_total{");
         pm(o, &a.s[i], false);
-        hc_buf_printf(o, "} %" PRId64 ".%09" PRId64 "\n", a.s[i].cost_nusd / 1000000000, a.s[i].cost_nusd % 1000000000);
+        hc_buf_printf(o, "} %" PRId64 ".%09" PRId64 "\n", a.s[i].cost_nusd / 1000000000,
+                      a.s[i].cost_nusd % 1000000000);
     }
     hc_buf_puts(o, "# HELP hcshim_unpriced_requests_total Requests whose model has no price.\n"
                    "# TYPE hcshim_unpriced_requests_total counter\n");
@@ -219,7 +227,8 @@ int metrics_write(MDB_txn *txn, MDB_dbi dbi, hc_buf *o)
                 hc_buf_puts(o, "gen_ai_client_token_usage_bucket{");
                 pm(o, s, true);
                 if (b < NTOK)
-                    hc_buf_printf(o, "token_type=\"%s\",le=\"%" PRId64 "\"} %" PRIu64 "\n", tt, tok_bounds[b], cum);
+                    hc_buf_printf(o, "token_type=\"%s\",le=\"%" PRId64 "\"} %" PRIu64 "\n", tt,
+                                  tok_bounds[b], cum);
                 else
                     hc_buf_printf(o, "token_type=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", tt, cum);
             }

@@ -16,11 +16,24 @@
 #include <strings.h>
 
 /* Price-table columns after provider and model. */
-enum { C_IN, C_OUT, C_CACHED, C_CW5M, C_CW1H, C_REASON, C_REQ, C_THRESH, C_IN_L, C_OUT_L, C_CACHED_L, NCOL };
+enum {
+    C_IN,
+    C_OUT,
+    C_CACHED,
+    C_CW5M,
+    C_CW1H,
+    C_REASON,
+    C_REQ,
+    C_THRESH,
+    C_IN_L,
+    C_OUT_L,
+    C_CACHED_L,
+    NCOL
+};
 
 typedef struct prow {
-    char cell[NCOL][32];   /* "" = not offered */
-    char peak[64];         /* the optional `peak` column (a time-of-day tier), "" = none */
+    char cell[NCOL][32]; /* "" = not offered */
+    char peak[64];       /* the optional `peak` column (a time-of-day tier), "" = none */
 } prow;
 
 typedef struct ctx {
@@ -28,9 +41,9 @@ typedef struct ctx {
     FILE *out, *report;
     pimp_stats *st;
     const char *dbname;
-    char **keys;           /* "provider\tmodel", lower-case, of rows written or skipped */
+    char **keys; /* "provider\tmodel", lower-case, of rows written or skipped */
     size_t nkeys, capkeys;
-    size_t nskip;          /* keys[0..nskip) came from skip_tsv */
+    size_t nskip; /* keys[0..nskip) came from skip_tsv */
     char **provs;
     size_t nprovs, capprovs;
     bool oom, ioerr;
@@ -136,14 +149,17 @@ static bool fmt_price(double v, int dec, char out[32], bool *lossy)
     return true;
 }
 
-static void set_price(ctx *c, prow *r, int col, double v, int dec, const char *who, const char *field)
+static void set_price(ctx *c, prow *r, int col, double v, int dec, const char *who,
+                      const char *field)
 {
     bool lossy = false;
     if (!fmt_price(v, dec, r->cell[col], &lossy)) {
-        report(c, "%s: %s: %g is not a price the table accepts (0 to 1,000,000); left empty", who, field, v);
+        report(c, "%s: %s: %g is not a price the table accepts (0 to 1,000,000); left empty", who,
+               field, v);
         r->cell[col][0] = '\0';
     } else if (lossy) {
-        report(c, "%s: %s: %.12g rounded to %s (the table keeps %d decimals)", who, field, v, r->cell[col], dec);
+        report(c, "%s: %s: %.12g rounded to %s (the table keeps %d decimals)", who, field, v,
+               r->cell[col], dec);
     }
 }
 
@@ -167,12 +183,14 @@ static void note_provider(ctx *c, const char *prov)
 }
 
 /* Write one row; `prefix`: the model is a starts_with rule (written with '*'). */
-static void emit(ctx *c, const char *prov, const char *model, bool prefix, const prow *r, const char *source)
+static void emit(ctx *c, const char *prov, const char *model, bool prefix, const prow *r,
+                 const char *source)
 {
     char name[300];
     snprintf(name, sizeof name, "%s%s", model, prefix ? "*" : "");
     if (!valid_model(model)) {
-        report(c, "%s/%s: the name has blanks, control characters or '*'; not imported", prov, model);
+        report(c, "%s/%s: the name has blanks, control characters or '*'; not imported", prov,
+               model);
         return;
     }
     char *k = lower_dup(prov, name);
@@ -208,7 +226,10 @@ static void emit(ctx *c, const char *prov, const char *model, bool prefix, const
 static const char *gp_provider(const char *id, char out[64])
 {
     static const char *const map[][2] = {
-        { "x-ai", "xai" }, { "aws", "bedrock" }, { "moonshotai", "moonshot" }, { NULL, NULL },
+        { "x-ai", "xai" },
+        { "aws", "bedrock" },
+        { "moonshotai", "moonshot" },
+        { NULL, NULL },
     };
     for (int i = 0; map[i][0]; i++)
         if (!strcmp(id, map[i][0]))
@@ -226,8 +247,9 @@ static const char *gp_provider(const char *id, char out[64])
  * providers, so that an unknown caller finds the maker's price first. */
 static bool gp_is_host(const char *id)
 {
-    static const char *const hosts[] = { "aws", "azure", "together", "fireworks", "groq", "openrouter",
-                                         "cerebras", "novita", "ovhcloud", "avian", "doubleword", NULL };
+    static const char *const hosts[] = { "aws",      "azure",      "together",   "fireworks",
+                                         "groq",     "openrouter", "cerebras",   "novita",
+                                         "ovhcloud", "avian",      "doubleword", NULL };
     if (!strncmp(id, "huggingface", 11))
         return true;
     for (int i = 0; hosts[i]; i++)
@@ -260,10 +282,13 @@ static bool rule_matches(const cJSON *m, const char *name)
         size_t a = strlen(name), b = strlen(v);
         return a >= b && !strcmp(name + a - b, v);
     }
-    return false;   /* regex: not evaluated */
+    return false; /* regex: not evaluated */
 }
 
-typedef struct gp_name { char name[256]; bool prefix; } gp_name;
+typedef struct gp_name {
+    char name[256];
+    bool prefix;
+} gp_name;
 
 /* Collect the names a rule can be written as; report the parts that cannot. */
 static void gp_names(ctx *c, const char *who, const cJSON *m, gp_name *out, int *n, int max)
@@ -275,7 +300,9 @@ static void gp_names(ctx *c, const char *who, const cJSON *m, gp_name *out, int 
         return;
     }
     if (cJSON_GetObjectItemCaseSensitive(m, "and")) {
-        report(c, "%s: match rule 'and' cannot be expressed in the table; that part is not imported", who);
+        report(c,
+               "%s: match rule 'and' cannot be expressed in the table; that part is not imported",
+               who);
         return;
     }
     const cJSON *k = m ? m->child : NULL;
@@ -291,10 +318,13 @@ static void gp_names(ctx *c, const char *who, const cJSON *m, gp_name *out, int 
     } else if (!strcmp(k->string, "starts_with")) {
         prefix = true;
     } else if (!strcmp(k->string, "contains")) {
-        report(c, "%s: match 'contains %s' imported as the exact name only (the table matches exact names and prefixes)",
+        report(c,
+               "%s: match 'contains %s' imported as the exact name only (the table matches exact "
+               "names and prefixes)",
                who, v);
     } else {
-        report(c, "%s: match '%s %s' cannot be expressed in the table; not imported", who, k->string, v);
+        report(c, "%s: match '%s %s' cannot be expressed in the table; not imported", who,
+               k->string, v);
         return;
     }
     if (*n < max && strlen(v) < sizeof out[0].name) {
@@ -305,8 +335,8 @@ static void gp_names(ctx *c, const char *who, const cJSON *m, gp_name *out, int 
 }
 
 /* One price key of genai-prices: a number, or {base, tiers:[{start, price}]}. */
-static void gp_price(ctx *c, const char *who, const char *key, const cJSON *v, prow *r, int col, int col_long,
-                     double *thresh)
+static void gp_price(ctx *c, const char *who, const char *key, const cJSON *v, prow *r, int col,
+                     int col_long, double *thresh)
 {
     if (cJSON_IsNumber(v)) {
         set_price(c, r, col, v->valuedouble, 6, who, key);
@@ -330,17 +360,21 @@ static void gp_price(ctx *c, const char *who, const char *key, const cJSON *v, p
         return;
     }
     if (nt > 1)
-        report(c, "%s: %s: %d tiers, the table has one; only the tier from %.0f tokens imported", who, key, nt,
-               start->valuedouble);
+        report(c, "%s: %s: %d tiers, the table has one; only the tier from %.0f tokens imported",
+               who, key, nt, start->valuedouble);
     if (*thresh > 0 && *thresh != start->valuedouble) {
-        report(c, "%s: %s: tier starts at %.0f, another price's at %.0f; the table has one threshold, this tier not imported",
+        report(c,
+               "%s: %s: tier starts at %.0f, another price's at %.0f; the table has one threshold, "
+               "this tier not imported",
                who, key, start->valuedouble, *thresh);
         return;
     }
     *thresh = start->valuedouble;
     if (col_long < 0) {
         /* Cache writes scale with input in the long tier (docs/PRICES.md). */
-        report(c, "%s: %s: tier price %g not imported; the table derives the long-context cache-write price from input",
+        report(c,
+               "%s: %s: tier price %g not imported; the table derives the long-context cache-write "
+               "price from input",
                who, key, price->valuedouble);
         return;
     }
@@ -352,7 +386,8 @@ static void gp_prices(ctx *c, const char *who, const cJSON *prices, prow *r)
     double thresh = 0;
     const cJSON *f;
     memset(r, 0, sizeof *r);
-    cJSON_ArrayForEach(f, prices) {
+    cJSON_ArrayForEach(f, prices)
+    {
         const char *k = f->string;
         if (!strcmp(k, "input_mtok"))
             gp_price(c, who, k, f, r, C_IN, C_IN_L, &thresh);
@@ -368,7 +403,9 @@ static void gp_prices(ctx *c, const char *who, const cJSON *prices, prow *r)
             else
                 report(c, "%s: %s: not a number; not imported", who, k);
         } else {
-            report(c, "%s: price '%s' has no column in the table (audio and other modalities are priced as text); not imported",
+            report(c,
+                   "%s: price '%s' has no column in the table (audio and other modalities are "
+                   "priced as text); not imported",
                    who, k);
         }
     }
@@ -381,7 +418,8 @@ static int gp_minutes(const char *t)
 {
     int h, m, sec;
     char z;
-    if (!t || sscanf(t, "%2d:%2d:%2d%c", &h, &m, &sec, &z) != 4 || z != 'Z' || h > 23 || m > 59 || sec)
+    if (!t || sscanf(t, "%2d:%2d:%2d%c", &h, &m, &sec, &z) != 4 || z != 'Z' || h > 23 || m > 59 ||
+        sec)
         return -1;
     return h * 60 + m;
 }
@@ -391,22 +429,25 @@ static int gp_minutes(const char *t)
  * it is the base price times one multiplier (with at most 3 decimals) and it
  * prices nothing the base does not: "2x daily 00:30-16:30". Otherwise it is
  * reported and the base prices stand alone. */
-static void gp_peak(ctx *c, const char *who, const cJSON *con, const cJSON *tp, const cJSON *base, char *peak,
-                    size_t size)
+static void gp_peak(ctx *c, const char *who, const cJSON *con, const cJSON *tp, const cJSON *base,
+                    char *peak, size_t size)
 {
     const char *why = NULL;
-    int from = gp_minutes(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(con, "start_time")));
+    int from =
+        gp_minutes(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(con, "start_time")));
     int to = gp_minutes(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(con, "end_time")));
     long milli = 0;
     const cJSON *ck, *k;
 
-    cJSON_ArrayForEach(ck, con) if (strcmp(ck->string, "start_time") && strcmp(ck->string, "end_time"))
+    cJSON_ArrayForEach(ck,
+                       con) if (strcmp(ck->string, "start_time") && strcmp(ck->string, "end_time"))
         why = "it has other conditions than a daily window";
     if (!why && (from < 0 || to < 0 || from == to))
         why = "its window is not HH:MM:00Z to another HH:MM:00Z";
     if (!why && !base)
         why = "there are no unconstrained prices to scale";
-    cJSON_ArrayForEach(k, tp) {
+    cJSON_ArrayForEach(k, tp)
+    {
         const cJSON *b = base ? cJSON_GetObjectItemCaseSensitive(base, k->string) : NULL;
         if (why)
             break;
@@ -421,12 +462,15 @@ static void gp_peak(ctx *c, const char *who, const cJSON *con, const cJSON *tp, 
         milli = rm;
     }
     if (!why && base)
-        cJSON_ArrayForEach(k, base) if (!cJSON_GetObjectItemCaseSensitive(tp, k->string))
-            why = "it leaves a price of the unconstrained ones out";
+        cJSON_ArrayForEach(k, base) if (!cJSON_GetObjectItemCaseSensitive(tp, k->string)) why =
+            "it leaves a price of the unconstrained ones out";
     if (why || !milli) {
         char *s = cJSON_PrintUnformatted(con);
-        report(c, "%s: prices under constraint %s (time of day) cannot be expressed in the table (%s); "
-               "the unconstrained prices are used", who, s ? s : "?", why ? why : "no prices");
+        report(
+            c,
+            "%s: prices under constraint %s (time of day) cannot be expressed in the table (%s); "
+            "the unconstrained prices are used",
+            who, s ? s : "?", why ? why : "no prices");
         free(s);
         return;
     }
@@ -438,13 +482,14 @@ static void gp_peak(ctx *c, const char *who, const cJSON *con, const cJSON *tp, 
                  : snprintf(peak, size, "%ldx daily ", milli / 1000);
     if (n < 0 || (size_t)n >= size)
         return;
-    if (to == 0)        /* ends at midnight */
+    if (to == 0) /* ends at midnight */
         snprintf(peak + n, size - (size_t)n, "%02d:%02d-24:00", from / 60, from % 60);
     else if (from < to)
-        snprintf(peak + n, size - (size_t)n, "%02d:%02d-%02d:%02d", from / 60, from % 60, to / 60, to % 60);
-    else    /* across midnight: two windows */
-        snprintf(peak + n, size - (size_t)n, "00:00-%02d:%02d,%02d:%02d-24:00", to / 60, to % 60, from / 60,
-                 from % 60);
+        snprintf(peak + n, size - (size_t)n, "%02d:%02d-%02d:%02d", from / 60, from % 60, to / 60,
+                 to % 60);
+    else /* across midnight: two windows */
+        snprintf(peak + n, size - (size_t)n, "00:00-%02d:%02d,%02d:%02d-24:00", to / 60, to % 60,
+                 from / 60, from % 60);
 }
 
 /* genai-prices `prices`: an object, or a list of {constraint?, prices}. The last
@@ -459,7 +504,8 @@ static const cJSON *gp_pick(ctx *c, const char *who, const cJSON *prices, char *
         return prices;
     const cJSON *e, *pick = NULL;
     const char *as_of = c->o->as_of ? c->o->as_of : c->o->date;
-    cJSON_ArrayForEach(e, prices) {
+    cJSON_ArrayForEach(e, prices)
+    {
         const cJSON *con = cJSON_GetObjectItemCaseSensitive(e, "constraint");
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "prices");
         if (!cJSON_IsObject(p))
@@ -496,7 +542,8 @@ static int gp_convert(ctx *c, const cJSON *root)
     c->st->format = PIMP_GENAI_PRICES;
     for (int pass = 0; pass < 2; pass++) {
         const cJSON *pv;
-        cJSON_ArrayForEach(pv, root) {
+        cJSON_ArrayForEach(pv, root)
+        {
             const char *pid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pv, "id"));
             const cJSON *models = cJSON_GetObjectItemCaseSensitive(pv, "models");
             if (!pid || !cJSON_IsArray(models)) {
@@ -506,12 +553,16 @@ static int gp_convert(ctx *c, const cJSON *root)
             if (gp_is_host(pid) != (pass == 1))
                 continue;
             const cJSON *pf;
-            cJSON_ArrayForEach(pf, pv) {
+            cJSON_ArrayForEach(pf, pv)
+            {
                 /* What identifies a provider's API traffic is genai-prices' own
                  * business (hcshim detects providers by host): known, ignored. */
-                static const char *const known[] = { "id", "name", "pricing_urls", "api_pattern", "model_match",
-                                                     "provider_match", "extractors", "price_comments",
-                                                     "fallback_model_providers", "models", "description", NULL };
+                static const char *const known[] = {
+                    "id",          "name",           "pricing_urls",
+                    "api_pattern", "model_match",    "provider_match",
+                    "extractors",  "price_comments", "fallback_model_providers",
+                    "models",      "description",    NULL
+                };
                 int i;
                 for (i = 0; known[i] && strcmp(known[i], pf->string); i++)
                     ;
@@ -521,32 +572,39 @@ static int gp_convert(ctx *c, const cJSON *root)
             const cJSON *fb = cJSON_GetObjectItemCaseSensitive(pv, "fallback_model_providers");
             if (fb) {
                 /* common/pricing.c has these built in; anything else cannot be expressed. */
-                static const char *const builtin[] = { "azure:openai", "azure:anthropic", "google:anthropic", NULL };
+                static const char *const builtin[] = { "azure:openai", "azure:anthropic",
+                                                       "google:anthropic", NULL };
                 const cJSON *f;
-                cJSON_ArrayForEach(f, fb) {
+                cJSON_ArrayForEach(f, fb)
+                {
                     char pair[160];
                     int i;
-                    snprintf(pair, sizeof pair, "%s:%s", pid, cJSON_GetStringValue(f) ? f->valuestring : "?");
+                    snprintf(pair, sizeof pair, "%s:%s", pid,
+                             cJSON_GetStringValue(f) ? f->valuestring : "?");
                     for (i = 0; builtin[i] && strcmp(builtin[i], pair); i++)
                         ;
                     if (!builtin[i])
-                        report(c, "%s: fallback_model_providers '%s' is not one the table's lookup knows; not imported",
+                        report(c,
+                               "%s: fallback_model_providers '%s' is not one the table's lookup "
+                               "knows; not imported",
                                pid, cJSON_GetStringValue(f) ? f->valuestring : "?");
                 }
             }
             char pbuf[64], src[512];
             const char *prov = gp_provider(pid, pbuf);
-            const char *url = cJSON_GetStringValue(cJSON_GetArrayItem(
-                cJSON_GetObjectItemCaseSensitive(pv, "pricing_urls"), 0));
-            if (c->o->source)   /* a URL of the data file: the provider's entry in it */
+            const char *url = cJSON_GetStringValue(
+                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(pv, "pricing_urls"), 0));
+            if (c->o->source) /* a URL of the data file: the provider's entry in it */
                 snprintf(src, sizeof src, "%s#%s", c->o->source, pid);
             else
-                snprintf(src, sizeof src, "genai-prices data.json%s%s", url ? " citing " : "", url ? url : "");
+                snprintf(src, sizeof src, "genai-prices data.json%s%s", url ? " citing " : "",
+                         url ? url : "");
             for (char *q = src; *q; q++)
                 if (*q == '\t' || *q == '\n')
                     *q = ' ';
             const cJSON *m;
-            cJSON_ArrayForEach(m, models) {
+            cJSON_ArrayForEach(m, models)
+            {
                 const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "id"));
                 const cJSON *match = cJSON_GetObjectItemCaseSensitive(m, "match");
                 const cJSON *prices = cJSON_GetObjectItemCaseSensitive(m, "prices");
@@ -558,19 +616,24 @@ static int gp_convert(ctx *c, const cJSON *root)
                     continue;
                 }
                 const cJSON *f;
-                cJSON_ArrayForEach(f, m) {
-                    static const char *const known[] = { "id", "name", "description", "match", "prices",
-                                                         "context_window", "price_comments", "deprecated", NULL };
+                cJSON_ArrayForEach(f, m)
+                {
+                    static const char *const known[] = {
+                        "id",     "name",           "description",    "match",
+                        "prices", "context_window", "price_comments", "deprecated",
+                        NULL
+                    };
                     int i;
                     for (i = 0; known[i] && strcmp(known[i], f->string); i++)
                         ;
                     if (!known[i])
                         report(c, "%s: unknown field '%s'; ignored", who, f->string);
                 }
-                char peak[sizeof ((prow *)0)->peak];
+                char peak[sizeof((prow *)0)->peak];
                 const cJSON *pick = gp_pick(c, who, prices, peak, sizeof peak);
                 if (!pick) {
-                    report(c, "%s: no prices apply on %s; skipped", who, c->o->as_of ? c->o->as_of : c->o->date);
+                    report(c, "%s: no prices apply on %s; skipped", who,
+                           c->o->as_of ? c->o->as_of : c->o->date);
                     continue;
                 }
                 prow r;
@@ -588,7 +651,8 @@ static int gp_convert(ctx *c, const cJSON *root)
                 gp_name names[64];
                 int n = 0;
                 if (rule_matches(match, id))
-                    snprintf(names[n].name, sizeof names[0].name, "%s", id), names[n++].prefix = false;
+                    snprintf(names[n].name, sizeof names[0].name, "%s", id),
+                        names[n++].prefix = false;
                 gp_names(c, who, match, names, &n, 64);
                 for (int i = 0; i < n; i++)
                     emit(c, prov, names[i].name, names[i].prefix, &r, src);
@@ -603,10 +667,19 @@ static int gp_convert(ctx *c, const cJSON *root)
 static const char *ll_provider(const char *lp, char out[64])
 {
     static const char *const map[][2] = {
-        { "gemini", "google" }, { "vertex_ai", "vertex" }, { "bedrock", "bedrock" },
-        { "bedrock_converse", "bedrock" }, { "together_ai", "together" }, { "fireworks_ai", "fireworks" },
-        { "cohere_chat", "cohere" }, { "text-completion-openai", "openai" }, { "azure_ai", "azure" },
-        { "azure", "azure" }, { "anthropic", "anthropic" }, { "openai", "openai" }, { NULL, NULL },
+        { "gemini", "google" },
+        { "vertex_ai", "vertex" },
+        { "bedrock", "bedrock" },
+        { "bedrock_converse", "bedrock" },
+        { "together_ai", "together" },
+        { "fireworks_ai", "fireworks" },
+        { "cohere_chat", "cohere" },
+        { "text-completion-openai", "openai" },
+        { "azure_ai", "azure" },
+        { "azure", "azure" },
+        { "anthropic", "anthropic" },
+        { "openai", "openai" },
+        { NULL, NULL },
     };
     if (!strncmp(lp, "vertex_ai", 9))
         return "vertex";
@@ -624,11 +697,22 @@ static const char *ll_provider(const char *lp, char out[64])
 
 static bool ll_metadata(const char *k)
 {
-    static const char *const meta[] = { "litellm_provider", "mode", "max_tokens", "max_input_tokens",
-                                        "max_output_tokens", "source", "deprecation_date", "metadata",
-                                        "tool_use_system_prompt_tokens", "output_vector_size", "comment",
-                                        "supported_endpoints", "supported_modalities",
-                                        "supported_output_modalities", "supported_regions", NULL };
+    static const char *const meta[] = { "litellm_provider",
+                                        "mode",
+                                        "max_tokens",
+                                        "max_input_tokens",
+                                        "max_output_tokens",
+                                        "source",
+                                        "deprecation_date",
+                                        "metadata",
+                                        "tool_use_system_prompt_tokens",
+                                        "output_vector_size",
+                                        "comment",
+                                        "supported_endpoints",
+                                        "supported_modalities",
+                                        "supported_output_modalities",
+                                        "supported_regions",
+                                        NULL };
     if (!strncmp(k, "supports_", 9))
         return true;
     for (int i = 0; meta[i]; i++)
@@ -653,7 +737,7 @@ static long ll_above(const char *k, const char *stem)
 /* LiteLLM's file has thousands of models sharing a few dozen keys: a key
  * the table cannot use is reported once, with how many models have it. */
 typedef struct ll_unknown {
-    char   key[96], why[64], example[160];
+    char key[96], why[64], example[160];
     size_t count;
 } ll_unknown;
 
@@ -665,7 +749,7 @@ static void ll_note(ctx *c, ll_unknown *u, size_t *n, size_t max, const char *ke
             u[i].count++;
             return;
         }
-    if (*n == max) {   /* more distinct keys than expected: say so one by one */
+    if (*n == max) { /* more distinct keys than expected: say so one by one */
         report(c, "%s: '%s': %s", model, key, why);
         return;
     }
@@ -682,16 +766,18 @@ static int ll_convert(ctx *c, const cJSON *root)
     size_t nunk = 0;
     c->st->format = PIMP_LITELLM;
     const cJSON *m;
-    cJSON_ArrayForEach(m, root) {
+    cJSON_ArrayForEach(m, root)
+    {
         const char *key = m->string;
         if (!strcmp(key, "sample_spec"))
-            continue;   /* the file's documentation entry */
+            continue; /* the file's documentation entry */
         c->st->models++;
         if (!cJSON_IsObject(m)) {
             report(c, "%s: not an object; skipped", key);
             continue;
         }
-        const char *lp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "litellm_provider"));
+        const char *lp =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "litellm_provider"));
         if (!lp) {
             report(c, "%s: no litellm_provider; skipped", key);
             continue;
@@ -706,12 +792,14 @@ static int ll_convert(ctx *c, const cJSON *root)
         memset(&r, 0, sizeof r);
         long thresh = 0;
         const cJSON *f;
-        cJSON_ArrayForEach(f, m) {
+        cJSON_ArrayForEach(f, m)
+        {
             const char *k = f->string;
             if (ll_metadata(k))
                 continue;
             if (!cJSON_IsNumber(f)) {
-                ll_note(c, unk, &nunk, sizeof unk / sizeof unk[0], k, "not a number, not imported", key);
+                ll_note(c, unk, &nunk, sizeof unk / sizeof unk[0], k, "not a number, not imported",
+                        key);
                 continue;
             }
             double v = f->valuedouble;
@@ -739,20 +827,25 @@ static int ll_convert(ctx *c, const cJSON *root)
             else if ((above = ll_above(k, "cache_read_input_token_cost")))
                 col = C_CACHED_L;
             else if (ll_above(k, "cache_creation_input_token_cost")) {
-                report(c, "%s: %s not imported; the table derives the long-context cache-write price from input",
+                report(c,
+                       "%s: %s not imported; the table derives the long-context cache-write price "
+                       "from input",
                        key, k);
                 continue;
             }
             if (col < 0) {
                 ll_note(c, unk, &nunk, sizeof unk / sizeof unk[0], k,
-                        strstr(k, "cost") || strstr(k, "price") ? "a price with no column in the table, not imported"
-                                                                : "unknown field, ignored",
+                        strstr(k, "cost") || strstr(k, "price")
+                            ? "a price with no column in the table, not imported"
+                            : "unknown field, ignored",
                         key);
                 continue;
             }
             if (above) {
                 if (thresh && thresh != above) {
-                    report(c, "%s: %s: a second threshold (%ld, already %ld); the table has one, not imported",
+                    report(c,
+                           "%s: %s: a second threshold (%ld, already %ld); the table has one, not "
+                           "imported",
                            key, k, above, thresh);
                     continue;
                 }
@@ -761,7 +854,8 @@ static int ll_convert(ctx *c, const cJSON *root)
             set_price(c, &r, col, v * mul, dec, key, k);
         }
         if (!r.cell[C_IN][0]) {
-            report(c, "%s: no input_cost_per_token (the table requires an input price); skipped", key);
+            report(c, "%s: no input_cost_per_token (the table requires an input price); skipped",
+                   key);
             continue;
         }
         if (thresh)
@@ -771,8 +865,8 @@ static int ll_convert(ctx *c, const cJSON *root)
         if (c->o->source)
             snprintf(src, sizeof src, "%s", c->o->source);
         else
-            snprintf(src, sizeof src, "LiteLLM model_prices_and_context_window.json%s%s", s ? " citing " : "",
-                     s ? s : "");
+            snprintf(src, sizeof src, "LiteLLM model_prices_and_context_window.json%s%s",
+                     s ? " citing " : "", s ? s : "");
         for (char *q = src; *q; q++)
             if (*q == '\t' || *q == '\n')
                 *q = ' ';
@@ -799,14 +893,17 @@ int pimp_convert(const char *text, size_t len, const char *name, const pimp_opts
         rc = HC_EPARSE;
         goto out;
     }
-    if (cJSON_IsArray(root) && cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(root, 0), "models")) {
+    if (cJSON_IsArray(root) &&
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(root, 0), "models")) {
         rc = gp_convert(&c, root);
     } else if (cJSON_IsObject(root) && root->child && cJSON_IsObject(root->child)) {
         rc = ll_convert(&c, root);
     } else {
-        snprintf(err, errlen,
-                 "%s: neither genai-prices data.json (an array of providers with models) nor LiteLLM "
-                 "model_prices_and_context_window.json (an object of models)", name);
+        snprintf(
+            err, errlen,
+            "%s: neither genai-prices data.json (an array of providers with models) nor LiteLLM "
+            "model_prices_and_context_window.json (an object of models)",
+            name);
         rc = HC_EPARSE;
     }
     st->providers = c.nprovs;

@@ -46,20 +46,22 @@
 enum pimp_format { PIMP_GENAI_PRICES = 1, PIMP_LITELLM = 2 };
 
 typedef struct pimp_opts {
-    const char *source;   /* the database's URL: genai-prices rows get "SOURCE#provider", LiteLLM rows SOURCE;
+    const char *
+        source; /* the database's URL: genai-prices rows get "SOURCE#provider", LiteLLM rows SOURCE;
                              NULL: the database's name and the pricing page it cites */
-    const char *date;     /* `date` column (YYYY-MM-DD) of every row; required */
-    const char *as_of;    /* YYYY-MM-DD: which dated price applies; NULL: date */
-    const char *skip_tsv; /* NULL, or a price file's text: its (provider, model) pairs are not emitted */
+    const char *date;  /* `date` column (YYYY-MM-DD) of every row; required */
+    const char *as_of; /* YYYY-MM-DD: which dated price applies; NULL: date */
+    const char
+        *skip_tsv; /* NULL, or a price file's text: its (provider, model) pairs are not emitted */
 } pimp_opts;
 
 typedef struct pimp_stats {
     enum pimp_format format;
-    size_t rows;          /* rows written */
-    size_t models;        /* models in the database */
-    size_t providers;     /* distinct providers among the rows written */
-    size_t reported;      /* lines written to `report` */
-    size_t overridden;    /* rows not written because skip_tsv has them */
+    size_t rows;       /* rows written */
+    size_t models;     /* models in the database */
+    size_t providers;  /* distinct providers among the rows written */
+    size_t reported;   /* lines written to `report` */
+    size_t overridden; /* rows not written because skip_tsv has them */
 } pimp_stats;
 
 /* Convert the JSON text [text, text+len) (`name` is used in messages) and

@@ -9,11 +9,11 @@
 
 struct walk {
     prompt_cb cb;
-    void     *ctx;
-    hc_buf    text;
-    int       n;
-    int       err;
-    bool      stop;
+    void *ctx;
+    hc_buf text;
+    int n;
+    int err;
+    bool stop;
 };
 
 static const cJSON *get(const cJSON *o, const char *k)
@@ -54,8 +54,7 @@ static void content_text(struct walk *w, const cJSON *c, int depth)
     }
     if (cJSON_IsArray(c)) {
         const cJSON *p;
-        cJSON_ArrayForEach(p, c)
-            content_text(w, p, depth + 1);
+        cJSON_ArrayForEach(p, c) content_text(w, p, depth + 1);
         return;
     }
     if (!cJSON_IsObject(c))
@@ -64,7 +63,7 @@ static void content_text(struct walk *w, const cJSON *c, int depth)
     const char *text = str_of(c, "text");
     if (text) {
         put(w, text);
-    } else if (get(c, "parts")) {             /* a Gemini content inside a list */
+    } else if (get(c, "parts")) { /* a Gemini content inside a list */
         content_text(w, get(c, "parts"), depth + 1);
     } else if (type && strstr(type, "image")) {
         put(w, "[image]");
@@ -76,7 +75,8 @@ static void content_text(struct walk *w, const cJSON *c, int depth)
     } else if (get(c, "functionCall")) {
         const char *name = str_of(get(c, "functionCall"), "name");
         putf(w, "[tool call: %s]", name ? name : "?");
-    } else if (type && (strcmp(type, "tool_result") == 0 || strcmp(type, "function_call_output") == 0)) {
+    } else if (type &&
+               (strcmp(type, "tool_result") == 0 || strcmp(type, "function_call_output") == 0)) {
         const cJSON *r = get(c, "content");
         if (!r)
             r = get(c, "output");
@@ -120,7 +120,8 @@ static void message(struct walk *w, const cJSON *m, const char *default_role)
         content_text(w, m, 0); /* a bare Responses item (function_call, …) */
     const cJSON *calls = get(m, "tool_calls"), *tc;
     if (cJSON_IsArray(calls))
-        cJSON_ArrayForEach(tc, calls) {
+        cJSON_ArrayForEach(tc, calls)
+        {
             const char *name = str_of(get(tc, "function"), "name");
             putf(w, "[tool call: %s]", name ? name : "?");
         }
@@ -131,8 +132,7 @@ static void list_or_one(struct walk *w, const cJSON *v, const char *role)
 {
     if (cJSON_IsArray(v)) {
         const cJSON *m;
-        cJSON_ArrayForEach(m, v)
-            message(w, m, role);
+        cJSON_ArrayForEach(m, v) message(w, m, role);
     } else if (v) {
         message(w, v, role);
     }
@@ -173,8 +173,8 @@ int prompt_messages(const char *body, size_t len, prompt_cb cb, void *ctx)
 
 struct last {
     hc_buf text;
-    bool   user;   /* text is from a user message */
-    int    err;
+    bool user; /* text is from a user message */
+    int err;
 };
 
 static int keep_last(void *ctx, const char *role, const char *text, size_t len)

@@ -37,8 +37,8 @@ static int add_status(query_filter *f, const char *arg, char *err, size_t errlen
     if (strcasecmp(arg, "error") == 0 || strcasecmp(arg, "errors") == 0) {
         st.lo = -1;
         st.hi = -1;
-    } else if (strlen(arg) == 3 && arg[0] >= '1' && arg[0] <= '5' && tolower((unsigned char)arg[1]) == 'x' &&
-               tolower((unsigned char)arg[2]) == 'x') {
+    } else if (strlen(arg) == 3 && arg[0] >= '1' && arg[0] <= '5' &&
+               tolower((unsigned char)arg[1]) == 'x' && tolower((unsigned char)arg[2]) == 'x') {
         st.lo = (arg[0] - '0') * 100;
         st.hi = st.lo + 99;
     } else {
@@ -57,14 +57,17 @@ static int add_status(query_filter *f, const char *arg, char *err, size_t errlen
     return 0;
 }
 
-int query_filter_set(query_filter *f, const char *opt, const char *arg, int64_t now_us,
-                     char *err, size_t errlen)
+int query_filter_set(query_filter *f, const char *opt, const char *arg, int64_t now_us, char *err,
+                     size_t errlen)
 {
     const char *o = opt + (strncmp(opt, "--", 2) == 0 ? 2 : 0);
     if (strcmp(o, "since") == 0 || strcmp(o, "until") == 0) {
         int64_t t;
         if (query_parse_time(arg, now_us, &t) != 0) {
-            snprintf(err, errlen, "expected a time like 2026-11-01, 2026-11-01T10:00, Unix seconds or 7d, got '%s'", arg);
+            snprintf(
+                err, errlen,
+                "expected a time like 2026-11-01, 2026-11-01T10:00, Unix seconds or 7d, got '%s'",
+                arg);
             return HC_EINVAL;
         }
         if (o[0] == 's') {
@@ -122,7 +125,10 @@ int query_filter_set(query_filter *f, const char *opt, const char *arg, int64_t 
         return add_status(f, arg, err, errlen);
     if (strcmp(o, "run") == 0) {
         if (!*arg || strlen(arg) > 64) {
-            snprintf(err, errlen, "expected last or a run id (1 to 64 characters, as hc-run printed it), got '%s'", arg);
+            snprintf(
+                err, errlen,
+                "expected last or a run id (1 to 64 characters, as hc-run printed it), got '%s'",
+                arg);
             return HC_EINVAL;
         }
         f->run_last = strcmp(arg, "last") == 0;
@@ -192,9 +198,11 @@ void query_filter_describe(const query_filter *f, bool any_run, char *out, size_
     /* Times: the instants, or (any_run) only that there is one: "--since 1d"
      * selects the same way today and tomorrow. */
     if (f->has_since)
-        describe_term(out, size, "since", any_run ? "T" : (snprintf(t, sizeof t, "%lld", (long long)f->since_us), t));
+        describe_term(out, size, "since",
+                      any_run ? "T" : (snprintf(t, sizeof t, "%lld", (long long)f->since_us), t));
     if (f->has_until)
-        describe_term(out, size, "until", any_run ? "T" : (snprintf(t, sizeof t, "%lld", (long long)f->until_us), t));
+        describe_term(out, size, "until",
+                      any_run ? "T" : (snprintf(t, sizeof t, "%lld", (long long)f->until_us), t));
     for (int i = 0; i < f->n_where; i++) {
         char kv[256];
         snprintf(kv, sizeof kv, "%s=%s", f->where_k[i], f->where_v[i]);
@@ -268,7 +276,8 @@ bool query_match(const query_filter *f, const hc_record *r)
     if (f->n_models) {
         int i;
         for (i = 0; i < f->n_models; i++)
-            if (model_matches(f->models[i], r->model_req) || model_matches(f->models[i], r->model_resp))
+            if (model_matches(f->models[i], r->model_req) ||
+                model_matches(f->models[i], r->model_resp))
                 break;
         if (i == f->n_models)
             return false;
@@ -281,8 +290,8 @@ bool query_match(const query_filter *f, const hc_record *r)
     return true;
 }
 
-int query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_first,
-               query_cb cb, void *ctx, query_stats *st)
+int query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_first, query_cb cb,
+               void *ctx, query_stats *st)
 {
     query_stats local;
     if (!st)
@@ -334,8 +343,8 @@ int query_scan(MDB_txn *txn, MDB_dbi dbi, const query_filter *f, bool newest_fir
 
 struct found {
     const char *want;
-    uint8_t     id[HC_UUID_LEN];
-    int         n;
+    uint8_t id[HC_UUID_LEN];
+    int n;
 };
 
 static int by_request_id(void *ctx, const hc_record *r)
@@ -358,7 +367,8 @@ static int hex_nibbles(const char *s, uint8_t *nib, int max)
             continue;
         if (!isxdigit((unsigned char)*s) || n >= max)
             return -1;
-        nib[n++] = (uint8_t)(isdigit((unsigned char)*s) ? *s - '0' : tolower((unsigned char)*s) - 'a' + 10);
+        nib[n++] = (uint8_t)(isdigit((unsigned char)*s) ? *s - '0'
+                                                        : tolower((unsigned char)*s) - 'a' + 10);
     }
     return n;
 }

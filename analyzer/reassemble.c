@@ -8,8 +8,8 @@
 
 struct acc {
     hc_buf *out;
-    int     pieces;
-    int     err;
+    int pieces;
+    int err;
 };
 
 static void add(struct acc *a, const cJSON *s)
@@ -54,9 +54,11 @@ static void extract(struct acc *a, const cJSON *m, const char *event)
         return;
     }
     const cJSON *content = get(m, "content");
-    if (cJSON_IsArray(content) && cJSON_IsString(type) && strcmp(type->valuestring, "message") == 0) {
+    if (cJSON_IsArray(content) && cJSON_IsString(type) &&
+        strcmp(type->valuestring, "message") == 0) {
         const cJSON *blk;
-        cJSON_ArrayForEach(blk, content) {
+        cJSON_ArrayForEach(blk, content)
+        {
             const cJSON *bt = get(blk, "type");
             if (cJSON_IsString(bt) && strcmp(bt->valuestring, "text") == 0)
                 add(a, get(blk, "text"));
@@ -77,8 +79,8 @@ static void extract(struct acc *a, const cJSON *m, const char *event)
     add(a, get(m, "response"));
 }
 
-static void on_msg(void *ctx, const char *event, const char *data, size_t data_len,
-                   const char *raw, size_t raw_len)
+static void on_msg(void *ctx, const char *event, const char *data, size_t data_len, const char *raw,
+                   size_t raw_len)
 {
     (void)raw;
     (void)raw_len;

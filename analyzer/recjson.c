@@ -14,22 +14,35 @@ enum { J_I64, J_I32, J_U32, J_STR, J_PAIRS };
 
 static const struct jfield {
     const char *name;
-    unsigned    type;
-    size_t      off;
+    unsigned type;
+    size_t off;
 } jfields[] = {
-#define F(m, t) { #m, t, offsetof(hc_record, m) }
-    F(start_us, J_I64), F(latency_us, J_I64), F(ttft_us, J_I64),
-    F(host, J_STR), F(provider, J_STR), F(api, J_STR), F(method, J_STR), F(path, J_STR),
-    F(upstream, J_STR), F(model_req, J_STR), F(model_resp, J_STR), F(status, J_I32),
-    F(error, J_STR), F(tok_in, J_I64), F(tok_out, J_I64), F(tok_cached, J_I64),
-    F(tok_cw5m, J_I64), F(tok_cw1h, J_I64), F(tok_reasoning, J_I64), F(cost_nusd, J_I64),
-    F(saved_nusd, J_I64), F(cost_flags, J_U32), F(props, J_PAIRS), F(user, J_STR),
-    F(session_id, J_STR), F(session_path, J_STR), F(session_name, J_STR),
-    F(request_id, J_STR), F(flags, J_U32), F(retries, J_I32), F(fallback_idx, J_I32),
-    F(attempts, J_STR), F(ratelimit, J_PAIRS), F(ratelimit_wait_us, J_I64), F(pid, J_I32),
-    F(program, J_STR), F(req_bytes, J_I64), F(resp_bytes, J_I64), F(cache_key, J_STR),
-    F(budget, J_STR), F(response_id, J_STR), F(finish_reasons, J_STR), F(req_params, J_PAIRS),
-    F(run_id, J_STR), /* run fields (record.h) */
+#define F(m, t) \
+    { \
+#m, t, offsetof(hc_record, m) \
+    }
+    F(start_us, J_I64),      F(latency_us, J_I64),
+    F(ttft_us, J_I64),       F(host, J_STR),
+    F(provider, J_STR),      F(api, J_STR),
+    F(method, J_STR),        F(path, J_STR),
+    F(upstream, J_STR),      F(model_req, J_STR),
+    F(model_resp, J_STR),    F(status, J_I32),
+    F(error, J_STR),         F(tok_in, J_I64),
+    F(tok_out, J_I64),       F(tok_cached, J_I64),
+    F(tok_cw5m, J_I64),      F(tok_cw1h, J_I64),
+    F(tok_reasoning, J_I64), F(cost_nusd, J_I64),
+    F(saved_nusd, J_I64),    F(cost_flags, J_U32),
+    F(props, J_PAIRS),       F(user, J_STR),
+    F(session_id, J_STR),    F(session_path, J_STR),
+    F(session_name, J_STR),  F(request_id, J_STR),
+    F(flags, J_U32),         F(retries, J_I32),
+    F(fallback_idx, J_I32),  F(attempts, J_STR),
+    F(ratelimit, J_PAIRS),   F(ratelimit_wait_us, J_I64),
+    F(pid, J_I32),           F(program, J_STR),
+    F(req_bytes, J_I64),     F(resp_bytes, J_I64),
+    F(cache_key, J_STR),     F(budget, J_STR),
+    F(response_id, J_STR),   F(finish_reasons, J_STR),
+    F(req_params, J_PAIRS),  F(run_id, J_STR), /* run fields (record.h) */
 #undef F
 };
 
@@ -68,8 +81,8 @@ static int bad(char *err, size_t errlen, const char *key, const char *what)
     return HC_EINVAL;
 }
 
-int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimit,
-                 char *err, size_t errlen)
+int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimit, char *err,
+                 size_t errlen)
 {
     if (!cJSON_IsObject(obj)) {
         snprintf(err, errlen, "expected a JSON object");
@@ -81,7 +94,8 @@ int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimi
         return bad(err, errlen, "id", "a UUID");
     hc_buf_reset(props);
     hc_buf_reset(ratelimit);
-    size_t pair_from[3] = { 0, 0, 0 }; /* where props, ratelimit, req_params start in their buffer */
+    size_t pair_from[3] = { 0, 0,
+                            0 }; /* where props, ratelimit, req_params start in their buffer */
     for (size_t i = 0; i < sizeof jfields / sizeof jfields[0]; i++) {
         const struct jfield *f = &jfields[i];
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, f->name);
@@ -124,13 +138,16 @@ int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimi
             hc_buf *b = (f->off == offsetof(hc_record, props)) ? props : ratelimit;
             size_t from = b->len;
             const cJSON *p;
-            cJSON_ArrayForEach(p, it) {
+            cJSON_ArrayForEach(p, it)
+            {
                 if (!cJSON_IsString(p) || !p->string)
                     return bad(err, errlen, f->name, "an object of strings");
                 if (hc_pairs_add(b, p->string, p->valuestring))
                     return HC_ENOMEM;
             }
-            pair_from[f->off == offsetof(hc_record, props) ? 0 : f->off == offsetof(hc_record, ratelimit) ? 1 : 2] = from;
+            pair_from[f->off == offsetof(hc_record, props)       ? 0
+                      : f->off == offsetof(hc_record, ratelimit) ? 1
+                                                                 : 2] = from;
             ((hc_pairs *)m)->len = (uint32_t)(b->len - from);
             break;
         }

@@ -33,7 +33,7 @@ void recjson_fields(jw *w, const hc_record *r);
  * one after the other into the second (both reset
  * first). Missing keys keep their defaults. The id is required.
  * 0, or HC_EINVAL with a reason in err ("\"id\": expected a UUID"). */
-int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimit,
-                 char *err, size_t errlen);
+int recjson_read(const cJSON *obj, hc_record *r, hc_buf *props, hc_buf *ratelimit, char *err,
+                 size_t errlen);
 
 #endif

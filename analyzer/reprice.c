@@ -9,7 +9,8 @@ bool reprice_on_read;
 
 bool reprice_record(hc_record *r)
 {
-    if (!(r->cost_flags & (HC_COST_PRICED | HC_COST_UNPRICED)) || (r->cost_flags & HC_COST_NO_USAGE))
+    if (!(r->cost_flags & (HC_COST_PRICED | HC_COST_UNPRICED)) ||
+        (r->cost_flags & HC_COST_NO_USAGE))
         return false;
     const char *model = r->model_resp[0] ? r->model_resp : r->model_req;
     const hc_price *p = model[0] ? hc_price_lookup(r->provider, model) : NULL;
@@ -24,7 +25,8 @@ bool reprice_record(hc_record *r)
         if (hc_cost_peak(p, r->start_us))
             flags |= HC_COST_PEAK;
     }
-    int64_t *slot = (r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)) ? &r->saved_nusd : &r->cost_nusd;
+    int64_t *slot =
+        (r->flags & (HC_REC_CACHE_HIT | HC_REC_REPLAYED)) ? &r->saved_nusd : &r->cost_nusd;
     bool changed = *slot != cost || r->cost_flags != flags;
     *slot = cost;
     r->cost_flags = flags;
@@ -39,7 +41,10 @@ static int put_varint(hc_buf *out, unsigned num, uint64_t v)
     return hc_buf_append(out, tmp, n);
 }
 
-static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
 
 int reprice_patch(const void *old, size_t len, const hc_record *r, hc_buf *out)
 {
@@ -62,7 +67,8 @@ int reprice_patch(const void *old, size_t len, const hc_record *r, hc_buf *out)
                 return HC_EPARSE;
             p += n;
         } else if (wt == 2) {
-            if (!(n = hc_varint_get(p, (size_t)(end - p), &v)) || v >= (uint64_t)((size_t)(end - p) - n))
+            if (!(n = hc_varint_get(p, (size_t)(end - p), &v)) ||
+                v >= (uint64_t)((size_t)(end - p) - n))
                 return HC_EPARSE;
             p += n + v + 1;
         } else {

@@ -40,38 +40,39 @@ static const char usage[] =
     "  --to URL           otlp://HOST[:PORT] (default port 4318), or an OTLP/HTTP\n"
     "                     URL http://HOST[:PORT][/PATH]/v1/traces\n"
     "  --batch N          spans per request (default 512, 1..100000)\n"
-    "  --timeout D        per request (default 30s)\n"
-    CLI_HELP_DB
+    "  --timeout D        per request (default 30s)\n" CLI_HELP_DB
     "  -h, --help         this help\n"
     "Headers (an API key of a hosted collector) come from\n"
-    "OTEL_EXPORTER_OTLP_HEADERS=name=value,… (values %-encoded); never printed.\n"
-    CLI_HELP_FILTERS;
+    "OTEL_EXPORTER_OTLP_HEADERS=name=value,… (values %-encoded); never printed.\n" CLI_HELP_FILTERS;
 
 enum { OPT_TO = OPT_CMD, OPT_BATCH, OPT_TIMEOUT };
 
 static const cli_opt opts[] = {
-    CLI_COMMON_OPTS, CLI_FILTER_OPTS,
-    { "to", 0, true, OPT_TO }, { "batch", 0, true, OPT_BATCH }, { "timeout", 0, true, OPT_TIMEOUT },
+    CLI_COMMON_OPTS,
+    CLI_FILTER_OPTS,
+    { "to", 0, true, OPT_TO },
+    { "batch", 0, true, OPT_BATCH },
+    { "timeout", 0, true, OPT_TIMEOUT },
     { 0 },
 };
 
 struct dest {
     char host[256];
-    int  port;
-    char traces[512], metrics[512];  /* request targets */
+    int port;
+    char traces[512], metrics[512]; /* request targets */
 };
 
 struct ship {
     const struct dest *d;
-    hc_buf             headers;      /* Content-Type + OTEL_EXPORTER_OTLP_HEADERS lines */
-    hc_buf             body;         /* the batch being built */
-    hc_buf             span;
-    size_t             inbatch, batch;
-    uint64_t           sent;
-    int                timeout_ms;
-    hc_otlp_metrics   *m;
-    int                failed;       /* 0, or exit status 1 after a message */
-    bool               oom;
+    hc_buf headers; /* Content-Type + OTEL_EXPORTER_OTLP_HEADERS lines */
+    hc_buf body;    /* the batch being built */
+    hc_buf span;
+    size_t inbatch, batch;
+    uint64_t sent;
+    int timeout_ms;
+    hc_otlp_metrics *m;
+    int failed; /* 0, or exit status 1 after a message */
+    bool oom;
 };
 
 static bool ends_with(const char *s, const char *sfx)
@@ -96,8 +97,10 @@ static int parse_dest(const char *url, struct dest *d)
 {
     bool otlp = strncmp(url, "otlp://", 7) == 0;
     if (strncmp(url, "https://", 8) == 0)
-        return cli_misuse("ship: --to %s: https is not supported here (no TLS client in hc-analyze); use a "
-                          "collector on loopback or a trusted network, or the shim's live push", url);
+        return cli_misuse(
+            "ship: --to %s: https is not supported here (no TLS client in hc-analyze); use a "
+            "collector on loopback or a trusted network, or the shim's live push",
+            url);
     const char *h = url + 7, *slash = strchr(h, '/');
     size_t hl = slash ? (size_t)(slash - h) : strlen(h);
     const char *colon = memchr(h, ':', hl);
@@ -113,7 +116,8 @@ static int parse_dest(const char *url, struct dest *d)
         d->port = 80;
     }
     if (!nl || nl >= sizeof d->host || (otlp && slash && slash[1]))
-        return cli_misuse("ship: --to %s: expected otlp://HOST[:PORT] or http://HOST[:PORT][/PATH]", url);
+        return cli_misuse("ship: --to %s: expected otlp://HOST[:PORT] or http://HOST[:PORT][/PATH]",
+                          url);
     memcpy(d->host, h, nl);
     d->host[nl] = '\0';
     /* The path ends in /v1/traces or /v1/metrics (ship_otlp_wanted): that
@@ -146,11 +150,12 @@ static int post(struct ship *sh, const char *target, const hc_buf *body, const c
     int status = 0;
     char err[256] = "";
     hc_buf resp = HC_BUF_INIT;
-    int rc = httpc_request(sh->d->host, sh->d->port, "POST", target, sh->headers.data, body->data, body->len,
-                           sh->timeout_ms, &status, &resp, err, sizeof err);
+    int rc = httpc_request(sh->d->host, sh->d->port, "POST", target, sh->headers.data, body->data,
+                           body->len, sh->timeout_ms, &status, &resp, err, sizeof err);
     hc_buf_free(&resp);
     if (rc != 0 || status / 100 != 2) {
-        fprintf(stderr, "hc-analyze: ship: %s to %s:%d%s: %s (%" PRIu64 " spans were sent before)\n", what,
+        fprintf(stderr,
+                "hc-analyze: ship: %s to %s:%d%s: %s (%" PRIu64 " spans were sent before)\n", what,
                 sh->d->host, sh->d->port, target, rc ? err : "the collector refused it", sh->sent);
         if (!rc)
             fprintf(stderr, "hc-analyze: ship: the collector answered HTTP %d\n", status);
@@ -181,8 +186,8 @@ static int one(void *ctx, const hc_record *r)
     struct ship *sh = ctx;
     hc_otlp_resource res = { .service = "hcshim", .scope = "hcshim.hc-analyze" };
     hc_buf_reset(&sh->span);
-    if ((!sh->inbatch && hc_otlp_traces_open(&sh->body, &res) != 0) || hc_otlp_span(&sh->span, r) != 0 ||
-        (sh->inbatch && hc_buf_append(&sh->body, ",", 1) != 0) ||
+    if ((!sh->inbatch && hc_otlp_traces_open(&sh->body, &res) != 0) ||
+        hc_otlp_span(&sh->span, r) != 0 || (sh->inbatch && hc_buf_append(&sh->body, ",", 1) != 0) ||
         hc_buf_append(&sh->body, sh->span.data, sh->span.len) != 0) {
         sh->oom = true;
         return 1;
@@ -193,7 +198,8 @@ static int one(void *ctx, const hc_record *r)
     return 0;
 }
 
-static int parse_opts(int argc, char **argv, ana_ctx *c, const char **to, unsigned long long *batch, int64_t *tmo)
+static int parse_opts(int argc, char **argv, ana_ctx *c, const char **to, unsigned long long *batch,
+                      int64_t *tmo)
 {
     cli_parser p;
     const char *arg;
@@ -203,7 +209,10 @@ static int parse_opts(int argc, char **argv, ana_ctx *c, const char **to, unsign
         if (id == CLI_ERR)
             return CLI_EXIT_MISUSE;
         if (id == OPT_PRICES || id == OPT_CSV || id == OPT_JSON)
-            return cli_misuse("ship: --%s does not apply to --to otlp://", id == OPT_CSV ? "csv" : id == OPT_JSON ? "json" : "prices");
+            return cli_misuse("ship: --%s does not apply to --to otlp://", id == OPT_CSV ? "csv"
+                                                                           : id == OPT_JSON
+                                                                               ? "json"
+                                                                               : "prices");
         int h = cli_common(c, id, arg);
         if (h < 0)
             return CLI_EXIT_MISUSE;
@@ -218,7 +227,8 @@ static int parse_opts(int argc, char **argv, ana_ctx *c, const char **to, unsign
                 return cli_misuse("ship: --batch: expected 1..100000 spans, got '%s'", arg);
         } else if (id == OPT_TIMEOUT) {
             if (hc_parse_duration_us(arg, tmo) != 0 || *tmo <= 0 || *tmo > 3600000000LL)
-                return cli_misuse("ship: --timeout: expected a duration like 500ms, 10s or 1m, got '%s'", arg);
+                return cli_misuse(
+                    "ship: --timeout: expected a duration like 500ms, 10s or 1m, got '%s'", arg);
         } else if (id == CLI_POS) {
             return cli_misuse("ship: unexpected argument '%s'", arg);
         }
@@ -252,8 +262,10 @@ int ship_otlp(int argc, char **argv)
     const char *hv = getenv("OTEL_EXPORTER_OTLP_HEADERS");
     if (hc_buf_puts(&sh.headers, "Content-Type: application/json\r\n") != 0 ||
         (hv && *hv && hc_otlp_parse_headers(hv, &sh.headers, &bad) != 0)) {
-        rc = cli_misuse("ship: OTEL_EXPORTER_OTLP_HEADERS: pair %d is not name=value (a %%-encoded value, no "
-                        "control bytes)", bad);
+        rc = cli_misuse(
+            "ship: OTEL_EXPORTER_OTLP_HEADERS: pair %d is not name=value (a %%-encoded value, no "
+            "control bytes)",
+            bad);
         goto out;
     }
     if (!(sh.m = malloc(sizeof *sh.m))) {
@@ -288,8 +300,9 @@ int ship_otlp(int argc, char **argv)
     else if (sh.failed)
         rc = 1;
     else
-        fprintf(stderr, "hc-analyze: shipped %" PRIu64 " spans and the GenAI metrics over them to %s:%d\n", sh.sent,
-                d.host, d.port);
+        fprintf(stderr,
+                "hc-analyze: shipped %" PRIu64 " spans and the GenAI metrics over them to %s:%d\n",
+                sh.sent, d.host, d.port);
 out:
     hc_buf_free(&sh.headers);
     hc_buf_free(&sh.body);

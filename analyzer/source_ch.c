@@ -24,15 +24,18 @@
 /* The columns read, in order; strings as hex() so bytes travel exactly. */
 static const char columns[] =
     "id, start_us, latency_us, ttft_us, hex(host), hex(provider), hex(api), hex(method), hex(path),"
-    " hex(upstream), hex(model_req), hex(model_resp), status, hex(error), tok_in, tok_out, tok_cached,"
+    " hex(upstream), hex(model_req), hex(model_resp), status, hex(error), tok_in, tok_out, "
+    "tok_cached,"
     " tok_cw5m, tok_cw1h, tok_reasoning, cost_nusd, saved_nusd, cost_flags,"
     " arrayStringConcat(arrayMap(x -> hex(x), props.name), ','),"
     " arrayStringConcat(arrayMap(x -> hex(x), props.value), ','),"
-    " hex(user), hex(session_id), hex(session_path), hex(session_name), hex(request_id), flags, retries,"
+    " hex(user), hex(session_id), hex(session_path), hex(session_name), hex(request_id), flags, "
+    "retries,"
     " fallback_idx, hex(attempts),"
     " arrayStringConcat(arrayMap(x -> hex(x), ratelimit.name), ','),"
     " arrayStringConcat(arrayMap(x -> hex(x), ratelimit.value), ','),"
-    " ratelimit_wait_us, pid, hex(program), req_bytes, resp_bytes, hex(cache_key), hex(budget), hex(run_id),"
+    " ratelimit_wait_us, pid, hex(program), req_bytes, resp_bytes, hex(cache_key), hex(budget), "
+    "hex(run_id),"
     " hex(response_id), hex(finish_reasons),"
     " arrayStringConcat(arrayMap(x -> hex(x), req_params.name), ','),"
     " arrayStringConcat(arrayMap(x -> hex(x), req_params.value), ','),"
@@ -74,8 +77,11 @@ static int where_models(const query_filter *f, hc_buf *o, bool *exact)
         for (const char *p = f->models[i]; *p && n + 1 < sizeof like; p++)
             like[n++] = *p == '*' ? '%' : *p == '?' ? '_' : *p;
         like[n] = '\0';
-        rc = hc_buf_printf(o, "%s(model_req != '' AND model_req LIKE '%s') OR (model_resp != '' AND model_resp "
-                           "LIKE '%s')", i ? " OR " : "", like, like);
+        rc = hc_buf_printf(
+            o,
+            "%s(model_req != '' AND model_req LIKE '%s') OR (model_resp != '' AND model_resp "
+            "LIKE '%s')",
+            i ? " OR " : "", like, like);
     }
     return rc ? rc : hc_buf_puts(o, ")");
 }
@@ -102,15 +108,16 @@ static int where_lists(const query_filter *f, hc_buf *o, bool *exact)
         for (int i = 0; i < f->n_status && !rc; i++) {
             const query_status *s = &f->status[i];
             rc = s->lo < 0 ? hc_buf_printf(o, "%s(status >= 400 OR status <= 0)", i ? " OR " : "")
-                           : hc_buf_printf(o, "%s(status >= %d AND status <= %d)", i ? " OR " : "", s->lo, s->hi);
+                           : hc_buf_printf(o, "%s(status >= %d AND status <= %d)", i ? " OR " : "",
+                                           s->lo, s->hi);
         }
         if (!rc)
             rc = hc_buf_puts(o, ")");
     }
     for (int i = 0; i < f->n_where && !rc; i++) {
         if (!(rc = hc_buf_puts(o, " AND indexOf(props.name, ")) && !(rc = lit(o, f->where_k[i])) &&
-            !(rc = hc_buf_puts(o, ") > 0 AND props.value[indexOf(props.name, ")) && !(rc = lit(o, f->where_k[i])) &&
-            !(rc = hc_buf_puts(o, ")] = ")))
+            !(rc = hc_buf_puts(o, ") > 0 AND props.value[indexOf(props.name, ")) &&
+            !(rc = lit(o, f->where_k[i])) && !(rc = hc_buf_puts(o, ")] = ")))
             rc = lit(o, f->where_v[i]);
     }
     return rc ? rc : where_models(f, o, exact);
@@ -138,7 +145,8 @@ int source_ch_where(const query_filter *f, const char *run_last, hc_buf *o, bool
     if (!rc && f->session && !(rc = hc_buf_puts(o, " AND session_id = ")))
         rc = lit(o, f->session);
     if (!rc && f->cache)
-        rc = hc_buf_puts(o, f->cache == 1 ? " AND bitAnd(flags, 2) != 0" : " AND bitAnd(flags, 2) = 0");
+        rc = hc_buf_puts(o, f->cache == 1 ? " AND bitAnd(flags, 2) != 0"
+                                          : " AND bitAnd(flags, 2) = 0");
     return rc ? rc : where_lists(f, o, exact);
 }
 
@@ -147,7 +155,8 @@ int source_ch_last_run(const ch_dest *d, char *out, size_t size, char *err, size
     char sql[512];
     hc_buf a = { 0 };
     snprintf(sql, sizeof sql,
-             "SELECT run_id FROM %s.hc_records FINAL WHERE run_id != '' ORDER BY id DESC LIMIT 1 FORMAT TSVRaw",
+             "SELECT run_id FROM %s.hc_records FINAL WHERE run_id != '' ORDER BY id DESC LIMIT 1 "
+             "FORMAT TSVRaw",
              d->db);
     int rc = ch_exec(d, NULL, sql, strlen(sql), 0, &a, err, errlen);
     out[0] = '\0';
@@ -161,7 +170,10 @@ int source_ch_last_run(const ch_dest *d, char *out, size_t size, char *err, size
 
 static int hexval(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
 }
 
 /* Decode hex text [p, p+n) in place (the result is at most half as long,
@@ -209,11 +221,14 @@ static int pairs_from(char *names, char *values, hc_buf *out)
 }
 
 struct row {
-    char  *col[NCOLS];
+    char *col[NCOLS];
     hc_buf props, rl, params, enc, req, resp;
 };
 
-static int64_t num(const char *s) { return strtoll(s, NULL, 10); }
+static int64_t num(const char *s)
+{
+    return strtoll(s, NULL, 10);
+}
 
 static int str(char *s, const char **out)
 {
@@ -229,31 +244,34 @@ static int row_record(struct row *w, hc_record *r)
     if (hc_uuid_parse(c[0], r->id) != 0)
         return HC_EPARSE;
     r->start_us = num(c[1]), r->latency_us = num(c[2]), r->ttft_us = num(c[3]);
-    const char **s1[] = { &r->host, &r->provider, &r->api, &r->method, &r->path, &r->upstream, &r->model_req,
-                          &r->model_resp };
+    const char **s1[] = { &r->host, &r->provider, &r->api,       &r->method,
+                          &r->path, &r->upstream, &r->model_req, &r->model_resp };
     int rc = 0;
     for (int i = 0; i < 8 && !rc; i++)
         rc = str(c[4 + i], s1[i]);
     r->status = (int32_t)num(c[12]);
     rc = rc ? rc : str(c[13], &r->error);
-    int64_t *n1[] = { &r->tok_in, &r->tok_out, &r->tok_cached, &r->tok_cw5m, &r->tok_cw1h, &r->tok_reasoning,
-                      &r->cost_nusd, &r->saved_nusd };
+    int64_t *n1[] = { &r->tok_in,   &r->tok_out,       &r->tok_cached, &r->tok_cw5m,
+                      &r->tok_cw1h, &r->tok_reasoning, &r->cost_nusd,  &r->saved_nusd };
     for (int i = 0; i < 8; i++)
         *n1[i] = num(c[14 + i]);
     r->cost_flags = (uint32_t)num(c[22]);
     rc = rc ? rc : pairs_from(c[23], c[24], &w->props);
     r->props = (hc_pairs){ w->props.data, (uint32_t)w->props.len };
-    const char **s2[] = { &r->user, &r->session_id, &r->session_path, &r->session_name, &r->request_id };
+    const char **s2[] = { &r->user, &r->session_id, &r->session_path, &r->session_name,
+                          &r->request_id };
     for (int i = 0; i < 5 && !rc; i++)
         rc = str(c[25 + i], s2[i]);
-    r->flags = (uint32_t)num(c[30]), r->retries = (int32_t)num(c[31]), r->fallback_idx = (int32_t)num(c[32]);
+    r->flags = (uint32_t)num(c[30]), r->retries = (int32_t)num(c[31]),
+    r->fallback_idx = (int32_t)num(c[32]);
     rc = rc ? rc : str(c[33], &r->attempts);
     rc = rc ? rc : pairs_from(c[34], c[35], &w->rl);
     r->ratelimit = (hc_pairs){ w->rl.data, (uint32_t)w->rl.len };
     r->ratelimit_wait_us = num(c[36]), r->pid = (int32_t)num(c[37]);
     rc = rc ? rc : str(c[38], &r->program);
     r->req_bytes = num(c[39]), r->resp_bytes = num(c[40]);
-    const char **s3[] = { &r->cache_key, &r->budget, &r->run_id, &r->response_id, &r->finish_reasons };
+    const char **s3[] = { &r->cache_key, &r->budget, &r->run_id, &r->response_id,
+                          &r->finish_reasons };
     for (int i = 0; i < 5 && !rc; i++)
         rc = str(c[41 + i], s3[i]);
     rc = rc ? rc : pairs_from(c[46], c[47], &w->params);
@@ -303,11 +321,12 @@ static int add_row(char *line, struct row *w, batch *b, char *last_id)
 
 /* ---- filling the spool ---- */
 
-static int fetch_page(const ch_dest *d, const char *where, const char *after, size_t rows, hc_buf *ans, char *err,
-                      size_t errlen)
+static int fetch_page(const ch_dest *d, const char *where, const char *after, size_t rows,
+                      hc_buf *ans, char *err, size_t errlen)
 {
     hc_buf sql = { 0 };
-    int rc = hc_buf_printf(&sql, "SELECT %s FROM %s.hc_records FINAL WHERE (%s) AND id > ", columns, d->db, where);
+    int rc = hc_buf_printf(&sql, "SELECT %s FROM %s.hc_records FINAL WHERE (%s) AND id > ", columns,
+                           d->db, where);
     if (!rc)
         rc = lit(&sql, after); /* as hex: an id is data, never SQL */
     if (!rc)
@@ -321,8 +340,8 @@ static int fetch_page(const ch_dest *d, const char *where, const char *after, si
 
 /* Pages of rows into b; *got the rows read, *bad those that could not be
  * decoded (skipped, as a local scan skips an undecodable record). */
-static int copy_rows(const ch_dest *d, const char *where, batch *b, uint64_t *got, uint64_t *bad, char *err,
-                     size_t errlen)
+static int copy_rows(const ch_dest *d, const char *where, batch *b, uint64_t *got, uint64_t *bad,
+                     char *err, size_t errlen)
 {
     char after[AFTER_MAX] = "";
     hc_buf ans = { 0 };
@@ -394,8 +413,8 @@ void source_ch_remove(const char *dir)
 }
 
 /* Resolve --run last, build the WHERE, copy the rows into the store at dir. */
-static int fill(const ch_dest *d, const query_filter *f, bool push, const char *dir, uint64_t *bad, char *err,
-                size_t errlen)
+static int fill(const ch_dest *d, const query_filter *f, bool push, const char *dir, uint64_t *bad,
+                char *err, size_t errlen)
 {
     char run[80] = "";
     hc_buf where = { 0 };
@@ -428,15 +447,16 @@ static int fill(const ch_dest *d, const query_filter *f, bool push, const char *
 int source_ch_mkdir(char *dir, size_t size)
 {
     const char *tmp = getenv("TMPDIR");
-    if ((size_t)snprintf(dir, size, "%s/hc-analyze-ch.XXXXXX", tmp && *tmp ? tmp : "/tmp") >= size) {
+    if ((size_t)snprintf(dir, size, "%s/hc-analyze-ch.XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
+        size) {
         errno = ENAMETOOLONG;
         return -1;
     }
     return mkdtemp(dir) ? 0 : -1;
 }
 
-int source_ch_fill(const char *url, const query_filter *f, bool push, char *dir, size_t size, char *label,
-                   size_t lsize)
+int source_ch_fill(const char *url, const query_filter *f, bool push, char *dir, size_t size,
+                   char *label, size_t lsize)
 {
     ch_dest d = { .timeout_ms = 300000 };
     if (ch_dest_parse(url, "--db", &d)) {
@@ -451,8 +471,8 @@ int source_ch_fill(const char *url, const query_filter *f, bool push, char *dir,
     uint64_t bad = 0;
     int rc = fill(&d, f, push, dir, &bad, err, sizeof err);
     if (bad)
-        cli_warn("--db %s: %llu row%s could not be decoded (not written by ship) and %s skipped", d.name,
-                 (unsigned long long)bad, bad == 1 ? "" : "s", bad == 1 ? "was" : "were");
+        cli_warn("--db %s: %llu row%s could not be decoded (not written by ship) and %s skipped",
+                 d.name, (unsigned long long)bad, bad == 1 ? "" : "s", bad == 1 ? "was" : "were");
     if (rc) {
         source_ch_remove(dir);
         return cli_misuse("--db %s: %s", d.name, err[0] ? err : hc_strerror(rc));

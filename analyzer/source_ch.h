@@ -38,7 +38,7 @@
 
 /* Make a new private (0700) temporary directory for a store in dir: 0, or -1
  * with errno. */
-int  source_ch_mkdir(char *dir, size_t size);
+int source_ch_mkdir(char *dir, size_t size);
 
 /* Fill a new temporary store from the server named by url (a --db value),
  * in dir when the caller made it already (source_ch_mkdir(): so that it can
@@ -50,8 +50,8 @@ int  source_ch_mkdir(char *dir, size_t size);
  * to the records the server left out. Errors print one line "hc-analyze: …" naming the
  * server and return CLI_EXIT_MISUSE (bad URL) or 2 for an unreachable
  * server, a missing table or a broken answer. */
-int  source_ch_fill(const char *url, const query_filter *f, bool push, char *dir, size_t size, char *label,
-                    size_t lsize);
+int source_ch_fill(const char *url, const query_filter *f, bool push, char *dir, size_t size,
+                   char *label, size_t lsize);
 
 /* Remove a directory source_ch_fill() made (its files, then itself). */
 void source_ch_remove(const char *dir);
@@ -62,13 +62,13 @@ void source_ch_remove(const char *dir);
  * was left to the client (a --model glob LIKE cannot say), so the clause
  * selects a superset. Used by report's server-side aggregation (agg_ch.h)
  * too. 0 or HC_ENOMEM. */
-int  source_ch_where(const query_filter *f, const char *run_last, hc_buf *out, bool *exact);
+int source_ch_where(const query_filter *f, const char *run_last, hc_buf *out, bool *exact);
 
 /* Resolve --run last on the server: the run id of the newest record having
  * one, into out ("" when none). 0 or HC_E* with err. */
-int  source_ch_last_run(const ch_dest *d, char *out, size_t size, char *err, size_t errlen);
+int source_ch_last_run(const ch_dest *d, char *out, size_t size, char *err, size_t errlen);
 
 /* Records on the server (one per id). 0 or HC_E* with err. */
-int  source_ch_count(const ch_dest *d, uint64_t *n, char *err, size_t errlen);
+int source_ch_count(const ch_dest *d, uint64_t *n, char *err, size_t errlen);
 
 #endif

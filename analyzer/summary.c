@@ -27,9 +27,13 @@ static void kpct(jw *w, const char *k, int64_t v)
         jw_int(w, v);
 }
 
-static double ratio(uint64_t n, uint64_t d) { return d ? (double)n / (double)d : 0.0; }
+static double ratio(uint64_t n, uint64_t d)
+{
+    return d ? (double)n / (double)d : 0.0;
+}
 
-const char *summary_cost_text(char *out, size_t size, int64_t nusd, uint64_t unpriced, uint64_t requests)
+const char *summary_cost_text(char *out, size_t size, int64_t nusd, uint64_t unpriced,
+                              uint64_t requests)
 {
     char c[FMT_NUM];
     if (unpriced && unpriced == requests && nusd == 0)
@@ -112,27 +116,34 @@ void summary_text(FILE *f, const agg_acc *a, const summary_pct *p)
         return;
     }
     fprintf(f, "Period      %s → %s UTC\n", fmt_time(t1, a->first_us), fmt_time(t2, a->last_us));
-    fprintf(f, "Requests    %s   (%s streamed)\n", fmt_int(b1, (int64_t)a->requests), fmt_int(b2, (int64_t)a->streamed));
+    fprintf(f, "Requests    %s   (%s streamed)\n", fmt_int(b1, (int64_t)a->requests),
+            fmt_int(b2, (int64_t)a->streamed));
     summary_cost_text(cost, sizeof cost, a->cost_nusd, a->unpriced, a->requests);
     fprintf(f, "Spend       %s", cost);
     if (priced)
-        fprintf(f, "   (%s per priced request)", fmt_usd(b1, (a->cost_nusd + (int64_t)priced / 2) / (int64_t)priced));
+        fprintf(f, "   (%s per priced request)",
+                fmt_usd(b1, (a->cost_nusd + (int64_t)priced / 2) / (int64_t)priced));
     if (a->estimated)
         fprintf(f, "   %s with estimated tokens", fmt_int(b2, (int64_t)a->estimated));
     if (a->no_usage)
-        fprintf(f, "   + %s answers without usage (cost unknown)", fmt_int(b3, (int64_t)a->no_usage));
+        fprintf(f, "   + %s answers without usage (cost unknown)",
+                fmt_int(b3, (int64_t)a->no_usage));
     fputc('\n', f);
     fprintf(f, "Tokens      in %s (cached %s)   out %s (reasoning %s)", fmt_int(b1, a->tok_in),
             fmt_int(b2, a->tok_cached), fmt_int(b3, a->tok_out), fmt_int(b4, a->tok_reasoning));
     if (a->tok_cw5m || a->tok_cw1h)
-        fprintf(f, "   cache writes 5m %s / 1h %s", fmt_int(b1, a->tok_cw5m), fmt_int(b5, a->tok_cw1h));
+        fprintf(f, "   cache writes 5m %s / 1h %s", fmt_int(b1, a->tok_cw5m),
+                fmt_int(b5, a->tok_cw1h));
     fputc('\n', f);
-    fprintf(f, "Latency     p50 %s   p95 %s   p99 %s", fmt_dur(b1, p->p50), fmt_dur(b2, p->p95), fmt_dur(b3, p->p99));
+    fprintf(f, "Latency     p50 %s   p95 %s   p99 %s", fmt_dur(b1, p->p50), fmt_dur(b2, p->p95),
+            fmt_dur(b3, p->p99));
     fprintf(f, "      TTFT p50 %s   p95 %s\n", fmt_dur(b4, p->ttft_p50), fmt_dur(b5, p->ttft_p95));
-    fprintf(f, "Errors      %s (%s)\n", fmt_int(b1, (int64_t)a->errors), fmt_pct(b2, a->errors, a->requests));
+    fprintf(f, "Errors      %s (%s)\n", fmt_int(b1, (int64_t)a->errors),
+            fmt_pct(b2, a->errors, a->requests));
     fprintf(f, "Limits      %s\n", agg_limits_text(cost, sizeof cost, a));
     fprintf(f, "Cache       hits %s (%s)   saved %s\n", fmt_int(b1, (int64_t)a->cache_hits),
             fmt_pct(b2, a->cache_hits, a->requests), fmt_usd(b3, a->saved_nusd));
-    fprintf(f, "Retries     %s requests retried (%s retries)   fallbacks %s\n", fmt_int(b1, (int64_t)a->retried),
-            fmt_int(b2, (int64_t)a->retries), fmt_int(b3, (int64_t)a->fallbacks));
+    fprintf(f, "Retries     %s requests retried (%s retries)   fallbacks %s\n",
+            fmt_int(b1, (int64_t)a->retried), fmt_int(b2, (int64_t)a->retries),
+            fmt_int(b3, (int64_t)a->fallbacks));
 }

@@ -52,6 +52,7 @@ void agg_limits_json(jw *w, const agg_acc *a);
 void summary_text(FILE *f, const agg_acc *a, const summary_pct *p);
 
 /* "$1.2345", or "$1.2345 + 3 unpriced", or "unpriced" when every request is. */
-const char *summary_cost_text(char *out, size_t size, int64_t nusd, uint64_t unpriced, uint64_t requests);
+const char *summary_cost_text(char *out, size_t size, int64_t nusd, uint64_t unpriced,
+                              uint64_t requests);
 
 #endif

@@ -11,20 +11,20 @@
 #include <unistd.h>
 
 struct table {
-    FILE            *f;
-    enum cli_fmt     fmt;
+    FILE *f;
+    enum cli_fmt fmt;
     const table_col *cols;
-    size_t           ncols;
-    size_t           col;        /* next cell's column in the current row */
-    char           **cur;        /* text cells of the current row */
-    char           **rows;       /* buffered rows (ncols cells each), text mode */
-    size_t           nrows, caprows;
-    size_t          *width;      /* final column widths once fixed */
-    bool            *hidden;     /* TBL_DROP columns left out to fit */
-    bool             fixed;      /* widths decided; rows now stream */
-    bool             color;
-    int              term;
-    hc_buf           line;       /* the text line being assembled */
+    size_t ncols;
+    size_t col;  /* next cell's column in the current row */
+    char **cur;  /* text cells of the current row */
+    char **rows; /* buffered rows (ncols cells each), text mode */
+    size_t nrows, caprows;
+    size_t *width; /* final column widths once fixed */
+    bool *hidden;  /* TBL_DROP columns left out to fit */
+    bool fixed;    /* widths decided; rows now stream */
+    bool color;
+    int term;
+    hc_buf line; /* the text line being assembled */
 };
 
 int table_term_width(FILE *f)
@@ -257,8 +257,9 @@ static void fix_widths(table *t)
         size_t *soft = malloc(t->ncols * sizeof *soft);
         if (soft) {
             for (size_t c = 0; c < t->ncols; c++)
-                soft[c] = (t->cols[c].flags & TBL_SHRINK) && t->width[c] > TABLE_SHRINK_SOFT ? TABLE_SHRINK_SOFT
-                                                                                             : t->width[c];
+                soft[c] = (t->cols[c].flags & TBL_SHRINK) && t->width[c] > TABLE_SHRINK_SOFT
+                              ? TABLE_SHRINK_SOFT
+                              : t->width[c];
             while (total_width(t, soft) > term) {
                 size_t drop = t->ncols;
                 for (size_t c = t->ncols; c-- > 0;)
@@ -278,7 +279,8 @@ static void fix_widths(table *t)
         while (total_width(t, t->width) > term) {
             size_t best = t->ncols;
             for (size_t c = 0; c < t->ncols; c++)
-                if (!t->hidden[c] && (t->cols[c].flags & TBL_SHRINK) && t->width[c] > TABLE_SHRINK_MIN &&
+                if (!t->hidden[c] && (t->cols[c].flags & TBL_SHRINK) &&
+                    t->width[c] > TABLE_SHRINK_MIN &&
                     (best == t->ncols || t->width[c] > t->width[best]))
                     best = c;
             if (best < t->ncols) {
@@ -500,8 +502,10 @@ void table_end(table *t)
             if (t->hidden[c])
                 hc_buf_printf(&names, "%s%s", n++ ? ", " : "", t->cols[c].title);
         if (n)
-            table_textf(t->f, 1, "(%zu column%s left out to fit %d columns: %s; pipe through 'less -S', "
-                        "or use --csv or --json, to see every column)\n", n, n == 1 ? "" : "s", t->term, fmt_built(&names));
+            table_textf(t->f, 1,
+                        "(%zu column%s left out to fit %d columns: %s; pipe through 'less -S', "
+                        "or use --csv or --json, to see every column)\n",
+                        n, n == 1 ? "" : "s", t->term, fmt_built(&names));
         hc_buf_free(&names);
     }
     for (size_t c = 0; c < t->ncols; c++)

@@ -38,21 +38,21 @@
 
 #define TABLE_PROBE_ROWS  1000
 #define TABLE_MAX_CELL    80
-#define TABLE_SHRINK_SOFT 12   /* shrinkable columns keep this much before optional ones go */
-#define TABLE_SHRINK_MIN  4    /* ... and are never narrower than this */
+#define TABLE_SHRINK_SOFT 12 /* shrinkable columns keep this much before optional ones go */
+#define TABLE_SHRINK_MIN  4  /* ... and are never narrower than this */
 
 enum {
-    TBL_LEFT   = 0,
-    TBL_RIGHT  = 1u << 0,  /* numbers */
-    TBL_SHRINK = 1u << 1,  /* may be narrowed to fit the terminal */
-    TBL_RAW    = 1u << 2,  /* text is already terminal-safe (tree drawing); not escaped */
-    TBL_DROP   = 1u << 3,  /* may be left out when shrinking is not enough (rightmost first) */
+    TBL_LEFT = 0,
+    TBL_RIGHT = 1u << 0,  /* numbers */
+    TBL_SHRINK = 1u << 1, /* may be narrowed to fit the terminal */
+    TBL_RAW = 1u << 2,    /* text is already terminal-safe (tree drawing); not escaped */
+    TBL_DROP = 1u << 3,   /* may be left out when shrinking is not enough (rightmost first) */
 };
 
 typedef struct table_col {
-    const char *title;   /* text header, e.g. "COST" */
-    const char *csv;     /* CSV header, e.g. "cost_usd" */
-    unsigned    flags;
+    const char *title; /* text header, e.g. "COST" */
+    const char *csv;   /* CSV header, e.g. "cost_usd" */
+    unsigned flags;
 } table_col;
 
 typedef struct table table;
@@ -61,21 +61,21 @@ typedef struct table table;
  * table mode and is treated as text). cols must outlive the table. NULL on ENOMEM. */
 table *table_new(FILE *f, enum cli_fmt fmt, const table_col *cols, size_t ncols);
 /* Add one cell; text spelling and CSV spelling (csv NULL = same as text). */
-void   table_cell2(table *t, const char *text, const char *csv);
-void   table_cell(table *t, const char *text);
-void   table_cellf(table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void table_cell2(table *t, const char *text, const char *csv);
+void table_cell(table *t, const char *text);
+void table_cellf(table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print what is buffered and free the table (NULL is fine). In text mode, a
  * table that left columns out ends with a line naming them and how to see
  * them ("(3 columns left out to fit 80 columns: FLAGS, USER, PROPERTIES; …)"). */
-void   table_end(table *t);
+void table_end(table *t);
 
 /* Terminal width for f: TIOCGWINSZ when f is a terminal, else $COLUMNS, else 0 (unlimited). */
-int    table_term_width(FILE *f);
+int table_term_width(FILE *f);
 /* Colour on f? Only when f is a terminal, NO_COLOR is unset or empty, and TERM is not "dumb". */
-bool   table_color(FILE *f);
+bool table_color(FILE *f);
 
 /* Write one CSV field (RFC 4180 quoting) to f. */
-void   table_csv_field(FILE *f, const char *s);
+void table_csv_field(FILE *f, const char *s);
 
 /* Text around the tables ("Label       value   value" lines, titles) fitted
  * to the same terminal width: print into the stream table_text_begin()
@@ -87,14 +87,14 @@ void   table_csv_field(FILE *f, const char *s);
  * pieces. The text must be terminal-safe (escaped) and without colour
  * sequences; a column is one code point, as in the tables. */
 typedef struct table_text {
-    FILE  *f, *mem;
-    char  *buf;
+    FILE *f, *mem;
+    char *buf;
     size_t len;
-    int    term, indent;
+    int term, indent;
 } table_text;
-FILE  *table_text_begin(table_text *tt, FILE *f, int indent);
-void   table_text_end(table_text *tt);
+FILE *table_text_begin(table_text *tt, FILE *f, int indent);
+void table_text_end(table_text *tt);
 /* The same for one printf-formatted piece of text (a title, a note). */
-void   table_textf(FILE *f, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void table_textf(FILE *f, int indent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -54,8 +54,11 @@ void tb_label(enum tb_unit u, int64_t start, char *out, size_t size)
     time_t t = (time_t)(start / 1000000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    const char *f = u == TB_MINUTE ? "%Y-%m-%d %H:%M" : u == TB_HOUR ? "%Y-%m-%d %H:00"
-                  : u == TB_DAY ? "%Y-%m-%d" : u == TB_WEEK ? "%G-W%V" : "%Y-%m";
+    const char *f = u == TB_MINUTE ? "%Y-%m-%d %H:%M"
+                    : u == TB_HOUR ? "%Y-%m-%d %H:00"
+                    : u == TB_DAY  ? "%Y-%m-%d"
+                    : u == TB_WEEK ? "%G-W%V"
+                                   : "%Y-%m";
     if (size && strftime(out, size, f, &tm) == 0)
         out[0] = '\0';
 }

@@ -45,7 +45,8 @@ int trend_parse_opt(const char *arg, enum tb_unit *out)
     return 0;
 }
 
-table *trend_emit_begin(enum cli_fmt fmt, jw *w, enum tb_unit u, const table_col *cols, size_t ncols)
+table *trend_emit_begin(enum cli_fmt fmt, jw *w, enum tb_unit u, const table_col *cols,
+                        size_t ncols)
 {
     if (fmt == CLI_JSON) {
         jw_key(w, "trend");

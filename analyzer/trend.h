@@ -30,8 +30,8 @@ size_t trend_key(enum tb_unit u, int64_t us, char k[TREND_KEY_MAX]);
 /* Every bucket from the first to the last key of g, in order. */
 typedef struct trend_iter {
     const agg_groups *g;
-    enum tb_unit      u;
-    int64_t           next, hi;
+    enum tb_unit u;
+    int64_t next, hi;
 } trend_iter;
 
 /* Start a walk over g (the groups keyed by trend_key with unit u). */
@@ -46,16 +46,17 @@ bool trend_next(trend_iter *it, int64_t *start, long *gi);
  * START (UTC); CSV: that table alone. */
 
 /* The section's head; returns the table to fill (NULL for JSON, where w is used). */
-table *trend_emit_begin(enum cli_fmt fmt, jw *w, enum tb_unit u, const table_col *cols, size_t ncols);
+table *trend_emit_begin(enum cli_fmt fmt, jw *w, enum tb_unit u, const table_col *cols,
+                        size_t ncols);
 /* One bucket's period and start: JSON opens its object (the caller adds its
  * fields and closes it), else the first two cells of its row. */
-void   trend_emit_period(enum cli_fmt fmt, jw *w, table *t, enum tb_unit u, int64_t start);
+void trend_emit_period(enum cli_fmt fmt, jw *w, table *t, enum tb_unit u, int64_t start);
 /* The section's end. */
-void   trend_emit_end(enum cli_fmt fmt, jw *w, table *t);
+void trend_emit_end(enum cli_fmt fmt, jw *w, table *t);
 
 /* `--trend UNIT` of report and ratelimits: hour, day, week or month. 0, or
  * prints "hc-analyze: --trend: expected …, got 'X'" and returns
  * CLI_EXIT_MISUSE (2). */
-int  trend_parse_opt(const char *arg, enum tb_unit *out);
+int trend_parse_opt(const char *arg, enum tb_unit *out);
 
 #endif

@@ -3,8 +3,8 @@
 #ifndef HC_ANA_WEBASSETS_H
 #define HC_ANA_WEBASSETS_H
 
-extern const char webassets_body[];   /* the <body> layout, before the scripts */
-extern const char webassets_css[];    /* the one inline <style> */
-extern const char webassets_js[];     /* the one executable inline <script> */
+extern const char webassets_body[]; /* the <body> layout, before the scripts */
+extern const char webassets_css[];  /* the one inline <style> */
+extern const char webassets_js[];   /* the one executable inline <script> */
 
 #endif

@@ -10,10 +10,10 @@
 /* ---- JSON safe inside <script> --------------------------------------------------------- */
 
 struct jstream {
-    FILE         *out;
-    int           held;       /* bytes of a possible U+2028/9 (E2 80 A8/A9) held back: 0, 1 or 2 */
-    char          buf[4096];
-    size_t        n;
+    FILE *out;
+    int held; /* bytes of a possible U+2028/9 (E2 80 A8/A9) held back: 0, 1 or 2 */
+    char buf[4096];
+    size_t n;
 };
 
 static void js_put(struct jstream *j, const char *p, size_t n)
@@ -125,12 +125,15 @@ int webpage_write(FILE *f, enum webpage_mode m, webpage_data_fn data, void *ctx)
     fputs("</style>\n</head>\n<body>\n", f);
     fputs(webassets_body, f);
     if (m == WEBPAGE_LIVE) {
-        fprintf(f, "<script type=\"application/json\" id=\"hc-config\">{\"mode\":\"live\",\"api\":\"%s\","
-                   "\"detail\":\"%s\",\"poll_ms\":%d}</script>\n",
-                WEBPAGE_API_DASHBOARD, WEBPAGE_API_REQUEST, WEBPAGE_POLL_MS);
+        fprintf(
+            f,
+            "<script type=\"application/json\" id=\"hc-config\">{\"mode\":\"live\",\"api\":\"%s\","
+            "\"detail\":\"%s\",\"poll_ms\":%d}</script>\n",
+            WEBPAGE_API_DASHBOARD, WEBPAGE_API_REQUEST, WEBPAGE_POLL_MS);
     } else {
         fputs("<script type=\"application/json\" id=\"hc-config\">{\"mode\":\"static\"}</script>\n"
-              "<script type=\"application/json\" id=\"hc-data\">", f);
+              "<script type=\"application/json\" id=\"hc-data\">",
+              f);
         FILE *j = webpage_json_stream(f);
         if (!j)
             return HC_ENOMEM;

@@ -31,29 +31,32 @@
 #include <stdint.h>
 
 typedef struct hc_buf {
-    char  *data;   /* NULL until the first append; then len+1 bytes valid */
+    char *data; /* NULL until the first append; then len+1 bytes valid */
     size_t len;
-    size_t cap;    /* allocated bytes */
-    int    err;    /* 0, or the error of the first failed append (sticky) */
+    size_t cap; /* allocated bytes */
+    int err;    /* 0, or the error of the first failed append (sticky) */
 } hc_buf;
 
-#define HC_BUF_INIT { NULL, 0, 0, 0 }
+#define HC_BUF_INIT \
+    { \
+        NULL, 0, 0, 0 \
+    }
 
 /* Ensure room for `extra` more bytes (plus the NUL). 0 or HC_ENOMEM; a
  * failure marks b failed (hc_buf_error). */
-int  hc_buf_reserve(hc_buf *b, size_t extra);
+int hc_buf_reserve(hc_buf *b, size_t extra);
 /* Append n bytes. 0, or HC_ENOMEM / the buffer's earlier error (b's bytes
  * unchanged, b marked failed). */
-int  hc_buf_append(hc_buf *b, const void *p, size_t n);
+int hc_buf_append(hc_buf *b, const void *p, size_t n);
 /* Append a C string. As hc_buf_append. */
-int  hc_buf_puts(hc_buf *b, const char *s);
+int hc_buf_puts(hc_buf *b, const char *s);
 /* Append printf-formatted text. As hc_buf_append; HC_EINVAL for a format
  * error (also sticky). */
-int  hc_buf_printf(hc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int hc_buf_printf(hc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append what src holds, and src's error if it has one (then dst is marked
  * failed too: a piece built elsewhere that is incomplete makes the whole
  * incomplete). 0 or the error. */
-int  hc_buf_append_buf(hc_buf *dst, const hc_buf *src);
+int hc_buf_append_buf(hc_buf *dst, const hc_buf *src);
 /* 0 if every append since the buffer was last empty (init, reset, free)
  * succeeded, else the first error. Check it before using what was built. */
 static inline int hc_buf_error(const hc_buf *b)

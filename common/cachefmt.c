@@ -22,7 +22,8 @@ int hc_cache_entry_encode(const hc_cache_entry *e, hc_buf *out)
     uint64_t zz = ((uint64_t)e->cost_nusd << 1) ^ (uint64_t)(e->cost_nusd >> 63);
     if (hc_buf_append(out, &fmt, 1) || put_varint(out, (uint64_t)e->created_us) ||
         put_varint(out, (uint64_t)e->expires_us) || hc_buf_append(out, e->orig_id, HC_UUID_LEN) ||
-        put_varint(out, zz) || put_varint(out, (uint64_t)e->status) || hc_buf_append(out, &flags, 1))
+        put_varint(out, zz) || put_varint(out, (uint64_t)e->status) ||
+        hc_buf_append(out, &flags, 1))
         return HC_ENOMEM;
     for (int i = 0; i < HC_TOKENS_N; i++)
         if (put_varint(out, (uint64_t)(e->tok.v[i] > 0 ? e->tok.v[i] : 0)))

@@ -30,19 +30,21 @@
 #include "tokens.h"
 #include "uuid.h"
 
-#define HC_CACHE_FORMAT 1
+#define HC_CACHE_FORMAT          1
 #define HC_CACHE_ROTATION_BUCKET 0xFF
 
 typedef struct hc_cache_entry {
-    int64_t     created_us, expires_us;
-    uint8_t     orig_id[HC_UUID_LEN];
-    int64_t     cost_nusd;
-    int         status;
-    bool        streamed;
-    hc_tokens   tok;                        /* the answer's usage; encoded in tok.v order */
-    const char *host, *model, *path;       /* NUL-terminated copies in the decode buffer */
-    const char *head;  size_t head_len;     /* not NUL-terminated */
-    const char *body;  size_t body_len;     /* decoded body */
+    int64_t created_us, expires_us;
+    uint8_t orig_id[HC_UUID_LEN];
+    int64_t cost_nusd;
+    int status;
+    bool streamed;
+    hc_tokens tok;                   /* the answer's usage; encoded in tok.v order */
+    const char *host, *model, *path; /* NUL-terminated copies in the decode buffer */
+    const char *head;
+    size_t head_len; /* not NUL-terminated */
+    const char *body;
+    size_t body_len; /* decoded body */
 } hc_cache_entry;
 
 /* Encode e into out (appends). 0 or HC_ENOMEM. */

@@ -85,7 +85,7 @@ int hc_parse_time_utc(const char *s, int64_t *out_us)
         *out_us = (int64_t)secs * 1000000;
         return 0;
     }
-    struct tm tm = {0};
+    struct tm tm = { 0 };
     int Y, M, D, h = 0, m = 0, n = 0;
     double sec = 0;
     if (sscanf(s, "%4d-%2d-%2d%n", &Y, &M, &D, &n) != 3)

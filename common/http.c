@@ -31,8 +31,10 @@ static const char *line_end(const char *p, const char *end, const char **next)
  * blank line, NULL for partial, or (const char *)-1 on error. */
 static bool interpreted_header(const char *n, size_t l)
 {
-    static const char *const names[] = { "content-length", "transfer-encoding", "content-encoding", "content-type",
-                                         "connection", "keep-alive", "set-cookie", NULL };
+    static const char *const names[] = { "content-length",   "transfer-encoding",
+                                         "content-encoding", "content-type",
+                                         "connection",       "keep-alive",
+                                         "set-cookie",       NULL };
     for (int i = 0; names[i]; i++)
         if (hc_span_ieq(n, l, names[i]))
             return true;
@@ -163,8 +165,8 @@ int hc_http_parse_response(const char *buf, size_t len, hc_http_head *h)
     if (n < 0)
         return HC_EPARSE;
     p += n;
-    if (eol - p < 4 || *p != ' ' || !isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) ||
-        !isdigit((unsigned char)p[3]))
+    if (eol - p < 4 || *p != ' ' || !isdigit((unsigned char)p[1]) ||
+        !isdigit((unsigned char)p[2]) || !isdigit((unsigned char)p[3]))
         return HC_EPARSE;
     h->status = (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
     if (h->status < 100)
@@ -344,8 +346,18 @@ int hc_http_framing(const hc_http_head *h, bool is_response, const char *req_met
 
 /* Chunked decoding ------------------------------------------------------- */
 
-enum { CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER_START,
-       CH_TRAILER_LINE, CH_TRAILER_LF, CH_FINAL_LF };
+enum {
+    CH_SIZE,
+    CH_EXT,
+    CH_SIZE_LF,
+    CH_DATA,
+    CH_DATA_CR,
+    CH_DATA_LF,
+    CH_TRAILER_START,
+    CH_TRAILER_LINE,
+    CH_TRAILER_LF,
+    CH_FINAL_LF
+};
 
 void hc_chunked_init(hc_chunked *d)
 {
@@ -354,9 +366,12 @@ void hc_chunked_init(hc_chunked *d)
 
 static int hexv(unsigned char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -407,7 +422,7 @@ long hc_chunked_next(hc_chunked *d, const char *p, size_t len, size_t *data_off,
             if (c != '\n')
                 return HC_EPARSE;
             i++;
-        size_done:
+size_done:
             d->hex_digits = 0;
             d->state = d->remaining ? CH_DATA : CH_TRAILER_START;
             break;

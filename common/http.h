@@ -17,26 +17,32 @@
 #define HC_HTTP_MAX_HEADERS 128
 
 typedef struct hc_header {
-    const char *name;  size_t name_len;
-    const char *value; size_t value_len;   /* surrounding spaces/tabs trimmed */
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len; /* surrounding spaces/tabs trimmed */
 } hc_header;
 
 typedef struct hc_http_head {
     /* request */
-    const char *method; size_t method_len;
-    const char *target; size_t target_len;  /* path + query, as sent */
+    const char *method;
+    size_t method_len;
+    const char *target;
+    size_t target_len; /* path + query, as sent */
     /* response */
-    int         status;
-    const char *reason; size_t reason_len;
+    int status;
+    const char *reason;
+    size_t reason_len;
     /* both */
-    int         minor_version;              /* 0 or 1 */
-    hc_header   headers[HC_HTTP_MAX_HEADERS];
-    size_t      nheaders;
+    int minor_version; /* 0 or 1 */
+    hc_header headers[HC_HTTP_MAX_HEADERS];
+    size_t nheaders;
     /* response only: the header lines past the first HC_HTTP_MAX_HEADERS,
      * raw (each ends with its line end), validated but not in headers[];
      * NULL/0 if none. They never include a header the gateway interprets
      * (see hc_http_parse_response). */
-    const char *extra; size_t extra_len;
+    const char *extra;
+    size_t extra_len;
 } hc_http_head;
 
 /* Parse a request head ("GET /x HTTP/1.1\r\n…\r\n\r\n"). Bare LF line ends are
@@ -66,10 +72,10 @@ bool hc_span_iprefix(const char *p, size_t n, const char *prefix);
 
 /* How a message body is delimited (RFC 9112 §6). */
 enum hc_framing {
-    HC_BODY_NONE,      /* no body */
-    HC_BODY_LENGTH,    /* Content-Length bytes */
-    HC_BODY_CHUNKED,   /* Transfer-Encoding: chunked */
-    HC_BODY_CLOSE,     /* response until the connection closes */
+    HC_BODY_NONE,    /* no body */
+    HC_BODY_LENGTH,  /* Content-Length bytes */
+    HC_BODY_CHUNKED, /* Transfer-Encoding: chunked */
+    HC_BODY_CLOSE,   /* response until the connection closes */
 };
 /* Framing of a request (is_response false) or of a response to `req_method`
  * ("HEAD" → none). *length is set for HC_BODY_LENGTH. HC_EPARSE for a bad or
@@ -79,10 +85,10 @@ int hc_http_framing(const hc_http_head *h, bool is_response, const char *req_met
 
 /* Incremental chunked-body decoder. Zero-initialise (or hc_chunked_init) before use. */
 typedef struct hc_chunked {
-    int      state;
-    uint64_t remaining;    /* bytes left in the current chunk's data */
+    int state;
+    uint64_t remaining; /* bytes left in the current chunk's data */
     unsigned hex_digits;
-    bool     done;         /* the last-chunk and trailers were consumed */
+    bool done; /* the last-chunk and trailers were consumed */
 } hc_chunked;
 
 void hc_chunked_init(hc_chunked *d);

@@ -49,16 +49,20 @@ static const char *scan_string(const char *p, const char *e, bool *esc)
         if (e - q < 2)
             return NULL;
         switch (q[1]) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-            p = q + 2;
-            break;
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't': p = q + 2; break;
         case 'u':
             if (e - q < 6 || !is_hex(q[2]) || !is_hex(q[3]) || !is_hex(q[4]) || !is_hex(q[5]))
                 return NULL;
             p = q + 6;
             break;
-        default:
-            return NULL;
+        default: return NULL;
         }
     }
 }
@@ -111,8 +115,8 @@ static uint32_t add_node(hc_jf_doc *d, uint32_t up, int type, const char *val, c
             return NONE;
         }
         uint32_t cap = d->cap * 2;
-        hc_jf_node *nn = d->nodes == d->inl ? malloc(cap * sizeof *nn)
-                                             : realloc(d->nodes, cap * sizeof *nn);
+        hc_jf_node *nn =
+            d->nodes == d->inl ? malloc(cap * sizeof *nn) : realloc(d->nodes, cap * sizeof *nn);
         if (!nn) {
             *err = HC_ENOMEM;
             return NONE;
@@ -155,9 +159,9 @@ int hc_jf_parse(hc_jf_doc *d, const char *text, size_t len)
     if (len > UINT32_MAX)
         return HC_ETOOBIG; /* spans are 32-bit */
     const char *p = text, *e = text + len;
-    uint32_t cur = NONE;              /* the open container */
+    uint32_t cur = NONE; /* the open container */
     unsigned depth = 0;
-    const char *key = NULL;           /* the pending member key */
+    const char *key = NULL; /* the pending member key */
     uint32_t klen = 0;
     bool kesc = false;
     int err = HC_EPARSE;
@@ -173,9 +177,10 @@ value:
         case '{':
         case '[': {
             if (++depth > HC_JF_DEPTH)
-                return HC_EPARSE;   /* as cJSON: refused, whatever it holds */
+                return HC_EPARSE; /* as cJSON: refused, whatever it holds */
             bool obj = *p == '{';
-            if ((i = add_node(d, cur, obj ? HC_JF_OBJECT : HC_JF_ARRAY, v, key, klen, kesc, &err)) == NONE)
+            if ((i = add_node(d, cur, obj ? HC_JF_OBJECT : HC_JF_ARRAY, v, key, klen, kesc,
+                              &err)) == NONE)
                 return err;
             cur = i;
             key = NULL;
@@ -198,10 +203,13 @@ value:
             p = q;
             break;
         }
-        case 't': case 'f': case 'n': {
+        case 't':
+        case 'f':
+        case 'n': {
             int type = *p == 't' ? HC_JF_TRUE : *p == 'f' ? HC_JF_FALSE : HC_JF_NULL;
-            const char *q = type == HC_JF_TRUE ? literal(p, e, "true", 4)
-                          : type == HC_JF_FALSE ? literal(p, e, "false", 5) : literal(p, e, "null", 4);
+            const char *q = type == HC_JF_TRUE    ? literal(p, e, "true", 4)
+                            : type == HC_JF_FALSE ? literal(p, e, "false", 5)
+                                                  : literal(p, e, "null", 4);
             if (!q)
                 return HC_EPARSE;
             if ((i = add_node(d, cur, type, p, key, klen, kesc, &err)) == NONE)
@@ -281,9 +289,10 @@ const hc_jf_node *hc_jf_get(const hc_jf_node *obj, const char *key)
         if (!c->kesc) {
             if (c->klen == kl && memcmp(c->key, key, kl) == 0)
                 return c;
-        } else if (c->klen >= kl) {   /* an escape only ever shortens the text */
+        } else if (c->klen >= kl) { /* an escape only ever shortens the text */
             char tmp[256];
-            if (kl < sizeof tmp - 1 && hc_json_read_string(c->key - 1, c->key + c->klen + 1, tmp, sizeof tmp) &&
+            if (kl < sizeof tmp - 1 &&
+                hc_json_read_string(c->key - 1, c->key + c->klen + 1, tmp, sizeof tmp) &&
                 strcmp(tmp, key) == 0)
                 return c;
         }
@@ -299,7 +308,7 @@ bool hc_jf_number(const hc_jf_node *n, double *v)
     uint32_t len = n->vlen;
     bool neg = p[0] == '-';
     uint32_t i = neg;
-    if (len - i <= 15) {              /* the common case: a plain integer, exact in a double */
+    if (len - i <= 15) { /* the common case: a plain integer, exact in a double */
         int64_t x = 0;
         while (i < len && is_digit(p[i]))
             x = x * 10 + (p[i++] - '0');
@@ -454,8 +463,7 @@ const char *hc_json_read_string(const char *p, const char *e, char *out, size_t 
                 }
                 break;
             }
-            default:
-                goto bad;
+            default: goto bad;
             }
             if (cp < 0x20 || cp == 0x7f) {
                 enc[0] = '?';
@@ -491,4 +499,3 @@ bad:
     out[0] = '\0';
     return NULL;
 }
-

@@ -23,32 +23,38 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HC_JF_DEPTH     1000        /* as cJSON's CJSON_NESTING_LIMIT */
-#define HC_JF_MAX_NODES (1u << 18)  /* 12 MiB of nodes at most */
+#define HC_JF_DEPTH     1000       /* as cJSON's CJSON_NESTING_LIMIT */
+#define HC_JF_MAX_NODES (1u << 18) /* 12 MiB of nodes at most */
 #define HC_JF_INLINE    64
 
 enum hc_jf_type {
-    HC_JF_NULL, HC_JF_FALSE, HC_JF_TRUE, HC_JF_NUMBER, HC_JF_STRING, HC_JF_ARRAY, HC_JF_OBJECT,
+    HC_JF_NULL,
+    HC_JF_FALSE,
+    HC_JF_TRUE,
+    HC_JF_NUMBER,
+    HC_JF_STRING,
+    HC_JF_ARRAY,
+    HC_JF_OBJECT,
 };
 
 typedef struct hc_jf_node {
-    const char *key;    /* a member's key: raw text between its quotes; NULL outside objects */
-    const char *val;    /* string: raw text between the quotes; other: the value's first byte */
-    uint32_t    klen;   /* bytes at key */
-    uint32_t    vlen;   /* bytes at val (containers: through the closing bracket) */
-    uint32_t    first;  /* nodes from this one to its first child; 0: none */
-    uint32_t    next;   /* nodes from this one to its next sibling; 0: none */
-    uint32_t    up;     /* index of the parent (parsing only) */
-    uint32_t    last;   /* index of the last child so far (parsing only) */
-    uint8_t     type;   /* enum hc_jf_type */
-    uint8_t     kesc;   /* the key has backslash escapes */
-    uint8_t     vesc;   /* the string value has backslash escapes */
+    const char *key; /* a member's key: raw text between its quotes; NULL outside objects */
+    const char *val; /* string: raw text between the quotes; other: the value's first byte */
+    uint32_t klen;   /* bytes at key */
+    uint32_t vlen;   /* bytes at val (containers: through the closing bracket) */
+    uint32_t first;  /* nodes from this one to its first child; 0: none */
+    uint32_t next;   /* nodes from this one to its next sibling; 0: none */
+    uint32_t up;     /* index of the parent (parsing only) */
+    uint32_t last;   /* index of the last child so far (parsing only) */
+    uint8_t type;    /* enum hc_jf_type */
+    uint8_t kesc;    /* the key has backslash escapes */
+    uint8_t vesc;    /* the string value has backslash escapes */
 } hc_jf_node;
 
 typedef struct hc_jf_doc {
-    hc_jf_node *nodes;  /* nodes[0] is the root */
-    uint32_t    n, cap;
-    hc_jf_node  inl[HC_JF_INLINE];
+    hc_jf_node *nodes; /* nodes[0] is the root */
+    uint32_t n, cap;
+    hc_jf_node inl[HC_JF_INLINE];
 } hc_jf_doc;
 
 /* Parse exactly [text, text+len): one value, whitespace around it allowed.

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int debug_state = -1;            /* -1 unknown, 0 off, 1 on */
+static int debug_state = -1; /* -1 unknown, 0 off, 1 on */
 static pthread_mutex_t once_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *once_keys[64];
 static int once_n;
@@ -55,7 +55,8 @@ static void emit(const char *prefix, const char *fmt, va_list ap)
         }
     }
     struct stat st;
-    if (fstat(2, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode))) {
+    if (fstat(2, &st) == 0 &&
+        (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode))) {
         ssize_t w = write(2, line, len);
         (void)w;
     }

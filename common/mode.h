@@ -18,9 +18,9 @@
 #include <stdbool.h>
 
 enum hc_mode {
-    HC_MODE_GATEWAY = 0,  /* default: redirect LLM connections into the in-process gateway */
-    HC_MODE_OBSERVE = 1,  /* passive capture on the app's own TLS and sockets */
-    HC_MODE_OFF     = 2,  /* every hook passes through; nothing is loaded */
+    HC_MODE_GATEWAY = 0, /* default: redirect LLM connections into the in-process gateway */
+    HC_MODE_OBSERVE = 1, /* passive capture on the app's own TLS and sockets */
+    HC_MODE_OFF = 2,     /* every hook passes through; nothing is loaded */
 };
 
 /* The mode a value of HC_MODE names (text may be NULL: unset). *unknown (when

@@ -17,7 +17,7 @@
 
 struct w {
     hc_buf *b;
-    int     err;
+    int err;
 };
 
 static inline void put(struct w *w, const char *s, size_t n)
@@ -76,14 +76,18 @@ static size_t utf8_len(const unsigned char *p, size_t n)
             return 0;
         cp = cp << 6 | (p[i] & 0x3f);
     }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
         return 0;
     return len;
 }
 
 /* Bytes a JSON string takes as they are: printable ASCII but " and \. */
 static const unsigned char plain[256] = {
-    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+    [0x20] = 1,
+    [0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7e] = 1,
 };
 
 /* A JSON string: control bytes \u-escaped, invalid UTF-8 as U+FFFD. */
@@ -207,7 +211,10 @@ static void attr_strlist(struct w *w, bool *first, const char *k, const char *li
 
 static int hexval(int c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* %-decode s[0..n) into out[size]; false if malformed or too long. */
@@ -265,7 +272,8 @@ static bool res_attrs(struct w *w, bool *first, const char *attrs, bool emit, bo
 static void resource(struct w *w, const hc_otlp_resource *res)
 {
     bool first = true;
-    const char *attrs = res && res->attrs && res_attrs(w, &first, res->attrs, false, false) ? res->attrs : NULL;
+    const char *attrs =
+        res && res->attrs && res_attrs(w, &first, res->attrs, false, false) ? res->attrs : NULL;
     bool have_service = res && res->service && *res->service;
     puts_(w, "\"resource\":{\"attributes\":[");
     if (have_service || !attrs || !strstr(attrs, "service.name"))
@@ -313,7 +321,8 @@ static bool pct_decode_buf(const char *s, size_t n, hc_buf *out)
         int c = (unsigned char)s[i];
         if (c == '%') {
             char h[3] = { 0 };
-            if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) || !isxdigit((unsigned char)s[i + 2]))
+            if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+                !isxdigit((unsigned char)s[i + 2]))
                 return false;
             memcpy(h, s + i + 1, 2);
             c = (int)strtol(h, NULL, 16);
@@ -349,8 +358,8 @@ int hc_otlp_parse_headers(const char *s, hc_buf *out, int *bad)
         for (size_t i = 0; ok && i < nn; i++)
             ok = is_token_char((unsigned char)name[i]);
         if (ok)
-            ok = hc_buf_append(out, name, nn) == 0 && hc_buf_puts(out, ": ") == 0 && pct_decode_buf(val, vn, out) &&
-                 hc_buf_puts(out, "\r\n") == 0;
+            ok = hc_buf_append(out, name, nn) == 0 && hc_buf_puts(out, ": ") == 0 &&
+                 pct_decode_buf(val, vn, out) && hc_buf_puts(out, "\r\n") == 0;
         if (!ok) {
             if (bad)
                 *bad = k;
@@ -374,7 +383,7 @@ static const char *otel_provider(const char *p)
 {
     static const char *const map[][2] = {
         { "google", "gcp.gemini" }, { "vertex", "gcp.vertex_ai" }, { "mistral", "mistral_ai" },
-        { "xai", "x_ai" }, { "bedrock", "aws.bedrock" }, { "azure", "azure.ai.openai" },
+        { "xai", "x_ai" },          { "bedrock", "aws.bedrock" },  { "azure", "azure.ai.openai" },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(p, map[i][0]) == 0)
@@ -386,7 +395,8 @@ static const char *otel_operation(const char *api)
 {
     if (strcmp(api, "completions") == 0 || strcmp(api, "ollama-generate") == 0)
         return "text_completion";
-    if (strcmp(api, "embeddings") == 0 || strcmp(api, "gemini-embed") == 0 || strcmp(api, "ollama-embed") == 0)
+    if (strcmp(api, "embeddings") == 0 || strcmp(api, "gemini-embed") == 0 ||
+        strcmp(api, "ollama-embed") == 0)
         return "embeddings";
     if (strcmp(api, "gemini") == 0)
         return "generate_content";
@@ -455,7 +465,8 @@ static const char *ns_text(char b[27], int64_t us)
 static void span_head(struct w *w, const hc_record *r)
 {
     char tid[33], sid[17], b[64], name[320];
-    const char *ptid = hc_pairs_get(&r->props, "trace_id"), *psid = hc_pairs_get(&r->props, "parent_span_id");
+    const char *ptid = hc_pairs_get(&r->props, "trace_id"),
+               *psid = hc_pairs_get(&r->props, "parent_span_id");
     bool parented = is_otel_id(ptid, 32) && is_otel_id(psid, 16);
     if (parented)
         memcpy(tid, ptid, 33);
@@ -535,7 +546,8 @@ static void genai_attrs(struct w *w, bool *f, const hc_record *r)
     if (r->tok_reasoning)
         attr_int(w, f, "gen_ai.usage.reasoning.output_tokens", r->tok_reasoning);
     if (r->ttft_us >= 0 && (r->flags & HC_REC_STREAM))
-        attr_double(w, f, "gen_ai.response.time_to_first_chunk", (double)r->ttft_us / 1e6); /* seconds */
+        attr_double(w, f, "gen_ai.response.time_to_first_chunk",
+                    (double)r->ttft_us / 1e6); /* seconds */
     if (*r->session_id)
         attr_str(w, f, "gen_ai.conversation.id", r->session_id);
     if (r->status)
@@ -625,28 +637,31 @@ int hc_otlp_span(hc_buf *out, const hc_record *r)
 /* ---- metrics ------------------------------------------------------------- */
 
 /* Explicit bucket boundaries from the GenAI metrics conventions. */
-static const double tok_bounds[] = { 1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576,
-                                     4194304, 16777216, 67108864 };
-static const double dur_bounds[] = { 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24,
-                                     20.48, 40.96, 81.92 };
-static const double ttfc_bounds[] = { 0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
-                                      1.0, 2.5, 5.0, 7.5, 10.0 };
+static const double tok_bounds[] = { 1,     4,     16,     64,      256,     1024,     4096,
+                                     16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864 };
+static const double dur_bounds[] = { 0.01, 0.02, 0.04, 0.08,  0.16,  0.32,  0.64,
+                                     1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92 };
+static const double ttfc_bounds[] = { 0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
+                                      0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0 };
 
 static const struct inst {
-    const char   *name, *unit, *desc;
+    const char *name, *unit, *desc;
     const double *bounds;
-    size_t        nb;
+    size_t nb;
 } insts[HC_OTLP_NINST] = {
-    [HC_OTLP_TOKENS_IN] = { "gen_ai.client.token.usage", "{token}", "Number of input and output tokens used.",
-                            tok_bounds, sizeof tok_bounds / sizeof tok_bounds[0] },
-    [HC_OTLP_TOKENS_OUT] = { "gen_ai.client.token.usage", "{token}", "Number of input and output tokens used.",
-                             tok_bounds, sizeof tok_bounds / sizeof tok_bounds[0] },
-    [HC_OTLP_DURATION] = { "gen_ai.client.operation.duration", "s", "GenAI operation duration.", dur_bounds,
-                           sizeof dur_bounds / sizeof dur_bounds[0] },
+    [HC_OTLP_TOKENS_IN] = { "gen_ai.client.token.usage", "{token}",
+                            "Number of input and output tokens used.", tok_bounds,
+                            sizeof tok_bounds / sizeof tok_bounds[0] },
+    [HC_OTLP_TOKENS_OUT] = { "gen_ai.client.token.usage", "{token}",
+                             "Number of input and output tokens used.", tok_bounds,
+                             sizeof tok_bounds / sizeof tok_bounds[0] },
+    [HC_OTLP_DURATION] = { "gen_ai.client.operation.duration", "s", "GenAI operation duration.",
+                           dur_bounds, sizeof dur_bounds / sizeof dur_bounds[0] },
     [HC_OTLP_TTFC] = { "gen_ai.client.operation.time_to_first_chunk", "s",
                        "Time to receive the first chunk of a streamed response.", ttfc_bounds,
                        sizeof ttfc_bounds / sizeof ttfc_bounds[0] },
-    [HC_OTLP_COST] = { "hcshim.cost", "USD", "Cost of the GenAI operations, from hcshim's price table.", NULL, 0 },
+    [HC_OTLP_COST] = { "hcshim.cost", "USD",
+                       "Cost of the GenAI operations, from hcshim's price table.", NULL, 0 },
 };
 
 void hc_otlp_metrics_init(hc_otlp_metrics *m, int64_t start_ns)
@@ -783,8 +798,9 @@ static void metric(struct w *w, const hc_otlp_metrics *m, enum hc_otlp_inst a, e
     kstr(w, "unit", in->unit);
     kstr(w, "description", in->desc);
     /* AGGREGATION_TEMPORALITY_CUMULATIVE = 2 */
-    puts_(w, in->nb ? ",\"histogram\":{\"aggregationTemporality\":2,\"dataPoints\":["
-                    : ",\"sum\":{\"aggregationTemporality\":2,\"isMonotonic\":true,\"dataPoints\":[");
+    puts_(w, in->nb
+                 ? ",\"histogram\":{\"aggregationTemporality\":2,\"dataPoints\":["
+                 : ",\"sum\":{\"aggregationTemporality\":2,\"isMonotonic\":true,\"dataPoints\":[");
     bool pf = true;
     for (size_t i = 0; i < m->n; i++) {
         if (m->s[i].inst < a || m->s[i].inst > b)
@@ -795,12 +811,14 @@ static void metric(struct w *w, const hc_otlp_metrics *m, enum hc_otlp_inst a, e
     puts_(w, "]}}");
 }
 
-int hc_otlp_metrics_encode(hc_buf *out, const hc_otlp_metrics *m, const hc_otlp_resource *res, int64_t now_ns)
+int hc_otlp_metrics_encode(hc_buf *out, const hc_otlp_metrics *m, const hc_otlp_resource *res,
+                           int64_t now_ns)
 {
     struct w w = { out, 0 };
     char times[96];
-    snprintf(times, sizeof times, ",\"startTimeUnixNano\":\"%" PRId64 "\",\"timeUnixNano\":\"%" PRId64 "\"",
-             m->start_ns, now_ns);
+    snprintf(times, sizeof times,
+             ",\"startTimeUnixNano\":\"%" PRId64 "\",\"timeUnixNano\":\"%" PRId64 "\"", m->start_ns,
+             now_ns);
     puts_(&w, "{\"resourceMetrics\":[{");
     resource(&w, res);
     puts_(&w, ",\"scopeMetrics\":[{");

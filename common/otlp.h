@@ -55,7 +55,7 @@
 typedef struct hc_otlp_resource {
     const char *service;
     const char *attrs;
-    const char *scope;        /* instrumentation scope name (NULL: "hcshim") */
+    const char *scope; /* instrumentation scope name (NULL: "hcshim") */
 } hc_otlp_resource;
 
 /* Append the start of an ExportTraceServiceRequest up to the opening of the
@@ -73,24 +73,30 @@ bool hc_otlp_is_error(const hc_record *r);
 #define HC_OTLP_MAX_SERIES 128
 
 /* Which instrument a series feeds. */
-enum hc_otlp_inst { HC_OTLP_TOKENS_IN, HC_OTLP_TOKENS_OUT, HC_OTLP_DURATION, HC_OTLP_TTFC, HC_OTLP_COST,
-                    HC_OTLP_NINST };
+enum hc_otlp_inst {
+    HC_OTLP_TOKENS_IN,
+    HC_OTLP_TOKENS_OUT,
+    HC_OTLP_DURATION,
+    HC_OTLP_TTFC,
+    HC_OTLP_COST,
+    HC_OTLP_NINST
+};
 
 #define HC_OTLP_MAX_BUCKETS 17
 
 typedef struct hc_otlp_series {
-    uint8_t  inst;                         /* enum hc_otlp_inst */
-    char     op[24], provider[40], model_req[96], model_resp[96], server[96], error[40];
+    uint8_t inst; /* enum hc_otlp_inst */
+    char op[24], provider[40], model_req[96], model_resp[96], server[96], error[40];
     uint64_t count;
-    double   sum, min, max;
+    double sum, min, max;
     uint64_t buckets[HC_OTLP_MAX_BUCKETS]; /* histograms: count per bucket (bounds + 1) */
 } hc_otlp_series;
 
 typedef struct hc_otlp_metrics {
-    int64_t        start_ns;               /* start of the cumulative period (unix ns) */
-    size_t         n;
-    uint64_t       overflow;               /* data points left out: series table full */
-    uint64_t       records;                /* records added */
+    int64_t start_ns; /* start of the cumulative period (unix ns) */
+    size_t n;
+    uint64_t overflow; /* data points left out: series table full */
+    uint64_t records;  /* records added */
     hc_otlp_series s[HC_OTLP_MAX_SERIES];
 } hc_otlp_metrics;
 
@@ -101,7 +107,8 @@ void hc_otlp_metrics_init(hc_otlp_metrics *m, int64_t start_ns);
 void hc_otlp_metrics_add(hc_otlp_metrics *m, const hc_record *r);
 /* Append a whole ExportMetricsServiceRequest with every series, cumulative
  * from m->start_ns to now_ns. A metric with no series is left out. */
-int hc_otlp_metrics_encode(hc_buf *out, const hc_otlp_metrics *m, const hc_otlp_resource *res, int64_t now_ns);
+int hc_otlp_metrics_encode(hc_buf *out, const hc_otlp_metrics *m, const hc_otlp_resource *res,
+                           int64_t now_ns);
 
 /* Parse an OTEL_EXPORTER_OTLP_HEADERS value into "Name: value\r\n" lines
  * appended to out. 0, or HC_EINVAL (a pair without '=', a bad %-escape, a

@@ -24,15 +24,32 @@ extern const char hc_prices_tsv[];
 
 /* The 15 columns every file has, and an optional 16th, `peak` (a time-of-day
  * tier, added later: files without it stay valid). The header row says which. */
-#define NCOLS 16
+#define NCOLS      16
 #define NCOLS_BASE 15
 static const char *const cols[NCOLS] = {
-    "provider", "model", "input", "output", "cached_input", "cache_write_5m",
-    "cache_write_1h", "reasoning", "per_request", "long_ctx_threshold",
-    "input_long", "output_long", "cached_long", "source", "date", "peak",
+    "provider",       "model",          "input",       "output",      "cached_input",
+    "cache_write_5m", "cache_write_1h", "reasoning",   "per_request", "long_ctx_threshold",
+    "input_long",     "output_long",    "cached_long", "source",      "date",
+    "peak",
 };
-enum { C_PROV, C_MODEL, C_IN, C_OUT, C_CACHED, C_CW5M, C_CW1H, C_REASON, C_REQ,
-       C_THRESH, C_IN_LONG, C_OUT_LONG, C_CACHED_LONG, C_SOURCE, C_DATE, C_PEAK };
+enum {
+    C_PROV,
+    C_MODEL,
+    C_IN,
+    C_OUT,
+    C_CACHED,
+    C_CW5M,
+    C_CW1H,
+    C_REASON,
+    C_REQ,
+    C_THRESH,
+    C_IN_LONG,
+    C_OUT_LONG,
+    C_CACHED_LONG,
+    C_SOURCE,
+    C_DATE,
+    C_PEAK
+};
 
 /* The name messages use for the embedded table: it is data/prices.tsv. */
 #define EMBEDDED_NAME "data/prices.tsv"
@@ -40,39 +57,39 @@ enum { C_PROV, C_MODEL, C_IN, C_OUT, C_CACHED, C_CW5M, C_CW1H, C_REASON, C_REQ,
 #define USER_FILE_MAX (16L << 20)
 /* $1,000,000 per 1M tokens (1e12 pUSD/token) keeps tokens x price far inside
  * __int128 and any single price inside int64. */
-#define MAX_USD 1000000
+#define MAX_USD       1000000
 #define MAX_THRESHOLD 1000000000000LL
 
 typedef struct entry {
-    hc_price p;      /* first member: hc_pricing_at() hands out &entry->p */
-    char    *key;    /* lower-cased model, malloc'd */
+    hc_price p; /* first member: hc_pricing_at() hands out &entry->p */
+    char *key;  /* lower-cased model, malloc'd */
 } entry;
 
 typedef struct vec {
-    entry  *v;
-    size_t  n, cap;
+    entry *v;
+    size_t n, cap;
 } vec;
 
 typedef struct errs {
-    char msg[400];   /* the first problem (G.err has room for it and the count) */
-    int  n;          /* how many */
+    char msg[400]; /* the first problem (G.err has room for it and the count) */
+    int n;         /* how many */
 } errs;
 
 /* Process-wide state. `mu` guards the one load; after `done` is published
  * (release) everything else is immutable and read without the lock. */
 static struct {
     pthread_mutex_t mu;
-    int             done;       /* atomic */
-    int             rc;
-    char            err[512];
-    entry          *rows;
-    size_t          n;
-    uint32_t       *idx;        /* row numbers sorted by (key, row number) */
-    uint32_t       *pfx;        /* prefix rows ("name*"), in table order */
-    size_t          npfx;
-    const char     *provs[64];  /* distinct providers (more: provs_more) */
-    size_t          nprovs;
-    int             provs_more;
+    int done; /* atomic */
+    int rc;
+    char err[512];
+    entry *rows;
+    size_t n;
+    uint32_t *idx; /* row numbers sorted by (key, row number) */
+    uint32_t *pfx; /* prefix rows ("name*"), in table order */
+    size_t npfx;
+    const char *provs[64]; /* distinct providers (more: provs_more) */
+    size_t nprovs;
+    int provs_more;
 } G = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void add_err(errs *e, const char *file, int line, const char *fmt, ...)
@@ -100,10 +117,22 @@ static void errs_format(const errs *e, char *out, size_t size)
         snprintf(out, size, "%s (and %d more)", e->msg, e->n - 1);
 }
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-static int is_alpha(char c) { return c >= 'a' && c <= 'z'; }
-static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static int is_alpha(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
 
 /* ---- field parsing ----------------------------------------------------- */
 
@@ -132,7 +161,8 @@ static const char *parse_decimal(const char *s, int scale, int64_t *out)
             return "no digits after '.'";
         for (; is_digit(*s); s++) {
             if (++nf > scale)
-                return scale == 6 ? "more than 6 decimals (prices are USD per 1M tokens, 6 decimals = 1 pico-USD per token)"
+                return scale == 6 ? "more than 6 decimals (prices are USD per 1M tokens, 6 "
+                                    "decimals = 1 pico-USD per token)"
                                   : "more than 9 decimals (1 nano-USD)";
             fp = fp * 10 + (*s - '0');
         }
@@ -236,8 +266,10 @@ static const char *parse_peak(const char *s, hc_price *p)
     p->npeak = 0;
     if (!*s)
         return NULL;
-    if (!(sp = strchr(s, ' ')) || sp == s || sp[-1] != 'x' || (n = (size_t)(sp - s - 1)) >= sizeof mult)
-        return "expected 'MULTx DAYS HH:MM-HH:MM[,...]', e.g. '2x mon-fri 01:00-04:00,06:00-10:00' (UTC)";
+    if (!(sp = strchr(s, ' ')) || sp == s || sp[-1] != 'x' ||
+        (n = (size_t)(sp - s - 1)) >= sizeof mult)
+        return "expected 'MULTx DAYS HH:MM-HH:MM[,...]', e.g. '2x mon-fri 01:00-04:00,06:00-10:00' "
+               "(UTC)";
     memcpy(mult, s, n);
     mult[n] = '\0';
     if ((why = parse_decimal(mult, 6, &milli)) || milli % 1000)
@@ -253,7 +285,8 @@ static const char *parse_peak(const char *s, hc_price *p)
         for (;;) {
             int a = day_index(s), b = a;
             if (a < 0)
-                return "days: expected 'daily' or day names (mon tue wed thu fri sat sun) and ranges (mon-fri)";
+                return "days: expected 'daily' or day names (mon tue wed thu fri sat sun) and "
+                       "ranges (mon-fri)";
             s += 3;
             if (*s == '-' && (b = day_index(s + 1)) >= 0)
                 s += 4;
@@ -330,8 +363,8 @@ static char *lower_dup(const char *s)
  * appended to v only if it is entirely valid. */
 static int parse_row(char **f, const char *file, int line, int user, vec *v, errs *e)
 {
-    static const int price_col[] = { C_IN, C_OUT, C_CACHED, C_CW5M, C_CW1H, C_REASON,
-                                     C_IN_LONG, C_OUT_LONG, C_CACHED_LONG };
+    static const int price_col[] = { C_IN,     C_OUT,     C_CACHED,   C_CW5M,       C_CW1H,
+                                     C_REASON, C_IN_LONG, C_OUT_LONG, C_CACHED_LONG };
     int64_t val[NCOLS];
     const char *why;
     entry en;
@@ -341,7 +374,8 @@ static int parse_row(char **f, const char *file, int line, int user, vec *v, err
         add_err(e, file, line, "provider: empty");
     for (const char *c = f[C_PROV]; *c; c++)
         if (!is_alpha(*c) && !is_digit(*c) && *c != '-' && *c != '_' && *c != '.') {
-            add_err(e, file, line, "provider: '%s' is not a lower-case id ([a-z0-9._-])", f[C_PROV]);
+            add_err(e, file, line, "provider: '%s' is not a lower-case id ([a-z0-9._-])",
+                    f[C_PROV]);
             break;
         }
     if (!*f[C_MODEL])
@@ -356,7 +390,8 @@ static int parse_row(char **f, const char *file, int line, int user, vec *v, err
     {
         const char *star = strchr(f[C_MODEL], '*');
         if (star && (star[1] || star == f[C_MODEL]))
-            add_err(e, file, line, "model: '%s': '*' is allowed only at the end, after a name (a prefix row)",
+            add_err(e, file, line,
+                    "model: '%s': '*' is allowed only at the end, after a name (a prefix row)",
                     f[C_MODEL]);
     }
     for (size_t i = 0; i < sizeof price_col / sizeof price_col[0]; i++) {
@@ -424,7 +459,7 @@ static int parse_text(char *text, const char *file, int user, vec *v, errs *e)
 {
     char *f[NCOLS + 1];
     static char empty[1];
-    size_t ncols = NCOLS_BASE;   /* what the header row declares */
+    size_t ncols = NCOLS_BASE; /* what the header row declares */
     int line = 0, have_header = 0;
     char *s = text;
 
@@ -457,12 +492,13 @@ static int parse_text(char *text, const char *file, int user, vec *v, errs *e)
             for (size_t i = 0; ok && i < nf; i++)
                 ok = strcmp(f[i], cols[i]) == 0;
             if (!ok)
-                add_err(e, file, line, "the first non-comment line must be the header row "
+                add_err(e, file, line,
+                        "the first non-comment line must be the header row "
                         "'provider<TAB>model<TAB>input<TAB>...<TAB>source<TAB>date[<TAB>peak]' "
                         "(15 or 16 columns, see docs/PRICES.md)");
             else
                 ncols = nf;
-            have_header = 1;    /* one complaint is enough; rows are still checked */
+            have_header = 1; /* one complaint is enough; rows are still checked */
         } else if (nf != ncols && !(ncols == NCOLS && nf == NCOLS_BASE)) {
             /* Under a 16-column header a row may leave the last (peak) off. */
             add_err(e, file, line, "expected %zu tab-separated fields, found %zu", ncols, nf);
@@ -502,7 +538,8 @@ static int check_duplicates(const vec *v, const char *file, errs *e)
     qsort(s, v->n, sizeof *s, cmp_prov_key);
     for (size_t i = 1; i < v->n; i++)
         if (!strcmp(s[i]->p.provider, s[i - 1]->p.provider) && !strcmp(s[i]->key, s[i - 1]->key))
-            add_err(e, file, s[i]->p.line, "duplicate row: provider '%s' model '%s' is already on line %d",
+            add_err(e, file, s[i]->p.line,
+                    "duplicate row: provider '%s' model '%s' is already on line %d",
                     s[i]->p.provider, s[i]->p.model, s[i - 1]->p.line);
     free(s);
     return 0;
@@ -599,7 +636,7 @@ static int merge(vec *base, vec *user)
         } else if (vec_push(base, &user->v[i])) {
             return HC_ENOMEM;
         }
-        user->v[i].key = NULL;      /* now owned by base */
+        user->v[i].key = NULL; /* now owned by base */
     }
     return 0;
 }
@@ -614,7 +651,8 @@ static void load(const char *user_file)
     /* The embedded table first: whatever the user file says, it is priced. */
     if (!(etext = strdup(hc_prices_tsv)))
         goto enomem;
-    if (parse_text(etext, EMBEDDED_NAME, 0, &base, &e) || check_duplicates(&base, EMBEDDED_NAME, &e))
+    if (parse_text(etext, EMBEDDED_NAME, 0, &base, &e) ||
+        check_duplicates(&base, EMBEDDED_NAME, &e))
         goto enomem;
     if (e.n)
         rc = HC_EINVAL;
@@ -624,7 +662,8 @@ static void load(const char *user_file)
         int r = read_file(user_file, &utext, &ue);
         if (r == HC_ENOMEM)
             goto enomem;
-        if (!r && (parse_text(utext, user_file, 1, &user, &ue) || check_duplicates(&user, user_file, &ue)))
+        if (!r && (parse_text(utext, user_file, 1, &user, &ue) ||
+                   check_duplicates(&user, user_file, &ue)))
             goto enomem;
         if (ue.n) {
             /* All or nothing: a half-applied override file would be worse. */
@@ -668,7 +707,7 @@ static void load(const char *user_file)
     }
     G.rc = rc;
     errs_format(&e, G.err, sizeof G.err);
-    return;     /* etext and utext stay: every hc_price points into them */
+    return; /* etext and utext stay: every hc_price points into them */
 
 enomem:
     vec_free(&user);
@@ -752,9 +791,11 @@ static size_t skip_word_dot(const char *s, const char *const *words)
  * real model name that happens to contain a dot is cut. */
 static void strip_bedrock(char *s)
 {
-    static const char *const regions[] = { "us", "eu", "apac", "jp", "au", "ca", "global", "us-gov", NULL };
-    static const char *const vendors[] = { "anthropic", "meta", "mistral", "cohere", "amazon", "ai21",
-                                           "deepseek", "openai", "qwen", "writer", "google", "xai", NULL };
+    static const char *const regions[] = { "us", "eu",     "apac",   "jp", "au",
+                                           "ca", "global", "us-gov", NULL };
+    static const char *const vendors[] = { "anthropic", "meta",     "mistral", "cohere", "amazon",
+                                           "ai21",      "deepseek", "openai",  "qwen",   "writer",
+                                           "google",    "xai",      NULL };
     size_t r = skip_word_dot(s, regions);
     size_t v = skip_word_dot(s + r, vendors);
 
@@ -769,21 +810,22 @@ static int strip_one_suffix(char *s, size_t *n, int keep_dates)
 
     if (len > 7 && !strcmp(s + len - 7, "-latest")) {
         cut = 7;
-    } else if (!keep_dates && len > 11 && s[len - 11] == '-' && s[len - 6] == '-' && s[len - 3] == '-' &&
+    } else if (!keep_dates && len > 11 && s[len - 11] == '-' && s[len - 6] == '-' &&
+               s[len - 3] == '-' &&
                valid_ymd(digits(s + len - 10, 4), digits(s + len - 5, 2), digits(s + len - 2, 2))) {
-        cut = 11;                                       /* -YYYY-MM-DD */
+        cut = 11; /* -YYYY-MM-DD */
     } else if (!keep_dates && len > 9 && s[len - 9] == '-' &&
                valid_ymd(digits(s + len - 8, 4), digits(s + len - 4, 2), digits(s + len - 2, 2))) {
-        cut = 9;                                        /* -YYYYMMDD */
+        cut = 9; /* -YYYYMMDD */
     } else if (!keep_dates && len > 8 && s[len - 8] == '-' && s[len - 5] == '-' &&
                valid_ymd(digits(s + len - 4, 4), digits(s + len - 7, 2), 1)) {
-        cut = 8;                                        /* -MM-YYYY (Cohere "-08-2024") */
+        cut = 8; /* -MM-YYYY (Cohere "-08-2024") */
     } else if (!keep_dates && len > 6 && s[len - 6] == '-' && s[len - 3] == '-' &&
                valid_ymd(2000, digits(s + len - 5, 2), digits(s + len - 2, 2))) {
-        cut = 6;                                        /* -MM-DD (2000: a leap year) */
+        cut = 6; /* -MM-DD (2000: a leap year) */
     } else if (!keep_dates && len > 5 && s[len - 5] == '-' &&
                valid_ymd(2000, digits(s + len - 4, 2), digits(s + len - 2, 2))) {
-        cut = 5;                                        /* -MMDD */
+        cut = 5; /* -MMDD */
     } else {
         /* -vN:M (Bedrock "-v2:0") always; a bare -vN ("claude-3-5-sonnet-v2",
          * "text-embedding-ada-002-v2") only when a version number remains, so
@@ -876,7 +918,8 @@ static int short_version_follows(const char *rest)
     int nd = 0;
     while (is_digit(rest[nd]))
         nd++;
-    return nd >= 1 && nd <= 2 && (rest[nd] == '\0' || rest[nd] == '-' || rest[nd] == '.' || rest[nd] == ':');
+    return nd >= 1 && nd <= 2 &&
+           (rest[nd] == '\0' || rest[nd] == '-' || rest[nd] == '.' || rest[nd] == ':');
 }
 
 /* Words that name another product of a family when they follow its name:
@@ -887,8 +930,8 @@ static int short_version_follows(const char *rest)
  * variants). */
 static int other_product_follows(const char *rest)
 {
-    static const char *const words[] = { "image", "tts", "transcribe", "audio", "realtime",
-                                         "lite", "mini", "nano", NULL };
+    static const char *const words[] = { "image", "tts",  "transcribe", "audio", "realtime",
+                                         "lite",  "mini", "nano",       NULL };
     if (strchr(rest, '['))
         return 1;
     for (const char *w = rest; *w;) {
@@ -914,20 +957,20 @@ static const hc_price *find_prefix_row(const char *name, const char *prov, int s
 
     for (size_t k = 0; k < G.npfx; k++) {
         const entry *e = &G.rows[G.pfx[k]];
-        size_t i = strlen(e->key) - 1;          /* without the '*' */
+        size_t i = strlen(e->key) - 1; /* without the '*' */
         int mine = prov && !strcmp(e->p.provider, prov);
         if (i > n || i < bestlen || (strict && !mine) || strncmp(name, e->key, i))
             continue;
         if (i == bestlen && best && (!mine || !strcmp(best->p.provider, prov)))
-            continue;                           /* keep the first, or the caller's */
+            continue; /* keep the first, or the caller's */
         const char *rest = name + i;
         if (other_product_follows(rest))
             continue;
         /* A prefix ending in a version number does not take a longer number
          * ("claude-opus-5*" is not claude-opus-50) or a further short version
          * ("claude-opus-5-1", "gemini-3.6-flash" is not "gemini-3*"). */
-        if (is_digit(name[i - 1]) &&
-            (is_digit(rest[0]) || ((rest[0] == '-' || rest[0] == '.') && short_version_follows(rest + 1))))
+        if (is_digit(name[i - 1]) && (is_digit(rest[0]) || ((rest[0] == '-' || rest[0] == '.') &&
+                                                            short_version_follows(rest + 1))))
             continue;
         best = e;
         bestlen = i;
@@ -937,7 +980,8 @@ static const hc_price *find_prefix_row(const char *name, const char *prov, int s
 
 /* The lookup steps (see pricing.h) over the rows of provider p only
  * (strict), or over all rows preferring p's. */
-static const hc_price *lookup_steps(const char *raw, const char *dated, const char *norm, const char *p, int strict)
+static const hc_price *lookup_steps(const char *raw, const char *dated, const char *norm,
+                                    const char *p, int strict)
 {
     char cand[HC_MODEL_MAX + 1];
     const char *t;
@@ -991,8 +1035,12 @@ static const hc_price *lookup_steps(const char *raw, const char *dated, const ch
 
 /* Hosts that bill another provider's models at that provider's price, in
  * order (genai-prices' fallback_model_providers). */
-static const struct { const char *host, *maker; } fallbacks[] = {
-    { "azure", "openai" }, { "azure", "anthropic" }, { "google", "anthropic" },
+static const struct {
+    const char *host, *maker;
+} fallbacks[] = {
+    { "azure", "openai" },
+    { "azure", "anthropic" },
+    { "google", "anthropic" },
 };
 
 static int provider_has_rows(const char *p)
@@ -1050,7 +1098,8 @@ const hc_price *hc_price_lookup(const char *provider, const char *model)
         if ((hit = lookup_steps(raw, dated, norm, p, 1)))
             return hit;
         for (i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++)
-            if (!strcmp(p, fallbacks[i].host) && (hit = lookup_steps(raw, dated, norm, fallbacks[i].maker, 1)))
+            if (!strcmp(p, fallbacks[i].host) &&
+                (hit = lookup_steps(raw, dated, norm, fallbacks[i].maker, 1)))
                 return hit;
         if (strcmp(p, "openrouter"))
             return NULL;
@@ -1069,7 +1118,10 @@ static int64_t rescale(int64_t price, int64_t from, int64_t to)
     return (int64_t)(((__int128)price * to + from / 2) / from);
 }
 
-static int64_t nonneg(int64_t v) { return v > 0 ? v : 0; }
+static int64_t nonneg(int64_t v)
+{
+    return v > 0 ? v : 0;
+}
 
 int hc_cost_long_tier(const hc_price *p, const hc_tokens *t)
 {
@@ -1086,7 +1138,7 @@ int hc_cost_peak(const hc_price *p, int64_t when_us)
     secs = when_us >= 0 ? when_us / 1000000 : -((-when_us + 999999) / 1000000);
     days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
     minute = (secs - days * 86400) / 60;
-    wday = (int)(((days % 7) + 7 + 4) % 7);       /* 1970-01-01 was a Thursday */
+    wday = (int)(((days % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
     if (!(p->peak_days & (1u << wday)))
         return 0;
     for (int i = 0; i < p->npeak; i++)
@@ -1120,7 +1172,8 @@ int64_t hc_cost_nusd_at(const hc_price *p, const hc_tokens *t, int64_t when_us)
 }
 
 /* Append to out (size bytes, *n used); once something does not fit, nothing more is added. */
-static void __attribute__((format(printf, 4, 5))) put(char *out, size_t size, size_t *n, const char *fmt, ...)
+static void __attribute__((format(printf, 4, 5)))
+put(char *out, size_t size, size_t *n, const char *fmt, ...)
 {
     va_list ap;
     int w;
@@ -1145,7 +1198,7 @@ const char *hc_price_peak_text(const hc_price *p, char *out, size_t size)
     if (p->peak_milli % 1000) {
         long long frac = p->peak_milli % 1000;
         int fdig = 3;
-        while (frac % 10 == 0)      /* no trailing zeros: 1.5x, 1.25x */
+        while (frac % 10 == 0) /* no trailing zeros: 1.5x, 1.25x */
             frac /= 10, fdig--;
         put(out, size, &n, "%lld.%0*lldx ", (long long)(p->peak_milli / 1000), fdig, frac);
     } else
@@ -1154,7 +1207,7 @@ const char *hc_price_peak_text(const hc_price *p, char *out, size_t size)
         put(out, size, &n, "daily");
     } else {
         const char *sep = "";
-        for (int d = 1; d <= 7; d++)             /* Monday first */
+        for (int d = 1; d <= 7; d++) /* Monday first */
             if (p->peak_days & (1u << (d % 7))) {
                 int e = d;
                 while (e < 7 && (p->peak_days & (1u << ((e + 1) % 7))))
@@ -1168,8 +1221,8 @@ const char *hc_price_peak_text(const hc_price *p, char *out, size_t size)
             }
     }
     for (int i = 0; i < p->npeak; i++)
-        put(out, size, &n, "%s%02d:%02d-%02d:%02d", i ? "," : " ", p->peak_from[i] / 60, p->peak_from[i] % 60,
-            p->peak_to[i] / 60, p->peak_to[i] % 60);
+        put(out, size, &n, "%s%02d:%02d-%02d:%02d", i ? "," : " ", p->peak_from[i] / 60,
+            p->peak_from[i] % 60, p->peak_to[i] / 60, p->peak_to[i] % 60);
     return out;
 }
 
@@ -1208,7 +1261,8 @@ int64_t hc_cost_nusd(const hc_price *p, const hc_tokens *t)
     preason = p->reasoning >= 0 ? rescale(p->reasoning, base_out, pout) : pout;
 
     pico = (__int128)uncached * pin + (__int128)cached * pcached + (__int128)cw5m * pcw5m +
-           (__int128)cw1h * pcw1h + (__int128)(out - reasoning) * pout + (__int128)reasoning * preason;
+           (__int128)cw1h * pcw1h + (__int128)(out - reasoning) * pout +
+           (__int128)reasoning * preason;
     nano = (pico + 500) / 1000 + nonneg(p->per_request_nusd);
     return nano > INT64_MAX ? INT64_MAX : (int64_t)nano;
 }

@@ -31,26 +31,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tokens.h"   /* hc_tokens: the counts a cost is computed from */
+#include "tokens.h" /* hc_tokens: the counts a cost is computed from */
 
 /* Most time-of-day windows one row can name ("01:00-04:00,06:00-10:00" is two). */
 #define HC_PEAK_MAX 4
 
 typedef struct hc_price {
-    const char *provider, *model, *source, *date;   /* point into the loaded table */
+    const char *provider, *model, *source, *date; /* point into the loaded table */
     /* pico-USD (1e-12 USD) per token; -1 = not offered (falls back as documented) */
     int64_t in, out, cached, cw5m, cw1h, reasoning;
-    int64_t per_request_nusd;                         /* nano-USD per request, 0 if none */
-    int64_t long_threshold;                           /* 0 = no tier */
-    int64_t in_long, out_long, cached_long;           /* pico-USD per token, -1 = same as base */
+    int64_t per_request_nusd;               /* nano-USD per request, 0 if none */
+    int64_t long_threshold;                 /* 0 = no tier */
+    int64_t in_long, out_long, cached_long; /* pico-USD per token, -1 = same as base */
     /* Added fields. */
-    int     line;        /* line of the row in its file (for messages) */
-    int     user;        /* 1: the row comes from the user file, 0: the embedded table */
+    int line; /* line of the row in its file (for messages) */
+    int user; /* 1: the row comes from the user file, 0: the embedded table */
     /* Time-of-day tier (the optional `peak` column, docs/PRICES.md): in the
      * peak windows every token price is multiplied by peak_milli/1000. */
-    int64_t  peak_milli;            /* 0 = no time-of-day tier */
-    uint8_t  peak_days;             /* bit d set: weekday d is peak-capable (0 = Sunday, UTC) */
-    uint8_t  npeak;                 /* windows used in peak_from/peak_to */
+    int64_t peak_milli; /* 0 = no time-of-day tier */
+    uint8_t peak_days;  /* bit d set: weekday d is peak-capable (0 = Sunday, UTC) */
+    uint8_t npeak;      /* windows used in peak_from/peak_to */
     uint16_t peak_from[HC_PEAK_MAX], peak_to[HC_PEAK_MAX]; /* minutes after 00:00 UTC, [from, to) */
 } hc_price;
 

@@ -223,7 +223,8 @@ static enum hc_api detect_colon_action(const char *p, size_t n)
     while (dir > p && dir[-1] != '/')
         dir--;
     size_t dl = (size_t)(dir_end - dir);
-    if (!((dl == 6 && memcmp(dir, "models", 6) == 0) || (dl == 11 && memcmp(dir, "tunedModels", 11) == 0)))
+    if (!((dl == 6 && memcmp(dir, "models", 6) == 0) ||
+          (dl == 11 && memcmp(dir, "tunedModels", 11) == 0)))
         return HC_API_UNKNOWN;
     const char *act = colon + 1;
     size_t al = (size_t)(p + n - act);
@@ -311,8 +312,10 @@ enum hc_api hc_api_detect(const char *method, const char *target, size_t target_
 }
 
 static const char *const helicone_hosts[] = {
-    "ai-gateway.helicone.ai", "gateway.helicone.ai", "oai.helicone.ai", "anthropic.helicone.ai",
-    "gateway.hconeai.com",    "oai.hconeai.com",     "anthropic.hconeai.com", NULL,
+    "ai-gateway.helicone.ai", "gateway.helicone.ai",
+    "oai.helicone.ai",        "anthropic.helicone.ai",
+    "gateway.hconeai.com",    "oai.hconeai.com",
+    "anthropic.hconeai.com",  NULL,
 };
 
 const char *hc_provider_helicone_host(size_t i)

@@ -71,20 +71,20 @@ const char *hc_provider_helicone_host(size_t i);
 /* The API an exchange speaks; decides how its bodies are read (usage.h). */
 enum hc_api {
     HC_API_UNKNOWN,
-    HC_API_CHAT,             /* OpenAI chat completions and every compatible API: POST .../chat/completions */
-    HC_API_RESPONSES,        /* OpenAI Responses API: POST .../responses */
-    HC_API_EMBEDDINGS,       /* POST .../embeddings */
-    HC_API_COMPLETIONS,      /* legacy text completions: POST .../completions */
-    HC_API_MESSAGES,         /* Anthropic Messages: POST .../v1/messages; Vertex AI
+    HC_API_CHAT, /* OpenAI chat completions and every compatible API: POST .../chat/completions */
+    HC_API_RESPONSES,       /* OpenAI Responses API: POST .../responses */
+    HC_API_EMBEDDINGS,      /* POST .../embeddings */
+    HC_API_COMPLETIONS,     /* legacy text completions: POST .../completions */
+    HC_API_MESSAGES,        /* Anthropic Messages: POST .../v1/messages; Vertex AI
                                 publishers/anthropic/models/X:rawPredict / :streamRawPredict */
-    HC_API_GEMINI,           /* Gemini / Vertex AI: POST .../models/X:generateContent,
+    HC_API_GEMINI,          /* Gemini / Vertex AI: POST .../models/X:generateContent,
                                 :streamGenerateContent */
-    HC_API_OLLAMA_CHAT,      /* Ollama native: POST .../api/chat */
-    HC_API_OLLAMA_GENERATE,  /* Ollama native: POST .../api/generate */
-    HC_API_OLLAMA_EMBED,     /* Ollama native: POST .../api/embed (and legacy /api/embeddings) */
-    HC_API_GEMINI_EMBED,     /* Gemini: POST .../models/X:embedContent, :batchEmbedContents */
-    HC_API_COHERE_CHAT,      /* Cohere v2 chat: POST .../v2/chat */
-    HC_API_NKINDS            /* number of kinds; not an API */
+    HC_API_OLLAMA_CHAT,     /* Ollama native: POST .../api/chat */
+    HC_API_OLLAMA_GENERATE, /* Ollama native: POST .../api/generate */
+    HC_API_OLLAMA_EMBED,    /* Ollama native: POST .../api/embed (and legacy /api/embeddings) */
+    HC_API_GEMINI_EMBED,    /* Gemini: POST .../models/X:embedContent, :batchEmbedContents */
+    HC_API_COHERE_CHAT,     /* Cohere v2 chat: POST .../v2/chat */
+    HC_API_NKINDS           /* number of kinds; not an API */
 };
 
 /* Classify a request.

@@ -10,25 +10,56 @@
 enum ftype { T_I64, T_I32, T_U32, T_STR, T_PAIRS };
 
 static const struct field {
-    uint8_t  num;
-    uint8_t  type;
+    uint8_t num;
+    uint8_t type;
     uint16_t off;
 } fields[] = {
-#define F(n, t, m) { n, t, (uint16_t)offsetof(hc_record, m) }
-    F(1, T_I64, start_us),      F(2, T_I64, latency_us),   F(3, T_I64, ttft_us),
-    F(4, T_STR, host),          F(5, T_STR, provider),     F(6, T_STR, method),
-    F(7, T_STR, path),          F(8, T_STR, upstream),     F(9, T_STR, model_req),
-    F(10, T_STR, model_resp),   F(11, T_I32, status),      F(12, T_STR, error),
-    F(13, T_I64, tok_in),       F(14, T_I64, tok_out),     F(15, T_I64, tok_cached),
-    F(16, T_I64, tok_cw5m),     F(17, T_I64, tok_cw1h),    F(18, T_I64, tok_reasoning),
-    F(19, T_I64, cost_nusd),    F(20, T_U32, cost_flags),  F(21, T_PAIRS, props),
-    F(22, T_STR, user),         F(23, T_STR, session_id),  F(24, T_STR, session_path),
-    F(25, T_STR, session_name), F(26, T_STR, request_id),  F(27, T_U32, flags),
-    F(28, T_I32, retries),      F(29, T_I32, fallback_idx), F(30, T_PAIRS, ratelimit),
-    F(31, T_I32, pid),          F(32, T_STR, program),     F(33, T_I64, req_bytes),
-    F(34, T_I64, resp_bytes),   F(35, T_STR, api),         F(36, T_STR, attempts),
-    F(37, T_I64, saved_nusd),   F(38, T_STR, cache_key),   F(39, T_I64, ratelimit_wait_us),
-    F(40, T_STR, budget),       F(41, T_STR, response_id), F(42, T_STR, finish_reasons),
+#define F(n, t, m) \
+    { \
+        n, t, (uint16_t)offsetof(hc_record, m) \
+    }
+    F(1, T_I64, start_us),
+    F(2, T_I64, latency_us),
+    F(3, T_I64, ttft_us),
+    F(4, T_STR, host),
+    F(5, T_STR, provider),
+    F(6, T_STR, method),
+    F(7, T_STR, path),
+    F(8, T_STR, upstream),
+    F(9, T_STR, model_req),
+    F(10, T_STR, model_resp),
+    F(11, T_I32, status),
+    F(12, T_STR, error),
+    F(13, T_I64, tok_in),
+    F(14, T_I64, tok_out),
+    F(15, T_I64, tok_cached),
+    F(16, T_I64, tok_cw5m),
+    F(17, T_I64, tok_cw1h),
+    F(18, T_I64, tok_reasoning),
+    F(19, T_I64, cost_nusd),
+    F(20, T_U32, cost_flags),
+    F(21, T_PAIRS, props),
+    F(22, T_STR, user),
+    F(23, T_STR, session_id),
+    F(24, T_STR, session_path),
+    F(25, T_STR, session_name),
+    F(26, T_STR, request_id),
+    F(27, T_U32, flags),
+    F(28, T_I32, retries),
+    F(29, T_I32, fallback_idx),
+    F(30, T_PAIRS, ratelimit),
+    F(31, T_I32, pid),
+    F(32, T_STR, program),
+    F(33, T_I64, req_bytes),
+    F(34, T_I64, resp_bytes),
+    F(35, T_STR, api),
+    F(36, T_STR, attempts),
+    F(37, T_I64, saved_nusd),
+    F(38, T_STR, cache_key),
+    F(39, T_I64, ratelimit_wait_us),
+    F(40, T_STR, budget),
+    F(41, T_STR, response_id),
+    F(42, T_STR, finish_reasons),
     F(43, T_PAIRS, req_params),
     /* run fields, numbered from 64 (record.h) */
     F(64, T_STR, run_id),
@@ -84,8 +115,14 @@ size_t hc_varint_get(const uint8_t *p, size_t len, uint64_t *v)
     return 0;
 }
 
-static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+static uint64_t zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static int64_t unzz(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
 
 static int put_varint_field(hc_buf *out, unsigned num, uint64_t v)
 {

@@ -105,73 +105,74 @@
 
 /* flags (field 27) */
 enum {
-    HC_REC_STREAM        = 1u << 0,  /* the response was streamed (SSE / NDJSON) */
-    HC_REC_CACHE_HIT     = 1u << 1,  /* answered from the gateway cache, no upstream call */
-    HC_REC_REQ_TRUNC     = 1u << 2,  /* stored request body was cut at HC_MAX_BODY */
-    HC_REC_RESP_TRUNC    = 1u << 3,  /* stored response body was cut at HC_MAX_BODY */
-    HC_REC_REQ_OMITTED   = 1u << 4,  /* Helicone-Omit-Request: body not stored */
-    HC_REC_RESP_OMITTED  = 1u << 5,  /* Helicone-Omit-Response: body not stored */
-    HC_REC_OBSERVED      = 1u << 6,  /* captured in observe mode (passive) */
-    HC_REC_BLOCKED       = 1u << 7,  /* refused by a budget or rate-limit policy, no upstream call */
-    HC_REC_CLIENT_ABORT  = 1u << 8,  /* the app closed the connection before the end */
-    HC_REC_USAGE_INJECTED= 1u << 9,  /* stream_options.include_usage was added by the gateway */
-    HC_REC_CACHE_STORED  = 1u << 10, /* this answer was written to the cache */
-    HC_REC_RATE_LIMITED  = 1u << 11, /* the provider answered 429 at least once */
-    HC_REC_BUDGET_WARN   = 1u << 12, /* this request crossed a budget with action warn/webhook */
-    HC_REC_REPLAYED      = 1u << 13, /* answered from a cassette (HC_REPLAY), no upstream call; cost saved */
+    HC_REC_STREAM = 1u << 0,       /* the response was streamed (SSE / NDJSON) */
+    HC_REC_CACHE_HIT = 1u << 1,    /* answered from the gateway cache, no upstream call */
+    HC_REC_REQ_TRUNC = 1u << 2,    /* stored request body was cut at HC_MAX_BODY */
+    HC_REC_RESP_TRUNC = 1u << 3,   /* stored response body was cut at HC_MAX_BODY */
+    HC_REC_REQ_OMITTED = 1u << 4,  /* Helicone-Omit-Request: body not stored */
+    HC_REC_RESP_OMITTED = 1u << 5, /* Helicone-Omit-Response: body not stored */
+    HC_REC_OBSERVED = 1u << 6,     /* captured in observe mode (passive) */
+    HC_REC_BLOCKED = 1u << 7,      /* refused by a budget or rate-limit policy, no upstream call */
+    HC_REC_CLIENT_ABORT = 1u << 8, /* the app closed the connection before the end */
+    HC_REC_USAGE_INJECTED = 1u << 9, /* stream_options.include_usage was added by the gateway */
+    HC_REC_CACHE_STORED = 1u << 10,  /* this answer was written to the cache */
+    HC_REC_RATE_LIMITED = 1u << 11,  /* the provider answered 429 at least once */
+    HC_REC_BUDGET_WARN = 1u << 12,   /* this request crossed a budget with action warn/webhook */
+    HC_REC_REPLAYED =
+        1u << 13, /* answered from a cassette (HC_REPLAY), no upstream call; cost saved */
 };
 
 /* cost_flags (field 20) */
 enum {
-    HC_COST_PRICED    = 1u << 0,  /* the model is in the price table; cost_nusd is exact */
-    HC_COST_UNPRICED  = 1u << 1,  /* the model is not in the price table; cost_nusd is 0 */
-    HC_COST_ESTIMATED = 1u << 2,  /* tokens were estimated, not read from provider usage */
-    HC_COST_NO_USAGE  = 1u << 3,  /* no usage could be found (error, truncated, unknown API) */
+    HC_COST_PRICED = 1u << 0,    /* the model is in the price table; cost_nusd is exact */
+    HC_COST_UNPRICED = 1u << 1,  /* the model is not in the price table; cost_nusd is 0 */
+    HC_COST_ESTIMATED = 1u << 2, /* tokens were estimated, not read from provider usage */
+    HC_COST_NO_USAGE = 1u << 3,  /* no usage could be found (error, truncated, unknown API) */
     /* Which price tier applied (added with issue 17; records written before never set it):
      * the row's long-context prices priced the whole request (tok_in above its
      * long_ctx_threshold, docs/PRICES.md). Clear with HC_COST_PRICED: the base prices. */
-    HC_COST_LONG_CTX  = 1u << 4,
+    HC_COST_LONG_CTX = 1u << 4,
     /* The request fell in the row's peak hours (its time-of-day tier, the `peak`
      * column of docs/PRICES.md): every token price was multiplied by the row's
      * peak multiplier. Clear: off-peak, or the row has no time-of-day tier. */
-    HC_COST_PEAK      = 1u << 5,
+    HC_COST_PEAK = 1u << 5,
 };
 
 /* A packed list of NUL-separated name/value pairs ("n\0v\0n\0v\0"). */
 typedef struct hc_pairs {
-    const char *p;     /* NULL or "" when empty */
-    uint32_t    len;   /* bytes, including every NUL */
+    const char *p; /* NULL or "" when empty */
+    uint32_t len;  /* bytes, including every NUL */
 } hc_pairs;
 
 typedef struct hc_record {
-    uint8_t     id[HC_UUID_LEN];   /* the key, not part of the value */
-    int64_t     start_us, latency_us, ttft_us;
+    uint8_t id[HC_UUID_LEN]; /* the key, not part of the value */
+    int64_t start_us, latency_us, ttft_us;
     const char *host, *provider, *api, *method, *path, *upstream;
     const char *model_req, *model_resp;
-    int32_t     status;
+    int32_t status;
     const char *error;
-    union {                        /* the exchange's token counts (tokens.h) ... */
+    union { /* the exchange's token counts (tokens.h) ... */
         hc_tokens tok;
-        struct {                   /* ... under the names of fields 13..18 */
+        struct { /* ... under the names of fields 13..18 */
             int64_t tok_in, tok_out, tok_cached, tok_cw5m, tok_cw1h, tok_reasoning;
         };
     };
-    int64_t     cost_nusd, saved_nusd;
-    uint32_t    cost_flags;
-    hc_pairs    props;
+    int64_t cost_nusd, saved_nusd;
+    uint32_t cost_flags;
+    hc_pairs props;
     const char *user, *session_id, *session_path, *session_name, *request_id;
-    uint32_t    flags;
-    int32_t     retries, fallback_idx;
+    uint32_t flags;
+    int32_t retries, fallback_idx;
     const char *attempts;
-    hc_pairs    ratelimit;
-    int64_t     ratelimit_wait_us;
-    int32_t     pid;
+    hc_pairs ratelimit;
+    int64_t ratelimit_wait_us;
+    int32_t pid;
     const char *program;
-    int64_t     req_bytes, resp_bytes;
+    int64_t req_bytes, resp_bytes;
     const char *cache_key;
     const char *budget;
     const char *response_id, *finish_reasons;
-    hc_pairs    req_params;
+    hc_pairs req_params;
 
     /* run fields (64…) */
     const char *run_id;
@@ -200,7 +201,7 @@ int hc_pairs_add(hc_buf *b, const char *name, const char *value);
 
 /* Varint helpers shared by the store's other tables. hc_varint_get returns bytes
  * consumed, or 0 if p does not hold a complete varint within len. */
-size_t hc_varint_put(uint8_t *out, uint64_t v);   /* out needs 10 bytes */
+size_t hc_varint_put(uint8_t *out, uint64_t v); /* out needs 10 bytes */
 size_t hc_varint_get(const uint8_t *p, size_t len, uint64_t *v);
 
 #endif

@@ -29,7 +29,8 @@ bool hc_url_secret_param(const char *name, size_t n)
     }
     d[k] = '\0';
     static const char *const exact[] = { "key", "sig", "code", "auth", "pwd", NULL };
-    static const char *const part[] = { "key", "token", "secret", "passw", "signature", "credential", "auth", NULL };
+    static const char *const part[] = { "key",       "token",      "secret", "passw",
+                                        "signature", "credential", "auth",   NULL };
     for (int i = 0; exact[i]; i++)
         if (strcmp(d, exact[i]) == 0)
             return true;

@@ -32,7 +32,8 @@ bool hc_sa_key_of(const struct sockaddr *a, socklen_t len, hc_sa_key *k)
 
 bool hc_sa_key_eq(const hc_sa_key *a, const hc_sa_key *b)
 {
-    return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, sizeof a->addr) == 0;
+    return a->family == b->family && a->port == b->port &&
+           memcmp(a->addr, b->addr, sizeof a->addr) == 0;
 }
 
 bool hc_sa_equal(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, socklen_t blen)
@@ -67,7 +68,8 @@ bool hc_sa_ipv4(const struct sockaddr *a, struct in_addr *ip)
         *ip = ((const struct sockaddr_in *)a)->sin_addr;
         return true;
     }
-    if (a->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)a)->sin6_addr)) {
+    if (a->sa_family == AF_INET6 &&
+        IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)a)->sin6_addr)) {
         memcpy(ip, &((const struct sockaddr_in6 *)a)->sin6_addr.s6_addr[12], 4);
         return true;
     }
@@ -110,14 +112,16 @@ bool hc_sa_is_loopback(const struct sockaddr *a)
     struct in_addr ip;
     if (hc_sa_ipv4(a, &ip))
         return (ntohl(ip.s_addr) >> 24) == 127;
-    return a->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
+    return a->sa_family == AF_INET6 &&
+           IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
 }
 
 bool hc_sa_host(const struct sockaddr *a, char *buf, size_t size)
 {
-    const void *bytes = a->sa_family == AF_INET    ? (const void *)&((const struct sockaddr_in *)a)->sin_addr
-                        : a->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
-                                                   : NULL;
+    const void *bytes =
+        a->sa_family == AF_INET    ? (const void *)&((const struct sockaddr_in *)a)->sin_addr
+        : a->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
+                                   : NULL;
     if (bytes && size > 0 && inet_ntop(a->sa_family, bytes, buf, (socklen_t)size))
         return true;
     if (size > 0)

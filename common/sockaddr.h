@@ -34,9 +34,9 @@
  * v4-mapped IPv6 address, or AF_INET6), address bytes (4 used for AF_INET,
  * the rest 0) and port in host byte order. Compare two with hc_sa_key_eq. */
 typedef struct hc_sa_key {
-    int           family;
+    int family;
     unsigned char addr[16];
-    uint16_t      port;
+    uint16_t port;
 } hc_sa_key;
 
 /* Fill *k from a (len bytes). Returns false (k zeroed) when a is not a
@@ -48,7 +48,8 @@ bool hc_sa_key_eq(const hc_sa_key *a, const hc_sa_key *b);
 
 /* Same destination after folding (v4-mapped ::ffff:a.b.c.d equals a.b.c.d),
  * port included. False when either is not an inet address. */
-bool hc_sa_equal(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, socklen_t blen);
+bool hc_sa_equal(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b,
+                 socklen_t blen);
 
 /* Port in host byte order, or -1 when a is neither AF_INET nor AF_INET6. */
 int hc_sa_port(const struct sockaddr *a);

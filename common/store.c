@@ -89,31 +89,32 @@
 #include <zstd.h>
 
 struct hc_store {
-    MDB_env         *env;
-    MDB_dbi          dbi[HC_T__N];
-    pthread_rwlock_t resize_lock;   /* read: a txn is open; write: resizing */
-    size_t           map_size;      /* guarded by resize_lock (write) */
-    size_t           max_size;
-    unsigned         flags;
-    uint64_t         min_size;      /* data.mdb's size last seen (atomic): it never shrinks */
-    uint64_t         ino, dev;      /* data.mdb's identity at open */
-    int              damaged;       /* atomic: set once, never cleared */
-    int              verified_by;   /* HC_VERIFY_*, set by hc_store_open */
-    int64_t          memo_backoff;  /* atomic: CLOCK_MONOTONIC ms before which commits skip the memo */
-    char             damage[320];   /* why (written before damaged is set) */
-    char             path[PATH_MAX];
-    char             label[512];    /* what hc_store_path() reports when set, else path */
+    MDB_env *env;
+    MDB_dbi dbi[HC_T__N];
+    pthread_rwlock_t resize_lock; /* read: a txn is open; write: resizing */
+    size_t map_size;              /* guarded by resize_lock (write) */
+    size_t max_size;
+    unsigned flags;
+    uint64_t min_size;    /* data.mdb's size last seen (atomic): it never shrinks */
+    uint64_t ino, dev;    /* data.mdb's identity at open */
+    int damaged;          /* atomic: set once, never cleared */
+    int verified_by;      /* HC_VERIFY_*, set by hc_store_open */
+    int64_t memo_backoff; /* atomic: CLOCK_MONOTONIC ms before which commits skip the memo */
+    char damage[320];     /* why (written before damaged is set) */
+    char path[PATH_MAX];
+    char label[512]; /* what hc_store_path() reports when set, else path */
 };
 
 static void (*assert_hook)(const char *path, const char *msg);
-static __thread MDB_txn *tls_write_txn; /* the write transaction this thread has open (commit_memo) */
-static unsigned check_flags;       /* HC_CHECK_MAPPED when the process handles SIGBUS */
+static __thread MDB_txn
+    *tls_write_txn;          /* the write transaction this thread has open (commit_memo) */
+static unsigned check_flags; /* HC_CHECK_MAPPED when the process handles SIGBUS */
 
 void hc_store_set_check_mapped(bool on)
 {
     check_flags = on ? HC_CHECK_MAPPED : 0;
 }
-static char last_opened[PATH_MAX];  /* for a fatal-signal message; written by hc_store_open */
+static char last_opened[PATH_MAX]; /* for a fatal-signal message; written by hc_store_open */
 
 const char *hc_store_last_opened(void)
 {
@@ -181,12 +182,12 @@ static int guard(hc_store *s)
 #define MEMO_MAGIC "HCMEMO01"
 
 typedef struct memo {
-    char     magic[8];
+    char magic[8];
     uint64_t dev, ino, size;
     uint64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
-    uint64_t txnid;     /* the newest meta's transaction id */
-    uint64_t metahash;  /* FNV-1a of the first bytes of both meta pages */
-    uint64_t sum;       /* FNV-1a of everything above */
+    uint64_t txnid;    /* the newest meta's transaction id */
+    uint64_t metahash; /* FNV-1a of the first bytes of both meta pages */
+    uint64_t sum;      /* FNV-1a of everything above */
 } memo;
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
@@ -197,7 +198,7 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-#define META_BYTES 160   /* page header (16) + MDB_meta (144 on 64-bit) */
+#define META_BYTES 160 /* page header (16) + MDB_meta (144 on 64-bit) */
 
 /* The current state of data.mdb open on fd. 0, or -1 when it cannot be read
  * (then nothing is trusted). */
@@ -262,7 +263,8 @@ static void memo_save(const char *dir, memo *m)
 {
     char p[PATH_MAX + 32], tmp[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/" MEMO_NAME, dir);
-    snprintf(tmp, sizeof tmp, "%s/" MEMO_NAME ".%ld.%lx", dir, (long)getpid(), (unsigned long)pthread_self());
+    snprintf(tmp, sizeof tmp, "%s/" MEMO_NAME ".%ld.%lx", dir, (long)getpid(),
+             (unsigned long)pthread_self());
     m->sum = fnv1a(0xcbf29ce484222325ull, m, offsetof(memo, sum));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -337,20 +339,23 @@ static int commit_memo(hc_store *s, MDB_txn *txn, bool write)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (write && !(s->flags & HC_STORE_RDONLY) && now_ms >= __atomic_load_n(&s->memo_backoff, __ATOMIC_RELAXED) &&
+    if (write && !(s->flags & HC_STORE_RDONLY) &&
+        now_ms >= __atomic_load_n(&s->memo_backoff, __ATOMIC_RELAXED) &&
         memo_load(s->path, &have) == 0) {
         char p[PATH_MAX + 16];
         snprintf(p, sizeof p, "%s/data.mdb", s->path);
         fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0 && lock_briefly(fd, LOCK_EX))
-            chain = memo_load(s->path, &have) == 0 && memo_state(fd, &now) == 0 && memo_same(&have, &now);
+            chain = memo_load(s->path, &have) == 0 && memo_state(fd, &now) == 0 &&
+                    memo_same(&have, &now);
         else if (fd >= 0) /* held for long (a stopped process, a child forked while it was held): */
-            __atomic_store_n(&s->memo_backoff, now_ms + 1000, __ATOMIC_RELAXED); /* don't wait at every commit */
+            __atomic_store_n(&s->memo_backoff, now_ms + 1000,
+                             __ATOMIC_RELAXED); /* don't wait at every commit */
     }
     uint64_t id = (uint64_t)mdb_txn_id(txn);
     int rc = mdb_txn_commit(txn);
-    if (chain && rc == 0 && memo_state(fd, &now) == 0 && now.ino == have.ino && now.dev == have.dev &&
-        now.size >= have.size && now.txnid == id)
+    if (chain && rc == 0 && memo_state(fd, &now) == 0 && now.ino == have.ino &&
+        now.dev == have.dev && now.size >= have.size && now.txnid == id)
         memo_update(s->path, &now);
     if (fd >= 0)
         close(fd); /* drops the flock; LMDB holds no lock on data.mdb */
@@ -392,7 +397,8 @@ static int precheck(hc_store *s, int *fd, char *errbuf, size_t errlen)
     if (bad != 0) {
         close(f);
         if (errbuf && errlen)
-            snprintf(errbuf, errlen, "%s: damaged store: %s (see 'hc-analyze check')", s->path, res.first);
+            snprintf(errbuf, errlen, "%s: damaged store: %s (see 'hc-analyze check')", s->path,
+                     res.first);
         return HC_EPARSE;
     }
     *fd = f;
@@ -417,7 +423,8 @@ static int walk_pinned(hc_store *s, int fd, char *errbuf, size_t errlen)
         memo before, after;
         bool certify = !(s->flags & HC_STORE_RDONLY) && memo_state(fd, &before) == 0 &&
                        before.txnid == (uint64_t)mdb_txn_id(txn);
-        int err = hc_store_check_fd(fd, (uint64_t)mdb_txn_id(txn), check_flags, NULL, NULL, NULL, &res);
+        int err =
+            hc_store_check_fd(fd, (uint64_t)mdb_txn_id(txn), check_flags, NULL, NULL, NULL, &res);
         mdb_txn_abort(txn);
         if (err == 0 && certify && lock_briefly(fd, LOCK_EX)) {
             /* Unchanged since (a commit changes a meta page and the times):
@@ -430,7 +437,8 @@ static int walk_pinned(hc_store *s, int fd, char *errbuf, size_t errlen)
             continue; /* a writer committed twice since: take a new snapshot */
         if (err == HC_EPARSE) {
             if (errbuf && errlen)
-                snprintf(errbuf, errlen, "%s: damaged store: %s (see 'hc-analyze check')", s->path, res.first);
+                snprintf(errbuf, errlen, "%s: damaged store: %s (see 'hc-analyze check')", s->path,
+                         res.first);
             return HC_EPARSE;
         }
         if (err)
@@ -442,8 +450,8 @@ static int walk_pinned(hc_store *s, int fd, char *errbuf, size_t errlen)
     return 0;
 }
 
-
-static const char *const table_names[HC_T__N] = { "meta", "records", "bodies", "cache", "counters" };
+static const char *const table_names[HC_T__N] = { "meta", "records", "bodies", "cache",
+                                                  "counters" };
 
 static size_t env_mb(const char *name, size_t dflt)
 {
@@ -528,8 +536,9 @@ static int open_tables(hc_store *s, char *errbuf, size_t errlen)
         if (ver > HC_SCHEMA_VERSION) {
             mdb_txn_abort(txn);
             char msg[128];
-            snprintf(msg, sizeof msg, "written by a newer hcshim (schema %u, this build reads up to %u)",
-                     ver, HC_SCHEMA_VERSION);
+            snprintf(msg, sizeof msg,
+                     "written by a newer hcshim (schema %u, this build reads up to %u)", ver,
+                     HC_SCHEMA_VERSION);
             set_err(errbuf, errlen, s->path, msg);
             return HC_ESCHEMA;
         }
@@ -592,14 +601,16 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
             goto fail_free;
         }
         if (!S_ISDIR(st.st_mode)) {
-            set_err(errbuf, errlen, path, "not a directory (a store is a directory holding data.mdb)");
+            set_err(errbuf, errlen, path,
+                    "not a directory (a store is a directory holding data.mdb)");
             err = HC_EINVAL;
             goto fail_free;
         }
         char data[PATH_MAX + 16];
         snprintf(data, sizeof data, "%s/data.mdb", path);
         if (stat(data, &st) != 0) {
-            set_err(errbuf, errlen, path, errno == ENOENT ? "not an hcshim store (no data.mdb)" : strerror(errno));
+            set_err(errbuf, errlen, path,
+                    errno == ENOENT ? "not an hcshim store (no data.mdb)" : strerror(errno));
             err = HC_ENOTFOUND;
             goto fail_free;
         }
@@ -611,7 +622,8 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
 
     if ((err = precheck(s, &cfd, errbuf, errlen)) != 0)
         goto fail_free;
-    unsigned env_flags = MDB_NOTLS | (ro ? MDB_RDONLY : 0) | ((flags & HC_STORE_SYNC) ? 0 : MDB_NOSYNC);
+    unsigned env_flags =
+        MDB_NOTLS | (ro ? MDB_RDONLY : 0) | ((flags & HC_STORE_SYNC) ? 0 : MDB_NOSYNC);
     for (int attempt = 0; attempt < 2; attempt++) {
         if ((rc = mdb_env_create(&s->env)) != 0) {
             set_err(errbuf, errlen, path, mdb_strerror(rc));
@@ -652,12 +664,14 @@ int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf
         s->min_size = (uint64_t)st.st_size;
     }
     struct stat cst;
-    if (cfd >= 0 && fstat(cfd, &cst) == 0 && ((uint64_t)cst.st_ino != s->ino || (uint64_t)cst.st_dev != s->dev)) {
+    if (cfd >= 0 && fstat(cfd, &cst) == 0 &&
+        ((uint64_t)cst.st_ino != s->ino || (uint64_t)cst.st_dev != s->dev)) {
         /* an in-place compaction swapped the store while mdb_env_open waited: check the new one */
         close(cfd);
         cfd = -1;
     }
-    if (cfd < 0 && s->min_size > 0) /* LMDB just initialised an empty file, or the file is new: check it */
+    if (cfd < 0 &&
+        s->min_size > 0) /* LMDB just initialised an empty file, or the file is new: check it */
         cfd = hc_store_check_open(path, errbuf, errlen);
     if (cfd >= 0 && !ro && memo_trusted(s, cfd)) {
         close(cfd); /* verified before and changed since only by LMDB: the cheap checks suffice */
@@ -710,12 +724,30 @@ void hc_store_close(hc_store *s)
     free(s);
 }
 
-MDB_env *hc_store_env(hc_store *s) { return s->env; }
-int hc_store_verified_by(const hc_store *s) { return s->verified_by; }
-MDB_dbi hc_store_dbi(hc_store *s, enum hc_table t) { return s->dbi[t]; }
-const char *hc_store_path(const hc_store *s) { return s->label[0] ? s->label : s->path; }
-void hc_store_set_label(hc_store *s, const char *label) { hc_strlcpy(s->label, sizeof s->label, label); }
-const char *hc_store_strerror(int mdb_rc) { return mdb_strerror(mdb_rc); }
+MDB_env *hc_store_env(hc_store *s)
+{
+    return s->env;
+}
+int hc_store_verified_by(const hc_store *s)
+{
+    return s->verified_by;
+}
+MDB_dbi hc_store_dbi(hc_store *s, enum hc_table t)
+{
+    return s->dbi[t];
+}
+const char *hc_store_path(const hc_store *s)
+{
+    return s->label[0] ? s->label : s->path;
+}
+void hc_store_set_label(hc_store *s, const char *label)
+{
+    hc_strlcpy(s->label, sizeof s->label, label);
+}
+const char *hc_store_strerror(int mdb_rc)
+{
+    return mdb_strerror(mdb_rc);
+}
 
 int hc_store_reader_check(hc_store *s)
 {
@@ -943,7 +975,7 @@ int hc_store_write(hc_store *s, int attempts, hc_store_write_fn *fn, void *ctx)
 
 struct put_items_args {
     const hc_store_item *items;
-    size_t               n;
+    size_t n;
 };
 
 static int put_items_attempt(hc_store *s, MDB_txn *txn, void *ctx)
@@ -989,7 +1021,8 @@ static uint64_t file_size(const char *dir)
 }
 
 /* Write a compacted copy of the env at src into the empty directory dir. */
-static int copy_compacted(const char *src, unsigned env_flags, const char *dir, char *errbuf, size_t errlen)
+static int copy_compacted(const char *src, unsigned env_flags, const char *dir, char *errbuf,
+                          size_t errlen)
 {
     MDB_env *env;
     int rc = mdb_env_create(&env);
@@ -1036,7 +1069,8 @@ static int check_unpinned(const char *path, char *errbuf, size_t errlen)
         err = hc_store_check_fd(fd, 0, check_flags, NULL, NULL, NULL, &res);
         if (err != HC_EPARSE)
             break;
-        if (hc_store_check_fd(fd, 0, HC_CHECK_META_ONLY, NULL, NULL, NULL, &again) != 0 || again.txnid == res.txnid)
+        if (hc_store_check_fd(fd, 0, HC_CHECK_META_ONLY, NULL, NULL, NULL, &again) != 0 ||
+            again.txnid == res.txnid)
             break;
     }
     close(fd);
@@ -1045,8 +1079,8 @@ static int check_unpinned(const char *path, char *errbuf, size_t errlen)
     return err == HC_EPARSE ? HC_EPARSE : 0;
 }
 
-int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_entry_fn *entry, void *ctx,
-                    hc_check_result *res, char *errbuf, size_t errlen)
+int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_entry_fn *entry,
+                    void *ctx, hc_check_result *res, char *errbuf, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     struct stat st;
@@ -1087,7 +1121,8 @@ int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_ent
             break;
         mdb_env_set_maxdbs(env, HC_T__N + 2);
         mdb_env_set_maxreaders(env, 1024);
-        if (mdb_env_open(env, path, fl, 0600) == 0 && mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0)
+        if (mdb_env_open(env, path, fl, 0600) == 0 &&
+            mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0)
             break;
         txn = NULL;
         mdb_env_close(env);
@@ -1095,7 +1130,8 @@ int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_ent
         fl |= MDB_NOLOCK;
     }
     for (int tries = 0; tries < 8; tries++) {
-        err = hc_store_check_fd(fd, txn ? (uint64_t)mdb_txn_id(txn) : 0, check_flags, problem, entry, ctx, res);
+        err = hc_store_check_fd(fd, txn ? (uint64_t)mdb_txn_id(txn) : 0, check_flags, problem,
+                                entry, ctx, res);
         if (err != HC_EBUSY)
             break;
         mdb_txn_abort(txn);
@@ -1135,7 +1171,8 @@ int hc_store_compact(const char *path, const char *dest, uint64_t *before, uint6
     char data[PATH_MAX + 16];
     snprintf(data, sizeof data, "%s/data.mdb", path);
     if (stat(data, &st) != 0) {
-        set_err(errbuf, errlen, path, errno == ENOENT ? "not an hcshim store (no data.mdb)" : strerror(errno));
+        set_err(errbuf, errlen, path,
+                errno == ENOENT ? "not an hcshim store (no data.mdb)" : strerror(errno));
         return HC_ENOTFOUND;
     }
     *before = (uint64_t)st.st_size;
@@ -1145,7 +1182,8 @@ int hc_store_compact(const char *path, const char *dest, uint64_t *before, uint6
 
     if (dest) {
         if (mkdir(dest, 0700) != 0) {
-            set_err(errbuf, errlen, dest, errno == EEXIST ? "already exists (give a new directory)" : strerror(errno));
+            set_err(errbuf, errlen, dest,
+                    errno == EEXIST ? "already exists (give a new directory)" : strerror(errno));
             return HC_EINVAL;
         }
         int err = copy_compacted(path, 0, dest, errbuf, errlen);
@@ -1166,15 +1204,18 @@ int hc_store_compact(const char *path, const char *dest, uint64_t *before, uint6
     if (lock_exclusive(lfd) != 0) {
         int e = errno;
         close(lfd);
-        set_err(errbuf, errlen, path, e == EAGAIN || e == EACCES
-                ? "in use by another process (a program under the shim, hc-analyze serve); "
-                  "stop it, or write a compacted copy with -o DIR"
-                : strerror(e));
+        set_err(errbuf, errlen, path,
+                e == EAGAIN || e == EACCES
+                    ? "in use by another process (a program under the shim, hc-analyze serve); "
+                      "stop it, or write a compacted copy with -o DIR"
+                    : strerror(e));
         return e == EAGAIN || e == EACCES ? HC_EBUSY : HC_ESTORE;
     }
     char tmp[PATH_MAX + 32];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.compact.XXXXXX", path) >= sizeof tmp || !mkdtemp(tmp)) {
-        set_err(errbuf, errlen, path, "cannot create the directory for the compacted copy beside it");
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.compact.XXXXXX", path) >= sizeof tmp ||
+        !mkdtemp(tmp)) {
+        set_err(errbuf, errlen, path,
+                "cannot create the directory for the compacted copy beside it");
         close(lfd);
         return HC_ESTORE;
     }
@@ -1186,7 +1227,8 @@ int hc_store_compact(const char *path, const char *dest, uint64_t *before, uint6
     if (!err) {
         /* tmp now names the old store. */
         if (ftruncate(lfd, 0) != 0)
-            set_err(errbuf, errlen, path, "compacted; the old lock file could not be emptied"); /* only waiters care */
+            set_err(errbuf, errlen, path,
+                    "compacted; the old lock file could not be emptied"); /* only waiters care */
         *after = file_size(path);
     }
     remove_store_dir(tmp);

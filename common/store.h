@@ -46,8 +46,8 @@
 enum hc_table { HC_T_META, HC_T_RECORDS, HC_T_BODIES, HC_T_CACHE, HC_T_COUNTERS, HC_T__N };
 
 enum {
-    HC_STORE_RDONLY = 1u << 0,  /* read-only (hc-analyze); never creates or modifies */
-    HC_STORE_SYNC   = 1u << 1,  /* fsync every commit */
+    HC_STORE_RDONLY = 1u << 0, /* read-only (hc-analyze); never creates or modifies */
+    HC_STORE_SYNC = 1u << 1,   /* fsync every commit */
 };
 
 #define HC_BODY_REQUEST  'q'
@@ -71,7 +71,7 @@ int hc_store_default_path(char *out, size_t size);
  * reason naming the path ("…/store: Permission denied"). HC_ESCHEMA means the
  * store was written by a newer version. The caller owns *out; close it with
  * hc_store_close(). Thread-safe with respect to other stores. */
-int  hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf, size_t errlen);
+int hc_store_open(const char *path, unsigned flags, hc_store **out, char *errbuf, size_t errlen);
 void hc_store_close(hc_store *s);
 
 /* How hc_store_open verified the store: HC_VERIFY_WALK (every reachable page
@@ -81,25 +81,25 @@ void hc_store_close(hc_store *s);
 enum { HC_VERIFY_NONE, HC_VERIFY_WALK, HC_VERIFY_MEMO };
 int hc_store_verified_by(const hc_store *s);
 
-MDB_env    *hc_store_env(hc_store *s);
-MDB_dbi     hc_store_dbi(hc_store *s, enum hc_table t);
+MDB_env *hc_store_env(hc_store *s);
+MDB_dbi hc_store_dbi(hc_store *s, enum hc_table t);
 const char *hc_store_path(const hc_store *s);
 /* Make hc_store_path() report `label` (copied; at most 511 bytes) instead of
  * the directory, e.g. the ClickHouse URL a temporary store was filled from
  * (analyzer/source_ch.h). The store itself still uses its directory. */
-void        hc_store_set_label(hc_store *s, const char *label);
+void hc_store_set_label(hc_store *s, const char *label);
 
 /* Transactions with the store's resize protocol applied. begin adopts a map
  * grown by another process (MDB_MAP_RESIZED) transparently. commit returns 0,
  * HC_EFULL when the map is full (the txn is gone: call hc_store_grow() and redo
  * the whole write), or HC_ESTORE. A thread must not open a second transaction
  * while it holds one. */
-int  hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn);
-int  hc_store_txn_commit(hc_store *s, MDB_txn *txn);
+int hc_store_txn_begin(hc_store *s, bool write, MDB_txn **txn);
+int hc_store_txn_commit(hc_store *s, MDB_txn *txn);
 void hc_store_txn_abort(hc_store *s, MDB_txn *txn);
 /* Double the map (up to HC_DB_MAX_MB) after MDB_MAP_FULL from a put or commit;
  * the caller's txn must already be aborted. 0 grown (redo), HC_EFULL at max. */
-int  hc_store_grow(hc_store *s);
+int hc_store_grow(hc_store *s);
 
 /* One attempt of a write: do the puts/deletes in txn (a write transaction of
  * s; do not commit or abort it). Return 0 to commit; HC_EFULL when the map
@@ -134,10 +134,13 @@ int hc_body_decode(const void *p, size_t len, hc_buf *out, bool *truncated);
 
 /* One exchange ready to be written: the encoded record and its bodies. */
 typedef struct hc_store_item {
-    uint8_t     id[HC_UUID_LEN];
-    const void *rec;       size_t rec_len;     /* hc_record_encode() output */
-    const void *req_body;  size_t req_len;     /* already body-encoded, or NULL */
-    const void *resp_body; size_t resp_len;    /* already body-encoded, or NULL */
+    uint8_t id[HC_UUID_LEN];
+    const void *rec;
+    size_t rec_len; /* hc_record_encode() output */
+    const void *req_body;
+    size_t req_len; /* already body-encoded, or NULL */
+    const void *resp_body;
+    size_t resp_len; /* already body-encoded, or NULL */
 } hc_store_item;
 
 /* Write n items in one transaction (growing the map as needed). Returns the
@@ -186,8 +189,8 @@ void hc_store_set_assert_hook(void (*fn)(const char *path, const char *msg));
  * (res->first, problem calls); HC_ENOTFOUND not a store, HC_EBUSY no still
  * snapshot, HC_ENOMEM (errbuf says). Not thread-safe with respect to another
  * open of the same store in this process (LMDB's rule). */
-int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_entry_fn *entry, void *ctx,
-                    hc_check_result *res, char *errbuf, size_t errlen);
+int hc_store_verify(const char *path, hc_check_problem_fn *problem, hc_check_entry_fn *entry,
+                    void *ctx, hc_check_result *res, char *errbuf, size_t errlen);
 
 /* Let the page walk of hc_store_open/hc_store_verify read through a map of
  * data.mdb instead of pread (storecheck.h HC_CHECK_MAPPED): several times

@@ -26,24 +26,24 @@
 #include <unistd.h>
 
 /* LMDB 0.9 layout (mdb.c). */
-#define PAGEHDRSZ   16u
-#define NODESIZE    8u
-#define P_BRANCH    0x01
-#define P_LEAF      0x02
-#define P_OVERFLOW  0x04
-#define P_META      0x08
-#define F_BIGDATA   0x01
-#define F_SUBDATA   0x02
-#define F_DUPDATA   0x04
-#define MDB_MAGIC   0xBEEFC0DEu
+#define PAGEHDRSZ        16u
+#define NODESIZE         8u
+#define P_BRANCH         0x01
+#define P_LEAF           0x02
+#define P_OVERFLOW       0x04
+#define P_META           0x08
+#define F_BIGDATA        0x01
+#define F_SUBDATA        0x02
+#define F_DUPDATA        0x04
+#define MDB_MAGIC        0xBEEFC0DEu
 #define MDB_DATA_VERSION 1u
-#define P_INVALID   (~(uint64_t)0)
-#define DB_SIZE     48u          /* sizeof(MDB_db) */
-#define META_SIZE   136u         /* sizeof(MDB_meta) */
-#define MAXDEPTH    32           /* LMDB's CURSOR_STACK */
-#define MIN_PSIZE   512u
-#define MAX_PSIZE   32768u
-#define INTEGERKEY  0x08         /* MDB_INTEGERKEY (the free list's keys) */
+#define P_INVALID        (~(uint64_t)0)
+#define DB_SIZE          48u  /* sizeof(MDB_db) */
+#define META_SIZE        136u /* sizeof(MDB_meta) */
+#define MAXDEPTH         32   /* LMDB's CURSOR_STACK */
+#define MIN_PSIZE        512u
+#define MAX_PSIZE        32768u
+#define INTEGERKEY       0x08 /* MDB_INTEGERKEY (the free list's keys) */
 
 typedef struct dbrec {
     uint32_t pad;
@@ -54,43 +54,60 @@ typedef struct dbrec {
 typedef struct meta {
     uint32_t magic, version;
     uint64_t mapsize;
-    dbrec    dbs[2];            /* 0 free list, 1 main */
+    dbrec dbs[2]; /* 0 free list, 1 main */
     uint64_t last_pg, txnid;
 } meta;
 
 typedef struct table {
-    char  name[64];
+    char name[64];
     dbrec db;
 } table;
 
-typedef struct tcount { uint64_t branch, leaf, overflow, entries; } tcount;
+typedef struct tcount {
+    uint64_t branch, leaf, overflow, entries;
+} tcount;
 
 typedef struct ck {
-    int       fd;
-    const uint8_t *map;         /* HC_CHECK_MAPPED: the file, fsize bytes */
-    unsigned  psize;
-    uint64_t  npages;           /* last_pg + 1 */
-    uint64_t  fsize;
-    uint8_t  *seen;             /* bitmap over min(npages, file pages) */
-    uint64_t  seen_bits;
-    uint8_t  *buf[MAXDEPTH + 1];
-    uint8_t  *ovbuf;            /* an overflow value, for the entry callback */
-    size_t    ovcap;
+    int fd;
+    const uint8_t *map; /* HC_CHECK_MAPPED: the file, fsize bytes */
+    unsigned psize;
+    uint64_t npages; /* last_pg + 1 */
+    uint64_t fsize;
+    uint8_t *seen; /* bitmap over min(npages, file pages) */
+    uint64_t seen_bits;
+    uint8_t *buf[MAXDEPTH + 1];
+    uint8_t *ovbuf; /* an overflow value, for the entry callback */
+    size_t ovcap;
     hc_check_problem_fn *problem;
-    hc_check_entry_fn   *entry;
-    void     *ctx;
+    hc_check_entry_fn *entry;
+    void *ctx;
     hc_check_result *res;
-    bool      stop;             /* the entry callback asked to stop */
+    bool stop; /* the entry callback asked to stop */
     /* free-list pages, checked after every tree is walked */
     uint64_t *freepg;
-    size_t    nfree, freecap;
-    table    *tables;
-    size_t    ntables, tabcap;
+    size_t nfree, freecap;
+    table *tables;
+    size_t ntables, tabcap;
 } ck;
 
-static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint16_t rd16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static uint32_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
 
 static void report(ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(ck *c, const char *fmt, ...)
@@ -155,7 +172,8 @@ static const uint8_t *read_page(ck *c, uint64_t pgno, uint8_t *buf, const char *
     if (c->map)
         return c->map + pgno * (uint64_t)c->psize;
     if (read_at(c, buf, c->psize, pgno * (uint64_t)c->psize) != 0) {
-        report(c, "page %llu (%s): cannot be read (%s)", (unsigned long long)pgno, tbl, strerror(errno));
+        report(c, "page %llu (%s): cannot be read (%s)", (unsigned long long)pgno, tbl,
+               strerror(errno));
         return NULL;
     }
     return buf;
@@ -189,7 +207,13 @@ static int cmp_keys(bool intkey, const uint8_t *a, size_t al, const uint8_t *b, 
     return al < bl ? -1 : al > bl;
 }
 
-typedef struct krange { const uint8_t *lo; size_t lol; const uint8_t *hi; size_t hil; bool haslo, hashi; } krange;
+typedef struct krange {
+    const uint8_t *lo;
+    size_t lol;
+    const uint8_t *hi;
+    size_t hil;
+    bool haslo, hashi;
+} krange;
 
 static void add_table(ck *c, const uint8_t *name, size_t nl, const uint8_t *db)
 {
@@ -223,7 +247,8 @@ static void add_free(ck *c, uint64_t pg)
 }
 
 /* The value of a big node: check its overflow chain; read it when want. */
-static const uint8_t *overflow(ck *c, const char *tbl, uint64_t pgno, size_t dsize, bool want, tcount *cnt)
+static const uint8_t *overflow(ck *c, const char *tbl, uint64_t pgno, size_t dsize, bool want,
+                               tcount *cnt)
 {
     uint8_t hdr[PAGEHDRSZ];
     if (pgno < 2 || pgno >= c->npages) {
@@ -233,12 +258,14 @@ static const uint8_t *overflow(ck *c, const char *tbl, uint64_t pgno, size_t dsi
     }
     uint64_t pages = ((uint64_t)PAGEHDRSZ - 1 + dsize) / c->psize + 1;
     if (pgno + pages > c->npages) {
-        report(c, "overflow pages %llu-%llu (%s): past the last page %llu", (unsigned long long)pgno,
-               (unsigned long long)(pgno + pages - 1), tbl, (unsigned long long)(c->npages - 1));
+        report(c, "overflow pages %llu-%llu (%s): past the last page %llu",
+               (unsigned long long)pgno, (unsigned long long)(pgno + pages - 1), tbl,
+               (unsigned long long)(c->npages - 1));
         return NULL;
     }
     if ((pgno + pages) * (uint64_t)c->psize > c->fsize) {
-        report(c, "overflow pages %llu-%llu (%s): past the end of the file (%llu bytes: truncated?)",
+        report(c,
+               "overflow pages %llu-%llu (%s): past the end of the file (%llu bytes: truncated?)",
                (unsigned long long)pgno, (unsigned long long)(pgno + pages - 1), tbl,
                (unsigned long long)c->fsize);
         return NULL;
@@ -251,9 +278,12 @@ static const uint8_t *overflow(ck *c, const char *tbl, uint64_t pgno, size_t dsi
     uint16_t flags = rd16(hdr + 10);
     uint32_t np = rd32(hdr + 12);
     if (rd64(hdr) != pgno || flags != P_OVERFLOW || np != pages) {
-        report(c, "overflow page %llu (%s): bad header (page number %llu, flags 0x%x, %u pages; expected "
-               "%llu pages for a %zu-byte value)", (unsigned long long)pgno, tbl, (unsigned long long)rd64(hdr),
-               flags, np, (unsigned long long)pages, dsize);
+        report(
+            c,
+            "overflow page %llu (%s): bad header (page number %llu, flags 0x%x, %u pages; expected "
+            "%llu pages for a %zu-byte value)",
+            (unsigned long long)pgno, tbl, (unsigned long long)rd64(hdr), flags, np,
+            (unsigned long long)pages, dsize);
         return NULL;
     }
     for (uint64_t i = 0; i < pages; i++)
@@ -281,17 +311,19 @@ static const uint8_t *overflow(ck *c, const char *tbl, uint64_t pgno, size_t dsi
 enum { T_FREE, T_MAIN, T_NAMED };
 
 /* Walk the subtree at pgno, level 1 being the root. */
-static void walk(ck *c, const char *tbl, int kind, uint64_t pgno, int level, int depth, krange kr, tcount *cnt)
+static void walk(ck *c, const char *tbl, int kind, uint64_t pgno, int level, int depth, krange kr,
+                 tcount *cnt)
 {
     if (c->stop)
         return;
     if (level > depth || level > MAXDEPTH) {
-        report(c, "page %llu (%s): deeper than the table's depth %d", (unsigned long long)pgno, tbl, depth);
+        report(c, "page %llu (%s): deeper than the table's depth %d", (unsigned long long)pgno, tbl,
+               depth);
         return;
     }
     if (pgno < 2 || pgno >= c->npages) {
-        report(c, "page %llu (%s): outside the store (last page %llu)", (unsigned long long)pgno, tbl,
-               (unsigned long long)(c->npages - 1));
+        report(c, "page %llu (%s): outside the store (last page %llu)", (unsigned long long)pgno,
+               tbl, (unsigned long long)(c->npages - 1));
         return;
     }
     if (mark(c, pgno, tbl) != 0)
@@ -305,7 +337,8 @@ static void walk(ck *c, const char *tbl, int kind, uint64_t pgno, int level, int
     uint16_t want = leaf ? P_LEAF : P_BRANCH;
     if (hp != pgno || flags != want) {
         report(c, "page %llu (%s): bad header (page number %llu, flags 0x%x; expected a %s page)",
-               (unsigned long long)pgno, tbl, (unsigned long long)hp, flags, leaf ? "leaf" : "branch");
+               (unsigned long long)pgno, tbl, (unsigned long long)hp, flags,
+               leaf ? "leaf" : "branch");
         return;
     }
     if (lower < PAGEHDRSZ || (lower - PAGEHDRSZ) % 2 || lower > upper || upper > c->psize) {
@@ -315,7 +348,8 @@ static void walk(ck *c, const char *tbl, int kind, uint64_t pgno, int level, int
     }
     unsigned n = (lower - PAGEHDRSZ) / 2;
     if (n == 0 || (!leaf && n < 1)) {
-        report(c, "page %llu (%s): empty %s page", (unsigned long long)pgno, tbl, leaf ? "leaf" : "branch");
+        report(c, "page %llu (%s): empty %s page", (unsigned long long)pgno, tbl,
+               leaf ? "leaf" : "branch");
         return;
     }
     if (leaf)
@@ -329,7 +363,8 @@ static void walk(ck *c, const char *tbl, int kind, uint64_t pgno, int level, int
     for (unsigned i = 0; i < n; i++) {
         uint16_t off = rd16(p + PAGEHDRSZ + 2 * i);
         if (off < upper || off % 2 || (size_t)off + NODESIZE > c->psize) {
-            report(c, "page %llu (%s): node %u at a bad offset %u", (unsigned long long)pgno, tbl, i, off);
+            report(c, "page %llu (%s): node %u at a bad offset %u", (unsigned long long)pgno, tbl,
+                   i, off);
             return;
         }
         const uint8_t *nd = p + off;
@@ -341,16 +376,19 @@ static void walk(ck *c, const char *tbl, int kind, uint64_t pgno, int level, int
                    (unsigned long long)pgno, tbl, i, off, NODESIZE + body);
             return;
         }
-        if (leaf && ((nflags & ~(F_BIGDATA | F_SUBDATA)) || (nflags & F_SUBDATA && kind != T_MAIN) ||
-                     (nflags & F_SUBDATA && (nflags & F_BIGDATA || dsize != DB_SIZE)))) {
-            report(c, "page %llu (%s): node %u has bad flags 0x%x", (unsigned long long)pgno, tbl, i, nflags);
+        if (leaf &&
+            ((nflags & ~(F_BIGDATA | F_SUBDATA)) || (nflags & F_SUBDATA && kind != T_MAIN) ||
+             (nflags & F_SUBDATA && (nflags & F_BIGDATA || dsize != DB_SIZE)))) {
+            report(c, "page %llu (%s): node %u has bad flags 0x%x", (unsigned long long)pgno, tbl,
+                   i, nflags);
             return;
         }
         if (!leaf && i == 0)
             continue; /* a branch's first key is implicit */
         const uint8_t *k = nd + NODESIZE;
         if (intkey && ksize != 8) {
-            report(c, "page %llu (%s): node %u key of %u bytes (expected 8)", (unsigned long long)pgno, tbl, i, ksize);
+            report(c, "page %llu (%s): node %u key of %u bytes (expected 8)",
+                   (unsigned long long)pgno, tbl, i, ksize);
             return;
         }
         if ((prev && cmp_keys(intkey, prev, prevl, k, ksize) >= 0) ||
@@ -368,7 +406,8 @@ static void walk(ck *c, const char *tbl, int kind, uint64_t pgno, int level, int
         uint16_t nflags = rd16(nd + 4), ksize = rd16(nd + 6);
         const uint8_t *k = nd + NODESIZE;
         if (!leaf) {
-            uint64_t child = (uint64_t)rd16(nd) | (uint64_t)rd16(nd + 2) << 16 | (uint64_t)nflags << 32;
+            uint64_t child =
+                (uint64_t)rd16(nd) | (uint64_t)rd16(nd + 2) << 16 | (uint64_t)nflags << 32;
             krange sub = kr;
             if (i > 0) {
                 sub.lo = k;
@@ -401,7 +440,8 @@ static void walk(ck *c, const char *tbl, int kind, uint64_t pgno, int level, int
              * its count, never a count past its room. */
             uint64_t cntf = dsize >= 8 ? rd64(v) : 0;
             if (dsize < 8 || dsize % 8 || cntf > dsize / 8 - 1) {
-                report(c, "page %llu (%s): free-list entry %u is malformed", (unsigned long long)pgno, tbl, i);
+                report(c, "page %llu (%s): free-list entry %u is malformed",
+                       (unsigned long long)pgno, tbl, i);
                 continue;
             }
             for (uint64_t j = 1; j <= cntf; j++)
@@ -433,18 +473,24 @@ static void walk_table(ck *c, const char *tbl, int kind, const dbrec *db, bool c
     walk(c, tbl, kind, db->root, 1, db->depth, kr, &cnt);
     if (!check_counts || c->stop || c->res->problems != before)
         return;
-    if (cnt.branch != db->branch || cnt.leaf != db->leaf || cnt.overflow != db->overflow || cnt.entries != db->entries)
-        report(c, "table %s: header says %llu branch, %llu leaf, %llu overflow pages, %llu entries; found %llu, "
-               "%llu, %llu, %llu", tbl, (unsigned long long)db->branch, (unsigned long long)db->leaf,
-               (unsigned long long)db->overflow, (unsigned long long)db->entries, (unsigned long long)cnt.branch,
-               (unsigned long long)cnt.leaf, (unsigned long long)cnt.overflow, (unsigned long long)cnt.entries);
+    if (cnt.branch != db->branch || cnt.leaf != db->leaf || cnt.overflow != db->overflow ||
+        cnt.entries != db->entries)
+        report(c,
+               "table %s: header says %llu branch, %llu leaf, %llu overflow pages, %llu entries; "
+               "found %llu, "
+               "%llu, %llu, %llu",
+               tbl, (unsigned long long)db->branch, (unsigned long long)db->leaf,
+               (unsigned long long)db->overflow, (unsigned long long)db->entries,
+               (unsigned long long)cnt.branch, (unsigned long long)cnt.leaf,
+               (unsigned long long)cnt.overflow, (unsigned long long)cnt.entries);
 }
 
 static int meta_read(ck *c, int i, uint64_t off, meta *m, unsigned *psize)
 {
     uint8_t b[PAGEHDRSZ + META_SIZE];
     if (read_at(c, b, sizeof b, off) != 0) {
-        report(c, "meta page %d: cannot be read (file of %llu bytes: truncated?)", i, (unsigned long long)c->fsize);
+        report(c, "meta page %d: cannot be read (file of %llu bytes: truncated?)", i,
+               (unsigned long long)c->fsize);
         return -1;
     }
     m->magic = rd32(b + PAGEHDRSZ);
@@ -456,7 +502,8 @@ static int meta_read(ck *c, int i, uint64_t off, meta *m, unsigned *psize)
     m->txnid = rd64(b + PAGEHDRSZ + 128);
     uint16_t flags = rd16(b + 10);
     if (rd64(b) != (uint64_t)i || !(flags & P_META)) {
-        report(c, "meta page %d: bad header (page number %llu, flags 0x%x)", i, (unsigned long long)rd64(b), flags);
+        report(c, "meta page %d: bad header (page number %llu, flags 0x%x)", i,
+               (unsigned long long)rd64(b), flags);
         return -1;
     }
     if (m->magic != MDB_MAGIC) {
@@ -464,7 +511,8 @@ static int meta_read(ck *c, int i, uint64_t off, meta *m, unsigned *psize)
         return -1;
     }
     if (m->version != MDB_DATA_VERSION) {
-        report(c, "meta page %d: LMDB format version %u (expected %u)", i, m->version, MDB_DATA_VERSION);
+        report(c, "meta page %d: LMDB format version %u (expected %u)", i, m->version,
+               MDB_DATA_VERSION);
         return -1;
     }
     unsigned ps = m->dbs[0].pad;
@@ -487,7 +535,8 @@ static int meta_read(ck *c, int i, uint64_t off, meta *m, unsigned *psize)
         const dbrec *db = &m->dbs[d];
         if (db->root != P_INVALID && (db->root < 2 || db->root > m->last_pg)) {
             report(c, "meta page %d: %s root page %llu outside the store (last page %llu)", i,
-                   d ? "main" : "free-list", (unsigned long long)db->root, (unsigned long long)m->last_pg);
+                   d ? "main" : "free-list", (unsigned long long)db->root,
+                   (unsigned long long)m->last_pg);
             return -1;
         }
         if (db->depth > MAXDEPTH) {
@@ -539,7 +588,8 @@ int hc_store_check_fd(int fd, uint64_t txnid, unsigned flags, hc_check_problem_f
     if (meta_read(&c, 0, 0, &m[0], &psize) != 0)
         return HC_EPARSE;
     if (c.fsize < 2ull * psize) {
-        report(&c, "data.mdb is %llu bytes, shorter than its two meta pages of %u bytes (truncated?)",
+        report(&c,
+               "data.mdb is %llu bytes, shorter than its two meta pages of %u bytes (truncated?)",
                (unsigned long long)c.fsize, psize);
         return HC_EPARSE;
     }
@@ -589,12 +639,14 @@ int hc_store_check_fd(int fd, uint64_t txnid, unsigned flags, hc_check_problem_f
         for (size_t i = 0; i < c.nfree; i++) {
             uint64_t pg = c.freepg[i];
             if (pg < 2 || pg >= c.npages)
-                report(&c, "free list: page %llu outside the store (last page %llu)", (unsigned long long)pg,
-                       (unsigned long long)(c.npages - 1));
+                report(&c, "free list: page %llu outside the store (last page %llu)",
+                       (unsigned long long)pg, (unsigned long long)(c.npages - 1));
             else if (pg < c.seen_bits && (c.seen[pg >> 3] & (1u << (pg & 7))))
-                report(&c, "free list: page %llu is in use (or listed twice)", (unsigned long long)pg);
+                report(&c, "free list: page %llu is in use (or listed twice)",
+                       (unsigned long long)pg);
             else if (pg < c.seen_bits)
-                c.seen[pg >> 3] |= (uint8_t)(1u << (pg & 7)); /* a page listed twice is reported as in use */
+                c.seen[pg >> 3] |=
+                    (uint8_t)(1u << (pg & 7)); /* a page listed twice is reported as in use */
         }
     err = res->problems ? HC_EPARSE : 0;
 out:

@@ -49,23 +49,23 @@ typedef int hc_check_entry_fn(void *ctx, const char *table, const void *key, siz
 #define HC_CHECK_MAX_REPORTS 100
 
 enum {
-    HC_CHECK_META_ONLY = 1u << 0,  /* file and meta pages only (cheap: two reads) */
-    HC_CHECK_OLDER     = 1u << 1,  /* walk the older meta (the transaction before the newest) */
-    HC_CHECK_MAPPED    = 1u << 2,  /* read through a private read-only map of the file's current
+    HC_CHECK_META_ONLY = 1u << 0, /* file and meta pages only (cheap: two reads) */
+    HC_CHECK_OLDER = 1u << 1,     /* walk the older meta (the transaction before the newest) */
+    HC_CHECK_MAPPED = 1u << 2,    /* read through a private read-only map of the file's current
                                       size instead of pread: 5-10x faster, but a file truncated
                                       during the walk is a SIGBUS — only for a process that
                                       handles it (hc-analyze) */
 };
 
 typedef struct hc_check_result {
-    uint64_t problems;         /* how many problems (also those past the report cap) */
-    uint64_t pages_read;       /* tree and overflow header pages read */
-    uint64_t file_size;        /* data.mdb's size in bytes */
-    uint64_t last_pg;          /* the newest meta's last page number */
-    uint64_t txnid;            /* the transaction id of the meta walked */
-    unsigned psize;            /* page size */
-    uint64_t records;          /* entries of the records table (its header), if found */
-    char     first[256];       /* the first problem, "" when none */
+    uint64_t problems;   /* how many problems (also those past the report cap) */
+    uint64_t pages_read; /* tree and overflow header pages read */
+    uint64_t file_size;  /* data.mdb's size in bytes */
+    uint64_t last_pg;    /* the newest meta's last page number */
+    uint64_t txnid;      /* the transaction id of the meta walked */
+    unsigned psize;      /* page size */
+    uint64_t records;    /* entries of the records table (its header), if found */
+    char first[256];     /* the first problem, "" when none */
 } hc_check_result;
 
 /* Verify the store file data.mdb open on fd (read with pread only; not

@@ -36,23 +36,23 @@ typedef void (*hc_stream_cb)(void *ctx, const char *event, const char *data, siz
 
 /* SSE line state: see hc_sse_lines_next below. */
 typedef struct hc_sse_lines {
-    size_t len;      /* bytes of the current line so far (LF excluded) */
-    bool   blank;    /* the current line holds nothing but CR so far */
+    size_t len; /* bytes of the current line so far (LF excluded) */
+    bool blank; /* the current line holds nothing but CR so far */
 } hc_sse_lines;
 
 typedef struct hc_stream {
     enum hc_stream_kind kind;
-    size_t   max_msg;
-    hc_buf   cur;          /* bytes of the message being assembled */
-    hc_buf   data;         /* SSE: data lines joined */
-    char     event[64];    /* SSE: current event name */
-    bool     skipping;     /* current message exceeded max_msg */
-    size_t   line_start;   /* SSE: offset in cur of the line being read */
-    hc_sse_lines lines;    /* SSE: the line being read */
+    size_t max_msg;
+    hc_buf cur;         /* bytes of the message being assembled */
+    hc_buf data;        /* SSE: data lines joined */
+    char event[64];     /* SSE: current event name */
+    bool skipping;      /* current message exceeded max_msg */
+    size_t line_start;  /* SSE: offset in cur of the line being read */
+    hc_sse_lines lines; /* SSE: the line being read */
     /* JSON array scanner state */
-    int      depth;
-    bool     in_str, esc;
-    size_t   messages, oversized;
+    int depth;
+    bool in_str, esc;
+    size_t messages, oversized;
 } hc_stream;
 
 /* Choose the framing from a response Content-Type (and the request path, for
@@ -61,7 +61,7 @@ enum hc_stream_kind hc_stream_kind_for(const char *content_type, size_t ct_len, 
 
 void hc_stream_init(hc_stream *s, enum hc_stream_kind kind, size_t max_msg);
 /* Feed bytes; calls cb for each complete message. 0 or HC_ENOMEM. */
-int  hc_stream_feed(hc_stream *s, const char *p, size_t n, hc_stream_cb cb, void *ctx);
+int hc_stream_feed(hc_stream *s, const char *p, size_t n, hc_stream_cb cb, void *ctx);
 /* End of body: deliver a last message that had no terminator (NDJSON line
  * without '\n', SSE event without blank line). */
 void hc_stream_finish(hc_stream *s, hc_stream_cb cb, void *ctx);
@@ -89,7 +89,7 @@ size_t hc_sse_lines_next(hc_sse_lines *l, const char *p, size_t n, bool *eol, bo
  * colon), *val, *val_len its value (after the colon and one optional space;
  * empty without a colon). Returns false (outputs unset) for an empty line or a
  * comment (leading ':'). Pointers are into [b, e). Pure function. */
-bool hc_sse_field(const char *b, const char *e, const char **name, size_t *name_len, const char **val,
-                  size_t *val_len);
+bool hc_sse_field(const char *b, const char *e, const char **name, size_t *name_len,
+                  const char **val, size_t *val_len);
 
 #endif

@@ -24,7 +24,7 @@
 
 #include <stdint.h>
 
-#define HC_TOKENS_N 6   /* entries of hc_tokens.v */
+#define HC_TOKENS_N 6 /* entries of hc_tokens.v */
 
 typedef union hc_tokens {
     struct {

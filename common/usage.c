@@ -133,7 +133,7 @@ static size_t slim_copy(const char *p, size_t n, char *out, size_t outsz);
  * (if one was made). */
 struct jdoc {
     hc_jf_doc d;
-    char     *copy;
+    char *copy;
 };
 
 static void jdoc_free(struct jdoc *j)
@@ -187,9 +187,9 @@ static bool openai_usage(const hc_jf_node *us, hc_usage *u, bool total_rule)
     if (!pd)
         pd = obj_of(us, "input_tokens_details");
     if (!count_of(pd, "cached_tokens", &cached) &&
-        !count_of(us, "prompt_cache_hit_tokens", &cached))   /* DeepSeek */
-        count_of(us, "cached_tokens", &cached);              /* Together, Moonshot */
-    count_of(pd, "cache_write_tokens", &cw);                 /* OpenRouter */
+        !count_of(us, "prompt_cache_hit_tokens", &cached)) /* DeepSeek */
+        count_of(us, "cached_tokens", &cached);            /* Together, Moonshot */
+    count_of(pd, "cache_write_tokens", &cw);               /* OpenRouter */
 
     const hc_jf_node *cd = obj_of(us, "completion_tokens_details");
     if (!cd)
@@ -246,7 +246,7 @@ static bool anthropic_usage(const hc_jf_node *us, hc_usage *u)
             w1 = u->tok.cw1h < cc ? u->tok.cw1h : cc;
             w5 = cc - w1;
         } else if (h_cc && w5 + w1 < cc) {
-            w5 += cc - (w5 + w1);   /* uncovered writes: the default TTL */
+            w5 += cc - (w5 + w1); /* uncovered writes: the default TTL */
         }
         u->tok.cw5m = clamp_tokens(w5);
         u->tok.cw1h = clamp_tokens(w1);
@@ -315,7 +315,8 @@ static bool ollama_counts(const hc_jf_node *o, hc_usage *u)
 /* Without a known API, tell the usage families apart by their field names. */
 static bool looks_anthropic(const hc_jf_node *us)
 {
-    return hc_jf_get(us, "cache_creation_input_tokens") || hc_jf_get(us, "cache_read_input_tokens") ||
+    return hc_jf_get(us, "cache_creation_input_tokens") ||
+           hc_jf_get(us, "cache_read_input_tokens") ||
            (hc_jf_get(us, "input_tokens") && !hc_jf_get(us, "total_tokens") &&
             !hc_jf_get(us, "input_tokens_details"));
 }
@@ -343,7 +344,7 @@ static void apply_openai(const hc_jf_node *root, hc_usage *u, bool total_rule)
     openai_finish(root, u);
     const hc_jf_node *us = obj_of(root, "usage");
     if (!(us && openai_usage(us, u, total_rule)))
-        openai_usage(obj_of(obj_of(root, "x_groq"), "usage"), u, total_rule);  /* Groq stream */
+        openai_usage(obj_of(obj_of(root, "x_groq"), "usage"), u, total_rule); /* Groq stream */
 }
 
 /* A Responses API response object (a body, or the `response` of an event). */
@@ -453,25 +454,13 @@ static void apply_object(enum hc_api api, const hc_jf_node *root, hc_usage *u)
         break;
     }
     case HC_API_GEMINI:
-    case HC_API_GEMINI_EMBED:
-        apply_gemini(root, u);
-        break;
+    case HC_API_GEMINI_EMBED: apply_gemini(root, u); break;
     case HC_API_OLLAMA_CHAT:
-    case HC_API_OLLAMA_GENERATE:
-        apply_ollama(root, u, false);
-        break;
-    case HC_API_OLLAMA_EMBED:
-        apply_ollama(root, u, true);
-        break;
-    case HC_API_COHERE_CHAT:
-        apply_cohere(root, u);
-        break;
-    case HC_API_EMBEDDINGS:
-        apply_openai(root, u, false);
-        break;
-    default:
-        apply_openai(root, u, true);
-        break;
+    case HC_API_OLLAMA_GENERATE: apply_ollama(root, u, false); break;
+    case HC_API_OLLAMA_EMBED: apply_ollama(root, u, true); break;
+    case HC_API_COHERE_CHAT: apply_cohere(root, u); break;
+    case HC_API_EMBEDDINGS: apply_openai(root, u, false); break;
+    default: apply_openai(root, u, true); break;
     }
 }
 
@@ -518,11 +507,13 @@ static bool event_is_irrelevant(enum hc_api api, const char *event)
     if (!event || !*event)
         return false;
     if (api == HC_API_MESSAGES)
-        return strcmp(event, "content_block_delta") == 0 || strcmp(event, "content_block_start") == 0 ||
+        return strcmp(event, "content_block_delta") == 0 ||
+               strcmp(event, "content_block_start") == 0 ||
                strcmp(event, "content_block_stop") == 0 || strcmp(event, "ping") == 0;
     if (api == HC_API_RESPONSES)
         return strncmp(event, "response.", 9) == 0 && strcmp(event, "response.created") != 0 &&
-               strcmp(event, "response.in_progress") != 0 && strcmp(event, "response.completed") != 0 &&
+               strcmp(event, "response.in_progress") != 0 &&
+               strcmp(event, "response.completed") != 0 &&
                strcmp(event, "response.incomplete") != 0 && strcmp(event, "response.failed") != 0;
     return false;
 }
@@ -609,10 +600,10 @@ static const char *skip_value(const char *p, const char *e)
         return NULL;
     }
     const char *b = p;
-    while (p < e && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || *p == '-' || *p == '+' ||
-                     *p == '.' || *p == 'E'))
+    while (p < e && ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || *p == '-' ||
+                     *p == '+' || *p == '.' || *p == 'E'))
         p++;
-    return (p > b && p < e) ? p : NULL;   /* a scalar at the very end may be cut */
+    return (p > b && p < e) ? p : NULL; /* a scalar at the very end may be cut */
 }
 
 /* ---- slimming a JSON text before it is parsed ----------------------------- *
@@ -625,9 +616,30 @@ static const char *skip_value(const char *p, const char *e)
  * an agent's transcript is thousands of them). */
 
 static const char *const content_keys[] = {
-    "content", "text", "parts", "output", "data", "embedding", "embeddings", "context", "logprobs",
-    "tool_calls", "function_call", "arguments", "instructions", "tools", "thinking", "signature",
-    "reasoning_content", "refusal", "annotations", "audio", "images", "partial_json", "input", NULL,
+    "content",
+    "text",
+    "parts",
+    "output",
+    "data",
+    "embedding",
+    "embeddings",
+    "context",
+    "logprobs",
+    "tool_calls",
+    "function_call",
+    "arguments",
+    "instructions",
+    "tools",
+    "thinking",
+    "signature",
+    "reasoning_content",
+    "refusal",
+    "annotations",
+    "audio",
+    "images",
+    "partial_json",
+    "input",
+    NULL,
 };
 
 static bool is_content_key(const char *kb, const char *ke)
@@ -640,7 +652,7 @@ static bool is_content_key(const char *kb, const char *ke)
 }
 
 struct slim {
-    char  *out;
+    char *out;
     size_t len, cap;
 };
 
@@ -746,7 +758,8 @@ static const char *read_bool(const char *p, const char *e, bool *v)
 
 /* Called for each member of an object being scanned: the key's raw bytes
  * [kb, ke) and the value at v. Returns past the value, or NULL to stop. */
-typedef const char *(*member_fn)(void *ctx, const char *kb, const char *ke, const char *v, const char *e);
+typedef const char *(*member_fn)(void *ctx, const char *kb, const char *ke, const char *v,
+                                 const char *e);
 
 /* Scan the object at p ('{'). Returns past its closing brace, NULL if it is
  * cut short or malformed (members seen so far have been reported). */
@@ -809,10 +822,16 @@ struct req_scan {
 static const char *param_name(const char *kb, const char *ke)
 {
     static const char *const map[][2] = {
-        { "temperature", "temperature" }, { "top_p", "top_p" }, { "top_k", "top_k" },
-        { "max_tokens", "max_tokens" }, { "max_completion_tokens", "max_tokens" },
-        { "max_output_tokens", "max_tokens" }, { "frequency_penalty", "frequency_penalty" },
-        { "presence_penalty", "presence_penalty" }, { "seed", "seed" }, { "n", "choice.count" },
+        { "temperature", "temperature" },
+        { "top_p", "top_p" },
+        { "top_k", "top_k" },
+        { "max_tokens", "max_tokens" },
+        { "max_completion_tokens", "max_tokens" },
+        { "max_output_tokens", "max_tokens" },
+        { "frequency_penalty", "frequency_penalty" },
+        { "presence_penalty", "presence_penalty" },
+        { "seed", "seed" },
+        { "n", "choice.count" },
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (key_is(kb, ke, map[i][0]))
@@ -838,7 +857,8 @@ static void keep_param(hc_request_info *info, const char *name, const char *v, c
     info->params_len += (uint32_t)vl + 1;
 }
 
-static const char *request_member(void *ctx, const char *kb, const char *ke, const char *v, const char *e)
+static const char *request_member(void *ctx, const char *kb, const char *ke, const char *v,
+                                  const char *e)
 {
     struct req_scan *rs = ctx;
     bool b;
@@ -904,8 +924,8 @@ static void info_from_target(enum hc_api api, const char *t, size_t n, hc_reques
     }
 }
 
-int hc_request_info_parse(enum hc_api api, const char *target, size_t target_len,
-                          const char *body, size_t len, hc_request_info *out)
+int hc_request_info_parse(enum hc_api api, const char *target, size_t target_len, const char *body,
+                          size_t len, hc_request_info *out)
 {
     memset(out, 0, sizeof *out);
     /* Ollama's native endpoints stream unless the body says "stream": false. */
@@ -939,7 +959,8 @@ static const char *last_key(const char *b, const char *limit, const char *e, con
     const char *p = limit;
     while (p > b) {
         p--;
-        if (*p != '"' || (size_t)(e - p) < kl + 2 || memcmp(p + 1, key, kl) != 0 || p[kl + 1] != '"')
+        if (*p != '"' || (size_t)(e - p) < kl + 2 || memcmp(p + 1, key, kl) != 0 ||
+            p[kl + 1] != '"')
             continue;
         /* An odd run of backslashes before the quote escapes it: inside a string. */
         size_t bs = 0;
@@ -961,10 +982,10 @@ static bool tail_count(const char *p, const char *e, int64_t *v)
 {
     size_t n = 0;
     while (p + n < e && n < 39 &&
-           ((p[n] >= '0' && p[n] <= '9') || p[n] == '-' || p[n] == '+' || p[n] == '.' || p[n] == 'e' ||
-            p[n] == 'E'))
+           ((p[n] >= '0' && p[n] <= '9') || p[n] == '-' || p[n] == '+' || p[n] == '.' ||
+            p[n] == 'e' || p[n] == 'E'))
         n++;
-    if (n == 0 || p + n >= e)   /* the number must be followed by something: not cut */
+    if (n == 0 || p + n >= e) /* the number must be followed by something: not cut */
         return false;
     hc_jf_doc d;
     bool ok = hc_jf_parse(&d, p, n) == 0 && count_item(hc_jf_root(&d), v);
@@ -1006,7 +1027,8 @@ int hc_usage_from_tail(enum hc_api api, const char *tail, size_t len, hc_usage *
         return 0;
     }
 
-    const char *key = (api == HC_API_GEMINI || api == HC_API_GEMINI_EMBED) ? "usageMetadata" : "usage";
+    const char *key =
+        (api == HC_API_GEMINI || api == HC_API_GEMINI_EMBED) ? "usageMetadata" : "usage";
     const char *limit = e, *kpos;
     const char *v;
     while ((v = last_key(b, limit, e, key, &kpos)) != NULL) {

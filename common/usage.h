@@ -80,31 +80,31 @@
 #define HC_USAGE_TAIL_MAX (64u * 1024u)
 
 typedef struct hc_usage {
-    hc_tokens tok;          /* normalised counts, see above */
-    bool    found;          /* some usage object was seen */
-    char    model[128];     /* model named by the response ("" if none); truncated on a UTF-8 boundary */
-    char    finish[32];     /* finish/stop reason if seen ("" if none) */
-    char    response_id[128]; /* the answer's id ("" if none): chat/responses/embeddings "id",
+    hc_tokens tok;   /* normalised counts, see above */
+    bool found;      /* some usage object was seen */
+    char model[128]; /* model named by the response ("" if none); truncated on a UTF-8 boundary */
+    char finish[32]; /* finish/stop reason if seen ("" if none) */
+    char response_id[128]; /* the answer's id ("" if none): chat/responses/embeddings "id",
                                Anthropic message "id", Gemini "responseId"; cut at 127 bytes */
 } hc_usage;
 
 typedef struct hc_request_info {
-    char model[128];        /* "model" of the body; for Gemini and Vertex AI from the path
+    char model[128];         /* "model" of the body; for Gemini and Vertex AI from the path
                                (models/X:generateContent); for Azure deployments
                                (/openai/deployments/D/...) the deployment name D when the
                                body names no model */
-    bool stream;            /* the request asks for a streamed answer ("stream": true;
+    bool stream;             /* the request asks for a streamed answer ("stream": true;
                                Gemini: :streamGenerateContent; Vertex Claude: :streamRawPredict;
                                Ollama native chat/generate: stream defaults to TRUE) */
-    bool include_usage;     /* stream_options.include_usage is true */
-    bool has_stream_options;/* a stream_options object is present at all */
+    bool include_usage;      /* stream_options.include_usage is true */
+    bool has_stream_options; /* a stream_options object is present at all */
     /* Sampling parameters the request sets at its top level, as a pairs list
      * (record.h) of a GenAI conventions name and the JSON number's text:
      * temperature, top_p, top_k, max_tokens (from max_tokens,
      * max_completion_tokens or max_output_tokens), frequency_penalty,
      * presence_penalty, seed, choice.count (from n). Those that do not fit
      * in the buffer are left out. */
-    char     params[192];
+    char params[192];
     uint32_t params_len;
 } hc_request_info;
 
@@ -123,8 +123,8 @@ void hc_usage_init(hc_usage *u);
  * Returns 0, or HC_EPARSE if the body is not one complete JSON object (out then
  * holds what the path and the readable part of the body gave). Never crashes on
  * hostile input. */
-int hc_request_info_parse(enum hc_api api, const char *target, size_t target_len,
-                          const char *body, size_t len, hc_request_info *out);
+int hc_request_info_parse(enum hc_api api, const char *target, size_t target_len, const char *body,
+                          size_t len, hc_request_info *out);
 
 /* A complete, non-streamed response body (already de-chunked and
  * content-decoded), `len` bytes (need not be NUL-terminated).

@@ -9,15 +9,15 @@
 
 #include <stdint.h>
 
-#define HC_UUID_LEN 16
-#define HC_UUID_STRLEN 36  /* without the NUL */
+#define HC_UUID_LEN    16
+#define HC_UUID_STRLEN 36 /* without the NUL */
 
 /* Make an id for wall-clock time `us` (µs since epoch). Thread-safe. */
 void hc_uuid_v7(uint8_t out[HC_UUID_LEN], int64_t us);
 /* Lower-case 8-4-4-4-12 text into out (>= 37 bytes). */
 void hc_uuid_format(const uint8_t id[HC_UUID_LEN], char *out);
 /* Parse the 36-char form (case-insensitive). 0 or HC_EINVAL. */
-int  hc_uuid_parse(const char *s, uint8_t out[HC_UUID_LEN]);
+int hc_uuid_parse(const char *s, uint8_t out[HC_UUID_LEN]);
 /* The timestamp (µs, ms precision + sub-ms fraction) an id was made for. */
 int64_t hc_uuid_time_us(const uint8_t id[HC_UUID_LEN]);
 

@@ -51,7 +51,8 @@ static int parse_usd(const char *s, size_t n, uint64_t *out)
     return *out ? 0 : HC_EINVAL;
 }
 
-int hc_budget_fractions_parse(const char *text, char sep, uint16_t *at, int *nat, char *err, size_t errlen)
+int hc_budget_fractions_parse(const char *text, char sep, uint16_t *at, int *nat, char *err,
+                              size_t errlen)
 {
     *nat = 0;
     const char *p = text;
@@ -59,7 +60,9 @@ int hc_budget_fractions_parse(const char *text, char sep, uint16_t *at, int *nat
         char *end = NULL;
         long v = *p >= '0' && *p <= '9' ? strtol(p, &end, 10) : -1;
         if (v < 1 || v > 1000 || !end || (*end && *end != sep && *end != '%')) {
-            snprintf(err, errlen, "'%s': expected percentages of the limit separated by '%c' (1..1000), e.g. 50%c80%c100",
+            snprintf(err, errlen,
+                     "'%s': expected percentages of the limit separated by '%c' (1..1000), e.g. "
+                     "50%c80%c100",
                      text, sep, sep, sep);
             return HC_EINVAL;
         }
@@ -74,7 +77,7 @@ int hc_budget_fractions_parse(const char *text, char sep, uint16_t *at, int *nat
             at[i] = at[i - 1];
             i--;
         }
-        if (i > 0 && at[i - 1] == v) {   /* a duplicate: undo the shift */
+        if (i > 0 && at[i - 1] == v) { /* a duplicate: undo the shift */
             for (; i < *nat; i++)
                 at[i] = at[i + 1];
         } else {
@@ -87,45 +90,11 @@ int hc_budget_fractions_parse(const char *text, char sep, uint16_t *at, int *nat
     }
 }
 
-static int parse_one(const char *item, hc_budget *b, char *err, size_t errlen)
+/* The actions after PERIOD (a, modified in place): warn, block, at=FRACTIONS,
+ * webhook=URL (the rest of the item). 0, or HC_EINVAL with err set. */
+static int parse_actions(const char *item, char *a, hc_budget *b, char *err, size_t errlen)
 {
-    memset(b, 0, sizeof *b);
-    hc_strlcpy(b->spec, sizeof b->spec, item);
-    char buf[1024];
-    hc_strlcpy(buf, sizeof buf, item);
-    /* scope: a trailing "@user" or "@property:NAME" */
-    char *at = strrchr(buf, '@');
-    if (at && (strcmp(at, "@user") == 0 || strncmp(at, "@property:", 10) == 0)) {
-        if (strcmp(at, "@user") == 0)
-            b->per_user = true;
-        else if (at[10])
-            hc_strlcpy(b->prop, sizeof b->prop, at + 10);
-        else {
-            snprintf(err, errlen, "%s: @property: needs a property name", item);
-            return HC_EINVAL;
-        }
-        *at = '\0';
-    }
-    char *slash = strchr(buf, '/');
-    if (!slash || parse_usd(buf, (size_t)(slash - buf), &b->limit_nusd) != 0) {
-        snprintf(err, errlen, "%s: expected AMOUNT/PERIOD, e.g. 5/day (AMOUNT in USD, above 0)", item);
-        return HC_EINVAL;
-    }
-    char *period = slash + 1, *colon = strchr(period, ':');
-    if (colon)
-        *colon = '\0';
-    static const char *const names[] = { "hour", "day", "week", "month", "process", "total" };
-    int p = -1;
-    for (int i = 0; i < 6; i++)
-        if (strcasecmp(period, names[i]) == 0)
-            p = i;
-    if (p < 0) {
-        snprintf(err, errlen, "%s: period '%s' is not one of hour, day, week, month, process, total", item, period);
-        return HC_EINVAL;
-    }
-    b->period = (enum hc_period)p;
     bool any_action = false;
-    char *a = colon ? colon + 1 : NULL;
     while (a && *a) {
         if (strncmp(a, "webhook=", 8) == 0) {
             if (strncmp(a + 8, "http://", 7) != 0 && strncmp(a + 8, "https://", 8) != 0) {
@@ -162,9 +131,59 @@ static int parse_one(const char *item, hc_budget *b, char *err, size_t errlen)
     }
     if (!any_action)
         b->warn = true;
+    return 0;
+}
+
+static int parse_one(const char *item, hc_budget *b, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    hc_strlcpy(b->spec, sizeof b->spec, item);
+    char buf[1024];
+    hc_strlcpy(buf, sizeof buf, item);
+    /* scope: a trailing "@user" or "@property:NAME" */
+    char *at = strrchr(buf, '@');
+    if (at && (strcmp(at, "@user") == 0 || strncmp(at, "@property:", 10) == 0)) {
+        if (strcmp(at, "@user") == 0)
+            b->per_user = true;
+        else if (at[10])
+            hc_strlcpy(b->prop, sizeof b->prop, at + 10);
+        else {
+            snprintf(err, errlen, "%s: @property: needs a property name", item);
+            return HC_EINVAL;
+        }
+        *at = '\0';
+    }
+    char *slash = strchr(buf, '/');
+    if (!slash || parse_usd(buf, (size_t)(slash - buf), &b->limit_nusd) != 0) {
+        snprintf(err, errlen, "%s: expected AMOUNT/PERIOD, e.g. 5/day (AMOUNT in USD, above 0)",
+                 item);
+        return HC_EINVAL;
+    }
+    char *period = slash + 1, *colon = strchr(period, ':');
+    if (colon)
+        *colon = '\0';
+    static const char *const names[] = { "hour", "day", "week", "month", "process", "total" };
+    int p = -1;
+    for (int i = 0; i < 6; i++)
+        if (strcasecmp(period, names[i]) == 0)
+            p = i;
+    if (p < 0) {
+        snprintf(err, errlen,
+                 "%s: period '%s' is not one of hour, day, week, month, process, total", item,
+                 period);
+        return HC_EINVAL;
+    }
+    b->period = (enum hc_period)p;
+    if (colon && parse_actions(item, colon + 1, b, err, errlen) != 0)
+        return HC_EINVAL;
+    if (!colon)
+        b->warn = true;
     /* The name: the item without its actions. */
     snprintf(b->name, sizeof b->name, "%.*s%s%s", (int)(strcspn(item, ":@")), item,
-             b->per_user ? "@user" : b->prop[0] ? "@property:" : "", b->per_user ? "" : b->prop);
+             b->per_user  ? "@user"
+             : b->prop[0] ? "@property:"
+                          : "",
+             b->per_user ? "" : b->prop);
     return 0;
 }
 
@@ -196,7 +215,8 @@ int hc_budgets_parse(const char *text, hc_budget *out, int max, int *n, char *er
         size_t len = strcspn(p, ",");
         char item[1024];
         if (len >= sizeof item) {
-            snprintf(err, errlen, "a budget is at most %zu characters, got one of %zu", sizeof item - 1, len);
+            snprintf(err, errlen, "a budget is at most %zu characters, got one of %zu",
+                     sizeof item - 1, len);
             *n = 0;
             return HC_EINVAL;
         }
@@ -258,7 +278,7 @@ int64_t hc_period_start(enum hc_period p, int64_t now_us)
     switch (p) {
     case HC_PERIOD_HOUR: start = days * 86400 + sod / 3600 * 3600; break;
     case HC_PERIOD_DAY: start = days * 86400; break;
-    case HC_PERIOD_WEEK: { /* back to Monday; 1970-01-01 was a Thursday */
+    case HC_PERIOD_WEEK: {                       /* back to Monday; 1970-01-01 was a Thursday */
         int64_t wday = ((days + 4) % 7 + 7) % 7; /* 0 = Sunday, as tm_wday */
         start = (days - (wday + 6) % 7) * 86400;
         break;
@@ -298,8 +318,8 @@ static struct proc_total {
     struct proc_total *next;
     char key[512];
     uint64_t total;
-} *proc_totals;                 /* guarded by proc_lock */
-static pid_t proc_pid;          /* guarded by proc_lock: totals belong to this pid */
+} * proc_totals;       /* guarded by proc_lock */
+static pid_t proc_pid; /* guarded by proc_lock: totals belong to this pid */
 
 void hc_budget_atfork_child(void)
 {
@@ -329,9 +349,11 @@ static uint64_t *proc_slot(const char *key)
     return &t->total;
 }
 
-static void budget_key(const hc_budget *b, const char *scope, int64_t now_us, char *out, size_t size)
+static void budget_key(const hc_budget *b, const char *scope, int64_t now_us, char *out,
+                       size_t size)
 {
-    snprintf(out, size, "bu\x1f%.256s\x1f%.200s\x1f%lld", b->spec, scope, (long long)hc_period_start(b->period, now_us));
+    snprintf(out, size, "bu\x1f%.256s\x1f%.200s\x1f%lld", b->spec, scope,
+             (long long)hc_period_start(b->period, now_us));
 }
 
 static int spent_of(hc_store *s, const hc_budget *b, const char *key, uint64_t *spent)
@@ -346,7 +368,8 @@ static int spent_of(hc_store *s, const hc_budget *b, const char *key, uint64_t *
     return s ? hc_total_get(s, key, spent) : HC_EDISABLED;
 }
 
-int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, int64_t now_us, uint64_t *spent)
+int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, int64_t now_us,
+                      uint64_t *spent)
 {
     for (int i = 0; i < n; i++) {
         if (!b[i].block)
@@ -367,8 +390,9 @@ int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, 
     return -1;
 }
 
-int hc_budget_gate_shared(const hc_budget *b, int n, const hc_opts *o, int64_t now_us, const char *wkey,
-                          int64_t window_us, uint64_t quota, uint64_t amount, bool *allowed, uint64_t *used)
+int hc_budget_gate_shared(const hc_budget *b, int n, const hc_opts *o, int64_t now_us,
+                          const char *wkey, int64_t window_us, uint64_t quota, uint64_t amount,
+                          bool *allowed, uint64_t *used)
 {
     char keys[8][600];
     const char *kp[8];
@@ -395,7 +419,8 @@ int hc_budget_gate_shared(const hc_budget *b, int n, const hc_opts *o, int64_t n
         return HC_EDISABLED;
     int blocked = -1;
     uint64_t spent = 0;
-    if (hc_shared_gate(nk, kp, limits, wkey, window_us, quota, amount, now_us, &blocked, &spent, allowed, used) != 0)
+    if (hc_shared_gate(nk, kp, limits, wkey, window_us, quota, amount, now_us, &blocked, &spent,
+                       allowed, used) != 0)
         return HC_EDISABLED;
     return blocked >= 0 ? 1 : 0;
 }
@@ -414,13 +439,15 @@ static void json_str(hc_buf *j, const char *s)
     hc_buf_puts(j, "\"");
 }
 
-static void alert(const hc_budget *b, const char *scope, uint64_t after, int64_t now_us, const char *request_id)
+static void alert(const hc_budget *b, const char *scope, uint64_t after, int64_t now_us,
+                  const char *request_id)
 {
     char spent[32], limit[32];
     hc_format_usd(after, spent, sizeof spent);
     hc_format_usd(b->limit_nusd, limit, sizeof limit);
     if (b->warn)
-        hc_log_error("budget %s crossed%s%s: spent %s of %s", b->name, scope[0] ? " for " : "", scope, spent, limit);
+        hc_log_error("budget %s crossed%s%s: spent %s of %s", b->name, scope[0] ? " for " : "",
+                     scope, spent, limit);
     if (b->webhook[0]) {
         char start[40];
         hc_format_time_utc(hc_period_start(b->period, now_us), start, sizeof start);
@@ -429,8 +456,8 @@ static void alert(const hc_budget *b, const char *scope, uint64_t after, int64_t
         json_str(&j, b->name);
         hc_buf_puts(&j, ",\"scope\":");
         json_str(&j, scope);
-        hc_buf_printf(&j, ",\"spent_usd\":%.9f,\"limit_usd\":%.9f,\"period_start\":", (double)after / 1e9,
-                      (double)b->limit_nusd / 1e9);
+        hc_buf_printf(&j, ",\"spent_usd\":%.9f,\"limit_usd\":%.9f,\"period_start\":",
+                      (double)after / 1e9, (double)b->limit_nusd / 1e9);
         json_str(&j, b->period == HC_PERIOD_TOTAL || b->period == HC_PERIOD_PROCESS ? "" : start);
         hc_buf_puts(&j, ",\"request_id\":");
         json_str(&j, request_id);
@@ -442,8 +469,8 @@ static void alert(const hc_budget *b, const char *scope, uint64_t after, int64_t
 }
 
 /* The warnings at percentages of the limit crossed by before → after. */
-static void fractions(const hc_budget *b, const char *scope, uint64_t before, uint64_t after, int64_t now_us,
-                      const char *request_id)
+static void fractions(const hc_budget *b, const char *scope, uint64_t before, uint64_t after,
+                      int64_t now_us, const char *request_id)
 {
     for (int k = 0; k < b->nat; k++) {
         uint64_t th = b->limit_nusd / 100 * b->at[k] + b->limit_nusd % 100 * b->at[k] / 100;
@@ -456,8 +483,8 @@ static void fractions(const hc_budget *b, const char *scope, uint64_t before, ui
             char spent[32], limit[32];
             hc_format_usd(after, spent, sizeof spent);
             hc_format_usd(b->limit_nusd, limit, sizeof limit);
-            hc_log_error("budget %s reached %d%%%s%s: spent %s of %s", b->name, b->at[k], scope[0] ? " for " : "",
-                         scope, spent, limit);
+            hc_log_error("budget %s reached %d%%%s%s: spent %s of %s", b->name, b->at[k],
+                         scope[0] ? " for " : "", scope, spent, limit);
         }
         if (b->at[k] != 100 && b->webhook[0] && b->at_chosen) {
             hc_buf j = HC_BUF_INIT;
@@ -465,8 +492,11 @@ static void fractions(const hc_budget *b, const char *scope, uint64_t before, ui
             json_str(&j, b->name);
             rc = rc ? rc : hc_buf_puts(&j, ",\"scope\":");
             json_str(&j, scope);
-            rc = rc ? rc : hc_buf_printf(&j, ",\"fraction_pct\":%d,\"spent_usd\":%.9f,\"limit_usd\":%.9f,\"period_start\":",
-                                         b->at[k], (double)after / 1e9, (double)b->limit_nusd / 1e9);
+            rc = rc ? rc
+                    : hc_buf_printf(&j,
+                                    ",\"fraction_pct\":%d,\"spent_usd\":%.9f,\"limit_usd\":%.9f,"
+                                    "\"period_start\":",
+                                    b->at[k], (double)after / 1e9, (double)b->limit_nusd / 1e9);
             json_str(&j, start);
             rc = rc ? rc : hc_buf_puts(&j, ",\"request_id\":");
             json_str(&j, request_id);
@@ -502,10 +532,12 @@ bool hc_budget_account(hc_store *s, const hc_budget *b, int n, const hc_opts *o,
             }
             pthread_mutex_unlock(&proc_lock);
         } else if (!s || hc_total_add(s, key, (uint64_t)cost_nusd, &before, &after) != 0) {
-            hc_log_warn_once("budget_store", "cannot account spend in the store; budgets are not enforced");
+            hc_log_warn_once("budget_store",
+                             "cannot account spend in the store; budgets are not enforced");
             continue;
         }
-        if (before < b[i].limit_nusd && after >= b[i].limit_nusd && (b[i].warn || b[i].webhook[0])) {
+        if (before < b[i].limit_nusd && after >= b[i].limit_nusd &&
+            (b[i].warn || b[i].webhook[0])) {
             if (!crossed && spec_out)
                 hc_strlcpy(spec_out, spec_size, b[i].name);
             crossed = true;

@@ -41,27 +41,34 @@
 
 #define HC_MAX_BUDGETS 16
 
-enum hc_period { HC_PERIOD_HOUR, HC_PERIOD_DAY, HC_PERIOD_WEEK, HC_PERIOD_MONTH, HC_PERIOD_PROCESS,
-                 HC_PERIOD_TOTAL };
+enum hc_period {
+    HC_PERIOD_HOUR,
+    HC_PERIOD_DAY,
+    HC_PERIOD_WEEK,
+    HC_PERIOD_MONTH,
+    HC_PERIOD_PROCESS,
+    HC_PERIOD_TOTAL
+};
 
 typedef struct hc_budget {
-    char            spec[256];       /* as written in HC_BUDGET */
-    char            name[256];       /* AMOUNT/PERIOD[@SCOPE]: names it in messages, records, webhooks */
-    uint64_t        limit_nusd;
-    enum hc_period  period;
-    bool            warn, block;
-    char            webhook[512];    /* "" = none */
-    bool            per_user;
-    char            prop[128];       /* per value of this property ("" = not) */
-    uint16_t        at[8];           /* warn at these percentages of the limit (ascending) */
-    int             nat;
-    bool            at_chosen;       /* at= or HC_BUDGET_ALERT_AT, not the default */
+    char spec[256]; /* as written in HC_BUDGET */
+    char name[256]; /* AMOUNT/PERIOD[@SCOPE]: names it in messages, records, webhooks */
+    uint64_t limit_nusd;
+    enum hc_period period;
+    bool warn, block;
+    char webhook[512]; /* "" = none */
+    bool per_user;
+    char prop[128]; /* per value of this property ("" = not) */
+    uint16_t at[8]; /* warn at these percentages of the limit (ascending) */
+    int nat;
+    bool at_chosen; /* at= or HC_BUDGET_ALERT_AT, not the default */
 } hc_budget;
 
 /* Parse a list of percentages "50,80,100" (sep ',') or "50+80+100" (sep
  * '+'), each 1..1000, at most 8, into at (ascending, no duplicates). 0 or
  * HC_EINVAL with the reason in err. */
-int hc_budget_fractions_parse(const char *text, char sep, uint16_t *at, int *nat, char *err, size_t errlen);
+int hc_budget_fractions_parse(const char *text, char sep, uint16_t *at, int *nat, char *err,
+                              size_t errlen);
 
 /* Parse HC_BUDGET (and HC_BUDGET_ALERT_AT, read here: a bad one is one
  * stderr line and the default 80,100). 0, or HC_EINVAL with "item: reason" in err (nothing is
@@ -75,7 +82,8 @@ int64_t hc_period_start(enum hc_period p, int64_t now_us);
  * return its index and fill *spent (nano-USD); else -1. *spent is UINT64_MAX
  * when the budget blocks because its shared spend cannot be read (HC_SHARED
  * down under HC_SHARED_ON_ERROR=fail-closed, shared.h). */
-int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, int64_t now_us, uint64_t *spent);
+int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, int64_t now_us,
+                      uint64_t *spent);
 
 /* With HC_SHARED: the blocking budgets applicable to o and the rate-limit
  * window wkey (hc_window_take's arguments) checked in one Redis round trip
@@ -84,8 +92,9 @@ int hc_budget_blocked(hc_store *s, const hc_budget *b, int n, const hc_opts *o, 
  * refuses through hc_budget_blocked(), which names it); HC_EDISABLED: not
  * answered here (no shared budget applies, a "process" budget is spent, or
  * Redis did not answer): take the usual path. */
-int hc_budget_gate_shared(const hc_budget *b, int n, const hc_opts *o, int64_t now_us, const char *wkey,
-                          int64_t window_us, uint64_t quota, uint64_t amount, bool *allowed, uint64_t *used);
+int hc_budget_gate_shared(const hc_budget *b, int n, const hc_opts *o, int64_t now_us,
+                          const char *wkey, int64_t window_us, uint64_t quota, uint64_t amount,
+                          bool *allowed, uint64_t *used);
 
 /* Account a completed request's cost. For each budget crossed by it, warns
  * and/or posts the webhook (asynchronously). Returns true if a warn or

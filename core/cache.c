@@ -170,8 +170,8 @@ static bool shared_lookup(const hc_cache_ctx *c, int64_t now_us, hc_cache_entry 
     return hit;
 }
 
-int hc_cache_lookup(hc_store *s, const hc_cache_ctx *c, int64_t now_us, hc_cache_entry *e, hc_buf *storage,
-                    int *bucket)
+int hc_cache_lookup(hc_store *s, const hc_cache_ctx *c, int64_t now_us, hc_cache_entry *e,
+                    hc_buf *storage, int *bucket)
 {
     MDB_txn *txn;
     int rc = hc_store_txn_begin(s, false, &txn);
@@ -236,8 +236,8 @@ int hc_cache_lookup(hc_store *s, const hc_cache_ctx *c, int64_t now_us, hc_cache
 }
 
 struct put_args {
-    const uint8_t *key;   /* 32 bytes */
-    const hc_buf  *val;
+    const uint8_t *key; /* 32 bytes */
+    const hc_buf *val;
 };
 
 /* One attempt of hc_cache_put (hc_store_write_fn). */

@@ -37,10 +37,10 @@
 #include "store.h"
 
 typedef struct hc_cache_ctx {
-    uint8_t base[32];        /* key of the group; bucket keys derive from it */
-    int     buckets;
+    uint8_t base[32]; /* key of the group; bucket keys derive from it */
+    int buckets;
     int64_t ttl_us;
-    char    key_hex[65];     /* hex of base, stored in records as cache_key */
+    char key_hex[65]; /* hex of base, stored in records as cache_key */
 } hc_cache_ctx;
 
 enum { HC_CACHE_MISS = 0, HC_CACHE_HIT = 1 };
@@ -52,8 +52,8 @@ int hc_cache_prepare(hc_cache_ctx *c, const hc_opts *o, const char *host, const 
 /* Look the request up. HC_CACHE_HIT: *e is the answer (its memory lives in
  * storage) and *bucket its index. HC_CACHE_MISS: *bucket is the free bucket
  * to store into. Negative HC_E* on a store failure (treat as a miss). */
-int hc_cache_lookup(hc_store *s, const hc_cache_ctx *c, int64_t now_us, hc_cache_entry *e, hc_buf *storage,
-                    int *bucket);
+int hc_cache_lookup(hc_store *s, const hc_cache_ctx *c, int64_t now_us, hc_cache_entry *e,
+                    hc_buf *storage, int *bucket);
 
 /* Store e in bucket. 0 or HC_ESTORE / HC_EFULL / HC_ENOMEM. */
 int hc_cache_put(hc_store *s, const hc_cache_ctx *c, int bucket, const hc_cache_entry *e);

@@ -33,7 +33,8 @@ static bool parse_stored(const char *head, size_t len, hc_buf *tmp, hc_http_head
 static bool stored_coding(const hc_http_head *h, char *out, size_t size)
 {
     const hc_header *ce = hc_http_header(h, "content-encoding");
-    if (!ce || !ce->value_len || ce->value_len >= size || hc_span_ieq(ce->value, ce->value_len, "identity"))
+    if (!ce || !ce->value_len || ce->value_len >= size ||
+        hc_span_ieq(ce->value, ce->value_len, "identity"))
         return false;
     memcpy(out, ce->value, ce->value_len);
     out[ce->value_len] = '\0';
@@ -68,7 +69,8 @@ static bool accepts_coding(const hc_http_head *req, const char *coding)
             const char *params = v;
             while (v < end && *v != ',')
                 v++;
-            bool q0 = memmem(params, (size_t)(v - params), "q=0", 3) && !memmem(params, (size_t)(v - params), "q=0.", 4);
+            bool q0 = memmem(params, (size_t)(v - params), "q=0", 3) &&
+                      !memmem(params, (size_t)(v - params), "q=0.", 4);
             if (!q0 && (hc_span_ieq(t, tl, coding) || hc_span_ieq(t, tl, "*")))
                 return true;
         }
@@ -78,8 +80,8 @@ static bool accepts_coding(const hc_http_head *req, const char *coding)
 
 struct plain_out {
     hc_buf *buf;
-    size_t  cap;
-    bool    over;
+    size_t cap;
+    bool over;
 };
 
 static void append_plain(void *ctx, const char *p, size_t n)
@@ -120,14 +122,15 @@ static void append_without_header(hc_buf *out, const char *head, size_t len, con
 /* The body of a hit and the head lines that go with it: decoded (without
  * its Content-Encoding line) when the app did not ask for the stored coding. */
 struct hit {
-    hc_buf       stored, head, plain;
+    hc_buf stored, head, plain;
     hc_http_head h;
-    bool         parsed;
-    const char  *body;
-    size_t       body_len;
+    bool parsed;
+    const char *body;
+    size_t body_len;
 };
 
-static void hit_body(struct hit *t, const hc_cache_entry *e, const hc_http_head *req, size_t max_body)
+static void hit_body(struct hit *t, const hc_cache_entry *e, const hc_http_head *req,
+                     size_t max_body)
 {
     char coding[32];
     t->parsed = parse_stored(e->head, e->head_len, &t->stored, &t->h);
@@ -155,8 +158,9 @@ static bool answer_hit(hc_core *core, hc_io *client, hc_capture *cap, const hc_c
         hc_buf_puts(&t.head, "Transfer-Encoding: chunked\r\n");
     else
         hc_buf_printf(&t.head, "Content-Length: %zu\r\n", t.body_len);
-    hc_buf_printf(&t.head, "helicone-id: %s\r\nHelicone-Cache: HIT\r\nHelicone-Cache-Bucket-Idx: %d\r\n", rq->id,
-                  bucket);
+    hc_buf_printf(&t.head,
+                  "helicone-id: %s\r\nHelicone-Cache: HIT\r\nHelicone-Cache-Bucket-Idx: %d\r\n",
+                  rq->id, bucket);
     hc_buf_append_buf(&t.head, rq->resp_extra);
     hc_buf_puts(&t.head, "\r\n");
     bool ok = !hc_buf_error(&t.head);
@@ -169,7 +173,8 @@ static bool answer_hit(hc_core *core, hc_io *client, hc_capture *cap, const hc_c
         hc_capture_attempt(cap, e->status, 0);
         int w = hc_io_write_buf(client, &t.head);
         if (w == 0 && t.body_len)
-            w = e->streamed ? hc_io_write_chunk(client, t.body, t.body_len) : hc_io_write(client, t.body, t.body_len);
+            w = e->streamed ? hc_io_write_chunk(client, t.body, t.body_len)
+                            : hc_io_write(client, t.body, t.body_len);
         if (w == 0 && e->streamed)
             w = hc_io_write(client, "0\r\n\r\n", 5);
         hc_capture_response_data(cap, t.body, t.body_len);
@@ -177,7 +182,8 @@ static bool answer_hit(hc_core *core, hc_io *client, hc_capture *cap, const hc_c
         /* A hit costs nothing; it saves what the original answer cost. Its
          * usage is the original's (a replayed stream may not carry it). */
         hc_capture_stored_answer(cap, &e->tok, e->cost_nusd, e->model);
-        hc_capture_finish(cap, w ? "the app went away" : NULL, HC_REC_CACHE_HIT | (w ? HC_REC_CLIENT_ABORT : 0));
+        hc_capture_finish(cap, w ? "the app went away" : NULL,
+                          HC_REC_CACHE_HIT | (w ? HC_REC_CLIENT_ABORT : 0));
     }
     hc_buf_free(&t.stored);
     hc_buf_free(&t.head);
@@ -189,7 +195,8 @@ bool hc_cachereply_gate(hc_cachereply *cr, hc_core *core, hc_io *client, hc_capt
                         const hc_cachereply_req *rq, int64_t now_us, bool *app_gone)
 {
     *app_gone = false;
-    if (!rq->opts->cache || rq->streaming || hc_span_ieq(rq->req->method, rq->req->method_len, "HEAD"))
+    if (!rq->opts->cache || rq->streaming ||
+        hc_span_ieq(rq->req->method, rq->req->method_len, "HEAD"))
         return false;
     hc_store *s = hc_core_store(core);
     if (!s)
@@ -198,7 +205,8 @@ bool hc_cachereply_gate(hc_cachereply *cr, hc_core *core, hc_io *client, hc_capt
      * answer) goes into the hash only; what is stored is the redacted path. */
     char target[4096];
     snprintf(target, sizeof target, "%.*s", (int)rq->req->target_len, rq->req->target);
-    if (hc_cache_prepare(&cr->ctx, rq->opts, rq->host, target, rq->req, rq->body ? rq->body : "", rq->len) != 0)
+    if (hc_cache_prepare(&cr->ctx, rq->opts, rq->host, target, rq->req, rq->body ? rq->body : "",
+                         rq->len) != 0)
         return false;
     hc_capture_set_cache_key(cap, cr->ctx.key_hex);
     hc_cache_entry e;
@@ -229,8 +237,8 @@ void hc_cachereply_keep(hc_cachereply *cr, size_t max_body, const char *p, size_
     }
 }
 
-void hc_cachereply_store(hc_cachereply *cr, hc_core *core, hc_capture *cap, const char *host, int status,
-                         int64_t now_us)
+void hc_cachereply_store(hc_cachereply *cr, hc_core *core, hc_capture *cap, const char *host,
+                         int status, int64_t now_us)
 {
     if (!cr->on || !cr->body_ok || status < 200 || status > 299 || hc_buf_error(&cr->head))
         return;

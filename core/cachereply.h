@@ -30,24 +30,24 @@
 #include "options.h"
 
 typedef struct hc_cachereply {
-    bool         on;        /* a miss that may be stored: keep the answer for the cache */
-    hc_cache_ctx ctx;       /* the request's key group (valid once looked up) */
-    int          bucket;    /* the free bucket to store the answer into */
-    hc_buf       head;      /* the answer's head to store: no framing, helicone-* or Set-Cookie lines */
-    hc_buf       body;      /* the body the app received (de-chunked) */
-    bool         body_ok;   /* body is wanted and complete so far (not over HC_MAX_BODY) */
+    bool on;          /* a miss that may be stored: keep the answer for the cache */
+    hc_cache_ctx ctx; /* the request's key group (valid once looked up) */
+    int bucket;       /* the free bucket to store the answer into */
+    hc_buf head;      /* the answer's head to store: no framing, helicone-* or Set-Cookie lines */
+    hc_buf body;      /* the body the app received (de-chunked) */
+    bool body_ok;     /* body is wanted and complete so far (not over HC_MAX_BODY) */
 } hc_cachereply;
 
 /* The request, as the cache sees it. All borrowed for the call. */
 typedef struct hc_cachereply_req {
-    const hc_opts      *opts;      /* opts->cache: is caching asked for */
-    const char         *host;      /* the host the app addressed */
+    const hc_opts *opts; /* opts->cache: is caching asked for */
+    const char *host;    /* the host the app addressed */
     const hc_http_head *req;
-    const char         *body;      /* the buffered request body */
-    size_t              len;
-    bool                streaming; /* the body did not fit in memory: never cached */
-    const char         *id;        /* the helicone-id of the answer */
-    hc_buf             *resp_extra;/* the features' response header lines: a miss adds its own;
+    const char *body; /* the buffered request body */
+    size_t len;
+    bool streaming;     /* the body did not fit in memory: never cached */
+    const char *id;     /* the helicone-id of the answer */
+    hc_buf *resp_extra; /* the features' response header lines: a miss adds its own;
                                     * a hit sends them */
 } hc_cachereply_req;
 
@@ -69,8 +69,8 @@ void hc_cachereply_keep(hc_cachereply *cr, size_t max_body, const char *p, size_
  * this exchange, the body was kept whole, and status is 2xx; the record
  * gets HC_REC_CACHE_STORED. Reads the capture's settled usage and cost
  * (call after hc_capture_settle). Failures are ignored (fail open). */
-void hc_cachereply_store(hc_cachereply *cr, hc_core *core, hc_capture *cap, const char *host, int status,
-                         int64_t now_us);
+void hc_cachereply_store(hc_cachereply *cr, hc_core *core, hc_capture *cap, const char *host,
+                         int status, int64_t now_us);
 
 /* Free the kept answer. */
 void hc_cachereply_free(hc_cachereply *cr);

@@ -82,7 +82,8 @@ void hc_capture_set_upstream(hc_capture *c, const char *url)
 
 void hc_capture_attempt(hc_capture *c, int status, int64_t wait_ms)
 {
-    hc_buf_printf(&c->attempts, "%s%d:%lld", c->attempts.len ? "," : "", status, (long long)wait_ms);
+    hc_buf_printf(&c->attempts, "%s%d:%lld", c->attempts.len ? "," : "", status,
+                  (long long)wait_ms);
 }
 
 static bool is_ratelimit_header(const char *n, size_t l)
@@ -153,7 +154,8 @@ void hc_capture_response(hc_capture *c, int status, const hc_header *hd, size_t 
     hc_usage_init(&c->usage);
 }
 
-static void on_message(void *ctx, const char *event, const char *data, size_t dlen, const char *raw, size_t rlen)
+static void on_message(void *ctx, const char *event, const char *data, size_t dlen, const char *raw,
+                       size_t rlen)
 {
     hc_capture *c = ctx;
     (void)raw;
@@ -200,8 +202,10 @@ void hc_capture_response_data(hc_capture *c, const char *p, size_t n)
             c->dec = NULL;
             c->dec_stopped = true;
             c->resp_trunc = true;
-            hc_log_debug("the response body of %s decodes past twice HC_MAX_BODY (a compression bomb?): "
-                         "decoding stopped", c->host);
+            hc_log_debug(
+                "the response body of %s decodes past twice HC_MAX_BODY (a compression bomb?): "
+                "decoding stopped",
+                c->host);
         }
     } else {
         on_plain(c, p, n);
@@ -305,7 +309,8 @@ void hc_capture_set_route(hc_capture *c, int fallback_idx, int64_t waited_us)
     c->rec.ratelimit_wait_us = waited_us;
 }
 
-void hc_capture_stored_answer(hc_capture *c, const hc_tokens *tok, int64_t orig_cost_nusd, const char *model)
+void hc_capture_stored_answer(hc_capture *c, const hc_tokens *tok, int64_t orig_cost_nusd,
+                              const char *model)
 {
     hc_capture_settle(c);
     hc_record *r = &c->rec;
@@ -402,8 +407,9 @@ void hc_capture_finish(hc_capture *c, const char *error, uint32_t flags)
     if (hc_record_encode(r, &enc) == 0) {
         if (core->otlp) /* OpenTelemetry span + metrics, queued (otlp_push.h) */
             hc_otlp_push_record(core->otlp, r, enc.data, enc.len);
-        hc_rec_item *it = hc_rec_item_new(r->id, enc.data, enc.len, c->req_body.data, c->req_body.len, !omit_req,
-                                          c->resp_body.data, c->resp_body.len, !omit_resp && r->status != 0);
+        hc_rec_item *it =
+            hc_rec_item_new(r->id, enc.data, enc.len, c->req_body.data, c->req_body.len, !omit_req,
+                            c->resp_body.data, c->resp_body.len, !omit_resp && r->status != 0);
         if (it) {
             it->req_trunc = c->req_trunc;
             it->resp_trunc = c->resp_trunc;

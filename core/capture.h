@@ -37,27 +37,27 @@
 struct hc_decoder;
 
 typedef struct hc_capture {
-    hc_core          *core;
-    hc_record         rec;              /* strings point into the fields below */
-    char              host[256], provider[32], method[16], upstream[420];
-    char              model_req[128], model_resp[128], error[400], request_id[128];
-    char              budget[256], cache_key[80];
-    hc_buf            path, props, ratelimit, attempts;
-    const hc_opts    *opts;             /* borrowed until finish */
-    enum hc_api       api;
-    hc_request_info   reqinfo;
-    hc_usage          usage;
-    hc_buf            req_body, resp_body, tail;
-    bool              req_trunc, resp_trunc, req_done, settled;
-    bool              may_wait;         /* a gateway thread: may wait for room in the recorder's queue */
-    bool              live;             /* begun, not finished or discarded */
+    hc_core *core;
+    hc_record rec; /* strings point into the fields below */
+    char host[256], provider[32], method[16], upstream[420];
+    char model_req[128], model_resp[128], error[400], request_id[128];
+    char budget[256], cache_key[80];
+    hc_buf path, props, ratelimit, attempts;
+    const hc_opts *opts; /* borrowed until finish */
+    enum hc_api api;
+    hc_request_info reqinfo;
+    hc_usage usage;
+    hc_buf req_body, resp_body, tail;
+    bool req_trunc, resp_trunc, req_done, settled;
+    bool may_wait; /* a gateway thread: may wait for room in the recorder's queue */
+    bool live;     /* begun, not finished or discarded */
     struct hc_decoder *dec;
-    bool              dec_unsupported;
-    bool              dec_stopped;      /* decoded past the bound (a compression bomb): no more decoding */
-    size_t            decoded;          /* decoded response bytes so far */
-    hc_stream         stream;
-    bool              streaming;
-    int64_t           t0_mono;          /* request start, monotonic µs */
+    bool dec_unsupported;
+    bool dec_stopped; /* decoded past the bound (a compression bomb): no more decoding */
+    size_t decoded;   /* decoded response bytes so far */
+    hc_stream stream;
+    bool streaming;
+    int64_t t0_mono; /* request start, monotonic µs */
 } hc_capture;
 
 /* Start a capture for a request to `host` whose head is h. start_us: wall
@@ -120,7 +120,8 @@ void hc_capture_set_route(hc_capture *c, int fallback_idx, int64_t waited_us);
  * none, and account the cost as saved: saved_nusd = orig_cost_nusd (or the computed
  * cost when the stored one is 0), cost_nusd = 0. Call after the body's
  * bytes were fed and before hc_capture_finish. */
-void hc_capture_stored_answer(hc_capture *c, const hc_tokens *tok, int64_t orig_cost_nusd, const char *model);
+void hc_capture_stored_answer(hc_capture *c, const hc_tokens *tok, int64_t orig_cost_nusd,
+                              const char *model);
 /* Compute usage and cost now (idempotent; finish does it if nobody did).
  * Returns cost_nusd (0 when unpriced or no usage). */
 int64_t hc_capture_settle(hc_capture *c);

@@ -11,8 +11,14 @@ bool hc_looks_like_tls(const unsigned char *buf, size_t len)
     return len >= 1 && buf[0] == 0x16 && (len < 2 || buf[1] == 0x03);
 }
 
-static unsigned be16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
-static size_t be24(const unsigned char *p) { return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2]; }
+static unsigned be16(const unsigned char *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+static size_t be24(const unsigned char *p)
+{
+    return (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+}
 
 /* Parse a complete ClientHello body h[0..n). Every length is checked against
  * its container and the protocol's minimums, and the whole extension list is
@@ -24,23 +30,23 @@ static int parse_hello(const unsigned char *h, size_t n, char *sni, size_t sni_s
     bool have_sni = false;
     if (n < 2 + 32 + 1)
         return HC_EPARSE;
-    i += 2 + 32;                                  /* legacy_version, random */
+    i += 2 + 32; /* legacy_version, random */
     if (h[i] > 32)
         return HC_EPARSE;
-    i += 1 + (size_t)h[i];                        /* legacy_session_id <0..32> */
+    i += 1 + (size_t)h[i]; /* legacy_session_id <0..32> */
     if (i + 2 > n)
         return HC_EPARSE;
     size_t cs = be16(h + i);
     if (cs < 2 || cs % 2)
-        return HC_EPARSE;                         /* cipher_suites <2..2^16-2>, pairs */
+        return HC_EPARSE; /* cipher_suites <2..2^16-2>, pairs */
     i += 2 + cs;
     if (i + 1 > n || h[i] < 1)
-        return HC_EPARSE;                         /* legacy_compression_methods <1..2^8-1> */
+        return HC_EPARSE; /* legacy_compression_methods <1..2^8-1> */
     i += 1 + (size_t)h[i];
     if (i > n)
         return HC_EPARSE;
     if (i == n)
-        return 0;                                 /* no extensions at all */
+        return 0; /* no extensions at all */
     if (i + 2 > n)
         return HC_EPARSE;
     size_t ext_end = i + 2 + be16(h + i);
@@ -54,7 +60,7 @@ static int parse_hello(const unsigned char *h, size_t n, char *sni, size_t sni_s
         i += 4;
         if (i + elen > ext_end)
             return HC_EPARSE;
-        if (type == 0) {                          /* server_name */
+        if (type == 0) { /* server_name */
             size_t j = i, end = i + elen;
             if (have_sni || j + 2 > end || j + 2 + be16(h + j) != end)
                 return HC_EPARSE;
@@ -66,7 +72,7 @@ static int parse_hello(const unsigned char *h, size_t n, char *sni, size_t sni_s
                 j += 3;
                 if (j + nl > end)
                     return HC_EPARSE;
-                if (nt == 0 && !have_sni) {       /* host_name */
+                if (nt == 0 && !have_sni) { /* host_name */
                     if (nl == 0 || nl >= sni_size)
                         return HC_EPARSE;
                     for (unsigned k = 0; k < nl; k++) {
@@ -113,7 +119,7 @@ int hc_clienthello_sni(const unsigned char *buf, size_t len, unsigned char *scra
         if (!need) {
             if (have < 4)
                 continue;
-            if (scratch[0] != 0x01)               /* handshake type client_hello */
+            if (scratch[0] != 0x01) /* handshake type client_hello */
                 return HC_EPARSE;
             need = 4 + be24(scratch + 1);
             if (need > scratch_len)

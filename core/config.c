@@ -27,9 +27,11 @@ bool hc_env_bool(const char *name, bool dflt)
     const char *v = getenv(name);
     if (!v || !*v)
         return dflt;
-    if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
+    if (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+        !strcasecmp(v, "on"))
         return true;
-    if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+    if (!strcasecmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") ||
+        !strcasecmp(v, "off"))
         return false;
     hc_log_warn_once(name, "%s=%s: expected 1/0, true/false, yes/no or on/off", name, v);
     return dflt;
@@ -49,19 +51,22 @@ static int64_t env_dur_us(const char *name, int64_t dflt_us, int64_t max_us, int
         /* Whole digits: in units of bare_us; too many to count is "over the maximum". */
         errno = 0;
         unsigned long long n = strtoull(v, NULL, 10);
-        us = (errno || n > (unsigned long long)(INT64_MAX / bare_us)) ? INT64_MAX : (int64_t)n * bare_us;
+        us = (errno || n > (unsigned long long)(INT64_MAX / bare_us)) ? INT64_MAX
+                                                                      : (int64_t)n * bare_us;
     } else if (isdigit((unsigned char)v[strlen(v) - 1]) && hc_parse_duration_us(v, &us) == 0) {
-        us = (int64_t)((double)us / 1e6 * (double)bare_us); /* a bare fraction: parsed as seconds, rescaled */
+        us = (int64_t)((double)us / 1e6 *
+                       (double)bare_us); /* a bare fraction: parsed as seconds, rescaled */
     } else if (hc_parse_duration_us(v, &us) != 0) {
-        hc_log_warn_once(name, "%s=%s: expected a duration such as 30s, 500ms or 10m (a bare number is %s)", name, v,
-                         bare_us == 1000 ? "milliseconds" : "seconds");
+        hc_log_warn_once(
+            name, "%s=%s: expected a duration such as 30s, 500ms or 10m (a bare number is %s)",
+            name, v, bare_us == 1000 ? "milliseconds" : "seconds");
         return dflt_us;
     }
     if (us > max_us) {
         long long s = (long long)(max_us / 1000000);
         bool days = s % 86400 == 0;
-        hc_log_warn_once(name, "%s=%s: over the maximum, %lld%s, which is used", name, v, days ? s / 86400 : s,
-                         days ? "d" : "s");
+        hc_log_warn_once(name, "%s=%s: over the maximum, %lld%s, which is used", name, v,
+                         days ? s / 86400 : s, days ? "d" : "s");
         us = max_us;
     }
     return us;
@@ -214,8 +219,11 @@ static void load_routes(hc_config *cfg)
             } else {
                 char shown[sizeof item];
                 hc_url_redact(shown, sizeof shown, eq + 1);
-                hc_log_warn_once("route_url", "HC_ROUTE: '%s' is not a URL like https://127.0.0.1:8443[/prefix]; "
-                                 "requests for %s go nowhere", shown, item);
+                hc_log_warn_once(
+                    "route_url",
+                    "HC_ROUTE: '%s' is not a URL like https://127.0.0.1:8443[/prefix]; "
+                    "requests for %s go nowhere",
+                    shown, item);
             }
         }
         v += n;
@@ -248,13 +256,16 @@ static void check_header_defaults(hc_config *cfg)
     char why[256];
     hc_ratelimit rl;
     if (cfg->ratelimit[0] && hc_ratelimit_parse(cfg->ratelimit, &rl, why, sizeof why) != 0) {
-        hc_log_warn_once("HC_RATELIMIT", "HC_RATELIMIT=%s: %s (expected QUOTA;w=SECONDS[;u=request|cents]"
-                         "[;s=user|PROPERTY]); no rate limit is applied", cfg->ratelimit, why);
+        hc_log_warn_once("HC_RATELIMIT",
+                         "HC_RATELIMIT=%s: %s (expected QUOTA;w=SECONDS[;u=request|cents]"
+                         "[;s=user|PROPERTY]); no rate limit is applied",
+                         cfg->ratelimit, why);
         cfg->ratelimit[0] = '\0';
     }
     hc_codes codes;
     if (hc_codes_parse(cfg->fallback_on, &codes) != 0) {
-        hc_log_warn_once("HC_FALLBACK_ON", "HC_FALLBACK_ON=%s: expected status codes such as 429,500-599; %s is used",
+        hc_log_warn_once("HC_FALLBACK_ON",
+                         "HC_FALLBACK_ON=%s: expected status codes such as 429,500-599; %s is used",
                          cfg->fallback_on, HC_FALLBACK_ON_DEFAULT);
         hc_strlcpy(cfg->fallback_on, sizeof cfg->fallback_on, HC_FALLBACK_ON_DEFAULT);
     }
@@ -316,7 +327,8 @@ void hc_config_load(hc_config *cfg)
     cfg->omit_response = hc_env_bool("HC_OMIT_RESPONSE", false);
 
     cfg->cache = hc_env_bool("HC_CACHE", false);
-    cfg->cache_ttl_us = env_dur_us("HC_CACHE_TTL", HC_CACHE_TTL_DEFAULT_US, HC_CACHE_TTL_MAX_US, 1000000);
+    cfg->cache_ttl_us =
+        env_dur_us("HC_CACHE_TTL", HC_CACHE_TTL_DEFAULT_US, HC_CACHE_TTL_MAX_US, 1000000);
     cfg->cache_buckets = env_int("HC_CACHE_BUCKETS", 1, 1, 20);
     env_str("HC_CACHE_SEED", cfg->cache_seed, sizeof cfg->cache_seed);
     env_str("HC_CACHE_IGNORE_KEYS", cfg->cache_ignore, sizeof cfg->cache_ignore);

@@ -104,7 +104,8 @@ static int add_baggage(hc_buf *props, const char *s)
             bool ok = true;
             for (const char *q = p; q < ve && ok; q++) {
                 int c = (unsigned char)*q;
-                if (c == '%' && ve - q >= 3 && hexval((unsigned char)q[1]) >= 0 && hexval((unsigned char)q[2]) >= 0) {
+                if (c == '%' && ve - q >= 3 && hexval((unsigned char)q[1]) >= 0 &&
+                    hexval((unsigned char)q[2]) >= 0) {
                     c = hexval((unsigned char)q[1]) * 16 + hexval((unsigned char)q[2]);
                     q += 2;
                 }
@@ -147,7 +148,8 @@ static int add_ci(hc_buf *props)
         job = env("GITHUB_JOB");
         commit = env("GITHUB_SHA");
     } else if (env("GITLAB_CI")) {
-        ci = "gitlab", run = env("CI_PIPELINE_ID"), job = env("CI_JOB_NAME"), commit = env("CI_COMMIT_SHA");
+        ci = "gitlab", run = env("CI_PIPELINE_ID"), job = env("CI_JOB_NAME"),
+        commit = env("CI_COMMIT_SHA");
     } else if (env("BUILDKITE")) {
         ci = "buildkite", run = env("BUILDKITE_BUILD_ID"), job = env("BUILDKITE_LABEL"),
         commit = env("BUILDKITE_COMMIT");
@@ -156,8 +158,8 @@ static int add_ci(hc_buf *props)
     }
     if (!ci)
         return 0;
-    if (add_new(props, "ci", ci) || add_new(props, "ci_run_id", run) || add_new(props, "ci_job", job) ||
-        add_new(props, "ci_commit", commit))
+    if (add_new(props, "ci", ci) || add_new(props, "ci_run_id", run) ||
+        add_new(props, "ci_job", job) || add_new(props, "ci_commit", commit))
         return HC_ENOMEM;
     return 0;
 }
@@ -174,7 +176,8 @@ int hc_context_env(hc_buf *props)
             if (ts && strlen(ts) <= 512 && !strpbrk(ts, "\r\n") && add_new(props, "tracestate", ts))
                 return HC_ENOMEM;
         } else {
-            hc_log_debug("TRACEPARENT '%.60s' is not a W3C traceparent; calls are not parented", tp);
+            hc_log_debug("TRACEPARENT '%.60s' is not a W3C traceparent; calls are not parented",
+                         tp);
         }
     }
     if (add_ci(props))

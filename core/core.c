@@ -63,15 +63,21 @@
 
 #define HC_CORE_EXPORT __attribute__((visibility("default")))
 
-static const hc_shim_api *shim;             /* set once by hc_core_entry */
-static hc_core *current;                     /* atomic; NULL before start / after fork */
+static const hc_shim_api *shim; /* set once by hc_core_entry */
+static hc_core *current;        /* atomic; NULL before start / after fork */
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
-static int start_failed_pid;                 /* guarded by start_lock: pid whose start failed */
-static int atexit_pid;                       /* guarded by start_lock: pid that registered atexit */
-static hc_ca *early_ca;                      /* guarded by start_lock: made by api_ca_file before the start */
+static int start_failed_pid; /* guarded by start_lock: pid whose start failed */
+static int atexit_pid;       /* guarded by start_lock: pid that registered atexit */
+static hc_ca *early_ca;      /* guarded by start_lock: made by api_ca_file before the start */
 
-hc_core *hc_core_get(void) { return __atomic_load_n(&current, __ATOMIC_ACQUIRE); }
-const hc_shim_api *hc_core_shim(void) { return shim; }
+hc_core *hc_core_get(void)
+{
+    return __atomic_load_n(&current, __ATOMIC_ACQUIRE);
+}
+const hc_shim_api *hc_core_shim(void)
+{
+    return shim;
+}
 
 void hc_core_own_fd(int fd)
 {
@@ -98,11 +104,12 @@ void hc_core_fd_id(int fd, hc_fdid *id)
 bool hc_core_fd_same(int fd, const hc_fdid *id)
 {
     struct stat st;
-    return fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == id->dev && (uint64_t)st.st_ino == id->ino;
+    return fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_dev == id->dev &&
+           (uint64_t)st.st_ino == id->ino;
 }
 
-static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
-                       unsigned int inlen, void *arg)
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
 {
     (void)ssl;
     (void)arg;
@@ -160,8 +167,10 @@ static void warn_if_shared(const char *path)
 {
     struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)))
-        hc_log_warn_once("store-mode", "the store directory %s is writable by other users (mode %03o); "
-                         "chmod 700 it", path, (unsigned)(st.st_mode & 0777));
+        hc_log_warn_once("store-mode",
+                         "the store directory %s is writable by other users (mode %03o); "
+                         "chmod 700 it",
+                         path, (unsigned)(st.st_mode & 0777));
 }
 
 /* LMDB found damage the checks at open could not see (bytes overwritten
@@ -169,8 +178,10 @@ static void warn_if_shared(const char *path)
  * At least the app's stderr says why. */
 static void lmdb_assert(const char *path, const char *msg)
 {
-    hc_log_error("the store %s was damaged while in use (LMDB: %s); the process is aborted by LMDB — "
-                 "run 'hc-analyze check'", path, msg);
+    hc_log_error(
+        "the store %s was damaged while in use (LMDB: %s); the process is aborted by LMDB — "
+        "run 'hc-analyze check'",
+        path, msg);
 }
 
 /* The store's files open in this process (LMDB keeps data.mdb and lock.mdb
@@ -191,7 +202,8 @@ static void own_store_fds(hc_core *c)
     if (!d)
         return;
     struct dirent *e;
-    while ((e = readdir(d)) && c->nstore_fds < (int)(sizeof c->store_fds / sizeof c->store_fds[0])) {
+    while ((e = readdir(d)) &&
+           c->nstore_fds < (int)(sizeof c->store_fds / sizeof c->store_fds[0])) {
         char *end, link[64], target[PATH_MAX];
         long fd = strtol(e->d_name, &end, 10);
         if (*end || end == e->d_name || fd == dirfd(d))
@@ -221,7 +233,8 @@ static void own_store_fds(hc_core *c)
 static bool store_fds_intact(hc_core *c)
 {
     for (int i = 0; i < c->nstore_fds; i++)
-        if (!hc_core_fd_intact(c->store_fds[i]) || !hc_core_fd_same(c->store_fds[i], &c->store_ids[i]))
+        if (!hc_core_fd_intact(c->store_fds[i]) ||
+            !hc_core_fd_same(c->store_fds[i], &c->store_ids[i]))
             return false;
     return true;
 }
@@ -232,7 +245,8 @@ hc_store *hc_core_store(hc_core *c)
     if (c->store_state == 1 && !store_fds_intact(c)) {
         /* Closing the handle would close (and LMDB would write to) numbers
          * that are the app's now: leak it, open afresh. */
-        hc_log_warn_once("store-fd", "the app closed or replaced the store's descriptors; %s is opened again",
+        hc_log_warn_once("store-fd",
+                         "the app closed or replaced the store's descriptors; %s is opened again",
                          c->cfg.db_path);
         c->store = NULL;
         c->store_state = 0;
@@ -241,12 +255,15 @@ hc_store *hc_core_store(hc_core *c)
     if (c->store_state == 0) {
         char err[600];
         if (!c->cfg.db_path[0]) {
-            hc_log_warn_once("store", "no store path (set HC_DB or HOME); LLM calls are not recorded");
+            hc_log_warn_once("store",
+                             "no store path (set HC_DB or HOME); LLM calls are not recorded");
             c->store_state = -1;
         } else {
             hc_store_set_assert_hook(lmdb_assert);
-            if (hc_store_open(c->cfg.db_path, c->cfg.db_sync ? HC_STORE_SYNC : 0, &c->store, err, sizeof err) != 0) {
-                hc_log_warn_once("store", "cannot open the store %s; LLM calls are not recorded", err);
+            if (hc_store_open(c->cfg.db_path, c->cfg.db_sync ? HC_STORE_SYNC : 0, &c->store, err,
+                              sizeof err) != 0) {
+                hc_log_warn_once("store", "cannot open the store %s; LLM calls are not recorded",
+                                 err);
                 c->store_state = -1;
             } else {
                 hc_log_debug("store %s open", c->cfg.db_path);
@@ -263,7 +280,7 @@ hc_store *hc_core_store(hc_core *c)
 
 static void at_exit(void)
 {
-    static uint64_t reported;    /* the handler may run more than once (reopen) */
+    static uint64_t reported; /* the handler may run more than once (reopen) */
     hc_core *c = hc_core_get();
     if (c && c->pid == getpid() && c->rec) {
         /* No gateway thread may be inside OpenSSL when it cleans up. First,
@@ -284,10 +301,12 @@ static void at_exit(void)
         uint64_t lost = st.dropped_full + st.dropped_store + st.left;
         if (lost > reported && !st.disabled) {
             reported = lost;
-            hc_log_error("%llu of %llu exchanges were not recorded (queue full: %llu; store errors: %llu; "
-                        "still queued at exit: %llu)", (unsigned long long)lost, (unsigned long long)st.submitted,
-                        (unsigned long long)st.dropped_full, (unsigned long long)st.dropped_store,
-                        (unsigned long long)st.left);
+            hc_log_error(
+                "%llu of %llu exchanges were not recorded (queue full: %llu; store errors: %llu; "
+                "still queued at exit: %llu)",
+                (unsigned long long)lost, (unsigned long long)st.submitted,
+                (unsigned long long)st.dropped_full, (unsigned long long)st.dropped_store,
+                (unsigned long long)st.left);
         }
     }
 }
@@ -322,7 +341,8 @@ static void read_settings(hc_core *c)
     char err[512];
     hc_config_load(&c->cfg);
     read_env_now();
-    if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets, err, sizeof err) != 0)
+    if (c->cfg.budget && hc_budgets_parse(c->cfg.budget, c->budgets, HC_MAX_BUDGETS, &c->nbudgets,
+                                          err, sizeof err) != 0)
         hc_log_error("HC_BUDGET: %s; no budget is enforced", err);
     program_name(c->program, sizeof c->program);
     const char *run = getenv("HC_RUN_ID");
@@ -344,19 +364,24 @@ static bool start_gateway_parts(hc_core *c)
     c->ca = early_ca;
     early_ca = NULL;
     if (!c->ca && !(c->ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err))) {
-        hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
+        hc_log_warn_once(
+            "ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
         return false;
     }
     if (!(c->server_ctx = server_ctx_new())) {
-        hc_log_warn_once("server_ctx", "cannot create the TLS server context; LLM calls pass through unrecorded");
+        hc_log_warn_once("server_ctx",
+                         "cannot create the TLS server context; LLM calls pass through unrecorded");
         return false;
     }
     if (!(c->client_ctx = hc_upstream_ctx_new(&c->cfg, err, sizeof err))) {
-        hc_log_warn_once("client_ctx", "cannot create the TLS client context (%s); LLM calls pass through unrecorded", err);
+        hc_log_warn_once(
+            "client_ctx",
+            "cannot create the TLS client context (%s); LLM calls pass through unrecorded", err);
         return false;
     }
     if (hc_gateway_start(c, &c->gw, err, sizeof err) != 0) {
-        hc_log_warn_once("gateway", "cannot start the gateway (%s); LLM calls pass through unrecorded", err);
+        hc_log_warn_once("gateway",
+                         "cannot start the gateway (%s); LLM calls pass through unrecorded", err);
         return false;
     }
     return true;
@@ -380,16 +405,19 @@ static hc_core *start(void)
      * registers no cleanup at all: the gateway's threads may be inside it at
      * exit, and freeing its state under them would crash the app. */
     if (OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL) != 1) {
-        hc_log_warn_once("openssl", "OpenSSL failed to initialise; LLM calls pass through unrecorded");
+        hc_log_warn_once("openssl",
+                         "OpenSSL failed to initialise; LLM calls pass through unrecorded");
         goto fail;
     }
     char prices_path[4096];
     const char *prices = hc_pricing_user_file(prices_path, sizeof prices_path);
     if (hc_pricing_init(prices, err, sizeof err) != 0)
-        hc_log_warn_once("prices", "%s: %s", getenv("HC_PRICES") && *getenv("HC_PRICES") ? "HC_PRICES" : "prices", err);
+        hc_log_warn_once("prices", "%s: %s",
+                         getenv("HC_PRICES") && *getenv("HC_PRICES") ? "HC_PRICES" : "prices", err);
 
     if (!(c->rec = hc_recorder_new(c))) {
-        hc_log_warn_once("recorder", "cannot create the recorder; LLM calls pass through unrecorded");
+        hc_log_warn_once("recorder",
+                         "cannot create the recorder; LLM calls pass through unrecorded");
         goto fail;
     }
     if (c->cfg.observe) {
@@ -456,10 +484,15 @@ static hc_gateway *regateway(hc_core *c, hc_gateway *old)
             __atomic_store_n(&c->gw_prev, old, __ATOMIC_RELEASE);
             __atomic_store_n(&c->gw, ngw, __ATOMIC_RELEASE);
             gw = ngw;
-            hc_log_warn_once("regateway", "the app took the gateway's listening descriptor; listening on a new one");
+            hc_log_warn_once(
+                "regateway",
+                "the app took the gateway's listening descriptor; listening on a new one");
         } else {
-            hc_log_warn_once("regateway", "the app took the gateway's listening descriptor, and a new one cannot "
-                             "be opened (%s); LLM connections pass through unrecorded", err);
+            hc_log_warn_once(
+                "regateway",
+                "the app took the gateway's listening descriptor, and a new one cannot "
+                "be opened (%s); LLM connections pass through unrecorded",
+                err);
         }
     }
     pthread_mutex_unlock(&start_lock);
@@ -573,12 +606,14 @@ static void remove_stale_ca_files(const char *dir)
         char *end;
         errno = 0;
         long pid = strtol(n + 10, &end, 10);
-        if (errno || pid <= 0 || pid > INT32_MAX || end == n + 10 || *end != '-' || strlen(end + 1) != 6)
+        if (errno || pid <= 0 || pid > INT32_MAX || end == n + 10 || *end != '-' ||
+            strlen(end + 1) != 6)
             continue;
         if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         struct stat st;
-        if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+        if (fstatat(dfd, n, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid())
             continue;
         unlinkat(dfd, n, 0);
     }
@@ -602,7 +637,8 @@ static hc_ca *ca_for_node(void)
         ca = early_ca;
     } else if (shim && OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL) == 1) {
         if (!(early_ca = hc_ca_new(shim->llm_host_patterns(), err, sizeof err)))
-            hc_log_warn_once("ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
+            hc_log_warn_once(
+                "ca", "cannot create the gateway CA (%s); LLM calls pass through unrecorded", err);
         ca = early_ca;
     }
     pthread_mutex_unlock(&start_lock);

@@ -30,40 +30,43 @@ struct hc_recorder;
 struct hc_record;
 
 typedef struct hc_core {
-    pid_t               pid;         /* immutable: the process this state belongs to */
-    const hc_shim_api  *shim;        /* immutable: real functions, guard (from the hooks) */
-    hc_config           cfg;         /* immutable */
-    struct hc_ca       *ca;          /* immutable pointer; leaf cache locked inside */
-    SSL_CTX            *server_ctx;  /* immutable: TLS server for the app's connections */
-    SSL_CTX            *client_ctx;  /* immutable: TLS client for upstreams (verifying) */
-    struct hc_gateway  *gw;          /* atomic pointer, registry locked inside; replaced
+    pid_t pid;                  /* immutable: the process this state belongs to */
+    const hc_shim_api *shim;    /* immutable: real functions, guard (from the hooks) */
+    hc_config cfg;              /* immutable */
+    struct hc_ca *ca;           /* immutable pointer; leaf cache locked inside */
+    SSL_CTX *server_ctx;        /* immutable: TLS server for the app's connections */
+    SSL_CTX *client_ctx;        /* immutable: TLS client for upstreams (verifying) */
+    struct hc_gateway *gw;      /* atomic pointer, registry locked inside; replaced
                                       * (under start_lock) when the app takes its listener */
-    struct hc_gateway  *gw_prev;     /* the replaced one (its connections' getpeername) */
-    struct hc_recorder *rec;         /* immutable pointer; queue locked inside */
-    struct hc_otlp_push *otlp;       /* immutable pointer (NULL: no OpenTelemetry export); locked inside */
+    struct hc_gateway *gw_prev; /* the replaced one (its connections' getpeername) */
+    struct hc_recorder *rec;    /* immutable pointer; queue locked inside */
+    struct hc_otlp_push
+        *otlp; /* immutable pointer (NULL: no OpenTelemetry export); locked inside */
     /* Set once before traffic by hc-gateway (its exchange log), NULL in the
      * shim: called on the exchange's thread with each finished record, just
      * before it is queued. Must not block or keep r. */
-    void              (*on_record)(const struct hc_record *r);
+    void (*on_record)(const struct hc_record *r);
     /* Set once before traffic by hc-gateway, NULL in the shim. admit: for
      * each plain-HTTP request to its base URL (HC_UNIFIED_LOCAL_HOST), the
      * reason to refuse it with 403 (a web page, a rebound DNS name), or NULL;
      * checked per request because a keep-alive connection carries many.
      * private_header: true for a request header that must never go upstream
      * (the gateway's own token). Both are called on the exchange's thread. */
-    const char       *(*admit)(int fd, const struct hc_http_head *req);
-    bool              (*private_header)(const char *name, size_t nlen, const char *value, size_t vlen);
-    char                program[64]; /* immutable: basename of the executable */
-    char                run_id[65];  /* immutable: HC_RUN_ID (shim.c sets it in a bare tree), cut at 64 */
-    hc_budget           budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */
-    int                 nbudgets;
-    hc_tally            tally;       /* atomic counters for the exit summary (tally.h) */
-    pthread_mutex_t     store_lock;  /* guards store, store_state */
-    hc_store           *store;       /* opened on first use by whoever needs it */
-    int                 store_state; /* 0 not tried, 1 open, -1 failed (logged once) */
-    int                 store_fds[8]; /* the store's open descriptors (owned, see hc_core_store) */
-    struct hc_fdid { uint64_t dev, ino; } store_ids[8]; /* their identities when opened */
-    int                 nstore_fds;
+    const char *(*admit)(int fd, const struct hc_http_head *req);
+    bool (*private_header)(const char *name, size_t nlen, const char *value, size_t vlen);
+    char program[64]; /* immutable: basename of the executable */
+    char run_id[65];  /* immutable: HC_RUN_ID (shim.c sets it in a bare tree), cut at 64 */
+    hc_budget budgets[HC_MAX_BUDGETS]; /* immutable: HC_BUDGET */
+    int nbudgets;
+    hc_tally tally;             /* atomic counters for the exit summary (tally.h) */
+    pthread_mutex_t store_lock; /* guards store, store_state */
+    hc_store *store;            /* opened on first use by whoever needs it */
+    int store_state;            /* 0 not tried, 1 open, -1 failed (logged once) */
+    int store_fds[8];           /* the store's open descriptors (owned, see hc_core_store) */
+    struct hc_fdid {
+        uint64_t dev, ino;
+    } store_ids[8]; /* their identities when opened */
+    int nstore_fds;
 } hc_core;
 
 typedef struct hc_fdid hc_fdid;

@@ -13,12 +13,12 @@ enum kind { K_ZLIB, K_BROTLI, K_ZSTD };
 
 struct hc_decoder {
     enum kind kind;
-    bool      failed;
-    bool      sniff;         /* "deflate": zlib or raw not decided yet */
-    unsigned char head[4];   /* the first bytes, while sniffing; a zstd frame's magic */
-    int       nhead;
-    bool      zframe;        /* zstd: inside a frame (its magic was checked) */
-    z_stream  z;
+    bool failed;
+    bool sniff;            /* "deflate": zlib or raw not decided yet */
+    unsigned char head[4]; /* the first bytes, while sniffing; a zstd frame's magic */
+    int nhead;
+    bool zframe; /* zstd: inside a frame (its magic was checked) */
+    z_stream z;
     BrotliDecoderState *br;
     ZSTD_DStream *zs;
     unsigned char out[16384];
@@ -69,7 +69,8 @@ fail:
 static int feed_zlib(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_cb cb, void *ctx);
 
 /* "deflate": gather two bytes, pick zlib or raw, then feed what was held. */
-static int sniff_deflate(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_cb cb, void *ctx)
+static int sniff_deflate(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_cb cb,
+                         void *ctx)
 {
     while (d->nhead < 2 && n) {
         d->head[d->nhead++] = *p++;
@@ -119,7 +120,8 @@ static int feed_brotli(hc_decoder *d, const unsigned char *p, size_t n, hc_decod
     for (;;) {
         size_t avail_out = sizeof d->out;
         uint8_t *next_out = d->out;
-        BrotliDecoderResult r = BrotliDecoderDecompressStream(d->br, &avail_in, &next_in, &avail_out, &next_out, NULL);
+        BrotliDecoderResult r =
+            BrotliDecoderDecompressStream(d->br, &avail_in, &next_in, &avail_out, &next_out, NULL);
         size_t got = sizeof d->out - avail_out;
         if (got)
             cb(ctx, (const char *)d->out, got);
@@ -145,14 +147,16 @@ static int feed_zstd(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_
             }
             if (d->nhead < 4)
                 return 0;
-            uint32_t m = d->head[0] | d->head[1] << 8 | d->head[2] << 16 | (uint32_t)d->head[3] << 24;
+            uint32_t m =
+                d->head[0] | d->head[1] << 8 | d->head[2] << 16 | (uint32_t)d->head[3] << 24;
             if (m >= 0xFD2FB522u && m <= 0xFD2FB527u)
                 return HC_EPARSE;
             d->zframe = true;
             d->nhead = 0;
             ZSTD_inBuffer in = { d->head, 4, 0 };
             ZSTD_outBuffer out = { d->out, sizeof d->out, 0 };
-            if (ZSTD_isError(ZSTD_decompressStream(d->zs, &out, &in)))  /* only a header: no output */
+            if (ZSTD_isError(
+                    ZSTD_decompressStream(d->zs, &out, &in))) /* only a header: no output */
                 return HC_EPARSE;
         }
         ZSTD_inBuffer in = { p, n, 0 };
@@ -163,7 +167,7 @@ static int feed_zstd(hc_decoder *d, const unsigned char *p, size_t n, hc_decode_
                 cb(ctx, (const char *)d->out, out.pos);
             if (ZSTD_isError(r))
                 return HC_EPARSE;
-            if (r == 0) {               /* frame done: the next byte starts a new one */
+            if (r == 0) { /* frame done: the next byte starts a new one */
                 d->zframe = false;
                 break;
             }

@@ -25,7 +25,7 @@ typedef void (*hc_decode_cb)(void *ctx, const char *p, size_t n);
 hc_decoder *hc_decoder_new(const char *coding, size_t len, bool *unsupported);
 /* Decode n input bytes, calling cb with each piece of output. 0, or HC_EPARSE
  * on corrupt input (further input is ignored). */
-int  hc_decoder_feed(hc_decoder *d, const void *p, size_t n, hc_decode_cb cb, void *ctx);
+int hc_decoder_feed(hc_decoder *d, const void *p, size_t n, hc_decode_cb cb, void *ctx);
 void hc_decoder_free(hc_decoder *d);
 
 #endif

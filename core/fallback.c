@@ -108,8 +108,10 @@ static int parse_one(const cJSON *fb, hc_fallback *f, char *err, size_t errlen, 
     if (hc_route_parse_url(f->url, &f->target) != 0) {
         char shown[sizeof f->url];
         hc_url_redact(shown, sizeof shown, f->url);
-        snprintf(err, errlen, "entry %d: \"target-url\" %s is not an http(s) URL of the form "
-                 "https://host[:port][/path] (no user:password@)", idx, shown);
+        snprintf(err, errlen,
+                 "entry %d: \"target-url\" %s is not an http(s) URL of the form "
+                 "https://host[:port][/path] (no user:password@)",
+                 idx, shown);
         return HC_EINVAL;
     }
     hc_strlcpy(f->target.host, sizeof f->target.host, f->target.target);
@@ -119,8 +121,10 @@ static int parse_one(const cJSON *fb, hc_fallback *f, char *err, size_t errlen, 
         return HC_EINVAL;
     }
     const cJSON *h;
-    cJSON_ArrayForEach(h, headers) {
-        if (!cJSON_IsString(h) || !h->string || strchr(h->string, '\n') || strchr(h->valuestring, '\n')) {
+    cJSON_ArrayForEach(h, headers)
+    {
+        if (!cJSON_IsString(h) || !h->string || strchr(h->string, '\n') ||
+            strchr(h->valuestring, '\n')) {
             snprintf(err, errlen, "entry %d: header values must be single-line strings", idx);
             return HC_EINVAL;
         }
@@ -137,7 +141,8 @@ static int parse_one(const cJSON *fb, hc_fallback *f, char *err, size_t errlen, 
             return HC_EINVAL;
         }
         const cJSON *c;
-        cJSON_ArrayForEach(c, codes) {
+        cJSON_ArrayForEach(c, codes)
+        {
             if (cJSON_IsNumber(c) && c->valuedouble >= 0 && c->valuedouble < 600) {
                 codes_set(&f->codes, (int)c->valuedouble);
             } else if (cJSON_IsObject(c)) {
@@ -145,13 +150,16 @@ static int parse_one(const cJSON *fb, hc_fallback *f, char *err, size_t errlen, 
                 const cJSON *to = cJSON_GetObjectItemCaseSensitive(c, "to");
                 if (!cJSON_IsNumber(from) || !cJSON_IsNumber(to) || from->valuedouble < 0 ||
                     to->valuedouble > 599 || from->valuedouble > to->valuedouble) {
-                    snprintf(err, errlen, "entry %d: a code range needs numeric \"from\" <= \"to\" in 0..599", idx);
+                    snprintf(err, errlen,
+                             "entry %d: a code range needs numeric \"from\" <= \"to\" in 0..599",
+                             idx);
                     return HC_EINVAL;
                 }
                 for (int s = (int)from->valuedouble; s <= (int)to->valuedouble; s++)
                     codes_set(&f->codes, s);
             } else {
-                snprintf(err, errlen, "entry %d: \"onCodes\" holds numbers or {\"from\",\"to\"} ranges", idx);
+                snprintf(err, errlen,
+                         "entry %d: \"onCodes\" holds numbers or {\"from\",\"to\"} ranges", idx);
                 return HC_EINVAL;
             }
         }
@@ -169,7 +177,8 @@ static int parse_one(const cJSON *fb, hc_fallback *f, char *err, size_t errlen, 
     return 0;
 }
 
-int hc_fallbacks_build(const hc_opts *o, hc_fallback *out, int max, int *n, char *err, size_t errlen)
+int hc_fallbacks_build(const hc_opts *o, hc_fallback *out, int max, int *n, char *err,
+                       size_t errlen)
 {
     *n = 0;
     err[0] = '\0';
@@ -194,12 +203,15 @@ int hc_fallbacks_build(const hc_opts *o, hc_fallback *out, int max, int *n, char
     cJSON *list = cJSON_Parse(o->fallbacks);
     if (!cJSON_IsArray(list)) {
         cJSON_Delete(list);
-        snprintf(err, errlen, "Helicone-Fallbacks: expected a JSON array of {\"target-url\", \"headers\", \"onCodes\"}");
+        snprintf(err, errlen,
+                 "Helicone-Fallbacks: expected a JSON array of {\"target-url\", \"headers\", "
+                 "\"onCodes\"}");
         return HC_EINVAL;
     }
     int rc = 0, idx = 0;
     const cJSON *fb;
-    cJSON_ArrayForEach(fb, list) {
+    cJSON_ArrayForEach(fb, list)
+    {
         if (*n >= max) {
             snprintf(err, errlen, "Helicone-Fallbacks: at most %d fallbacks", max);
             rc = HC_EINVAL;
@@ -237,7 +249,8 @@ int hc_fallback_body(const hc_fallback *f, const char *body, size_t len, hc_buf 
     hc_buf cur = HC_BUF_INIT, next = HC_BUF_INIT;
     int rc = hc_buf_append(&cur, body, len) ? HC_ENOMEM : 0;
     const cJSON *item;
-    cJSON_ArrayForEach(item, ov) {
+    cJSON_ArrayForEach(item, ov)
+    {
         if (rc)
             break;
         char *v = cJSON_PrintUnformatted(item);

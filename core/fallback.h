@@ -32,35 +32,36 @@
 #define HC_MAX_FALLBACKS 8
 
 typedef struct hc_codes {
-    uint8_t bits[75];   /* status 0..599; bit 0 is "connection failure" */
+    uint8_t bits[75]; /* status 0..599; bit 0 is "connection failure" */
 } hc_codes;
 
 typedef struct hc_fallback {
-    bool     has_target;   /* false: the request's own target (model form) */
-    hc_route target;       /* parsed target-url (host = its host name) */
-    char     url[512];
-    hc_buf   headers;      /* pairs list: header name, expanded value */
+    bool has_target; /* false: the request's own target (model form) */
+    hc_route target; /* parsed target-url (host = its host name) */
+    char url[512];
+    hc_buf headers; /* pairs list: header name, expanded value */
     hc_codes codes;
-    char    *override;     /* bodyKeyOverride as JSON object text (owned), or NULL */
+    char *override; /* bodyKeyOverride as JSON object text (owned), or NULL */
 } hc_fallback;
 
 /* Parse "429,500-599,503" into c (0 also allowed). 0 or HC_EINVAL. */
-int  hc_codes_parse(const char *spec, hc_codes *c);
+int hc_codes_parse(const char *spec, hc_codes *c);
 bool hc_codes_has(const hc_codes *c, int status);
 
 /* Build the fallback list of a request from its options. On a malformed
  * Helicone-Fallbacks value returns HC_EINVAL with a reason in err (the
  * request is then answered 400). *n gets the count. Free with hc_fallbacks_free. */
-int  hc_fallbacks_build(const hc_opts *o, hc_fallback *out, int max, int *n, char *err, size_t errlen);
+int hc_fallbacks_build(const hc_opts *o, hc_fallback *out, int max, int *n, char *err,
+                       size_t errlen);
 void hc_fallbacks_free(hc_fallback *f, int n);
 
 /* The request body for fallback f: body with f's overrides applied (top-level
  * keys replaced or added, every other byte kept). Returns 1 with out filled,
  * 0 when there is nothing to change, HC_EPARSE when the body is not a JSON
  * object but overrides are needed, HC_ENOMEM. */
-int  hc_fallback_body(const hc_fallback *f, const char *body, size_t len, hc_buf *out);
+int hc_fallback_body(const hc_fallback *f, const char *body, size_t len, hc_buf *out);
 
 /* Expand $VAR / ${VAR} from the environment (undefined → ""). 0 or HC_ENOMEM. */
-int  hc_expand_env(const char *in, hc_buf *out);
+int hc_expand_env(const char *in, hc_buf *out);
 
 #endif

@@ -20,10 +20,12 @@ static void add_ratelimit_headers(const hc_gate *g, hc_buf *extra, uint64_t used
     const hc_ratelimit *rl = &g->rl;
     uint64_t left = used >= rl->quota ? 0 : rl->quota - used;
     if (rl->cents)
-        hc_buf_printf(extra, "Helicone-RateLimit-Limit: %g\r\nHelicone-RateLimit-Remaining: %.4f\r\n",
+        hc_buf_printf(extra,
+                      "Helicone-RateLimit-Limit: %g\r\nHelicone-RateLimit-Remaining: %.4f\r\n",
                       rl->quota_cents, (double)left / 1e7);
     else
-        hc_buf_printf(extra, "Helicone-RateLimit-Limit: %llu\r\nHelicone-RateLimit-Remaining: %llu\r\n",
+        hc_buf_printf(extra,
+                      "Helicone-RateLimit-Limit: %llu\r\nHelicone-RateLimit-Remaining: %llu\r\n",
                       (unsigned long long)rl->quota, (unsigned long long)left);
     hc_buf_printf(extra, "Helicone-RateLimit-Policy: %s\r\n", rl->text);
 }
@@ -43,7 +45,8 @@ static const char *segment_value(const hc_opts *o, const char *segment)
     return "";
 }
 
-static bool budget_check(hc_core *core, const hc_opts *o, hc_capture *cap, int64_t now_us, hc_gate_refusal *why)
+static bool budget_check(hc_core *core, const hc_opts *o, hc_capture *cap, int64_t now_us,
+                         hc_gate_refusal *why)
 {
     hc_store *s = hc_core_store(core);
     uint64_t spent = 0;
@@ -59,24 +62,28 @@ static bool budget_check(hc_core *core, const hc_opts *o, hc_capture *cap, int64
     why->code = "budget_exceeded";
     why->flags = HC_REC_BLOCKED;
     if (spent == UINT64_MAX) /* budget.h: HC_SHARED down under fail-closed */
-        snprintf(why->message, sizeof why->message, "budget %s: the shared spend cannot be read (HC_SHARED "
-                 "unreachable, HC_SHARED_ON_ERROR=fail-closed); no request was sent", b->name);
+        snprintf(why->message, sizeof why->message,
+                 "budget %s: the shared spend cannot be read (HC_SHARED "
+                 "unreachable, HC_SHARED_ON_ERROR=fail-closed); no request was sent",
+                 b->name);
     else
-        snprintf(why->message, sizeof why->message, "budget %s exceeded: spent %s of %s; no request was sent",
-                 b->name, sp, lim);
+        snprintf(why->message, sizeof why->message,
+                 "budget %s exceeded: spent %s of %s; no request was sent", b->name, sp, lim);
     return true;
 }
 
-static bool ratelimit_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf *resp_extra, int64_t now_us,
-                            hc_gate_refusal *why)
+static bool ratelimit_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf *resp_extra,
+                            int64_t now_us, hc_gate_refusal *why)
 {
     char err[200];
     if (hc_ratelimit_parse(o->ratelimit, &g->rl, err, sizeof err) != 0) {
         why->status = 400;
         why->code = "bad_header";
         why->flags = 0;
-        snprintf(why->message, sizeof why->message, "Helicone-RateLimit-Policy: %s (expected "
-                 "QUOTA;w=SECONDS[;u=request|cents][;s=user|PROPERTY])", err);
+        snprintf(why->message, sizeof why->message,
+                 "Helicone-RateLimit-Policy: %s (expected "
+                 "QUOTA;w=SECONDS[;u=request|cents][;s=user|PROPERTY])",
+                 err);
         return true;
     }
     hc_store *s = hc_core_store(core);
@@ -87,7 +94,8 @@ static bool ratelimit_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf 
     hc_ratelimit_key(&g->rl, segment_value(o, g->rl.segment), g->rl_key, sizeof g->rl_key);
     bool allowed = true;
     uint64_t used = 0;
-    if (hc_window_take(s, g->rl_key, g->rl.window_us, g->rl.quota, g->rl.cents ? 0 : 1, now_us, &allowed, &used) != 0)
+    if (hc_window_take(s, g->rl_key, g->rl.window_us, g->rl.quota, g->rl.cents ? 0 : 1, now_us,
+                       &allowed, &used) != 0)
         return false; /* the store failed: fail open */
     g->rl_on = true;
     add_ratelimit_headers(g, resp_extra, used);
@@ -96,7 +104,8 @@ static bool ratelimit_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf 
     why->status = 429;
     why->code = "rate_limited";
     why->flags = HC_REC_BLOCKED;
-    snprintf(why->message, sizeof why->message, "rate limit %s reached; no request was sent", g->rl.text);
+    snprintf(why->message, sizeof why->message, "rate limit %s reached; no request was sent",
+             g->rl.text);
     return true;
 }
 
@@ -105,8 +114,8 @@ static bool ratelimit_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf 
  * 0 allowed, -1 not settled here: the separate checks below decide (no
  * shared store, a budget refuses and must say which, or Redis failed: the
  * failure policies of those checks apply). */
-static int shared_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf *resp_extra, int64_t now_us,
-                        hc_gate_refusal *why)
+static int shared_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf *resp_extra,
+                        int64_t now_us, hc_gate_refusal *why)
 {
     if (!core->nbudgets || !o->ratelimit[0])
         return -1; /* the common case: no store access at all (it costs a lock and fstats) */
@@ -117,8 +126,8 @@ static int shared_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf *res
     hc_ratelimit_key(&g->rl, segment_value(o, g->rl.segment), g->rl_key, sizeof g->rl_key);
     bool allowed = true;
     uint64_t used = 0;
-    if (hc_budget_gate_shared(core->budgets, core->nbudgets, o, now_us, g->rl_key, g->rl.window_us, g->rl.quota,
-                              g->rl.cents ? 0 : 1, &allowed, &used) != 0)
+    if (hc_budget_gate_shared(core->budgets, core->nbudgets, o, now_us, g->rl_key, g->rl.window_us,
+                              g->rl.quota, g->rl.cents ? 0 : 1, &allowed, &used) != 0)
         return -1;
     g->rl_on = true;
     add_ratelimit_headers(g, resp_extra, used);
@@ -127,7 +136,8 @@ static int shared_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_buf *res
     why->status = 429;
     why->code = "rate_limited";
     why->flags = HC_REC_BLOCKED;
-    snprintf(why->message, sizeof why->message, "rate limit %s reached; no request was sent", g->rl.text);
+    snprintf(why->message, sizeof why->message, "rate limit %s reached; no request was sent",
+             g->rl.text);
     return 1;
 }
 
@@ -142,8 +152,8 @@ bool hc_gate_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_capture *cap,
     return o->ratelimit[0] && ratelimit_check(g, core, o, resp_extra, now_us, why);
 }
 
-uint32_t hc_gate_account(hc_gate *g, hc_core *core, const hc_opts *o, hc_capture *cap, int64_t cost_nusd,
-                         int64_t now_us, const char *id)
+uint32_t hc_gate_account(hc_gate *g, hc_core *core, const hc_opts *o, hc_capture *cap,
+                         int64_t cost_nusd, int64_t now_us, const char *id)
 {
     if (g->rl_on && g->rl.cents && cost_nusd > 0) {
         hc_store *s = hc_core_store(core);
@@ -153,8 +163,8 @@ uint32_t hc_gate_account(hc_gate *g, hc_core *core, const hc_opts *o, hc_capture
     }
     char name[256];
     if (core->nbudgets && cost_nusd > 0 &&
-        hc_budget_account(hc_core_store(core), core->budgets, core->nbudgets, o, cost_nusd, now_us, id, name,
-                          sizeof name)) {
+        hc_budget_account(hc_core_store(core), core->budgets, core->nbudgets, o, cost_nusd, now_us,
+                          id, name, sizeof name)) {
         hc_capture_set_budget(cap, name);
         return HC_REC_BUDGET_WARN;
     }

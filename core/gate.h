@@ -27,17 +27,17 @@
 #include "options.h"
 
 typedef struct hc_gate {
-    bool         rl_on;        /* a rate-limit policy was counted for this request */
-    hc_ratelimit rl;           /* the parsed policy */
-    char         rl_key[512];  /* its counter's key (policy and segment value) */
+    bool rl_on;       /* a rate-limit policy was counted for this request */
+    hc_ratelimit rl;  /* the parsed policy */
+    char rl_key[512]; /* its counter's key (policy and segment value) */
 } hc_gate;
 
 /* How to refuse a request. */
 typedef struct hc_gate_refusal {
-    int         status;        /* 429, or 400 for an unusable policy header */
-    const char *code;          /* "budget_exceeded", "rate_limited", "bad_header" */
-    char        message[512];
-    uint32_t    flags;         /* HC_REC_* for the record: HC_REC_BLOCKED, or 0 */
+    int status;       /* 429, or 400 for an unusable policy header */
+    const char *code; /* "budget_exceeded", "rate_limited", "bad_header" */
+    char message[512];
+    uint32_t flags; /* HC_REC_* for the record: HC_REC_BLOCKED, or 0 */
 } hc_gate_refusal;
 
 /* Budgets, then the rate-limit policy of o. Returns true if the request is
@@ -52,7 +52,7 @@ bool hc_gate_check(hc_gate *g, hc_core *core, const hc_opts *o, hc_capture *cap,
  * to the budgets. Returns HC_REC_BUDGET_WARN when a warn/webhook budget was
  * crossed (its name given to the capture), else 0. id: the request's
  * helicone-id, for the webhook. */
-uint32_t hc_gate_account(hc_gate *g, hc_core *core, const hc_opts *o, hc_capture *cap, int64_t cost_nusd,
-                         int64_t now_us, const char *id);
+uint32_t hc_gate_account(hc_gate *g, hc_core *core, const hc_opts *o, hc_capture *cap,
+                         int64_t cost_nusd, int64_t now_us, const char *id);
 
 #endif

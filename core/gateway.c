@@ -69,51 +69,51 @@
 
 #define REG_WAIT_MS     2000
 #define PEEK_TIMEOUT_MS 30000
-#define MAX_STRANGERS   16     /* connections waiting for a registration at once */
+#define MAX_STRANGERS   16 /* connections waiting for a registration at once */
 
 struct reg {
-    int         family;        /* AF_INET or AF_INET6: the listener it came through */
-    unsigned char addr[16];    /* the app socket's local address (4 bytes for AF_INET) */
-    uint16_t    port;          /* the app socket's local port */
-    hc_origin   origin;
+    int family;             /* AF_INET or AF_INET6: the listener it came through */
+    unsigned char addr[16]; /* the app socket's local address (4 bytes for AF_INET) */
+    uint16_t port;          /* the app socket's local port */
+    hc_origin origin;
     struct reg *next;
 };
 
 /* A connection thread, from its start until it no longer uses OpenSSL. */
 struct live {
-    int          fd;           /* a duplicate of the app side (-1: none): never a number
+    int fd;     /* a duplicate of the app side (-1: none): never a number
                                 * the app may get back while the thread runs */
-    hc_fdid      id;           /* fd's identity (hc_core_fd_same) */
+    hc_fdid id; /* fd's identity (hc_core_fd_same) */
     struct live *next;
 };
 
 struct hc_gateway {
-    hc_core            *core;          /* immutable */
-    int                 lfd4, lfd6;    /* immutable; -1 if absent */
-    hc_fdid             id4, id6;      /* their identities: the listener is lost when the
+    hc_core *core;             /* immutable */
+    int lfd4, lfd6;            /* immutable; -1 if absent */
+    hc_fdid id4, id6;          /* their identities: the listener is lost when the
                                         * number names anything else, even another
                                         * descriptor of the core's (see core.h) */
-    struct sockaddr_in  addr4;         /* immutable: where v4 sockets are sent */
-    struct sockaddr_in6 addr6;         /* immutable: where v6 sockets are sent */
-    bool                have6;         /* immutable */
-    pthread_mutex_t     lock;          /* guards regs, strangers */
-    pthread_cond_t      cond;          /* signalled when a registration is added */
-    struct reg         *regs;
-    int                 strangers;
-    struct live        *live;          /* connection threads that may use OpenSSL */
-    int                 threads;       /* connection threads spawned and not done */
-    bool                closing;       /* set by hc_gateway_quiesce: take nothing new */
-    int                 lost;          /* atomic: the app took a listener's descriptor */
+    struct sockaddr_in addr4;  /* immutable: where v4 sockets are sent */
+    struct sockaddr_in6 addr6; /* immutable: where v6 sockets are sent */
+    bool have6;                /* immutable */
+    pthread_mutex_t lock;      /* guards regs, strangers */
+    pthread_cond_t cond;       /* signalled when a registration is added */
+    struct reg *regs;
+    int strangers;
+    struct live *live; /* connection threads that may use OpenSSL */
+    int threads;       /* connection threads spawned and not done */
+    bool closing;      /* set by hc_gateway_quiesce: take nothing new */
+    int lost;          /* atomic: the app took a listener's descriptor */
 };
 
 struct conn_start {
     hc_gateway *gw;
-    int         fd;
-    int         family;
+    int fd;
+    int family;
     unsigned char peer_addr[16];
-    uint16_t    peer_port;
-    bool        registered;    /* the entry was found at accept time */
-    hc_origin   origin;        /* ... and this is it */
+    uint16_t peer_port;
+    bool registered;  /* the entry was found at accept time */
+    hc_origin origin; /* ... and this is it */
 };
 
 /* (family, address bytes, port) of a socket address, v4-mapped IPv6 folded
@@ -152,7 +152,8 @@ static void drop_reg(hc_gateway *gw, int family, const unsigned char *addr, uint
 }
 
 /* Wait for the registration of (family, addr, port); copy it into *o. 0 or HC_ENOTFOUND. */
-static int await_reg(hc_gateway *gw, int family, const unsigned char *addr, uint16_t port, hc_origin *o)
+static int await_reg(hc_gateway *gw, int family, const unsigned char *addr, uint16_t port,
+                     hc_origin *o)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -233,7 +234,8 @@ static bool terminate_tls(hc_core *core, const char *name)
  * our certificate (alert bad_certificate 42, certificate_unknown 46,
  * unknown_ca 48, or the connection closed mid-handshake), stop terminating
  * its TLS; its retry then goes untouched to where it meant to go. */
-static void note_handshake_failure(hc_core *core, const char *name, unsigned long err, bool eof, bool saw_cert)
+static void note_handshake_failure(hc_core *core, const char *name, unsigned long err, bool eof,
+                                   bool saw_cert)
 {
     int reason = err ? ERR_GET_REASON(err) : 0;
     const char *what = NULL;
@@ -248,10 +250,11 @@ static void note_handshake_failure(hc_core *core, const char *name, unsigned lon
     if (!what)
         return;
     __atomic_store_n(&app_rejects_us, 1, __ATOMIC_RELEASE);
-    hc_log_warn_once("app_rejects_gateway",
-                     "%s rejected the gateway's certificate for %s (%s): from now on this process's TLS to LLM "
-                     "hosts is relayed untouched and not recorded",
-                     core->program, name, what);
+    hc_log_warn_once(
+        "app_rejects_gateway",
+        "%s rejected the gateway's certificate for %s (%s): from now on this process's TLS to LLM "
+        "hosts is relayed untouched and not recorded",
+        core->program, name, what);
 }
 
 static void serve_tls(hc_gateway *gw, int fd, const hc_origin *o, const char *name)
@@ -376,7 +379,8 @@ static void *conn_main(void *arg)
     if (hc_looks_like_tls(peek, (size_t)n)) {
         char sni[256];
         int rc;
-        while ((rc = hc_clienthello_sni(peek, (size_t)n, scratch, 65536, sni, sizeof sni)) == HC_PARTIAL) {
+        while ((rc = hc_clienthello_sni(peek, (size_t)n, scratch, 65536, sni, sizeof sni)) ==
+               HC_PARTIAL) {
             long m = peek_more(cs.fd, peek, 65536, (size_t)n, deadline);
             if (m <= 0)
                 break;
@@ -387,7 +391,8 @@ static void *conn_main(void *arg)
         if (rc == 0 && sni[0] && !core->shim->is_llm_host(sni)) {
             hc_log_debug("relaying TLS for %s (not an LLM host) untouched", sni);
             hc_relay(core, cs.fd, &o);
-        } else if ((rc == 0 || rc == HC_ETOOBIG) && !terminate_tls(core, (rc == 0 && sni[0]) ? sni : o.host)) {
+        } else if ((rc == 0 || rc == HC_ETOOBIG) &&
+                   !terminate_tls(core, (rc == 0 && sni[0]) ? sni : o.host)) {
             hc_relay_routed(core, cs.fd, &o); /* the app's TLS would not trust us: hands off */
         } else if (rc == 0 || rc == HC_ETOOBIG) {
             serve_tls(gw, cs.fd, &o, (rc == 0 && sni[0]) ? sni : o.host);
@@ -430,7 +435,7 @@ int hc_gateway_quiesce(hc_gateway *gw, int timeout_ms)
     for (struct live *l = gw->live; l; l = l->next)
         if (l->fd >= 0 && hc_core_fd_intact(l->fd) && hc_core_fd_same(l->fd, &l->id))
             shutdown(l->fd, SHUT_RDWR); /* the thread wakes, fails its I/O, cleans up */
-    pthread_cond_broadcast(&gw->cond); /* threads waiting for a registration give up */
+    pthread_cond_broadcast(&gw->cond);  /* threads waiting for a registration give up */
     while (gw->threads > 0 && pthread_cond_timedwait(&gw->cond, &gw->lock, &until) != ETIMEDOUT)
         ;
     int left = gw->threads;
@@ -453,12 +458,55 @@ void hc_gateway_reopen(hc_gateway *gw)
     pthread_mutex_unlock(&gw->lock);
 }
 
+/* A connection accepted on a listener: match it with the connect() that
+ * made it and hand it to a thread of its own (or close it: not ours and
+ * enough strangers already wait, the gateway is exiting, no thread). */
+static void start_conn(hc_gateway *gw, int fd, const struct sockaddr_storage *peer)
+{
+    hc_core_own_fd(fd);
+    struct conn_start *cs = calloc(1, sizeof *cs);
+    if (!cs ||
+        !addr_key((const struct sockaddr *)peer, &cs->family, cs->peer_addr, &cs->peer_port)) {
+        close(fd);
+        free(cs);
+        return;
+    }
+    cs->gw = gw;
+    cs->fd = fd;
+    pthread_mutex_lock(&gw->lock);
+    struct reg *known = find_reg(gw, cs->family, cs->peer_addr, cs->peer_port);
+    if (known) {
+        cs->registered = true;
+        cs->origin = known->origin;
+    }
+    bool wait_ok = (known || gw->strangers < MAX_STRANGERS) && !gw->closing;
+    if (wait_ok)
+        gw->threads++; /* before the thread exists: quiesce waits for it */
+    pthread_mutex_unlock(&gw->lock);
+    if (!wait_ok) { /* not ours and enough are already waiting, or exiting */
+        close(fd);
+        free(cs);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (hc_thread_spawn(conn_main, cs) != 0) {
+        hc_log_warn_once("thread", "cannot start a gateway thread; closing a connection");
+        close(fd);
+        free(cs);
+        pthread_mutex_lock(&gw->lock);
+        gw->threads--;
+        pthread_mutex_unlock(&gw->lock);
+    }
+}
+
 static void *accept_main(void *arg)
 {
     hc_gateway *gw = arg;
     gw->core->shim->guard_thread();
     for (;;) {
-        struct pollfd p[2] = { { .fd = gw->lfd4, .events = POLLIN }, { .fd = gw->lfd6, .events = POLLIN } };
+        struct pollfd p[2] = { { .fd = gw->lfd4, .events = POLLIN },
+                               { .fd = gw->lfd6, .events = POLLIN } };
         /* POLLNVAL: a listener was closed under us (checked below). */
         int r = poll(p, 2, -1);
         if (r < 0) {
@@ -476,15 +524,19 @@ static void *accept_main(void *arg)
              * listening socket, whose connections are not ours to accept. */
             const hc_fdid *id = i == 0 ? &gw->id4 : &gw->id6;
             bool intact = hc_core_fd_intact(p[i].fd) && hc_core_fd_same(p[i].fd, id);
-            int fd = (p[i].revents & POLLNVAL) || !intact
-                         ? -1
-                         : accept4(p[i].fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd < 0 && (!intact || !hc_core_fd_intact(p[i].fd) || !hc_core_fd_same(p[i].fd, id))) {
+            int fd =
+                (p[i].revents & POLLNVAL) || !intact
+                    ? -1
+                    : accept4(p[i].fd, (struct sockaddr *)&peer, &pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0 &&
+                (!intact || !hc_core_fd_intact(p[i].fd) || !hc_core_fd_same(p[i].fd, id))) {
                 /* A raw close/dup2 system call of the app took the listener:
                  * stop (no spinning on a number that is the app's now);
                  * later connections go to their destinations directly. */
-                hc_log_error("gateway: the app closed or replaced the gateway's listening descriptor %d; "
-                             "a new listener takes the next LLM connections", p[i].fd);
+                hc_log_error(
+                    "gateway: the app closed or replaced the gateway's listening descriptor %d; "
+                    "a new listener takes the next LLM connections",
+                    p[i].fd);
                 __atomic_store_n(&gw->lost, 1, __ATOMIC_RELEASE);
                 return NULL;
             }
@@ -493,40 +545,7 @@ static void *accept_main(void *arg)
                     poll(NULL, 0, 50); /* out of fds: back off rather than spin */
                 continue;
             }
-            hc_core_own_fd(fd);
-            struct conn_start *cs = calloc(1, sizeof *cs);
-            if (!cs || !addr_key((struct sockaddr *)&peer, &cs->family, cs->peer_addr, &cs->peer_port)) {
-                close(fd);
-                free(cs);
-                continue;
-            }
-            cs->gw = gw;
-            cs->fd = fd;
-            pthread_mutex_lock(&gw->lock);
-            struct reg *known = find_reg(gw, cs->family, cs->peer_addr, cs->peer_port);
-            if (known) {
-                cs->registered = true;
-                cs->origin = known->origin;
-            }
-            bool wait_ok = (known || gw->strangers < MAX_STRANGERS) && !gw->closing;
-            if (wait_ok)
-                gw->threads++; /* before the thread exists: quiesce waits for it */
-            pthread_mutex_unlock(&gw->lock);
-            if (!wait_ok) { /* not ours and enough are already waiting, or exiting */
-                close(fd);
-                free(cs);
-                continue;
-            }
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            if (hc_thread_spawn(conn_main, cs) != 0) {
-                hc_log_warn_once("thread", "cannot start a gateway thread; closing a connection");
-                close(fd);
-                free(cs);
-                pthread_mutex_lock(&gw->lock);
-                gw->threads--;
-                pthread_mutex_unlock(&gw->lock);
-            }
+            start_conn(gw, fd, &peer);
         }
     }
     return NULL;
@@ -591,8 +610,8 @@ fail:
  * family if we can; an AF_INET6 socket without [::1] goes to the v4
  * listener through a v4-mapped address, unless the socket is IPV6_V6ONLY
  * (then false: it cannot reach the gateway). *fam: the listener's family. */
-static bool listener_for(const hc_gateway *gw, int fd, const struct sockaddr *dst, struct sockaddr_storage *gwa,
-                         socklen_t *gwl, int *fam)
+static bool listener_for(const hc_gateway *gw, int fd, const struct sockaddr *dst,
+                         struct sockaddr_storage *gwa, socklen_t *gwl, int *fam)
 {
     memset(gwa, 0, sizeof *gwa);
     if (dst->sa_family == AF_INET) {
@@ -624,21 +643,25 @@ static bool bind_early(int fd, int fam, struct sockaddr_storage *local)
     int lf;
     unsigned char la[16];
     uint16_t lp;
-    if (getsockname(fd, (struct sockaddr *)local, &ll) != 0 || !addr_key((struct sockaddr *)local, &lf, la, &lp))
+    if (getsockname(fd, (struct sockaddr *)local, &ll) != 0 ||
+        !addr_key((struct sockaddr *)local, &lf, la, &lp))
         return false;
     if (lp != 0)
         return true; /* bound by the app already */
     struct sockaddr_storage b;
     /* An AF_INET6 socket bound for the v4 listener: v4-mapped 127.0.0.1. */
-    socklen_t bl = hc_sa_loopback(local->ss_family == AF_INET ? AF_INET : AF_INET6, fam != AF_INET6, &b);
+    socklen_t bl =
+        hc_sa_loopback(local->ss_family == AF_INET ? AF_INET : AF_INET6, fam != AF_INET6, &b);
     ll = sizeof *local;
-    return bind(fd, (struct sockaddr *)&b, bl) == 0 && getsockname(fd, (struct sockaddr *)local, &ll) == 0;
+    return bind(fd, (struct sockaddr *)&b, bl) == 0 &&
+           getsockname(fd, (struct sockaddr *)local, &ll) == 0;
 }
 
 /* Register r under the socket's bound address local (before connecting).
  * True if r is consumed (registered, or freed: a second connect() on the
  * same socket finds its entry); false if local has no usable key. */
-static bool register_early(hc_gateway *gw, struct reg *r, const struct sockaddr_storage *local, int fam)
+static bool register_early(hc_gateway *gw, struct reg *r, const struct sockaddr_storage *local,
+                           int fam)
 {
     if (!addr_key((const struct sockaddr *)local, &r->family, r->addr, &r->port))
         return false;
@@ -690,11 +713,13 @@ static void register_late(hc_gateway *gw, int fd, struct reg *r)
     pthread_mutex_unlock(&gw->lock);
 }
 
-int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len, const char *host)
+int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len,
+                       const char *host)
 {
     const hc_shim_api *shim = gw->core->shim;
     if (hc_gateway_lost(gw))
-        return shim->connect(fd, dst, len); /* fail open (core.c normally starts a new gateway first) */
+        return shim->connect(fd, dst,
+                             len); /* fail open (core.c normally starts a new gateway first) */
     struct sockaddr_storage gwa, local;
     socklen_t gwl;
     int fam;
@@ -714,7 +739,8 @@ int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, sockl
 
     int rc = shim->connect(fd, (struct sockaddr *)&gwa, gwl);
     int saved = errno;
-    if (rc != 0 && errno != EINPROGRESS && errno != EINTR && errno != EALREADY && errno != EISCONN) {
+    if (rc != 0 && errno != EINPROGRESS && errno != EINTR && errno != EALREADY &&
+        errno != EISCONN) {
         hc_log_warn_once("gw_connect", "cannot reach the in-process gateway (%s)", strerror(saved));
         if (r) { /* not bound yet: connecting directly is still possible */
             free(r);

@@ -21,22 +21,22 @@ typedef struct hc_gateway hc_gateway;
 
 /* What the app asked for, carried from connect() to the connection thread. */
 typedef struct hc_origin {
-    struct sockaddr_storage dst;     /* original destination */
-    socklen_t               dstlen;
-    char                    host[256];  /* LLM host the address was looked up as */
-    int                     port;       /* original destination port */
+    struct sockaddr_storage dst; /* original destination */
+    socklen_t dstlen;
+    char host[256]; /* LLM host the address was looked up as */
+    int port;       /* original destination port */
 } hc_origin;
 
 /* Create the listener(s) and the accept thread. 0, or HC_EIO with err set. */
-int  hc_gateway_start(hc_core *core, hc_gateway **out, char *err, size_t errlen);
+int hc_gateway_start(hc_core *core, hc_gateway **out, char *err, size_t errlen);
 
 /* connect() fd to the gateway instead of dst; semantics as core_api.h's connect. */
-int  hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len,
-                        const char *host);
+int hc_gateway_connect(hc_gateway *gw, int fd, const struct sockaddr *dst, socklen_t len,
+                       const char *host);
 
 /* getpeername() for a redirected fd: fills addr with the original destination
  * and returns 0; returns 1 when fd is not one of ours. */
-int  hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, socklen_t *len);
+int hc_gateway_getpeername(hc_gateway *gw, int fd, struct sockaddr *addr, socklen_t *len);
 
 /* Serve one accepted connection fd whose destination is o, on the calling
  * thread: peek the first bytes; a TLS ClientHello for an LLM host (or with
@@ -59,7 +59,7 @@ bool hc_gateway_lost(hc_gateway *gw);
  * blocked in a handshake or read wakes up and leaves OpenSSL, and wait up to
  * timeout_ms for every connection thread to be done with OpenSSL. Returns the
  * number still running (0 normally). Thread-safe. */
-int  hc_gateway_quiesce(hc_gateway *gw, int timeout_ms);
+int hc_gateway_quiesce(hc_gateway *gw, int timeout_ms);
 
 /* True once hc_gateway_quiesce() ran and hc_gateway_reopen() did not follow:
  * the listener closes every new connection. Thread-safe. */

@@ -47,14 +47,14 @@ const char *hc_gwerror_upstream_code(int err)
 {
     switch (err) {
     case HC_ETIMEDOUT: return "upstream_timeout";
-    case HC_ETLS:      return "upstream_tls";
+    case HC_ETLS: return "upstream_tls";
     case HC_EPARSE:
-    case HC_ETOOBIG:   return "upstream_protocol";
+    case HC_ETOOBIG: return "upstream_protocol";
     case HC_ECLOSED:
-    case HC_EIO:       return "upstream_closed";
-    case HC_EINVAL:    return "invalid_fallback";
-    case HC_ENOMEM:    return "out_of_memory";
-    default:           return "upstream_unreachable";
+    case HC_EIO: return "upstream_closed";
+    case HC_EINVAL: return "invalid_fallback";
+    case HC_ENOMEM: return "out_of_memory";
+    default: return "upstream_unreachable";
     }
 }
 
@@ -77,7 +77,8 @@ int hc_gwerror_send(hc_io *client, const hc_gwerror *e, hc_gwerror_sent *sent)
     hc_buf body = HC_BUF_INIT, out = HC_BUF_INIT;
     hc_buf_puts(&body, "{\"error\":{\"message\":\"hcshim: ");
     hc_json_escape(&body, e->message);
-    hc_buf_printf(&body, "\",\"type\":\"%s\",\"code\":\"%s\"}}\n", hc_gwerror_type(e->code), e->code);
+    hc_buf_printf(&body, "\",\"type\":\"%s\",\"code\":\"%s\"}}\n", hc_gwerror_type(e->code),
+                  e->code);
     hc_buf_printf(&out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", e->status,
                   hc_gwerror_reason(e->status), json, body.len);
     if (e->request_id)
@@ -99,8 +100,9 @@ int hc_gwerror_send(hc_io *client, const hc_gwerror *e, hc_gwerror_sent *sent)
         memset(sent, 0, sizeof *sent);
         sent->status = rc == HC_ENOMEM ? 500 : e->status;
         if (rc != HC_ENOMEM) {
-            sent->headers[0] = (hc_header){ .name = "content-type", .name_len = 12, .value = json,
-                                            .value_len = sizeof json - 1 };
+            sent->headers[0] = (hc_header){
+                .name = "content-type", .name_len = 12, .value = json, .value_len = sizeof json - 1
+            };
             sent->nheaders = 1;
             sent->body = body; /* handed over */
             body = (hc_buf)HC_BUF_INIT;

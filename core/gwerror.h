@@ -24,22 +24,22 @@
 
 /* One error answer. All strings are borrowed for the call. */
 typedef struct hc_gwerror {
-    int         status;      /* 400, 403, 429, 431, 500, 502, 503, 504… */
-    const char *code;        /* machine-readable: "rate_limited", "upstream_timeout"… */
-    const char *message;     /* for people; sent after "hcshim: ", JSON-escaped */
-    const char *request_id;  /* the helicone-id header's value; NULL: none (no exchange yet) */
-    const hc_buf *extra;     /* header lines the features add ("Name: value\r\n"…); NULL: none */
-    bool        closing;     /* add "Connection: close" */
+    int status;             /* 400, 403, 429, 431, 500, 502, 503, 504… */
+    const char *code;       /* machine-readable: "rate_limited", "upstream_timeout"… */
+    const char *message;    /* for people; sent after "hcshim: ", JSON-escaped */
+    const char *request_id; /* the helicone-id header's value; NULL: none (no exchange yet) */
+    const hc_buf *extra;    /* header lines the features add ("Name: value\r\n"…); NULL: none */
+    bool closing;           /* add "Connection: close" */
 } hc_gwerror;
 
 /* What an answer consisted of, for the capture: the status, its one
  * interpreted header (Content-Type), and the body. body is owned by the
  * caller of hc_gwerror_send (free with hc_buf_free). */
 typedef struct hc_gwerror_sent {
-    int       status;
+    int status;
     hc_header headers[1];
-    size_t    nheaders;
-    hc_buf    body;
+    size_t nheaders;
+    hc_buf body;
 } hc_gwerror_sent;
 
 /* The reason phrase of status ("Error" for one not in the table). */

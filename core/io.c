@@ -97,7 +97,8 @@ static long io_read(hc_io *io, void *buf, size_t n, bool wait_first)
      * a failed poll are left to the read below, which reports them as it
      * always does (the cancel socket wins only when nothing can be read). A
      * zero timeout keeps its meaning: one read attempt, no wait. */
-    if (wait_first && io->timeout_ms != 0 && !hc_io_pending(io) && wait_fd(io, POLLIN, deadline) == 0)
+    if (wait_first && io->timeout_ms != 0 && !hc_io_pending(io) &&
+        wait_fd(io, POLLIN, deadline) == 0)
         return HC_ETIMEDOUT;
     for (;;) {
         short want;
@@ -115,7 +116,8 @@ static long io_read(hc_io *io, void *buf, size_t n, bool wait_first)
                 want = POLLIN;
             else if (e == SSL_ERROR_WANT_WRITE)
                 want = POLLOUT;
-            else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && (r == 0 || errno == ECONNRESET)) {
+            else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+                     (r == 0 || errno == ECONNRESET)) {
                 /* TCP closed without close_notify: many servers do this; treat as EOF
                  * (framing, not the transport, tells us whether the body was complete). */
                 io->eof = true;
@@ -148,9 +150,15 @@ static long io_read(hc_io *io, void *buf, size_t n, bool wait_first)
     }
 }
 
-long hc_io_read(hc_io *io, void *buf, size_t n) { return io_read(io, buf, n, false); }
+long hc_io_read(hc_io *io, void *buf, size_t n)
+{
+    return io_read(io, buf, n, false);
+}
 
-long hc_io_read_idle(hc_io *io, void *buf, size_t n) { return io_read(io, buf, n, true); }
+long hc_io_read_idle(hc_io *io, void *buf, size_t n)
+{
+    return io_read(io, buf, n, true);
+}
 
 int hc_io_write(hc_io *io, const void *vbuf, size_t n)
 {
@@ -172,7 +180,8 @@ int hc_io_write(hc_io *io, const void *vbuf, size_t n)
                 want = POLLOUT;
             else if (e == SSL_ERROR_WANT_READ)
                 want = POLLIN;
-            else if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && (errno == EPIPE || errno == ECONNRESET)))
+            else if (e == SSL_ERROR_ZERO_RETURN ||
+                     (e == SSL_ERROR_SYSCALL && (errno == EPIPE || errno == ECONNRESET)))
                 return HC_ECLOSED;
             else
                 return e == SSL_ERROR_SSL ? HC_ETLS : HC_EIO;
@@ -222,7 +231,8 @@ static int handshake(hc_io *io, bool server, const char **why)
             else if (ec)
                 *why = ERR_reason_error_string(ec);
             else
-                *why = e == SSL_ERROR_SYSCALL ? "connection closed during the TLS handshake" : "TLS handshake failed";
+                *why = e == SSL_ERROR_SYSCALL ? "connection closed during the TLS handshake"
+                                              : "TLS handshake failed";
             if (!*why)
                 *why = "TLS handshake failed";
             return HC_ETLS;
@@ -239,8 +249,14 @@ static int handshake(hc_io *io, bool server, const char **why)
     }
 }
 
-int hc_io_accept_tls(hc_io *io, const char **why) { return handshake(io, true, why); }
-int hc_io_connect_tls(hc_io *io, const char **why) { return handshake(io, false, why); }
+int hc_io_accept_tls(hc_io *io, const char **why)
+{
+    return handshake(io, true, why);
+}
+int hc_io_connect_tls(hc_io *io, const char **why)
+{
+    return handshake(io, false, why);
+}
 
 void hc_io_close(hc_io *io)
 {

@@ -21,10 +21,10 @@
 typedef struct ssl_st SSL;
 
 typedef struct hc_io {
-    int  fd;          /* non-blocking socket */
+    int fd;           /* non-blocking socket */
     SSL *ssl;         /* NULL: plain */
-    int  timeout_ms;  /* per wait; -1 = none */
-    int  cancel_fd;   /* -1, or a socket whose hang-up aborts waits (HC_ECANCELED) */
+    int timeout_ms;   /* per wait; -1 = none */
+    int cancel_fd;    /* -1, or a socket whose hang-up aborts waits (HC_ECANCELED) */
     bool eof;         /* a read returned end of stream */
     bool abort_close; /* hc_io_close ends it with a reset, never a clean close */
 } hc_io;

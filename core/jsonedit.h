@@ -26,10 +26,10 @@ typedef struct hc_json_member {
 /* Scan the members of the object in s[0..n). Returns the number of members
  * (the first `max` are stored in m; the count may exceed max) or -1 if s is
  * not a well-formed object at the top level. */
-int  hc_json_members(const char *s, size_t n, hc_json_member *m, int max);
+int hc_json_members(const char *s, size_t n, hc_json_member *m, int max);
 
 /* Index in m of the member whose key is `key` (unquoted, exact), or -1. */
-int  hc_json_find(const char *s, const hc_json_member *m, int count, const char *key);
+int hc_json_find(const char *s, const hc_json_member *m, int count, const char *key);
 
 /* True if s[a..b) equals the C string lit. */
 bool hc_json_span_is(const char *s, size_t a, size_t b, const char *lit);
@@ -38,6 +38,6 @@ bool hc_json_span_is(const char *s, size_t a, size_t b, const char *lit);
  * (JSON text): the value is replaced in place when the key exists, else the
  * member is inserted right after '{'. 0, HC_EPARSE (not an object), HC_EINVAL
  * (key empty or holding '"' or '\\'), HC_ENOMEM. */
-int  hc_json_set(const char *s, size_t n, const char *key, const char *raw_value, hc_buf *out);
+int hc_json_set(const char *s, size_t n, const char *key, const char *raw_value, hc_buf *out);
 
 #endif

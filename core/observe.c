@@ -35,32 +35,32 @@
 
 struct pending {
     struct pending *next;
-    hc_buf          head;        /* the request head (owned: the parse points into it) */
-    hc_http_head    req;
-    hc_opts         opts;
-    hc_capture      cap;
+    hc_buf head; /* the request head (owned: the parse points into it) */
+    hc_http_head req;
+    hc_opts opts;
+    hc_capture cap;
 };
 
 enum { S_HEAD, S_BODY };
 
 struct direction {
-    int              state;
-    hc_buf           buf;        /* head bytes being assembled */
-    enum hc_framing  framing;
-    uint64_t         left;       /* HC_BODY_LENGTH: bytes still to come */
-    hc_chunked       chunk;
-    struct pending  *cur;        /* the exchange whose body is flowing */
+    int state;
+    hc_buf buf; /* head bytes being assembled */
+    enum hc_framing framing;
+    uint64_t left; /* HC_BODY_LENGTH: bytes still to come */
+    hc_chunked chunk;
+    struct pending *cur; /* the exchange whose body is flowing */
 };
 
 struct hc_observer {
-    pthread_mutex_t  lock;       /* guards everything below */
-    hc_core         *core;
-    char             host[256];
-    int              port;
-    bool             tls;
-    bool             quiet;
+    pthread_mutex_t lock; /* guards everything below */
+    hc_core *core;
+    char host[256];
+    int port;
+    bool tls;
+    bool quiet;
     struct direction out, in;
-    struct pending  *q_head, *q_tail;   /* sent, waiting for their response */
+    struct pending *q_head, *q_tail; /* sent, waiting for their response */
 };
 
 hc_observer *hc_observer_new(hc_core *core, const char *host, int port, bool tls)
@@ -97,8 +97,8 @@ static void finish(hc_observer *o, struct pending *p, const char *error)
     uint32_t flags = HC_REC_OBSERVED;
     hc_core *core = o->core;
     if (core->nbudgets && cost > 0 &&
-        hc_budget_account(hc_core_store(core), core->budgets, core->nbudgets, &p->opts, cost, hc_now_us(), "",
-                          p->cap.budget, sizeof p->cap.budget))
+        hc_budget_account(hc_core_store(core), core->budgets, core->nbudgets, &p->opts, cost,
+                          hc_now_us(), "", p->cap.budget, sizeof p->cap.budget))
         flags |= HC_REC_BUDGET_WARN;
     hc_capture_finish(&p->cap, error, flags);
     free_pending(p);
@@ -288,7 +288,8 @@ static int start_response(hc_observer *o, size_t head_len)
     hc_capture_attempt(&p->cap, h.status, 0);
     if (h.status == 429)
         hc_capture_add_flags(&p->cap, HC_REC_RATE_LIMITED);
-    if (hc_http_framing(&h, true, p->req.method, p->req.method_len, &o->in.framing, &o->in.left) != 0) {
+    if (hc_http_framing(&h, true, p->req.method, p->req.method_len, &o->in.framing, &o->in.left) !=
+        0) {
         hc_buf_consume(&o->in.buf, head_len);
         finish(o, p, "the response has invalid framing");
         return HC_EPARSE;
@@ -402,7 +403,8 @@ void hc_observer_close(hc_observer *o)
     pthread_mutex_lock(&o->lock);
     if (!o->quiet) {
         if (o->in.cur)
-            finish_response(o, o->in.framing == HC_BODY_CLOSE ? NULL : "the connection closed mid-response");
+            finish_response(
+                o, o->in.framing == HC_BODY_CLOSE ? NULL : "the connection closed mid-response");
         while (o->q_head) {
             struct pending *p = o->q_head;
             o->q_head = p->next;
@@ -428,7 +430,7 @@ void hc_observer_close(hc_observer *o)
  * as long as the connection; its free callback records what is pending. A
  * sentinel marks SSL objects already found not to be for an LLM host. */
 #define NOT_LLM ((void *)1)
-static int ssl_index = -1;                       /* set once by hc_observe_init */
+static int ssl_index = -1; /* set once by hc_observe_init */
 
 static void ssl_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
@@ -486,7 +488,7 @@ void hc_observe_ssl(hc_core *core, SSL *ssl, bool out, const void *p, size_t n)
 /* Plain sockets: observers indexed by fd. */
 #define MAX_FD 65536
 static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
-static hc_observer **fd_obs;                     /* guarded by fd_lock; MAX_FD entries */
+static hc_observer **fd_obs; /* guarded by fd_lock; MAX_FD entries */
 
 bool hc_observe_fd_open(hc_core *core, int fd, const char *host, int port)
 {

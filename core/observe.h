@@ -47,7 +47,7 @@ bool hc_observer_quiet(hc_observer *o);
 typedef struct ssl_st SSL;
 
 /* Once per process image, before any hc_observe_ssl. 0 or HC_ENOMEM. */
-int  hc_observe_init(void);
+int hc_observe_init(void);
 /* Bytes through the app's SSL object: the first call for an SSL decides from
  * its SNI (or peer address) whether it is for an LLM host and remembers the
  * answer on the object itself (ex_data), freed with it. */

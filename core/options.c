@@ -17,9 +17,11 @@ bool hc_is_helicone_header(const char *name, size_t len)
 
 bool hc_header_bool(const char *v, size_t n, bool dflt)
 {
-    if (hc_span_ieq(v, n, "true") || hc_span_ieq(v, n, "1") || hc_span_ieq(v, n, "yes") || hc_span_ieq(v, n, "on"))
+    if (hc_span_ieq(v, n, "true") || hc_span_ieq(v, n, "1") || hc_span_ieq(v, n, "yes") ||
+        hc_span_ieq(v, n, "on"))
         return true;
-    if (hc_span_ieq(v, n, "false") || hc_span_ieq(v, n, "0") || hc_span_ieq(v, n, "no") || hc_span_ieq(v, n, "off"))
+    if (hc_span_ieq(v, n, "false") || hc_span_ieq(v, n, "0") || hc_span_ieq(v, n, "no") ||
+        hc_span_ieq(v, n, "off"))
         return false;
     return dflt;
 }
@@ -150,12 +152,13 @@ static int properties_from(hc_opts *o, const hc_config *cfg, const hc_http_head 
 
 /* What the Helicone-Retry-Enabled / -Num headers said, settled once all are read. */
 struct retry_hdrs {
-    int  enabled;   /* -1 header absent, 0, 1 */
-    long num;       /* -1 absent or invalid */
+    int enabled; /* -1 header absent, 0, 1 */
+    long num;    /* -1 absent or invalid */
 };
 
 /* A Helicone-Retry-* header: true when nm is one (then applied to o / r). */
-static bool retry_header(hc_opts *o, struct retry_hdrs *r, const char *nm, size_t nl, const char *val, size_t vl)
+static bool retry_header(hc_opts *o, struct retry_hdrs *r, const char *nm, size_t nl,
+                         const char *val, size_t vl)
 {
     if (hc_span_ieq(nm, nl, "helicone-retry-enabled")) {
         r->enabled = hc_header_bool(val, vl, false) ? 1 : 0;

@@ -37,37 +37,37 @@
 #include "http.h"
 
 typedef struct hc_opts {
-    hc_buf props;                 /* pairs list (record.h); a header replaces the env value of the same name */
-    char   user[256];
-    char   session_id[256];
-    char   session_path[512];
-    char   session_name[256];
-    char   request_id[128];
-    bool   omit_request, omit_response;
-    bool   stream_usage;
+    hc_buf props; /* pairs list (record.h); a header replaces the env value of the same name */
+    char user[256];
+    char session_id[256];
+    char session_path[512];
+    char session_name[256];
+    char request_id[128];
+    bool omit_request, omit_response;
+    bool stream_usage;
 
-    bool    cache;
+    bool cache;
     int64_t cache_ttl_us;
-    int     cache_buckets;
-    char    cache_seed[128];
-    char    cache_ignore[512];
-    int     retries;             /* 0 = off */
-    double  retry_factor;
+    int cache_buckets;
+    char cache_seed[128];
+    char cache_ignore[512];
+    int retries; /* 0 = off */
+    double retry_factor;
     int64_t retry_min_us, retry_max_us;
-    char    fallback_model[128];
-    char    fallback_on[256];
-    bool    fallback_on_header;  /* fallback_on came from Helicone-Fallback-OnCodes */
-    char   *fallbacks;           /* JSON list (owned) or NULL */
-    char    ratelimit[256];
+    char fallback_model[128];
+    char fallback_on[256];
+    bool fallback_on_header; /* fallback_on came from Helicone-Fallback-OnCodes */
+    char *fallbacks;         /* JSON list (owned) or NULL */
+    char ratelimit[256];
 
     /* Set when a header value is invalid: the request is answered 400. */
-    char    bad_header[64];
-    char    bad_reason[192];
+    char bad_header[64];
+    char bad_reason[192];
 } hc_opts;
 
 /* Fill o from cfg's defaults and the request head h. o must be zeroed or
  * freed before. 0 or HC_ENOMEM. The caller frees o with hc_opts_free. */
-int  hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h);
+int hc_opts_from_request(hc_opts *o, const hc_config *cfg, const hc_http_head *h);
 void hc_opts_free(hc_opts *o);
 
 /* True if the header name is in the Helicone-* namespace (case-insensitive). */

@@ -32,41 +32,43 @@
  * and writes the span, so the JSON is never built on the exchange's thread. */
 struct item {
     struct item *next;
-    uint8_t      id[HC_UUID_LEN];
-    size_t       len;
-    char         wire[];
+    uint8_t id[HC_UUID_LEN];
+    size_t len;
+    char wire[];
 };
 
 struct target {
-    bool     on;
-    char     url[1024];      /* for messages: credentials removed (redact.h) */
+    bool on;
+    char url[1024]; /* for messages: credentials removed (redact.h) */
     hc_route r;
-    char     path[1024];     /* request target */
-    hc_buf   headers;        /* "Name: value\r\n"…, secret: never logged */
+    char path[1024]; /* request target */
+    hc_buf headers;  /* "Name: value\r\n"…, secret: never logged */
 };
 
 struct hc_otlp_push {
-    hc_core        *core;            /* immutable */
-    SSL_CTX        *tls;             /* immutable: the core's verifying client context, or in
+    hc_core *core;                 /* immutable */
+    SSL_CTX *tls;                  /* immutable: the core's verifying client context, or in
                                       * observe mode (the core has none) one of our own */
-    struct target   traces, metrics; /* immutable after new */
-    char            service[256];    /* immutable */
-    char           *res_attrs;       /* immutable, owned */
-    int             timeout_ms, delay_ms, max_queue, batch, metric_ms; /* immutable */
-    pthread_mutex_t lock;            /* guards everything below */
-    pthread_cond_t  wake;            /* the sender has work (batch full, flush) */
-    pthread_cond_t  done;            /* a flush request was served */
-    struct item    *head, *tail;
-    int             nqueued;         /* written under lock, atomically: peeked without it */
-    uint64_t        flush_req, flush_done;
-    hc_otlp_metrics m;               /* cumulative since start */
-    uint64_t        m_sent_records;  /* m.records at the last metrics post */
-    struct { uint64_t queued, sent, dropped, metric_posts, metric_failures; } st;
-    uint64_t        reported;        /* drops already said on stderr */
-    int64_t         down_until;      /* hc_mono_us: the collector failed, drop spans unencoded until then
+    struct target traces, metrics; /* immutable after new */
+    char service[256];             /* immutable */
+    char *res_attrs;               /* immutable, owned */
+    int timeout_ms, delay_ms, max_queue, batch, metric_ms; /* immutable */
+    pthread_mutex_t lock;                                  /* guards everything below */
+    pthread_cond_t wake; /* the sender has work (batch full, flush) */
+    pthread_cond_t done; /* a flush request was served */
+    struct item *head, *tail;
+    int nqueued; /* written under lock, atomically: peeked without it */
+    uint64_t flush_req, flush_done;
+    hc_otlp_metrics m;       /* cumulative since start */
+    uint64_t m_sent_records; /* m.records at the last metrics post */
+    struct {
+        uint64_t queued, sent, dropped, metric_posts, metric_failures;
+    } st;
+    uint64_t reported;  /* drops already said on stderr */
+    int64_t down_until; /* hc_mono_us: the collector failed, drop spans unencoded until then
                                       * (written under lock, atomically: peeked without it) */
-    int64_t         backoff_us;      /* the next wait after a failure: 1 s doubling to 30 s */
-    char            last_err[160];
+    int64_t backoff_us; /* the next wait after a failure: 1 s doubling to 30 s */
+    char last_err[160];
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -86,29 +88,32 @@ static int env_ms(const char *name, int dflt, int lo, int hi)
     errno = 0;
     long n = strtol(v, &end, 10);
     if (errno || *end || n < lo || n > hi) {
-        hc_log_warn_once(name, "%s: expected a whole number from %d to %d, got '%s'; using %d", name, lo, hi, v,
-                         dflt);
+        hc_log_warn_once(name, "%s: expected a whole number from %d to %d, got '%s'; using %d",
+                         name, lo, hi, v, dflt);
         return dflt;
     }
     return (int)n;
 }
 
 /* One signal's endpoint: the signal's own variable as is, else base + suffix. */
-static bool target_init(struct target *t, const char *own_var, const char *suffix, const char *hdr_var)
+static bool target_init(struct target *t, const char *own_var, const char *suffix,
+                        const char *hdr_var)
 {
     const char *own = env(own_var), *base = env("OTEL_EXPORTER_OTLP_ENDPOINT");
     char url[1024];
     if (own)
         snprintf(url, sizeof url, "%s", own);
     else if (base)
-        snprintf(url, sizeof url, "%.*s%s", (int)(strlen(base) - (base[strlen(base) - 1] == '/')), base, suffix);
+        snprintf(url, sizeof url, "%.*s%s", (int)(strlen(base) - (base[strlen(base) - 1] == '/')),
+                 base, suffix);
     else
         return false;
     hc_url_redact(t->url, sizeof t->url, url);
     if (hc_route_parse_url(url, &t->r) != 0) {
-        hc_log_warn_once(own ? own_var : "OTEL_EXPORTER_OTLP_ENDPOINT",
-                         "%s: expected an http:// or https:// URL, got '%s'; OpenTelemetry export is off",
-                         own ? own_var : "OTEL_EXPORTER_OTLP_ENDPOINT", t->url);
+        hc_log_warn_once(
+            own ? own_var : "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "%s: expected an http:// or https:// URL, got '%s'; OpenTelemetry export is off",
+            own ? own_var : "OTEL_EXPORTER_OTLP_ENDPOINT", t->url);
         return false;
     }
     /* hc_route_parse_url keeps the path as a prefix without its trailing '/'. */
@@ -118,8 +123,11 @@ static bool target_init(struct target *t, const char *own_var, const char *suffi
     for (int i = 0; i < 2; i++)
         if (env(vars[i]) && hc_otlp_parse_headers(env(vars[i]), &t->headers, &bad) != 0) {
             /* The value may hold a token: name the pair, never print it. */
-            hc_log_warn_once(vars[i], "%s: pair %d is not name=value (a %%-encoded value, no control bytes); "
-                             "OpenTelemetry export is off", vars[i], bad);
+            hc_log_warn_once(
+                vars[i],
+                "%s: pair %d is not name=value (a %%-encoded value, no control bytes); "
+                "OpenTelemetry export is off",
+                vars[i], bad);
             hc_buf_free(&t->headers);
             return false;
         }
@@ -140,12 +148,16 @@ static bool config(hc_otlp_push *p)
         return false;
     const char *proto = env("OTEL_EXPORTER_OTLP_PROTOCOL");
     if (proto && strcmp(proto, "http/json") != 0 && strcmp(proto, "http/protobuf") != 0) {
-        hc_log_warn_once("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL: hcshim sends http/json "
-                         "(or for http/protobuf, JSON to the same URL), not '%s'; OpenTelemetry export is off", proto);
+        hc_log_warn_once(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL: hcshim sends http/json "
+            "(or for http/protobuf, JSON to the same URL), not '%s'; OpenTelemetry export is off",
+            proto);
         return false;
     }
     if (!exporter_none("OTEL_TRACES_EXPORTER"))
-        target_init(&p->traces, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces", "OTEL_EXPORTER_OTLP_TRACES_HEADERS");
+        target_init(&p->traces, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "/v1/traces",
+                    "OTEL_EXPORTER_OTLP_TRACES_HEADERS");
     if (!exporter_none("OTEL_METRICS_EXPORTER"))
         target_init(&p->metrics, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "/v1/metrics",
                     "OTEL_EXPORTER_OTLP_METRICS_HEADERS");
@@ -173,7 +185,8 @@ static bool config(hc_otlp_push *p)
 
 /* POST body to t. 0 on a 2xx answer; else an error with err set (no header
  * value ever goes into err). */
-static int post(hc_otlp_push *p, const struct target *t, const hc_buf *body, char *err, size_t errlen)
+static int post(hc_otlp_push *p, const struct target *t, const hc_buf *body, char *err,
+                size_t errlen)
 {
     hc_core *core = p->core;
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
@@ -209,8 +222,9 @@ static int post(hc_otlp_push *p, const struct target *t, const hc_buf *body, cha
         rc = HC_ETLS;
         goto out;
     }
-    if (hc_buf_printf(&head, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                             "User-Agent: hcshim\r\nContent-Length: %zu\r\nConnection: close\r\n",
+    if (hc_buf_printf(&head,
+                      "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                      "User-Agent: hcshim\r\nContent-Length: %zu\r\nConnection: close\r\n",
                       t->path, t->r.authority, body->len) != 0 ||
         hc_buf_append(&head, t->headers.data ? t->headers.data : "", t->headers.len) != 0 ||
         hc_buf_puts(&head, "\r\n") != 0) {
@@ -256,7 +270,8 @@ static int64_t now_ns(void)
 
 static hc_otlp_resource resource_of(const hc_otlp_push *p)
 {
-    hc_otlp_resource res = { .service = p->service[0] ? p->service : NULL, .attrs = p->res_attrs,
+    hc_otlp_resource res = { .service = p->service[0] ? p->service : NULL,
+                             .attrs = p->res_attrs,
                              .scope = "hcshim" };
     return res;
 }
@@ -294,7 +309,8 @@ static void send_spans(hc_otlp_push *p, struct item *list, int n)
          * one per batch: meanwhile spans are dropped before they are encoded. */
         p->st.dropped += (uint64_t)n;
         snprintf(p->last_err, sizeof p->last_err, "%s", err);
-        p->backoff_us = p->backoff_us ? (p->backoff_us * 2 > 30000000 ? 30000000 : p->backoff_us * 2) : 1000000;
+        p->backoff_us =
+            p->backoff_us ? (p->backoff_us * 2 > 30000000 ? 30000000 : p->backoff_us * 2) : 1000000;
         __atomic_store_n(&p->down_until, hc_mono_us() + p->backoff_us, __ATOMIC_RELAXED);
     } else {
         p->st.sent += (uint64_t)n;
@@ -358,7 +374,8 @@ static void *sender_main(void *arg)
             next_spans = hc_mono_us() + (int64_t)p->delay_ms * 1000;
             continue;
         }
-        if (p->metrics.on && p->m.records != p->m_sent_records && (flushing || now >= next_metrics)) {
+        if (p->metrics.on && p->m.records != p->m_sent_records &&
+            (flushing || now >= next_metrics)) {
             send_metrics(p);
             next_metrics = hc_mono_us() + (int64_t)p->metric_ms * 1000;
             continue;
@@ -401,14 +418,16 @@ hc_otlp_push *hc_otlp_push_new(hc_core *core)
          * verifying one (system trust, SSL_CERT_*, HC_CA_FILE), ours. */
         char err[256];
         if (!(p->tls = hc_upstream_ctx_new(&core->cfg, err, sizeof err)))
-            hc_log_warn_once("otlp_tls", "OpenTelemetry over https: no TLS client (%s); nothing is sent", err);
+            hc_log_warn_once("otlp_tls",
+                             "OpenTelemetry over https: no TLS client (%s); nothing is sent", err);
     }
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     hc_otlp_metrics_init(&p->m, now_ns());
     if (hc_thread_spawn(sender_main, p) != 0) {
-        hc_log_warn_once("otlp_thread", "cannot start the OpenTelemetry sender thread; export is off");
+        hc_log_warn_once("otlp_thread",
+                         "cannot start the OpenTelemetry sender thread; export is off");
         goto off; /* the mutex and conds hold no resources */
     }
     hc_log_debug("OTLP: spans to %s, metrics to %s", p->traces.on ? p->traces.url : "(off)",
@@ -430,7 +449,8 @@ void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r, const void *wire, 
     /* An unlocked peek (a stale value only moves the switch by a span):
      * while the collector is down, or the queue is full, do not copy. */
     int64_t down = __atomic_load_n(&p->down_until, __ATOMIC_RELAXED);
-    bool skip = __atomic_load_n(&p->nqueued, __ATOMIC_RELAXED) >= p->max_queue || (down && hc_mono_us() < down);
+    bool skip = __atomic_load_n(&p->nqueued, __ATOMIC_RELAXED) >= p->max_queue ||
+                (down && hc_mono_us() < down);
     if (p->traces.on && !skip && (it = malloc(sizeof *it + wire_len))) {
         it->next = NULL;
         memcpy(it->id, r->id, sizeof it->id);
@@ -445,7 +465,8 @@ void hc_otlp_push_record(hc_otlp_push *p, const hc_record *r, const void *wire, 
         if (!it || p->nqueued >= p->max_queue) {
             p->st.dropped++;
             if (p->nqueued >= p->max_queue)
-                snprintf(p->last_err, sizeof p->last_err, "queue full (OTEL_BSP_MAX_QUEUE_SIZE %d)", p->max_queue);
+                snprintf(p->last_err, sizeof p->last_err, "queue full (OTEL_BSP_MAX_QUEUE_SIZE %d)",
+                         p->max_queue);
             free(it);
         } else {
             if (p->tail)
@@ -479,8 +500,8 @@ void hc_otlp_push_flush(hc_otlp_push *p, int timeout_ms)
     uint64_t lost = p->st.dropped + (uint64_t)p->nqueued;
     if (lost > p->reported) {
         p->reported = lost;
-        hc_log_error("OpenTelemetry: %llu of %llu spans were not sent to %s (%s)", (unsigned long long)lost,
-                     (unsigned long long)p->st.queued, p->traces.url,
+        hc_log_error("OpenTelemetry: %llu of %llu spans were not sent to %s (%s)",
+                     (unsigned long long)lost, (unsigned long long)p->st.queued, p->traces.url,
                      p->nqueued && !p->last_err[0] ? "still queued at exit" : p->last_err);
     }
     pthread_mutex_unlock(&p->lock);

@@ -79,81 +79,81 @@
 #define IOBUF    (64 * 1024)
 
 struct conn {
-    hc_core         *core;
-    hc_io           *client;
+    hc_core *core;
+    hc_io *client;
     const hc_origin *origin;
-    const char      *host;         /* SNI / registered host of the connection */
-    bool             tls;
-    hc_buf           in;           /* bytes from the app not yet consumed */
-    hc_upstream      up;
-    char            *iobuf;
-    bool             close_after;  /* close the app connection after this exchange */
+    const char *host; /* SNI / registered host of the connection */
+    bool tls;
+    hc_buf in; /* bytes from the app not yet consumed */
+    hc_upstream up;
+    char *iobuf;
+    bool close_after; /* close the app connection after this exchange */
 };
 
 /* The request body: how the app frames it, what was buffered, and, for one
  * too large to buffer, the state of piping the rest. */
 struct reqbody {
-    enum hc_framing  framing;
-    uint64_t         clen;
-    hc_buf           body;         /* request body as read (buffered part) */
-    hc_buf           sendbody;     /* body as sent upstream to the current target */
-    bool             streaming;    /* the body did not fit: the rest is piped */
-    bool             continued;    /* we answered the app's Expect: 100-continue ourselves */
-    uint64_t         left;         /* LENGTH streaming: bytes still to pipe */
-    hc_chunked       chunk;        /* CHUNKED: decoder state of the app's body */
+    enum hc_framing framing;
+    uint64_t clen;
+    hc_buf body;      /* request body as read (buffered part) */
+    hc_buf sendbody;  /* body as sent upstream to the current target */
+    bool streaming;   /* the body did not fit: the rest is piped */
+    bool continued;   /* we answered the app's Expect: 100-continue ourselves */
+    uint64_t left;    /* LENGTH streaming: bytes still to pipe */
+    hc_chunked chunk; /* CHUNKED: decoder state of the app's body */
 };
 
 /* Where the request goes: the targets tried in order (the request's own,
  * each model of a Helicone host's plan, then the fallbacks). */
 struct route {
-    hc_target        target;       /* the current target */
-    hc_fallback     *fb;           /* HC_MAX_FALLBACKS, allocated only for a request that has any */
-    int              nfb;
-    const hc_fallback *cur_fb;     /* the fallback being tried (NULL: the original target) */
-    int              fallback_idx; /* -1: the original target answered */
-    int64_t          waited_us;    /* retry backoff waited, in total */
+    hc_target target; /* the current target */
+    hc_fallback *fb;  /* HC_MAX_FALLBACKS, allocated only for a request that has any */
+    int nfb;
+    const hc_fallback *cur_fb; /* the fallback being tried (NULL: the original target) */
+    int fallback_idx;          /* -1: the original target answered */
+    int64_t waited_us;         /* retry backoff waited, in total */
     /* Helicone hosts answered locally (unified.h) */
-    hc_unified      *uni;          /* the plans, allocated only for a request to a Helicone host */
-    int              nuni;
-    const hc_unified *cur_uni;     /* the plan being tried (NULL: not unified, or a fallback target) */
-    hc_codes         uni_codes;    /* statuses that move on to the next model of the list */
+    hc_unified *uni; /* the plans, allocated only for a request to a Helicone host */
+    int nuni;
+    const hc_unified *cur_uni; /* the plan being tried (NULL: not unified, or a fallback target) */
+    hc_codes uni_codes;        /* statuses that move on to the next model of the list */
 };
 
 /* The answer as the app receives it. */
 struct answer {
-    bool             head_sent;    /* the response head reached the app */
+    bool head_sent; /* the response head reached the app */
     enum {
-        CF_RAW,                    /* the upstream's body bytes, framing included, as they come */
-        CF_CHUNKED,                /* de-chunked data re-chunked by us (a filtered stream) */
-        CF_CLOSE,                  /* de-chunked data, delimited by closing (an HTTP/1.0 app) */
-    }                cf;           /* how the answer's body is framed for the app */
-    hc_buf           extra;        /* helicone-* headers the features add to the answer */
-    hc_buf           out;          /* body bytes for the app, gathered while one read is processed */
-    bool             gather;       /* emit() appends to out; forward_body sends it once per read */
-    bool             inject;       /* include_usage should be injected (app did not ask) */
-    bool             injected;     /* ... and was, into the current target's body: filter the stream */
+        CF_RAW,     /* the upstream's body bytes, framing included, as they come */
+        CF_CHUNKED, /* de-chunked data re-chunked by us (a filtered stream) */
+        CF_CLOSE,   /* de-chunked data, delimited by closing (an HTTP/1.0 app) */
+    } cf;           /* how the answer's body is framed for the app */
+    hc_buf extra;   /* helicone-* headers the features add to the answer */
+    hc_buf out;     /* body bytes for the app, gathered while one read is processed */
+    bool gather;    /* emit() appends to out; forward_body sends it once per read */
+    bool inject;    /* include_usage should be injected (app did not ask) */
+    bool injected;  /* ... and was, into the current target's body: filter the stream */
     /* translation: an Anthropic Messages answer for an app that spoke chat completions */
-    bool             xa;           /* the current answer is translated */
-    bool             xa_stream;    /* ... and is an SSE stream */
-    hc_xa_stream     xs;
-    hc_buf           xa_body;      /* a whole Anthropic answer being gathered */
+    bool xa;        /* the current answer is translated */
+    bool xa_stream; /* ... and is an SSE stream */
+    hc_xa_stream xs;
+    hc_buf xa_body; /* a whole Anthropic answer being gathered */
 };
 
 /* One exchange: a request and its answer, grouped by concern. */
 struct exch {
-    hc_buf           head;         /* request head bytes (owned copy) */
-    hc_http_head     req;          /* parsed from head */
-    char             host[256];    /* host this request is for */
-    char             id[HC_UUID_STRLEN + 1];
-    enum hc_api      app_api;      /* the API the app spoke */
-    hc_opts          opts;
-    struct reqbody   rb;
-    struct route     rt;
-    struct answer    ans;
-    hc_capture       cap;
-    hc_cachereply    cache;        /* cache lookup, and the answer kept for the cache or a cassette */
-    hc_replay_ctx    replay;       /* HC_REPLAY: record this answer to the cassette */
-    hc_gate          gate;         /* budgets and rate limits */
+    hc_buf head;      /* request head bytes (owned copy) */
+    hc_http_head req; /* parsed from head */
+    char host[256];   /* host this request is for */
+    char id[HC_UUID_STRLEN + 1];
+    enum hc_api app_api; /* the API the app spoke */
+    hc_opts opts;
+    struct reqbody rb;
+    struct route rt;
+    struct answer ans;
+    hc_capture cap;
+    hc_cachereply cache;  /* cache lookup, and the answer kept for the cache or a cassette */
+    hc_replay_ctx replay; /* HC_REPLAY: record this answer to the cassette */
+    hc_gate gate;         /* budgets and rate limits */
 };
 
 bool hc_proxy_looks_like_http(const unsigned char *p, size_t n)
@@ -175,17 +175,22 @@ static const char *answer_id(const struct exch *x)
 /* Answer the app with a gateway error (gwerror.h), and give the capture
  * what was sent: its status, headers and body as values. x is NULL before
  * an exchange exists (nothing is recorded). */
-static void send_error(struct conn *c, struct exch *x, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void send_error(struct conn *c, struct exch *x, int status, const char *code, const char *fmt, ...)
+static void send_error(struct conn *c, struct exch *x, int status, const char *code,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void send_error(struct conn *c, struct exch *x, int status, const char *code,
+                       const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    hc_gwerror e = { .status = status, .code = code, .message = msg, .request_id = x ? answer_id(x) : NULL,
-                     .extra = x ? &x->ans.extra : NULL, .closing = c->close_after };
+    hc_gwerror e = { .status = status,
+                     .code = code,
+                     .message = msg,
+                     .request_id = x ? answer_id(x) : NULL,
+                     .extra = x ? &x->ans.extra : NULL,
+                     .closing = c->close_after };
     hc_gwerror_sent sent;
     if (hc_gwerror_send(c->client, &e, &sent) != 0)
         c->close_after = true;
@@ -248,9 +253,11 @@ static int read_request_head(struct conn *c, struct exch *x)
                 c->client->timeout_ms = c->core->cfg.connect_timeout_ms;
                 return 0;
             }
-            if (n == HC_EPARSE && hc_http_count_header_lines(c->in.data, c->in.len) > HC_HTTP_MAX_HEADERS) {
+            if (n == HC_EPARSE &&
+                hc_http_count_header_lines(c->in.data, c->in.len) > HC_HTTP_MAX_HEADERS) {
                 c->close_after = true;
-                send_error(c, NULL, 431, "head_too_large", "more than %d header fields", HC_HTTP_MAX_HEADERS);
+                send_error(c, NULL, 431, "head_too_large", "more than %d header fields",
+                           HC_HTTP_MAX_HEADERS);
                 return HC_ETOOBIG;
             }
             if (n == HC_EPARSE) {
@@ -260,7 +267,8 @@ static int read_request_head(struct conn *c, struct exch *x)
             }
             if (c->in.len > MAX_HEAD) {
                 c->close_after = true;
-                send_error(c, NULL, 431, "head_too_large", "request head larger than %d bytes", MAX_HEAD);
+                send_error(c, NULL, 431, "head_too_large", "request head larger than %d bytes",
+                           MAX_HEAD);
                 return HC_ETOOBIG;
             }
         }
@@ -269,7 +277,8 @@ static int read_request_head(struct conn *c, struct exch *x)
             return c->in.len ? HC_ECLOSED : 1;
         if (r < 0)
             return (int)r;
-        c->client->timeout_ms = c->core->cfg.connect_timeout_ms; /* the rest of a head comes promptly */
+        c->client->timeout_ms =
+            c->core->cfg.connect_timeout_ms; /* the rest of a head comes promptly */
     }
 }
 
@@ -337,8 +346,8 @@ static int read_request_body(struct conn *c, struct exch *x)
 /* Providers that accept stream_options.include_usage on their OpenAI-style API. */
 static bool accepts_stream_options(const char *provider)
 {
-    static const char *const ok[] = { "openai", "azure", "deepseek", "xai", "openrouter", "together",
-                                      "fireworks", "groq", NULL };
+    static const char *const ok[] = { "openai",   "azure",     "deepseek", "xai", "openrouter",
+                                      "together", "fireworks", "groq",     NULL };
     for (int i = 0; ok[i]; i++)
         if (strcmp(provider, ok[i]) == 0)
             return true;
@@ -373,8 +382,8 @@ static bool overridden(const struct exch *x, const char *name, size_t len)
 /* Headers that carry the app's API key. */
 static bool is_credential_header(const char *n, size_t l)
 {
-    return hc_span_ieq(n, l, "authorization") || hc_span_ieq(n, l, "x-api-key") || hc_span_ieq(n, l, "api-key") ||
-           hc_span_ieq(n, l, "x-goog-api-key");
+    return hc_span_ieq(n, l, "authorization") || hc_span_ieq(n, l, "x-api-key") ||
+           hc_span_ieq(n, l, "api-key") || hc_span_ieq(n, l, "x-goog-api-key");
 }
 
 /* The request head as sent upstream. 0, or the buffer's error (out of
@@ -385,24 +394,29 @@ static int build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out,
     bool upgrade = hc_http_header(h, "upgrade") != NULL;
     const hc_unified *u = x->rt.cur_uni;
     if (u)
-        hc_buf_printf(out, "%.*s %s%s HTTP/1.1\r\n", (int)h->method_len, h->method, x->rt.target.prefix, u->path);
+        hc_buf_printf(out, "%.*s %s%s HTTP/1.1\r\n", (int)h->method_len, h->method,
+                      x->rt.target.prefix, u->path);
     else
-        hc_buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\n", (int)h->method_len, h->method, x->rt.target.prefix,
-                      (int)h->target_len, h->target);
+        hc_buf_printf(out, "%.*s %s%.*s HTTP/1.1\r\n", (int)h->method_len, h->method,
+                      x->rt.target.prefix, (int)h->target_len, h->target);
     bool have_host = false, have_version = false;
     for (size_t i = 0; i < h->nheaders; i++) {
         const hc_header *hd = &h->headers[i];
         if ((hc_is_helicone_header(hd->name, hd->name_len) && !(u && u->passthrough)) ||
-            is_hop_header(hd->name, hd->name_len, upgrade) ||
-            overridden(x, hd->name, hd->name_len))
+            is_hop_header(hd->name, hd->name_len, upgrade) || overridden(x, hd->name, hd->name_len))
             continue;
-        if ((x->ans.inject || (u && u->anthropic)) && hc_span_ieq(hd->name, hd->name_len, "accept-encoding"))
+        if ((x->ans.inject || (u && u->anthropic)) &&
+            hc_span_ieq(hd->name, hd->name_len, "accept-encoding"))
             continue;
         if (u && u->own_auth && is_credential_header(hd->name, hd->name_len))
             continue; /* the Helicone key: the provider's own key replaces it */
-        if (!u && x->rt.cur_fb && x->rt.nuni && x->rt.uni[0].own_auth && is_credential_header(hd->name, hd->name_len))
-            continue; /* a fallback target of a unified request: the app's key is Helicone's, not this host's */
-        if (core->private_header && core->private_header(hd->name, hd->name_len, hd->value, hd->value_len))
+        if (!u && x->rt.cur_fb && x->rt.nuni && x->rt.uni[0].own_auth &&
+            is_credential_header(hd->name, hd->name_len))
+            /* a fallback target of a unified request: the app's key is Helicone's,
+             * not this host's */
+            continue;
+        if (core->private_header &&
+            core->private_header(hd->name, hd->name_len, hd->value, hd->value_len))
             continue; /* hc-gateway's own token: it is for the gateway, not the provider */
         if (hc_span_ieq(hd->name, hd->name_len, "anthropic-version"))
             have_version = true;
@@ -419,7 +433,8 @@ static int build_upstream_head(const hc_core *core, struct exch *x, hc_buf *out,
         hc_buf_puts(out, "\r\n");
     }
     if (!have_host)
-        hc_buf_printf(out, "Host: %s\r\n", x->rt.target.authority[0] ? x->rt.target.authority : x->host);
+        hc_buf_printf(out, "Host: %s\r\n",
+                      x->rt.target.authority[0] ? x->rt.target.authority : x->host);
     if (u && u->own_auth)
         hc_buf_printf(out, "%s: %s\r\n", u->auth_name, u->auth_value);
     if (u && u->anthropic && !have_version)
@@ -450,7 +465,8 @@ static int pipe_request_body(struct conn *c, struct exch *x)
     if (chunked && x->rb.body.len) {
         char hdr[32];
         int n = snprintf(hdr, sizeof hdr, "%zx\r\n", x->rb.body.len);
-        if (hc_io_write(&c->up.io, hdr, (size_t)n) || hc_io_write(&c->up.io, x->rb.body.data, x->rb.body.len) ||
+        if (hc_io_write(&c->up.io, hdr, (size_t)n) ||
+            hc_io_write(&c->up.io, x->rb.body.data, x->rb.body.len) ||
             hc_io_write(&c->up.io, "\r\n", 2))
             return HC_EIO;
     } else if (x->rb.body.len && hc_io_write(&c->up.io, x->rb.body.data, x->rb.body.len)) {
@@ -483,7 +499,8 @@ static int pipe_request_body(struct conn *c, struct exch *x)
             if (dlen) {
                 char hdr[32];
                 int hn = snprintf(hdr, sizeof hdr, "%zx\r\n", dlen);
-                if (hc_io_write(&c->up.io, hdr, (size_t)hn) || hc_io_write(&c->up.io, c->in.data + doff, dlen) ||
+                if (hc_io_write(&c->up.io, hdr, (size_t)hn) ||
+                    hc_io_write(&c->up.io, c->in.data + doff, dlen) ||
                     hc_io_write(&c->up.io, "\r\n", 2))
                     return HC_EIO;
                 hc_capture_request_body(&x->cap, c->in.data + doff, dlen);
@@ -540,8 +557,8 @@ static bool is_framing_header(const char *n, size_t l)
  * `closing` replaces the connection headers with "Connection: close". When
  * the answer may be cached, cache_head gets the same head minus framing,
  * helicone-* and Set-Cookie headers (a cookie is not for other requests). */
-static int build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool closing, hc_buf *out,
-                             hc_buf *cache_head)
+static int build_client_head(struct exch *x, const hc_http_head *h, const char *raw, bool closing,
+                             hc_buf *out, hc_buf *cache_head)
 {
     const char *eol = memchr(raw, '\n', MAX_HEAD);
     hc_buf_append(out, raw, (size_t)(eol - raw) + 1);
@@ -562,7 +579,8 @@ static int build_client_head(struct exch *x, const hc_http_head *h, const char *
             !hc_span_ieq(hd->name, hd->name_len, "set-cookie"))
             hc_buf_append(cache_head, ls, ll);
     }
-    if (h->extra_len) { /* header lines past the parser's table: none the gateway interprets (http.h) */
+    /* header lines past the parser's table: none the gateway interprets (http.h) */
+    if (h->extra_len) {
         hc_buf_append(out, h->extra, h->extra_len);
         if (cache_head)
             hc_buf_append(cache_head, h->extra, h->extra_len);
@@ -590,7 +608,8 @@ static int emit(struct conn *c, struct exch *x, const char *p, size_t n)
         return 0;
     if (x->ans.gather)
         return hc_buf_append(&x->ans.out, p, n) ? HC_ENOMEM : 0;
-    return x->ans.cf == CF_CHUNKED ? hc_io_write_chunk(c->client, p, n) : hc_io_write(c->client, p, n);
+    return x->ans.cf == CF_CHUNKED ? hc_io_write_chunk(c->client, p, n)
+                                   : hc_io_write(c->client, p, n);
 }
 
 /* Send what emit() gathered from one read of the upstream: a read holding
@@ -635,9 +654,10 @@ static int translate_end(struct conn *c, struct exch *x)
     hc_buf out = HC_BUF_INIT;
     if (x->ans.xa_stream)
         hc_xa_stream_finish(&x->ans.xs, &out);
-    else if (hc_xa_response(x->ans.xa_body.data ? x->ans.xa_body.data : "", x->ans.xa_body.len, x->cap.rec.status,
-                            hc_now_us() / 1000000, &out) != 0)
-        hc_buf_append(&out, x->ans.xa_body.data ? x->ans.xa_body.data : "", x->ans.xa_body.len); /* not JSON: as it came */
+    else if (hc_xa_response(x->ans.xa_body.data ? x->ans.xa_body.data : "", x->ans.xa_body.len,
+                            x->cap.rec.status, hc_now_us() / 1000000, &out) != 0)
+        hc_buf_append(&out, x->ans.xa_body.data ? x->ans.xa_body.data : "",
+                      x->ans.xa_body.len); /* not JSON: as it came */
     int rc = hc_buf_error(&out);
     if (rc == 0 && out.len) {
         cache_keep(c, x, out.data, out.len);
@@ -683,7 +703,8 @@ static void relay_upgraded(struct conn *c)
     c->up.io.cancel_fd = -1;
     c->client->timeout_ms = c->up.io.timeout_ms = -1;
     for (;;) {
-        struct pollfd p[2] = { { .fd = c->client->fd, .events = POLLIN }, { .fd = c->up.io.fd, .events = POLLIN } };
+        struct pollfd p[2] = { { .fd = c->client->fd, .events = POLLIN },
+                               { .fd = c->up.io.fd, .events = POLLIN } };
         bool pend0 = hc_io_pending(c->client), pend1 = hc_io_pending(&c->up.io);
         if (!pend0 && !pend1 && poll(p, 2, -1) < 0)
             continue;
@@ -703,15 +724,16 @@ static void relay_upgraded(struct conn *c)
 /* Forward the response body. Returns 0 when complete, HC_ECANCELED when the
  * app went away, or another error (upstream failed mid-body). *close_up is set
  * when the upstream connection cannot be reused. */
-static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint64_t clen, hc_sse_filter *f,
-                        size_t present, bool *close_up)
+static int forward_body(struct conn *c, struct exch *x, enum hc_framing fr, uint64_t clen,
+                        hc_sse_filter *f, size_t present, bool *close_up)
 {
     uint64_t left = clen;
     hc_chunked ch;
     hc_chunked_init(&ch);
     x->ans.gather = x->ans.cf != CF_RAW;
     for (;;) {
-        if (fr == HC_BODY_NONE || (fr == HC_BODY_LENGTH && left == 0) || (fr == HC_BODY_CHUNKED && ch.done))
+        if (fr == HC_BODY_NONE || (fr == HC_BODY_LENGTH && left == 0) ||
+            (fr == HC_BODY_CHUNKED && ch.done))
             break;
         if (!c->up.in.len) {
             long r = fill_upstream(c, false);
@@ -830,11 +852,11 @@ static int send_request(struct conn *c, struct exch *x, hc_http_head *rh, char *
         hc_upstream_close(&c->up);
         if (!reused || x->rb.streaming) {
             snprintf(err, errlen, "%s %s", x->rt.target.url,
-                     rc == 0 ? "closed the connection without answering"
+                     rc == 0              ? "closed the connection without answering"
                      : rc == HC_ETIMEDOUT ? "did not answer in time"
-                     : rc == HC_EPARSE ? "sent a response that is not HTTP/1.x"
-                     : rc == HC_ETOOBIG ? "sent a response head larger than 64 KiB"
-                                       : "failed while sending the request");
+                     : rc == HC_EPARSE    ? "sent a response that is not HTTP/1.x"
+                     : rc == HC_ETOOBIG   ? "sent a response head larger than 64 KiB"
+                                          : "failed while sending the request");
             if (rc == 0)
                 rc = HC_ECLOSED;
             break;
@@ -900,8 +922,13 @@ static bool policy_gate(struct conn *c, struct exch *x, int64_t now_us)
 /* Answer from the cache. Returns true if the app was answered. */
 static bool cache_gate(struct conn *c, struct exch *x, int64_t now_us)
 {
-    hc_cachereply_req rq = { .opts = &x->opts, .host = x->host, .req = &x->req, .body = x->rb.body.data,
-                             .len = x->rb.body.len, .streaming = x->rb.streaming, .id = answer_id(x),
+    hc_cachereply_req rq = { .opts = &x->opts,
+                             .host = x->host,
+                             .req = &x->req,
+                             .body = x->rb.body.data,
+                             .len = x->rb.body.len,
+                             .streaming = x->rb.streaming,
+                             .id = answer_id(x),
                              .resp_extra = &x->ans.extra };
     bool gone = false;
     if (!hc_cachereply_gate(&x->cache, c->core, c->client, &x->cap, &rq, now_us, &gone))
@@ -956,7 +983,8 @@ static int prepare_body(struct exch *x)
         }
     }
     x->ans.injected = false;
-    if (x->ans.inject && (!u || accepts_stream_options(u->provider)) && hc_inject_include_usage(b, n, &x->rb.sendbody) == 1) {
+    if (x->ans.inject && (!u || accepts_stream_options(u->provider)) &&
+        hc_inject_include_usage(b, n, &x->rb.sendbody) == 1) {
         x->ans.injected = true;
         hc_buf_free(&over);
         return 0;
@@ -974,7 +1002,8 @@ static int prepare_body(struct exch *x)
 static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
 {
     x->rt.cur_fb = f;
-    hc_capture_set_api(&x->cap, x->rt.cur_uni && x->rt.cur_uni->anthropic ? HC_API_MESSAGES : x->app_api);
+    hc_capture_set_api(&x->cap,
+                       x->rt.cur_uni && x->rt.cur_uni->anthropic ? HC_API_MESSAGES : x->app_api);
     if (x->rt.cur_uni) {
         /* A Helicone host: the plan's provider, routed like any other host (HC_ROUTE). */
         const hc_unified *u = x->rt.cur_uni;
@@ -988,10 +1017,11 @@ static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
         x->rt.target.tls = r ? r->tls : true;
         x->rt.target.port = r ? r->port : 443;
         hc_strlcpy(x->rt.target.name, sizeof x->rt.target.name, r ? r->target : u->host);
-        hc_strlcpy(x->rt.target.authority, sizeof x->rt.target.authority, r ? r->authority : u->host);
+        hc_strlcpy(x->rt.target.authority, sizeof x->rt.target.authority,
+                   r ? r->authority : u->host);
         hc_strlcpy(x->rt.target.prefix, sizeof x->rt.target.prefix, r ? r->prefix : "");
-        snprintf(x->rt.target.url, sizeof x->rt.target.url, "%s://%s%s", x->rt.target.tls ? "https" : "http",
-                 x->rt.target.authority, x->rt.target.prefix);
+        snprintf(x->rt.target.url, sizeof x->rt.target.url, "%s://%s%s",
+                 x->rt.target.tls ? "https" : "http", x->rt.target.authority, x->rt.target.prefix);
         hc_capture_set_provider(&x->cap, u->provider);
     } else if (!f || !f->has_target) {
         hc_target_for(c->core, c->origin, x->host, c->tls, &x->rt.target);
@@ -1006,11 +1036,13 @@ static void select_target(struct conn *c, struct exch *x, const hc_fallback *f)
         x->rt.target.port = use->port;
         hc_strlcpy(x->rt.target.name, sizeof x->rt.target.name, use->target);
         hc_strlcpy(x->rt.target.authority, sizeof x->rt.target.authority, use->authority);
-        snprintf(x->rt.target.prefix, sizeof x->rt.target.prefix, "%s%s", r ? r->prefix : "", f->target.prefix);
+        snprintf(x->rt.target.prefix, sizeof x->rt.target.prefix, "%s%s", r ? r->prefix : "",
+                 f->target.prefix);
         char url[sizeof x->rt.target.url];
-        snprintf(url, sizeof url, "%s://%s%s", x->rt.target.tls ? "https" : "http", x->rt.target.authority,
-                 x->rt.target.prefix);
-        hc_url_redact(x->rt.target.url, sizeof x->rt.target.url, url); /* shown, never a credential */
+        snprintf(url, sizeof url, "%s://%s%s", x->rt.target.tls ? "https" : "http",
+                 x->rt.target.authority, x->rt.target.prefix);
+        hc_url_redact(x->rt.target.url, sizeof x->rt.target.url,
+                      url); /* shown, never a credential */
         hc_capture_set_provider(&x->cap, hc_provider_for_host(f->target.host, 0));
     }
     hc_capture_set_upstream(&x->cap, x->rt.target.url);
@@ -1033,10 +1065,11 @@ static int backoff_wait(struct conn *c, int64_t us)
 
 /* Send the request to the current target, retrying per the policy.
  * Returns the head length (> 0) with *rh filled, or < 0 with err set. */
-static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char *err, size_t errlen)
+static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char *err,
+                          size_t errlen)
 {
-    hc_retry_policy pol = { x->rb.streaming ? 0 : x->opts.retries, x->opts.retry_factor, x->opts.retry_min_us,
-                            x->opts.retry_max_us };
+    hc_retry_policy pol = { x->rb.streaming ? 0 : x->opts.retries, x->opts.retry_factor,
+                            x->opts.retry_min_us, x->opts.retry_max_us };
     int64_t waited = 0;
     for (int k = 0;; k++) {
         int hlen = send_request(c, x, rh, err, errlen);
@@ -1046,7 +1079,8 @@ static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char
             hc_capture_add_flags(&x->cap, HC_REC_RATE_LIMITED);
         if (hlen == HC_ECANCELED)
             return hlen;
-        bool retryable = hc_retry_status(status) && hlen != HC_ETLS; /* a certificate does not heal */
+        bool retryable =
+            hc_retry_status(status) && hlen != HC_ETLS; /* a certificate does not heal */
         if ((hlen > 0 && !retryable) || k >= pol.retries || !retryable)
             return hlen;
         waited = hc_retry_wait_us(&pol, k, hlen > 0 ? rh : NULL, hc_now_us());
@@ -1056,7 +1090,8 @@ static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char
         }
         hc_capture_retry(&x->cap);
         x->rt.waited_us += waited;
-        hc_log_debug("retry %d of %s in %lld ms (status %d)", k + 1, x->rt.target.url, (long long)(waited / 1000), status);
+        hc_log_debug("retry %d of %s in %lld ms (status %d)", k + 1, x->rt.target.url,
+                     (long long)(waited / 1000), status);
         if (backoff_wait(c, waited) != 0)
             return HC_ECANCELED;
     }
@@ -1064,7 +1099,8 @@ static int attempt_target(struct conn *c, struct exch *x, hc_http_head *rh, char
 
 /* The original target, then the fallbacks whose codes match the previous
  * failure. Returns the head length of the answer to forward, or < 0. */
-static int upstream_answer(struct conn *c, struct exch *x, hc_http_head *rh, char *err, size_t errlen)
+static int upstream_answer(struct conn *c, struct exch *x, hc_http_head *rh, char *err,
+                           size_t errlen)
 {
     /* Candidates in order: the request's own target (for a Helicone host:
      * each model of its list), then the configured fallback targets. */
@@ -1082,9 +1118,12 @@ static int upstream_answer(struct conn *c, struct exch *x, hc_http_head *rh, cha
         x->rt.cur_uni = x->rt.nuni && k < nown ? &x->rt.uni[k] : NULL;
         select_target(c, x, f);
         if (prepare_body(x) != 0) {
-            snprintf(err, errlen, x->rt.cur_uni && x->rt.cur_uni->anthropic
-                                      ? "the request body is not a chat completions request to translate for Anthropic"
-                                      : "fallback %d: the request body is not a JSON object to override", k - 1);
+            snprintf(err, errlen,
+                     x->rt.cur_uni && x->rt.cur_uni->anthropic
+                         ? "the request body is not a chat completions request to translate for "
+                           "Anthropic"
+                         : "fallback %d: the request body is not a JSON object to override",
+                     k - 1);
             return HC_EINVAL;
         }
         x->rt.fallback_idx = k - 1;
@@ -1117,12 +1156,11 @@ static void settle(struct conn *c, struct exch *x, int status, const char *error
     if (!error)
         hc_cachereply_store(&x->cache, core, &x->cap, x->host, status, now);
     if (!error && x->replay.record && x->cache.body_ok && !hc_buf_error(&x->cache.head))
-        hc_replay_save(&x->replay, &x->cap, status, x->cache.head.data, x->cache.head.len, x->cache.body.data,
-                       x->cache.body.len);
+        hc_replay_save(&x->replay, &x->cap, status, x->cache.head.data, x->cache.head.len,
+                       x->cache.body.data, x->cache.body.len);
     flags |= hc_gate_account(&x->gate, core, &x->opts, &x->cap, cost, now, x->id);
     hc_capture_finish(&x->cap, error, flags);
 }
-
 
 /* The Helicone-* headers are usable (else a 400 naming the header, never its
  * value, and false). body_unread: the app has not sent its body (Expect:
@@ -1135,13 +1173,17 @@ static bool headers_ok(struct conn *c, struct exch *x, bool body_unread)
     if (x->opts.bad_header[0])
         snprintf(err, sizeof err, "%s: %s", x->opts.bad_header, x->opts.bad_reason);
     else if (x->opts.fallback_on_header && !x->opts.fallback_model[0])
-        snprintf(err, sizeof err, "Helicone-Fallback-OnCodes needs Helicone-Fallback-Model (the model to fall back to)");
+        snprintf(
+            err, sizeof err,
+            "Helicone-Fallback-OnCodes needs Helicone-Fallback-Model (the model to fall back to)");
     else if ((x->opts.fallback_model[0] || x->opts.fallbacks) && !x->rt.fb &&
              !(x->rt.fb = calloc(HC_MAX_FALLBACKS, sizeof *x->rt.fb))) {
         snprintf(err, sizeof err, "the gateway is out of memory");
         status = 503;
         code = "out_of_memory";
-    } else if (x->rt.fb && !x->rt.nfb && hc_fallbacks_build(&x->opts, x->rt.fb, HC_MAX_FALLBACKS, &x->rt.nfb, err, sizeof err) != 0)
+    } else if (x->rt.fb && !x->rt.nfb &&
+               hc_fallbacks_build(&x->opts, x->rt.fb, HC_MAX_FALLBACKS, &x->rt.nfb, err,
+                                  sizeof err) != 0)
         ;
     else
         return true;
@@ -1172,7 +1214,8 @@ static bool take_request(struct conn *c, struct exch *x)
         hc_capture_finish(&x->cap, NULL, 0);
         return false;
     }
-    bool expect = hc_http_header_has_token(&x->req, "expect", "100-continue") && x->rb.framing != HC_BODY_NONE;
+    bool expect = hc_http_header_has_token(&x->req, "expect", "100-continue") &&
+                  x->rb.framing != HC_BODY_NONE;
     if (expect) {
         /* The app waits for our word before it sends the body: a request we
          * refuse gets its final answer now, without a 100 (RFC 9110 §10.1.1),
@@ -1196,7 +1239,8 @@ static bool take_request(struct conn *c, struct exch *x)
             send_error(c, x, 500, "out_of_memory", "the gateway is out of memory");
             hc_capture_finish(&x->cap, NULL, 0);
         } else {
-            hc_capture_finish(&x->cap, "the app closed the connection while sending the request", HC_REC_CLIENT_ABORT);
+            hc_capture_finish(&x->cap, "the app closed the connection while sending the request",
+                              HC_REC_CLIENT_ABORT);
         }
         return false;
     }
@@ -1205,8 +1249,8 @@ static bool take_request(struct conn *c, struct exch *x)
         return false;
     const hc_request_info *ri = &x->cap.reqinfo;
     x->ans.inject = !x->rb.streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
-                (x->cap.api == HC_API_CHAT || x->cap.api == HC_API_COMPLETIONS) &&
-                accepts_stream_options(x->cap.provider);
+                    (x->cap.api == HC_API_CHAT || x->cap.api == HC_API_COMPLETIONS) &&
+                    accepts_stream_options(x->cap.provider);
     return true;
 }
 
@@ -1214,6 +1258,30 @@ static bool take_request(struct conn *c, struct exch *x)
  * Model-form fallbacks (Helicone-Fallback-Model) become further models of
  * the plan; fallback targets stay as they are. Returns true if the app was
  * answered (a model, target or key problem). */
+/* The app's own key answers the first target: fallbacks that only name
+ * another model become more targets of the plan (their model's route);
+ * fallbacks with targets of their own stay fallbacks. */
+static void fallbacks_into_plan(struct exch *x)
+{
+    int keep = 0;
+    for (int i = 0; i < x->rt.nfb; i++) {
+        if (x->rt.fb[i].has_target) {
+            x->rt.fb[keep++] = x->rt.fb[i];
+            continue;
+        }
+        cJSON *o = x->rt.fb[i].override ? cJSON_Parse(x->rt.fb[i].override) : NULL;
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "model");
+        int st = 0;
+        char e2[400];
+        if (cJSON_IsString(m))
+            hc_unified_plan_spec(&x->req, m->valuestring, x->rt.uni, &x->rt.nuni, &st, e2,
+                                 sizeof e2);
+        cJSON_Delete(o);
+        hc_fallbacks_free(&x->rt.fb[i], 1);
+    }
+    x->rt.nfb = keep;
+}
+
 static bool unified_gate(struct conn *c, struct exch *x)
 {
     char err[400];
@@ -1224,26 +1292,10 @@ static bool unified_gate(struct conn *c, struct exch *x)
         hc_capture_finish(&x->cap, NULL, 0);
         return true;
     }
-    int rc = hc_unified_plan(x->host, &x->req, x->rb.body.data ? x->rb.body.data : "", x->rb.body.len, x->rt.uni, &x->rt.nuni,
-                             &status, err, sizeof err);
-    if (rc == 0 && x->rt.nuni && x->rt.uni[0].own_auth && x->rt.fb) {
-        int keep = 0;
-        for (int i = 0; i < x->rt.nfb; i++) {
-            if (x->rt.fb[i].has_target) {
-                x->rt.fb[keep++] = x->rt.fb[i];
-                continue;
-            }
-            cJSON *o = x->rt.fb[i].override ? cJSON_Parse(x->rt.fb[i].override) : NULL;
-            const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "model");
-            int st = 0;
-            char e2[400];
-            if (cJSON_IsString(m))
-                hc_unified_plan_spec(&x->req, m->valuestring, x->rt.uni, &x->rt.nuni, &st, e2, sizeof e2);
-            cJSON_Delete(o);
-            hc_fallbacks_free(&x->rt.fb[i], 1);
-        }
-        x->rt.nfb = keep;
-    }
+    int rc = hc_unified_plan(x->host, &x->req, x->rb.body.data ? x->rb.body.data : "",
+                             x->rb.body.len, x->rt.uni, &x->rt.nuni, &status, err, sizeof err);
+    if (rc == 0 && x->rt.nuni && x->rt.uni[0].own_auth && x->rt.fb)
+        fallbacks_into_plan(x);
     if (rc != 0 && (status == 401 || status == 404 || status == 405 || status == 415) &&
         hc_provider_is_helicone(x->host)) {
         /* Fail open: the app's provider keys may be stored at Helicone (its
@@ -1262,8 +1314,10 @@ static bool unified_gate(struct conn *c, struct exch *x)
         const char *pid = hc_unified_provider_of(x->cap.model_req);
         hc_strlcpy(pu->provider, sizeof pu->provider, pid);
         x->rt.nuni = 1;
-        hc_log_warn_once("helicone_passthrough", "%s: %s; such requests are passed to Helicone as sent (its key, "
-                                                 "Helicone's service)", x->host, err);
+        hc_log_warn_once("helicone_passthrough",
+                         "%s: %s; such requests are passed to Helicone as sent (its key, "
+                         "Helicone's service)",
+                         x->host, err);
         hc_capture_set_provider(&x->cap, pu->provider);
         return false;
     }
@@ -1278,18 +1332,21 @@ static bool unified_gate(struct conn *c, struct exch *x)
         hc_capture_finish(&x->cap, NULL, 0);
         return true;
     }
-    if (hc_codes_parse(x->opts.fallback_on[0] ? x->opts.fallback_on : "429,500,502,503,504", &x->rt.uni_codes) != 0)
+    if (hc_codes_parse(x->opts.fallback_on[0] ? x->opts.fallback_on : "429,500,502,503,504",
+                       &x->rt.uni_codes) != 0)
         hc_codes_parse("429,500,502,503,504", &x->rt.uni_codes);
     const hc_unified *u = &x->rt.uni[0];
     if (hc_provider_is_helicone(x->host))
-        hc_log_warn_once("helicone_local", "%s is answered locally: requests go straight to the providers, none to "
-                                           "Helicone (HC_HELICONE=cloud to reach Helicone's service)", x->host);
+        hc_log_warn_once("helicone_local",
+                         "%s is answered locally: requests go straight to the providers, none to "
+                         "Helicone (HC_HELICONE=cloud to reach Helicone's service)",
+                         x->host);
     hc_capture_set_provider(&x->cap, u->provider);
     const hc_request_info *ri = &x->cap.reqinfo;
     x->ans.inject = !x->rb.streaming && x->opts.stream_usage && ri->stream && !ri->include_usage &&
-                (x->app_api == HC_API_CHAT || x->app_api == HC_API_COMPLETIONS);
-    hc_log_debug("%s%.*s: model list planned as %d target(s), first %s via %s", x->host, (int)x->req.target_len,
-                 x->req.target, x->rt.nuni, u->provider, u->host);
+                    (x->app_api == HC_API_CHAT || x->app_api == HC_API_COMPLETIONS);
+    hc_log_debug("%s%.*s: model list planned as %d target(s), first %s via %s", x->host,
+                 (int)x->req.target_len, x->req.target, x->rt.nuni, u->provider, u->host);
     return false;
 }
 
@@ -1300,10 +1357,8 @@ static size_t body_bytes_buffered(struct conn *c, enum hc_framing fr, uint64_t c
 {
     size_t n = c->up.in.len;
     switch (fr) {
-    case HC_BODY_LENGTH:
-        return (uint64_t)n < clen ? n : (size_t)clen;
-    case HC_BODY_CLOSE:
-        return n;
+    case HC_BODY_LENGTH: return (uint64_t)n < clen ? n : (size_t)clen;
+    case HC_BODY_CLOSE: return n;
     case HC_BODY_CHUNKED: {
         hc_chunked ch;
         hc_chunked_init(&ch);
@@ -1317,8 +1372,7 @@ static size_t body_bytes_buffered(struct conn *c, enum hc_framing fr, uint64_t c
         }
         return off;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -1326,18 +1380,21 @@ static size_t body_bytes_buffered(struct conn *c, enum hc_framing fr, uint64_t c
  * framing fr: as it comes, or re-framed by us when we filter the stream
  * (include_usage injected) or translate it (Anthropic for a chat app).
  * Returns true if the usage-only chunk must be filtered out. */
-static bool choose_framing(struct conn *c, struct exch *x, const hc_http_head *rh, enum hc_framing fr)
+static bool choose_framing(struct conn *c, struct exch *x, const hc_http_head *rh,
+                           enum hc_framing fr)
 {
     if (x->ans.injected)
         hc_capture_add_flags(&x->cap, HC_REC_USAGE_INJECTED);
-    bool filtered = x->ans.injected && rh->status == 200 && fr != HC_BODY_NONE && fr != HC_BODY_CLOSE &&
-                    !hc_http_header(rh, "content-encoding");
+    bool filtered = x->ans.injected && rh->status == 200 && fr != HC_BODY_NONE &&
+                    fr != HC_BODY_CLOSE && !hc_http_header(rh, "content-encoding");
     /* An HTTP/1.0 app cannot read chunked framing: it gets the data and the close. */
     bool http10 = x->req.minor_version == 0;
-    x->ans.xa = x->rt.cur_uni && x->rt.cur_uni->anthropic && rh->status != 101 && !hc_http_header(rh, "content-encoding");
+    x->ans.xa = x->rt.cur_uni && x->rt.cur_uni->anthropic && rh->status != 101 &&
+                !hc_http_header(rh, "content-encoding");
     if (x->ans.xa) {
         const hc_header *ct = hc_http_header(rh, "content-type");
-        x->ans.xa_stream = rh->status == 200 && ct && hc_stream_kind_for(ct->value, ct->value_len, "") == HC_STREAM_SSE;
+        x->ans.xa_stream = rh->status == 200 && ct &&
+                           hc_stream_kind_for(ct->value, ct->value_len, "") == HC_STREAM_SSE;
         if (x->ans.xa_stream)
             hc_xa_stream_init(&x->ans.xs, x->cap.reqinfo.include_usage, hc_now_us() / 1000000);
         filtered = false;
@@ -1366,12 +1423,15 @@ static void body_done(struct conn *c, struct exch *x, int status, int rc, bool c
     c->close_after = true;
     x->cache.on = false;
     if (rc == HC_ECANCELED) {
-        settle(c, x, status, "the app closed the connection during the response", HC_REC_CLIENT_ABORT);
+        settle(c, x, status, "the app closed the connection during the response",
+               HC_REC_CLIENT_ABORT);
     } else {
         /* The app must see that its answer was cut: no clean end. */
         c->client->abort_close = true;
-        settle(c, x, status, rc == HC_ETIMEDOUT ? "the upstream stopped sending (timeout) mid-response"
-                                                : "the upstream connection failed mid-response", 0);
+        settle(c, x, status,
+               rc == HC_ETIMEDOUT ? "the upstream stopped sending (timeout) mid-response"
+                                  : "the upstream connection failed mid-response",
+               0);
     }
 }
 
@@ -1382,7 +1442,8 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
     uint64_t clen;
     if (hc_http_framing(rh, true, x->req.method, x->req.method_len, &fr, &clen) != 0) {
         hc_upstream_close(&c->up);
-        send_error(c, x, 502, "upstream_protocol", "%s sent an invalid Content-Length/Transfer-Encoding", x->rt.target.url);
+        send_error(c, x, 502, "upstream_protocol",
+                   "%s sent an invalid Content-Length/Transfer-Encoding", x->rt.target.url);
         settle(c, x, 502, NULL, 0);
         return;
     }
@@ -1400,7 +1461,8 @@ static void forward_answer(struct conn *c, struct exch *x, hc_http_head *rh, int
     }
     hc_capture_response_head(&x->cap, rh);
     hc_buf_consume(&c->up.in, (size_t)hlen);
-    size_t presend = x->ans.cf == CF_RAW && rh->status != 101 ? body_bytes_buffered(c, fr, clen) : 0;
+    size_t presend =
+        x->ans.cf == CF_RAW && rh->status != 101 ? body_bytes_buffered(c, fr, clen) : 0;
     hc_buf_append(&ch, c->up.in.data, presend);
     int wrc = hc_io_write_buf(c->client, &ch);
     hc_buf_free(&ch);
@@ -1440,7 +1502,8 @@ static void exchange(struct conn *c, struct exch *x)
     }
     request_host(c, x);
     hc_capture_begin(&x->cap, core, x->host, &x->req, start_us, t0);
-    hc_capture_set_may_wait(&x->cap, true); /* settled after the app has its answer: see recorder.c */
+    hc_capture_set_may_wait(&x->cap,
+                            true); /* settled after the app has its answer: see recorder.c */
     hc_uuid_format(x->cap.rec.id, x->id);
     x->rt.fallback_idx = -1;
 
@@ -1452,8 +1515,10 @@ static void exchange(struct conn *c, struct exch *x)
     if (policy_gate(c, x, start_us))
         return;
     if (hc_replay_gate(&x->replay, c->client, &x->cap, x->host, &x->req,
-                       x->rb.streaming ? NULL : x->rb.body.data ? x->rb.body.data : "", x->rb.body.len,
-                       answer_id(x)))
+                       x->rb.streaming   ? NULL
+                       : x->rb.body.data ? x->rb.body.data
+                                         : "",
+                       x->rb.body.len, answer_id(x)))
         return;
     x->cache.body_ok = x->replay.record;
     if (cache_gate(c, x, start_us))
@@ -1465,12 +1530,18 @@ static void exchange(struct conn *c, struct exch *x)
     if (hlen < 0) {
         if (hlen == HC_ECANCELED) {
             c->close_after = true;
-            hc_capture_finish(&x->cap, "the app went away before the upstream answered", HC_REC_CLIENT_ABORT);
+            hc_capture_finish(&x->cap, "the app went away before the upstream answered",
+                              HC_REC_CLIENT_ABORT);
             return;
         }
         bool bad_body = hlen == HC_EINVAL && x->rt.cur_uni && x->rt.cur_uni->anthropic;
-        send_error(c, x, bad_body ? 400 : hlen == HC_ETIMEDOUT ? 504 : hlen == HC_ENOMEM ? 500 : 502,
-                   bad_body ? "bad_request" : hc_gwerror_upstream_code(hlen), "%s", err[0] ? err : hc_strerror(hlen));
+        send_error(c, x,
+                   bad_body               ? 400
+                   : hlen == HC_ETIMEDOUT ? 504
+                   : hlen == HC_ENOMEM    ? 500
+                                          : 502,
+                   bad_body ? "bad_request" : hc_gwerror_upstream_code(hlen), "%s",
+                   err[0] ? err : hc_strerror(hlen));
         hc_capture_finish(&x->cap, NULL, 0);
         return;
     }
@@ -1499,7 +1570,8 @@ static void exch_free(struct exch *x)
     hc_opts_free(&x->opts);
 }
 
-void hc_proxy_serve(hc_core *core, hc_io *client, const hc_origin *origin, const char *host, bool tls)
+void hc_proxy_serve(hc_core *core, hc_io *client, const hc_origin *origin, const char *host,
+                    bool tls)
 {
     struct conn c;
     memset(&c, 0, sizeof c);

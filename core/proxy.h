@@ -33,6 +33,7 @@ bool hc_proxy_looks_like_http(const unsigned char *p, size_t n);
 /* Serve HTTP on the app connection `client` (plain or TLS, handshake done)
  * for LLM host `host`. Returns when the connection should be closed; the
  * caller closes it. */
-void hc_proxy_serve(hc_core *core, hc_io *client, const hc_origin *origin, const char *host, bool tls);
+void hc_proxy_serve(hc_core *core, hc_io *client, const hc_origin *origin, const char *host,
+                    bool tls);
 
 #endif

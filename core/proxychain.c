@@ -18,7 +18,8 @@ static void base64(const unsigned char *in, size_t n, char *out, size_t size)
     static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t j = 0;
     for (size_t i = 0; i < n && j + 5 < size; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
         out[j++] = tb[(v >> 18) & 63];
         out[j++] = tb[(v >> 12) & 63];
         out[j++] = i + 1 < n ? tb[(v >> 6) & 63] : '=';
@@ -37,8 +38,10 @@ static size_t pct_decode(const char *s, size_t n, char *out, size_t size)
 {
     size_t j = 0;
     for (size_t i = 0; i < n && j + 1 < size; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
-            out[j++] = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+        if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+            hexval((unsigned char)s[i + 2]) >= 0) {
+            out[j++] =
+                (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
             i += 2;
         } else {
             out[j++] = s[i];
@@ -172,7 +175,8 @@ bool hc_no_proxy_match_port(const char *list, const char *host, int port)
             el--;
         }
         if (el && (hl == el ? strncasecmp(host, e, el) == 0
-                            : hl > el && host[hl - el - 1] == '.' && strncasecmp(host + hl - el, e, el) == 0))
+                            : hl > el && host[hl - el - 1] == '.' &&
+                                  strncasecmp(host + hl - el, e, el) == 0))
             return true;
     }
     return false;
@@ -186,7 +190,8 @@ bool hc_no_proxy_match(const char *list, const char *host)
 bool hc_proxy_bypass(const hc_config *cfg, const char *host, int port)
 {
     unsigned char a[16];
-    if (strcasecmp(host, "localhost") == 0 || (strlen(host) > 10 && strcasecmp(host + strlen(host) - 10, ".localhost") == 0))
+    if (strcasecmp(host, "localhost") == 0 ||
+        (strlen(host) > 10 && strcasecmp(host + strlen(host) - 10, ".localhost") == 0))
         return true;
     if (inet_pton(AF_INET, host, a) == 1 && a[0] == 127)
         return true;
@@ -198,8 +203,8 @@ bool hc_proxy_bypass(const hc_config *cfg, const char *host, int port)
     return hc_no_proxy_match_port(cfg->no_proxy, host, port);
 }
 
-int hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host, int port, int timeout_ms,
-                          int cancel_fd, char *err, size_t errlen)
+int hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host, int port,
+                          int timeout_ms, int cancel_fd, char *err, size_t errlen)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
     char ps[8];
@@ -221,7 +226,9 @@ int hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host
     }
     bool v6 = strchr(host, ':') != NULL;
     hc_buf req = HC_BUF_INIT;
-    hc_buf_printf(&req, v6 ? "CONNECT [%s]:%d HTTP/1.1\r\nHost: [%s]:%d\r\n" : "CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n",
+    hc_buf_printf(&req,
+                  v6 ? "CONNECT [%s]:%d HTTP/1.1\r\nHost: [%s]:%d\r\n"
+                     : "CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n",
                   host, port, host, port);
     if (p->auth[0])
         hc_buf_printf(&req, "Proxy-Authorization: %s\r\n", p->auth);
@@ -249,13 +256,15 @@ int hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host
             break;
     }
     head[n] = '\0';
-    if (rc == 0 && !(n >= 12 && strncmp(head, "HTTP/1.", 7) == 0 && strncmp(head + 9, "200", 3) == 0)) {
+    if (rc == 0 &&
+        !(n >= 12 && strncmp(head, "HTTP/1.", 7) == 0 && strncmp(head + 9, "200", 3) == 0)) {
         size_t l = strcspn(head, "\r\n");
-        snprintf(err, errlen, "the upstream proxy %s:%d refused CONNECT %s:%d: %.*s", p->host, p->port, host, port,
-                 (int)(l > 100 ? 100 : l), head);
+        snprintf(err, errlen, "the upstream proxy %s:%d refused CONNECT %s:%d: %.*s", p->host,
+                 p->port, host, port, (int)(l > 100 ? 100 : l), head);
         rc = HC_ECONNECT;
     } else if (rc != 0) {
-        snprintf(err, errlen, "the upstream proxy %s:%d did not answer CONNECT %s:%d", p->host, p->port, host, port);
+        snprintf(err, errlen, "the upstream proxy %s:%d did not answer CONNECT %s:%d", p->host,
+                 p->port, host, port);
     }
     if (rc != 0) {
         close(fd);

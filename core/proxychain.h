@@ -19,14 +19,14 @@
 #include "core.h"
 
 typedef struct hc_proxy_url {
-    char host[256];           /* name or IP literal (no brackets) */
-    int  port;                /* default 80 (3128 is common, but the URL says) */
-    char auth[600];           /* "Basic <base64 user:pass>" or "" — a secret: never logged */
+    char host[256]; /* name or IP literal (no brackets) */
+    int port;       /* default 80 (3128 is common, but the URL says) */
+    char auth[600]; /* "Basic <base64 user:pass>" or "" — a secret: never logged */
 } hc_proxy_url;
 
 /* Parse "http://[user:pass@]host[:port][/]" (also without the scheme).
  * 0, or HC_EINVAL for anything else (https:// proxies are not supported). */
-int  hc_proxy_url_parse(const char *url, hc_proxy_url *out);
+int hc_proxy_url_parse(const char *url, hc_proxy_url *out);
 
 /* Does NO_PROXY-style list `list` ("a.com,.b.com,*,10.0.0.1") exclude host?
  * Matches exact names and dot-suffixes, case-insensitive; "*" matches all. */
@@ -47,7 +47,7 @@ bool hc_proxy_bypass(const hc_config *cfg, const char *host, int port);
  * proxy, send CONNECT, read its answer. Returns the fd (non-blocking), or
  * HC_ECONNECT / HC_ETIMEDOUT / HC_ECANCELED with a reason in err (the proxy's
  * status line when it refused). cancel_fd as in hc_io_connect. */
-int  hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host, int port, int timeout_ms,
-                           int cancel_fd, char *err, size_t errlen);
+int hc_proxychain_connect(hc_core *core, const hc_proxy_url *p, const char *host, int port,
+                          int timeout_ms, int cancel_fd, char *err, size_t errlen);
 
 #endif

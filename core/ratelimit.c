@@ -13,8 +13,8 @@
 
 /* The stored value of a window counter. */
 struct window {
-    int64_t  head;           /* absolute slot number of the newest slot written */
-    uint64_t count[SLOTS];   /* count[slot % SLOTS] */
+    int64_t head;          /* absolute slot number of the newest slot written */
+    uint64_t count[SLOTS]; /* count[slot % SLOTS] */
 };
 
 int hc_ratelimit_parse(const char *text, hc_ratelimit *rl, char *err, size_t errlen)
@@ -116,11 +116,11 @@ static uint64_t window_sum(const struct window *w)
 
 struct window_args {
     const char *key;
-    int64_t     window_us, now_us;
-    uint64_t    quota, amount;
-    bool        check;
-    bool       *allowed;
-    uint64_t   *used;
+    int64_t window_us, now_us;
+    uint64_t quota, amount;
+    bool check;
+    bool *allowed;
+    uint64_t *used;
 };
 
 /* One attempt of window_op (hc_store_write_fn): read, count, write back. */
@@ -146,8 +146,8 @@ static int window_attempt(hc_store *s, MDB_txn *txn, void *ctx)
     return hc_store_mdb_rc(mdb_put(txn, dbi, &k, &v, 0));
 }
 
-static int window_op(hc_store *s, const char *key, int64_t window_us, uint64_t quota, uint64_t amount,
-                     int64_t now_us, bool check, bool *allowed, uint64_t *used)
+static int window_op(hc_store *s, const char *key, int64_t window_us, uint64_t quota,
+                     uint64_t amount, int64_t now_us, bool check, bool *allowed, uint64_t *used)
 {
     /* HC_SHARED: the fleet's window in Redis; the local one when unset or down. */
     if (hc_shared_window(key, window_us, quota, amount, now_us, check, allowed, used) == 0)
@@ -175,7 +175,8 @@ int hc_window_take(hc_store *s, const char *key, int64_t window_us, uint64_t quo
     return window_op(s, key, window_us, quota, amount, now_us, true, allowed, used);
 }
 
-int hc_window_add(hc_store *s, const char *key, int64_t window_us, uint64_t amount, int64_t now_us, uint64_t *used)
+int hc_window_add(hc_store *s, const char *key, int64_t window_us, uint64_t amount, int64_t now_us,
+                  uint64_t *used)
 {
     return window_op(s, key, window_us, 0, amount, now_us, false, NULL, used);
 }
@@ -184,7 +185,7 @@ int hc_total_get(hc_store *s, const char *key, uint64_t *total)
 {
     int src = hc_shared_total_get(key, total);
     if (src != HC_EDISABLED)
-        return src;             /* answered by Redis, or HC_ECONNECT under fail-closed */
+        return src; /* answered by Redis, or HC_ECONNECT under fail-closed */
     MDB_txn *txn;
     int rc = hc_store_txn_begin(s, false, &txn);
     if (rc)
@@ -199,8 +200,8 @@ int hc_total_get(hc_store *s, const char *key, uint64_t *total)
 
 struct total_args {
     const char *key;
-    uint64_t    amount;
-    uint64_t   *before, *after;
+    uint64_t amount;
+    uint64_t *before, *after;
 };
 
 /* One attempt of hc_total_add (hc_store_write_fn). */

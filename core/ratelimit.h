@@ -26,12 +26,12 @@
 #include "store.h"
 
 typedef struct hc_ratelimit {
-    char     text[256];     /* the policy as written, echoed in Helicone-RateLimit-Policy */
-    uint64_t quota;         /* requests, or nano-USD for cents */
-    double   quota_cents;   /* as written, for headers */
-    int64_t  window_us;
-    bool     cents;
-    char     segment[128];  /* "" (global), "user", or a property name */
+    char text[256];     /* the policy as written, echoed in Helicone-RateLimit-Policy */
+    uint64_t quota;     /* requests, or nano-USD for cents */
+    double quota_cents; /* as written, for headers */
+    int64_t window_us;
+    bool cents;
+    char segment[128]; /* "" (global), "user", or a property name */
 } hc_ratelimit;
 
 /* Parse a policy. 0, or HC_EINVAL with a reason in err. */
@@ -49,7 +49,8 @@ int hc_window_take(hc_store *s, const char *key, int64_t window_us, uint64_t quo
 
 /* Add amount to the window unconditionally (cost after a request completed).
  * *used gets the total after. 0 or HC_ESTORE / HC_EFULL. */
-int hc_window_add(hc_store *s, const char *key, int64_t window_us, uint64_t amount, int64_t now_us, uint64_t *used);
+int hc_window_add(hc_store *s, const char *key, int64_t window_us, uint64_t amount, int64_t now_us,
+                  uint64_t *used);
 
 /* hc_window_add inside the caller's write transaction on the counters table
  * (dbi), always the local store: for callers that update many windows at

@@ -48,38 +48,38 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCH          256
-#define LINGER_US      1000
+#define BATCH           256
+#define LINGER_US       1000
 #define MAX_QUEUE_BYTES (256u << 20)
 #define BLOB_KEEP       (64u << 10)
 
 struct hc_recorder {
-    hc_core        *core;          /* immutable */
-    pthread_mutex_t lock;          /* guards everything below */
-    pthread_cond_t  cond;          /* items queued (signalled when idle, or a batch is full) */
-    pthread_cond_t  done_cond;     /* a batch was written */
-    pthread_cond_t  space_cond;    /* the thread took the queue: there is room */
-    hc_rec_item    *head, *tail;
-    size_t          queued, queued_bytes;
-    int             busy;          /* the thread holds items it has not written yet, or alert sums (alert.h) */
-    int             idle;          /* the thread sleeps on an empty queue */
-    int             flushing;      /* flushers waiting: do not linger */
-    int             stalled;       /* a backpressure wait ran out: drop, don't wait */
-    int             inflight;      /* exchanges begun whose record is not queued yet */
-    int             started;       /* thread started */
-    int             disabled;      /* store unusable: drop everything */
-    size_t          writing;       /* taken from the queue by the writer, not yet accounted */
+    hc_core *core;             /* immutable */
+    pthread_mutex_t lock;      /* guards everything below */
+    pthread_cond_t cond;       /* items queued (signalled when idle, or a batch is full) */
+    pthread_cond_t done_cond;  /* a batch was written */
+    pthread_cond_t space_cond; /* the thread took the queue: there is room */
+    hc_rec_item *head, *tail;
+    size_t queued, queued_bytes;
+    int busy;       /* the thread holds items it has not written yet, or alert sums (alert.h) */
+    int idle;       /* the thread sleeps on an empty queue */
+    int flushing;   /* flushers waiting: do not linger */
+    int stalled;    /* a backpressure wait ran out: drop, don't wait */
+    int inflight;   /* exchanges begun whose record is not queued yet */
+    int started;    /* thread started */
+    int disabled;   /* store unusable: drop everything */
+    size_t writing; /* taken from the queue by the writer, not yet accounted */
     hc_recorder_stats st;
-    hc_store       *store;         /* the core's store (hc_core_store) */
+    hc_store *store; /* the core's store (hc_core_store) */
     /* The recorder thread's own, reused batch by batch (not on its stack:
      * zeroing 16 KiB per batch showed in profiles; buffers keep capacity). */
-    hc_store_item   si[BATCH];
-    hc_buf          blobs[BATCH][2];
+    hc_store_item si[BATCH];
+    hc_buf blobs[BATCH][2];
 };
 
 hc_rec_item *hc_rec_item_new(const uint8_t id[HC_UUID_LEN], const void *rec, size_t rec_len,
-                             const void *req, size_t req_len, bool has_req,
-                             const void *resp, size_t resp_len, bool has_resp)
+                             const void *req, size_t req_len, bool has_req, const void *resp,
+                             size_t resp_len, bool has_resp)
 {
     if (!has_req)
         req_len = 0;
@@ -125,8 +125,8 @@ static void free_list(hc_rec_item *it)
  * the commit (a raw close_range: LMDB's writes fail EBADF, or are refused by
  * identity) is not reported: *retry is set and the store is opened again
  * (hc_core_store) for the caller to write the batch there. */
-static void write_batch(hc_recorder *r, hc_rec_item **items, size_t n, size_t *written, bool may_retry,
-                        bool *retry)
+static void write_batch(hc_recorder *r, hc_rec_item **items, size_t n, size_t *written,
+                        bool may_retry, bool *retry)
 {
     hc_store_item *si = r->si;
     for (size_t i = 0; i < n; i++) {
@@ -170,7 +170,8 @@ static void write_batch(hc_recorder *r, hc_rec_item **items, size_t n, size_t *w
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < 2; k++)
             if (r->blobs[i][k].cap > BLOB_KEEP)
-                hc_buf_free(&r->blobs[i][k]); /* keep small buffers for the next batch, not big ones */
+                hc_buf_free(
+                    &r->blobs[i][k]); /* keep small buffers for the next batch, not big ones */
 }
 
 static void deadline_us(clockid_t clk, int64_t us, struct timespec *until)
@@ -365,8 +366,10 @@ void hc_recorder_submit(hc_recorder *r, hc_rec_item *it, bool may_wait)
         int disabled = r->disabled;
         pthread_mutex_unlock(&r->lock);
         if (!disabled)
-            hc_log_warn_once("queue_full", "recorder queue full (%zu exchanges waiting: the store is not keeping "
-                             "up); dropping records", waiting);
+            hc_log_warn_once("queue_full",
+                             "recorder queue full (%zu exchanges waiting: the store is not keeping "
+                             "up); dropping records",
+                             waiting);
         free(it);
         return;
     }
@@ -375,7 +378,8 @@ void hc_recorder_submit(hc_recorder *r, hc_rec_item *it, bool may_wait)
             r->disabled = 1;
             r->st.dropped_store++;
             pthread_mutex_unlock(&r->lock);
-            hc_log_warn_once("recorder_thread", "cannot start the recorder thread; LLM calls are not recorded");
+            hc_log_warn_once("recorder_thread",
+                             "cannot start the recorder thread; LLM calls are not recorded");
             free(it);
             return;
         }

@@ -27,19 +27,19 @@
 typedef struct hc_recorder hc_recorder;
 
 typedef struct hc_rec_item {
-    struct hc_rec_item *next;           /* queue link (recorder-owned) */
-    uint8_t  id[HC_UUID_LEN];
-    size_t   rec_len, req_len, resp_len;
-    bool     has_req, has_resp;         /* store a body (even an empty one) */
-    bool     req_trunc, resp_trunc;
-    char    *rec, *req, *resp;          /* point into data[] */
-    char     data[];
+    struct hc_rec_item *next; /* queue link (recorder-owned) */
+    uint8_t id[HC_UUID_LEN];
+    size_t rec_len, req_len, resp_len;
+    bool has_req, has_resp; /* store a body (even an empty one) */
+    bool req_trunc, resp_trunc;
+    char *rec, *req, *resp; /* point into data[] */
+    char data[];
 } hc_rec_item;
 
 /* One allocation holding copies of the three byte strings. NULL on ENOMEM. */
 hc_rec_item *hc_rec_item_new(const uint8_t id[HC_UUID_LEN], const void *rec, size_t rec_len,
-                             const void *req, size_t req_len, bool has_req,
-                             const void *resp, size_t resp_len, bool has_resp);
+                             const void *req, size_t req_len, bool has_req, const void *resp,
+                             size_t resp_len, bool has_resp);
 
 hc_recorder *hc_recorder_new(hc_core *core);
 
@@ -58,9 +58,9 @@ void hc_recorder_exchange_end(hc_recorder *r);
 /* Counters since start, for tests and HC_DEBUG. */
 typedef struct hc_recorder_stats {
     uint64_t submitted, written, dropped_full, dropped_store;
-    uint64_t waited;                    /* submissions that waited for room */
-    uint64_t left;                      /* not written when a flush gave up: queued, being written, in flight */
-    int      disabled;                  /* no store (the shim said why when it failed to open) */
+    uint64_t waited; /* submissions that waited for room */
+    uint64_t left;   /* not written when a flush gave up: queued, being written, in flight */
+    int disabled;    /* no store (the shim said why when it failed to open) */
 } hc_recorder_stats;
 void hc_recorder_stats_get(hc_recorder *r, hc_recorder_stats *out);
 

@@ -24,11 +24,11 @@ bool hc_is_synthetic_addr(const struct sockaddr *a)
 
 /* One direction's state: bytes read from `from` not yet written to `to`. */
 struct dir {
-    int    from, to;
-    char  *buf;
+    int from, to;
+    char *buf;
     size_t len, off;
-    bool   eof;        /* `from` reached end of stream */
-    bool   shut;       /* we have shut down writing on `to` */
+    bool eof;  /* `from` reached end of stream */
+    bool shut; /* we have shut down writing on `to` */
 };
 
 static bool pump(struct dir *d, short rev_from, short rev_to)
@@ -73,8 +73,9 @@ void hc_relay(hc_core *core, int cfd, const hc_origin *o)
 
 void hc_relay_routed(hc_core *core, int cfd, const hc_origin *o)
 {
-    const hc_route *r = hc_is_synthetic_addr((const struct sockaddr *)&o->dst) ? hc_config_route(&core->cfg, o->host)
-                                                                                : NULL;
+    const hc_route *r = hc_is_synthetic_addr((const struct sockaddr *)&o->dst)
+                            ? hc_config_route(&core->cfg, o->host)
+                            : NULL;
     if (!r) {
         hc_relay(core, cfd, o);
         return;
@@ -83,7 +84,8 @@ void hc_relay_routed(hc_core *core, int cfd, const hc_origin *o)
     snprintf(port, sizeof port, "%d", r->port);
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res = NULL;
     if (core->shim->getaddrinfo(r->target, port, &hints, &res) != 0 || !res) {
-        hc_log_debug("cannot resolve %s, the route of %s; closing the connection", r->target, o->host);
+        hc_log_debug("cannot resolve %s, the route of %s; closing the connection", r->target,
+                     o->host);
         close(cfd);
         return;
     }
@@ -104,7 +106,8 @@ static void relay_to(hc_core *core, int cfd, const struct sockaddr *dst, socklen
 void hc_relay_fds(int cfd, int ufd)
 {
     char *b1 = malloc(RELAY_BUF), *b2 = malloc(RELAY_BUF);
-    struct dir up = { .from = cfd, .to = ufd, .buf = b1 }, down = { .from = ufd, .to = cfd, .buf = b2 };
+    struct dir up = { .from = cfd, .to = ufd, .buf = b1 },
+               down = { .from = ufd, .to = cfd, .buf = b2 };
     if (!b1 || !b2)
         goto done;
     while (!(up.shut && down.shut)) {

@@ -31,27 +31,27 @@
 #include <unistd.h>
 
 typedef struct entry {
-    char   key[65];
-    int    line;
-    bool   used, streamed;
-    int    status;
-    char  *host, *method, *path, *model, *canon;   /* owned */
+    char key[65];
+    int line;
+    bool used, streamed;
+    int status;
+    char *host, *method, *path, *model, *canon; /* owned */
     hc_buf head, body;
     hc_tokens tok;
     int64_t cost_nusd;
 } entry;
 
 static struct {
-    pthread_once_t  once;
+    pthread_once_t once;
     pthread_mutex_t mu;
-    int             mode;
-    char            file[4096];
-    char            ignore[512];
-    regex_t         re;
-    bool            have_re;
-    bool            loaded;
-    entry          *e;
-    size_t          n;
+    int mode;
+    char file[4096];
+    char ignore[512];
+    regex_t re;
+    bool have_re;
+    bool loaded;
+    entry *e;
+    size_t n;
 } R = { PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, 0, "", "", { 0 }, false, false, NULL, 0 };
 
 static void init(void)
@@ -59,7 +59,7 @@ static void init(void)
     const char *m = getenv("HC_REPLAY"), *f = getenv("HC_CASSETTE");
     if (!m || !*m || strcmp(m, "off") == 0 || strcmp(m, "0") == 0)
         return;
-    int mode = strcmp(m, "record") == 0 ? HC_REPLAY_RECORD
+    int mode = strcmp(m, "record") == 0   ? HC_REPLAY_RECORD
                : strcmp(m, "replay") == 0 ? HC_REPLAY_REPLAY
                : strcmp(m, "auto") == 0   ? HC_REPLAY_AUTO
                                           : -1;
@@ -83,7 +83,8 @@ static void init(void)
         if (rc) {
             char why[200];
             regerror(rc, &R.re, why, sizeof why);
-            hc_log_error("HC_REPLAY_IGNORE_RE: not a POSIX extended regex (%s): '%s'; ignored", why, re);
+            hc_log_error("HC_REPLAY_IGNORE_RE: not a POSIX extended regex (%s): '%s'; ignored", why,
+                         re);
         } else {
             R.have_re = true;
         }
@@ -123,8 +124,9 @@ static void apply_re(const regex_t *re, hc_buf *canon)
     *canon = out;
 }
 
-int hc_replay_key(const char *host, const char *method, const char *path, const char *body, size_t len,
-                  const char *ignore, const struct re_pattern_buffer *re, hc_buf *canon, bool *json, char key[65])
+int hc_replay_key(const char *host, const char *method, const char *path, const char *body,
+                  size_t len, const char *ignore, const struct re_pattern_buffer *re, hc_buf *canon,
+                  bool *json, char key[65])
 {
     hc_buf_reset(canon);
     *json = hc_cache_canonical(body ? body : "", len, ignore, canon) == 0;
@@ -194,7 +196,10 @@ static bool is_text(const char *s, size_t n)
         unsigned c = *p;
         if (!c)
             return false;
-        if (c < 0x80) { p++; continue; }
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
         int k = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
         if (k < 0 || c == 0xC0 || c == 0xC1 || (size_t)(e - p) <= (size_t)k)
             return false;
@@ -267,7 +272,8 @@ static int parse_line(const char *s, size_t n, int line, entry *e)
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
     const cJSON *hd = cJSON_GetObjectItemCaseSensitive(o, "head");
     int rc = HC_EPARSE;
-    if (!cJSON_IsString(k) || strlen(k->valuestring) != 64 || !cJSON_IsNumber(st) || !cJSON_IsArray(hd))
+    if (!cJSON_IsString(k) || strlen(k->valuestring) != 64 || !cJSON_IsNumber(st) ||
+        !cJSON_IsArray(hd))
         goto cleanup;
     memcpy(e->key, k->valuestring, 65);
     e->status = st->valueint;
@@ -277,7 +283,8 @@ static int parse_line(const char *s, size_t n, int line, entry *e)
     e->path = dup_str(o, "path");
     e->model = dup_str(o, "model");
     const cJSON *rq = cJSON_GetObjectItemCaseSensitive(o, "request");
-    e->canon = rq ? (cJSON_IsString(rq) ? strdup(rq->valuestring) : cJSON_PrintUnformatted(rq)) : strdup("");
+    e->canon = rq ? (cJSON_IsString(rq) ? strdup(rq->valuestring) : cJSON_PrintUnformatted(rq))
+                  : strdup("");
     if (cJSON_IsObject(rq) && e->canon && e->host && e->method && e->path) {
         /* Match under today's HC_REPLAY_IGNORE / _RE: the key is recomputed
          * from the request as recorded (also after a hand edit). */
@@ -293,9 +300,8 @@ static int parse_line(const char *s, size_t n, int line, entry *e)
         hc_buf_free(&c);
     }
     const cJSON *h;
-    cJSON_ArrayForEach(h, hd)
-        if (cJSON_IsString(h))
-            hc_buf_printf(&e->head, "%s\r\n", h->valuestring);
+    cJSON_ArrayForEach(h, hd) if (cJSON_IsString(h))
+        hc_buf_printf(&e->head, "%s\r\n", h->valuestring);
     if ((rc = get_bytes(o, "body", &e->body)))
         goto cleanup;
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "tok");
@@ -305,7 +311,9 @@ static int parse_line(const char *s, size_t n, int line, entry *e)
     }
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "cost_nusd");
     e->cost_nusd = cJSON_IsNumber(c) ? (int64_t)c->valuedouble : 0;
-    rc = e->host && e->method && e->path && e->model && e->canon && !hc_buf_error(&e->head) ? 0 : HC_ENOMEM;
+    rc = e->host && e->method && e->path && e->model && e->canon && !hc_buf_error(&e->head)
+             ? 0
+             : HC_ENOMEM;
 cleanup:
     cJSON_Delete(o);
     if (rc)
@@ -360,15 +368,17 @@ static void snippet(const char *s, size_t at, char *out, size_t size)
 
 /* A miss: one stderr line naming the request and the closest recorded one,
  * and a 404 the SDKs do not retry. */
-static void refuse(hc_io *client, hc_capture *cap, const char *host, const char *method, const char *path,
-                   const char *model, const char *key, const char *canon, int turn, const char *id)
+static void refuse(hc_io *client, hc_capture *cap, const char *host, const char *method,
+                   const char *path, const char *model, const char *key, const char *canon,
+                   int turn, const char *id)
 {
     const entry *best = NULL;
     size_t best_len = 0;
     bool best_same_place = false;
     for (size_t i = 0; i < R.n; i++) {
         const entry *e = &R.e[i];
-        bool same = strcmp(e->host, host) == 0 && strcmp(e->path, path) == 0 && strcmp(e->method, method) == 0;
+        bool same = strcmp(e->host, host) == 0 && strcmp(e->path, path) == 0 &&
+                    strcmp(e->method, method) == 0;
         size_t k = 0;
         while (e->canon[k] && e->canon[k] == canon[k])
             k++;
@@ -379,23 +389,25 @@ static void refuse(hc_io *client, hc_capture *cap, const char *host, const char 
     if (!R.file[0])
         snprintf(why, sizeof why, "no cassette (HC_CASSETTE is not set)");
     else if (best && strcmp(best->key, key) == 0)
-        snprintf(why, sizeof why, "this request was recorded %d time(s) in %s and this is turn %d", turn, R.file,
-                 turn + 1);
+        snprintf(why, sizeof why, "this request was recorded %d time(s) in %s and this is turn %d",
+                 turn, R.file, turn + 1);
     else if (best) {
         char a[64], b[64];
         snippet(best->canon, best_len, a, sizeof a);
         snippet(canon, best_len, b, sizeof b);
-        snprintf(why, sizeof why, "closest recorded: %s line %d (%s %s%s, model %s), first difference at byte %zu: "
-                 "recorded '%s' vs now '%s'", R.file, best->line, best->method, best->host, best->path,
+        snprintf(why, sizeof why,
+                 "closest recorded: %s line %d (%s %s%s, model %s), first difference at byte %zu: "
+                 "recorded '%s' vs now '%s'",
+                 R.file, best->line, best->method, best->host, best->path,
                  best->model[0] ? best->model : "-", best_len, a, b);
     } else
         snprintf(why, sizeof why, "the cassette %s has no entries", R.file);
-    hc_log_error("replay: no recorded answer for %s %s%s (model %s, key %.12s); %s", method, host, path,
-                 model[0] ? model : "-", key, why);
+    hc_log_error("replay: no recorded answer for %s %s%s (model %s, key %.12s); %s", method, host,
+                 path, model[0] ? model : "-", key, why);
     cJSON *o = cJSON_CreateObject(), *err = cJSON_AddObjectToObject(o, "error");
     char msg[1000];
-    snprintf(msg, sizeof msg, "hcshim replay: no recorded answer for %s %s%s (model %s); %s", method, host, path,
-             model[0] ? model : "-", why);
+    snprintf(msg, sizeof msg, "hcshim replay: no recorded answer for %s %s%s (model %s); %s",
+             method, host, path, model[0] ? model : "-", why);
     cJSON_AddStringToObject(err, "message", msg);
     cJSON_AddStringToObject(err, "type", "replay_no_match");
     cJSON_AddStringToObject(err, "code", "replay_no_match");
@@ -403,8 +415,11 @@ static void refuse(hc_io *client, hc_capture *cap, const char *host, const char 
     cJSON_Delete(o);
     hc_buf b = HC_BUF_INIT;
     size_t tl = txt ? strlen(txt) : 0;
-    hc_buf_printf(&b, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                      "x-should-retry: false\r\nhelicone-id: %s\r\nHelicone-Replay: MISS\r\n\r\n", tl, id);
+    hc_buf_printf(
+        &b,
+        "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+        "x-should-retry: false\r\nhelicone-id: %s\r\nHelicone-Replay: MISS\r\n\r\n",
+        tl, id);
     hc_buf_append(&b, txt ? txt : "", tl);
     static const hc_header json_ct[] = { { "Content-Type", 12, "application/json", 16 } };
     hc_capture_response(cap, 404, json_ct, 1); /* as values: nothing written here is parsed back */
@@ -413,13 +428,15 @@ static void refuse(hc_io *client, hc_capture *cap, const char *host, const char 
     int w = hc_io_write_buf(client, &b);
     free(txt);
     hc_buf_free(&b);
-    hc_capture_finish(cap, "replay: no recorded answer for this request", w ? HC_REC_CLIENT_ABORT : 0);
+    hc_capture_finish(cap, "replay: no recorded answer for this request",
+                      w ? HC_REC_CLIENT_ABORT : 0);
 }
 
 /* Answer from entry e (its memory stays valid: entries are never freed). */
 static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *id, bool http10)
 {
-    bool chunked = e->streamed && !http10; /* an HTTP/1.0 app cannot read chunks: it gets a length */
+    bool chunked =
+        e->streamed && !http10; /* an HTTP/1.0 app cannot read chunks: it gets a length */
     hc_buf head = HC_BUF_INIT;
     hc_buf_append(&head, e->head.data ? e->head.data : "", e->head.len);
     if (chunked)
@@ -462,11 +479,12 @@ static void answer(hc_io *client, hc_capture *cap, const entry *e, const char *i
     /* Like a cache hit: nothing spent, the recorded cost saved; the usage is
      * the recorded one (a stream may not carry it). */
     hc_capture_stored_answer(cap, &e->tok, e->cost_nusd, e->model);
-    hc_capture_finish(cap, w ? "the app went away" : NULL, HC_REC_REPLAYED | (w ? HC_REC_CLIENT_ABORT : 0));
+    hc_capture_finish(cap, w ? "the app went away" : NULL,
+                      HC_REC_REPLAYED | (w ? HC_REC_CLIENT_ABORT : 0));
 }
 
-bool hc_replay_gate(hc_replay_ctx *r, hc_io *client, hc_capture *cap, const char *host, const hc_http_head *req,
-                    const char *body, size_t len, const char *id)
+bool hc_replay_gate(hc_replay_ctx *r, hc_io *client, hc_capture *cap, const char *host,
+                    const hc_http_head *req, const char *body, size_t len, const char *id)
 {
     memset(r, 0, sizeof *r);
     int mode = hc_replay_mode();
@@ -481,13 +499,15 @@ bool hc_replay_gate(hc_replay_ctx *r, hc_io *client, hc_capture *cap, const char
             refuse(client, cap, host, r->method, path, model, "-", "", 0, id);
             return true;
         }
-        hc_log_warn_once("replay_stream",
-                         "replay: a request body too large to buffer is neither replayed nor recorded");
+        hc_log_warn_once(
+            "replay_stream",
+            "replay: a request body too large to buffer is neither replayed nor recorded");
         return false;
     }
     hc_buf canon = HC_BUF_INIT;
     bool json = false;
-    if (hc_replay_key(host, r->method, path, body, len, R.ignore, R.have_re ? &R.re : NULL, &canon, &json, r->key)) {
+    if (hc_replay_key(host, r->method, path, body, len, R.ignore, R.have_re ? &R.re : NULL, &canon,
+                      &json, r->key)) {
         hc_buf_free(&canon);
         return false;
     }
@@ -545,10 +565,11 @@ void hc_replay_free(hc_replay_ctx *r)
     r->record = false;
 }
 
-void hc_replay_save(hc_replay_ctx *r, const hc_capture *cap, int status, const char *head, size_t head_len,
-                    const char *body, size_t body_len)
+void hc_replay_save(hc_replay_ctx *r, const hc_capture *cap, int status, const char *head,
+                    size_t head_len, const char *body, size_t body_len)
 {
-    if (!r->record || !r->line_prefix || status < 200) { /* a 101 upgrade is not an answer to replay */
+    if (!r->record || !r->line_prefix ||
+        status < 200) { /* a 101 upgrade is not an answer to replay */
         hc_replay_free(r);
         return;
     }
@@ -587,7 +608,8 @@ void hc_replay_save(hc_replay_ctx *r, const hc_capture *cap, int status, const c
     txt[n] = '\n'; /* the terminator becomes the newline: one write */
     int fd = open(R.file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        hc_log_warn_once("replay_open", "replay: cannot write the cassette %s: %s; exchanges are not recorded",
+        hc_log_warn_once("replay_open",
+                         "replay: cannot write the cassette %s: %s; exchanges are not recorded",
                          R.file, strerror(errno));
     } else {
         flock(fd, LOCK_EX);

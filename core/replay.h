@@ -59,10 +59,10 @@ enum { HC_REPLAY_OFF = 0, HC_REPLAY_RECORD, HC_REPLAY_REPLAY, HC_REPLAY_AUTO };
 
 /* Per-exchange state (lives in the proxy's exchange; zeroed is "off"). */
 typedef struct hc_replay_ctx {
-    bool  record;        /* the answer must be appended (hc_replay_save) */
-    char  key[65];
-    char  host[256], method[16];
-    char *line_prefix;   /* owned: the request part of the cassette line */
+    bool record; /* the answer must be appended (hc_replay_save) */
+    char key[65];
+    char host[256], method[16];
+    char *line_prefix; /* owned: the request part of the cassette line */
 } hc_replay_ctx;
 
 /* The mode of this process (read once from the environment). */
@@ -76,14 +76,14 @@ int hc_replay_mode(void);
  * capture finished; false to go on, with r->record set when the answer must
  * be recorded. Never fails: errors make it return false (or, in replay mode,
  * answer the error). */
-bool hc_replay_gate(hc_replay_ctx *r, hc_io *client, hc_capture *cap, const char *host, const hc_http_head *req,
-                    const char *body, size_t len, const char *id);
+bool hc_replay_gate(hc_replay_ctx *r, hc_io *client, hc_capture *cap, const char *host,
+                    const hc_http_head *req, const char *body, size_t len, const char *id);
 
 /* Append the answer the app received: head as in the cassette format (status
  * line and headers, CRLF-terminated lines, no blank line), body de-chunked.
  * Call once, after a complete answer; frees r's memory. */
-void hc_replay_save(hc_replay_ctx *r, const hc_capture *cap, int status, const char *head, size_t head_len,
-                    const char *body, size_t body_len);
+void hc_replay_save(hc_replay_ctx *r, const hc_capture *cap, int status, const char *head,
+                    size_t head_len, const char *body, size_t body_len);
 
 /* Free r's memory (safe on a zeroed or saved ctx). */
 void hc_replay_free(hc_replay_ctx *r);
@@ -92,7 +92,8 @@ void hc_replay_free(hc_replay_ctx *r);
  * ignore: comma list of top-level keys; re: compiled regex or NULL.
  * canon gets the matched text; *json says whether it is JSON. 0 or HC_ENOMEM. */
 struct re_pattern_buffer;
-int hc_replay_key(const char *host, const char *method, const char *path, const char *body, size_t len,
-                  const char *ignore, const struct re_pattern_buffer *re, hc_buf *canon, bool *json, char key[65]);
+int hc_replay_key(const char *host, const char *method, const char *path, const char *body,
+                  size_t len, const char *ignore, const struct re_pattern_buffer *re, hc_buf *canon,
+                  bool *json, char key[65]);
 
 #endif

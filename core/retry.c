@@ -10,7 +10,8 @@
 
 bool hc_retry_status(int status)
 {
-    return status == 0 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+    return status == 0 || status == 429 || status == 500 || status == 502 || status == 503 ||
+           status == 504;
 }
 
 int hc_parse_go_duration(const char *s, size_t n, int64_t *us)

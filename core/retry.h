@@ -23,13 +23,13 @@
 #define HC_RETRY_AFTER_CAP_US (120LL * 1000000)
 
 typedef struct hc_retry_policy {
-    int     retries;        /* retries allowed (0 = off) */
-    double  factor;
+    int retries; /* retries allowed (0 = off) */
+    double factor;
     int64_t min_us, max_us;
 } hc_retry_policy;
 
 /* True for the statuses that are retried (0 = connection failure). */
-bool    hc_retry_status(int status);
+bool hc_retry_status(int status);
 
 /* Microseconds to wait before retry number k (0-based). resp is the failed
  * response's head (NULL after a connection failure); now_us is wall-clock
@@ -42,6 +42,6 @@ int64_t hc_retry_after_us(const hc_http_head *resp, int64_t now_us);
 
 /* Parse a Go-style duration as OpenAI sends it ("1s", "6m0s", "250ms",
  * "1h2m3.5s", "0.5s"). 0 or HC_EINVAL. */
-int     hc_parse_go_duration(const char *s, size_t n, int64_t *us);
+int hc_parse_go_duration(const char *s, size_t n, int64_t *us);
 
 #endif

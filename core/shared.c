@@ -59,7 +59,8 @@ static const char window_lua[] =
     "  if s<=cur-64 then redis.call('HDEL',KEYS[1],h[i]) else used=used+tonumber(h[i+1]) end end\n"
     "local ok=1\n"
     "if chk then if a>0 then if used+a>q then ok=0 end elseif used>=q then ok=0 end end\n"
-    "if ok==1 and a>0 then redis.call('HINCRBY',KEYS[1],string.format('%d',cur),ARGV[3]) used=used+a end\n"
+    "if ok==1 and a>0 then redis.call('HINCRBY',KEYS[1],string.format('%d',cur),ARGV[3]) "
+    "used=used+a end\n"
     "redis.call('PEXPIRE',KEYS[1],math.floor(w/1000)+1000)\n"
     "return {ok,used}\n";
 
@@ -82,28 +83,29 @@ static const char gate_lua[] =
     "  if s<=cur-64 then redis.call('HDEL',k,h[i]) else used=used+tonumber(h[i+1]) end end\n"
     "local ok=1\n"
     "if a>0 then if used+a>q then ok=0 end elseif used>=q then ok=0 end\n"
-    "if ok==1 and a>0 then redis.call('HINCRBY',k,string.format('%d',cur),ARGV[o+3]) used=used+a end\n"
+    "if ok==1 and a>0 then redis.call('HINCRBY',k,string.format('%d',cur),ARGV[o+3]) used=used+a "
+    "end\n"
     "redis.call('PEXPIRE',k,math.floor(w/1000)+1000)\n"
     "return {ok,used}\n";
 
 static struct {
     pthread_mutex_t lock;
-    bool     inited;           /* config read (guarded by lock) */
-    bool     enabled;          /* HC_SHARED valid */
-    bool     fail_closed;
-    char     url[300];         /* for messages */
-    char     host[256];
-    int      port, db, timeout_ms;
-    char     sha[41];          /* of window_lua */
-    char     gate_sha[41];     /* of gate_lua */
-    int      fd;               /* -1: not connected */
-    pid_t    pid;              /* owner of fd */
-    int64_t  down_until_us;    /* no attempt before this (monotonic µs) */
+    bool inited;  /* config read (guarded by lock) */
+    bool enabled; /* HC_SHARED valid */
+    bool fail_closed;
+    char url[300]; /* for messages */
+    char host[256];
+    int port, db, timeout_ms;
+    char sha[41];                 /* of window_lua */
+    char gate_sha[41];            /* of gate_lua */
+    int fd;                       /* -1: not connected */
+    pid_t pid;                    /* owner of fd */
+    int64_t down_until_us;        /* no attempt before this (monotonic µs) */
     struct sockaddr_storage addr; /* g.host resolved (addrlen 0: not yet) */
     socklen_t addrlen;
-    bool     was_down;
-    bool     cache;            /* HC_SHARED_CACHE=1: the response cache too */
-    size_t   cache_max;        /* HC_SHARED_CACHE_MAX: largest entry shared */
+    bool was_down;
+    bool cache;       /* HC_SHARED_CACHE=1: the response cache too */
+    size_t cache_max; /* HC_SHARED_CACHE_MAX: largest entry shared */
 } g = { .lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1 };
 
 static int64_t mono_us(void)
@@ -129,7 +131,8 @@ static int parse_url(const char *u)
     const char *p = u + 8;
     if (strncmp(u, "redis://", 8) != 0 || strchr(p, '@')) {
         hc_log_error("HC_SHARED=%s: expected redis://HOST[:PORT][/N] (no user or password); "
-                     "limits and budgets use this machine's store", strncmp(u, "redis://", 8) ? u : "redis://…");
+                     "limits and budgets use this machine's store",
+                     strncmp(u, "redis://", 8) ? u : "redis://…");
         return -1;
     }
     char hp[300];
@@ -147,7 +150,9 @@ static int parse_url(const char *u)
         char *end;
         long v = strtol(colon + 1, &end, 10);
         if (*end || v < 1 || v > 65535) {
-            hc_log_error("HC_SHARED=%s: PORT must be 1..65535; limits and budgets use this machine's store", u);
+            hc_log_error(
+                "HC_SHARED=%s: PORT must be 1..65535; limits and budgets use this machine's store",
+                u);
             return -1;
         }
         g.port = (int)v;
@@ -161,7 +166,9 @@ static int parse_url(const char *u)
         char *end;
         long v = strtol(p + hl + 1, &end, 10);
         if (*end || v < 0 || v > 1000000) {
-            hc_log_error("HC_SHARED=%s: /N must be a database number; limits and budgets use this machine's store", u);
+            hc_log_error("HC_SHARED=%s: /N must be a database number; limits and budgets use this "
+                         "machine's store",
+                         u);
             return -1;
         }
         g.db = (int)v;
@@ -225,13 +232,13 @@ static void init_locked(void)
 }
 
 struct reply {
-    char    type;        /* ':', '+', '-', '$', '*' */
+    char type; /* ':', '+', '-', '$', '*' */
     int64_t ints[2];
-    int     n;           /* integers in an array; 1 for ':' and a numeric '$' */
-    bool    nil;
-    char    err[96];
-    hc_buf *blob;        /* set by the caller: a top-level '$' reply's bytes go here */
-    size_t  blob_max;    /* larger bulk replies: a protocol error (connection dropped) */
+    int n; /* integers in an array; 1 for ':' and a numeric '$' */
+    bool nil;
+    char err[96];
+    hc_buf *blob;    /* set by the caller: a top-level '$' reply's bytes go here */
+    size_t blob_max; /* larger bulk replies: a protocol error (connection dropped) */
 };
 
 /* One CRLF-terminated line at p: its length without CRLF, or -2 partial. */
@@ -264,8 +271,7 @@ static long parse_reply(const char *p, size_t len, struct reply *r, int depth)
         r->type = type;
     }
     switch (type) {
-    case '+':
-        return used;
+    case '+': return used;
     case '-':
         if (depth == 0)
             hc_strlcpy(r->err, sizeof r->err, head);
@@ -311,8 +317,7 @@ static long parse_reply(const char *p, size_t len, struct reply *r, int depth)
         }
         return used;
     }
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -355,7 +360,8 @@ static int roundtrip_locked(int argc, const char *const *argv, const size_t *len
             rc = n == HC_ETIMEDOUT ? HC_ETIMEDOUT : HC_EIO;
             break;
         }
-        if (hc_buf_append(&in, chunk, (size_t)n) != 0 || in.len > 4096 + (r->blob ? r->blob_max : 0)) {
+        if (hc_buf_append(&in, chunk, (size_t)n) != 0 ||
+            in.len > 4096 + (r->blob ? r->blob_max : 0)) {
             rc = HC_EPARSE;
             break;
         }
@@ -393,11 +399,14 @@ static int resolve_locked(hc_core *core)
         return 0;
     struct in6_addr lit;
     bool numeric = inet_pton(AF_INET, g.host, &lit) == 1 || inet_pton(AF_INET6, g.host, &lit) == 1;
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = numeric ? AI_NUMERICHOST : 0 }, *res = NULL;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
+                              .ai_flags = numeric ? AI_NUMERICHOST : 0 },
+                    *res = NULL;
     char port[8];
     snprintf(port, sizeof port, "%d", g.port);
-    int grc = core ? core->shim->getaddrinfo(g.host, port, &hints, &res) : getaddrinfo(g.host, port, &hints, &res);
+    int grc = core ? core->shim->getaddrinfo(g.host, port, &hints, &res)
+                   : getaddrinfo(g.host, port, &hints, &res);
     if (grc != 0 || !res)
         return HC_ECONNECT;
     if (res->ai_addrlen <= sizeof g.addr) {
@@ -439,8 +448,10 @@ static int connect_locked(char *why, size_t whylen)
         int rrc = roundtrip_locked(2, av, al, &r);
         if (rrc != 0 || r.type != '+') {
             snprintf(why, whylen, "SELECT %d failed: %s", g.db,
-                     rrc == HC_ETIMEDOUT ? "no answer within HC_SHARED_TIMEOUT_MS" : rrc ? "connection lost" :
-                     r.type == '-' ? r.err : "unexpected answer");
+                     rrc == HC_ETIMEDOUT ? "no answer within HC_SHARED_TIMEOUT_MS"
+                     : rrc               ? "connection lost"
+                     : r.type == '-'     ? r.err
+                                         : "unexpected answer");
             drop_locked();
             return HC_ECONNECT;
         }
@@ -468,7 +479,7 @@ static int call(int argc, const char *const *argv, const size_t *lens, struct re
         return HC_EDISABLED;
     }
     if (g.fd >= 0 && g.pid != getpid())
-        g.fd = -1;                 /* forked: the socket is the parent's */
+        g.fd = -1; /* forked: the socket is the parent's */
     if (g.fd < 0 && mono_us() < g.down_until_us) {
         pthread_mutex_unlock(&g.lock);
         return HC_ECONNECT;
@@ -478,8 +489,10 @@ static int call(int argc, const char *const *argv, const size_t *lens, struct re
     if (rc == 0) {
         rc = roundtrip_locked(argc, argv, lens, r);
         if (rc != 0) {
-            snprintf(why, sizeof why, "%s", rc == HC_ETIMEDOUT ? "no answer within HC_SHARED_TIMEOUT_MS" :
-                                           rc == HC_EPARSE ? "unexpected answer" : "connection lost");
+            snprintf(why, sizeof why, "%s",
+                     rc == HC_ETIMEDOUT ? "no answer within HC_SHARED_TIMEOUT_MS"
+                     : rc == HC_EPARSE  ? "unexpected answer"
+                                        : "connection lost");
             drop_locked();
             rc = HC_ECONNECT;
         }
@@ -487,10 +500,12 @@ static int call(int argc, const char *const *argv, const size_t *lens, struct re
     if (rc != 0) {
         g.down_until_us = mono_us() + 1000000; /* from the end of the attempt (see DESIGN) */
         if (!g.was_down)
-            hc_log_error("HC_SHARED %s: %s; until it answers, %s", g.url, why,
-                         g.fail_closed ? "blocking budgets block (HC_SHARED_ON_ERROR=fail-closed) and rate limits "
-                                         "use this machine's store"
-                                       : "limits and budgets use this machine's store");
+            hc_log_error(
+                "HC_SHARED %s: %s; until it answers, %s", g.url, why,
+                g.fail_closed
+                    ? "blocking budgets block (HC_SHARED_ON_ERROR=fail-closed) and rate limits "
+                      "use this machine's store"
+                    : "limits and budgets use this machine's store");
         g.was_down = true;
     } else if (g.was_down) {
         g.was_down = false;
@@ -512,8 +527,8 @@ static char *prefixed(const char *key, size_t *len)
     return k;
 }
 
-int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_t amount, int64_t now_us,
-                     bool check, bool *allowed, uint64_t *used)
+int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_t amount,
+                     int64_t now_us, bool check, bool *allowed, uint64_t *used)
 {
     size_t kl;
     char *k = prefixed(key, &kl);
@@ -540,13 +555,14 @@ int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_
     }
     free(k);
     if (rc == 0 && (r.type != '*' || r.n != 2)) {
-        hc_log_warn_once("shared_reply", "HC_SHARED %s: unexpected answer to the window script%s%s; "
-                         "using this machine's store for this request", g.url, r.type == '-' ? ": " : "",
-                         r.type == '-' ? r.err : "");
+        hc_log_warn_once("shared_reply",
+                         "HC_SHARED %s: unexpected answer to the window script%s%s; "
+                         "using this machine's store for this request",
+                         g.url, r.type == '-' ? ": " : "", r.type == '-' ? r.err : "");
         return HC_EDISABLED;
     }
     if (rc != 0)
-        return HC_EDISABLED;       /* windows always fall back to the local store */
+        return HC_EDISABLED; /* windows always fall back to the local store */
     if (allowed)
         *allowed = r.ints[0] == 1;
     if (used)
@@ -657,9 +673,9 @@ int hc_shared_blob_set(const char *key, const void *p, size_t len, int64_t ttl_m
     return rc == 0 && r.type == '+' ? 0 : HC_EDISABLED;
 }
 
-int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey, int64_t window_us,
-                   uint64_t quota, uint64_t amount, int64_t now_us, int *blocked, uint64_t *spent, bool *allowed,
-                   uint64_t *used)
+int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey,
+                   int64_t window_us, uint64_t quota, uint64_t amount, int64_t now_us, int *blocked,
+                   uint64_t *spent, bool *allowed, uint64_t *used)
 {
     enum { MAXB = 8 };
     if (nb < 1 || nb > MAXB)

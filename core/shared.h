@@ -43,8 +43,8 @@ void hc_shared_init(void);
 /* Window check-and-take / add (ratelimit.h hc_window_take/hc_window_add
  * semantics). 0 answered by Redis; HC_EDISABLED: HC_SHARED is unset, invalid
  * or Redis is unreachable — use the local store. */
-int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_t amount, int64_t now_us,
-                     bool check, bool *allowed, uint64_t *used);
+int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_t amount,
+                     int64_t now_us, bool check, bool *allowed, uint64_t *used);
 
 /* Period totals (ratelimit.h hc_total_get/hc_total_add). 0 answered by Redis;
  * HC_EDISABLED: use the local store; HC_ECONNECT: Redis is unreachable and
@@ -65,13 +65,13 @@ int hc_shared_state_cas(const char *key, uint64_t expect, uint64_t newv, bool *w
  * -1, then *allowed and *used are the window's. HC_EDISABLED: not answered
  * (HC_SHARED off or down, a broken answer): the caller takes the usual path
  * (budgets, then the window), which applies the failure policy. */
-int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey, int64_t window_us,
-                   uint64_t quota, uint64_t amount, int64_t now_us, int *blocked, uint64_t *spent, bool *allowed,
-                   uint64_t *used);
+int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey,
+                   int64_t window_us, uint64_t quota, uint64_t amount, int64_t now_us, int *blocked,
+                   uint64_t *spent, bool *allowed, uint64_t *used);
 
 /* The response cache through Redis: is it asked for (HC_SHARED_CACHE=1 with
  * a valid HC_SHARED)? Thread-safe. */
-bool   hc_shared_cache_on(void);
+bool hc_shared_cache_on(void);
 /* The largest entry shared (HC_SHARED_CACHE_MAX, default 1 MiB). */
 size_t hc_shared_cache_max(void);
 
@@ -79,9 +79,9 @@ size_t hc_shared_cache_max(void);
  * hc_shared_cache_max() bytes, a larger value reads as an error). 0 found;
  * HC_ENOTFOUND none; HC_EDISABLED off, unreachable or a broken answer (the
  * caller goes on without it: fail-open). One round trip. */
-int    hc_shared_blob_get(const char *key, hc_buf *out);
+int hc_shared_blob_get(const char *key, hc_buf *out);
 /* SET key to len bytes at p, expiring after ttl_ms. 0, HC_ETOOBIG (over
  * hc_shared_cache_max() or no TTL left: not sent), HC_EDISABLED. */
-int    hc_shared_blob_set(const char *key, const void *p, size_t len, int64_t ttl_ms);
+int hc_shared_blob_set(const char *key, const void *p, size_t len, int64_t ttl_ms);
 
 #endif

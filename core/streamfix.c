@@ -45,11 +45,11 @@ int hc_sse_rewrite_json(const char *s, size_t n, hc_buf *out)
     /* Remove the member and one comma next to it. */
     size_t cut_a, cut_b;
     if (usage > 0) {
-        cut_a = m[usage - 1].end;          /* from right after the previous value ... */
-        cut_b = m[usage].end;              /* ... through this value: takes the comma before */
+        cut_a = m[usage - 1].end; /* from right after the previous value ... */
+        cut_b = m[usage].end;     /* ... through this value: takes the comma before */
     } else if (cnt > 1) {
         cut_a = m[0].start;
-        cut_b = m[1].start;                /* this member, its comma, up to the next key */
+        cut_b = m[1].start; /* this member, its comma, up to the next key */
     } else {
         cut_a = m[0].start;
         cut_b = m[0].end;
@@ -90,7 +90,9 @@ static int emit_event(hc_sse_filter *f, const char *ev, size_t n, hc_buf *out)
     } else {
         size_t pre = (size_t)(d - ev), post = pre + dl;
         rc = hc_buf_append(out, ev, pre) || hc_buf_append_buf(out, &j) ||
-                     hc_buf_append(out, ev + post, n - post) ? HC_ENOMEM : 0;
+                     hc_buf_append(out, ev + post, n - post)
+                 ? HC_ENOMEM
+                 : 0;
     }
     hc_buf_free(&j);
     return rc;
@@ -162,9 +164,13 @@ int hc_inject_include_usage(const char *body, size_t len, hc_buf *out)
     if (stream < 0 || !hc_json_span_is(body, m[stream].v, m[stream].vend, "true"))
         return 0;
     if (so < 0) /* insert after '{', keeping every byte of the app's body */
-        return hc_json_set(body, len, "stream_options", "{\"include_usage\":true}", out) == 0 ? 1 : HC_ENOMEM;
+        return hc_json_set(body, len, "stream_options", "{\"include_usage\":true}", out) == 0
+                   ? 1
+                   : HC_ENOMEM;
     if (hc_json_span_is(body, m[so].v, m[so].vend, "null")) /* null asks for nothing: replace it */
-        return hc_json_set(body, len, "stream_options", "{\"include_usage\":true}", out) == 0 ? 1 : HC_ENOMEM;
+        return hc_json_set(body, len, "stream_options", "{\"include_usage\":true}", out) == 0
+                   ? 1
+                   : HC_ENOMEM;
     /* stream_options present: rewrite just its value with cJSON. */
     cJSON *v = cJSON_ParseWithLength(body + m[so].v, m[so].vend - m[so].v);
     if (!v || !cJSON_IsObject(v)) {
@@ -184,7 +190,9 @@ int hc_inject_include_usage(const char *body, size_t len, hc_buf *out)
     if (!txt)
         return HC_ENOMEM;
     int rc = hc_buf_append(out, body, m[so].v) || hc_buf_puts(out, txt) ||
-             hc_buf_append(out, body + m[so].vend, len - m[so].vend) ? HC_ENOMEM : 1;
+                     hc_buf_append(out, body + m[so].vend, len - m[so].vend)
+                 ? HC_ENOMEM
+                 : 1;
     free(txt);
     return rc;
 }

@@ -26,16 +26,16 @@
 int hc_inject_include_usage(const char *body, size_t len, hc_buf *out);
 
 typedef struct hc_sse_filter {
-    hc_buf pending;      /* bytes of the event being assembled */
-    bool   passthrough;  /* the current event exceeded the bound: forwarding as it comes */
-    hc_sse_lines lines;  /* where the current line and event end (stream.h) */
-    size_t dropped;      /* usage-only events removed */
+    hc_buf pending;     /* bytes of the event being assembled */
+    bool passthrough;   /* the current event exceeded the bound: forwarding as it comes */
+    hc_sse_lines lines; /* where the current line and event end (stream.h) */
+    size_t dropped;     /* usage-only events removed */
 } hc_sse_filter;
 
 void hc_sse_filter_init(hc_sse_filter *f);
 /* Feed upstream SSE bytes; append what the app must receive to out.
  * 0 or HC_ENOMEM. */
-int  hc_sse_filter_feed(hc_sse_filter *f, const char *p, size_t n, hc_buf *out);
+int hc_sse_filter_feed(hc_sse_filter *f, const char *p, size_t n, hc_buf *out);
 /* End of stream: append any held bytes unchanged. */
 void hc_sse_filter_finish(hc_sse_filter *f, hc_buf *out);
 void hc_sse_filter_free(hc_sse_filter *f);

@@ -45,8 +45,8 @@ void hc_tally_emit(hc_tally *t)
     int n = snprintf(line, sizeof line, "hcsum1 %llu %llu %llu %llu %llu %lld %lld %lld\n",
                      (unsigned long long)GET(calls), (unsigned long long)GET(errors),
                      (unsigned long long)GET(blocked), (unsigned long long)GET(cache_hits),
-                     (unsigned long long)GET(unpriced), (long long)GET(tok_in), (long long)GET(tok_out),
-                     (long long)GET(cost_nusd));
+                     (unsigned long long)GET(unpriced), (long long)GET(tok_in),
+                     (long long)GET(tok_out), (long long)GET(cost_nusd));
     if (n <= 0 || (size_t)n >= sizeof line)
         return;
     /* No O_CREAT: the top process made the file; if it is gone, the summary

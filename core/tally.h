@@ -23,9 +23,9 @@
 typedef struct hc_tally {
     /* All counters are updated with atomic adds: any connection thread. */
     uint64_t calls, errors, blocked, cache_hits, unpriced;
-    int64_t  tok_in, tok_out, cost_nusd;
-    int      emitted;                   /* atomic: the line was written (once per process) */
-    char     path[4096];                /* immutable after hc_tally_init: HC_SUMMARY_FILE, "" if none */
+    int64_t tok_in, tok_out, cost_nusd;
+    int emitted;     /* atomic: the line was written (once per process) */
+    char path[4096]; /* immutable after hc_tally_init: HC_SUMMARY_FILE, "" if none */
 } hc_tally;
 
 /* Read HC_SUMMARY_FILE (call once, at core start, before any thread uses t). */

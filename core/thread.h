@@ -9,7 +9,7 @@
 #ifndef HC_CORE_THREAD_H
 #define HC_CORE_THREAD_H
 
-#define HC_THREAD_STACK (512 * 1024)   /* bytes of stack per thread */
+#define HC_THREAD_STACK (512 * 1024) /* bytes of stack per thread */
 
 /* Start fn(arg) on a new detached thread as described above. The calling
  * thread's signal mask is unchanged on return. Ownership of arg passes to fn

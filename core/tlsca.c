@@ -25,19 +25,19 @@
 #define VALID_DAYS 397
 
 struct leaf {
-    char  name[256];
+    char name[256];
     X509 *cert;
 };
 
 struct hc_ca {
-    EVP_PKEY       *ca_key;        /* immutable */
-    X509           *ca_cert;       /* immutable */
-    EVP_PKEY       *leaf_key;      /* immutable */
-    STACK_OF(X509) *trusted;       /* immutable: {ca_cert}, the trust used for our leaves */
-    pthread_mutex_t lock;          /* guards leaves, nleaves */
-    struct leaf     leaves[LEAF_CACHE];
-    int             nleaves;
-    unsigned        next_evict;
+    EVP_PKEY *ca_key;         /* immutable */
+    X509 *ca_cert;            /* immutable */
+    EVP_PKEY *leaf_key;       /* immutable */
+    STACK_OF(X509) * trusted; /* immutable: {ca_cert}, the trust used for our leaves */
+    pthread_mutex_t lock;     /* guards leaves, nleaves */
+    struct leaf leaves[LEAF_CACHE];
+    int nleaves;
+    unsigned next_evict;
 };
 
 static EVP_PKEY *gen_key(void)
@@ -127,8 +127,10 @@ static X509 *make_ca_cert(EVP_PKEY *key, const char *const *patterns)
     if (X509_set_version(x, 2) != 1 || set_serial(x) != 0 ||
         !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
         !X509_gmtime_adj(X509_getm_notAfter(x), 60L * 60 * 24 * VALID_DAYS) ||
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"hcshim", -1, -1, 0) != 1 ||
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"hcshim", -1, -1,
+                                   0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+                                   0) != 1 ||
         X509_set_issuer_name(x, name) != 1 || X509_set_pubkey(x, key) != 1)
         goto fail;
     nc = constraints_value(patterns);
@@ -192,7 +194,10 @@ void hc_ca_free(hc_ca *ca)
     free(ca);
 }
 
-X509 *hc_ca_cert(hc_ca *ca) { return ca->ca_cert; }
+X509 *hc_ca_cert(hc_ca *ca)
+{
+    return ca->ca_cert;
+}
 
 static X509 *mint_leaf(hc_ca *ca, const char *host)
 {
@@ -215,7 +220,8 @@ static X509 *mint_leaf(hc_ca *ca, const char *host)
     if (X509_set_version(x, 2) != 1 || set_serial(x) != 0 ||
         !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
         !X509_gmtime_adj(X509_getm_notAfter(x), 60L * 60 * 24 * VALID_DAYS) ||
-        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+                                   0) != 1 ||
         X509_set_issuer_name(x, X509_get_subject_name(ca->ca_cert)) != 1 ||
         X509_set_pubkey(x, ca->leaf_key) != 1 ||
         add_ext(x, ca->ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||

@@ -27,7 +27,7 @@ typedef struct hc_ca hc_ca;
  * means "any subdomain of"; IP literals become IP constraints). Returns NULL
  * on failure with a reason in err. Caller owns the result. */
 hc_ca *hc_ca_new(const char *const *patterns, char *err, size_t errlen);
-void   hc_ca_free(hc_ca *ca);
+void hc_ca_free(hc_ca *ca);
 
 /* The leaf certificate for `name` (DNS name or IP literal) and the shared leaf
  * key, minted on first use and cached. On success *cert is a new reference

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #define DEFAULT_MAX_TOKENS 4096
-#define MAX_EVENT (4u << 20)
+#define MAX_EVENT          (4u << 20)
 
 /* ---- request ------------------------------------------------------------ */
 
@@ -30,7 +30,8 @@ static void content_text(const cJSON *content, hc_buf *b)
         return;
     }
     const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
         if (cJSON_IsString(t)) {
             if (b->len)
@@ -79,7 +80,8 @@ static cJSON *content_blocks(const cJSON *content)
         return arr;
     }
     const cJSON *part;
-    cJSON_ArrayForEach(part, content) {
+    cJSON_ArrayForEach(part, content)
+    {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(part, "type");
         const char *ty = cJSON_IsString(type) ? type->valuestring : "";
         if (strcmp(ty, "image_url") == 0) {
@@ -134,7 +136,8 @@ static cJSON *translate_tools(const cJSON *tools)
 {
     cJSON *out = cJSON_CreateArray();
     const cJSON *t;
-    cJSON_ArrayForEach(t, tools) {
+    cJSON_ArrayForEach(t, tools)
+    {
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
         if (!cJSON_IsString(name))
@@ -146,7 +149,8 @@ static cJSON *translate_tools(const cJSON *tools)
         if (cJSON_IsObject(params))
             cJSON_AddItemToObject(o, "input_schema", cJSON_Duplicate(params, 1));
         else
-            cJSON_AddItemToObject(o, "input_schema", cJSON_Parse("{\"type\":\"object\",\"properties\":{}}"));
+            cJSON_AddItemToObject(o, "input_schema",
+                                  cJSON_Parse("{\"type\":\"object\",\"properties\":{}}"));
         cJSON_AddItemToArray(out, o);
     }
     return out;
@@ -163,7 +167,8 @@ static cJSON *translate_tool_choice(const cJSON *tc, const cJSON *parallel)
         else if (strcmp(tc->valuestring, "required") == 0)
             type = "any";
     } else if (cJSON_IsObject(tc)) {
-        const cJSON *n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tc, "function"), "name");
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(tc, "function"), "name");
         if (cJSON_IsString(n)) {
             type = "tool";
             name = n->valuestring;
@@ -187,7 +192,8 @@ static cJSON *tool_use_block(const cJSON *call)
     cJSON_AddStringToObject(b, "type", "tool_use");
     cJSON_AddStringToObject(b, "id", cJSON_IsString(id) ? id->valuestring : "");
     cJSON_AddStringToObject(b, "name", cJSON_IsString(name) ? name->valuestring : "");
-    cJSON *input = cJSON_IsString(args) && args->valuestring[0] ? cJSON_Parse(args->valuestring) : NULL;
+    cJSON *input =
+        cJSON_IsString(args) && args->valuestring[0] ? cJSON_Parse(args->valuestring) : NULL;
     if (!cJSON_IsObject(input)) {
         cJSON_Delete(input);
         input = cJSON_CreateObject();
@@ -247,8 +253,7 @@ static void add_message(cJSON *msgs, hc_buf *system, const cJSON *msg)
     } else if (strcmp(r, "assistant") == 0) {
         cJSON *blocks = content ? content_blocks(content) : cJSON_CreateArray();
         const cJSON *calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls"), *call;
-        cJSON_ArrayForEach(call, calls)
-            cJSON_AddItemToArray(blocks, tool_use_block(call));
+        cJSON_ArrayForEach(call, calls) cJSON_AddItemToArray(blocks, tool_use_block(call));
         push_turn(msgs, "assistant", blocks);
     } else {
         user_turn(msgs, content);
@@ -261,12 +266,14 @@ static void translate_sampling(cJSON *o, const cJSON *in)
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(in, "max_completion_tokens");
     if (!cJSON_IsNumber(mt))
         mt = cJSON_GetObjectItemCaseSensitive(in, "max_tokens");
-    cJSON_AddNumberToObject(o, "max_tokens", cJSON_IsNumber(mt) ? mt->valuedouble : DEFAULT_MAX_TOKENS);
+    cJSON_AddNumberToObject(o, "max_tokens",
+                            cJSON_IsNumber(mt) ? mt->valuedouble : DEFAULT_MAX_TOKENS);
     const cJSON *temp = cJSON_GetObjectItemCaseSensitive(in, "temperature");
     if (cJSON_IsNumber(temp) && temp->valuedouble > 1.0) {
         /* OpenAI's range is 0..2, Anthropic's 0..1 (it rejects more): the
          * nearest value Anthropic takes, said once. */
-        hc_log_warn_once("xa_temperature", "temperature %g is above Anthropic's maximum of 1: sent as 1",
+        hc_log_warn_once("xa_temperature",
+                         "temperature %g is above Anthropic's maximum of 1: sent as 1",
                          temp->valuedouble);
         cJSON_AddNumberToObject(o, "temperature", 1.0);
     } else {
@@ -305,12 +312,15 @@ static void translate_extras(cJSON *o, const cJSON *in)
     }
 }
 
-int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, char *err, size_t errlen)
+int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, char *err,
+                  size_t errlen)
 {
     cJSON *in = cJSON_ParseWithLength(body, n);
     const cJSON *messages = in ? cJSON_GetObjectItemCaseSensitive(in, "messages") : NULL;
     if (!cJSON_IsObject(in) || !cJSON_IsArray(messages)) {
-        snprintf(err, errlen, "the request body is not a chat completions request (a JSON object with \"messages\")");
+        snprintf(
+            err, errlen,
+            "the request body is not a chat completions request (a JSON object with \"messages\")");
         cJSON_Delete(in);
         return HC_EINVAL;
     }
@@ -321,8 +331,7 @@ int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, ch
     hc_buf system = HC_BUF_INIT; /* its error (buf.h) also stands for the other texts built here */
     cJSON *msgs = cJSON_CreateArray();
     const cJSON *msg;
-    cJSON_ArrayForEach(msg, messages)
-        add_message(msgs, &system, msg);
+    cJSON_ArrayForEach(msg, messages) add_message(msgs, &system, msg);
     int failed = hc_buf_error(&system);
     if (system.len)
         cJSON_AddStringToObject(o, "system", system.data);
@@ -406,7 +415,8 @@ int hc_xa_response(const char *body, size_t n, int status, int64_t created, hc_b
     int failed = 0;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(in, "type");
     if (status >= 400 || (cJSON_IsString(type) && strcmp(type->valuestring, "error") == 0)) {
-        o = openai_error(cJSON_GetObjectItemCaseSensitive(in, "error"), "the provider answered with an error");
+        o = openai_error(cJSON_GetObjectItemCaseSensitive(in, "error"),
+                         "the provider answered with an error");
     } else {
         o = cJSON_CreateObject();
         copy_item(o, "id", in, "id");
@@ -417,7 +427,8 @@ int hc_xa_response(const char *body, size_t n, int status, int64_t created, hc_b
         bool have_text = false;
         cJSON *calls = cJSON_CreateArray();
         const cJSON *blk;
-        cJSON_ArrayForEach(blk, cJSON_GetObjectItemCaseSensitive(in, "content")) {
+        cJSON_ArrayForEach(blk, cJSON_GetObjectItemCaseSensitive(in, "content"))
+        {
             const cJSON *bt = cJSON_GetObjectItemCaseSensitive(blk, "type");
             const char *t = cJSON_IsString(bt) ? bt->valuestring : "";
             if (strcmp(t, "text") == 0) {
@@ -454,14 +465,16 @@ int hc_xa_response(const char *body, size_t n, int status, int64_t created, hc_b
         cJSON_AddNumberToObject(choice, "index", 0);
         cJSON_AddItemToObject(choice, "message", msg);
         const cJSON *sr = cJSON_GetObjectItemCaseSensitive(in, "stop_reason");
-        cJSON_AddStringToObject(choice, "finish_reason", hc_xa_finish_reason(cJSON_IsString(sr) ? sr->valuestring : NULL));
+        cJSON_AddStringToObject(choice, "finish_reason",
+                                hc_xa_finish_reason(cJSON_IsString(sr) ? sr->valuestring : NULL));
         cJSON *choices = cJSON_CreateArray();
         cJSON_AddItemToArray(choices, choice);
         cJSON_AddItemToObject(o, "choices", choices);
         const cJSON *u = cJSON_GetObjectItemCaseSensitive(in, "usage");
-        cJSON_AddItemToObject(o, "usage", usage_object(num(u, "input_tokens"), num(u, "output_tokens"),
-                                                       num(u, "cache_read_input_tokens"),
-                                                       num(u, "cache_creation_input_tokens")));
+        cJSON_AddItemToObject(o, "usage",
+                              usage_object(num(u, "input_tokens"), num(u, "output_tokens"),
+                                           num(u, "cache_read_input_tokens"),
+                                           num(u, "cache_creation_input_tokens")));
     }
     int rc = failed ? failed : print_into(o, out);
     cJSON_Delete(o);
@@ -577,10 +590,13 @@ static void on_block_delta(hc_xa_stream *s, const cJSON *ev, int bi)
         cJSON_AddStringToObject(o, "content", cJSON_IsString(tx) ? tx->valuestring : "");
         write_chunk(s, o, NULL, NULL);
     } else if (strcmp(dts, "input_json_delta") == 0 && bi >= 0 &&
-               (bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi] : bi == s->open_block ? s->open_tool : -1) >= 0) {
+               (bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi]
+                : bi == s->open_block ? s->open_tool
+                                      : -1) >= 0) {
         const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
         cJSON *call = cJSON_CreateObject(), *fn = cJSON_CreateObject();
-        cJSON_AddNumberToObject(call, "index", bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi] : s->open_tool);
+        cJSON_AddNumberToObject(call, "index",
+                                bi < HC_XA_MAX_BLOCKS ? s->tool_of_block[bi] : s->open_tool);
         cJSON_AddStringToObject(fn, "arguments", cJSON_IsString(pj) ? pj->valuestring : "");
         cJSON_AddItemToObject(call, "function", fn);
         cJSON *calls = cJSON_CreateArray(), *o = cJSON_CreateObject();
@@ -605,11 +621,13 @@ static void on_message_delta(hc_xa_stream *s, const cJSON *ev)
         s->cache_read = num(u, "cache_read_input_tokens");
     if (cJSON_GetObjectItemCaseSensitive(u, "cache_creation_input_tokens"))
         s->cache_write = num(u, "cache_creation_input_tokens");
-    snprintf(s->finish, sizeof s->finish, "%s", hc_xa_finish_reason(cJSON_IsString(sr) ? sr->valuestring : NULL));
+    snprintf(s->finish, sizeof s->finish, "%s",
+             hc_xa_finish_reason(cJSON_IsString(sr) ? sr->valuestring : NULL));
     write_chunk(s, cJSON_CreateObject(), s->finish, NULL);
 }
 
-static void on_event(void *ctx, const char *event, const char *data, size_t dlen, const char *raw, size_t rlen)
+static void on_event(void *ctx, const char *event, const char *data, size_t dlen, const char *raw,
+                     size_t rlen)
 {
     hc_xa_stream *s = ctx;
     (void)event;
@@ -632,11 +650,13 @@ static void on_event(void *ctx, const char *event, const char *data, size_t dlen
         on_message_delta(s, ev);
     } else if (strcmp(t, "message_stop") == 0) {
         if (s->include_usage)
-            write_chunk(s, NULL, NULL, usage_object(s->in, s->out_tok, s->cache_read, s->cache_write));
+            write_chunk(s, NULL, NULL,
+                        usage_object(s->in, s->out_tok, s->cache_read, s->cache_write));
         hc_buf_puts(s->out, "data: [DONE]\n\n");
         s->done = true;
     } else if (strcmp(t, "error") == 0) {
-        cJSON *e = openai_error(cJSON_GetObjectItemCaseSensitive(ev, "error"), "the provider's stream failed");
+        cJSON *e = openai_error(cJSON_GetObjectItemCaseSensitive(ev, "error"),
+                                "the provider's stream failed");
         hc_buf_puts(s->out, "data: ");
         print_into(e, s->out);
         hc_buf_puts(s->out, "\n\n");

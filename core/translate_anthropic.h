@@ -44,13 +44,14 @@
 #include "buf.h"
 #include "stream.h"
 
-#define HC_XA_MAX_BLOCKS 64   /* content blocks of one streamed message tracked for tool calls */
+#define HC_XA_MAX_BLOCKS 64 /* content blocks of one streamed message tracked for tool calls */
 
 /* Translate an OpenAI chat completions request body into an Anthropic
  * Messages body for `model` (NULL: keep the body's model).
  * Returns 0 with the JSON appended to out, or HC_EINVAL with a reason in err
  * (not a JSON object, no messages). out is left as it was on error. */
-int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, char *err, size_t errlen);
+int hc_xa_request(const char *body, size_t n, const char *model, hc_buf *out, char *err,
+                  size_t errlen);
 
 /* Translate a whole Anthropic answer (status = HTTP status) into the OpenAI
  * shape, appended to out. `created`: the chat.completion's "created" (Unix
@@ -60,25 +61,25 @@ int hc_xa_response(const char *body, size_t n, int status, int64_t created, hc_b
 
 typedef struct hc_xa_stream {
     hc_stream sse;
-    hc_buf   *out;                    /* during feed/finish only */
-    bool      include_usage;          /* the app asked for the usage chunk */
-    bool      done;                   /* [DONE] was written */
-    int64_t   created;
-    char      id[128], model[128];
-    int64_t   in, out_tok, cache_read, cache_write;
-    char      finish[32];
-    int       tool_of_block[HC_XA_MAX_BLOCKS]; /* -1 or the tool_calls index of content block i */
-    int       ntools;
+    hc_buf *out;        /* during feed/finish only */
+    bool include_usage; /* the app asked for the usage chunk */
+    bool done;          /* [DONE] was written */
+    int64_t created;
+    char id[128], model[128];
+    int64_t in, out_tok, cache_read, cache_write;
+    char finish[32];
+    int tool_of_block[HC_XA_MAX_BLOCKS]; /* -1 or the tool_calls index of content block i */
+    int ntools;
     /* Blocks from HC_XA_MAX_BLOCKS on: Anthropic streams one block at a time
      * (start, deltas, stop), so the open one is all that must be known. */
-    int       open_block, open_tool;
+    int open_block, open_tool;
 } hc_xa_stream;
 
 /* Start translating one stream. include_usage: emit the final usage chunk. */
 void hc_xa_stream_init(hc_xa_stream *s, bool include_usage, int64_t created);
 /* Feed Anthropic SSE bytes (de-chunked, not compressed) in any pieces; the
  * OpenAI SSE for every complete event is appended to out. 0 or HC_ENOMEM. */
-int  hc_xa_stream_feed(hc_xa_stream *s, const char *p, size_t n, hc_buf *out);
+int hc_xa_stream_feed(hc_xa_stream *s, const char *p, size_t n, hc_buf *out);
 /* End of the body: translate a last unterminated event. A stream cut before
  * message_stop gets no [DONE] (the app must see it was cut). */
 void hc_xa_stream_finish(hc_xa_stream *s, hc_buf *out);

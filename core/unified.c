@@ -22,31 +22,34 @@
 struct provider {
     const char *id;
     const char *host;
-    const char *base;       /* the OpenAI-compatible API's path ("" for anthropic: translated) */
+    const char *base; /* the OpenAI-compatible API's path ("" for anthropic: translated) */
     const char *key_env, *key_env2;
-    const char *auth;       /* header carrying the key */
+    const char *auth; /* header carrying the key */
 };
 
 static const struct provider providers[] = {
-    { "openai",     "api.openai.com",                    "/v1",            "OPENAI_API_KEY",     NULL,             "Authorization" },
-    { "anthropic",  "api.anthropic.com",                 "",               "ANTHROPIC_API_KEY",  NULL,             "x-api-key" },
-    { "google",     "generativelanguage.googleapis.com", "/v1beta/openai", "GEMINI_API_KEY",     "GOOGLE_API_KEY", "Authorization" },
-    { "groq",       "api.groq.com",                      "/openai/v1",     "GROQ_API_KEY",       NULL,             "Authorization" },
-    { "mistral",    "api.mistral.ai",                    "/v1",            "MISTRAL_API_KEY",    NULL,             "Authorization" },
-    { "deepseek",   "api.deepseek.com",                  "/v1",            "DEEPSEEK_API_KEY",   NULL,             "Authorization" },
-    { "xai",        "api.x.ai",                          "/v1",            "XAI_API_KEY",        NULL,             "Authorization" },
-    { "together",   "api.together.xyz",                  "/v1",            "TOGETHER_API_KEY",   NULL,             "Authorization" },
-    { "fireworks",  "api.fireworks.ai",                  "/inference/v1",  "FIREWORKS_API_KEY",  NULL,             "Authorization" },
-    { "openrouter", "openrouter.ai",                     "/api/v1",        "OPENROUTER_API_KEY", NULL,             "Authorization" },
-    { "perplexity", "api.perplexity.ai",                 "",               "PERPLEXITY_API_KEY", NULL,             "Authorization" },
-    { "cerebras",   "api.cerebras.ai",                   "/v1",            "CEREBRAS_API_KEY",   NULL,             "Authorization" },
-    { "deepinfra",  "api.deepinfra.com",                 "/v1/openai",     "DEEPINFRA_API_KEY",  NULL,             "Authorization" },
+    { "openai", "api.openai.com", "/v1", "OPENAI_API_KEY", NULL, "Authorization" },
+    { "anthropic", "api.anthropic.com", "", "ANTHROPIC_API_KEY", NULL, "x-api-key" },
+    { "google", "generativelanguage.googleapis.com", "/v1beta/openai", "GEMINI_API_KEY",
+      "GOOGLE_API_KEY", "Authorization" },
+    { "groq", "api.groq.com", "/openai/v1", "GROQ_API_KEY", NULL, "Authorization" },
+    { "mistral", "api.mistral.ai", "/v1", "MISTRAL_API_KEY", NULL, "Authorization" },
+    { "deepseek", "api.deepseek.com", "/v1", "DEEPSEEK_API_KEY", NULL, "Authorization" },
+    { "xai", "api.x.ai", "/v1", "XAI_API_KEY", NULL, "Authorization" },
+    { "together", "api.together.xyz", "/v1", "TOGETHER_API_KEY", NULL, "Authorization" },
+    { "fireworks", "api.fireworks.ai", "/inference/v1", "FIREWORKS_API_KEY", NULL,
+      "Authorization" },
+    { "openrouter", "openrouter.ai", "/api/v1", "OPENROUTER_API_KEY", NULL, "Authorization" },
+    { "perplexity", "api.perplexity.ai", "", "PERPLEXITY_API_KEY", NULL, "Authorization" },
+    { "cerebras", "api.cerebras.ai", "/v1", "CEREBRAS_API_KEY", NULL, "Authorization" },
+    { "deepinfra", "api.deepinfra.com", "/v1/openai", "DEEPINFRA_API_KEY", NULL, "Authorization" },
 };
 #define NPROVIDERS (sizeof providers / sizeof providers[0])
 
 bool hc_unified_is_host(const char *host)
 {
-    return hc_provider_is_helicone(host) != 0 || (host && strcasecmp(host, HC_UNIFIED_LOCAL_HOST) == 0);
+    return hc_provider_is_helicone(host) != 0 ||
+           (host && strcasecmp(host, HC_UNIFIED_LOCAL_HOST) == 0);
 }
 
 static const struct provider *provider_by_id(const char *id, size_t len)
@@ -69,13 +72,15 @@ static const struct provider *provider_by_host(const char *host)
 
 const char *hc_unified_provider_of(const char *m)
 {
-    static const struct { const char *prefix, *provider; } rules[] = {
-        { "gpt-", "openai" },        { "chatgpt-", "openai" },   { "o1", "openai" },
-        { "o3", "openai" },          { "o4", "openai" },         { "text-embedding-", "openai" },
-        { "codex-", "openai" },      { "claude-", "anthropic" }, { "gemini-", "google" },
-        { "gemma-", "google" },      { "grok-", "xai" },         { "deepseek-", "deepseek" },
-        { "mistral-", "mistral" },   { "codestral", "mistral" }, { "ministral", "mistral" },
-        { "magistral", "mistral" },  { "pixtral", "mistral" },   { "open-mistral", "mistral" },
+    static const struct {
+        const char *prefix, *provider;
+    } rules[] = {
+        { "gpt-", "openai" },       { "chatgpt-", "openai" },   { "o1", "openai" },
+        { "o3", "openai" },         { "o4", "openai" },         { "text-embedding-", "openai" },
+        { "codex-", "openai" },     { "claude-", "anthropic" }, { "gemini-", "google" },
+        { "gemma-", "google" },     { "grok-", "xai" },         { "deepseek-", "deepseek" },
+        { "mistral-", "mistral" },  { "codestral", "mistral" }, { "ministral", "mistral" },
+        { "magistral", "mistral" }, { "pixtral", "mistral" },   { "open-mistral", "mistral" },
         { "devstral", "mistral" },
     };
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
@@ -94,14 +99,19 @@ void hc_unified_anthropic_model(const char *in, char *out, size_t size)
     size_t j = 0;
     for (size_t i = 0; in[i] && j + 1 < size; i++) {
         char ch = in[i];
-        if (ch == '.' && i > 0 && isdigit((unsigned char)in[i - 1]) && isdigit((unsigned char)in[i + 1]))
+        if (ch == '.' && i > 0 && isdigit((unsigned char)in[i - 1]) &&
+            isdigit((unsigned char)in[i + 1]))
             ch = '-';
         out[j++] = ch;
     }
     out[j] = '\0';
-    static const struct { const char *name, *alias; } aliases[] = {
-        { "claude-sonnet-4", "claude-sonnet-4-0" },         { "claude-opus-4", "claude-opus-4-0" },
-        { "claude-3-7-sonnet", "claude-3-7-sonnet-latest" }, { "claude-3-5-sonnet", "claude-3-5-sonnet-latest" },
+    static const struct {
+        const char *name, *alias;
+    } aliases[] = {
+        { "claude-sonnet-4", "claude-sonnet-4-0" },
+        { "claude-opus-4", "claude-opus-4-0" },
+        { "claude-3-7-sonnet", "claude-3-7-sonnet-latest" },
+        { "claude-3-5-sonnet", "claude-3-5-sonnet-latest" },
         { "claude-3-5-haiku", "claude-3-5-haiku-latest" },
     };
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
@@ -162,8 +172,8 @@ static void rest_of_path(const hc_http_head *req, char *out, size_t size)
 }
 
 /* One entry of the AI Gateway's model list: "model" or "model/provider". */
-static int plan_model(const char *spec, size_t len, const char *rest, hc_unified *u, int *status, char *err,
-                      size_t errlen)
+static int plan_model(const char *spec, size_t len, const char *rest, hc_unified *u, int *status,
+                      char *err, size_t errlen)
 {
     char model[128];
     while (len && isspace((unsigned char)*spec)) {
@@ -183,7 +193,8 @@ static int plan_model(const char *spec, size_t len, const char *rest, hc_unified
         len = (size_t)(slash - spec);
     if (!len || len >= sizeof model) {
         *status = 400;
-        snprintf(err, errlen, "model \"%.*s\": expected MODEL or MODEL/PROVIDER", (int)(len > 100 ? 100 : len), spec);
+        snprintf(err, errlen, "model \"%.*s\": expected MODEL or MODEL/PROVIDER",
+                 (int)(len > 100 ? 100 : len), spec);
         return HC_EINVAL;
     }
     memcpy(model, spec, len);
@@ -195,8 +206,10 @@ static int plan_model(const char *spec, size_t len, const char *rest, hc_unified
     if (!p) {
         *status = 400;
         snprintf(err, errlen,
-                 "model \"%s\": no provider known for this name; name one as MODEL/PROVIDER (openai, anthropic, "
-                 "google, groq, mistral, deepseek, xai, together, fireworks, openrouter, perplexity, cerebras, deepinfra)",
+                 "model \"%s\": no provider known for this name; name one as MODEL/PROVIDER "
+                 "(openai, anthropic, "
+                 "google, groq, mistral, deepseek, xai, together, fireworks, openrouter, "
+                 "perplexity, cerebras, deepinfra)",
                  model);
         return HC_EINVAL;
     }
@@ -207,7 +220,8 @@ static int plan_model(const char *spec, size_t len, const char *rest, hc_unified
     if (u->anthropic) {
         if (strncmp(rest, "/chat/completions", 17) != 0 || (rest[17] && rest[17] != '?')) {
             *status = 404;
-            snprintf(err, errlen, "%s: Claude models are served on /v1/chat/completions only", rest);
+            snprintf(err, errlen, "%s: Claude models are served on /v1/chat/completions only",
+                     rest);
             return HC_EINVAL;
         }
         hc_unified_anthropic_model(model, u->model, sizeof u->model);
@@ -219,8 +233,10 @@ static int plan_model(const char *spec, size_t len, const char *rest, hc_unified
     char key[512];
     if (!provider_key(p, key, sizeof key)) {
         *status = 401;
-        snprintf(err, errlen, "no API key for provider %s (model %s): set %s%s%s or HC_PROVIDER_KEYS=%s=KEY", p->id,
-                 model, p->key_env, p->key_env2 ? " or " : "", p->key_env2 ? p->key_env2 : "", p->id);
+        snprintf(err, errlen,
+                 "no API key for provider %s (model %s): set %s%s%s or HC_PROVIDER_KEYS=%s=KEY",
+                 p->id, model, p->key_env, p->key_env2 ? " or " : "",
+                 p->key_env2 ? p->key_env2 : "", p->id);
         return HC_EINVAL;
     }
     set_auth(u, p, key);
@@ -229,12 +245,15 @@ static int plan_model(const char *spec, size_t len, const char *rest, hc_unified
 }
 
 /* Helicone-Target-URL → host and path prefix. */
-static int plan_target_url(const hc_http_head *req, hc_unified *u, int *status, char *err, size_t errlen)
+static int plan_target_url(const hc_http_head *req, hc_unified *u, int *status, char *err,
+                           size_t errlen)
 {
     const hc_header *h = hc_http_header(req, "helicone-target-url");
     if (!h) {
         *status = 400;
-        snprintf(err, errlen, "gateway.helicone.ai needs a Helicone-Target-URL header (the provider's base URL)");
+        snprintf(
+            err, errlen,
+            "gateway.helicone.ai needs a Helicone-Target-URL header (the provider's base URL)");
         return HC_EINVAL;
     }
     char url[1024];
@@ -243,7 +262,8 @@ static int plan_target_url(const hc_http_head *req, hc_unified *u, int *status, 
     size_t hl = hs ? strcspn(hs, "/?#") : 0;
     if (!hs || !hl || hl >= sizeof u->host || memchr(hs, ':', hl) || memchr(hs, '@', hl)) {
         *status = 400;
-        snprintf(err, errlen, "Helicone-Target-URL: expected https://HOST[/PATH], got \"%.200s\"", url);
+        snprintf(err, errlen, "Helicone-Target-URL: expected https://HOST[/PATH], got \"%.200s\"",
+                 url);
         return HC_EINVAL;
     }
     memset(u, 0, sizeof *u);
@@ -258,8 +278,8 @@ static int plan_target_url(const hc_http_head *req, hc_unified *u, int *status, 
     return 0;
 }
 
-int hc_unified_plan_spec(const hc_http_head *req, const char *spec, hc_unified *plans, int *nplans, int *status,
-                         char *err, size_t errlen)
+int hc_unified_plan_spec(const hc_http_head *req, const char *spec, hc_unified *plans, int *nplans,
+                         int *status, char *err, size_t errlen)
 {
     char rest[900];
     rest_of_path(req, rest, sizeof rest);
@@ -288,11 +308,12 @@ int hc_unified_plan_spec(const hc_http_head *req, const char *spec, hc_unified *
  * 0, or an error as hc_unified_plan. */
 static int inference_request(const hc_http_head *req, int *status, char *err, size_t errlen)
 {
-    static const char *const paths[] = { "/chat/completions", "/completions", "/embeddings", "/responses" };
+    static const char *const paths[] = { "/chat/completions", "/completions", "/embeddings",
+                                         "/responses" };
     if (!hc_span_ieq(req->method, req->method_len, "POST")) {
         *status = 405;
-        snprintf(err, errlen, "%.*s: the unified endpoint serves POST requests only", (int)(req->method_len > 16 ? 16 : req->method_len),
-                 req->method);
+        snprintf(err, errlen, "%.*s: the unified endpoint serves POST requests only",
+                 (int)(req->method_len > 16 ? 16 : req->method_len), req->method);
         return HC_EINVAL;
     }
     const hc_header *ct = hc_http_header(req, "content-type");
@@ -310,13 +331,16 @@ static int inference_request(const hc_http_head *req, int *status, char *err, si
             return 0;
     }
     *status = 404;
-    snprintf(err, errlen, "%.200s: the unified endpoint serves /v1/chat/completions, /v1/completions, /v1/embeddings "
-                          "and /v1/responses", rest);
+    snprintf(
+        err, errlen,
+        "%.200s: the unified endpoint serves /v1/chat/completions, /v1/completions, /v1/embeddings "
+        "and /v1/responses",
+        rest);
     return HC_EINVAL;
 }
 
-static int plan_models(const hc_http_head *req, const char *body, size_t n, hc_unified *plans, int *nplans,
-                       int *status, char *err, size_t errlen)
+static int plan_models(const hc_http_head *req, const char *body, size_t n, hc_unified *plans,
+                       int *nplans, int *status, char *err, size_t errlen)
 {
     int irc = inference_request(req, status, err, errlen);
     if (irc != 0)
@@ -326,7 +350,9 @@ static int plan_models(const hc_http_head *req, const char *body, size_t n, hc_u
     int rc;
     if (!cJSON_IsString(m) || !m->valuestring[0]) {
         *status = 400;
-        snprintf(err, errlen, "ai-gateway.helicone.ai needs a JSON body with a \"model\" (MODEL, MODEL/PROVIDER or a comma-separated list)");
+        snprintf(err, errlen,
+                 "ai-gateway.helicone.ai needs a JSON body with a \"model\" (MODEL, MODEL/PROVIDER "
+                 "or a comma-separated list)");
         rc = HC_EINVAL;
     } else {
         rc = hc_unified_plan_spec(req, m->valuestring, plans, nplans, status, err, errlen);
@@ -335,8 +361,8 @@ static int plan_models(const hc_http_head *req, const char *body, size_t n, hc_u
     return rc;
 }
 
-int hc_unified_plan(const char *host, const hc_http_head *req, const char *body, size_t n, hc_unified *plans,
-                    int *nplans, int *status, char *err, size_t errlen)
+int hc_unified_plan(const char *host, const hc_http_head *req, const char *body, size_t n,
+                    hc_unified *plans, int *nplans, int *status, char *err, size_t errlen)
 {
     *nplans = 0;
     *status = 0;

@@ -41,7 +41,7 @@
 
 #include "http.h"
 
-#define HC_UNIFIED_MAX 8   /* models in one comma-separated list */
+#define HC_UNIFIED_MAX 8 /* models in one comma-separated list */
 
 /* The host name hc-gateway serves its base URL under (never looked up): on
  * it, /<provider>/… (openai, anthropic, google or gemini, groq, …) is that
@@ -52,15 +52,15 @@
 
 /* Where one request goes. */
 typedef struct hc_unified {
-    char provider[32];        /* provider id (provider.h) */
-    char host[256];           /* the provider's API host */
-    char path[1024];          /* request target to send (path + query) */
-    char model[128];          /* the model to put in the body ("" = leave the body alone) */
-    bool anthropic;           /* translate chat completions ⇄ Anthropic Messages */
-    bool own_auth;            /* replace the app's credentials by auth_name: auth_value */
-    bool passthrough;         /* to Helicone itself, as the app sent it (no local key: proxy.c) */
+    char provider[32]; /* provider id (provider.h) */
+    char host[256];    /* the provider's API host */
+    char path[1024];   /* request target to send (path + query) */
+    char model[128];   /* the model to put in the body ("" = leave the body alone) */
+    bool anthropic;    /* translate chat completions ⇄ Anthropic Messages */
+    bool own_auth;     /* replace the app's credentials by auth_name: auth_value */
+    bool passthrough;  /* to Helicone itself, as the app sent it (no local key: proxy.c) */
     char auth_name[32];
-    char auth_value[600];     /* secret: never logged or stored */
+    char auth_value[600]; /* secret: never logged or stored */
 } hc_unified;
 
 /* Is `host` one of Helicone's hosts the gateway answers itself, or
@@ -79,8 +79,8 @@ int hc_unified_plan(const char *host, const hc_http_head *req, const char *body,
  * plans[*nplans..HC_UNIFIED_MAX): used for Helicone-Fallback-Model on the AI
  * Gateway. A model whose provider has no key is skipped while another one of
  * the list can serve. 0, or an error as hc_unified_plan. */
-int hc_unified_plan_spec(const hc_http_head *req, const char *spec, hc_unified *plans, int *nplans, int *status,
-                         char *err, size_t errlen);
+int hc_unified_plan_spec(const hc_http_head *req, const char *spec, hc_unified *plans, int *nplans,
+                         int *status, char *err, size_t errlen);
 
 /* The provider id a bare model name implies, or "" (static string). */
 const char *hc_unified_provider_of(const char *model);

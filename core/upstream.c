@@ -44,9 +44,9 @@
 
 struct lazy_file {
     pthread_mutex_t mu;
-    bool            loaded;
-    X509_LOOKUP    *file;     /* X509_LOOKUP_file() of the same store, loaded on the first miss */
-    char            path[4096];
+    bool loaded;
+    X509_LOOKUP *file; /* X509_LOOKUP_file() of the same store, loaded on the first miss */
+    char path[4096];
 };
 
 static int lazy_new(X509_LOOKUP *lu)
@@ -67,7 +67,8 @@ static void lazy_free(X509_LOOKUP *lu)
     }
 }
 
-static int lazy_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type, const X509_NAME *name, X509_OBJECT *ret)
+static int lazy_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type, const X509_NAME *name,
+                           X509_OBJECT *ret)
 {
     struct lazy_file *lf = X509_LOOKUP_get_method_data(lu);
     X509_STORE *st = X509_LOOKUP_get_store(lu);
@@ -76,7 +77,8 @@ static int lazy_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type, const X509_NA
     pthread_mutex_lock(&lf->mu);
     if (!lf->loaded) {
         lf->loaded = true;
-        if (X509_LOOKUP_load_file(lf->file, lf->path, X509_FILETYPE_PEM) != 1) /* no bundle: nothing more */
+        if (X509_LOOKUP_load_file(lf->file, lf->path, X509_FILETYPE_PEM) !=
+            1) /* no bundle: nothing more */
             hc_log_debug("trust store: %s not loaded", lf->path);
         ERR_clear_error();
     }
@@ -84,7 +86,8 @@ static int lazy_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type, const X509_NA
     int ok = 0;
     if (!X509_STORE_lock(st))
         return 0;
-    X509_OBJECT *o = X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(st), X509_LU_X509, (X509_NAME *)name);
+    X509_OBJECT *o = X509_OBJECT_retrieve_by_subject(X509_STORE_get0_objects(st), X509_LU_X509,
+                                                     (X509_NAME *)name);
     X509 *x = o ? X509_OBJECT_get0_X509(o) : NULL;
     if (x && X509_OBJECT_set1_X509(ret, x) == 1) {
         X509_free(x); /* the store keeps its reference; the caller takes its own */
@@ -99,7 +102,8 @@ static X509_LOOKUP_METHOD *lazy_method;
 static void lazy_method_init(void)
 {
     X509_LOOKUP_METHOD *m = X509_LOOKUP_meth_new("hcshim: CA bundle read on first miss");
-    if (m && X509_LOOKUP_meth_set_new_item(m, lazy_new) == 1 && X509_LOOKUP_meth_set_free(m, lazy_free) == 1 &&
+    if (m && X509_LOOKUP_meth_set_new_item(m, lazy_new) == 1 &&
+        X509_LOOKUP_meth_set_free(m, lazy_free) == 1 &&
         X509_LOOKUP_meth_set_get_by_subject(m, lazy_by_subject) == 1) {
         lazy_method = m;
         return;
@@ -120,7 +124,8 @@ static int add_system_trust(SSL_CTX *ctx)
     const char *dir = secure_getenv(X509_get_default_cert_dir_env());
     const char *file = secure_getenv(X509_get_default_cert_file_env());
     X509_LOOKUP *d = X509_STORE_add_lookup(st, X509_LOOKUP_hash_dir());
-    if (!d || X509_LOOKUP_add_dir(d, dir ? dir : X509_get_default_cert_dir(), X509_FILETYPE_PEM) != 1)
+    if (!d ||
+        X509_LOOKUP_add_dir(d, dir ? dir : X509_get_default_cert_dir(), X509_FILETYPE_PEM) != 1)
         return 0;
     X509_LOOKUP *f = X509_STORE_add_lookup(st, lazy_method);
     struct lazy_file *lf = f ? X509_LOOKUP_get_method_data(f) : NULL;
@@ -151,7 +156,8 @@ SSL_CTX *hc_upstream_ctx_new(const hc_config *cfg, char *err, size_t errlen)
         hc_log_debug("no default trust store found");
     ERR_clear_error();
     if (cfg->ca_file[0] && SSL_CTX_load_verify_locations(ctx, cfg->ca_file, NULL) != 1) {
-        hc_log_warn_once("ca_file", "HC_CA_FILE=%s cannot be loaded; it is not trusted", cfg->ca_file);
+        hc_log_warn_once("ca_file", "HC_CA_FILE=%s cannot be loaded; it is not trusted",
+                         cfg->ca_file);
         ERR_clear_error();
     }
     static const unsigned char alpn[] = "\x08http/1.1";
@@ -161,7 +167,8 @@ SSL_CTX *hc_upstream_ctx_new(const hc_config *cfg, char *err, size_t errlen)
     return ctx;
 }
 
-void hc_target_for(hc_core *core, const hc_origin *origin, const char *host, bool client_tls, hc_target *t)
+void hc_target_for(hc_core *core, const hc_origin *origin, const char *host, bool client_tls,
+                   hc_target *t)
 {
     memset(t, 0, sizeof *t);
     const hc_route *r = hc_config_route(&core->cfg, host);
@@ -217,17 +224,20 @@ static int connect_any(hc_core *core, const hc_target *t, int cancel_fd, char *e
     hc_proxy_url px;
     if (core->cfg.upstream_proxy[0] && !hc_proxy_bypass(&core->cfg, t->name, t->port)) {
         if (hc_proxy_url_parse(core->cfg.upstream_proxy, &px) == 0)
-            return hc_proxychain_connect(core, &px, t->name, t->port, core->cfg.connect_timeout_ms, cancel_fd, err,
-                                         errlen);
-        hc_log_warn_once("upstream_proxy", "HC_UPSTREAM_PROXY: expected http://[USER:PASS@]HOST[:PORT]; "
-                                           "connecting directly");
+            return hc_proxychain_connect(core, &px, t->name, t->port, core->cfg.connect_timeout_ms,
+                                         cancel_fd, err, errlen);
+        hc_log_warn_once("upstream_proxy",
+                         "HC_UPSTREAM_PROXY: expected http://[USER:PASS@]HOST[:PORT]; "
+                         "connecting directly");
     }
     if (!t->routed) {
         int fd = hc_io_connect((const struct sockaddr *)&t->origin->dst, t->origin->dstlen,
                                core->cfg.connect_timeout_ms, cancel_fd);
         if (fd < 0)
             snprintf(err, errlen, "cannot connect to %s: %s", t->url,
-                     fd == HC_ETIMEDOUT ? "timed out" : fd == HC_ECANCELED ? "canceled" : strerror(errno));
+                     fd == HC_ETIMEDOUT   ? "timed out"
+                     : fd == HC_ECANCELED ? "canceled"
+                                          : strerror(errno));
         return fd;
     }
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
@@ -247,7 +257,8 @@ static int connect_any(hc_core *core, const hc_target *t, int cancel_fd, char *e
     }
     core->shim->freeaddrinfo(res);
     if (fd < 0 && fd != HC_ECANCELED)
-        snprintf(err, errlen, "cannot connect to %s: %s", t->url, fd == HC_ETIMEDOUT ? "timed out" : strerror(e));
+        snprintf(err, errlen, "cannot connect to %s: %s", t->url,
+                 fd == HC_ETIMEDOUT ? "timed out" : strerror(e));
     return fd;
 }
 
@@ -263,7 +274,8 @@ SSL *hc_upstream_tls_session(SSL_CTX *ctx, int fd, const char *name, char *err, 
     X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
     X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, name)
-                   : SSL_set_tlsext_host_name(ssl, name) == 1 && X509_VERIFY_PARAM_set1_host(vp, name, 0);
+                   : SSL_set_tlsext_host_name(ssl, name) == 1 &&
+                         X509_VERIFY_PARAM_set1_host(vp, name, 0);
     if (ok != 1 || SSL_set_fd(ssl, fd) != 1) {
         SSL_free(ssl);
         snprintf(err, errlen, "cannot set the name to verify (%s)", name);
@@ -272,7 +284,8 @@ SSL *hc_upstream_tls_session(SSL_CTX *ctx, int fd, const char *name, char *err, 
     return ssl;
 }
 
-int hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int cancel_fd, char *err, size_t errlen)
+int hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int cancel_fd, char *err,
+                     size_t errlen)
 {
     err[0] = '\0';
     u->reused = false;

@@ -24,35 +24,36 @@
 #include "io.h"
 
 typedef struct hc_target {
-    bool  tls;
-    char  name[256];          /* TLS server name / name to verify */
-    char  authority[300];     /* Host header to send; "" = keep the app's */
-    char  prefix[256];        /* path prefix (routes) */
-    int   port;
-    char  url[400];           /* "https://api.openai.com:443", for records and errors */
-    bool  routed;
-    const hc_origin *origin;  /* when not routed: connect to origin->dst */
+    bool tls;
+    char name[256];      /* TLS server name / name to verify */
+    char authority[300]; /* Host header to send; "" = keep the app's */
+    char prefix[256];    /* path prefix (routes) */
+    int port;
+    char url[400]; /* "https://api.openai.com:443", for records and errors */
+    bool routed;
+    const hc_origin *origin; /* when not routed: connect to origin->dst */
 } hc_target;
 
 typedef struct hc_upstream {
-    hc_io  io;                /* io.fd < 0: no connection */
-    char   key[420];          /* target url the connection is for */
-    hc_buf in;                /* bytes read from it, not yet consumed */
-    int    requests;          /* requests sent on this connection */
-    bool   reused;            /* the current request reuses a kept-alive connection */
-    bool   can_resend;        /* set by the caller: a failed send on a reused connection can be redone */
-    int64_t last_used_us;     /* monotonic: when a request last went out on it */
+    hc_io io;        /* io.fd < 0: no connection */
+    char key[420];   /* target url the connection is for */
+    hc_buf in;       /* bytes read from it, not yet consumed */
+    int requests;    /* requests sent on this connection */
+    bool reused;     /* the current request reuses a kept-alive connection */
+    bool can_resend; /* set by the caller: a failed send on a reused connection can be redone */
+    int64_t last_used_us; /* monotonic: when a request last went out on it */
 } hc_upstream;
 
 /* Target for a request to `host` on a connection the app opened to origin
  * (client_tls: the app spoke TLS). */
-void hc_target_for(hc_core *core, const hc_origin *origin, const char *host, bool client_tls, hc_target *t);
+void hc_target_for(hc_core *core, const hc_origin *origin, const char *host, bool client_tls,
+                   hc_target *t);
 
 /* Make u connected to t (reusing it if it is connected to t and still open).
  * cancel_fd: the app's socket (waits end if it hangs up). 0, or HC_ECONNECT /
  * HC_ETLS / HC_ETIMEDOUT / HC_ECANCELED with a reason in err. */
-int  hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int cancel_fd,
-                      char *err, size_t errlen);
+int hc_upstream_open(hc_core *core, hc_upstream *u, const hc_target *t, int cancel_fd, char *err,
+                     size_t errlen);
 void hc_upstream_close(hc_upstream *u);
 void hc_upstream_free(hc_upstream *u);
 

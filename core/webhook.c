@@ -31,11 +31,11 @@ extern char **environ;
 
 struct post {
     char *url, *json;
-    char *secret;       /* HMAC key ("" none); wiped before it is freed */
-    char *cmd;          /* a command instead of a POST (url unused) */
-    char **env;         /* the command's extra NAME=VALUE strings, NULL-terminated */
+    char *secret; /* HMAC key ("" none); wiped before it is freed */
+    char *cmd;    /* a command instead of a POST (url unused) */
+    char **env;   /* the command's extra NAME=VALUE strings, NULL-terminated */
     int attempts;
-    char what[32];      /* names the delivery in messages */
+    char what[32]; /* names the delivery in messages */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -93,22 +93,25 @@ static int send_post(const struct post *p, char *err, size_t errlen)
         if (p->secret && p->secret[0]) {
             unsigned char md[32];
             unsigned int mdlen = 0;
-            HMAC(EVP_sha256(), p->secret, (int)strlen(p->secret), (const unsigned char *)p->json, strlen(p->json),
-                 md, &mdlen);
+            HMAC(EVP_sha256(), p->secret, (int)strlen(p->secret), (const unsigned char *)p->json,
+                 strlen(p->json), md, &mdlen);
             int o = snprintf(sig, sizeof sig, "X-Hcshim-Signature: sha256=");
             for (unsigned int i = 0; i < mdlen && o + 3 < (int)sizeof sig; i++)
                 o += snprintf(sig + o, sizeof sig - (size_t)o, "%02x", md[i]);
             snprintf(sig + o, sizeof sig - (size_t)o, "\r\n");
         }
-        int brc = hc_buf_printf(&req, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                                      "User-Agent: hcshim\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                                r.prefix[0] ? r.prefix : "/", r.authority, sig, strlen(p->json), p->json);
+        int brc = hc_buf_printf(
+            &req,
+            "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+            "User-Agent: hcshim\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+            r.prefix[0] ? r.prefix : "/", r.authority, sig, strlen(p->json), p->json);
         char line[64];
         long n;
         if (brc != 0) {
             snprintf(err, errlen, "out of memory");
             rc = HC_ENOMEM;
-        } else if (hc_io_write_buf(&io, &req) != 0 || (n = hc_io_read(&io, line, sizeof line - 1)) <= 0) {
+        } else if (hc_io_write_buf(&io, &req) != 0 ||
+                   (n = hc_io_read(&io, line, sizeof line - 1)) <= 0) {
             snprintf(err, errlen, "no answer");
             rc = HC_EIO;
         } else {
@@ -158,41 +161,31 @@ void hc_deliver_snapshot_env(void)
     }
 }
 
-static int run_command(const struct post *p, char *err, size_t errlen)
+/* Start p->cmd with stdin on fd, the alert's fields and the snapshot of the
+ * environment, no signal blocked and every handler at its default. Returns
+ * 0 with *pid, or an errno value (ENOMEM when the environment cannot be built). */
+static int spawn_command(const struct post *p, int fd, pid_t *pid)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        snprintf(err, errlen, "socketpair: %s", strerror(errno));
-        return HC_EIO;
-    }
     char *const *base = env_snap ? env_snap : (char *const *)(char *[]){ NULL };
-    size_t ne = 0, nx = 0;
+    size_t ne = 0, nx = 0, k = 0;
     while (base[ne])
         ne++;
     while (p->env && p->env[nx])
         nx++;
     char **envp = calloc(ne + nx + 1, sizeof *envp);
-    posix_spawn_file_actions_t fa;
-    int rc = 0;
-    pid_t pid = -1;
-    if (!envp) {
-        close(sv[0]);
-        close(sv[1]);
-        snprintf(err, errlen, "out of memory");
-        return HC_ENOMEM;
-    }
-    size_t k = 0;
+    if (!envp)
+        return ENOMEM;
     for (size_t i = 0; i < nx; i++)
         envp[k++] = p->env[i];
-    for (size_t i = 0; i < ne; i++)   /* ours first: a name the app set as well is ours */
+    for (size_t i = 0; i < ne; i++) /* ours first: a name the app set as well is ours */
         envp[k++] = base[i];
     envp[k] = NULL;
+    posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
-    /* The command starts with no signal blocked and every handler at its
-     * default: core threads block all signals (thread.h), and the app may
-     * ignore some; neither is the command's business (its timeout, a pipe,
-     * Ctrl-C must work as in a shell). */
+    posix_spawn_file_actions_adddup2(&fa, fd, 0);
+    /* Core threads block all signals (thread.h) and the app may ignore some:
+     * neither is the command's business (its timeout, a pipe, Ctrl-C must
+     * work as in a shell). */
     posix_spawnattr_t at;
     sigset_t none, all;
     sigemptyset(&none);
@@ -202,15 +195,28 @@ static int run_command(const struct post *p, char *err, size_t errlen)
     posix_spawnattr_setsigdefault(&at, &all);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = { p->cmd, NULL };
-    int e = posix_spawn(&pid, p->cmd, &fa, &at, argv, envp);
+    int e = posix_spawn(pid, p->cmd, &fa, &at, argv, envp);
     posix_spawnattr_destroy(&at);
     posix_spawn_file_actions_destroy(&fa);
     free(envp);
+    return e;
+}
+
+static int run_command(const struct post *p, char *err, size_t errlen)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        snprintf(err, errlen, "socketpair: %s", strerror(errno));
+        return HC_EIO;
+    }
+    int rc = 0;
+    pid_t pid = -1;
+    int e = spawn_command(p, sv[1], &pid);
     close(sv[1]);
     if (e != 0) {
         close(sv[0]);
         snprintf(err, errlen, "cannot run: %s", strerror(e));
-        return HC_EIO;
+        return e == ENOMEM ? HC_ENOMEM : HC_EIO;
     }
     size_t len = strlen(p->json), off = 0;
     while (off < len) {
@@ -218,7 +224,7 @@ static int run_command(const struct post *p, char *err, size_t errlen)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            break;          /* the command does not read its stdin: its business */
+            break; /* the command does not read its stdin: its business */
         off += (size_t)w;
     }
     close(sv[0]);
@@ -228,7 +234,7 @@ static int run_command(const struct post *p, char *err, size_t errlen)
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid)
             break;
-        if (w < 0) {        /* the app reaped it (waitpid(-1)): nothing more to know */
+        if (w < 0) { /* the app reaped it (waitpid(-1)): nothing more to know */
             status = 0;
             break;
         }
@@ -241,7 +247,8 @@ static int run_command(const struct post *p, char *err, size_t errlen)
         usleep(20000);
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errlen, "exited with status %d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        snprintf(err, errlen, "exited with status %d",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
         rc = HC_EIO;
     }
     return rc;
@@ -294,7 +301,8 @@ static void *post_main(void *arg)
     if (rc != 0) {
         char w[300];
         where(p, w, sizeof w);
-        hc_log_error("%s %s failed%s: %s", p->what, w, p->attempts > 1 ? " (every attempt)" : "", err);
+        hc_log_error("%s %s failed%s: %s", p->what, w, p->attempts > 1 ? " (every attempt)" : "",
+                     err);
     }
     free_post(p);
     finish();
@@ -327,7 +335,8 @@ void hc_webhook_post(const char *url, const char *json)
 void hc_deliver_post(const char *url, const char *json, const char *secret, const char *what)
 {
     struct post *p = calloc(1, sizeof *p);
-    if (!p || !(p->url = strdup(url)) || !(p->json = strdup(json)) || (secret && !(p->secret = strdup(secret)))) {
+    if (!p || !(p->url = strdup(url)) || !(p->json = strdup(json)) ||
+        (secret && !(p->secret = strdup(secret)))) {
         free_post(p);
         return;
     }
@@ -342,7 +351,8 @@ void hc_deliver_command(const char *path, const char *json, const char *const *e
     size_t n = 0;
     while (env && env[n])
         n++;
-    if (!p || !(p->cmd = strdup(path)) || !(p->json = strdup(json)) || !(p->env = calloc(n + 1, sizeof *p->env))) {
+    if (!p || !(p->cmd = strdup(path)) || !(p->json = strdup(json)) ||
+        !(p->env = calloc(n + 1, sizeof *p->env))) {
         free_post(p);
         return;
     }
@@ -351,7 +361,7 @@ void hc_deliver_command(const char *path, const char *json, const char *const *e
             free_post(p);
             return;
         }
-    p->attempts = 1;   /* a command may have acted before it failed: not run twice */
+    p->attempts = 1; /* a command may have acted before it failed: not run twice */
     hc_strlcpy(p->what, sizeof p->what, "alert command");
     start(p);
 }

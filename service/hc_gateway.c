@@ -83,24 +83,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_HEAD 8192
+#define MAX_HEAD         8192
 #define HEAD_DEADLINE_MS 10000 /* a connection's first request head must arrive within this */
-#define MAX_PENDING 64         /* connections still waiting for their first head */
+#define MAX_PENDING      64    /* connections still waiting for their first head */
 
 const hc_core_api *hc_core_entry(const hc_shim_api *s);
 
 static struct {
-    char     token[256];      /* "" = no token required (loopback only) */
-    int      active;          /* connections being served (atomic) */
-    int      pending;         /* of which still before their first head (atomic) */
-    int      stop_pipe[2];
+    char token[256]; /* "" = no token required (loopback only) */
+    int active;      /* connections being served (atomic) */
+    int pending;     /* of which still before their first head (atomic) */
+    int stop_pipe[2];
     hc_core *core;
-    int      port;            /* the listening port */
-    char     hosts[8][300];   /* Host values the base URL answers (admit) */
-    int      nhosts;
+    int port;           /* the listening port */
+    char hosts[8][300]; /* Host values the base URL answers (admit) */
+    int nhosts;
 } G;
 
-static void logf_(const char *level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(const char *level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void logf_(const char *level, const char *event, const char *fmt, ...)
 {
     char ts[40];
@@ -122,8 +123,13 @@ static void logf_(const char *level, const char *event, const char *fmt, ...)
 
 /* ---- the table the hooks would give the core ----------------------------- */
 
-static void no_guard(void) {}
-static bool is_llm(const char *host) { return hc_hosts_is_llm(host, 0); }
+static void no_guard(void)
+{
+}
+static bool is_llm(const char *host)
+{
+    return hc_hosts_is_llm(host, 0);
+}
 
 static const hc_shim_api shim_api = {
     .version = HC_CORE_API_VERSION,
@@ -148,11 +154,16 @@ static bool ct_equal(const char *a, size_t al, const char *b, size_t bl)
 
 static int b64val(int c)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
     return -1;
 }
 
@@ -194,7 +205,8 @@ static bool authorized(const hc_http_head *h)
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         for (size_t i = 0; i < h->nheaders; i++) {
             const hc_header *x = &h->headers[i];
-            if (hc_span_ieq(x->name, x->name_len, names[k]) && value_has_token(x->value, x->value_len))
+            if (hc_span_ieq(x->name, x->name_len, names[k]) &&
+                value_has_token(x->value, x->value_len))
                 return true;
         }
     return false;
@@ -245,12 +257,14 @@ static const char *admit(int fd, const hc_http_head *req)
 {
     const hc_header *h = hc_http_header(req, "host");
     if (!h || !host_ok(fd, h->value, h->value_len))
-        return "the Host header does not name this gateway (localhost:PORT, 127.0.0.1:PORT, [::1]:PORT, its address "
+        return "the Host header does not name this gateway (localhost:PORT, 127.0.0.1:PORT, "
+               "[::1]:PORT, its address "
                "or a --server-name)";
     if (hc_http_header(req, "origin"))
         return "requests from web pages (with an Origin header) are not served";
     const hc_header *sf = hc_http_header(req, "sec-fetch-site");
-    if (sf && !hc_span_ieq(sf->value, sf->value_len, "none") && !hc_span_ieq(sf->value, sf->value_len, "same-origin"))
+    if (sf && !hc_span_ieq(sf->value, sf->value_len, "none") &&
+        !hc_span_ieq(sf->value, sf->value_len, "same-origin"))
         return "requests from web pages (Sec-Fetch-Site) are not served";
     return NULL;
 }
@@ -261,7 +275,8 @@ static bool private_header(const char *name, size_t nlen, const char *value, siz
 {
     if (hc_span_ieq(name, nlen, "proxy-authorization"))
         return true;
-    return G.token[0] && (hc_span_ieq(name, nlen, "authorization") || hc_span_ieq(name, nlen, "helicone-auth")) &&
+    return G.token[0] &&
+           (hc_span_ieq(name, nlen, "authorization") || hc_span_ieq(name, nlen, "helicone-auth")) &&
            value_has_token(value, vlen);
 }
 
@@ -274,7 +289,8 @@ static void proc_addr(const struct sockaddr_storage *a, bool v6file, char *out, 
     if (a->ss_family == AF_INET) {
         const struct sockaddr_in *s4 = (const struct sockaddr_in *)a;
         if (v6file) /* an IPv4 peer on a dual-stack socket is v4-mapped */
-            snprintf(out, size, "0000000000000000FFFF0000%08X:%04X", (unsigned)s4->sin_addr.s_addr, ntohs(s4->sin_port));
+            snprintf(out, size, "0000000000000000FFFF0000%08X:%04X", (unsigned)s4->sin_addr.s_addr,
+                     ntohs(s4->sin_port));
         else
             snprintf(out, size, "%08X:%04X", (unsigned)s4->sin_addr.s_addr, ntohs(s4->sin_port));
     } else {
@@ -290,7 +306,8 @@ static long peer_uid(int fd)
 {
     struct sockaddr_storage peer, self;
     socklen_t pl = sizeof peer, sl = sizeof self;
-    if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 || getsockname(fd, (struct sockaddr *)&self, &sl) != 0)
+    if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0 ||
+        getsockname(fd, (struct sockaddr *)&self, &sl) != 0)
         return -1;
     static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
     for (int k = 0; k < 2; k++) {
@@ -322,8 +339,9 @@ static long peer_uid(int fd)
 static void answer(int fd, int status, const char *reason, const char *extra)
 {
     char b[512];
-    int n = snprintf(b, sizeof b, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n%s\r\n", status, reason,
-                     extra ? extra : "");
+    int n =
+        snprintf(b, sizeof b, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n%s\r\n",
+                 status, reason, extra ? extra : "");
     (void)!write(fd, b, (size_t)n);
 }
 
@@ -352,7 +370,8 @@ static int peek_head(int fd, char *buf, size_t size, hc_http_head *h)
     size_t have = 0;
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long left = HEAD_DEADLINE_MS - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+        long left = HEAD_DEADLINE_MS -
+                    ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
         if (left <= 0 || poll(&p, 1, (int)left) <= 0)
             return -1;
         ssize_t n = recv(fd, buf, size - 1, MSG_PEEK | MSG_DONTWAIT);
@@ -398,7 +417,8 @@ static bool local_only_addr(const struct sockaddr_storage *a)
         const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
         if (IN6_IS_ADDR_V4MAPPED(x)) {
             uint32_t v = ((uint32_t)x->s6_addr[12] << 24) | ((uint32_t)x->s6_addr[13] << 16);
-            return (v >> 24) == 127 || (v >> 16) == 0xa9fe || (v == 0 && !x->s6_addr[14] && !x->s6_addr[15]);
+            return (v >> 24) == 127 || (v >> 16) == 0xa9fe ||
+                   (v == 0 && !x->s6_addr[14] && !x->s6_addr[15]);
         }
         return IN6_IS_ADDR_LOOPBACK(x) || IN6_IS_ADDR_LINKLOCAL(x) || IN6_IS_ADDR_UNSPECIFIED(x);
     }
@@ -417,16 +437,19 @@ static bool looped(const hc_http_head *h)
             continue;
         for (size_t k = 0; k + (size_t)ml <= x->value_len; k++)
             if (memcmp(x->value + k, mark, (size_t)ml) == 0 &&
-                (k + (size_t)ml == x->value_len || !isdigit((unsigned char)x->value[k + (size_t)ml])))
+                (k + (size_t)ml == x->value_len ||
+                 !isdigit((unsigned char)x->value[k + (size_t)ml])))
                 return true;
     }
     return false;
 }
 
-static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *peer, bool peer_loopback)
+static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *peer,
+                          bool peer_loopback)
 {
     if (looped(h)) {
-        logf_("warn", "loop", "peer=%s msg=\"this CONNECT came back through the upstream proxy: refused\"", peer);
+        logf_("warn", "loop",
+              "peer=%s msg=\"this CONNECT came back through the upstream proxy: refused\"", peer);
         answer(fd, 508, "Loop Detected", NULL);
         close(fd);
         return;
@@ -446,7 +469,8 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
         if (rb[1] == ':')
             port = atoi(rb + 2);
     } else {
-        snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - hostport) : (int)strlen(hostport), hostport);
+        snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - hostport) : (int)strlen(hostport),
+                 hostport);
         if (colon)
             port = atoi(colon + 1);
     }
@@ -469,8 +493,9 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
     }
     if (!peer_loopback && !routed && o.dstlen && local_only_addr(&o.dst)) {
         /* A remote token holder must not reach this host's loopback services. */
-        logf_("warn", "denied", "peer=%s target=%s:%d reason=\"loopback or link-local target from a remote peer\"", peer,
-              host, port);
+        logf_("warn", "denied",
+              "peer=%s target=%s:%d reason=\"loopback or link-local target from a remote peer\"",
+              peer, host, port);
         answer(fd, 403, "Forbidden", NULL);
         close(fd);
         return;
@@ -483,14 +508,17 @@ static void serve_connect(int fd, const hc_http_head *h, int hlen, const char *p
     const hc_config *cfg = &G.core->cfg;
     bool chained = !llm && cfg->upstream_proxy[0] && !hc_proxy_bypass(cfg, host, port);
     logf_("info", "connect", "peer=%s target=%s:%d mode=%s", peer, host, port,
-          llm ? "gateway" : chained ? "tunnel_via_upstream_proxy" : "tunnel");
+          llm       ? "gateway"
+          : chained ? "tunnel_via_upstream_proxy"
+                    : "tunnel");
     if (llm) {
         hc_gateway_dispatch(G.core, fd, &o); /* terminates TLS for LLM names only */
     } else if (chained) {
         hc_proxy_url px;
         char err[300] = "HC_UPSTREAM_PROXY is not http://[USER:PASS@]HOST[:PORT]";
         int ufd = hc_proxy_url_parse(cfg->upstream_proxy, &px) == 0
-                      ? hc_proxychain_connect(G.core, &px, host, port, cfg->connect_timeout_ms, fd, err, sizeof err)
+                      ? hc_proxychain_connect(G.core, &px, host, port, cfg->connect_timeout_ms, fd,
+                                              err, sizeof err)
                       : -1;
         if (ufd < 0) {
             logf_("warn", "tunnel_failed", "target=%s:%d error=\"%s\"", host, port, err);
@@ -514,7 +542,7 @@ static void sanitize(char *s)
 }
 
 struct conn_arg {
-    int  fd;
+    int fd;
     bool peer_loopback;
     char peer[64];
 };
@@ -532,7 +560,8 @@ static void *conn_main(void *arg)
     __atomic_sub_fetch(&G.pending, 1, __ATOMIC_ACQ_REL);
     if (!G.token[0] && uid != (long)getuid()) {
         logf_("warn", "denied", "peer=%s reason=\"%s\"", ca.peer,
-              uid < 0 ? "cannot tell which user the connection belongs to" : "another local user (give a --token to share)");
+              uid < 0 ? "cannot tell which user the connection belongs to"
+                      : "another local user (give a --token to share)");
         answer(ca.fd, 403, "Forbidden", NULL);
         linger_close(ca.fd);
     } else if (hlen <= 0) {
@@ -540,18 +569,20 @@ static void *conn_main(void *arg)
     } else if (!authorized(&h)) {
         logf_("warn", "denied", "peer=%s reason=\"no valid token\"", ca.peer);
         answer(ca.fd, hc_span_ieq(h.method, h.method_len, "CONNECT") ? 407 : 401,
-               hc_span_ieq(h.method, h.method_len, "CONNECT") ? "Proxy Authentication Required" : "Unauthorized",
+               hc_span_ieq(h.method, h.method_len, "CONNECT") ? "Proxy Authentication Required"
+                                                              : "Unauthorized",
                "Proxy-Authenticate: Basic realm=\"hc-gateway\"\r\n");
         linger_close(ca.fd);
     } else if (hc_span_ieq(h.method, h.method_len, "CONNECT")) {
         serve_connect(ca.fd, &h, hlen, ca.peer, ca.peer_loopback);
     } else if (h.target_len && h.target[0] == '/') {
         char raw[1024], shown[1024];
-        snprintf(raw, sizeof raw, "%.*s", (int)(h.target_len >= sizeof raw ? sizeof raw - 1 : h.target_len), h.target);
+        snprintf(raw, sizeof raw, "%.*s",
+                 (int)(h.target_len >= sizeof raw ? sizeof raw - 1 : h.target_len), h.target);
         hc_url_redact(shown, sizeof shown, raw); /* ?key=AIza… (Gemini) is a credential */
         sanitize(shown);
-        logf_("info", "base_url", "peer=%s first=\"%.*s %.200s\"", ca.peer, (int)(h.method_len > 16 ? 16 : h.method_len),
-              h.method, shown);
+        logf_("info", "base_url", "peer=%s first=\"%.*s %.200s\"", ca.peer,
+              (int)(h.method_len > 16 ? 16 : h.method_len), h.method, shown);
         hc_origin o;
         memset(&o, 0, sizeof o);
         snprintf(o.host, sizeof o.host, "%s", HC_UNIFIED_LOCAL_HOST);
@@ -560,7 +591,8 @@ static void *conn_main(void *arg)
         hc_proxy_serve(G.core, &io, &o, HC_UNIFIED_LOCAL_HOST, false);
         hc_io_close(&io);
     } else {
-        logf_("warn", "refused", "peer=%s reason=\"absolute-form request; use CONNECT or the base URL\"", ca.peer);
+        logf_("warn", "refused",
+              "peer=%s reason=\"absolute-form request; use CONNECT or the base URL\"", ca.peer);
         answer(ca.fd, 501, "Not Implemented", NULL);
         close(ca.fd);
     }
@@ -577,46 +609,58 @@ static void log_exchange(const hc_record *r)
         snprintf(err, sizeof err, "%s", r->error);
     sanitize(err);
     char model[101];
-    snprintf(model, sizeof model, "%s", r->model_resp && r->model_resp[0] ? r->model_resp : r->model_req ? r->model_req : "");
+    snprintf(model, sizeof model, "%s",
+             r->model_resp && r->model_resp[0] ? r->model_resp
+             : r->model_req                    ? r->model_req
+                                               : "");
     sanitize(model); /* from the request body or the answer: the app's or the provider's text */
     logf_(r->status >= 500 || err[0] ? "warn" : "info", "exchange",
-          "id=%s host=%s provider=%s model=\"%s\" status=%d in=%lld out=%lld cost_usd=%.6f latency_ms=%.1f%s%s%s",
-          id, r->host ? r->host : "", r->provider ? r->provider : "", model, r->status, (long long)r->tok_in, (long long)r->tok_out,
-          (double)r->cost_nusd / 1e9, (double)r->latency_us / 1000.0, err[0] ? " error=\"" : "", err,
-          err[0] ? "\"" : "");
+          "id=%s host=%s provider=%s model=\"%s\" status=%d in=%lld out=%lld cost_usd=%.6f "
+          "latency_ms=%.1f%s%s%s",
+          id, r->host ? r->host : "", r->provider ? r->provider : "", model, r->status,
+          (long long)r->tok_in, (long long)r->tok_out, (double)r->cost_nusd / 1e9,
+          (double)r->latency_us / 1000.0, err[0] ? " error=\"" : "", err, err[0] ? "\"" : "");
 }
 
 /* ---- main ------------------------------------------------------------------------ */
 
 static void usage(FILE *f)
 {
-    fputs("usage: hc-gateway [--listen ADDR] [--ca-file PATH] [--ready-file PATH] [--db DIR]\n"
-          "                  [--allow-remote --token TOKEN [--server-name NAME]] [--drain SECONDS]\n"
-          "\n"
-          "The hcshim gateway as a service: a base URL for every model and an HTTPS proxy.\n"
-          "\n"
-          "  --listen ADDR      HOST:PORT to listen on (default 127.0.0.1:8787; port 0 picks one)\n"
-          "  --allow-remote     allow a non-loopback ADDR (requires a token)\n"
-          "  --token TOKEN      require TOKEN on every connection (also HC_GATEWAY_TOKEN): Proxy-Authorization\n"
-          "                     Basic user:TOKEN or Bearer TOKEN; for the base URL, Authorization: Bearer TOKEN\n"
-          "  --ca-file PATH     write the gateway CA certificate here (default: a new file in\n"
-          "                     $XDG_RUNTIME_DIR, else $TMPDIR, else /tmp; removed at exit)\n"
-          "  --ready-file PATH  once listening, write \"listen=ADDR ca=PATH pid=PID\" here\n"
-          "  --db DIR           the store (HC_DB)\n"
-          "  --drain SECONDS    on SIGTERM, wait this long for open connections (default 30)\n"
-          "  --server-name N[,N]  names clients use for this host in the base URL (a non-loopback\n"
-          "                     ADDR); the base URL answers only Host: localhost, 127.0.0.1, [::1],\n"
-          "                     the address the client reached, and these, with the port\n"
-          "  -h, --help         this help\n"
-          "\n"
-          "Serves on ADDR:\n"
-          "  http://ADDR/v1/...           one OpenAI-compatible endpoint for every model (OPENAI_BASE_URL);\n"
-          "                               MODEL, MODEL/PROVIDER or a list, keys from OPENAI_API_KEY, ...\n"
-          "  http://ADDR/<provider>/...   that provider's own API (ANTHROPIC_BASE_URL=http://ADDR/anthropic)\n"
-          "  CONNECT host:443             HTTPS proxy (HTTPS_PROXY=http://ADDR): TLS to LLM hosts is\n"
-          "                               terminated with the CA in --ca-file; other hosts are tunnelled\n"
-          "Every HC_* variable of the shim applies (HC_ROUTE, HC_CACHE, HC_BUDGET, ...).\n",
-          f);
+    fputs(
+        "usage: hc-gateway [--listen ADDR] [--ca-file PATH] [--ready-file PATH] [--db DIR]\n"
+        "                  [--allow-remote --token TOKEN [--server-name NAME]] [--drain SECONDS]\n"
+        "\n"
+        "The hcshim gateway as a service: a base URL for every model and an HTTPS proxy.\n"
+        "\n"
+        "  --listen ADDR      HOST:PORT to listen on (default 127.0.0.1:8787; port 0 picks one)\n"
+        "  --allow-remote     allow a non-loopback ADDR (requires a token)\n"
+        "  --token TOKEN      require TOKEN on every connection (also HC_GATEWAY_TOKEN): "
+        "Proxy-Authorization\n"
+        "                     Basic user:TOKEN or Bearer TOKEN; for the base URL, Authorization: "
+        "Bearer TOKEN\n"
+        "  --ca-file PATH     write the gateway CA certificate here (default: a new file in\n"
+        "                     $XDG_RUNTIME_DIR, else $TMPDIR, else /tmp; removed at exit)\n"
+        "  --ready-file PATH  once listening, write \"listen=ADDR ca=PATH pid=PID\" here\n"
+        "  --db DIR           the store (HC_DB)\n"
+        "  --drain SECONDS    on SIGTERM, wait this long for open connections (default 30)\n"
+        "  --server-name N[,N]  names clients use for this host in the base URL (a non-loopback\n"
+        "                     ADDR); the base URL answers only Host: localhost, 127.0.0.1, [::1],\n"
+        "                     the address the client reached, and these, with the port\n"
+        "  -h, --help         this help\n"
+        "\n"
+        "Serves on ADDR:\n"
+        "  http://ADDR/v1/...           one OpenAI-compatible endpoint for every model "
+        "(OPENAI_BASE_URL);\n"
+        "                               MODEL, MODEL/PROVIDER or a list, keys from OPENAI_API_KEY, "
+        "...\n"
+        "  http://ADDR/<provider>/...   that provider's own API "
+        "(ANTHROPIC_BASE_URL=http://ADDR/anthropic)\n"
+        "  CONNECT host:443             HTTPS proxy (HTTPS_PROXY=http://ADDR): TLS to LLM hosts "
+        "is\n"
+        "                               terminated with the CA in --ca-file; other hosts are "
+        "tunnelled\n"
+        "Every HC_* variable of the shim applies (HC_ROUTE, HC_CACHE, HC_BUDGET, ...).\n",
+        f);
 }
 
 static void on_signal(int sig)
@@ -701,12 +745,11 @@ int main(int argc, char **argv)
     int drain = 30;
     const char *tok = getenv("HC_GATEWAY_TOKEN");
     static const struct option opts[] = {
-        { "listen", required_argument, 0, 'l' },   { "ca-file", required_argument, 0, 'c' },
-        { "ready-file", required_argument, 0, 'r' }, { "db", required_argument, 0, 'd' },
-        { "allow-remote", no_argument, 0, 'a' },     { "token", required_argument, 0, 't' },
-        { "drain", required_argument, 0, 'D' },      { "help", no_argument, 0, 'h' },
-        { "server-name", required_argument, 0, 'S' },
-        { 0, 0, 0, 0 },
+        { "listen", required_argument, 0, 'l' },      { "ca-file", required_argument, 0, 'c' },
+        { "ready-file", required_argument, 0, 'r' },  { "db", required_argument, 0, 'd' },
+        { "allow-remote", no_argument, 0, 'a' },      { "token", required_argument, 0, 't' },
+        { "drain", required_argument, 0, 'D' },       { "help", no_argument, 0, 'h' },
+        { "server-name", required_argument, 0, 'S' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -722,7 +765,8 @@ int main(int argc, char **argv)
             char *end;
             long v = strtol(optarg, &end, 10);
             if (*end || end == optarg || v < 0 || v > 3600) {
-                fprintf(stderr, "hc-gateway: --drain: expected seconds from 0 to 3600, got '%s'\n", optarg);
+                fprintf(stderr, "hc-gateway: --drain: expected seconds from 0 to 3600, got '%s'\n",
+                        optarg);
                 return 2;
             }
             drain = (int)v;
@@ -740,19 +784,25 @@ int main(int argc, char **argv)
     socklen_t sl;
     bool loopback;
     if (parse_listen(listen_s, &ss, &sl, &loopback) != 0) {
-        fprintf(stderr, "hc-gateway: --listen: expected HOST:PORT with an IP address (127.0.0.1:8787, [::1]:0), got '%s'\n",
+        fprintf(stderr,
+                "hc-gateway: --listen: expected HOST:PORT with an IP address (127.0.0.1:8787, "
+                "[::1]:0), got '%s'\n",
                 listen_s);
         return 2;
     }
     if (tok && *tok) {
         if (strlen(tok) >= sizeof G.token) {
-            fprintf(stderr, "hc-gateway: --token: longer than %zu characters\n", sizeof G.token - 1);
+            fprintf(stderr, "hc-gateway: --token: longer than %zu characters\n",
+                    sizeof G.token - 1);
             return 2;
         }
         snprintf(G.token, sizeof G.token, "%s", tok);
     }
     if (!loopback && !allow_remote) {
-        fprintf(stderr, "hc-gateway: --listen %s is not a loopback address: add --allow-remote (and a --token)\n", listen_s);
+        fprintf(stderr,
+                "hc-gateway: --listen %s is not a loopback address: add --allow-remote (and a "
+                "--token)\n",
+                listen_s);
         return 2;
     }
     if (!loopback && !G.token[0]) {
@@ -761,7 +811,8 @@ int main(int argc, char **argv)
     }
     if (!getenv("HC_UPSTREAM_PROXY")) {
         /* The proxy this process was started under is the way out: chain to it. */
-        static const char *const vars[] = { "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy" };
+        static const char *const vars[] = { "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                                            "all_proxy" };
         for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
             if (getenv(vars[i]) && *getenv(vars[i])) {
                 setenv("HC_UPSTREAM_PROXY", getenv(vars[i]), 1);
@@ -811,7 +862,8 @@ int main(int argc, char **argv)
     }
     char ca[4096];
     if (write_ca(ca_want, ca, sizeof ca) != 0) {
-        logf_("error", "ca_file", "path=%s error=\"cannot write the CA certificate\"", ca_want ? ca_want : ca);
+        logf_("error", "ca_file", "path=%s error=\"cannot write the CA certificate\"",
+              ca_want ? ca_want : ca);
         return 1;
     }
     if (pipe2(G.stop_pipe, O_CLOEXEC) != 0)
@@ -820,9 +872,11 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     hc_proxy_url upx;
-    bool have_up = G.core->cfg.upstream_proxy[0] && hc_proxy_url_parse(G.core->cfg.upstream_proxy, &upx) == 0;
+    bool have_up =
+        G.core->cfg.upstream_proxy[0] && hc_proxy_url_parse(G.core->cfg.upstream_proxy, &upx) == 0;
     if (G.core->cfg.upstream_proxy[0] && !have_up) {
-        logf_("error", "upstream_proxy", "msg=\"HC_UPSTREAM_PROXY/HTTPS_PROXY: expected http://[USER:PASS@]HOST[:PORT]\"");
+        logf_("error", "upstream_proxy",
+              "msg=\"HC_UPSTREAM_PROXY/HTTPS_PROXY: expected http://[USER:PASS@]HOST[:PORT]\"");
         return 2;
     }
     if (have_up) {
@@ -839,18 +893,22 @@ int main(int argc, char **argv)
                 memcpy(&pr, ai->ai_addr, ai->ai_addrlen < sizeof pr ? ai->ai_addrlen : sizeof pr);
                 bool same = pr.ss_family == ss.ss_family &&
                             (pr.ss_family == AF_INET
-                                 ? ((struct sockaddr_in *)&pr)->sin_addr.s_addr == ((struct sockaddr_in *)&ss)->sin_addr.s_addr
-                                 : memcmp(&((struct sockaddr_in6 *)&pr)->sin6_addr, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-                                          16) == 0);
+                                 ? ((struct sockaddr_in *)&pr)->sin_addr.s_addr ==
+                                       ((struct sockaddr_in *)&ss)->sin_addr.s_addr
+                                 : memcmp(&((struct sockaddr_in6 *)&pr)->sin6_addr,
+                                          &((struct sockaddr_in6 *)&ss)->sin6_addr, 16) == 0);
                 /* this port, and our address (or this host's loopback when we listen there or
                  * everywhere) */
-                self = upx.port == G.port && (same || (local_only_addr(&pr) && (loopback || local_only_addr(&ss))));
+                self = upx.port == G.port &&
+                       (same || (local_only_addr(&pr) && (loopback || local_only_addr(&ss))));
             }
             freeaddrinfo(res);
         }
         if (self) {
-            logf_("warn", "upstream_proxy", "proxy=%s:%d msg=\"the upstream proxy (HTTPS_PROXY/HC_UPSTREAM_PROXY) is this "
-                  "gateway itself: ignored, connecting directly\"", upx.host, upx.port);
+            logf_("warn", "upstream_proxy",
+                  "proxy=%s:%d msg=\"the upstream proxy (HTTPS_PROXY/HC_UPSTREAM_PROXY) is this "
+                  "gateway itself: ignored, connecting directly\"",
+                  upx.host, upx.port);
             G.core->cfg.upstream_proxy[0] = '\0';
             have_up = false;
         }
@@ -864,15 +922,16 @@ int main(int argc, char **argv)
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp", ready);
         FILE *f = fopen(tmp, "w");
-        if (!f || fprintf(f, "listen=%s ca=%s pid=%d\n", addr, ca, (int)getpid()) < 0 || fclose(f) != 0 ||
-            rename(tmp, ready) != 0) {
+        if (!f || fprintf(f, "listen=%s ca=%s pid=%d\n", addr, ca, (int)getpid()) < 0 ||
+            fclose(f) != 0 || rename(tmp, ready) != 0) {
             logf_("error", "ready_file", "path=%s error=\"%s\"", ready, strerror(errno));
             return 1;
         }
     }
 
     for (;;) {
-        struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = G.stop_pipe[0], .events = POLLIN } };
+        struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+                               { .fd = G.stop_pipe[0], .events = POLLIN } };
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -889,7 +948,9 @@ int main(int argc, char **argv)
             continue;
         if (__atomic_load_n(&G.pending, __ATOMIC_ACQUIRE) >= MAX_PENDING) {
             /* Connections that have not sent their head yet hold threads: a cap. */
-            logf_("warn", "busy", "pending=%d msg=\"too many connections waiting for their first request\"", MAX_PENDING);
+            logf_("warn", "busy",
+                  "pending=%d msg=\"too many connections waiting for their first request\"",
+                  MAX_PENDING);
             answer(fd, 503, "Service Unavailable", NULL);
             close(fd); /* not lingering: the accept loop must not wait */
             continue;
@@ -919,7 +980,8 @@ int main(int argc, char **argv)
     close(lfd);
     int n = __atomic_load_n(&G.active, __ATOMIC_ACQUIRE);
     logf_("info", "draining", "open_connections=%d max_wait_s=%d", n, drain);
-    for (int waited = 0; __atomic_load_n(&G.active, __ATOMIC_ACQUIRE) > 0 && waited < drain * 100; waited++)
+    for (int waited = 0; __atomic_load_n(&G.active, __ATOMIC_ACQUIRE) > 0 && waited < drain * 100;
+         waited++)
         usleep(10000);
     n = __atomic_load_n(&G.active, __ATOMIC_ACQUIRE);
     const hc_core_api *api = hc_core_entry(&shim_api);

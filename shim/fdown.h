@@ -32,7 +32,7 @@
 #define HC_FD_MAX 65536
 
 extern uint64_t hc_fd_owned_bits[HC_FD_MAX / 64];
-extern int hc_fd_owned_count;   /* number of set bits (approximate upper bound) */
+extern int hc_fd_owned_count; /* number of set bits (approximate upper bound) */
 
 /* True if fd is marked as the shim's. One relaxed load; async-signal-safe. */
 static inline bool hc_fd_is_owned(int fd)

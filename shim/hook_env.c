@@ -31,10 +31,10 @@
 #define VAR     "PYTEST_CURRENT_TEST"
 #define VAR_LEN (sizeof VAR - 1)
 
-static char     value[512];   /* guarded by seq (seqlock); "" when unset */
-static unsigned seq;          /* atomic: odd while a writer copies */
-static int      writing;      /* atomic spin flag: one writer at a time */
-static int      present;      /* guarded by writing: set, even to "" (the overwrite == 0 case) */
+static char value[512]; /* guarded by seq (seqlock); "" when unset */
+static unsigned seq;    /* atomic: odd while a writer copies */
+static int writing;     /* atomic spin flag: one writer at a time */
+static int present;     /* guarded by writing: set, even to "" (the overwrite == 0 case) */
 
 /* The real functions, resolved on first use or, at the latest, before a fork
  * (hc_env_resolve from the atfork prepare handler): a forked child of a

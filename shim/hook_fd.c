@@ -22,7 +22,9 @@ int hc_fd_owned_count;
 
 /* Identity of each owned descriptor; written before its bit is set. A
  * poisoned slot (dev = ino = ~0) matches no file. */
-static struct { uint64_t dev, ino; } ident[HC_FD_MAX];
+static struct {
+    uint64_t dev, ino;
+} ident[HC_FD_MAX];
 
 /* The process whose descriptors the table describes. A vfork child shares
  * this memory but runs no atfork handler, so the bits are still set there:
@@ -160,7 +162,8 @@ static int real_close_range(unsigned first, unsigned last, int flags)
 
 static bool nothing_owned(void)
 {
-    return __atomic_load_n(&hc_fd_owned_count, __ATOMIC_RELAXED) == 0 || hc_shim_guarded() || not_owner();
+    return __atomic_load_n(&hc_fd_owned_count, __ATOMIC_RELAXED) == 0 || hc_shim_guarded() ||
+           not_owner();
 }
 
 HC_EXPORT int close_range(unsigned first, unsigned last, int flags)
@@ -171,7 +174,8 @@ HC_EXPORT int close_range(unsigned first, unsigned last, int flags)
     unsigned from = first;
     int fd;
     while ((fd = next_kept(from, last)) >= 0) {
-        hc_log_debug("close_range(%u, %u) by the app: descriptor %d is the shim's; kept open", first, last, fd);
+        hc_log_debug("close_range(%u, %u) by the app: descriptor %d is the shim's; kept open",
+                     first, last, fd);
         if ((unsigned)fd > from && real_close_range(from, (unsigned)fd - 1, flags) != 0)
             return -1;
         from = (unsigned)fd + 1;
@@ -214,7 +218,8 @@ HC_EXPORT int dup2(int oldfd, int newfd)
 HC_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     HC_REAL(real_dup3, "dup3", dup3, NULL);
-    int r = real_dup3 ? real_dup3(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
+    int r =
+        real_dup3 ? real_dup3(oldfd, newfd, flags) : (int)syscall(SYS_dup3, oldfd, newfd, flags);
     if (r >= 0 && hc_fd_is_owned(newfd) && !hc_shim_guarded() && !not_owner())
         hc_fd_taken(newfd);
     return r;

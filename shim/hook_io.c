@@ -41,7 +41,7 @@ extern ssize_t __write(int, const void *, size_t);
 extern int __close(int);
 
 #define REAL(var, name, self) \
-    static __typeof__(self) *var;           \
+    static __typeof__(self) *var; \
     HC_REAL(var, name, self, NULL)
 
 static inline bool is_watched(int fd)
@@ -76,11 +76,10 @@ void hc_io_watch(int fd, const char *host, int port)
 }
 
 /* A shim thread must not touch a descriptor that became the app's. */
-#define OWNED_IO_CHECK(fd)                                                  \
-    do {                                                                    \
-        if (__builtin_expect(hc_fd_is_owned(fd), 0) && hc_shim_guarded() && \
-            !hc_fd_io_ok(fd))                                               \
-            return -1;                                                      \
+#define OWNED_IO_CHECK(fd) \
+    do { \
+        if (__builtin_expect(hc_fd_is_owned(fd), 0) && hc_shim_guarded() && !hc_fd_io_ok(fd)) \
+            return -1; \
     } while (0)
 
 /* The app opens TLS on a followed connection: if its TLS stack is not the
@@ -185,7 +184,8 @@ HC_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
     return r;
 }
 
-HC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t al)
+HC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+                         socklen_t al)
 {
     REAL(real, "sendto", sendto);
     ssize_t r = real(fd, buf, n, flags, a, al);
@@ -194,7 +194,8 @@ HC_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const str
     return r;
 }
 
-HC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *al)
+HC_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a,
+                           socklen_t *al)
 {
     REAL(real, "recvfrom", recvfrom);
     ssize_t r = real(fd, buf, n, flags, a, al);

@@ -55,7 +55,8 @@ static bool low_pointer(const void *p)
  * so every hint (socktype, AI_V4MAPPED, numeric service, …) keeps its meaning. */
 static int lookup_routed(const char *node, const struct sockaddr_in *fake, const char *service,
                          const struct addrinfo *hints, struct addrinfo **res,
-                         int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **))
+                         int (*real)(const char *, const char *, const struct addrinfo *,
+                                     struct addrinfo **))
 {
     char num[64];
     struct addrinfo h;
@@ -63,7 +64,7 @@ static int lookup_routed(const char *node, const struct sockaddr_in *fake, const
     if (hints)
         h = *hints;
     h.ai_flags |= AI_NUMERICHOST;
-    h.ai_flags &= ~AI_ADDRCONFIG; /* a loopback-only machine must still get an answer */
+    h.ai_flags &= ~AI_ADDRCONFIG;  /* a loopback-only machine must still get an answer */
     if (h.ai_family == AF_INET6) { /* the v4-mapped form: an AF_INET6 lookup takes only IPv6 text */
         struct sockaddr_in6 mapped;
         hc_sa_v4mapped(fake, &mapped);
@@ -218,16 +219,17 @@ HC_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
  * remembered like getaddrinfo's. */
 
 /* Fill h (in buf) with the single IPv4 address a (or its v4-mapped IPv6 form). */
-static int fill_hostent(const char *name, int af, const struct in_addr *a, struct hostent *h, char *buf,
-                        size_t buflen)
+static int fill_hostent(const char *name, int af, const struct in_addr *a, struct hostent *h,
+                        char *buf, size_t buflen)
 {
     size_t alen = af == AF_INET6 ? 16 : 4, nlen = strlen(name) + 1;
-    size_t pad = (size_t)(-(uintptr_t)buf & (sizeof(char *) - 1)); /* pointers aligned, as glibc's */
+    size_t pad =
+        (size_t)(-(uintptr_t)buf & (sizeof(char *) - 1)); /* pointers aligned, as glibc's */
     size_t need = pad + alen + nlen + 4 * sizeof(char *) + sizeof(char *);
     if (buflen < need)
         return ERANGE;
     buf += pad;
-    char **ptrs = (char **)(void *)buf;          /* [addr, NULL, alias NULL] */
+    char **ptrs = (char **)(void *)buf; /* [addr, NULL, alias NULL] */
     char *addr = buf + 3 * sizeof(char *);
     char *nm = addr + alen;
     if (af == AF_INET6) {
@@ -280,10 +282,11 @@ static bool routed(const char *name, struct sockaddr_in *fake)
     return hc_hosts_route_addr(name, fake) && gateway_ready();
 }
 
-HC_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
-                               struct hostent **result, int *h_errnop)
+HC_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
+                               size_t buflen, struct hostent **result, int *h_errnop)
 {
-    static int (*real)(const char *, int, struct hostent *, char *, size_t, struct hostent **, int *);
+    static int (*real)(const char *, int, struct hostent *, char *, size_t, struct hostent **,
+                       int *);
     HC_REAL(real, "gethostbyname2_r", gethostbyname2_r, NULL);
     struct sockaddr_in fake;
     if ((af == AF_INET || af == AF_INET6) && routed(name, &fake)) {
@@ -378,7 +381,8 @@ HC_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int n, struct sigeve
     for (int i = 0; i < n; i++) {
         struct sockaddr_in fake;
         if (list[i] && routed(list[i]->ar_name, &fake)) {
-            int rc = getaddrinfo(list[i]->ar_name, list[i]->ar_service, list[i]->ar_request, &list[i]->ar_result);
+            int rc = getaddrinfo(list[i]->ar_name, list[i]->ar_service, list[i]->ar_request,
+                                 &list[i]->ar_result);
             list[i]->__return = rc;
             any_routed = true;
         } else if (list[i] && nrest < 64) {
@@ -392,7 +396,8 @@ HC_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int n, struct sigeve
         notify(sev); /* everything was answered here: notify now */
     if (mode == GAI_WAIT)
         for (int i = 0; i < nrest; i++)
-            if (rest[i]->__return == 0 && rest[i]->ar_result && hc_hosts_is_llm(rest[i]->ar_name, 0))
+            if (rest[i]->__return == 0 && rest[i]->ar_result &&
+                hc_hosts_is_llm(rest[i]->ar_name, 0))
                 for (struct addrinfo *ai = rest[i]->ar_result; ai; ai = ai->ai_next)
                     hc_hosts_remember(ai->ai_addr, rest[i]->ar_name);
     return rc;

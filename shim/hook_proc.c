@@ -27,7 +27,8 @@
  * fork (hc_proc_resolve from the atfork prepare handler): a forked child of a
  * threaded program must not call dlsym (another thread may have held the
  * loader's lock at the fork), and children are where exec happens. */
-static void (*real__exit)(int) HC_STARTUP_VAR, (*real__Exit)(int) HC_STARTUP_VAR, (*real_quick_exit)(int) HC_STARTUP_VAR;
+static void (*real__exit)(int) HC_STARTUP_VAR, (*real__Exit)(int)HC_STARTUP_VAR,
+    (*real_quick_exit)(int)HC_STARTUP_VAR;
 static int (*real_execve)(const char *, char *const[], char *const[]);
 static int (*real_execv)(const char *, char *const[]);
 static int (*real_execvp)(const char *, char *const[]);
@@ -129,7 +130,8 @@ HC_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     return real(fd, argv, envp);
 }
 
-HC_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+HC_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+                       int flags)
 {
     HC_REAL(real_execveat, "execveat", execveat, NULL);
     __typeof__(real_execveat) real = real_execveat;
@@ -143,23 +145,23 @@ HC_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
 
 /* execl, execlp, execle: the list becomes an array (as glibc does), then the
  * hooked array form flushes and execs. */
-#define COLLECT(arg, argv, envp)                                     \
-    size_t argc_ = 1;                                                \
-    va_list ap_;                                                     \
-    va_start(ap_, arg);                                              \
-    while (va_arg(ap_, char *))                                      \
-        argc_++;                                                     \
-    va_end(ap_);                                                     \
-    if (argc_ > 1u << 20) {                                          \
-        errno = E2BIG;                                               \
-        return -1;                                                   \
-    }                                                                \
-    char *argv[argc_ + 1];                                           \
-    va_start(ap_, arg);                                              \
-    argv[0] = (char *)(arg);                                         \
-    for (size_t i_ = 1; i_ <= argc_; i_++)                           \
-        argv[i_] = va_arg(ap_, char *); /* the last is the NULL */   \
-    envp = va_arg(ap_, char **);                                     \
+#define COLLECT(arg, argv, envp) \
+    size_t argc_ = 1; \
+    va_list ap_; \
+    va_start(ap_, arg); \
+    while (va_arg(ap_, char *)) \
+        argc_++; \
+    va_end(ap_); \
+    if (argc_ > 1u << 20) { \
+        errno = E2BIG; \
+        return -1; \
+    } \
+    char *argv[argc_ + 1]; \
+    va_start(ap_, arg); \
+    argv[0] = (char *)(arg); \
+    for (size_t i_ = 1; i_ <= argc_; i_++) \
+        argv[i_] = va_arg(ap_, char *); /* the last is the NULL */ \
+    envp = va_arg(ap_, char **); \
     va_end(ap_)
 
 HC_EXPORT int execl(const char *path, const char *arg, ...)

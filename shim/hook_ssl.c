@@ -37,10 +37,10 @@ HC_EXPORT int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes);
 
 /* The definition of `name` for the caller at this hook's return address;
  * `sys`: it is the system library's, which the core may serve. */
-#define REAL_FOR_CALLER(var, name, self, lib, sys)                                                   \
-    static hc_caller_cache var##_cache;                                                              \
-    bool sys;                                                                                        \
-    __typeof__(&self) var = (__typeof__(&self))hc_real_for_caller(                                   \
+#define REAL_FOR_CALLER(var, name, self, lib, sys) \
+    static hc_caller_cache var##_cache; \
+    bool sys; \
+    __typeof__(&self) var = (__typeof__(&self))hc_real_for_caller( \
         &var##_cache, __builtin_return_address(0), name, (const void *)self, lib, &sys)
 
 HC_EXPORT int X509_verify_cert(X509_STORE_CTX *ctx)

@@ -43,15 +43,15 @@
 #define TABLE_SIZE     512
 
 struct user_host {
-    char name[HC_HOST_MAX];   /* lower-case name or IP literal (no brackets) */
-    int  port;                /* 0: 443 and 80 */
+    char name[HC_HOST_MAX]; /* lower-case name or IP literal (no brackets) */
+    int port;               /* 0: 443 and 80 */
 };
 
 struct addr_entry {
-    int            family;    /* AF_INET or AF_INET6; 0 = free */
-    unsigned char  addr[16];
-    int            port;      /* 0: 443 and 80 (built-in hosts); else that port only */
-    char           name[HC_HOST_MAX];
+    int family; /* AF_INET or AF_INET6; 0 = free */
+    unsigned char addr[16];
+    int port; /* 0: 443 and 80 (built-in hosts); else that port only */
+    char name[HC_HOST_MAX];
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -62,12 +62,13 @@ static int n_routes;
 static const char *patterns[MAX_USER_HOSTS + MAX_ROUTES + 128];
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct addr_entry table[TABLE_SIZE];   /* written under table_lock; read lock-free (table_seq) */
-static unsigned table_next;                   /* guarded by table_lock */
-static int table_count;                       /* written under lock, read atomically */
-static unsigned table_seq;                    /* atomic: odd while a writer changes table[] */
-static int synth_used;                        /* atomic: a synthetic address was handed out */
-static pthread_t table_writer;                /* written under lock: who made table_seq odd */
+static struct addr_entry
+    table[TABLE_SIZE];         /* written under table_lock; read lock-free (table_seq) */
+static unsigned table_next;    /* guarded by table_lock */
+static int table_count;        /* written under lock, read atomically */
+static unsigned table_seq;     /* atomic: odd while a writer changes table[] */
+static int synth_used;         /* atomic: a synthetic address was handed out */
+static pthread_t table_writer; /* written under lock: who made table_seq odd */
 
 /* Writers: hold table_lock, then bracket each change of table[] with these. */
 static void write_begin(void)
@@ -163,7 +164,8 @@ static bool is_loopback_name(const char *n);
 static void add_user_host(const struct user_host *h)
 {
     add_literal_as(h->name, h->name, h->port);
-    if (is_loopback_name(h->name) && strncmp(h->name, "127.", 4) != 0 && strcmp(h->name, "::1") != 0) {
+    if (is_loopback_name(h->name) && strncmp(h->name, "127.", 4) != 0 &&
+        strcmp(h->name, "::1") != 0) {
         add_literal_as("127.0.0.1", h->name, h->port);
         add_literal_as("::1", h->name, h->port);
     }
@@ -179,7 +181,8 @@ static void parse_config(void)
             if (parse_host_port(v, n, h->name, sizeof h->name, &h->port) == 0)
                 n_user_hosts++;
             else
-                hc_log_warn_once("hc_hosts", "HC_HOSTS: ignoring '%.*s' (expected host[:port])", (int)n, v);
+                hc_log_warn_once("hc_hosts", "HC_HOSTS: ignoring '%.*s' (expected host[:port])",
+                                 (int)n, v);
         }
         v += n;
         v += strspn(v, ", ");
@@ -192,7 +195,8 @@ static void parse_config(void)
             lower_copy(routes[n_routes], HC_HOST_MAX, v, (size_t)(eq - v));
             n_routes++;
         } else if (n) {
-            hc_log_warn_once("hc_route", "HC_ROUTE: ignoring '%.*s' (expected HOST=URL)", (int)n, v);
+            hc_log_warn_once("hc_route", "HC_ROUTE: ignoring '%.*s' (expected HOST=URL)", (int)n,
+                             v);
         }
         v += n;
         v += strspn(v, ", ");
@@ -233,7 +237,8 @@ static void parse_config(void)
         add_user_host(&user_hosts[i]);
     }
     for (int i = 0; i < n_routes; i++)
-        patterns[np++] = routes[i]; /* their synthetic addresses are known by range (match_synthetic) */
+        patterns[np++] =
+            routes[i]; /* their synthetic addresses are known by range (match_synthetic) */
     patterns[np] = NULL;
 }
 
@@ -264,7 +269,8 @@ bool hc_hosts_is_llm(const char *name, int port)
         if (strcmp(routes[i], n) == 0)
             return true;
     for (int i = 0; i < n_user_hosts; i++)
-        if (strcmp(user_hosts[i].name, n) == 0 && (!port || !user_hosts[i].port || user_hosts[i].port == port))
+        if (strcmp(user_hosts[i].name, n) == 0 &&
+            (!port || !user_hosts[i].port || user_hosts[i].port == port))
             return true;
     if (is_loopback_name(n))
         return false;
@@ -334,7 +340,8 @@ void hc_hosts_remember(const struct sockaddr *addr, const char *name)
 
 bool hc_hosts_any(void)
 {
-    return __atomic_load_n(&table_count, __ATOMIC_ACQUIRE) != 0 || __atomic_load_n(&synth_used, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&table_count, __ATOMIC_ACQUIRE) != 0 ||
+           __atomic_load_n(&synth_used, __ATOMIC_ACQUIRE);
 }
 
 /* 233.252.0.N for routed host N-1: its name, by range (routes[] is immutable after init). */
@@ -408,4 +415,3 @@ const char *const *hc_hosts_patterns(void)
     hc_hosts_init();
     return patterns;
 }
-

@@ -28,7 +28,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
-#define HC_HOST_MAX 256   /* longest host name kept (RFC 1035: 253) */
+#define HC_HOST_MAX 256 /* longest host name kept (RFC 1035: 253) */
 
 /* Parse HC_HOSTS / HC_ROUTE once. Cheap; safe to call from every hook. */
 void hc_hosts_init(void);

@@ -77,7 +77,8 @@ static bool object_of(const void *site, struct link_map **lm, uintptr_t *lo, uin
  * loaded RTLD_LOCAL with its private OpenSSL finds it), else the one in `lib`
  * if that is loaded (privately, as CPython loads _ssl's libssl). Depends on
  * the calling object `lm` (NULL: none), not on where in it the call is. */
-static void *resolve(struct link_map *lm, const char *name, const void *self, const char *lib, bool *sys)
+static void *resolve(struct link_map *lm, const char *name, const void *self, const char *lib,
+                     bool *sys)
 {
     __atomic_add_fetch(&hc_real_resolves, 1, __ATOMIC_RELAXED);
     void *fn = dlsym(RTLD_NEXT, name);
@@ -103,7 +104,8 @@ static void cache_site(hc_caller_cache *c, const void *site, void *fn, bool sys)
 {
     for (int i = 0; i < HC_CALL_SITES; i++) {
         unsigned char expected = 0;
-        if (__atomic_compare_exchange_n(&c->claimed[i], &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        if (__atomic_compare_exchange_n(&c->claimed[i], &expected, 1, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
             c->fn[i] = fn;
             c->sys[i] = sys;
             __atomic_store_n(&c->site[i], site, __ATOMIC_RELEASE);
@@ -117,7 +119,8 @@ static void cache_object(hc_caller_cache *c, uintptr_t lo, uintptr_t hi, void *f
 {
     for (int i = 0; i < HC_CALL_OBJECTS; i++) {
         unsigned char expected = 0;
-        if (__atomic_compare_exchange_n(&c->oclaimed[i], &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        if (__atomic_compare_exchange_n(&c->oclaimed[i], &expected, 1, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
             c->olo[i] = lo;
             c->ofn[i] = fn;
             c->osys[i] = sys;
@@ -167,7 +170,8 @@ void *hc_real_for_caller(hc_caller_cache *c, const void *site, const char *name,
         return fn;
     if (!in_object) {
         unsigned char expected = 0;
-        if (__atomic_compare_exchange_n(&c->anon_claimed, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+        if (__atomic_compare_exchange_n(&c->anon_claimed, &expected, 1, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
             c->anon_fn = fn;
             c->anon_sys = *sys;
             __atomic_store_n(&c->anon_set, 1, __ATOMIC_RELEASE);
@@ -181,6 +185,9 @@ void *hc_real_for_caller(hc_caller_cache *c, const void *site, const char *name,
 
 void hc_real_missing(const char *name)
 {
-    hc_log_warn_once(name, "%s: no library of this process defines it; the call fails as the library would "
-                     "report a failure", name);
+    hc_log_warn_once(
+        name,
+        "%s: no library of this process defines it; the call fails as the library would "
+        "report a failure",
+        name);
 }

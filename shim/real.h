@@ -32,11 +32,11 @@ void *hc_real(const char *name, const void *self, const char *lib);
 /* Cache the resolution in a static per use site:
  *     static int (*real)(int) = NULL;
  *     HC_REAL(real, "close", close, NULL);                                   */
-#define HC_REAL(var, name, self, lib)                                              \
-    do {                                                                           \
-        if (!__atomic_load_n(&(var), __ATOMIC_ACQUIRE))                            \
+#define HC_REAL(var, name, self, lib) \
+    do { \
+        if (!__atomic_load_n(&(var), __ATOMIC_ACQUIRE)) \
             __atomic_store_n(&(var), (__typeof__(var))hc_real(name, (const void *)(self), lib), \
-                             __ATOMIC_RELEASE);                                    \
+                             __ATOMIC_RELEASE); \
     } while (0)
 
 /* Per-hook cache of call sites (return addresses) and the definition each one
@@ -49,15 +49,15 @@ void *hc_real(const char *name, const void *self, const char *lib);
 #define HC_CALL_SITES   32
 #define HC_CALL_OBJECTS 16
 typedef struct hc_caller_cache {
-    const void   *site[HC_CALL_SITES]; /* NULL: free; published last */
-    void         *fn[HC_CALL_SITES];
+    const void *site[HC_CALL_SITES]; /* NULL: free; published last */
+    void *fn[HC_CALL_SITES];
     unsigned char sys[HC_CALL_SITES];
     unsigned char claimed[HC_CALL_SITES]; /* set once by the thread filling the slot */
-    uintptr_t     olo[HC_CALL_OBJECTS], ohi[HC_CALL_OBJECTS]; /* [lo, hi); hi 0: free; published last */
-    void         *ofn[HC_CALL_OBJECTS];
+    uintptr_t olo[HC_CALL_OBJECTS], ohi[HC_CALL_OBJECTS]; /* [lo, hi); hi 0: free; published last */
+    void *ofn[HC_CALL_OBJECTS];
     unsigned char osys[HC_CALL_OBJECTS];
     unsigned char oclaimed[HC_CALL_OBJECTS];
-    void         *anon_fn;                /* the answer for sites in no object */
+    void *anon_fn; /* the answer for sites in no object */
     unsigned char anon_sys, anon_set, anon_claimed;
 } hc_caller_cache;
 
@@ -74,8 +74,8 @@ extern unsigned long hc_real_resolves;
  * loaded by soname (the system OpenSSL the core links against): only then may
  * a hook hand the call's objects to the core. NULL if there is no definition
  * at all (not cached: a library may be loaded later). */
-void *hc_real_for_caller(hc_caller_cache *cache, const void *site, const char *name, const void *self,
-                         const char *lib, bool *sys);
+void *hc_real_for_caller(hc_caller_cache *cache, const void *site, const char *name,
+                         const void *self, const char *lib, bool *sys);
 
 /* Called by a hook whose real function exists nowhere: says so once on
  * stderr (naming `name`); the hook then returns its API's failure value. */

@@ -44,17 +44,35 @@ static enum hc_mode mode HC_STARTUP_VAR = HC_MODE_GATEWAY;
 static __thread int guard __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t core_lock = PTHREAD_MUTEX_INITIALIZER;
-static int core_state;                      /* 0 untried, 1 loaded, -1 failed; guarded by core_lock */
+static int core_state; /* 0 untried, 1 loaded, -1 failed; guarded by core_lock */
 static const hc_core_api *core HC_STARTUP_VAR; /* set once, read atomically (exit hooks) */
 
-enum hc_mode hc_shim_mode(void) { return mode; }
-bool hc_shim_guarded(void) { return guard != 0 || mode == HC_MODE_OFF; }
-void hc_shim_guard_enter(void) { guard++; }
-void hc_shim_guard_leave(void) { guard--; }
+enum hc_mode hc_shim_mode(void)
+{
+    return mode;
+}
+bool hc_shim_guarded(void)
+{
+    return guard != 0 || mode == HC_MODE_OFF;
+}
+void hc_shim_guard_enter(void)
+{
+    guard++;
+}
+void hc_shim_guard_leave(void)
+{
+    guard--;
+}
 
-static void guard_thread(void) { guard = 1 << 20; }
+static void guard_thread(void)
+{
+    guard = 1 << 20;
+}
 
-static bool is_llm_host(const char *host) { return hc_hosts_is_llm(host, 0); }
+static bool is_llm_host(const char *host)
+{
+    return hc_hosts_is_llm(host, 0);
+}
 
 static int real_connect(int fd, const struct sockaddr *a, socklen_t l)
 {
@@ -63,7 +81,8 @@ static int real_connect(int fd, const struct sockaddr *a, socklen_t l)
     return r(fd, a, l);
 }
 
-static int real_getaddrinfo(const char *n, const char *s, const struct addrinfo *h, struct addrinfo **res)
+static int real_getaddrinfo(const char *n, const char *s, const struct addrinfo *h,
+                            struct addrinfo **res)
 {
     static int (*r)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
     HC_REAL(r, "getaddrinfo", getaddrinfo, NULL);
@@ -111,13 +130,15 @@ static void load_core(void)
 {
     char path[PATH_MAX];
     if (core_path(path, sizeof path) != 0) {
-        hc_log_warn_once("core_path", "cannot locate libhcshim-core.so; LLM calls pass through unrecorded");
+        hc_log_warn_once("core_path",
+                         "cannot locate libhcshim-core.so; LLM calls pass through unrecorded");
         core_state = -1;
         return;
     }
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!h) {
-        hc_log_warn_once("core_load", "cannot load %s (%s); LLM calls pass through unrecorded", path, dlerror());
+        hc_log_warn_once("core_load", "cannot load %s (%s); LLM calls pass through unrecorded",
+                         path, dlerror());
         core_state = -1;
         return;
     }
@@ -125,7 +146,8 @@ static void load_core(void)
     const hc_core_api *api = entry ? entry(&shim_api) : NULL;
     if (!api || api->version != HC_CORE_API_VERSION) {
         if (!entry)
-            hc_log_warn_once("core_entry", "%s has no %s; LLM calls pass through unrecorded", path, HC_CORE_ENTRY);
+            hc_log_warn_once("core_entry", "%s has no %s; LLM calls pass through unrecorded", path,
+                             HC_CORE_ENTRY);
         core_state = -1;
         return;
     }
@@ -215,7 +237,8 @@ static void prepare_node_trust(void)
     if (path && setenv("NODE_EXTRA_CA_CERTS", path, 1) == 0)
         hc_trust_node_ca_set(true);
     else
-        hc_log_warn_once("node_ca", "cannot prepare NODE_EXTRA_CA_CERTS; this program's TLS to LLM hosts will be relayed unrecorded");
+        hc_log_warn_once("node_ca", "cannot prepare NODE_EXTRA_CA_CERTS; this program's TLS to LLM "
+                                    "hosts will be relayed unrecorded");
 }
 
 /* The run id of a tree started without one: "YYYYMMDD-HHMMSS-xxxxxx" (UTC,
@@ -234,8 +257,8 @@ static void ensure_run_id(void)
     if (!gmtime_r(&ts.tv_sec, &tm))
         return;
     char id[40];
-    snprintf(id, sizeof id, "%04d%02d%02d-%02d%02d%02d-%06x", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, rnd & 0xffffffu);
+    snprintf(id, sizeof id, "%04d%02d%02d-%02d%02d%02d-%06x", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd & 0xffffffu);
     setenv("HC_RUN_ID", id, 0);
 }
 
@@ -244,7 +267,8 @@ __attribute__((constructor)) static void hc_shim_init(void)
     bool unknown;
     mode = hc_mode_from_env(&unknown);
     if (unknown)
-        hc_log_warn_once("hc_mode", "HC_MODE=%s: expected gateway, observe or off; using gateway", getenv("HC_MODE"));
+        hc_log_warn_once("hc_mode", "HC_MODE=%s: expected gateway, observe or off; using gateway",
+                         getenv("HC_MODE"));
     if (mode == HC_MODE_OFF)
         return;
     ensure_run_id();

@@ -45,8 +45,8 @@ const hc_core_api *hc_shim_core_if_loaded(void);
  * terminated, cut at size-1); returns its length, 0 when unset or when a
  * concurrent change kept it from being read. Lock-free, any thread. */
 size_t hc_env_current_test(char *out, size_t size);
-void hc_env_init(void);           /* constructor: the inherited value */
-void hc_env_atfork_child(void);   /* atfork child handler */
+void hc_env_init(void);         /* constructor: the inherited value */
+void hc_env_atfork_child(void); /* atfork child handler */
 /* Resolve the real setenv, putenv, unsetenv and clearenv now: called before
  * a fork, so the child never needs dlsym. */
 void hc_env_resolve(void);

@@ -17,7 +17,7 @@
  * exits without exec (a shell's $(...) or pipeline stage, os.fork() + os._exit)
  * must not print the tree's line and remove its file before the owner does. */
 static pid_t owner_pid HC_STARTUP_VAR; /* read by every process's exit */
-static int done;   /* atomic: printed (or given up) */
+static int done;                       /* atomic: printed (or given up) */
 
 /* Copied at init: hc_summary_finish runs from _exit, possibly in a signal
  * handler, so it reads no environment and calls only async-signal-safe
@@ -83,7 +83,10 @@ void hc_summary_init(void)
 }
 
 /* A bounded string builder without stdio: async-signal-safe. */
-typedef struct { char *buf; size_t size, len; } sbuf;
+typedef struct {
+    char *buf;
+    size_t size, len;
+} sbuf;
 
 static void put(sbuf *b, const char *s)
 {
@@ -111,7 +114,7 @@ static void put_u64(sbuf *b, uint64_t v, int min_digits)
 static void put_grouped(sbuf *b, uint64_t v)
 {
     char raw[24];
-    sbuf r = {raw, sizeof raw, 0};
+    sbuf r = { raw, sizeof raw, 0 };
     put_u64(&r, v, 1);
     char s[32];
     size_t o = 0;
@@ -308,11 +311,11 @@ void hc_summary_finish(void)
      * vfork() child sharing owner_pid is not the owner either. */
     if (owner_pid == 0 || owner_pid != getpid() || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
         return;
-    totals t = {0};
+    totals t = { 0 };
     if (!read_totals(&t))
         return;
     char msg[1536];
-    sbuf b = {msg, sizeof msg, 0};
+    sbuf b = { msg, sizeof msg, 0 };
     msg[0] = 0;
     put(&b, "hcshim: ");
     put_totals(&b, &t);

@@ -34,14 +34,14 @@
 #include <string.h>
 #include <sys/auxv.h>
 
-static int node_ca = -1;                 /* -1 not set up, 0 refused/failed, 1 handed over */
+static int node_ca = -1; /* -1 not set up, 0 refused/failed, 1 handed over */
 
 static pthread_once_t scan_once = PTHREAD_ONCE_INIT;
-static bool have_sys_ssl;                /* an object of the app links libssl.so.3 */
-static bool have_jvm;                    /* libjvm.so is loaded: a Java VM */
-static char competitor[160];             /* another TLS stack that may do the handshake, or "" */
+static bool have_sys_ssl;    /* an object of the app links libssl.so.3 */
+static bool have_jvm;        /* libjvm.so is loaded: a Java VM */
+static char competitor[160]; /* another TLS stack that may do the handshake, or "" */
 static char program[64];
-static char core_lib[4096];              /* HC_CORE_LIB as the constructor saw it (hc_trust_init) */
+static char core_lib[4096]; /* HC_CORE_LIB as the constructor saw it (hc_trust_init) */
 
 static const char *base(const char *p)
 {
@@ -89,13 +89,16 @@ static bool defines(const struct dl_phdr_info *info, const char *name)
     }
     if (!symtab || !strtab || (!gnu && !sysv))
         return false;
-#define RELOC(a) ((a) && (a) < info->dlpi_addr ? (a) + info->dlpi_addr : (a)) /* not relocated in place */
+#define RELOC(a) \
+    ((a) && (a) < info->dlpi_addr ? (a) + info->dlpi_addr : (a)) /* not relocated in place */
     const ElfW(Sym) *sym = (const ElfW(Sym) *)RELOC(symtab);
     const char *str = (const char *)RELOC(strtab);
     gnu = RELOC(gnu);
     sysv = RELOC(sysv);
 #undef RELOC
-#define MATCH(i) (sym[i].st_shndx != SHN_UNDEF && sym[i].st_value != 0 && strcmp(str + sym[i].st_name, name) == 0)
+#define MATCH(i) \
+    (sym[i].st_shndx != SHN_UNDEF && sym[i].st_value != 0 && \
+     strcmp(str + sym[i].st_name, name) == 0)
     if (gnu) {
         const uint32_t *h = (const uint32_t *)gnu;
         uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2], shift = h[3];
@@ -109,7 +112,8 @@ static bool defines(const struct dl_phdr_info *info, const char *name)
             h1 = h1 * 33 + *c;
         const unsigned bits = sizeof(ElfW(Addr)) * 8;
         ElfW(Addr) word = bloom[(h1 / bits) % bloom_size];
-        ElfW(Addr) mask = ((ElfW(Addr))1 << (h1 % bits)) | ((ElfW(Addr))1 << ((h1 >> shift) % bits));
+        ElfW(Addr) mask =
+            ((ElfW(Addr))1 << (h1 % bits)) | ((ElfW(Addr))1 << ((h1 >> shift) % bits));
         if ((word & mask) != mask)
             return false;
         uint32_t i = buckets[h1 % nbuckets];
@@ -152,7 +156,8 @@ static int find_napi(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     const char *b = base(info->dlpi_name);
-    if ((info->dlpi_name[0] == 0 || strncmp(b, "libnode", 7) == 0) && defines(info, "napi_create_object")) {
+    if ((info->dlpi_name[0] == 0 || strncmp(b, "libnode", 7) == 0) &&
+        defines(info, "napi_create_object")) {
         *(bool *)arg = true;
         return 1;
     }
@@ -185,17 +190,18 @@ void hc_trust_init(void)
     hc_trust_is_node_runtime(); /* directly: no pthread_once (a futex) in every process */
 }
 
-void hc_trust_node_ca_set(bool ok) { node_ca = ok ? 1 : 0; }
+void hc_trust_node_ca_set(bool ok)
+{
+    node_ca = ok ? 1 : 0;
+}
 
 /* TLS stacks other than the system OpenSSL, by the start of a loaded file's name. */
-static const struct { const char *prefix, *what; } stacks[] = {
-    { "libgnutls",      "GnuTLS" },
-    { "libnss3.so",     "NSS" },
-    { "libssl3.so",     "NSS" },
-    { "libwolfssl",     "wolfSSL" },
-    { "libmbedtls",     "mbed TLS" },
-    { "libboringssl",   "BoringSSL" },
-    { "libssl.so.1",    "OpenSSL 1.x" },
+static const struct {
+    const char *prefix, *what;
+} stacks[] = {
+    { "libgnutls", "GnuTLS" },        { "libnss3.so", "NSS" },      { "libssl3.so", "NSS" },
+    { "libwolfssl", "wolfSSL" },      { "libmbedtls", "mbed TLS" }, { "libboringssl", "BoringSSL" },
+    { "libssl.so.1", "OpenSSL 1.x" },
 };
 
 /* Does the object link the system OpenSSL itself (DT_NEEDED libssl.so.3)?
@@ -218,7 +224,8 @@ static bool needs_sys_ssl(const struct dl_phdr_info *info)
     if (strtab < info->dlpi_addr) /* not relocated in place by the loader */
         strtab += info->dlpi_addr;
     for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++)
-        if (d->d_tag == DT_NEEDED && strcmp((const char *)strtab + d->d_un.d_val, "libssl.so.3") == 0)
+        if (d->d_tag == DT_NEEDED &&
+            strcmp((const char *)strtab + d->d_un.d_val, "libssl.so.3") == 0)
             return true;
     return false;
 }
@@ -272,9 +279,9 @@ static const char *not_system_openssl(void)
         return competitor;
     if (hc_trust_is_node_runtime())
         return "the Node/Bun runtime's built-in TLS";
-    return strncmp(program, "beam", 4) == 0
-               ? "Erlang's :ssl"
-               : "its own TLS code (no system OpenSSL libssl.so.3 is loaded: rustls, Go, a static build…)";
+    return strncmp(program, "beam", 4) == 0 ? "Erlang's :ssl"
+                                            : "its own TLS code (no system OpenSSL libssl.so.3 is "
+                                              "loaded: rustls, Go, a static build…)";
 }
 
 const char *hc_trust_gateway_refusal(const char *host)
@@ -286,12 +293,15 @@ const char *hc_trust_gateway_refusal(const char *host)
     if (!why)
         return NULL;
     const char *node_note = !hc_trust_is_node_runtime() || have_jvm ? ""
-                            : node_ca == 0 ? " (HC_NODE_CA=0, or NODE_EXTRA_CA_CERTS could not be prepared)"
-                                           : " (the runtime started without the gateway's CA)";
-    hc_log_warn_once("trust_gateway",
-                     "%s: TLS to %s is relayed untouched and not recorded: it does its TLS with %s%s, which would "
-                     "not trust the gateway (this process's plain-HTTP LLM calls are still recorded)",
-                     program, host ? host : "an LLM host", why, node_note);
+                            : node_ca == 0
+                                ? " (HC_NODE_CA=0, or NODE_EXTRA_CA_CERTS could not be prepared)"
+                                : " (the runtime started without the gateway's CA)";
+    hc_log_warn_once(
+        "trust_gateway",
+        "%s: TLS to %s is relayed untouched and not recorded: it does its TLS with %s%s, which "
+        "would "
+        "not trust the gateway (this process's plain-HTTP LLM calls are still recorded)",
+        program, host ? host : "an LLM host", why, node_note);
     return why;
 }
 
@@ -301,9 +311,10 @@ const char *hc_trust_observe_blind(const char *host)
     const char *why = not_system_openssl();
     if (!why)
         return NULL;
-    hc_log_warn_once("trust_observe",
-                     "%s: its TLS to %s is invisible to observe mode (it does its TLS with %s, not the system "
-                     "OpenSSL): those calls are not recorded",
-                     program, host ? host : "an LLM host", why);
+    hc_log_warn_once(
+        "trust_observe",
+        "%s: its TLS to %s is invisible to observe mode (it does its TLS with %s, not the system "
+        "OpenSSL): those calls are not recorded",
+        program, host ? host : "an LLM host", why);
     return why;
 }

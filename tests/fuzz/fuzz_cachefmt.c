@@ -25,10 +25,12 @@ static void same_entry(const hc_cache_entry *a, const hc_cache_entry *b)
 {
     FUZZ_CHECK(a->created_us == b->created_us && a->expires_us == b->expires_us);
     FUZZ_CHECK(memcmp(a->orig_id, b->orig_id, sizeof a->orig_id) == 0);
-    FUZZ_CHECK(a->cost_nusd == b->cost_nusd && a->status == b->status && a->streamed == b->streamed);
+    FUZZ_CHECK(a->cost_nusd == b->cost_nusd && a->status == b->status &&
+               a->streamed == b->streamed);
     for (int i = 0; i < 6; i++)
         FUZZ_CHECK(a->tok.v[i] == b->tok.v[i]);
-    FUZZ_CHECK(strcmp(a->host, b->host) == 0 && strcmp(a->model, b->model) == 0 && strcmp(a->path, b->path) == 0);
+    FUZZ_CHECK(strcmp(a->host, b->host) == 0 && strcmp(a->model, b->model) == 0 &&
+               strcmp(a->path, b->path) == 0);
     FUZZ_CHECK(a->head_len == b->head_len && memcmp(a->head, b->head, a->head_len) == 0);
     FUZZ_CHECK(a->body_len == b->body_len && memcmp(a->body, b->body, a->body_len) == 0);
 }
@@ -69,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bool t2 = !trunc;
         FUZZ_CHECK(hc_body_encode(body.data, body.len, trunc, &enc) == 0);
         FUZZ_CHECK(hc_body_decode(enc.data, enc.len, &back, &t2) == 0);
-        FUZZ_CHECK(t2 == trunc && back.len == body.len && (body.len == 0 || memcmp(back.data, body.data, body.len) == 0));
+        FUZZ_CHECK(t2 == trunc && back.len == body.len &&
+                   (body.len == 0 || memcmp(back.data, body.data, body.len) == 0));
         hc_buf_free(&enc);
         hc_buf_free(&back);
     }

@@ -15,8 +15,8 @@
 
 struct result {
     hc_buf data;
-    int    status;       /* 0 ok so far, HC_EPARSE */
-    bool   done;
+    int status; /* 0 ok so far, HC_EPARSE */
+    bool done;
     size_t consumed;
 };
 
@@ -31,7 +31,7 @@ static void feed(hc_chunked *d, struct result *res, const char *p, size_t n)
             res->status = HC_EPARSE;
             return;
         }
-        FUZZ_CHECK(c > 0);                         /* progress while input remains */
+        FUZZ_CHECK(c > 0); /* progress while input remains */
         FUZZ_CHECK((size_t)c <= n - off);
         if (dlen) {
             FUZZ_CHECK(doff + dlen <= (size_t)c);

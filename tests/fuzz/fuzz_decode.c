@@ -18,7 +18,7 @@
 
 struct sink {
     uint64_t hash;
-    size_t   total;
+    size_t total;
 };
 
 static void on_out(void *vc, const char *p, size_t n)
@@ -32,7 +32,8 @@ static void on_out(void *vc, const char *p, size_t n)
 }
 
 /* Returns the verdict (0 / HC_EPARSE) and fills *s; *capped if output hit the cap. */
-static int decode(const char *coding, const char *p, size_t n, fuzz_rng *rng, struct sink *s, bool *capped)
+static int decode(const char *coding, const char *p, size_t n, fuzz_rng *rng, struct sink *s,
+                  bool *capped)
 {
     bool unsupported = true;
     hc_decoder *d = hc_decoder_new(coding, strlen(coding), &unsupported);
@@ -46,7 +47,8 @@ static int decode(const char *coding, const char *p, size_t n, fuzz_rng *rng, st
     for (size_t at = 0; at < n;) {
         /* fixed 64-byte pieces, or input-derived ones; small pieces also
          * bound the work between two checks of the output cap */
-        size_t take = rng ? fuzz_rng_range(rng, 1, n - at < 512 ? n - at : 512) : (n - at < 64 ? n - at : 64);
+        size_t take =
+            rng ? fuzz_rng_range(rng, 1, n - at < 512 ? n - at : 512) : (n - at < 64 ? n - at : 64);
         char *piece = fuzz_dup(p + at, take);
         int r = hc_decoder_feed(d, piece, take, on_out, s);
         free(piece);
@@ -66,7 +68,7 @@ static int decode(const char *coding, const char *p, size_t n, fuzz_rng *rng, st
             break;
         }
     }
-    FUZZ_CHECK(hc_decoder_feed(d, "", 0, on_out, s) == rc);   /* an empty feed changes nothing */
+    FUZZ_CHECK(hc_decoder_feed(d, "", 0, on_out, s) == rc); /* an empty feed changes nothing */
     hc_decoder_free(d);
     return rc;
 }
@@ -75,8 +77,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    static const char *const codings[] = { "gzip", "deflate", "br", "zstd", "x-gzip", " GZIP\t", "Deflate",
-                                           "BR ", "identity", "", "compress", "gzip, br" };
+    static const char *const codings[] = { "gzip",     "deflate", "br",       "zstd",
+                                           "x-gzip",   " GZIP\t", "Deflate",  "BR ",
+                                           "identity", "",        "compress", "gzip, br" };
     const char *coding = codings[data[0] % 12];
     const char *p = fuzz_dup(data + 1, size - 1);
     size_t n = size - 1;

@@ -44,7 +44,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     setenv("FUZZ_KEY", "sk-fuzz-0123456789", 1);
     setenv("GROQ_API_KEY", "gsk_fuzz", 1);
     setenv("EMPTY", "", 1);
-    setenv("HC_LOG", "/dev/null", 1);     /* config warnings are expected: keep them quiet */
+    setenv("HC_LOG", "/dev/null", 1); /* config warnings are expected: keep them quiet */
     return 0;
 }
 
@@ -79,7 +79,8 @@ static void check_pairs_buf(const hc_buf *b)
 static void check_fallbacks(hc_fallback *fb, int n, int rc)
 {
     FUZZ_CHECK(n >= 0 && n <= HC_MAX_FALLBACKS);
-    static const char body[] = "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    static const char body[] = "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":"
+                               "\"user\",\"content\":\"hi\"}]}";
     for (int i = 0; i < n && rc == 0; i++) {
         hc_fallback *f = &fb[i];
         if (f->has_target) {
@@ -136,7 +137,9 @@ static void mode_retry_after(const char *s, size_t n, uint8_t sel)
     int64_t now = 1735689600LL * 1000000;
     int64_t w = hc_retry_after_us(&h, now);
     FUZZ_CHECK(w == -1 || (w >= 0 && w <= HC_RETRY_AFTER_CAP_US));
-    hc_retry_policy pol = { .retries = 5, .factor = 1 + (sel % 10), .min_us = 1000, .max_us = 600000000 };
+    hc_retry_policy pol = {
+        .retries = 5, .factor = 1 + (sel % 10), .min_us = 1000, .max_us = 600000000
+    };
     int64_t wt = hc_retry_wait_us(&pol, sel % 30, &h, now);
     FUZZ_CHECK(wt >= 0 && wt <= pol.max_us);
     for (size_t i = 0; i < h.nheaders; i++)
@@ -189,7 +192,8 @@ static void mode_options(const char *s, size_t n)
     FUZZ_CHECK(o.retries >= 0 && o.retries <= 20);
     FUZZ_CHECK(o.cache_ttl_us >= 0 && o.cache_ttl_us <= HC_CACHE_TTL_MAX_US);
     FUZZ_CHECK(o.retry_factor >= 1 && o.retry_factor <= 10);
-    FUZZ_CHECK(o.retry_min_us >= 0 && o.retry_max_us >= o.retry_min_us && o.retry_max_us <= 600000000);
+    FUZZ_CHECK(o.retry_min_us >= 0 && o.retry_max_us >= o.retry_min_us &&
+               o.retry_max_us <= 600000000);
 
     /* What the gateway derives from the options. */
     char err[256];
@@ -206,9 +210,11 @@ static void mode_options(const char *s, size_t n)
     check_nul(err, sizeof err);
     check_fallbacks(fb, nfb, rc);
     hc_fallbacks_free(fb, nfb);
-    static const char body[] = "{\"stream\":false,\"model\":\"gpt-4o-mini\",\"temperature\":0.5,\"seed\":7}";
+    static const char body[] =
+        "{\"stream\":false,\"model\":\"gpt-4o-mini\",\"temperature\":0.5,\"seed\":7}";
     hc_cache_ctx cc;
-    FUZZ_CHECK(hc_cache_prepare(&cc, &o, "api.openai.com", "/v1/chat/completions", &h, body, sizeof body - 1) == 0);
+    FUZZ_CHECK(hc_cache_prepare(&cc, &o, "api.openai.com", "/v1/chat/completions", &h, body,
+                                sizeof body - 1) == 0);
     FUZZ_CHECK(strlen(cc.key_hex) == 64 && cc.buckets >= 1 && cc.buckets <= 20);
     hc_opts_free(&o);
     hc_config_free(&cfg);
@@ -217,10 +223,11 @@ static void mode_options(const char *s, size_t n)
 
 static void mode_config(const char *s, size_t n)
 {
-    static const char *const vars[] = { "HC_ROUTE", "HC_MAX_BODY", "HC_CONNECT_TIMEOUT", "HC_CACHE_TTL",
-                                        "HC_CACHE_BUCKETS", "HC_RETRY_FACTOR", "HC_RETRY", "HC_FALLBACK_ON",
-                                        "HC_PROPERTY_Team", "HC_RETRY_MIN_TIMEOUT", "HC_QUEUE_MAX",
-                                        "HC_STREAM_USAGE" };
+    static const char *const vars[] = {
+        "HC_ROUTE",         "HC_MAX_BODY",          "HC_CONNECT_TIMEOUT", "HC_CACHE_TTL",
+        "HC_CACHE_BUCKETS", "HC_RETRY_FACTOR",      "HC_RETRY",           "HC_FALLBACK_ON",
+        "HC_PROPERTY_Team", "HC_RETRY_MIN_TIMEOUT", "HC_QUEUE_MAX",       "HC_STREAM_USAGE"
+    };
     const size_t nv = sizeof vars / sizeof vars[0];
     size_t at = 0;
     for (size_t i = 0; i < nv; i++) {
@@ -260,9 +267,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     uint8_t sel = data[0];
-    const char *raw = fuzz_dup(data + 1, size - 1);   /* exact span, no NUL */
+    const char *raw = fuzz_dup(data + 1, size - 1); /* exact span, no NUL */
     size_t n = size - 1;
-    char *s = fuzz_str(data + 1, n);                  /* C string (cut at an embedded NUL) */
+    char *s = fuzz_str(data + 1, n); /* C string (cut at an embedded NUL) */
     char err[256];
     memset(err, 0, sizeof err);
 
@@ -277,9 +284,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(us == -7);
         break;
     }
-    case 1:
-        mode_retry_after(raw, n, sel / NMODES);
-        break;
+    case 1: mode_retry_after(raw, n, sel / NMODES); break;
     case 2: {
         hc_ratelimit rl;
         int r = hc_ratelimit_parse(s, &rl, err, sizeof err);
@@ -375,9 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hc_buf_free(&out);
         break;
     }
-    case 8:
-        mode_options(raw, n);
-        break;
+    case 8: mode_options(raw, n); break;
     case 9: {
         /* "IGNORE-LIST\nBODY" */
         const char *nl = memchr(raw, '\n', n);
@@ -398,9 +401,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(ignore);
         break;
     }
-    case 10:
-        mode_config(raw, n);
-        break;
+    case 10: mode_config(raw, n); break;
     default: {
         int64_t us = -7;
         int r = hc_parse_duration_us(s, &us);

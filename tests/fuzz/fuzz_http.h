@@ -38,7 +38,8 @@ static inline void fuzz_check_head(const hc_http_head *h, const char *buf, size_
         char name[64];
         if (x->name_len < sizeof name) {
             for (size_t k = 0; k < x->name_len; k++)
-                name[k] = (char)(k % 2 ? toupper((unsigned char)x->name[k]) : tolower((unsigned char)x->name[k]));
+                name[k] = (char)(k % 2 ? toupper((unsigned char)x->name[k])
+                                       : tolower((unsigned char)x->name[k]));
             name[x->name_len] = '\0';
             const hc_header *f = hc_http_header(h, name);
             FUZZ_CHECK(f != NULL && f <= x);
@@ -51,20 +52,23 @@ static inline void fuzz_check_head(const hc_http_head *h, const char *buf, size_
 }
 
 /* hc_http_framing's contract for a head. */
-static inline void fuzz_check_framing(const hc_http_head *h, bool is_response, const char *m, size_t ml)
+static inline void fuzz_check_framing(const hc_http_head *h, bool is_response, const char *m,
+                                      size_t ml)
 {
-    enum hc_framing f = (enum hc_framing)-1;
+    enum hc_framing f = (enum hc_framing) - 1;
     uint64_t len = 12345;
     int r = hc_http_framing(h, is_response, m, ml, &f, &len);
     FUZZ_CHECK(r == 0 || r == -1 /* HC_EPARSE */);
     if (r != 0)
         return;
-    FUZZ_CHECK(f == HC_BODY_NONE || f == HC_BODY_LENGTH || f == HC_BODY_CHUNKED || f == HC_BODY_CLOSE);
+    FUZZ_CHECK(f == HC_BODY_NONE || f == HC_BODY_LENGTH || f == HC_BODY_CHUNKED ||
+               f == HC_BODY_CLOSE);
     if (f != HC_BODY_LENGTH)
         FUZZ_CHECK(len == 0);
     if (!is_response)
-        FUZZ_CHECK(f != HC_BODY_CLOSE);   /* a request body is never delimited by close */
-    if (is_response && ((h->status >= 100 && h->status < 200) || h->status == 204 || h->status == 304))
+        FUZZ_CHECK(f != HC_BODY_CLOSE); /* a request body is never delimited by close */
+    if (is_response &&
+        ((h->status >= 100 && h->status < 200) || h->status == 204 || h->status == 304))
         FUZZ_CHECK(f == HC_BODY_NONE);
     if (is_response && m && hc_span_ieq(m, ml, "HEAD"))
         FUZZ_CHECK(f == HC_BODY_NONE);

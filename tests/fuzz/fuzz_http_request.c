@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Strict prefixes are partial: a few cuts, chosen from the input. */
         fuzz_rng rng;
         fuzz_rng_seed(&rng, data, size);
-        size_t cuts[4] = { n - 1, n / 2, fuzz_rng_range(&rng, 0, n - 1), fuzz_rng_range(&rng, 0, n - 1) };
+        size_t cuts[4] = { n - 1, n / 2, fuzz_rng_range(&rng, 0, n - 1),
+                           fuzz_rng_range(&rng, 0, n - 1) };
         for (int i = 0; i < 4; i++) {
             char *pre = fuzz_dup(buf, cuts[i]);
             hc_http_head hp;

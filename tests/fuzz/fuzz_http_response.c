@@ -27,12 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *exact = fuzz_dup(buf, n);
         hc_http_head h2;
         FUZZ_CHECK(hc_http_parse_response(exact, n, &h2) == r);
-        FUZZ_CHECK(h2.status == h.status && h2.nheaders == h.nheaders && h2.reason_len == h.reason_len);
+        FUZZ_CHECK(h2.status == h.status && h2.nheaders == h.nheaders &&
+                   h2.reason_len == h.reason_len);
         free(exact);
 
         fuzz_rng rng;
         fuzz_rng_seed(&rng, data, size);
-        size_t cuts[4] = { n - 1, n / 2, fuzz_rng_range(&rng, 0, n - 1), fuzz_rng_range(&rng, 0, n - 1) };
+        size_t cuts[4] = { n - 1, n / 2, fuzz_rng_range(&rng, 0, n - 1),
+                           fuzz_rng_range(&rng, 0, n - 1) };
         for (int i = 0; i < 4; i++) {
             char *pre = fuzz_dup(buf, cuts[i]);
             hc_http_head hp;
@@ -53,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hc_retry_policy pol = { .retries = 3, .factor = 2, .min_us = 1000000, .max_us = 10000000 };
         for (int k = 0; k < 40; k += 13) {
             int64_t wt = hc_retry_wait_us(&pol, k, &h, now);
-            FUZZ_CHECK(wt >= 0 && wt <= (HC_RETRY_AFTER_CAP_US > pol.max_us ? HC_RETRY_AFTER_CAP_US : pol.max_us));
+            FUZZ_CHECK(wt >= 0 && wt <= (HC_RETRY_AFTER_CAP_US > pol.max_us ? HC_RETRY_AFTER_CAP_US
+                                                                            : pol.max_us));
         }
         (void)hc_retry_status(h.status);
     }

@@ -20,9 +20,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    static const char *const keys[] = { "model", "stream", "stream_options", "usage", "a", "choices", "k e y" };
-    static const char *const vals[] = { "1", "true", "\"gpt-4o-mini\"", "{\"include_usage\":true}", "null",
-                                        "[1, {\"x\": \"}\"}]", "\"\\\"}\"" };
+    static const char *const keys[] = { "model", "stream",  "stream_options", "usage",
+                                        "a",     "choices", "k e y" };
+    static const char *const vals[] = { "1",
+                                        "true",
+                                        "\"gpt-4o-mini\"",
+                                        "{\"include_usage\":true}",
+                                        "null",
+                                        "[1, {\"x\": \"}\"}]",
+                                        "\"\\\"}\"" };
     const char *key = keys[data[0] % 7];
     const char *val = vals[(data[0] / 7) % 7];
     size_t n = size - 1;
@@ -31,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static hc_json_member m[MAXM], m2[4];
     int c = hc_json_members(s, n, m, MAXM);
     FUZZ_CHECK(c >= -1);
-    FUZZ_CHECK(hc_json_members(s, n, m2, 4) == c);   /* the count does not depend on max */
+    FUZZ_CHECK(hc_json_members(s, n, m2, 4) == c); /* the count does not depend on max */
     FUZZ_CHECK(hc_json_members(s, n, NULL, 0) == c);
     int stored = c < MAXM ? c : MAXM;
     size_t prev_end = 0;
@@ -64,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* input = A + oldvalue + B, output = A + val + B */
             size_t a = m[had].v, b = n - m[had].vend;
             FUZZ_CHECK(out.len == a + vl + b);
-            FUZZ_CHECK(memcmp(out.data, s, a) == 0 && memcmp(out.data + a + vl, s + m[had].vend, b) == 0);
+            FUZZ_CHECK(memcmp(out.data, s, a) == 0 &&
+                       memcmp(out.data + a + vl, s + m[had].vend, b) == 0);
         } else {
             FUZZ_CHECK(out.len > n);
         }

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r == 0) {
         FUZZ_CHECK(d.n >= 1);
         check_spans(hc_jf_root(&d), text, text + size);
-        char *z = fuzz_str(data, size);   /* cJSON wants a terminated text */
+        char *z = fuzz_str(data, size); /* cJSON wants a terminated text */
         cJSON *c = memchr(data, '\0', size) ? NULL : cJSON_ParseWithLength(z, size);
         if (c) {
             char why[128] = "";

@@ -38,7 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     close(fd);
     atexit(cleanup);
     char err[512];
-    hc_pricing_init(NULL, err, sizeof err);   /* load the embedded table once */
+    hc_pricing_init(NULL, err, sizeof err); /* load the embedded table once */
     return 0;
 }
 
@@ -51,8 +51,9 @@ static void check_file(const uint8_t *d, size_t n, size_t errlen)
     char *err = fuzz_dup("", errlen);
     memset(err, 'x', errlen);
     int r = hc_pricing_check_file(tmp_path, err, errlen);
-    unlink(tmp_path);   /* nothing is left behind, even if a check below aborts */
-    FUZZ_CHECK(r == 0 || r == HC_EINVAL || r == HC_EIO || r == HC_ENOMEM);   /* EIO: unreadable (e.g. a NUL byte) */
+    unlink(tmp_path); /* nothing is left behind, even if a check below aborts */
+    FUZZ_CHECK(r == 0 || r == HC_EINVAL || r == HC_EIO ||
+               r == HC_ENOMEM); /* EIO: unreadable (e.g. a NUL byte) */
     FUZZ_CHECK(memchr(err, '\0', errlen) != NULL);
     if (r == 0)
         FUZZ_CHECK(err[0] == '\0');
@@ -89,7 +90,8 @@ static void lookup(const char *s, size_t n, uint8_t sel)
         while (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n')
             b++;
         size_t bl = strlen(b);
-        while (bl && (b[bl - 1] == ' ' || b[bl - 1] == '\t' || b[bl - 1] == '\r' || b[bl - 1] == '\n'))
+        while (bl &&
+               (b[bl - 1] == ' ' || b[bl - 1] == '\t' || b[bl - 1] == '\r' || b[bl - 1] == '\n'))
             bl--;
         FUZZ_CHECK(bl > 0 && bl <= HC_MODEL_MAX);
         hc_tokens tk = { 0 };

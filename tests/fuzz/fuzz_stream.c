@@ -17,13 +17,13 @@
 
 struct ctx {
     enum hc_stream_kind kind;
-    size_t  max_msg;
-    hc_buf  log;          /* serialised messages, for comparing runs */
-    const char *body;     /* the whole body (SSE raw continuity check) */
-    size_t  body_len;
-    size_t  raw_pos;      /* where the next SSE raw must start, or SIZE_MAX once unknown */
-    bool    finishing;
-    const hc_stream *s;   /* the stream delivering (its oversized count) */
+    size_t max_msg;
+    hc_buf log;       /* serialised messages, for comparing runs */
+    const char *body; /* the whole body (SSE raw continuity check) */
+    size_t body_len;
+    size_t raw_pos; /* where the next SSE raw must start, or SIZE_MAX once unknown */
+    bool finishing;
+    const hc_stream *s; /* the stream delivering (its oversized count) */
 };
 
 static void on_msg(void *vc, const char *event, const char *data, size_t data_len, const char *raw,
@@ -40,7 +40,7 @@ static void on_msg(void *vc, const char *event, const char *data, size_t data_le
         if (!c->finishing)
             FUZZ_CHECK(raw_len > 0 && raw[raw_len - 1] == '\n');
         if (c->s->oversized || c->s->skipping)
-            c->raw_pos = SIZE_MAX;   /* skipped bytes break the raw continuity */
+            c->raw_pos = SIZE_MAX; /* skipped bytes break the raw continuity */
         if (c->raw_pos != SIZE_MAX) {
             FUZZ_CHECK(c->raw_pos + raw_len <= c->body_len);
             FUZZ_CHECK(memcmp(c->body + c->raw_pos, raw, raw_len) == 0);
@@ -57,12 +57,12 @@ static void on_msg(void *vc, const char *event, const char *data, size_t data_le
         FUZZ_CHECK(data[0] == '{' || data[0] == '[');
         FUZZ_CHECK(data[data_len - 1] == '}' || data[data_len - 1] == ']');
         break;
-    default:
-        FUZZ_CHECK(!"a message from a NONE stream");
+    default: FUZZ_CHECK(!"a message from a NONE stream");
     }
     size_t el = strlen(event);
     if (hc_buf_append(&c->log, &el, sizeof el) || hc_buf_append(&c->log, event, el) ||
-        hc_buf_append(&c->log, &data_len, sizeof data_len) || hc_buf_append(&c->log, data, data_len) ||
+        hc_buf_append(&c->log, &data_len, sizeof data_len) ||
+        hc_buf_append(&c->log, data, data_len) ||
         hc_buf_append(&c->log, &raw_len, sizeof raw_len) || hc_buf_append(&c->log, raw, raw_len))
         abort();
 }
@@ -97,7 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    static const enum hc_stream_kind kinds[] = { HC_STREAM_SSE, HC_STREAM_NDJSON, HC_STREAM_JSON_ARRAY };
+    static const enum hc_stream_kind kinds[] = { HC_STREAM_SSE, HC_STREAM_NDJSON,
+                                                 HC_STREAM_JSON_ARRAY };
     enum hc_stream_kind kind = kinds[data[0] % 3];
     size_t max_msg = data[1] ? (size_t)data[1] * 4 : 0;
     const char *body = (const char *)data + 2;
@@ -110,7 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_rng_seed(&rng, data, size);
     run(kind, max_msg, body, n, &rng, &b, &mb, &ob);
     FUZZ_CHECK(ma == mb && oa == ob);
-    FUZZ_CHECK(a.log.len == b.log.len && (a.log.len == 0 || memcmp(a.log.data, b.log.data, a.log.len) == 0));
+    FUZZ_CHECK(a.log.len == b.log.len &&
+               (a.log.len == 0 || memcmp(a.log.data, b.log.data, a.log.len) == 0));
     hc_buf_free(&a.log);
     hc_buf_free(&b.log);
 

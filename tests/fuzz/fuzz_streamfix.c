@@ -105,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_rng_seed(&rng, data, size);
         filter(p, n, &rng, &piecewise, &d2);
         FUZZ_CHECK(d1 == d2);
-        FUZZ_CHECK(out.len == piecewise.len && (out.len == 0 || memcmp(out.data, piecewise.data, out.len) == 0));
+        FUZZ_CHECK(out.len == piecewise.len &&
+                   (out.len == 0 || memcmp(out.data, piecewise.data, out.len) == 0));
         FUZZ_CHECK(out.len <= n);
         if (!memmem(p, n, "usage", 5))
             FUZZ_CHECK(out.len == n && (n == 0 || memcmp(out.data, p, n) == 0));

@@ -23,19 +23,20 @@ static void check_text(const char *s, size_t size)
 
 static void check_usage(const hc_usage *u)
 {
-    const int64_t v[6] = { u->tok.in, u->tok.out, u->tok.cached, u->tok.cw5m, u->tok.cw1h, u->tok.reasoning };
+    const int64_t v[6] = { u->tok.in,   u->tok.out,  u->tok.cached,
+                           u->tok.cw5m, u->tok.cw1h, u->tok.reasoning };
     for (int i = 0; i < 6; i++)
         FUZZ_CHECK(v[i] >= 0 && v[i] <= HC_USAGE_MAX_TOKENS);
     check_text(u->model, sizeof u->model);
     check_text(u->finish, sizeof u->finish);
     if (!u->found)
-        FUZZ_CHECK(u->tok.in == 0 && u->tok.out == 0 && u->tok.cached == 0 && u->tok.cw5m == 0 && u->tok.cw1h == 0 &&
-                   u->tok.reasoning == 0);
+        FUZZ_CHECK(u->tok.in == 0 && u->tok.out == 0 && u->tok.cached == 0 && u->tok.cw5m == 0 &&
+                   u->tok.cw1h == 0 && u->tok.reasoning == 0);
 }
 
 struct sctx {
     enum hc_api api;
-    hc_usage   *u;
+    hc_usage *u;
 };
 
 static void on_msg(void *vc, const char *event, const char *data, size_t data_len, const char *raw,
@@ -117,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(r == 0 || r == HC_EPARSE);
         check_text(info.model, sizeof info.model);
         if (!info.stream && (api == HC_API_OLLAMA_CHAT || api == HC_API_OLLAMA_GENERATE))
-            FUZZ_CHECK(memmem(req, rl, "stream", 6) != NULL);   /* only the body can turn it off */
+            FUZZ_CHECK(memmem(req, rl, "stream", 6) != NULL); /* only the body can turn it off */
         /* A body cut anywhere (a capture bound) is handled too. */
         fuzz_rng rng;
         fuzz_rng_seed(&rng, data, size);

@@ -38,10 +38,11 @@ const hc_shim_api *hc_core_shim(void)
 #include "err.h"
 #include "shared.h"
 
-int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_t amount, int64_t now_us,
-                     bool check, bool *allowed, uint64_t *used)
+int hc_shared_window(const char *key, int64_t window_us, uint64_t quota, uint64_t amount,
+                     int64_t now_us, bool check, bool *allowed, uint64_t *used)
 {
-    (void)key, (void)window_us, (void)quota, (void)amount, (void)now_us, (void)check, (void)allowed, (void)used;
+    (void)key, (void)window_us, (void)quota, (void)amount, (void)now_us, (void)check, (void)allowed,
+        (void)used;
     return HC_EDISABLED;
 }
 
@@ -57,11 +58,12 @@ int hc_shared_total_add(const char *key, uint64_t amount, uint64_t *before, uint
     return HC_EDISABLED;
 }
 
-int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey, int64_t window_us,
-                   uint64_t quota, uint64_t amount, int64_t now_us, int *blocked, uint64_t *spent, bool *allowed,
-                   uint64_t *used)
+int hc_shared_gate(int nb, const char *const *bkeys, const uint64_t *blimits, const char *wkey,
+                   int64_t window_us, uint64_t quota, uint64_t amount, int64_t now_us, int *blocked,
+                   uint64_t *spent, bool *allowed, uint64_t *used)
 {
-    (void)nb, (void)bkeys, (void)blimits, (void)wkey, (void)window_us, (void)quota, (void)amount, (void)now_us;
+    (void)nb, (void)bkeys, (void)blimits, (void)wkey, (void)window_us, (void)quota, (void)amount,
+        (void)now_us;
     (void)blocked, (void)spent, (void)allowed, (void)used;
     return HC_EDISABLED;
 }
@@ -98,10 +100,11 @@ bool hc_alerts_have_destinations(void)
     return false;
 }
 
-void hc_alert_budget(const char *budget, const char *scope, int pct, uint64_t spent_nusd, uint64_t limit_nusd,
-                     const char *period_start, const char *request_id)
+void hc_alert_budget(const char *budget, const char *scope, int pct, uint64_t spent_nusd,
+                     uint64_t limit_nusd, const char *period_start, const char *request_id)
 {
-    (void)budget, (void)scope, (void)pct, (void)spent_nusd, (void)limit_nusd, (void)period_start, (void)request_id;
+    (void)budget, (void)scope, (void)pct, (void)spent_nusd, (void)limit_nusd, (void)period_start,
+        (void)request_id;
     fprintf(stderr, "stub hc_alert_budget reached from a parser\n");
     abort();
 }

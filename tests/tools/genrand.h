@@ -8,7 +8,6 @@
 
 static uint64_t rs[4];
 
-
 static uint64_t splitmix(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
@@ -17,7 +16,10 @@ static uint64_t splitmix(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t rnd(void)
 {
@@ -32,11 +34,20 @@ static uint64_t rnd(void)
 }
 
 /* Uniform in [0, n). */
-static uint64_t below(uint64_t n) { return n ? rnd() % n : 0; }
+static uint64_t below(uint64_t n)
+{
+    return n ? rnd() % n : 0;
+}
 /* Uniform in [lo, hi]. */
-static int64_t range(int64_t lo, int64_t hi) { return lo + (int64_t)below((uint64_t)(hi - lo + 1)); }
+static int64_t range(int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)below((uint64_t)(hi - lo + 1));
+}
 /* True with probability per-mille. */
-static int chance(unsigned permille) { return below(1000) < permille; }
+static int chance(unsigned permille)
+{
+    return below(1000) < permille;
+}
 
 /* Seed the generator: the same seed, the same sequence. */
 static void seed_rng(uint64_t seed)

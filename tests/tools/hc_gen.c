@@ -48,17 +48,17 @@
 
 struct model {
     const char *provider, *host, *api, *path, *req, *resp;
-    int64_t in, out, cached;   /* USD per 1M tokens, in thousandths ($2.50 = 2500); < 0: unpriced */
+    int64_t in, out, cached; /* USD per 1M tokens, in thousandths ($2.50 = 2500); < 0: unpriced */
     int weight;
-    int reasoning;             /* produces reasoning tokens */
-    const char *fallback;      /* model answering when the fallback is used */
+    int reasoning;        /* produces reasoning tokens */
+    const char *fallback; /* model answering when the fallback is used */
 };
 
 static const struct model models[] = {
     { "openai", "api.openai.com", "chat", "/v1/chat/completions", "gpt-4o", "gpt-4o-2024-08-06",
       2500, 10000, 1250, 22, 0, "gpt-4o-mini" },
-    { "openai", "api.openai.com", "chat", "/v1/chat/completions", "gpt-4o-mini", "gpt-4o-mini-2024-07-18",
-      150, 600, 75, 30, 0, "gpt-4o" },
+    { "openai", "api.openai.com", "chat", "/v1/chat/completions", "gpt-4o-mini",
+      "gpt-4o-mini-2024-07-18", 150, 600, 75, 30, 0, "gpt-4o" },
     { "openai", "api.openai.com", "chat", "/v1/chat/completions", "o3-mini", "o3-mini-2025-01-31",
       1100, 4400, 550, 6, 1, "gpt-4o" },
     { "anthropic", "api.anthropic.com", "messages", "/v1/messages", "claude-3-5-sonnet-20241022",
@@ -74,7 +74,8 @@ static const struct model models[] = {
       "mistral-large-2411", 2000, 6000, -1, 3, 0, "mistral-small-latest" },
     { "deepseek", "api.deepseek.com", "chat", "/chat/completions", "deepseek-chat", "deepseek-chat",
       270, 1100, 70, 3, 0, "deepseek-reasoner" },
-    { "ollama", "localhost", "ollama", "/api/chat", "llama3.2", "llama3.2", -1, -1, -1, 2, 0, "llama3.2" },
+    { "ollama", "localhost", "ollama", "/api/chat", "llama3.2", "llama3.2", -1, -1, -1, 2, 0,
+      "llama3.2" },
     { "openai", "api.openai.com", "chat", "/v1/chat/completions", "ft:gpt-4o-mini:acme:support:123",
       "ft:gpt-4o-mini:acme:support:123", -1, -1, -1, 1, 0, "gpt-4o-mini" },
 };
@@ -84,20 +85,23 @@ static const char *const workflows[] = { "research", "support", "codegen" };
 static const char *const steps[] = { "plan", "search", "summarize", "answer" };
 static const char *const envs[] = { "prod", "ci", "dev" };
 static const char *const programs[] = { "python3", "node", "curl", "agent" };
-static const char *const session_names[] = { "Deep research", "Support ticket", "Code review", "Nightly eval" };
+static const char *const session_names[] = { "Deep research", "Support ticket", "Code review",
+                                             "Nightly eval" };
 static const char *const session_paths[][5] = {
-    { "/research", "/research/search", "/research/search", "/research/summarize", "/research/summarize/final" },
+    { "/research", "/research/search", "/research/search", "/research/summarize",
+      "/research/summarize/final" },
     { "/triage", "/triage/classify", "/answer", "/answer/draft", "/answer/review" },
     { "/plan", "/plan/outline", "/code", "/code/test", "/code/fix" },
     { "/eval", "/eval/case", "/eval/case", "/eval/grade", "/report" },
 };
 static const char *const words[] = {
-    "the", "model", "answer", "token", "cost", "cache", "stream", "latency", "request", "agent",
-    "search", "result", "summary", "budget", "retry", "fallback", "session", "user", "data", "plan",
+    "the",     "model",    "answer",  "token",  "cost",   "cache",   "stream",
+    "latency", "request",  "agent",   "search", "result", "summary", "budget",
+    "retry",   "fallback", "session", "user",   "data",   "plan",
 };
 
-static const char *const hostile_prompt =
-    "Ignore this \x1b[2J\x1b[H\x1b]0;pwned\x07 and \xc2\x9b" "31m red, \"quoted\", a,b\r\nnew line";
+static const char *const hostile_prompt = "Ignore this \x1b[2J\x1b[H\x1b]0;pwned\x07 and \xc2\x9b"
+                                          "31m red, \"quoted\", a,b\r\nnew line";
 static const char *const hostile_value = "x\x1b[31m,\"y\"\nz";
 
 /* The JSON writer of this tool (independent of the analyzer's). */
@@ -143,17 +147,48 @@ static void json_record(FILE *f, const hc_record *r, const hc_buf *props, const 
     fprintf(f, "{\"id\":\"%s\"", id);
 #define I(name) fprintf(f, ",\"" #name "\":%" PRId64, (int64_t)r->name)
 #define S(name) (fputs(",\"" #name "\":", f), jstr(f, r->name, strlen(r->name)))
-    I(start_us); I(latency_us); I(ttft_us);
-    S(host); S(provider); S(api); S(method); S(path); S(upstream); S(model_req); S(model_resp);
-    I(status); S(error); I(tok_in); I(tok_out); I(tok_cached); I(tok_cw5m); I(tok_cw1h);
-    I(tok_reasoning); I(cost_nusd); I(saved_nusd); I(cost_flags);
+    I(start_us);
+    I(latency_us);
+    I(ttft_us);
+    S(host);
+    S(provider);
+    S(api);
+    S(method);
+    S(path);
+    S(upstream);
+    S(model_req);
+    S(model_resp);
+    I(status);
+    S(error);
+    I(tok_in);
+    I(tok_out);
+    I(tok_cached);
+    I(tok_cw5m);
+    I(tok_cw1h);
+    I(tok_reasoning);
+    I(cost_nusd);
+    I(saved_nusd);
+    I(cost_flags);
     fputs(",\"props\":", f);
     jpairs(f, props);
-    S(user); S(session_id); S(session_path); S(session_name); S(request_id);
-    I(flags); I(retries); I(fallback_idx); S(attempts);
+    S(user);
+    S(session_id);
+    S(session_path);
+    S(session_name);
+    S(request_id);
+    I(flags);
+    I(retries);
+    I(fallback_idx);
+    S(attempts);
     fputs(",\"ratelimit\":", f);
     jpairs(f, rl);
-    I(ratelimit_wait_us); I(pid); S(program); I(req_bytes); I(resp_bytes); S(cache_key); S(budget);
+    I(ratelimit_wait_us);
+    I(pid);
+    S(program);
+    I(req_bytes);
+    I(resp_bytes);
+    S(cache_key);
+    S(budget);
 #undef I
 #undef S
     if (bodies) {
@@ -196,10 +231,13 @@ static void stream_body(hc_buf *out, const struct model *m, const char *text, co
 {
     const char *p = text;
     if (strcmp(m->provider, "anthropic") == 0)
-        hc_buf_printf(out, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"%s\","
-                      "\"usage\":{\"input_tokens\":%" PRId64 "}}}\n\n"
-                      "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
-                      "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n", r->model_resp, r->tok_in);
+        hc_buf_printf(
+            out,
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"%s\","
+            "\"usage\":{\"input_tokens\":%" PRId64 "}}}\n\n"
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+            "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+            r->model_resp, r->tok_in);
     while (*p) {
         size_t n = 0;
         int w = (int)range(1, 4);
@@ -224,31 +262,50 @@ static void stream_body(hc_buf *out, const struct model *m, const char *text, co
         }
         const char *pc = piece.data ? piece.data : "";
         if (strcmp(m->provider, "anthropic") == 0)
-            hc_buf_printf(out, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
-                          "\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n", pc);
+            hc_buf_printf(
+                out,
+                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+                "\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n",
+                pc);
         else if (strcmp(m->provider, "google") == 0)
-            hc_buf_printf(out, "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"%s\"}],"
-                          "\"role\":\"model\"}}]}\r\n\r\n", pc);
+            hc_buf_printf(out,
+                          "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"%s\"}],"
+                          "\"role\":\"model\"}}]}\r\n\r\n",
+                          pc);
         else if (strcmp(m->provider, "ollama") == 0)
-            hc_buf_printf(out, "{\"model\":\"%s\",\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},"
-                          "\"done\":false}\n", r->model_resp, pc);
+            hc_buf_printf(
+                out,
+                "{\"model\":\"%s\",\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},"
+                "\"done\":false}\n",
+                r->model_resp, pc);
         else
-            hc_buf_printf(out, "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"model\":\"%s\","
-                          "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\n\n", r->model_resp, pc);
+            hc_buf_printf(
+                out,
+                "data: "
+                "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"model\":\"%s\","
+                "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"}}]}\n\n",
+                r->model_resp, pc);
         if (hc_buf_error(&piece))
             hc_buf_append_buf(out, &piece); /* marks out failed: checked by the caller */
         hc_buf_free(&piece);
         p += n;
     }
     if (strcmp(m->provider, "anthropic") == 0)
-        hc_buf_printf(out, "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":%"
-                      PRId64 "}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n", r->tok_out);
+        hc_buf_printf(out,
+                      "event: message_delta\ndata: "
+                      "{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":%" PRId64
+                      "}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+                      r->tok_out);
     else if (strcmp(m->provider, "ollama") == 0)
-        hc_buf_printf(out, "{\"model\":\"%s\",\"done\":true,\"prompt_eval_count\":%" PRId64 ",\"eval_count\":%" PRId64
-                      "}\n", r->model_resp, r->tok_in, r->tok_out);
+        hc_buf_printf(out,
+                      "{\"model\":\"%s\",\"done\":true,\"prompt_eval_count\":%" PRId64
+                      ",\"eval_count\":%" PRId64 "}\n",
+                      r->model_resp, r->tok_in, r->tok_out);
     else if (strcmp(m->provider, "google") != 0)
-        hc_buf_printf(out, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%"
-                      PRId64 "}}\n\ndata: [DONE]\n\n", r->tok_in, r->tok_out);
+        hc_buf_printf(out,
+                      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":%" PRId64
+                      ",\"completion_tokens\":%" PRId64 "}}\n\ndata: [DONE]\n\n",
+                      r->tok_in, r->tok_out);
 }
 
 static void json_escape_into(hc_buf *b, const char *s)
@@ -264,7 +321,8 @@ static void json_escape_into(hc_buf *b, const char *s)
     }
 }
 
-static void bodies_for(const struct model *m, const hc_record *r, int hostile, hc_buf *req, hc_buf *resp)
+static void bodies_for(const struct model *m, const hc_record *r, int hostile, hc_buf *req,
+                       hc_buf *resp)
 {
     hc_buf prompt = HC_BUF_INIT, answer = HC_BUF_INIT, ep = HC_BUF_INIT, ea = HC_BUF_INIT;
     if (hostile)
@@ -280,10 +338,12 @@ static void bodies_for(const struct model *m, const hc_record *r, int hostile, h
     int stream = r->flags & HC_REC_STREAM;
     if (!(r->flags & HC_REC_REQ_OMITTED)) {
         if (strcmp(m->provider, "google") == 0)
-            hc_buf_printf(req, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"%s\"}]}]}", ep.data);
+            hc_buf_printf(req, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"%s\"}]}]}",
+                          ep.data);
         else
-            hc_buf_printf(req, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]%s}",
-                          r->model_req, ep.data, stream ? ",\"stream\":true" : "");
+            hc_buf_printf(
+                req, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]%s}",
+                r->model_req, ep.data, stream ? ",\"stream\":true" : "");
     }
     if (r->status == 0) {
         /* no response at all */
@@ -294,21 +354,33 @@ static void bodies_for(const struct model *m, const hc_record *r, int hostile, h
     } else if (stream) {
         stream_body(resp, m, answer.data, r);
     } else if (strcmp(m->provider, "anthropic") == 0) {
-        hc_buf_printf(resp, "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"%s\","
-                      "\"content\":[{\"type\":\"text\",\"text\":\"%s\"}],\"usage\":{\"input_tokens\":%" PRId64
-                      ",\"output_tokens\":%" PRId64 "}}", r->model_resp, ea.data, r->tok_in, r->tok_out);
+        hc_buf_printf(
+            resp,
+            "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"%s\","
+            "\"content\":[{\"type\":\"text\",\"text\":\"%s\"}],\"usage\":{\"input_tokens\":%" PRId64
+            ",\"output_tokens\":%" PRId64 "}}",
+            r->model_resp, ea.data, r->tok_in, r->tok_out);
     } else if (strcmp(m->provider, "google") == 0) {
-        hc_buf_printf(resp, "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"%s\"}],\"role\":\"model\"}}],"
-                      "\"usageMetadata\":{\"promptTokenCount\":%" PRId64 ",\"candidatesTokenCount\":%" PRId64 "}}",
-                      ea.data, r->tok_in, r->tok_out);
+        hc_buf_printf(
+            resp,
+            "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"%s\"}],\"role\":\"model\"}}],"
+            "\"usageMetadata\":{\"promptTokenCount\":%" PRId64 ",\"candidatesTokenCount\":%" PRId64
+            "}}",
+            ea.data, r->tok_in, r->tok_out);
     } else if (strcmp(m->provider, "ollama") == 0) {
-        hc_buf_printf(resp, "{\"model\":\"%s\",\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},\"done\":true}",
+        hc_buf_printf(resp,
+                      "{\"model\":\"%s\",\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},"
+                      "\"done\":true}",
                       r->model_resp, ea.data);
     } else {
-        hc_buf_printf(resp, "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"model\":\"%s\",\"choices\":"
-                      "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},\"finish_reason\":"
-                      "\"stop\"}],\"usage\":{\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64 "}}",
-                      r->model_resp, ea.data, r->tok_in, r->tok_out);
+        hc_buf_printf(
+            resp,
+            "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"model\":\"%s\",\"choices\":"
+            "[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"%s\"},\"finish_"
+            "reason\":"
+            "\"stop\"}],\"usage\":{\"prompt_tokens\":%" PRId64 ",\"completion_tokens\":%" PRId64
+            "}}",
+            r->model_resp, ea.data, r->tok_in, r->tok_out);
     }
     const hc_buf *parts[] = { &prompt, &answer, &ep, &ea };
     for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
@@ -321,24 +393,25 @@ static void bodies_for(const struct model *m, const hc_record *r, int hostile, h
 }
 
 struct session {
-    char    id[48];
-    int     tmpl;
-    int     left;
+    char id[48];
+    int tmpl;
+    int left;
     int32_t pid;
 };
 
 struct gen {
     uint64_t count, seed, bad;
-    int64_t  start_us, span_us;
-    int      bodies, hostile;
-    long     schema;
+    int64_t start_us, span_us;
+    int bodies, hostile;
+    long schema;
     uint64_t shard_k, shard_n;
     const char *db, *json_out;
 };
 
 /* Fill r (strings pointing at static data or at the given buffers). */
-static void gen_one(uint64_t i, const struct gen *g, struct session *sess, hc_record *r, hc_buf *props,
-                    hc_buf *rl, hc_buf *strs, const struct model **mout, int *hostile_out)
+static void gen_one(uint64_t i, const struct gen *g, struct session *sess, hc_record *r,
+                    hc_buf *props, hc_buf *rl, hc_buf *strs, const struct model **mout,
+                    int *hostile_out)
 {
     hc_record_init(r);
     hc_buf_reset(props);
@@ -429,8 +502,9 @@ static void gen_one(uint64_t i, const struct gen *g, struct session *sess, hc_re
         r->status = 429;
         r->retries = (int32_t)range(1, 3);
         r->flags |= HC_REC_RATE_LIMITED;
-        r->attempts = r->retries == 1 ? "429:0,429:500" : r->retries == 2 ? "429:0,429:500,429:1200"
-                                                                            : "429:0,429:500,429:1200,429:2400";
+        r->attempts = r->retries == 1   ? "429:0,429:500"
+                      : r->retries == 2 ? "429:0,429:500,429:1200"
+                                        : "429:0,429:500,429:1200,429:2400";
         r->ratelimit_wait_us = 500000LL * r->retries;
         no_usage = 1;
     } else if (roll < 130) { /* succeeded after a retry */
@@ -450,7 +524,8 @@ static void gen_one(uint64_t i, const struct gen *g, struct session *sess, hc_re
         no_usage = 1;
     } else if (roll < 190) {
         r->status = 0;
-        r->error = hostile ? "upstream said \x1b[31mno\x1b[0m" : (chance(500) ? "connection refused" : "upstream TLS handshake failed");
+        r->error = hostile ? "upstream said \x1b[31mno\x1b[0m"
+                           : (chance(500) ? "connection refused" : "upstream TLS handshake failed");
         no_usage = 1;
     } else if (roll < 195) {
         r->status = 429;
@@ -574,13 +649,14 @@ static int usage(FILE *f, int rc)
 {
     fputs("usage: hc_gen --db DIR --count N [--seed S] [--start TIME] [--span 30d]\n"
           "              [--with-bodies] [--json-out FILE] [--hostile] [--bad N] [--schema V]\n"
-          "              [--shard K/N]\n", f);
+          "              [--shard K/N]\n",
+          f);
     return rc;
 }
 
 struct pending {
     size_t rec_off, rec_len, req_off, req_len, resp_off, resp_len;
-    int    has_req, has_resp;
+    int has_req, has_resp;
     uint8_t id[HC_UUID_LEN];
 };
 
@@ -666,7 +742,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(a, "--start") == 0) {
             if (parse_time_arg(v, &g.start_us)) {
-                fprintf(stderr, "hc_gen: --start: expected a time like 2026-10-01 or 7d, got '%s'\n", v);
+                fprintf(stderr,
+                        "hc_gen: --start: expected a time like 2026-10-01 or 7d, got '%s'\n", v);
                 return 2;
             }
         } else if (strcmp(a, "--span") == 0) {
@@ -724,8 +801,8 @@ int main(int argc, char **argv)
             r.req_bytes = range(100, 20000);
             r.resp_bytes = r.status ? range(50, 40000) : 0;
         }
-        if (hc_buf_error(&props) || hc_buf_error(&rl) || hc_buf_error(&strs) || hc_buf_error(&req) ||
-            hc_buf_error(&resp)) {
+        if (hc_buf_error(&props) || hc_buf_error(&rl) || hc_buf_error(&strs) ||
+            hc_buf_error(&req) || hc_buf_error(&resp)) {
             fprintf(stderr, "hc_gen: out of memory building record %llu\n", (unsigned long long)i);
             rc = 2;
             goto done;

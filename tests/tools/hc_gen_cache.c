@@ -59,15 +59,15 @@ enum family { F_NONE, F_OPENAI, F_ANTHROPIC };
 
 struct model {
     const char *provider, *host, *api, *path, *req, *resp;
-    int64_t in, out;          /* nano-USD per token ($/1M in thousandths); < 0: unpriced */
+    int64_t in, out; /* nano-USD per token ($/1M in thousandths); < 0: unpriced */
     enum family fam;
 };
 
 static const struct model models[] = {
-    { "openai", "api.openai.com", "chat", "/v1/chat/completions", "gpt-4o-mini", "gpt-4o-mini-2024-07-18",
-      150, 600, F_OPENAI },
-    { "openai", "api.openai.com", "chat", "/v1/chat/completions", "gpt-4o", "gpt-4o-2024-08-06", 2500, 10000,
-      F_OPENAI },
+    { "openai", "api.openai.com", "chat", "/v1/chat/completions", "gpt-4o-mini",
+      "gpt-4o-mini-2024-07-18", 150, 600, F_OPENAI },
+    { "openai", "api.openai.com", "chat", "/v1/chat/completions", "gpt-4o", "gpt-4o-2024-08-06",
+      2500, 10000, F_OPENAI },
     { "anthropic", "api.anthropic.com", "messages", "/v1/messages", "claude-3-5-haiku-20241022",
       "claude-3-5-haiku-20241022", 800, 4000, F_ANTHROPIC },
     { "groq", "api.groq.com", "chat", "/openai/v1/chat/completions", "llama-3.1-8b-instant",
@@ -132,17 +132,48 @@ static void json_record(const hc_record *r)
     fprintf(jf, "{\"kind\":\"record\",\"id\":\"%s\"", id);
 #define I(name) fprintf(jf, ",\"" #name "\":%" PRId64, (int64_t)r->name)
 #define S(name) (fputs(",\"" #name "\":", jf), jstr(r->name))
-    I(start_us); I(latency_us); I(ttft_us);
-    S(host); S(provider); S(api); S(method); S(path); S(upstream); S(model_req); S(model_resp);
-    I(status); S(error); I(tok_in); I(tok_out); I(tok_cached); I(tok_cw5m); I(tok_cw1h);
-    I(tok_reasoning); I(cost_nusd); I(saved_nusd); I(cost_flags);
+    I(start_us);
+    I(latency_us);
+    I(ttft_us);
+    S(host);
+    S(provider);
+    S(api);
+    S(method);
+    S(path);
+    S(upstream);
+    S(model_req);
+    S(model_resp);
+    I(status);
+    S(error);
+    I(tok_in);
+    I(tok_out);
+    I(tok_cached);
+    I(tok_cw5m);
+    I(tok_cw1h);
+    I(tok_reasoning);
+    I(cost_nusd);
+    I(saved_nusd);
+    I(cost_flags);
     fputs(",\"props\":", jf);
     jpairs(&r->props);
-    S(user); S(session_id); S(session_path); S(session_name); S(request_id);
-    I(flags); I(retries); I(fallback_idx); S(attempts);
+    S(user);
+    S(session_id);
+    S(session_path);
+    S(session_name);
+    S(request_id);
+    I(flags);
+    I(retries);
+    I(fallback_idx);
+    S(attempts);
     fputs(",\"ratelimit\":", jf);
     jpairs(&r->ratelimit);
-    I(ratelimit_wait_us); I(pid); S(program); I(req_bytes); I(resp_bytes); S(cache_key); S(budget);
+    I(ratelimit_wait_us);
+    I(pid);
+    S(program);
+    I(req_bytes);
+    I(resp_bytes);
+    S(cache_key);
+    S(budget);
 #undef I
 #undef S
     fputs("}\n", jf);
@@ -217,8 +248,9 @@ static void put_entry(const hc_cache_entry *e)
     n_entries++;
     if (jf) {
         hc_uuid_format(e->orig_id, oid);
-        fprintf(jf, "{\"kind\":\"entry\",\"key\":\"%s\",\"bytes\":%zu,\"created_us\":%" PRId64
-                    ",\"expires_us\":%" PRId64 ",\"orig_id\":\"%s\",\"model\":",
+        fprintf(jf,
+                "{\"kind\":\"entry\",\"key\":\"%s\",\"bytes\":%zu,\"created_us\":%" PRId64
+                ",\"expires_us\":%" PRId64 ",\"orig_id\":\"%s\",\"model\":",
                 kh, val.len, e->created_us, e->expires_us, oid);
         jstr(e->model);
         fputs(",\"host\":", jf);
@@ -289,7 +321,9 @@ static void gen_group(int gi)
     int64_t t0 = past_time();
     if (t0 > now_us - 4 * US_H)
         t0 = now_us - 4 * US_H - range(0, US_H); /* room for hits and a refill before now */
-    struct { hc_record r; } last[3];
+    struct {
+        hc_record r;
+    } last[3];
     memset(last, 0, sizeof last);
     /* One stored answer per bucket, a minute apart. */
     for (int b = 0; b < buckets; b++) {
@@ -373,8 +407,9 @@ static void gen_group(int gi)
         e.head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n";
         e.head_len = strlen(e.head);
         char body[160];
-        int n = snprintf(body, sizeof body, "{\"id\":\"gen-%d-%d\",\"answer\":\"cached answer %d of group %d\"}",
-                         gi, b, b, gi);
+        int n = snprintf(body, sizeof body,
+                         "{\"id\":\"gen-%d-%d\",\"answer\":\"cached answer %d of group %d\"}", gi,
+                         b, b, gi);
         e.body = body;
         e.body_len = (size_t)n;
         put_entry(&e);
@@ -384,7 +419,8 @@ static void gen_group(int gi)
         char rh[65];
         random_key(rk, rh);
         uint32_t cnt = (uint32_t)hits;
-        uint8_t le[4] = { (uint8_t)cnt, (uint8_t)(cnt >> 8), (uint8_t)(cnt >> 16), (uint8_t)(cnt >> 24) };
+        uint8_t le[4] = { (uint8_t)cnt, (uint8_t)(cnt >> 8), (uint8_t)(cnt >> 16),
+                          (uint8_t)(cnt >> 24) };
         put_raw(rk, le, 4);
         if (jf)
             fprintf(jf, "{\"kind\":\"rotation\",\"key\":\"%s\",\"bytes\":4}\n", rh);
@@ -468,8 +504,9 @@ static void gen_ratelimit(int i)
         r.status = 429;
         r.retries = (int32_t)range(1, 3);
         r.flags = HC_REC_RATE_LIMITED;
-        r.attempts = r.retries == 1 ? "429:0,429:500" : r.retries == 2 ? "429:0,429:500,429:1200"
-                                                                       : "429:0,429:500,429:1200,429:2400";
+        r.attempts = r.retries == 1   ? "429:0,429:500"
+                     : r.retries == 2 ? "429:0,429:500,429:1200"
+                                      : "429:0,429:500,429:1200,429:2400";
         r.ratelimit_wait_us = r.retries == 1 ? 500000 : r.retries == 2 ? 1700000 : 4100000;
         r.cost_flags = HC_COST_NO_USAGE;
         r.model_resp = "";
@@ -529,8 +566,10 @@ static void gen_ratelimit(int i)
 
 static int usage(FILE *f, int rc)
 {
-    fputs("usage: hc_gen_cache --db DIR [--seed S] [--now UNIX_SECONDS] [--groups N] [--ratelimit N]\n"
-          "                    [--orphans N] [--bad N] [--json-out FILE]\n", f);
+    fputs("usage: hc_gen_cache --db DIR [--seed S] [--now UNIX_SECONDS] [--groups N] [--ratelimit "
+          "N]\n"
+          "                    [--orphans N] [--bad N] [--json-out FILE]\n",
+          f);
     return rc;
 }
 
@@ -592,6 +631,7 @@ int main(int argc, char **argv)
         return 1;
     }
     hc_store_close(store);
-    fprintf(stderr, "hc_gen_cache: %" PRIu64 " records, %" PRIu64 " entries in %s\n", n_records, n_entries, db);
+    fprintf(stderr, "hc_gen_cache: %" PRIu64 " records, %" PRIu64 " entries in %s\n", n_records,
+            n_entries, db);
     return 0;
 }

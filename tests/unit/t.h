@@ -34,20 +34,21 @@ static void t_report(int ok, const char *file, int line, const char *fmt, ...)
 }
 
 #define T_CHECK(cond, ...) t_report(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define T_EQ_INT(a, b, ...)                                                                   \
-    do {                                                                                      \
-        long long t_a_ = (long long)(a), t_b_ = (long long)(b);                                \
-        t_report(t_a_ == t_b_, __FILE__, __LINE__, __VA_ARGS__);                              \
-        if (t_a_ != t_b_)                                                                     \
-            printf("#   got %lld, expected %lld\n", t_a_, t_b_);                              \
+#define T_EQ_INT(a, b, ...) \
+    do { \
+        long long t_a_ = (long long)(a), t_b_ = (long long)(b); \
+        t_report(t_a_ == t_b_, __FILE__, __LINE__, __VA_ARGS__); \
+        if (t_a_ != t_b_) \
+            printf("#   got %lld, expected %lld\n", t_a_, t_b_); \
     } while (0)
-#define T_EQ_STR(a, b, ...)                                                                   \
-    do {                                                                                      \
-        const char *t_a_ = (a), *t_b_ = (b);                                                  \
-        int t_ok_ = t_a_ && t_b_ && strcmp(t_a_, t_b_) == 0;                                  \
-        t_report(t_ok_, __FILE__, __LINE__, __VA_ARGS__);                                     \
-        if (!t_ok_)                                                                           \
-            printf("#   got \"%s\", expected \"%s\"\n", t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)"); \
+#define T_EQ_STR(a, b, ...) \
+    do { \
+        const char *t_a_ = (a), *t_b_ = (b); \
+        int t_ok_ = t_a_ && t_b_ && strcmp(t_a_, t_b_) == 0; \
+        t_report(t_ok_, __FILE__, __LINE__, __VA_ARGS__); \
+        if (!t_ok_) \
+            printf("#   got \"%s\", expected \"%s\"\n", t_a_ ? t_a_ : "(null)", \
+                   t_b_ ? t_b_ : "(null)"); \
     } while (0)
 
 static int t_done(void) __attribute__((unused));

@@ -52,7 +52,9 @@ static void test_percentiles(void)
             int64_t *v = malloc(n * sizeof *v);
             for (size_t i = 0; i < n; i++) {
                 x = x * 6364136223846793005ull + 1442695040888963407ull;
-                v[i] = dist == 0 ? (int64_t)(x >> 33) : dist == 1 ? (int64_t)((x >> 33) % 5) : (int64_t)(n - i);
+                v[i] = dist == 0   ? (int64_t)(x >> 33)
+                       : dist == 1 ? (int64_t)((x >> 33) % 5)
+                                   : (int64_t)(n - i);
             }
             for (size_t pi = 0; pi < sizeof ps / sizeof ps[0]; pi++) {
                 agg_vec a = { 0 };
@@ -94,7 +96,8 @@ static void test_groups(void)
     }
     T_EQ_INT(g.n, 1000, "group table: 1000 distinct keys");
     long gi = agg_group_find(&g, "k7", 2);
-    T_CHECK(gi >= 0 && g.accs[gi].requests == 5 && g.accs[gi].cost_nusd == 35, "group k7 accumulated 5 times");
+    T_CHECK(gi >= 0 && g.accs[gi].requests == 5 && g.accs[gi].cost_nusd == 35,
+            "group k7 accumulated 5 times");
     T_EQ_INT(agg_group_find(&g, "nope", 4), -1, "missing key");
     T_CHECK(agg_group(&g, "a\0b", 3) != agg_group(&g, "a\0c", 3), "keys with NULs are distinct");
     size_t *order = malloc(g.n * sizeof *order);
@@ -106,7 +109,10 @@ static void test_groups(void)
 
 static void test_money(void)
 {
-    static const struct { int64_t nusd; const char *text, *exact; } cases[] = {
+    static const struct {
+        int64_t nusd;
+        const char *text, *exact;
+    } cases[] = {
         { 0, "$0", "0" },
         { 1, "$0.000000001", "0.000000001" },
         { 999, "$0.000000999", "0.000000999" },
@@ -123,8 +129,10 @@ static void test_money(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char a[FMT_NUM], b[FMT_NUM];
-        T_EQ_STR(fmt_usd(a, cases[i].nusd), cases[i].text, "fmt_usd(%lld)", (long long)cases[i].nusd);
-        T_EQ_STR(fmt_usd_exact(b, cases[i].nusd), cases[i].exact, "fmt_usd_exact(%lld)", (long long)cases[i].nusd);
+        T_EQ_STR(fmt_usd(a, cases[i].nusd), cases[i].text, "fmt_usd(%lld)",
+                 (long long)cases[i].nusd);
+        T_EQ_STR(fmt_usd_exact(b, cases[i].nusd), cases[i].exact, "fmt_usd_exact(%lld)",
+                 (long long)cases[i].nusd);
     }
     char n[FMT_NUM];
     T_EQ_STR(fmt_int(n, 1234567), "1,234,567", "fmt_int thousands");
@@ -138,13 +146,18 @@ static void test_money(void)
 
 static void test_term(void)
 {
-    static const struct { const char *in, *out; unsigned flags; } cases[] = {
+    static const struct {
+        const char *in, *out;
+        unsigned flags;
+    } cases[] = {
         { "plain text", "plain text", 0 },
         { "a\x1b[2Jb", "a\\e[2Jb", 0 },
         { "bell\x07", "bell\\x07", 0 },
         { "line\nbreak\ttab\r", "line\\nbreak\\ttab\\r", 0 },
         { "line\nkept\t", "line\nkept\t", FMT_KEEP_NL },
-        { "c1 \xc2\x9b" "31m", "c1 \\u009b31m", 0 },
+        { "c1 \xc2\x9b"
+          "31m",
+          "c1 \\u009b31m", 0 },
         { "del\x7f", "del\\x7f", 0 },
         { "bad \xff utf8", "bad \\xff utf8", 0 },
         { "overlong \xc0\xaf", "overlong \\xc0\\xaf", 0 },
@@ -165,7 +178,8 @@ static void test_utf8(void)
     T_EQ_INT(utf8_decode((const unsigned char *)"\xe2\x82\xac", 3, &cp), 3, "euro sign decodes");
     T_EQ_INT(cp, 0x20ac, "euro code point");
     T_EQ_INT(utf8_decode((const unsigned char *)"\xed\xa0\x80", 3, &cp), 0, "surrogate refused");
-    T_EQ_INT(utf8_decode((const unsigned char *)"\xe2\x82", 2, &cp), 0, "truncated sequence refused");
+    T_EQ_INT(utf8_decode((const unsigned char *)"\xe2\x82", 2, &cp), 0,
+             "truncated sequence refused");
     T_EQ_INT(utf8_width("ab€…"), 4, "width counts code points");
     T_EQ_INT(utf8_prefix("ab€cd", 3), 5, "prefix of 3 columns is 5 bytes");
 }
@@ -173,7 +187,11 @@ static void test_utf8(void)
 static void test_times(void)
 {
     int64_t now = 1790000000LL * 1000000, t;
-    static const struct { const char *in; int ok; int64_t want; } cases[] = {
+    static const struct {
+        const char *in;
+        int ok;
+        int64_t want;
+    } cases[] = {
         { "2026-11-01", 1, 1793491200LL * 1000000 },
         { "2026-11-01T10:00", 1, (1793491200LL + 36000) * 1000000 },
         { "2026-11-01 10:00:30Z", 1, (1793491200LL + 36030) * 1000000 },
@@ -200,11 +218,14 @@ static void test_filter(void)
     query_filter f;
     memset(&f, 0, sizeof f);
     char err[256];
-    T_EQ_INT(query_filter_set(&f, "--where", "Workflow=research", 0, err, sizeof err), 0, "--where K=V");
+    T_EQ_INT(query_filter_set(&f, "--where", "Workflow=research", 0, err, sizeof err), 0,
+             "--where K=V");
     T_EQ_INT(query_filter_set(&f, "--model", "gpt-4o*", 0, err, sizeof err), 0, "--model glob");
     T_EQ_INT(query_filter_set(&f, "--status", "5xx", 0, err, sizeof err), 0, "--status 5xx");
-    T_CHECK(query_filter_set(&f, "--status", "6xx", 0, err, sizeof err) != 0 && strstr(err, "6xx"), "--status 6xx refused");
-    T_CHECK(query_filter_set(&f, "--where", "novalue", 0, err, sizeof err) != 0, "--where without = refused");
+    T_CHECK(query_filter_set(&f, "--status", "6xx", 0, err, sizeof err) != 0 && strstr(err, "6xx"),
+            "--status 6xx refused");
+    T_CHECK(query_filter_set(&f, "--where", "novalue", 0, err, sizeof err) != 0,
+            "--where without = refused");
     hc_buf props = HC_BUF_INIT;
     hc_pairs_add(&props, "Workflow", "research");
     hc_record r;
@@ -240,9 +261,12 @@ static void test_csv_and_values(void)
 
     long long nusd;
     T_CHECK(cli_parse_usd("--max-cost", "2.50", &nusd) == 0 && nusd == 2500000000LL, "usd 2.50");
-    T_CHECK(cli_parse_usd("--max-cost", "$0.000000001", &nusd) == 0 && nusd == 1, "usd one nano-dollar");
-    T_CHECK(cli_parse_usd("--max-cost", "3", &nusd) == 0 && nusd == 3000000000LL, "usd whole dollars");
-    T_CHECK(cli_parse_usd("--max-cost", "1.0000000001", &nusd) != 0, "usd finer than a nano-dollar refused");
+    T_CHECK(cli_parse_usd("--max-cost", "$0.000000001", &nusd) == 0 && nusd == 1,
+            "usd one nano-dollar");
+    T_CHECK(cli_parse_usd("--max-cost", "3", &nusd) == 0 && nusd == 3000000000LL,
+            "usd whole dollars");
+    T_CHECK(cli_parse_usd("--max-cost", "1.0000000001", &nusd) != 0,
+            "usd finer than a nano-dollar refused");
     T_CHECK(cli_parse_usd("--max-cost", "two", &nusd) != 0, "usd words refused");
     double r;
     T_CHECK(cli_parse_rate("--max-error-rate", "5%", 1.0, &r) == 0 && r == 0.05, "rate 5%%");
@@ -274,7 +298,8 @@ static void test_timebuckets(void)
     tb_label(TB_DAY, tb_start(TB_DAY, -1), l, sizeof l);
     T_EQ_STR(l, "1969-12-31", "the day before the epoch");
     enum tb_unit u = TB_NONE;
-    T_CHECK(tb_parse("week", &u) == 0 && u == TB_WEEK && strcmp(tb_name(u), "week") == 0, "parse and name");
+    T_CHECK(tb_parse("week", &u) == 0 && u == TB_WEEK && strcmp(tb_name(u), "week") == 0,
+            "parse and name");
     T_CHECK(tb_parse("none", &u) != 0 && tb_parse("fortnight", &u) != 0, "unknown units refused");
 }
 
@@ -293,20 +318,25 @@ static void test_source_ch(void)
     query_filter_set(&f, "status", "error", 0, err, sizeof err);
     query_filter_set(&f, "where", "Env=pr'od", 0, err, sizeof err);
     hc_buf_reset(&w);
-    T_CHECK(source_ch_where(&f, NULL, &w, &exact) == 0 && exact, "user, model glob, status, property: exact");
+    T_CHECK(source_ch_where(&f, NULL, &w, &exact) == 0 && exact,
+            "user, model glob, status, property: exact");
     T_CHECK(strstr(w.data, "user = unhex('612762')") != NULL, "a quote travels as hex: %s", w.data);
-    T_CHECK(strstr(w.data, "model_req LIKE 'gpt-4o%'") != NULL, "a * glob becomes LIKE %%: %s", w.data);
+    T_CHECK(strstr(w.data, "model_req LIKE 'gpt-4o%'") != NULL, "a * glob becomes LIKE %%: %s",
+            w.data);
     T_CHECK(strstr(w.data, "(status >= 400 OR status <= 0)") != NULL, "status error: %s", w.data);
-    T_CHECK(strstr(w.data, "props.value[indexOf(props.name, unhex('456E76'))] = unhex('7072276F64')") != NULL,
-            "property term: %s", w.data);
+    T_CHECK(
+        strstr(w.data, "props.value[indexOf(props.name, unhex('456E76'))] = unhex('7072276F64')") !=
+            NULL,
+        "property term: %s", w.data);
     query_filter_free(&f);
     memset(&f, 0, sizeof f);
     query_filter_set(&f, "model", "claude-[35]*", 0, err, sizeof err);
     query_filter_set(&f, "run", "last", 0, err, sizeof err);
     hc_buf_reset(&w);
-    T_CHECK(source_ch_where(&f, "", &w, &exact) == 0 && !exact, "a [..] glob is left to the client (not exact)");
-    T_CHECK(!strstr(w.data, "LIKE") && strstr(w.data, " AND 0"), "no LIKE; --run last with no run: nothing: %s",
-            w.data);
+    T_CHECK(source_ch_where(&f, "", &w, &exact) == 0 && !exact,
+            "a [..] glob is left to the client (not exact)");
+    T_CHECK(!strstr(w.data, "LIKE") && strstr(w.data, " AND 0"),
+            "no LIKE; --run last with no run: nothing: %s", w.data);
     hc_buf_free(&w);
 
     hc_buf pl = HC_BUF_INIT;

@@ -62,7 +62,8 @@ int main(void)
     /* append_capped after a failure drops everything (the capture flags a cut). */
     hc_buf cap = HC_BUF_INIT;
     impossible(&cap);
-    T_EQ_INT(hc_buf_append_capped(&cap, "abcdef", 6, 100), 6, "capped append on a failed buffer drops all");
+    T_EQ_INT(hc_buf_append_capped(&cap, "abcdef", 6, 100), 6,
+             "capped append on a failed buffer drops all");
     T_EQ_INT(hc_buf_reserve(&cap, 1), HC_ENOMEM, "reserve reports the mark");
 
     char *p = hc_buf_detach(&ok, &dl);

@@ -24,7 +24,8 @@ static int nrecords;
 static void on_record(const hc_record *r)
 {
     hc_buf_reset(&last_wire);
-    if (hc_record_encode(r, &last_wire) != 0 || hc_record_decode(last_wire.data, last_wire.len, &last) != 0)
+    if (hc_record_encode(r, &last_wire) != 0 ||
+        hc_record_decode(last_wire.data, last_wire.len, &last) != 0)
         memset(&last, 0, sizeof last);
     memcpy(last.id, r->id, HC_UUID_LEN);
     nrecords++;
@@ -34,7 +35,9 @@ static hc_core core;
 static hc_opts opts;
 
 /* The hooks, as the recorder thread needs them (it never opens a store here). */
-static void fake_guard_thread(void) {}
+static void fake_guard_thread(void)
+{
+}
 static size_t fake_current_test(char *out, size_t size)
 {
     if (size)
@@ -42,7 +45,9 @@ static size_t fake_current_test(char *out, size_t size)
     return 0;
 }
 static const hc_shim_api shim = {
-    .version = HC_CORE_API_VERSION, .guard_thread = fake_guard_thread, .current_test = fake_current_test,
+    .version = HC_CORE_API_VERSION,
+    .guard_thread = fake_guard_thread,
+    .current_test = fake_current_test,
 };
 
 static void setup(void)
@@ -81,16 +86,18 @@ static void begin(hc_capture *c, const char *host, const char *head, hc_buf *kee
 
 static const hc_header json_ct[] = { { "Content-Type", 12, "application/json", 16 } };
 
-static const char chat_req[] = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-static const char chat_resp[] = "{\"id\":\"c1\",\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[],"
-                                "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,\"total_tokens\":15}}";
+static const char chat_req[] =
+    "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+static const char chat_resp[] =
+    "{\"id\":\"c1\",\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[],"
+    "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":5,\"total_tokens\":15}}";
 
 static void test_plain_exchange(void)
 {
     hc_capture c;
     hc_buf keep = HC_BUF_INIT;
-    begin(&c, "api.openai.com", "POST /v1/chat/completions?key=SECRET HTTP/1.1\r\nHost: api.openai.com\r\n\r\n",
-          &keep);
+    begin(&c, "api.openai.com",
+          "POST /v1/chat/completions?key=SECRET HTTP/1.1\r\nHost: api.openai.com\r\n\r\n", &keep);
     /* The body in two pieces, as it arrives. */
     hc_capture_request_body(&c, chat_req, 20);
     hc_capture_request_body(&c, chat_req + 20, sizeof chat_req - 1 - 20);
@@ -98,7 +105,9 @@ static void test_plain_exchange(void)
     T_EQ_STR(c.model_req, "gpt-4o-mini", "the requested model is parsed from the body");
     hc_capture_set_upstream(&c, "https://api.openai.com");
     hc_capture_attempt(&c, 200, 0);
-    hc_header hd[] = { json_ct[0], { "x-ratelimit-remaining-requests", 30, "99", 2 }, { "Server", 6, "x", 1 } };
+    hc_header hd[] = { json_ct[0],
+                       { "x-ratelimit-remaining-requests", 30, "99", 2 },
+                       { "Server", 6, "x", 1 } };
     hc_capture_response(&c, 200, hd, 3);
     hc_capture_response_data(&c, chat_resp, sizeof chat_resp - 1);
     int before = nrecords;
@@ -106,15 +115,18 @@ static void test_plain_exchange(void)
     T_EQ_INT(nrecords, before + 1, "finish hands one record over");
     T_EQ_INT(last.status, 200, "status");
     T_EQ_STR(last.method, "POST", "method");
-    T_CHECK(last.path && !strstr(last.path, "SECRET"), "a credential in the URL is not recorded (%s)", last.path);
+    T_CHECK(last.path && !strstr(last.path, "SECRET"),
+            "a credential in the URL is not recorded (%s)", last.path);
     T_EQ_STR(last.provider, "openai", "provider from the host");
     T_EQ_STR(last.model_req, "gpt-4o-mini", "model_req");
     T_EQ_STR(last.model_resp, "gpt-4o-mini-2024-07-18", "model_resp from the answer");
     T_EQ_INT(last.tok_in, 10, "input tokens");
     T_EQ_INT(last.tok_out, 5, "output tokens");
-    T_CHECK(last.cost_nusd > 0 && (last.cost_flags & HC_COST_PRICED), "priced: %lld", (long long)last.cost_nusd);
+    T_CHECK(last.cost_nusd > 0 && (last.cost_flags & HC_COST_PRICED), "priced: %lld",
+            (long long)last.cost_nusd);
     T_EQ_STR(last.attempts, "200:0", "one attempt");
-    T_EQ_STR(hc_pairs_get(&last.ratelimit, "x-ratelimit-remaining-requests"), "99", "rate-limit header kept, lower-cased");
+    T_EQ_STR(hc_pairs_get(&last.ratelimit, "x-ratelimit-remaining-requests"), "99",
+             "rate-limit header kept, lower-cased");
     T_CHECK(!hc_pairs_get(&last.ratelimit, "server"), "other headers are not kept");
     T_EQ_INT(last.req_bytes, (long long)(sizeof chat_req - 1), "request bytes");
     T_EQ_INT(last.resp_bytes, (long long)(sizeof chat_resp - 1), "response bytes");
@@ -134,7 +146,8 @@ static void test_events_and_flags(void)
     hc_capture_request_done(&c);
     hc_capture_set_may_wait(&c, true);
     /* Two 429s retried, then a fallback on another provider answers. */
-    hc_header h429[] = { { "x-ratelimit-remaining-requests", 30, "0", 1 }, { "retry-after", 11, "1", 1 } };
+    hc_header h429[] = { { "x-ratelimit-remaining-requests", 30, "0", 1 },
+                         { "retry-after", 11, "1", 1 } };
     hc_capture_attempt(&c, 429, 0);
     hc_capture_add_flags(&c, HC_REC_RATE_LIMITED);
     hc_http_head fh;
@@ -163,7 +176,8 @@ static void test_events_and_flags(void)
     T_CHECK(last.flags & HC_REC_RATE_LIMITED, "rate-limited flag");
     T_CHECK(last.flags & HC_REC_USAGE_INJECTED, "usage-injected flag");
     T_CHECK(last.flags & HC_REC_BUDGET_WARN, "finish adds its flags");
-    T_EQ_STR(hc_pairs_get(&last.ratelimit, "retry-after"), "1", "a retried attempt's rate-limit headers are kept");
+    T_EQ_STR(hc_pairs_get(&last.ratelimit, "retry-after"), "1",
+             "a retried attempt's rate-limit headers are kept");
     T_EQ_STR(last.provider, "groq", "the answering provider");
     T_EQ_STR(last.budget, "team-a", "budget");
     T_EQ_STR(last.cache_key, "abcdef0123", "cache key");
@@ -186,9 +200,14 @@ static void test_events_and_flags(void)
 static void test_stream(void)
 {
     static const char sse[] =
-        "data: {\"id\":\"1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n"
-        "data: {\"id\":\"1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n"
-        "data: {\"id\":\"1\",\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,"
+        "data: "
+        "{\"id\":\"1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}"
+        "\n\n"
+        "data: "
+        "{\"id\":\"1\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}"
+        "\n\n"
+        "data: "
+        "{\"id\":\"1\",\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,"
         "\"completion_tokens\":2,\"total_tokens\":14}}\n\n"
         "data: [DONE]\n\n";
     hc_header ct[] = { { "content-type", 12, "text/event-stream; charset=utf-8", 32 } };
@@ -204,7 +223,8 @@ static void test_stream(void)
         hc_capture_response_data(&c, sse, cut);
         hc_capture_response_data(&c, sse + cut, n - cut);
         hc_capture_finish(&c, NULL, 0);
-        if (last.tok_in != 12 || last.tok_out != 2 || !(last.flags & HC_REC_STREAM) || last.ttft_us < 0)
+        if (last.tok_in != 12 || last.tok_out != 2 || !(last.flags & HC_REC_STREAM) ||
+            last.ttft_us < 0)
             bad++;
         hc_buf_free(&keep);
     }
@@ -213,7 +233,8 @@ static void test_stream(void)
 
 static void test_stored_answer(void)
 {
-    static const char body[] = "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[]}"; /* no usage */
+    static const char body[] =
+        "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[]}"; /* no usage */
     hc_capture c;
     hc_buf keep = HC_BUF_INIT;
     begin(&c, "api.openai.com", "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n", &keep);
@@ -237,7 +258,8 @@ static void test_stored_answer(void)
     T_EQ_INT(last.tok_cached, 2, "cached");
     T_EQ_INT(last.tok_reasoning, 1, "reasoning");
     T_CHECK(last.cost_flags & HC_COST_PRICED, "priced (the original was)");
-    T_EQ_STR(last.model_resp, "gpt-4o-mini-2024-07-18", "the stored model when the body names none");
+    T_EQ_STR(last.model_resp, "gpt-4o-mini-2024-07-18",
+             "the stored model when the body names none");
     T_EQ_INT(last.ratelimit.len, 0, "no rate-limit headers from the stored answer");
     T_EQ_STR(last.upstream, "cache", "upstream 'cache'");
     T_EQ_STR(last.cache_key, "feed", "cache key");
@@ -264,20 +286,29 @@ static void test_gateway_error(void)
     hc_io_init(&io, sv[0], NULL, 1000);
     hc_buf extra = HC_BUF_INIT;
     hc_buf_puts(&extra, "Helicone-RateLimit-Limit: 3\r\n");
-    hc_gwerror e = { .status = 429, .code = "rate_limited", .message = "rate limit \"3;w=60\" reached",
-                     .request_id = "req-1", .extra = &extra, .closing = true };
+    hc_gwerror e = { .status = 429,
+                     .code = "rate_limited",
+                     .message = "rate limit \"3;w=60\" reached",
+                     .request_id = "req-1",
+                     .extra = &extra,
+                     .closing = true };
     hc_gwerror_sent sent;
     T_EQ_INT(hc_gwerror_send(&io, &e, &sent), 0, "the error answer is written");
     char wire[2048];
     ssize_t n = read(sv[1], wire, sizeof wire - 1);
     wire[n > 0 ? n : 0] = '\0';
-    T_CHECK(strncmp(wire, "HTTP/1.1 429 Too Many Requests\r\n", 32) == 0, "status line from the table");
-    T_CHECK(strstr(wire, "\r\nhelicone-id: req-1\r\n") && strstr(wire, "\r\nHelicone-RateLimit-Limit: 3\r\n") &&
-                strstr(wire, "\r\nConnection: close\r\n"), "helicone-id, the features' headers, close");
+    T_CHECK(strncmp(wire, "HTTP/1.1 429 Too Many Requests\r\n", 32) == 0,
+            "status line from the table");
+    T_CHECK(strstr(wire, "\r\nhelicone-id: req-1\r\n") &&
+                strstr(wire, "\r\nHelicone-RateLimit-Limit: 3\r\n") &&
+                strstr(wire, "\r\nConnection: close\r\n"),
+            "helicone-id, the features' headers, close");
     const char *b = strstr(wire, "\r\n\r\n");
-    T_CHECK(b && strcmp(b + 4, sent.body.data ? sent.body.data : "") == 0, "the body handed back is the body sent");
+    T_CHECK(b && strcmp(b + 4, sent.body.data ? sent.body.data : "") == 0,
+            "the body handed back is the body sent");
     T_CHECK(strstr(sent.body.data, "\"type\":\"hcshim_rate_limit\",\"code\":\"rate_limited\"") &&
-                strstr(sent.body.data, "rate limit \\\"3;w=60\\\" reached"), "OpenAI error shape, message escaped");
+                strstr(sent.body.data, "rate limit \\\"3;w=60\\\" reached"),
+            "OpenAI error shape, message escaped");
     T_EQ_INT(sent.status, 429, "status handed back");
     T_EQ_INT(sent.nheaders, 1, "one header the capture reads");
 

@@ -23,7 +23,7 @@
 
 typedef struct {
     unsigned char *p;
-    size_t         n;
+    size_t n;
 } bytes;
 
 static unsigned char *dup_exact(const void *p, size_t n)
@@ -37,11 +37,11 @@ static unsigned char *dup_exact(const void *p, size_t n)
 
 /* Options for one generated hello. */
 typedef struct {
-    const char *sni;          /* NULL: no server_name */
-    int         max_version;  /* 0: library default (TLS 1.3) */
-    size_t      alpn_bytes;   /* > 0: an ALPN list of about this many bytes (a big hello) */
-    const char *groups;       /* NULL: default */
-    const char *ciphers12;    /* NULL: default */
+    const char *sni;       /* NULL: no server_name */
+    int max_version;       /* 0: library default (TLS 1.3) */
+    size_t alpn_bytes;     /* > 0: an ALPN list of about this many bytes (a big hello) */
+    const char *groups;    /* NULL: default */
+    const char *ciphers12; /* NULL: default */
 } hello_opts;
 
 /* The bytes an OpenSSL client writes as its first flight. */
@@ -138,7 +138,8 @@ static bytes records_of(const unsigned char *hs, size_t n, size_t frag, const si
 }
 
 /* Run the parser on an exact copy of buf[0..n) with an exact heap scratch. */
-static int sni_of(const unsigned char *buf, size_t n, size_t scratch_len, char *sni, size_t sni_size)
+static int sni_of(const unsigned char *buf, size_t n, size_t scratch_len, char *sni,
+                  size_t sni_size)
 {
     unsigned char *in = dup_exact(buf, n);
     unsigned char *scratch = malloc(scratch_len ? scratch_len : 1);
@@ -155,24 +156,25 @@ static int sni_of(const unsigned char *buf, size_t n, size_t scratch_len, char *
 /* ---- well-formed hellos --------------------------------------------------- */
 
 static const struct {
-    const char *set;      /* what the client sets (NULL: no SNI) */
-    const char *want;     /* what the parser reports */
-    int         max_version;
-    size_t      alpn_bytes;
+    const char *set;  /* what the client sets (NULL: no SNI) */
+    const char *want; /* what the parser reports */
+    int max_version;
+    size_t alpn_bytes;
     const char *groups;
 } hello_cases[] = {
     { "api.openai.com", "api.openai.com", 0, 0, NULL },
-    { "API.OpenAI.COM", "api.openai.com", 0, 0, NULL },              /* lower-cased */
-    { "api.anthropic.com.", "api.anthropic.com", 0, 0, NULL },       /* trailing dot dropped */
+    { "API.OpenAI.COM", "api.openai.com", 0, 0, NULL },        /* lower-cased */
+    { "api.anthropic.com.", "api.anthropic.com", 0, 0, NULL }, /* trailing dot dropped */
     { "Generativelanguage.GoogleAPIs.com.", "generativelanguage.googleapis.com", 0, 0, NULL },
-    { "localhost", "localhost", TLS1_2_VERSION, 0, NULL },           /* TLS 1.2 hello */
+    { "localhost", "localhost", TLS1_2_VERSION, 0, NULL }, /* TLS 1.2 hello */
     { "x.openai.azure.com", "x.openai.azure.com", TLS1_2_VERSION, 0, NULL },
-    { NULL, "", 0, 0, NULL },                                        /* no SNI */
+    { NULL, "", 0, 0, NULL }, /* no SNI */
     { NULL, "", TLS1_2_VERSION, 0, NULL },
     /* Large: many groups (bigger supported_groups/key_share) and big ALPN lists,
      * the last ones larger than one TLS record, so OpenSSL itself splits them. */
-    { "api.groq.com", "api.groq.com", 0, 0, "X25519:P-256:P-384:P-521:X448:ffdhe2048:ffdhe3072:ffdhe4096:ffdhe6144:ffdhe8192" },
-    { "api.mistral.ai", "api.mistral.ai", 0, 3000, "ffdhe8192:X25519" },  /* 1 KiB DH key share */
+    { "api.groq.com", "api.groq.com", 0, 0,
+      "X25519:P-256:P-384:P-521:X448:ffdhe2048:ffdhe3072:ffdhe4096:ffdhe6144:ffdhe8192" },
+    { "api.mistral.ai", "api.mistral.ai", 0, 3000, "ffdhe8192:X25519" }, /* 1 KiB DH key share */
     { "api.together.xyz", "api.together.xyz", 0, 20000, NULL },
     { "openrouter.ai", "openrouter.ai", 0, 40000, NULL },
 };
@@ -194,7 +196,8 @@ static void test_hellos(void)
         if (hello_cases[c].alpn_bytes > 16384) {
             /* The point of these cases: the hello spans several records. */
             size_t l0 = (size_t)h.p[3] << 8 | h.p[4];
-            T_CHECK(l0 + 5 < h.n, "hello %zu: spans several records (first %zu of %zu bytes)", c, l0, h.n);
+            T_CHECK(l0 + 5 < h.n, "hello %zu: spans several records (first %zu of %zu bytes)", c,
+                    l0, h.n);
         }
 
         /* Trailing bytes after the hello (e.g. early data) do not matter. */
@@ -202,7 +205,8 @@ static void test_hellos(void)
         memcpy(more, h.p, h.n);
         memcpy(more + h.n, "\x17\x03\x03\x00\x02zz", 7);
         rc = sni_of(more, h.n + 7, SCRATCH, sni, sizeof sni);
-        T_CHECK(rc == 0 && strcmp(sni, hello_cases[c].want) == 0, "hello %zu: bytes after the hello ignored", c);
+        T_CHECK(rc == 0 && strcmp(sni, hello_cases[c].want) == 0,
+                "hello %zu: bytes after the hello ignored", c);
         free(more);
 
         /* Every strict prefix is HC_PARTIAL. */
@@ -263,12 +267,14 @@ static void test_record_splits(void)
 
     /* A record of another content type in the middle is not a ClientHello. */
     size_t half = hs.n / 2;
-    bytes a = records_of(hs.p, half, 16384, NULL), b = records_of(hs.p + half, hs.n - half, 16384, NULL);
+    bytes a = records_of(hs.p, half, 16384, NULL),
+          b = records_of(hs.p + half, hs.n - half, 16384, NULL);
     unsigned char *mix = malloc(a.n + 6 + b.n);
     memcpy(mix, a.p, a.n);
     memcpy(mix + a.n, "\x14\x03\x03\x00\x01\x01", 6); /* change_cipher_spec */
     memcpy(mix + a.n + 6, b.p, b.n);
-    T_EQ_INT(sni_of(mix, a.n + 6 + b.n, SCRATCH, NULL, 256), HC_EPARSE, "split: foreign record between fragments");
+    T_EQ_INT(sni_of(mix, a.n + 6 + b.n, SCRATCH, NULL, 256), HC_EPARSE,
+             "split: foreign record between fragments");
     free(mix);
     free(a.p);
     free(b.p);
@@ -276,13 +282,15 @@ static void test_record_splits(void)
     /* Scratch too small for the handshake message: HC_ETOOBIG, whatever the
      * record layout (one record bigger than scratch, or many small ones). */
     T_EQ_INT(sni_of(h.p, h.n, 64, NULL, 256), HC_ETOOBIG, "scratch 64: one record");
-    T_EQ_INT(sni_of(h.p, h.n, hs.n - 1, NULL, 256), HC_ETOOBIG, "scratch one byte short: one record");
+    T_EQ_INT(sni_of(h.p, h.n, hs.n - 1, NULL, 256), HC_ETOOBIG,
+             "scratch one byte short: one record");
     T_EQ_INT(sni_of(h.p, h.n, hs.n, sni, sizeof sni), 0, "scratch exactly the handshake: ok");
     r = records_of(hs.p, hs.n, 10, NULL);
     T_EQ_INT(sni_of(r.p, r.n, 64, NULL, 256), HC_ETOOBIG, "scratch 64: 10-byte records");
     T_EQ_INT(sni_of(r.p, r.n, 3, NULL, 256), HC_ETOOBIG, "scratch 3: 10-byte records");
     /* The bound is decided from the handshake length, before all bytes are there. */
-    T_EQ_INT(sni_of(r.p, 40, 64, NULL, 256), HC_ETOOBIG, "scratch 64: known too big from the first record");
+    T_EQ_INT(sni_of(r.p, 40, 64, NULL, 256), HC_ETOOBIG,
+             "scratch 64: known too big from the first record");
     free(r.p);
     T_EQ_INT(sni_of(h.p, h.n, SCRATCH, NULL, 0), HC_EINVAL, "sni_size 0: HC_EINVAL");
     free(hs.p);
@@ -294,8 +302,8 @@ static void test_record_splits(void)
 static const struct {
     const char *name;
     const char *bytes;
-    size_t      n;
-    int         want;
+    size_t n;
+    int want;
 } junk_cases[] = {
     { "HTTP request", "GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n", 48, HC_EPARSE },
     { "HTTP POST", "POST /v1/chat/completions HTTP/1.1\r\n", 36, HC_EPARSE },
@@ -310,7 +318,8 @@ static const struct {
     { "record length over the maximum", "\x16\x03\x01\xff\xff", 5, HC_EPARSE },
     { "not a client_hello (server_hello)", "\x16\x03\x03\x00\x04\x02\x00\x00\x00", 9, HC_EPARSE },
     { "empty client_hello", "\x16\x03\x03\x00\x04\x01\x00\x00\x00", 9, HC_EPARSE },
-    { "hello shorter than version+random", "\x16\x03\x03\x00\x08\x01\x00\x00\x04\x03\x03\x00\x00", 13, HC_EPARSE },
+    { "hello shorter than version+random", "\x16\x03\x03\x00\x08\x01\x00\x00\x04\x03\x03\x00\x00",
+      13, HC_EPARSE },
     { "handshake longer than 64 KiB", "\x16\x03\x01\x00\x04\x01\xff\xff\xff", 9, HC_ETOOBIG },
     { "just 0x16", "\x16", 1, HC_PARTIAL },
     { "0x16 0x03", "\x16\x03", 2, HC_PARTIAL },
@@ -322,17 +331,23 @@ static void test_junk(void)
 {
     for (size_t i = 0; i < sizeof junk_cases / sizeof junk_cases[0]; i++) {
         char sni[256];
-        int rc = sni_of((const unsigned char *)junk_cases[i].bytes, junk_cases[i].n, SCRATCH, sni, sizeof sni);
+        int rc = sni_of((const unsigned char *)junk_cases[i].bytes, junk_cases[i].n, SCRATCH, sni,
+                        sizeof sni);
         T_EQ_INT(rc, junk_cases[i].want, "junk: %s", junk_cases[i].name);
     }
     static const struct {
         const char *b;
-        size_t      n;
-        int         want;
+        size_t n;
+        int want;
     } looks[] = {
-        { "\x16", 1, 1 },     { "\x16\x03", 2, 1 },  { "\x16\x03\x01\x02\x00", 5, 1 },
-        { "\x16\x02", 2, 0 }, { "\x17\x03", 2, 0 },  { "G", 1, 0 },
-        { "GET / HTTP/1.1", 14, 0 },                 { "\x00", 1, 0 },
+        { "\x16", 1, 1 },
+        { "\x16\x03", 2, 1 },
+        { "\x16\x03\x01\x02\x00", 5, 1 },
+        { "\x16\x02", 2, 0 },
+        { "\x17\x03", 2, 0 },
+        { "G", 1, 0 },
+        { "GET / HTTP/1.1", 14, 0 },
+        { "\x00", 1, 0 },
     };
     for (size_t i = 0; i < sizeof looks / sizeof looks[0]; i++) {
         unsigned char *b = dup_exact(looks[i].b, looks[i].n);
@@ -341,8 +356,14 @@ static void test_junk(void)
     }
 }
 
-static unsigned be16(const unsigned char *p) { return (unsigned)p[0] << 8 | p[1]; }
-static void put16(unsigned char *p, unsigned v) { p[0] = (unsigned char)(v >> 8), p[1] = (unsigned char)v; }
+static unsigned be16(const unsigned char *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+static void put16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char)(v >> 8), p[1] = (unsigned char)v;
+}
 
 /* Offsets of the interesting length fields inside a handshake message. */
 typedef struct {
@@ -401,8 +422,8 @@ static void test_lying_lengths(void)
     static const struct {
         const char *name;
         /* 0 sid (1 byte), 1 cs, 2 comp (1 byte), 3 ext, 4 sni ext, 5 sni list, 6 sni name */
-        int         field;
-        int         delta; /* added to the real value; 0 = set to the field's maximum */
+        int field;
+        int delta; /* added to the real value; 0 = set to the field's maximum */
     } lies[] = {
         { "session id length 255", 0, 0 },
         { "session id length +1", 0, 1 },
@@ -470,7 +491,8 @@ static void test_lying_lengths(void)
     for (size_t i = 0; i < sizeof badc; i++) {
         m = dup_exact(hs.p, hs.n);
         m[L.sni_name + 2 + 3] = badc[i]; /* "api" + this byte + ... */
-        T_EQ_INT(parse_hs(m, hs.n, sni), HC_EPARSE, "lying: host name byte 0x%02x rejected", badc[i]);
+        T_EQ_INT(parse_hs(m, hs.n, sni), HC_EPARSE, "lying: host name byte 0x%02x rejected",
+                 badc[i]);
         free(m);
     }
 
@@ -514,7 +536,8 @@ static void test_lying_lengths(void)
         }
         x[0] = 0x16, x[1] = 0x03;
         if (t % 2) {
-            x[3] = (unsigned char)((n - 5) >> 8), x[4] = (unsigned char)(n - 5); /* consistent record length */
+            x[3] = (unsigned char)((n - 5) >> 8),
+            x[4] = (unsigned char)(n - 5); /* consistent record length */
             x[5] = 0x01;
         }
         rc = sni_of(x, n, SCRATCH, sni, sizeof sni);

@@ -23,7 +23,7 @@ extern char **environ;
 
 static const struct {
     const char *url;
-    int         tls, port;
+    int tls, port;
     const char *target, *prefix, *authority;
 } good_urls[] = {
     { "https://api.example.com", 1, 443, "api.example.com", "", "api.example.com" },
@@ -50,27 +50,27 @@ static const struct {
 };
 
 static const char *const bad_urls[] = {
-    "api.example.com",            /* no scheme */
+    "api.example.com", /* no scheme */
     "//api.example.com",
     "ftp://api.example.com",
     "https:/api.example.com",
     "",
-    "http://",                    /* empty host */
+    "http://", /* empty host */
     "http:///v1",
     "https://:8443",
     "http://[]:80",
-    "http://h:0",                 /* port out of range */
+    "http://h:0", /* port out of range */
     "http://h:70000",
     "http://h:99999999999999999999",
     "http://h:-1",
-    "http://h:",                  /* empty port */
-    "http://h:80a",               /* port with letters */
-    "http://h:+80",               /* RFC 3986: port = *DIGIT, no sign */
+    "http://h:",    /* empty port */
+    "http://h:80a", /* port with letters */
+    "http://h:+80", /* RFC 3986: port = *DIGIT, no sign */
     "http://h:a80",
     "http://h:8o8o/v1",
-    "http://[::1",                /* unterminated '[' */
+    "http://[::1", /* unterminated '[' */
     "http://[::1/v1]",
-    "http://[::1]x",              /* junk after ']' */
+    "http://[::1]x", /* junk after ']' */
     "http://[::1]:",
     "http://[::1]:0",
 };
@@ -80,8 +80,10 @@ static void test_parse_url(void)
     for (size_t i = 0; i < sizeof good_urls / sizeof good_urls[0]; i++) {
         hc_route r;
         memset(&r, 0x5a, sizeof r); /* garbage in: every field must be written */
-        r.target[sizeof r.target - 1] = r.prefix[sizeof r.prefix - 1] = r.authority[sizeof r.authority - 1] = 0;
-        r.tls = !good_urls[i].tls; /* a bool must hold 0/1 (UBSan); the wrong one, so it must be set */
+        r.target[sizeof r.target - 1] = r.prefix[sizeof r.prefix - 1] =
+            r.authority[sizeof r.authority - 1] = 0;
+        r.tls =
+            !good_urls[i].tls; /* a bool must hold 0/1 (UBSan); the wrong one, so it must be set */
         r.port = -1;
         int rc = hc_route_parse_url(good_urls[i].url, &r);
         T_EQ_INT(rc, 0, "url '%s' accepted", good_urls[i].url);
@@ -208,7 +210,8 @@ static void test_routes(void)
         T_EQ_STR(r->authority, "[::1]:8443", "anthropic route authority");
     }
     r = hc_config_route(&cfg, "localhost");
-    T_CHECK(r && strcmp(r->prefix, "/v1") == 0 && strcmp(r->target, "localhost") == 0, "third route after bad ones");
+    T_CHECK(r && strcmp(r->prefix, "/v1") == 0 && strcmp(r->target, "localhost") == 0,
+            "third route after bad ones");
     T_CHECK(hc_config_route(&cfg, "bad.example") == NULL, "bad URL route not kept");
     T_CHECK(hc_config_route(&cfg, "noequals") == NULL, "entry without '=' ignored");
     T_CHECK(hc_config_route(&cfg, "api.openai.co") == NULL, "no prefix match");
@@ -231,7 +234,7 @@ static void test_routes(void)
 
 static const struct {
     const char *val;
-    size_t      want;
+    size_t want;
 } sizes[] = {
     { "8M", 8u << 20 },
     { "8m", 8u << 20 },
@@ -275,12 +278,12 @@ static void test_sizes(void)
 
 static const struct {
     const char *val;
-    int         want_ms;
+    int want_ms;
 } durations[] = {
     { "30s", 30000 },
     { "500ms", 500 },
     { "10m", 600000 },
-    { "2", 2000 },          /* bare number: seconds */
+    { "2", 2000 }, /* bare number: seconds */
     { "1.5s", 1500 },
     { "1h", 3600000 },
     { "1d", 86400000 },
@@ -290,7 +293,7 @@ static const struct {
     { "-5s", 30000 },
     { "5 parsecs", 30000 },
     { "10x", 30000 },
-    { "2d", 86400000 },     /* over the one-day bound: the bound (with a warning) */
+    { "2d", 86400000 }, /* over the one-day bound: the bound (with a warning) */
 };
 
 static void test_durations(void)
@@ -300,7 +303,8 @@ static void test_durations(void)
         setenv("HC_CONNECT_TIMEOUT", durations[i].val, 1);
         hc_config cfg;
         load(&cfg);
-        T_EQ_INT(cfg.connect_timeout_ms, durations[i].want_ms, "HC_CONNECT_TIMEOUT=%s", durations[i].val);
+        T_EQ_INT(cfg.connect_timeout_ms, durations[i].want_ms, "HC_CONNECT_TIMEOUT=%s",
+                 durations[i].val);
         hc_config_free(&cfg);
     }
     clear_hc_env();
@@ -316,14 +320,25 @@ static void test_durations(void)
 
 static const struct {
     const char *val;
-    int         want_when_dflt_true, want_when_dflt_false;
+    int want_when_dflt_true, want_when_dflt_false;
 } bools[] = {
-    { "1", 1, 1 },       { "0", 0, 0 },         { "true", 1, 1 },   { "TRUE", 1, 1 },
-    { "false", 0, 0 },   { "yes", 1, 1 },       { "no", 0, 0 },     { "on", 1, 1 },
-    { "off", 0, 0 },     { "Off", 0, 0 },
+    { "1", 1, 1 },
+    { "0", 0, 0 },
+    { "true", 1, 1 },
+    { "TRUE", 1, 1 },
+    { "false", 0, 0 },
+    { "yes", 1, 1 },
+    { "no", 0, 0 },
+    { "on", 1, 1 },
+    { "off", 0, 0 },
+    { "Off", 0, 0 },
     /* Garbage keeps the default in both directions. */
-    { "garbage", 1, 0 }, { "2", 1, 0 },         { "", 1, 0 },       { "tru", 1, 0 },
-    { "1 ", 1, 0 },      { "enabled", 1, 0 },
+    { "garbage", 1, 0 },
+    { "2", 1, 0 },
+    { "", 1, 0 },
+    { "tru", 1, 0 },
+    { "1 ", 1, 0 },
+    { "enabled", 1, 0 },
 };
 
 static void test_bools(void)
@@ -345,8 +360,10 @@ static void test_bools(void)
         T_EQ_INT(cfg.omit_request, bools[i].want_when_dflt_false, "HC_OMIT_REQUEST='%s'", v);
         T_EQ_INT(cfg.omit_response, bools[i].want_when_dflt_false, "HC_OMIT_RESPONSE='%s'", v);
         hc_config_free(&cfg);
-        T_EQ_INT(hc_env_bool("HC_RECORD", true), bools[i].want_when_dflt_true, "hc_env_bool('%s', true)", v);
-        T_EQ_INT(hc_env_bool("HC_RECORD", false), bools[i].want_when_dflt_false, "hc_env_bool('%s', false)", v);
+        T_EQ_INT(hc_env_bool("HC_RECORD", true), bools[i].want_when_dflt_true,
+                 "hc_env_bool('%s', true)", v);
+        T_EQ_INT(hc_env_bool("HC_RECORD", false), bools[i].want_when_dflt_false,
+                 "hc_env_bool('%s', false)", v);
     }
     clear_hc_env();
     T_EQ_INT(hc_env_bool("HC_NOT_SET_AT_ALL", true), 1, "unset: default true");
@@ -357,10 +374,10 @@ static void test_properties_and_ids(void)
 {
     clear_hc_env();
     setenv("HC_PROPERTY_Workflow", "research", 1);
-    setenv("HC_PROPERTY_Team", "a=b, c", 1);       /* value keeps '=' and spaces */
+    setenv("HC_PROPERTY_Team", "a=b, c", 1); /* value keeps '=' and spaces */
     setenv("HC_PROPERTY_Empty", "", 1);
-    setenv("HC_PROPERTY_", "nameless", 1);          /* no name: ignored */
-    setenv("HC_PROPERTYX", "not-a-property", 1);    /* not the HC_PROPERTY_ prefix */
+    setenv("HC_PROPERTY_", "nameless", 1);       /* no name: ignored */
+    setenv("HC_PROPERTYX", "not-a-property", 1); /* not the HC_PROPERTY_ prefix */
     setenv("HC_USER_ID", "user-42", 1);
     setenv("HC_SESSION_ID", "sess-1", 1);
     setenv("HC_SESSION_NAME", "Trip planner", 1);
@@ -412,19 +429,20 @@ static void test_header_defaults(void)
 {
     static const struct {
         const char *name, *val;
-        int64_t     want_us;
+        int64_t want_us;
     } durs[] = {
         { "HC_CACHE_TTL", "30d", 30LL * 86400 * 1000000 },
-        { "HC_CACHE_TTL", "400d", 365LL * 86400 * 1000000 },   /* over the maximum: the maximum */
-        { "HC_CACHE_TTL", "60", 60LL * 1000000 },               /* bare: seconds, as max-age */
-        { "HC_CACHE_TTL", "soon", 7LL * 86400 * 1000000 },      /* invalid: the default */
-        { "HC_RETRY_MIN_TIMEOUT", "1500", 1500000 },           /* bare: milliseconds, as the header */
+        { "HC_CACHE_TTL", "400d", 365LL * 86400 * 1000000 }, /* over the maximum: the maximum */
+        { "HC_CACHE_TTL", "60", 60LL * 1000000 },            /* bare: seconds, as max-age */
+        { "HC_CACHE_TTL", "soon", 7LL * 86400 * 1000000 },   /* invalid: the default */
+        { "HC_RETRY_MIN_TIMEOUT", "1500", 1500000 },         /* bare: milliseconds, as the header */
         { "HC_RETRY_MIN_TIMEOUT", "1.5", 1500 },
         { "HC_RETRY_MIN_TIMEOUT", "2s", 2000000 },
-        { "HC_RETRY_MAX_TIMEOUT", "900s", 600000000 },         /* the header's bound, 600 s */
-        { "HC_RETRY_MAX_TIMEOUT", "-1", 10000000 },            /* invalid: the default */
-        { "HC_RETRY_MAX_TIMEOUT", "99999999999999999999", 600000000 }, /* too many digits: the maximum */
-        { "HC_CACHE_TTL", "0x10", 7LL * 86400 * 1000000 },      /* not a duration: the default */
+        { "HC_RETRY_MAX_TIMEOUT", "900s", 600000000 }, /* the header's bound, 600 s */
+        { "HC_RETRY_MAX_TIMEOUT", "-1", 10000000 },    /* invalid: the default */
+        { "HC_RETRY_MAX_TIMEOUT", "99999999999999999999",
+          600000000 },                                     /* too many digits: the maximum */
+        { "HC_CACHE_TTL", "0x10", 7LL * 86400 * 1000000 }, /* not a duration: the default */
         { "HC_CACHE_TTL", "1e3", 7LL * 86400 * 1000000 },
     };
     for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++) {
@@ -432,8 +450,9 @@ static void test_header_defaults(void)
         setenv(durs[i].name, durs[i].val, 1);
         hc_config cfg;
         load(&cfg);
-        int64_t got = durs[i].name[3] == 'C' ? cfg.cache_ttl_us
-                      : durs[i].name[9] == 'M' && durs[i].name[10] == 'I' ? cfg.retry_min_us : cfg.retry_max_us;
+        int64_t got = durs[i].name[3] == 'C'                              ? cfg.cache_ttl_us
+                      : durs[i].name[9] == 'M' && durs[i].name[10] == 'I' ? cfg.retry_min_us
+                                                                          : cfg.retry_max_us;
         T_CHECK(got == durs[i].want_us, "%s=%s: %lld µs (got %lld)", durs[i].name, durs[i].val,
                 (long long)durs[i].want_us, (long long)got);
         hc_config_free(&cfg);
@@ -446,7 +465,8 @@ static void test_header_defaults(void)
     hc_config cfg;
     load(&cfg);
     T_EQ_STR(cfg.ratelimit, "", "a bad HC_RATELIMIT is ignored, not applied to every request");
-    T_EQ_STR(cfg.fallback_on, HC_FALLBACK_ON_DEFAULT, "a bad HC_FALLBACK_ON gives the default codes");
+    T_EQ_STR(cfg.fallback_on, HC_FALLBACK_ON_DEFAULT,
+             "a bad HC_FALLBACK_ON gives the default codes");
     T_CHECK(cfg.fallbacks == NULL, "a bad HC_FALLBACKS is ignored");
     hc_config_free(&cfg);
 
@@ -457,7 +477,8 @@ static void test_header_defaults(void)
     load(&cfg);
     T_EQ_STR(cfg.ratelimit, "10;w=60;s=user", "a good HC_RATELIMIT is kept");
     T_EQ_STR(cfg.fallback_on, "429,500-599", "a good HC_FALLBACK_ON is kept");
-    T_CHECK(cfg.fallbacks && strstr(cfg.fallbacks, "api.example.com"), "a good HC_FALLBACKS is kept");
+    T_CHECK(cfg.fallbacks && strstr(cfg.fallbacks, "api.example.com"),
+            "a good HC_FALLBACKS is kept");
     hc_config_free(&cfg);
 
     /* Checked as requests build them: HC_FALLBACK_MODEL is entry 0, so 8 more
@@ -474,7 +495,8 @@ static void test_header_defaults(void)
     hc_config_free(&cfg);
     setenv("HC_FALLBACK_MODEL", "gpt-4o", 1);
     load(&cfg);
-    T_CHECK(cfg.fallbacks == NULL, "HC_FALLBACK_MODEL + 8 fallbacks: over the bound, ignored at start");
+    T_CHECK(cfg.fallbacks == NULL,
+            "HC_FALLBACK_MODEL + 8 fallbacks: over the bound, ignored at start");
     hc_config_free(&cfg);
     hc_buf_free(&eight);
 }

@@ -28,14 +28,16 @@
 static void gen_text(hc_buf *b, size_t n, uint32_t seed)
 {
     static const char *const words[] = {
-        "the", "model", "token", "usage", "stream", "gateway", "answer", "prompt", "cache",
-        "latency", "provider", "\\u00e9t\\u00e9", "42", "0.0031", "{\\\"a\\\":1}", "\\n",
+        "the",    "model",  "token",         "usage",   "stream",   "gateway",
+        "answer", "prompt", "cache",         "latency", "provider", "\\u00e9t\\u00e9",
+        "42",     "0.0031", "{\\\"a\\\":1}", "\\n",
     };
     while (b->len < n) {
         hc_buf_puts(b, "data: {\"id\":\"chatcmpl-1\",\"choices\":[{\"delta\":{\"content\":\"");
         for (int w = 0; w < 12; w++) {
             seed = seed * 1103515245u + 12345u;
-            hc_buf_printf(b, "%s%s", w ? " " : "", words[(seed >> 16) % (sizeof words / sizeof words[0])]);
+            hc_buf_printf(b, "%s%s", w ? " " : "",
+                          words[(seed >> 16) % (sizeof words / sizeof words[0])]);
             if ((seed >> 8) % 7 == 0)
                 hc_buf_printf(b, "%u", seed % 100000);
         }
@@ -69,7 +71,8 @@ static void br_compress(const void *p, size_t n, hc_buf *out)
     size_t cap = BrotliEncoderMaxCompressedSize(n);
     hc_buf_reserve(out, cap);
     size_t got = cap;
-    if (!BrotliEncoderCompress(5, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, n, p, &got, (uint8_t *)out->data + out->len))
+    if (!BrotliEncoderCompress(5, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, n, p, &got,
+                               (uint8_t *)out->data + out->len))
         abort();
     out->len += got;
     out->data[out->len] = '\0';
@@ -126,8 +129,8 @@ static bool same(const hc_buf *a, const hc_buf *b)
 }
 
 /* Pieces of every size 1..max_step, then a few bigger ones and the whole. */
-static void round_trip(const char *name, const char *coding, const hc_buf *compressed, const hc_buf *plain,
-                       size_t max_step)
+static void round_trip(const char *name, const char *coding, const hc_buf *compressed,
+                       const hc_buf *plain, size_t max_step)
 {
     size_t steps[200], ns = 0;
     for (size_t s = 1; s <= max_step; s++)
@@ -144,18 +147,21 @@ static void round_trip(const char *name, const char *coding, const hc_buf *compr
         int rc = decode_pieces(coding, compressed, steps[k], &s);
         bool ok = rc == 0 && same(&s.out, plain);
         if (!ok && bad++ < 3)
-            printf("# %s: pieces of %zu: rc %d, %zu of %zu bytes%s\n", name, steps[k], rc, s.out.len, plain->len,
+            printf("# %s: pieces of %zu: rc %d, %zu of %zu bytes%s\n", name, steps[k], rc,
+                   s.out.len, plain->len,
                    rc == 0 && s.out.len == plain->len ? " (content differs)" : "");
         hc_buf_free(&s.out);
     }
-    T_EQ_INT(bad, 0, "%s: %zu bytes -> %zu, same output for pieces of 1..%zu, bigger and whole (%zu layouts)", name,
-             compressed->len, plain->len, max_step, ns);
+    T_EQ_INT(
+        bad, 0,
+        "%s: %zu bytes -> %zu, same output for pieces of 1..%zu, bigger and whole (%zu layouts)",
+        name, compressed->len, plain->len, max_step, ns);
     /* The byte-by-byte layout on its own line: it is the one real networks
      * never produce and decoders most often get wrong. */
     sink s = { HC_BUF_INIT, 0 };
     int rc = decode_pieces(coding, compressed, 1, &s);
-    T_CHECK(rc == 0 && same(&s.out, plain),
-            "%s: byte by byte (rc %d, %zu of %zu bytes)", name, rc, s.out.len, plain->len);
+    T_CHECK(rc == 0 && same(&s.out, plain), "%s: byte by byte (rc %d, %zu of %zu bytes)", name, rc,
+            s.out.len, plain->len);
     hc_buf_free(&s.out);
 }
 
@@ -262,7 +268,8 @@ static void test_tail_flush(void)
             int rc = decode_pieces(coding, &comp, comp.len, &s);
             if (rc != 0 || s.out.len != plain.len) {
                 if (!bad++)
-                    printf("# %s: %zu bytes in one feed: rc %d, got %zu bytes\n", codings[c], plain.len, rc, s.out.len);
+                    printf("# %s: %zu bytes in one feed: rc %d, got %zu bytes\n", codings[c],
+                           plain.len, rc, s.out.len);
             }
             hc_buf_free(&s.out);
             hc_buf_free(&plain);
@@ -276,16 +283,15 @@ static void test_tail_flush(void)
 
 static const struct {
     const char *coding; /* NULL: pass NULL with length 0 */
-    int         decoder;
-    int         unsupported;
+    int decoder;
+    int unsupported;
 } coding_cases[] = {
-    { NULL, 0, 0 },          { "", 0, 0 },          { "identity", 0, 0 },   { " Identity ", 0, 0 },
-    { "   ", 0, 0 },
-    { "gzip", 1, 0 },        { "GZIP", 1, 0 },      { "\tgzip ", 1, 0 },   { "x-gzip", 1, 0 },
-    { "deflate", 1, 0 },     { "br", 1, 0 },        { "BR", 1, 0 },        { "zstd", 1, 0 },
-    { "compress", 0, 1 },    { "x-compress", 0, 1 }, { "gzip, br", 0, 1 }, { "br,gzip", 0, 1 },
-    { "gzip;q=1", 0, 1 },    { "brotli", 0, 1 },    { "zst", 0, 1 },       { "gzi", 0, 1 },
-    { "aes128gcm", 0, 1 },
+    { NULL, 0, 0 },      { "", 0, 0 },          { "identity", 0, 0 },   { " Identity ", 0, 0 },
+    { "   ", 0, 0 },     { "gzip", 1, 0 },      { "GZIP", 1, 0 },       { "\tgzip ", 1, 0 },
+    { "x-gzip", 1, 0 },  { "deflate", 1, 0 },   { "br", 1, 0 },         { "BR", 1, 0 },
+    { "zstd", 1, 0 },    { "compress", 0, 1 },  { "x-compress", 0, 1 }, { "gzip, br", 0, 1 },
+    { "br,gzip", 0, 1 }, { "gzip;q=1", 0, 1 },  { "brotli", 0, 1 },     { "zst", 0, 1 },
+    { "gzi", 0, 1 },     { "aes128gcm", 0, 1 },
 };
 
 static void test_codings(void)
@@ -296,7 +302,8 @@ static void test_codings(void)
         hc_decoder *d = hc_decoder_new(cd, cd ? strlen(cd) : 0, &unsupported);
         T_EQ_INT(d != NULL, coding_cases[i].decoder, "coding '%s': decoder %s", cd ? cd : "(null)",
                  coding_cases[i].decoder ? "made" : "not made");
-        T_EQ_INT(unsupported, coding_cases[i].unsupported, "coding '%s': unsupported flag", cd ? cd : "(null)");
+        T_EQ_INT(unsupported, coding_cases[i].unsupported, "coding '%s': unsupported flag",
+                 cd ? cd : "(null)");
         hc_decoder_free(d);
     }
     /* The span length is honoured: "gzip" followed by other bytes. */
@@ -358,7 +365,8 @@ static void test_corrupt(void)
             else if (first_err >= 0 && rc != HC_EPARSE)
                 after_err_ok++;
         }
-        T_CHECK(first_err >= 0, "%s: corrupted middle detected (at input %d)", codings[c], first_err);
+        T_CHECK(first_err >= 0, "%s: corrupted middle detected (at input %d)", codings[c],
+                first_err);
         T_EQ_INT(after_err_ok, 0, "%s: corrupted middle: errors are sticky", codings[c]);
         hc_decoder_free(d);
         hc_buf_free(&s.out);
@@ -376,7 +384,8 @@ static void test_corrupt(void)
     hc_buf_reset(&bad);
     hc_buf_append(&bad, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
     s = (sink){ HC_BUF_INIT, 0 };
-    T_EQ_INT(decode_pieces("deflate", &bad, bad.len, &s), HC_EPARSE, "deflate: garbage is HC_EPARSE");
+    T_EQ_INT(decode_pieces("deflate", &bad, bad.len, &s), HC_EPARSE,
+             "deflate: garbage is HC_EPARSE");
     T_EQ_INT(s.out.len, 0, "deflate: garbage produces no output");
     hc_buf_free(&s.out);
     hc_buf_free(&bad);
@@ -433,7 +442,8 @@ static void bomb(const char *coding, hc_buf *out)
                 size_t avail_out = sizeof tmp;
                 BrotliEncoderCompressStream(e, op, &avail_in, &in, &avail_out, &o, NULL);
                 hc_buf_append(out, tmp, sizeof tmp - avail_out);
-            } while (avail_in || BrotliEncoderHasMoreOutput(e) || (op == BROTLI_OPERATION_FINISH && !BrotliEncoderIsFinished(e)));
+            } while (avail_in || BrotliEncoderHasMoreOutput(e) ||
+                     (op == BROTLI_OPERATION_FINISH && !BrotliEncoderIsFinished(e)));
             if (!left)
                 break;
         }
@@ -472,7 +482,8 @@ static void test_bomb(void)
     for (size_t c = 0; c < 3; c++) {
         hc_buf comp = HC_BUF_INIT;
         bomb(codings[c], &comp);
-        T_CHECK(comp.len > 0 && comp.len < BOMB / 100, "%s bomb: %zu compressed bytes for %u", codings[c], comp.len, BOMB);
+        T_CHECK(comp.len > 0 && comp.len < BOMB / 100, "%s bomb: %zu compressed bytes for %u",
+                codings[c], comp.len, BOMB);
         long before = max_rss_kb();
         bool u;
         hc_decoder *d = hc_decoder_new(codings[c], strlen(codings[c]), &u);
@@ -480,7 +491,8 @@ static void test_bomb(void)
         int rc = 0;
         /* Network-sized pieces, as the gateway would see them. */
         for (size_t i = 0; i < comp.len && rc == 0; i += 4096)
-            rc = hc_decoder_feed(d, comp.data + i, comp.len - i < 4096 ? comp.len - i : 4096, count_cb, &total);
+            rc = hc_decoder_feed(d, comp.data + i, comp.len - i < 4096 ? comp.len - i : 4096,
+                                 count_cb, &total);
         hc_decoder_free(d);
         long grew = max_rss_kb() - before;
         T_EQ_INT(rc, 0, "%s bomb: decodes", codings[c]);
@@ -488,7 +500,8 @@ static void test_bomb(void)
         /* Fixed memory: the codec's window (brotli's is 4 MiB, more under
          * ASan's quarantine), never the output: a decoder that held the
          * 50 MB would grow by at least 47 MiB. */
-        T_CHECK(grew < 40 * 1024, "%s bomb: peak memory grew by %ld KiB (< 40 MiB)", codings[c], grew);
+        T_CHECK(grew < 40 * 1024, "%s bomb: peak memory grew by %ld KiB (< 40 MiB)", codings[c],
+                grew);
         hc_buf_free(&comp);
     }
 }

@@ -65,12 +65,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HOST        "api.openai.com"
-#define MODEL       "gpt-4o-mini"
-#define MODEL_RESP  "gpt-4o-mini-2024-07-18"
-#define NWORKERS    8
-#define NPERWORKER  12
-#define UP_BUF      (256 * 1024)
+#define HOST       "api.openai.com"
+#define MODEL      "gpt-4o-mini"
+#define MODEL_RESP "gpt-4o-mini-2024-07-18"
+#define NWORKERS   8
+#define NPERWORKER 12
+#define UP_BUF     (256 * 1024)
 
 const hc_core_api *hc_core_entry(const hc_shim_api *s);
 
@@ -81,8 +81,14 @@ static char tmpdir[256];
 
 /* glibc declares connect/getpeername with transparent-union address types, so
  * their addresses do not convert to the table's pointer types: wrap them. */
-static int real_connect(int fd, const struct sockaddr *a, socklen_t l) { return connect(fd, a, l); }
-static int real_getpeername(int fd, struct sockaddr *a, socklen_t *l) { return getpeername(fd, a, l); }
+static int real_connect(int fd, const struct sockaddr *a, socklen_t l)
+{
+    return connect(fd, a, l);
+}
+static int real_getpeername(int fd, struct sockaddr *a, socklen_t *l)
+{
+    return getpeername(fd, a, l);
+}
 
 /* Core threads must mark themselves (their sockets and TLS bypass the hooks);
  * the app's threads must never be marked. */
@@ -93,9 +99,15 @@ static void fake_guard_thread(void)
     guarded = true;
     __atomic_fetch_add(&guard_calls, 1, __ATOMIC_RELAXED);
 }
-static bool fake_is_llm_host(const char *h) { return strcasecmp(h, HOST) == 0; }
+static bool fake_is_llm_host(const char *h)
+{
+    return strcasecmp(h, HOST) == 0;
+}
 static const char *const host_patterns[] = { HOST, NULL };
-static const char *const *fake_patterns(void) { return host_patterns; }
+static const char *const *fake_patterns(void)
+{
+    return host_patterns;
+}
 
 static const hc_shim_api shim = {
     .version = HC_CORE_API_VERSION,
@@ -110,17 +122,25 @@ static const hc_shim_api shim = {
 
 /* ---- what the provider answers (shared by the upstream and the checks) ---------- */
 
-static int64_t tok_in(const char *prompt) { return 5 + (int64_t)strlen(prompt); }
-static int64_t tok_out(const char *prompt) { return 2 + (int64_t)(strlen(prompt) % 9); }
+static int64_t tok_in(const char *prompt)
+{
+    return 5 + (int64_t)strlen(prompt);
+}
+static int64_t tok_out(const char *prompt)
+{
+    return 2 + (int64_t)(strlen(prompt) % 9);
+}
 
 static void answer_json(hc_buf *b, const char *prompt)
 {
-    hc_buf_printf(b, "{\"id\":\"chatcmpl-t\",\"object\":\"chat.completion\",\"created\":1700000000,"
-                     "\"model\":\"%s\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-                     "\"content\":\"echo:%s\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":%lld,"
-                     "\"completion_tokens\":%lld,\"total_tokens\":%lld}}",
-                  MODEL_RESP, prompt, (long long)tok_in(prompt), (long long)tok_out(prompt),
-                  (long long)(tok_in(prompt) + tok_out(prompt)));
+    hc_buf_printf(
+        b,
+        "{\"id\":\"chatcmpl-t\",\"object\":\"chat.completion\",\"created\":1700000000,"
+        "\"model\":\"%s\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        "\"content\":\"echo:%s\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":%lld,"
+        "\"completion_tokens\":%lld,\"total_tokens\":%lld}}",
+        MODEL_RESP, prompt, (long long)tok_in(prompt), (long long)tok_out(prompt),
+        (long long)(tok_in(prompt) + tok_out(prompt)));
 }
 
 /* Content events of a stream: "slow-" ones drip long enough to be cut off. */
@@ -141,18 +161,25 @@ enum { EV_DELTA, EV_STOP, EV_USAGE, EV_DONE };
  * "usage":null as its last member. */
 static void sse_event(hc_buf *b, const char *prompt, int i, int kind, bool with_usage)
 {
-    const char *pre = "data: {\"id\":\"chatcmpl-s\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,";
+    const char *pre =
+        "data: {\"id\":\"chatcmpl-s\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,";
     const char *tail = with_usage ? ",\"usage\":null}\n\n" : "}\n\n";
     if (kind == EV_DELTA)
-        hc_buf_printf(b, "%s\"model\":\"%s\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s#%d \"},"
-                         "\"finish_reason\":null}]%s", pre, MODEL_RESP, prompt, i, tail);
+        hc_buf_printf(
+            b,
+            "%s\"model\":\"%s\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s#%d \"},"
+            "\"finish_reason\":null}]%s",
+            pre, MODEL_RESP, prompt, i, tail);
     else if (kind == EV_STOP)
-        hc_buf_printf(b, "%s\"model\":\"%s\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]%s",
+        hc_buf_printf(b,
+                      "%s\"model\":\"%s\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+                      "\"stop\"}]%s",
                       pre, MODEL_RESP, tail);
     else if (kind == EV_USAGE)
-        hc_buf_printf(b, "%s\"model\":\"%s\",\"choices\":[],\"usage\":{\"prompt_tokens\":%lld,"
-                         "\"completion_tokens\":%lld,\"total_tokens\":%lld}}\n\n", pre, MODEL_RESP,
-                      (long long)tok_in(prompt), (long long)tok_out(prompt),
+        hc_buf_printf(b,
+                      "%s\"model\":\"%s\",\"choices\":[],\"usage\":{\"prompt_tokens\":%lld,"
+                      "\"completion_tokens\":%lld,\"total_tokens\":%lld}}\n\n",
+                      pre, MODEL_RESP, (long long)tok_in(prompt), (long long)tok_out(prompt),
                       (long long)(tok_in(prompt) + tok_out(prompt)));
     else
         hc_buf_puts(b, "data: [DONE]\n\n");
@@ -205,14 +232,16 @@ static void add_ext(X509 *x, X509 *issuer, int nid, const char *val)
 }
 
 /* A certificate for key, named cn, signed by issuer (NULL: self-signed). */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long serial)
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+                       long serial)
 {
     X509 *x = X509_new();
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
     X509_gmtime_adj(X509_getm_notBefore(x), -3600);
     X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x));
     X509_set_pubkey(x, key);
     if (!issuer) {
@@ -241,7 +270,8 @@ static SSL_CTX *upstream_tls(const char *ca_path)
     if (f)
         ok = fclose(f) == 0 && ok;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ok || !ctx || SSL_CTX_use_certificate(ctx, leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, leaf_key) != 1 ||
+    if (!ok || !ctx || SSL_CTX_use_certificate(ctx, leaf) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx, leaf_key) != 1 ||
         SSL_CTX_add_extra_chain_cert(ctx, X509_dup(ca)) != 1) {
         SSL_CTX_free(ctx);
         ctx = NULL;
@@ -256,19 +286,22 @@ static SSL_CTX *upstream_tls(const char *ca_path)
 /* ---- the upstream: an OpenAI-like TLS server ---------------------------------------- */
 
 static struct {
-    int             lfd, port;
-    SSL_CTX        *ctx;
-    pthread_t       thread;
-    pthread_mutex_t lock;        /* guards everything below */
-    bool            stop;
-    int             live;        /* connection threads running */
-    int             conns;       /* connections accepted */
-    int             requests;
-    int             helicone_seen; /* requests that still carried a helicone-* header */
-    int             bad;         /* requests the upstream could not understand */
-    int             slow_cut;    /* slow streams whose reader went away early */
-    struct { char prompt[64]; int n; } seen[256];
-    int             nseen;
+    int lfd, port;
+    SSL_CTX *ctx;
+    pthread_t thread;
+    pthread_mutex_t lock; /* guards everything below */
+    bool stop;
+    int live;  /* connection threads running */
+    int conns; /* connections accepted */
+    int requests;
+    int helicone_seen; /* requests that still carried a helicone-* header */
+    int bad;           /* requests the upstream could not understand */
+    int slow_cut;      /* slow streams whose reader went away early */
+    struct {
+        char prompt[64];
+        int n;
+    } seen[256];
+    int nseen;
 } up = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int up_count(const char *prompt)
@@ -310,7 +343,8 @@ static void up_note(const char *prompt, bool helicone, bool bad)
 static bool head_has_helicone(const char *head, size_t len)
 {
     const char *end = head + len;
-    for (const char *p = memchr(head, '\n', len); p && ++p < end; p = memchr(p, '\n', (size_t)(end - p)))
+    for (const char *p = memchr(head, '\n', len); p && ++p < end;
+         p = memchr(p, '\n', (size_t)(end - p)))
         if ((size_t)(end - p) > 9 && strncasecmp(p, "helicone-", 9) == 0)
             return true;
     return false;
@@ -360,8 +394,9 @@ static int write_event_chunk(SSL *ssl, hc_buf *ev)
 
 static int up_stream(SSL *ssl, const char *prompt, bool usage)
 {
-    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                               "Transfer-Encoding: chunked\r\nx-ratelimit-remaining-requests: 99\r\n\r\n";
+    static const char head[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        "Transfer-Encoding: chunked\r\nx-ratelimit-remaining-requests: 99\r\n\r\n";
     if (ssl_write_all(ssl, head, sizeof head - 1))
         return -1;
     hc_buf ev = HC_BUF_INIT;
@@ -397,8 +432,10 @@ static int up_json(SSL *ssl, const char *prompt)
 {
     hc_buf body = HC_BUF_INIT, out = HC_BUF_INIT;
     answer_json(&body, prompt);
-    hc_buf_printf(&out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                        "x-ratelimit-remaining-requests: 99\r\n\r\n", body.len);
+    hc_buf_printf(&out,
+                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                  "x-ratelimit-remaining-requests: 99\r\n\r\n",
+                  body.len);
     hc_buf_append(&out, body.data, body.len);
     int rc = ssl_write_all(ssl, out.data, out.len);
     hc_buf_free(&body);
@@ -423,7 +460,8 @@ static int up_answer(SSL *ssl, const char *req, size_t head_len, size_t total)
     up_note(prompt, head_has_helicone(req, head_len), bad);
     cJSON_Delete(j);
     if (bad) {
-        static const char r400[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        static const char r400[] =
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         ssl_write_all(ssl, r400, sizeof r400 - 1);
         return -1;
     }
@@ -441,7 +479,8 @@ static void *up_conn_main(void *arg)
     if (ssl && buf && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1) {
         size_t len = 0, hl;
         long n;
-        while ((n = up_read_request(ssl, buf, &len, &hl)) > 0 && up_answer(ssl, buf, hl, (size_t)n) == 0) {
+        while ((n = up_read_request(ssl, buf, &len, &hl)) > 0 &&
+               up_answer(ssl, buf, hl, (size_t)n) == 0) {
             memmove(buf, buf + n, len - (size_t)n);
             len -= (size_t)n;
         }
@@ -496,8 +535,8 @@ static int up_start(const char *ca_path)
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t al = sizeof a;
     up.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (up.lfd < 0 || bind(up.lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(up.lfd, 128) != 0 ||
-        getsockname(up.lfd, (struct sockaddr *)&a, &al) != 0)
+    if (up.lfd < 0 || bind(up.lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(up.lfd, 128) != 0 || getsockname(up.lfd, (struct sockaddr *)&a, &al) != 0)
         return -1;
     up.port = ntohs(a.sin_port);
     return pthread_create(&up.thread, NULL, up_accept_main, NULL) == 0 ? 0 : -1;
@@ -524,16 +563,17 @@ static void up_stop(void)
 
 /* ---- what the store must hold --------------------------------------------------- */
 
-#define FLAG_MASK (HC_REC_STREAM | HC_REC_CACHE_HIT | HC_REC_BLOCKED | HC_REC_CLIENT_ABORT | \
-                   HC_REC_USAGE_INJECTED | HC_REC_CACHE_STORED)
+#define FLAG_MASK \
+    (HC_REC_STREAM | HC_REC_CACHE_HIT | HC_REC_BLOCKED | HC_REC_CLIENT_ABORT | \
+     HC_REC_USAGE_INJECTED | HC_REC_CACHE_STORED)
 
 struct expect {
-    char     tag[32];      /* Helicone-Property-Case of the request: unique */
-    char     prompt[64];
-    int      status;
-    uint32_t flags;        /* within FLAG_MASK */
-    bool     usage;        /* tokens and model_resp known */
-    int      seen;
+    char tag[32]; /* Helicone-Property-Case of the request: unique */
+    char prompt[64];
+    int status;
+    uint32_t flags; /* within FLAG_MASK */
+    bool usage;     /* tokens and model_resp known */
+    int seen;
 };
 
 static struct expect expects[160];
@@ -559,15 +599,15 @@ static void expect(const char *tag, const char *prompt, int status, uint32_t fla
 static SSL_CTX *client_ctx;
 
 struct client {
-    int    fd;
-    SSL   *ssl;
-    hc_buf in;             /* bytes read, not yet consumed */
+    int fd;
+    SSL *ssl;
+    hc_buf in; /* bytes read, not yet consumed */
 };
 
 struct resp {
-    int     status;
-    hc_buf  head, body;
-    bool    chunked;
+    int status;
+    hc_buf head, body;
+    bool chunked;
     int64_t t_first, t_end; /* monotonic µs: first body byte, end of body */
 };
 
@@ -581,7 +621,8 @@ static int client_open(struct client *c)
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     /* What the app resolved api.openai.com to: here, the test upstream itself. */
-    struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)up.port),
+    struct sockaddr_in dst = { .sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)up.port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     if (core->connect(c->fd, (struct sockaddr *)&dst, sizeof dst, HOST) != 0)
         return -1;
@@ -642,7 +683,8 @@ static int read_head(struct client *c, struct resp *r)
     if (sscanf(r->head.data, "HTTP/1.1 %d ", &r->status) != 1)
         return -1;
     char te[64];
-    r->chunked = resp_header(r, "transfer-encoding", te, sizeof te) && strcasecmp(te, "chunked") == 0;
+    r->chunked =
+        resp_header(r, "transfer-encoding", te, sizeof te) && strcasecmp(te, "chunked") == 0;
     return 0;
 }
 
@@ -712,20 +754,26 @@ enum { CH_STREAM = 1, CH_ASK_USAGE = 2 };
 
 static void chat_body(hc_buf *b, const char *prompt, unsigned opt)
 {
-    hc_buf_printf(b, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]%s}", MODEL, prompt,
-                  (opt & CH_ASK_USAGE) ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}"
-                  : (opt & CH_STREAM)  ? ",\"stream\":true"
-                                       : "");
+    hc_buf_printf(b, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]%s}",
+                  MODEL, prompt,
+                  (opt & CH_ASK_USAGE)
+                      ? ",\"stream\":true,\"stream_options\":{\"include_usage\":true}"
+                  : (opt & CH_STREAM) ? ",\"stream\":true"
+                                      : "");
 }
 
-static int send_chat(struct client *c, const char *tag, const char *prompt, unsigned opt, const char *extra)
+static int send_chat(struct client *c, const char *tag, const char *prompt, unsigned opt,
+                     const char *extra)
 {
     if (!c->ssl)
         return -1;
     hc_buf body = HC_BUF_INIT, req = HC_BUF_INIT;
     chat_body(&body, prompt, opt);
-    hc_buf_printf(&req, "POST /v1/chat/completions HTTP/1.1\r\nHost: " HOST "\r\nAuthorization: Bearer sk-test\r\n"
-                        "Content-Type: application/json\r\nHelicone-Property-Case: %s\r\n%sContent-Length: %zu\r\n\r\n",
+    hc_buf_printf(&req,
+                  "POST /v1/chat/completions HTTP/1.1\r\nHost: " HOST
+                  "\r\nAuthorization: Bearer sk-test\r\n"
+                  "Content-Type: application/json\r\nHelicone-Property-Case: "
+                  "%s\r\n%sContent-Length: %zu\r\n\r\n",
                   tag, extra ? extra : "", body.len);
     hc_buf_append(&req, body.data, body.len);
     int rc = SSL_write(c->ssl, req.data, (int)req.len) == (int)req.len ? 0 : -1;
@@ -735,7 +783,8 @@ static int send_chat(struct client *c, const char *tag, const char *prompt, unsi
 }
 
 /* One request and its whole answer. 0, or -1 if the exchange failed. */
-static int chat(struct client *c, const char *tag, const char *prompt, unsigned opt, const char *extra, struct resp *r)
+static int chat(struct client *c, const char *tag, const char *prompt, unsigned opt,
+                const char *extra, struct resp *r)
 {
     memset(r, 0, sizeof *r);
     return send_chat(c, tag, prompt, opt, extra) == 0 ? read_response(c, r) : -1;
@@ -749,7 +798,8 @@ static bool answer_is(const struct resp *r, const char *prompt, unsigned opt)
         expected_stream(&want, prompt, (opt & CH_ASK_USAGE) != 0);
     else
         answer_json(&want, prompt);
-    bool ok = r->status == 200 && r->body.len == want.len && memcmp(r->body.data, want.data, want.len) == 0 &&
+    bool ok = r->status == 200 && r->body.len == want.len &&
+              memcmp(r->body.data, want.data, want.len) == 0 &&
               r->chunked == ((opt & (CH_STREAM | CH_ASK_USAGE)) != 0);
     hc_buf_free(&want);
     return ok;
@@ -761,12 +811,14 @@ static void test_single(void)
 {
     struct client c;
     struct resp r;
-    T_CHECK(client_open(&c) == 0, "single: the app connects through core->connect and verifies the gateway CA");
+    T_CHECK(client_open(&c) == 0,
+            "single: the app connects through core->connect and verifies the gateway CA");
     T_CHECK(chat(&c, "single", "hello-single", 0, NULL, &r) == 0, "single: a whole answer arrives");
     T_EQ_INT(r.status, 200, "single: status 200");
     T_CHECK(answer_is(&r, "hello-single", 0), "single: body is the provider's, byte for byte");
     char id[80];
-    T_CHECK(resp_header(&r, "helicone-id", id, sizeof id) && strlen(id) == 36, "single: helicone-id header added");
+    T_CHECK(resp_header(&r, "helicone-id", id, sizeof id) && strlen(id) == 36,
+            "single: helicone-id header added");
     T_EQ_INT(up_count("hello-single"), 1, "single: the upstream saw it once");
     expect("single", "hello-single", 200, 0, true);
     resp_free(&r);
@@ -777,8 +829,8 @@ static void test_single(void)
 
 struct worker {
     pthread_t t;
-    int       id, ok, failed;
-    char      why[160];
+    int id, ok, failed;
+    char why[160];
 };
 
 static void *worker_main(void *arg)
@@ -802,7 +854,8 @@ static void *worker_main(void *arg)
             w->ok++;
         } else {
             w->failed++;
-            snprintf(w->why, sizeof w->why, "%s: status %d, %zu body bytes", tag, r.status, r.body.len);
+            snprintf(w->why, sizeof w->why, "%s: status %d, %zu body bytes", tag, r.status,
+                     r.body.len);
         }
         resp_free(&r);
     }
@@ -827,11 +880,13 @@ static void test_concurrent(void)
         if (w[i].failed)
             printf("# %s\n", w[i].why);
     }
-    T_EQ_INT(ok, NWORKERS * NPERWORKER, "concurrent: %d threads x %d keep-alive requests, each answer its own",
-             NWORKERS, NPERWORKER);
+    T_EQ_INT(ok, NWORKERS * NPERWORKER,
+             "concurrent: %d threads x %d keep-alive requests, each answer its own", NWORKERS,
+             NPERWORKER);
     T_EQ_INT(failed, 0, "concurrent: no exchange failed or crossed");
     /* One gateway thread per app connection, each keeping its upstream alive. */
-    T_EQ_INT(up_get(&up.conns) - conns0, NWORKERS, "concurrent: upstream connections kept alive (one per app connection)");
+    T_EQ_INT(up_get(&up.conns) - conns0, NWORKERS,
+             "concurrent: upstream connections kept alive (one per app connection)");
 }
 
 /* ---- (3) streaming ------------------------------------------------------------------ */
@@ -851,7 +906,9 @@ static void test_streaming(void)
             whole++;
         resp_free(&r);
     }
-    T_EQ_INT(whole, 3, "stream: 3 SSE answers on one connection, whole, in order, without the injected usage");
+    T_EQ_INT(
+        whole, 3,
+        "stream: 3 SSE answers on one connection, whole, in order, without the injected usage");
 
     expect("stream-asked", "stream-asked", 200, HC_REC_STREAM, true);
     T_CHECK(chat(&c, "stream-asked", "stream-asked", CH_ASK_USAGE, NULL, &r) == 0 &&
@@ -864,10 +921,12 @@ static void test_streaming(void)
 
     /* 8 events 25 ms apart: the first must reach the app long before the last. */
     expect("drip", "drip-1", 200, HC_REC_STREAM | HC_REC_USAGE_INJECTED, true);
-    T_CHECK(chat(&c, "drip", "drip-1", CH_STREAM, NULL, &r) == 0 && answer_is(&r, "drip-1", CH_STREAM),
+    T_CHECK(chat(&c, "drip", "drip-1", CH_STREAM, NULL, &r) == 0 &&
+                answer_is(&r, "drip-1", CH_STREAM),
             "stream: a slow stream arrives whole");
     int64_t spread = r.t_end - r.t_first;
-    T_CHECK(r.t_first && spread >= 100000, "stream: events are forwarded as they come (first-to-last %lld ms)",
+    T_CHECK(r.t_first && spread >= 100000,
+            "stream: events are forwarded as they come (first-to-last %lld ms)",
             (long long)(spread / 1000));
     resp_free(&r);
     client_close(&c, false);
@@ -884,15 +943,20 @@ static void test_cache(void)
     char v[64];
     T_CHECK(client_open(&c) == 0, "cache: connect");
     expect("cache-1", prompt, 200, HC_REC_CACHE_STORED, true);
-    T_CHECK(chat(&c, "cache-1", prompt, 0, on, &r) == 0 && answer_is(&r, prompt, 0), "cache: first answer whole");
-    T_CHECK(resp_header(&r, "helicone-cache", v, sizeof v) && strcmp(v, "MISS") == 0, "cache: first is a MISS");
+    T_CHECK(chat(&c, "cache-1", prompt, 0, on, &r) == 0 && answer_is(&r, prompt, 0),
+            "cache: first answer whole");
+    T_CHECK(resp_header(&r, "helicone-cache", v, sizeof v) && strcmp(v, "MISS") == 0,
+            "cache: first is a MISS");
     resp_free(&r);
 
     /* Same connection: the gateway stored the answer before reading this request. */
     expect("cache-2", prompt, 200, HC_REC_CACHE_HIT, true);
-    T_CHECK(chat(&c, "cache-2", prompt, 0, on, &r) == 0 && answer_is(&r, prompt, 0), "cache: second answer identical");
-    T_CHECK(resp_header(&r, "helicone-cache", v, sizeof v) && strcmp(v, "HIT") == 0, "cache: second is a HIT");
-    T_CHECK(resp_header(&r, "helicone-cache-bucket-idx", v, sizeof v) && strcmp(v, "0") == 0, "cache: bucket 0");
+    T_CHECK(chat(&c, "cache-2", prompt, 0, on, &r) == 0 && answer_is(&r, prompt, 0),
+            "cache: second answer identical");
+    T_CHECK(resp_header(&r, "helicone-cache", v, sizeof v) && strcmp(v, "HIT") == 0,
+            "cache: second is a HIT");
+    T_CHECK(resp_header(&r, "helicone-cache-bucket-idx", v, sizeof v) && strcmp(v, "0") == 0,
+            "cache: bucket 0");
     resp_free(&r);
     client_close(&c, false);
 
@@ -939,12 +1003,16 @@ static void test_ratelimit(void)
         }
         resp_free(&r);
     }
-    T_CHECK(status[0] == 200 && status[1] == 200 && status[2] == 200 && bodies_ok, "ratelimit: 3 within the quota pass");
+    T_CHECK(status[0] == 200 && status[1] == 200 && status[2] == 200 && bodies_ok,
+            "ratelimit: 3 within the quota pass");
     T_CHECK(!strcmp(remaining[0], "2") && !strcmp(remaining[1], "1") && !strcmp(remaining[2], "0"),
-            "ratelimit: Helicone-RateLimit-Remaining counts down (%s, %s, %s)", remaining[0], remaining[1], remaining[2]);
+            "ratelimit: Helicone-RateLimit-Remaining counts down (%s, %s, %s)", remaining[0],
+            remaining[1], remaining[2]);
     T_CHECK(status[3] == 429 && status[4] == 429 && !code[3] && !code[4],
-            "ratelimit: then 429 rate_limited (%d, %d), on the same kept-alive connection", status[3], status[4]);
-    T_EQ_INT(up_count("ratelimited-3") + up_count("ratelimited-4"), 0, "ratelimit: refused requests never went upstream");
+            "ratelimit: then 429 rate_limited (%d, %d), on the same kept-alive connection",
+            status[3], status[4]);
+    T_EQ_INT(up_count("ratelimited-3") + up_count("ratelimited-4"), 0,
+             "ratelimit: refused requests never went upstream");
     client_close(&c, false);
 }
 
@@ -956,9 +1024,10 @@ static void test_abort(void)
     struct resp r;
     memset(&r, 0, sizeof r);
     T_CHECK(client_open(&c) == 0, "abort: connect");
-    expect("abort", "slow-abort", 200, HC_REC_STREAM | HC_REC_USAGE_INJECTED | HC_REC_CLIENT_ABORT, false);
-    bool started = send_chat(&c, "abort", "slow-abort", CH_STREAM, NULL) == 0 && read_head(&c, &r) == 0 &&
-                   (c.in.len > 0 || client_fill(&c) > 0);
+    expect("abort", "slow-abort", 200, HC_REC_STREAM | HC_REC_USAGE_INJECTED | HC_REC_CLIENT_ABORT,
+           false);
+    bool started = send_chat(&c, "abort", "slow-abort", CH_STREAM, NULL) == 0 &&
+                   read_head(&c, &r) == 0 && (c.in.len > 0 || client_fill(&c) > 0);
     T_CHECK(started && r.status == 200, "abort: the stream started");
     resp_free(&r);
     client_close(&c, true);
@@ -972,7 +1041,8 @@ static void test_abort(void)
     struct client c2;
     T_CHECK(client_open(&c2) == 0, "abort: the gateway still accepts connections");
     expect("after-abort", "after-abort", 200, 0, true);
-    T_CHECK(chat(&c2, "after-abort", "after-abort", 0, NULL, &r) == 0 && answer_is(&r, "after-abort", 0),
+    T_CHECK(chat(&c2, "after-abort", "after-abort", 0, NULL, &r) == 0 &&
+                answer_is(&r, "after-abort", 0),
             "abort: and answers the next request");
     resp_free(&r);
     client_close(&c2, false);
@@ -992,7 +1062,8 @@ static struct expect *find_expect(const char *tag)
 static bool record_matches(const hc_record *r, const struct expect *e)
 {
     char why[200] = "";
-    if (strcmp(r->host, HOST) || strcmp(r->provider, "openai") || strcmp(r->path, "/v1/chat/completions"))
+    if (strcmp(r->host, HOST) || strcmp(r->provider, "openai") ||
+        strcmp(r->path, "/v1/chat/completions"))
         snprintf(why, sizeof why, "host %s provider %s path %s", r->host, r->provider, r->path);
     else if (strcmp(r->model_req, MODEL))
         snprintf(why, sizeof why, "model_req %s", r->model_req);
@@ -1001,12 +1072,14 @@ static bool record_matches(const hc_record *r, const struct expect *e)
     else if ((r->flags & FLAG_MASK) != e->flags)
         snprintf(why, sizeof why, "flags %#x, expected %#x", r->flags & FLAG_MASK, e->flags);
     else if (e->usage && (r->tok_in != tok_in(e->prompt) || r->tok_out != tok_out(e->prompt)))
-        snprintf(why, sizeof why, "tokens %lld/%lld, expected %lld/%lld", (long long)r->tok_in, (long long)r->tok_out,
-                 (long long)tok_in(e->prompt), (long long)tok_out(e->prompt));
+        snprintf(why, sizeof why, "tokens %lld/%lld, expected %lld/%lld", (long long)r->tok_in,
+                 (long long)r->tok_out, (long long)tok_in(e->prompt),
+                 (long long)tok_out(e->prompt));
     else if (e->usage && strcmp(r->model_resp, MODEL_RESP))
         snprintf(why, sizeof why, "model_resp %s", r->model_resp);
     else if (!e->usage && (r->tok_in || r->tok_out))
-        snprintf(why, sizeof why, "tokens %lld/%lld, expected none", (long long)r->tok_in, (long long)r->tok_out);
+        snprintf(why, sizeof why, "tokens %lld/%lld, expected none", (long long)r->tok_in,
+                 (long long)r->tok_out);
     else if ((e->flags & HC_REC_CLIENT_ABORT) && !r->error[0])
         snprintf(why, sizeof why, "no error text for an aborted exchange");
     if (why[0])
@@ -1015,7 +1088,8 @@ static bool record_matches(const hc_record *r, const struct expect *e)
 }
 
 /* The stored body `which` ('q' request, 'r' response) of record id equals want? */
-static bool body_is(hc_store *s, MDB_txn *txn, const uint8_t *id, char which, const char *want, size_t wlen)
+static bool body_is(hc_store *s, MDB_txn *txn, const uint8_t *id, char which, const char *want,
+                    size_t wlen)
 {
     uint8_t k[HC_UUID_LEN + 1];
     memcpy(k, id, HC_UUID_LEN);
@@ -1024,8 +1098,8 @@ static bool body_is(hc_store *s, MDB_txn *txn, const uint8_t *id, char which, co
     hc_buf out = HC_BUF_INIT;
     bool trunc = true;
     bool ok = mdb_get(txn, hc_store_dbi(s, HC_T_BODIES), &key, &v) == 0 &&
-              hc_body_decode(v.mv_data, v.mv_size, &out, &trunc) == 0 && !trunc && out.len == wlen &&
-              memcmp(out.data, want, wlen) == 0;
+              hc_body_decode(v.mv_data, v.mv_size, &out, &trunc) == 0 && !trunc &&
+              out.len == wlen && memcmp(out.data, want, wlen) == 0;
     hc_buf_free(&out);
     return ok;
 }
@@ -1035,8 +1109,10 @@ static void check_bodies(hc_store *s, MDB_txn *txn, const uint8_t *id)
     hc_buf q = HC_BUF_INIT, a = HC_BUF_INIT;
     chat_body(&q, "hello-single", 0);
     answer_json(&a, "hello-single");
-    T_CHECK(body_is(s, txn, id, HC_BODY_REQUEST, q.data, q.len), "store: request body of 'single' stored intact");
-    T_CHECK(body_is(s, txn, id, HC_BODY_RESPONSE, a.data, a.len), "store: response body of 'single' stored intact");
+    T_CHECK(body_is(s, txn, id, HC_BODY_REQUEST, q.data, q.len),
+            "store: request body of 'single' stored intact");
+    T_CHECK(body_is(s, txn, id, HC_BODY_RESPONSE, a.data, a.len),
+            "store: response body of 'single' stored intact");
     hc_buf_free(&q);
     hc_buf_free(&a);
 }
@@ -1088,9 +1164,11 @@ static void test_records(void)
             printf("# record %s seen %d times\n", expects[i].tag, expects[i].seen);
     }
     T_EQ_INT(n, nexpect, "store: exactly one record per exchange");
-    T_EQ_INT(undecodable + unknown, 0, "store: every record decodes and belongs to a request of this test");
+    T_EQ_INT(undecodable + unknown, 0,
+             "store: every record decodes and belongs to a request of this test");
     T_EQ_INT(missing + dup, 0, "store: every exchange recorded once");
-    T_EQ_INT(mismatched, 0, "store: model, tokens, status, stream/cache/blocked/abort flags as expected");
+    T_EQ_INT(mismatched, 0,
+             "store: model, tokens, status, stream/cache/blocked/abort flags as expected");
     if (have_single)
         check_bodies(s, txn, single_id);
     mdb_cursor_close(cur);
@@ -1129,7 +1207,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static int setup(void)
 {
     char ca_path[300], db[300];
-    snprintf(tmpdir, sizeof tmpdir, "%s/hc-gw-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(tmpdir, sizeof tmpdir, "%s/hc-gw-test-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(tmpdir))
         return -1;
     snprintf(ca_path, sizeof ca_path, "%s/upstream-ca.pem", tmpdir);
@@ -1140,7 +1219,7 @@ static int setup(void)
     clear_hc_env();
     setenv("HC_DB", db, 1);
     setenv("HC_CA_FILE", ca_path, 1);
-    setenv("TMPDIR", tmpdir, 1);       /* where ca_file() writes the gateway CA */
+    setenv("TMPDIR", tmpdir, 1); /* where ca_file() writes the gateway CA */
     unsetenv("XDG_RUNTIME_DIR");
     unsetenv("SSL_CERT_FILE");
     unsetenv("SSL_CERT_DIR");
@@ -1167,7 +1246,8 @@ int main(void)
         ERR_print_errors_fp(stdout);
         return t_done();
     }
-    T_CHECK(core->version == HC_CORE_API_VERSION, "setup: the core started (gateway CA written by ca_file)");
+    T_CHECK(core->version == HC_CORE_API_VERSION,
+            "setup: the core started (gateway CA written by ca_file)");
     test_single();
     test_concurrent();
     test_streaming();
@@ -1176,13 +1256,15 @@ int main(void)
     test_abort();
     test_records();
     T_EQ_INT(up_get(&up.helicone_seen), 0, "upstream: no Helicone-* header ever reached it");
-    T_EQ_INT(up_get(&up.bad), 0, "upstream: every request it got was a well-formed chat completion");
+    T_EQ_INT(up_get(&up.bad), 0,
+             "upstream: every request it got was a well-formed chat completion");
     /* 15 app connections were accepted, each on its own thread, plus the accept thread. */
     T_CHECK(!guarded && __atomic_load_n(&guard_calls, __ATOMIC_RELAXED) >= 16,
             "shim: core threads call guard_thread (%d calls), app threads are never marked",
             __atomic_load_n(&guard_calls, __ATOMIC_RELAXED));
     /* Every app connection is closed: each gateway thread must close its upstream. */
-    T_CHECK(up_wait_live(0, 3000), "upstream: no connection left open by the gateway (%d)", up_get(&up.live));
+    T_CHECK(up_wait_live(0, 3000), "upstream: no connection left open by the gateway (%d)",
+            up_get(&up.live));
     SSL_CTX_free(client_ctx);
     up_stop();
     nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);

@@ -180,9 +180,11 @@ static void test_ids(void)
     if (parse("long values", hb.data, &h)) {
         T_EQ_INT(hc_opts_from_request(&o, &cfg, &h), 0, "long values: ok");
         T_EQ_INT(strlen(o.user), sizeof o.user - 1, "long user truncated to the field");
-        T_EQ_INT(strlen(o.request_id), sizeof o.request_id - 1, "long request id truncated to the field");
+        T_EQ_INT(strlen(o.request_id), sizeof o.request_id - 1,
+                 "long request id truncated to the field");
         const char *big = prop(&o, "Big", &c);
-        T_CHECK(big && strlen(big) > 0 && strspn(big, "p") == strlen(big), "long property value kept (possibly truncated)");
+        T_CHECK(big && strlen(big) > 0 && strspn(big, "p") == strlen(big),
+                "long property value kept (possibly truncated)");
         hc_opts_free(&o);
     }
     hc_buf_free(&hb);
@@ -191,12 +193,12 @@ static void test_ids(void)
 
 static const struct {
     const char *value;
-    int         want_dflt_false, want_dflt_true;
+    int want_dflt_false, want_dflt_true;
 } bool_cases[] = {
-    { "true", 1, 1 },  { "TRUE", 1, 1 },  { "1", 1, 1 },        { "yes", 1, 1 },   { "On", 1, 1 },
-    { "false", 0, 0 }, { "False", 0, 0 }, { "0", 0, 0 },        { "no", 0, 0 },    { "off", 0, 0 },
-    { "garbage", 0, 1 }, { "2", 0, 1 },   { "truex", 0, 1 },    { "tru", 0, 1 },   { "", 0, 1 },
-    { "t", 0, 1 },
+    { "true", 1, 1 },  { "TRUE", 1, 1 },  { "1", 1, 1 },       { "yes", 1, 1 },
+    { "On", 1, 1 },    { "false", 0, 0 }, { "False", 0, 0 },   { "0", 0, 0 },
+    { "no", 0, 0 },    { "off", 0, 0 },   { "garbage", 0, 1 }, { "2", 0, 1 },
+    { "truex", 0, 1 }, { "tru", 0, 1 },   { "", 0, 1 },        { "t", 0, 1 },
 };
 
 static void test_bool_headers(void)
@@ -206,7 +208,8 @@ static void test_bool_headers(void)
         char head[512];
         snprintf(head, sizeof head,
                  "POST /v1/chat/completions HTTP/1.1\r\nHelicone-Omit-Request: %s\r\n"
-                 "Helicone-Omit-Response: %s\r\nHelicone-Stream-Usage: %s\r\n\r\n", v, v, v);
+                 "Helicone-Omit-Response: %s\r\nHelicone-Stream-Usage: %s\r\n\r\n",
+                 v, v, v);
         hc_http_head h;
         if (!parse(v, head, &h))
             continue;
@@ -215,9 +218,12 @@ static void test_bool_headers(void)
         base_config(&cfg);
         hc_opts o;
         T_EQ_INT(hc_opts_from_request(&o, &cfg, &h), 0, "bool '%s': ok", v);
-        T_EQ_INT(o.omit_request, bool_cases[i].want_dflt_false, "Helicone-Omit-Request: '%s' (default false)", v);
-        T_EQ_INT(o.omit_response, bool_cases[i].want_dflt_true, "Helicone-Omit-Response: '%s' (default true)", v);
-        T_EQ_INT(o.stream_usage, bool_cases[i].want_dflt_true, "Helicone-Stream-Usage: '%s' (default true)", v);
+        T_EQ_INT(o.omit_request, bool_cases[i].want_dflt_false,
+                 "Helicone-Omit-Request: '%s' (default false)", v);
+        T_EQ_INT(o.omit_response, bool_cases[i].want_dflt_true,
+                 "Helicone-Omit-Response: '%s' (default true)", v);
+        T_EQ_INT(o.stream_usage, bool_cases[i].want_dflt_true,
+                 "Helicone-Stream-Usage: '%s' (default true)", v);
         hc_opts_free(&o);
         hc_config_free(&cfg);
 
@@ -226,8 +232,10 @@ static void test_bool_headers(void)
         char span[64];
         size_t n = strlen(v);
         snprintf(span, sizeof span, "%sXYZ", v);
-        T_EQ_INT(hc_header_bool(span, n, false), bool_cases[i].want_dflt_false, "hc_header_bool('%s', false)", v);
-        T_EQ_INT(hc_header_bool(span, n, true), bool_cases[i].want_dflt_true, "hc_header_bool('%s', true)", v);
+        T_EQ_INT(hc_header_bool(span, n, false), bool_cases[i].want_dflt_false,
+                 "hc_header_bool('%s', false)", v);
+        T_EQ_INT(hc_header_bool(span, n, true), bool_cases[i].want_dflt_true,
+                 "hc_header_bool('%s', true)", v);
     }
     /* A prefix of a valid word is not that word. */
     T_EQ_INT(hc_header_bool("true", 3, true), 1, "hc_header_bool('tru', true) keeps default");
@@ -237,7 +245,7 @@ static void test_bool_headers(void)
 
 static const struct {
     const char *name;
-    int         want;
+    int want;
 } hh_cases[] = {
     { "Helicone-Auth", 1 },
     { "helicone-property-x", 1 },
@@ -246,7 +254,7 @@ static const struct {
     { "Helicone", 0 },
     { "Helicone_Auth", 0 },
     { "X-Helicone-Auth", 0 },
-    { "Heliconе-Auth", 0 },      /* Cyrillic 'е': not the ASCII prefix */
+    { "Heliconе-Auth", 0 }, /* Cyrillic 'е': not the ASCII prefix */
     { "Authorization", 0 },
     { "", 0 },
 };
@@ -254,11 +262,13 @@ static const struct {
 static void test_is_helicone(void)
 {
     for (size_t i = 0; i < sizeof hh_cases / sizeof hh_cases[0]; i++)
-        T_EQ_INT(hc_is_helicone_header(hh_cases[i].name, strlen(hh_cases[i].name)), hh_cases[i].want,
-                 "hc_is_helicone_header('%s')", hh_cases[i].name);
+        T_EQ_INT(hc_is_helicone_header(hh_cases[i].name, strlen(hh_cases[i].name)),
+                 hh_cases[i].want, "hc_is_helicone_header('%s')", hh_cases[i].name);
     /* The length is honoured: the first 8 bytes of "Helicone-Auth" are not in the namespace. */
-    T_EQ_INT(hc_is_helicone_header("Helicone-Auth", 8), 0, "hc_is_helicone_header('Helicone' span)");
-    T_EQ_INT(hc_is_helicone_header("Helicone-Auth", 9), 1, "hc_is_helicone_header('Helicone-' span)");
+    T_EQ_INT(hc_is_helicone_header("Helicone-Auth", 8), 0,
+             "hc_is_helicone_header('Helicone' span)");
+    T_EQ_INT(hc_is_helicone_header("Helicone-Auth", 9), 1,
+             "hc_is_helicone_header('Helicone-' span)");
 }
 
 int main(void)

@@ -16,7 +16,7 @@ int main(void)
         { "proxy.corp", "proxy.corp", "", 80, 0 },
         { "http://127.0.0.1:8080", "127.0.0.1", "", 8080, 0 },
         { "http://[::1]:8080", "::1", "", 8080, 0 },
-        { "http://user:pa%40ss@p:1", "p", "Basic dXNlcjpwYUBzcw==", 1, 0 },   /* user:pa@ss */
+        { "http://user:pa%40ss@p:1", "p", "Basic dXNlcjpwYUBzcw==", 1, 0 }, /* user:pa@ss */
         { "http://u:tok-123@127.0.0.1:9", "127.0.0.1", "Basic dTp0b2stMTIz", 9, 0 },
         { "https://proxy:443", "", "", 0, HC_EINVAL },
         { "socks5://p:1080", "", "", 0, HC_EINVAL },
@@ -92,9 +92,11 @@ int main(void)
     T_EQ_INT(hc_proxy_bypass(&cfg, "127.0.0.1", 8080), true, "127.0.0.1 bypasses the proxy");
     T_EQ_INT(hc_proxy_bypass(&cfg, "localhost", 8080), true, "localhost bypasses the proxy");
     T_EQ_INT(hc_proxy_bypass(&cfg, "::1", 8080), true, "::1 bypasses the proxy");
-    T_EQ_INT(hc_proxy_bypass(&cfg, "litellm.internal", 4000), true, "an HC_ROUTE target bypasses the proxy");
+    T_EQ_INT(hc_proxy_bypass(&cfg, "litellm.internal", 4000), true,
+             "an HC_ROUTE target bypasses the proxy");
     T_EQ_INT(hc_proxy_bypass(&cfg, "litellm.internal", 443), false, "... on its port only");
-    T_EQ_INT(hc_proxy_bypass(&cfg, "api.openai.com", 443), false, "a provider goes through the proxy");
+    T_EQ_INT(hc_proxy_bypass(&cfg, "api.openai.com", 443), false,
+             "a provider goes through the proxy");
     snprintf(cfg.no_proxy, sizeof cfg.no_proxy, "10.0.0.0/8");
     T_EQ_INT(hc_proxy_bypass(&cfg, "10.2.3.4", 443), true, "NO_PROXY CIDR applies");
     return t_done();

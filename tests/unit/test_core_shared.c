@@ -56,7 +56,8 @@ static int free_port(void)
 static int dial(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = { .sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
@@ -113,17 +114,23 @@ static int dribble_child(const char *dir, int port)
     bool a = false;
     uint64_t u = 0;
     double t0 = now_s();
-    hc_window_take(s, "rl\x1f" "drib", 60000000, 5, 1, 1800000000LL * 1000000, &a, &u);
+    hc_window_take(s,
+                   "rl\x1f"
+                   "drib",
+                   60000000, 5, 1, 1800000000LL * 1000000, &a, &u);
     double first = now_s() - t0;
     t0 = now_s();
-    hc_window_take(s, "rl\x1f" "drib", 60000000, 5, 1, 1800000000LL * 1000000, &a, &u);
+    hc_window_take(s,
+                   "rl\x1f"
+                   "drib",
+                   60000000, 5, 1, 1800000000LL * 1000000, &a, &u);
     double second = now_s() - t0;
     printf("# dribbling server: first call %.2f s, second %.3f s\n", first, second);
     fflush(stdout);
     hc_store_close(s);
-    if (first > 1.2 + 1.0)     /* deadline 2 x 600 ms, plus slack */
+    if (first > 1.2 + 1.0) /* deadline 2 x 600 ms, plus slack */
         return 1;
-    if (second > 0.3)          /* down: straight to the local store */
+    if (second > 0.3) /* down: straight to the local store */
         return 2;
     return 0;
 }
@@ -152,8 +159,10 @@ int main(void)
         int cst = 0;
         waitpid(c, &cst, 0);
         T_CHECK(WIFEXITED(cst) && WEXITSTATUS(cst) == 0,
-                "a server dribbling a byte per wait: the call gives up within 2 timeouts and the next is local "
-                "at once (status %d)", cst);
+                "a server dribbling a byte per wait: the call gives up within 2 timeouts and the "
+                "next is local "
+                "at once (status %d)",
+                cst);
         kill(srv, SIGKILL);
         waitpid(srv, NULL, 0);
         char rm[128];
@@ -172,8 +181,8 @@ int main(void)
         int devnull = open("/dev/null", 1);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", tmp, (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", portstr, "--bind", "127.0.0.1", "--save",
+               "", "--appendonly", "no", "--dir", tmp, (char *)NULL);
         _exit(127);
     }
     int pfd = -1;
@@ -211,8 +220,12 @@ int main(void)
             int n = 5000;
             double t0 = now_s();
             for (int i = 0; i < n; i++)
-                hc_window_take(s, "rl\x1f" "bench", 60000000, 1000000000, 1, now, &ok, &used);
-            printf("# bench: one window check-and-take in the local store: %.1f us\n", (now_s() - t0) / n * 1e6);
+                hc_window_take(s,
+                               "rl\x1f"
+                               "bench",
+                               60000000, 1000000000, 1, now, &ok, &used);
+            printf("# bench: one window check-and-take in the local store: %.1f us\n",
+                   (now_s() - t0) / n * 1e6);
             fflush(stdout);
             hc_store_close(s);
             _exit(0);
@@ -228,7 +241,8 @@ int main(void)
     uint64_t used = 0;
     int granted = 0;
     for (int i = 0; i < 3; i++) {
-        T_EQ_INT(hc_window_take(s1, "rl\x1fq5", 60000000, 5, 1, now, &allowed, &used), 0, "take %d answered", i);
+        T_EQ_INT(hc_window_take(s1, "rl\x1fq5", 60000000, 5, 1, now, &allowed, &used), 0,
+                 "take %d answered", i);
         granted += allowed;
     }
     T_EQ_INT(used, 3, "three taken, the window says 3");
@@ -250,8 +264,10 @@ int main(void)
     int st = 0;
     waitpid(child, &st, 0);
     T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-            "a forked child with its own store got exactly the 2 remaining takes and added 700 to a total");
-    T_EQ_INT(hc_window_take(s1, "rl\x1fq5", 60000000, 5, 1, now, &allowed, &used), 0, "a sixth take answered");
+            "a forked child with its own store got exactly the 2 remaining takes and added 700 to "
+            "a total");
+    T_EQ_INT(hc_window_take(s1, "rl\x1fq5", 60000000, 5, 1, now, &allowed, &used), 0,
+             "a sixth take answered");
     T_CHECK(!allowed && used == 5, "the sixth take is refused: 5 in the fleet's window");
     uint64_t total = 0, before = 0, after = 0;
     T_EQ_INT(hc_total_get(s1, "bu\x1ftest", &total), 0, "total read");
@@ -269,8 +285,12 @@ int main(void)
         int n = 5000;
         double t0 = now_s();
         for (int i = 0; i < n; i++)
-            hc_window_take(sb, "rl\x1f" "bench", 60000000, 1000000000, 1, now, &ok, &u);
-        printf("# bench: one window check-and-take through HC_SHARED (Redis): %.1f us\n", (now_s() - t0) / n * 1e6);
+            hc_window_take(sb,
+                           "rl\x1f"
+                           "bench",
+                           60000000, 1000000000, 1, now, &ok, &u);
+        printf("# bench: one window check-and-take through HC_SHARED (Redis): %.1f us\n",
+               (now_s() - t0) / n * 1e6);
         t0 = now_s();
         for (int i = 0; i < n; i++)
             ping(pfd);
@@ -283,13 +303,20 @@ int main(void)
     kill(redis, SIGKILL);
     waitpid(redis, NULL, 0);
     s1 = open_store(d1);
-    T_EQ_INT(hc_window_take(s1, "rl\x1f" "down", 60000000, 2, 1, now, &allowed, &used), 0,
-             "Redis down: the window operation is answered (by the local store)");
+    T_EQ_INT(hc_window_take(s1,
+                            "rl\x1f"
+                            "down",
+                            60000000, 2, 1, now, &allowed, &used),
+             0, "Redis down: the window operation is answered (by the local store)");
     T_CHECK(allowed && used == 1, "a fresh local window: allowed, 1 used");
     for (int i = 0; i < 50; i++)
-        hc_window_take(s1, "rl\x1f" "down2", 60000000, 1000, 1, now, &allowed, &used);
+        hc_window_take(s1,
+                       "rl\x1f"
+                       "down2",
+                       60000000, 1000, 1, now, &allowed, &used);
     T_EQ_INT(used, 50, "50 more operations all counted in the local store");
-    T_EQ_INT(hc_total_get(s1, "bu\x1ftest", &local), 0, "a total read falls back to the store (policy local)");
+    T_EQ_INT(hc_total_get(s1, "bu\x1ftest", &local), 0,
+             "a total read falls back to the store (policy local)");
     T_EQ_INT(local, 0, "the local total is the store's own (0)");
     hc_store_close(s1);
     char cmd[400];

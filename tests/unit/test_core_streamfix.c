@@ -34,16 +34,20 @@ static const struct {
       "{\"stream_options\":{\"include_usage\":true},\"model\":\"gpt-4o\",\"stream\":true}" },
     { "{\"stream\":true}", "{\"stream_options\":{\"include_usage\":true},\"stream\":true}" },
     { "  {\n  \"model\" : \"gpt-4o\",\n  \"stream\" : true\n}\n",
-      "  {\"stream_options\":{\"include_usage\":true},\n  \"model\" : \"gpt-4o\",\n  \"stream\" : true\n}\n" },
-    { "{\"messages\":[{\"role\":\"user\",\"content\":\"say \\\"stream\\\":false {}\"}],\"stream\":true,\"n\":1.50e0}",
-      "{\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"say \\\"stream\\\":false {}\"}],\"stream\":true,\"n\":1.50e0}" },
+      "  {\"stream_options\":{\"include_usage\":true},\n  \"model\" : \"gpt-4o\",\n  \"stream\" : "
+      "true\n}\n" },
+    { "{\"messages\":[{\"role\":\"user\",\"content\":\"say \\\"stream\\\":false "
+      "{}\"}],\"stream\":true,\"n\":1.50e0}",
+      "{\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":"
+      "\"say \\\"stream\\\":false {}\"}],\"stream\":true,\"n\":1.50e0}" },
     { "{\"stream\":false,\"stream\":true}", /* duplicate keys: the last wins, as in JSON parsers */
       "{\"stream_options\":{\"include_usage\":true},\"stream\":false,\"stream\":true}" },
     /* stream_options present without include_usage / with it false: only its value changes. */
     { "{\"stream\":true,\"stream_options\":{}}",
       "{\"stream\":true,\"stream_options\":{\"include_usage\":true}}" },
     { "{\"stream_options\":{\"include_obfuscation\":false},\"stream\":true}",
-      "{\"stream_options\":{\"include_obfuscation\":false,\"include_usage\":true},\"stream\":true}" },
+      "{\"stream_options\":{\"include_obfuscation\":false,\"include_usage\":true},\"stream\":"
+      "true}" },
     { "{\"stream\":true,\"stream_options\":{\"include_usage\":false},\"model\":\"m\"}",
       "{\"stream\":true,\"stream_options\":{\"include_usage\":true},\"model\":\"m\"}" },
     { "{ \"stream\" : true , \"stream_options\" : { \"include_usage\" : false } }",
@@ -62,8 +66,8 @@ static const struct {
     { "{\"model\":\"gpt-4o\"}", NULL },
     { "{\"stream\":\"true\"}", NULL },
     { "{\"stream\":1}", NULL },
-    { "{\"metadata\":{\"stream\":true}}", NULL },              /* nested, not top-level */
-    { "{\"messages\":[\"\\\"stream\\\":true\"]}", NULL },    /* inside a string */
+    { "{\"metadata\":{\"stream\":true}}", NULL },         /* nested, not top-level */
+    { "{\"messages\":[\"\\\"stream\\\":true\"]}", NULL }, /* inside a string */
     { "{}", NULL },
     /* Not an object / not JSON: no change. */
     { "[{\"stream\":true}]", NULL },
@@ -109,11 +113,13 @@ static void test_inject(void)
 
 static const struct {
     const char *in;
-    int         drop;
+    int drop;
     const char *want; /* for drop == 0; NULL = same as input */
 } rewrite_cases[] = {
     /* The usage-only chunk. */
-    { "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3,\"total_tokens\":12}}", 1, NULL },
+    { "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_"
+      "tokens\":9,\"completion_tokens\":3,\"total_tokens\":12}}",
+      1, NULL },
     { "{\"id\":\"c1\",\"choices\":[ ],\"usage\":{\"prompt_tokens\":1}}", 1, NULL },
     { "{\"usage\":{\"total_tokens\":1}, \"choices\" : [\n]}", 1, NULL },
     /* A usage object with real choices is a content chunk: kept as is. */
@@ -121,15 +127,17 @@ static const struct {
     /* A usage object without choices at all (not a chat chunk): kept. */
     { "{\"type\":\"x\",\"usage\":{\"total_tokens\":1}}", 0, NULL },
     /* "usage":null removed with exactly one comma, wherever it is. */
-    { "{\"id\":\"c1\",\"choices\":[{\"index\":0}],\"usage\":null}", 0, "{\"id\":\"c1\",\"choices\":[{\"index\":0}]}" },
+    { "{\"id\":\"c1\",\"choices\":[{\"index\":0}],\"usage\":null}", 0,
+      "{\"id\":\"c1\",\"choices\":[{\"index\":0}]}" },
     { "{\"usage\":null,\"id\":\"c1\",\"choices\":[]}", 0, "{\"id\":\"c1\",\"choices\":[]}" },
     { "{\"a\":1,\"usage\":null,\"b\":2}", 0, "{\"a\":1,\"b\":2}" },
     { "{\"usage\":null}", 0, "{}" },
-    { "{ \"usage\" : null }", 0, "{  }" },   /* only the member goes; the spaces around it stay */
+    { "{ \"usage\" : null }", 0, "{  }" }, /* only the member goes; the spaces around it stay */
     { "{\"a\":1, \"usage\": null, \"b\":2}", 0, "{\"a\":1, \"b\":2}" },
     { "{ \"usage\" : null , \"a\":1 }", 0, "{ \"a\":1 }" },
     { "{\"a\":\"x\" , \"usage\":null }", 0, "{\"a\":\"x\" }" },
-    { "{\"a\":[1,{\"b\":\"}\"}],\"usage\":null,\"c\":{\"d\":[]}}", 0, "{\"a\":[1,{\"b\":\"}\"}],\"c\":{\"d\":[]}}" },
+    { "{\"a\":[1,{\"b\":\"}\"}],\"usage\":null,\"c\":{\"d\":[]}}", 0,
+      "{\"a\":[1,{\"b\":\"}\"}],\"c\":{\"d\":[]}}" },
     /* Nested "usage" keys are not top-level members: untouched. */
     { "{\"choices\":[{\"delta\":{\"usage\":null}}],\"x\":{\"usage\":null}}", 0, NULL },
     /* Strings that contain "usage":null: untouched. */
@@ -157,10 +165,12 @@ static void test_rewrite(void)
         hc_buf out = HC_BUF_INIT;
         hc_buf_puts(&out, "stale"); /* out is reset by the call, not appended to */
         int rc = hc_sse_rewrite_json(exact, n, &out);
-        T_EQ_INT(rc, rewrite_cases[i].drop, "rewrite %zu: %s", i, rewrite_cases[i].drop ? "drop" : "keep");
+        T_EQ_INT(rc, rewrite_cases[i].drop, "rewrite %zu: %s", i,
+                 rewrite_cases[i].drop ? "drop" : "keep");
         if (!rewrite_cases[i].drop)
-            T_CHECK(out.len == strlen(want) && (out.len == 0 || memcmp(out.data, want, out.len) == 0),
-                    "rewrite %zu: json '%s' -> '%.*s'", i, in, (int)out.len, out.data ? out.data : "");
+            T_CHECK(
+                out.len == strlen(want) && (out.len == 0 || memcmp(out.data, want, out.len) == 0),
+                "rewrite %zu: json '%s' -> '%.*s'", i, in, (int)out.len, out.data ? out.data : "");
         hc_buf_free(&out);
         free(exact);
     }
@@ -174,36 +184,62 @@ static void test_rewrite(void)
 static void gen_openai(hc_buf *b, bool with_usage, const char *eol)
 {
     static const char *const pieces[] = {
-        "", "Hello", "!", " The", " answer", " is", " \\\"usage\\\":null", " {\\\"a\\\":1}",
-        " \\u00e9t\\u00e9", " line\\nbreak", " data: [DONE]", ".",
+        "",
+        "Hello",
+        "!",
+        " The",
+        " answer",
+        " is",
+        " \\\"usage\\\":null",
+        " {\\\"a\\\":1}",
+        " \\u00e9t\\u00e9",
+        " line\\nbreak",
+        " data: [DONE]",
+        ".",
     };
     const char *u = with_usage ? ",\"usage\":null" : "";
     size_t np = sizeof pieces / sizeof pieces[0];
     for (size_t i = 0; i < np; i++) {
-        hc_buf_printf(b, "data: {\"id\":\"chatcmpl-AbC123\",\"object\":\"chat.completion.chunk\",\"created\":1731000000,"
-                         "\"model\":\"gpt-4o-mini-2024-07-18\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_0ba0d124f1\","
-                         "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\"%s\",\"refusal\":null},\"logprobs\":null,"
-                         "\"finish_reason\":null}]%s}%s%s",
+        hc_buf_printf(b,
+                      "data: "
+                      "{\"id\":\"chatcmpl-AbC123\",\"object\":\"chat.completion.chunk\","
+                      "\"created\":1731000000,"
+                      "\"model\":\"gpt-4o-mini-2024-07-18\",\"service_tier\":\"default\",\"system_"
+                      "fingerprint\":\"fp_0ba0d124f1\","
+                      "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\"%s\",\"refusal\":null},"
+                      "\"logprobs\":null,"
+                      "\"finish_reason\":null}]%s}%s%s",
                       i == 0 ? "\"role\":\"assistant\"," : "", pieces[i], u, eol, eol);
     }
-    hc_buf_printf(b, "data: {\"id\":\"chatcmpl-AbC123\",\"object\":\"chat.completion.chunk\",\"created\":1731000000,"
-                     "\"model\":\"gpt-4o-mini-2024-07-18\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_0ba0d124f1\","
-                     "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]%s}%s%s",
-                  u, eol, eol);
+    hc_buf_printf(
+        b,
+        "data: "
+        "{\"id\":\"chatcmpl-AbC123\",\"object\":\"chat.completion.chunk\",\"created\":1731000000,"
+        "\"model\":\"gpt-4o-mini-2024-07-18\",\"service_tier\":\"default\",\"system_fingerprint\":"
+        "\"fp_0ba0d124f1\","
+        "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]%s}%"
+        "s%s",
+        u, eol, eol);
     if (with_usage)
-        hc_buf_printf(b, "data: {\"id\":\"chatcmpl-AbC123\",\"object\":\"chat.completion.chunk\",\"created\":1731000000,"
-                         "\"model\":\"gpt-4o-mini-2024-07-18\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_0ba0d124f1\","
-                         "\"choices\":[],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":12,\"total_tokens\":31,"
-                         "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
-                         "\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,"
-                         "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}%s%s",
+        hc_buf_printf(b,
+                      "data: "
+                      "{\"id\":\"chatcmpl-AbC123\",\"object\":\"chat.completion.chunk\","
+                      "\"created\":1731000000,"
+                      "\"model\":\"gpt-4o-mini-2024-07-18\",\"service_tier\":\"default\",\"system_"
+                      "fingerprint\":\"fp_0ba0d124f1\","
+                      "\"choices\":[],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":12,"
+                      "\"total_tokens\":31,"
+                      "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
+                      "\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,"
+                      "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}}%s%s",
                       eol, eol);
     hc_buf_printf(b, "data: [DONE]%s%s", eol, eol);
 }
 
 /* Feed `in` in pieces of `step` bytes (each piece its own exact heap block);
  * returns the filter's whole output in *out and the dropped count. */
-static void run_filter(const char *in, size_t n, size_t step, hc_buf *out, size_t *dropped, bool finish)
+static void run_filter(const char *in, size_t n, size_t step, hc_buf *out, size_t *dropped,
+                       bool finish)
 {
     hc_sse_filter f;
     hc_sse_filter_init(&f);
@@ -227,7 +263,8 @@ static bool same(const hc_buf *a, const char *b, size_t n)
 }
 
 /* Every piece size 1..len: output == want, one usage chunk dropped. */
-static void every_split(const char *name, const char *in, size_t n, const char *want, size_t wn, size_t want_dropped)
+static void every_split(const char *name, const char *in, size_t n, const char *want, size_t wn,
+                        size_t want_dropped)
 {
     hc_buf out = HC_BUF_INIT;
     size_t bad = 0, bad_drop = 0, first_bad = 0;
@@ -242,13 +279,17 @@ static void every_split(const char *name, const char *in, size_t n, const char *
         if (dropped != want_dropped)
             bad_drop++;
     }
-    T_EQ_INT(bad, 0, "%s: output equals the stream without include_usage at every piece size (1..%zu)", name, n);
+    T_EQ_INT(bad, 0,
+             "%s: output equals the stream without include_usage at every piece size (1..%zu)",
+             name, n);
     if (bad) {
         size_t dropped;
         run_filter(in, n, first_bad, &out, &dropped, true);
-        printf("# first bad step %zu, got %zu bytes:\n# %.*s\n", first_bad, out.len, (int)(out.len < 400 ? out.len : 400), out.data);
+        printf("# first bad step %zu, got %zu bytes:\n# %.*s\n", first_bad, out.len,
+               (int)(out.len < 400 ? out.len : 400), out.data);
     }
-    T_EQ_INT(bad_drop, 0, "%s: exactly %zu event(s) dropped at every piece size", name, want_dropped);
+    T_EQ_INT(bad_drop, 0, "%s: exactly %zu event(s) dropped at every piece size", name,
+             want_dropped);
     hc_buf_free(&out);
 }
 
@@ -260,11 +301,13 @@ static void test_filter_openai(void)
         gen_openai(&with, true, eols[e]);
         gen_openai(&without, false, eols[e]);
         /* The generator itself must differ, or the property below proves nothing. */
-        T_CHECK(with.len > without.len + 200, "%s stream: include_usage version is longer", e ? "CRLF" : "LF");
-        every_split(e ? "openai CRLF" : "openai LF", with.data, with.len, without.data, without.len, 1);
+        T_CHECK(with.len > without.len + 200, "%s stream: include_usage version is longer",
+                e ? "CRLF" : "LF");
+        every_split(e ? "openai CRLF" : "openai LF", with.data, with.len, without.data, without.len,
+                    1);
         /* A stream without include_usage passes through byte for byte. */
-        every_split(e ? "no-usage CRLF passthrough" : "no-usage LF passthrough", without.data, without.len,
-                    without.data, without.len, 0);
+        every_split(e ? "no-usage CRLF passthrough" : "no-usage LF passthrough", without.data,
+                    without.len, without.data, without.len, 0);
         hc_buf_free(&with);
         hc_buf_free(&without);
     }
@@ -274,31 +317,29 @@ static void test_filter_openai(void)
  * the JSON events among them are still rewritten. */
 static void test_filter_mixed(void)
 {
-    const char *in =
-        ": ping\n\n"
-        ":\n\n"
-        "\n"
-        "retry: 3000\n\n"
-        "event: message\nid: 7\ndata: {\"choices\":[{\"index\":0}],\"usage\":null}\n\n"
-        ": keep-alive\r\n\r\n"
-        "data: not json, \"usage\":null\n\n"
-        "data: {\"a\":1,\n"
-        "data: \"usage\":null}\n\n"
-        "data:{\"choices\":[],\"usage\":null}\n\n"
-        "data: {\"choices\":[],\"usage\":{\"total_tokens\":5}}\r\n\r\n"
-        "data: [DONE]\n\n";
-    const char *want =
-        ": ping\n\n"
-        ":\n\n"
-        "\n"
-        "retry: 3000\n\n"
-        "event: message\nid: 7\ndata: {\"choices\":[{\"index\":0}]}\n\n"
-        ": keep-alive\r\n\r\n"
-        "data: not json, \"usage\":null\n\n"
-        "data: {\"a\":1,\n"
-        "data: \"usage\":null}\n\n"
-        "data:{\"choices\":[]}\n\n"
-        "data: [DONE]\n\n";
+    const char *in = ": ping\n\n"
+                     ":\n\n"
+                     "\n"
+                     "retry: 3000\n\n"
+                     "event: message\nid: 7\ndata: {\"choices\":[{\"index\":0}],\"usage\":null}\n\n"
+                     ": keep-alive\r\n\r\n"
+                     "data: not json, \"usage\":null\n\n"
+                     "data: {\"a\":1,\n"
+                     "data: \"usage\":null}\n\n"
+                     "data:{\"choices\":[],\"usage\":null}\n\n"
+                     "data: {\"choices\":[],\"usage\":{\"total_tokens\":5}}\r\n\r\n"
+                     "data: [DONE]\n\n";
+    const char *want = ": ping\n\n"
+                       ":\n\n"
+                       "\n"
+                       "retry: 3000\n\n"
+                       "event: message\nid: 7\ndata: {\"choices\":[{\"index\":0}]}\n\n"
+                       ": keep-alive\r\n\r\n"
+                       "data: not json, \"usage\":null\n\n"
+                       "data: {\"a\":1,\n"
+                       "data: \"usage\":null}\n\n"
+                       "data:{\"choices\":[]}\n\n"
+                       "data: [DONE]\n\n";
     every_split("comments/fields/multi-line", in, strlen(in), want, strlen(want), 1);
 }
 
@@ -336,8 +377,9 @@ static void test_filter_big(void)
     for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
         size_t dropped;
         run_filter(in.data, in.len, steps[s], &out, &dropped, true);
-        T_CHECK(same(&out, want.data, want.len), "oversized events unchanged, pieces of %zu (got %zu bytes, want %zu)",
-                steps[s], out.len, want.len);
+        T_CHECK(same(&out, want.data, want.len),
+                "oversized events unchanged, pieces of %zu (got %zu bytes, want %zu)", steps[s],
+                out.len, want.len);
         T_EQ_INT(dropped, 1, "oversized: usage chunk still dropped, pieces of %zu", steps[s]);
     }
 
@@ -369,10 +411,9 @@ static void test_filter_finish(void)
         { "data: {\"choices\":[{\"index\":0}],\"usage\":null}\n\ndata: {\"a\":1,\"usage\":null}",
           "data: {\"choices\":[{\"index\":0}]}\n\n",
           "data: {\"choices\":[{\"index\":0}]}\n\ndata: {\"a\":1,\"usage\":null}" },
-        { "data: {\"a\":1,\"usage\":null}\n",
-          "", "data: {\"a\":1,\"usage\":null}\n" },
-        { "data: {\"choices\":[],\"usage\":{\"total_tokens\":1}}\r\n",
-          "", "data: {\"choices\":[],\"usage\":{\"total_tokens\":1}}\r\n" },
+        { "data: {\"a\":1,\"usage\":null}\n", "", "data: {\"a\":1,\"usage\":null}\n" },
+        { "data: {\"choices\":[],\"usage\":{\"total_tokens\":1}}\r\n", "",
+          "data: {\"choices\":[],\"usage\":{\"total_tokens\":1}}\r\n" },
         { ": ping", "", ": ping" },
         { "", "", "" },
     };
@@ -388,7 +429,8 @@ static void test_filter_finish(void)
             hc_buf_free(&out);
             if (!ok1 || !ok2 || step == n || n == 0) {
                 /* One line per case (or the first failing split). */
-                T_CHECK(ok1, "finish %zu (pieces of %zu): partial event held before finish", i, step);
+                T_CHECK(ok1, "finish %zu (pieces of %zu): partial event held before finish", i,
+                        step);
                 T_CHECK(ok2, "finish %zu (pieces of %zu): flushed unchanged by finish", i, step);
                 break;
             }

@@ -24,14 +24,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const patterns[] = { "api.openai.com", ".openai.azure.com", "127.0.0.1", "::1", NULL };
+static const char *const patterns[] = { "api.openai.com", ".openai.azure.com", "127.0.0.1", "::1",
+                                        NULL };
 
 /* ---- helpers ------------------------------------------------------------------ */
 
 /* Verify `leaf` against a store holding only `anchor` (NULL: an empty store).
  * host / ip: the name the app would check (NULL: none); purpose 0: none.
  * Returns the X509_V_* result (X509_V_OK on success). */
-static int verify_purpose(X509 *anchor, X509 *leaf, const char *host, const char *ip, unsigned long flags, int purpose)
+static int verify_purpose(X509 *anchor, X509 *leaf, const char *host, const char *ip,
+                          unsigned long flags, int purpose)
 {
     X509_STORE *st = X509_STORE_new();
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -55,7 +57,8 @@ static int verify_purpose(X509 *anchor, X509 *leaf, const char *host, const char
 }
 
 /* The same for a TLS server certificate, as every app checks it. */
-static int verify_with(X509 *anchor, X509 *leaf, const char *host, const char *ip, unsigned long flags)
+static int verify_with(X509 *anchor, X509 *leaf, const char *host, const char *ip,
+                       unsigned long flags)
 {
     return verify_purpose(anchor, leaf, host, ip, flags, X509_PURPOSE_SSL_SERVER);
 }
@@ -69,7 +72,8 @@ static int counting_real(X509_STORE_CTX *ctx)
 
 /* hc_ca_verify on a fresh context over `store` (may be empty) for `leaf`.
  * *err gets the verification error. */
-static int hook_verify(hc_ca *ca, X509_STORE *store, X509 *leaf, STACK_OF(X509) *chain, const char *host, int *err)
+static int hook_verify(hc_ca *ca, X509_STORE *store, X509 *leaf, STACK_OF(X509) * chain,
+                       const char *host, int *err)
 {
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
     X509_STORE_CTX_init(ctx, store, leaf, chain);
@@ -98,14 +102,18 @@ static X509 *other_ca(EVP_PKEY **key, const X509_NAME *copy_name)
         X509_set_subject_name(x, copy_name);
     } else {
         X509_NAME *n = X509_get_subject_name(x);
-        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"Other Test CA", -1, -1, 0);
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"Other Test CA",
+                                   -1, -1, 0);
     }
     X509_set_issuer_name(x, X509_get_subject_name(x));
     X509_set_pubkey(x, *key);
     X509V3_CTX v;
     X509V3_set_ctx_nodb(&v);
     X509V3_set_ctx(&v, x, x, NULL, NULL, 0);
-    static const struct { int nid; const char *val; } ext[] = {
+    static const struct {
+        int nid;
+        const char *val;
+    } ext[] = {
         { NID_basic_constraints, "critical,CA:TRUE" },
         { NID_key_usage, "critical,keyCertSign" },
         { NID_subject_key_identifier, "hash" },
@@ -127,7 +135,8 @@ static X509 *other_leaf(X509 *ca, EVP_PKEY *ca_key, const char *dns)
     ASN1_INTEGER_set(X509_get_serialNumber(x), 8);
     X509_gmtime_adj(X509_getm_notBefore(x), -3600);
     X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)dns, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)dns, -1, -1, 0);
     X509_set_issuer_name(x, X509_get_subject_name(ca));
     X509_set_pubkey(x, k);
     X509V3_CTX v;
@@ -158,7 +167,8 @@ static void test_ca_cert(hc_ca *ca)
     if (!c)
         return;
     T_EQ_INT(X509_get_version(c), 2, "CA is X.509 v3");
-    T_EQ_INT(X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(c)), 0, "CA is self-issued");
+    T_EQ_INT(X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(c)), 0,
+             "CA is self-issued");
     T_EQ_INT(X509_verify(c, X509_get0_pubkey(c)), 1, "CA self-signature verifies");
     T_EQ_INT(X509_get_signature_nid(c), NID_ecdsa_with_SHA256, "CA signed with ECDSA-SHA256");
     EVP_PKEY *pk = X509_get0_pubkey(c);
@@ -174,7 +184,8 @@ static void test_ca_cert(hc_ca *ca)
     const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(c);
     const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(c);
     T_CHECK(ski && ASN1_STRING_length(ski) > 0, "SKI present");
-    T_CHECK(aki && ski && ASN1_OCTET_STRING_cmp(aki, ski) == 0, "AKI present and equal to SKI (self-signed)");
+    T_CHECK(aki && ski && ASN1_OCTET_STRING_cmp(aki, ski) == 0,
+            "AKI present and equal to SKI (self-signed)");
 
     /* The constraint list: one permitted subtree per pattern, nothing excluded. */
     NAME_CONSTRAINTS *nc = X509_get_ext_d2i(c, NID_name_constraints, NULL, NULL);
@@ -207,10 +218,10 @@ static void test_ca_cert(hc_ca *ca)
 /* ---- leaves ---------------------------------------------------------------------- */
 
 static const struct {
-    const char *name;     /* the name the leaf is minted for */
-    const char *host;     /* the app's host check (NULL: none) */
-    const char *ip;       /* the app's IP check (NULL: none) */
-    int         want;     /* X509_V_OK or the error */
+    const char *name; /* the name the leaf is minted for */
+    const char *host; /* the app's host check (NULL: none) */
+    const char *ip;   /* the app's IP check (NULL: none) */
+    int want;         /* X509_V_OK or the error */
 } leaf_cases[] = {
     { "api.openai.com", "api.openai.com", NULL, X509_V_OK },
     { "x.openai.azure.com", "x.openai.azure.com", NULL, X509_V_OK },
@@ -225,7 +236,8 @@ static const struct {
     /* Leaves for names outside the constraints: minted, but never trusted. */
     { "evil.example.com", "evil.example.com", NULL, X509_V_ERR_PERMITTED_VIOLATION },
     { "evil.example.com", NULL, NULL, X509_V_ERR_PERMITTED_VIOLATION },
-    { "api.openai.com.evil.example", "api.openai.com.evil.example", NULL, X509_V_ERR_PERMITTED_VIOLATION },
+    { "api.openai.com.evil.example", "api.openai.com.evil.example", NULL,
+      X509_V_ERR_PERMITTED_VIOLATION },
     { "openai.com", "openai.com", NULL, X509_V_ERR_PERMITTED_VIOLATION },
     { "azure.com", "azure.com", NULL, X509_V_ERR_PERMITTED_VIOLATION },
     { "10.0.0.1", NULL, "10.0.0.1", X509_V_ERR_PERMITTED_VIOLATION },
@@ -243,17 +255,21 @@ static void test_leaves(hc_ca *ca)
         if (rc != 0)
             continue;
         int v = verify_with(anchor, leaf, leaf_cases[i].host, leaf_cases[i].ip, 0);
-        T_EQ_INT(v, leaf_cases[i].want, "leaf '%s' checked as host %s ip %s: %s", leaf_cases[i].name,
-                 leaf_cases[i].host ? leaf_cases[i].host : "-", leaf_cases[i].ip ? leaf_cases[i].ip : "-",
+        T_EQ_INT(v, leaf_cases[i].want, "leaf '%s' checked as host %s ip %s: %s",
+                 leaf_cases[i].name, leaf_cases[i].host ? leaf_cases[i].host : "-",
+                 leaf_cases[i].ip ? leaf_cases[i].ip : "-",
                  X509_verify_cert_error_string(leaf_cases[i].want));
         if (v != leaf_cases[i].want)
             printf("#   got: %s\n", v >= 0 ? X509_verify_cert_error_string(v) : "?");
         if (leaf_cases[i].want == X509_V_OK) {
             /* What CPython 3.13 sets by default (VERIFY_X509_STRICT). */
-            v = verify_with(anchor, leaf, leaf_cases[i].host, leaf_cases[i].ip, X509_V_FLAG_X509_STRICT);
-            T_EQ_INT(v, X509_V_OK, "leaf '%s' verifies under X509_V_FLAG_X509_STRICT", leaf_cases[i].name);
+            v = verify_with(anchor, leaf, leaf_cases[i].host, leaf_cases[i].ip,
+                            X509_V_FLAG_X509_STRICT);
+            T_EQ_INT(v, X509_V_OK, "leaf '%s' verifies under X509_V_FLAG_X509_STRICT",
+                     leaf_cases[i].name);
             /* Without the CA in the store, nothing verifies. */
-            T_EQ_INT(verify_with(NULL, leaf, NULL, NULL, 0), X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+            T_EQ_INT(verify_with(NULL, leaf, NULL, NULL, 0),
+                     X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
                      "leaf '%s' does not verify with an empty store", leaf_cases[i].name);
         }
         X509_free(leaf);
@@ -267,9 +283,11 @@ static void test_leaves(hc_ca *ca)
         T_CHECK(X509_get_extended_key_usage(leaf) & XKU_SSL_SERVER, "leaf has serverAuth");
         T_EQ_INT(X509_check_host(leaf, "api.openai.com", 0, 0, NULL), 1, "leaf SAN matches");
         T_EQ_INT(X509_check_private_key(leaf, key), 1, "leaf key matches the certificate");
-        T_CHECK(X509_get0_subject_key_id(leaf) && X509_get0_authority_key_id(leaf), "leaf has SKI and AKI");
-        T_EQ_INT(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(leaf), X509_get0_subject_key_id(hc_ca_cert(ca))), 0,
-                 "leaf AKI is the CA's SKI");
+        T_CHECK(X509_get0_subject_key_id(leaf) && X509_get0_authority_key_id(leaf),
+                "leaf has SKI and AKI");
+        T_EQ_INT(ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(leaf),
+                                       X509_get0_subject_key_id(hc_ca_cert(ca))),
+                 0, "leaf AKI is the CA's SKI");
         X509 *other;
         EVP_PKEY *key2;
         if (hc_ca_leaf(ca, "x.openai.azure.com", &other, &key2) == 0) {
@@ -290,8 +308,11 @@ static void test_name_injection(hc_ca *ca)
         "x.openai.azure.com,DNS:evil.example.com",
         "api.openai.com,IP:10.0.0.1",
     };
-    static const struct { const char *host, *ip; } probes[] = {
-        { "evil.example.com", NULL }, { NULL, "10.0.0.1" },
+    static const struct {
+        const char *host, *ip;
+    } probes[] = {
+        { "evil.example.com", NULL },
+        { NULL, "10.0.0.1" },
     };
     for (size_t i = 0; i < 2; i++) {
         X509 *leaf;
@@ -354,7 +375,8 @@ static void test_cache(void)
     for (int i = 0; i < 10; i++) {
         X509 *again;
         if (held[i] && hc_ca_leaf(ca, name[i], &again, &k) == 0) {
-            fresh_old += again != held[i]; /* held[i] is still referenced: its address cannot be reused */
+            fresh_old +=
+                again != held[i]; /* held[i] is still referenced: its address cannot be reused */
             X509_free(again);
         }
     }
@@ -403,7 +425,8 @@ static void test_verify_hook(hc_ca *ca)
     if (hc_ca_leaf(ca, "evil.example.com", &leaf, &k) == 0) {
         ok = hook_verify(ca, empty, leaf, NULL, "evil.example.com", &err);
         T_EQ_INT(ok, 0, "hook: our leaf for a non-permitted name fails");
-        T_EQ_INT(err, X509_V_ERR_PERMITTED_VIOLATION, "hook: name constraints hold through the hook");
+        T_EQ_INT(err, X509_V_ERR_PERMITTED_VIOLATION,
+                 "hook: name constraints hold through the hook");
         X509_free(leaf);
     }
 
@@ -414,7 +437,8 @@ static void test_verify_hook(hc_ca *ca)
     real_calls = 0;
     ok = hook_verify(ca, empty, oleaf, NULL, "api.openai.com", &err);
     T_EQ_INT(ok, 0, "hook: a foreign leaf with an empty store fails (no trust added)");
-    T_EQ_INT(err, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "hook: foreign leaf: issuer not found");
+    T_EQ_INT(err, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+             "hook: foreign leaf: issuer not found");
     T_EQ_INT(real_calls, 1, "hook: foreign leaf went to real");
     X509_STORE *ostore = X509_STORE_new();
     X509_STORE_add_cert(ostore, oca);
@@ -480,8 +504,8 @@ static void test_patterns(void)
         X509 *leaf;
         EVP_PKEY *k;
         if (hc_ca_leaf(ca, "api.openai.com", &leaf, &k) == 0) {
-            T_EQ_INT(verify_with(hc_ca_cert(ca), leaf, "api.openai.com", NULL, 0), X509_V_ERR_PERMITTED_VIOLATION,
-                     "empty pattern list: no leaf is trusted");
+            T_EQ_INT(verify_with(hc_ca_cert(ca), leaf, "api.openai.com", NULL, 0),
+                     X509_V_ERR_PERMITTED_VIOLATION, "empty pattern list: no leaf is trusted");
             X509_free(leaf);
         }
         hc_ca_free(ca);

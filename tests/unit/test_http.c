@@ -10,14 +10,14 @@
 
 static const struct {
     const char *in;
-    int         want;        /* > 0: head length expected = strlen(in) - tail */
-    size_t      tail;        /* bytes after the head (body) */
+    int want;    /* > 0: head length expected = strlen(in) - tail */
+    size_t tail; /* bytes after the head (body) */
     const char *method, *target;
-    size_t      nheaders;
+    size_t nheaders;
 } req_cases[] = {
     { "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1, 0, "GET", "/", 1 },
-    { "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 2\r\n\r\n{}", 1, 2,
-      "POST", "/v1/chat/completions", 2 },
+    { "POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 2\r\n\r\n{}",
+      1, 2, "POST", "/v1/chat/completions", 2 },
     { "GET /x?y=1 HTTP/1.0\n\n", 1, 0, "GET", "/x?y=1", 0 },
     { "\r\nGET / HTTP/1.1\r\nA:  spaced  \r\n\r\n", 1, 0, "GET", "/", 1 },
     { "GET / HTTP/2.0\r\n\r\n", HC_EPARSE, 0, NULL, NULL, 0 },
@@ -67,7 +67,8 @@ static void test_requests(void)
 
 static void test_responses(void)
 {
-    const char *in = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nx-ratelimit-remaining-requests: 0\r\n\r\nbody";
+    const char *in = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: "
+                     "2\r\nx-ratelimit-remaining-requests: 0\r\n\r\nbody";
     hc_http_head h;
     int rc = hc_http_parse_response(in, strlen(in), &h);
     T_EQ_INT(rc, (long long)strlen(in) - 4, "response head length");
@@ -89,21 +90,25 @@ static void test_framing(void)
 {
     static const struct {
         const char *head;
-        bool        resp;
+        bool resp;
         const char *method;
-        int         rc;
+        int rc;
         enum hc_framing f;
-        uint64_t    len;
+        uint64_t len;
     } cases[] = {
         { "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", true, "POST", 0, HC_BODY_LENGTH, 12 },
-        { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", true, "POST", 0, HC_BODY_CHUNKED, 0 },
-        { "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", true, "POST", 0, HC_BODY_CHUNKED, 0 },
-        { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", true, "GET", 0, HC_BODY_CHUNKED, 0 },
+        { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", true, "POST", 0, HC_BODY_CHUNKED,
+          0 },
+        { "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", true, "POST", 0,
+          HC_BODY_CHUNKED, 0 },
+        { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", true, "GET",
+          0, HC_BODY_CHUNKED, 0 },
         { "HTTP/1.1 200 OK\r\n\r\n", true, "GET", 0, HC_BODY_CLOSE, 0 },
         { "HTTP/1.1 204 No Content\r\n\r\n", true, "GET", 0, HC_BODY_NONE, 0 },
         { "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n", true, "HEAD", 0, HC_BODY_NONE, 0 },
         { "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\n", true, "GET", 0, HC_BODY_LENGTH, 5 },
-        { "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", true, "GET", HC_EPARSE, 0, 0 },
+        { "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", true, "GET",
+          HC_EPARSE, 0, 0 },
         { "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", true, "GET", HC_EPARSE, 0, 0 },
         { "POST / HTTP/1.1\r\n\r\n", false, NULL, 0, HC_BODY_NONE, 0 },
         { "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", false, NULL, HC_EPARSE, 0, 0 },
@@ -163,8 +168,8 @@ static void test_chunked(void)
 {
     static const struct {
         const char *in, *out;
-        bool        ok;
-        size_t      trailing; /* bytes after the body that must not be consumed */
+        bool ok;
+        size_t trailing; /* bytes after the body that must not be consumed */
     } cases[] = {
         { "5\r\nhello\r\n0\r\n\r\n", "hello", true, 0 },
         { "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", "hello world", true, 4 },
@@ -209,7 +214,8 @@ static void test_many_headers(void)
     int n = hc_http_parse_response(b.data, b.len, &h);
     T_EQ_INT(n, (int)b.len - 2, "150 response headers: the head parses");
     T_EQ_INT((int)h.nheaders, HC_HTTP_MAX_HEADERS, "the table is full");
-    T_CHECK(h.extra && h.extra + h.extra_len == b.data + before_blank && strncmp(h.extra, "X-Many-127:", 11) == 0,
+    T_CHECK(h.extra && h.extra + h.extra_len == b.data + before_blank &&
+                strncmp(h.extra, "X-Many-127:", 11) == 0,
             "extra holds the remaining lines, raw, up to the blank line");
     for (size_t cut = 0; cut + 2 < b.len; cut += 97)
         T_EQ_INT(hc_http_parse_response(b.data, cut, &h), HC_PARTIAL, "cut at %zu: partial", cut);
@@ -218,7 +224,8 @@ static void test_many_headers(void)
     for (int i = 0; i < 140; i++)
         hc_buf_printf(&b, i == 135 ? "Transfer-Encoding: chunked\r\n" : "X-Many-%d: v\r\n", i);
     hc_buf_puts(&b, "\r\n");
-    T_EQ_INT(hc_http_parse_response(b.data, b.len, &h), HC_EPARSE, "a framing header past the table: refused");
+    T_EQ_INT(hc_http_parse_response(b.data, b.len, &h), HC_EPARSE,
+             "a framing header past the table: refused");
     hc_buf_reset(&b);
     hc_buf_puts(&b, "GET / HTTP/1.1\r\n");
     for (int i = 0; i < 130; i++)
@@ -226,7 +233,8 @@ static void test_many_headers(void)
     hc_buf_puts(&b, "\r\n");
     T_EQ_INT(hc_http_parse_request(b.data, b.len, &h), HC_EPARSE, "130 request headers: refused");
     T_EQ_INT((int)hc_http_count_header_lines(b.data, b.len), 130, "... and counted: 130 lines");
-    T_EQ_INT((int)hc_http_count_header_lines("GET / HTTP/1.1\r\nA: b\r\n\r\n", 27), 1, "one header line");
+    T_EQ_INT((int)hc_http_count_header_lines("GET / HTTP/1.1\r\nA: b\r\n\r\n", 27), 1,
+             "one header line");
     hc_buf_free(&b);
 }
 

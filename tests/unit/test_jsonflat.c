@@ -27,13 +27,29 @@ static int parse(const char *s)
 static void grammar(void)
 {
     static const char *const good[] = {
-        "{}", "[]", " { } ", "0", "-0", "1.5e-3", "-12E+2", "\"\"", "\"a\\u00e9\\n\"", "true", "false",
-        "null", "[1,[2,[3]],{\"a\":{}}]", "{\"a\":1,\"a\":2}", "\"raw\ttab\"", "\t\r\n[ 1 , 2 ]\n",
+        "{}",
+        "[]",
+        " { } ",
+        "0",
+        "-0",
+        "1.5e-3",
+        "-12E+2",
+        "\"\"",
+        "\"a\\u00e9\\n\"",
+        "true",
+        "false",
+        "null",
+        "[1,[2,[3]],{\"a\":{}}]",
+        "{\"a\":1,\"a\":2}",
+        "\"raw\ttab\"",
+        "\t\r\n[ 1 , 2 ]\n",
     };
     static const char *const bad[] = {
-        "", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\"}", "{\"a\" 1}", "{a:1}", "01", "1.", ".5", "+1",
-        "-", "1e", "1e+", "[1 2]", "\"abc", "\"\\x\"", "\"\\u12G4\"", "\"\\u12\"", "tru", "nul", "[]]",
-        "{} {}", "[1]x", "{\"a\":1]", "[1}", "\"a\\",
+        "",        " ",           "{",         "}",   "[1,]",  "{\"a\":1,}",
+        "{\"a\"}", "{\"a\" 1}",   "{a:1}",     "01",  "1.",    ".5",
+        "+1",      "-",           "1e",        "1e+", "[1 2]", "\"abc",
+        "\"\\x\"", "\"\\u12G4\"", "\"\\u12\"", "tru", "nul",   "[]]",
+        "{} {}",   "[1]x",        "{\"a\":1]", "[1}", "\"a\\",
     };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         T_EQ_INT(parse(good[i]), 0, "accepted: good[%zu]", i);
@@ -59,7 +75,8 @@ static void navigation(void)
     hc_jf_doc d;
     T_EQ_INT(hc_jf_parse(&d, s, strlen(s)), 0, "a chat completion parses");
     const hc_jf_node *root = hc_jf_root(&d);
-    T_CHECK(root && root->type == HC_JF_OBJECT && root->vlen == strlen(s), "the root spans the text");
+    T_CHECK(root && root->type == HC_JF_OBJECT && root->vlen == strlen(s),
+            "the root spans the text");
     T_CHECK(hc_jf_str_is(hc_jf_get(root, "model"), "gpt-4o"), "a string member");
     T_CHECK(!hc_jf_str_is(hc_jf_get(root, "model"), "gpt-4"), "equality is not a prefix match");
     T_CHECK(hc_jf_str_prefix(hc_jf_get(root, "model"), "gpt-"), "a prefix match");
@@ -73,8 +90,10 @@ static void navigation(void)
     T_CHECK(hc_jf_number(hc_jf_get(hc_jf_get(root, "usage"), "prompt_tokens"), &v) && v == 15,
             "a nested number");
     T_CHECK(hc_jf_get(root, "x") == NULL, "members of nested objects are not the root's");
-    T_CHECK(hc_jf_str_is(hc_jf_get(root, "model2"), "esc"), "an escaped key matches its decoded text");
-    T_CHECK(hc_jf_number(hc_jf_get(root, "dup"), &v) && v == 1, "a duplicate key: the first wins (as cJSON)");
+    T_CHECK(hc_jf_str_is(hc_jf_get(root, "model2"), "esc"),
+            "an escaped key matches its decoded text");
+    T_CHECK(hc_jf_number(hc_jf_get(root, "dup"), &v) && v == 1,
+            "a duplicate key: the first wins (as cJSON)");
     T_CHECK(hc_jf_get(root, "n") && hc_jf_get(root, "n")->type == HC_JF_NULL, "null");
     T_CHECK(hc_jf_get(root, "missing") == NULL, "a missing key");
     T_CHECK(hc_jf_get(ch, "x") == NULL, "an array has no members");
@@ -89,22 +108,35 @@ static void navigation(void)
 
 static void numbers_and_strings(void)
 {
-    static const struct { const char *text; double v; } nums[] = {
-        { "0", 0 }, { "-0", 0 }, { "123456789012345", 123456789012345.0 }, { "1234567890123456789", 1234567890123456789.0 },
-        { "1.5", 1.5 }, { "2e3", 2000 }, { "-2.5E-1", -0.25 }, { "1e400", INFINITY },
+    static const struct {
+        const char *text;
+        double v;
+    } nums[] = {
+        { "0", 0 },
+        { "-0", 0 },
+        { "123456789012345", 123456789012345.0 },
+        { "1234567890123456789", 1234567890123456789.0 },
+        { "1.5", 1.5 },
+        { "2e3", 2000 },
+        { "-2.5E-1", -0.25 },
+        { "1e400", INFINITY },
         { "0.00000000000000000000000000000000000000000000000000000000000000000000000001", 1e-74 },
     };
     for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
         hc_jf_doc d;
         double v = -1;
-        bool ok = hc_jf_parse(&d, nums[i].text, strlen(nums[i].text)) == 0 && hc_jf_number(hc_jf_root(&d), &v);
+        bool ok = hc_jf_parse(&d, nums[i].text, strlen(nums[i].text)) == 0 &&
+                  hc_jf_number(hc_jf_root(&d), &v);
         T_CHECK(ok && v == nums[i].v, "number %s reads %g (got %g)", nums[i].text, nums[i].v, v);
         hc_jf_free(&d);
     }
-    static const struct { const char *text, *want; } strs[] = {
-        { "\"plain\"", "plain" }, { "\"a\\\"b\\\\c\\/d\"", "a\"b\\c/d" }, { "\"\\u00e9\"", "\xc3\xa9" },
-        { "\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80" }, { "\"\\ud83d\"", "\xef\xbf\xbd" },
-        { "\"tab\\there\"", "tab?here" }, { "\"raw\x01\"", "raw?" },
+    static const struct {
+        const char *text, *want;
+    } strs[] = {
+        { "\"plain\"", "plain" },          { "\"a\\\"b\\\\c\\/d\"", "a\"b\\c/d" },
+        { "\"\\u00e9\"", "\xc3\xa9" },     { "\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80" },
+        { "\"\\ud83d\"", "\xef\xbf\xbd" }, { "\"tab\\there\"", "tab?here" },
+        { "\"raw\x01\"", "raw?" },
     };
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
         hc_jf_doc d;
@@ -117,8 +149,8 @@ static void numbers_and_strings(void)
     /* A cut string stays valid UTF-8. */
     hc_jf_doc d;
     char out[4];
-    T_CHECK(hc_jf_parse(&d, "\"ab\xc3\xa9\"", 6) == 0 && hc_jf_string(hc_jf_root(&d), out, sizeof out) &&
-                strcmp(out, "ab") == 0,
+    T_CHECK(hc_jf_parse(&d, "\"ab\xc3\xa9\"", 6) == 0 &&
+                hc_jf_string(hc_jf_root(&d), out, sizeof out) && strcmp(out, "ab") == 0,
             "a string cut to its buffer is cut on a code point boundary");
     hc_jf_free(&d);
 }
@@ -147,9 +179,10 @@ static void bounds(void)
         big[2 + 2 * i] = ',';
     }
     big[2 * n] = ']';
-    T_EQ_INT(hc_jf_parse(&d, big, 2 * n + 1), HC_ETOOBIG, "more than HC_JF_MAX_NODES nodes: HC_ETOOBIG");
+    T_EQ_INT(hc_jf_parse(&d, big, 2 * n + 1), HC_ETOOBIG,
+             "more than HC_JF_MAX_NODES nodes: HC_ETOOBIG");
     hc_jf_free(&d);
-    big[2 * (n - 2)] = ']';   /* n-2 elements + the array: exactly at the bound */
+    big[2 * (n - 2)] = ']'; /* n-2 elements + the array: exactly at the bound */
     T_EQ_INT(hc_jf_parse(&d, big, 2 * (n - 2) + 1), 0, "HC_JF_MAX_NODES nodes parse");
     T_CHECK(d.n == HC_JF_MAX_NODES && d.nodes != d.inl, "on the heap, every node kept");
     hc_jf_free(&d);
@@ -235,7 +268,8 @@ static void fixture_file(const char *path)
             if (nd)
                 check_text(path, line, (size_t)(nl - line));
             else if (nl - line > 5 && memcmp(line, "data:", 5) == 0)
-                check_text(path, line + 5 + (line[5] == ' '), (size_t)(nl - line - 5 - (line[5] == ' ')));
+                check_text(path, line + 5 + (line[5] == ' '),
+                           (size_t)(nl - line - 5 - (line[5] == ' ')));
         }
     }
     free(b);
@@ -270,14 +304,16 @@ static void differential(void)
     T_EQ_INT((long)nagree, (long)ntexts, "every fixture text reads as the same tree as cJSON's");
 
     static const char *const extra[] = {
-        "{\"k\\u00e9y\":\"v\\u00e9\",\"\\\"q\\\"\":[true,false,null],\"n\":[-1.25e2,0.5,1e-7,123456789012345678]}",
+        "{\"k\\u00e9y\":\"v\\u00e9\",\"\\\"q\\\"\":[true,false,null],\"n\":[-1.25e2,0.5,1e-7,"
+        "123456789012345678]}",
         "[[[[{}]]],[],{\"a\":[{\"b\":{\"c\":\"\\ud83d\\ude00\"}}]}]",
         "{\"usage\":{\"prompt_tokens\":1e3,\"completion_tokens\":2.9,\"total_tokens\":-0}}",
         "\"\\b\\f\\n\\r\\t\"",
     };
     for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {
         char why[128];
-        T_EQ_INT(differ(extra[i], strlen(extra[i]), why, sizeof why), 1, "same tree as cJSON: %s", extra[i]);
+        T_EQ_INT(differ(extra[i], strlen(extra[i]), why, sizeof why), 1, "same tree as cJSON: %s",
+                 extra[i]);
     }
 }
 

@@ -48,9 +48,10 @@ static hc_record base(void)
 static const cJSON *attr(const cJSON *span, const char *key)
 {
     const cJSON *a;
-    cJSON_ArrayForEach(a, cJSON_GetObjectItem(span, "attributes"))
-        if (strcmp(cJSON_GetObjectItem(a, "key")->valuestring, key) == 0)
-            return cJSON_GetObjectItem(a, "value");
+    cJSON_ArrayForEach(
+        a, cJSON_GetObjectItem(
+               span, "attributes")) if (strcmp(cJSON_GetObjectItem(a, "key")->valuestring, key) ==
+                                        0) return cJSON_GetObjectItem(a, "value");
     return NULL;
 }
 
@@ -70,18 +71,23 @@ static void spans(void)
     T_EQ_INT(hc_otlp_span(&b, &r), 0, "span encodes");
     cJSON *j = cJSON_Parse(b.data);
     T_CHECK(j != NULL, "span is JSON");
-    T_EQ_STR(cJSON_GetObjectItem(j, "name")->valuestring, "chat gpt-4o-mini", "name {operation} {model}");
+    T_EQ_STR(cJSON_GetObjectItem(j, "name")->valuestring, "chat gpt-4o-mini",
+             "name {operation} {model}");
     T_EQ_STR(sval(j, "gen_ai.provider.name"), "openai", "gen_ai.provider.name");
     T_CHECK(!attr(j, "gen_ai.system"), "no deprecated gen_ai.system");
     T_EQ_STR(sval(j, "gen_ai.response.id"), "chatcmpl-abc", "gen_ai.response.id");
     T_EQ_STR(sval(j, "gen_ai.usage.reasoning.output_tokens"), "5", "reasoning tokens");
     const cJSON *fr = attr(j, "gen_ai.response.finish_reasons");
-    const cJSON *vals = fr ? cJSON_GetObjectItem(cJSON_GetObjectItem(fr, "arrayValue"), "values") : NULL;
-    T_CHECK(vals && cJSON_GetArraySize(vals) == 2 &&
-            !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(vals, 1), "stringValue")->valuestring, "length"),
-            "finish reasons: a string array, one per choice");
+    const cJSON *vals =
+        fr ? cJSON_GetObjectItem(cJSON_GetObjectItem(fr, "arrayValue"), "values") : NULL;
+    T_CHECK(
+        vals && cJSON_GetArraySize(vals) == 2 &&
+            !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(vals, 1), "stringValue")->valuestring,
+                    "length"),
+        "finish reasons: a string array, one per choice");
     const cJSON *tt = attr(j, "gen_ai.response.time_to_first_chunk");
-    T_CHECK(tt && cJSON_GetObjectItem(tt, "doubleValue")->valuedouble == 0.04, "time to first chunk in seconds");
+    T_CHECK(tt && cJSON_GetObjectItem(tt, "doubleValue")->valuedouble == 0.04,
+            "time to first chunk in seconds");
     T_CHECK(!cJSON_GetObjectItem(j, "parentSpanId"), "no parent without a traceparent");
     cJSON_Delete(j);
 
@@ -96,27 +102,32 @@ static void spans(void)
     T_EQ_INT(hc_otlp_span(&b, &r), 0, "hostile span encodes");
     j = cJSON_Parse(b.data);
     T_CHECK(j != NULL, "hostile bytes: still JSON");
-    T_EQ_STR(sval(j, "gen_ai.request.model"), "m\"o\\d\x01\x7f\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9",
+    T_EQ_STR(sval(j, "gen_ai.request.model"),
+             "m\"o\\d\x01\x7f\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xc3\xa9",
              "escaped; invalid UTF-8 as U+FFFD, valid kept");
     T_EQ_STR(sval(j, "user.id"), "u\n\t", "control characters round-trip");
     T_CHECK(!attr(j, "gen_ai.usage.input_tokens") && !attr(j, "gen_ai.response.finish_reasons"),
             "no usage: no token counts (not a false 0); no finish reasons: no attribute");
     T_EQ_STR(sval(j, "error.type"), "connection_error", "no answer: error.type");
-    T_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "status"), "code")->valueint, 2, "status ERROR");
+    T_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "status"), "code")->valueint, 2,
+             "status ERROR");
     cJSON_Delete(j);
 
     /* Parented by a TRACEPARENT the process started under (context.c props). */
     hc_buf props = HC_BUF_INIT;
     T_EQ_INT(hc_pairs_add(&props, "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736") |
-             hc_pairs_add(&props, "parent_span_id", "00f067aa0ba902b7"), 0, "props");
+                 hc_pairs_add(&props, "parent_span_id", "00f067aa0ba902b7"),
+             0, "props");
     r = base();
     r.props.p = props.data;
     r.props.len = (uint32_t)props.len;
     hc_buf_reset(&b);
     T_EQ_INT(hc_otlp_span(&b, &r), 0, "parented span encodes");
     j = cJSON_Parse(b.data);
-    T_EQ_STR(cJSON_GetObjectItem(j, "traceId")->valuestring, "4bf92f3577b34da6a3ce929d0e0e4736", "the caller's trace");
-    T_EQ_STR(cJSON_GetObjectItem(j, "parentSpanId")->valuestring, "00f067aa0ba902b7", "under the caller's span");
+    T_EQ_STR(cJSON_GetObjectItem(j, "traceId")->valuestring, "4bf92f3577b34da6a3ce929d0e0e4736",
+             "the caller's trace");
+    T_EQ_STR(cJSON_GetObjectItem(j, "parentSpanId")->valuestring, "00f067aa0ba902b7",
+             "under the caller's span");
     cJSON_Delete(j);
     hc_buf_free(&props);
 
@@ -138,22 +149,27 @@ static void spans(void)
 static void resource(void)
 {
     hc_buf b = HC_BUF_INIT;
-    hc_otlp_resource res = { .service = NULL, .attrs = "service.name=svc%20one, deployment.environment = ci" };
+    hc_otlp_resource res = { .service = NULL,
+                             .attrs = "service.name=svc%20one, deployment.environment = ci" };
     T_EQ_INT(hc_otlp_traces_open(&b, &res) | hc_otlp_traces_close(&b), 0, "traces document");
     cJSON *j = cJSON_Parse(b.data);
     T_CHECK(j != NULL, "traces document is JSON");
     const cJSON *rs = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "resourceSpans"), 0);
     const cJSON *r = cJSON_GetObjectItem(rs, "resource");
-    T_EQ_STR(sval(r, "service.name"), "svc one", "service.name from OTEL_RESOURCE_ATTRIBUTES, %%-decoded");
+    T_EQ_STR(sval(r, "service.name"), "svc one",
+             "service.name from OTEL_RESOURCE_ATTRIBUTES, %%-decoded");
     T_EQ_STR(sval(r, "deployment.environment"), "ci", "spaces around pairs trimmed");
     cJSON_Delete(j);
     hc_buf_reset(&b);
     res.attrs = "a=1,broken";
     res.service = "mine";
-    T_EQ_INT(hc_otlp_traces_open(&b, &res) | hc_otlp_traces_close(&b), 0, "traces document (bad attrs)");
+    T_EQ_INT(hc_otlp_traces_open(&b, &res) | hc_otlp_traces_close(&b), 0,
+             "traces document (bad attrs)");
     j = cJSON_Parse(b.data);
-    r = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "resourceSpans"), 0), "resource");
-    T_CHECK(!strcmp(sval(r, "service.name"), "mine") && !attr(r, "a"), "a malformed list is ignored whole");
+    r = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "resourceSpans"), 0),
+                            "resource");
+    T_CHECK(!strcmp(sval(r, "service.name"), "mine") && !attr(r, "a"),
+            "a malformed list is ignored whole");
     cJSON_Delete(j);
     hc_buf_free(&b);
 }
@@ -163,10 +179,14 @@ static void headers(void)
     hc_buf b = HC_BUF_INIT;
     int bad = 0;
     T_EQ_INT(hc_otlp_parse_headers("api-key=s%3Dcret, x-team = a b", &b, &bad), 0, "headers parse");
-    T_EQ_STR(b.data, "api-key: s=cret\r\nx-team: a b\r\n", "name: value lines, %%-decoded, trimmed");
-    static const struct { const char *in; int bad; } no[] = {
-        { "novalue", 1 }, { "a=1,b", 2 }, { "a=x%0d%0aInjected: 1", 1 }, { "bad name=1", 1 }, { "a=%zz", 1 },
-        { "=v", 1 },
+    T_EQ_STR(b.data, "api-key: s=cret\r\nx-team: a b\r\n",
+             "name: value lines, %%-decoded, trimmed");
+    static const struct {
+        const char *in;
+        int bad;
+    } no[] = {
+        { "novalue", 1 },    { "a=1,b", 2 }, { "a=x%0d%0aInjected: 1", 1 },
+        { "bad name=1", 1 }, { "a=%zz", 1 }, { "=v", 1 },
     };
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
         hc_buf_reset(&b);
@@ -182,35 +202,47 @@ static void metrics(void)
     hc_otlp_metrics *m = malloc(sizeof *m);
     hc_otlp_metrics_init(m, 1000);
     hc_record r = base();
-    r.latency_us = 10000;  /* exactly the first duration bound (0.01 s): bucket 0 */
+    r.latency_us = 10000; /* exactly the first duration bound (0.01 s): bucket 0 */
     hc_otlp_metrics_add(m, &r);
-    r.latency_us = 10001;  /* just above: bucket 1 */
-    r.tok_in = 1;          /* on the first token bound: bucket 0 */
+    r.latency_us = 10001; /* just above: bucket 1 */
+    r.tok_in = 1;         /* on the first token bound: bucket 0 */
     hc_otlp_metrics_add(m, &r);
     hc_buf b = HC_BUF_INIT;
     hc_otlp_resource res = { 0 };
     T_EQ_INT(hc_otlp_metrics_encode(&b, m, &res, 2000), 0, "metrics encode");
     cJSON *j = cJSON_Parse(b.data);
     T_CHECK(j != NULL, "metrics document is JSON");
-    const cJSON *ms = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(
-        cJSON_GetObjectItem(j, "resourceMetrics"), 0), "scopeMetrics"), 0), "metrics");
+    const cJSON *ms = cJSON_GetObjectItem(
+        cJSON_GetArrayItem(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "resourceMetrics"), 0),
+                                "scopeMetrics"),
+            0),
+        "metrics");
     T_EQ_INT(cJSON_GetArraySize(ms), 4, "token usage, duration, time to first chunk, cost");
     const cJSON *mt, *dur = NULL, *tok = NULL;
-    cJSON_ArrayForEach(mt, ms) {
-        if (!strcmp(cJSON_GetObjectItem(mt, "name")->valuestring, "gen_ai.client.operation.duration"))
+    cJSON_ArrayForEach(mt, ms)
+    {
+        if (!strcmp(cJSON_GetObjectItem(mt, "name")->valuestring,
+                    "gen_ai.client.operation.duration"))
             dur = mt;
         if (!strcmp(cJSON_GetObjectItem(mt, "name")->valuestring, "gen_ai.client.token.usage"))
             tok = mt;
     }
-    const cJSON *dp = dur ? cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(dur, "histogram"), "dataPoints"), 0)
-                          : NULL;
+    const cJSON *dp =
+        dur ? cJSON_GetArrayItem(
+                  cJSON_GetObjectItem(cJSON_GetObjectItem(dur, "histogram"), "dataPoints"), 0)
+            : NULL;
     const cJSON *bc = dp ? cJSON_GetObjectItem(dp, "bucketCounts") : NULL;
-    T_CHECK(bc && cJSON_GetArraySize(bc) == 15 && !strcmp(cJSON_GetArrayItem(bc, 0)->valuestring, "1") &&
-            !strcmp(cJSON_GetArrayItem(bc, 1)->valuestring, "1") && !strcmp(cJSON_GetObjectItem(dp, "count")->valuestring, "2"),
+    T_CHECK(bc && cJSON_GetArraySize(bc) == 15 &&
+                !strcmp(cJSON_GetArrayItem(bc, 0)->valuestring, "1") &&
+                !strcmp(cJSON_GetArrayItem(bc, 1)->valuestring, "1") &&
+                !strcmp(cJSON_GetObjectItem(dp, "count")->valuestring, "2"),
             "duration: 14 bounds, 15 buckets; a value on a bound is in that bucket");
-    T_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(dur, "histogram"), "aggregationTemporality")->valueint, 2,
-             "cumulative temporality");
-    T_CHECK(tok && cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(tok, "histogram"), "dataPoints")) == 2,
+    T_EQ_INT(cJSON_GetObjectItem(cJSON_GetObjectItem(dur, "histogram"), "aggregationTemporality")
+                 ->valueint,
+             2, "cumulative temporality");
+    T_CHECK(tok && cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(tok, "histogram"),
+                                                          "dataPoints")) == 2,
             "token usage: one series per gen_ai.token.type");
     cJSON_Delete(j);
     /* The series table is bounded. */
@@ -220,7 +252,8 @@ static void metrics(void)
         r.model_req = model;
         hc_otlp_metrics_add(m, &r);
     }
-    T_CHECK(m->n == HC_OTLP_MAX_SERIES && m->overflow > 0, "series capped at %d, the rest counted", HC_OTLP_MAX_SERIES);
+    T_CHECK(m->n == HC_OTLP_MAX_SERIES && m->overflow > 0, "series capped at %d, the rest counted",
+            HC_OTLP_MAX_SERIES);
     hc_buf_free(&b);
     free(m);
 }
@@ -237,29 +270,37 @@ static void record_fields(void)
     hc_buf_reset(&enc);
     T_EQ_INT(hc_record_encode(&r, &enc), 0, "encode without them (as older records)");
     T_EQ_INT(hc_record_decode(enc.data, enc.len, &d), 0, "decode");
-    T_CHECK(d.response_id && !*d.response_id && d.finish_reasons && !*d.finish_reasons, "absent: \"\", never NULL");
+    T_CHECK(d.response_id && !*d.response_id && d.finish_reasons && !*d.finish_reasons,
+            "absent: \"\", never NULL");
     hc_buf_free(&enc);
 }
 
 static void params(void)
 {
-    static const char body[] = "{\"model\":\"m\",\"temperature\": 0.7 ,\"max_output_tokens\":100,"
-                               "\"top_p\":null,\"n\":2,\"seed\":\"x\",\"messages\":[{\"temperature\":9}]}";
+    static const char body[] =
+        "{\"model\":\"m\",\"temperature\": 0.7 ,\"max_output_tokens\":100,"
+        "\"top_p\":null,\"n\":2,\"seed\":\"x\",\"messages\":[{\"temperature\":9}]}";
     hc_request_info info;
-    T_EQ_INT(hc_request_info_parse(HC_API_RESPONSES, NULL, 0, body, sizeof body - 1, &info), 0, "request parses");
+    T_EQ_INT(hc_request_info_parse(HC_API_RESPONSES, NULL, 0, body, sizeof body - 1, &info), 0,
+             "request parses");
     hc_pairs pl = { info.params, info.params_len };
-    T_CHECK(!strcmp(hc_pairs_get(&pl, "temperature") ? hc_pairs_get(&pl, "temperature") : "", "0.7") &&
-            !strcmp(hc_pairs_get(&pl, "max_tokens") ? hc_pairs_get(&pl, "max_tokens") : "", "100") &&
-            !strcmp(hc_pairs_get(&pl, "choice.count") ? hc_pairs_get(&pl, "choice.count") : "", "2") &&
+    T_CHECK(
+        !strcmp(hc_pairs_get(&pl, "temperature") ? hc_pairs_get(&pl, "temperature") : "", "0.7") &&
+            !strcmp(hc_pairs_get(&pl, "max_tokens") ? hc_pairs_get(&pl, "max_tokens") : "",
+                    "100") &&
+            !strcmp(hc_pairs_get(&pl, "choice.count") ? hc_pairs_get(&pl, "choice.count") : "",
+                    "2") &&
             !hc_pairs_get(&pl, "top_p") && !hc_pairs_get(&pl, "seed"),
-            "params: top-level numbers kept under the conventions' names; null, strings and nested keys not");
+        "params: top-level numbers kept under the conventions' names; null, strings and nested "
+        "keys not");
     hc_record r = base();
     r.req_params = pl;
     hc_buf b = HC_BUF_INIT;
     T_EQ_INT(hc_otlp_span(&b, &r), 0, "span with params");
     cJSON *j = cJSON_Parse(b.data);
     const cJSON *t = attr(j, "gen_ai.request.temperature");
-    T_CHECK(t && cJSON_GetObjectItem(t, "doubleValue") && cJSON_GetObjectItem(t, "doubleValue")->valuedouble == 0.7,
+    T_CHECK(t && cJSON_GetObjectItem(t, "doubleValue") &&
+                cJSON_GetObjectItem(t, "doubleValue")->valuedouble == 0.7,
             "gen_ai.request.temperature: a double");
     T_EQ_STR(sval(j, "gen_ai.request.max_tokens"), "100", "gen_ai.request.max_tokens: an int");
     T_EQ_STR(sval(j, "gen_ai.request.choice.count"), "2", "gen_ai.request.choice.count from n");

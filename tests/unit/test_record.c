@@ -106,7 +106,10 @@ int main(void)
     hc_buf_append(&x, "\x05", 1);
     kn = hc_varint_put(key, 201u << 3 | 2);
     hc_buf_append(&x, key, kn);
-    hc_buf_append(&x, "\x03" "abc\0", 5);
+    hc_buf_append(&x,
+                  "\x03"
+                  "abc\0",
+                  5);
     T_EQ_INT(hc_record_decode(x.data, x.len, &d), 0, "unknown fields skipped");
     T_EQ_STR(d.user, "alice", "known fields intact after unknown ones");
 

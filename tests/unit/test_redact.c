@@ -7,21 +7,27 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static const struct { const char *in, *want; } cases[] = {
+static const struct {
+    const char *in, *want;
+} cases[] = {
     { "https://api.openai.com/v1/chat", "https://api.openai.com/v1/chat" },
-    { "/v1beta/models/g:generateContent?key=AIzaSECRET", "/v1beta/models/g:generateContent?key=REDACTED" },
+    { "/v1beta/models/g:generateContent?key=AIzaSECRET",
+      "/v1beta/models/g:generateContent?key=REDACTED" },
     { "https://user:sk-SECRET@host:8443/v1?x=1", "https://REDACTED@host:8443/v1?x=1" },
     { "http://sk-SECRET@host/", "http://REDACTED@host/" },
-    { "https://h/p?subscription-key=S1&api-version=2024", "https://h/p?subscription-key=REDACTED&api-version=2024" },
+    { "https://h/p?subscription-key=S1&api-version=2024",
+      "https://h/p?subscription-key=REDACTED&api-version=2024" },
     { "https://h/p?auth_token=S2", "https://h/p?auth_token=REDACTED" },
     { "https://h/p?%6Bey=S3&%6b%45Y=S4", "https://h/p?%6Bey=REDACTED&%6b%45Y=REDACTED" },
     { "https://h/p?a=1;key=S5;b=2", "https://h/p?a=1;key=REDACTED;b=2" },
-    { "https://h/p?X-Amz-Signature=S6&X-Amz-Credential=S7", "https://h/p?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED" },
-    { "https://h/p?access_token=S8&sig=S9&code=S10", "https://h/p?access_token=REDACTED&sig=REDACTED&code=REDACTED" },
+    { "https://h/p?X-Amz-Signature=S6&X-Amz-Credential=S7",
+      "https://h/p?X-Amz-Signature=REDACTED&X-Amz-Credential=REDACTED" },
+    { "https://h/p?access_token=S8&sig=S9&code=S10",
+      "https://h/p?access_token=REDACTED&sig=REDACTED&code=REDACTED" },
     { "https://h/p?model=gpt&stream=true", "https://h/p?model=gpt&stream=true" },
-    { "https://h/p?key", "https://h/p?key" },               /* no value: nothing to hide */
+    { "https://h/p?key", "https://h/p?key" }, /* no value: nothing to hide */
     { "https://h/p?Authorization=Bearer%20S11", "https://h/p?Authorization=REDACTED" },
-    { "https://h/a@b/p", "https://h/a@b/p" },               /* '@' in the path is not userinfo */
+    { "https://h/a@b/p", "https://h/a@b/p" }, /* '@' in the path is not userinfo */
     { "/p?q=a@b", "/p?q=a@b" },
     { "", "" },
 };
@@ -36,8 +42,10 @@ int main(void)
     }
     char small[12];
     hc_url_redact(small, sizeof small, "https://u:SECRETSECRET@h/");
-    T_CHECK(strlen(small) == 11 && !strstr(small, "SECRET"), "truncated output keeps no credential: %s", small);
-    T_CHECK(hc_url_secret_param("x-api-key", 9) && !hc_url_secret_param("model", 5), "secret_param names");
+    T_CHECK(strlen(small) == 11 && !strstr(small, "SECRET"),
+            "truncated output keeps no credential: %s", small);
+    T_CHECK(hc_url_secret_param("x-api-key", 9) && !hc_url_secret_param("model", 5),
+            "secret_param names");
 
     /* hc_url_redact_buf reads only n bytes: the target of a request head is
      * not NUL-terminated. The URL ends right before an unreadable page (any
@@ -45,14 +53,17 @@ int main(void)
      * an '@' and no / ? # (must not count as userinfo). */
     static const char tail[] = "https://u:SECRET@host.example";
     long pg = sysconf(_SC_PAGESIZE);
-    char *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *map =
+        mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     T_CHECK(map != MAP_FAILED && mprotect(map + pg, (size_t)pg, PROT_NONE) == 0, "guard page");
     if (map != MAP_FAILED) {
         char *u = map + pg - (sizeof tail - 1);
         memcpy(u, tail, sizeof tail - 1);
         hc_buf b = HC_BUF_INIT;
-        T_CHECK(hc_url_redact_buf(&b, u, sizeof tail - 1) == 0 && b.len == strlen("https://REDACTED@host.example") &&
-                memcmp(b.data, "https://REDACTED@host.example", b.len) == 0, "unterminated URL before a guard page");
+        T_CHECK(hc_url_redact_buf(&b, u, sizeof tail - 1) == 0 &&
+                    b.len == strlen("https://REDACTED@host.example") &&
+                    memcmp(b.data, "https://REDACTED@host.example", b.len) == 0,
+                "unterminated URL before a guard page");
         hc_buf_free(&b);
         munmap(map, (size_t)pg * 2);
     }

@@ -24,7 +24,10 @@ void *dlopen(const char *file, int mode)
     return next(file, mode);
 }
 
-static int hook_self(void) { return 0; } /* stands for our own SSL_write */
+static int hook_self(void)
+{
+    return 0;
+} /* stands for our own SSL_write */
 
 int main(void)
 {
@@ -32,19 +35,22 @@ int main(void)
     const char *base = (const char *)(void *)main;
     bool sys = false;
 
-    void *fn = hc_real_for_caller(&cache, base, "SSL_write", (const void *)hook_self, "libssl.so.3", &sys);
+    void *fn =
+        hc_real_for_caller(&cache, base, "SSL_write", (const void *)hook_self, "libssl.so.3", &sys);
     T_CHECK(fn == (void *)SSL_write, "first site: SSL_write resolves to libssl's");
     unsigned long after_first = dlopens;
 
     int wrong = 0;
     for (int round = 0; round < 3; round++)
         for (int i = 1; i < 4 * HC_CALL_SITES; i++)
-            if (hc_real_for_caller(&cache, base + i, "SSL_write", (const void *)hook_self, "libssl.so.3", &sys) !=
-                (void *)SSL_write)
+            if (hc_real_for_caller(&cache, base + i, "SSL_write", (const void *)hook_self,
+                                   "libssl.so.3", &sys) != (void *)SSL_write)
                 wrong++;
-    T_EQ_INT(wrong, 0, "%d more sites in the same object, 3 calls each: every one gets libssl's SSL_write",
+    T_EQ_INT(wrong, 0,
+             "%d more sites in the same object, 3 calls each: every one gets libssl's SSL_write",
              4 * HC_CALL_SITES - 1);
-    T_EQ_INT(dlopens - after_first, 0, "no further resolution for sites past the per-site cache (dlopen calls)");
+    T_EQ_INT(dlopens - after_first, 0,
+             "no further resolution for sites past the per-site cache (dlopen calls)");
 
     /* Sites in no object: code a JIT wrote into anonymous memory. */
     char *jit = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -53,12 +59,14 @@ int main(void)
     wrong = 0;
     for (int round = 0; round < 3; round++)
         for (int i = 0; i < 4 * HC_CALL_SITES; i++)
-            if (hc_real_for_caller(&cache, jit + 16 * i, "SSL_write", (const void *)hook_self, "libssl.so.3", &sys) !=
-                (void *)SSL_write)
+            if (hc_real_for_caller(&cache, jit + 16 * i, "SSL_write", (const void *)hook_self,
+                                   "libssl.so.3", &sys) != (void *)SSL_write)
                 wrong++;
-    T_EQ_INT(wrong, 0, "%d sites in anonymous memory, 3 calls each: every one gets libssl's SSL_write",
+    T_EQ_INT(wrong, 0,
+             "%d sites in anonymous memory, 3 calls each: every one gets libssl's SSL_write",
              4 * HC_CALL_SITES);
-    T_CHECK(dlopens - before_jit <= 1, "sites in no object: resolved once (%lu dlopen calls)", dlopens - before_jit);
+    T_CHECK(dlopens - before_jit <= 1, "sites in no object: resolved once (%lu dlopen calls)",
+            dlopens - before_jit);
     T_CHECK(hc_real_resolves <= 3, "full resolutions in all: %lu", hc_real_resolves);
     return t_done();
 }

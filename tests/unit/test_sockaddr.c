@@ -28,19 +28,22 @@ static struct sockaddr_storage v6(const char *ip, int port)
 }
 
 #define SA(x) ((struct sockaddr *)&(x))
-#define L4 ((socklen_t)sizeof(struct sockaddr_in))
-#define L6 ((socklen_t)sizeof(struct sockaddr_in6))
+#define L4    ((socklen_t)sizeof(struct sockaddr_in))
+#define L6    ((socklen_t)sizeof(struct sockaddr_in6))
 
 static void keys(void)
 {
-    struct sockaddr_storage a = v4("10.1.2.3", 443), m = v6("::ffff:10.1.2.3", 443), b = v6("2001:db8::1", 8443);
+    struct sockaddr_storage a = v4("10.1.2.3", 443), m = v6("::ffff:10.1.2.3", 443),
+                            b = v6("2001:db8::1", 8443);
     hc_sa_key ka, km, kb;
     T_CHECK(hc_sa_key_of(SA(a), L4, &ka) && ka.family == AF_INET && ka.port == 443 &&
                 memcmp(ka.addr, "\x0a\x01\x02\x03", 4) == 0,
             "key of 10.1.2.3:443");
-    T_CHECK(hc_sa_key_of(SA(m), L6, &km) && km.family == AF_INET && km.port == 443, "v4-mapped folds to AF_INET");
+    T_CHECK(hc_sa_key_of(SA(m), L6, &km) && km.family == AF_INET && km.port == 443,
+            "v4-mapped folds to AF_INET");
     T_CHECK(hc_sa_key_eq(&ka, &km), "v4 and its v4-mapped form have the same key");
-    T_CHECK(hc_sa_key_of(SA(b), L6, &kb) && kb.family == AF_INET6 && kb.port == 8443 && kb.addr[0] == 0x20,
+    T_CHECK(hc_sa_key_of(SA(b), L6, &kb) && kb.family == AF_INET6 && kb.port == 8443 &&
+                kb.addr[0] == 0x20,
             "key of [2001:db8::1]:8443");
     T_CHECK(!hc_sa_key_eq(&ka, &kb), "different addresses differ");
     T_CHECK(!hc_sa_key_of(SA(a), L4 - 1, &ka), "a short AF_INET address is not an address");
@@ -70,11 +73,13 @@ static void ports(void)
 
 static void ipv4_loopback(void)
 {
-    struct sockaddr_storage a = v4("203.0.113.9", 1), m = v6("::ffff:203.0.113.9", 1), b = v6("::1", 1);
+    struct sockaddr_storage a = v4("203.0.113.9", 1), m = v6("::ffff:203.0.113.9", 1),
+                            b = v6("::1", 1);
     struct in_addr ip = { 0 };
     T_CHECK(hc_sa_ipv4(SA(a), &ip) && ntohl(ip.s_addr) == 0xcb007109u, "ipv4 of a v4 address");
     ip.s_addr = 0;
-    T_CHECK(hc_sa_ipv4(SA(m), &ip) && ntohl(ip.s_addr) == 0xcb007109u, "ipv4 of a v4-mapped address");
+    T_CHECK(hc_sa_ipv4(SA(m), &ip) && ntohl(ip.s_addr) == 0xcb007109u,
+            "ipv4 of a v4-mapped address");
     T_CHECK(!hc_sa_ipv4(SA(b), &ip), "no ipv4 in ::1");
     struct sockaddr_in6 mapped;
     struct sockaddr_in *a4 = (struct sockaddr_in *)&a;
@@ -89,7 +94,8 @@ static void ipv4_loopback(void)
     T_CHECK(IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&lo)->sin6_addr), "loopback v6 is ::1");
     T_EQ_INT(hc_sa_loopback(AF_INET6, true, &lo), L6, "loopback v4-mapped length");
     struct sockaddr_storage want = v4("127.0.0.1", 0);
-    T_CHECK(lo.ss_family == AF_INET6 && hc_sa_equal(SA(lo), L6, SA(want), L4), "loopback v4-mapped is ::ffff:127.0.0.1");
+    T_CHECK(lo.ss_family == AF_INET6 && hc_sa_equal(SA(lo), L6, SA(want), L4),
+            "loopback v4-mapped is ::ffff:127.0.0.1");
     T_EQ_INT(hc_sa_loopback(AF_UNIX, false, &lo), 0, "no loopback for AF_UNIX");
     struct sockaddr_storage l8 = v4("127.8.9.10", 1), lm = v6("::ffff:127.0.0.1", 1);
     T_CHECK(hc_sa_is_loopback(SA(l8)) && hc_sa_is_loopback(SA(lm)) && hc_sa_is_loopback(SA(b)),
@@ -99,17 +105,22 @@ static void ipv4_loopback(void)
 
 static void text(void)
 {
-    struct sockaddr_storage a = v4("192.0.2.1", 443), b = v6("2001:db8::1", 8443), m = v6("::ffff:1.2.3.4", 5), u;
+    struct sockaddr_storage a = v4("192.0.2.1", 443), b = v6("2001:db8::1", 8443),
+                            m = v6("::ffff:1.2.3.4", 5), u;
     memset(&u, 0, sizeof u);
     u.ss_family = AF_UNIX;
     char buf[HC_SA_STRLEN];
     T_CHECK(hc_sa_host(SA(a), buf, sizeof buf) && strcmp(buf, "192.0.2.1") == 0, "host v4");
-    T_CHECK(hc_sa_host(SA(m), buf, sizeof buf) && strcmp(buf, "::ffff:1.2.3.4") == 0, "host v4-mapped as given");
+    T_CHECK(hc_sa_host(SA(m), buf, sizeof buf) && strcmp(buf, "::ffff:1.2.3.4") == 0,
+            "host v4-mapped as given");
     T_CHECK(hc_sa_format(SA(a), buf, sizeof buf) && strcmp(buf, "192.0.2.1:443") == 0, "format v4");
-    T_CHECK(hc_sa_format(SA(b), buf, sizeof buf) && strcmp(buf, "[2001:db8::1]:8443") == 0, "format v6");
-    T_CHECK(!hc_sa_format(SA(u), buf, sizeof buf) && buf[0] == '\0', "format AF_UNIX: false, empty");
+    T_CHECK(hc_sa_format(SA(b), buf, sizeof buf) && strcmp(buf, "[2001:db8::1]:8443") == 0,
+            "format v6");
+    T_CHECK(!hc_sa_format(SA(u), buf, sizeof buf) && buf[0] == '\0',
+            "format AF_UNIX: false, empty");
     char small[6];
-    T_CHECK(!hc_sa_host(SA(a), small, sizeof small) && small[0] == '\0', "host into a too-small buffer: false, empty");
+    T_CHECK(!hc_sa_host(SA(a), small, sizeof small) && small[0] == '\0',
+            "host into a too-small buffer: false, empty");
     T_CHECK(!hc_sa_format(SA(b), buf, 10), "format cut: false");
 }
 

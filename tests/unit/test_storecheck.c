@@ -92,7 +92,12 @@ static int write_copy(const char *dir, const uint8_t *data, size_t len)
     return w == (ssize_t)len ? 0 : -1;
 }
 
-static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
 
 /* The newest meta's offset. */
 static size_t newest_meta(const uint8_t *d)
@@ -121,10 +126,26 @@ static int check_dir(const char *dir, hc_check_result *res)
 
 typedef void damage_fn(uint8_t *d, size_t *len);
 
-static void d_short(uint8_t *d, size_t *len) { (void)d; *len = 100; }
-static void d_magic(uint8_t *d, size_t *len) { (void)len; d[16] ^= 0x40; }
-static void d_psize(uint8_t *d, size_t *len) { (void)len; d[PS + 16 + 24 + 1] ^= 0x01; } /* 4096 -> 4352 */
-static void d_lastpage(uint8_t *d, size_t *len) { (void)d; *len -= PS; }
+static void d_short(uint8_t *d, size_t *len)
+{
+    (void)d;
+    *len = 100;
+}
+static void d_magic(uint8_t *d, size_t *len)
+{
+    (void)len;
+    d[16] ^= 0x40;
+}
+static void d_psize(uint8_t *d, size_t *len)
+{
+    (void)len;
+    d[PS + 16 + 24 + 1] ^= 0x01;
+} /* 4096 -> 4352 */
+static void d_lastpage(uint8_t *d, size_t *len)
+{
+    (void)d;
+    *len -= PS;
+}
 static void d_root_zero(uint8_t *d, size_t *len)
 {
     (void)len;
@@ -167,18 +188,20 @@ static void test_damages(void)
 {
     static const struct {
         const char *name;
-        damage_fn  *fn;
+        damage_fn *fn;
         const char *want;
     } cases[] = {
         { "truncated below the meta pages", d_short, "shorter than its two meta pages" },
         { "meta 0 magic", d_magic, "meta page 0: bad magic" },
         { "meta 1 page size", d_psize, "meta page 1: bad page size 4352" },
         { "last page cut off", d_lastpage, "past the end of the file" },
-        { "main root zeroed", d_root_zero, "(main): bad header (page number 0, flags 0x0; expected a leaf page)" },
+        { "main root zeroed", d_root_zero,
+          "(main): bad header (page number 0, flags 0x0; expected a leaf page)" },
         { "main root bounds", d_root_bounds, "(main): bad free-space bounds" },
         { "main root node offset", d_root_offset, "(main): node 0 at a bad offset 4095" },
         { "main root keys swapped", d_root_order, "(main): node 1 key out of order" },
-        { "main root past the last page", d_root_out, "main root page 1073741824 outside the store" },
+        { "main root past the last page", d_root_out,
+          "main root page 1073741824 outside the store" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t *d = malloc(orig_len);
@@ -190,7 +213,8 @@ static void test_damages(void)
         hc_check_result res;
         int rc = check_dir("bad", &res);
         T_EQ_INT(rc, HC_EPARSE, "%s: found (pread and map agree)", cases[i].name);
-        T_CHECK(strstr(res.first, cases[i].want) != NULL, "%s: says '%s'", cases[i].name, cases[i].want);
+        T_CHECK(strstr(res.first, cases[i].want) != NULL, "%s: says '%s'", cases[i].name,
+                cases[i].want);
         if (!strstr(res.first, cases[i].want))
             printf("#   got: %s\n", res.first);
         char p[512], err[600] = "";
@@ -219,7 +243,8 @@ static void test_fifo(void)
     int fd = hc_store_check_open(p, err, sizeof err);
     T_CHECK(fd < 0 && strstr(err, "is a FIFO"), "check_open refuses it without blocking: %s", err);
     hc_store *s = NULL;
-    T_EQ_INT(hc_store_open(p, HC_STORE_RDONLY, &s, err, sizeof err), HC_EPARSE, "hc_store_open refuses it");
+    T_EQ_INT(hc_store_open(p, HC_STORE_RDONLY, &s, err, sizeof err), HC_EPARSE,
+             "hc_store_open refuses it");
 }
 
 static void test_live(void)
@@ -254,11 +279,13 @@ static void test_live(void)
     path_of(other, sizeof other, "live", "data.mdb");
     T_EQ_INT(rename(other, data), 0, "data.mdb is replaced while open");
     T_EQ_INT(hc_store_txn_begin(s, false, &txn), HC_EPARSE, "the next transaction fails");
-    T_CHECK(hc_store_damage(s) && strstr(hc_store_damage(s), "replaced"), "damage says it was replaced");
+    T_CHECK(hc_store_damage(s) && strstr(hc_store_damage(s), "replaced"),
+            "damage says it was replaced");
     hc_store_close(s);
 }
 
-static int count_entry(void *ctx, const char *table, const void *k, size_t kl, const void *v, size_t vl)
+static int count_entry(void *ctx, const char *table, const void *k, size_t kl, const void *v,
+                       size_t vl)
 {
     (void)k;
     (void)kl;
@@ -277,7 +304,8 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    T_EQ_INT(make_store("good"), 0, "a store with 300 records, 30 of them with a 5-page overflow body");
+    T_EQ_INT(make_store("good"), 0,
+             "a store with 300 records, 30 of them with a 5-page overflow body");
     char p[512];
     path_of(p, sizeof p, "good", "data.mdb");
     FILE *f = fopen(p, "rb");
@@ -298,7 +326,8 @@ int main(void)
     path_of(p, sizeof p, "good", NULL);
     size_t n[2] = { 0, 0 };
     char err[600];
-    T_EQ_INT(hc_store_verify(p, NULL, count_entry, n, &res, err, sizeof err), 0, "hc_store_verify: sound");
+    T_EQ_INT(hc_store_verify(p, NULL, count_entry, n, &res, err, sizeof err), 0,
+             "hc_store_verify: sound");
     T_EQ_INT(n[0], 300, "every record is handed to the entry callback");
     T_EQ_INT(n[1], 30, "every overflow body, whole");
     T_EQ_INT(res.records, 300, "the records table's header count");

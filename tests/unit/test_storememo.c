@@ -60,8 +60,7 @@ static int open_rc(void)
     if (rc == 0) {
         how = hc_store_verified_by(s);
         hc_store_close(s);
-    }
-    else
+    } else
         printf("# refused: %s\n", err);
     return rc;
 }
@@ -144,7 +143,8 @@ int main(void)
     uint8_t *d = damaged(cur, cur_len);
     T_EQ_INT(cp_over(d, cur_len), 0, "cp damaged-copy data.mdb");
     T_CHECK(ino_of(data) == ino, "same inode after cp");
-    T_EQ_INT(open_rc(), HC_EPARSE, "cp of a damaged copy (same inode, size, txnid): walked and refused");
+    T_EQ_INT(open_rc(), HC_EPARSE,
+             "cp of a damaged copy (same inode, size, txnid): walked and refused");
     T_EQ_INT(open_rc(), HC_EPARSE, "refused again (no memo was written for it)");
     T_EQ_INT(cp_over(cur, cur_len), 0, "the sound file copied back");
     T_EQ_INT(open_rc(), 0, "the sound file opens");
@@ -156,7 +156,8 @@ int main(void)
     cur = slurp(data, &cur_len);
 
     /* 2. Truncated (the tail lost) and regrown to the same size with zeros. */
-    T_CHECK(truncate(data, 2 * PS) == 0 && truncate(data, (off_t)cur_len) == 0, "truncated to 2 pages and regrown");
+    T_CHECK(truncate(data, 2 * PS) == 0 && truncate(data, (off_t)cur_len) == 0,
+            "truncated to 2 pages and regrown");
     T_CHECK(ino_of(data) == ino, "same inode");
     T_EQ_INT(open_rc(), HC_EPARSE, "truncated and regrown to its size: walked and refused");
     T_EQ_INT(cp_over(cur, cur_len), 0, "the sound file copied back");
@@ -188,10 +189,12 @@ int main(void)
     T_EQ_INT(open_rc(), 0, "opens, memo rewritten");
     T_EQ_INT(open_rc(), 0, "opens again");
     T_EQ_INT(how, HC_VERIFY_MEMO, "by the rewritten memo");
-    T_CHECK(unlink(memo_path) == 0 && symlink("/dev/null", memo_path) == 0, "memo replaced by a symlink");
+    T_CHECK(unlink(memo_path) == 0 && symlink("/dev/null", memo_path) == 0,
+            "memo replaced by a symlink");
     T_EQ_INT(open_rc(), 0, "a symlinked memo is ignored");
     T_EQ_INT(how, HC_VERIFY_WALK, "opens after a full walk");
-    T_CHECK(lstat(memo_path, &st) == 0 && S_ISREG(st.st_mode) && stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode),
+    T_CHECK(lstat(memo_path, &st) == 0 && S_ISREG(st.st_mode) && stat("/dev/null", &st) == 0 &&
+                S_ISCHR(st.st_mode),
             "the symlink was replaced by a new memo, not written through");
 
     /* 5. The flock held by someone who does not let go (a stopped process, a
@@ -212,7 +215,8 @@ int main(void)
     if (lfd >= 0)
         close(lfd);
     T_EQ_INT(open_rc(), 0, "lock released: opens");
-    T_EQ_INT(how, HC_VERIFY_WALK, "after a full walk (the commit made without the lock left the memo behind)");
+    T_EQ_INT(how, HC_VERIFY_WALK,
+             "after a full walk (the commit made without the lock left the memo behind)");
     T_EQ_INT(open_rc(), 0, "opens again");
     T_EQ_INT(how, HC_VERIFY_MEMO, "by the memo that walk wrote");
 

@@ -5,16 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { hc_buf log; hc_buf raw; } sink;
+typedef struct {
+    hc_buf log;
+    hc_buf raw;
+} sink;
 
-static void on_msg(void *ctx, const char *event, const char *data, size_t dlen, const char *raw, size_t rlen)
+static void on_msg(void *ctx, const char *event, const char *data, size_t dlen, const char *raw,
+                   size_t rlen)
 {
     sink *s = ctx;
     hc_buf_printf(&s->log, "[%s|%.*s]", event, (int)dlen, data);
     hc_buf_append(&s->raw, raw, rlen);
 }
 
-static int run(enum hc_stream_kind k, const char *in, size_t step, const char *want, size_t max, bool raw_exact)
+static int run(enum hc_stream_kind k, const char *in, size_t step, const char *want, size_t max,
+               bool raw_exact)
 {
     hc_stream st;
     sink s = { HC_BUF_INIT, HC_BUF_INIT };
@@ -34,7 +39,8 @@ static int run(enum hc_stream_kind k, const char *in, size_t step, const char *w
     return ok;
 }
 
-static void every_split(const char *name, enum hc_stream_kind k, const char *in, const char *want, size_t max, bool raw_exact)
+static void every_split(const char *name, enum hc_stream_kind k, const char *in, const char *want,
+                        size_t max, bool raw_exact)
 {
     int bad = 0;
     for (size_t step = 1; step <= strlen(in); step++)
@@ -70,12 +76,14 @@ static int lines_log(const char *in, size_t step, char *log, size_t cap)
 
 static void sse_lines_cases(void)
 {
-    static const struct { const char *in, *want; } c[] = {
+    static const struct {
+        const char *in, *want;
+    } c[] = {
         { "data: x\n\n", "LE" },
-        { "data: x\r\n\r\n", "LE" },          /* a lone CR line is blank */
-        { "a\n\r\r\n\n", "LLE" },           /* two CRs are a line, not a blank one */
+        { "data: x\r\n\r\n", "LE" }, /* a lone CR line is blank */
+        { "a\n\r\r\n\n", "LLE" },    /* two CRs are a line, not a blank one */
         { "\n\n", "EE" },
-        { "event: e\ndata: 1\ndata: 2\n\ntail", "LLLE" },   /* no LF: no line end */
+        { "event: e\ndata: 1\ndata: 2\n\ntail", "LLLE" }, /* no LF: no line end */
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         int bad = 0;
@@ -88,7 +96,8 @@ static void sse_lines_cases(void)
     }
 }
 
-static void sse_field_case(const char *line, bool want_ok, const char *want_name, const char *want_val)
+static void sse_field_case(const char *line, bool want_ok, const char *want_name,
+                           const char *want_val)
 {
     const char *name = NULL, *val = NULL;
     size_t nl = 0, vl = 0;
@@ -97,8 +106,8 @@ static void sse_field_case(const char *line, bool want_ok, const char *want_name
         T_CHECK(!ok, "sse field \"%s\": not a field", line);
         return;
     }
-    T_CHECK(ok && nl == strlen(want_name) && memcmp(name, want_name, nl) == 0 && vl == strlen(want_val) &&
-                memcmp(val, want_val, vl) == 0,
+    T_CHECK(ok && nl == strlen(want_name) && memcmp(name, want_name, nl) == 0 &&
+                vl == strlen(want_val) && memcmp(val, want_val, vl) == 0,
             "sse field \"%s\": name \"%s\", value \"%s\"", line, want_name, want_val);
 }
 
@@ -118,20 +127,21 @@ int main(void)
                 "data: {\"a\":1}\n\ndata: {\"b\":2}\n\ndata: [DONE]\n\n",
                 "[|{\"a\":1}][|{\"b\":2}][|[DONE]]", 0, true);
     every_split("sse anthropic events", HC_STREAM_SSE,
-                "event: message_start\r\ndata: {\"x\":1}\r\n\r\n: ping\n\nevent: message_delta\ndata: {\"y\"\ndata: :2}\n\n",
+                "event: message_start\r\ndata: {\"x\":1}\r\n\r\n: ping\n\nevent: "
+                "message_delta\ndata: {\"y\"\ndata: :2}\n\n",
                 "[message_start|{\"x\":1}][|][message_delta|{\"y\"\n:2}]", 0, true);
     every_split("sse oversized skipped", HC_STREAM_SSE,
-                "data: 0123456789012345678901234567890123456789\n\ndata: ok\n\n",
-                "[|ok]", 20, false);
-    every_split("ndjson", HC_STREAM_NDJSON,
-                "{\"a\":1}\n\n{\"done\":true}\r\n{\"tail\":0}",
+                "data: 0123456789012345678901234567890123456789\n\ndata: ok\n\n", "[|ok]", 20,
+                false);
+    every_split("ndjson", HC_STREAM_NDJSON, "{\"a\":1}\n\n{\"done\":true}\r\n{\"tail\":0}",
                 "[|{\"a\":1}][|{\"done\":true}][|{\"tail\":0}]", 0, false);
     every_split("json array", HC_STREAM_JSON_ARRAY,
                 "[{\"a\":\"]}\\\"\"},\r\n{\"b\":[1,{\"c\":2}]}\n]",
                 "[|{\"a\":\"]}\\\"\"}][|{\"b\":[1,{\"c\":2}]}]", 0, false);
     T_EQ_INT(hc_stream_kind_for("text/event-stream; charset=utf-8", 32, "/v1/chat/completions"),
              HC_STREAM_SSE, "content type sse");
-    T_EQ_INT(hc_stream_kind_for("application/json", 16, "/v1beta/models/gemini-pro:streamGenerateContent"),
+    T_EQ_INT(hc_stream_kind_for("application/json", 16,
+                                "/v1beta/models/gemini-pro:streamGenerateContent"),
              HC_STREAM_JSON_ARRAY, "gemini array stream");
     T_EQ_INT(hc_stream_kind_for("application/json", 16, "/v1/chat/completions"), HC_STREAM_NONE,
              "plain json");
