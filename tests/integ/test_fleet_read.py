@@ -63,6 +63,8 @@ def run_store(src, seed, tmp):
         r = json.loads(line)
         r["run_id"] = "run-a" if i < len(lines) // 2 else ("run-b" if i % 3 else "")
         r["response_id"], r["finish_reasons"], r["req_params"] = ANSWER_FIELDS[i % len(ANSWER_FIELDS)]
+        if i % 4 != 3:  # the pytest test that made the call (report --by test)
+            r.setdefault("props", {})["test"] = "tests/test_agent.py::test_%s (call)" % "abc"[i % 3]
         out.append(json.dumps(r))
     path = os.path.join(tmp, "runs.jsonl")
     with open(path, "w") as f:
@@ -140,6 +142,7 @@ def main():
             cmds += [["requests"] + fmt, ["report"] + fmt, ["users"] + fmt, ["ratelimits"] + fmt]
         cmds += [["report", "--by", "provider", "--by", "user"], ["report", "--csv", "--by", "status", "--by", "api"],
                  ["report", "--json", "--by", "property:Workflow", "--by", "property:Step", "--trend", "day"],
+                 ["report", "--by", "test"], ["report", "--json", "--by", "test", "--by", "model"],
                  ["report", "--trend", "week", "--by", "program", "--by", "host"], ["report", "--trend", "month"],
                  ["report", "--json", "--trend", "hour", "--since", "2026-10-20", "--until", "2026-10-21"],
                  ["report", "--csv", "--trend", "day", "--by", "session", "--top", "3"],
