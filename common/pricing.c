@@ -288,8 +288,11 @@ static const char *parse_peak(const char *s, hc_price *p)
                 return "days: expected 'daily' or day names (mon tue wed thu fri sat sun) and "
                        "ranges (mon-fri)";
             s += 3;
-            if (*s == '-' && (b = day_index(s + 1)) >= 0)
+            if (*s == '-') {
+                if ((b = day_index(s + 1)) < 0)
+                    return "days: expected a day name after '-' (mon-fri)";
                 s += 4;
+            }
             for (int d = a;; d = (d + 1) % 7) {
                 p->peak_days |= (uint8_t)(1u << d);
                 if (d == b)

@@ -641,6 +641,7 @@ static void test_peak_files(void)
         { "2x mon 01:00-25:00", "windows: expected HH:MM-HH:MM" },
         { "2x mon 01:00-02:00;", "windows: expected ','" },
         { "2x daily 1", "windows: expected HH:MM-HH:MM" },
+        { "2x mon-gri 01:00-04:00", "days: expected a day name after '-'" },
         { "2x mon 01:00-02:00,02:00-03:00,03:00-04:00,04:00-05:00,05:00-06:00",
           "windows: more than 4" },
     };
